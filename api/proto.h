@@ -1,0 +1,128 @@
+/* The client wire protocol: frames, and the request and response maps they
+ * carry.  Shared by the server (api/server.c) and libaugur (api/client.c). */
+#ifndef AUGUR_API_PROTO_H
+#define AUGUR_API_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "common/error.h"
+
+/* A frame on the wire:
+ *
+ *   [4 bytes] length N of what follows, big endian, 1 <= N <= max
+ *   [1 byte]  frame type (enum proto_frame_type)
+ *   [N-1]     payload: one msgpack object (a map)
+ *
+ * The hard limit is PROTO_FRAME_MAX unless a side sets a lower one; a frame
+ * announcing more is refused before any of it is buffered.
+ *
+ * Every connection opens with exactly one HELLO from the client and one
+ * WELCOME from the server before any REQUEST.  HELLO names the protocol
+ * version and the authentication scheme; today the only scheme is "none".
+ * An authentication handshake (issue 3) slots in between HELLO and WELCOME as
+ * further frame types without changing anything after it.  A server that
+ * gets anything else first, or a frame it cannot decode, sends one CLOSE
+ * frame with the reason and closes the connection. */
+#define PROTO_VERSION 1
+#define PROTO_FRAME_MAX (4u << 20) /* 4 MiB */
+#define PROTO_HEADER_SIZE 5
+
+enum proto_frame_type {
+    PROTO_HELLO = 1,    /* client -> server: {"v":1,"client":u64,"auth":"none"} */
+    PROTO_WELCOME = 2,  /* server -> client: {"v":1,"node":u64} */
+    PROTO_REQUEST = 3,  /* client -> server, see struct proto_request */
+    PROTO_RESPONSE = 4, /* server -> client: {"id":u64,"answer":{...}} */
+    PROTO_CLOSE = 5,    /* server -> client: {"status":int,"error":str} */
+};
+
+/* Fill @hdr with the header of a frame of @type carrying @payload_len bytes. */
+void proto_header_write(uint8_t hdr[PROTO_HEADER_SIZE], enum proto_frame_type type,
+                        size_t payload_len);
+
+/* One frame found in a receive buffer.  @payload points into that buffer. */
+struct proto_frame
+{
+    enum proto_frame_type type;
+    const uint8_t *payload;
+    size_t len;
+};
+
+/* Look for one whole frame at the start of @buf (@len bytes).
+ *
+ * Returns 0 and sets *@consumed to the frame's full size when one is there;
+ * returns 0 with *@consumed = 0 when more bytes are needed; returns
+ * AUGUR_ETOOBIG when the announced length exceeds @max, AUGUR_EMALFORMED when
+ * it is 0 or the type is unknown.  The length check happens as soon as the
+ * 4 length bytes are in, so an oversized frame is refused without buffering
+ * it.  The payload is not decoded. */
+int proto_frame_parse(const uint8_t *buf, size_t len, size_t max,
+                      struct proto_frame *frame, size_t *consumed);
+
+/* Append a whole frame (header + @payload) to @out.  AUGUR_ETOOBIG if it
+ * exceeds PROTO_FRAME_MAX, AUGUR_ENOMEM. */
+int proto_frame_append(msgpack_sbuffer *out, enum proto_frame_type type,
+                       const void *payload, size_t len);
+
+/* Decode a frame payload into @out (which the caller initialises with
+ * msgpack_unpacked_init and destroys with msgpack_unpacked_destroy).  The
+ * payload must be exactly one msgpack map: trailing bytes, a non-map or a
+ * truncated object give AUGUR_EMALFORMED. */
+int proto_payload_unpack(const uint8_t *payload, size_t len,
+                         msgpack_unpacked *out);
+
+struct proto_hello
+{
+    uint32_t version;
+    uint64_t client;   /* random client id, != 0 */
+    char auth[16];     /* "none" */
+};
+int proto_hello_decode(const msgpack_object *map, struct proto_hello *h,
+                       char *errmsg /* 256 bytes */);
+int proto_hello_encode(msgpack_sbuffer *out, const struct proto_hello *h);
+
+/* A request:
+ *   {"id": u64, "op": "claim.get", "args": {...}, "seq": u64, "ack": u64,
+ *    "stale": bool, "wait_ms": u32}
+ * "args" is absent for ops without arguments.  "seq"/"ack" are set on writes
+ * (the session of the connection's client id).  "stale" asks a read to be
+ * served from the local node without a barrier.  "wait_ms" makes an
+ * "events" read wait up to that long for a revision >= its "from". */
+struct proto_request
+{
+    uint64_t id;
+    const char *op; /* points into the unpacked object, not NUL-terminated */
+    size_t op_len;
+    const msgpack_object *args; /* NULL when absent */
+    uint64_t seq;
+    uint64_t ack;
+    int stale;
+    uint32_t wait_ms;
+};
+
+/* Decode @map into @req; pointers refer into @map's zone.  AUGUR_EMALFORMED
+ * with a reason in @errmsg (256 bytes) when a field is missing or mistyped. */
+int proto_request_decode(const msgpack_object *map, struct proto_request *req,
+                         char *errmsg);
+
+/* Append a whole REQUEST frame to @out; @args is the packed args map (or
+ * NULL, 0). */
+int proto_request_append(msgpack_sbuffer *out, const struct proto_request *req,
+                         const void *args, size_t args_len);
+
+/* Append a whole RESPONSE frame to @out: {"id": @id, "answer": <answer>},
+ * where @answer is an already packed answer map (see store.h). */
+int proto_response_append(msgpack_sbuffer *out, uint64_t id,
+                          const void *answer, size_t answer_len);
+
+/* Append a whole CLOSE frame to @out. */
+int proto_close_append(msgpack_sbuffer *out, int status, const char *reason);
+
+/* Pack a server-made answer {"status": s, "error": msg} and optionally
+ * "leader": hint (an ENOTLEADER redirect; NULL for none) into @out. */
+int proto_answer_error(msgpack_sbuffer *out, int status, const char *msg,
+                       const char *leader_hint);
+
+#endif

@@ -1,0 +1,493 @@
+/* Server side of client connections: accept, greet, decode frames, hand
+ * requests to the handler, write answers. */
+#include "api/server.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#define READ_CHUNK 65536
+#define OUTPUT_MAX_DEFAULT (64u << 20)
+
+/* A connection moves HELLO -> READY -> CLOSED, never back. */
+enum conn_state { CONN_HELLO, CONN_READY, CONN_CLOSED };
+
+struct api_conn
+{
+    struct api_conn *prev, *next;
+    struct api_server *server; /* NULL once the handle is closed */
+    uv_tcp_t tcp;
+    enum conn_state state;
+    uint64_t client;
+    uint8_t *buf; /* received bytes not yet consumed */
+    size_t len;
+    size_t cap;
+    size_t output;  /* bytes handed to uv_write and not yet written */
+    unsigned refs;  /* the handle + every call not yet replied */
+    char peer[64];
+};
+
+struct conn_write
+{
+    uv_write_t req;
+    struct api_conn *conn;
+    size_t len;
+    char *data;
+};
+
+static void conn_unref(struct api_conn *c)
+{
+    if (--c->refs == 0) {
+        free(c->buf);
+        free(c);
+    }
+}
+
+static void conn_handle_closed(uv_handle_t *handle)
+{
+    struct api_conn *c = handle->data;
+    struct api_server *s = c->server;
+
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    s->n_conns--;
+    c->server = NULL;
+    conn_unref(c);
+    if (s->closing && s->n_conns == 0 && s->listener_closed &&
+        s->close_cb != NULL) {
+        s->close_cb(s);
+    }
+}
+
+static void conn_close(struct api_conn *c)
+{
+    if (c->state == CONN_CLOSED) {
+        return;
+    }
+    c->state = CONN_CLOSED;
+    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+}
+
+static void conn_write_done(uv_write_t *req, int status)
+{
+    struct conn_write *w = req->data;
+    struct api_conn *c = w->conn;
+
+    c->output -= w->len;
+    if (status != 0 && c->state != CONN_CLOSED) {
+        LOG(LOG_DEBUG, "client %s: write: %s", c->peer, uv_strerror(status));
+        conn_close(c);
+    }
+    free(w->data);
+    free(w);
+    conn_unref(c);
+}
+
+/* Queue the bytes of @sb (whole frames) on @c; takes ownership of sb->data. */
+static void conn_send(struct api_conn *c, msgpack_sbuffer *sb)
+{
+    struct conn_write *w;
+    uv_buf_t buf;
+    size_t limit = c->server->config.max_output;
+    int rv;
+
+    if (c->state == CONN_CLOSED) {
+        msgpack_sbuffer_destroy(sb);
+        return;
+    }
+    if (c->output + sb->size > limit) {
+        LOG(LOG_WARN, "client %s: more than %zu bytes of answers unread; "
+            "closing the connection", c->peer, limit);
+        msgpack_sbuffer_destroy(sb);
+        conn_close(c);
+        return;
+    }
+    w = malloc(sizeof *w);
+    if (w == NULL) {
+        msgpack_sbuffer_destroy(sb);
+        conn_close(c);
+        return;
+    }
+    w->conn = c;
+    w->len = sb->size;
+    w->data = msgpack_sbuffer_release(sb);
+    w->req.data = w;
+    buf = uv_buf_init(w->data, (unsigned)w->len);
+    rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, conn_write_done);
+    if (rv != 0) {
+        free(w->data);
+        free(w);
+        conn_close(c);
+        return;
+    }
+    c->output += w->len;
+    c->refs++;
+}
+
+/* Refuse the connection: one CLOSE frame with the reason, then close. */
+static void conn_refuse(struct api_conn *c, int status, const char *reason)
+{
+    msgpack_sbuffer sb;
+
+    c->server->frames_refused++;
+    LOG(LOG_INFO, "client %s: closing connection: %s: %s", c->peer,
+        augur_errname(status), reason);
+    msgpack_sbuffer_init(&sb);
+    if (proto_close_append(&sb, status, reason) == 0) {
+        conn_send(c, &sb);
+    } else {
+        msgpack_sbuffer_destroy(&sb);
+    }
+    conn_close(c);
+}
+
+static void conn_hello(struct api_conn *c, const struct proto_frame *f)
+{
+    struct proto_hello hello;
+    msgpack_unpacked unpacked;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    char errmsg[256];
+    int rv;
+
+    if (f->type != PROTO_HELLO) {
+        conn_refuse(c, AUGUR_EPROTO, "expected HELLO first");
+        return;
+    }
+    msgpack_unpacked_init(&unpacked);
+    rv = proto_payload_unpack(f->payload, f->len, &unpacked);
+    if (rv == 0) {
+        rv = proto_hello_decode(&unpacked.data, &hello, errmsg);
+    } else {
+        snprintf(errmsg, sizeof errmsg, "undecodable HELLO");
+    }
+    msgpack_unpacked_destroy(&unpacked);
+    if (rv != 0) {
+        conn_refuse(c, rv, errmsg);
+        return;
+    }
+    if (hello.version != PROTO_VERSION) {
+        snprintf(errmsg, sizeof errmsg,
+                 "protocol version %" PRIu32 " not supported (this node: %d)",
+                 hello.version, PROTO_VERSION);
+        conn_refuse(c, AUGUR_EPROTO, errmsg);
+        return;
+    }
+    if (strcmp(hello.auth, "none") != 0) {
+        snprintf(errmsg, sizeof errmsg, "authentication '%s' not supported",
+                 hello.auth);
+        conn_refuse(c, AUGUR_EPROTO, errmsg);
+        return;
+    }
+    c->client = hello.client;
+    c->state = CONN_READY;
+
+    /* WELCOME: {"v": 1, "node": id} */
+    msgpack_sbuffer_init(&sb);
+    {
+        msgpack_sbuffer body;
+        msgpack_sbuffer_init(&body);
+        msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2);
+        msgpack_pack_str_with_body(&pk, "v", 1);
+        msgpack_pack_uint32(&pk, PROTO_VERSION);
+        msgpack_pack_str_with_body(&pk, "node", 4);
+        msgpack_pack_uint64(&pk, c->server->config.node_id);
+        rv = proto_frame_append(&sb, PROTO_WELCOME, body.data, body.size);
+        msgpack_sbuffer_destroy(&body);
+    }
+    if (rv != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        conn_close(c);
+        return;
+    }
+    conn_send(c, &sb);
+}
+
+static void conn_request(struct api_conn *c, const struct proto_frame *f)
+{
+    struct api_server *s = c->server;
+    struct api_call *call;
+    char errmsg[256];
+    int rv;
+
+    if (f->type != PROTO_REQUEST) {
+        conn_refuse(c, AUGUR_EPROTO, "expected a REQUEST frame");
+        return;
+    }
+    call = calloc(1, sizeof *call);
+    if (call == NULL || (call->payload = malloc(f->len)) == NULL) {
+        free(call);
+        conn_refuse(c, AUGUR_ENOMEM, "out of memory");
+        return;
+    }
+    memcpy(call->payload, f->payload, f->len);
+    msgpack_unpacked_init(&call->unpacked);
+    rv = proto_payload_unpack(call->payload, f->len, &call->unpacked);
+    if (rv == 0) {
+        rv = proto_request_decode(&call->unpacked.data, &call->req, errmsg);
+    } else {
+        snprintf(errmsg, sizeof errmsg, "undecodable REQUEST payload");
+    }
+    if (rv != 0) {
+        msgpack_unpacked_destroy(&call->unpacked);
+        free(call->payload);
+        free(call);
+        conn_refuse(c, rv, errmsg);
+        return;
+    }
+    call->server = s;
+    call->conn = c;
+    call->client = c->client;
+    c->refs++;
+    s->request_cb(s, call);
+}
+
+static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct api_conn *c = handle->data;
+    (void)suggested;
+
+    if (c->cap - c->len < READ_CHUNK) {
+        size_t cap = c->len + READ_CHUNK;
+        uint8_t *p = realloc(c->buf, cap);
+        if (p == NULL) {
+            *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+            return;
+        }
+        c->buf = p;
+        c->cap = cap;
+    }
+    *buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct api_conn *c = stream->data;
+    size_t max = c->server->config.max_frame;
+    size_t off = 0;
+    (void)buf;
+
+    if (nread < 0) {
+        if (nread != UV_EOF) {
+            LOG(LOG_DEBUG, "client %s: read: %s", c->peer,
+                uv_strerror((int)nread));
+        }
+        conn_close(c);
+        return;
+    }
+    c->len += (size_t)nread;
+    while (c->state != CONN_CLOSED) {
+        struct proto_frame f;
+        size_t consumed = 0;
+        int rv = proto_frame_parse(c->buf + off, c->len - off, max, &f,
+                                   &consumed);
+        if (rv != 0) {
+            conn_refuse(c, rv, rv == AUGUR_ETOOBIG
+                                   ? "frame larger than the limit"
+                                   : "malformed frame header");
+            return;
+        }
+        if (consumed == 0) {
+            break;
+        }
+        if (c->state == CONN_HELLO) {
+            conn_hello(c, &f);
+        } else {
+            conn_request(c, &f);
+        }
+        off += consumed;
+    }
+    if (c->state == CONN_CLOSED) {
+        return;
+    }
+    memmove(c->buf, c->buf + off, c->len - off);
+    c->len -= off;
+    /* Give back memory after a large frame. */
+    if (c->cap > 4 * READ_CHUNK && c->len < READ_CHUNK) {
+        uint8_t *p = realloc(c->buf, 2 * READ_CHUNK);
+        if (p != NULL) {
+            c->buf = p;
+            c->cap = 2 * READ_CHUNK;
+        }
+    }
+}
+
+static void server_accept(uv_stream_t *listener, int status)
+{
+    struct api_server *s = listener->data;
+    struct api_conn *c;
+    struct sockaddr_storage addr;
+    int len = sizeof addr;
+    int rv;
+
+    if (status != 0) {
+        LOG(LOG_WARN, "accept: %s", uv_strerror(status));
+        return;
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        LOG(LOG_ERROR, "accept: out of memory");
+        return;
+    }
+    c->server = s;
+    c->refs = 1;
+    c->state = CONN_HELLO;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->n_conns++;
+    rv = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rv != 0) {
+        LOG(LOG_WARN, "accept: %s", uv_strerror(rv));
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    snprintf(c->peer, sizeof c->peer, "?");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) == 0 &&
+        addr.ss_family == AF_INET) {
+        char ip[32];
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&addr;
+        uv_ip4_name(in, ip, sizeof ip);
+        snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(in->sin_port));
+    }
+    rv = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
+    if (rv != 0) {
+        conn_close(c);
+    }
+}
+
+int api_server_start(struct api_server *s, uv_loop_t *loop,
+                     const struct api_server_config *config,
+                     api_request_cb request_cb)
+{
+    struct sockaddr_in addr;
+    char host[64];
+    const char *colon = strrchr(config->address, ':');
+    char *end;
+    long port;
+    int rv;
+
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    s->config = *config;
+    s->request_cb = request_cb;
+    if (s->config.max_frame == 0 || s->config.max_frame > PROTO_FRAME_MAX) {
+        s->config.max_frame = PROTO_FRAME_MAX;
+    }
+    if (s->config.max_output == 0) {
+        s->config.max_output = OUTPUT_MAX_DEFAULT;
+    }
+    if (colon == NULL || (size_t)(colon - config->address) >= sizeof host) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "client address '%s': expected HOST:PORT", config->address);
+        return AUGUR_EINVAL;
+    }
+    memcpy(host, config->address, (size_t)(colon - config->address));
+    host[colon - config->address] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port <= 0 || port > 65535 ||
+        uv_ip4_addr(host, (int)port, &addr) != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "client address '%s': expected IPv4:PORT", config->address);
+        return AUGUR_EINVAL;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    rv = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    if (rv == 0) {
+        rv = uv_listen((uv_stream_t *)&s->listener, 128, server_accept);
+    }
+    if (rv != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "listen on %s: %s",
+                 config->address, uv_strerror(rv));
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return AUGUR_EIO;
+    }
+    return 0;
+}
+
+static void listener_closed(uv_handle_t *handle)
+{
+    struct api_server *s = handle->data;
+    s->listener_closed = true;
+    if (s->n_conns == 0 && s->close_cb != NULL) {
+        s->close_cb(s);
+    }
+}
+
+void api_server_close(struct api_server *s, api_server_close_cb cb)
+{
+    s->closing = true;
+    s->close_cb = cb;
+    for (struct api_conn *c = s->conns; c != NULL; c = c->next) {
+        conn_close(c);
+    }
+    uv_close((uv_handle_t *)&s->listener, listener_closed);
+}
+
+bool api_call_alive(const struct api_call *call)
+{
+    return call->conn->state == CONN_READY;
+}
+
+static void call_free(struct api_call *call)
+{
+    struct api_conn *c = call->conn;
+    msgpack_unpacked_destroy(&call->unpacked);
+    free(call->payload);
+    free(call);
+    conn_unref(c);
+}
+
+void api_call_reply(struct api_call *call, const void *answer, size_t len)
+{
+    struct api_conn *c = call->conn;
+
+    if (c->state == CONN_READY) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        if (proto_response_append(&sb, call->req.id, answer, len) == 0) {
+            conn_send(c, &sb);
+        } else {
+            msgpack_sbuffer_destroy(&sb);
+            conn_close(c);
+        }
+    }
+    call_free(call);
+}
+
+void api_call_reply_error(struct api_call *call, int status,
+                          const char *leader_hint, const char *fmt, ...)
+{
+    msgpack_sbuffer answer;
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    msgpack_sbuffer_init(&answer);
+    if (proto_answer_error(&answer, status, msg, leader_hint) != 0) {
+        msgpack_sbuffer_destroy(&answer);
+        call_free(call);
+        return;
+    }
+    api_call_reply(call, answer.data, answer.size);
+    msgpack_sbuffer_destroy(&answer);
+}

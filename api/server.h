@@ -1,0 +1,87 @@
+/* Client connections on the server side: accept, HELLO/WELCOME, frame
+ * decoding, request dispatch to a handler, responses.  It decides nothing:
+ * every decoded request goes to the handler, which answers it once. */
+#ifndef AUGUR_API_SERVER_H
+#define AUGUR_API_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <uv.h>
+
+#include "api/proto.h"
+
+#define API_WARN_UNUSED __attribute__((warn_unused_result))
+#define API_ERRMSG_SIZE 256
+
+struct api_conn;
+struct api_server;
+
+/* One request in flight.  The handler owns it from the moment it is handed
+ * over until it calls api_call_reply (exactly once), which frees it.  If the
+ * connection closed meanwhile the answer is dropped. */
+struct api_call
+{
+    void *data;                 /* handler's */
+    struct api_call *next;      /* handler's: for parking calls in lists */
+    struct api_server *server;
+    struct api_conn *conn;
+    uint64_t client;            /* the connection's client id (HELLO) */
+    struct proto_request req;   /* points into @unpacked and @payload */
+    msgpack_unpacked unpacked;
+    uint8_t *payload;           /* a copy of the frame: msgpack-c's strings
+                                   point into the buffer they came from */
+};
+
+typedef void (*api_request_cb)(struct api_server *s, struct api_call *call);
+typedef void (*api_server_close_cb)(struct api_server *s);
+
+struct api_server_config
+{
+    const char *address;      /* "host:port" to listen on */
+    uint64_t node_id;         /* sent in WELCOME */
+    size_t max_frame;         /* 0 = PROTO_FRAME_MAX */
+    size_t max_output;        /* a slower reader than this is cut off; 0 =
+                                 64 MiB */
+};
+
+struct api_server
+{
+    void *data;
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    struct api_server_config config;
+    api_request_cb request_cb;
+    api_server_close_cb close_cb;
+    struct api_conn *conns; /* open connections, a list */
+    unsigned n_conns;
+    bool closing;
+    bool listener_closed;
+    uint64_t frames_refused; /* malformed/oversized/out-of-order frames */
+    char errmsg[API_ERRMSG_SIZE];
+};
+
+/* Bind and listen on config->address.  Returns 0, AUGUR_EINVAL (address)
+ * or AUGUR_EIO (bind/listen failed) with the reason in s->errmsg. */
+int api_server_start(struct api_server *s, uv_loop_t *loop,
+                     const struct api_server_config *config,
+                     api_request_cb request_cb) API_WARN_UNUSED;
+
+/* Stop listening and close every connection; @cb runs once @s can be freed.
+ * Calls still held by the handler remain valid until replied. */
+void api_server_close(struct api_server *s, api_server_close_cb cb);
+
+/* Answer @call with an already packed answer map and free it. */
+void api_call_reply(struct api_call *call, const void *answer, size_t len);
+
+/* Answer @call with {"status", "error", "leader"?} and free it. */
+void api_call_reply_error(struct api_call *call, int status,
+                          const char *leader_hint, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* True while the call's connection is open (an answer would be sent). */
+bool api_call_alive(const struct api_call *call);
+
+#endif

@@ -1,0 +1,32 @@
+/* The one logging macro: level checked before arguments are evaluated. */
+#ifndef AUGUR_COMMON_LOG_H
+#define AUGUR_COMMON_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
+
+/* The log sink is one of the two globals STYLE.md allows; set it once, before
+ * the loop starts.  Messages go to stderr as
+ *   2026-11-22T08:00:00.123Z INFO  [node 1] file.c:42 message
+ * so that an operator can read and grep them. */
+extern int log_threshold;
+
+/* Set the threshold and a short tag printed on every line (e.g. "node 1").
+ * @tag is copied. */
+void log_setup(enum log_level threshold, const char *tag);
+
+/* Parse "error", "warn", "info", "debug", "trace"; -1 if unknown. */
+int log_level_parse(const char *name);
+
+void log_emit(enum log_level level, const char *file, int line,
+              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#define LOG(level, ...)                                        \
+    do {                                                       \
+        if ((int)(level) <= log_threshold) {                   \
+            log_emit((level), __FILE__, __LINE__, __VA_ARGS__); \
+        }                                                      \
+    } while (0)
+
+#endif

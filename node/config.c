@@ -1,0 +1,300 @@
+/* augurd's configuration: defaults, then a key = value file, then flags. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "node/node.h"
+
+static const char usage[] =
+    "usage: augurd --id N --data-dir DIR --raft-address HOST:PORT\n"
+    "              --client-address HOST:PORT [options]\n"
+    "\n"
+    "Runs one node of an augur cluster: a member of the Raft group that holds\n"
+    "the fleet model, serving clients on --client-address.\n"
+    "\n"
+    "options:\n"
+    "  --config FILE             read 'key = value' lines (keys are these\n"
+    "                            flags without dashes); flags override it\n"
+    "  --id N                    this node's id (1..2^63), unique in the cluster\n"
+    "  --data-dir DIR            Raft log, snapshots and state (created; keep it\n"
+    "                            off tmpfs: libraft uses O_DIRECT)\n"
+    "  --raft-address HOST:PORT  where peers reach this node\n"
+    "  --client-address HOST:PORT  where clients reach this node\n"
+    "  --bootstrap ID=HOST:PORT,...  the initial voters (Raft addresses); used\n"
+    "                            only when DIR holds no Raft state yet. Without\n"
+    "                            it an empty node waits for 'augur member add'\n"
+    "  --log-level LEVEL         error, warn, info (default), debug, trace\n"
+    "                            (also AUGUR_LOG_LEVEL; trace includes libraft's)\n"
+    "  --election-timeout MS     Raft election timeout (default 1000)\n"
+    "  --heartbeat-timeout MS    Raft heartbeat interval (default 100)\n"
+    "  --pre-vote on|off         Raft pre-vote (default off)\n"
+    "  --snapshot-threshold N    log entries between snapshots (default 1024)\n"
+    "  --snapshot-trailing N     entries kept after a snapshot (default 128)\n"
+    "  --session-ttl SECONDS     forget idle client sessions after (default 600)\n"
+    "  -h, --help                this text\n"
+    "  --version                 print the version\n"
+    "\n"
+    "example:\n"
+    "  augurd --id 1 --data-dir /var/lib/augur/1 \\\n"
+    "    --raft-address 10.0.0.1:7101 --client-address 10.0.0.1:7001 \\\n"
+    "    --bootstrap 1=10.0.0.1:7101,2=10.0.0.2:7101,3=10.0.0.3:7101\n";
+
+static int parse_uint(const char *key, const char *value, unsigned long long max,
+                      unsigned long long *out, char *errmsg)
+{
+    char *end;
+    errno = 0;
+    if (value[0] == '-' || value[0] == '\0') {
+        goto bad;
+    }
+    *out = strtoull(value, &end, 10);
+    if (errno != 0 || *end != '\0' || *out > max) {
+        goto bad;
+    }
+    return 0;
+bad:
+    snprintf(errmsg, NODE_ERRMSG_SIZE, "%s: expected a number up to %llu, got '%s'",
+             key, max, value);
+    return AUGUR_EINVAL;
+}
+
+static int copy_str(const char *key, const char *value, char *out, size_t size,
+                    char *errmsg)
+{
+    if (value[0] == '\0' || strlen(value) >= size) {
+        snprintf(errmsg, NODE_ERRMSG_SIZE, "%s: empty or longer than %zu bytes",
+                 key, size - 1);
+        return AUGUR_EINVAL;
+    }
+    memcpy(out, value, strlen(value) + 1);
+    return 0;
+}
+
+/* Set one option by its name (without dashes). */
+static int config_set(struct node_config *cfg, const char *key,
+                      const char *value, char *errmsg)
+{
+    unsigned long long n;
+    int rv;
+
+    if (strcmp(key, "id") == 0) {
+        rv = parse_uint(key, value, INT64_MAX, &n, errmsg);
+        if (rv == 0 && n == 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE, "id: must be at least 1");
+            return AUGUR_EINVAL;
+        }
+        cfg->id = n;
+        return rv;
+    }
+    if (strcmp(key, "data-dir") == 0) {
+        return copy_str(key, value, cfg->data_dir, sizeof cfg->data_dir, errmsg);
+    }
+    if (strcmp(key, "raft-address") == 0) {
+        return copy_str(key, value, cfg->raft_address, sizeof cfg->raft_address,
+                        errmsg);
+    }
+    if (strcmp(key, "client-address") == 0) {
+        return copy_str(key, value, cfg->client_address,
+                        sizeof cfg->client_address, errmsg);
+    }
+    if (strcmp(key, "bootstrap") == 0) {
+        return copy_str(key, value, cfg->bootstrap, sizeof cfg->bootstrap,
+                        errmsg);
+    }
+    if (strcmp(key, "log-level") == 0) {
+        cfg->log_level = log_level_parse(value);
+        if (cfg->log_level < 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE,
+                     "log-level: expected error, warn, info, debug or trace, "
+                     "got '%s'", value);
+            return AUGUR_EINVAL;
+        }
+        return 0;
+    }
+    if (strcmp(key, "pre-vote") == 0) {
+        if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0) {
+            cfg->pre_vote = true;
+        } else if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0) {
+            cfg->pre_vote = false;
+        } else {
+            snprintf(errmsg, NODE_ERRMSG_SIZE,
+                     "pre-vote: expected on or off, got '%s'", value);
+            return AUGUR_EINVAL;
+        }
+        return 0;
+    }
+    static const struct {
+        const char *key;
+        size_t offset;
+        unsigned long long min, max;
+    } numbers[] = {
+        {"election-timeout", offsetof(struct node_config, election_timeout_ms),
+         50, 60000},
+        {"heartbeat-timeout",
+         offsetof(struct node_config, heartbeat_timeout_ms), 10, 10000},
+        {"snapshot-threshold",
+         offsetof(struct node_config, snapshot_threshold), 2, 1u << 30},
+        {"snapshot-trailing", offsetof(struct node_config, snapshot_trailing),
+         1, 1u << 30},
+        {"session-ttl", offsetof(struct node_config, session_ttl_s), 10,
+         86400 * 30},
+    };
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        if (strcmp(key, numbers[i].key) == 0) {
+            rv = parse_uint(key, value, numbers[i].max, &n, errmsg);
+            if (rv == 0 && n < numbers[i].min) {
+                snprintf(errmsg, NODE_ERRMSG_SIZE, "%s: must be at least %llu",
+                         key, numbers[i].min);
+                rv = AUGUR_EINVAL;
+            }
+            if (rv == 0) {
+                *(unsigned *)((char *)cfg + numbers[i].offset) = (unsigned)n;
+            }
+            return rv;
+        }
+    }
+    snprintf(errmsg, NODE_ERRMSG_SIZE, "unknown option '%s' (see augurd --help)",
+             key);
+    return AUGUR_EINVAL;
+}
+
+static char *trim(char *s)
+{
+    char *end;
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+                       end[-1] == '\r')) {
+        *--end = '\0';
+    }
+    return s;
+}
+
+static int config_load_file(struct node_config *cfg, const char *path,
+                            char *errmsg)
+{
+    char line[2048];
+    char sub[NODE_ERRMSG_SIZE];
+    unsigned lineno = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        snprintf(errmsg, NODE_ERRMSG_SIZE, "config %s: %s", path,
+                 strerror(errno));
+        return AUGUR_EINVAL;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *key, *value, *eq;
+        lineno++;
+        key = trim(line);
+        if (*key == '#' || *key == '\0') {
+            continue;
+        }
+        eq = strchr(key, '=');
+        if (eq == NULL) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE,
+                     "config %s:%u: expected 'key = value'", path, lineno);
+            fclose(f);
+            return AUGUR_EINVAL;
+        }
+        *eq = '\0';
+        key = trim(key);
+        value = trim(eq + 1);
+        for (char *p = key; *p != '\0'; p++) {
+            if (*p == '_') {
+                *p = '-';
+            }
+        }
+        if (config_set(cfg, key, value, sub) != 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE, "config %s:%u: %.400s", path,
+                     lineno, sub);
+            fclose(f);
+            return AUGUR_EINVAL;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+int node_config_parse(struct node_config *cfg, int argc, char **argv,
+                      char *errmsg)
+{
+    const char *env_level = getenv("AUGUR_LOG_LEVEL");
+    int rv;
+
+    memset(cfg, 0, sizeof *cfg);
+    cfg->log_level = LOG_INFO;
+    cfg->session_ttl_s = 600;
+    if (env_level != NULL && log_level_parse(env_level) >= 0) {
+        cfg->log_level = log_level_parse(env_level);
+    }
+
+    /* --help, --version and --config first: the file is the base layer. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("augurd %s\n", AUGUR_VERSION);
+            return 1;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(errmsg, NODE_ERRMSG_SIZE, "--config needs a FILE");
+                return AUGUR_EINVAL;
+            }
+            rv = config_load_file(cfg, argv[i + 1], errmsg);
+            if (rv != 0) {
+                return rv;
+            }
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value;
+        char key[64];
+        const char *eq;
+
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE,
+                     "unexpected argument '%s' (see augurd --help)", arg);
+            return AUGUR_EINVAL;
+        }
+        arg += 2;
+        eq = strchr(arg, '=');
+        if (eq != NULL) { /* --key=value */
+            snprintf(key, sizeof key, "%.*s", (int)(eq - arg), arg);
+            value = eq + 1;
+        } else {
+            snprintf(key, sizeof key, "%s", arg);
+            if (i + 1 >= argc) {
+                snprintf(errmsg, NODE_ERRMSG_SIZE, "--%s needs a value", key);
+                return AUGUR_EINVAL;
+            }
+            value = argv[++i];
+        }
+        if (strcmp(key, "config") == 0) {
+            continue;
+        }
+        rv = config_set(cfg, key, value, errmsg);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (cfg->id == 0 || cfg->data_dir[0] == '\0' ||
+        cfg->raft_address[0] == '\0' || cfg->client_address[0] == '\0') {
+        snprintf(errmsg, NODE_ERRMSG_SIZE,
+                 "--id, --data-dir, --raft-address and --client-address are "
+                 "required (see augurd --help)");
+        return AUGUR_EINVAL;
+    }
+    return 0;
+}

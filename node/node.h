@@ -1,0 +1,89 @@
+/* augurd: one node of the cluster.  Configuration, wiring of store/, raft/
+ * and api/, request dispatch and the leader's own duties. */
+#ifndef AUGUR_NODE_H
+#define AUGUR_NODE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "api/server.h"
+#include "raft/replica.h"
+#include "store/store.h"
+
+#define NODE_ERRMSG_SIZE 512
+
+struct node_config
+{
+    uint64_t id;
+    char data_dir[PATH_MAX];
+    char raft_address[STORE_ADDR_SIZE];
+    char client_address[STORE_ADDR_SIZE];
+    char bootstrap[1024]; /* "1=HOST:PORT,..." or "" */
+    int log_level;
+    unsigned election_timeout_ms;
+    unsigned heartbeat_timeout_ms;
+    unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
+    unsigned session_ttl_s;
+    bool pre_vote;
+};
+
+/* Fill @cfg with defaults, then the file named by --config (if any), then
+ * the flags.  Returns 0; 1 when --help or --version was printed (exit 0);
+ * AUGUR_EINVAL with one line in @errmsg (NODE_ERRMSG_SIZE bytes). */
+int node_config_parse(struct node_config *cfg, int argc, char **argv,
+                      char *errmsg);
+
+/* A long poll on "events" parked until its revision arrives or it times
+ * out. */
+struct node_waiter
+{
+    struct node_waiter *next;
+    struct api_call *call;
+    uint64_t from;
+    uint64_t deadline_ms;
+};
+
+struct node
+{
+    struct node_config config;
+    uv_loop_t loop;
+    struct store *store;
+    struct replica replica;
+    struct api_server server;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_timer_t tick;
+    struct store_cmd cmd;     /* scratch for decoding one request */
+    msgpack_sbuffer scratch;  /* scratch for encoding one command/answer */
+    struct node_waiter *waiters;
+    bool was_leader;
+    uint64_t next_expire_ms;
+    int lock_fd;
+    bool stopping;
+    int exit_code;
+    char errmsg[NODE_ERRMSG_SIZE];
+};
+
+/* Open the store, set up Raft and start serving clients on @n's loop.
+ * Returns 0 or an error with the reason in n->errmsg; on error everything
+ * opened so far is closed again. */
+int node_start(struct node *n, const struct node_config *cfg);
+
+/* Begin a clean shutdown (SIGTERM): stop taking clients, close Raft, close
+ * the store; the loop then ends. */
+void node_stop(struct node *n);
+
+/* Request dispatch (node/service.c). */
+void node__on_request(struct api_server *s, struct api_call *call);
+void node__on_applied(struct replica *r);
+void node__tick(struct node *n);
+void node__fail_waiters(struct node *n);
+
+/* Milliseconds since the epoch (wall clock): the leader's stamp. */
+uint64_t node__now_ms(void);
+
+#endif

@@ -1,0 +1,824 @@
+/* Request dispatch: writes go through Raft, reads through a shared barrier
+ * (or straight to the local store when stale), node operations to libraft;
+ * a follower answers with a redirect to the leader's client address. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "node/node.h"
+
+#define SESSION_EXPIRE_EVERY_MS 60000
+
+uint64_t node__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- small msgpack helpers for node-level ops ------------------------- */
+
+static const msgpack_object *arg_get(const msgpack_object *args,
+                                     const char *key)
+{
+    size_t klen = strlen(key);
+    if (args == NULL || args->type != MSGPACK_OBJECT_MAP) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < args->via.map.size; i++) {
+        const msgpack_object_kv *kv = &args->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == klen &&
+            memcmp(kv->key.via.str.ptr, key, klen) == 0) {
+            return &kv->val;
+        }
+    }
+    return NULL;
+}
+
+/* Read an optional unsigned field; AUGUR_EINVAL when present but not one. */
+static int arg_u64(const msgpack_object *args, const char *key, uint64_t *out)
+{
+    const msgpack_object *o = arg_get(args, key);
+    if (o == NULL) {
+        return AUGUR_ENOTFOUND;
+    }
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        return AUGUR_EINVAL;
+    }
+    *out = o->via.u64;
+    return 0;
+}
+
+static int arg_str(const msgpack_object *args, const char *key, char *out,
+                   size_t size)
+{
+    const msgpack_object *o = arg_get(args, key);
+    if (o == NULL) {
+        return AUGUR_ENOTFOUND;
+    }
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
+        o->via.str.size >= size) {
+        return AUGUR_EINVAL;
+    }
+    memcpy(out, o->via.str.ptr, o->via.str.size);
+    out[o->via.str.size] = '\0';
+    return 0;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+/* The args of a request, or an empty map for a request without any. */
+static const msgpack_object *req_args(const struct api_call *call)
+{
+    static const msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
+    return call->req.args != NULL ? call->req.args : &empty;
+}
+
+/* ---- redirects -------------------------------------------------------- */
+
+/* Answer a request this node cannot serve because it is not the leader:
+ * ENOTLEADER with the leader's client address when known, so that libaugur
+ * reconnects there; otherwise it tries its other endpoints. */
+static void reply_not_leader(struct node *n, struct api_call *call)
+{
+    uint64_t leader = replica_leader_id(&n->replica);
+    char hint[STORE_ADDR_SIZE];
+
+    if (n->stopping) {
+        api_call_reply_error(call, AUGUR_ESHUTDOWN, NULL,
+                             "node %" PRIu64 " is shutting down", n->config.id);
+        return;
+    }
+    if (leader == 0 || leader == n->config.id) {
+        api_call_reply_error(call, AUGUR_ENOLEADER, NULL,
+                             "node %" PRIu64 " knows no leader right now",
+                             n->config.id);
+        return;
+    }
+    if (store_node_client_address(n->store, leader, hint) != 0) {
+        api_call_reply_error(call, AUGUR_ENOTLEADER, NULL,
+                             "node %" PRIu64 " is not the leader; node %" PRIu64
+                             " is, at an address not known yet",
+                             n->config.id, leader);
+        return;
+    }
+    api_call_reply_error(call, AUGUR_ENOTLEADER, hint,
+                         "node %" PRIu64 " is not the leader; node %" PRIu64
+                         " at %s is",
+                         n->config.id, leader, hint);
+}
+
+/* ---- writes ----------------------------------------------------------- */
+
+struct write_ctx
+{
+    struct replica_write write;
+    struct node *node;
+    struct api_call *call; /* NULL for the node's own commands */
+};
+
+static void write_done(struct replica_write *w, int status, const void *answer,
+                       size_t len)
+{
+    struct write_ctx *ctx = w->data;
+    struct node *n = ctx->node;
+    struct api_call *call = ctx->call;
+
+    free(ctx);
+    if (call == NULL) {
+        if (status != 0) {
+            LOG(LOG_DEBUG, "own command failed: %s", augur_strerror(status));
+        }
+        return;
+    }
+    switch (status) {
+        case 0:
+            api_call_reply(call, answer, len);
+            break;
+        case AUGUR_ENOTLEADER:
+            reply_not_leader(n, call);
+            break;
+        case AUGUR_EINDETERMINATE:
+            api_call_reply_error(call, status, NULL,
+                                 "leadership lost before the write committed; "
+                                 "it may still apply: retry with the same "
+                                 "sequence");
+            break;
+        case AUGUR_ESHUTDOWN:
+            api_call_reply_error(call, status, NULL,
+                                 "node %" PRIu64 " shut down before the write "
+                                 "committed; it may still apply",
+                                 n->config.id);
+            break;
+        default:
+            api_call_reply_error(call, status, NULL, "write failed: %s",
+                                 augur_strerror(status));
+            break;
+    }
+}
+
+/* Encode n->cmd and propose it.  Returns 0 or an error (the caller answers;
+ * on error nothing was proposed). */
+static int propose(struct node *n, struct api_call *call)
+{
+    struct write_ctx *ctx;
+    int rv;
+
+    n->cmd.time_ms = (int64_t)node__now_ms();
+    n->scratch.size = 0;
+    rv = store_cmd_encode(&n->cmd, &n->scratch);
+    if (rv != 0) {
+        return rv;
+    }
+    ctx = malloc(sizeof *ctx);
+    if (ctx == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    ctx->node = n;
+    ctx->call = call;
+    ctx->write.data = ctx;
+    rv = replica_write(&n->replica, &ctx->write, n->scratch.data,
+                       n->scratch.size, write_done);
+    if (rv != 0) {
+        free(ctx);
+    }
+    return rv;
+}
+
+static void handle_write(struct node *n, struct api_call *call,
+                         enum store_op op)
+{
+    char errmsg[STORE_ERRMSG_SIZE];
+    int rv;
+
+    if (op == STORE_OP_NODE_SET || op == STORE_OP_SESSION_EXPIRE) {
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "'%s' is proposed by the cluster itself",
+                             store_op_name(op));
+        return;
+    }
+    if (!replica_is_leader(&n->replica)) {
+        reply_not_leader(n, call);
+        return;
+    }
+    /* Validate before anything reaches the log: bad input changes nothing. */
+    rv = store_cmd_decode_args(op, req_args(call), &n->cmd, errmsg);
+    if (rv != 0) {
+        api_call_reply_error(call, rv, NULL, "%s", errmsg);
+        return;
+    }
+    n->cmd.client = call->client;
+    n->cmd.seq = call->req.seq;
+    n->cmd.ack = call->req.ack;
+    rv = propose(n, call);
+    if (rv == AUGUR_ENOTLEADER) {
+        reply_not_leader(n, call);
+    } else if (rv != 0) {
+        api_call_reply_error(call, rv, NULL, "cannot propose: %s",
+                             augur_strerror(rv));
+    }
+}
+
+/* The leader's own commands: no session (client 0). */
+static void propose_own(struct node *n)
+{
+    int rv;
+    n->cmd.client = 0;
+    n->cmd.seq = 0;
+    n->cmd.ack = 0;
+    rv = propose(n, NULL);
+    if (rv != 0) {
+        LOG(LOG_DEBUG, "cannot propose %s: %s", store_op_name(n->cmd.op),
+            augur_strerror(rv));
+    }
+}
+
+/* ---- reads ------------------------------------------------------------ */
+
+static void serve_read(struct node *n, struct api_call *call);
+
+struct read_ctx
+{
+    struct replica_read read;
+    struct node *node;
+    struct api_call *call;
+};
+
+static void read_done(struct replica_read *r, int status)
+{
+    struct read_ctx *ctx = r->data;
+    struct node *n = ctx->node;
+    struct api_call *call = ctx->call;
+
+    free(ctx);
+    if (status == 0) {
+        serve_read(n, call);
+    } else if (status == AUGUR_ENOTLEADER) {
+        reply_not_leader(n, call);
+    } else {
+        api_call_reply_error(call, status, NULL, "read barrier failed: %s",
+                             augur_strerror(status));
+    }
+}
+
+static void events_park(struct node *n, struct api_call *call, uint64_t from)
+{
+    struct node_waiter *w = malloc(sizeof *w);
+    if (w == NULL) {
+        api_call_reply_error(call, AUGUR_ENOMEM, NULL, "out of memory");
+        return;
+    }
+    w->call = call;
+    w->from = from;
+    w->deadline_ms = node__now_ms() + call->req.wait_ms;
+    w->next = n->waiters;
+    n->waiters = w;
+}
+
+/* Read the store now and answer. */
+static void serve_read(struct node *n, struct api_call *call)
+{
+    enum store_op op = store_op_from_name(call->req.op, call->req.op_len);
+    char errmsg[STORE_ERRMSG_SIZE];
+    int rv;
+
+    rv = store_cmd_decode_args(op, req_args(call), &n->cmd, errmsg);
+    if (rv != 0) {
+        api_call_reply_error(call, rv, NULL, "%s", errmsg);
+        return;
+    }
+    if (op == STORE_OP_EVENTS && call->req.wait_ms > 0 &&
+        store_revision(n->store) < n->cmd.u.events.from) {
+        events_park(n, call, n->cmd.u.events.from);
+        return;
+    }
+    n->scratch.size = 0;
+    rv = store_read(n->store, &n->cmd, &n->scratch);
+    if (rv != 0) {
+        api_call_reply_error(call, rv, NULL, "read failed: %s",
+                             augur_strerror(rv));
+        return;
+    }
+    api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+static void handle_read(struct node *n, struct api_call *call,
+                        enum store_op op)
+{
+    char errmsg[STORE_ERRMSG_SIZE];
+    struct read_ctx *ctx;
+    int rv;
+
+    rv = store_cmd_decode_args(op, req_args(call), &n->cmd, errmsg);
+    if (rv != 0) {
+        api_call_reply_error(call, rv, NULL, "%s", errmsg);
+        return;
+    }
+    if (call->req.stale) {
+        serve_read(n, call);
+        return;
+    }
+    if (!replica_is_leader(&n->replica)) {
+        reply_not_leader(n, call);
+        return;
+    }
+    ctx = malloc(sizeof *ctx);
+    if (ctx == NULL) {
+        api_call_reply_error(call, AUGUR_ENOMEM, NULL, "out of memory");
+        return;
+    }
+    ctx->node = n;
+    ctx->call = call;
+    ctx->read.data = ctx;
+    rv = replica_read(&n->replica, &ctx->read, read_done);
+    if (rv != 0) {
+        free(ctx);
+        reply_not_leader(n, call);
+    }
+}
+
+/* Serve every parked long poll whose revision has arrived or whose time is
+ * up; with @all, every one (shutdown). */
+static void waiters_sweep(struct node *n, bool all)
+{
+    struct node_waiter **pp = &n->waiters;
+    uint64_t rev = store_revision(n->store);
+    uint64_t now = node__now_ms();
+
+    while (*pp != NULL) {
+        struct node_waiter *w = *pp;
+        if (all || rev >= w->from || now >= w->deadline_ms) {
+            *pp = w->next;
+            if (all) {
+                api_call_reply_error(w->call, AUGUR_ESHUTDOWN, NULL,
+                                     "node %" PRIu64 " is shutting down",
+                                     n->config.id);
+            } else {
+                w->call->req.wait_ms = 0;
+                serve_read(n, w->call);
+            }
+            free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+void node__fail_waiters(struct node *n)
+{
+    waiters_sweep(n, true);
+}
+
+void node__on_applied(struct replica *r)
+{
+    struct node *n = r->data;
+    if (n->waiters != NULL) {
+        waiters_sweep(n, false);
+    }
+}
+
+/* ---- node operations -------------------------------------------------- */
+
+static void pack_member(struct node *n, msgpack_packer *pk,
+                        const struct raft_server *srv)
+{
+    char client[STORE_ADDR_SIZE];
+    const char *role = replica_role_name(srv->role);
+
+    msgpack_pack_map(pk, 4);
+    pack_str(pk, "id");
+    msgpack_pack_uint64(pk, srv->id);
+    pack_str(pk, "address");
+    pack_str(pk, srv->address);
+    pack_str(pk, "client_address");
+    if (store_node_client_address(n->store, srv->id, client) == 0) {
+        pack_str(pk, client);
+    } else if (srv->id == n->config.id) {
+        pack_str(pk, n->config.client_address);
+    } else {
+        msgpack_pack_nil(pk);
+    }
+    pack_str(pk, "role");
+    pack_str(pk, role != NULL ? role : "unknown");
+}
+
+static void pack_members(struct node *n, msgpack_packer *pk)
+{
+    const struct raft_configuration *conf = &n->replica.raft.configuration;
+    msgpack_pack_array(pk, conf->n);
+    for (unsigned i = 0; i < conf->n; i++) {
+        pack_member(n, pk, &conf->servers[i]);
+    }
+}
+
+static void handle_status(struct node *n, struct api_call *call)
+{
+    struct raft *raft = &n->replica.raft;
+    msgpack_packer pk;
+
+    n->scratch.size = 0;
+    msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_str(&pk, "status");
+    msgpack_pack_int(&pk, 0);
+    pack_str(&pk, "result");
+    msgpack_pack_map(&pk, 9);
+    pack_str(&pk, "node");
+    msgpack_pack_uint64(&pk, n->config.id);
+    pack_str(&pk, "state");
+    pack_str(&pk, replica_state_name(&n->replica));
+    pack_str(&pk, "leader");
+    msgpack_pack_uint64(&pk, replica_leader_id(&n->replica));
+    pack_str(&pk, "term");
+    msgpack_pack_uint64(&pk, raft->current_term);
+    pack_str(&pk, "commit_index");
+    msgpack_pack_uint64(&pk, raft->commit_index);
+    pack_str(&pk, "last_applied");
+    msgpack_pack_uint64(&pk, raft->last_applied);
+    pack_str(&pk, "last_index");
+    msgpack_pack_uint64(&pk, raft_last_index(raft));
+    pack_str(&pk, "rev");
+    msgpack_pack_uint64(&pk, store_revision(n->store));
+    pack_str(&pk, "members");
+    pack_members(n, &pk);
+    api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+static void handle_member_list(struct node *n, struct api_call *call)
+{
+    msgpack_packer pk;
+
+    n->scratch.size = 0;
+    msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_str(&pk, "status");
+    msgpack_pack_int(&pk, 0);
+    pack_str(&pk, "result");
+    msgpack_pack_map(&pk, 1);
+    pack_str(&pk, "items");
+    pack_members(n, &pk);
+    api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+/* member.add: record the new node's addresses (a Raft command), then add it
+ * to the configuration as a spare and promote it to its role. */
+struct member_ctx
+{
+    struct replica_write write;
+    struct replica_change change;
+    struct node *node;
+    struct api_call *call;
+    uint64_t id;
+    int role;
+    char address[STORE_ADDR_SIZE];
+};
+
+static void member_reply(struct member_ctx *ctx, int status)
+{
+    struct api_call *call = ctx->call;
+    struct node *n = ctx->node;
+    const char *what = ctx->role < 0 ? "remove" : "add";
+
+    if (status == AUGUR_ENOTLEADER) {
+        reply_not_leader(n, call);
+    } else if (status != 0) {
+        api_call_reply_error(call, status, NULL,
+                             "member %s %" PRIu64 ": %s", what, ctx->id,
+                             status == AUGUR_EBUSY
+                                 ? "another membership change is under way"
+                                 : augur_strerror(status));
+    } else {
+        msgpack_packer pk;
+        const char *role = ctx->role < 0 ? NULL : replica_role_name(ctx->role);
+        n->scratch.size = 0;
+        msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2);
+        pack_str(&pk, "status");
+        msgpack_pack_int(&pk, 0);
+        pack_str(&pk, "result");
+        msgpack_pack_map(&pk, role != NULL ? 3 : 1);
+        pack_str(&pk, "id");
+        msgpack_pack_uint64(&pk, ctx->id);
+        if (role != NULL) {
+            pack_str(&pk, "address");
+            pack_str(&pk, ctx->address);
+            pack_str(&pk, "role");
+            pack_str(&pk, role);
+        }
+        api_call_reply(call, n->scratch.data, n->scratch.size);
+    }
+    free(ctx);
+}
+
+static void member_changed(struct replica_change *change, int status)
+{
+    struct member_ctx *ctx = change->data;
+    if (status == 0) {
+        LOG(LOG_INFO, "membership: node %" PRIu64 " %s", ctx->id,
+            ctx->role < 0 ? "removed" : replica_role_name(ctx->role));
+    }
+    member_reply(ctx, status);
+}
+
+static void member_recorded(struct replica_write *w, int status,
+                            const void *answer, size_t len)
+{
+    struct member_ctx *ctx = w->data;
+    struct node *n = ctx->node;
+    (void)answer;
+    (void)len;
+
+    if (status == 0) {
+        ctx->change.data = ctx;
+        status = replica_member_add(&n->replica, &ctx->change, ctx->id,
+                                    ctx->address, ctx->role, member_changed);
+        if (status == 0) {
+            return;
+        }
+    } else if (status == AUGUR_EINDETERMINATE) {
+        status = AUGUR_ENOTLEADER;
+    }
+    member_reply(ctx, status);
+}
+
+static void handle_member_add(struct node *n, struct api_call *call)
+{
+    const msgpack_object *args = call->req.args;
+    struct member_ctx *ctx;
+    char role[16] = "voter";
+    uint64_t id = 0;
+    int rv;
+
+    if (!replica_is_leader(&n->replica)) {
+        reply_not_leader(n, call);
+        return;
+    }
+    ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) {
+        api_call_reply_error(call, AUGUR_ENOMEM, NULL, "out of memory");
+        return;
+    }
+    if (arg_u64(args, "id", &id) != 0 || id == 0 || id > INT64_MAX) {
+        free(ctx);
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "member.add: 'id' must be a positive integer");
+        return;
+    }
+    rv = arg_str(args, "role", role, sizeof role);
+    if ((rv != 0 && rv != AUGUR_ENOTFOUND) || replica_role_parse(role) < 0) {
+        free(ctx);
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "member.add: 'role' must be voter, standby or "
+                             "spare");
+        return;
+    }
+    ctx->node = n;
+    ctx->call = call;
+    ctx->id = id;
+    ctx->role = replica_role_parse(role);
+    n->cmd.op = STORE_OP_NODE_SET;
+    n->cmd.u.node.id = id;
+    if (arg_str(args, "address", ctx->address, sizeof ctx->address) != 0 ||
+        arg_str(args, "address", n->cmd.u.node.raft_address,
+                sizeof n->cmd.u.node.raft_address) != 0 ||
+        arg_str(args, "client_address", n->cmd.u.node.client_address,
+                sizeof n->cmd.u.node.client_address) != 0) {
+        free(ctx);
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "member.add: 'address' and 'client_address' "
+                             "(HOST:PORT) are required");
+        return;
+    }
+    for (unsigned i = 0; i < n->replica.raft.configuration.n; i++) {
+        const struct raft_server *srv = &n->replica.raft.configuration.servers[i];
+        if (srv->id == id || strcmp(srv->address, ctx->address) == 0) {
+            free(ctx);
+            api_call_reply_error(call, AUGUR_EEXIST, NULL,
+                                 "member.add: node %llu"
+                                 " at %s is already a member",
+                                 (unsigned long long)srv->id, srv->address);
+            return;
+        }
+    }
+    n->cmd.client = 0;
+    n->cmd.time_ms = (int64_t)node__now_ms();
+    n->scratch.size = 0;
+    rv = store_cmd_encode(&n->cmd, &n->scratch);
+    if (rv == 0) {
+        ctx->write.data = ctx;
+        rv = replica_write(&n->replica, &ctx->write, n->scratch.data,
+                           n->scratch.size, member_recorded);
+    }
+    if (rv != 0) {
+        member_reply(ctx, rv);
+    }
+}
+
+static void handle_member_remove(struct node *n, struct api_call *call)
+{
+    struct member_ctx *ctx;
+    uint64_t id = 0;
+    int rv;
+
+    if (!replica_is_leader(&n->replica)) {
+        reply_not_leader(n, call);
+        return;
+    }
+    if (arg_u64(call->req.args, "id", &id) != 0 || id == 0) {
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "member.remove: 'id' must be a positive integer");
+        return;
+    }
+    if (id == n->config.id) {
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "node %" PRIu64 " is the leader: transfer "
+                             "leadership first (augur leader transfer)",
+                             id);
+        return;
+    }
+    ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) {
+        api_call_reply_error(call, AUGUR_ENOMEM, NULL, "out of memory");
+        return;
+    }
+    ctx->node = n;
+    ctx->call = call;
+    ctx->id = id;
+    ctx->role = -1;
+    ctx->change.data = ctx;
+    rv = replica_member_remove(&n->replica, &ctx->change, id, member_changed);
+    if (rv != 0) {
+        member_reply(ctx, rv);
+    }
+}
+
+struct transfer_ctx
+{
+    struct replica_transfer transfer;
+    struct node *node;
+    struct api_call *call;
+    uint64_t target;
+};
+
+static void transfer_done(struct replica_transfer *t, uint64_t leader)
+{
+    struct transfer_ctx *ctx = t->data;
+    struct node *n = ctx->node;
+    struct api_call *call = ctx->call;
+    uint64_t target = ctx->target;
+
+    free(ctx);
+    if (leader == 0 || leader == n->config.id ||
+        (target != 0 && leader != target)) {
+        api_call_reply_error(call, AUGUR_ETIMEOUT, NULL,
+                             "leadership transfer did not complete; the "
+                             "leader is %" PRIu64,
+                             leader);
+        return;
+    }
+    LOG(LOG_INFO, "leadership transferred to node %" PRIu64, leader);
+    msgpack_packer pk;
+    n->scratch.size = 0;
+    msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_str(&pk, "status");
+    msgpack_pack_int(&pk, 0);
+    pack_str(&pk, "result");
+    msgpack_pack_map(&pk, 1);
+    pack_str(&pk, "leader");
+    msgpack_pack_uint64(&pk, leader);
+    api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+static void handle_leader_transfer(struct node *n, struct api_call *call)
+{
+    struct transfer_ctx *ctx;
+    uint64_t id = 0;
+    int rv;
+
+    if (!replica_is_leader(&n->replica)) {
+        reply_not_leader(n, call);
+        return;
+    }
+    rv = arg_u64(call->req.args, "id", &id);
+    if (rv == AUGUR_EINVAL) {
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "leader.transfer: 'id' must be a node id");
+        return;
+    }
+    if (id == n->config.id) {
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "node %" PRIu64 " is already the leader", id);
+        return;
+    }
+    ctx = malloc(sizeof *ctx);
+    if (ctx == NULL) {
+        api_call_reply_error(call, AUGUR_ENOMEM, NULL, "out of memory");
+        return;
+    }
+    ctx->node = n;
+    ctx->call = call;
+    ctx->target = id;
+    ctx->transfer.data = ctx;
+    rv = replica_leader_transfer(&n->replica, &ctx->transfer, id,
+                                 transfer_done);
+    if (rv != 0) {
+        free(ctx);
+        if (rv == AUGUR_ENOTLEADER) {
+            reply_not_leader(n, call);
+        } else {
+            api_call_reply_error(call, rv, NULL,
+                                 "leader.transfer to %" PRIu64 ": %s", id,
+                                 rv == AUGUR_ENOTFOUND
+                                     ? "no such voter"
+                                     : augur_strerror(rv));
+        }
+    }
+}
+
+static const struct {
+    const char *name;
+    void (*handle)(struct node *n, struct api_call *call);
+} node_ops[] = {
+    {"status", handle_status},
+    {"member.list", handle_member_list},
+    {"member.add", handle_member_add},
+    {"member.remove", handle_member_remove},
+    {"leader.transfer", handle_leader_transfer},
+};
+
+void node__on_request(struct api_server *s, struct api_call *call)
+{
+    struct node *n = s->data;
+    const struct proto_request *req = &call->req;
+    enum store_op op;
+
+    if (n->stopping) {
+        api_call_reply_error(call, AUGUR_ESHUTDOWN, NULL,
+                             "node %" PRIu64 " is shutting down", n->config.id);
+        return;
+    }
+    op = store_op_from_name(req->op, req->op_len);
+    if (op == STORE_OP_NONE) {
+        for (size_t i = 0; i < sizeof node_ops / sizeof node_ops[0]; i++) {
+            if (strlen(node_ops[i].name) == req->op_len &&
+                memcmp(node_ops[i].name, req->op, req->op_len) == 0) {
+                node_ops[i].handle(n, call);
+                return;
+            }
+        }
+        api_call_reply_error(call, AUGUR_EINVAL, NULL, "unknown op '%.*s'",
+                             (int)(req->op_len > 64 ? 64 : req->op_len),
+                             req->op);
+        return;
+    }
+    if (store_op_is_write(op)) {
+        handle_write(n, call, op);
+    } else {
+        handle_read(n, call, op);
+    }
+}
+
+/* ---- the leader's own duties ------------------------------------------ */
+
+void node__tick(struct node *n)
+{
+    bool leader = replica_is_leader(&n->replica);
+    uint64_t now = node__now_ms();
+
+    if (leader && !n->was_leader) {
+        /* Announce this node's client address so followers can redirect
+         * clients here; it also commits an entry of the new term. */
+        LOG(LOG_INFO, "became leader in term %llu",
+            (unsigned long long)n->replica.raft.current_term);
+        memset(&n->cmd, 0, sizeof n->cmd);
+        n->cmd.op = STORE_OP_NODE_SET;
+        n->cmd.u.node.id = n->config.id;
+        snprintf(n->cmd.u.node.raft_address, sizeof n->cmd.u.node.raft_address,
+                 "%s", n->config.raft_address);
+        snprintf(n->cmd.u.node.client_address,
+                 sizeof n->cmd.u.node.client_address, "%s",
+                 n->config.client_address);
+        propose_own(n);
+        n->next_expire_ms = now + SESSION_EXPIRE_EVERY_MS;
+    } else if (!leader && n->was_leader) {
+        LOG(LOG_INFO, "no longer the leader");
+    }
+    n->was_leader = leader;
+    if (leader && now >= n->next_expire_ms) {
+        memset(&n->cmd, 0, sizeof n->cmd);
+        n->cmd.op = STORE_OP_SESSION_EXPIRE;
+        n->cmd.u.expire.ttl_ms = (uint64_t)n->config.session_ttl_s * 1000;
+        propose_own(n);
+        n->next_expire_ms = now + SESSION_EXPIRE_EVERY_MS;
+    }
+    if (n->waiters != NULL) {
+        waiters_sweep(n, false);
+    }
+}

@@ -1,0 +1,623 @@
+/* libraft glue: setup, the FSM over store/, writes, batched read barriers,
+ * membership and leadership transfer. */
+#include "raft/replica.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+/* Translate a libraft code once, at the module edge. */
+static int replica__err(int rv)
+{
+    switch (rv) {
+        case 0:
+            return 0;
+        case RAFT_NOMEM:
+            return AUGUR_ENOMEM;
+        case RAFT_NOTLEADER:
+            return AUGUR_ENOTLEADER;
+        case RAFT_LEADERSHIPLOST:
+            return AUGUR_EINDETERMINATE;
+        case RAFT_SHUTDOWN:
+        case RAFT_CANCELED:
+            return AUGUR_ESHUTDOWN;
+        case RAFT_CANTCHANGE:
+        case RAFT_BUSY:
+            return AUGUR_EBUSY;
+        case RAFT_DUPLICATEID:
+        case RAFT_DUPLICATEADDRESS:
+            return AUGUR_EEXIST;
+        case RAFT_BADID:
+        case RAFT_NOTFOUND:
+            return AUGUR_ENOTFOUND;
+        case RAFT_BADROLE:
+        case RAFT_INVALID:
+        case RAFT_NAMETOOLONG:
+            return AUGUR_EINVAL;
+        case RAFT_NOCONNECTION:
+            return AUGUR_ETIMEOUT;
+        default:
+            return AUGUR_EIO;
+    }
+}
+
+int replica_bootstrap_parse(struct replica_config *cfg, const char *text,
+                            char *errmsg)
+{
+    const char *p = text;
+    cfg->n_bootstrap = 0;
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', n);
+        char idtext[24];
+        char *stop;
+        unsigned long long id;
+        struct replica_peer *peer;
+
+        if (cfg->n_bootstrap == REPLICA_BOOTSTRAP_MAX) {
+            snprintf(errmsg, REPLICA_ERRMSG_SIZE,
+                     "bootstrap: more than %d nodes", REPLICA_BOOTSTRAP_MAX);
+            return AUGUR_EINVAL;
+        }
+        if (eq == NULL || eq == p || (size_t)(eq - p) >= sizeof idtext ||
+            (size_t)(p + n - eq - 1) == 0 ||
+            (size_t)(p + n - eq - 1) >= STORE_ADDR_SIZE) {
+            snprintf(errmsg, REPLICA_ERRMSG_SIZE,
+                     "bootstrap: expected ID=HOST:PORT, got '%.*s'", (int)n, p);
+            return AUGUR_EINVAL;
+        }
+        memcpy(idtext, p, (size_t)(eq - p));
+        idtext[eq - p] = '\0';
+        id = strtoull(idtext, &stop, 10);
+        if (*stop != '\0' || id == 0 || idtext[0] == '-') {
+            snprintf(errmsg, REPLICA_ERRMSG_SIZE,
+                     "bootstrap: bad node id '%s'", idtext);
+            return AUGUR_EINVAL;
+        }
+        for (unsigned i = 0; i < cfg->n_bootstrap; i++) {
+            if (cfg->bootstrap[i].id == id) {
+                snprintf(errmsg, REPLICA_ERRMSG_SIZE,
+                         "bootstrap: node id %llu listed twice", id);
+                return AUGUR_EINVAL;
+            }
+        }
+        peer = &cfg->bootstrap[cfg->n_bootstrap++];
+        peer->id = id;
+        snprintf(peer->address, sizeof peer->address, "%.*s",
+                 (int)(p + n - eq - 1), eq + 1);
+        p += n;
+        if (*p == ',') {
+            p++;
+        }
+    }
+    if (cfg->n_bootstrap == 0) {
+        snprintf(errmsg, REPLICA_ERRMSG_SIZE, "bootstrap: empty node list");
+        return AUGUR_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- the FSM ---------------------------------------------------------- */
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+                     void **result)
+{
+    struct replica *r = fsm->data;
+    int rv;
+
+    r->answer.size = 0;
+    rv = store_apply_raw(r->store, buf->base, buf->len, &r->answer);
+    if (rv != 0) {
+        /* The store failed below the state machine (disk full, LMDB
+         * error).  Going on would let this node's state diverge from its
+         * peers': stop, and let a restart replay the log. */
+        LOG(LOG_ERROR, "apply failed: %s; stopping this node",
+            augur_strerror(rv));
+        abort();
+    }
+    /* libraft 0.15 calls the raft_apply callback synchronously right after
+     * this returns, so the answer buffer may be reused by the next entry. */
+    *result = &r->answer;
+    if (r->applied_cb != NULL) {
+        r->applied_cb(r);
+    }
+    return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+                        unsigned *n_bufs)
+{
+    struct replica *r = fsm->data;
+    void *data;
+    size_t len;
+    int rv;
+
+    rv = store_snapshot(r->store, raft_malloc, &data, &len);
+    if (rv != 0) {
+        LOG(LOG_ERROR, "snapshot: %s", augur_strerror(rv));
+        return rv == AUGUR_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+    }
+    *bufs = raft_malloc(sizeof **bufs);
+    if (*bufs == NULL) {
+        raft_free(data);
+        return RAFT_NOMEM;
+    }
+    (*bufs)[0].base = data;
+    (*bufs)[0].len = len;
+    *n_bufs = 1;
+    LOG(LOG_INFO, "took snapshot at applied index %llu (%zu bytes)",
+        (unsigned long long)r->raft.last_applied, len);
+    return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm,
+                                 struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    (void)fsm;
+    for (unsigned i = 0; i < *n_bufs; i++) {
+        raft_free((*bufs)[i].base);
+    }
+    raft_free(*bufs);
+    *bufs = NULL;
+    *n_bufs = 0;
+    return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    struct replica *r = fsm->data;
+    int rv = store_restore(r->store, buf->base, buf->len);
+    if (rv != 0) {
+        LOG(LOG_ERROR, "restore: snapshot refused: %s", augur_strerror(rv));
+        return rv == AUGUR_ENOMEM ? RAFT_NOMEM : RAFT_CORRUPT;
+    }
+    LOG(LOG_INFO, "restored snapshot (%zu bytes, rev %" PRIu64 ")", buf->len,
+        store_revision(r->store));
+    /* On success the FSM owns the buffer. */
+    raft_free(buf->base);
+    if (r->applied_cb != NULL) {
+        r->applied_cb(r);
+    }
+    return 0;
+}
+
+static void tracer_emit(struct raft_tracer *t, const char *file, int line,
+                        const char *message)
+{
+    (void)t;
+    if (LOG_TRACE <= log_threshold) {
+        log_emit(LOG_TRACE, file, line, "libraft: %s", message);
+    }
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+int replica_init(struct replica *r, uv_loop_t *loop, struct store *store,
+                 const struct replica_config *cfg,
+                 replica_applied_cb applied_cb)
+{
+    struct raft_configuration conf;
+    bool self_listed = false;
+    int rv;
+
+    memset(r, 0, sizeof *r);
+    r->loop = loop;
+    r->store = store;
+    r->applied_cb = applied_cb;
+    msgpack_sbuffer_init(&r->answer);
+
+    r->fsm.version = 2;
+    r->fsm.data = r;
+    r->fsm.apply = fsm_apply;
+    r->fsm.snapshot = fsm_snapshot;
+    r->fsm.snapshot_finalize = fsm_snapshot_finalize;
+    r->fsm.restore = fsm_restore;
+    r->tracer.impl = r;
+    r->tracer.enabled = LOG_TRACE <= log_threshold;
+    r->tracer.emit = tracer_emit;
+
+    rv = raft_uv_tcp_init(&r->transport, loop);
+    if (rv != 0) {
+        snprintf(r->errmsg, sizeof r->errmsg, "raft_uv_tcp_init: %s",
+                 raft_strerror(rv));
+        goto err;
+    }
+    rv = raft_uv_init(&r->io, loop, cfg->raft_dir, &r->transport);
+    if (rv != 0) {
+        snprintf(r->errmsg, sizeof r->errmsg, "raft_uv_init(%s): %s",
+                 cfg->raft_dir, r->io.errmsg);
+        goto err_after_transport_init;
+    }
+    raft_uv_set_tracer(&r->io, &r->tracer);
+    rv = raft_init(&r->raft, &r->io, &r->fsm, cfg->id, cfg->raft_address);
+    if (rv != 0) {
+        snprintf(r->errmsg, sizeof r->errmsg, "raft_init: %s",
+                 raft_errmsg(&r->raft));
+        goto err_after_io_init;
+    }
+    r->raft.data = r;
+    r->raft.tracer = &r->tracer;
+
+    if (cfg->n_bootstrap > 0) {
+        raft_configuration_init(&conf);
+        for (unsigned i = 0; i < cfg->n_bootstrap; i++) {
+            const struct replica_peer *p = &cfg->bootstrap[i];
+            if (p->id == cfg->id) {
+                if (strcmp(p->address, cfg->raft_address) != 0) {
+                    snprintf(r->errmsg, sizeof r->errmsg,
+                             "bootstrap lists node %" PRIu64
+                             " at %s but --raft-address is %s",
+                             p->id, p->address, cfg->raft_address);
+                    raft_configuration_close(&conf);
+                    rv = RAFT_INVALID;
+                    goto err_after_raft_init;
+                }
+                self_listed = true;
+            }
+            rv = raft_configuration_add(&conf, p->id, p->address, RAFT_VOTER);
+            if (rv != 0) {
+                snprintf(r->errmsg, sizeof r->errmsg,
+                         "bootstrap node %" PRIu64 " (%s): %s", p->id,
+                         p->address, raft_strerror(rv));
+                raft_configuration_close(&conf);
+                goto err_after_raft_init;
+            }
+        }
+        if (!self_listed) {
+            snprintf(r->errmsg, sizeof r->errmsg,
+                     "bootstrap list does not include this node (id %" PRIu64
+                     ")",
+                     cfg->id);
+            raft_configuration_close(&conf);
+            rv = RAFT_INVALID;
+            goto err_after_raft_init;
+        }
+        rv = raft_bootstrap(&r->raft, &conf);
+        raft_configuration_close(&conf);
+        if (rv == RAFT_CANTBOOTSTRAP) {
+            LOG(LOG_INFO, "data dir already holds Raft state: not bootstrapping");
+        } else if (rv != 0) {
+            snprintf(r->errmsg, sizeof r->errmsg, "raft_bootstrap: %s",
+                     raft_errmsg(&r->raft));
+            goto err_after_raft_init;
+        } else {
+            LOG(LOG_INFO, "bootstrapped a %u-node cluster", cfg->n_bootstrap);
+        }
+    }
+    if (cfg->election_timeout_ms > 0) {
+        raft_set_election_timeout(&r->raft, cfg->election_timeout_ms);
+    }
+    if (cfg->heartbeat_timeout_ms > 0) {
+        raft_set_heartbeat_timeout(&r->raft, cfg->heartbeat_timeout_ms);
+    }
+    if (cfg->snapshot_threshold > 0) {
+        raft_set_snapshot_threshold(&r->raft, cfg->snapshot_threshold);
+    }
+    if (cfg->snapshot_trailing > 0) {
+        raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing);
+    }
+    raft_set_pre_vote(&r->raft, cfg->pre_vote);
+    return 0;
+
+err_after_raft_init:
+    /* raft_close is asynchronous; run the loop until it completes so that the
+     * caller has nothing to close. */
+    r->closing = true;
+    raft_close(&r->raft, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+err_after_io_init:
+    raft_uv_close(&r->io);
+err_after_transport_init:
+    raft_uv_tcp_close(&r->transport);
+err:
+    msgpack_sbuffer_destroy(&r->answer);
+    return replica__err(rv) == 0 ? AUGUR_EIO : replica__err(rv);
+}
+
+int replica_start(struct replica *r)
+{
+    int rv = raft_start(&r->raft);
+    if (rv != 0) {
+        snprintf(r->errmsg, sizeof r->errmsg, "raft_start: %s",
+                 raft_errmsg(&r->raft));
+        return AUGUR_EIO;
+    }
+    return 0;
+}
+
+static void reads_fail(struct replica_read *head, int status)
+{
+    while (head != NULL) {
+        struct replica_read *next = head->next;
+        head->next = NULL;
+        head->cb(head, status);
+        head = next;
+    }
+}
+
+static void raft_closed(struct raft *raft)
+{
+    struct replica *r = raft->data;
+    raft_uv_close(&r->io);
+    raft_uv_tcp_close(&r->transport);
+    msgpack_sbuffer_destroy(&r->answer);
+    if (r->close_cb != NULL) {
+        r->close_cb(r);
+    }
+}
+
+void replica_close(struct replica *r, replica_close_cb cb)
+{
+    struct replica_read *waiting = r->waiting_head;
+    r->closing = true;
+    r->close_cb = cb;
+    r->waiting_head = r->waiting_tail = NULL;
+    reads_fail(waiting, AUGUR_ESHUTDOWN);
+    raft_close(&r->raft, raft_closed);
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+bool replica_is_leader(struct replica *r)
+{
+    return !r->closing && raft_state(&r->raft) == RAFT_LEADER;
+}
+
+const char *replica_state_name(struct replica *r)
+{
+    switch (raft_state(&r->raft)) {
+        case RAFT_LEADER:
+            return "leader";
+        case RAFT_FOLLOWER:
+            return "follower";
+        case RAFT_CANDIDATE:
+            return "candidate";
+        default:
+            return "unavailable";
+    }
+}
+
+uint64_t replica_leader_id(struct replica *r)
+{
+    raft_id id = 0;
+    const char *address = NULL;
+    raft_leader(&r->raft, &id, &address);
+    return id;
+}
+
+int replica_role_parse(const char *name)
+{
+    if (strcmp(name, "voter") == 0) {
+        return RAFT_VOTER;
+    }
+    if (strcmp(name, "standby") == 0) {
+        return RAFT_STANDBY;
+    }
+    if (strcmp(name, "spare") == 0) {
+        return RAFT_SPARE;
+    }
+    return -1;
+}
+
+const char *replica_role_name(int role)
+{
+    switch (role) {
+        case RAFT_VOTER:
+            return "voter";
+        case RAFT_STANDBY:
+            return "standby";
+        case RAFT_SPARE:
+            return "spare";
+        default:
+            return NULL;
+    }
+}
+
+/* ---- writes ----------------------------------------------------------- */
+
+static void write_done(struct raft_apply *apply, int status, void *result)
+{
+    struct replica_write *req = apply->data;
+    if (status != 0) {
+        req->cb(req, replica__err(status), NULL, 0);
+        return;
+    }
+    const msgpack_sbuffer *answer = result;
+    req->cb(req, 0, answer->data, answer->size);
+}
+
+int replica_write(struct replica *r, struct replica_write *req, const void *cmd,
+                  size_t len, replica_write_cb cb)
+{
+    struct raft_buffer buf;
+    int rv;
+
+    if (!replica_is_leader(r)) {
+        return AUGUR_ENOTLEADER;
+    }
+    buf.len = len;
+    buf.base = raft_malloc(len > 0 ? len : 1);
+    if (buf.base == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    memcpy(buf.base, cmd, len);
+    req->cb = cb;
+    req->apply.data = req;
+    rv = raft_apply(&r->raft, &req->apply, &buf, 1, write_done);
+    if (rv != 0) {
+        raft_free(buf.base);
+        LOG(LOG_DEBUG, "raft_apply: %s", raft_errmsg(&r->raft));
+        rv = replica__err(rv);
+        /* Nothing was appended: the write is not indeterminate. */
+        return rv == AUGUR_EINDETERMINATE ? AUGUR_ENOTLEADER : rv;
+    }
+    return 0;
+}
+
+/* ---- linearizable reads ---------------------------------------------- */
+
+static void barrier_start(struct replica *r);
+
+static void barrier_done(struct raft_barrier *barrier, int status)
+{
+    struct replica *r = barrier->data;
+    struct replica_read *batch = r->inflight;
+    int rv = replica__err(status);
+
+    r->inflight = NULL;
+    r->barrier_busy = false;
+    /* A barrier that lost leadership says nothing about the reads: the
+     * client retries them at the new leader. */
+    if (rv == AUGUR_EINDETERMINATE) {
+        rv = AUGUR_ENOTLEADER;
+    }
+    reads_fail(batch, rv);
+    if (r->waiting_head != NULL && !r->closing) {
+        barrier_start(r);
+    }
+}
+
+static void barrier_start(struct replica *r)
+{
+    int rv;
+
+    r->inflight = r->waiting_head;
+    r->waiting_head = r->waiting_tail = NULL;
+    r->barrier.data = r;
+    r->barrier_busy = true;
+    rv = raft_barrier(&r->raft, &r->barrier, barrier_done);
+    if (rv != 0) {
+        struct replica_read *batch = r->inflight;
+        r->inflight = NULL;
+        r->barrier_busy = false;
+        rv = replica__err(rv);
+        reads_fail(batch, rv == AUGUR_EINDETERMINATE ? AUGUR_ENOTLEADER : rv);
+    }
+}
+
+int replica_read(struct replica *r, struct replica_read *req,
+                 replica_read_cb cb)
+{
+    if (!replica_is_leader(r)) {
+        return AUGUR_ENOTLEADER;
+    }
+    req->cb = cb;
+    req->next = NULL;
+    if (r->waiting_tail != NULL) {
+        r->waiting_tail->next = req;
+    } else {
+        r->waiting_head = req;
+    }
+    r->waiting_tail = req;
+    /* Reads that arrive while a barrier is in flight wait for the next one:
+     * the one in flight was proposed before they arrived, so its commit
+     * does not prove that no newer leader existed when they did. */
+    if (!r->barrier_busy) {
+        barrier_start(r);
+    }
+    return 0;
+}
+
+/* ---- membership ------------------------------------------------------- */
+
+static void change_done(struct raft_change *change, int status)
+{
+    struct replica_change *req = change->data;
+    struct replica *r = req->replica;
+    int rv;
+
+    if (status == 0 && req->step == 0 && req->role != RAFT_SPARE) {
+        req->step = 1;
+        rv = raft_assign(&r->raft, &req->change, req->id, req->role,
+                         change_done);
+        if (rv == 0) {
+            return;
+        }
+        LOG(LOG_WARN, "raft_assign(%" PRIu64 "): %s", req->id,
+            raft_errmsg(&r->raft));
+        status = rv;
+    }
+    req->cb(req, replica__err(status));
+}
+
+int replica_member_add(struct replica *r, struct replica_change *req,
+                       uint64_t id, const char *address, int role,
+                       replica_change_cb cb)
+{
+    int rv;
+
+    if (!replica_is_leader(r)) {
+        return AUGUR_ENOTLEADER;
+    }
+    if (id == 0 || replica_role_name(role) == NULL) {
+        return AUGUR_EINVAL;
+    }
+    req->replica = r;
+    req->id = id;
+    req->role = role;
+    req->step = 0;
+    req->cb = cb;
+    req->change.data = req;
+    rv = raft_add(&r->raft, &req->change, id, address, change_done);
+    if (rv != 0) {
+        snprintf(r->errmsg, sizeof r->errmsg, "raft_add: %s",
+                 raft_errmsg(&r->raft));
+        return replica__err(rv);
+    }
+    return 0;
+}
+
+int replica_member_remove(struct replica *r, struct replica_change *req,
+                          uint64_t id, replica_change_cb cb)
+{
+    int rv;
+
+    if (!replica_is_leader(r)) {
+        return AUGUR_ENOTLEADER;
+    }
+    req->replica = r;
+    req->id = id;
+    req->role = RAFT_SPARE;
+    req->step = 1;
+    req->cb = cb;
+    req->change.data = req;
+    rv = raft_remove(&r->raft, &req->change, id, change_done);
+    if (rv != 0) {
+        snprintf(r->errmsg, sizeof r->errmsg, "raft_remove: %s",
+                 raft_errmsg(&r->raft));
+        return replica__err(rv);
+    }
+    return 0;
+}
+
+/* ---- leadership transfer (Raft dissertation §3.10) -------------------- */
+
+static void transfer_done(struct raft_transfer *transfer)
+{
+    struct replica_transfer *req = transfer->data;
+    req->cb(req, replica_leader_id(req->replica));
+}
+
+int replica_leader_transfer(struct replica *r, struct replica_transfer *req,
+                            uint64_t id, replica_transfer_cb cb)
+{
+    int rv;
+
+    if (!replica_is_leader(r)) {
+        return AUGUR_ENOTLEADER;
+    }
+    req->replica = r;
+    req->cb = cb;
+    req->transfer.data = req;
+    rv = raft_transfer(&r->raft, &req->transfer, id, transfer_done);
+    if (rv != 0) {
+        snprintf(r->errmsg, sizeof r->errmsg, "raft_transfer: %s",
+                 raft_errmsg(&r->raft));
+        return replica__err(rv);
+    }
+    return 0;
+}

@@ -1,0 +1,185 @@
+/* The local replica of the Raft group: libraft over libuv (disk + TCP), the
+ * raft_fsm that applies committed commands to the store, membership changes,
+ * leadership transfer, and read barriers shared by every read waiting at the
+ * same moment.  It knows nothing of the domain: commands are opaque bytes. */
+#ifndef AUGUR_RAFT_REPLICA_H
+#define AUGUR_RAFT_REPLICA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "store/store.h"
+
+#define REPLICA_WARN_UNUSED __attribute__((warn_unused_result))
+#define REPLICA_ERRMSG_SIZE 256
+#define REPLICA_BOOTSTRAP_MAX 9
+
+struct replica_peer
+{
+    uint64_t id;
+    char address[STORE_ADDR_SIZE];
+};
+
+struct replica_config
+{
+    uint64_t id;
+    const char *raft_dir;     /* libraft's segments and snapshots; must exist */
+    const char *raft_address; /* "host:port" this node listens on for peers */
+    /* Initial voters; used only when raft_dir holds no Raft state yet. */
+    unsigned n_bootstrap;
+    struct replica_peer bootstrap[REPLICA_BOOTSTRAP_MAX];
+    unsigned election_timeout_ms;  /* 0 = libraft's default (1000) */
+    unsigned heartbeat_timeout_ms; /* 0 = libraft's default (100) */
+    unsigned snapshot_threshold;   /* 0 = libraft's default (1024) */
+    unsigned snapshot_trailing;    /* 0 = libraft's default (128) */
+    bool pre_vote;
+};
+
+/* Parse "1=127.0.0.1:7101,2=127.0.0.1:7102" into @cfg->bootstrap.  Returns 0
+ * or AUGUR_EINVAL with a reason in @errmsg (REPLICA_ERRMSG_SIZE bytes). */
+int replica_bootstrap_parse(struct replica_config *cfg, const char *text,
+                            char *errmsg) REPLICA_WARN_UNUSED;
+
+struct replica;
+typedef void (*replica_applied_cb)(struct replica *r);
+typedef void (*replica_close_cb)(struct replica *r);
+
+struct replica
+{
+    void *data; /* user data */
+    uv_loop_t *loop;
+    struct store *store;
+    struct raft raft;
+    struct raft_io io;
+    struct raft_uv_transport transport;
+    struct raft_fsm fsm;
+    struct raft_tracer tracer;
+    msgpack_sbuffer answer; /* the answer of the entry being applied */
+    replica_applied_cb applied_cb;
+    replica_close_cb close_cb;
+    /* Read barriers: reads queue in @waiting; one barrier at a time serves
+     * all reads that were waiting when it was proposed (@inflight). */
+    struct replica_read *waiting_head, *waiting_tail;
+    struct replica_read *inflight;
+    struct raft_barrier barrier;
+    bool barrier_busy;
+    bool closing;
+    char errmsg[REPLICA_ERRMSG_SIZE];
+};
+
+/* Set up libraft on @loop with the uv disk backend in cfg->raft_dir and the
+ * TCP transport, over @store (which must be freshly opened with
+ * STORE_OPEN_RESET: libraft restores the last snapshot and replays the log
+ * into it on start).  Bootstraps when the config has initial voters and the
+ * directory is pristine.  @applied_cb (may be NULL) runs after every
+ * committed command is applied.  Returns 0 or AUGUR_EIO/AUGUR_EINVAL/
+ * AUGUR_ENOMEM with a reason in r->errmsg; on error nothing needs closing. */
+int replica_init(struct replica *r, uv_loop_t *loop, struct store *store,
+                 const struct replica_config *cfg,
+                 replica_applied_cb applied_cb) REPLICA_WARN_UNUSED;
+
+/* Start Raft (load state, start timers, listen).  0 or AUGUR_EIO. */
+int replica_start(struct replica *r) REPLICA_WARN_UNUSED;
+
+/* Close everything; @cb runs once @r can be freed.  Pending writes, reads and
+ * changes complete with AUGUR_ESHUTDOWN (a write then may or may not have
+ * been applied). */
+void replica_close(struct replica *r, replica_close_cb cb);
+
+/* State queries. */
+bool replica_is_leader(struct replica *r);
+const char *replica_state_name(struct replica *r); /* "leader", ... */
+/* The leader's id, 0 when none is known. */
+uint64_t replica_leader_id(struct replica *r);
+
+/* A write: append one encoded command and apply it once committed.
+ * @cb runs exactly once (unless replica_write returned an error) with 0 and
+ * the store's answer (valid only during the callback), or with:
+ *   AUGUR_ENOTLEADER      never appended (this node is not the leader),
+ *   AUGUR_EINDETERMINATE  appended but leadership was lost: it may commit,
+ *   AUGUR_ESHUTDOWN       the node is closing (it may commit elsewhere),
+ *   AUGUR_EIO             the entry could not be appended. */
+struct replica_write;
+typedef void (*replica_write_cb)(struct replica_write *req, int status,
+                                 const void *answer, size_t len);
+struct replica_write
+{
+    void *data;
+    struct raft_apply apply;
+    replica_write_cb cb;
+};
+
+/* Propose @cmd (@len bytes, copied).  Returns 0, AUGUR_ENOTLEADER,
+ * AUGUR_ENOMEM or AUGUR_EIO; on error @cb is never called. */
+int replica_write(struct replica *r, struct replica_write *req, const void *cmd,
+                  size_t len, replica_write_cb cb) REPLICA_WARN_UNUSED;
+
+/* A linearizable read (Raft dissertation §6.4): @cb runs once a barrier
+ * proposed after this call has been applied, with 0 (read the store now),
+ * AUGUR_ENOTLEADER (leadership was lost: retry elsewhere) or
+ * AUGUR_ESHUTDOWN.  All reads waiting when a barrier is proposed share it. */
+struct replica_read;
+typedef void (*replica_read_cb)(struct replica_read *req, int status);
+struct replica_read
+{
+    void *data;
+    struct replica_read *next;
+    replica_read_cb cb;
+};
+
+/* Returns 0 or AUGUR_ENOTLEADER; on error @cb is never called. */
+int replica_read(struct replica *r, struct replica_read *req,
+                 replica_read_cb cb) REPLICA_WARN_UNUSED;
+
+/* Membership (Raft dissertation §4.2.1: one server at a time).
+ * replica_member_add adds @id as a spare, then, for @role standby or voter,
+ * assigns that role (libraft first catches the new server up). */
+struct replica_change;
+typedef void (*replica_change_cb)(struct replica_change *req, int status);
+struct replica_change
+{
+    void *data;
+    struct raft_change change;
+    struct replica *replica;
+    uint64_t id;
+    int role; /* RAFT_VOTER, RAFT_STANDBY, RAFT_SPARE */
+    int step; /* 0 adding, 1 assigning */
+    replica_change_cb cb;
+};
+
+/* Returns 0, AUGUR_ENOTLEADER, AUGUR_EBUSY (another change is under way),
+ * AUGUR_EEXIST (id or address already a member), AUGUR_ENOTFOUND (remove of
+ * an unknown id) or AUGUR_EINVAL; on error @cb is never called. */
+int replica_member_add(struct replica *r, struct replica_change *req,
+                       uint64_t id, const char *address, int role,
+                       replica_change_cb cb) REPLICA_WARN_UNUSED;
+int replica_member_remove(struct replica *r, struct replica_change *req,
+                          uint64_t id, replica_change_cb cb) REPLICA_WARN_UNUSED;
+
+/* Hand leadership to voter @id (0: libraft picks).  @cb runs when the
+ * transfer completed or timed out; it then reports the leader it sees. */
+struct replica_transfer;
+typedef void (*replica_transfer_cb)(struct replica_transfer *req,
+                                    uint64_t leader);
+struct replica_transfer
+{
+    void *data;
+    struct raft_transfer transfer;
+    struct replica *replica;
+    replica_transfer_cb cb;
+};
+int replica_leader_transfer(struct replica *r, struct replica_transfer *req,
+                            uint64_t id,
+                            replica_transfer_cb cb) REPLICA_WARN_UNUSED;
+
+/* "voter", "standby" or "spare"; -1 / NULL when unknown. */
+int replica_role_parse(const char *name);
+const char *replica_role_name(int role);
+
+#endif

@@ -1,0 +1,274 @@
+/* The replicated state machine: fleet model in LMDB, command codec, apply,
+ * reads, snapshot and restore.  No network, no clock, no randomness: time
+ * enters only as the leader's stamp inside a command. */
+#ifndef AUGUR_STORE_H
+#define AUGUR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "common/error.h"
+
+#define STORE_WARN_UNUSED __attribute__((warn_unused_result))
+
+/* Hard limits on identifiers and labels; longer input is refused with
+ * AUGUR_ETOOBIG.  Sizes include the terminating NUL. */
+#define STORE_ID_SIZE 128      /* resource and workload ids */
+#define STORE_KIND_SIZE 32     /* resource kind */
+#define STORE_LABEL_KEY_SIZE 64
+#define STORE_LABEL_VALUE_SIZE 128
+#define STORE_LABELS_MAX 16
+#define STORE_ADDR_SIZE 64     /* "host:port" */
+#define STORE_ERRMSG_SIZE 256
+#define STORE_LIST_LIMIT_DEFAULT 1000
+#define STORE_LIST_LIMIT_MAX 10000
+
+/* Operations.  Numbers are stored in the Raft log: append-only. */
+enum store_op {
+    STORE_OP_NONE = 0,
+    /* writes (Raft commands) */
+    STORE_OP_RESOURCE_ADD = 1,
+    STORE_OP_RESOURCE_SET_STATE = 2,
+    STORE_OP_WORKLOAD_ADD = 3,
+    STORE_OP_EDGE_ADD = 4,
+    STORE_OP_EDGE_REMOVE = 5,
+    STORE_OP_CLAIM_ACQUIRE = 6,
+    STORE_OP_CLAIM_TRANSFER = 7,
+    STORE_OP_CLAIM_RELEASE = 8,
+    STORE_OP_SCORE_SET = 9,
+    STORE_OP_NODE_SET = 10,       /* record a node's addresses */
+    STORE_OP_SESSION_EXPIRE = 11, /* drop sessions idle past a TTL */
+    /* reads */
+    STORE_OP_RESOURCE_GET = 64,
+    STORE_OP_RESOURCE_LIST = 65,
+    STORE_OP_WORKLOAD_GET = 66,
+    STORE_OP_WORKLOAD_LIST = 67,
+    STORE_OP_EDGE_LIST = 68,
+    STORE_OP_CLAIM_GET = 69,
+    STORE_OP_CLAIM_LIST = 70,
+    STORE_OP_EVENTS = 71,
+    STORE_OP_NODE_LIST = 72,
+};
+
+/* Wire names ("claim.acquire") <-> op numbers.  store_op_from_name returns
+ * STORE_OP_NONE for an unknown name; store_op_name returns NULL for an
+ * unknown op. */
+enum store_op store_op_from_name(const char *name, size_t len);
+const char *store_op_name(enum store_op op);
+/* True for ops that change state and so go through Raft. */
+int store_op_is_write(enum store_op op);
+
+enum store_state {
+    STORE_STATE_ACTIVE = 0,
+    STORE_STATE_STANDBY = 1,
+    STORE_STATE_DEGRADED = 2,
+    STORE_STATE_DRAINING = 3,
+    STORE_STATE_FAILED = 4,
+    STORE_STATE_QUARANTINED = 5,
+    STORE_STATE_COUNT
+};
+/* "active" <-> STORE_STATE_ACTIVE; -1 / NULL when unknown. */
+int store_state_parse(const char *name, size_t len);
+const char *store_state_name(int state);
+
+enum store_edge_kind {
+    STORE_EDGE_POWER = 0,
+    STORE_EDGE_NETWORK = 1,
+    STORE_EDGE_STORAGE = 2,
+    STORE_EDGE_WORKLOAD = 3,
+    STORE_EDGE_COOLING = 4,
+    STORE_EDGE_COUNT
+};
+int store_edge_kind_parse(const char *name, size_t len);
+const char *store_edge_kind_name(int kind);
+
+struct store_capacity
+{
+    uint64_t cpu;
+    uint64_t mem_mb;
+};
+
+struct store_label
+{
+    char key[STORE_LABEL_KEY_SIZE];
+    char value[STORE_LABEL_VALUE_SIZE];
+};
+
+/* A decoded command or query.  Strings are NUL-terminated copies, so a
+ * command outlives the buffer it was decoded from.  Fields of the union
+ * member for @op only are meaningful. */
+struct store_cmd
+{
+    enum store_op op;
+    /* Session (writes only; client 0 means "no session": no dedup). */
+    uint64_t client; /* client id, chosen at random by the client */
+    uint64_t seq;    /* client's sequence number, from 1 */
+    uint64_t ack;    /* lowest seq the client still awaits an answer for */
+    int64_t time_ms; /* leader's wall clock when proposed, ms since epoch */
+    union {
+        struct {
+            char id[STORE_ID_SIZE];
+            char kind[STORE_KIND_SIZE];
+            struct store_capacity capacity;
+            unsigned n_labels;
+            struct store_label labels[STORE_LABELS_MAX];
+        } resource_add;
+        struct {
+            char id[STORE_ID_SIZE];
+            int state; /* enum store_state */
+        } set_state;
+        struct {
+            char id[STORE_ID_SIZE];
+            struct store_capacity demand;
+            int64_t priority;
+        } workload_add;
+        struct {
+            char from[STORE_ID_SIZE];
+            char to[STORE_ID_SIZE];
+            int kind; /* enum store_edge_kind; ignored by edge.remove */
+        } edge;
+        struct {
+            char workload[STORE_ID_SIZE];
+            char host[STORE_ID_SIZE]; /* "" = let the store pick */
+        } acquire;
+        struct {
+            char workload[STORE_ID_SIZE];
+            char to[STORE_ID_SIZE];
+            uint64_t epoch;
+        } transfer;
+        struct {
+            char workload[STORE_ID_SIZE];
+            uint64_t epoch;
+        } release;
+        struct {
+            char id[STORE_ID_SIZE];
+            double p;          /* probability in [0, 1] */
+            uint64_t window_s; /* prediction window, > 0 */
+        } score;
+        struct {
+            uint64_t id;
+            char raft_address[STORE_ADDR_SIZE];
+            char client_address[STORE_ADDR_SIZE];
+        } node;
+        struct {
+            uint64_t ttl_ms; /* sessions idle longer than this are dropped */
+        } expire;
+        struct {
+            char id[STORE_ID_SIZE]; /* resource.get, workload.get, claim.get */
+        } get;
+        struct {
+            char after[STORE_ID_SIZE]; /* page start (exclusive), "" = first */
+            char filter[STORE_ID_SIZE]; /* claim.list: host; edge.list:
+                                           resource on either end; "" = all */
+            unsigned limit; /* 0 = STORE_LIST_LIMIT_DEFAULT */
+        } list;
+        struct {
+            uint64_t from; /* first revision wanted (inclusive) */
+            unsigned limit;
+        } events;
+    } u;
+};
+
+/* Command codec.
+ *
+ * The wire form of a command is a msgpack map:
+ *   {"op": "claim.transfer", "args": {"workload": "w1", "to": "h2",
+ *    "epoch": 3}, "client": u64, "seq": u64, "ack": u64, "time": i64}
+ * The session keys and "time" are optional (0 when absent).  The argument
+ * maps of each op are listed in docs/ARCHITECTURE.md.
+ *
+ * store_cmd_decode_args fills @cmd from an op and its "args" object (as a
+ * client request carries them); store_cmd_decode reads a whole command (as a
+ * Raft entry carries it).  Both validate fully: unknown op, missing or
+ * mistyped field, unknown state or kind, over-long string, probability out of
+ * range.  They return AUGUR_EMALFORMED, AUGUR_EINVAL or AUGUR_ETOOBIG and
+ * write a one-line reason into @errmsg (STORE_ERRMSG_SIZE bytes).  Unknown
+ * keys are ignored so that later versions can add fields. */
+int store_cmd_decode_args(enum store_op op, const msgpack_object *args,
+                          struct store_cmd *cmd,
+                          char *errmsg) STORE_WARN_UNUSED;
+int store_cmd_decode(const void *buf, size_t len, struct store_cmd *cmd,
+                     char *errmsg) STORE_WARN_UNUSED;
+
+/* Append the wire form of @cmd to @out.  Returns 0 or AUGUR_ENOMEM. */
+int store_cmd_encode(const struct store_cmd *cmd,
+                     msgpack_sbuffer *out) STORE_WARN_UNUSED;
+
+/* Answers.
+ *
+ * Every answer, from apply or from a read, is one msgpack map:
+ *   {"status": 0, "rev": 12, "result": {...}}              on success
+ *   {"status": 4, "error": "one line", "result": {...}}    on refusal
+ * "status" is an enum augur_err code.  "rev" (writes) is the store
+ * revision after the command.  "result" is the object the op documents; a
+ * refusal may carry one too (a refused claim.transfer carries the current
+ * holder: {"workload", "host", "epoch"}).  The server sends these bytes to
+ * the client unchanged. */
+
+/* Append an answer carrying only an error to @out. */
+int store_answer_error(msgpack_sbuffer *out, int status,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 3, 4))) STORE_WARN_UNUSED;
+
+struct store;
+
+/* Open (creating if needed) the LMDB environment in directory @dir, which
+ * must exist.  The state file is a cache of the Raft log, which libraft
+ * replays on start, so store_open with STORE_OPEN_RESET empties it first and
+ * the environment is written without fsync.  Returns 0, AUGUR_EIO or
+ * AUGUR_ENOMEM, with a reason in @errmsg.  The caller owns *@out and closes
+ * it with store_close. */
+#define STORE_OPEN_RESET 1u
+int store_open(const char *dir, unsigned flags, struct store **out,
+               char *errmsg) STORE_WARN_UNUSED;
+void store_close(struct store *s);
+
+/* Apply one committed command in one LMDB write transaction.
+ *
+ * Deterministic: the same sequence of commands gives the same state and the
+ * same answers on every node.  Refusals (unknown workload, stale epoch, cycle,
+ * ...) and undecodable input are answers, not failures: they change nothing.
+ * Dedup: when cmd->client != 0 and (client, seq) was applied before, the
+ * stored answer is returned again and nothing changes; answers for seqs below
+ * cmd->ack are forgotten; a seq below the session's floor is answered
+ * AUGUR_ESESSION.
+ *
+ * The answer is appended to @answer.  Returns 0, or AUGUR_EIO/AUGUR_ENOMEM
+ * when LMDB itself failed (the node cannot go on: its state may diverge).
+ * store_apply_raw decodes @buf first (an undecodable entry is answered
+ * AUGUR_EMALFORMED). */
+int store_apply(struct store *s, const struct store_cmd *cmd,
+                msgpack_sbuffer *answer) STORE_WARN_UNUSED;
+int store_apply_raw(struct store *s, const void *buf, size_t len,
+                    msgpack_sbuffer *answer) STORE_WARN_UNUSED;
+
+/* Serve a read op in a read transaction; the answer is appended to @answer.
+ * Returns 0 (refusals such as ENOTFOUND are in the answer) or AUGUR_EIO. */
+int store_read(struct store *s, const struct store_cmd *cmd,
+               msgpack_sbuffer *answer) STORE_WARN_UNUSED;
+
+/* The current revision: the number of state changes applied so far. */
+uint64_t store_revision(struct store *s);
+
+/* Look up the client address recorded for node @id by STORE_OP_NODE_SET.
+ * Returns 0 or AUGUR_ENOTFOUND.  @out has STORE_ADDR_SIZE bytes. */
+int store_node_client_address(struct store *s, uint64_t id, char *out);
+
+/* Snapshot: serialize the whole state into one buffer allocated with
+ * @alloc (libraft passes raft_malloc), in a format store_restore reads.
+ * Returns 0, AUGUR_ENOMEM or AUGUR_EIO. */
+int store_snapshot(struct store *s, void *(*alloc)(size_t), void **buf,
+                   size_t *len) STORE_WARN_UNUSED;
+
+/* Replace the whole state with a snapshot's.  A corrupt snapshot is refused
+ * with AUGUR_EMALFORMED and leaves the state as it was (one write txn). */
+int store_restore(struct store *s, const void *buf,
+                  size_t len) STORE_WARN_UNUSED;
+
+/* Digest of the whole state (for tests and the chaos checker: every node's
+ * final state must be identical).  Writes 32 bytes (BLAKE2b-256). */
+int store_digest(struct store *s, unsigned char out[32]) STORE_WARN_UNUSED;
+
+#endif
