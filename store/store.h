@@ -15,18 +15,21 @@
 
 /* Hard limits on identifiers and labels; longer input is refused with
  * AUGUR_ETOOBIG.  Sizes include the terminating NUL. */
-#define STORE_ID_SIZE 128      /* resource and workload ids */
-#define STORE_KIND_SIZE 32     /* resource kind */
+#define STORE_ID_SIZE 128  /* resource and workload ids */
+#define STORE_KIND_SIZE 32 /* resource kind */
 #define STORE_LABEL_KEY_SIZE 64
 #define STORE_LABEL_VALUE_SIZE 128
 #define STORE_LABELS_MAX 16
-#define STORE_ADDR_SIZE 64     /* "host:port" */
+#define STORE_ADDR_SIZE 64 /* "host:port" */
 #define STORE_ERRMSG_SIZE 256
+/* List cursors ("after"): an id, or "FROM/TO" for edge.list. */
+#define STORE_CURSOR_SIZE (2 * STORE_ID_SIZE)
 #define STORE_LIST_LIMIT_DEFAULT 1000
 #define STORE_LIST_LIMIT_MAX 10000
 
 /* Operations.  Numbers are stored in the Raft log: append-only. */
-enum store_op {
+enum store_op
+{
     STORE_OP_NONE = 0,
     /* writes (Raft commands) */
     STORE_OP_RESOURCE_ADD = 1,
@@ -60,7 +63,8 @@ const char *store_op_name(enum store_op op);
 /* True for ops that change state and so go through Raft. */
 int store_op_is_write(enum store_op op);
 
-enum store_state {
+enum store_state
+{
     STORE_STATE_ACTIVE = 0,
     STORE_STATE_STANDBY = 1,
     STORE_STATE_DEGRADED = 2,
@@ -73,7 +77,8 @@ enum store_state {
 int store_state_parse(const char *name, size_t len);
 const char *store_state_name(int state);
 
-enum store_edge_kind {
+enum store_edge_kind
+{
     STORE_EDGE_POWER = 0,
     STORE_EDGE_NETWORK = 1,
     STORE_EDGE_STORAGE = 2,
@@ -107,64 +112,79 @@ struct store_cmd
     uint64_t seq;    /* client's sequence number, from 1 */
     uint64_t ack;    /* lowest seq the client still awaits an answer for */
     int64_t time_ms; /* leader's wall clock when proposed, ms since epoch */
-    union {
-        struct {
+    union
+    {
+        struct
+        {
             char id[STORE_ID_SIZE];
             char kind[STORE_KIND_SIZE];
             struct store_capacity capacity;
             unsigned n_labels;
             struct store_label labels[STORE_LABELS_MAX];
         } resource_add;
-        struct {
+        struct
+        {
             char id[STORE_ID_SIZE];
             int state; /* enum store_state */
         } set_state;
-        struct {
+        struct
+        {
             char id[STORE_ID_SIZE];
             struct store_capacity demand;
             int64_t priority;
         } workload_add;
-        struct {
+        struct
+        {
             char from[STORE_ID_SIZE];
             char to[STORE_ID_SIZE];
             int kind; /* enum store_edge_kind; ignored by edge.remove */
         } edge;
-        struct {
+        struct
+        {
             char workload[STORE_ID_SIZE];
             char host[STORE_ID_SIZE]; /* "" = let the store pick */
         } acquire;
-        struct {
+        struct
+        {
             char workload[STORE_ID_SIZE];
             char to[STORE_ID_SIZE];
             uint64_t epoch;
         } transfer;
-        struct {
+        struct
+        {
             char workload[STORE_ID_SIZE];
             uint64_t epoch;
         } release;
-        struct {
+        struct
+        {
             char id[STORE_ID_SIZE];
             double p;          /* probability in [0, 1] */
             uint64_t window_s; /* prediction window, > 0 */
         } score;
-        struct {
+        struct
+        {
             uint64_t id;
             char raft_address[STORE_ADDR_SIZE];
             char client_address[STORE_ADDR_SIZE];
         } node;
-        struct {
+        struct
+        {
             uint64_t ttl_ms; /* sessions idle longer than this are dropped */
         } expire;
-        struct {
+        struct
+        {
             char id[STORE_ID_SIZE]; /* resource.get, workload.get, claim.get */
         } get;
-        struct {
-            char after[STORE_ID_SIZE]; /* page start (exclusive), "" = first */
-            char filter[STORE_ID_SIZE]; /* claim.list: host; edge.list:
-                                           resource on either end; "" = all */
-            unsigned limit; /* 0 = STORE_LIST_LIMIT_DEFAULT */
+        struct
+        {
+            char after[STORE_CURSOR_SIZE]; /* page start (exclusive), "" =
+                                              first */
+            char filter[STORE_ID_SIZE];    /* claim.list: host; edge.list:
+                                              resource on either end; "" = all */
+            unsigned limit;                /* 0 = STORE_LIST_LIMIT_DEFAULT */
         } list;
-        struct {
+        struct
+        {
             uint64_t from; /* first revision wanted (inclusive) */
             unsigned limit;
         } events;
@@ -186,13 +206,18 @@ struct store_cmd
  * range.  They return AUGUR_EMALFORMED, AUGUR_EINVAL or AUGUR_ETOOBIG and
  * write a one-line reason into @errmsg (STORE_ERRMSG_SIZE bytes).  Unknown
  * keys are ignored so that later versions can add fields. */
-int store_cmd_decode_args(enum store_op op, const msgpack_object *args,
+int store_cmd_decode_args(enum store_op op,
+                          const msgpack_object *args,
                           struct store_cmd *cmd,
                           char *errmsg) STORE_WARN_UNUSED;
-int store_cmd_decode(const void *buf, size_t len, struct store_cmd *cmd,
+int store_cmd_decode(const void *buf,
+                     size_t len,
+                     struct store_cmd *cmd,
                      char *errmsg) STORE_WARN_UNUSED;
 
-/* Append the wire form of @cmd to @out.  Returns 0 or AUGUR_ENOMEM. */
+/* Append the wire form of @cmd to @out.  Returns 0 or AUGUR_ENOMEM.  A
+ * command that fails the decoders' checks is refused with AUGUR_EINVAL or
+ * AUGUR_ETOOBIG and nothing is appended: only valid commands reach the log. */
 int store_cmd_encode(const struct store_cmd *cmd,
                      msgpack_sbuffer *out) STORE_WARN_UNUSED;
 
@@ -208,8 +233,7 @@ int store_cmd_encode(const struct store_cmd *cmd,
  * the client unchanged. */
 
 /* Append an answer carrying only an error to @out. */
-int store_answer_error(msgpack_sbuffer *out, int status,
-                       const char *fmt, ...)
+int store_answer_error(msgpack_sbuffer *out, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4))) STORE_WARN_UNUSED;
 
 struct store;
@@ -221,7 +245,9 @@ struct store;
  * AUGUR_ENOMEM, with a reason in @errmsg.  The caller owns *@out and closes
  * it with store_close. */
 #define STORE_OPEN_RESET 1u
-int store_open(const char *dir, unsigned flags, struct store **out,
+int store_open(const char *dir,
+               unsigned flags,
+               struct store **out,
                char *errmsg) STORE_WARN_UNUSED;
 void store_close(struct store *s);
 
@@ -239,14 +265,18 @@ void store_close(struct store *s);
  * when LMDB itself failed (the node cannot go on: its state may diverge).
  * store_apply_raw decodes @buf first (an undecodable entry is answered
  * AUGUR_EMALFORMED). */
-int store_apply(struct store *s, const struct store_cmd *cmd,
+int store_apply(struct store *s,
+                const struct store_cmd *cmd,
                 msgpack_sbuffer *answer) STORE_WARN_UNUSED;
-int store_apply_raw(struct store *s, const void *buf, size_t len,
+int store_apply_raw(struct store *s,
+                    const void *buf,
+                    size_t len,
                     msgpack_sbuffer *answer) STORE_WARN_UNUSED;
 
 /* Serve a read op in a read transaction; the answer is appended to @answer.
  * Returns 0 (refusals such as ENOTFOUND are in the answer) or AUGUR_EIO. */
-int store_read(struct store *s, const struct store_cmd *cmd,
+int store_read(struct store *s,
+               const struct store_cmd *cmd,
                msgpack_sbuffer *answer) STORE_WARN_UNUSED;
 
 /* The current revision: the number of state changes applied so far. */
@@ -259,12 +289,15 @@ int store_node_client_address(struct store *s, uint64_t id, char *out);
 /* Snapshot: serialize the whole state into one buffer allocated with
  * @alloc (libraft passes raft_malloc), in a format store_restore reads.
  * Returns 0, AUGUR_ENOMEM or AUGUR_EIO. */
-int store_snapshot(struct store *s, void *(*alloc)(size_t), void **buf,
+int store_snapshot(struct store *s,
+                   void *(*alloc)(size_t),
+                   void **buf,
                    size_t *len) STORE_WARN_UNUSED;
 
 /* Replace the whole state with a snapshot's.  A corrupt snapshot is refused
  * with AUGUR_EMALFORMED and leaves the state as it was (one write txn). */
-int store_restore(struct store *s, const void *buf,
+int store_restore(struct store *s,
+                  const void *buf,
                   size_t len) STORE_WARN_UNUSED;
 
 /* Digest of the whole state (for tests and the chaos checker: every node's

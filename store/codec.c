@@ -1,0 +1,1146 @@
+/* The command codec: op, state and kind names, validation, and the msgpack
+ * decoding and encoding of commands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+/* ---- names ------------------------------------------------------------ */
+
+static const struct
+{
+    enum store_op op;
+    const char *name;
+} op_names[] = {
+    {STORE_OP_RESOURCE_ADD, "resource.add"},
+    {STORE_OP_RESOURCE_SET_STATE, "resource.set_state"},
+    {STORE_OP_WORKLOAD_ADD, "workload.add"},
+    {STORE_OP_EDGE_ADD, "edge.add"},
+    {STORE_OP_EDGE_REMOVE, "edge.remove"},
+    {STORE_OP_CLAIM_ACQUIRE, "claim.acquire"},
+    {STORE_OP_CLAIM_TRANSFER, "claim.transfer"},
+    {STORE_OP_CLAIM_RELEASE, "claim.release"},
+    {STORE_OP_SCORE_SET, "score.set"},
+    {STORE_OP_NODE_SET, "node.set"},
+    {STORE_OP_SESSION_EXPIRE, "session.expire"},
+    {STORE_OP_RESOURCE_GET, "resource.get"},
+    {STORE_OP_RESOURCE_LIST, "resource.list"},
+    {STORE_OP_WORKLOAD_GET, "workload.get"},
+    {STORE_OP_WORKLOAD_LIST, "workload.list"},
+    {STORE_OP_EDGE_LIST, "edge.list"},
+    {STORE_OP_CLAIM_GET, "claim.get"},
+    {STORE_OP_CLAIM_LIST, "claim.list"},
+    {STORE_OP_EVENTS, "events"},
+    {STORE_OP_NODE_LIST, "node.list"},
+};
+
+static const char *const state_names[STORE_STATE_COUNT] = {
+    [STORE_STATE_ACTIVE] = "active",
+    [STORE_STATE_STANDBY] = "standby",
+    [STORE_STATE_DEGRADED] = "degraded",
+    [STORE_STATE_DRAINING] = "draining",
+    [STORE_STATE_FAILED] = "failed",
+    [STORE_STATE_QUARANTINED] = "quarantined",
+};
+
+static const char *const edge_kind_names[STORE_EDGE_COUNT] = {
+    [STORE_EDGE_POWER] = "power",     [STORE_EDGE_NETWORK] = "network",
+    [STORE_EDGE_STORAGE] = "storage", [STORE_EDGE_WORKLOAD] = "workload",
+    [STORE_EDGE_COOLING] = "cooling",
+};
+
+enum store_op store_op_from_name(const char *name, size_t len)
+{
+    if (name == NULL) {
+        return STORE_OP_NONE;
+    }
+    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++) {
+        if (strlen(op_names[i].name) == len &&
+            memcmp(op_names[i].name, name, len) == 0) {
+            return op_names[i].op;
+        }
+    }
+    return STORE_OP_NONE;
+}
+
+const char *store_op_name(enum store_op op)
+{
+    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++) {
+        if (op_names[i].op == op) {
+            return op_names[i].name;
+        }
+    }
+    return NULL;
+}
+
+int store_op_is_write(enum store_op op)
+{
+    return op >= STORE_OP_RESOURCE_ADD && op <= STORE_OP_SESSION_EXPIRE;
+}
+
+static int name_parse(const char *const *names,
+                      int n,
+                      const char *name,
+                      size_t len)
+{
+    if (name == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int store_state_parse(const char *name, size_t len)
+{
+    return name_parse(state_names, STORE_STATE_COUNT, name, len);
+}
+
+const char *store_state_name(int state)
+{
+    if (state < 0 || state >= STORE_STATE_COUNT) {
+        return NULL;
+    }
+    return state_names[state];
+}
+
+int store_edge_kind_parse(const char *name, size_t len)
+{
+    return name_parse(edge_kind_names, STORE_EDGE_COUNT, name, len);
+}
+
+const char *store_edge_kind_name(int kind)
+{
+    if (kind < 0 || kind >= STORE_EDGE_COUNT) {
+        return NULL;
+    }
+    return edge_kind_names[kind];
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+static bool id_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
+           c == '@' || c == '-';
+}
+
+bool store__id_valid(const char *id, size_t len)
+{
+    if (len == 0 || len >= STORE_ID_SIZE) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!id_char((unsigned char)id[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int fail(char *errmsg, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *errmsg, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(errmsg, STORE_ERRMSG_SIZE, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* A bounded string field of a command: its length, or @size when it is not
+ * NUL-terminated inside its array. */
+static size_t field_len(const char *field, size_t size)
+{
+    return strnlen(field, size);
+}
+
+static int check_id(const char *op,
+                    const char *key,
+                    const char *id,
+                    bool optional,
+                    char *errmsg)
+{
+    size_t len = field_len(id, STORE_ID_SIZE);
+
+    if (len == STORE_ID_SIZE) {
+        return fail(errmsg, AUGUR_ETOOBIG, "%s: '%s' is longer than %d bytes",
+                    op, key, STORE_ID_SIZE - 1);
+    }
+    if (len == 0 && optional) {
+        return 0;
+    }
+    if (!store__id_valid(id, len)) {
+        return fail(errmsg, AUGUR_EINVAL,
+                    "%s: '%s' must be 1 to %d bytes of [A-Za-z0-9._:@-]", op,
+                    key, STORE_ID_SIZE - 1);
+    }
+    return 0;
+}
+
+static int check_kind(const char *op, const char *kind, char *errmsg)
+{
+    size_t len = field_len(kind, STORE_KIND_SIZE);
+
+    if (len == STORE_KIND_SIZE) {
+        return fail(errmsg, AUGUR_ETOOBIG, "%s: 'kind' is longer than %d bytes",
+                    op, STORE_KIND_SIZE - 1);
+    }
+    if (!store__id_valid(kind, len)) {
+        return fail(errmsg, AUGUR_EINVAL,
+                    "%s: 'kind' must be 1 to %d bytes of [A-Za-z0-9._:@-]", op,
+                    STORE_KIND_SIZE - 1);
+    }
+    return 0;
+}
+
+static int check_labels(const char *op,
+                        const struct store_cmd *cmd,
+                        char *errmsg)
+{
+    unsigned n = cmd->u.resource_add.n_labels;
+
+    if (n > STORE_LABELS_MAX) {
+        return fail(errmsg, AUGUR_ETOOBIG, "%s: more than %d labels", op,
+                    STORE_LABELS_MAX);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const struct store_label *l = &cmd->u.resource_add.labels[i];
+        size_t klen = field_len(l->key, STORE_LABEL_KEY_SIZE);
+        size_t vlen = field_len(l->value, STORE_LABEL_VALUE_SIZE);
+
+        if (klen == STORE_LABEL_KEY_SIZE) {
+            return fail(errmsg, AUGUR_ETOOBIG,
+                        "%s: label key is longer than %d bytes", op,
+                        STORE_LABEL_KEY_SIZE - 1);
+        }
+        if (vlen == STORE_LABEL_VALUE_SIZE) {
+            return fail(errmsg, AUGUR_ETOOBIG,
+                        "%s: value of label '%s' is longer than %d bytes", op,
+                        l->key, STORE_LABEL_VALUE_SIZE - 1);
+        }
+        if (klen == 0) {
+            return fail(errmsg, AUGUR_EINVAL, "%s: empty label key", op);
+        }
+        for (size_t j = 0; j < klen; j++) {
+            unsigned char c = (unsigned char)l->key[j];
+            if (!id_char(c) && c != '/') {
+                return fail(errmsg, AUGUR_EINVAL,
+                            "%s: label key '%s' must be [A-Za-z0-9._:@/-]", op,
+                            l->key);
+            }
+        }
+        for (size_t j = 0; j < vlen; j++) {
+            unsigned char c = (unsigned char)l->value[j];
+            if (c < 0x20 || c == 0x7f) {
+                return fail(errmsg, AUGUR_EINVAL,
+                            "%s: value of label '%s' has a control character",
+                            op, l->key);
+            }
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(cmd->u.resource_add.labels[j].key, l->key) == 0) {
+                return fail(errmsg, AUGUR_EINVAL, "%s: label '%s' given twice",
+                            op, l->key);
+            }
+        }
+    }
+    return 0;
+}
+
+static int check_address(const char *op,
+                         const char *key,
+                         const char *addr,
+                         char *errmsg)
+{
+    size_t len = field_len(addr, STORE_ADDR_SIZE);
+
+    if (len == STORE_ADDR_SIZE) {
+        return fail(errmsg, AUGUR_ETOOBIG, "%s: '%s' is longer than %d bytes",
+                    op, key, STORE_ADDR_SIZE - 1);
+    }
+    if (len == 0) {
+        return fail(errmsg, AUGUR_EINVAL, "%s: '%s' is empty", op, key);
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)addr[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            return fail(errmsg, AUGUR_EINVAL,
+                        "%s: '%s' must be printable ASCII without spaces", op,
+                        key);
+        }
+    }
+    return 0;
+}
+
+/* The edge.list cursor is "FROM/TO": '/' never occurs in an identifier. */
+static int check_edge_cursor(const char *op, const char *after, char *errmsg)
+{
+    size_t len = field_len(after, STORE_CURSOR_SIZE);
+    const char *slash;
+
+    if (len == STORE_CURSOR_SIZE) {
+        return fail(errmsg, AUGUR_ETOOBIG, "%s: 'after' is too long", op);
+    }
+    if (len == 0) {
+        return 0;
+    }
+    slash = memchr(after, '/', len);
+    if (slash == NULL || !store__id_valid(after, (size_t)(slash - after)) ||
+        !store__id_valid(slash + 1, len - (size_t)(slash - after) - 1)) {
+        return fail(errmsg, AUGUR_EINVAL,
+                    "%s: 'after' must be a cursor FROM/TO as returned in "
+                    "'next'",
+                    op);
+    }
+    return 0;
+}
+
+static int check_list(const char *op, const struct store_cmd *cmd, char *errmsg)
+{
+    int rv;
+
+    switch (cmd->op) {
+        case STORE_OP_EDGE_LIST:
+            rv = check_edge_cursor(op, cmd->u.list.after, errmsg);
+            if (rv == 0) {
+                rv = check_id(op, "resource", cmd->u.list.filter, true, errmsg);
+            }
+            return rv;
+        case STORE_OP_CLAIM_LIST:
+            rv = check_id(op, "host", cmd->u.list.filter, true, errmsg);
+            break;
+        case STORE_OP_NODE_LIST:
+            return 0;
+        default:
+            rv = 0;
+            break;
+    }
+    if (rv == 0) {
+        if (field_len(cmd->u.list.after, STORE_CURSOR_SIZE) >= STORE_ID_SIZE) {
+            return fail(errmsg, AUGUR_ETOOBIG,
+                        "%s: 'after' is longer than %d bytes", op,
+                        STORE_ID_SIZE - 1);
+        }
+        rv = check_id(op, "after", cmd->u.list.after, true, errmsg);
+    }
+    return rv;
+}
+
+int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
+{
+    const char *op = store_op_name(cmd->op);
+    int rv;
+
+    if (op == NULL) {
+        return fail(errmsg, AUGUR_EINVAL, "unknown op %d", (int)cmd->op);
+    }
+    switch (cmd->op) {
+        case STORE_OP_RESOURCE_ADD:
+            rv = check_id(op, "id", cmd->u.resource_add.id, false, errmsg);
+            if (rv == 0) {
+                rv = check_kind(op, cmd->u.resource_add.kind, errmsg);
+            }
+            if (rv == 0) {
+                rv = check_labels(op, cmd, errmsg);
+            }
+            return rv;
+        case STORE_OP_RESOURCE_SET_STATE:
+            rv = check_id(op, "id", cmd->u.set_state.id, false, errmsg);
+            if (rv == 0 && store_state_name(cmd->u.set_state.state) == NULL) {
+                rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown state %d", op,
+                          cmd->u.set_state.state);
+            }
+            return rv;
+        case STORE_OP_WORKLOAD_ADD:
+            return check_id(op, "id", cmd->u.workload_add.id, false, errmsg);
+        case STORE_OP_EDGE_ADD:
+        case STORE_OP_EDGE_REMOVE:
+            rv = check_id(op, "from", cmd->u.edge.from, false, errmsg);
+            if (rv == 0) {
+                rv = check_id(op, "to", cmd->u.edge.to, false, errmsg);
+            }
+            if (rv == 0 && cmd->op == STORE_OP_EDGE_ADD &&
+                store_edge_kind_name(cmd->u.edge.kind) == NULL) {
+                rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown edge kind %d", op,
+                          cmd->u.edge.kind);
+            }
+            return rv;
+        case STORE_OP_CLAIM_ACQUIRE:
+            rv = check_id(op, "workload", cmd->u.acquire.workload, false,
+                          errmsg);
+            if (rv == 0) {
+                rv = check_id(op, "host", cmd->u.acquire.host, true, errmsg);
+            }
+            return rv;
+        case STORE_OP_CLAIM_TRANSFER:
+            rv = check_id(op, "workload", cmd->u.transfer.workload, false,
+                          errmsg);
+            if (rv == 0) {
+                rv = check_id(op, "to", cmd->u.transfer.to, false, errmsg);
+            }
+            return rv;
+        case STORE_OP_CLAIM_RELEASE:
+            return check_id(op, "workload", cmd->u.release.workload, false,
+                            errmsg);
+        case STORE_OP_SCORE_SET:
+            rv = check_id(op, "id", cmd->u.score.id, false, errmsg);
+            /* Written so that NaN fails too. */
+            if (rv == 0 && !(cmd->u.score.p >= 0.0 && cmd->u.score.p <= 1.0)) {
+                rv = fail(errmsg, AUGUR_EINVAL,
+                          "%s: 'p' must be a probability in [0, 1]", op);
+            }
+            if (rv == 0 && cmd->u.score.window_s == 0) {
+                rv = fail(errmsg, AUGUR_EINVAL,
+                          "%s: 'window' must be a positive number of seconds",
+                          op);
+            }
+            return rv;
+        case STORE_OP_NODE_SET:
+            if (cmd->u.node.id == 0) {
+                return fail(errmsg, AUGUR_EINVAL,
+                            "%s: 'id' must be a positive integer", op);
+            }
+            rv = check_address(op, "raft_address", cmd->u.node.raft_address,
+                               errmsg);
+            if (rv == 0) {
+                rv = check_address(op, "client_address",
+                                   cmd->u.node.client_address, errmsg);
+            }
+            return rv;
+        case STORE_OP_SESSION_EXPIRE:
+        case STORE_OP_EVENTS:
+            return 0;
+        case STORE_OP_RESOURCE_GET:
+        case STORE_OP_WORKLOAD_GET:
+            return check_id(op, "id", cmd->u.get.id, false, errmsg);
+        case STORE_OP_CLAIM_GET:
+            return check_id(op, "workload", cmd->u.get.id, false, errmsg);
+        case STORE_OP_RESOURCE_LIST:
+        case STORE_OP_WORKLOAD_LIST:
+        case STORE_OP_EDGE_LIST:
+        case STORE_OP_CLAIM_LIST:
+        case STORE_OP_NODE_LIST:
+            return check_list(op, cmd, errmsg);
+        case STORE_OP_NONE:
+            break;
+    }
+    return fail(errmsg, AUGUR_EINVAL, "unknown op %d", (int)cmd->op);
+}
+
+/* ---- decoding --------------------------------------------------------- */
+
+/* An "args" map being read, and where to say what is wrong with it. */
+struct args
+{
+    const msgpack_object *map;
+    const char *op;
+    char *errmsg;
+};
+
+/* The value of @key, or NULL when absent or nil (nil means "absent", as
+ * JSON's null does). */
+static const msgpack_object *arg_find(const struct args *a, const char *key)
+{
+    size_t klen = strlen(key);
+
+    for (uint32_t i = 0; i < a->map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &a->map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR &&
+            kv->key.via.str.size == klen &&
+            memcmp(kv->key.via.str.ptr, key, klen) == 0) {
+            return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
+        }
+    }
+    return NULL;
+}
+
+static int arg_missing(const struct args *a, const char *key)
+{
+    return fail(a->errmsg, AUGUR_EINVAL, "%s: '%s' is required", a->op, key);
+}
+
+static int str_copy(const struct args *a,
+                    const char *key,
+                    const msgpack_object *o,
+                    char *out,
+                    size_t size)
+{
+    if (o->type != MSGPACK_OBJECT_STR) {
+        return fail(a->errmsg, AUGUR_EINVAL, "%s: '%s' must be a string", a->op,
+                    key);
+    }
+    if (o->via.str.size >= size) {
+        return fail(a->errmsg, AUGUR_ETOOBIG,
+                    "%s: '%s' is longer than %zu bytes", a->op, key, size - 1);
+    }
+    if (memchr(o->via.str.ptr, 0, o->via.str.size) != NULL) {
+        return fail(a->errmsg, AUGUR_EINVAL, "%s: '%s' contains a NUL byte",
+                    a->op, key);
+    }
+    memcpy(out, o->via.str.ptr, o->via.str.size);
+    out[o->via.str.size] = 0;
+    return 0;
+}
+
+static int arg_str(const struct args *a,
+                   const char *key,
+                   bool required,
+                   char *out,
+                   size_t size)
+{
+    const msgpack_object *o = arg_find(a, key);
+
+    if (o == NULL) {
+        return required ? arg_missing(a, key) : 0;
+    }
+    return str_copy(a, key, o, out, size);
+}
+
+static int arg_u64(const struct args *a,
+                   const char *key,
+                   bool required,
+                   uint64_t *out)
+{
+    const msgpack_object *o = arg_find(a, key);
+
+    if (o == NULL) {
+        return required ? arg_missing(a, key) : 0;
+    }
+    if (store__obj_u64(o, out) != 0) {
+        return fail(a->errmsg, AUGUR_EINVAL,
+                    "%s: '%s' must be a non-negative integer", a->op, key);
+    }
+    return 0;
+}
+
+static int arg_i64(const struct args *a, const char *key, int64_t *out)
+{
+    const msgpack_object *o = arg_find(a, key);
+
+    if (o == NULL) {
+        return 0;
+    }
+    if (store__obj_i64(o, out) != 0) {
+        return fail(a->errmsg, AUGUR_EINVAL,
+                    "%s: '%s' must be a 64-bit signed integer", a->op, key);
+    }
+    return 0;
+}
+
+static int arg_limit(const struct args *a, unsigned *out)
+{
+    uint64_t v = 0;
+    int rv = arg_u64(a, "limit", false, &v);
+
+    if (rv != 0) {
+        return rv;
+    }
+    /* Over-large pages are cut to the maximum rather than refused. */
+    *out = v > STORE_LIST_LIMIT_MAX ? STORE_LIST_LIMIT_MAX : (unsigned)v;
+    return 0;
+}
+
+static int arg_prob(const struct args *a, const char *key, double *out)
+{
+    const msgpack_object *o = arg_find(a, key);
+
+    if (o == NULL) {
+        return arg_missing(a, key);
+    }
+    switch (o->type) {
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            *out = o->via.f64;
+            break;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: /* JSON's 0 and 1 */
+            *out = (double)o->via.u64;
+            break;
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            *out = (double)o->via.i64;
+            break;
+        default:
+            return fail(a->errmsg, AUGUR_EINVAL, "%s: '%s' must be a number",
+                        a->op, key);
+    }
+    if (!(*out >= 0.0 && *out <= 1.0)) {
+        return fail(a->errmsg, AUGUR_EINVAL,
+                    "%s: '%s' must be a probability in [0, 1]", a->op, key);
+    }
+    if (*out == 0.0) {
+        *out = 0.0; /* -0 and 0 are one probability: one representation */
+    }
+    return 0;
+}
+
+static int arg_name(const struct args *a,
+                    const char *key,
+                    int (*parse)(const char *, size_t),
+                    const char *choices,
+                    int *out)
+{
+    const msgpack_object *o = arg_find(a, key);
+
+    if (o == NULL) {
+        return arg_missing(a, key);
+    }
+    if (o->type != MSGPACK_OBJECT_STR) {
+        return fail(a->errmsg, AUGUR_EINVAL, "%s: '%s' must be a string", a->op,
+                    key);
+    }
+    *out = parse(o->via.str.ptr, o->via.str.size);
+    if (*out < 0) {
+        return fail(a->errmsg, AUGUR_EINVAL, "%s: unknown %s '%.*s' (%s)",
+                    a->op, key,
+                    (int)(o->via.str.size > 32 ? 32 : o->via.str.size),
+                    o->via.str.ptr, choices);
+    }
+    return 0;
+}
+
+static int arg_capacity(const struct args *a,
+                        const char *key,
+                        struct store_capacity *out)
+{
+    const msgpack_object *o = arg_find(a, key);
+    struct args inner;
+    char sub[32];
+    int rv;
+
+    if (o == NULL) {
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_MAP) {
+        return fail(a->errmsg, AUGUR_EINVAL,
+                    "%s: '%s' must be a map {cpu, mem_mb}", a->op, key);
+    }
+    inner.map = o;
+    inner.op = a->op;
+    inner.errmsg = a->errmsg;
+    snprintf(sub, sizeof sub, "%s.cpu", key);
+    rv = arg_u64(&inner, "cpu", false, &out->cpu);
+    if (rv != 0) {
+        return fail(a->errmsg, rv, "%s: '%s' must be a non-negative integer",
+                    a->op, sub);
+    }
+    snprintf(sub, sizeof sub, "%s.mem_mb", key);
+    rv = arg_u64(&inner, "mem_mb", false, &out->mem_mb);
+    if (rv != 0) {
+        return fail(a->errmsg, rv, "%s: '%s' must be a non-negative integer",
+                    a->op, sub);
+    }
+    return 0;
+}
+
+static int arg_labels(const struct args *a, struct store_cmd *cmd)
+{
+    const msgpack_object *o = arg_find(a, "labels");
+
+    if (o == NULL) {
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_MAP) {
+        return fail(a->errmsg, AUGUR_EINVAL,
+                    "%s: 'labels' must be a map of strings", a->op);
+    }
+    if (o->via.map.size > STORE_LABELS_MAX) {
+        return fail(a->errmsg, AUGUR_ETOOBIG, "%s: more than %d labels", a->op,
+                    STORE_LABELS_MAX);
+    }
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        struct store_label *l = &cmd->u.resource_add.labels[i];
+        int rv = str_copy(a, "label key", &o->via.map.ptr[i].key, l->key,
+                          sizeof l->key);
+        if (rv == 0) {
+            rv = str_copy(a, "label value", &o->via.map.ptr[i].val, l->value,
+                          sizeof l->value);
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    cmd->u.resource_add.n_labels = o->via.map.size;
+    return 0;
+}
+
+static int decode_list(const struct args *a,
+                       struct store_cmd *cmd,
+                       const char *filter)
+{
+    int rv =
+        arg_str(a, "after", false, cmd->u.list.after, sizeof cmd->u.list.after);
+
+    if (rv == 0 && filter != NULL) {
+        rv = arg_str(a, filter, false, cmd->u.list.filter,
+                     sizeof cmd->u.list.filter);
+    }
+    if (rv == 0) {
+        rv = arg_limit(a, &cmd->u.list.limit);
+    }
+    return rv;
+}
+
+static int decode_fields(const struct args *a, struct store_cmd *cmd)
+{
+    int rv;
+
+    switch (cmd->op) {
+        case STORE_OP_RESOURCE_ADD:
+            rv = arg_str(a, "id", true, cmd->u.resource_add.id,
+                         sizeof cmd->u.resource_add.id);
+            if (rv == 0) {
+                rv = arg_str(a, "kind", true, cmd->u.resource_add.kind,
+                             sizeof cmd->u.resource_add.kind);
+            }
+            if (rv == 0) {
+                rv = arg_capacity(a, "capacity", &cmd->u.resource_add.capacity);
+            }
+            if (rv == 0) {
+                rv = arg_labels(a, cmd);
+            }
+            return rv;
+        case STORE_OP_RESOURCE_SET_STATE:
+            rv = arg_str(a, "id", true, cmd->u.set_state.id,
+                         sizeof cmd->u.set_state.id);
+            if (rv == 0) {
+                rv = arg_name(a, "state", store_state_parse,
+                              "active, standby, degraded, draining, failed, "
+                              "quarantined",
+                              &cmd->u.set_state.state);
+            }
+            return rv;
+        case STORE_OP_WORKLOAD_ADD:
+            rv = arg_str(a, "id", true, cmd->u.workload_add.id,
+                         sizeof cmd->u.workload_add.id);
+            if (rv == 0) {
+                rv = arg_capacity(a, "demand", &cmd->u.workload_add.demand);
+            }
+            if (rv == 0) {
+                rv = arg_i64(a, "priority", &cmd->u.workload_add.priority);
+            }
+            return rv;
+        case STORE_OP_EDGE_ADD:
+        case STORE_OP_EDGE_REMOVE:
+            rv = arg_str(a, "from", true, cmd->u.edge.from,
+                         sizeof cmd->u.edge.from);
+            if (rv == 0) {
+                rv = arg_str(a, "to", true, cmd->u.edge.to,
+                             sizeof cmd->u.edge.to);
+            }
+            if (rv == 0 && cmd->op == STORE_OP_EDGE_ADD) {
+                rv = arg_name(a, "kind", store_edge_kind_parse,
+                              "power, network, storage, workload, cooling",
+                              &cmd->u.edge.kind);
+            }
+            return rv;
+        case STORE_OP_CLAIM_ACQUIRE:
+            rv = arg_str(a, "workload", true, cmd->u.acquire.workload,
+                         sizeof cmd->u.acquire.workload);
+            if (rv == 0) {
+                rv = arg_str(a, "host", false, cmd->u.acquire.host,
+                             sizeof cmd->u.acquire.host);
+            }
+            return rv;
+        case STORE_OP_CLAIM_TRANSFER:
+            rv = arg_str(a, "workload", true, cmd->u.transfer.workload,
+                         sizeof cmd->u.transfer.workload);
+            if (rv == 0) {
+                rv = arg_str(a, "to", true, cmd->u.transfer.to,
+                             sizeof cmd->u.transfer.to);
+            }
+            if (rv == 0) {
+                rv = arg_u64(a, "epoch", true, &cmd->u.transfer.epoch);
+            }
+            return rv;
+        case STORE_OP_CLAIM_RELEASE:
+            rv = arg_str(a, "workload", true, cmd->u.release.workload,
+                         sizeof cmd->u.release.workload);
+            if (rv == 0) {
+                rv = arg_u64(a, "epoch", true, &cmd->u.release.epoch);
+            }
+            return rv;
+        case STORE_OP_SCORE_SET:
+            rv =
+                arg_str(a, "id", true, cmd->u.score.id, sizeof cmd->u.score.id);
+            if (rv == 0) {
+                rv = arg_prob(a, "p", &cmd->u.score.p);
+            }
+            if (rv == 0) {
+                cmd->u.score.window_s = STORE__WINDOW_DEFAULT;
+                rv = arg_u64(a, "window", false, &cmd->u.score.window_s);
+            }
+            return rv;
+        case STORE_OP_NODE_SET:
+            rv = arg_u64(a, "id", true, &cmd->u.node.id);
+            if (rv == 0) {
+                rv = arg_str(a, "raft_address", true, cmd->u.node.raft_address,
+                             sizeof cmd->u.node.raft_address);
+            }
+            if (rv == 0) {
+                rv = arg_str(a, "client_address", true,
+                             cmd->u.node.client_address,
+                             sizeof cmd->u.node.client_address);
+            }
+            return rv;
+        case STORE_OP_SESSION_EXPIRE:
+            return arg_u64(a, "ttl_ms", true, &cmd->u.expire.ttl_ms);
+        case STORE_OP_RESOURCE_GET:
+        case STORE_OP_WORKLOAD_GET:
+            return arg_str(a, "id", true, cmd->u.get.id, sizeof cmd->u.get.id);
+        case STORE_OP_CLAIM_GET:
+            return arg_str(a, "workload", true, cmd->u.get.id,
+                           sizeof cmd->u.get.id);
+        case STORE_OP_RESOURCE_LIST:
+        case STORE_OP_WORKLOAD_LIST:
+            return decode_list(a, cmd, NULL);
+        case STORE_OP_EDGE_LIST:
+            return decode_list(a, cmd, "resource");
+        case STORE_OP_CLAIM_LIST:
+            return decode_list(a, cmd, "host");
+        case STORE_OP_NODE_LIST:
+            return 0;
+        case STORE_OP_EVENTS:
+            cmd->u.events.from = 1;
+            rv = arg_u64(a, "from", false, &cmd->u.events.from);
+            if (rv == 0) {
+                rv = arg_limit(a, &cmd->u.events.limit);
+            }
+            return rv;
+        case STORE_OP_NONE:
+            break;
+    }
+    return fail(a->errmsg, AUGUR_EINVAL, "unknown op");
+}
+
+int store_cmd_decode_args(enum store_op op,
+                          const msgpack_object *args,
+                          struct store_cmd *cmd,
+                          char *errmsg)
+{
+    static const msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
+    struct args a;
+    int rv;
+
+    memset(cmd, 0, sizeof *cmd);
+    cmd->op = op;
+    a.op = store_op_name(op);
+    a.errmsg = errmsg;
+    a.map = args;
+    if (a.op == NULL) {
+        return fail(errmsg, AUGUR_EINVAL, "unknown op %d", (int)op);
+    }
+    if (args == NULL || args->type == MSGPACK_OBJECT_NIL) {
+        a.map = &empty;
+    } else if (args->type != MSGPACK_OBJECT_MAP) {
+        return fail(errmsg, AUGUR_EINVAL, "%s: 'args' must be a map", a.op);
+    }
+    rv = decode_fields(&a, cmd);
+    if (rv != 0) {
+        return rv;
+    }
+    return store__cmd_check(cmd, errmsg);
+}
+
+static const msgpack_object *map_find(const msgpack_object *map,
+                                      const char *key)
+{
+    struct args a = {.map = map};
+    return arg_find(&a, key);
+}
+
+/* Decode a whole command with @zone for its msgpack objects. */
+static int decode_in(msgpack_zone *zone,
+                     const void *buf,
+                     size_t len,
+                     struct store_cmd *cmd,
+                     char *errmsg)
+{
+    static const char *const session_keys[] = {"client", "seq", "ack"};
+    uint64_t session[3] = {0, 0, 0};
+    int64_t time_ms = 0;
+    const msgpack_object *o;
+    msgpack_object root;
+    enum store_op op;
+    int rv;
+
+    memset(cmd, 0, sizeof *cmd);
+    rv = store__unpack_in(zone, buf, len, &root);
+    if (rv == AUGUR_ENOMEM) {
+        return fail(errmsg, rv, "command: out of memory");
+    }
+    if (rv != 0) {
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "command: not one well-formed msgpack object");
+    }
+    if (root.type != MSGPACK_OBJECT_MAP) {
+        return fail(errmsg, AUGUR_EMALFORMED, "command: not a map");
+    }
+    o = map_find(&root, "op");
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR) {
+        return fail(errmsg, AUGUR_EMALFORMED, "command: 'op' must be a string");
+    }
+    op = store_op_from_name(o->via.str.ptr, o->via.str.size);
+    if (op == STORE_OP_NONE) {
+        return fail(errmsg, AUGUR_EMALFORMED, "command: unknown op '%.*s'",
+                    (int)(o->via.str.size > 32 ? 32 : o->via.str.size),
+                    o->via.str.ptr);
+    }
+    for (int i = 0; i < 3; i++) {
+        o = map_find(&root, session_keys[i]);
+        if (o != NULL && store__obj_u64(o, &session[i]) != 0) {
+            return fail(errmsg, AUGUR_EMALFORMED,
+                        "command: '%s' must be a non-negative integer",
+                        session_keys[i]);
+        }
+    }
+    o = map_find(&root, "time");
+    if (o != NULL && store__obj_i64(o, &time_ms) != 0) {
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "command: 'time' must be a 64-bit signed integer");
+    }
+    o = map_find(&root, "args");
+    if (o != NULL && o->type != MSGPACK_OBJECT_MAP) {
+        return fail(errmsg, AUGUR_EMALFORMED, "command: 'args' must be a map");
+    }
+    rv = store_cmd_decode_args(op, o, cmd, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
+    cmd->client = session[0];
+    cmd->seq = session[1];
+    cmd->ack = session[2];
+    cmd->time_ms = time_ms;
+    return 0;
+}
+
+int store_cmd_decode(const void *buf,
+                     size_t len,
+                     struct store_cmd *cmd,
+                     char *errmsg)
+{
+    msgpack_zone zone;
+    int rv;
+
+    if (!msgpack_zone_init(&zone, 1024)) {
+        memset(cmd, 0, sizeof *cmd);
+        return fail(errmsg, AUGUR_ENOMEM, "command: out of memory");
+    }
+    rv = decode_in(&zone, buf, len, cmd, errmsg);
+    msgpack_zone_destroy(&zone);
+    return rv;
+}
+
+int store__cmd_decode(struct store *s,
+                      const void *buf,
+                      size_t len,
+                      struct store_cmd *cmd,
+                      char *errmsg)
+{
+    msgpack_zone_clear(&s->zone);
+    return decode_in(&s->zone, buf, len, cmd, errmsg);
+}
+
+/* ---- encoding --------------------------------------------------------- */
+
+static void pack_kv_str(struct store__pack *p, const char *key, const char *val)
+{
+    store__pack_str(p, key);
+    store__pack_str(p, val);
+}
+
+static void pack_kv_u64(struct store__pack *p, const char *key, uint64_t v)
+{
+    store__pack_str(p, key);
+    msgpack_pack_uint64(&p->pk, v);
+}
+
+static void encode_list(struct store__pack *p,
+                        const struct store_cmd *cmd,
+                        const char *filter)
+{
+    bool after = cmd->u.list.after[0] != 0;
+    bool filtered = filter != NULL && cmd->u.list.filter[0] != 0;
+    bool limit = cmd->u.list.limit != 0;
+
+    msgpack_pack_map(&p->pk, (size_t)after + filtered + limit);
+    if (after) {
+        pack_kv_str(p, "after", cmd->u.list.after);
+    }
+    if (filtered) {
+        pack_kv_str(p, filter, cmd->u.list.filter);
+    }
+    if (limit) {
+        pack_kv_u64(p, "limit", cmd->u.list.limit);
+    }
+}
+
+static void encode_args(struct store__pack *p, const struct store_cmd *cmd)
+{
+    msgpack_packer *k = &p->pk;
+
+    switch (cmd->op) {
+        case STORE_OP_RESOURCE_ADD:
+            msgpack_pack_map(k, 4);
+            pack_kv_str(p, "id", cmd->u.resource_add.id);
+            pack_kv_str(p, "kind", cmd->u.resource_add.kind);
+            store__pack_str(p, "capacity");
+            store__pack_capacity(p, &cmd->u.resource_add.capacity);
+            store__pack_str(p, "labels");
+            msgpack_pack_map(k, cmd->u.resource_add.n_labels);
+            for (unsigned i = 0; i < cmd->u.resource_add.n_labels; i++) {
+                pack_kv_str(p, cmd->u.resource_add.labels[i].key,
+                            cmd->u.resource_add.labels[i].value);
+            }
+            break;
+        case STORE_OP_RESOURCE_SET_STATE:
+            msgpack_pack_map(k, 2);
+            pack_kv_str(p, "id", cmd->u.set_state.id);
+            pack_kv_str(p, "state", store_state_name(cmd->u.set_state.state));
+            break;
+        case STORE_OP_WORKLOAD_ADD:
+            msgpack_pack_map(k, 3);
+            pack_kv_str(p, "id", cmd->u.workload_add.id);
+            store__pack_str(p, "demand");
+            store__pack_capacity(p, &cmd->u.workload_add.demand);
+            store__pack_str(p, "priority");
+            msgpack_pack_int64(k, cmd->u.workload_add.priority);
+            break;
+        case STORE_OP_EDGE_ADD:
+            msgpack_pack_map(k, 3);
+            pack_kv_str(p, "from", cmd->u.edge.from);
+            pack_kv_str(p, "to", cmd->u.edge.to);
+            pack_kv_str(p, "kind", store_edge_kind_name(cmd->u.edge.kind));
+            break;
+        case STORE_OP_EDGE_REMOVE:
+            msgpack_pack_map(k, 2);
+            pack_kv_str(p, "from", cmd->u.edge.from);
+            pack_kv_str(p, "to", cmd->u.edge.to);
+            break;
+        case STORE_OP_CLAIM_ACQUIRE:
+            msgpack_pack_map(k, cmd->u.acquire.host[0] != 0 ? 2 : 1);
+            pack_kv_str(p, "workload", cmd->u.acquire.workload);
+            if (cmd->u.acquire.host[0] != 0) {
+                pack_kv_str(p, "host", cmd->u.acquire.host);
+            }
+            break;
+        case STORE_OP_CLAIM_TRANSFER:
+            msgpack_pack_map(k, 3);
+            pack_kv_str(p, "workload", cmd->u.transfer.workload);
+            pack_kv_str(p, "to", cmd->u.transfer.to);
+            pack_kv_u64(p, "epoch", cmd->u.transfer.epoch);
+            break;
+        case STORE_OP_CLAIM_RELEASE:
+            msgpack_pack_map(k, 2);
+            pack_kv_str(p, "workload", cmd->u.release.workload);
+            pack_kv_u64(p, "epoch", cmd->u.release.epoch);
+            break;
+        case STORE_OP_SCORE_SET:
+            msgpack_pack_map(k, 3);
+            pack_kv_str(p, "id", cmd->u.score.id);
+            store__pack_str(p, "p");
+            msgpack_pack_double(k, cmd->u.score.p);
+            pack_kv_u64(p, "window", cmd->u.score.window_s);
+            break;
+        case STORE_OP_NODE_SET:
+            msgpack_pack_map(k, 3);
+            pack_kv_u64(p, "id", cmd->u.node.id);
+            pack_kv_str(p, "raft_address", cmd->u.node.raft_address);
+            pack_kv_str(p, "client_address", cmd->u.node.client_address);
+            break;
+        case STORE_OP_SESSION_EXPIRE:
+            msgpack_pack_map(k, 1);
+            pack_kv_u64(p, "ttl_ms", cmd->u.expire.ttl_ms);
+            break;
+        case STORE_OP_RESOURCE_GET:
+        case STORE_OP_WORKLOAD_GET:
+            msgpack_pack_map(k, 1);
+            pack_kv_str(p, "id", cmd->u.get.id);
+            break;
+        case STORE_OP_CLAIM_GET:
+            msgpack_pack_map(k, 1);
+            pack_kv_str(p, "workload", cmd->u.get.id);
+            break;
+        case STORE_OP_RESOURCE_LIST:
+        case STORE_OP_WORKLOAD_LIST:
+            encode_list(p, cmd, NULL);
+            break;
+        case STORE_OP_EDGE_LIST:
+            encode_list(p, cmd, "resource");
+            break;
+        case STORE_OP_CLAIM_LIST:
+            encode_list(p, cmd, "host");
+            break;
+        case STORE_OP_NODE_LIST:
+        case STORE_OP_NONE:
+            msgpack_pack_map(k, 0);
+            break;
+        case STORE_OP_EVENTS:
+            msgpack_pack_map(k, cmd->u.events.limit != 0 ? 2 : 1);
+            pack_kv_u64(p, "from", cmd->u.events.from);
+            if (cmd->u.events.limit != 0) {
+                pack_kv_u64(p, "limit", cmd->u.events.limit);
+            }
+            break;
+    }
+}
+
+int store_cmd_encode(const struct store_cmd *cmd, msgpack_sbuffer *out)
+{
+    char errmsg[STORE_ERRMSG_SIZE];
+    struct store__pack p;
+    size_t start = out->size;
+    int rv;
+
+    /* Only valid commands reach the log. */
+    rv = store__cmd_check(cmd, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
+    store__pack_init(&p, out);
+    msgpack_pack_map(&p.pk, 6);
+    pack_kv_str(&p, "op", store_op_name(cmd->op));
+    store__pack_str(&p, "args");
+    encode_args(&p, cmd);
+    pack_kv_u64(&p, "client", cmd->client);
+    pack_kv_u64(&p, "seq", cmd->seq);
+    pack_kv_u64(&p, "ack", cmd->ack);
+    store__pack_str(&p, "time");
+    msgpack_pack_int64(&p.pk, cmd->time_ms);
+    if (p.failed) {
+        out->size = start;
+        return AUGUR_ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+int store_answer_error(msgpack_sbuffer *out, int status, const char *fmt, ...)
+{
+    char msg[STORE_ERRMSG_SIZE];
+    struct store__pack p;
+    size_t start = out->size;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    store__pack_init(&p, out);
+    msgpack_pack_map(&p.pk, 2);
+    store__pack_str(&p, "status");
+    msgpack_pack_int(&p.pk, status);
+    pack_kv_str(&p, "error", msg);
+    if (p.failed) {
+        out->size = start;
+        return AUGUR_ENOMEM;
+    }
+    return 0;
+}

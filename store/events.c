@@ -1,0 +1,117 @@
+/* The event log: one event per revision, for watch and audit, trimmed to
+ * the last STORE__EVENTS_MAX. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+/* Events are keyed by the big-endian revision, so key order is revision
+ * order; the value is the event object {"rev", "time", "op", "data"}
+ * itself, served to readers as stored. */
+
+int store__event_append(struct store *s,
+                        MDB_txn *txn,
+                        uint64_t rev,
+                        const struct store_cmd *cmd)
+{
+    unsigned char key[8];
+    struct store__pack p;
+    int rv;
+
+    s->event.size = 0;
+    store__pack_init(&p, &s->event);
+    msgpack_pack_map(&p.pk, 4);
+    store__pack_str(&p, "rev");
+    msgpack_pack_uint64(&p.pk, rev);
+    store__pack_str(&p, "time");
+    msgpack_pack_int64(&p.pk, cmd->time_ms);
+    store__pack_str(&p, "op");
+    store__pack_str(&p, store_op_name(cmd->op));
+    store__pack_str(&p, "data");
+    store__pack_raw(&p, s->result.data, s->result.size);
+    if (p.failed) {
+        return AUGUR_ENOMEM;
+    }
+    store__be64_put(key, rev);
+    rv = store__put(s, txn, STORE__DB_EVENTS, key, sizeof key, s->event.data,
+                    s->event.size);
+    if (rv != 0 || rev <= STORE__EVENTS_MAX) {
+        return rv;
+    }
+    /* Revisions are dense, so the one event now past the window is the
+     * only one to go: trimming costs one delete, not a scan. */
+    store__be64_put(key, rev - STORE__EVENTS_MAX);
+    rv = store__del(s, txn, STORE__DB_EVENTS, key, sizeof key);
+    return rv == AUGUR_ENOTFOUND ? 0 : rv;
+}
+
+int store__events_read(struct store *s,
+                       MDB_txn *txn,
+                       const struct store_cmd *cmd)
+{
+    uint64_t from = cmd->u.events.from == 0 ? 1 : cmd->u.events.from;
+    unsigned limit = store__list_limit(cmd->u.events.limit);
+    struct store__pack *p = &s->out;
+    unsigned char key[8];
+    uint64_t last = 0;
+    uint64_t next;
+    MDB_cursor *cur;
+    size_t n = 0;
+    MDB_val k;
+    MDB_val v;
+    int rv;
+
+    s->items.size = 0;
+    store__pack_init(&s->list, &s->items);
+    rv = store__cursor(s, txn, STORE__DB_EVENTS, &cur);
+    if (rv != 0) {
+        return rv;
+    }
+    store__be64_put(key, from);
+    rv = store__seek(s, cur, key, sizeof key, &k, &v);
+    while (rv == 0 && n < limit) {
+        if (k.mv_size != sizeof key) {
+            snprintf(s->errmsg, sizeof s->errmsg, "an event key is corrupt");
+            rv = AUGUR_EIO;
+            break;
+        }
+        last = store__be64_get(k.mv_data);
+        store__pack_raw(&s->list, v.mv_data, v.mv_size);
+        n++;
+        rv = store__step(s, cur, MDB_NEXT, &k, &v);
+    }
+    mdb_cursor_close(cur);
+    if (rv != 0 && rv != AUGUR_ENOTFOUND) {
+        return rv;
+    }
+    if (s->list.failed) {
+        return AUGUR_ENOMEM;
+    }
+    if (n > 0) {
+        next = last + 1;
+    } else {
+        next = from > s->rev ? from : s->rev + 1;
+    }
+    msgpack_pack_map(&p->pk, 3);
+    store__pack_str(p, "events");
+    msgpack_pack_array(&p->pk, n);
+    store__pack_raw(p, s->items.data, s->items.size);
+    store__pack_str(p, "rev");
+    msgpack_pack_uint64(&p->pk, s->rev);
+    store__pack_str(p, "next");
+    msgpack_pack_uint64(&p->pk, next);
+    return p->failed ? AUGUR_ENOMEM : 0;
+}
+
+int store__event_entry_check(struct store *s,
+                             const MDB_val *k,
+                             const MDB_val *v)
+{
+    msgpack_object o;
+
+    if (k->mv_size != 8 || store__unpack(s, v->mv_data, v->mv_size, &o) != 0 ||
+        o.type != MSGPACK_OBJECT_MAP) {
+        return AUGUR_EMALFORMED;
+    }
+    return 0;
+}

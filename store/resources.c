@@ -1,0 +1,462 @@
+/* Resources: their records, the pick index of grantable hosts, and the
+ * resource ops (add, set_state, score.set, get, list). */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "store/store_int.h"
+
+/* A resource record is the msgpack array
+ *   [kind, {label: value}, cap_cpu, cap_mem, used_cpu, used_mem, state,
+ *    nil | [p, window_s, updated_at_ms]]
+ * keyed by the id.
+ *
+ * The pick index holds one key per active host (kind host, vm or
+ * container):
+ *   BE64(bits of p) | BE64(~free cpu) | BE64(~free mem) | id
+ * p is in [0, 1] and never -0, so its IEEE bits sort as the number does;
+ * the complements sort more free capacity first.  An index walk therefore
+ * meets hosts in claim.acquire's order of preference. */
+#define RECORD_FIELDS 8
+
+bool store__kind_is_host(const char *kind)
+{
+    return strcmp(kind, "host") == 0 || strcmp(kind, "vm") == 0 ||
+           strcmp(kind, "container") == 0;
+}
+
+static uint64_t free_of(uint64_t capacity, uint64_t used)
+{
+    return used < capacity ? capacity - used : 0;
+}
+
+/* ---- the record ------------------------------------------------------- */
+
+static int labels_decode(const msgpack_object *o, struct store__resource *r)
+{
+    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size > STORE_LABELS_MAX) {
+        return AUGUR_EMALFORMED;
+    }
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        struct store_label *l = &r->labels[i];
+        if (store__obj_str(&o->via.map.ptr[i].key, l->key, sizeof l->key) !=
+                0 ||
+            l->key[0] == 0 ||
+            store__obj_str(&o->via.map.ptr[i].val, l->value, sizeof l->value) !=
+                0) {
+            return AUGUR_EMALFORMED;
+        }
+    }
+    r->n_labels = o->via.map.size;
+    return 0;
+}
+
+static int score_decode(const msgpack_object *o, struct store__resource *r)
+{
+    const msgpack_object *a;
+
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        r->has_score = false;
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3) {
+        return AUGUR_EMALFORMED;
+    }
+    a = o->via.array.ptr;
+    if (a[0].type != MSGPACK_OBJECT_FLOAT64 ||
+        !(a[0].via.f64 >= 0.0 && a[0].via.f64 <= 1.0) ||
+        store__obj_u64(&a[1], &r->window_s) != 0 ||
+        store__obj_i64(&a[2], &r->updated_at) != 0) {
+        return AUGUR_EMALFORMED;
+    }
+    r->has_score = true;
+    r->p = a[0].via.f64 == 0.0 ? 0.0 : a[0].via.f64;
+    return 0;
+}
+
+/* Decode the record @v of resource @k.  Returns 0 or AUGUR_EMALFORMED. */
+static int resource_decode(struct store *s,
+                           const MDB_val *k,
+                           const MDB_val *v,
+                           struct store__resource *r)
+{
+    const msgpack_object *a;
+    msgpack_object o;
+    uint64_t state;
+
+    memset(r, 0, sizeof *r);
+    if (!store__id_valid(k->mv_data, k->mv_size)) {
+        return AUGUR_EMALFORMED;
+    }
+    memcpy(r->id, k->mv_data, k->mv_size);
+    if (store__unpack(s, v->mv_data, v->mv_size, &o) != 0 ||
+        o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != RECORD_FIELDS) {
+        return AUGUR_EMALFORMED;
+    }
+    a = o.via.array.ptr;
+    if (store__obj_str(&a[0], r->kind, sizeof r->kind) != 0 ||
+        !store__id_valid(r->kind, strlen(r->kind)) ||
+        labels_decode(&a[1], r) != 0 ||
+        store__obj_u64(&a[2], &r->capacity.cpu) != 0 ||
+        store__obj_u64(&a[3], &r->capacity.mem_mb) != 0 ||
+        store__obj_u64(&a[4], &r->used.cpu) != 0 ||
+        store__obj_u64(&a[5], &r->used.mem_mb) != 0 ||
+        store__obj_u64(&a[6], &state) != 0 || state >= STORE_STATE_COUNT ||
+        score_decode(&a[7], r) != 0) {
+        return AUGUR_EMALFORMED;
+    }
+    r->state = (int)state;
+    return 0;
+}
+
+static int resource_encode(struct store *s, const struct store__resource *r)
+{
+    struct store__pack p;
+
+    s->value.size = 0;
+    store__pack_init(&p, &s->value);
+    msgpack_pack_array(&p.pk, RECORD_FIELDS);
+    store__pack_str(&p, r->kind);
+    msgpack_pack_map(&p.pk, r->n_labels);
+    for (unsigned i = 0; i < r->n_labels; i++) {
+        store__pack_str(&p, r->labels[i].key);
+        store__pack_str(&p, r->labels[i].value);
+    }
+    msgpack_pack_uint64(&p.pk, r->capacity.cpu);
+    msgpack_pack_uint64(&p.pk, r->capacity.mem_mb);
+    msgpack_pack_uint64(&p.pk, r->used.cpu);
+    msgpack_pack_uint64(&p.pk, r->used.mem_mb);
+    msgpack_pack_uint64(&p.pk, (uint64_t)r->state);
+    if (r->has_score) {
+        msgpack_pack_array(&p.pk, 3);
+        msgpack_pack_double(&p.pk, r->p);
+        msgpack_pack_uint64(&p.pk, r->window_s);
+        msgpack_pack_int64(&p.pk, r->updated_at);
+    } else {
+        msgpack_pack_nil(&p.pk);
+    }
+    return p.failed ? AUGUR_ENOMEM : 0;
+}
+
+int store__resource_load(struct store *s,
+                         MDB_txn *txn,
+                         const char *id,
+                         struct store__resource *r)
+{
+    MDB_val k = {.mv_size = strlen(id), .mv_data = (void *)id};
+    MDB_val v;
+    int rv;
+
+    rv = store__get(s, txn, STORE__DB_RESOURCES, id, k.mv_size, &v);
+    if (rv != 0) {
+        return rv;
+    }
+    if (resource_decode(s, &k, &v, r) != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "the record of resource %s is corrupt", id);
+        LOG(LOG_ERROR, "store: %s", s->errmsg);
+        return AUGUR_EIO;
+    }
+    return 0;
+}
+
+void store__resource_pack(struct store__pack *p,
+                          const struct store__resource *r)
+{
+    msgpack_pack_map(&p->pk, 7);
+    store__pack_str(p, "id");
+    store__pack_str(p, r->id);
+    store__pack_str(p, "kind");
+    store__pack_str(p, r->kind);
+    store__pack_str(p, "labels");
+    msgpack_pack_map(&p->pk, r->n_labels);
+    for (unsigned i = 0; i < r->n_labels; i++) {
+        store__pack_str(p, r->labels[i].key);
+        store__pack_str(p, r->labels[i].value);
+    }
+    store__pack_str(p, "capacity");
+    store__pack_capacity(p, &r->capacity);
+    store__pack_str(p, "used");
+    store__pack_capacity(p, &r->used);
+    store__pack_str(p, "state");
+    store__pack_str(p, store_state_name(r->state));
+    store__pack_str(p, "score");
+    if (r->has_score) {
+        msgpack_pack_map(&p->pk, 3);
+        store__pack_str(p, "p");
+        msgpack_pack_double(&p->pk, r->p);
+        store__pack_str(p, "window");
+        msgpack_pack_uint64(&p->pk, r->window_s);
+        store__pack_str(p, "updated_at");
+        msgpack_pack_int64(&p->pk, r->updated_at);
+    } else {
+        msgpack_pack_nil(&p->pk);
+    }
+}
+
+/* ---- the pick index --------------------------------------------------- */
+
+static bool pick_indexed(const struct store__resource *r)
+{
+    return r->state == STORE_STATE_ACTIVE && store__kind_is_host(r->kind);
+}
+
+static size_t pick_key(const struct store__resource *r, unsigned char *key)
+{
+    double p = r->has_score ? r->p : 0.0;
+    size_t idlen = strlen(r->id);
+    uint64_t bits;
+
+    memcpy(&bits, &p, sizeof bits);
+    store__be64_put(key, bits);
+    store__be64_put(key + 8, ~free_of(r->capacity.cpu, r->used.cpu));
+    store__be64_put(key + 16, ~free_of(r->capacity.mem_mb, r->used.mem_mb));
+    memcpy(key + STORE__PICK_PREFIX, r->id, idlen);
+    return STORE__PICK_PREFIX + idlen;
+}
+
+int store__pick_key_decode(const MDB_val *k,
+                           uint64_t *p_bits,
+                           struct store_capacity *free_cap,
+                           char *id)
+{
+    const unsigned char *key = k->mv_data;
+    size_t idlen;
+
+    if (k->mv_size <= STORE__PICK_PREFIX || k->mv_size > STORE__PICK_KEY_MAX) {
+        return AUGUR_EMALFORMED;
+    }
+    idlen = k->mv_size - STORE__PICK_PREFIX;
+    if (!store__id_valid((const char *)key + STORE__PICK_PREFIX, idlen)) {
+        return AUGUR_EMALFORMED;
+    }
+    *p_bits = store__be64_get(key);
+    free_cap->cpu = ~store__be64_get(key + 8);
+    free_cap->mem_mb = ~store__be64_get(key + 16);
+    memcpy(id, key + STORE__PICK_PREFIX, idlen);
+    id[idlen] = 0;
+    return 0;
+}
+
+int store__resource_store(struct store *s,
+                          MDB_txn *txn,
+                          const struct store__resource *old,
+                          const struct store__resource *r)
+{
+    static const unsigned char nil = 0xc0;
+    unsigned char old_key[STORE__PICK_KEY_MAX];
+    unsigned char new_key[STORE__PICK_KEY_MAX];
+    size_t old_len = 0;
+    size_t new_len = 0;
+    int rv;
+
+    rv = resource_encode(s, r);
+    if (rv == 0) {
+        rv = store__put(s, txn, STORE__DB_RESOURCES, r->id, strlen(r->id),
+                        s->value.data, s->value.size);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    if (old != NULL && pick_indexed(old)) {
+        old_len = pick_key(old, old_key);
+    }
+    if (pick_indexed(r)) {
+        new_len = pick_key(r, new_key);
+    }
+    if (old_len == new_len && memcmp(old_key, new_key, old_len) == 0) {
+        return 0;
+    }
+    if (old_len > 0) {
+        rv = store__del(s, txn, STORE__DB_PICK, old_key, old_len);
+        if (rv != 0 && rv != AUGUR_ENOTFOUND) {
+            return rv;
+        }
+    }
+    if (new_len > 0) {
+        rv = store__put(s, txn, STORE__DB_PICK, new_key, new_len, &nil,
+                        sizeof nil);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+/* ---- ops -------------------------------------------------------------- */
+
+static int refuse_missing(struct store *s, const char *id)
+{
+    return store__refuse(s, AUGUR_ENOTFOUND, "no resource named %s", id);
+}
+
+int store__resource_add(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd)
+{
+    const char *id = cmd->u.resource_add.id;
+    struct store__resource r;
+    MDB_val v;
+    int rv;
+
+    rv = store__get(s, txn, STORE__DB_RESOURCES, id, strlen(id), &v);
+    if (rv == 0) {
+        return store__refuse(s, AUGUR_EEXIST, "resource %s already exists", id);
+    }
+    if (rv != AUGUR_ENOTFOUND) {
+        return rv;
+    }
+    memset(&r, 0, sizeof r);
+    memcpy(r.id, id, strlen(id));
+    memcpy(r.kind, cmd->u.resource_add.kind, strlen(cmd->u.resource_add.kind));
+    r.capacity = cmd->u.resource_add.capacity;
+    r.state = STORE_STATE_ACTIVE;
+    /* Labels are kept sorted by key: one state, one representation. */
+    for (unsigned i = 0; i < cmd->u.resource_add.n_labels; i++) {
+        const struct store_label *l = &cmd->u.resource_add.labels[i];
+        unsigned j = r.n_labels++;
+        while (j > 0 && strcmp(r.labels[j - 1].key, l->key) > 0) {
+            r.labels[j] = r.labels[j - 1];
+            j--;
+        }
+        r.labels[j] = *l;
+    }
+    rv = store__resource_store(s, txn, NULL, &r);
+    if (rv != 0) {
+        return rv;
+    }
+    store__resource_pack(&s->out, &r);
+    return 0;
+}
+
+int store__resource_set_state(struct store *s,
+                              MDB_txn *txn,
+                              const struct store_cmd *cmd)
+{
+    struct store__resource old;
+    struct store__resource r;
+    int rv;
+
+    rv = store__resource_load(s, txn, cmd->u.set_state.id, &old);
+    if (rv == AUGUR_ENOTFOUND) {
+        return refuse_missing(s, cmd->u.set_state.id);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    r = old;
+    r.state = cmd->u.set_state.state;
+    rv = store__resource_store(s, txn, &old, &r);
+    if (rv != 0) {
+        return rv;
+    }
+    store__resource_pack(&s->out, &r);
+    return 0;
+}
+
+int store__score_set(struct store *s, MDB_txn *txn, const struct store_cmd *cmd)
+{
+    struct store__resource old;
+    struct store__resource r;
+    int rv;
+
+    rv = store__resource_load(s, txn, cmd->u.score.id, &old);
+    if (rv == AUGUR_ENOTFOUND) {
+        return refuse_missing(s, cmd->u.score.id);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    r = old;
+    r.has_score = true;
+    r.p = cmd->u.score.p == 0.0 ? 0.0 : cmd->u.score.p;
+    r.window_s = cmd->u.score.window_s;
+    r.updated_at = cmd->time_ms;
+    rv = store__resource_store(s, txn, &old, &r);
+    if (rv != 0) {
+        return rv;
+    }
+    store__resource_pack(&s->out, &r);
+    return 0;
+}
+
+int store__resource_get(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd)
+{
+    struct store__resource r;
+    int rv;
+
+    rv = store__resource_load(s, txn, cmd->u.get.id, &r);
+    if (rv == AUGUR_ENOTFOUND) {
+        return refuse_missing(s, cmd->u.get.id);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    store__resource_pack(&s->out, &r);
+    return 0;
+}
+
+static int list_item(struct store *s,
+                     MDB_txn *txn,
+                     const MDB_val *k,
+                     const MDB_val *v,
+                     void *ctx)
+{
+    struct store__resource r;
+
+    (void)txn;
+    (void)ctx;
+    if (resource_decode(s, k, v, &r) != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "the record of resource %.*s is corrupt",
+                 (int)(k->mv_size > 127 ? 127 : k->mv_size),
+                 (const char *)k->mv_data);
+        return AUGUR_EIO;
+    }
+    store__resource_pack(&s->list, &r);
+    return 0;
+}
+
+int store__resource_list(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd)
+{
+    struct store__scan sc = {
+        .db = STORE__DB_RESOURCES,
+        .after = cmd->u.list.after,
+        .after_len = strlen(cmd->u.list.after),
+        .limit = store__list_limit(cmd->u.list.limit),
+        .item = list_item,
+    };
+    int rv = store__scan_page(s, txn, &sc);
+
+    if (rv != 0) {
+        return rv;
+    }
+    return store__scan_finish(s, &sc);
+}
+
+/* ---- snapshot checks -------------------------------------------------- */
+
+int store__resource_entry_check(struct store *s,
+                                const MDB_val *k,
+                                const MDB_val *v)
+{
+    struct store__resource r;
+    return resource_decode(s, k, v, &r);
+}
+
+int store__pick_entry_check(struct store *s, const MDB_val *k, const MDB_val *v)
+{
+    struct store_capacity free_cap;
+    char id[STORE_ID_SIZE];
+    uint64_t bits;
+
+    (void)s;
+    if (v->mv_size != 1 || *(const unsigned char *)v->mv_data != 0xc0) {
+        return AUGUR_EMALFORMED;
+    }
+    return store__pick_key_decode(k, &bits, &free_cap, id);
+}

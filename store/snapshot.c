@@ -1,0 +1,380 @@
+/* Snapshots of the whole state, their restore, and the state digest. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+#include "store/store_int.h"
+
+/* Snapshot format, all integers big-endian:
+ *
+ *   "AUGURSNP"  u32 version (1)  u32 number of databases
+ *   per database, in enum store__db order:
+ *     u8 name length, name, u64 number of entries,
+ *     per entry in key order: u32 key length, key, u32 value length, value
+ *   32 bytes: BLAKE2b-256 of everything before them
+ *
+ * The digest is the same hash of the same bytes, computed without building
+ * them: two stores with equal contents have equal digests. */
+static const unsigned char snapshot_magic[8] = {'A', 'U', 'G', 'U',
+                                                'R', 'S', 'N', 'P'};
+#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_HEADER (sizeof snapshot_magic + 4 + 4)
+#define SNAPSHOT_SUM 32
+
+typedef int (*entry_check_fn)(struct store *s,
+                              const MDB_val *k,
+                              const MDB_val *v);
+
+static const entry_check_fn entry_checks[STORE__DB_COUNT] = {
+    [STORE__DB_META] = store__meta_entry_check,
+    [STORE__DB_RESOURCES] = store__resource_entry_check,
+    [STORE__DB_PICK] = store__pick_entry_check,
+    [STORE__DB_WORKLOADS] = store__workload_entry_check,
+    [STORE__DB_CLAIMS] = store__claim_entry_check,
+    [STORE__DB_HOST_CLAIMS] = store__host_claim_entry_check,
+    [STORE__DB_EDGES] = store__edge_entry_check,
+    [STORE__DB_REDGES] = store__edge_entry_check,
+    [STORE__DB_EVENTS] = store__event_entry_check,
+    [STORE__DB_SESSIONS] = store__session_entry_check,
+    [STORE__DB_SESSION_TIMES] = store__session_time_entry_check,
+    [STORE__DB_ANSWERS] = store__answer_entry_check,
+    [STORE__DB_NODES] = store__node_entry_check,
+};
+
+/* Where serialized state goes: counted always, copied into @buf when set,
+ * hashed into @hash when set. */
+struct sink
+{
+    unsigned char *buf;
+    size_t len;
+    crypto_generichash_state *hash;
+};
+
+static void sink_write(struct sink *k, const void *p, size_t n)
+{
+    if (k->buf != NULL) {
+        memcpy(k->buf + k->len, p, n);
+    }
+    if (k->hash != NULL) {
+        crypto_generichash_update(k->hash, p, n);
+    }
+    k->len += n;
+}
+
+static void sink_u32(struct sink *k, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    sink_write(k, b, sizeof b);
+}
+
+static void sink_u64(struct sink *k, uint64_t v)
+{
+    unsigned char b[8];
+    store__be64_put(b, v);
+    sink_write(k, b, sizeof b);
+}
+
+/* Serialize the state of @txn (everything but the checksum) into @k. */
+static int state_emit(struct store *s, MDB_txn *txn, struct sink *k)
+{
+    sink_write(k, snapshot_magic, sizeof snapshot_magic);
+    sink_u32(k, SNAPSHOT_VERSION);
+    sink_u32(k, STORE__DB_COUNT);
+    for (int db = 0; db < STORE__DB_COUNT; db++) {
+        const char *name = store__db_names[db];
+        unsigned char name_len = (unsigned char)strlen(name);
+        MDB_cursor *cur;
+        uint64_t n = 0;
+        MDB_stat st;
+        MDB_val key;
+        MDB_val val;
+        int rc;
+        int rv;
+
+        rc = mdb_stat(txn, s->dbi[db], &st);
+        if (rc != 0) {
+            return store__mdb_fail(s, rc, "mdb_stat");
+        }
+        sink_write(k, &name_len, 1);
+        sink_write(k, name, name_len);
+        sink_u64(k, st.ms_entries);
+        rv = store__cursor(s, txn, (enum store__db)db, &cur);
+        if (rv != 0) {
+            return rv;
+        }
+        rv = store__step(s, cur, MDB_FIRST, &key, &val);
+        while (rv == 0) {
+            if (val.mv_size > UINT32_MAX) {
+                snprintf(s->errmsg, sizeof s->errmsg, "%s: value too large",
+                         name);
+                rv = AUGUR_EIO;
+                break;
+            }
+            sink_u32(k, (uint32_t)key.mv_size);
+            sink_write(k, key.mv_data, key.mv_size);
+            sink_u32(k, (uint32_t)val.mv_size);
+            sink_write(k, val.mv_data, val.mv_size);
+            n++;
+            rv = store__step(s, cur, MDB_NEXT, &key, &val);
+        }
+        mdb_cursor_close(cur);
+        if (rv != AUGUR_ENOTFOUND) {
+            return rv;
+        }
+        if (n != st.ms_entries) {
+            snprintf(s->errmsg, sizeof s->errmsg,
+                     "%s: %llu entries walked, %llu counted", name,
+                     (unsigned long long)n, (unsigned long long)st.ms_entries);
+            return AUGUR_EIO;
+        }
+    }
+    return 0;
+}
+
+int store_snapshot(struct store *s,
+                   void *(*alloc)(size_t),
+                   void **buf,
+                   size_t *len)
+{
+    struct sink k = {0};
+    unsigned char *out;
+    size_t size;
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    /* Two passes over one read transaction: the first sizes the buffer,
+     * the second fills it, and both see the same state. */
+    rv = state_emit(s, s->rtxn, &k);
+    if (rv != 0) {
+        goto out;
+    }
+    size = k.len;
+    out = alloc(size + SNAPSHOT_SUM);
+    if (out == NULL) {
+        rv = AUGUR_ENOMEM;
+        goto out;
+    }
+    k.buf = out;
+    k.len = 0;
+    rv = state_emit(s, s->rtxn, &k);
+    if (rv != 0 || k.len != size) {
+        /* The same read transaction walked twice differently: the file is
+         * corrupt.  @alloc comes without a free, so @out is lost; this node
+         * is going down anyway. */
+        LOG(LOG_ERROR,
+            "store: snapshot: the state changed under a read "
+            "transaction");
+        rv = rv != 0 ? rv : AUGUR_EIO;
+        goto out;
+    }
+    crypto_generichash(out + size, SNAPSHOT_SUM, out, size, NULL, 0);
+    *buf = out;
+    *len = size + SNAPSHOT_SUM;
+out:
+    mdb_txn_reset(s->rtxn);
+    return rv;
+}
+
+int store_digest(struct store *s, unsigned char out[32])
+{
+    crypto_generichash_state hash;
+    struct sink k = {.hash = &hash};
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    crypto_generichash_init(&hash, NULL, 0, 32);
+    rv = state_emit(s, s->rtxn, &k);
+    if (rv == 0) {
+        crypto_generichash_final(&hash, out, 32);
+    }
+    mdb_txn_reset(s->rtxn);
+    return rv;
+}
+
+/* ---- restore ---------------------------------------------------------- */
+
+/* A bounded reader over the snapshot's content. */
+struct reader
+{
+    const unsigned char *p;
+    size_t len;
+    size_t pos;
+};
+
+static bool read_bytes(struct reader *r, size_t n, const unsigned char **out)
+{
+    if (n > r->len - r->pos) {
+        return false;
+    }
+    *out = r->p + r->pos;
+    r->pos += n;
+    return true;
+}
+
+static bool read_uint(struct reader *r, unsigned width, uint64_t *v)
+{
+    const unsigned char *b;
+
+    if (!read_bytes(r, width, &b)) {
+        return false;
+    }
+    *v = 0;
+    for (unsigned i = 0; i < width; i++) {
+        *v = (*v << 8) | b[i];
+    }
+    return true;
+}
+
+/* LMDB's default key order: bytewise, a prefix first. */
+static int key_cmp(const MDB_val *a, const MDB_val *b)
+{
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int c = memcmp(a->mv_data, b->mv_data, n);
+
+    if (c != 0) {
+        return c;
+    }
+    return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+/* Walk the content (header included, checksum excluded).  Without @txn,
+ * check every length, name, key order and record; with it, load every
+ * entry (the databases are empty, and keys come in order). */
+static int content_walk(struct store *s,
+                        const unsigned char *p,
+                        size_t len,
+                        MDB_txn *txn)
+{
+    /* Past the magic and the version, checked by the caller. */
+    struct reader r = {.p = p, .len = len, .pos = sizeof snapshot_magic + 4};
+    size_t max_key = (size_t)mdb_env_get_maxkeysize(s->env);
+    uint64_t n_dbs = 0;
+
+    if (!read_uint(&r, 4, &n_dbs) || n_dbs != STORE__DB_COUNT) {
+        return AUGUR_EMALFORMED;
+    }
+    for (int db = 0; db < STORE__DB_COUNT; db++) {
+        const char *name = store__db_names[db];
+        const unsigned char *b;
+        uint64_t name_len;
+        uint64_t count;
+        MDB_val prev = {0};
+
+        if (!read_uint(&r, 1, &name_len) || name_len != strlen(name) ||
+            !read_bytes(&r, name_len, &b) || memcmp(b, name, name_len) != 0 ||
+            !read_uint(&r, 8, &count) || count > (r.len - r.pos) / 8) {
+            return AUGUR_EMALFORMED;
+        }
+        for (uint64_t i = 0; i < count; i++) {
+            uint64_t klen;
+            uint64_t vlen;
+            MDB_val k;
+            MDB_val v;
+
+            if (!read_uint(&r, 4, &klen) || klen == 0 || klen > max_key ||
+                !read_bytes(&r, klen, &b)) {
+                return AUGUR_EMALFORMED;
+            }
+            k.mv_size = klen;
+            k.mv_data = (void *)b;
+            if (!read_uint(&r, 4, &vlen) || !read_bytes(&r, vlen, &b)) {
+                return AUGUR_EMALFORMED;
+            }
+            v.mv_size = vlen;
+            v.mv_data = (void *)b;
+            if (txn == NULL) {
+                if ((i > 0 && key_cmp(&prev, &k) >= 0) ||
+                    entry_checks[db](s, &k, &v) != 0) {
+                    return AUGUR_EMALFORMED;
+                }
+            } else {
+                int rc = mdb_put(txn, s->dbi[db], &k, &v, MDB_APPEND);
+                if (rc != 0) {
+                    return store__mdb_fail(s, rc, "mdb_put");
+                }
+            }
+            prev = k;
+        }
+    }
+    return r.pos == r.len ? 0 : AUGUR_EMALFORMED;
+}
+
+int store_restore(struct store *s, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    unsigned char sum[SNAPSHOT_SUM];
+    uint64_t version = 0;
+    uint64_t rev;
+    MDB_txn *txn;
+    int rc;
+    int rv;
+
+    if (buf == NULL || len < SNAPSHOT_HEADER + SNAPSHOT_SUM ||
+        memcmp(p, snapshot_magic, sizeof snapshot_magic) != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "snapshot: not an augur "
+                 "snapshot");
+        return AUGUR_EMALFORMED;
+    }
+    for (int i = 0; i < 4; i++) {
+        version = (version << 8) | p[sizeof snapshot_magic + i];
+    }
+    if (version != SNAPSHOT_VERSION) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "snapshot: version %llu, this node reads %d",
+                 (unsigned long long)version, SNAPSHOT_VERSION);
+        return AUGUR_EMALFORMED;
+    }
+    len -= SNAPSHOT_SUM;
+    crypto_generichash(sum, sizeof sum, p, len, NULL, 0);
+    if (memcmp(sum, p + len, sizeof sum) != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "snapshot: checksum mismatch");
+        return AUGUR_EMALFORMED;
+    }
+    /* Check everything before touching anything. */
+    rv = content_walk(s, p, len, NULL);
+    if (rv != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "snapshot: malformed content");
+        return AUGUR_EMALFORMED;
+    }
+
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_begin");
+    }
+    for (int db = 0; db < STORE__DB_COUNT; db++) {
+        rc = mdb_drop(txn, s->dbi[db], 0);
+        if (rc != 0) {
+            rv = store__mdb_fail(s, rc, "mdb_drop");
+            goto err_after_txn_begin;
+        }
+    }
+    rv = content_walk(s, p, len, txn);
+    if (rv == 0) {
+        rv = store__meta_rev(s, txn, &rev);
+    }
+    if (rv != 0) {
+        goto err_after_txn_begin;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_commit");
+    }
+    s->rev = rev;
+    return 0;
+
+err_after_txn_begin:
+    mdb_txn_abort(txn);
+    return rv;
+}

@@ -1,0 +1,370 @@
+/* Unit tests of store/'s sessions (at-most-once writes, acks, expiry) and
+ * of the event log (revisions, paging, trimming). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+/* Apply @c as (client, seq, ack) at @time_ms; keep the answer's bytes. */
+static int apply_as(struct fx *f,
+                    struct store_cmd *c,
+                    uint64_t client,
+                    uint64_t seq,
+                    uint64_t ack,
+                    int64_t time_ms,
+                    msgpack_sbuffer *bytes)
+{
+    c->client = client;
+    c->seq = seq;
+    c->ack = ack;
+    c->time_ms = time_ms;
+    int status = fx_apply(f, c);
+    if (bytes != NULL) {
+        bytes->size = 0;
+        msgpack_sbuffer_write(bytes, f->answer.data, f->answer.size);
+    }
+    return status;
+}
+
+static void assert_same_bytes(const struct fx *f, const msgpack_sbuffer *want)
+{
+    assert_int_equal(f->answer.size, want->size);
+    assert_memory_equal(f->answer.data, want->data, want->size);
+}
+
+static void digest(struct fx *f, unsigned char *out)
+{
+    assert_int_equal(store_digest(f->s, out), 0);
+}
+
+static void assert_digest(struct fx *f, const unsigned char *want)
+{
+    unsigned char got[32];
+    digest(f, got);
+    assert_memory_equal(got, want, 32);
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+static void session_retry_applies_once_with_identical_bytes(void **state)
+{
+    struct fx *f = *state;
+    unsigned char before[32];
+    msgpack_sbuffer first;
+    struct store_cmd c;
+
+    msgpack_sbuffer_init(&first);
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    cmd_score(&c, "h1", 0.5);
+    assert_int_equal(apply_as(f, &c, 7, 1, 1, 5000, &first), 0);
+    assert_int_equal(store_revision(f->s), 2);
+    digest(f, before);
+
+    /* The retry: the same bytes, no new revision, no change at all. */
+    cmd_score(&c, "h1", 0.5);
+    assert_int_equal(apply_as(f, &c, 7, 1, 1, 9000, NULL), 0);
+    assert_same_bytes(f, &first);
+    assert_int_equal(store_revision(f->s), 2);
+    assert_digest(f, before);
+
+    /* Even a different body under the same (client, seq) is that retry. */
+    cmd_score(&c, "h1", 0.9);
+    assert_int_equal(apply_as(f, &c, 7, 1, 1, 9000, NULL), 0);
+    assert_same_bytes(f, &first);
+    assert_digest(f, before);
+
+    /* The next seq applies. */
+    assert_int_equal(apply_as(f, &c, 7, 2, 1, 9000, NULL), 0);
+    assert_int_equal(store_revision(f->s), 3);
+    msgpack_sbuffer_destroy(&first);
+}
+
+static void session_retry_of_a_refusal_gets_the_same_refusal(void **state)
+{
+    struct fx *f = *state;
+    msgpack_sbuffer first;
+    struct store_cmd c;
+
+    msgpack_sbuffer_init(&first);
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    assert_int_equal(add_host(f, "h2", 10, 10), 0);
+    assert_int_equal(add_workload(f, "w1", 1, 1), 0);
+    assert_int_equal(acquire(f, "w1", "h1"), 0);
+    cmd_transfer(&c, "w1", "h2", 2);
+    assert_int_equal(apply_as(f, &c, 9, 1, 1, 100, &first), AUGUR_ECONFLICT);
+    /* Epoch 2 becomes current; the retry still gets the first answer. */
+    assert_int_equal(transfer(f, "w1", "h1", 1), 0);
+    cmd_transfer(&c, "w1", "h2", 2);
+    assert_int_equal(apply_as(f, &c, 9, 1, 1, 200, NULL), AUGUR_ECONFLICT);
+    assert_same_bytes(f, &first);
+    assert_int_equal(get_claim(f, "w1"), 0);
+    assert_obj_str(ans_result(f), "host", "h1");
+    assert_int_equal(obj_u64(ans_result(f), "epoch"), 2);
+    msgpack_sbuffer_destroy(&first);
+}
+
+static void session_ack_forgets_answers_and_floor_refuses_old_seqs(void **state)
+{
+    struct fx *f = *state;
+    unsigned char before[32];
+    msgpack_sbuffer third;
+    struct store_cmd c;
+
+    msgpack_sbuffer_init(&third);
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    cmd_score(&c, "h1", 0.1);
+    assert_int_equal(apply_as(f, &c, 5, 1, 1, 10, NULL), 0);
+    assert_int_equal(apply_as(f, &c, 5, 2, 1, 20, NULL), 0);
+    /* ack 3: the client has the answers of 1 and 2. */
+    assert_int_equal(apply_as(f, &c, 5, 3, 3, 30, &third), 0);
+    assert_int_equal(store_revision(f->s), 4);
+    digest(f, before);
+
+    assert_int_equal(apply_as(f, &c, 5, 1, 3, 40, NULL), AUGUR_ESESSION);
+    assert_non_null(strstr(ans_error(f), "below its session's floor 3"));
+    assert_int_equal(apply_as(f, &c, 5, 2, 1, 40, NULL), AUGUR_ESESSION);
+    /* 3 is still remembered. */
+    assert_int_equal(apply_as(f, &c, 5, 3, 3, 40, NULL), 0);
+    assert_same_bytes(f, &third);
+    assert_int_equal(store_revision(f->s), 4);
+    assert_digest(f, before);
+    msgpack_sbuffer_destroy(&third);
+}
+
+static void session_is_per_client(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    cmd_score(&c, "h1", 0.1);
+    assert_int_equal(apply_as(f, &c, 1, 1, 1, 10, NULL), 0);
+    assert_int_equal(apply_as(f, &c, 2, 1, 1, 10, NULL), 0);
+    assert_int_equal(store_revision(f->s), 3);
+    assert_int_equal(apply_as(f, &c, 1, 1, 1, 10, NULL), 0);
+    assert_int_equal(apply_as(f, &c, 2, 1, 1, 10, NULL), 0);
+    assert_int_equal(store_revision(f->s), 3);
+}
+
+static void session_client_zero_is_never_deduplicated(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    cmd_score(&c, "h1", 0.1);
+    assert_int_equal(apply_as(f, &c, 0, 1, 0, 10, NULL), 0);
+    assert_int_equal(apply_as(f, &c, 0, 1, 0, 10, NULL), 0);
+    assert_int_equal(store_revision(f->s), 3);
+}
+
+static int expire(struct fx *f, uint64_t ttl_ms, int64_t now)
+{
+    struct store_cmd c;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_SESSION_EXPIRE;
+    c.u.expire.ttl_ms = ttl_ms;
+    c.time_ms = now;
+    return fx_apply(f, &c);
+}
+
+static void session_expire_drops_idle_sessions_by_command_time(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+    uint64_t rev;
+
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    cmd_score(&c, "h1", 0.1);
+    assert_int_equal(apply_as(f, &c, 0xa, 1, 1, 1000, NULL), 0);
+    assert_int_equal(apply_as(f, &c, 0xb, 1, 1, 5000, NULL), 0);
+    assert_int_equal(apply_as(f, &c, 0xc, 1, 1, 2000, NULL), 0);
+    /* A write stamped earlier does not make a session younger or older
+     * than its latest. */
+    assert_int_equal(apply_as(f, &c, 0xc, 2, 1, 1500, NULL), 0);
+    rev = store_revision(f->s);
+
+    /* At 4000 with a TTL of 2000: a (1000) is idle 3000, c (2000) is idle
+     * exactly 2000, which is not past the TTL, b is recent. */
+    assert_int_equal(expire(f, 2000, 4000), 0);
+    assert_int_equal(obj_u64(ans_result(f), "expired"), 1);
+    /* No revision, no event. */
+    assert_int_equal(ans_rev(f), rev);
+    assert_int_equal(store_revision(f->s), rev);
+
+    /* a's answer is gone: the same seq applies anew. */
+    assert_int_equal(apply_as(f, &c, 0xa, 1, 1, 4000, NULL), 0);
+    assert_int_equal(store_revision(f->s), rev + 1);
+    /* b's and c's are kept. */
+    assert_int_equal(apply_as(f, &c, 0xb, 1, 1, 4000, NULL), 0);
+    assert_int_equal(apply_as(f, &c, 0xc, 1, 1, 4000, NULL), 0);
+    assert_int_equal(store_revision(f->s), rev + 1);
+
+    /* Time comes only from the command: much later, all go. */
+    assert_int_equal(expire(f, 2000, 1000000), 0);
+    assert_int_equal(obj_u64(ans_result(f), "expired"), 3);
+    assert_int_equal(expire(f, 2000, 1000000), 0);
+    assert_int_equal(obj_u64(ans_result(f), "expired"), 0);
+    assert_int_equal(store_revision(f->s), rev + 1);
+}
+
+static void session_expire_handles_extreme_times(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    cmd_score(&c, "h1", 0.1);
+    assert_int_equal(apply_as(f, &c, 1, 1, 1, INT64_MIN + 1, NULL), 0);
+    assert_int_equal(apply_as(f, &c, 2, 1, 1, -5, NULL), 0);
+    assert_int_equal(apply_as(f, &c, 3, 1, 1, INT64_MAX, NULL), 0);
+    assert_int_equal(expire(f, UINT64_MAX, INT64_MAX), 0);
+    assert_int_equal(obj_u64(ans_result(f), "expired"), 0);
+    assert_int_equal(expire(f, 3, 1), 0);
+    assert_int_equal(obj_u64(ans_result(f), "expired"), 2);
+    assert_int_equal(expire(f, 0, INT64_MAX), 0);
+    assert_int_equal(obj_u64(ans_result(f), "expired"), 0);
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static int read_events(struct fx *f, uint64_t from, unsigned limit)
+{
+    struct store_cmd c;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_EVENTS;
+    c.u.events.from = from;
+    c.u.events.limit = limit;
+    return fx_read(f, &c);
+}
+
+static void events_record_each_change_under_its_revision(void **state)
+{
+    struct fx *f = *state;
+    const msgpack_object *events;
+    const msgpack_object *e;
+    struct store_cmd c;
+
+    cmd_resource_add(&c, "h1", "host", 4, 4);
+    c.time_ms = 111;
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_int_equal(add_workload(f, "w1", 1, 1), 0);
+    assert_int_equal(add_workload(f, "w1", 1, 1), AUGUR_EEXIST); /* none */
+    cmd_acquire(&c, "w1", "h1");
+    c.time_ms = 333;
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_int_equal(store_revision(f->s), 3);
+
+    assert_int_equal(read_events(f, 0, 0), 0);
+    events = obj_get(ans_result(f), "events");
+    assert_non_null(events);
+    assert_int_equal(events->via.array.size, 3);
+    assert_int_equal(obj_u64(ans_result(f), "rev"), 3);
+    assert_int_equal(obj_u64(ans_result(f), "next"), 4);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(obj_u64(&events->via.array.ptr[i], "rev"), i + 1);
+    }
+    e = &events->via.array.ptr[0];
+    assert_obj_str(e, "op", "resource.add");
+    assert_int_equal(obj_u64(e, "time"), 111);
+    assert_obj_str(obj_get(e, "data"), "id", "h1");
+    e = &events->via.array.ptr[2];
+    assert_obj_str(e, "op", "claim.acquire");
+    assert_int_equal(obj_u64(e, "time"), 333);
+    assert_obj_str(obj_get(e, "data"), "workload", "w1");
+    assert_obj_str(obj_get(e, "data"), "host", "h1");
+    assert_int_equal(obj_u64(obj_get(e, "data"), "epoch"), 1);
+}
+
+static void events_page_by_from_and_limit(void **state)
+{
+    struct fx *f = *state;
+    const msgpack_object *events;
+
+    assert_int_equal(add_host(f, "h1", 1, 1), 0);
+    for (int i = 0; i < 9; i++) {
+        assert_int_equal(set_score(f, "h1", i / 10.0), 0);
+    }
+    assert_int_equal(read_events(f, 3, 2), 0);
+    events = obj_get(ans_result(f), "events");
+    assert_int_equal(events->via.array.size, 2);
+    assert_int_equal(obj_u64(&events->via.array.ptr[0], "rev"), 3);
+    assert_int_equal(obj_u64(&events->via.array.ptr[1], "rev"), 4);
+    assert_int_equal(obj_u64(ans_result(f), "next"), 5);
+    assert_int_equal(obj_u64(ans_result(f), "rev"), 10);
+    assert_int_equal(read_events(f, 10, 0), 0);
+    assert_int_equal(obj_len(ans_result(f), "events"), 1);
+    assert_int_equal(obj_u64(ans_result(f), "next"), 11);
+    /* Asking ahead: nothing yet, and the same place to ask next. */
+    assert_int_equal(read_events(f, 11, 0), 0);
+    assert_int_equal(obj_len(ans_result(f), "events"), 0);
+    assert_int_equal(obj_u64(ans_result(f), "next"), 11);
+    assert_int_equal(read_events(f, 50, 0), 0);
+    assert_int_equal(obj_u64(ans_result(f), "next"), 50);
+}
+
+static void events_keep_only_the_last_hundred_thousand(void **state)
+{
+    struct fx *f = *state;
+    const msgpack_object *events;
+    const unsigned total = 100000 + 25;
+    uint64_t want;
+
+    assert_int_equal(add_host(f, "h1", 1, 1), 0);
+    for (unsigned i = 1; i < total; i++) {
+        struct store_cmd c;
+        cmd_score(&c, "h1", (i % 100) / 100.0);
+        c.time_ms = i;
+        assert_int_equal(fx_apply(f, &c), 0);
+    }
+    assert_int_equal(store_revision(f->s), total);
+    /* From 1, the reader starts at the oldest kept. */
+    assert_int_equal(read_events(f, 1, 3), 0);
+    events = obj_get(ans_result(f), "events");
+    assert_int_equal(events->via.array.size, 3);
+    assert_int_equal(obj_u64(&events->via.array.ptr[0], "rev"), 26);
+    /* And exactly 100000 are kept: count them page by page. */
+    want = 26;
+    for (;;) {
+        assert_int_equal(read_events(f, want, 10000), 0);
+        events = obj_get(ans_result(f), "events");
+        if (events->via.array.size == 0) {
+            break;
+        }
+        for (uint32_t i = 0; i < events->via.array.size; i++) {
+            assert_int_equal(obj_u64(&events->via.array.ptr[i], "rev"), want);
+            want++;
+        }
+        assert_int_equal(obj_u64(ans_result(f), "next"), want);
+    }
+    assert_int_equal(want - 26, 100000);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(session_retry_applies_once_with_identical_bytes),
+        T(session_retry_of_a_refusal_gets_the_same_refusal),
+        T(session_ack_forgets_answers_and_floor_refuses_old_seqs),
+        T(session_is_per_client),
+        T(session_client_zero_is_never_deduplicated),
+        T(session_expire_drops_idle_sessions_by_command_time),
+        T(session_expire_handles_extreme_times),
+        T(events_record_each_change_under_its_revision),
+        T(events_page_by_from_and_limit),
+        T(events_keep_only_the_last_hundred_thousand),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
