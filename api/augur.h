@@ -49,11 +49,13 @@ void augur_options_init(struct augur_options *o);
  * does).  Returns 0, AUGUR_EINVAL (empty or unparsable endpoint list, with a
  * message in @errmsg of AUGUR_ERRMSG_SIZE bytes) or AUGUR_ENOMEM.  The caller
  * owns *@out and frees it with augur_client_close. */
-int augur_client_open(const char *endpoints, const struct augur_options *opt,
-                      struct augur_client **out, char *errmsg) AUGUR_WARN_UNUSED;
+int augur_client_open(const char *endpoints,
+                      const struct augur_options *opt,
+                      struct augur_client **out,
+                      char *errmsg) AUGUR_WARN_UNUSED;
 
 /* Close the connection and free the client.  Requests still in flight are
- * dropped without their callbacks. */
+ * dropped without their callbacks.  Not to be called from a callback. */
 void augur_client_close(struct augur_client *c);
 
 /* The message of the last failed call, "" if none; owned by @c. */
@@ -65,11 +67,11 @@ const char *augur_client_endpoint(const struct augur_client *c);
 /* An answer (see store/store.h for the answer map). */
 struct augur_reply
 {
-    int status;                      /* 0 or an enum augur_err code */
-    char error[AUGUR_ERRMSG_SIZE];   /* one line when status != 0 */
-    uint64_t rev;                    /* store revision after a write; 0 */
-    const msgpack_object *result;    /* NULL when the answer has none */
-    msgpack_unpacked unpacked;       /* private: owns what result points to */
+    int status;                    /* 0 or an enum augur_err code */
+    char error[AUGUR_ERRMSG_SIZE]; /* one line when status != 0 */
+    uint64_t rev;                  /* store revision after a write; 0 */
+    const msgpack_object *result;  /* NULL when the answer has none */
+    msgpack_unpacked unpacked;     /* private: owns what result points to */
 };
 
 /* Release what @r holds; safe on a zeroed or already freed reply. */
@@ -83,27 +85,46 @@ void augur_reply_free(struct augur_reply *r);
  *
  * Always fills @reply, which the caller frees with augur_reply_free, and
  * returns reply->status: 0, the store's refusal (ENOTFOUND, ECONFLICT, ...),
- * or a transport outcome (ECONNECT, ETIMEOUT, EINDETERMINATE, EPROTO). */
-int augur_call(struct augur_client *c, const char *op, const void *args,
-               size_t args_len, unsigned flags, struct augur_reply *reply);
+ * or a transport outcome (ECONNECT, ETIMEOUT, EINDETERMINATE, EPROTO).
+ * Refusals of augur_submit come back the same way; called from inside a
+ * callback, it answers AUGUR_EINVAL. */
+int augur_call(struct augur_client *c,
+               const char *op,
+               const void *args,
+               size_t args_len,
+               unsigned flags,
+               struct augur_reply *reply);
 
 /* Like augur_call for "events": wait up to @wait_ms on the server for a
  * revision >= @from before answering (a long poll; 0 answers at once).
- * Served by the connected node (stale) when @flags has AUGUR_STALE. */
-int augur_events(struct augur_client *c, uint64_t from, unsigned limit,
-                 unsigned wait_ms, unsigned flags, struct augur_reply *reply);
+ * Served by the connected node (stale) when @flags has AUGUR_STALE.  The
+ * call's deadline is timeout_ms + @wait_ms.  @limit 0 leaves the server's
+ * default. */
+int augur_events(struct augur_client *c,
+                 uint64_t from,
+                 unsigned limit,
+                 unsigned wait_ms,
+                 unsigned flags,
+                 struct augur_reply *reply);
 
 /* Pipelining.  augur_submit queues a call and returns at once; @cb runs from
  * inside augur_run() when its answer arrives (or its deadline passes), with
- * a reply that is valid only during the callback.  Returns 0, AUGUR_EINVAL or
- * AUGUR_ENOMEM; on error @cb is never called. */
+ * a reply that is valid only during the callback.  Returns 0, AUGUR_EINVAL
+ * (no @cb, @op empty or over 64 bytes, @args not exactly one map),
+ * AUGUR_ETOOBIG (the request would exceed the frame limit) or AUGUR_ENOMEM;
+ * on error @cb is never called.  A callback may submit further calls. */
 typedef void (*augur_cb)(void *data, struct augur_reply *reply);
-int augur_submit(struct augur_client *c, const char *op, const void *args,
-                 size_t args_len, unsigned flags, augur_cb cb,
+int augur_submit(struct augur_client *c,
+                 const char *op,
+                 const void *args,
+                 size_t args_len,
+                 unsigned flags,
+                 augur_cb cb,
                  void *data) AUGUR_WARN_UNUSED;
 
 /* Drive I/O until no call is in flight, or @timeout_ms passes (-1: no
- * limit).  Returns 0, or AUGUR_ETIMEOUT when calls are still in flight. */
+ * limit).  Returns 0, or AUGUR_ETIMEOUT when calls are still in flight
+ * (AUGUR_EINVAL when called from a callback). */
 int augur_run(struct augur_client *c, int timeout_ms);
 
 /* Number of calls submitted and not yet answered. */
@@ -120,37 +141,52 @@ struct augur_claim
 
 /* Grant @workload to @host (NULL: the cluster picks).  On success *@out is
  * the new claim. */
-int augur_claim_acquire(struct augur_client *c, const char *workload,
-                        const char *host, struct augur_claim *out);
+int augur_claim_acquire(struct augur_client *c,
+                        const char *workload,
+                        const char *host,
+                        struct augur_claim *out);
 
 /* Compare-and-set: move @workload to @to if its epoch is still @epoch.  On
  * success *@out is the new claim (epoch + 1); on AUGUR_ECONFLICT *@out is the
  * current holder and epoch. */
-int augur_claim_transfer(struct augur_client *c, const char *workload,
-                         const char *to, uint64_t epoch,
+int augur_claim_transfer(struct augur_client *c,
+                         const char *workload,
+                         const char *to,
+                         uint64_t epoch,
                          struct augur_claim *out);
 
 /* Release @workload if its epoch is still @epoch. */
-int augur_claim_release(struct augur_client *c, const char *workload,
+int augur_claim_release(struct augur_client *c,
+                        const char *workload,
                         uint64_t epoch);
 
 /* Read the claim on @workload (linearizable unless @flags has AUGUR_STALE).
  * AUGUR_ENOTFOUND when it is not held. */
-int augur_claim_get(struct augur_client *c, const char *workload,
-                    unsigned flags, struct augur_claim *out);
+int augur_claim_get(struct augur_client *c,
+                    const char *workload,
+                    unsigned flags,
+                    struct augur_claim *out);
 
 /* Add a resource of @kind with a capacity, or a workload with a demand. */
-int augur_resource_add(struct augur_client *c, const char *id,
-                       const char *kind, uint64_t cpu, uint64_t mem_mb);
-int augur_workload_add(struct augur_client *c, const char *id, uint64_t cpu,
-                       uint64_t mem_mb, int64_t priority);
+int augur_resource_add(struct augur_client *c,
+                       const char *id,
+                       const char *kind,
+                       uint64_t cpu,
+                       uint64_t mem_mb);
+int augur_workload_add(struct augur_client *c,
+                       const char *id,
+                       uint64_t cpu,
+                       uint64_t mem_mb,
+                       int64_t priority);
 
 /* Helpers to read a msgpack map: find @key in @map; NULL if @map is not a
  * map or has no such key. */
-const msgpack_object *augur_map_get(const msgpack_object *map,
-                                    const char *key);
-/* Copy a string field into @out (@size bytes); 0 or AUGUR_ENOTFOUND. */
-int augur_map_str(const msgpack_object *map, const char *key, char *out,
+const msgpack_object *augur_map_get(const msgpack_object *map, const char *key);
+/* Copy a string field into @out (@size bytes); 0 or AUGUR_ENOTFOUND, or
+ * AUGUR_ETOOBIG (and "" in @out) when it does not fit. */
+int augur_map_str(const msgpack_object *map,
+                  const char *key,
+                  char *out,
                   size_t size);
 /* Read an unsigned integer field; 0 or AUGUR_ENOTFOUND. */
 int augur_map_u64(const msgpack_object *map, const char *key, uint64_t *out);

@@ -29,9 +29,11 @@
 #define PROTO_VERSION 1
 #define PROTO_FRAME_MAX (4u << 20) /* 4 MiB */
 #define PROTO_HEADER_SIZE 5
+#define PROTO_OP_MAX 64 /* longest "op" of a request, in bytes */
 
-enum proto_frame_type {
-    PROTO_HELLO = 1,    /* client -> server: {"v":1,"client":u64,"auth":"none"} */
+enum proto_frame_type
+{
+    PROTO_HELLO = 1, /* client -> server: {"v":1,"client":u64,"auth":"none"} */
     PROTO_WELCOME = 2,  /* server -> client: {"v":1,"node":u64} */
     PROTO_REQUEST = 3,  /* client -> server, see struct proto_request */
     PROTO_RESPONSE = 4, /* server -> client: {"id":u64,"answer":{...}} */
@@ -39,7 +41,8 @@ enum proto_frame_type {
 };
 
 /* Fill @hdr with the header of a frame of @type carrying @payload_len bytes. */
-void proto_header_write(uint8_t hdr[PROTO_HEADER_SIZE], enum proto_frame_type type,
+void proto_header_write(uint8_t hdr[PROTO_HEADER_SIZE],
+                        enum proto_frame_type type,
                         size_t payload_len);
 
 /* One frame found in a receive buffer.  @payload points into that buffer. */
@@ -58,29 +61,40 @@ struct proto_frame
  * it is 0 or the type is unknown.  The length check happens as soon as the
  * 4 length bytes are in, so an oversized frame is refused without buffering
  * it.  The payload is not decoded. */
-int proto_frame_parse(const uint8_t *buf, size_t len, size_t max,
-                      struct proto_frame *frame, size_t *consumed);
+int proto_frame_parse(const uint8_t *buf,
+                      size_t len,
+                      size_t max,
+                      struct proto_frame *frame,
+                      size_t *consumed);
 
 /* Append a whole frame (header + @payload) to @out.  AUGUR_ETOOBIG if it
  * exceeds PROTO_FRAME_MAX, AUGUR_ENOMEM. */
-int proto_frame_append(msgpack_sbuffer *out, enum proto_frame_type type,
-                       const void *payload, size_t len);
+int proto_frame_append(msgpack_sbuffer *out,
+                       enum proto_frame_type type,
+                       const void *payload,
+                       size_t len);
 
 /* Decode a frame payload into @out (which the caller initialises with
  * msgpack_unpacked_init and destroys with msgpack_unpacked_destroy).  The
  * payload must be exactly one msgpack map: trailing bytes, a non-map or a
  * truncated object give AUGUR_EMALFORMED. */
-int proto_payload_unpack(const uint8_t *payload, size_t len,
+int proto_payload_unpack(const uint8_t *payload,
+                         size_t len,
                          msgpack_unpacked *out);
 
 struct proto_hello
 {
     uint32_t version;
-    uint64_t client;   /* random client id, != 0 */
-    char auth[16];     /* "none" */
+    uint64_t client; /* random client id, != 0 */
+    char auth[16];   /* "none" */
 };
-int proto_hello_decode(const msgpack_object *map, struct proto_hello *h,
+/* Decode a HELLO map: "v" (>= 1), "client" (>= 1) and "auth" (< 16 bytes)
+ * are required, or AUGUR_EMALFORMED with a reason.  The version and the
+ * scheme are the caller's to judge (PROTO_VERSION, "none"). */
+int proto_hello_decode(const msgpack_object *map,
+                       struct proto_hello *h,
                        char *errmsg /* 256 bytes */);
+/* Append a whole HELLO frame (header + map) to @out: AUGUR_ENOMEM. */
 int proto_hello_encode(msgpack_sbuffer *out, const struct proto_hello *h);
 
 /* A request:
@@ -104,25 +118,35 @@ struct proto_request
 
 /* Decode @map into @req; pointers refer into @map's zone.  AUGUR_EMALFORMED
  * with a reason in @errmsg (256 bytes) when a field is missing or mistyped. */
-int proto_request_decode(const msgpack_object *map, struct proto_request *req,
+int proto_request_decode(const msgpack_object *map,
+                         struct proto_request *req,
                          char *errmsg);
 
 /* Append a whole REQUEST frame to @out; @args is the packed args map (or
- * NULL, 0). */
-int proto_request_append(msgpack_sbuffer *out, const struct proto_request *req,
-                         const void *args, size_t args_len);
+ * NULL, 0).  "seq" and "ack" are sent when seq != 0.  AUGUR_EINVAL when op
+ * is not 1 to PROTO_OP_MAX bytes, AUGUR_ETOOBIG, AUGUR_ENOMEM; on error @out
+ * is left as it was (so are the other appenders'). */
+int proto_request_append(msgpack_sbuffer *out,
+                         const struct proto_request *req,
+                         const void *args,
+                         size_t args_len);
 
 /* Append a whole RESPONSE frame to @out: {"id": @id, "answer": <answer>},
- * where @answer is an already packed answer map (see store.h). */
-int proto_response_append(msgpack_sbuffer *out, uint64_t id,
-                          const void *answer, size_t answer_len);
+ * where @answer is an already packed answer map (see store.h); AUGUR_EINVAL
+ * when it is empty. */
+int proto_response_append(msgpack_sbuffer *out,
+                          uint64_t id,
+                          const void *answer,
+                          size_t answer_len);
 
 /* Append a whole CLOSE frame to @out. */
 int proto_close_append(msgpack_sbuffer *out, int status, const char *reason);
 
 /* Pack a server-made answer {"status": s, "error": msg} and optionally
  * "leader": hint (an ENOTLEADER redirect; NULL for none) into @out. */
-int proto_answer_error(msgpack_sbuffer *out, int status, const char *msg,
+int proto_answer_error(msgpack_sbuffer *out,
+                       int status,
+                       const char *msg,
                        const char *leader_hint);
 
 #endif

@@ -14,7 +14,12 @@
 #define OUTPUT_MAX_DEFAULT (64u << 20)
 
 /* A connection moves HELLO -> READY -> CLOSED, never back. */
-enum conn_state { CONN_HELLO, CONN_READY, CONN_CLOSED };
+enum conn_state
+{
+    CONN_HELLO,
+    CONN_READY,
+    CONN_CLOSED
+};
 
 struct api_conn
 {
@@ -26,8 +31,8 @@ struct api_conn
     uint8_t *buf; /* received bytes not yet consumed */
     size_t len;
     size_t cap;
-    size_t output;  /* bytes handed to uv_write and not yet written */
-    unsigned refs;  /* the handle + every call not yet replied */
+    size_t output; /* bytes handed to uv_write and not yet written */
+    unsigned refs; /* the handle + every call not yet replied */
     char peer[64];
 };
 
@@ -106,8 +111,10 @@ static void conn_send(struct api_conn *c, msgpack_sbuffer *sb)
         return;
     }
     if (c->output + sb->size > limit) {
-        LOG(LOG_WARN, "client %s: more than %zu bytes of answers unread; "
-            "closing the connection", c->peer, limit);
+        LOG(LOG_WARN,
+            "client %s: more than %zu bytes of answers unread; "
+            "closing the connection",
+            c->peer, limit);
         msgpack_sbuffer_destroy(sb);
         conn_close(c);
         return;
@@ -290,12 +297,12 @@ static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     while (c->state != CONN_CLOSED) {
         struct proto_frame f;
         size_t consumed = 0;
-        int rv = proto_frame_parse(c->buf + off, c->len - off, max, &f,
-                                   &consumed);
+        int rv =
+            proto_frame_parse(c->buf + off, c->len - off, max, &f, &consumed);
         if (rv != 0) {
-            conn_refuse(c, rv, rv == AUGUR_ETOOBIG
-                                   ? "frame larger than the limit"
-                                   : "malformed frame header");
+            conn_refuse(c, rv,
+                        rv == AUGUR_ETOOBIG ? "frame larger than the limit"
+                                            : "malformed frame header");
             return;
         }
         if (consumed == 0) {
@@ -372,7 +379,8 @@ static void server_accept(uv_stream_t *listener, int status)
     }
 }
 
-int api_server_start(struct api_server *s, uv_loop_t *loop,
+int api_server_start(struct api_server *s,
+                     uv_loop_t *loop,
                      const struct api_server_config *config,
                      api_request_cb request_cb)
 {
@@ -472,8 +480,11 @@ void api_call_reply(struct api_call *call, const void *answer, size_t len)
     call_free(call);
 }
 
-void api_call_reply_error(struct api_call *call, int status,
-                          const char *leader_hint, const char *fmt, ...)
+void api_call_reply_error(struct api_call *call,
+                          int status,
+                          const char *leader_hint,
+                          const char *fmt,
+                          ...)
 {
     msgpack_sbuffer answer;
     char msg[256];

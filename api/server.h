@@ -24,15 +24,15 @@ struct api_server;
  * connection closed meanwhile the answer is dropped. */
 struct api_call
 {
-    void *data;                 /* handler's */
-    struct api_call *next;      /* handler's: for parking calls in lists */
+    void *data;            /* handler's */
+    struct api_call *next; /* handler's: for parking calls in lists */
     struct api_server *server;
     struct api_conn *conn;
-    uint64_t client;            /* the connection's client id (HELLO) */
-    struct proto_request req;   /* points into @unpacked and @payload */
+    uint64_t client;          /* the connection's client id (HELLO) */
+    struct proto_request req; /* points into @unpacked and @payload */
     msgpack_unpacked unpacked;
-    uint8_t *payload;           /* a copy of the frame: msgpack-c's strings
-                                   point into the buffer they came from */
+    uint8_t *payload; /* a copy of the frame: msgpack-c's strings
+                         point into the buffer they came from */
 };
 
 typedef void (*api_request_cb)(struct api_server *s, struct api_call *call);
@@ -40,11 +40,11 @@ typedef void (*api_server_close_cb)(struct api_server *s);
 
 struct api_server_config
 {
-    const char *address;      /* "host:port" to listen on */
-    uint64_t node_id;         /* sent in WELCOME */
-    size_t max_frame;         /* 0 = PROTO_FRAME_MAX */
-    size_t max_output;        /* a slower reader than this is cut off; 0 =
-                                 64 MiB */
+    const char *address; /* "host:port" to listen on */
+    uint64_t node_id;    /* sent in WELCOME */
+    size_t max_frame;    /* 0 = PROTO_FRAME_MAX */
+    size_t max_output;   /* a slower reader than this is cut off; 0 =
+                            64 MiB */
 };
 
 struct api_server
@@ -65,7 +65,8 @@ struct api_server
 
 /* Bind and listen on config->address.  Returns 0, AUGUR_EINVAL (address)
  * or AUGUR_EIO (bind/listen failed) with the reason in s->errmsg. */
-int api_server_start(struct api_server *s, uv_loop_t *loop,
+int api_server_start(struct api_server *s,
+                     uv_loop_t *loop,
                      const struct api_server_config *config,
                      api_request_cb request_cb) API_WARN_UNUSED;
 
@@ -77,9 +78,11 @@ void api_server_close(struct api_server *s, api_server_close_cb cb);
 void api_call_reply(struct api_call *call, const void *answer, size_t len);
 
 /* Answer @call with {"status", "error", "leader"?} and free it. */
-void api_call_reply_error(struct api_call *call, int status,
-                          const char *leader_hint, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void api_call_reply_error(struct api_call *call,
+                          int status,
+                          const char *leader_hint,
+                          const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
 
 /* True while the call's connection is open (an answer would be sent). */
 bool api_call_alive(const struct api_call *call);
