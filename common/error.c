@@ -1,7 +1,8 @@
 /* Error code table: one description and one stable name per code. */
 #include "common/error.h"
 
-static const struct {
+static const struct
+{
     const char *name;
     const char *text;
 } table[AUGUR_ERR_COUNT] = {

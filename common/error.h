@@ -5,29 +5,30 @@
 /* Every fallible augur function returns 0 or one of these codes.  The
  * numbers travel on the wire (the "status" of an answer), so they are
  * append-only: never renumber, never reuse. */
-enum augur_err {
+enum augur_err
+{
     AUGUR_OK = 0,
-    AUGUR_EINVAL = 1,        /* invalid argument or request */
-    AUGUR_ENOTFOUND = 2,     /* no such resource, workload, claim, edge */
-    AUGUR_EEXIST = 3,        /* already exists */
-    AUGUR_ECONFLICT = 4,     /* compare-and-set refused: wrong epoch, held */
-    AUGUR_ENOCAPACITY = 5,   /* no host has room for the demand */
-    AUGUR_EUNAVAILABLE = 6,  /* resource not in a state that may be granted */
-    AUGUR_ECYCLE = 7,        /* edge would close a dependency cycle */
-    AUGUR_EMALFORMED = 8,    /* undecodable frame, command or file */
-    AUGUR_ETOOBIG = 9,       /* frame or field over its hard limit */
-    AUGUR_ENOMEM = 10,       /* out of memory */
-    AUGUR_EIO = 11,          /* disk or storage error */
-    AUGUR_ENOTLEADER = 12,   /* this node is not the leader (see hint) */
-    AUGUR_ENOLEADER = 13,    /* no leader is known right now */
-    AUGUR_ETIMEOUT = 14,     /* gave up waiting; a write's outcome is unknown */
-    AUGUR_ECONNECT = 15,     /* could not reach any endpoint */
+    AUGUR_EINVAL = 1,       /* invalid argument or request */
+    AUGUR_ENOTFOUND = 2,    /* no such resource, workload, claim, edge */
+    AUGUR_EEXIST = 3,       /* already exists */
+    AUGUR_ECONFLICT = 4,    /* compare-and-set refused: wrong epoch, held */
+    AUGUR_ENOCAPACITY = 5,  /* no host has room for the demand */
+    AUGUR_EUNAVAILABLE = 6, /* resource not in a state that may be granted */
+    AUGUR_ECYCLE = 7,       /* edge would close a dependency cycle */
+    AUGUR_EMALFORMED = 8,   /* undecodable frame, command or file */
+    AUGUR_ETOOBIG = 9,      /* frame or field over its hard limit */
+    AUGUR_ENOMEM = 10,      /* out of memory */
+    AUGUR_EIO = 11,         /* disk or storage error */
+    AUGUR_ENOTLEADER = 12,  /* this node is not the leader (see hint) */
+    AUGUR_ENOLEADER = 13,   /* no leader is known right now */
+    AUGUR_ETIMEOUT = 14,    /* gave up waiting; a write's outcome is unknown */
+    AUGUR_ECONNECT = 15,    /* could not reach any endpoint */
     AUGUR_EINDETERMINATE = 16, /* the write may or may not have applied */
-    AUGUR_ESHUTDOWN = 17,    /* the node is shutting down */
-    AUGUR_ESESSION = 18,     /* sequence below the session's floor */
-    AUGUR_EINTERNAL = 19,    /* a bug or an unexpected failure below */
-    AUGUR_EBUSY = 20,        /* another change of the same kind is under way */
-    AUGUR_EPROTO = 21,       /* the peer broke the protocol */
+    AUGUR_ESHUTDOWN = 17,      /* the node is shutting down */
+    AUGUR_ESESSION = 18,       /* sequence below the session's floor */
+    AUGUR_EINTERNAL = 19,      /* a bug or an unexpected failure below */
+    AUGUR_EBUSY = 20,  /* another change of the same kind is under way */
+    AUGUR_EPROTO = 21, /* the peer broke the protocol */
     AUGUR_ERR_COUNT
 };
 

@@ -9,8 +9,7 @@
 int log_threshold = LOG_INFO;
 static char log_tag[64];
 
-static const char *level_names[] = {"ERROR", "WARN", "INFO", "DEBUG",
-                                    "TRACE"};
+static const char *level_names[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
 
 void log_setup(enum log_level threshold, const char *tag)
 {
@@ -31,8 +30,11 @@ int log_level_parse(const char *name)
     return -1;
 }
 
-void log_emit(enum log_level level, const char *file, int line,
-              const char *fmt, ...)
+void log_emit(enum log_level level,
+              const char *file,
+              int line,
+              const char *fmt,
+              ...)
 {
     char msg[1024];
     char stamp[32];

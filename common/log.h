@@ -4,7 +4,14 @@
 
 #include <stdarg.h>
 
-enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
+enum log_level
+{
+    LOG_ERROR = 0,
+    LOG_WARN,
+    LOG_INFO,
+    LOG_DEBUG,
+    LOG_TRACE
+};
 
 /* The log sink is one of the two globals STYLE.md allows; set it once, before
  * the loop starts.  Messages go to stderr as
@@ -19,14 +26,17 @@ void log_setup(enum log_level threshold, const char *tag);
 /* Parse "error", "warn", "info", "debug", "trace"; -1 if unknown. */
 int log_level_parse(const char *name);
 
-void log_emit(enum log_level level, const char *file, int line,
-              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void log_emit(enum log_level level,
+              const char *file,
+              int line,
+              const char *fmt,
+              ...) __attribute__((format(printf, 4, 5)));
 
-#define LOG(level, ...)                                        \
-    do {                                                       \
-        if ((int)(level) <= log_threshold) {                   \
+#define LOG(level, ...)                                         \
+    do {                                                        \
+        if ((int)(level) <= log_threshold) {                    \
             log_emit((level), __FILE__, __LINE__, __VA_ARGS__); \
-        }                                                      \
+        }                                                       \
     } while (0)
 
 #endif

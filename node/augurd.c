@@ -17,7 +17,7 @@
 static int make_dir(const char *path, char *errmsg)
 {
     if (mkdir(path, 0750) != 0 && errno != EEXIST) {
-        snprintf(errmsg, NODE_ERRMSG_SIZE, "mkdir %s: %s", path,
+        snprintf(errmsg, NODE_ERRMSG_SIZE, "mkdir %.300s: %s", path,
                  strerror(errno));
         return AUGUR_EIO;
     }
@@ -32,13 +32,13 @@ static int lock_data_dir(struct node *n)
     snprintf(path, sizeof path, "%s/LOCK", n->config.data_dir);
     n->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (n->lock_fd < 0) {
-        snprintf(n->errmsg, sizeof n->errmsg, "open %s: %s", path,
+        snprintf(n->errmsg, sizeof n->errmsg, "open %.300s: %s", path,
                  strerror(errno));
         return AUGUR_EIO;
     }
     if (flock(n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(n->errmsg, sizeof n->errmsg,
-                 "data dir %s is in use by another augurd (%s)",
+                 "data dir %.300s is in use by another augurd (%s)",
                  n->config.data_dir, strerror(errno));
         close(n->lock_fd);
         n->lock_fd = -1;
@@ -143,7 +143,8 @@ int node_start(struct node *n, const struct node_config *cfg)
     uv_signal_start(&n->sigint, on_signal, SIGINT);
 
     LOG(LOG_INFO,
-        "node %" PRIu64 " serving clients on %s, peers on %s, data in %s "
+        "node %" PRIu64
+        " serving clients on %s, peers on %s, data in %s "
         "(applied %llu, rev %" PRIu64 ")",
         cfg->id, cfg->client_address, cfg->raft_address, cfg->data_dir,
         (unsigned long long)n->replica.raft.last_applied,

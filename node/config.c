@@ -18,22 +18,29 @@ static const char usage[] =
     "options:\n"
     "  --config FILE             read 'key = value' lines (keys are these\n"
     "                            flags without dashes); flags override it\n"
-    "  --id N                    this node's id (1..2^63), unique in the cluster\n"
-    "  --data-dir DIR            Raft log, snapshots and state (created; keep it\n"
+    "  --id N                    this node's id (1..2^63), unique in the "
+    "cluster\n"
+    "  --data-dir DIR            Raft log, snapshots and state (created; keep "
+    "it\n"
     "                            off tmpfs: libraft uses O_DIRECT)\n"
     "  --raft-address HOST:PORT  where peers reach this node\n"
     "  --client-address HOST:PORT  where clients reach this node\n"
-    "  --bootstrap ID=HOST:PORT,...  the initial voters (Raft addresses); used\n"
-    "                            only when DIR holds no Raft state yet. Without\n"
-    "                            it an empty node waits for 'augur member add'\n"
+    "  --bootstrap ID=HOST:PORT,...  the initial voters (Raft addresses); "
+    "used\n"
+    "                            only when DIR holds no Raft state yet. "
+    "Without\n"
+    "                            it an empty node waits for 'augur member "
+    "add'\n"
     "  --log-level LEVEL         error, warn, info (default), debug, trace\n"
-    "                            (also AUGUR_LOG_LEVEL; trace includes libraft's)\n"
+    "                            (also AUGUR_LOG_LEVEL; trace includes "
+    "libraft's)\n"
     "  --election-timeout MS     Raft election timeout (default 1000)\n"
     "  --heartbeat-timeout MS    Raft heartbeat interval (default 100)\n"
     "  --pre-vote on|off         Raft pre-vote (default off)\n"
     "  --snapshot-threshold N    log entries between snapshots (default 1024)\n"
     "  --snapshot-trailing N     entries kept after a snapshot (default 128)\n"
-    "  --session-ttl SECONDS     forget idle client sessions after (default 600)\n"
+    "  --session-ttl SECONDS     forget idle client sessions after (default "
+    "600)\n"
     "  -h, --help                this text\n"
     "  --version                 print the version\n"
     "\n"
@@ -42,8 +49,11 @@ static const char usage[] =
     "    --raft-address 10.0.0.1:7101 --client-address 10.0.0.1:7001 \\\n"
     "    --bootstrap 1=10.0.0.1:7101,2=10.0.0.2:7101,3=10.0.0.3:7101\n";
 
-static int parse_uint(const char *key, const char *value, unsigned long long max,
-                      unsigned long long *out, char *errmsg)
+static int parse_uint(const char *key,
+                      const char *value,
+                      unsigned long long max,
+                      unsigned long long *out,
+                      char *errmsg)
 {
     char *end;
     errno = 0;
@@ -56,12 +66,15 @@ static int parse_uint(const char *key, const char *value, unsigned long long max
     }
     return 0;
 bad:
-    snprintf(errmsg, NODE_ERRMSG_SIZE, "%s: expected a number up to %llu, got '%s'",
-             key, max, value);
+    snprintf(errmsg, NODE_ERRMSG_SIZE,
+             "%s: expected a number up to %llu, got '%s'", key, max, value);
     return AUGUR_EINVAL;
 }
 
-static int copy_str(const char *key, const char *value, char *out, size_t size,
+static int copy_str(const char *key,
+                    const char *value,
+                    char *out,
+                    size_t size,
                     char *errmsg)
 {
     if (value[0] == '\0' || strlen(value) >= size) {
@@ -74,8 +87,10 @@ static int copy_str(const char *key, const char *value, char *out, size_t size,
 }
 
 /* Set one option by its name (without dashes). */
-static int config_set(struct node_config *cfg, const char *key,
-                      const char *value, char *errmsg)
+static int config_set(struct node_config *cfg,
+                      const char *key,
+                      const char *value,
+                      char *errmsg)
 {
     unsigned long long n;
     int rv;
@@ -90,7 +105,8 @@ static int config_set(struct node_config *cfg, const char *key,
         return rv;
     }
     if (strcmp(key, "data-dir") == 0) {
-        return copy_str(key, value, cfg->data_dir, sizeof cfg->data_dir, errmsg);
+        return copy_str(key, value, cfg->data_dir, sizeof cfg->data_dir,
+                        errmsg);
     }
     if (strcmp(key, "raft-address") == 0) {
         return copy_str(key, value, cfg->raft_address, sizeof cfg->raft_address,
@@ -109,7 +125,8 @@ static int config_set(struct node_config *cfg, const char *key,
         if (cfg->log_level < 0) {
             snprintf(errmsg, NODE_ERRMSG_SIZE,
                      "log-level: expected error, warn, info, debug or trace, "
-                     "got '%s'", value);
+                     "got '%s'",
+                     value);
             return AUGUR_EINVAL;
         }
         return 0;
@@ -126,7 +143,8 @@ static int config_set(struct node_config *cfg, const char *key,
         }
         return 0;
     }
-    static const struct {
+    static const struct
+    {
         const char *key;
         size_t offset;
         unsigned long long min, max;
@@ -135,8 +153,8 @@ static int config_set(struct node_config *cfg, const char *key,
          50, 60000},
         {"heartbeat-timeout",
          offsetof(struct node_config, heartbeat_timeout_ms), 10, 10000},
-        {"snapshot-threshold",
-         offsetof(struct node_config, snapshot_threshold), 2, 1u << 30},
+        {"snapshot-threshold", offsetof(struct node_config, snapshot_threshold),
+         2, 1u << 30},
         {"snapshot-trailing", offsetof(struct node_config, snapshot_trailing),
          1, 1u << 30},
         {"session-ttl", offsetof(struct node_config, session_ttl_s), 10,
@@ -156,8 +174,8 @@ static int config_set(struct node_config *cfg, const char *key,
             return rv;
         }
     }
-    snprintf(errmsg, NODE_ERRMSG_SIZE, "unknown option '%s' (see augurd --help)",
-             key);
+    snprintf(errmsg, NODE_ERRMSG_SIZE,
+             "unknown option '%s' (see augurd --help)", key);
     return AUGUR_EINVAL;
 }
 
@@ -175,7 +193,8 @@ static char *trim(char *s)
     return s;
 }
 
-static int config_load_file(struct node_config *cfg, const char *path,
+static int config_load_file(struct node_config *cfg,
+                            const char *path,
                             char *errmsg)
 {
     char line[2048];
@@ -221,7 +240,9 @@ static int config_load_file(struct node_config *cfg, const char *path,
     return 0;
 }
 
-int node_config_parse(struct node_config *cfg, int argc, char **argv,
+int node_config_parse(struct node_config *cfg,
+                      int argc,
+                      char **argv,
                       char *errmsg)
 {
     const char *env_level = getenv("AUGUR_LOG_LEVEL");

@@ -34,7 +34,9 @@ struct node_config
 /* Fill @cfg with defaults, then the file named by --config (if any), then
  * the flags.  Returns 0; 1 when --help or --version was printed (exit 0);
  * AUGUR_EINVAL with one line in @errmsg (NODE_ERRMSG_SIZE bytes). */
-int node_config_parse(struct node_config *cfg, int argc, char **argv,
+int node_config_parse(struct node_config *cfg,
+                      int argc,
+                      char **argv,
                       char *errmsg);
 
 /* A long poll on "events" parked until its revision arrives or it times
@@ -57,8 +59,8 @@ struct node
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t tick;
-    struct store_cmd cmd;     /* scratch for decoding one request */
-    msgpack_sbuffer scratch;  /* scratch for encoding one command/answer */
+    struct store_cmd cmd;    /* scratch for decoding one request */
+    msgpack_sbuffer scratch; /* scratch for encoding one command/answer */
     struct node_waiter *waiters;
     bool was_leader;
     uint64_t next_expire_ms;

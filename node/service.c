@@ -30,7 +30,8 @@ static const msgpack_object *arg_get(const msgpack_object *args,
     }
     for (uint32_t i = 0; i < args->via.map.size; i++) {
         const msgpack_object_kv *kv = &args->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == klen &&
+        if (kv->key.type == MSGPACK_OBJECT_STR &&
+            kv->key.via.str.size == klen &&
             memcmp(kv->key.via.str.ptr, key, klen) == 0) {
             return &kv->val;
         }
@@ -52,7 +53,9 @@ static int arg_u64(const msgpack_object *args, const char *key, uint64_t *out)
     return 0;
 }
 
-static int arg_str(const msgpack_object *args, const char *key, char *out,
+static int arg_str(const msgpack_object *args,
+                   const char *key,
+                   char *out,
                    size_t size)
 {
     const msgpack_object *o = arg_get(args, key);
@@ -123,7 +126,9 @@ struct write_ctx
     struct api_call *call; /* NULL for the node's own commands */
 };
 
-static void write_done(struct replica_write *w, int status, const void *answer,
+static void write_done(struct replica_write *w,
+                       int status,
+                       const void *answer,
                        size_t len)
 {
     struct write_ctx *ctx = w->data;
@@ -152,7 +157,8 @@ static void write_done(struct replica_write *w, int status, const void *answer,
             break;
         case AUGUR_ESHUTDOWN:
             api_call_reply_error(call, status, NULL,
-                                 "node %" PRIu64 " shut down before the write "
+                                 "node %" PRIu64
+                                 " shut down before the write "
                                  "committed; it may still apply",
                                  n->config.id);
             break;
@@ -191,7 +197,8 @@ static int propose(struct node *n, struct api_call *call)
     return rv;
 }
 
-static void handle_write(struct node *n, struct api_call *call,
+static void handle_write(struct node *n,
+                         struct api_call *call,
                          enum store_op op)
 {
     char errmsg[STORE_ERRMSG_SIZE];
@@ -308,8 +315,7 @@ static void serve_read(struct node *n, struct api_call *call)
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
-static void handle_read(struct node *n, struct api_call *call,
-                        enum store_op op)
+static void handle_read(struct node *n, struct api_call *call, enum store_op op)
 {
     char errmsg[STORE_ERRMSG_SIZE];
     struct read_ctx *ctx;
@@ -385,7 +391,8 @@ void node__on_applied(struct replica *r)
 
 /* ---- node operations -------------------------------------------------- */
 
-static void pack_member(struct node *n, msgpack_packer *pk,
+static void pack_member(struct node *n,
+                        msgpack_packer *pk,
                         const struct raft_server *srv)
 {
     char client[STORE_ADDR_SIZE];
@@ -488,11 +495,10 @@ static void member_reply(struct member_ctx *ctx, int status)
     if (status == AUGUR_ENOTLEADER) {
         reply_not_leader(n, call);
     } else if (status != 0) {
-        api_call_reply_error(call, status, NULL,
-                             "member %s %" PRIu64 ": %s", what, ctx->id,
-                             status == AUGUR_EBUSY
-                                 ? "another membership change is under way"
-                                 : augur_strerror(status));
+        api_call_reply_error(
+            call, status, NULL, "member %s %" PRIu64 ": %s", what, ctx->id,
+            status == AUGUR_EBUSY ? "another membership change is under way"
+                                  : augur_strerror(status));
     } else {
         msgpack_packer pk;
         const char *role = ctx->role < 0 ? NULL : replica_role_name(ctx->role);
@@ -526,8 +532,10 @@ static void member_changed(struct replica_change *change, int status)
     member_reply(ctx, status);
 }
 
-static void member_recorded(struct replica_write *w, int status,
-                            const void *answer, size_t len)
+static void member_recorded(struct replica_write *w,
+                            int status,
+                            const void *answer,
+                            size_t len)
 {
     struct member_ctx *ctx = w->data;
     struct node *n = ctx->node;
@@ -596,7 +604,8 @@ static void handle_member_add(struct node *n, struct api_call *call)
         return;
     }
     for (unsigned i = 0; i < n->replica.raft.configuration.n; i++) {
-        const struct raft_server *srv = &n->replica.raft.configuration.servers[i];
+        const struct raft_server *srv =
+            &n->replica.raft.configuration.servers[i];
         if (srv->id == id || strcmp(srv->address, ctx->address) == 0) {
             free(ctx);
             api_call_reply_error(call, AUGUR_EEXIST, NULL,
@@ -637,7 +646,8 @@ static void handle_member_remove(struct node *n, struct api_call *call)
     }
     if (id == n->config.id) {
         api_call_reply_error(call, AUGUR_EINVAL, NULL,
-                             "node %" PRIu64 " is the leader: transfer "
+                             "node %" PRIu64
+                             " is the leader: transfer "
                              "leadership first (augur leader transfer)",
                              id);
         return;
@@ -726,23 +736,22 @@ static void handle_leader_transfer(struct node *n, struct api_call *call)
     ctx->call = call;
     ctx->target = id;
     ctx->transfer.data = ctx;
-    rv = replica_leader_transfer(&n->replica, &ctx->transfer, id,
-                                 transfer_done);
+    rv =
+        replica_leader_transfer(&n->replica, &ctx->transfer, id, transfer_done);
     if (rv != 0) {
         free(ctx);
         if (rv == AUGUR_ENOTLEADER) {
             reply_not_leader(n, call);
         } else {
-            api_call_reply_error(call, rv, NULL,
-                                 "leader.transfer to %" PRIu64 ": %s", id,
-                                 rv == AUGUR_ENOTFOUND
-                                     ? "no such voter"
-                                     : augur_strerror(rv));
+            api_call_reply_error(
+                call, rv, NULL, "leader.transfer to %" PRIu64 ": %s", id,
+                rv == AUGUR_ENOTFOUND ? "no such voter" : augur_strerror(rv));
         }
     }
 }
 
-static const struct {
+static const struct
+{
     const char *name;
     void (*handle)(struct node *n, struct api_call *call);
 } node_ops[] = {

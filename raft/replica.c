@@ -44,7 +44,8 @@ static int replica__err(int rv)
     }
 }
 
-int replica_bootstrap_parse(struct replica_config *cfg, const char *text,
+int replica_bootstrap_parse(struct replica_config *cfg,
+                            const char *text,
                             char *errmsg)
 {
     const char *p = text;
@@ -74,8 +75,8 @@ int replica_bootstrap_parse(struct replica_config *cfg, const char *text,
         idtext[eq - p] = '\0';
         id = strtoull(idtext, &stop, 10);
         if (*stop != '\0' || id == 0 || idtext[0] == '-') {
-            snprintf(errmsg, REPLICA_ERRMSG_SIZE,
-                     "bootstrap: bad node id '%s'", idtext);
+            snprintf(errmsg, REPLICA_ERRMSG_SIZE, "bootstrap: bad node id '%s'",
+                     idtext);
             return AUGUR_EINVAL;
         }
         for (unsigned i = 0; i < cfg->n_bootstrap; i++) {
@@ -101,16 +102,87 @@ int replica_bootstrap_parse(struct replica_config *cfg, const char *text,
     return 0;
 }
 
+/* ---- log entries ------------------------------------------------------ */
+
+/* A log entry is an 8-byte header, the command, and zero padding to a
+ * multiple of 8 bytes:
+ *
+ *   0..3  command length, big-endian
+ *   4     entry format version (ENTRY_VERSION)
+ *   5..7  zero
+ *
+ * The padding is not decoration: libraft 0.15's uv backend assumes every
+ * entry's length is a multiple of 8 when it batches and reads entries back
+ * (canonical/raft #189), and followers otherwise read past the end of the
+ * received buffer.  The header gives the true length back to the FSM. */
+#define ENTRY_HEADER 8
+#define ENTRY_VERSION 1
+
+static int entry_encode(const void *cmd, size_t len, struct raft_buffer *buf)
+{
+    size_t total;
+    uint8_t *p;
+
+    if (len > UINT32_MAX - ENTRY_HEADER - 8) {
+        return AUGUR_ETOOBIG;
+    }
+    total = (ENTRY_HEADER + len + 7) & ~(size_t)7;
+    p = raft_malloc(total);
+    if (p == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    memset(p, 0, total);
+    p[0] = (uint8_t)(len >> 24);
+    p[1] = (uint8_t)(len >> 16);
+    p[2] = (uint8_t)(len >> 8);
+    p[3] = (uint8_t)len;
+    p[4] = ENTRY_VERSION;
+    memcpy(p + ENTRY_HEADER, cmd, len);
+    buf->base = p;
+    buf->len = total;
+    return 0;
+}
+
+static int entry_decode(const struct raft_buffer *buf,
+                        const void **cmd,
+                        size_t *len)
+{
+    const uint8_t *p = buf->base;
+    size_t n;
+
+    if (buf->len < ENTRY_HEADER || p[4] != ENTRY_VERSION) {
+        return AUGUR_EMALFORMED;
+    }
+    n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+    if (n > buf->len - ENTRY_HEADER) {
+        return AUGUR_EMALFORMED;
+    }
+    *cmd = p + ENTRY_HEADER;
+    *len = n;
+    return 0;
+}
+
 /* ---- the FSM ---------------------------------------------------------- */
 
-static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+static int fsm_apply(struct raft_fsm *fsm,
+                     const struct raft_buffer *buf,
                      void **result)
 {
     struct replica *r = fsm->data;
+    const void *payload;
+    size_t len;
     int rv;
 
     r->answer.size = 0;
-    rv = store_apply_raw(r->store, buf->base, buf->len, &r->answer);
+    rv = entry_decode(buf, &payload, &len);
+    if (rv != 0) {
+        /* Not an entry this version wrote: answer as for any malformed
+         * command, identically on every node, and change nothing. */
+        rv = store_answer_error(&r->answer, AUGUR_EMALFORMED,
+                                "log entry: bad header (%zu bytes)", buf->len);
+    } else {
+        rv = store_apply_raw(r->store, payload, len, &r->answer);
+    }
     if (rv != 0) {
         /* The store failed below the state machine (disk full, LMDB
          * error).  Going on would let this node's state diverge from its
@@ -128,7 +200,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     return 0;
 }
 
-static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+static int fsm_snapshot(struct raft_fsm *fsm,
+                        struct raft_buffer *bufs[],
                         unsigned *n_bufs)
 {
     struct replica *r = fsm->data;
@@ -155,7 +228,8 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 }
 
 static int fsm_snapshot_finalize(struct raft_fsm *fsm,
-                                 struct raft_buffer *bufs[], unsigned *n_bufs)
+                                 struct raft_buffer *bufs[],
+                                 unsigned *n_bufs)
 {
     (void)fsm;
     for (unsigned i = 0; i < *n_bufs; i++) {
@@ -185,7 +259,9 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     return 0;
 }
 
-static void tracer_emit(struct raft_tracer *t, const char *file, int line,
+static void tracer_emit(struct raft_tracer *t,
+                        const char *file,
+                        int line,
                         const char *message)
 {
     (void)t;
@@ -196,7 +272,9 @@ static void tracer_emit(struct raft_tracer *t, const char *file, int line,
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-int replica_init(struct replica *r, uv_loop_t *loop, struct store *store,
+int replica_init(struct replica *r,
+                 uv_loop_t *loop,
+                 struct store *store,
                  const struct replica_config *cfg,
                  replica_applied_cb applied_cb)
 {
@@ -228,7 +306,7 @@ int replica_init(struct replica *r, uv_loop_t *loop, struct store *store,
     }
     rv = raft_uv_init(&r->io, loop, cfg->raft_dir, &r->transport);
     if (rv != 0) {
-        snprintf(r->errmsg, sizeof r->errmsg, "raft_uv_init(%s): %s",
+        snprintf(r->errmsg, sizeof r->errmsg, "raft_uv_init(%.100s): %.120s",
                  cfg->raft_dir, r->io.errmsg);
         goto err_after_transport_init;
     }
@@ -279,7 +357,8 @@ int replica_init(struct replica *r, uv_loop_t *loop, struct store *store,
         rv = raft_bootstrap(&r->raft, &conf);
         raft_configuration_close(&conf);
         if (rv == RAFT_CANTBOOTSTRAP) {
-            LOG(LOG_INFO, "data dir already holds Raft state: not bootstrapping");
+            LOG(LOG_INFO,
+                "data dir already holds Raft state: not bootstrapping");
         } else if (rv != 0) {
             snprintf(r->errmsg, sizeof r->errmsg, "raft_bootstrap: %s",
                      raft_errmsg(&r->raft));
@@ -430,8 +509,11 @@ static void write_done(struct raft_apply *apply, int status, void *result)
     req->cb(req, 0, answer->data, answer->size);
 }
 
-int replica_write(struct replica *r, struct replica_write *req, const void *cmd,
-                  size_t len, replica_write_cb cb)
+int replica_write(struct replica *r,
+                  struct replica_write *req,
+                  const void *cmd,
+                  size_t len,
+                  replica_write_cb cb)
 {
     struct raft_buffer buf;
     int rv;
@@ -439,12 +521,9 @@ int replica_write(struct replica *r, struct replica_write *req, const void *cmd,
     if (!replica_is_leader(r)) {
         return AUGUR_ENOTLEADER;
     }
-    buf.len = len;
-    buf.base = raft_malloc(len > 0 ? len : 1);
-    if (buf.base == NULL) {
-        return AUGUR_ENOMEM;
+    if ((rv = entry_encode(cmd, len, &buf)) != 0) {
+        return rv;
     }
-    memcpy(buf.base, cmd, len);
     req->cb = cb;
     req->apply.data = req;
     rv = raft_apply(&r->raft, &req->apply, &buf, 1, write_done);
@@ -499,7 +578,8 @@ static void barrier_start(struct replica *r)
     }
 }
 
-int replica_read(struct replica *r, struct replica_read *req,
+int replica_read(struct replica *r,
+                 struct replica_read *req,
                  replica_read_cb cb)
 {
     if (!replica_is_leader(r)) {
@@ -544,8 +624,11 @@ static void change_done(struct raft_change *change, int status)
     req->cb(req, replica__err(status));
 }
 
-int replica_member_add(struct replica *r, struct replica_change *req,
-                       uint64_t id, const char *address, int role,
+int replica_member_add(struct replica *r,
+                       struct replica_change *req,
+                       uint64_t id,
+                       const char *address,
+                       int role,
                        replica_change_cb cb)
 {
     int rv;
@@ -571,8 +654,10 @@ int replica_member_add(struct replica *r, struct replica_change *req,
     return 0;
 }
 
-int replica_member_remove(struct replica *r, struct replica_change *req,
-                          uint64_t id, replica_change_cb cb)
+int replica_member_remove(struct replica *r,
+                          struct replica_change *req,
+                          uint64_t id,
+                          replica_change_cb cb)
 {
     int rv;
 
@@ -602,8 +687,10 @@ static void transfer_done(struct raft_transfer *transfer)
     req->cb(req, replica_leader_id(req->replica));
 }
 
-int replica_leader_transfer(struct replica *r, struct replica_transfer *req,
-                            uint64_t id, replica_transfer_cb cb)
+int replica_leader_transfer(struct replica *r,
+                            struct replica_transfer *req,
+                            uint64_t id,
+                            replica_transfer_cb cb)
 {
     int rv;
 

@@ -43,7 +43,8 @@ struct replica_config
 
 /* Parse "1=127.0.0.1:7101,2=127.0.0.1:7102" into @cfg->bootstrap.  Returns 0
  * or AUGUR_EINVAL with a reason in @errmsg (REPLICA_ERRMSG_SIZE bytes). */
-int replica_bootstrap_parse(struct replica_config *cfg, const char *text,
+int replica_bootstrap_parse(struct replica_config *cfg,
+                            const char *text,
                             char *errmsg) REPLICA_WARN_UNUSED;
 
 struct replica;
@@ -80,7 +81,9 @@ struct replica
  * directory is pristine.  @applied_cb (may be NULL) runs after every
  * committed command is applied.  Returns 0 or AUGUR_EIO/AUGUR_EINVAL/
  * AUGUR_ENOMEM with a reason in r->errmsg; on error nothing needs closing. */
-int replica_init(struct replica *r, uv_loop_t *loop, struct store *store,
+int replica_init(struct replica *r,
+                 uv_loop_t *loop,
+                 struct store *store,
                  const struct replica_config *cfg,
                  replica_applied_cb applied_cb) REPLICA_WARN_UNUSED;
 
@@ -106,8 +109,10 @@ uint64_t replica_leader_id(struct replica *r);
  *   AUGUR_ESHUTDOWN       the node is closing (it may commit elsewhere),
  *   AUGUR_EIO             the entry could not be appended. */
 struct replica_write;
-typedef void (*replica_write_cb)(struct replica_write *req, int status,
-                                 const void *answer, size_t len);
+typedef void (*replica_write_cb)(struct replica_write *req,
+                                 int status,
+                                 const void *answer,
+                                 size_t len);
 struct replica_write
 {
     void *data;
@@ -117,8 +122,11 @@ struct replica_write
 
 /* Propose @cmd (@len bytes, copied).  Returns 0, AUGUR_ENOTLEADER,
  * AUGUR_ENOMEM or AUGUR_EIO; on error @cb is never called. */
-int replica_write(struct replica *r, struct replica_write *req, const void *cmd,
-                  size_t len, replica_write_cb cb) REPLICA_WARN_UNUSED;
+int replica_write(struct replica *r,
+                  struct replica_write *req,
+                  const void *cmd,
+                  size_t len,
+                  replica_write_cb cb) REPLICA_WARN_UNUSED;
 
 /* A linearizable read (Raft dissertation §6.4): @cb runs once a barrier
  * proposed after this call has been applied, with 0 (read the store now),
@@ -134,7 +142,8 @@ struct replica_read
 };
 
 /* Returns 0 or AUGUR_ENOTLEADER; on error @cb is never called. */
-int replica_read(struct replica *r, struct replica_read *req,
+int replica_read(struct replica *r,
+                 struct replica_read *req,
                  replica_read_cb cb) REPLICA_WARN_UNUSED;
 
 /* Membership (Raft dissertation §4.2.1: one server at a time).
@@ -156,11 +165,16 @@ struct replica_change
 /* Returns 0, AUGUR_ENOTLEADER, AUGUR_EBUSY (another change is under way),
  * AUGUR_EEXIST (id or address already a member), AUGUR_ENOTFOUND (remove of
  * an unknown id) or AUGUR_EINVAL; on error @cb is never called. */
-int replica_member_add(struct replica *r, struct replica_change *req,
-                       uint64_t id, const char *address, int role,
+int replica_member_add(struct replica *r,
+                       struct replica_change *req,
+                       uint64_t id,
+                       const char *address,
+                       int role,
                        replica_change_cb cb) REPLICA_WARN_UNUSED;
-int replica_member_remove(struct replica *r, struct replica_change *req,
-                          uint64_t id, replica_change_cb cb) REPLICA_WARN_UNUSED;
+int replica_member_remove(struct replica *r,
+                          struct replica_change *req,
+                          uint64_t id,
+                          replica_change_cb cb) REPLICA_WARN_UNUSED;
 
 /* Hand leadership to voter @id (0: libraft picks).  @cb runs when the
  * transfer completed or timed out; it then reports the leader it sees. */
@@ -174,7 +188,8 @@ struct replica_transfer
     struct replica *replica;
     replica_transfer_cb cb;
 };
-int replica_leader_transfer(struct replica *r, struct replica_transfer *req,
+int replica_leader_transfer(struct replica *r,
+                            struct replica_transfer *req,
                             uint64_t id,
                             replica_transfer_cb cb) REPLICA_WARN_UNUSED;
 
