@@ -1,0 +1,758 @@
+/* augur-wire: speaks the client protocol by hand, for tests that need exact
+ * control over what goes on the wire (a chosen session, a repeated request,
+ * garbage).
+ *
+ *   augur-wire --endpoint HOST:PORT --client ID --seq N [--ack N] --op OP
+ *              [--args-json JSON] [--repeat K] [--stale]
+ *     One connection: HELLO, WELCOME, then the request K times, one at a
+ *     time, with ids 1..K and the same (client, seq).  Each answer map is
+ *     printed as one JSON line with sorted keys.  Follows no redirects.
+ *     Exit 0 when every request was answered, 1 on a transport failure.
+ *
+ *   augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] [--hello]
+ *     Sends BYTES pseudo-random bytes (after a proper HELLO/WELCOME when
+ *     --hello is given) and reports whether the server closed the
+ *     connection: exit 0 if it did within 5 s, 1 otherwise. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <msgpack.h>
+
+#include "api/proto.h"
+#include "common/error.h"
+
+#define WIRE_IO_TIMEOUT_MS 30000
+#define WIRE_CLOSE_WAIT_MS 5000
+#define WIRE_ERRMSG_SIZE 256
+
+static const char usage[] =
+    "usage: augur-wire --endpoint HOST:PORT --client ID --seq N [--ack N]\n"
+    "                  --op OP [--args-json JSON] [--repeat K] [--stale]\n"
+    "       augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] "
+    "[--hello]\n";
+
+struct wire_options
+{
+    const char *endpoint;
+    uint64_t client;
+    uint64_t seq;
+    uint64_t ack;
+    const char *op;
+    const char *args_json;
+    uint64_t repeat;
+    bool stale;
+    bool garbage_mode;
+    uint64_t garbage_bytes;
+    uint64_t seed;
+    bool hello;
+};
+
+/* One connection and its receive buffer. */
+struct wire_conn
+{
+    int fd;
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    char errmsg[WIRE_ERRMSG_SIZE];
+};
+
+static int parse_u64(const char *flag, const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    if (s[0] == '\0' || s[0] == '-') {
+        goto bad;
+    }
+    v = strtoull(s, &end, 0);
+    if (errno != 0 || *end != '\0') {
+        goto bad;
+    }
+    *out = v;
+    return 0;
+bad:
+    fprintf(stderr,
+            "augur-wire: %s: expected a non-negative number, got '%s'\n", flag,
+            s);
+    return AUGUR_EINVAL;
+}
+
+static void set_timeout(int fd, int optname, int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    (void)setsockopt(fd, SOL_SOCKET, optname, &tv, sizeof tv);
+}
+
+/* Connect to "HOST:PORT" (the last colon separates the port). */
+static int wire_connect(struct wire_conn *c, const char *endpoint)
+{
+    char host[256];
+    const char *colon = strrchr(endpoint, ':');
+    struct addrinfo hints;
+    struct addrinfo *res;
+    struct addrinfo *ai;
+    size_t host_len;
+    int rv;
+
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    if (colon == NULL || colon == endpoint || colon[1] == '\0') {
+        snprintf(c->errmsg, sizeof c->errmsg,
+                 "endpoint '%s': expected HOST:PORT", endpoint);
+        return AUGUR_EINVAL;
+    }
+    host_len = (size_t)(colon - endpoint);
+    if (host_len >= sizeof host) {
+        snprintf(c->errmsg, sizeof c->errmsg, "endpoint '%s': host too long",
+                 endpoint);
+        return AUGUR_EINVAL;
+    }
+    memcpy(host, endpoint, host_len);
+    host[host_len] = '\0';
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rv = getaddrinfo(host, colon + 1, &hints, &res);
+    if (rv != 0) {
+        snprintf(c->errmsg, sizeof c->errmsg, "getaddrinfo %s: %s", endpoint,
+                 gai_strerror(rv));
+        return AUGUR_ECONNECT;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                       ai->ai_protocol);
+        if (c->fd < 0) {
+            continue;
+        }
+        if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            break;
+        }
+        snprintf(c->errmsg, sizeof c->errmsg, "connect %s: %s", endpoint,
+                 strerror(errno));
+        close(c->fd);
+        c->fd = -1;
+    }
+    freeaddrinfo(res);
+    if (c->fd < 0) {
+        if (c->errmsg[0] == '\0') {
+            snprintf(c->errmsg, sizeof c->errmsg, "connect %s: no address",
+                     endpoint);
+        }
+        return AUGUR_ECONNECT;
+    }
+    set_timeout(c->fd, SO_RCVTIMEO, WIRE_IO_TIMEOUT_MS);
+    set_timeout(c->fd, SO_SNDTIMEO, WIRE_IO_TIMEOUT_MS);
+    return 0;
+}
+
+static void wire_close(struct wire_conn *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    free(c->buf);
+    c->buf = NULL;
+    c->len = c->cap = 0;
+}
+
+/* Send all of @buf.  AUGUR_ECONNECT when the peer closed or reset. */
+static int wire_send(struct wire_conn *c, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            snprintf(c->errmsg, sizeof c->errmsg, "send: %s", strerror(errno));
+            return errno == EAGAIN || errno == EWOULDBLOCK ? AUGUR_ETIMEOUT
+                                                           : AUGUR_ECONNECT;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Read one whole frame into @c's buffer and describe it in @frame; the frame
+ * stays valid until the next call, which first drops it (*@consumed). */
+static int wire_read_frame(struct wire_conn *c,
+                           struct proto_frame *frame,
+                           size_t *consumed)
+{
+    if (*consumed > 0) {
+        memmove(c->buf, c->buf + *consumed, c->len - *consumed);
+        c->len -= *consumed;
+        *consumed = 0;
+    }
+    for (;;) {
+        ssize_t n;
+        int rv =
+            proto_frame_parse(c->buf, c->len, PROTO_FRAME_MAX, frame, consumed);
+        if (rv != 0) {
+            snprintf(c->errmsg, sizeof c->errmsg,
+                     "server sent an invalid frame: %s", augur_errname(rv));
+            return AUGUR_EPROTO;
+        }
+        if (*consumed > 0) {
+            return 0;
+        }
+        if (c->cap - c->len < 65536) {
+            size_t cap = c->cap == 0 ? 131072 : c->cap * 2;
+            uint8_t *buf = realloc(c->buf, cap);
+            if (buf == NULL) {
+                snprintf(c->errmsg, sizeof c->errmsg, "out of memory");
+                return AUGUR_ENOMEM;
+            }
+            c->buf = buf;
+            c->cap = cap;
+        }
+        n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        if (n == 0) {
+            snprintf(c->errmsg, sizeof c->errmsg,
+                     "server closed the connection");
+            return AUGUR_ECONNECT;
+        }
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            snprintf(c->errmsg, sizeof c->errmsg, "recv: %s", strerror(errno));
+            return errno == EAGAIN || errno == EWOULDBLOCK ? AUGUR_ETIMEOUT
+                                                           : AUGUR_ECONNECT;
+        }
+        c->len += (size_t)n;
+    }
+}
+
+/* Convert a msgpack object to JSON.  Returns a new reference or NULL. */
+static json_t *json_from_msgpack(const msgpack_object *o)
+{
+    json_t *j;
+
+    switch (o->type) {
+        case MSGPACK_OBJECT_NIL:
+            return json_null();
+        case MSGPACK_OBJECT_BOOLEAN:
+            return json_boolean(o->via.boolean);
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            if (o->via.u64 > (uint64_t)INT64_MAX) {
+                return json_real((double)o->via.u64);
+            }
+            return json_integer((json_int_t)o->via.u64);
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            return json_integer((json_int_t)o->via.i64);
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            return json_real(o->via.f64);
+        case MSGPACK_OBJECT_STR:
+            return json_stringn(o->via.str.ptr, o->via.str.size);
+        case MSGPACK_OBJECT_BIN: {
+            /* Binary fields are shown as hex: JSON has no bytes. */
+            char *hex = malloc(o->via.bin.size * 2 + 1);
+            if (hex == NULL) {
+                return NULL;
+            }
+            for (uint32_t i = 0; i < o->via.bin.size; i++) {
+                snprintf(hex + 2 * i, 3, "%02x",
+                         (unsigned char)o->via.bin.ptr[i]);
+            }
+            hex[o->via.bin.size * 2] = '\0';
+            j = json_string(hex);
+            free(hex);
+            return j;
+        }
+        case MSGPACK_OBJECT_ARRAY:
+            j = json_array();
+            for (uint32_t i = 0; j != NULL && i < o->via.array.size; i++) {
+                json_t *e = json_from_msgpack(&o->via.array.ptr[i]);
+                if (e == NULL || json_array_append_new(j, e) != 0) {
+                    json_decref(j);
+                    return NULL;
+                }
+            }
+            return j;
+        case MSGPACK_OBJECT_MAP:
+            j = json_object();
+            for (uint32_t i = 0; j != NULL && i < o->via.map.size; i++) {
+                const msgpack_object *k = &o->via.map.ptr[i].key;
+                char key[256];
+                json_t *v;
+
+                if (k->type == MSGPACK_OBJECT_STR) {
+                    snprintf(key, sizeof key, "%.*s", (int)k->via.str.size,
+                             k->via.str.ptr);
+                } else if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                    snprintf(key, sizeof key, "%" PRIu64, k->via.u64);
+                } else {
+                    snprintf(key, sizeof key, "<key of type %d>", (int)k->type);
+                }
+                v = json_from_msgpack(&o->via.map.ptr[i].val);
+                if (v == NULL || json_object_set_new(j, key, v) != 0) {
+                    json_decref(j);
+                    return NULL;
+                }
+            }
+            return j;
+        default:
+            return json_null();
+    }
+}
+
+/* Pack a JSON value as msgpack.  Returns 0 or AUGUR_EINVAL/AUGUR_ENOMEM. */
+static int json_to_msgpack(msgpack_packer *pk, const json_t *j)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    switch (json_typeof(j)) {
+        case JSON_OBJECT:
+            if (msgpack_pack_map(pk, json_object_size(j)) != 0) {
+                return AUGUR_ENOMEM;
+            }
+            json_object_foreach((json_t *)j, key, v)
+            {
+                if (msgpack_pack_str_with_body(pk, key, strlen(key)) != 0 ||
+                    json_to_msgpack(pk, v) != 0) {
+                    return AUGUR_ENOMEM;
+                }
+            }
+            return 0;
+        case JSON_ARRAY:
+            if (msgpack_pack_array(pk, json_array_size(j)) != 0) {
+                return AUGUR_ENOMEM;
+            }
+            json_array_foreach(j, i, v)
+            {
+                if (json_to_msgpack(pk, v) != 0) {
+                    return AUGUR_ENOMEM;
+                }
+            }
+            return 0;
+        case JSON_STRING:
+            return msgpack_pack_str_with_body(pk, json_string_value(j),
+                                              json_string_length(j)) != 0
+                       ? AUGUR_ENOMEM
+                       : 0;
+        case JSON_INTEGER: {
+            json_int_t n = json_integer_value(j);
+            int rv = n >= 0 ? msgpack_pack_uint64(pk, (uint64_t)n)
+                            : msgpack_pack_int64(pk, (int64_t)n);
+            return rv != 0 ? AUGUR_ENOMEM : 0;
+        }
+        case JSON_REAL:
+            return msgpack_pack_double(pk, json_real_value(j)) != 0
+                       ? AUGUR_ENOMEM
+                       : 0;
+        case JSON_TRUE:
+            return msgpack_pack_true(pk) != 0 ? AUGUR_ENOMEM : 0;
+        case JSON_FALSE:
+            return msgpack_pack_false(pk) != 0 ? AUGUR_ENOMEM : 0;
+        case JSON_NULL:
+            return msgpack_pack_nil(pk) != 0 ? AUGUR_ENOMEM : 0;
+    }
+    return AUGUR_EINVAL;
+}
+
+/* Print the payload of a frame (a msgpack map) as one JSON line; when
+ * @member is not NULL, print only that member of the map. */
+static int print_payload(const struct proto_frame *frame,
+                         const char *member,
+                         uint64_t *id_out,
+                         char *errmsg)
+{
+    msgpack_unpacked u;
+    const msgpack_object *what;
+    json_t *j;
+    char *text;
+    int rv;
+
+    msgpack_unpacked_init(&u);
+    rv = proto_payload_unpack(frame->payload, frame->len, &u);
+    if (rv != 0) {
+        snprintf(errmsg, WIRE_ERRMSG_SIZE, "undecodable payload: %s",
+                 augur_errname(rv));
+        msgpack_unpacked_destroy(&u);
+        return AUGUR_EPROTO;
+    }
+    what = &u.data;
+    if (id_out != NULL) {
+        *id_out = 0;
+    }
+    for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+        const msgpack_object *k = &u.data.via.map.ptr[i].key;
+        const msgpack_object *v = &u.data.via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR) {
+            continue;
+        }
+        if (id_out != NULL && k->via.str.size == 2 &&
+            memcmp(k->via.str.ptr, "id", 2) == 0 &&
+            v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            *id_out = v->via.u64;
+        }
+        if (member != NULL && k->via.str.size == strlen(member) &&
+            memcmp(k->via.str.ptr, member, k->via.str.size) == 0) {
+            what = v;
+        }
+    }
+    j = json_from_msgpack(what);
+    text = j != NULL
+               ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+               : NULL;
+    if (text == NULL) {
+        snprintf(errmsg, WIRE_ERRMSG_SIZE, "cannot render the answer as JSON");
+        json_decref(j);
+        msgpack_unpacked_destroy(&u);
+        return AUGUR_ENOMEM;
+    }
+    printf("%s\n", text);
+    fflush(stdout);
+    free(text);
+    json_decref(j);
+    msgpack_unpacked_destroy(&u);
+    return 0;
+}
+
+/* HELLO, then wait for WELCOME.  A CLOSE instead is printed and refused. */
+static int wire_handshake(struct wire_conn *c, uint64_t client)
+{
+    struct proto_hello hello;
+    struct proto_frame frame;
+    msgpack_sbuffer out;
+    size_t consumed = 0;
+    int rv;
+
+    memset(&hello, 0, sizeof hello);
+    hello.version = PROTO_VERSION;
+    hello.client = client;
+    snprintf(hello.auth, sizeof hello.auth, "none");
+    msgpack_sbuffer_init(&out);
+    rv = proto_hello_encode(&out, &hello);
+    if (rv == 0) {
+        rv = wire_send(c, out.data, out.size);
+    }
+    msgpack_sbuffer_destroy(&out);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = wire_read_frame(c, &frame, &consumed);
+    if (rv != 0) {
+        return rv;
+    }
+    if (frame.type != PROTO_WELCOME) {
+        char errmsg[WIRE_ERRMSG_SIZE] = "";
+        if (frame.type == PROTO_CLOSE) {
+            (void)print_payload(&frame, NULL, NULL, errmsg);
+        }
+        snprintf(c->errmsg, sizeof c->errmsg,
+                 "expected WELCOME, got a frame of type %d", (int)frame.type);
+        return AUGUR_EPROTO;
+    }
+    /* Drop the WELCOME from the buffer. */
+    memmove(c->buf, c->buf + consumed, c->len - consumed);
+    c->len -= consumed;
+    return 0;
+}
+
+/* Read the answer to request @id and print it.  Requests go one at a time,
+ * so the next frame must be its RESPONSE; anything else is an error. */
+static int wire_await_answer(struct wire_conn *c, uint64_t id)
+{
+    struct proto_frame frame;
+    char errmsg[WIRE_ERRMSG_SIZE];
+    size_t consumed = 0;
+    uint64_t got = 0;
+    int rv;
+
+    rv = wire_read_frame(c, &frame, &consumed);
+    if (rv != 0) {
+        return rv;
+    }
+    if (frame.type == PROTO_CLOSE) {
+        (void)print_payload(&frame, NULL, NULL, errmsg);
+        snprintf(c->errmsg, sizeof c->errmsg,
+                 "server closed the connection (CLOSE frame)");
+        rv = AUGUR_EPROTO;
+    } else if (frame.type != PROTO_RESPONSE) {
+        snprintf(c->errmsg, sizeof c->errmsg, "unexpected frame of type %d",
+                 (int)frame.type);
+        rv = AUGUR_EPROTO;
+    } else if ((rv = print_payload(&frame, "answer", &got, errmsg)) != 0) {
+        snprintf(c->errmsg, sizeof c->errmsg, "%s", errmsg);
+    } else if (got != id) {
+        snprintf(c->errmsg, sizeof c->errmsg,
+                 "answer for id %" PRIu64 " while waiting for %" PRIu64, got,
+                 id);
+        rv = AUGUR_EPROTO;
+    }
+    memmove(c->buf, c->buf + consumed, c->len - consumed);
+    c->len -= consumed;
+    return rv;
+}
+
+static int run_requests(const struct wire_options *o)
+{
+    struct wire_conn c;
+    msgpack_sbuffer args;
+    msgpack_sbuffer out;
+    json_t *json = NULL;
+    int rv;
+
+    msgpack_sbuffer_init(&args);
+    msgpack_sbuffer_init(&out);
+    if (o->args_json != NULL) {
+        json_error_t jerr;
+        msgpack_packer pk;
+
+        json = json_loads(o->args_json, JSON_REJECT_DUPLICATES, &jerr);
+        if (json == NULL || !json_is_object(json)) {
+            fprintf(stderr, "augur-wire: --args-json: %s\n",
+                    json == NULL ? jerr.text : "expected a JSON object");
+            json_decref(json);
+            msgpack_sbuffer_destroy(&out);
+            msgpack_sbuffer_destroy(&args);
+            return 2;
+        }
+        msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
+        rv = json_to_msgpack(&pk, json);
+        json_decref(json);
+        if (rv != 0) {
+            fprintf(stderr, "augur-wire: --args-json: cannot encode\n");
+            msgpack_sbuffer_destroy(&out);
+            msgpack_sbuffer_destroy(&args);
+            return 1;
+        }
+    }
+
+    rv = wire_connect(&c, o->endpoint);
+    if (rv == 0) {
+        rv = wire_handshake(&c, o->client);
+    }
+    for (uint64_t id = 1; rv == 0 && id <= o->repeat; id++) {
+        struct proto_request req;
+
+        memset(&req, 0, sizeof req);
+        req.id = id;
+        req.op = o->op;
+        req.op_len = strlen(o->op);
+        req.seq = o->seq;
+        req.ack = o->ack;
+        req.stale = o->stale ? 1 : 0;
+        out.size = 0;
+        rv = proto_request_append(&out, &req, args.size > 0 ? args.data : NULL,
+                                  args.size);
+        if (rv != 0) {
+            snprintf(c.errmsg, sizeof c.errmsg, "cannot encode the request: %s",
+                     augur_errname(rv));
+            break;
+        }
+        rv = wire_send(&c, out.data, out.size);
+        if (rv == 0) {
+            rv = wire_await_answer(&c, id);
+        }
+    }
+    if (rv != 0) {
+        fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
+    }
+    wire_close(&c);
+    msgpack_sbuffer_destroy(&out);
+    msgpack_sbuffer_destroy(&args);
+    return rv == 0 ? 0 : 1;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* xorshift64*: reproducible bytes from a seed. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static int run_garbage(const struct wire_options *o)
+{
+    struct wire_conn c;
+    uint8_t *bytes;
+    uint64_t state = o->seed != 0 ? o->seed : 0x9E3779B97F4A7C15ULL;
+    uint64_t deadline;
+    int rv;
+
+    bytes = malloc(o->garbage_bytes > 0 ? o->garbage_bytes : 1);
+    if (bytes == NULL) {
+        fprintf(stderr, "augur-wire: out of memory\n");
+        return 1;
+    }
+    for (uint64_t i = 0; i < o->garbage_bytes; i++) {
+        bytes[i] = (uint8_t)(next_random(&state) >> 56);
+    }
+    rv = wire_connect(&c, o->endpoint);
+    if (rv == 0 && o->hello) {
+        rv = wire_handshake(&c, o->client != 0 ? o->client : 1);
+    }
+    if (rv != 0) {
+        fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
+        wire_close(&c);
+        free(bytes);
+        return 1;
+    }
+    deadline = monotonic_ms() + WIRE_CLOSE_WAIT_MS;
+    set_timeout(c.fd, SO_SNDTIMEO, WIRE_CLOSE_WAIT_MS);
+    rv = wire_send(&c, bytes, o->garbage_bytes);
+    free(bytes);
+    if (rv == AUGUR_ECONNECT) {
+        printf("closed: the server closed the connection while we sent (%s)\n",
+               c.errmsg);
+        wire_close(&c);
+        return 0;
+    }
+    /* Drain whatever the server says (a CLOSE frame, say) until it closes
+     * the connection or the time is up. */
+    for (;;) {
+        uint8_t sink[4096];
+        uint64_t now = monotonic_ms();
+        ssize_t n;
+
+        if (now >= deadline) {
+            break;
+        }
+        set_timeout(c.fd, SO_RCVTIMEO, (int)(deadline - now));
+        n = recv(c.fd, sink, sizeof sink, 0);
+        if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE))) {
+            printf("closed: the server closed the connection\n");
+            wire_close(&c);
+            return 0;
+        }
+        if (n < 0 && errno != EINTR && errno != EAGAIN &&
+            errno != EWOULDBLOCK) {
+            printf("error: recv: %s\n", strerror(errno));
+            wire_close(&c);
+            return 1;
+        }
+    }
+    printf("open: the server kept the connection open for %d ms\n",
+           WIRE_CLOSE_WAIT_MS);
+    wire_close(&c);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"endpoint", required_argument, NULL, 'e'},
+        {"client", required_argument, NULL, 'c'},
+        {"seq", required_argument, NULL, 's'},
+        {"ack", required_argument, NULL, 'a'},
+        {"op", required_argument, NULL, 'o'},
+        {"args-json", required_argument, NULL, 'j'},
+        {"repeat", required_argument, NULL, 'r'},
+        {"stale", no_argument, NULL, 'S'},
+        {"garbage", required_argument, NULL, 'g'},
+        {"seed", required_argument, NULL, 'x'},
+        {"hello", no_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct wire_options o;
+    int opt;
+
+    memset(&o, 0, sizeof o);
+    o.repeat = 1;
+    o.seed = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int rv = 0;
+        switch (opt) {
+            case 'e':
+                o.endpoint = optarg;
+                break;
+            case 'c':
+                rv = parse_u64("--client", optarg, &o.client);
+                break;
+            case 's':
+                rv = parse_u64("--seq", optarg, &o.seq);
+                break;
+            case 'a':
+                rv = parse_u64("--ack", optarg, &o.ack);
+                break;
+            case 'o':
+                o.op = optarg;
+                break;
+            case 'j':
+                o.args_json = optarg;
+                break;
+            case 'r':
+                rv = parse_u64("--repeat", optarg, &o.repeat);
+                break;
+            case 'S':
+                o.stale = true;
+                break;
+            case 'g':
+                o.garbage_mode = true;
+                rv = parse_u64("--garbage", optarg, &o.garbage_bytes);
+                break;
+            case 'x':
+                rv = parse_u64("--seed", optarg, &o.seed);
+                break;
+            case 'H':
+                o.hello = true;
+                break;
+            case 'h':
+                fputs(usage, stdout);
+                return 0;
+            default:
+                fputs(usage, stderr);
+                return 2;
+        }
+        if (rv != 0) {
+            return 2;
+        }
+    }
+    if (optind != argc || o.endpoint == NULL) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (o.garbage_mode) {
+        if (o.garbage_bytes > (1u << 30)) {
+            fprintf(stderr, "augur-wire: --garbage: at most 1 GiB\n");
+            return 2;
+        }
+        return run_garbage(&o);
+    }
+    if (o.client == 0 || o.op == NULL || o.repeat == 0 ||
+        strlen(o.op) > PROTO_OP_MAX) {
+        fprintf(stderr,
+                "augur-wire: --client (>= 1), --op (at most %d bytes) "
+                "and --repeat (>= 1) are required\n%s",
+                PROTO_OP_MAX, usage);
+        return 2;
+    }
+    return run_requests(&o);
+}
