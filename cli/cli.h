@@ -91,6 +91,7 @@ extern const struct cli_command cli_workload_commands[];
 extern const struct cli_command cli_edge_commands[];
 extern const struct cli_command cli_claim_commands[];
 extern const struct cli_command cli_events_commands[];
+extern const struct cli_command cli_model_commands[];
 
 /* The state of one run of the CLI. */
 struct cli

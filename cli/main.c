@@ -35,6 +35,8 @@ const struct cli_group cli_groups[] = {
      cli_claim_commands},
     {"score", "failure probabilities of resources", cli_score_commands},
     {"events", "the change log", cli_events_commands},
+    {"model", "offline failure models: train, predict, eval",
+     cli_model_commands},
     {0},
 };
 
@@ -193,7 +195,11 @@ static int apply_globals(struct cli *cli, const struct cli_args *a)
         cli->endpoints_from = "AUGUR_ENDPOINTS";
     }
     if (output != NULL) {
-        rv = cli_value_choice(cli, "--output", output, "table|json");
+        /* "augur model predict" also writes CSV. */
+        rv = cli_value_choice(cli, "--output", output,
+                              strncmp(cli->words, "model ", 6) == 0
+                                  ? "table|json|csv"
+                                  : "table|json");
         if (rv != CLI_EXIT_OK) {
             return rv;
         }

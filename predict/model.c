@@ -1,0 +1,697 @@
+/* Failure models: XGBoost gradient-boosted trees (a classifier of failure
+ * within the window, a remaining-life regressor), their per-prediction
+ * feature contributions, and the versioned, self-describing model file. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xgboost/c_api.h>
+
+#include "predict/internal.h"
+
+#define MODEL_MAGIC "AUGUR-MODEL"
+#define MODEL_NAME_MAX 128
+#define MODEL_FEATURES_MAX 4096
+
+/* XGBoost's last error, at the module edge. */
+static int xgb_fail(char *errmsg, const char *what)
+{
+    snprintf(errmsg, PREDICT_ERRMSG_SIZE, "%s: %s", what, XGBGetLastError());
+    return AUGUR_EINTERNAL;
+}
+
+void predict_train_params_default(struct predict_train_params *p,
+                                  enum predict_format format)
+{
+    memset(p, 0, sizeof *p);
+    p->rounds = 300;
+    p->max_depth = 4;
+    p->eta = 0.05;
+    p->subsample = 0.8;
+    p->colsample = 0.8;
+    p->min_child_weight = 1.0;
+    p->scale_pos_weight = 0.0;
+    p->nthread = 0;
+    p->seed = 1;
+    switch (format) {
+        case PREDICT_FORMAT_CMAPSS:
+            p->regress_rul = true;
+            p->rul_cap = 125.0;
+            p->max_depth = 4;
+            p->min_child_weight = 5.0;
+            break;
+        case PREDICT_FORMAT_BACKBLAZE:
+            p->rounds = 200;
+            p->max_depth = 3;
+            p->scale_pos_weight = 1.0;
+            break;
+        case PREDICT_FORMAT_PDM:
+            p->rounds = 200;
+            p->max_depth = 4;
+            p->regress_rul = false;
+            break;
+        default:
+            break;
+    }
+}
+
+void predict_model_init(struct predict_model *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void predict_model_close(struct predict_model *m)
+{
+    for (unsigned i = 0; m->feature_names != NULL && i < m->n_features; i++) {
+        free(m->feature_names[i]);
+    }
+    free(m->feature_names);
+    if (m->clf != NULL) {
+        XGBoosterFree(m->clf);
+    }
+    if (m->reg != NULL) {
+        XGBoosterFree(m->reg);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+static int names_copy(struct predict_model *m, char *const *names, unsigned n)
+{
+    m->feature_names = calloc(n, sizeof *m->feature_names);
+    if (m->feature_names == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    m->n_features = n;
+    for (unsigned i = 0; i < n; i++) {
+        m->feature_names[i] = strdup(names[i]);
+        if (m->feature_names[i] == NULL) {
+            return AUGUR_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int param(BoosterHandle b, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int param(BoosterHandle b, const char *name, const char *fmt, ...)
+{
+    char value[64];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    return XGBoosterSetParam(b, name, value);
+}
+
+/* Boost one model on @dm with @objective. */
+static int boost(BoosterHandle *out,
+                 DMatrixHandle dm,
+                 const char *objective,
+                 const struct predict_train_params *p,
+                 double spw,
+                 unsigned progress_base,
+                 unsigned progress_total,
+                 char *errmsg)
+{
+    BoosterHandle b;
+
+    if (XGBoosterCreate(&dm, 1, &b) != 0) {
+        return xgb_fail(errmsg, "XGBoosterCreate");
+    }
+    if (param(b, "objective", "%s", objective) != 0 ||
+        param(b, "verbosity", "0") != 0 ||
+        param(b, "tree_method", "hist") != 0 ||
+        param(b, "eta", "%g", p->eta) != 0 ||
+        param(b, "max_depth", "%u", p->max_depth) != 0 ||
+        param(b, "subsample", "%g", p->subsample) != 0 ||
+        param(b, "colsample_bytree", "%g", p->colsample) != 0 ||
+        param(b, "min_child_weight", "%g", p->min_child_weight) != 0 ||
+        param(b, "seed", "%d", p->seed) != 0 ||
+        (p->nthread > 0 && param(b, "nthread", "%u", p->nthread) != 0) ||
+        (spw > 0.0 && param(b, "scale_pos_weight", "%g", spw) != 0)) {
+        xgb_fail(errmsg, "XGBoosterSetParam");
+        XGBoosterFree(b);
+        return AUGUR_EINTERNAL;
+    }
+    for (unsigned i = 0; i < p->rounds; i++) {
+        if (XGBoosterUpdateOneIter(b, (int)i, dm) != 0) {
+            xgb_fail(errmsg, "XGBoosterUpdateOneIter");
+            XGBoosterFree(b);
+            return AUGUR_EINTERNAL;
+        }
+        if (p->progress != NULL) {
+            p->progress(p->progress_arg, progress_base + i + 1, progress_total);
+        }
+    }
+    *out = b;
+    return 0;
+}
+
+int predict_model_train(struct predict_model *m,
+                        const struct predict_dataset *ds,
+                        const size_t *rows,
+                        size_t n,
+                        const struct predict_train_params *p,
+                        char *errmsg)
+{
+    size_t nf = ds->n_features;
+    size_t pos = 0, n_reg = 0, groups = 0;
+    float *x = NULL, *y = NULL, *xr = NULL, *yr = NULL;
+    DMatrixHandle dm = NULL, dr = NULL;
+    unsigned total;
+    double spw;
+    int rv;
+
+    if (rows == NULL) {
+        n = ds->n_rows;
+    }
+    if (n == 0 || nf == 0) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "no rows to train on");
+        return AUGUR_EINVAL;
+    }
+    x = malloc(n * nf * sizeof *x);
+    y = malloc(n * sizeof *y);
+    xr = malloc(n * nf * sizeof *xr);
+    yr = malloc(n * sizeof *yr);
+    if (x == NULL || y == NULL || xr == NULL || yr == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        rv = AUGUR_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t r = rows != NULL ? rows[i] : i;
+        memcpy(x + i * nf, ds->x + r * nf, nf * sizeof *x);
+        y[i] = ds->label[r];
+        pos += y[i] > 0.5f;
+        if (i == 0 ||
+            ds->group[r] != ds->group[rows != NULL ? rows[i - 1] : i - 1]) {
+            groups++;
+        }
+        if (p->regress_rul && isfinite(ds->rul[r])) {
+            float t = ds->rul[r];
+            if (p->rul_cap > 0 && t > p->rul_cap) {
+                t = (float)p->rul_cap;
+            }
+            memcpy(xr + n_reg * nf, ds->x + r * nf, nf * sizeof *xr);
+            yr[n_reg++] = t;
+        }
+    }
+    if (pos == 0 || pos == n) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 "the training rows hold one class only (%zu of %zu "
+                 "positive)",
+                 pos, n);
+        rv = AUGUR_EINVAL;
+        goto out;
+    }
+    rv = names_copy(m, ds->feature_names, ds->n_features);
+    if (rv != 0) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        goto out;
+    }
+    m->format = ds->format;
+    m->window = ds->window;
+    m->rul_cap = p->regress_rul ? p->rul_cap : 0.0;
+    m->train_rows = n;
+    m->train_groups = groups;
+    m->train_positives = pos;
+    spw = p->scale_pos_weight > 0 ? p->scale_pos_weight
+                                  : (double)(n - pos) / (double)pos;
+    total = p->rounds * (n_reg > 0 ? 2 : 1);
+    if (XGDMatrixCreateFromMat(x, n, nf, NAN, &dm) != 0 ||
+        XGDMatrixSetFloatInfo(dm, "label", y, n) != 0) {
+        rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
+        goto out;
+    }
+    rv = boost(&m->clf, dm, "binary:logistic", p, spw, 0, total, errmsg);
+    if (rv != 0 || n_reg == 0) {
+        goto out;
+    }
+    if (XGDMatrixCreateFromMat(xr, n_reg, nf, NAN, &dr) != 0 ||
+        XGDMatrixSetFloatInfo(dr, "label", yr, n_reg) != 0) {
+        rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
+        goto out;
+    }
+    rv = boost(&m->reg, dr, "reg:squarederror", p, 0.0, p->rounds, total,
+               errmsg);
+out:
+    if (dm != NULL) {
+        XGDMatrixFree(dm);
+    }
+    if (dr != NULL) {
+        XGDMatrixFree(dr);
+    }
+    free(x);
+    free(y);
+    free(xr);
+    free(yr);
+    return rv;
+}
+
+static double entropy_bits(double p)
+{
+    if (p <= 0.0 || p >= 1.0) {
+        return 0.0;
+    }
+    return -(p * log2(p) + (1.0 - p) * log2(1.0 - p));
+}
+
+/* The @top largest |contributions| of one row (bias excluded). */
+static void top_pick(const float *c,
+                     unsigned nf,
+                     unsigned top,
+                     struct predict_score *s)
+{
+    s->n_top = 0;
+    for (unsigned f = 0; f < nf; f++) {
+        float a = fabsf(c[f]);
+        unsigned k = s->n_top;
+        if (a == 0.0f) {
+            continue;
+        }
+        if (k == top && a <= fabsf(s->top_contribution[k - 1])) {
+            continue;
+        }
+        if (k < top) {
+            s->n_top++;
+        } else {
+            k = top - 1;
+        }
+        while (k > 0 && fabsf(s->top_contribution[k - 1]) < a) {
+            s->top_feature[k] = s->top_feature[k - 1];
+            s->top_contribution[k] = s->top_contribution[k - 1];
+            k--;
+        }
+        s->top_feature[k] = f;
+        s->top_contribution[k] = c[f];
+    }
+}
+
+int predict_model_score(const struct predict_model *m,
+                        const float *x,
+                        size_t n,
+                        unsigned top,
+                        struct predict_score *out,
+                        char *errmsg)
+{
+    DMatrixHandle dm;
+    bst_ulong len;
+    const float *res;
+    int rv = 0;
+
+    if (m->clf == NULL || top > PREDICT_TOP_MAX) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 m->clf == NULL ? "no model loaded" : "at most %d top features",
+                 PREDICT_TOP_MAX);
+        return AUGUR_EINVAL;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    if (XGDMatrixCreateFromMat(x, n, m->n_features, NAN, &dm) != 0) {
+        return xgb_fail(errmsg, "XGDMatrixCreateFromMat");
+    }
+    if (XGBoosterPredict(m->clf, dm, 0, 0, 0, &len, &res) != 0 || len != n) {
+        rv = xgb_fail(errmsg, "XGBoosterPredict");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i].p_fail = res[i];
+        out[i].confidence = (float)(1.0 - entropy_bits(res[i]));
+        out[i].rul = NAN;
+        out[i].n_top = 0;
+    }
+    if (m->reg != NULL) {
+        if (XGBoosterPredict(m->reg, dm, 0, 0, 0, &len, &res) != 0 ||
+            len != n) {
+            rv = xgb_fail(errmsg, "XGBoosterPredict");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            float r = res[i] < 0.0f ? 0.0f : res[i];
+            out[i].rul = r;
+        }
+    }
+    if (top > 0) {
+        size_t stride = m->n_features + 1;
+        if (XGBoosterPredict(m->clf, dm, 4, 0, 0, &len, &res) != 0 ||
+            len != n * stride) {
+            rv = xgb_fail(errmsg, "XGBoosterPredict(contributions)");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            top_pick(res + i * stride, m->n_features, top, &out[i]);
+        }
+    }
+out:
+    XGDMatrixFree(dm);
+    return rv;
+}
+
+int predict_model_check(const struct predict_model *m,
+                        const struct predict_dataset *ds,
+                        char *errmsg)
+{
+    if (m->format != ds->format) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 "the model is for format %s, the data is %s",
+                 predict_format_name(m->format),
+                 predict_format_name(ds->format));
+        return AUGUR_EINVAL;
+    }
+    if (m->n_features != ds->n_features) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 "the model has %u features, the data %u", m->n_features,
+                 ds->n_features);
+        return AUGUR_EINVAL;
+    }
+    for (unsigned i = 0; i < m->n_features; i++) {
+        if (strcmp(m->feature_names[i], ds->feature_names[i]) != 0) {
+            snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                     "feature %u is %s in the model, %s in the data", i,
+                     m->feature_names[i], ds->feature_names[i]);
+            return AUGUR_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* ---- the model file -----------------------------------------------------
+ *
+ *   AUGUR-MODEL 1
+ *   augur 0.1.0
+ *   format cmapss
+ *   window 30
+ *   rul_cap 125
+ *   train_rows 20631
+ *   train_groups 100
+ *   train_positives 3100
+ *   features 183
+ *   feature cycle
+ *   ... (one line per feature)
+ *   booster clf 123456
+ *   <123456 bytes of XGBoost UBJSON>
+ *   booster reg 123456
+ *   <bytes>
+ *   end
+ *
+ * Text lines where a person can read them, the boosters in XGBoost's own
+ * versioned format. */
+
+struct sbuf
+{
+    char *data;
+    size_t len;
+    size_t cap;
+    bool failed;
+};
+
+static void sbuf_append(struct sbuf *b, const void *p, size_t n)
+{
+    if (b->failed) {
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap == 0 ? 4096 : b->cap;
+        while (cap < b->len + n + 1) {
+            cap *= 2;
+        }
+        char *q = realloc(b->data, cap);
+        if (q == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->data = q;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line) {
+        b->failed = true;
+        return;
+    }
+    sbuf_append(b, line, (size_t)n);
+}
+
+static int booster_put(struct sbuf *b,
+                       const char *name,
+                       BoosterHandle h,
+                       char *errmsg)
+{
+    bst_ulong len;
+    const char *raw;
+
+    if (XGBoosterSaveModelToBuffer(h, "{\"format\": \"ubj\"}", &len, &raw) !=
+        0) {
+        return xgb_fail(errmsg, "XGBoosterSaveModelToBuffer");
+    }
+    sbuf_printf(b, "booster %s %" PRIu64 "\n", name, (uint64_t)len);
+    sbuf_append(b, raw, len);
+    sbuf_printf(b, "\n");
+    return 0;
+}
+
+int predict_model_save(const struct predict_model *m,
+                       char **buf,
+                       size_t *len,
+                       char *errmsg)
+{
+    struct sbuf b = {0};
+    int rv;
+
+    if (m->clf == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "no model to save");
+        return AUGUR_EINVAL;
+    }
+    sbuf_printf(&b, "%s %d\n", MODEL_MAGIC, PREDICT_MODEL_VERSION);
+    sbuf_printf(&b, "augur %s\n", AUGUR_VERSION);
+    sbuf_printf(&b, "format %s\n", predict_format_name(m->format));
+    sbuf_printf(&b, "window %.17g\n", m->window);
+    sbuf_printf(&b, "rul_cap %.17g\n", m->rul_cap);
+    sbuf_printf(&b, "train_rows %" PRIu64 "\n", m->train_rows);
+    sbuf_printf(&b, "train_groups %" PRIu64 "\n", m->train_groups);
+    sbuf_printf(&b, "train_positives %" PRIu64 "\n", m->train_positives);
+    sbuf_printf(&b, "features %u\n", m->n_features);
+    for (unsigned i = 0; i < m->n_features; i++) {
+        sbuf_printf(&b, "feature %s\n", m->feature_names[i]);
+    }
+    rv = booster_put(&b, "clf", m->clf, errmsg);
+    if (rv == 0 && m->reg != NULL) {
+        rv = booster_put(&b, "reg", m->reg, errmsg);
+    }
+    sbuf_printf(&b, "end\n");
+    if (rv == 0 && b.failed) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        rv = AUGUR_ENOMEM;
+    }
+    if (rv != 0) {
+        free(b.data);
+        return rv;
+    }
+    *buf = b.data;
+    *len = b.len;
+    return 0;
+}
+
+/* A cursor over the file's bytes. */
+struct cursor
+{
+    const char *p;
+    const char *end;
+    unsigned line;
+};
+
+/* The next line (without '\n') into @line; -1 at the end or when too
+ * long. */
+static int line_take(struct cursor *c, char *line, size_t size)
+{
+    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
+    size_t n;
+
+    if (nl == NULL) {
+        return -1;
+    }
+    n = (size_t)(nl - c->p);
+    if (n >= size || memchr(c->p, '\0', n) != NULL) {
+        return -1;
+    }
+    memcpy(line, c->p, n);
+    line[n] = '\0';
+    c->p = nl + 1;
+    c->line++;
+    return 0;
+}
+
+static int bad(char *errmsg, const struct cursor *c, const char *what)
+{
+    snprintf(errmsg, PREDICT_ERRMSG_SIZE, "model file line %u: %s", c->line + 1,
+             what);
+    return AUGUR_EMALFORMED;
+}
+
+/* "KEY VALUE" with an unsigned or a real VALUE. */
+static int kv_u64(struct cursor *c, const char *key, uint64_t *v, char *errmsg)
+{
+    char line[MODEL_NAME_MAX + 32];
+    char *end;
+    size_t kl = strlen(key);
+
+    if (line_take(c, line, sizeof line) != 0 || strncmp(line, key, kl) != 0 ||
+        line[kl] != ' ' || line[kl + 1] < '0' || line[kl + 1] > '9') {
+        return bad(errmsg, c, key);
+    }
+    *v = strtoull(line + kl + 1, &end, 10);
+    return *end == '\0' ? 0 : bad(errmsg, c, key);
+}
+
+static int kv_real(struct cursor *c, const char *key, double *v, char *errmsg)
+{
+    char line[MODEL_NAME_MAX + 32];
+    char *end;
+    size_t kl = strlen(key);
+
+    if (line_take(c, line, sizeof line) != 0 || strncmp(line, key, kl) != 0 ||
+        line[kl] != ' ') {
+        return bad(errmsg, c, key);
+    }
+    *v = strtod(line + kl + 1, &end);
+    return *end == '\0' && isfinite(*v) && *v >= 0 ? 0 : bad(errmsg, c, key);
+}
+
+static int booster_get(struct cursor *c,
+                       const char *line,
+                       BoosterHandle *out,
+                       char *errmsg)
+{
+    const char *sp = strrchr(line, ' ');
+    char *end;
+    uint64_t len;
+    BoosterHandle h;
+
+    len = strtoull(sp + 1, &end, 10);
+    if (*end != '\0' || len > (uint64_t)(c->end - c->p) ||
+        len + 1 > (uint64_t)(c->end - c->p) || c->p[len] != '\n') {
+        return bad(errmsg, c, "booster: truncated");
+    }
+    if (XGBoosterCreate(NULL, 0, &h) != 0) {
+        return xgb_fail(errmsg, "XGBoosterCreate");
+    }
+    if (XGBoosterLoadModelFromBuffer(h, c->p, len) != 0) {
+        xgb_fail(errmsg, "XGBoosterLoadModelFromBuffer");
+        XGBoosterFree(h);
+        return AUGUR_EMALFORMED;
+    }
+    c->p += len + 1;
+    c->line++;
+    *out = h;
+    return 0;
+}
+
+static int load(struct predict_model *m, struct cursor *c, char *errmsg)
+{
+    char line[MODEL_NAME_MAX + 32];
+    uint64_t v, nf;
+    int fmt, rv;
+
+    if (line_take(c, line, sizeof line) != 0 ||
+        strncmp(line, MODEL_MAGIC " ", sizeof MODEL_MAGIC) != 0) {
+        return bad(errmsg, c, "not an augur model file");
+    }
+    if (strtoul(line + sizeof MODEL_MAGIC, NULL, 10) != PREDICT_MODEL_VERSION) {
+        return bad(errmsg, c, "unsupported model file version");
+    }
+    if (line_take(c, line, sizeof line) != 0 ||
+        strncmp(line, "augur ", 6) != 0) {
+        return bad(errmsg, c, "augur version");
+    }
+    if (line_take(c, line, sizeof line) != 0 ||
+        strncmp(line, "format ", 7) != 0 ||
+        (fmt = predict_format_parse(line + 7)) < 0) {
+        return bad(errmsg, c, "format");
+    }
+    m->format = (enum predict_format)fmt;
+    if ((rv = kv_real(c, "window", &m->window, errmsg)) != 0 ||
+        (rv = kv_real(c, "rul_cap", &m->rul_cap, errmsg)) != 0 ||
+        (rv = kv_u64(c, "train_rows", &m->train_rows, errmsg)) != 0 ||
+        (rv = kv_u64(c, "train_groups", &m->train_groups, errmsg)) != 0 ||
+        (rv = kv_u64(c, "train_positives", &m->train_positives, errmsg)) != 0 ||
+        (rv = kv_u64(c, "features", &nf, errmsg)) != 0) {
+        return rv;
+    }
+    if (nf == 0 || nf > MODEL_FEATURES_MAX) {
+        return bad(errmsg, c, "feature count out of range");
+    }
+    m->feature_names = calloc(nf, sizeof *m->feature_names);
+    if (m->feature_names == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    m->n_features = (unsigned)nf;
+    for (unsigned i = 0; i < nf; i++) {
+        if (line_take(c, line, sizeof line) != 0 ||
+            strncmp(line, "feature ", 8) != 0 || line[8] == '\0') {
+            return bad(errmsg, c, "feature name");
+        }
+        m->feature_names[i] = strdup(line + 8);
+        if (m->feature_names[i] == NULL) {
+            return AUGUR_ENOMEM;
+        }
+    }
+    for (;;) {
+        if (line_take(c, line, sizeof line) != 0) {
+            return bad(errmsg, c, "truncated: no end line");
+        }
+        if (strcmp(line, "end") == 0) {
+            break;
+        }
+        if (strncmp(line, "booster clf ", 12) == 0 && m->clf == NULL) {
+            rv = booster_get(c, line, &m->clf, errmsg);
+        } else if (strncmp(line, "booster reg ", 12) == 0 && m->reg == NULL) {
+            rv = booster_get(c, line, &m->reg, errmsg);
+        } else {
+            rv = bad(errmsg, c, "unexpected line");
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (m->clf == NULL) {
+        return bad(errmsg, c, "no classifier");
+    }
+    (void)v;
+    return 0;
+}
+
+int predict_model_load(struct predict_model *m,
+                       const char *buf,
+                       size_t len,
+                       char *errmsg)
+{
+    struct cursor c = {buf, buf + len, 0};
+    int rv = load(m, &c, errmsg);
+
+    if (rv == AUGUR_ENOMEM) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+    }
+    if (rv != 0) {
+        predict_model_close(m);
+    }
+    return rv;
+}

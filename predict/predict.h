@@ -1,0 +1,409 @@
+/* The predictor: streaming telemetry features, failure models (XGBoost),
+ * a Weibull prior on age, correlated risk over the dependency graph, model
+ * files, evaluation metrics, and the dataset adapters of the offline tools.
+ *
+ * Everything but the adapters (predict_dataset_read and friends) is pure
+ * computation: no I/O, no clock, no global state.  The streaming features
+ * never allocate. */
+#ifndef AUGUR_PREDICT_H
+#define AUGUR_PREDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define PREDICT_WARN_UNUSED __attribute__((warn_unused_result))
+
+#define PREDICT_ERRMSG_SIZE 256
+
+/* ---- streaming features (predict/stream.c) ---------------------------- */
+
+#define PREDICT_WINDOW_MAX 64   /* rolling window, samples */
+#define PREDICT_BASELINE_MAX 32 /* own-baseline samples */
+#define PREDICT_Z_CAP 100.0     /* robust scores are clamped to +-this */
+
+/* How one stream summarises its samples. */
+struct predict_stream_config
+{
+    double ewma_alpha; /* (0, 1]: weight of the newest sample */
+    double holt_alpha; /* (0, 1]: Holt level smoothing */
+    double holt_beta;  /* (0, 1]: Holt trend smoothing */
+    unsigned window;   /* 1..PREDICT_WINDOW_MAX samples */
+    unsigned baseline; /* 0..PREDICT_BASELINE_MAX: the first samples, kept
+                        * as this resource's own baseline (0: none) */
+};
+
+/* The state of one (resource, metric).  Caller allocates; init, then update
+ * once per sample.  Fixed size: updating never allocates. */
+struct predict_stream
+{
+    struct predict_stream_config cfg;
+    uint64_t n; /* samples seen */
+    double last;
+    double ewma_mean;
+    double ewma_var;
+    double level; /* Holt */
+    double trend;
+    double win_sum;
+    double win_sumsq;
+    unsigned win_len;
+    unsigned win_pos; /* next slot to write */
+    double win[PREDICT_WINDOW_MAX];
+    unsigned base_len;
+    double base[PREDICT_BASELINE_MAX];
+    double base_median; /* valid once base_len == cfg.baseline */
+    double base_mad;
+};
+
+/* The features one stream yields, in this order. */
+enum predict_stream_feature
+{
+    PREDICT_SF_VALUE = 0, /* the last sample */
+    PREDICT_SF_EWMA_MEAN,
+    PREDICT_SF_EWMA_STD,
+    PREDICT_SF_HOLT_LEVEL,
+    PREDICT_SF_HOLT_TREND,
+    PREDICT_SF_WIN_MEAN,
+    PREDICT_SF_WIN_STD, /* population standard deviation */
+    PREDICT_SF_WIN_MIN,
+    PREDICT_SF_WIN_MAX,
+    PREDICT_SF_WIN_SLOPE,  /* least-squares slope per sample */
+    PREDICT_SF_ROBUST_Z,   /* (last - median) / (1.4826 MAD) over window */
+    PREDICT_SF_BASE_DELTA, /* EWMA mean minus the baseline's median */
+    PREDICT_SF_BASE_Z,     /* (last - base median) / (1.4826 base MAD) */
+    PREDICT_SF_COUNT
+};
+
+/* The short names of the features ("ewma_mean"), static storage. */
+const char *predict_stream_feature_name(enum predict_stream_feature f);
+
+/* Check @cfg.  Returns 0 or AUGUR_EINVAL with a message in @errmsg. */
+int predict_stream_config_check(const struct predict_stream_config *cfg,
+                                char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Reset @s to no samples.  @cfg must pass predict_stream_config_check. */
+void predict_stream_init(struct predict_stream *s,
+                         const struct predict_stream_config *cfg);
+
+/* Take sample @x (finite; a NaN is ignored, as a missing sample).  O(1). */
+void predict_stream_update(struct predict_stream *s, double x);
+
+/* Write the PREDICT_SF_COUNT features into @out.  Features that need
+ * samples not yet seen are NaN (XGBoost's "missing"); O(window). */
+void predict_stream_features(const struct predict_stream *s, float *out);
+
+/* Median and median absolute deviation of @v[0..@n), n >= 1; @scratch holds
+ * n doubles.  Does not modify @v. */
+void predict_median_mad(const double *v,
+                        size_t n,
+                        double *scratch,
+                        double *median,
+                        double *mad);
+
+/* A robust z score: (x - median) / (1.4826 mad), 0 when x == median, and
+ * clamped to +-PREDICT_Z_CAP (also when mad is 0). */
+double predict_robust_z(double x, double median, double mad);
+
+/* Events of a few kinds (errors, maintenance): the time since the last one
+ * and an exponentially decayed count (time constant @tau), all O(1). */
+#define PREDICT_EVENT_KINDS_MAX 8
+
+struct predict_events
+{
+    unsigned n_kinds;
+    double tau;
+    bool seen[PREDICT_EVENT_KINDS_MAX];
+    double last[PREDICT_EVENT_KINDS_MAX];
+    double count[PREDICT_EVENT_KINDS_MAX]; /* decayed to last[] */
+};
+
+void predict_events_init(struct predict_events *e,
+                         unsigned n_kinds,
+                         double tau);
+/* Note an event of @kind (< n_kinds) at time @t (not before the previous
+ * event of that kind; an earlier one is counted at the previous time). */
+void predict_events_note(struct predict_events *e, unsigned kind, double t);
+/* Time from the last event of @kind to @t; NaN when none yet. */
+double predict_events_since(const struct predict_events *e,
+                            unsigned kind,
+                            double t);
+/* The decayed count of events of @kind at @t: sum of exp(-(t - ti)/tau). */
+double predict_events_rate(const struct predict_events *e,
+                           unsigned kind,
+                           double t);
+
+/* A monotonic counter sampled now and then: its rate per time unit, and an
+ * EWMA of the rate.  A counter that goes down was reset: the new value is
+ * taken as the increase since the reset. */
+struct predict_counter
+{
+    double alpha;
+    bool has_prev;
+    bool has_rate;
+    double prev_t;
+    double prev_v;
+    double rate;
+    double ewma_rate;
+    uint64_t resets;
+};
+
+void predict_counter_init(struct predict_counter *c, double alpha);
+/* Take value @v at time @t.  Returns 0, or AUGUR_EINVAL when @t is not
+ * after the previous sample's time (the sample is ignored). */
+int predict_counter_update(struct predict_counter *c, double t, double v);
+
+/* ---- Weibull prior on age (predict/weibull.c) ------------------------- */
+
+struct predict_weibull
+{
+    double shape; /* k */
+    double scale; /* lambda, in the unit of the ages */
+};
+
+/* Maximum-likelihood fit to ages @t[0..@n) (> 0), where @failed[i] says
+ * whether unit i failed at t[i] (else it was still alive: censored).
+ * Returns 0, or AUGUR_EINVAL with a message when there is no failure or an
+ * age is not positive and finite. */
+int predict_weibull_fit(const double *t,
+                        const uint8_t *failed,
+                        size_t n,
+                        struct predict_weibull *out,
+                        char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Probability of failing within @horizon for a unit alive at @age. */
+double predict_weibull_prob(const struct predict_weibull *w,
+                            double age,
+                            double horizon);
+
+/* Median remaining life of a unit alive at @age. */
+double predict_weibull_residual(const struct predict_weibull *w, double age);
+
+/* ---- correlated risk (predict/graph.c) -------------------------------- */
+
+enum predict_edge_kind
+{
+    PREDICT_EDGE_POWER = 0,
+    PREDICT_EDGE_COOLING,
+    PREDICT_EDGE_NETWORK,
+    PREDICT_EDGE_STORAGE,
+    PREDICT_EDGE_WORKLOAD,
+    PREDICT_EDGE_KINDS
+};
+
+/* @from depends on @to (a server on its PSU); indexes into the nodes. */
+struct predict_edge
+{
+    uint32_t from;
+    uint32_t to;
+    enum predict_edge_kind kind;
+};
+
+/* Effective failure probabilities by noisy-OR: each resource fails on its
+ * own (@own[i]) or through any dependency j, which fails (effectively) and
+ * passes its failure on with probability @weight[kind]:
+ *   out[i] = 1 - (1 - own[i]) * prod_j (1 - weight[kind_ij] * out[j]).
+ * Dependencies are resolved first (the graph must be acyclic).  @out may not
+ * alias @own.  Allocates O(n + edges) scratch.  Returns 0, AUGUR_EINVAL (an
+ * index out of range, a probability or weight outside [0, 1]),
+ * AUGUR_ECYCLE, or AUGUR_ENOMEM, with a message in @errmsg. */
+int predict_graph_propagate(size_t n,
+                            const double *own,
+                            const struct predict_edge *edges,
+                            size_t n_edges,
+                            const double weight[PREDICT_EDGE_KINDS],
+                            double *out,
+                            char *errmsg) PREDICT_WARN_UNUSED;
+
+/* ---- datasets and their adapters (predict/dataset.c, predict/adapt_*.c) */
+
+enum predict_format
+{
+    PREDICT_FORMAT_CMAPSS = 0,
+    PREDICT_FORMAT_BACKBLAZE,
+    PREDICT_FORMAT_PDM,
+    PREDICT_FORMAT_COUNT
+};
+
+/* "cmapss", "backblaze", "pdm"; -1 when unknown. */
+int predict_format_parse(const char *name);
+const char *predict_format_name(enum predict_format f);
+/* The default failure window of a format, in its time unit (cycles, days,
+ * hours). */
+double predict_format_default_window(enum predict_format f);
+
+/* Rows of features with their labels, as an adapter made them.  Rows of one
+ * group (engine, drive, machine) are contiguous and in time order. */
+struct predict_dataset
+{
+    enum predict_format format;
+    double window;       /* label: failure within (t, t + window] */
+    unsigned n_features; /* columns of x */
+    char **feature_names;
+    size_t n_rows;
+    size_t cap;
+    float *x;         /* n_rows * n_features, row-major, NaN = missing */
+    float *label;     /* 1: fails within the window */
+    float *rul;       /* remaining life in time units; NaN when unknown */
+    double *time;     /* cycle, day or hour of the row */
+    uint32_t *group;  /* index into group_names */
+    uint32_t *family; /* drive or machine model: index into family_names */
+    size_t n_groups;
+    char **group_names;
+    size_t n_families;
+    char **family_names;
+};
+
+void predict_dataset_init(struct predict_dataset *ds);
+void predict_dataset_close(struct predict_dataset *ds);
+
+/* Read @paths (a comma-separated list of files, or for pdm one directory)
+ * in @format into @ds (initialised, empty), labelling failures within
+ * @window (<= 0: the format's default).  Returns 0, or AUGUR_EIO (cannot
+ * read), AUGUR_EMALFORMED ("FILE:LINE: what is wrong") or AUGUR_ENOMEM with
+ * a message in @errmsg; @ds is then empty again. */
+int predict_dataset_read(struct predict_dataset *ds,
+                         enum predict_format format,
+                         const char *paths,
+                         double window,
+                         char *errmsg) PREDICT_WARN_UNUSED;
+
+/* The row indexes of @ds that are the last of their group, in @out
+ * (n_groups entries, ordered by group index); returns their count. */
+size_t predict_dataset_last_rows(const struct predict_dataset *ds, size_t *out);
+
+/* ---- models (predict/model.c) ----------------------------------------- */
+
+#define PREDICT_MODEL_VERSION 1
+#define PREDICT_TOP_MAX 5
+
+struct predict_train_params
+{
+    unsigned rounds;
+    unsigned max_depth;
+    double eta;
+    double subsample;
+    double colsample;
+    double min_child_weight;
+    double scale_pos_weight; /* <= 0: negatives / positives */
+    unsigned nthread;        /* 0: all cores */
+    int seed;
+    bool regress_rul; /* also train a remaining-life regressor */
+    double rul_cap;   /* regression target capped at this (<= 0: none) */
+    /* Called after each boosting round when not NULL. */
+    void (*progress)(void *arg, unsigned done, unsigned total);
+    void *progress_arg;
+};
+
+/* Parameters that suit @format. */
+void predict_train_params_default(struct predict_train_params *p,
+                                  enum predict_format format);
+
+/* A trained model: a failure classifier, maybe a remaining-life regressor,
+ * and what it was trained on.  Opaque boosters; init/close. */
+struct predict_model
+{
+    enum predict_format format;
+    double window;
+    double rul_cap;
+    unsigned n_features;
+    char **feature_names;
+    uint64_t train_rows;
+    uint64_t train_groups;
+    uint64_t train_positives;
+    void *clf; /* BoosterHandle */
+    void *reg; /* BoosterHandle or NULL */
+};
+
+/* One resource's prediction. */
+struct predict_score
+{
+    float p_fail;     /* failure within the window */
+    float rul;        /* remaining life estimate; NaN without a regressor */
+    float confidence; /* 1 - binary entropy of p_fail, in [0, 1] */
+    unsigned n_top;
+    uint32_t top_feature[PREDICT_TOP_MAX];   /* by |contribution|, largest */
+    float top_contribution[PREDICT_TOP_MAX]; /* log-odds */
+};
+
+void predict_model_init(struct predict_model *m);
+void predict_model_close(struct predict_model *m);
+
+/* Train on the rows @rows[0..@n) of @ds (all rows when @rows is NULL).
+ * @m must be initialised and empty.  Returns 0, AUGUR_EINVAL (no row, or
+ * one class only), AUGUR_ENOMEM or AUGUR_EINTERNAL (XGBoost's message). */
+int predict_model_train(struct predict_model *m,
+                        const struct predict_dataset *ds,
+                        const size_t *rows,
+                        size_t n,
+                        const struct predict_train_params *p,
+                        char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Score @n rows of @x (row-major, m->n_features columns) into @out; with
+ * @top > 0 (at most PREDICT_TOP_MAX) also the top contributing features.
+ * Returns 0, AUGUR_EINVAL, AUGUR_ENOMEM or AUGUR_EINTERNAL. */
+int predict_model_score(const struct predict_model *m,
+                        const float *x,
+                        size_t n,
+                        unsigned top,
+                        struct predict_score *out,
+                        char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Check that @ds has the features @m was trained on, in the same order.
+ * Returns 0 or AUGUR_EINVAL with the first difference in @errmsg. */
+int predict_model_check(const struct predict_model *m,
+                        const struct predict_dataset *ds,
+                        char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Serialise @m: the model file's bytes in *@buf (*@len bytes), owned by the
+ * caller, who frees it.  Returns 0, AUGUR_ENOMEM or AUGUR_EINTERNAL. */
+int predict_model_save(const struct predict_model *m,
+                       char **buf,
+                       size_t *len,
+                       char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Load a model file's bytes into @m (initialised, empty); @buf is not
+ * kept.  Returns 0, AUGUR_EMALFORMED (not a model file, another version,
+ * truncated: the message says which), AUGUR_ENOMEM or AUGUR_EINTERNAL. */
+int predict_model_load(struct predict_model *m,
+                       const char *buf,
+                       size_t len,
+                       char *errmsg) PREDICT_WARN_UNUSED;
+
+/* ---- metrics (predict/metrics.c) -------------------------------------- */
+
+/* Root mean square error of @pred against @truth. */
+double predict_rmse(const float *pred, const float *truth, size_t n);
+
+/* The PHM08 challenge score: sum of exp(-d/13) - 1 for early predictions
+ * (d = pred - truth < 0) and exp(d/10) - 1 for late ones. */
+double predict_phm08_score(const float *pred, const float *truth, size_t n);
+
+/* The threshold that keeps the false-positive rate among the negatives of
+ * @score at most @fpr, and the recall it reaches: positives scoring strictly
+ * above the threshold.  *@fpr_out is the FPR reached.  Allocates a copy. */
+int predict_recall_at_fpr(const float *score,
+                          const float *label,
+                          size_t n,
+                          double fpr,
+                          double *recall,
+                          double *threshold,
+                          double *fpr_out) PREDICT_WARN_UNUSED;
+
+/* Precision and recall of "score >= threshold" (0 when undefined). */
+void predict_precision_recall(const float *score,
+                              const float *label,
+                              size_t n,
+                              double threshold,
+                              double *precision,
+                              double *recall);
+
+/* Assign each of @n_groups groups to one of @k folds, balanced and
+ * shuffled with @seed (deterministic). */
+void predict_folds_assign(size_t n_groups,
+                          unsigned k,
+                          uint64_t seed,
+                          unsigned *fold_of_group);
+
+#endif
