@@ -104,62 +104,97 @@ int replica_bootstrap_parse(struct replica_config *cfg,
 
 /* ---- log entries ------------------------------------------------------ */
 
-/* A log entry is an 8-byte header, the command, and zero padding to a
- * multiple of 8 bytes:
+/* A log entry is an 8-byte header, a body, and zero padding to a multiple of
+ * 8 bytes:
  *
- *   0..3  command length, big-endian
- *   4     entry format version (ENTRY_VERSION)
+ *   0..3  body length, big-endian
+ *   4     entry format version
  *   5..7  zero
+ *
+ * Version 1: the body is one command.  Version 2 (written now): the body is
+ * a batch, every command proposed during one loop turn:
+ *
+ *   [4 bytes: count, big-endian] then count times
+ *   [4 bytes: command length, big-endian][command]
  *
  * The padding is not decoration: libraft 0.15's uv backend assumes every
  * entry's length is a multiple of 8 when it batches and reads entries back
  * (canonical/raft #189), and followers otherwise read past the end of the
  * received buffer.  The header gives the true length back to the FSM. */
 #define ENTRY_HEADER 8
-#define ENTRY_VERSION 1
+#define ENTRY_SINGLE 1
+#define ENTRY_BATCH 2
+/* A batch is flushed early when it grows past either bound. */
+#define BATCH_BYTES_MAX (1u << 20)
+#define BATCH_COUNT_MAX ((unsigned)REPLICA_BATCH_MAX)
 
-static int entry_encode(const void *cmd, size_t len, struct raft_buffer *buf)
+static void be32_put(uint8_t *p, uint32_t v)
 {
-    size_t total;
-    uint8_t *p;
-
-    if (len > UINT32_MAX - ENTRY_HEADER - 8) {
-        return AUGUR_ETOOBIG;
-    }
-    total = (ENTRY_HEADER + len + 7) & ~(size_t)7;
-    p = raft_malloc(total);
-    if (p == NULL) {
-        return AUGUR_ENOMEM;
-    }
-    memset(p, 0, total);
-    p[0] = (uint8_t)(len >> 24);
-    p[1] = (uint8_t)(len >> 16);
-    p[2] = (uint8_t)(len >> 8);
-    p[3] = (uint8_t)len;
-    p[4] = ENTRY_VERSION;
-    memcpy(p + ENTRY_HEADER, cmd, len);
-    buf->base = p;
-    buf->len = total;
-    return 0;
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
 }
 
-static int entry_decode(const struct raft_buffer *buf,
-                        const void **cmd,
-                        size_t *len)
+static uint32_t be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+/* Apply one entry's commands, appending each answer to r->answer and its end
+ * offset to r->ends.  A malformed entry gets one EMALFORMED answer per
+ * command it claims (or one), identically on every node. */
+static int entry_apply(struct replica *r, const struct raft_buffer *buf)
 {
     const uint8_t *p = buf->base;
-    size_t n;
+    size_t body, off;
+    uint32_t count;
+    int rv = 0;
 
-    if (buf->len < ENTRY_HEADER || p[4] != ENTRY_VERSION) {
-        return AUGUR_EMALFORMED;
+    uint8_t version;
+
+    r->answer.size = 0;
+    r->n_ends = 0;
+    if (buf->len < ENTRY_HEADER ||
+        (p[4] != ENTRY_SINGLE && p[4] != ENTRY_BATCH) ||
+        (body = be32_get(p)) > buf->len - ENTRY_HEADER) {
+        goto malformed;
     }
-    n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-    if (n > buf->len - ENTRY_HEADER) {
-        return AUGUR_EMALFORMED;
+    version = p[4];
+    p += ENTRY_HEADER;
+    if (version == ENTRY_SINGLE) {
+        rv = store_apply_raw(r->store, p, body, &r->answer);
+        r->ends[r->n_ends++] = r->answer.size;
+        return rv;
     }
-    *cmd = p + ENTRY_HEADER;
-    *len = n;
-    return 0;
+    if (body < 4 || (count = be32_get(p)) > BATCH_COUNT_MAX || count == 0) {
+        goto malformed;
+    }
+    /* Check the framing whole before applying anything. */
+    off = 4;
+    for (uint32_t i = 0; i < count; i++) {
+        if (body - off < 4 || body - off - 4 < be32_get(p + off)) {
+            goto malformed;
+        }
+        off += 4 + be32_get(p + off);
+    }
+    off = 4;
+    for (uint32_t i = 0; i < count && rv == 0; i++) {
+        uint32_t len = be32_get(p + off);
+        rv = store_apply_raw(r->store, p + off + 4, len, &r->answer);
+        r->ends[r->n_ends++] = r->answer.size;
+        off += 4 + len;
+    }
+    return rv;
+
+malformed:
+    r->answer.size = 0;
+    r->n_ends = 0;
+    rv = store_answer_error(&r->answer, AUGUR_EMALFORMED,
+                            "log entry: bad framing (%zu bytes)", buf->len);
+    r->ends[r->n_ends++] = r->answer.size;
+    return rv;
 }
 
 /* ---- the FSM ---------------------------------------------------------- */
@@ -169,20 +204,9 @@ static int fsm_apply(struct raft_fsm *fsm,
                      void **result)
 {
     struct replica *r = fsm->data;
-    const void *payload;
-    size_t len;
     int rv;
 
-    r->answer.size = 0;
-    rv = entry_decode(buf, &payload, &len);
-    if (rv != 0) {
-        /* Not an entry this version wrote: answer as for any malformed
-         * command, identically on every node, and change nothing. */
-        rv = store_answer_error(&r->answer, AUGUR_EMALFORMED,
-                                "log entry: bad header (%zu bytes)", buf->len);
-    } else {
-        rv = store_apply_raw(r->store, payload, len, &r->answer);
-    }
+    rv = entry_apply(r, buf);
     if (rv != 0) {
         /* The store failed below the state machine (disk full, LMDB
          * error).  Going on would let this node's state diverge from its
@@ -192,8 +216,8 @@ static int fsm_apply(struct raft_fsm *fsm,
         abort();
     }
     /* libraft 0.15 calls the raft_apply callback synchronously right after
-     * this returns, so the answer buffer may be reused by the next entry. */
-    *result = &r->answer;
+     * this returns, so the answers may be reused by the next entry. */
+    *result = r;
     if (r->applied_cb != NULL) {
         r->applied_cb(r);
     }
@@ -380,6 +404,8 @@ int replica_init(struct replica *r,
         raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing);
     }
     raft_set_pre_vote(&r->raft, cfg->pre_vote);
+    uv_prepare_init(loop, &r->batch_prepare);
+    r->batch_prepare.data = r;
     return 0;
 
 err_after_raft_init:
@@ -418,16 +444,32 @@ static void reads_fail(struct replica_read *head, int status)
     }
 }
 
-static void raft_closed(struct raft *raft)
+/* The replica is closed once libraft and the batch handle both are. */
+static void close_step(struct replica *r)
 {
-    struct replica *r = raft->data;
-    raft_uv_close(&r->io);
-    raft_uv_tcp_close(&r->transport);
+    if (--r->closes_pending > 0) {
+        return;
+    }
     msgpack_sbuffer_destroy(&r->answer);
     if (r->close_cb != NULL) {
         r->close_cb(r);
     }
 }
+
+static void raft_closed(struct raft *raft)
+{
+    struct replica *r = raft->data;
+    raft_uv_close(&r->io);
+    raft_uv_tcp_close(&r->transport);
+    close_step(r);
+}
+
+static void batch_prepare_closed(uv_handle_t *h)
+{
+    close_step(h->data);
+}
+
+static void batch_fail(struct replica_batch *b, int status);
 
 void replica_close(struct replica *r, replica_close_cb cb)
 {
@@ -436,6 +478,13 @@ void replica_close(struct replica *r, replica_close_cb cb)
     r->close_cb = cb;
     r->waiting_head = r->waiting_tail = NULL;
     reads_fail(waiting, AUGUR_ESHUTDOWN);
+    if (r->batch != NULL) {
+        struct replica_batch *b = r->batch;
+        r->batch = NULL;
+        batch_fail(b, AUGUR_ESHUTDOWN);
+    }
+    r->closes_pending = 2;
+    uv_close((uv_handle_t *)&r->batch_prepare, batch_prepare_closed);
     raft_close(&r->raft, raft_closed);
 }
 
@@ -498,15 +547,127 @@ const char *replica_role_name(int role)
 
 /* ---- writes ----------------------------------------------------------- */
 
-static void write_done(struct raft_apply *apply, int status, void *result)
+/* Writes proposed during one loop turn go into one batch, proposed as one
+ * log entry by the prepare handle just before the loop waits for I/O: one
+ * append, one fsync and one replication message for all of them, and no
+ * added latency for a lone write. */
+struct replica_batch
 {
-    struct replica_write *req = apply->data;
+    struct raft_apply apply;
+    struct replica *replica;
+    uint8_t *buf; /* header, count, then [len][command]... */
+    size_t len, cap;
+    unsigned n, n_cap;
+    struct replica_write **reqs;
+};
+
+static void batch_free(struct replica_batch *b)
+{
+    free(b->buf);
+    free(b->reqs);
+    free(b);
+}
+
+static void batch_fail(struct replica_batch *b, int status)
+{
+    for (unsigned i = 0; i < b->n; i++) {
+        b->reqs[i]->cb(b->reqs[i], status, NULL, 0);
+    }
+    batch_free(b);
+}
+
+static void batch_done(struct raft_apply *apply, int status, void *result)
+{
+    struct replica_batch *b = apply->data;
+    struct replica *r = result;
+    size_t start = 0;
+
     if (status != 0) {
-        req->cb(req, replica__err(status), NULL, 0);
+        batch_fail(b, replica__err(status));
         return;
     }
-    const msgpack_sbuffer *answer = result;
-    req->cb(req, 0, answer->data, answer->size);
+    if (r->n_ends != b->n) {
+        /* Cannot happen for an entry this node encoded; answer each write
+         * with what the entry said as a whole rather than guess. */
+        LOG(LOG_ERROR, "batch of %u writes got %u answers", b->n, r->n_ends);
+        for (unsigned i = 0; i < b->n; i++) {
+            b->reqs[i]->cb(b->reqs[i], 0, r->answer.data, r->ends[0]);
+        }
+        batch_free(b);
+        return;
+    }
+    for (unsigned i = 0; i < b->n; i++) {
+        b->reqs[i]->cb(b->reqs[i], 0, r->answer.data + start,
+                       r->ends[i] - start);
+        start = r->ends[i];
+    }
+    batch_free(b);
+}
+
+/* Propose the open batch, if any. */
+static void batch_flush(struct replica *r)
+{
+    struct replica_batch *b = r->batch;
+    struct raft_buffer buf;
+    size_t total;
+    int rv;
+
+    if (b == NULL) {
+        return;
+    }
+    r->batch = NULL;
+    if (!replica_is_leader(r)) {
+        batch_fail(b, r->closing ? AUGUR_ESHUTDOWN : AUGUR_ENOTLEADER);
+        return;
+    }
+    total = (b->len + 7) & ~(size_t)7;
+    buf.base = raft_malloc(total);
+    if (buf.base == NULL) {
+        batch_fail(b, AUGUR_ENOMEM);
+        return;
+    }
+    be32_put(b->buf, (uint32_t)(b->len - ENTRY_HEADER));
+    b->buf[4] = ENTRY_BATCH;
+    be32_put(b->buf + ENTRY_HEADER, b->n);
+    memcpy(buf.base, b->buf, b->len);
+    memset((uint8_t *)buf.base + b->len, 0, total - b->len);
+    buf.len = total;
+    b->apply.data = b;
+    rv = raft_apply(&r->raft, &b->apply, &buf, 1, batch_done);
+    if (rv != 0) {
+        raft_free(buf.base);
+        LOG(LOG_DEBUG, "raft_apply: %s", raft_errmsg(&r->raft));
+        rv = replica__err(rv);
+        /* Nothing was appended: the writes are not indeterminate. */
+        batch_fail(b, rv == AUGUR_EINDETERMINATE ? AUGUR_ENOTLEADER : rv);
+    }
+}
+
+static void batch_prepare_cb(uv_prepare_t *h)
+{
+    struct replica *r = h->data;
+    uv_prepare_stop(h);
+    batch_flush(r);
+}
+
+static int grow(void *pp, size_t *cap, size_t need, size_t size)
+{
+    void **p = pp;
+    size_t n = *cap > 0 ? *cap : 16;
+    void *q;
+    while (n < need) {
+        n *= 2;
+    }
+    if (n == *cap) {
+        return 0;
+    }
+    q = realloc(*p, n * size);
+    if (q == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    *p = q;
+    *cap = n;
+    return 0;
 }
 
 int replica_write(struct replica *r,
@@ -515,24 +676,45 @@ int replica_write(struct replica *r,
                   size_t len,
                   replica_write_cb cb)
 {
-    struct raft_buffer buf;
-    int rv;
+    struct replica_batch *b = r->batch;
+    size_t n_cap;
 
     if (!replica_is_leader(r)) {
         return AUGUR_ENOTLEADER;
     }
-    if ((rv = entry_encode(cmd, len, &buf)) != 0) {
-        return rv;
+    if (len > BATCH_BYTES_MAX) {
+        return AUGUR_ETOOBIG;
     }
+    if (b != NULL &&
+        (b->len + 4 + len > BATCH_BYTES_MAX || b->n == BATCH_COUNT_MAX)) {
+        batch_flush(r);
+        b = NULL;
+    }
+    if (b == NULL) {
+        b = calloc(1, sizeof *b);
+        if (b == NULL) {
+            return AUGUR_ENOMEM;
+        }
+        b->replica = r;
+        b->len = ENTRY_HEADER + 4;
+    }
+    n_cap = b->n_cap;
+    if (grow(&b->buf, &b->cap, b->len + 4 + len, 1) != 0 ||
+        grow(&b->reqs, &n_cap, b->n + 1, sizeof *b->reqs) != 0) {
+        if (b != r->batch) {
+            batch_free(b);
+        }
+        return AUGUR_ENOMEM;
+    }
+    b->n_cap = (unsigned)n_cap;
+    be32_put(b->buf + b->len, (uint32_t)len);
+    memcpy(b->buf + b->len + 4, cmd, len);
+    b->len += 4 + len;
     req->cb = cb;
-    req->apply.data = req;
-    rv = raft_apply(&r->raft, &req->apply, &buf, 1, write_done);
-    if (rv != 0) {
-        raft_free(buf.base);
-        LOG(LOG_DEBUG, "raft_apply: %s", raft_errmsg(&r->raft));
-        rv = replica__err(rv);
-        /* Nothing was appended: the write is not indeterminate. */
-        return rv == AUGUR_EINDETERMINATE ? AUGUR_ENOTLEADER : rv;
+    b->reqs[b->n++] = req;
+    if (r->batch == NULL) {
+        r->batch = b;
+        uv_prepare_start(&r->batch_prepare, batch_prepare_cb);
     }
     return 0;
 }

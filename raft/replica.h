@@ -19,6 +19,7 @@
 #define REPLICA_WARN_UNUSED __attribute__((warn_unused_result))
 #define REPLICA_ERRMSG_SIZE 256
 #define REPLICA_BOOTSTRAP_MAX 9
+#define REPLICA_BATCH_MAX 4096 /* writes in one log entry at most */
 
 struct replica_peer
 {
@@ -48,6 +49,7 @@ int replica_bootstrap_parse(struct replica_config *cfg,
                             char *errmsg) REPLICA_WARN_UNUSED;
 
 struct replica;
+struct replica_batch;
 typedef void (*replica_applied_cb)(struct replica *r);
 typedef void (*replica_close_cb)(struct replica *r);
 
@@ -61,7 +63,16 @@ struct replica
     struct raft_uv_transport transport;
     struct raft_fsm fsm;
     struct raft_tracer tracer;
-    msgpack_sbuffer answer; /* the answer of the entry being applied */
+    /* The answers of the entry being applied, one after the other; answer
+     * i ends at ends[i]. */
+    msgpack_sbuffer answer;
+    size_t ends[REPLICA_BATCH_MAX];
+    unsigned n_ends;
+    /* Writes of this loop turn, proposed as one entry before the loop
+     * polls (see replica_write). */
+    struct replica_batch *batch;
+    uv_prepare_t batch_prepare;
+    int closes_pending;
     replica_applied_cb applied_cb;
     replica_close_cb close_cb;
     /* Read barriers: reads queue in @waiting; one barrier at a time serves
@@ -116,12 +127,13 @@ typedef void (*replica_write_cb)(struct replica_write *req,
 struct replica_write
 {
     void *data;
-    struct raft_apply apply;
     replica_write_cb cb;
 };
 
-/* Propose @cmd (@len bytes, copied).  Returns 0, AUGUR_ENOTLEADER,
- * AUGUR_ENOMEM or AUGUR_EIO; on error @cb is never called. */
+/* Propose @cmd (@len bytes, copied).  Writes proposed during one loop turn
+ * share one log entry, appended just before the loop polls for I/O; each
+ * still gets its own answer.  Returns 0, AUGUR_ENOTLEADER, AUGUR_ETOOBIG
+ * (over 1 MiB) or AUGUR_ENOMEM; on error @cb is never called. */
 int replica_write(struct replica *r,
                   struct replica_write *req,
                   const void *cmd,

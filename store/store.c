@@ -284,6 +284,9 @@ int store_open(const char *dir,
     int rv;
 
     if ((flags & STORE_OPEN_RESET) != 0) {
+        /* A state rebuilt from the Raft log at every start need not survive
+         * a crash at all: write through the map, no write() per page. */
+        env_flags |= MDB_WRITEMAP | MDB_MAPASYNC;
         rv = remove_state(dir, errmsg);
         if (rv != 0) {
             return rv;
