@@ -1,0 +1,240 @@
+/* Unit tests of predict/'s models: training on a synthetic set, scores and
+ * their top contributing features, the model file's round trip and its
+ * refusals. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "predict/predict.h"
+
+#define ROWS 400
+#define NF 3
+
+static char *dup(const char *s)
+{
+    char *d = strdup(s);
+
+    assert_non_null(d);
+    return d;
+}
+
+/* Feature 0 decides: label = x0 > 0.5; feature 1 is noise; feature 2 is
+ * often missing.  Remaining life 10 (1 - x0). */
+static void synthetic(struct predict_dataset *ds)
+{
+    uint64_t s = 7;
+
+    predict_dataset_init(ds);
+    ds->format = PREDICT_FORMAT_CMAPSS;
+    ds->window = 3;
+    ds->n_features = NF;
+    ds->feature_names = calloc(NF, sizeof(char *));
+    ds->feature_names[0] = dup("signal");
+    ds->feature_names[1] = dup("noise");
+    ds->feature_names[2] = dup("sparse");
+    ds->n_rows = ds->cap = ROWS;
+    ds->x = malloc(ROWS * NF * sizeof(float));
+    ds->label = malloc(ROWS * sizeof(float));
+    ds->rul = malloc(ROWS * sizeof(float));
+    ds->time = calloc(ROWS, sizeof(double));
+    ds->group = malloc(ROWS * sizeof(uint32_t));
+    ds->family = calloc(ROWS, sizeof(uint32_t));
+    for (int r = 0; r < ROWS; r++) {
+        float x0 = (float)(r % 100) / 100.0f;
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        ds->x[r * NF + 0] = x0;
+        ds->x[r * NF + 1] = (float)(s >> 40) / (float)(1 << 24);
+        ds->x[r * NF + 2] = r % 3 == 0 ? NAN : x0 * 0.0f;
+        ds->label[r] = x0 > 0.5f ? 1.0f : 0.0f;
+        ds->rul[r] = 10.0f * (1.0f - x0);
+        ds->group[r] = (uint32_t)r;
+    }
+    ds->n_groups = ROWS;
+    ds->group_names = calloc(ROWS, sizeof(char *));
+    for (int r = 0; r < ROWS; r++) {
+        char name[16];
+        snprintf(name, sizeof name, "u%d", r);
+        ds->group_names[r] = dup(name);
+    }
+}
+
+struct fx
+{
+    struct predict_dataset ds;
+    struct predict_model m;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    struct predict_train_params p;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+
+    synthetic(&f->ds);
+    predict_model_init(&f->m);
+    predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
+    p.rounds = 30;
+    p.nthread = 1;
+    p.rul_cap = 8;
+    p.eta = 0.3;
+    if (predict_model_train(&f->m, &f->ds, NULL, 0, &p, errmsg) != 0) {
+        fprintf(stderr, "train: %s\n", errmsg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    predict_model_close(&f->m);
+    predict_dataset_close(&f->ds);
+    free(f);
+    return 0;
+}
+
+static void model_scores_with_reasons(void **state)
+{
+    struct fx *f = *state;
+    float x[2 * NF] = {0.9f, 0.5f, NAN, 0.1f, 0.5f, NAN};
+    struct predict_score sc[2];
+    char errmsg[PREDICT_ERRMSG_SIZE];
+
+    assert_int_equal(f->m.train_rows, ROWS);
+    assert_int_equal(f->m.train_groups, ROWS);
+    assert_int_equal(f->m.train_positives, 4 * 49);
+    assert_int_equal(predict_model_score(&f->m, x, 2, 2, sc, errmsg), 0);
+    assert_true(sc[0].p_fail > 0.9f);
+    assert_true(sc[1].p_fail < 0.1f);
+    assert_true(sc[0].confidence > 0.5f && sc[0].confidence <= 1.0f);
+    /* Remaining life: capped at 8 in training; 1 and 9 -> about 1, 8. */
+    assert_true(fabsf(sc[0].rul - 1.0f) < 1.0f);
+    assert_true(fabsf(sc[1].rul - 8.0f) < 1.0f);
+    /* The deciding feature is the first reason, pushing the right way. */
+    assert_true(sc[0].n_top >= 1);
+    assert_int_equal(sc[0].top_feature[0], 0);
+    assert_true(sc[0].top_contribution[0] > 0);
+    assert_int_equal(sc[1].top_feature[0], 0);
+    assert_true(sc[1].top_contribution[0] < 0);
+    assert_int_equal(
+        predict_model_score(&f->m, x, 1, PREDICT_TOP_MAX + 1, sc, errmsg),
+        AUGUR_EINVAL);
+}
+
+static void model_file_round_trip_keeps_everything(void **state)
+{
+    struct fx *f = *state;
+    struct predict_model back;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    char *buf, *buf2;
+    size_t len, len2;
+    float x[NF] = {0.7f, 0.2f, 0.0f};
+    struct predict_score a, b;
+
+    assert_int_equal(predict_model_save(&f->m, &buf, &len, errmsg), 0);
+    assert_memory_equal(buf, "AUGUR-MODEL 1\n", 14);
+    assert_non_null(strstr(buf, "\nfeature signal\n"));
+    assert_non_null(strstr(buf, "\nwindow 3\n"));
+    predict_model_init(&back);
+    assert_int_equal(predict_model_load(&back, buf, len, errmsg), 0);
+    assert_int_equal(back.format, PREDICT_FORMAT_CMAPSS);
+    assert_true(back.window == 3.0);
+    assert_true(back.rul_cap == 8.0);
+    assert_int_equal(back.n_features, NF);
+    assert_string_equal(back.feature_names[2], "sparse");
+    assert_int_equal(back.train_rows, ROWS);
+    assert_int_equal(back.train_positives, f->m.train_positives);
+    assert_non_null(back.reg);
+    assert_int_equal(predict_model_score(&f->m, x, 1, 3, &a, errmsg), 0);
+    assert_int_equal(predict_model_score(&back, x, 1, 3, &b, errmsg), 0);
+    assert_true(a.p_fail == b.p_fail);
+    assert_true(a.rul == b.rul);
+    assert_int_equal(a.top_feature[0], b.top_feature[0]);
+    assert_int_equal(predict_model_check(&back, &f->ds, errmsg), 0);
+    /* Saving the loaded model gives the same bytes. */
+    assert_int_equal(predict_model_save(&back, &buf2, &len2, errmsg), 0);
+    assert_int_equal(len, len2);
+    assert_memory_equal(buf, buf2, len);
+    free(buf2);
+    predict_model_close(&back);
+    free(buf);
+}
+
+static void model_load_refuses_damaged_files(void **state)
+{
+    struct fx *f = *state;
+    struct predict_model back;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    char *buf;
+    size_t len;
+
+    assert_int_equal(predict_model_save(&f->m, &buf, &len, errmsg), 0);
+    predict_model_init(&back);
+    assert_int_equal(predict_model_load(&back, "hello\n", 6, errmsg),
+                     AUGUR_EMALFORMED);
+    assert_non_null(strstr(errmsg, "not an augur model file"));
+    /* Every truncation is refused, none crashes. */
+    for (size_t cut = 0; cut < len; cut += 1 + cut / 8) {
+        predict_model_init(&back);
+        assert_int_not_equal(predict_model_load(&back, buf, cut, errmsg), 0);
+        assert_null(back.clf);
+    }
+    buf[12] = '9'; /* "AUGUR-MODEL 9" */
+    assert_int_equal(predict_model_load(&back, buf, len, errmsg),
+                     AUGUR_EMALFORMED);
+    assert_non_null(strstr(errmsg, "version"));
+    free(buf);
+}
+
+static void model_check_refuses_other_features(void **state)
+{
+    struct fx *f = *state;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    char *saved = f->ds.feature_names[1];
+
+    f->ds.feature_names[1] = "other";
+    assert_int_equal(predict_model_check(&f->m, &f->ds, errmsg), AUGUR_EINVAL);
+    assert_non_null(strstr(errmsg, "feature 1"));
+    f->ds.feature_names[1] = saved;
+    f->ds.format = PREDICT_FORMAT_PDM;
+    assert_int_equal(predict_model_check(&f->m, &f->ds, errmsg), AUGUR_EINVAL);
+    f->ds.format = PREDICT_FORMAT_CMAPSS;
+}
+
+static void model_train_refuses_one_class(void **state)
+{
+    struct fx *f = *state;
+    struct predict_model m;
+    struct predict_train_params p;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    size_t rows[] = {0, 1, 2}; /* x0 < 0.5: all negative */
+
+    predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
+    p.rounds = 2;
+    predict_model_init(&m);
+    assert_int_equal(predict_model_train(&m, &f->ds, rows, 3, &p, errmsg),
+                     AUGUR_EINVAL);
+    assert_non_null(strstr(errmsg, "one class"));
+    predict_model_close(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(model_scores_with_reasons),
+        cmocka_unit_test(model_file_round_trip_keeps_everything),
+        cmocka_unit_test(model_load_refuses_damaged_files),
+        cmocka_unit_test(model_check_refuses_other_features),
+        cmocka_unit_test(model_train_refuses_one_class),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
