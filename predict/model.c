@@ -291,6 +291,38 @@ static void top_pick(const float *c,
     }
 }
 
+/* Inplace prediction on dense rows: no DMatrix to build, the fast path. */
+static int predict_dense(BoosterHandle b,
+                         const float *x,
+                         size_t n,
+                         unsigned nf,
+                         const float **res,
+                         char *errmsg)
+{
+    static const char config[] =
+        "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+        "\"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}";
+    char values[160];
+    const bst_ulong *shape;
+    bst_ulong dim;
+
+    snprintf(values, sizeof values,
+             "{\"data\": [%" PRIuPTR
+             ", true], \"shape\": [%zu, %u], "
+             "\"typestr\": \"<f4\", \"version\": 3}",
+             (uintptr_t)x, n, nf);
+    if (XGBoosterPredictFromDense(b, values, config, NULL, &shape, &dim, res) !=
+        0) {
+        return xgb_fail(errmsg, "XGBoosterPredictFromDense");
+    }
+    if (dim < 1 || shape[0] != n) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 "XGBoosterPredictFromDense: unexpected shape");
+        return AUGUR_EINTERNAL;
+    }
+    return 0;
+}
+
 int predict_model_score(const struct predict_model *m,
                         const float *x,
                         size_t n,
@@ -312,12 +344,9 @@ int predict_model_score(const struct predict_model *m,
     if (n == 0) {
         return 0;
     }
-    if (XGDMatrixCreateFromMat(x, n, m->n_features, NAN, &dm) != 0) {
-        return xgb_fail(errmsg, "XGDMatrixCreateFromMat");
-    }
-    if (XGBoosterPredict(m->clf, dm, 0, 0, 0, &len, &res) != 0 || len != n) {
-        rv = xgb_fail(errmsg, "XGBoosterPredict");
-        goto out;
+    rv = predict_dense(m->clf, x, n, m->n_features, &res, errmsg);
+    if (rv != 0) {
+        return rv;
     }
     for (size_t i = 0; i < n; i++) {
         out[i].p_fail = res[i];
@@ -326,28 +355,32 @@ int predict_model_score(const struct predict_model *m,
         out[i].n_top = 0;
     }
     if (m->reg != NULL) {
-        if (XGBoosterPredict(m->reg, dm, 0, 0, 0, &len, &res) != 0 ||
-            len != n) {
-            rv = xgb_fail(errmsg, "XGBoosterPredict");
-            goto out;
+        rv = predict_dense(m->reg, x, n, m->n_features, &res, errmsg);
+        if (rv != 0) {
+            return rv;
         }
         for (size_t i = 0; i < n; i++) {
-            float r = res[i] < 0.0f ? 0.0f : res[i];
-            out[i].rul = r;
+            out[i].rul = res[i] < 0.0f ? 0.0f : res[i];
         }
     }
-    if (top > 0) {
+    if (top == 0) {
+        return 0;
+    }
+    /* Contributions (SHAP values) need a DMatrix. */
+    if (XGDMatrixCreateFromMat(x, n, m->n_features, NAN, &dm) != 0) {
+        return xgb_fail(errmsg, "XGDMatrixCreateFromMat");
+    }
+    {
         size_t stride = m->n_features + 1;
         if (XGBoosterPredict(m->clf, dm, 4, 0, 0, &len, &res) != 0 ||
             len != n * stride) {
             rv = xgb_fail(errmsg, "XGBoosterPredict(contributions)");
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-            top_pick(res + i * stride, m->n_features, top, &out[i]);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                top_pick(res + i * stride, m->n_features, top, &out[i]);
+            }
         }
     }
-out:
     XGDMatrixFree(dm);
     return rv;
 }
