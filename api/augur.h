@@ -39,6 +39,15 @@ struct augur_options
     uint64_t client_id;
     /* Largest frame accepted from a server (default PROTO_FRAME_MAX). */
     size_t max_frame;
+    /* Authentication.  @key_file is this client's private key (augur
+     * keygen; mode 0600) and @cluster_key_file the cluster's public key,
+     * which the server must prove it holds.  NULL takes them from the
+     * environment: AUGUR_KEY and AUGUR_CLUSTER_KEY.  With neither, the
+     * client offers no authentication, which augurd refuses (AUGUR_EAUTH);
+     * with one and not the other, augur_client_open refuses.  The files
+     * are read once, by augur_client_open. */
+    const char *key_file;
+    const char *cluster_key_file;
 };
 
 /* Fill @o with the defaults above. */
@@ -46,8 +55,15 @@ void augur_options_init(struct augur_options *o);
 
 /* Create a client for the comma-separated "host:port,host:port" list
  * @endpoints; NULL @opt means defaults.  Does not connect yet (the first call
- * does).  Returns 0, AUGUR_EINVAL (empty or unparsable endpoint list, with a
- * message in @errmsg of AUGUR_ERRMSG_SIZE bytes) or AUGUR_ENOMEM.  The caller
+ * does).  Returns 0, AUGUR_EINVAL (empty or unparsable endpoint list, a key
+ * without the cluster key, with a message in @errmsg of AUGUR_ERRMSG_SIZE
+ * bytes), AUGUR_EAUTH / AUGUR_EIO / AUGUR_EMALFORMED (a key file that is
+ * readable by others, missing, or not a key) or AUGUR_ENOMEM.
+ *
+ * A call on a client with keys fails with AUGUR_EAUTH, without retrying,
+ * when the server does not prove the cluster key or refuses this client's
+ * key (unknown or removed); a role that does not allow an op answers
+ * AUGUR_EPERM.  The caller
  * owns *@out and frees it with augur_client_close. */
 int augur_client_open(const char *endpoints,
                       const struct augur_options *opt,

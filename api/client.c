@@ -20,12 +20,15 @@
 #include <unistd.h>
 
 #include "api/proto.h"
+#include "api/secure.h"
 #include "common/log.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define BACKOFF_MIN_MS 20
-#define BACKOFF_MAX_MS 500
+/* Short: while a cluster elects a leader, every node answers ENOLEADER at
+ * once, and a long backoff would outlast the election itself. */
+#define BACKOFF_MAX_MS 100
 #define REDIRECTS_BEFORE_BACKOFF 2 /* then a redirect loop slows down */
 #define IN_CHUNK 65536             /* receive buffer growth step */
 #define REQUEST_OVERHEAD 128       /* request map bytes besides op and args */
@@ -44,7 +47,7 @@ enum conn_state
 {
     CONN_IDLE,       /* no socket; the next attempt waits for retry_at */
     CONN_CONNECTING, /* non-blocking connect() in progress */
-    CONN_HELLO,      /* HELLO queued, waiting for WELCOME */
+    CONN_HELLO,      /* HELLO queued, waiting for (CHALLENGE and) WELCOME */
     CONN_READY,      /* requests flow */
     CONN_STATE_COUNT
 };
@@ -121,6 +124,14 @@ struct augur_client
     uint64_t next_seq;
     int64_t next_deadline; /* no call expires before this */
     int in_callback;
+
+    /* Authentication (none when !keyed). */
+    int keyed;
+    struct secure_key key;
+    uint8_t cluster_pk[SECURE_PK_SIZE];
+    struct secure_handshake hs;
+    struct secure_channel ch; /* ready once AUTH is queued */
+    msgpack_sbuffer plain;    /* frames to seal */
 
     char errmsg[AUGUR_ERRMSG_SIZE];
 };
@@ -279,6 +290,54 @@ void augur_options_init(struct augur_options *o)
     o->max_frame = PROTO_FRAME_MAX;
 }
 
+/* Load the keys named by the options or the environment. */
+static int client_keys_load(struct augur_client *c, char *errmsg)
+{
+    const char *key = c->opt.key_file;
+    const char *cluster = c->opt.cluster_key_file;
+    char why[SECURE_ERRMSG_SIZE];
+    int err;
+
+    if (key == NULL || key[0] == '\0') {
+        key = getenv("AUGUR_KEY");
+    }
+    if (cluster == NULL || cluster[0] == '\0') {
+        cluster = getenv("AUGUR_CLUSTER_KEY");
+    }
+    if (key != NULL && key[0] == '\0') {
+        key = NULL;
+    }
+    if (cluster != NULL && cluster[0] == '\0') {
+        cluster = NULL;
+    }
+    if (key == NULL && cluster == NULL) {
+        return 0;
+    }
+    if (key == NULL || cluster == NULL) {
+        snprintf(errmsg, AUGUR_ERRMSG_SIZE,
+                 "%s: a client needs both its key (--key FILE or AUGUR_KEY) "
+                 "and the cluster's public key (--cluster-key FILE or "
+                 "AUGUR_CLUSTER_KEY)",
+                 key == NULL ? "no key given" : "no cluster key given");
+        return AUGUR_EINVAL;
+    }
+    if (secure_init() != 0) {
+        snprintf(errmsg, AUGUR_ERRMSG_SIZE, "libsodium failed to start");
+        return AUGUR_EINTERNAL;
+    }
+    err = secure_key_load_secret(key, &c->key, why);
+    if (err == 0) {
+        err = secure_key_load_public(cluster, c->cluster_pk, why);
+    }
+    if (err != 0) {
+        secure_key_wipe(&c->key);
+        snprintf(errmsg, AUGUR_ERRMSG_SIZE, "%s", why);
+        return err;
+    }
+    c->keyed = 1;
+    return 0;
+}
+
 /* augur_client_open with an @errmsg that is never NULL. */
 static int client_open(const char *endpoints,
                        const struct augur_options *opt,
@@ -344,6 +403,12 @@ static int client_open(const char *endpoints,
     if (c->opt.client_id == 0) {
         c->opt.client_id = random_u64(c);
     }
+    err = client_keys_load(c, errmsg);
+    if (err != 0) {
+        goto err_after_endpoints_alloc;
+    }
+    c->opt.key_file = NULL; /* the caller's strings need not outlive open */
+    c->opt.cluster_key_file = NULL;
     c->rng = c->opt.client_id ^ (uint64_t)now_ms() << 20;
     if (c->rng == 0) {
         c->rng = 1;
@@ -353,6 +418,7 @@ static int client_open(const char *endpoints,
     c->backoff_ms = BACKOFF_MIN_MS;
     c->next_deadline = INT64_MAX;
     msgpack_sbuffer_init(&c->out);
+    msgpack_sbuffer_init(&c->plain);
     *out = c;
     return 0;
 
@@ -533,6 +599,8 @@ static void conn_close(struct augur_client *c)
     c->out_off = 0;
     c->in_len = 0;
     c->conn_gen++;
+    secure_handshake_wipe(&c->hs);
+    secure_channel_close(&c->ch);
     for (struct call *call = c->head; call != NULL; call = call->next) {
         call->on_conn = 0;
     }
@@ -691,7 +759,11 @@ static void conn_on_connected(struct augur_client *c)
     hello.version = PROTO_VERSION;
     hello.client = c->opt.client_id;
     snprintf(hello.auth, sizeof hello.auth, "none");
-    err = proto_hello_encode(&c->out, &hello);
+    if (c->keyed) {
+        err = secure_client_hello(&c->hs, c->opt.client_id, &c->out);
+    } else {
+        err = proto_hello_encode(&c->out, &hello);
+    }
     if (err != 0) {
         conn_fail(c, "hello to %s: %s", c->peer.addr, augur_strerror(err));
         return;
@@ -749,7 +821,18 @@ static void client_queue_calls(struct augur_client *c)
         req.stale = (call->flags & AUGUR_STALE) != 0;
         req.wait_ms = call->wait_ms;
         /* augur_submit checked op and size: only memory can fail here. */
-        err = proto_request_append(&c->out, &req, call->args, call->args_len);
+        if (c->ch.ready) {
+            c->plain.size = 0;
+            err = proto_request_append(&c->plain, &req, call->args,
+                                       call->args_len);
+            if (err == 0) {
+                err = secure_seal(&c->ch, (const uint8_t *)c->plain.data,
+                                  c->plain.size, &c->out);
+            }
+        } else {
+            err =
+                proto_request_append(&c->out, &req, call->args, call->args_len);
+        }
         if (err != 0) {
             conn_fail(c, "request to %s: %s", c->peer.addr,
                       augur_strerror(err));
@@ -908,6 +991,8 @@ static void conn_on_response(struct augur_client *c,
     }
 }
 
+static void client_fail_auth(struct augur_client *c, const char *msg);
+
 static void conn_on_close_frame(struct augur_client *c,
                                 const uint8_t *payload,
                                 size_t len)
@@ -922,6 +1007,12 @@ static void conn_on_close_frame(struct augur_client *c,
         (void)augur_map_str(&u.data, "error", reason, sizeof reason);
     }
     msgpack_unpacked_destroy(&u);
+    if (status == AUGUR_EAUTH) {
+        char msg[2 * AUGUR_ERRMSG_SIZE + AUGUR_ADDR_SIZE];
+        snprintf(msg, sizeof msg, "%s refused: %s", c->peer.addr, reason);
+        client_fail_auth(c, msg);
+        return;
+    }
     conn_fail(c, "%s closed the connection: %s: %s", c->peer.addr,
               augur_errname((int)(status > INT_MAX ? INT_MAX : status)),
               reason);
@@ -954,6 +1045,78 @@ static void conn_on_welcome(struct augur_client *c,
     LOG(LOG_DEBUG, "augur: connected to %s", c->peer.addr);
 }
 
+/* Fail every call now: the cluster refused this client's credentials, or
+ * the server could not prove the cluster key.  Retrying would not help. */
+static void client_fail_auth(struct augur_client *c, const char *msg)
+{
+    unsigned n = c->n_calls;
+
+    conn_drop(c, "%s", msg);
+    conn_retry_later(c);
+    while (n-- > 0 && c->head != NULL) {
+        call_fail(c, c->head, AUGUR_EAUTH, "%s", msg);
+    }
+}
+
+static void conn_on_challenge(struct augur_client *c,
+                              const uint8_t *payload,
+                              size_t len)
+{
+    char why[SECURE_ERRMSG_SIZE];
+    char msg[SECURE_ERRMSG_SIZE + AUGUR_ADDR_SIZE + 8];
+    int err;
+
+    if (c->ch.ready) {
+        conn_fail(c, "%s sent a second CHALLENGE", c->peer.addr);
+        return;
+    }
+    err = secure_client_challenge(&c->hs, payload, len, c->cluster_pk, &c->key,
+                                  &c->out, &c->ch, why);
+    secure_handshake_wipe(&c->hs);
+    if (err == AUGUR_EAUTH) {
+        snprintf(msg, sizeof msg, "%s: %s", c->peer.addr, why);
+        client_fail_auth(c, msg);
+    } else if (err != 0) {
+        conn_fail(c, "%s: %s", c->peer.addr, why);
+    }
+}
+
+static void conn_on_frame(struct augur_client *c,
+                          const struct proto_frame *frame);
+
+/* A frame while keyed: CHALLENGE and a refusal (CLOSE) come in clear
+ * before the channel is up; everything after is sealed. */
+static void conn_on_keyed_frame(struct augur_client *c,
+                                const struct proto_frame *frame)
+{
+    struct proto_frame inner;
+    int err;
+
+    if (!c->ch.ready) {
+        if (c->state == CONN_HELLO && frame->type == PROTO_CHALLENGE) {
+            conn_on_challenge(c, frame->payload, frame->len);
+        } else if (frame->type == PROTO_CLOSE) {
+            conn_on_frame(c, frame);
+        } else {
+            conn_fail(c, "%s sent frame type %d before the handshake ended",
+                      c->peer.addr, (int)frame->type);
+        }
+        return;
+    }
+    if (frame->type == PROTO_CLOSE && c->state == CONN_HELLO) {
+        conn_on_frame(c, frame); /* AUTH refused, before any sealed frame */
+        return;
+    }
+    err = secure_open(&c->ch, frame, &inner);
+    if (err != 0) {
+        conn_fail(c, "%s: %s", c->peer.addr,
+                  err == AUGUR_EAUTH ? "a frame failed authentication"
+                                     : "expected a sealed frame");
+        return;
+    }
+    conn_on_frame(c, &inner);
+}
+
 static void conn_on_frame(struct augur_client *c,
                           const struct proto_frame *frame)
 {
@@ -978,8 +1141,10 @@ static void conn_parse(struct augur_client *c)
     while (pos < c->in_len) {
         struct proto_frame frame;
         size_t used;
-        int err = proto_frame_parse(c->in + pos, c->in_len - pos,
-                                    c->opt.max_frame, &frame, &used);
+        int err = proto_frame_parse(
+            c->in + pos, c->in_len - pos,
+            c->opt.max_frame + (c->keyed ? PROTO_SEAL_OVERHEAD : 0), &frame,
+            &used);
 
         if (err != 0) {
             conn_fail(c, "bad frame from %s: %s", c->peer.addr,
@@ -990,7 +1155,11 @@ static void conn_parse(struct augur_client *c)
             break;
         }
         pos += used;
-        conn_on_frame(c, &frame);
+        if (c->keyed) {
+            conn_on_keyed_frame(c, &frame);
+        } else {
+            conn_on_frame(c, &frame);
+        }
         if (c->conn_gen != gen) {
             return; /* the connection ended; its bytes are gone */
         }
@@ -1181,6 +1350,10 @@ void augur_client_close(struct augur_client *c)
         call = following;
     }
     msgpack_sbuffer_destroy(&c->out);
+    msgpack_sbuffer_destroy(&c->plain);
+    secure_handshake_wipe(&c->hs);
+    secure_channel_close(&c->ch);
+    secure_key_wipe(&c->key);
     free(c->in);
     free(c->endpoints);
     free(c);

@@ -48,7 +48,7 @@ static void set_errmsg(char *errmsg, const char *fmt, ...)
 
 static int type_is_known(unsigned type)
 {
-    return type >= PROTO_HELLO && type <= PROTO_CLOSE;
+    return type >= PROTO_HELLO && type <= PROTO_SEALED;
 }
 
 void proto_header_write(uint8_t hdr[PROTO_HEADER_SIZE],
@@ -85,7 +85,7 @@ int proto_frame_parse(const uint8_t *buf,
     }
     /* Decide on the length before anything else arrives, so that a peer
      * announcing a huge frame is refused without buffering any of it. */
-    if (n > max || n > PROTO_FRAME_MAX) {
+    if (n > max || n > PROTO_FRAME_MAX + PROTO_SEAL_OVERHEAD) {
         return AUGUR_ETOOBIG;
     }
     if (len < PROTO_HEADER_SIZE) {

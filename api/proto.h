@@ -29,6 +29,8 @@
 #define PROTO_VERSION 1
 #define PROTO_FRAME_MAX (4u << 20) /* 4 MiB */
 #define PROTO_HEADER_SIZE 5
+/* What sealing adds to a frame (api/secure.h): the AEAD tag. */
+#define PROTO_SEAL_OVERHEAD 16
 #define PROTO_OP_MAX 64 /* longest "op" of a request, in bytes */
 
 enum proto_frame_type
@@ -38,6 +40,10 @@ enum proto_frame_type
     PROTO_REQUEST = 3,  /* client -> server, see struct proto_request */
     PROTO_RESPONSE = 4, /* server -> client: {"id":u64,"answer":{...}} */
     PROTO_CLOSE = 5,    /* server -> client: {"status":int,"error":str} */
+    /* The authenticated handshake (api/secure.h, docs/PROTOCOL.md). */
+    PROTO_CHALLENGE = 6, /* server -> client: {"eph","node","sig"} */
+    PROTO_AUTH = 7,      /* client -> server: {"key","sig"} */
+    PROTO_SEALED = 8,    /* either way: an encrypted inner frame */
 };
 
 /* Fill @hdr with the header of a frame of @type carrying @payload_len bytes. */

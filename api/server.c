@@ -13,11 +13,13 @@
 #define READ_CHUNK 65536
 #define OUTPUT_MAX_DEFAULT (64u << 20)
 
-/* A connection moves HELLO -> READY -> CLOSED, never back. */
+/* A connection moves HELLO -> AUTH -> READY -> CLOSED, never back; any
+ * state may move to CLOSED. */
 enum conn_state
 {
-    CONN_HELLO,
-    CONN_READY,
+    CONN_HELLO, /* waiting for HELLO */
+    CONN_AUTH,  /* CHALLENGE sent, waiting for AUTH */
+    CONN_READY, /* authenticated: sealed frames only */
     CONN_CLOSED
 };
 
@@ -34,6 +36,11 @@ struct api_conn
     size_t output; /* bytes handed to uv_write and not yet written */
     unsigned refs; /* the handle + every call not yet replied */
     char peer[64];
+    struct secure_handshake hs;
+    struct secure_channel ch; /* ready from READY on */
+    uint8_t key[SECURE_PK_SIZE];
+    char principal[API_NAME_SIZE];
+    int role;
 };
 
 struct conn_write
@@ -47,6 +54,8 @@ struct conn_write
 static void conn_unref(struct api_conn *c)
 {
     if (--c->refs == 0) {
+        secure_handshake_wipe(&c->hs);
+        secure_channel_close(&c->ch);
         free(c->buf);
         free(c);
     }
@@ -110,6 +119,19 @@ static void conn_send(struct api_conn *c, msgpack_sbuffer *sb)
         msgpack_sbuffer_destroy(sb);
         return;
     }
+    if (c->ch.ready) {
+        msgpack_sbuffer sealed;
+        msgpack_sbuffer_init(&sealed);
+        if (secure_seal(&c->ch, (const uint8_t *)sb->data, sb->size, &sealed) !=
+            0) {
+            msgpack_sbuffer_destroy(&sealed);
+            msgpack_sbuffer_destroy(sb);
+            conn_close(c);
+            return;
+        }
+        msgpack_sbuffer_destroy(sb);
+        *sb = sealed;
+    }
     if (c->output + sb->size > limit) {
         LOG(LOG_WARN,
             "client %s: more than %zu bytes of answers unread; "
@@ -160,11 +182,11 @@ static void conn_refuse(struct api_conn *c, int status, const char *reason)
 
 static void conn_hello(struct api_conn *c, const struct proto_frame *f)
 {
+    struct api_server *s = c->server;
     struct proto_hello hello;
     msgpack_unpacked unpacked;
     msgpack_sbuffer sb;
-    msgpack_packer pk;
-    char errmsg[256];
+    char errmsg[SECURE_ERRMSG_SIZE];
     int rv;
 
     if (f->type != PROTO_HELLO) {
@@ -190,29 +212,78 @@ static void conn_hello(struct api_conn *c, const struct proto_frame *f)
         conn_refuse(c, AUGUR_EPROTO, errmsg);
         return;
     }
-    if (strcmp(hello.auth, "none") != 0) {
-        snprintf(errmsg, sizeof errmsg, "authentication '%s' not supported",
-                 hello.auth);
+    if (strcmp(hello.auth, "none") == 0) {
+        conn_refuse(c, AUGUR_EAUTH,
+                    "this cluster requires authentication: give the client "
+                    "a key (--key FILE or AUGUR_KEY) and the cluster's "
+                    "public key (--cluster-key FILE or AUGUR_CLUSTER_KEY)");
+        return;
+    }
+    if (strcmp(hello.auth, SECURE_SCHEME) != 0) {
+        snprintf(errmsg, sizeof errmsg,
+                 "authentication '%s' not supported (this node: %s)",
+                 hello.auth, SECURE_SCHEME);
         conn_refuse(c, AUGUR_EPROTO, errmsg);
         return;
     }
-    c->client = hello.client;
-    c->state = CONN_READY;
-
-    /* WELCOME: {"v": 1, "node": id} */
     msgpack_sbuffer_init(&sb);
-    {
-        msgpack_sbuffer body;
-        msgpack_sbuffer_init(&body);
-        msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 2);
-        msgpack_pack_str_with_body(&pk, "v", 1);
-        msgpack_pack_uint32(&pk, PROTO_VERSION);
-        msgpack_pack_str_with_body(&pk, "node", 4);
-        msgpack_pack_uint64(&pk, c->server->config.node_id);
-        rv = proto_frame_append(&sb, PROTO_WELCOME, body.data, body.size);
-        msgpack_sbuffer_destroy(&body);
+    rv = secure_server_hello(&c->hs, f->payload, f->len, s->config.identity,
+                             s->config.node_id, &sb, errmsg);
+    if (rv != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        conn_refuse(c, rv, errmsg);
+        return;
     }
+    c->client = hello.client;
+    c->state = CONN_AUTH;
+    conn_send(c, &sb);
+}
+
+static void conn_auth(struct api_conn *c, const struct proto_frame *f)
+{
+    struct api_server *s = c->server;
+    struct secure_channel ch;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer body;
+    msgpack_packer pk;
+    char errmsg[SECURE_ERRMSG_SIZE];
+    char hex[SECURE_HEX_SIZE];
+    int rv;
+
+    if (f->type != PROTO_AUTH) {
+        conn_refuse(c, AUGUR_EPROTO, "expected AUTH after CHALLENGE");
+        return;
+    }
+    memset(&ch, 0, sizeof ch);
+    rv = secure_server_auth(&c->hs, f->payload, f->len, c->key, &ch, errmsg);
+    secure_handshake_wipe(&c->hs);
+    if (rv == 0) {
+        rv = s->config.auth_cb(s, c->key, c->principal, &c->role, errmsg);
+    }
+    if (rv != 0) {
+        secure_channel_close(&ch);
+        conn_refuse(c, rv, errmsg);
+        return;
+    }
+    c->ch = ch;
+    c->state = CONN_READY;
+    secure_key_hex(c->key, hex);
+    LOG(LOG_DEBUG, "client %s: authenticated as %s (key %.16s...)", c->peer,
+        c->principal, hex);
+
+    /* WELCOME, the first sealed frame: {"v": 1, "node": id, "principal"} */
+    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_init(&body);
+    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "v", 1);
+    msgpack_pack_uint32(&pk, PROTO_VERSION);
+    msgpack_pack_str_with_body(&pk, "node", 4);
+    msgpack_pack_uint64(&pk, s->config.node_id);
+    msgpack_pack_str_with_body(&pk, "principal", 9);
+    msgpack_pack_str_with_body(&pk, c->principal, strlen(c->principal));
+    rv = proto_frame_append(&sb, PROTO_WELCOME, body.data, body.size);
+    msgpack_sbuffer_destroy(&body);
     if (rv != 0) {
         msgpack_sbuffer_destroy(&sb);
         conn_close(c);
@@ -256,6 +327,8 @@ static void conn_request(struct api_conn *c, const struct proto_frame *f)
     call->server = s;
     call->conn = c;
     call->client = c->client;
+    call->role = c->role;
+    memcpy(call->principal, c->principal, sizeof call->principal);
     c->refs++;
     s->request_cb(s, call);
 }
@@ -297,8 +370,10 @@ static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     while (c->state != CONN_CLOSED) {
         struct proto_frame f;
         size_t consumed = 0;
+        /* Sealing adds its tag to the limit of the frame inside. */
+        size_t limit = c->state == CONN_READY ? max + PROTO_SEAL_OVERHEAD : max;
         int rv =
-            proto_frame_parse(c->buf + off, c->len - off, max, &f, &consumed);
+            proto_frame_parse(c->buf + off, c->len - off, limit, &f, &consumed);
         if (rv != 0) {
             conn_refuse(c, rv,
                         rv == AUGUR_ETOOBIG ? "frame larger than the limit"
@@ -310,8 +385,21 @@ static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         }
         if (c->state == CONN_HELLO) {
             conn_hello(c, &f);
+        } else if (c->state == CONN_AUTH) {
+            conn_auth(c, &f);
         } else {
-            conn_request(c, &f);
+            struct proto_frame inner;
+            rv = secure_open(&c->ch, &f, &inner);
+            if (rv != 0) {
+                conn_refuse(c, rv,
+                            rv == AUGUR_EAUTH
+                                ? "a frame failed authentication (tampered, "
+                                  "replayed, reordered or truncated)"
+                            : rv == AUGUR_EPROTO ? "expected a sealed frame"
+                                                 : "malformed sealed frame");
+                return;
+            }
+            conn_request(c, &inner);
         }
         off += consumed;
     }
@@ -395,6 +483,12 @@ int api_server_start(struct api_server *s,
     s->loop = loop;
     s->config = *config;
     s->request_cb = request_cb;
+    if (config->identity == NULL || !config->identity->has_secret ||
+        config->auth_cb == NULL) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "no cluster key to prove this node's identity with");
+        return AUGUR_EINVAL;
+    }
     if (s->config.max_frame == 0 || s->config.max_frame > PROTO_FRAME_MAX) {
         s->config.max_frame = PROTO_FRAME_MAX;
     }
@@ -436,6 +530,28 @@ static void listener_closed(uv_handle_t *handle)
     s->listener_closed = true;
     if (s->n_conns == 0 && s->close_cb != NULL) {
         s->close_cb(s);
+    }
+}
+
+void api_server_revalidate(struct api_server *s)
+{
+    for (struct api_conn *c = s->conns; c != NULL; c = c->next) {
+        char errmsg[API_ERRMSG_SIZE];
+        char name[API_NAME_SIZE];
+        int role;
+
+        if (c->state != CONN_READY) {
+            continue;
+        }
+        if (s->config.auth_cb(s, c->key, name, &role, errmsg) != 0) {
+            char why[API_NAME_SIZE + API_ERRMSG_SIZE + 32];
+            snprintf(why, sizeof why, "principal %s was removed: %s",
+                     c->principal, errmsg);
+            conn_refuse(c, AUGUR_EAUTH, why);
+            continue;
+        }
+        memcpy(c->principal, name, sizeof c->principal);
+        c->role = role;
     }
 }
 

@@ -1,6 +1,8 @@
-/* Client connections on the server side: accept, HELLO/WELCOME, frame
- * decoding, request dispatch to a handler, responses.  It decides nothing:
- * every decoded request goes to the handler, which answers it once. */
+/* Client connections on the server side: accept, the authenticated
+ * handshake (HELLO, CHALLENGE, AUTH, sealed WELCOME), sealed frames, request
+ * dispatch to a handler, responses.  It decides nothing: whether a proven
+ * key may connect is the auth callback's answer, and every decoded request
+ * goes to the handler, which answers it once. */
 #ifndef AUGUR_API_SERVER_H
 #define AUGUR_API_SERVER_H
 
@@ -12,9 +14,11 @@
 #include <uv.h>
 
 #include "api/proto.h"
+#include "api/secure.h"
 
 #define API_WARN_UNUSED __attribute__((warn_unused_result))
 #define API_ERRMSG_SIZE 256
+#define API_NAME_SIZE 128
 
 struct api_conn;
 struct api_server;
@@ -28,8 +32,10 @@ struct api_call
     struct api_call *next; /* handler's: for parking calls in lists */
     struct api_server *server;
     struct api_conn *conn;
-    uint64_t client;          /* the connection's client id (HELLO) */
-    struct proto_request req; /* points into @unpacked and @payload */
+    uint64_t client;               /* the connection's client id (HELLO) */
+    int role;                      /* the principal's role (auth callback) */
+    char principal[API_NAME_SIZE]; /* the principal's name */
+    struct proto_request req;      /* points into @unpacked and @payload */
     msgpack_unpacked unpacked;
     uint8_t *payload; /* a copy of the frame: msgpack-c's strings
                          point into the buffer they came from */
@@ -37,6 +43,14 @@ struct api_call
 
 typedef void (*api_request_cb)(struct api_server *s, struct api_call *call);
 typedef void (*api_server_close_cb)(struct api_server *s);
+/* Decide whether the proven public key @key may use the cluster: 0 with the
+ * principal's name (API_NAME_SIZE bytes) and role, or AUGUR_EAUTH (unknown
+ * key) with a reason in @errmsg (API_ERRMSG_SIZE bytes). */
+typedef int (*api_auth_cb)(struct api_server *s,
+                           const uint8_t key[SECURE_PK_SIZE],
+                           char *name,
+                           int *role,
+                           char *errmsg);
 
 struct api_server_config
 {
@@ -45,6 +59,9 @@ struct api_server_config
     size_t max_frame;    /* 0 = PROTO_FRAME_MAX */
     size_t max_output;   /* a slower reader than this is cut off; 0 =
                             64 MiB */
+    const struct secure_key *identity; /* the cluster key, with its secret
+                                          half; must outlive the server */
+    api_auth_cb auth_cb;               /* required */
 };
 
 struct api_server
@@ -63,12 +80,19 @@ struct api_server
     char errmsg[API_ERRMSG_SIZE];
 };
 
-/* Bind and listen on config->address.  Returns 0, AUGUR_EINVAL (address)
- * or AUGUR_EIO (bind/listen failed) with the reason in s->errmsg. */
+/* Bind and listen on config->address.  Returns 0, AUGUR_EINVAL (address,
+ * or no identity with a secret key, or no auth callback) or AUGUR_EIO
+ * (bind/listen failed) with the reason in s->errmsg. */
 int api_server_start(struct api_server *s,
                      uv_loop_t *loop,
                      const struct api_server_config *config,
                      api_request_cb request_cb) API_WARN_UNUSED;
+
+/* Ask the auth callback again about every authenticated connection (the
+ * principals changed): a connection whose key is refused now gets a sealed
+ * CLOSE with the reason and is closed; one whose role changed keeps going
+ * with the new role. */
+void api_server_revalidate(struct api_server *s);
 
 /* Stop listening and close every connection; @cb runs once @s can be freed.
  * Calls still held by the handler remain valid until replied. */

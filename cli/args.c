@@ -91,14 +91,16 @@ static int parse_flag(struct cli_args *a,
     struct flag_token t;
     const struct cli_flag *f;
     const char *value;
-    int s = 0;
+    int s = 1;
     int idx;
 
+    /* A command's flag wins over a global one of the same name ("principal
+     * add --key PUBFILE" is the new principal's key, not the caller's). */
     token_split(tok, &t);
-    idx = spec_find(a->spec[0], &t);
+    idx = spec_find(a->spec[1], &t);
     if (idx < 0) {
-        s = 1;
-        idx = spec_find(a->spec[1], &t);
+        s = 0;
+        idx = spec_find(a->spec[0], &t);
     }
     if (idx < 0) {
         snprintf(err, CLI_ERR_SIZE, "unknown flag '%.*s'",

@@ -85,7 +85,12 @@ int cli_open(struct cli *cli)
 
     augur_options_init(&opt);
     opt.timeout_ms = (int)(cli->timeout_s * 1000);
+    opt.key_file = cli->key_file;
+    opt.cluster_key_file = cli->cluster_key_file;
     rv = augur_client_open(cli->endpoints, &opt, &cli->client, errmsg);
+    if (rv == AUGUR_EINVAL && strstr(errmsg, "cluster key") != NULL) {
+        return cli_usage(cli, "%s", errmsg);
+    }
     if (rv == AUGUR_EINVAL) {
         return cli_usage(cli, "invalid endpoints '%s' (from %s): %s",
                          cli->endpoints, cli->endpoints_from, errmsg);

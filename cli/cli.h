@@ -91,13 +91,17 @@ extern const struct cli_command cli_workload_commands[];
 extern const struct cli_command cli_edge_commands[];
 extern const struct cli_command cli_claim_commands[];
 extern const struct cli_command cli_events_commands[];
+extern const struct cli_command cli_keygen_commands[];
+extern const struct cli_command cli_principal_commands[];
 extern const struct cli_command cli_model_commands[];
 
 /* The state of one run of the CLI. */
 struct cli
 {
     const char *endpoints;
-    const char *endpoints_from; /* "--endpoints", "AUGUR_ENDPOINTS", ... */
+    const char *endpoints_from;   /* "--endpoints", "AUGUR_ENDPOINTS", ... */
+    const char *key_file;         /* --key, or NULL: AUGUR_KEY */
+    const char *cluster_key_file; /* --cluster-key, or NULL */
     bool json;
     unsigned timeout_s;
     unsigned read_flags; /* AUGUR_STALE with --stale */

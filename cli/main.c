@@ -13,6 +13,11 @@
 const struct cli_flag cli_global_flags[] = {
     {"endpoints", 0, "HOST:PORT,...",
      "nodes to reach (default $AUGUR_ENDPOINTS, or " DEFAULT_ENDPOINTS ")", 0},
+    {"key", 0, "FILE", "this client's private key (default $AUGUR_KEY)", 0},
+    {"cluster-key", 0, "FILE",
+     "the cluster's public key, which the server must prove it holds "
+     "(default $AUGUR_CLUSTER_KEY)",
+     0},
     {"output", 'o', "table|json", "output format (default table)", 0},
     {"timeout", 0, "SECONDS", "give up on a call after this long (default 30)",
      0},
@@ -35,6 +40,9 @@ const struct cli_group cli_groups[] = {
      cli_claim_commands},
     {"score", "failure probabilities of resources", cli_score_commands},
     {"events", "the change log", cli_events_commands},
+    {"keygen", "make a key pair", cli_keygen_commands},
+    {"principal", "who may use the cluster, and in which role",
+     cli_principal_commands},
     {"model", "offline failure models: train, predict, eval",
      cli_model_commands},
     {0},
@@ -177,6 +185,18 @@ static int resolve(struct cli *cli,
     return -1;
 }
 
+/* A global flag's value even where the command has a flag of that name. */
+static const char *global_get(const struct cli_args *a, const char *name)
+{
+    for (int i = 0; a->spec[0][i].name != NULL; i++) {
+        if (strcmp(a->spec[0][i].name, name) == 0) {
+            const struct cli_flag_values *fv = &a->values[0][i];
+            return fv->n > 0 ? fv->v[fv->n - 1] : NULL;
+        }
+    }
+    return NULL;
+}
+
 /* Take the global flags into @cli. */
 static int apply_globals(struct cli *cli, const struct cli_args *a)
 {
@@ -217,6 +237,8 @@ static int apply_globals(struct cli *cli, const struct cli_args *a)
     }
     cli->timeout_s = (unsigned)t;
     cli->read_flags = cli_args_get(a, "stale") != NULL ? AUGUR_STALE : 0;
+    cli->key_file = global_get(a, "key");
+    cli->cluster_key_file = global_get(a, "cluster-key");
     return CLI_EXIT_OK;
 }
 
@@ -236,7 +258,8 @@ static int run(struct cli *cli,
         return cli_usage(cli, "%s", err);
     }
     rv = apply_globals(cli, &args);
-    if (rv == CLI_EXIT_OK) {
+    /* keygen needs no cluster, nor the keys it may be making. */
+    if (rv == CLI_EXIT_OK && strcmp(cmd->words, "keygen") != 0) {
         rv = cli_open(cli);
     }
     if (rv == CLI_EXIT_OK) {

@@ -28,6 +28,8 @@ static const struct
     [AUGUR_EINTERNAL] = {"EINTERNAL", "internal error"},
     [AUGUR_EBUSY] = {"EBUSY", "busy"},
     [AUGUR_EPROTO] = {"EPROTO", "protocol error"},
+    [AUGUR_EAUTH] = {"EAUTH", "authentication failed"},
+    [AUGUR_EPERM] = {"EPERM", "permission denied"},
 };
 
 const char *augur_strerror(int code)

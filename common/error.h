@@ -29,6 +29,8 @@ enum augur_err
     AUGUR_EINTERNAL = 19,      /* a bug or an unexpected failure below */
     AUGUR_EBUSY = 20,  /* another change of the same kind is under way */
     AUGUR_EPROTO = 21, /* the peer broke the protocol */
+    AUGUR_EAUTH = 22,  /* unknown key, bad signature, or no key given */
+    AUGUR_EPERM = 23,  /* the principal's role does not allow the op */
     AUGUR_ERR_COUNT
 };
 

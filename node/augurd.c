@@ -74,6 +74,27 @@ int node_start(struct node *n, const struct node_config *cfg)
     msgpack_sbuffer_init(&n->scratch);
     uv_loop_init(&n->loop);
 
+    {
+        char err[SECURE_ERRMSG_SIZE];
+        uint8_t admin[SECURE_PK_SIZE];
+        rv = secure_init();
+        if (rv == 0) {
+            rv = secure_key_load_secret(cfg->cluster_key, &n->cluster_key, err);
+        }
+        if (rv != 0) {
+            snprintf(n->errmsg, sizeof n->errmsg, "cluster key: %s",
+                     rv == AUGUR_EINTERNAL ? "libsodium failed to start" : err);
+            goto err;
+        }
+        if (cfg->admin_key[0] != '\0') {
+            rv = secure_key_load_public(cfg->admin_key, admin, err);
+            if (rv != 0) {
+                snprintf(n->errmsg, sizeof n->errmsg, "admin key: %s", err);
+                goto err;
+            }
+            secure_key_hex(admin, n->admin_key_hex);
+        }
+    }
     memset(&rc, 0, sizeof rc);
     if (cfg->bootstrap[0] != '\0') {
         char err[REPLICA_ERRMSG_SIZE];
@@ -125,6 +146,8 @@ int node_start(struct node *n, const struct node_config *cfg)
     memset(&sc, 0, sizeof sc);
     sc.address = cfg->client_address;
     sc.node_id = cfg->id;
+    sc.identity = &n->cluster_key;
+    sc.auth_cb = node__auth;
     rv = api_server_start(&n->server, &n->loop, &sc, node__on_request);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "clients: %s", n->server.errmsg);
@@ -161,6 +184,7 @@ err_after_lock:
     close(n->lock_fd);
     n->lock_fd = -1;
 err:
+    secure_key_wipe(&n->cluster_key);
     uv_loop_close(&n->loop);
     msgpack_sbuffer_destroy(&n->scratch);
     return rv != 0 ? rv : AUGUR_EINTERNAL;
@@ -171,6 +195,7 @@ static void replica_closed(struct replica *r)
     struct node *n = r->data;
     store_close(n->store);
     n->store = NULL;
+    secure_key_wipe(&n->cluster_key);
     LOG(LOG_INFO, "node %" PRIu64 " stopped", n->config.id);
 }
 

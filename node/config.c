@@ -31,12 +31,18 @@ static const char usage[] =
     "Without\n"
     "                            it an empty node waits for 'augur member "
     "add'\n"
+    "  --cluster-key FILE        the cluster's private key (augur keygen):\n"
+    "                            proves this node to clients and peers; "
+    "required\n"
+    "  --admin-key PUBFILE       the first admin's public key: recorded as\n"
+    "                            principal 'admin' when the cluster starts\n"
+    "                            (used once; give it to every initial node)\n"
     "  --log-level LEVEL         error, warn, info (default), debug, trace\n"
     "                            (also AUGUR_LOG_LEVEL; trace includes "
     "libraft's)\n"
-    "  --election-timeout MS     Raft election timeout (default 1000)\n"
-    "  --heartbeat-timeout MS    Raft heartbeat interval (default 100)\n"
-    "  --pre-vote on|off         Raft pre-vote (default off)\n"
+    "  --election-timeout MS     Raft election timeout (default 300)\n"
+    "  --heartbeat-timeout MS    Raft heartbeat interval (default 50)\n"
+    "  --pre-vote on|off         Raft pre-vote (default on)\n"
     "  --snapshot-threshold N    log entries between snapshots (default "
     "16384)\n"
     "  --snapshot-trailing N     entries kept after a snapshot (default 4096)\n"
@@ -48,6 +54,8 @@ static const char usage[] =
     "example:\n"
     "  augurd --id 1 --data-dir /var/lib/augur/1 \\\n"
     "    --raft-address 10.0.0.1:7101 --client-address 10.0.0.1:7001 \\\n"
+    "    --cluster-key /etc/augur/cluster.key "
+    "--admin-key /etc/augur/admin.key.pub \\\n"
     "    --bootstrap 1=10.0.0.1:7101,2=10.0.0.2:7101,3=10.0.0.3:7101\n";
 
 static int parse_uint(const char *key,
@@ -119,6 +127,14 @@ static int config_set(struct node_config *cfg,
     if (strcmp(key, "client-address") == 0) {
         return copy_str(key, value, cfg->client_address,
                         sizeof cfg->client_address, errmsg);
+    }
+    if (strcmp(key, "cluster-key") == 0) {
+        return copy_str(key, value, cfg->cluster_key, sizeof cfg->cluster_key,
+                        errmsg);
+    }
+    if (strcmp(key, "admin-key") == 0) {
+        return copy_str(key, value, cfg->admin_key, sizeof cfg->admin_key,
+                        errmsg);
     }
     if (strcmp(key, "bootstrap") == 0) {
         return copy_str(key, value, cfg->bootstrap, sizeof cfg->bootstrap,
@@ -260,6 +276,14 @@ int node_config_parse(struct node_config *cfg,
      * A longer log costs only replay time at restart. */
     cfg->snapshot_threshold = 16384;
     cfg->snapshot_trailing = 4096;
+    /* A lost leader is replaced in about 2-3 election timeouts (a survivor
+     * that still heard the leader rejects the first candidate); 300 ms
+     * keeps that under a second on loopback and a LAN.  Pre-vote stops a
+     * node that was cut off from raising the term when it returns.  See
+     * README "Failover timing". */
+    cfg->election_timeout_ms = 300;
+    cfg->heartbeat_timeout_ms = 50;
+    cfg->pre_vote = true;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);
     }
@@ -324,6 +348,12 @@ int node_config_parse(struct node_config *cfg,
         snprintf(errmsg, NODE_ERRMSG_SIZE,
                  "--id, --data-dir, --raft-address and --client-address are "
                  "required (see augurd --help)");
+        return AUGUR_EINVAL;
+    }
+    if (cfg->cluster_key[0] == '\0') {
+        snprintf(errmsg, NODE_ERRMSG_SIZE,
+                 "--cluster-key FILE is required: the cluster's private key "
+                 "(make one with 'augur keygen --out FILE')");
         return AUGUR_EINVAL;
     }
     return 0;

@@ -21,7 +21,9 @@ struct node_config
     char data_dir[PATH_MAX];
     char raft_address[STORE_ADDR_SIZE];
     char client_address[STORE_ADDR_SIZE];
-    char bootstrap[1024]; /* "1=HOST:PORT,..." or "" */
+    char bootstrap[1024];       /* "1=HOST:PORT,..." or "" */
+    char cluster_key[PATH_MAX]; /* the cluster's private key file */
+    char admin_key[PATH_MAX];   /* the first admin's public key file, or "" */
     int log_level;
     unsigned election_timeout_ms;
     unsigned heartbeat_timeout_ms;
@@ -62,8 +64,12 @@ struct node
     struct store_cmd cmd;    /* scratch for decoding one request */
     msgpack_sbuffer scratch; /* scratch for encoding one command/answer */
     struct node_waiter *waiters;
+    struct secure_key cluster_key;          /* with its secret half */
+    char admin_key_hex[STORE_KEY_HEX_SIZE]; /* "" when none */
+    uint64_t principals_version;            /* seen by the server */
     bool was_leader;
     uint64_t next_expire_ms;
+    uint64_t next_bootstrap_ms;
     int lock_fd;
     bool stopping;
     int exit_code;
@@ -83,6 +89,11 @@ void node_stop(struct node *n);
 void node__on_request(struct api_server *s, struct api_call *call);
 void node__on_applied(struct replica *r);
 void node__tick(struct node *n);
+int node__auth(struct api_server *s,
+               const uint8_t key[SECURE_PK_SIZE],
+               char *name,
+               int *role,
+               char *errmsg);
 void node__fail_waiters(struct node *n);
 
 /* Milliseconds since the epoch (wall clock): the leader's stamp. */

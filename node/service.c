@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "common/log.h"
 #include "node/node.h"
 
@@ -204,7 +206,8 @@ static void handle_write(struct node *n,
     char errmsg[STORE_ERRMSG_SIZE];
     int rv;
 
-    if (op == STORE_OP_NODE_SET || op == STORE_OP_SESSION_EXPIRE) {
+    if (op == STORE_OP_NODE_SET || op == STORE_OP_SESSION_EXPIRE ||
+        op == STORE_OP_PRINCIPAL_BOOTSTRAP) {
         api_call_reply_error(call, AUGUR_EINVAL, NULL,
                              "'%s' is proposed by the cluster itself",
                              store_op_name(op));
@@ -384,9 +387,100 @@ void node__fail_waiters(struct node *n)
 void node__on_applied(struct replica *r)
 {
     struct node *n = r->data;
+    uint64_t version = store_principals_version(n->store);
+
+    if (version != n->principals_version) {
+        /* A principal was added or removed (or a snapshot restored): a
+         * removed key's connections end here, on every node. */
+        n->principals_version = version;
+        api_server_revalidate(&n->server);
+    }
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
+}
+
+/* ---- authentication and roles ----------------------------------------- */
+
+int node__auth(struct api_server *s,
+               const uint8_t key[SECURE_PK_SIZE],
+               char *name,
+               int *role,
+               char *errmsg)
+{
+    struct node *n = s->data;
+    char hex[SECURE_HEX_SIZE];
+    int rv;
+
+    secure_key_hex(key, hex);
+    rv = store_principal_find(n->store, hex, name, role);
+    if (rv == 0) {
+        return 0;
+    }
+    /* Until the first admin is recorded, its key (--admin-key) is admin:
+     * that is how the first 'augur status' of a new cluster gets in. */
+    if (rv == AUGUR_ENOTFOUND && n->admin_key_hex[0] != '\0' &&
+        sodium_memcmp(hex, n->admin_key_hex, SECURE_HEX_SIZE - 1) == 0 &&
+        !store_principals_bootstrapped(n->store)) {
+        snprintf(name, API_NAME_SIZE, "admin");
+        *role = STORE_ROLE_ADMIN;
+        return 0;
+    }
+    if (rv == AUGUR_ENOTFOUND) {
+        snprintf(errmsg, API_ERRMSG_SIZE,
+                 "unknown key %.16s...: not a principal of this cluster "
+                 "(an admin adds it: augur principal add NAME --key "
+                 "FILE.pub --role ROLE)",
+                 hex);
+    } else {
+        snprintf(errmsg, API_ERRMSG_SIZE, "cannot look up the key: %s",
+                 augur_strerror(rv));
+    }
+    return AUGUR_EAUTH;
+}
+
+/* Node operations each role may call. */
+static bool node_op_allowed(int role, const char *name)
+{
+    if (role == STORE_ROLE_ADMIN) {
+        return true;
+    }
+    if (strcmp(name, "status") == 0) {
+        return true; /* every role: it reveals only the topology */
+    }
+    if (strcmp(name, "member.list") == 0) {
+        return role == STORE_ROLE_OPERATOR || role == STORE_ROLE_READER;
+    }
+    return false; /* membership and leadership: admin only */
+}
+
+/* Store operations each role may call. */
+static bool store_op_allowed(int role, enum store_op op)
+{
+    bool principal =
+        op == STORE_OP_PRINCIPAL_ADD || op == STORE_OP_PRINCIPAL_REMOVE ||
+        op == STORE_OP_PRINCIPAL_BOOTSTRAP || op == STORE_OP_PRINCIPAL_LIST;
+
+    switch (role) {
+        case STORE_ROLE_ADMIN:
+            return true;
+        case STORE_ROLE_OPERATOR:
+            return !principal;
+        case STORE_ROLE_READER:
+            return !principal && !store_op_is_write(op);
+        default:
+            /* agent: telemetry of its own host comes later; until then
+             * nothing of the store. */
+            return false;
+    }
+}
+
+static void reply_forbidden(struct api_call *call, const char *op, size_t len)
+{
+    api_call_reply_error(call, AUGUR_EPERM, NULL,
+                         "principal %s (role %s) may not call '%.*s'",
+                         call->principal, store_role_name(call->role),
+                         (int)(len > 64 ? 64 : len), op);
 }
 
 /* ---- node operations -------------------------------------------------- */
@@ -778,6 +872,10 @@ void node__on_request(struct api_server *s, struct api_call *call)
         for (size_t i = 0; i < sizeof node_ops / sizeof node_ops[0]; i++) {
             if (strlen(node_ops[i].name) == req->op_len &&
                 memcmp(node_ops[i].name, req->op, req->op_len) == 0) {
+                if (!node_op_allowed(call->role, node_ops[i].name)) {
+                    reply_forbidden(call, req->op, req->op_len);
+                    return;
+                }
                 node_ops[i].handle(n, call);
                 return;
             }
@@ -785,6 +883,10 @@ void node__on_request(struct api_server *s, struct api_call *call)
         api_call_reply_error(call, AUGUR_EINVAL, NULL, "unknown op '%.*s'",
                              (int)(req->op_len > 64 ? 64 : req->op_len),
                              req->op);
+        return;
+    }
+    if (!store_op_allowed(call->role, op)) {
+        reply_forbidden(call, req->op, req->op_len);
         return;
     }
     if (store_op_is_write(op)) {
@@ -820,6 +922,18 @@ void node__tick(struct node *n)
         LOG(LOG_INFO, "no longer the leader");
     }
     n->was_leader = leader;
+    /* Record the first admin (--admin-key) once; retried until applied. */
+    if (leader && n->admin_key_hex[0] != '\0' && now >= n->next_bootstrap_ms &&
+        !store_principals_bootstrapped(n->store)) {
+        memset(&n->cmd, 0, sizeof n->cmd);
+        n->cmd.op = STORE_OP_PRINCIPAL_BOOTSTRAP;
+        snprintf(n->cmd.u.principal.name, sizeof n->cmd.u.principal.name,
+                 "admin");
+        memcpy(n->cmd.u.principal.key, n->admin_key_hex,
+               sizeof n->cmd.u.principal.key);
+        propose_own(n);
+        n->next_bootstrap_ms = now + 1000;
+    }
     if (leader && now >= n->next_expire_ms) {
         memset(&n->cmd, 0, sizeof n->cmd);
         n->cmd.op = STORE_OP_SESSION_EXPIRE;

@@ -24,6 +24,9 @@ static const struct
     {STORE_OP_SCORE_SET, "score.set"},
     {STORE_OP_NODE_SET, "node.set"},
     {STORE_OP_SESSION_EXPIRE, "session.expire"},
+    {STORE_OP_PRINCIPAL_ADD, "principal.add"},
+    {STORE_OP_PRINCIPAL_REMOVE, "principal.remove"},
+    {STORE_OP_PRINCIPAL_BOOTSTRAP, "principal.bootstrap"},
     {STORE_OP_RESOURCE_GET, "resource.get"},
     {STORE_OP_RESOURCE_LIST, "resource.list"},
     {STORE_OP_WORKLOAD_GET, "workload.get"},
@@ -33,6 +36,7 @@ static const struct
     {STORE_OP_CLAIM_LIST, "claim.list"},
     {STORE_OP_EVENTS, "events"},
     {STORE_OP_NODE_LIST, "node.list"},
+    {STORE_OP_PRINCIPAL_LIST, "principal.list"},
 };
 
 static const char *const state_names[STORE_STATE_COUNT] = {
@@ -76,7 +80,7 @@ const char *store_op_name(enum store_op op)
 
 int store_op_is_write(enum store_op op)
 {
-    return op >= STORE_OP_RESOURCE_ADD && op <= STORE_OP_SESSION_EXPIRE;
+    return op >= STORE_OP_RESOURCE_ADD && op <= STORE_OP_PRINCIPAL_BOOTSTRAP;
 }
 
 static int name_parse(const char *const *names,
@@ -281,6 +285,24 @@ static int check_address(const char *op,
     return 0;
 }
 
+/* A public key: 64 lowercase hex digits. */
+static int check_key(const char *op, const char *key, char *errmsg)
+{
+    size_t len = field_len(key, STORE_KEY_HEX_SIZE);
+    bool ok = len == STORE_KEY_HEX_SIZE - 1;
+
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = (key[i] >= '0' && key[i] <= '9') ||
+             (key[i] >= 'a' && key[i] <= 'f');
+    }
+    if (!ok) {
+        return fail(errmsg, AUGUR_EINVAL,
+                    "%s: 'key' must be a public key of 64 lowercase hex digits",
+                    op);
+    }
+    return 0;
+}
+
 /* The edge.list cursor is "FROM/TO": '/' never occurs in an identifier. */
 static int check_edge_cursor(const char *op, const char *after, char *errmsg)
 {
@@ -419,6 +441,22 @@ int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
         case STORE_OP_SESSION_EXPIRE:
         case STORE_OP_EVENTS:
             return 0;
+        case STORE_OP_PRINCIPAL_ADD:
+        case STORE_OP_PRINCIPAL_BOOTSTRAP:
+            rv = check_id(op, "name", cmd->u.principal.name, false, errmsg);
+            if (rv == 0) {
+                rv = check_key(op, cmd->u.principal.key, errmsg);
+            }
+            if (rv == 0 && cmd->op == STORE_OP_PRINCIPAL_ADD &&
+                store_role_name(cmd->u.principal.role) == NULL) {
+                rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown role %d", op,
+                          cmd->u.principal.role);
+            }
+            return rv;
+        case STORE_OP_PRINCIPAL_REMOVE:
+            return check_id(op, "name", cmd->u.principal.name, false, errmsg);
+        case STORE_OP_PRINCIPAL_LIST:
+            return check_id(op, "after", cmd->u.list.after, true, errmsg);
         case STORE_OP_RESOURCE_GET:
         case STORE_OP_WORKLOAD_GET:
             return check_id(op, "id", cmd->u.get.id, false, errmsg);
@@ -792,6 +830,25 @@ static int decode_fields(const struct args *a, struct store_cmd *cmd)
             return rv;
         case STORE_OP_SESSION_EXPIRE:
             return arg_u64(a, "ttl_ms", true, &cmd->u.expire.ttl_ms);
+        case STORE_OP_PRINCIPAL_ADD:
+        case STORE_OP_PRINCIPAL_BOOTSTRAP:
+            rv = arg_str(a, "name", true, cmd->u.principal.name,
+                         sizeof cmd->u.principal.name);
+            if (rv == 0) {
+                rv = arg_str(a, "key", true, cmd->u.principal.key,
+                             sizeof cmd->u.principal.key);
+            }
+            if (rv == 0 && cmd->op == STORE_OP_PRINCIPAL_ADD) {
+                rv = arg_name(a, "role", store_role_parse,
+                              "admin, operator, agent, reader",
+                              &cmd->u.principal.role);
+            }
+            return rv;
+        case STORE_OP_PRINCIPAL_REMOVE:
+            return arg_str(a, "name", true, cmd->u.principal.name,
+                           sizeof cmd->u.principal.name);
+        case STORE_OP_PRINCIPAL_LIST:
+            return decode_list(a, cmd, NULL);
         case STORE_OP_RESOURCE_GET:
         case STORE_OP_WORKLOAD_GET:
             return arg_str(a, "id", true, cmd->u.get.id, sizeof cmd->u.get.id);
@@ -1058,6 +1115,24 @@ static void encode_args(struct store__pack *p, const struct store_cmd *cmd)
         case STORE_OP_SESSION_EXPIRE:
             msgpack_pack_map(k, 1);
             pack_kv_u64(p, "ttl_ms", cmd->u.expire.ttl_ms);
+            break;
+        case STORE_OP_PRINCIPAL_ADD:
+            msgpack_pack_map(k, 3);
+            pack_kv_str(p, "name", cmd->u.principal.name);
+            pack_kv_str(p, "key", cmd->u.principal.key);
+            pack_kv_str(p, "role", store_role_name(cmd->u.principal.role));
+            break;
+        case STORE_OP_PRINCIPAL_BOOTSTRAP:
+            msgpack_pack_map(k, 2);
+            pack_kv_str(p, "name", cmd->u.principal.name);
+            pack_kv_str(p, "key", cmd->u.principal.key);
+            break;
+        case STORE_OP_PRINCIPAL_REMOVE:
+            msgpack_pack_map(k, 1);
+            pack_kv_str(p, "name", cmd->u.principal.name);
+            break;
+        case STORE_OP_PRINCIPAL_LIST:
+            encode_list(p, cmd, NULL);
             break;
         case STORE_OP_RESOURCE_GET:
         case STORE_OP_WORKLOAD_GET:

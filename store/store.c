@@ -26,6 +26,8 @@ const char *const store__db_names[STORE__DB_COUNT] = {
     [STORE__DB_SESSION_TIMES] = "session_times",
     [STORE__DB_ANSWERS] = "answers",
     [STORE__DB_NODES] = "nodes",
+    [STORE__DB_PRINCIPALS] = "principals",
+    [STORE__DB_PRINCIPAL_KEYS] = "principal_keys",
 };
 
 /* The map is sparse: only written pages take disk space. */
@@ -223,11 +225,36 @@ static int meta_rev_put(struct store *s, MDB_txn *txn, uint64_t rev)
                       sizeof meta_rev_key - 1, s->value.data, s->value.size);
 }
 
+static const char meta_auth_key[] = "auth";
+
+int store__meta_auth_get(struct store *s, MDB_txn *txn, bool *set)
+{
+    MDB_val v;
+    int rv = store__get(s, txn, STORE__DB_META, meta_auth_key,
+                        sizeof meta_auth_key - 1, &v);
+
+    *set = rv == 0;
+    return rv == AUGUR_ENOTFOUND ? 0 : rv;
+}
+
+int store__meta_auth_put(struct store *s, MDB_txn *txn)
+{
+    static const unsigned char one = 0x01; /* msgpack 1 */
+    return store__put(s, txn, STORE__DB_META, meta_auth_key,
+                      sizeof meta_auth_key - 1, &one, 1);
+}
+
 int store__meta_entry_check(struct store *s, const MDB_val *k, const MDB_val *v)
 {
     msgpack_object o;
     uint64_t rev;
 
+    if (k->mv_size == sizeof meta_auth_key - 1 &&
+        memcmp(k->mv_data, meta_auth_key, k->mv_size) == 0) {
+        return v->mv_size == 1 && ((const unsigned char *)v->mv_data)[0] == 1
+                   ? 0
+                   : AUGUR_EMALFORMED;
+    }
     if (k->mv_size != sizeof meta_rev_key - 1 ||
         memcmp(k->mv_data, meta_rev_key, k->mv_size) != 0) {
         return AUGUR_EMALFORMED;
@@ -428,6 +455,12 @@ static int dispatch_write(struct store *s,
             return store__node_set(s, txn, cmd);
         case STORE_OP_SESSION_EXPIRE:
             return store__session_expire(s, txn, cmd);
+        case STORE_OP_PRINCIPAL_ADD:
+            return store__principal_add(s, txn, cmd);
+        case STORE_OP_PRINCIPAL_REMOVE:
+            return store__principal_remove(s, txn, cmd);
+        case STORE_OP_PRINCIPAL_BOOTSTRAP:
+            return store__principal_bootstrap(s, txn, cmd);
         default:
             break;
     }
@@ -458,6 +491,8 @@ static int dispatch_read(struct store *s,
             return store__events_read(s, txn, cmd);
         case STORE_OP_NODE_LIST:
             return store__node_list(s, txn, cmd);
+        case STORE_OP_PRINCIPAL_LIST:
+            return store__principal_list(s, txn, cmd);
         default:
             break;
     }

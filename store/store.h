@@ -43,6 +43,9 @@ enum store_op
     STORE_OP_SCORE_SET = 9,
     STORE_OP_NODE_SET = 10,       /* record a node's addresses */
     STORE_OP_SESSION_EXPIRE = 11, /* drop sessions idle past a TTL */
+    STORE_OP_PRINCIPAL_ADD = 12,
+    STORE_OP_PRINCIPAL_REMOVE = 13,
+    STORE_OP_PRINCIPAL_BOOTSTRAP = 14, /* the first admin: once per cluster */
     /* reads */
     STORE_OP_RESOURCE_GET = 64,
     STORE_OP_RESOURCE_LIST = 65,
@@ -53,6 +56,7 @@ enum store_op
     STORE_OP_CLAIM_LIST = 70,
     STORE_OP_EVENTS = 71,
     STORE_OP_NODE_LIST = 72,
+    STORE_OP_PRINCIPAL_LIST = 73,
 };
 
 /* Wire names ("claim.acquire") <-> op numbers.  store_op_from_name returns
@@ -88,6 +92,21 @@ enum store_edge_kind
 };
 int store_edge_kind_parse(const char *name, size_t len);
 const char *store_edge_kind_name(int kind);
+
+/* Roles of principals (docs/ARCHITECTURE.md says what each may do). */
+enum store_role
+{
+    STORE_ROLE_ADMIN = 0,
+    STORE_ROLE_OPERATOR = 1,
+    STORE_ROLE_AGENT = 2,
+    STORE_ROLE_READER = 3,
+    STORE_ROLE_COUNT
+};
+int store_role_parse(const char *name, size_t len);
+const char *store_role_name(int role);
+
+/* A principal's public key: 64 lowercase hex digits (Ed25519) + NUL. */
+#define STORE_KEY_HEX_SIZE 65
 
 struct store_capacity
 {
@@ -171,6 +190,12 @@ struct store_cmd
         {
             uint64_t ttl_ms; /* sessions idle longer than this are dropped */
         } expire;
+        struct
+        {
+            char name[STORE_ID_SIZE];
+            char key[STORE_KEY_HEX_SIZE]; /* add, bootstrap */
+            int role;                     /* enum store_role; add */
+        } principal;
         struct
         {
             char id[STORE_ID_SIZE]; /* resource.get, workload.get, claim.get */
@@ -285,6 +310,21 @@ uint64_t store_revision(struct store *s);
 /* Look up the client address recorded for node @id by STORE_OP_NODE_SET.
  * Returns 0 or AUGUR_ENOTFOUND.  @out has STORE_ADDR_SIZE bytes. */
 int store_node_client_address(struct store *s, uint64_t id, char *out);
+
+/* Principals.  store_principal_find looks up the principal holding public
+ * key @key_hex (64 hex digits) in the applied state: 0 with its name
+ * (STORE_ID_SIZE bytes) and role, AUGUR_ENOTFOUND or AUGUR_EIO.
+ * store_principals_bootstrapped tells whether the first admin was ever
+ * recorded (principal.bootstrap applied).  store_principals_version changes
+ * whenever the set of principals may have changed (an add, a remove, a
+ * restore): it is not part of the state, only a hint to re-check open
+ * connections. */
+int store_principal_find(struct store *s,
+                         const char *key_hex,
+                         char *name,
+                         int *role) STORE_WARN_UNUSED;
+int store_principals_bootstrapped(struct store *s);
+uint64_t store_principals_version(struct store *s);
 
 /* Snapshot: serialize the whole state into one buffer allocated with
  * @alloc (libraft passes raft_malloc), in a format store_restore reads.

@@ -16,19 +16,21 @@
  * order and the names are part of the snapshot format: append only. */
 enum store__db
 {
-    STORE__DB_META = 0,      /* "rev" -> uint */
-    STORE__DB_RESOURCES,     /* id -> resource record */
-    STORE__DB_PICK,          /* pick key (see resources.c) -> nil */
-    STORE__DB_WORKLOADS,     /* id -> workload record */
-    STORE__DB_CLAIMS,        /* workload -> [host, epoch]; live claims only */
-    STORE__DB_HOST_CLAIMS,   /* "host\0workload" -> epoch */
-    STORE__DB_EDGES,         /* "from\0to" -> kind */
-    STORE__DB_REDGES,        /* "to\0from" -> kind: the same edges, reversed */
-    STORE__DB_EVENTS,        /* BE u64 rev -> event object */
-    STORE__DB_SESSIONS,      /* BE u64 client -> [floor, last_time_ms] */
-    STORE__DB_SESSION_TIMES, /* BE time, BE client -> nil: expiry order */
-    STORE__DB_ANSWERS,       /* BE u64 client, BE u64 seq -> answer bytes */
-    STORE__DB_NODES,         /* BE u64 node id -> [raft addr, client addr] */
+    STORE__DB_META = 0,       /* "rev" -> uint */
+    STORE__DB_RESOURCES,      /* id -> resource record */
+    STORE__DB_PICK,           /* pick key (see resources.c) -> nil */
+    STORE__DB_WORKLOADS,      /* id -> workload record */
+    STORE__DB_CLAIMS,         /* workload -> [host, epoch]; live claims only */
+    STORE__DB_HOST_CLAIMS,    /* "host\0workload" -> epoch */
+    STORE__DB_EDGES,          /* "from\0to" -> kind */
+    STORE__DB_REDGES,         /* "to\0from" -> kind: the same edges, reversed */
+    STORE__DB_EVENTS,         /* BE u64 rev -> event object */
+    STORE__DB_SESSIONS,       /* BE u64 client -> [floor, last_time_ms] */
+    STORE__DB_SESSION_TIMES,  /* BE time, BE client -> nil: expiry order */
+    STORE__DB_ANSWERS,        /* BE u64 client, BE u64 seq -> answer bytes */
+    STORE__DB_NODES,          /* BE u64 node id -> [raft addr, client addr] */
+    STORE__DB_PRINCIPALS,     /* name -> [key hex, role] */
+    STORE__DB_PRINCIPAL_KEYS, /* key hex -> name */
     STORE__DB_COUNT
 };
 
@@ -135,7 +137,8 @@ struct store
     int status;              /* the current op's refusal, 0 if none */
     char errmsg[STORE_ERRMSG_SIZE]; /* its reason, or the last failure's */
     struct store__walk walk;
-    struct store_cmd cmd; /* scratch for store_apply_raw */
+    struct store_cmd cmd;        /* scratch for store_apply_raw */
+    uint64_t principals_version; /* bumped when principals may change */
 };
 
 /* ---- store.c: LMDB at the edge, refusals ------------------------------ */
@@ -449,6 +452,30 @@ int store__node_list(struct store *s,
 int store__node_entry_check(struct store *s,
                             const MDB_val *k,
                             const MDB_val *v);
+
+/* ---- principals.c ---------------------------------------------------- */
+
+int store__principal_add(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__principal_remove(struct store *s,
+                            MDB_txn *txn,
+                            const struct store_cmd *cmd);
+int store__principal_bootstrap(struct store *s,
+                               MDB_txn *txn,
+                               const struct store_cmd *cmd);
+int store__principal_list(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd);
+int store__principal_entry_check(struct store *s,
+                                 const MDB_val *k,
+                                 const MDB_val *v);
+int store__principal_key_entry_check(struct store *s,
+                                     const MDB_val *k,
+                                     const MDB_val *v);
+/* The meta key that marks the first admin as recorded. */
+int store__meta_auth_get(struct store *s, MDB_txn *txn, bool *set);
+int store__meta_auth_put(struct store *s, MDB_txn *txn);
 
 /* ---- store.c: meta ---------------------------------------------------- */
 

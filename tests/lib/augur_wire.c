@@ -12,7 +12,17 @@
  *   augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] [--hello]
  *     Sends BYTES pseudo-random bytes (after a proper HELLO/WELCOME when
  *     --hello is given) and reports whether the server closed the
- *     connection: exit 0 if it did within 5 s, 1 otherwise. */
+ *     connection: exit 0 if it did within 5 s, 1 otherwise.
+ *
+ * With AUGUR_KEY and AUGUR_CLUSTER_KEY set, the handshake is the
+ * authenticated one (api/secure.h) and every frame after it is sealed;
+ * --plain sends the unauthenticated HELLO instead.  --mutate breaks the
+ * protocol on purpose, for the refusal tests:
+ *     replay     send the first sealed request again, byte for byte
+ *     tamper     flip one bit of the first sealed request
+ *     oversize   after the handshake, announce a frame over the limit
+ *     truncate   send half of AUTH, then end the connection
+ * A CLOSE from the server is printed as a JSON line on stdout. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -32,6 +42,7 @@
 #include <msgpack.h>
 
 #include "api/proto.h"
+#include "api/secure.h"
 #include "common/error.h"
 
 #define WIRE_IO_TIMEOUT_MS 30000
@@ -42,7 +53,9 @@ static const char usage[] =
     "usage: augur-wire --endpoint HOST:PORT --client ID --seq N [--ack N]\n"
     "                  --op OP [--args-json JSON] [--repeat K] [--stale]\n"
     "       augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] "
-    "[--hello]\n";
+    "[--hello]\n"
+    "  [--plain] [--mutate replay|tamper|oversize|truncate]\n"
+    "  keys: AUGUR_KEY and AUGUR_CLUSTER_KEY (the authenticated handshake)\n";
 
 struct wire_options
 {
@@ -58,6 +71,11 @@ struct wire_options
     uint64_t garbage_bytes;
     uint64_t seed;
     bool hello;
+    bool plain;
+    const char *mutate; /* NULL, "replay", "tamper", "oversize", "truncate" */
+    bool keyed;
+    struct secure_key key;
+    uint8_t cluster_pk[SECURE_PK_SIZE];
 };
 
 /* One connection and its receive buffer. */
@@ -67,6 +85,7 @@ struct wire_conn
     uint8_t *buf;
     size_t len;
     size_t cap;
+    struct secure_channel ch; /* ready after an authenticated handshake */
     char errmsg[WIRE_ERRMSG_SIZE];
 };
 
@@ -169,6 +188,27 @@ static void wire_close(struct wire_conn *c)
     free(c->buf);
     c->buf = NULL;
     c->len = c->cap = 0;
+    secure_channel_close(&c->ch);
+}
+
+/* Send whole frames, sealed when the channel is up. */
+static int wire_send(struct wire_conn *c, const void *buf, size_t len);
+
+static int wire_send_frames(struct wire_conn *c, const void *buf, size_t len)
+{
+    msgpack_sbuffer sealed;
+    int rv;
+
+    if (!c->ch.ready) {
+        return wire_send(c, buf, len);
+    }
+    msgpack_sbuffer_init(&sealed);
+    rv = secure_seal(&c->ch, buf, len, &sealed);
+    if (rv == 0) {
+        rv = wire_send(c, sealed.data, sealed.size);
+    }
+    msgpack_sbuffer_destroy(&sealed);
+    return rv;
 }
 
 /* Send all of @buf.  AUGUR_ECONNECT when the peer closed or reset. */
@@ -205,12 +245,24 @@ static int wire_read_frame(struct wire_conn *c,
     }
     for (;;) {
         ssize_t n;
-        int rv =
-            proto_frame_parse(c->buf, c->len, PROTO_FRAME_MAX, frame, consumed);
+        int rv = proto_frame_parse(c->buf, c->len,
+                                   PROTO_FRAME_MAX + PROTO_SEAL_OVERHEAD, frame,
+                                   consumed);
         if (rv != 0) {
             snprintf(c->errmsg, sizeof c->errmsg,
                      "server sent an invalid frame: %s", augur_errname(rv));
             return AUGUR_EPROTO;
+        }
+        if (*consumed > 0 && c->ch.ready && frame->type == PROTO_SEALED) {
+            struct proto_frame inner;
+            rv = secure_open(&c->ch, frame, &inner);
+            if (rv != 0) {
+                snprintf(c->errmsg, sizeof c->errmsg,
+                         "server sent a frame that does not open: %s",
+                         augur_errname(rv));
+                return AUGUR_EPROTO;
+            }
+            *frame = inner;
         }
         if (*consumed > 0) {
             return 0;
@@ -432,8 +484,96 @@ static int print_payload(const struct proto_frame *frame,
     return 0;
 }
 
+/* Print a CLOSE frame's map as a JSON line and say so in c->errmsg. */
+static int wire_closed(struct wire_conn *c, const struct proto_frame *frame)
+{
+    char errmsg[WIRE_ERRMSG_SIZE] = "";
+    (void)print_payload(frame, NULL, NULL, errmsg);
+    snprintf(c->errmsg, sizeof c->errmsg,
+             "server closed the connection (CLOSE frame)");
+    return AUGUR_EPROTO;
+}
+
+/* The authenticated handshake: HELLO, CHALLENGE, AUTH, sealed WELCOME. */
+static int wire_handshake_keyed(struct wire_conn *c,
+                                const struct wire_options *o,
+                                uint64_t client)
+{
+    struct secure_handshake hs;
+    struct proto_frame frame;
+    msgpack_sbuffer out;
+    char why[SECURE_ERRMSG_SIZE];
+    size_t consumed = 0;
+    int rv;
+
+    msgpack_sbuffer_init(&out);
+    rv = secure_client_hello(&hs, client, &out);
+    if (rv == 0) {
+        rv = wire_send(c, out.data, out.size);
+    }
+    out.size = 0;
+    if (rv == 0) {
+        rv = wire_read_frame(c, &frame, &consumed);
+    }
+    if (rv == 0 && frame.type == PROTO_CLOSE) {
+        rv = wire_closed(c, &frame);
+    } else if (rv == 0 && frame.type != PROTO_CHALLENGE) {
+        snprintf(c->errmsg, sizeof c->errmsg,
+                 "expected CHALLENGE, got a frame of type %d", (int)frame.type);
+        rv = AUGUR_EPROTO;
+    }
+    if (rv == 0) {
+        rv = secure_client_challenge(&hs, frame.payload, frame.len,
+                                     o->cluster_pk, &o->key, &out, &c->ch, why);
+        if (rv != 0) {
+            snprintf(c->errmsg, sizeof c->errmsg, "%s", why);
+        }
+    }
+    secure_handshake_wipe(&hs);
+    if (rv == 0 && o->mutate != NULL && strcmp(o->mutate, "truncate") == 0) {
+        /* Half an AUTH, then the end of the stream. */
+        rv = wire_send(c, out.data, out.size / 2);
+        shutdown(c->fd, SHUT_WR);
+        msgpack_sbuffer_destroy(&out);
+        if (rv == 0) {
+            rv = wire_read_frame(c, &frame, &consumed);
+        }
+        if (rv == 0 && frame.type == PROTO_CLOSE) {
+            return wire_closed(c, &frame);
+        }
+        if (rv == 0) {
+            snprintf(c->errmsg, sizeof c->errmsg,
+                     "server answered a truncated AUTH with frame type %d",
+                     (int)frame.type);
+            return AUGUR_EPROTO;
+        }
+        return rv;
+    }
+    if (rv == 0) {
+        rv = wire_send(c, out.data, out.size);
+    }
+    msgpack_sbuffer_destroy(&out);
+    if (rv == 0) {
+        rv = wire_read_frame(c, &frame, &consumed);
+    }
+    if (rv == 0 && frame.type == PROTO_CLOSE) {
+        rv = wire_closed(c, &frame);
+    } else if (rv == 0 && frame.type != PROTO_WELCOME) {
+        snprintf(c->errmsg, sizeof c->errmsg,
+                 "expected WELCOME, got a frame of type %d", (int)frame.type);
+        rv = AUGUR_EPROTO;
+    }
+    if (rv == 0) {
+        memmove(c->buf, c->buf + consumed, c->len - consumed);
+        c->len -= consumed;
+    }
+    return rv;
+}
+
 /* HELLO, then wait for WELCOME.  A CLOSE instead is printed and refused. */
-static int wire_handshake(struct wire_conn *c, uint64_t client)
+static int wire_handshake(struct wire_conn *c,
+                          const struct wire_options *o,
+                          uint64_t client)
 {
     struct proto_hello hello;
     struct proto_frame frame;
@@ -441,6 +581,9 @@ static int wire_handshake(struct wire_conn *c, uint64_t client)
     size_t consumed = 0;
     int rv;
 
+    if (o->keyed && !o->plain) {
+        return wire_handshake_keyed(c, o, client);
+    }
     memset(&hello, 0, sizeof hello);
     hello.version = PROTO_VERSION;
     hello.client = client;
@@ -458,11 +601,10 @@ static int wire_handshake(struct wire_conn *c, uint64_t client)
     if (rv != 0) {
         return rv;
     }
+    if (frame.type == PROTO_CLOSE) {
+        return wire_closed(c, &frame);
+    }
     if (frame.type != PROTO_WELCOME) {
-        char errmsg[WIRE_ERRMSG_SIZE] = "";
-        if (frame.type == PROTO_CLOSE) {
-            (void)print_payload(&frame, NULL, NULL, errmsg);
-        }
         snprintf(c->errmsg, sizeof c->errmsg,
                  "expected WELCOME, got a frame of type %d", (int)frame.type);
         return AUGUR_EPROTO;
@@ -488,10 +630,7 @@ static int wire_await_answer(struct wire_conn *c, uint64_t id)
         return rv;
     }
     if (frame.type == PROTO_CLOSE) {
-        (void)print_payload(&frame, NULL, NULL, errmsg);
-        snprintf(c->errmsg, sizeof c->errmsg,
-                 "server closed the connection (CLOSE frame)");
-        rv = AUGUR_EPROTO;
+        rv = wire_closed(c, &frame);
     } else if (frame.type != PROTO_RESPONSE) {
         snprintf(c->errmsg, sizeof c->errmsg, "unexpected frame of type %d",
                  (int)frame.type);
@@ -545,7 +684,16 @@ static int run_requests(const struct wire_options *o)
 
     rv = wire_connect(&c, o->endpoint);
     if (rv == 0) {
-        rv = wire_handshake(&c, o->client);
+        rv = wire_handshake(&c, o, o->client);
+    }
+    if (rv == 0 && o->mutate != NULL && strcmp(o->mutate, "oversize") == 0) {
+        uint8_t hdr[PROTO_HEADER_SIZE];
+        /* Only the header: the server must refuse on the length alone. */
+        proto_header_write(hdr, PROTO_SEALED, 2 * (size_t)PROTO_FRAME_MAX);
+        rv = wire_send(&c, hdr, sizeof hdr);
+        if (rv == 0) {
+            rv = wire_await_answer(&c, 1);
+        }
     }
     for (uint64_t id = 1; rv == 0 && id <= o->repeat; id++) {
         struct proto_request req;
@@ -565,7 +713,33 @@ static int run_requests(const struct wire_options *o)
                      augur_errname(rv));
             break;
         }
-        rv = wire_send(&c, out.data, out.size);
+        if (c.ch.ready && o->mutate != NULL && id == 1 &&
+            (strcmp(o->mutate, "replay") == 0 ||
+             strcmp(o->mutate, "tamper") == 0)) {
+            msgpack_sbuffer sealed;
+            msgpack_sbuffer_init(&sealed);
+            rv = secure_seal(&c.ch, (const uint8_t *)out.data, out.size,
+                             &sealed);
+            if (rv == 0 && strcmp(o->mutate, "tamper") == 0) {
+                sealed.data[sealed.size - 1] ^= 0x01;
+            }
+            if (rv == 0) {
+                rv = wire_send(&c, sealed.data, sealed.size);
+            }
+            if (rv == 0) {
+                rv = wire_await_answer(&c, id);
+            }
+            if (rv == 0 && strcmp(o->mutate, "replay") == 0) {
+                /* The same bytes again: the counter has moved on. */
+                rv = wire_send(&c, sealed.data, sealed.size);
+                if (rv == 0) {
+                    rv = wire_await_answer(&c, id);
+                }
+            }
+            msgpack_sbuffer_destroy(&sealed);
+            continue;
+        }
+        rv = wire_send_frames(&c, out.data, out.size);
         if (rv == 0) {
             rv = wire_await_answer(&c, id);
         }
@@ -615,7 +789,7 @@ static int run_garbage(const struct wire_options *o)
     }
     rv = wire_connect(&c, o->endpoint);
     if (rv == 0 && o->hello) {
-        rv = wire_handshake(&c, o->client != 0 ? o->client : 1);
+        rv = wire_handshake(&c, o, o->client != 0 ? o->client : 1);
     }
     if (rv != 0) {
         fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
@@ -677,6 +851,8 @@ int main(int argc, char **argv)
         {"garbage", required_argument, NULL, 'g'},
         {"seed", required_argument, NULL, 'x'},
         {"hello", no_argument, NULL, 'H'},
+        {"plain", no_argument, NULL, 'P'},
+        {"mutate", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -723,6 +899,19 @@ int main(int argc, char **argv)
             case 'H':
                 o.hello = true;
                 break;
+            case 'P':
+                o.plain = true;
+                break;
+            case 'm':
+                o.mutate = optarg;
+                if (strcmp(optarg, "replay") != 0 &&
+                    strcmp(optarg, "tamper") != 0 &&
+                    strcmp(optarg, "oversize") != 0 &&
+                    strcmp(optarg, "truncate") != 0) {
+                    fputs(usage, stderr);
+                    return 2;
+                }
+                break;
             case 'h':
                 fputs(usage, stdout);
                 return 0;
@@ -739,6 +928,17 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (getenv("AUGUR_KEY") != NULL && getenv("AUGUR_CLUSTER_KEY") != NULL) {
+        char why[SECURE_ERRMSG_SIZE];
+        if (secure_init() != 0 ||
+            secure_key_load_secret(getenv("AUGUR_KEY"), &o.key, why) != 0 ||
+            secure_key_load_public(getenv("AUGUR_CLUSTER_KEY"), o.cluster_pk,
+                                   why) != 0) {
+            fprintf(stderr, "augur-wire: keys: %s\n", why);
+            return 2;
+        }
+        o.keyed = true;
+    }
     if (o.garbage_mode) {
         if (o.garbage_bytes > (1u << 30)) {
             fprintf(stderr, "augur-wire: --garbage: at most 1 GiB\n");

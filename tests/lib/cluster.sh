@@ -126,6 +126,10 @@ cluster_start()
     flock -u 9
     exec 9>&-
     [ "$rc" -eq 0 ] || fail "deploy/local-cluster start failed"
+    # Every CLI and augur-wire call of the test speaks as the cluster's
+    # first admin, with the cluster's public key pinned.
+    export AUGUR_KEY=$CLUSTER_DIR/keys/admin.key
+    export AUGUR_CLUSTER_KEY=$CLUSTER_DIR/keys/cluster.key.pub
 }
 
 # Is any of the ports a cluster on base $1 may use (nodes 1..5, clients and

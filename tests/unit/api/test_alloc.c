@@ -207,6 +207,11 @@ static void client_session_survives_any_single_failure(void **state)
 
 int main(void)
 {
+    /* The scripted servers speak the unauthenticated protocol: keys from
+     * the environment (a shell that ran 'local-cluster env') must not turn
+     * the client's handshake on. */
+    unsetenv("AUGUR_KEY");
+    unsetenv("AUGUR_CLUSTER_KEY");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_append_leaves_buffer_on_enomem),
         cmocka_unit_test(client_open_fails_cleanly),

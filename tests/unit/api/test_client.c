@@ -950,6 +950,11 @@ static void submit_refuses_bad_arguments(void **state)
 
 int main(void)
 {
+    /* The scripted servers speak the unauthenticated protocol: keys from
+     * the environment (a shell that ran 'local-cluster env') must not turn
+     * the client's handshake on. */
+    unsetenv("AUGUR_KEY");
+    unsetenv("AUGUR_CLUSTER_KEY");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(call_follows_redirect_to_the_leader),
         cmocka_unit_test(dropped_connection_resends_same_seq),

@@ -205,7 +205,7 @@ static void frame_parse_refuses_unknown_type(void **state)
     assert_int_equal(
         proto_frame_parse(buf, sizeof buf, PROTO_FRAME_MAX, &frame, &used),
         AUGUR_EMALFORMED);
-    buf[4] = PROTO_CLOSE + 1;
+    buf[4] = PROTO_SEALED + 1;
     assert_int_equal(
         proto_frame_parse(buf, sizeof buf, PROTO_FRAME_MAX, &frame, &used),
         AUGUR_EMALFORMED);

@@ -1,0 +1,696 @@
+/* The authenticated channel: key files, the mutual handshake and sealed
+ * frames (see api/secure.h and docs/PROTOCOL.md). */
+#include "api/secure.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+/* Domain separation: every hash and signature names what it is for, so
+ * that a signature made for one purpose is worthless in another. */
+static const char label_hello[] = "augur sodium1 hello";
+static const char label_server[] = "augur sodium1 server signs";
+static const char label_client[] = "augur sodium1 client signs";
+static const char label_keys[] = "augur sodium1 session keys";
+
+static int fail(char *errmsg, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *errmsg, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errmsg != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(errmsg, SECURE_ERRMSG_SIZE, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+int secure_init(void)
+{
+    return sodium_init() < 0 ? AUGUR_EINTERNAL : 0;
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+int secure_key_generate(struct secure_key *k)
+{
+    if (secure_init() != 0) {
+        return AUGUR_EINTERNAL;
+    }
+    if (crypto_sign_keypair(k->pk, k->sk) != 0) {
+        return AUGUR_EINTERNAL;
+    }
+    k->has_secret = true;
+    return 0;
+}
+
+void secure_key_wipe(struct secure_key *k)
+{
+    sodium_memzero(k->sk, sizeof k->sk);
+    k->has_secret = false;
+}
+
+void secure_key_hex(const uint8_t pk[SECURE_PK_SIZE], char out[SECURE_HEX_SIZE])
+{
+    sodium_bin2hex(out, SECURE_HEX_SIZE, pk, SECURE_PK_SIZE);
+}
+
+static int hex_decode(const char *hex, size_t len, uint8_t *out, size_t size)
+{
+    size_t n = 0;
+
+    if (len != 2 * size ||
+        sodium_hex2bin(out, size, hex, len, NULL, &n, NULL) != 0 || n != size) {
+        return AUGUR_EINVAL;
+    }
+    return 0;
+}
+
+int secure_key_from_hex(const char *hex, size_t len, uint8_t pk[SECURE_PK_SIZE])
+{
+    return hex_decode(hex, len, pk, SECURE_PK_SIZE);
+}
+
+static int write_file(const char *path,
+                      const char *text,
+                      mode_t mode,
+                      char *errmsg)
+{
+    size_t len = strlen(text);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+
+    if (fd < 0) {
+        return fail(errmsg, errno == EEXIST ? AUGUR_EEXIST : AUGUR_EIO,
+                    "%s: %s", path, strerror(errno));
+    }
+    /* The umask may have cleared bits; the mode must be exactly @mode. */
+    if (fchmod(fd, mode) != 0 || write(fd, text, len) != (ssize_t)len ||
+        fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        return fail(errmsg, AUGUR_EIO, "%s: %s", path, strerror(e));
+    }
+    if (close(fd) != 0) {
+        unlink(path);
+        return fail(errmsg, AUGUR_EIO, "%s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int secure_key_save(const struct secure_key *k, const char *path, char *errmsg)
+{
+    char secret[2 * SECURE_SK_SIZE + 2];
+    char pub[SECURE_HEX_SIZE + 1];
+    char pub_path[4096];
+    int rv;
+
+    if (!k->has_secret) {
+        return fail(errmsg, AUGUR_EINVAL, "no secret key to save");
+    }
+    if ((size_t)snprintf(pub_path, sizeof pub_path, "%s.pub", path) >=
+        sizeof pub_path) {
+        return fail(errmsg, AUGUR_EINVAL, "%s: path too long", path);
+    }
+    if (access(pub_path, F_OK) == 0) {
+        return fail(errmsg, AUGUR_EEXIST, "%s: already exists", pub_path);
+    }
+    sodium_bin2hex(secret, sizeof secret - 1, k->sk, SECURE_SK_SIZE);
+    secret[2 * SECURE_SK_SIZE] = '\n';
+    secret[2 * SECURE_SK_SIZE + 1] = '\0';
+    rv = write_file(path, secret, 0600, errmsg);
+    sodium_memzero(secret, sizeof secret);
+    if (rv != 0) {
+        return rv;
+    }
+    secure_key_hex(k->pk, pub);
+    memcpy(pub + SECURE_HEX_SIZE - 1, "\n", 2);
+    rv = write_file(pub_path, pub, 0644, errmsg);
+    if (rv != 0) {
+        unlink(path);
+    }
+    return rv;
+}
+
+/* Read a small key file into @buf and trim it; the length or an error. */
+static int read_key_file(const char *path,
+                         char *buf,
+                         size_t size,
+                         size_t *len,
+                         char *errmsg)
+{
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    if (f == NULL) {
+        return fail(errmsg, AUGUR_EIO, "%s: %s", path, strerror(errno));
+    }
+    n = fread(buf, 1, size - 1, f);
+    if (ferror(f)) {
+        fclose(f);
+        return fail(errmsg, AUGUR_EIO, "%s: read failed", path);
+    }
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+                     buf[n - 1] == ' ' || buf[n - 1] == '\t')) {
+        n--;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+int secure_key_load_secret(const char *path, struct secure_key *k, char *errmsg)
+{
+    char buf[4 * SECURE_SK_SIZE];
+    struct stat st;
+    size_t len;
+    int rv;
+
+    memset(k, 0, sizeof *k);
+    if (stat(path, &st) != 0) {
+        return fail(errmsg, AUGUR_EIO, "%s: %s", path, strerror(errno));
+    }
+    if ((st.st_mode & 077) != 0) {
+        return fail(errmsg, AUGUR_EAUTH,
+                    "%s: private key is accessible by group or others (mode "
+                    "%04o); run: chmod 600 %s",
+                    path, (unsigned)(st.st_mode & 07777), path);
+    }
+    rv = read_key_file(path, buf, sizeof buf, &len, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
+    if (len == 2 * SECURE_PK_SIZE) {
+        sodium_memzero(buf, sizeof buf);
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "%s: is a public key; a private key is needed here", path);
+    }
+    rv = hex_decode(buf, len, k->sk, SECURE_SK_SIZE);
+    sodium_memzero(buf, sizeof buf);
+    if (rv != 0) {
+        memset(k, 0, sizeof *k);
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "%s: not an augur private key (128 hex digits)", path);
+    }
+    /* An Ed25519 secret key carries its public key in its second half. */
+    if (crypto_sign_ed25519_sk_to_pk(k->pk, k->sk) != 0) {
+        secure_key_wipe(k);
+        return fail(errmsg, AUGUR_EMALFORMED, "%s: bad private key", path);
+    }
+    k->has_secret = true;
+    return 0;
+}
+
+int secure_key_load_public(const char *path,
+                           uint8_t pk[SECURE_PK_SIZE],
+                           char *errmsg)
+{
+    char buf[4 * SECURE_SK_SIZE];
+    size_t len;
+    int rv = read_key_file(path, buf, sizeof buf, &len, errmsg);
+
+    if (rv != 0) {
+        return rv;
+    }
+    if (len == 2 * SECURE_SK_SIZE) {
+        sodium_memzero(buf, sizeof buf);
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "%s: is a private key; pass its public key (%s.pub)", path,
+                    path);
+    }
+    if (secure_key_from_hex(buf, len, pk) != 0) {
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "%s: not an augur public key (64 hex digits)", path);
+    }
+    return 0;
+}
+
+/* ---- handshake -------------------------------------------------------- */
+
+void secure_handshake_wipe(struct secure_handshake *hs)
+{
+    sodium_memzero(hs, sizeof *hs);
+}
+
+void secure_channel_close(struct secure_channel *ch)
+{
+    free(ch->scratch);
+    sodium_memzero(ch, sizeof *ch);
+}
+
+static bool key_is(const msgpack_object *k, const char *name)
+{
+    size_t n = strlen(name);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+           memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+/* The value of @name in @map, or NULL. */
+static const msgpack_object *map_get(const msgpack_object *map,
+                                     const char *name)
+{
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        if (key_is(&map->via.map.ptr[i].key, name)) {
+            return &map->via.map.ptr[i].val;
+        }
+    }
+    return NULL;
+}
+
+/* Copy a binary field of exactly @size bytes. */
+static int map_bin(const msgpack_object *map,
+                   const char *name,
+                   uint8_t *out,
+                   size_t size)
+{
+    const msgpack_object *v = map_get(map, name);
+
+    if (v == NULL || v->type != MSGPACK_OBJECT_BIN || v->via.bin.size != size) {
+        return AUGUR_EMALFORMED;
+    }
+    memcpy(out, v->via.bin.ptr, size);
+    return 0;
+}
+
+static int map_u64(const msgpack_object *map, const char *name, uint64_t *out)
+{
+    const msgpack_object *v = map_get(map, name);
+
+    if (v == NULL || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        return AUGUR_EMALFORMED;
+    }
+    *out = v->via.u64;
+    return 0;
+}
+
+static void be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+/* th = H(@prev || @payload) (or H(@label || @payload) to start). */
+static void transcript_add(uint8_t th[SECURE_HASH_SIZE],
+                           const void *prev,
+                           size_t prev_len,
+                           const uint8_t *payload,
+                           size_t len)
+{
+    crypto_generichash_state st;
+    uint8_t n[8];
+
+    crypto_generichash_init(&st, NULL, 0, SECURE_HASH_SIZE);
+    crypto_generichash_update(&st, prev, prev_len);
+    be64_put(n, len);
+    crypto_generichash_update(&st, n, sizeof n);
+    crypto_generichash_update(&st, payload, len);
+    crypto_generichash_final(&st, th, SECURE_HASH_SIZE);
+}
+
+/* What the server signs: label || th(hello) || server eph || node id. */
+static void server_msg(const struct secure_handshake *hs,
+                       const uint8_t server_eph[SECURE_PK_SIZE],
+                       uint8_t *msg,
+                       size_t *len)
+{
+    size_t n = 0;
+    memcpy(msg + n, label_server, sizeof label_server);
+    n += sizeof label_server;
+    memcpy(msg + n, hs->th, SECURE_HASH_SIZE);
+    n += SECURE_HASH_SIZE;
+    memcpy(msg + n, server_eph, SECURE_PK_SIZE);
+    n += SECURE_PK_SIZE;
+    be64_put(msg + n, hs->node);
+    n += 8;
+    *len = n;
+}
+
+/* What the client signs: label || th(hello, challenge) || client key. */
+static void client_msg(const struct secure_handshake *hs,
+                       const uint8_t client_pk[SECURE_PK_SIZE],
+                       uint8_t *msg,
+                       size_t *len)
+{
+    size_t n = 0;
+    memcpy(msg + n, label_client, sizeof label_client);
+    n += sizeof label_client;
+    memcpy(msg + n, hs->th, SECURE_HASH_SIZE);
+    n += SECURE_HASH_SIZE;
+    memcpy(msg + n, client_pk, SECURE_PK_SIZE);
+    n += SECURE_PK_SIZE;
+    *len = n;
+}
+
+#define SIGNED_MAX 160
+
+/* Session keys: crypto_kx over the ephemeral keys, each then hashed with
+ * the final transcript, so that the keys are bound to everything both
+ * sides signed. */
+static int channel_derive(struct secure_handshake *hs,
+                          bool client,
+                          struct secure_channel *ch)
+{
+    uint8_t rx[crypto_kx_SESSIONKEYBYTES];
+    uint8_t tx[crypto_kx_SESSIONKEYBYTES];
+    uint8_t in[sizeof label_keys + SECURE_HASH_SIZE];
+    int rv;
+
+    if (client) {
+        rv = crypto_kx_client_session_keys(rx, tx, hs->eph_pk, hs->eph_sk,
+                                           hs->peer_eph);
+    } else {
+        rv = crypto_kx_server_session_keys(rx, tx, hs->eph_pk, hs->eph_sk,
+                                           hs->peer_eph);
+    }
+    if (rv != 0) {
+        return AUGUR_EAUTH; /* a degenerate peer public key */
+    }
+    memcpy(in, label_keys, sizeof label_keys);
+    memcpy(in + sizeof label_keys, hs->th, SECURE_HASH_SIZE);
+    memset(ch, 0, sizeof *ch);
+    crypto_generichash(ch->rx, SECURE_KEY_SIZE, in, sizeof in, rx, sizeof rx);
+    crypto_generichash(ch->tx, SECURE_KEY_SIZE, in, sizeof in, tx, sizeof tx);
+    sodium_memzero(rx, sizeof rx);
+    sodium_memzero(tx, sizeof tx);
+    ch->ready = true;
+    return 0;
+}
+
+/* Pack a map payload into a frame of @type appended to @out. */
+static int frame_of(msgpack_sbuffer *body,
+                    enum proto_frame_type type,
+                    msgpack_sbuffer *out)
+{
+    int rv = proto_frame_append(out, type, body->data, body->size);
+    msgpack_sbuffer_destroy(body);
+    return rv;
+}
+
+int secure_client_hello(struct secure_handshake *hs,
+                        uint64_t client,
+                        msgpack_sbuffer *out)
+{
+    msgpack_sbuffer body;
+    msgpack_packer pk;
+    int rv;
+
+    if (secure_init() != 0) {
+        return AUGUR_EINTERNAL;
+    }
+    memset(hs, 0, sizeof *hs);
+    crypto_kx_keypair(hs->eph_pk, hs->eph_sk);
+    hs->client = client;
+    msgpack_sbuffer_init(&body);
+    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+    if (msgpack_pack_map(&pk, 4) != 0 ||
+        msgpack_pack_str_with_body(&pk, "v", 1) != 0 ||
+        msgpack_pack_uint32(&pk, PROTO_VERSION) != 0 ||
+        msgpack_pack_str_with_body(&pk, "client", 6) != 0 ||
+        msgpack_pack_uint64(&pk, client) != 0 ||
+        msgpack_pack_str_with_body(&pk, "auth", 4) != 0 ||
+        msgpack_pack_str_with_body(&pk, SECURE_SCHEME, strlen(SECURE_SCHEME)) !=
+            0 ||
+        msgpack_pack_str_with_body(&pk, "eph", 3) != 0 ||
+        msgpack_pack_bin_with_body(&pk, hs->eph_pk, SECURE_PK_SIZE) != 0) {
+        msgpack_sbuffer_destroy(&body);
+        return AUGUR_ENOMEM;
+    }
+    transcript_add(hs->th, label_hello, sizeof label_hello,
+                   (const uint8_t *)body.data, body.size);
+    rv = frame_of(&body, PROTO_HELLO, out);
+    return rv;
+}
+
+int secure_server_hello(struct secure_handshake *hs,
+                        const uint8_t *payload,
+                        size_t len,
+                        const struct secure_key *cluster,
+                        uint64_t node,
+                        msgpack_sbuffer *out,
+                        char *errmsg)
+{
+    msgpack_unpacked u;
+    msgpack_sbuffer body;
+    msgpack_packer pk;
+    uint8_t msg[SIGNED_MAX];
+    uint8_t sig[SECURE_SIG_SIZE];
+    size_t msg_len;
+    int rv;
+
+    if (secure_init() != 0) {
+        return fail(errmsg, AUGUR_EINTERNAL, "libsodium failed to start");
+    }
+    memset(hs, 0, sizeof *hs);
+    msgpack_unpacked_init(&u);
+    rv = proto_payload_unpack(payload, len, &u);
+    if (rv == 0 &&
+        (map_u64(&u.data, "client", &hs->client) != 0 || hs->client == 0 ||
+         map_bin(&u.data, "eph", hs->peer_eph, SECURE_PK_SIZE))) {
+        rv = AUGUR_EMALFORMED;
+    }
+    msgpack_unpacked_destroy(&u);
+    if (rv != 0) {
+        return fail(errmsg, rv,
+                    "hello: \"client\" and a 32-byte \"eph\" are required");
+    }
+    transcript_add(hs->th, label_hello, sizeof label_hello, payload, len);
+    crypto_kx_keypair(hs->eph_pk, hs->eph_sk);
+    hs->node = node;
+    server_msg(hs, hs->eph_pk, msg, &msg_len);
+    crypto_sign_detached(sig, NULL, msg, msg_len, cluster->sk);
+
+    msgpack_sbuffer_init(&body);
+    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+    if (msgpack_pack_map(&pk, 3) != 0 ||
+        msgpack_pack_str_with_body(&pk, "eph", 3) != 0 ||
+        msgpack_pack_bin_with_body(&pk, hs->eph_pk, SECURE_PK_SIZE) != 0 ||
+        msgpack_pack_str_with_body(&pk, "node", 4) != 0 ||
+        msgpack_pack_uint64(&pk, node) != 0 ||
+        msgpack_pack_str_with_body(&pk, "sig", 3) != 0 ||
+        msgpack_pack_bin_with_body(&pk, sig, sizeof sig) != 0) {
+        msgpack_sbuffer_destroy(&body);
+        return fail(errmsg, AUGUR_ENOMEM, "out of memory");
+    }
+    transcript_add(hs->th, hs->th, SECURE_HASH_SIZE, (uint8_t *)body.data,
+                   body.size);
+    rv = frame_of(&body, PROTO_CHALLENGE, out);
+    return rv != 0 ? fail(errmsg, rv, "out of memory") : 0;
+}
+
+int secure_client_challenge(struct secure_handshake *hs,
+                            const uint8_t *payload,
+                            size_t len,
+                            const uint8_t cluster_pk[SECURE_PK_SIZE],
+                            const struct secure_key *me,
+                            msgpack_sbuffer *out,
+                            struct secure_channel *ch,
+                            char *errmsg)
+{
+    msgpack_unpacked u;
+    msgpack_sbuffer body;
+    msgpack_packer pk;
+    uint8_t msg[SIGNED_MAX];
+    uint8_t sig[SECURE_SIG_SIZE];
+    size_t msg_len;
+    int rv;
+
+    msgpack_unpacked_init(&u);
+    rv = proto_payload_unpack(payload, len, &u);
+    if (rv == 0 &&
+        (map_bin(&u.data, "eph", hs->peer_eph, SECURE_PK_SIZE) != 0 ||
+         map_u64(&u.data, "node", &hs->node) != 0 ||
+         map_bin(&u.data, "sig", sig, sizeof sig) != 0)) {
+        rv = AUGUR_EMALFORMED;
+    }
+    msgpack_unpacked_destroy(&u);
+    if (rv != 0) {
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "challenge: \"eph\", \"node\" and \"sig\" are required");
+    }
+    server_msg(hs, hs->peer_eph, msg, &msg_len);
+    if (crypto_sign_verify_detached(sig, msg, msg_len, cluster_pk) != 0) {
+        return fail(errmsg, AUGUR_EAUTH,
+                    "the server did not prove the cluster key (is "
+                    "--cluster-key/AUGUR_CLUSTER_KEY this cluster's?)");
+    }
+    transcript_add(hs->th, hs->th, SECURE_HASH_SIZE, payload, len);
+
+    client_msg(hs, me->pk, msg, &msg_len);
+    crypto_sign_detached(sig, NULL, msg, msg_len, me->sk);
+    msgpack_sbuffer_init(&body);
+    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+    if (msgpack_pack_map(&pk, 2) != 0 ||
+        msgpack_pack_str_with_body(&pk, "key", 3) != 0 ||
+        msgpack_pack_bin_with_body(&pk, me->pk, SECURE_PK_SIZE) != 0 ||
+        msgpack_pack_str_with_body(&pk, "sig", 3) != 0 ||
+        msgpack_pack_bin_with_body(&pk, sig, sizeof sig) != 0) {
+        msgpack_sbuffer_destroy(&body);
+        return fail(errmsg, AUGUR_ENOMEM, "out of memory");
+    }
+    transcript_add(hs->th, hs->th, SECURE_HASH_SIZE, (uint8_t *)body.data,
+                   body.size);
+    rv = frame_of(&body, PROTO_AUTH, out);
+    if (rv != 0) {
+        return fail(errmsg, rv, "out of memory");
+    }
+    rv = channel_derive(hs, true, ch);
+    if (rv != 0) {
+        return fail(errmsg, rv, "the server's ephemeral key is unusable");
+    }
+    return 0;
+}
+
+int secure_server_auth(struct secure_handshake *hs,
+                       const uint8_t *payload,
+                       size_t len,
+                       uint8_t peer_pk[SECURE_PK_SIZE],
+                       struct secure_channel *ch,
+                       char *errmsg)
+{
+    msgpack_unpacked u;
+    uint8_t msg[SIGNED_MAX];
+    uint8_t sig[SECURE_SIG_SIZE];
+    size_t msg_len;
+    int rv;
+
+    msgpack_unpacked_init(&u);
+    rv = proto_payload_unpack(payload, len, &u);
+    if (rv == 0 && (map_bin(&u.data, "key", peer_pk, SECURE_PK_SIZE) != 0 ||
+                    map_bin(&u.data, "sig", sig, sizeof sig) != 0)) {
+        rv = AUGUR_EMALFORMED;
+    }
+    msgpack_unpacked_destroy(&u);
+    if (rv != 0) {
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "auth: \"key\" and \"sig\" are required");
+    }
+    client_msg(hs, peer_pk, msg, &msg_len);
+    if (crypto_sign_verify_detached(sig, msg, msg_len, peer_pk) != 0) {
+        return fail(errmsg, AUGUR_EAUTH,
+                    "auth: the signature does not prove the key");
+    }
+    transcript_add(hs->th, hs->th, SECURE_HASH_SIZE, payload, len);
+    rv = channel_derive(hs, false, ch);
+    if (rv != 0) {
+        return fail(errmsg, rv, "auth: the client's ephemeral key is unusable");
+    }
+    return 0;
+}
+
+/* ---- sealed frames ---------------------------------------------------- */
+
+static void nonce_of(
+    uint64_t n,
+    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES])
+{
+    memset(nonce, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    for (int i = 0; i < 8; i++) {
+        nonce[i] = (uint8_t)(n >> (8 * i));
+    }
+}
+
+int secure_seal(struct secure_channel *ch,
+                const uint8_t *plain,
+                size_t len,
+                msgpack_sbuffer *out)
+{
+    size_t start = out->size;
+    size_t pos = 0;
+
+    while (pos < len) {
+        struct proto_frame f;
+        size_t used = 0;
+        uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+        uint8_t hdr[PROTO_HEADER_SIZE];
+        unsigned long long clen = 0;
+        size_t inner;
+        uint8_t *dst;
+
+        if (proto_frame_parse(plain + pos, len - pos, PROTO_FRAME_MAX, &f,
+                              &used) != 0 ||
+            used == 0 || ch->tx_n == UINT64_MAX) {
+            out->size = start;
+            return AUGUR_EMALFORMED;
+        }
+        inner = 1 + f.len; /* type + payload */
+        proto_header_write(hdr, PROTO_SEALED, inner + SECURE_TAG_SIZE);
+        if (msgpack_sbuffer_write(out, (const char *)hdr, sizeof hdr) != 0) {
+            out->size = start;
+            return AUGUR_ENOMEM;
+        }
+        /* Reserve room, then encrypt in place: type byte, then payload. */
+        if (out->alloc - out->size < inner + SECURE_TAG_SIZE) {
+            size_t want = out->size + inner + SECURE_TAG_SIZE;
+            char *p = realloc(out->data, want);
+            if (p == NULL) {
+                out->size = start;
+                return AUGUR_ENOMEM;
+            }
+            out->data = p;
+            out->alloc = want;
+        }
+        dst = (uint8_t *)out->data + out->size;
+        dst[0] = (uint8_t)f.type;
+        memcpy(dst + 1, f.payload, f.len);
+        nonce_of(ch->tx_n, nonce);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(
+            dst, &clen, dst, inner, hdr, sizeof hdr, NULL, nonce, ch->tx);
+        out->size += (size_t)clen;
+        ch->tx_n++;
+        pos += used;
+    }
+    return 0;
+}
+
+int secure_open(struct secure_channel *ch,
+                const struct proto_frame *f,
+                struct proto_frame *inner)
+{
+    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    uint8_t hdr[PROTO_HEADER_SIZE];
+    unsigned long long mlen = 0;
+
+    if (f->type != PROTO_SEALED) {
+        return AUGUR_EPROTO;
+    }
+    if (f->len < 1 + SECURE_TAG_SIZE || ch->rx_n == UINT64_MAX) {
+        return AUGUR_EAUTH;
+    }
+    if (ch->scratch_cap < f->len) {
+        uint8_t *p = realloc(ch->scratch, f->len);
+        if (p == NULL) {
+            return AUGUR_ENOMEM;
+        }
+        ch->scratch = p;
+        ch->scratch_cap = f->len;
+    }
+    proto_header_write(hdr, PROTO_SEALED, f->len);
+    nonce_of(ch->rx_n, nonce);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            ch->scratch, &mlen, NULL, f->payload, f->len, hdr, sizeof hdr,
+            nonce, ch->rx) != 0) {
+        return AUGUR_EAUTH;
+    }
+    ch->rx_n++;
+    if (mlen < 1 || ch->scratch[0] < PROTO_HELLO ||
+        ch->scratch[0] > PROTO_CLOSE) {
+        return AUGUR_EMALFORMED;
+    }
+    inner->type = (enum proto_frame_type)ch->scratch[0];
+    inner->payload = ch->scratch + 1;
+    inner->len = (size_t)mlen - 1;
+    return 0;
+}

@@ -1,0 +1,139 @@
+/* Identity commands: keygen (local) and principal add|remove|list. */
+#include <stdio.h>
+
+#include "api/secure.h"
+#include "cli/cli.h"
+
+#define ROLES "admin|operator|agent|reader"
+
+static const struct cli_column principal_columns[] = {
+    {"NAME", "{name}"},
+    {"ROLE", "{role}"},
+    {"KEY", "{key}"},
+    {0},
+};
+
+static int run_keygen(struct cli *cli, const struct cli_args *a)
+{
+    const char *out = cli_args_get(a, "out");
+    char errmsg[SECURE_ERRMSG_SIZE];
+    char hex[SECURE_HEX_SIZE];
+    struct secure_key k;
+    int rv;
+
+    rv = secure_key_generate(&k);
+    if (rv != 0) {
+        return cli_fail(cli, rv, "cannot generate a key: libsodium failed");
+    }
+    rv = secure_key_save(&k, out, errmsg);
+    secure_key_hex(k.pk, hex);
+    secure_key_wipe(&k);
+    if (rv != 0) {
+        return cli_fail(cli, rv, errmsg);
+    }
+    if (cli->json) {
+        printf("{\"private\":\"%s\",\"public\":\"%s.pub\",\"key\":\"%s\"}\n",
+               out, out, hex);
+    } else {
+        printf(
+            "private key: %s (mode 0600)\npublic key:  %s.pub\nkey:         "
+            "%s\n",
+            out, out, hex);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int run_principal_add(struct cli *cli, const struct cli_args *a)
+{
+    const char *file = cli_args_get(a, "key");
+    const char *role = cli_args_get(a, "role");
+    char errmsg[SECURE_ERRMSG_SIZE];
+    char hex[SECURE_HEX_SIZE];
+    uint8_t pk[SECURE_PK_SIZE];
+    struct cli_pack args;
+    int rv;
+
+    rv = cli_value_choice(cli, "--role", role, ROLES);
+    if (rv != CLI_EXIT_OK) {
+        return rv;
+    }
+    rv = secure_key_load_public(file, pk, errmsg);
+    if (rv != 0) {
+        return cli_usage(cli, "--key: %s", errmsg);
+    }
+    secure_key_hex(pk, hex);
+    cli_pack_init(&args);
+    cli_pack_map(&args, 3);
+    cli_pack_kv_str(&args, "name", a->pos[0]);
+    cli_pack_kv_str(&args, "key", hex);
+    cli_pack_kv_str(&args, "role", role);
+    rv = cli_run_write(cli, "principal.add", &args);
+    cli_pack_close(&args);
+    return rv;
+}
+
+static int run_principal_remove(struct cli *cli, const struct cli_args *a)
+{
+    struct cli_pack args;
+    int rv;
+
+    cli_pack_init(&args);
+    cli_pack_map(&args, 1);
+    cli_pack_kv_str(&args, "name", a->pos[0]);
+    rv = cli_run_write(cli, "principal.remove", &args);
+    cli_pack_close(&args);
+    return rv;
+}
+
+static int run_principal_list(struct cli *cli, const struct cli_args *a)
+{
+    (void)a;
+    return cli_run_list(cli, "principal.list", NULL, NULL, principal_columns);
+}
+
+static const struct cli_flag keygen_flags[] = {
+    {"out", 0, "FILE",
+     "write the private key to FILE (mode 0600) and the public key to "
+     "FILE.pub",
+     CLI_FLAG_REQUIRED},
+    {0},
+};
+
+static const struct cli_arg name_arg[] = {
+    {"NAME", "the principal's name", false},
+    {0},
+};
+
+static const struct cli_flag principal_add_flags[] = {
+    {"key", 0, "PUBFILE", "its public key file (FILE.pub of augur keygen)",
+     CLI_FLAG_REQUIRED},
+    {"role", 0, ROLES,
+     "admin: everything; operator: resources, workloads, claims, scores; "
+     "agent: status only, for now; reader: reads and events",
+     CLI_FLAG_REQUIRED},
+    {0},
+};
+
+const struct cli_command cli_keygen_commands[] = {
+    {"keygen", "make an Ed25519 key pair (for a client, or the cluster)",
+     "Writes the private key (mode 0600; refused if FILE exists) and "
+     "FILE.pub.  Clients use it with --key FILE (or AUGUR_KEY) once an admin "
+     "has added FILE.pub as a principal; augurd uses the cluster's with "
+     "--cluster-key.  No cluster is contacted.",
+     NULL, keygen_flags, "augur keygen --out ~/.augur/alice.key", run_keygen},
+    {0},
+};
+
+const struct cli_command cli_principal_commands[] = {
+    {"principal add", "allow a public key in, with a name and a role",
+     "Needs the admin role.", name_arg, principal_add_flags,
+     "augur principal add alice --key alice.key.pub --role operator",
+     run_principal_add},
+    {"principal remove", "revoke a principal; its connections are closed",
+     "Takes effect on every node as soon as it is applied: the key's open "
+     "connections are closed and new ones refused.  Needs the admin role.",
+     name_arg, NULL, "augur principal remove alice", run_principal_remove},
+    {"principal list", "list principals", "Needs the admin role.", NULL, NULL,
+     "augur principal list", run_principal_list},
+    {0},
+};

@@ -1,0 +1,346 @@
+/* Principals: the public keys allowed to talk to the cluster, each with a
+ * name and a role.  The server looks keys up here at every handshake. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+/* A principal record is the msgpack array [key hex, role] keyed by name;
+ * the reverse index maps the key to the name, so a key names one
+ * principal at most. */
+
+struct principal
+{
+    char name[STORE_ID_SIZE];
+    char key[STORE_KEY_HEX_SIZE];
+    int role;
+};
+
+static const char *const role_names[STORE_ROLE_COUNT] = {
+    [STORE_ROLE_ADMIN] = "admin",
+    [STORE_ROLE_OPERATOR] = "operator",
+    [STORE_ROLE_AGENT] = "agent",
+    [STORE_ROLE_READER] = "reader",
+};
+
+int store_role_parse(const char *name, size_t len)
+{
+    for (int i = 0; i < STORE_ROLE_COUNT; i++) {
+        if (strlen(role_names[i]) == len &&
+            memcmp(role_names[i], name, len) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+const char *store_role_name(int role)
+{
+    return role >= 0 && role < STORE_ROLE_COUNT ? role_names[role] : NULL;
+}
+
+static bool key_hex_valid(const char *key, size_t len)
+{
+    if (len != STORE_KEY_HEX_SIZE - 1) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = key[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int principal_decode(struct store *s,
+                            const MDB_val *k,
+                            const MDB_val *v,
+                            struct principal *p)
+{
+    msgpack_object o;
+    uint64_t role;
+
+    if (k->mv_size == 0 || k->mv_size >= STORE_ID_SIZE ||
+        !store__id_valid(k->mv_data, k->mv_size) ||
+        store__unpack(s, v->mv_data, v->mv_size, &o) != 0 ||
+        o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 2 ||
+        store__obj_str(&o.via.array.ptr[0], p->key, sizeof p->key) != 0 ||
+        !key_hex_valid(p->key, strlen(p->key)) ||
+        store__obj_u64(&o.via.array.ptr[1], &role) != 0 ||
+        role >= STORE_ROLE_COUNT) {
+        return AUGUR_EMALFORMED;
+    }
+    memcpy(p->name, k->mv_data, k->mv_size);
+    p->name[k->mv_size] = '\0';
+    p->role = (int)role;
+    return 0;
+}
+
+static void principal_pack(struct store__pack *pk, const struct principal *p)
+{
+    msgpack_pack_map(&pk->pk, 3);
+    store__pack_str(pk, "name");
+    store__pack_str(pk, p->name);
+    store__pack_str(pk, "key");
+    store__pack_str(pk, p->key);
+    store__pack_str(pk, "role");
+    store__pack_str(pk, role_names[p->role]);
+}
+
+static int principal_load(struct store *s,
+                          MDB_txn *txn,
+                          const char *name,
+                          struct principal *p)
+{
+    MDB_val k = {.mv_size = strlen(name), .mv_data = (void *)name};
+    MDB_val v;
+    int rv = store__get(s, txn, STORE__DB_PRINCIPALS, name, k.mv_size, &v);
+
+    if (rv == 0 && principal_decode(s, &k, &v, p) != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "the record of principal %s is corrupt", name);
+        rv = AUGUR_EIO;
+    }
+    return rv;
+}
+
+/* Record @p; refusals for a taken name or key. */
+static int principal_insert(struct store *s,
+                            MDB_txn *txn,
+                            const struct principal *p,
+                            const char *op)
+{
+    struct principal old;
+    struct store__pack pk;
+    MDB_val v;
+    int rv;
+
+    rv = principal_load(s, txn, p->name, &old);
+    if (rv == 0) {
+        return store__refuse(s, AUGUR_EEXIST, "%s: principal %s already exists",
+                             op, p->name);
+    }
+    if (rv != AUGUR_ENOTFOUND) {
+        return rv;
+    }
+    rv = store__get(s, txn, STORE__DB_PRINCIPAL_KEYS, p->key, strlen(p->key),
+                    &v);
+    if (rv == 0) {
+        return store__refuse(s, AUGUR_EEXIST,
+                             "%s: key %.16s... already belongs to principal "
+                             "%.*s",
+                             op, p->key, (int)v.mv_size,
+                             (const char *)v.mv_data);
+    }
+    if (rv != AUGUR_ENOTFOUND) {
+        return rv;
+    }
+    s->value.size = 0;
+    store__pack_init(&pk, &s->value);
+    msgpack_pack_array(&pk.pk, 2);
+    store__pack_str(&pk, p->key);
+    msgpack_pack_uint64(&pk.pk, (uint64_t)p->role);
+    if (pk.failed) {
+        return AUGUR_ENOMEM;
+    }
+    rv = store__put(s, txn, STORE__DB_PRINCIPALS, p->name, strlen(p->name),
+                    s->value.data, s->value.size);
+    if (rv == 0) {
+        rv = store__put(s, txn, STORE__DB_PRINCIPAL_KEYS, p->key,
+                        strlen(p->key), p->name, strlen(p->name));
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    s->principals_version++;
+    principal_pack(&s->out, p);
+    return 0;
+}
+
+int store__principal_add(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd)
+{
+    struct principal p;
+
+    memset(&p, 0, sizeof p);
+    memcpy(p.name, cmd->u.principal.name, sizeof p.name);
+    memcpy(p.key, cmd->u.principal.key, sizeof p.key);
+    p.role = cmd->u.principal.role;
+    return principal_insert(s, txn, &p, "principal.add");
+}
+
+int store__principal_bootstrap(struct store *s,
+                               MDB_txn *txn,
+                               const struct store_cmd *cmd)
+{
+    struct principal p;
+    bool done;
+    int rv;
+
+    rv = store__meta_auth_get(s, txn, &done);
+    if (rv != 0) {
+        return rv;
+    }
+    if (done) {
+        return store__refuse(s, AUGUR_EEXIST,
+                             "principal.bootstrap: the first admin was "
+                             "recorded already");
+    }
+    memset(&p, 0, sizeof p);
+    memcpy(p.name, cmd->u.principal.name, sizeof p.name);
+    memcpy(p.key, cmd->u.principal.key, sizeof p.key);
+    p.role = STORE_ROLE_ADMIN;
+    rv = principal_insert(s, txn, &p, "principal.bootstrap");
+    if (rv == 0 && s->status == 0) {
+        rv = store__meta_auth_put(s, txn);
+    }
+    return rv;
+}
+
+int store__principal_remove(struct store *s,
+                            MDB_txn *txn,
+                            const struct store_cmd *cmd)
+{
+    struct principal p;
+    int rv;
+
+    rv = principal_load(s, txn, cmd->u.principal.name, &p);
+    if (rv == AUGUR_ENOTFOUND) {
+        return store__refuse(s, AUGUR_ENOTFOUND,
+                             "principal.remove: no principal %s",
+                             cmd->u.principal.name);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    rv = store__del(s, txn, STORE__DB_PRINCIPALS, p.name, strlen(p.name));
+    if (rv == 0) {
+        rv = store__del(s, txn, STORE__DB_PRINCIPAL_KEYS, p.key, strlen(p.key));
+    }
+    if (rv != 0) {
+        return rv == AUGUR_ENOTFOUND ? AUGUR_EIO : rv;
+    }
+    s->principals_version++;
+    principal_pack(&s->out, &p);
+    return 0;
+}
+
+static int list_item(struct store *s,
+                     MDB_txn *txn,
+                     const MDB_val *k,
+                     const MDB_val *v,
+                     void *ctx)
+{
+    struct principal p;
+
+    (void)txn;
+    (void)ctx;
+    if (principal_decode(s, k, v, &p) != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "a principal record is corrupt");
+        return AUGUR_EIO;
+    }
+    principal_pack(&s->list, &p);
+    return 0;
+}
+
+int store__principal_list(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd)
+{
+    struct store__scan sc = {
+        .db = STORE__DB_PRINCIPALS,
+        .after = cmd->u.list.after,
+        .after_len = strlen(cmd->u.list.after),
+        .limit = store__list_limit(cmd->u.list.limit),
+        .item = list_item,
+    };
+    int rv = store__scan_page(s, txn, &sc);
+
+    if (rv != 0) {
+        return rv;
+    }
+    return store__scan_finish(s, &sc);
+}
+
+int store_principal_find(struct store *s,
+                         const char *key_hex,
+                         char *name,
+                         int *role)
+{
+    struct principal p;
+    MDB_val v;
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = store__get(s, s->rtxn, STORE__DB_PRINCIPAL_KEYS, key_hex,
+                    strlen(key_hex), &v);
+    if (rv == 0) {
+        char n[STORE_ID_SIZE];
+        if (v.mv_size == 0 || v.mv_size >= sizeof n) {
+            rv = AUGUR_EIO;
+        } else {
+            memcpy(n, v.mv_data, v.mv_size);
+            n[v.mv_size] = '\0';
+            rv = principal_load(s, s->rtxn, n, &p);
+            if (rv == AUGUR_ENOTFOUND) {
+                rv = AUGUR_EIO; /* the index points nowhere */
+            }
+        }
+    }
+    if (rv == 0 && strcmp(p.key, key_hex) != 0) {
+        rv = AUGUR_EIO;
+    }
+    if (rv == 0) {
+        memcpy(name, p.name, STORE_ID_SIZE);
+        *role = p.role;
+    }
+    mdb_txn_reset(s->rtxn);
+    return rv;
+}
+
+int store_principals_bootstrapped(struct store *s)
+{
+    bool set = false;
+    int rc = mdb_txn_renew(s->rtxn);
+
+    if (rc != 0) {
+        return 0;
+    }
+    if (store__meta_auth_get(s, s->rtxn, &set) != 0) {
+        set = false;
+    }
+    mdb_txn_reset(s->rtxn);
+    return set;
+}
+
+uint64_t store_principals_version(struct store *s)
+{
+    return s->principals_version;
+}
+
+int store__principal_entry_check(struct store *s,
+                                 const MDB_val *k,
+                                 const MDB_val *v)
+{
+    struct principal p;
+    return principal_decode(s, k, v, &p);
+}
+
+int store__principal_key_entry_check(struct store *s,
+                                     const MDB_val *k,
+                                     const MDB_val *v)
+{
+    (void)s;
+    if (!key_hex_valid(k->mv_data, k->mv_size) || v->mv_size == 0 ||
+        v->mv_size >= STORE_ID_SIZE ||
+        !store__id_valid(v->mv_data, v->mv_size)) {
+        return AUGUR_EMALFORMED;
+    }
+    return 0;
+}
