@@ -128,7 +128,8 @@ static void witness(const struct chaos_history *h,
         m = n;
     }
     qsort_r(sub, m, sizeof *sub, cmp_by_invoke, (void *)h);
-    for (size_t i = m; i-- > 0 && tries < 2000;) {
+    /* Each try is a whole search: on a long prefix, keep it as it is. */
+    for (size_t i = m; i-- > 0 && tries < 300 && m < 5000;) {
         const struct chaos_op *op = &h->ops[sub[i]];
         size_t keep = sub[i];
         if (op->outcome == CHAOS_OK && is_write(op)) {

@@ -350,7 +350,7 @@ static void *worker_main(void *arg)
         one_op(wk, c);
         /* A short pause keeps the history's size in check without letting
          * operations stop overlapping. */
-        usleep(1000 + rng_below(&wk->rng, 20000));
+        usleep(5000 + rng_below(&wk->rng, 40000));
     }
     augur_client_close(c);
     return NULL;

@@ -149,14 +149,24 @@ static void unlift(struct entry *e)
     }
 }
 
-/* ---- the memo: (linearized bitset, state) ---------------------------- */
+/* ---- the memo: (linearized set, state) ------------------------------- */
+
+/* The linearized set is kept as two independent 64-bit Zobrist hashes (an
+ * XOR of one random key per linearized operation) rather than as a bitset:
+ * a bitset per memo entry would take gigabytes on a long history.  Two sets
+ * are taken as equal when both hashes are; with 128 bits the chance of a
+ * false match is negligible, and one could only prune a path, never make
+ * a bad history pass. */
+struct memo_key
+{
+    uint64_t z1, z2;
+    struct model st;
+};
 
 struct memo
 {
-    size_t words;     /* 64-bit words per bitset */
-    uint64_t *bits;   /* slots * words */
-    struct model *st; /* slots */
-    uint64_t *hash;   /* slots; 0 = empty */
+    struct memo_key *keys;
+    bool *used_slot;
     size_t slots, used;
 };
 
@@ -170,89 +180,65 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
-static uint64_t state_hash(uint64_t zob, const struct model *m)
+static uint64_t key_hash(const struct memo_key *k)
 {
-    uint64_t h = zob ^ mix(m->epoch * 3 + (m->held ? 1 : 0)) ^
-                 mix(((uint64_t)m->host << 1) | 0x8000000000000000ULL);
-    return h == 0 ? 1 : h;
+    return k->z1 ^ mix(k->z2 ^ mix(k->st.epoch * 2 + (k->st.held ? 1 : 0)) ^
+                       ((uint64_t)k->st.host << 40));
 }
 
-static int memo_init(struct memo *c, size_t words)
+static bool key_eq(const struct memo_key *a, const struct memo_key *b)
 {
-    memset(c, 0, sizeof *c);
-    c->words = words;
-    c->slots = 1024;
-    c->bits = calloc(c->slots * words, sizeof *c->bits);
-    c->st = calloc(c->slots, sizeof *c->st);
-    c->hash = calloc(c->slots, sizeof *c->hash);
-    return c->bits != NULL && c->st != NULL && c->hash != NULL ? 0 : -1;
+    return a->z1 == b->z1 && a->z2 == b->z2 && same_model(&a->st, &b->st);
+}
+
+static int memo_init(struct memo *c, size_t slots)
+{
+    c->slots = slots;
+    c->used = 0;
+    c->keys = calloc(slots, sizeof *c->keys);
+    c->used_slot = calloc(slots, sizeof *c->used_slot);
+    return c->keys != NULL && c->used_slot != NULL ? 0 : -1;
 }
 
 static void memo_close(struct memo *c)
 {
-    free(c->bits);
-    free(c->st);
-    free(c->hash);
-}
-
-static bool same_state(const struct model *a, const struct model *b)
-{
-    return a->held == b->held && a->epoch == b->epoch &&
-           (!a->held || a->host == b->host);
+    free(c->keys);
+    free(c->used_slot);
 }
 
 /* Insert; returns 1 if inserted, 0 if present, -1 on out of memory. */
-static int memo_add(struct memo *c,
-                    uint64_t h,
-                    const uint64_t *bits,
-                    const struct model *m);
-
-static int memo_grow(struct memo *c)
-{
-    struct memo n;
-
-    memset(&n, 0, sizeof n);
-    n.words = c->words;
-    n.slots = c->slots * 2;
-    n.bits = calloc(n.slots * c->words, sizeof *n.bits);
-    n.st = calloc(n.slots, sizeof *n.st);
-    n.hash = calloc(n.slots, sizeof *n.hash);
-    if (n.bits == NULL || n.st == NULL || n.hash == NULL) {
-        memo_close(&n);
-        return -1;
-    }
-    for (size_t i = 0; i < c->slots; i++) {
-        if (c->hash[i] != 0 &&
-            memo_add(&n, c->hash[i], c->bits + i * c->words, &c->st[i]) < 0) {
-            memo_close(&n);
-            return -1;
-        }
-    }
-    memo_close(c);
-    *c = n;
-    return 0;
-}
-
-static int memo_add(struct memo *c,
-                    uint64_t h,
-                    const uint64_t *bits,
-                    const struct model *m)
+static int memo_add(struct memo *c, const struct memo_key *k)
 {
     size_t i;
 
-    if ((c->used + 1) * 2 > c->slots && memo_grow(c) != 0) {
-        return -1;
+    if ((c->used + 1) * 2 > c->slots) {
+        struct memo n;
+        if (memo_init(&n, c->slots * 2) != 0) {
+            memo_close(&n);
+            return -1;
+        }
+        for (size_t j = 0; j < c->slots; j++) {
+            if (c->used_slot[j]) {
+                size_t x = key_hash(&c->keys[j]) & (n.slots - 1);
+                while (n.used_slot[x]) {
+                    x = (x + 1) & (n.slots - 1);
+                }
+                n.keys[x] = c->keys[j];
+                n.used_slot[x] = true;
+                n.used++;
+            }
+        }
+        memo_close(c);
+        *c = n;
     }
-    for (i = h & (c->slots - 1); c->hash[i] != 0;
+    for (i = key_hash(k) & (c->slots - 1); c->used_slot[i];
          i = (i + 1) & (c->slots - 1)) {
-        if (c->hash[i] == h && same_state(&c->st[i], m) &&
-            memcmp(c->bits + i * c->words, bits, c->words * 8) == 0) {
+        if (key_eq(&c->keys[i], k)) {
             return 0;
         }
     }
-    c->hash[i] = h;
-    c->st[i] = *m;
-    memcpy(c->bits + i * c->words, bits, c->words * 8);
+    c->keys[i] = *k;
+    c->used_slot[i] = true;
     c->used++;
     return 1;
 }
@@ -263,7 +249,7 @@ struct frame
 {
     struct entry *call;
     struct model state;
-    uint64_t zob;
+    uint64_t z1, z2;
 };
 
 enum chaos_lin chaos_linearizable(const struct chaos_history *h,
@@ -274,28 +260,27 @@ enum chaos_lin chaos_linearizable(const struct chaos_history *h,
 {
     struct entry *entries = NULL, head;
     struct frame *stack = NULL;
-    uint64_t *bits = NULL, *zkeys = NULL;
+    uint64_t *zkeys = NULL;
     size_t n_entries = 0, depth = 0, returns_left = 0, best = 0;
-    size_t words = (n + 63) / 64 + 1;
     struct model state = {0, 0, false};
-    uint64_t zob = 0, steps = 0;
+    uint64_t z1 = 0, z2 = 0, steps = 0;
     struct memo memo;
     enum chaos_lin result = CHAOS_LIN_UNKNOWN;
     bool have_best = false;
 
-    if (memo_init(&memo, words) != 0) {
+    if (memo_init(&memo, 1024) != 0) {
         goto out;
     }
     entries = calloc(2 * n + 1, sizeof *entries);
     stack = calloc(n + 1, sizeof *stack);
-    bits = calloc(words, sizeof *bits);
-    zkeys = calloc(n + 1, sizeof *zkeys);
-    if (entries == NULL || stack == NULL || bits == NULL || zkeys == NULL) {
+    zkeys = calloc(2 * n + 2, sizeof *zkeys);
+    if (entries == NULL || stack == NULL || zkeys == NULL) {
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         const struct chaos_op *op = &h->ops[idx[i]];
-        zkeys[i] = mix(i + 0x9e3779b97f4a7c15ULL);
+        zkeys[2 * i] = mix(i + 0x9e3779b97f4a7c15ULL);
+        zkeys[2 * i + 1] = mix(mix(i ^ 0x5851f42d4c957f2dULL) + 1);
         entries[n_entries++] =
             (struct entry){op->invoke_ns, i, true, NULL, NULL, NULL};
         if (op->outcome != CHAOS_INFO) {
@@ -340,17 +325,17 @@ enum chaos_lin chaos_linearizable(const struct chaos_history *h,
             const struct chaos_op *op = &h->ops[idx[e->op]];
             struct model next;
             if (model_step(op, &state, &next)) {
-                uint64_t nz = zob ^ zkeys[e->op];
-                int added;
-                bits[e->op / 64] |= 1ULL << (e->op % 64);
-                added = memo_add(&memo, state_hash(nz, &next), bits, &next);
+                struct memo_key k = {z1 ^ zkeys[2 * e->op],
+                                     z2 ^ zkeys[2 * e->op + 1], next};
+                int added = memo_add(&memo, &k);
                 if (added < 0) {
                     goto out;
                 }
                 if (added == 1) {
-                    stack[depth++] = (struct frame){e, state, zob};
+                    stack[depth++] = (struct frame){e, state, z1, z2};
                     state = next;
-                    zob = nz;
+                    z1 = k.z1;
+                    z2 = k.z2;
                     if (e->match != NULL) {
                         returns_left--;
                     }
@@ -358,7 +343,6 @@ enum chaos_lin chaos_linearizable(const struct chaos_history *h,
                     e = head.next;
                     continue;
                 }
-                bits[e->op / 64] &= ~(1ULL << (e->op % 64));
             }
             e = e->next;
         } else {
@@ -376,8 +360,8 @@ enum chaos_lin chaos_linearizable(const struct chaos_history *h,
             }
             struct frame f = stack[--depth];
             state = f.state;
-            zob = f.zob;
-            bits[f.call->op / 64] &= ~(1ULL << (f.call->op % 64));
+            z1 = f.z1;
+            z2 = f.z2;
             unlift(f.call);
             if (f.call->match != NULL) {
                 returns_left++;
@@ -390,7 +374,6 @@ out:
     memo_close(&memo);
     free(entries);
     free(stack);
-    free(bits);
     free(zkeys);
     return result;
 }
