@@ -3,6 +3,7 @@
 #include "raft/replica.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,71 @@ malformed:
     return rv;
 }
 
+/* ---- async work ------------------------------------------------------- */
+
+/* Debian's libraft 0.15 has asynchronous snapshots (FSM version 3) but its
+ * uv backend is raft_io version 1, without the async_work method they run
+ * on, and raft_init refuses the combination.  This supplies the method on
+ * libuv's thread pool.  While one is in flight replica_close waits for it:
+ * libraft's completion callback must run before raft_close. */
+struct async_work
+{
+    uv_work_t work;
+    struct replica *replica;
+    struct raft_io_async_work *req;
+    int status;
+};
+
+static void async_work_run(uv_work_t *w)
+{
+    struct async_work *a = w->data;
+    a->status = a->req->work(a->req);
+}
+
+static void async_work_done(uv_work_t *w, int status)
+{
+    struct async_work *a = w->data;
+    struct replica *r = a->replica;
+    struct raft_io_async_work *req = a->req;
+    int rv = status == UV_ECANCELED ? RAFT_CANCELED : a->status;
+
+    free(a);
+    req->cb(req, rv);
+    r->async_pending--;
+    if (r->close_deferred && r->async_pending == 0) {
+        r->close_deferred = false;
+        raft_close(&r->raft, r->raft_closed_cb);
+    }
+}
+
+static int io_async_work(struct raft_io *io,
+                         struct raft_io_async_work *req,
+                         raft_io_async_work_cb cb)
+{
+    /* io->data belongs to libraft: find the replica around its io. */
+    struct replica *r =
+        (struct replica *)((char *)io - offsetof(struct replica, io));
+    struct async_work *a;
+    int rv;
+
+    a = malloc(sizeof *a);
+    if (a == NULL) {
+        return RAFT_NOMEM;
+    }
+    a->work.data = a;
+    a->replica = r;
+    a->req = req;
+    a->status = 0;
+    req->cb = cb;
+    rv = uv_queue_work(r->loop, &a->work, async_work_run, async_work_done);
+    if (rv != 0) {
+        free(a);
+        return RAFT_IOERR;
+    }
+    r->async_pending++;
+    return 0;
+}
+
 /* ---- the FSM ---------------------------------------------------------- */
 
 static int fsm_apply(struct raft_fsm *fsm,
@@ -224,30 +290,55 @@ static int fsm_apply(struct raft_fsm *fsm,
     return 0;
 }
 
+/* Snapshots are asynchronous (FSM version 3): fsm_snapshot, on the loop
+ * thread, only pins the state as of the last applied entry (an LMDB read
+ * transaction); fsm_snapshot_async copies it out on libuv's thread pool
+ * while entries keep being applied; fsm_snapshot_finalize, back on the loop
+ * thread, frees the copy and the pin.  A large state is never copied on the
+ * thread that answers heartbeats. */
 static int fsm_snapshot(struct raft_fsm *fsm,
                         struct raft_buffer *bufs[],
                         unsigned *n_bufs)
 {
     struct replica *r = fsm->data;
-    void *data;
-    size_t len;
     int rv;
 
-    rv = store_snapshot(r->store, raft_malloc, &data, &len);
+    *bufs = NULL;
+    *n_bufs = 0;
+    if (r->snap != NULL) {
+        return RAFT_BUSY;
+    }
+    rv = store_snapshot_begin(r->store, &r->snap);
     if (rv != 0) {
         LOG(LOG_ERROR, "snapshot: %s", augur_strerror(rv));
         return rv == AUGUR_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
     }
-    *bufs = raft_malloc(sizeof **bufs);
-    if (*bufs == NULL) {
-        raft_free(data);
+    r->snap_index = r->raft.last_applied;
+    r->snap_started = uv_now(r->loop);
+    return 0;
+}
+
+/* On a thread-pool thread: no logging, no loop state. */
+static int fsm_snapshot_async(struct raft_fsm *fsm,
+                              struct raft_buffer *bufs[],
+                              unsigned *n_bufs)
+{
+    struct replica *r = fsm->data;
+    struct raft_buffer *b;
+    int rv;
+
+    b = raft_malloc(sizeof *b);
+    if (b == NULL) {
         return RAFT_NOMEM;
     }
-    (*bufs)[0].base = data;
-    (*bufs)[0].len = len;
+    rv = store_snapshot_take(r->snap, raft_malloc, &b->base, &b->len);
+    if (rv != 0) {
+        r->snap_err = rv;
+        raft_free(b);
+        return rv == AUGUR_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+    }
+    *bufs = b;
     *n_bufs = 1;
-    LOG(LOG_INFO, "took snapshot at applied index %llu (%zu bytes)",
-        (unsigned long long)r->raft.last_applied, len);
     return 0;
 }
 
@@ -255,13 +346,28 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
                                  struct raft_buffer *bufs[],
                                  unsigned *n_bufs)
 {
-    (void)fsm;
+    struct replica *r = fsm->data;
+    size_t len = 0;
+
     for (unsigned i = 0; i < *n_bufs; i++) {
+        len += (*bufs)[i].len;
         raft_free((*bufs)[i].base);
     }
     raft_free(*bufs);
+    if (r->snap_err != 0) {
+        LOG(LOG_ERROR, "snapshot at applied index %llu failed: %s",
+            (unsigned long long)r->snap_index, augur_strerror(r->snap_err));
+    } else if (*n_bufs > 0) {
+        LOG(LOG_INFO,
+            "took snapshot at applied index %llu (%zu bytes, %llu ms)",
+            (unsigned long long)r->snap_index, len,
+            (unsigned long long)(uv_now(r->loop) - r->snap_started));
+    }
     *bufs = NULL;
     *n_bufs = 0;
+    store_snapshot_end(r->snap);
+    r->snap = NULL;
+    r->snap_err = 0;
     return 0;
 }
 
@@ -312,11 +418,12 @@ int replica_init(struct replica *r,
     r->applied_cb = applied_cb;
     msgpack_sbuffer_init(&r->answer);
 
-    r->fsm.version = 2;
+    r->fsm.version = 3;
     r->fsm.data = r;
     r->fsm.apply = fsm_apply;
     r->fsm.snapshot = fsm_snapshot;
     r->fsm.snapshot_finalize = fsm_snapshot_finalize;
+    r->fsm.snapshot_async = fsm_snapshot_async;
     r->fsm.restore = fsm_restore;
     r->tracer.impl = r;
     r->tracer.enabled = LOG_TRACE <= log_threshold;
@@ -335,6 +442,10 @@ int replica_init(struct replica *r,
         goto err_after_transport_init;
     }
     raft_uv_set_tracer(&r->io, &r->tracer);
+    if (r->io.version < 2 || r->io.async_work == NULL) {
+        r->io.version = 2;
+        r->io.async_work = io_async_work;
+    }
     rv = raft_init(&r->raft, &r->io, &r->fsm, cfg->id, cfg->raft_address);
     if (rv != 0) {
         snprintf(r->errmsg, sizeof r->errmsg, "raft_init: %s",
@@ -485,6 +596,11 @@ void replica_close(struct replica *r, replica_close_cb cb)
     }
     r->closes_pending = 2;
     uv_close((uv_handle_t *)&r->batch_prepare, batch_prepare_closed);
+    r->raft_closed_cb = raft_closed;
+    if (r->async_pending > 0) {
+        r->close_deferred = true; /* async_work_done closes */
+        return;
+    }
     raft_close(&r->raft, raft_closed);
 }
 

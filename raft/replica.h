@@ -73,6 +73,14 @@ struct replica
     struct replica_batch *batch;
     uv_prepare_t batch_prepare;
     int closes_pending;
+    /* The snapshot being taken (see fsm_snapshot). */
+    struct store_snap *snap;
+    uint64_t snap_index;
+    uint64_t snap_started;  /* uv_now, ms */
+    int snap_err;           /* set by the thread-pool half */
+    unsigned async_pending; /* io_async_work requests in flight */
+    bool close_deferred;    /* replica_close waits for them */
+    void (*raft_closed_cb)(struct raft *raft);
     replica_applied_cb applied_cb;
     replica_close_cb close_cb;
     /* Read barriers: reads queue in @waiting; one barrier at a time serves

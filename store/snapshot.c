@@ -1,5 +1,6 @@
 /* Snapshots of the whole state, their restore, and the state digest. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -136,14 +137,49 @@ static int state_emit(struct store *s, MDB_txn *txn, struct sink *k)
     return 0;
 }
 
+/* Build a snapshot of the state @txn sees. */
+static int snapshot_build(struct store *s,
+                          MDB_txn *txn,
+                          void *(*alloc)(size_t),
+                          void **buf,
+                          size_t *len)
+{
+    struct sink k = {0};
+    unsigned char *out;
+    size_t size;
+    int rv;
+
+    /* Two passes over one read transaction: the first sizes the buffer,
+     * the second fills it, and both see the same state. */
+    rv = state_emit(s, txn, &k);
+    if (rv != 0) {
+        return rv;
+    }
+    size = k.len;
+    out = alloc(size + SNAPSHOT_SUM);
+    if (out == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    k.buf = out;
+    k.len = 0;
+    rv = state_emit(s, txn, &k);
+    if (rv != 0 || k.len != size) {
+        /* The same read transaction walked twice differently: the file is
+         * corrupt.  @alloc comes without a free, so @out is lost; this node
+         * is going down anyway. */
+        return rv != 0 ? rv : AUGUR_EIO;
+    }
+    crypto_generichash(out + size, SNAPSHOT_SUM, out, size, NULL, 0);
+    *buf = out;
+    *len = size + SNAPSHOT_SUM;
+    return 0;
+}
+
 int store_snapshot(struct store *s,
                    void *(*alloc)(size_t),
                    void **buf,
                    size_t *len)
 {
-    struct sink k = {0};
-    unsigned char *out;
-    size_t size;
     int rc;
     int rv;
 
@@ -151,37 +187,51 @@ int store_snapshot(struct store *s,
     if (rc != 0) {
         return store__mdb_fail(s, rc, "mdb_txn_renew");
     }
-    /* Two passes over one read transaction: the first sizes the buffer,
-     * the second fills it, and both see the same state. */
-    rv = state_emit(s, s->rtxn, &k);
-    if (rv != 0) {
-        goto out;
-    }
-    size = k.len;
-    out = alloc(size + SNAPSHOT_SUM);
-    if (out == NULL) {
-        rv = AUGUR_ENOMEM;
-        goto out;
-    }
-    k.buf = out;
-    k.len = 0;
-    rv = state_emit(s, s->rtxn, &k);
-    if (rv != 0 || k.len != size) {
-        /* The same read transaction walked twice differently: the file is
-         * corrupt.  @alloc comes without a free, so @out is lost; this node
-         * is going down anyway. */
-        LOG(LOG_ERROR,
-            "store: snapshot: the state changed under a read "
-            "transaction");
-        rv = rv != 0 ? rv : AUGUR_EIO;
-        goto out;
-    }
-    crypto_generichash(out + size, SNAPSHOT_SUM, out, size, NULL, 0);
-    *buf = out;
-    *len = size + SNAPSHOT_SUM;
-out:
+    rv = snapshot_build(s, s->rtxn, alloc, buf, len);
     mdb_txn_reset(s->rtxn);
     return rv;
+}
+
+struct store_snap
+{
+    struct store *store;
+    MDB_txn *txn;
+};
+
+int store_snapshot_begin(struct store *s, struct store_snap **out)
+{
+    struct store_snap *snap = malloc(sizeof *snap);
+    int rc;
+
+    if (snap == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    snap->store = s;
+    /* The environment is MDB_NOTLS: this read transaction may be used by
+     * another thread, and pins the state as of now while writes go on. */
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &snap->txn);
+    if (rc != 0) {
+        free(snap);
+        return store__mdb_fail(s, rc, "mdb_txn_begin");
+    }
+    *out = snap;
+    return 0;
+}
+
+int store_snapshot_take(struct store_snap *snap,
+                        void *(*alloc)(size_t),
+                        void **buf,
+                        size_t *len)
+{
+    return snapshot_build(snap->store, snap->txn, alloc, buf, len);
+}
+
+void store_snapshot_end(struct store_snap *snap)
+{
+    if (snap != NULL) {
+        mdb_txn_abort(snap->txn);
+        free(snap);
+    }
 }
 
 int store_digest(struct store *s, unsigned char out[32])

@@ -334,6 +334,21 @@ int store_snapshot(struct store *s,
                    void **buf,
                    size_t *len) STORE_WARN_UNUSED;
 
+/* An asynchronous snapshot, for a state too large to copy on the loop
+ * thread: store_snapshot_begin (loop thread) pins the state as of now;
+ * store_snapshot_take may then run on any one other thread while commands
+ * keep being applied, and builds what store_snapshot would have built at the
+ * moment of begin; store_snapshot_end (loop thread) releases it.  Errors as
+ * for store_snapshot. */
+struct store_snap;
+int store_snapshot_begin(struct store *s,
+                         struct store_snap **out) STORE_WARN_UNUSED;
+int store_snapshot_take(struct store_snap *snap,
+                        void *(*alloc)(size_t),
+                        void **buf,
+                        size_t *len) STORE_WARN_UNUSED;
+void store_snapshot_end(struct store_snap *snap);
+
 /* Replace the whole state with a snapshot's.  A corrupt snapshot is refused
  * with AUGUR_EMALFORMED and leaves the state as it was (one write txn). */
 int store_restore(struct store *s,

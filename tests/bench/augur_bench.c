@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -571,23 +572,38 @@ static int bench_throughput(struct augur_client *c,
 
 struct killer
 {
-    const char *cmd;
+    const char *pid_fmt; /* printf format of the pid file, %d = node id */
     uint64_t leader;
     uint64_t delay_ms;
     uint64_t t_kill; /* ns, set just before the kill */
+    struct timespec wall_kill;
     int rc;
 };
 
 static void *killer_main(void *arg)
 {
     struct killer *k = arg;
-    char cmd[1024];
+    char path[512];
     struct timespec d = {(time_t)(k->delay_ms / 1000),
                          (long)(k->delay_ms % 1000) * 1000000L};
+    FILE *f;
+    int pid = 0;
+
+    const char *d_at = strstr(k->pid_fmt, "%d");
+    if (d_at == NULL) {
+        die("leader-loss: --pid-file needs a %%d for the node id");
+    }
+    snprintf(path, sizeof path, "%.*s%d%s", (int)(d_at - k->pid_fmt),
+             k->pid_fmt, (int)k->leader, d_at + 2);
+    if ((f = fopen(path, "r")) == NULL || fscanf(f, "%d", &pid) != 1 ||
+        pid <= 1) {
+        die("leader-loss: no pid in %s", path);
+    }
+    fclose(f);
     nanosleep(&d, NULL);
-    snprintf(cmd, sizeof cmd, "%s %" PRIu64 " >/dev/null", k->cmd, k->leader);
     __atomic_store_n(&k->t_kill, now_ns(), __ATOMIC_SEQ_CST);
-    k->rc = system(cmd);
+    k->rc = kill(pid, SIGKILL);
+    clock_gettime(CLOCK_REALTIME, &k->wall_kill);
     return NULL;
 }
 
@@ -605,7 +621,7 @@ static int status_leader(struct augur_client *c, uint64_t *leader)
 
 static int bench_leader_loss(const char *endpoints,
                              int trials,
-                             const char *kill_cmd,
+                             const char *pid_fmt,
                              const char *restart_cmd,
                              const char *json_path)
 {
@@ -614,8 +630,8 @@ static int bench_leader_loss(const char *endpoints,
     char errmsg[AUGUR_ERRMSG_SIZE];
     FILE *jf;
 
-    if (kill_cmd == NULL || restart_cmd == NULL) {
-        die("leader-loss needs --kill-cmd and --restart-cmd");
+    if (pid_fmt == NULL || restart_cmd == NULL) {
+        die("leader-loss needs --pid-file and --restart-cmd");
     }
     if (trials > 64) {
         trials = 64;
@@ -624,7 +640,7 @@ static int bench_leader_loss(const char *endpoints,
     for (int t = 0; t < trials; t++) {
         struct augur_client *c;
         struct augur_claim cl;
-        struct killer k = {kill_cmd, 0, 1000, 0, 0};
+        struct killer k = {pid_fmt, 0, 1000, 0, {0, 0}, 0};
         pthread_t th;
         uint64_t first_ok = 0, epoch, t_end;
         char w[64], cmd[1024];
@@ -682,8 +698,9 @@ static int bench_leader_loss(const char *endpoints,
         }
         fprintf(stderr,
                 "augur-bench: leader-loss trial %d/%d: killed node %" PRIu64
-                ", next write after %.0f ms\n",
-                t + 1, trials, k.leader, gaps[t]);
+                " at %ld.%03ld, next write after %.0f ms\n",
+                t + 1, trials, k.leader, (long)k.wall_kill.tv_sec,
+                k.wall_kill.tv_nsec / 1000000, gaps[t]);
         snprintf(cmd, sizeof cmd, "%s %" PRIu64 " >/dev/null", restart_cmd,
                  k.leader);
         if (system(cmd) != 0) {
@@ -848,8 +865,8 @@ static int bench_load(struct augur_client *c,
 int main(int argc, char **argv)
 {
     const char *endpoints = getenv("AUGUR_ENDPOINTS");
-    const char *list = NULL, *json = NULL, *kill_cmd = NULL,
-               *restart_cmd = NULL, *prefix = "s";
+    const char *list = NULL, *json = NULL, *pid_fmt = NULL, *restart_cmd = NULL,
+               *prefix = "s";
     const char *mode = "throughput";
     int runs = 3, trials = 10;
     double scale = 1.0;
@@ -895,8 +912,8 @@ int main(int argc, char **argv)
             json = v;
         } else if (strcmp(a, "--trials") == 0) {
             trials = atoi(v);
-        } else if (strcmp(a, "--kill-cmd") == 0) {
-            kill_cmd = v;
+        } else if (strcmp(a, "--pid-file") == 0) {
+            pid_fmt = v;
         } else if (strcmp(a, "--restart-cmd") == 0) {
             restart_cmd = v;
         } else if (strcmp(a, "--resources") == 0) {
@@ -931,8 +948,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(mode, "leader-loss") == 0) {
-        return bench_leader_loss(endpoints, trials, kill_cmd, restart_cmd,
-                                 json);
+        return bench_leader_loss(endpoints, trials, pid_fmt, restart_cmd, json);
     }
     augur_options_init(&o);
     if (augur_client_open(endpoints, &o, &c, errmsg) != 0) {

@@ -1,5 +1,6 @@
 /* Unit tests of store/'s snapshots, restore and digest, and of apply's
  * determinism: the same commands give the same answers and state. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,6 +159,55 @@ static void snapshot_restores_into_a_fresh_store_identically(void **state)
     msgpack_sbuffer_destroy(&first);
     free(buf);
     fx_close(&g);
+}
+
+/* An asynchronous snapshot pinned before more writes, and taken on another
+ * thread while they are applied, is the state as it was at the pin. */
+struct taker
+{
+    struct store_snap *snap;
+    void *buf;
+    size_t len;
+    int rv;
+};
+
+static void *take_main(void *arg)
+{
+    struct taker *t = arg;
+    t->rv = store_snapshot_take(t->snap, malloc, &t->buf, &t->len);
+    return NULL;
+}
+
+static void snapshot_async_sees_the_state_at_begin(void **state)
+{
+    struct fx *f = *state;
+    struct fx g;
+    unsigned char *sync_buf;
+    size_t sync_len;
+    struct taker t = {0};
+    pthread_t th;
+    char id[32];
+
+    build_state(f);
+    snapshot(f, &sync_buf, &sync_len);
+    assert_int_equal(store_snapshot_begin(f->s, &t.snap), 0);
+    assert_int_equal(pthread_create(&th, NULL, take_main, &t), 0);
+    for (int i = 0; i < 200; i++) {
+        snprintf(id, sizeof id, "later-%d", i);
+        assert_int_equal(add_workload(f, id, 1, 1), 0);
+    }
+    assert_int_equal(pthread_join(th, NULL), 0);
+    store_snapshot_end(t.snap);
+    assert_int_equal(t.rv, 0);
+    /* Byte for byte what a synchronous snapshot at the pin gave. */
+    assert_int_equal(t.len, sync_len);
+    assert_memory_equal(t.buf, sync_buf, sync_len);
+    fx_open(&g);
+    assert_int_equal(store_restore(g.s, t.buf, t.len), 0);
+    assert_true(store_revision(g.s) < store_revision(f->s));
+    fx_close(&g);
+    free(t.buf);
+    free(sync_buf);
 }
 
 static void snapshot_restore_replaces_the_whole_state(void **state)
@@ -510,6 +560,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(snapshot_restores_into_a_fresh_store_identically),
         T(snapshot_restore_replaces_the_whole_state),
+        T(snapshot_async_sees_the_state_at_begin),
         T(snapshot_of_an_empty_store_restores),
         T(snapshot_reports_allocation_failure),
         T(restore_refuses_a_flipped_byte_and_keeps_the_state),
