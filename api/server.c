@@ -11,6 +11,8 @@
 #include "common/log.h"
 
 #define READ_CHUNK 65536
+/* A connection must finish the handshake within this long. */
+#define HANDSHAKE_TIMEOUT_MS 10000
 #define OUTPUT_MAX_DEFAULT (64u << 20)
 
 /* A connection moves HELLO -> AUTH -> READY -> CLOSED, never back; any
@@ -41,6 +43,7 @@ struct api_conn
     uint8_t key[SECURE_PK_SIZE];
     char principal[API_NAME_SIZE];
     int role;
+    uint64_t accepted_ms; /* uv_now at accept */
 };
 
 struct conn_write
@@ -438,6 +441,7 @@ static void server_accept(uv_stream_t *listener, int status)
     c->server = s;
     c->refs = 1;
     c->state = CONN_HELLO;
+    c->accepted_ms = uv_now(s->loop);
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     c->next = s->conns;
@@ -552,6 +556,18 @@ void api_server_revalidate(struct api_server *s)
         }
         memcpy(c->principal, name, sizeof c->principal);
         c->role = role;
+    }
+}
+
+void api_server_sweep(struct api_server *s)
+{
+    uint64_t now = uv_now(s->loop);
+
+    for (struct api_conn *c = s->conns; c != NULL; c = c->next) {
+        if ((c->state == CONN_HELLO || c->state == CONN_AUTH) &&
+            now - c->accepted_ms > HANDSHAKE_TIMEOUT_MS) {
+            conn_refuse(c, AUGUR_ETIMEOUT, "no complete handshake within 10 s");
+        }
     }
 }
 

@@ -94,6 +94,11 @@ int api_server_start(struct api_server *s,
  * with the new role. */
 void api_server_revalidate(struct api_server *s);
 
+/* Close every connection that has not finished its handshake within 10 s
+ * of being accepted (one CLOSE with ETIMEOUT): a peer that opens and stalls
+ * holds nothing for long.  Call it periodically. */
+void api_server_sweep(struct api_server *s);
+
 /* Stop listening and close every connection; @cb runs once @s can be freed.
  * Calls still held by the handler remain valid until replied. */
 void api_server_close(struct api_server *s, api_server_close_cb cb);

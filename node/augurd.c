@@ -131,6 +131,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     rc.snapshot_threshold = cfg->snapshot_threshold;
     rc.snapshot_trailing = cfg->snapshot_trailing;
     rc.pre_vote = cfg->pre_vote;
+    rc.key = &n->cluster_key;
     rv = replica_init(&n->replica, &n->loop, n->store, &rc, node__on_applied);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "raft: %s", n->replica.errmsg);

@@ -398,6 +398,7 @@ void node__on_applied(struct replica *r)
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
+    api_server_sweep(&n->server);
 }
 
 /* ---- authentication and roles ----------------------------------------- */
@@ -944,4 +945,5 @@ void node__tick(struct node *n)
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
+    api_server_sweep(&n->server);
 }

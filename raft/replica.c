@@ -1,6 +1,7 @@
 /* libraft glue: setup, the FSM over store/, writes, batched read barriers,
  * membership and leadership transfer. */
 #include "raft/replica.h"
+#include "raft/transport.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -429,9 +430,11 @@ int replica_init(struct replica *r,
     r->tracer.enabled = LOG_TRACE <= log_threshold;
     r->tracer.emit = tracer_emit;
 
-    rv = raft_uv_tcp_init(&r->transport, loop);
+    /* Peers prove the cluster key to each other and seal everything:
+     * see raft/transport.c. */
+    rv = replica__transport_init(&r->transport, loop, cfg->key);
     if (rv != 0) {
-        snprintf(r->errmsg, sizeof r->errmsg, "raft_uv_tcp_init: %s",
+        snprintf(r->errmsg, sizeof r->errmsg, "peer transport: %s",
                  raft_strerror(rv));
         goto err;
     }
@@ -528,7 +531,7 @@ err_after_raft_init:
 err_after_io_init:
     raft_uv_close(&r->io);
 err_after_transport_init:
-    raft_uv_tcp_close(&r->transport);
+    replica__transport_free(&r->transport);
 err:
     msgpack_sbuffer_destroy(&r->answer);
     return replica__err(rv) == 0 ? AUGUR_EIO : replica__err(rv);
@@ -571,7 +574,7 @@ static void raft_closed(struct raft *raft)
 {
     struct replica *r = raft->data;
     raft_uv_close(&r->io);
-    raft_uv_tcp_close(&r->transport);
+    replica__transport_free(&r->transport);
     close_step(r);
 }
 

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "common/error.h"
+#include "api/secure.h"
 #include "store/store.h"
 
 #define REPLICA_WARN_UNUSED __attribute__((warn_unused_result))
@@ -40,6 +41,9 @@ struct replica_config
     unsigned snapshot_threshold;   /* 0 = libraft's default (1024) */
     unsigned snapshot_trailing;    /* 0 = libraft's default (128) */
     bool pre_vote;
+    /* The cluster key (with its secret half): peers prove it to each other
+     * at every connection (raft/transport.c).  Must outlive the replica. */
+    const struct secure_key *key;
 };
 
 /* Parse "1=127.0.0.1:7101,2=127.0.0.1:7102" into @cfg->bootstrap.  Returns 0

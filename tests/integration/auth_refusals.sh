@@ -44,6 +44,17 @@ wait_until 30 "every node knows the reader" bash -c "
 rev_before=$(rev)
 log "revision before the refusals: $rev_before"
 
+# ---- a stalled handshake: closed after 10 s (checked at the end) -------------
+stalled()
+{
+    exec 3<>"/dev/tcp/127.0.0.1/$((BASE_PORT + 1))"
+    printf '\x00\x00' >&3 # half a frame header, then nothing
+    # cat ends at the end of the stream, that is when the server closes.
+    timeout 30 cat <&3 >/dev/null 2>&1
+}
+stalled &
+stalled_pid=$!
+
 # ---- no handshake ------------------------------------------------------------
 expect_refused "CLI without keys" "EAUTH.*requires authentication" \
     env -u AUGUR_KEY -u AUGUR_CLUSTER_KEY "$AUGUR" --endpoints "$ALL" resource add x1 --kind host
@@ -99,6 +110,9 @@ wait_until 30 "the rogue node serves" rogue_up
 expect_refused "server without the cluster key" "EAUTH.*did not prove the cluster key" \
     aug "127.0.0.1:$rogue_port" resource add x7 --kind host
 kill -9 "$rogue_pid" 2>/dev/null || true
+
+wait "$stalled_pid" || fail "a connection that never finished its handshake stayed open"
+log "stalled handshake: closed by the server"
 
 # Nothing above changed anything.
 for node in 1 2 3; do

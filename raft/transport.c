@@ -1,0 +1,732 @@
+/* The peer transport: a raft_uv_transport over TCP in which every
+ * connection opens with the authenticated handshake of api/secure.h between
+ * two holders of the cluster key, and then carries only sealed frames.
+ *
+ * libraft reads and writes plain bytes on the stream it is handed, so each
+ * connection is a pump: libraft gets one end of a socketpair (a uv_pipe_t
+ * allocated with raft_malloc, which libraft frees when it closes it), the
+ * transport keeps the other end and the TCP socket, and moves bytes between
+ * them, sealing on the way out and opening on the way in.  A process without
+ * the cluster key fails the handshake: it can neither join, nor inject a
+ * message, nor read one.
+ *
+ * On a connection: client HELLO, server CHALLENGE (signed with the cluster
+ * key), client AUTH (signed with the cluster key too), server sealed
+ * WELCOME, client sealed PEER {"id", "address"} (what the stock transport's
+ * preamble says), then sealed data frames (inner type REQUEST, raw bytes). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+#include "raft/transport.h"
+
+#define PEER_READ_CHUNK 65536
+#define PEER_ADDRESS_MAX 256
+
+enum link_state
+{
+    LINK_WAIT_HELLO,     /* server: HELLO next */
+    LINK_WAIT_AUTH,      /* server: AUTH next */
+    LINK_WAIT_PEER,      /* server: sealed PEER next */
+    LINK_CONNECTING,     /* client: TCP connect in progress */
+    LINK_WAIT_CHALLENGE, /* client: CHALLENGE next */
+    LINK_WAIT_WELCOME,   /* client: sealed WELCOME next */
+    LINK_ESTABLISHED,    /* pumping */
+    LINK_CLOSING
+};
+
+struct peer_transport;
+
+struct link
+{
+    struct link *next, *prev;
+    struct peer_transport *t;
+    enum link_state state;
+    bool server;
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    uv_pipe_t mine; /* our end of the socketpair */
+    bool mine_open;
+    unsigned handles; /* open handles; freed at 0 */
+    struct secure_handshake hs;
+    struct secure_channel ch;
+    uint8_t *in; /* TCP bytes not yet parsed */
+    size_t in_len;
+    size_t in_cap;
+    struct raft_uv_connect *req; /* client: until its callback ran */
+    raft_uv_connect_cb cb;
+    raft_id id;
+    char address[PEER_ADDRESS_MAX];
+};
+
+struct peer_transport
+{
+    uv_loop_t *loop;
+    const struct secure_key *key;
+    raft_id id;
+    char address[PEER_ADDRESS_MAX];
+    uv_tcp_t listener;
+    bool listening;
+    raft_uv_accept_cb accept_cb;
+    raft_uv_transport_close_cb close_cb;
+    struct link *links;
+    bool closing;
+    bool listener_closed;
+};
+
+struct link_write
+{
+    uv_write_t req;
+    char *data;
+};
+
+static void transport_maybe_closed(struct peer_transport *pt,
+                                   struct raft_uv_transport *t);
+
+static struct raft_uv_transport *transport_of(struct peer_transport *pt)
+{
+    return (struct raft_uv_transport *)pt->listener.data;
+}
+
+static int address_parse(const char *address, struct sockaddr_in *addr)
+{
+    char host[64];
+    const char *colon = strrchr(address, ':');
+    char *end;
+    long port;
+
+    if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
+        return -1;
+    }
+    memcpy(host, address, (size_t)(colon - address));
+    host[colon - address] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port <= 0 || port > 65535 ||
+        uv_ip4_addr(host, (int)port, addr) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- closing ---------------------------------------------------------- */
+
+static void link_handle_closed(uv_handle_t *h)
+{
+    struct link *l = h->data;
+    struct peer_transport *pt = l->t;
+
+    if (--l->handles > 0) {
+        return;
+    }
+    if (l->prev != NULL) {
+        l->prev->next = l->next;
+    } else {
+        pt->links = l->next;
+    }
+    if (l->next != NULL) {
+        l->next->prev = l->prev;
+    }
+    secure_handshake_wipe(&l->hs);
+    secure_channel_close(&l->ch);
+    free(l->in);
+    free(l);
+    transport_maybe_closed(pt, transport_of(pt));
+}
+
+/* End the link: tell a client still waiting, close both handles.  libraft's
+ * end of the socketpair sees the end of the stream. */
+static void link_close(struct link *l, int raft_status)
+{
+    if (l->state == LINK_CLOSING) {
+        return;
+    }
+    l->state = LINK_CLOSING;
+    if (l->req != NULL) {
+        struct raft_uv_connect *req = l->req;
+        raft_uv_connect_cb cb = l->cb;
+        l->req = NULL;
+        cb(req, NULL, raft_status);
+    }
+    uv_close((uv_handle_t *)&l->tcp, link_handle_closed);
+    if (l->mine_open) {
+        uv_close((uv_handle_t *)&l->mine, link_handle_closed);
+    }
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+    struct link_write *w = req->data;
+    struct link *l = w->req.handle->data;
+
+    free(w->data);
+    free(w);
+    if (status != 0 && status != UV_ECANCELED) {
+        link_close(l, RAFT_NOCONNECTION);
+    }
+}
+
+/* Write @len bytes of @data (taken over) to @stream. */
+static int stream_send(struct link *l,
+                       uv_stream_t *stream,
+                       char *data,
+                       size_t len)
+{
+    struct link_write *w = malloc(sizeof *w);
+    uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+
+    if (w == NULL) {
+        free(data);
+        return -1;
+    }
+    w->data = data;
+    w->req.data = w;
+    (void)l;
+    if (uv_write(&w->req, stream, &buf, 1, write_done) != 0) {
+        free(data);
+        free(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* Send the frames in @sb to the peer, sealed once the channel is up. */
+static int link_send(struct link *l, msgpack_sbuffer *sb)
+{
+    msgpack_sbuffer sealed;
+
+    if (l->ch.ready) {
+        msgpack_sbuffer_init(&sealed);
+        if (secure_seal(&l->ch, (const uint8_t *)sb->data, sb->size, &sealed) !=
+            0) {
+            msgpack_sbuffer_destroy(&sealed);
+            msgpack_sbuffer_destroy(sb);
+            return -1;
+        }
+        msgpack_sbuffer_destroy(sb);
+        *sb = sealed;
+    }
+    if (sb->size == 0) {
+        msgpack_sbuffer_destroy(sb);
+        return 0;
+    }
+    return stream_send(l, (uv_stream_t *)&l->tcp, msgpack_sbuffer_release(sb),
+                       sb->size);
+}
+
+/* ---- the pump ---------------------------------------------------------- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    buf->base = malloc(PEER_READ_CHUNK);
+    buf->len = buf->base != NULL ? PEER_READ_CHUNK : 0;
+}
+
+/* Bytes libraft wrote on its end: seal them for the peer. */
+static void mine_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct link *l = s->data;
+    msgpack_sbuffer sb;
+
+    if (n < 0) {
+        free(buf->base);
+        link_close(l, RAFT_NOCONNECTION);
+        return;
+    }
+    msgpack_sbuffer_init(&sb);
+    if (n > 0 &&
+        (proto_frame_append(&sb, PROTO_REQUEST, buf->base, (size_t)n) != 0 ||
+         link_send(l, &sb) != 0)) {
+        msgpack_sbuffer_destroy(&sb);
+        free(buf->base);
+        link_close(l, RAFT_NOCONNECTION);
+        return;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    free(buf->base);
+}
+
+/* Make the socketpair, hand one end to libraft, keep the other.  Returns
+ * the stream for libraft, or NULL. */
+static uv_stream_t *link_establish(struct link *l)
+{
+    uv_pipe_t *theirs;
+    int fds[2];
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        return NULL;
+    }
+    theirs = raft_malloc(sizeof *theirs);
+    if (theirs == NULL) {
+        close(fds[0]);
+        close(fds[1]);
+        return NULL;
+    }
+    uv_pipe_init(l->t->loop, theirs, 0);
+    uv_pipe_init(l->t->loop, &l->mine, 0);
+    l->mine.data = l;
+    l->mine_open = true;
+    l->handles++;
+    if (uv_pipe_open(theirs, fds[0]) != 0 ||
+        uv_pipe_open(&l->mine, fds[1]) != 0 ||
+        uv_read_start((uv_stream_t *)&l->mine, alloc_cb, mine_read) != 0) {
+        uv_close((uv_handle_t *)theirs, (uv_close_cb)raft_free);
+        return NULL; /* link_close closes ours */
+    }
+    l->state = LINK_ESTABLISHED;
+    return (uv_stream_t *)theirs;
+}
+
+/* ---- the handshake, frame by frame ------------------------------------ */
+
+static int on_hello(struct link *l, const struct proto_frame *f)
+{
+    struct peer_transport *pt = l->t;
+    msgpack_sbuffer sb;
+    char errmsg[SECURE_ERRMSG_SIZE];
+
+    msgpack_sbuffer_init(&sb);
+    if (f->type != PROTO_HELLO ||
+        secure_server_hello(&l->hs, f->payload, f->len, pt->key, pt->id, &sb,
+                            errmsg) != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    l->state = LINK_WAIT_AUTH;
+    return link_send(l, &sb);
+}
+
+static int on_auth(struct link *l, const struct proto_frame *f)
+{
+    uint8_t key[SECURE_PK_SIZE];
+    msgpack_sbuffer sb;
+    char errmsg[SECURE_ERRMSG_SIZE];
+
+    if (f->type != PROTO_AUTH || secure_server_auth(&l->hs, f->payload, f->len,
+                                                    key, &l->ch, errmsg) != 0) {
+        LOG(LOG_WARN, "peer connection refused: %s",
+            f->type != PROTO_AUTH ? "no AUTH" : errmsg);
+        return -1;
+    }
+    secure_handshake_wipe(&l->hs);
+    if (sodium_memcmp(key, l->t->key->pk, SECURE_PK_SIZE) != 0) {
+        LOG(LOG_WARN, "peer connection refused: not the cluster key");
+        return -1;
+    }
+    l->state = LINK_WAIT_PEER;
+    msgpack_sbuffer_init(&sb);
+    if (proto_frame_append(&sb, PROTO_WELCOME, "\x80", 1) != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    return link_send(l, &sb);
+}
+
+static int on_peer(struct link *l, const struct proto_frame *f)
+{
+    struct peer_transport *pt = l->t;
+    msgpack_unpacked u;
+    const msgpack_object *id = NULL;
+    const msgpack_object *addr = NULL;
+    uv_stream_t *stream;
+    int rv = -1;
+
+    if (f->type != PROTO_HELLO) {
+        return -1;
+    }
+    msgpack_unpacked_init(&u);
+    if (proto_payload_unpack(f->payload, f->len, &u) == 0) {
+        for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+            const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR) {
+                continue;
+            }
+            if (kv->key.via.str.size == 2 &&
+                memcmp(kv->key.via.str.ptr, "id", 2) == 0) {
+                id = &kv->val;
+            } else if (kv->key.via.str.size == 7 &&
+                       memcmp(kv->key.via.str.ptr, "address", 7) == 0) {
+                addr = &kv->val;
+            }
+        }
+        if (id != NULL && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+            id->via.u64 != 0 && addr != NULL &&
+            addr->type == MSGPACK_OBJECT_STR &&
+            addr->via.str.size < sizeof l->address) {
+            l->id = id->via.u64;
+            memcpy(l->address, addr->via.str.ptr, addr->via.str.size);
+            l->address[addr->via.str.size] = '\0';
+            rv = 0;
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    if (rv != 0 || pt->closing) {
+        return -1;
+    }
+    stream = link_establish(l);
+    if (stream == NULL) {
+        return -1;
+    }
+    pt->accept_cb(transport_of(pt), l->id, l->address, stream);
+    return 0;
+}
+
+static int on_challenge(struct link *l, const struct proto_frame *f)
+{
+    struct peer_transport *pt = l->t;
+    msgpack_sbuffer sb, body;
+    msgpack_packer pk;
+    char errmsg[SECURE_ERRMSG_SIZE];
+
+    msgpack_sbuffer_init(&sb);
+    if (f->type != PROTO_CHALLENGE ||
+        secure_client_challenge(&l->hs, f->payload, f->len, pt->key->pk,
+                                pt->key, &sb, &l->ch, errmsg) != 0) {
+        LOG(LOG_WARN, "peer %s: %s", l->address,
+            f->type != PROTO_CHALLENGE ? "no CHALLENGE" : errmsg);
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    secure_handshake_wipe(&l->hs);
+    /* AUTH goes in clear: send it before the channel seals anything. */
+    l->ch.ready = false;
+    if (link_send(l, &sb) != 0) {
+        l->ch.ready = true;
+        return -1;
+    }
+    l->ch.ready = true;
+    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_init(&body);
+    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "id", 2);
+    msgpack_pack_uint64(&pk, pt->id);
+    msgpack_pack_str_with_body(&pk, "address", 7);
+    msgpack_pack_str_with_body(&pk, pt->address, strlen(pt->address));
+    if (proto_frame_append(&sb, PROTO_HELLO, body.data, body.size) != 0) {
+        msgpack_sbuffer_destroy(&body);
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    msgpack_sbuffer_destroy(&body);
+    l->state = LINK_WAIT_WELCOME;
+    return link_send(l, &sb);
+}
+
+static int on_welcome(struct link *l, const struct proto_frame *f)
+{
+    struct raft_uv_connect *req = l->req;
+    raft_uv_connect_cb cb = l->cb;
+    uv_stream_t *stream;
+
+    if (f->type != PROTO_WELCOME) {
+        return -1;
+    }
+    stream = link_establish(l);
+    if (stream == NULL) {
+        return -1;
+    }
+    l->req = NULL;
+    cb(req, stream, 0);
+    return 0;
+}
+
+/* One frame from the peer. */
+static int link_frame(struct link *l, const struct proto_frame *outer)
+{
+    struct proto_frame f = *outer;
+
+    if (l->ch.ready) {
+        if (secure_open(&l->ch, outer, &f) != 0) {
+            LOG(LOG_WARN, "peer %s: a frame failed authentication",
+                l->address[0] != '\0' ? l->address : "?");
+            return -1;
+        }
+    }
+    switch (l->state) {
+        case LINK_WAIT_HELLO:
+            return on_hello(l, &f);
+        case LINK_WAIT_AUTH:
+            return on_auth(l, &f);
+        case LINK_WAIT_PEER:
+            return on_peer(l, &f);
+        case LINK_WAIT_CHALLENGE:
+            return on_challenge(l, &f);
+        case LINK_WAIT_WELCOME:
+            return on_welcome(l, &f);
+        case LINK_ESTABLISHED: {
+            char *copy;
+            if (f.type != PROTO_REQUEST) {
+                return -1;
+            }
+            copy = malloc(f.len > 0 ? f.len : 1);
+            if (copy == NULL) {
+                return -1;
+            }
+            memcpy(copy, f.payload, f.len);
+            return f.len == 0
+                       ? (free(copy), 0)
+                       : stream_send(l, (uv_stream_t *)&l->mine, copy, f.len);
+        }
+        default:
+            return -1;
+    }
+}
+
+static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct link *l = s->data;
+    size_t off = 0;
+
+    if (n < 0) {
+        free(buf->base);
+        link_close(l, RAFT_NOCONNECTION);
+        return;
+    }
+    if (l->in_cap - l->in_len < (size_t)n) {
+        size_t cap = l->in_len + (size_t)n;
+        uint8_t *p = realloc(l->in, cap);
+        if (p == NULL) {
+            free(buf->base);
+            link_close(l, RAFT_NOCONNECTION);
+            return;
+        }
+        l->in = p;
+        l->in_cap = cap;
+    }
+    memcpy(l->in + l->in_len, buf->base, (size_t)n);
+    l->in_len += (size_t)n;
+    free(buf->base);
+    while (l->state != LINK_CLOSING) {
+        struct proto_frame f;
+        size_t used = 0;
+        if (proto_frame_parse(l->in + off, l->in_len - off,
+                              PROTO_FRAME_MAX + PROTO_SEAL_OVERHEAD, &f,
+                              &used) != 0) {
+            link_close(l, RAFT_NOCONNECTION);
+            return;
+        }
+        if (used == 0) {
+            break;
+        }
+        if (link_frame(l, &f) != 0) {
+            link_close(l, RAFT_NOCONNECTION);
+            return;
+        }
+        off += used;
+    }
+    if (l->state == LINK_CLOSING) {
+        return;
+    }
+    memmove(l->in, l->in + off, l->in_len - off);
+    l->in_len -= off;
+}
+
+static struct link *link_new(struct peer_transport *pt, bool server)
+{
+    struct link *l = calloc(1, sizeof *l);
+
+    if (l == NULL) {
+        return NULL;
+    }
+    l->t = pt;
+    l->server = server;
+    uv_tcp_init(pt->loop, &l->tcp);
+    l->tcp.data = l;
+    l->handles = 1;
+    l->next = pt->links;
+    if (pt->links != NULL) {
+        pt->links->prev = l;
+    }
+    pt->links = l;
+    return l;
+}
+
+/* ---- the raft_uv_transport interface ---------------------------------- */
+
+static int transport_init(struct raft_uv_transport *t,
+                          raft_id id,
+                          const char *address)
+{
+    struct peer_transport *pt = t->impl;
+
+    pt->id = id;
+    snprintf(pt->address, sizeof pt->address, "%s", address);
+    return 0;
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    struct peer_transport *pt =
+        listener->data == NULL
+            ? NULL
+            : ((struct raft_uv_transport *)listener->data)->impl;
+    struct link *l;
+
+    if (status != 0 || pt == NULL || pt->closing) {
+        return;
+    }
+    l = link_new(pt, true);
+    if (l == NULL) {
+        return;
+    }
+    l->state = LINK_WAIT_HELLO;
+    if (uv_accept(listener, (uv_stream_t *)&l->tcp) != 0 ||
+        uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, tcp_read) != 0) {
+        link_close(l, RAFT_NOCONNECTION);
+        return;
+    }
+    uv_tcp_nodelay(&l->tcp, 1);
+}
+
+static int transport_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+    struct peer_transport *pt = t->impl;
+    struct sockaddr_in addr;
+    int rv;
+
+    if (address_parse(pt->address, &addr) != 0) {
+        snprintf(t->errmsg, sizeof t->errmsg, "bad address %.100s",
+                 pt->address);
+        return RAFT_INVALID;
+    }
+    pt->accept_cb = cb;
+    rv = uv_tcp_bind(&pt->listener, (const struct sockaddr *)&addr, 0);
+    if (rv == 0) {
+        rv = uv_listen((uv_stream_t *)&pt->listener, 128, on_accept);
+    }
+    if (rv != 0) {
+        snprintf(t->errmsg, sizeof t->errmsg, "listen on %.100s: %s",
+                 pt->address, uv_strerror(rv));
+        return RAFT_IOERR;
+    }
+    pt->listening = true;
+    return 0;
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct link *l = req->data;
+    msgpack_sbuffer sb;
+
+    if (l->state == LINK_CLOSING) {
+        return;
+    }
+    if (status != 0) {
+        link_close(l, RAFT_NOCONNECTION);
+        return;
+    }
+    uv_tcp_nodelay(&l->tcp, 1);
+    msgpack_sbuffer_init(&sb);
+    l->state = LINK_WAIT_CHALLENGE;
+    if (secure_client_hello(&l->hs, l->t->id, &sb) != 0 ||
+        link_send(l, &sb) != 0 ||
+        uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, tcp_read) != 0) {
+        link_close(l, RAFT_NOCONNECTION);
+    }
+}
+
+static int transport_connect(struct raft_uv_transport *t,
+                             struct raft_uv_connect *req,
+                             raft_id id,
+                             const char *address,
+                             raft_uv_connect_cb cb)
+{
+    struct peer_transport *pt = t->impl;
+    struct sockaddr_in addr;
+    struct link *l;
+
+    if (pt->closing || address_parse(address, &addr) != 0) {
+        return RAFT_NOCONNECTION;
+    }
+    l = link_new(pt, false);
+    if (l == NULL) {
+        return RAFT_NOMEM;
+    }
+    l->state = LINK_CONNECTING;
+    l->id = id;
+    snprintf(l->address, sizeof l->address, "%s", address);
+    l->connect.data = l;
+    if (uv_tcp_connect(&l->connect, &l->tcp, (const struct sockaddr *)&addr,
+                       on_connect) != 0) {
+        /* No callback for a failure reported here: close quietly. */
+        l->state = LINK_CLOSING;
+        uv_close((uv_handle_t *)&l->tcp, link_handle_closed);
+        return RAFT_NOCONNECTION;
+    }
+    l->req = req;
+    l->cb = cb;
+    return 0;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    struct raft_uv_transport *t = h->data;
+    struct peer_transport *pt = t->impl;
+
+    pt->listener_closed = true;
+    transport_maybe_closed(pt, t);
+}
+
+static void transport_maybe_closed(struct peer_transport *pt,
+                                   struct raft_uv_transport *t)
+{
+    if (pt->closing && pt->listener_closed && pt->links == NULL &&
+        pt->close_cb != NULL) {
+        raft_uv_transport_close_cb cb = pt->close_cb;
+        pt->close_cb = NULL;
+        cb(t);
+    }
+}
+
+static void transport_close(struct raft_uv_transport *t,
+                            raft_uv_transport_close_cb cb)
+{
+    struct peer_transport *pt = t->impl;
+
+    pt->closing = true;
+    pt->close_cb = cb;
+    for (struct link *l = pt->links; l != NULL; l = l->next) {
+        link_close(l, RAFT_CANCELED);
+    }
+    uv_close((uv_handle_t *)&pt->listener, listener_closed);
+}
+
+int replica__transport_init(struct raft_uv_transport *t,
+                            uv_loop_t *loop,
+                            const struct secure_key *key)
+{
+    struct peer_transport *pt;
+
+    if (key == NULL || !key->has_secret) {
+        return RAFT_INVALID; /* no cluster key to prove */
+    }
+    pt = calloc(1, sizeof *pt);
+    if (pt == NULL) {
+        return RAFT_NOMEM;
+    }
+    memset(t, 0, sizeof *t);
+    pt->loop = loop;
+    pt->key = key;
+    uv_tcp_init(loop, &pt->listener);
+    pt->listener.data = t;
+    t->impl = pt;
+    t->init = transport_init;
+    t->listen = transport_listen;
+    t->connect = transport_connect;
+    t->close = transport_close;
+    return 0;
+}
+
+void replica__transport_free(struct raft_uv_transport *t)
+{
+    free(t->impl);
+    t->impl = NULL;
+}

@@ -1,0 +1,140 @@
+/* Unit tests of store/principals.c: add, remove, bootstrap once, lookup by
+ * key, refusals, and principals surviving a snapshot. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+#define KEY_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define KEY_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static void cmd_principal(struct store_cmd *c,
+                          enum store_op op,
+                          const char *name,
+                          const char *key,
+                          int role)
+{
+    memset(c, 0, sizeof *c);
+    c->op = op;
+    snprintf(c->u.principal.name, sizeof c->u.principal.name, "%s", name);
+    if (key != NULL) {
+        snprintf(c->u.principal.key, sizeof c->u.principal.key, "%s", key);
+    }
+    c->u.principal.role = role;
+}
+
+static void principal_add_find_and_remove(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+    char name[STORE_ID_SIZE];
+    int role = -1;
+
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "alice", KEY_A,
+                  STORE_ROLE_READER);
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_obj_str(ans_result(f), "name", "alice");
+    assert_obj_str(ans_result(f), "role", "reader");
+    assert_int_equal(store_principal_find(f->s, KEY_A, name, &role), 0);
+    assert_string_equal(name, "alice");
+    assert_int_equal(role, STORE_ROLE_READER);
+    assert_int_equal(store_principal_find(f->s, KEY_B, name, &role),
+                     AUGUR_ENOTFOUND);
+
+    /* The same name, or the same key under another name: refused. */
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "alice", KEY_B, STORE_ROLE_ADMIN);
+    assert_int_equal(fx_apply(f, &c), AUGUR_EEXIST);
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "bob", KEY_A, STORE_ROLE_ADMIN);
+    assert_int_equal(fx_apply(f, &c), AUGUR_EEXIST);
+    assert_int_equal(store_revision(f->s), 1);
+
+    cmd_principal(&c, STORE_OP_PRINCIPAL_REMOVE, "alice", NULL, 0);
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_int_equal(store_principal_find(f->s, KEY_A, name, &role),
+                     AUGUR_ENOTFOUND);
+    assert_int_equal(fx_apply(f, &c), AUGUR_ENOTFOUND);
+}
+
+static void principal_add_refuses_bad_keys_and_roles(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "x", "ABCD", STORE_ROLE_ADMIN);
+    assert_int_equal(fx_apply(f, &c), AUGUR_EINVAL);
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "x", KEY_A, 9);
+    assert_int_equal(fx_apply(f, &c), AUGUR_EINVAL);
+    assert_int_equal(store_revision(f->s), 0);
+}
+
+static void bootstrap_applies_once(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+    char name[STORE_ID_SIZE];
+    int role = -1;
+
+    assert_false(store_principals_bootstrapped(f->s));
+    cmd_principal(&c, STORE_OP_PRINCIPAL_BOOTSTRAP, "admin", KEY_A, 0);
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_true(store_principals_bootstrapped(f->s));
+    assert_int_equal(store_principal_find(f->s, KEY_A, name, &role), 0);
+    assert_int_equal(role, STORE_ROLE_ADMIN);
+    /* Once only, even after the admin is removed. */
+    cmd_principal(&c, STORE_OP_PRINCIPAL_REMOVE, "admin", NULL, 0);
+    assert_int_equal(fx_apply(f, &c), 0);
+    cmd_principal(&c, STORE_OP_PRINCIPAL_BOOTSTRAP, "admin", KEY_B, 0);
+    assert_int_equal(fx_apply(f, &c), AUGUR_EEXIST);
+    assert_true(store_principals_bootstrapped(f->s));
+}
+
+static void principals_survive_a_snapshot(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+    struct fx g;
+    char name[STORE_ID_SIZE];
+    int role = -1;
+    void *buf;
+    size_t len;
+    uint64_t version;
+
+    cmd_principal(&c, STORE_OP_PRINCIPAL_BOOTSTRAP, "admin", KEY_A, 0);
+    assert_int_equal(fx_apply(f, &c), 0);
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "ops", KEY_B,
+                  STORE_ROLE_OPERATOR);
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_int_equal(store_snapshot(f->s, malloc, &buf, &len), 0);
+
+    memset(&g, 0, sizeof g);
+    fx_open(&g);
+    version = store_principals_version(g.s);
+    assert_int_equal(store_restore(g.s, buf, len), 0);
+    assert_true(store_principals_version(g.s) != version);
+    assert_true(store_principals_bootstrapped(g.s));
+    assert_int_equal(store_principal_find(g.s, KEY_B, name, &role), 0);
+    assert_string_equal(name, "ops");
+    assert_int_equal(role, STORE_ROLE_OPERATOR);
+    fx_close(&g);
+    free(buf);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(principal_add_find_and_remove),
+        T(principal_add_refuses_bad_keys_and_roles),
+        T(bootstrap_applies_once),
+        T(principals_survive_a_snapshot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
