@@ -31,6 +31,9 @@ enum
     F_RULE,
     F_AGE_YEARS,
     F_TEMP,
+    F_RARE,                      /* rarity of each log counter in its model */
+    F_RARE_MAX = F_RARE + N_LOG, /* of the critical ones */
+    F_RARE_SUM,
     N_FEATURES
 };
 
@@ -50,6 +53,11 @@ static int features_name(struct predict_dataset *ds)
     snprintf(names[F_RULE], 32, "backblaze_rule");
     snprintf(names[F_AGE_YEARS], 32, "age_years");
     snprintf(names[F_TEMP], 32, "temperature_c");
+    for (unsigned i = 0; i < N_LOG; i++) {
+        snprintf(names[F_RARE + i], 32, "rarity_smart_%u", log_attrs[i]);
+    }
+    snprintf(names[F_RARE_MAX], 32, "critical_rarity_max");
+    snprintf(names[F_RARE_SUM], 32, "critical_rarity_sum");
     for (unsigned i = 0; i < N_FEATURES; i++) {
         ptrs[i] = names[i];
     }
@@ -270,6 +278,75 @@ out:
     return rv;
 }
 
+static int float_cmp(const void *a, const void *b)
+{
+    float x = *(const float *)a;
+    float y = *(const float *)b;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Rarity of a counter's value among the drives of the same model:
+ * -log10(fraction of them at or above it), 0 for the commonest value.  Raw
+ * scales differ between vendors; how unusual a value is in its own fleet
+ * transfers. */
+static int rarity_fill(struct predict_dataset *ds)
+{
+    size_t nf = ds->n_features;
+    float *v = malloc((ds->n_rows + 1) * sizeof *v);
+
+    if (v == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    for (uint32_t fam = 0; fam < ds->n_families; fam++) {
+        for (unsigned a = 0; a < N_LOG; a++) {
+            size_t n = 0;
+            for (size_t r = 0; r < ds->n_rows; r++) {
+                float x = ds->x[r * nf + F_LOG + a];
+                if (ds->family[r] == fam && !isnan(x)) {
+                    v[n++] = x;
+                }
+            }
+            if (n == 0) {
+                continue;
+            }
+            qsort(v, n, sizeof *v, float_cmp);
+            for (size_t r = 0; r < ds->n_rows; r++) {
+                float x = ds->x[r * nf + F_LOG + a];
+                size_t lo = 0, hi = n;
+                if (ds->family[r] != fam || isnan(x)) {
+                    continue;
+                }
+                while (lo < hi) { /* first value >= x */
+                    size_t mid = lo + (hi - lo) / 2;
+                    if (v[mid] < x) {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                ds->x[r * nf + F_RARE + a] =
+                    (float)-log10((double)(n - lo) / (double)n);
+            }
+        }
+    }
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        float *x = ds->x + r * nf;
+        float mx = NAN, sum = 0;
+        for (unsigned i = 0; i < N_RULE; i++) {
+            float q = x[F_RARE + i]; /* the rule attributes lead log_attrs */
+            if (!isnan(q)) {
+                mx = isnan(mx) || q > mx ? q : mx;
+                sum += q;
+            }
+        }
+        x[F_RARE_MAX] = mx;
+        x[F_RARE_SUM] = isnan(mx) ? NAN : sum;
+    }
+    free(v);
+    return 0;
+}
+
 int predict__backblaze_read(struct predict_dataset *ds,
                             const char *paths,
                             char *errmsg)
@@ -305,6 +382,9 @@ int predict__backblaze_read(struct predict_dataset *ds,
     }
     if (rv == 0) {
         rv = drive_flush(ds, d);
+    }
+    if (rv == 0) {
+        rv = rarity_fill(ds);
     }
     predict__names_close(&drives);
     predict__names_close(&models);

@@ -48,8 +48,11 @@ void predict_train_params_default(struct predict_train_params *p,
             p->scale_pos_weight = 1.0;
             break;
         case PREDICT_FORMAT_PDM:
+            /* Chosen by the 5-fold eval (no nested CV: see
+             * docs/PREDICTOR.md). */
             p->rounds = 200;
-            p->max_depth = 4;
+            p->max_depth = 3;
+            p->eta = 0.1;
             p->regress_rul = false;
             break;
         default:
@@ -301,7 +304,8 @@ static int predict_dense(BoosterHandle b,
 {
     static const char config[] =
         "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
-        "\"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}";
+        "\"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, "
+        "\"cache_id\": 0}";
     char values[160];
     const bst_ulong *shape;
     bst_ulong dim;

@@ -157,6 +157,7 @@ static int model_get(struct predict_model *m,
         predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
         if (quick) {
             p.rounds = 20;
+            p.nthread = 1;
         }
         if (predict_model_train(m, &ds, NULL, 0, &p, errmsg) != 0) {
             fprintf(stderr, "train: %s\n", errmsg);

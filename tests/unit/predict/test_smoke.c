@@ -79,7 +79,8 @@ static void fit_score(const struct predict_dataset *ds,
     assert_non_null(x);
     predict_train_params_default(&p, ds->format);
     p.rounds = rounds;
-    p.nthread = 2;
+    p.nthread = 1;
+    p.eta = 0.2; /* few rounds: keep the test fast */
     predict_model_init(&m);
     if (predict_model_train(&m, ds, train, ntr, &p, errmsg) != 0) {
         fail_msg("train: %s", errmsg);
@@ -105,14 +106,14 @@ static void cmapss_model_beats_the_mean_on_held_out_engines(void **state)
 
     (void)state;
     read_data(&ds, PREDICT_FORMAT_CMAPSS, "cmapss/train_FD001.txt");
-    train = malloc(ds.n_rows * sizeof *train);
-    test = malloc(ds.n_rows * sizeof *test);
+    train = calloc(ds.n_rows, sizeof *train);
+    test = calloc(ds.n_rows, sizeof *test);
     sc = malloc(ds.n_rows * sizeof *sc);
     pred = malloc(ds.n_rows * sizeof *pred);
     truth = malloc(ds.n_rows * sizeof *truth);
     mean = malloc(ds.n_rows * sizeof *mean);
     split(&ds, 10, 7, train, &ntr, test, &nte);
-    fit_score(&ds, train, ntr, test, nte, 40, sc);
+    fit_score(&ds, train, ntr, test, nte, 25, sc);
     for (size_t i = 0; i < ntr; i++) {
         avg += fmin(ds.rul[train[i]], 125.0);
     }
@@ -146,13 +147,13 @@ static void backblaze_model_ranks_failing_drives_first(void **state)
     (void)state;
     read_data(&ds, PREDICT_FORMAT_BACKBLAZE,
               "backblaze/ST8000NM0055_last_day.csv");
-    train = malloc(ds.n_rows * sizeof *train);
-    test = malloc(ds.n_rows * sizeof *test);
+    train = calloc(ds.n_rows, sizeof *train);
+    test = calloc(ds.n_rows, sizeof *test);
     sc = malloc(ds.n_rows * sizeof *sc);
     score = malloc(ds.n_rows * sizeof *score);
     label = malloc(ds.n_rows * sizeof *label);
     split(&ds, 2, 1, train, &ntr, test, &nte);
-    fit_score(&ds, train, ntr, test, nte, 40, sc);
+    fit_score(&ds, train, ntr, test, nte, 25, sc);
     for (size_t i = 0; i < nte; i++) {
         score[i] = sc[i].p_fail;
         label[i] = ds.label[test[i]];
@@ -181,13 +182,13 @@ static void pdm_model_beats_the_base_rate_on_held_out_machines(void **state)
 
     (void)state;
     read_data(&ds, PREDICT_FORMAT_PDM, "azure-pdm");
-    train = malloc(ds.n_rows * sizeof *train);
-    test = malloc(ds.n_rows * sizeof *test);
+    train = calloc(ds.n_rows, sizeof *train);
+    test = calloc(ds.n_rows, sizeof *test);
     sc = malloc(ds.n_rows * sizeof *sc);
     score = malloc(ds.n_rows * sizeof *score);
     label = malloc(ds.n_rows * sizeof *label);
     split(&ds, 10, 7, train, &ntr, test, &nte);
-    fit_score(&ds, train, ntr, test, nte, 40, sc);
+    fit_score(&ds, train, ntr, test, nte, 25, sc);
     for (size_t i = 0; i < nte; i++) {
         score[i] = sc[i].p_fail;
         label[i] = ds.label[test[i]];
