@@ -398,7 +398,6 @@ void node__on_applied(struct replica *r)
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
-    api_server_sweep(&n->server);
 }
 
 /* ---- authentication and roles ----------------------------------------- */
