@@ -672,6 +672,7 @@ static int bb_round(struct eval_ctx *e,
     int rule_col = column_find(ds, "backblaze_rule");
     int age_col = column_find(ds, "age_years");
     double rec, thr, fpr, rule_p, rule_r, w_rec = NAN, w_thr, w_fpr;
+    double rec_at_rule = NAN, thr2, fpr2;
     size_t pos = 0;
     struct predict_model m;
     int rv;
@@ -708,6 +709,15 @@ static int bb_round(struct eval_ctx *e,
         }
         rule_p = neg > 0 ? (double)fp / (double)neg : 0.0;
     }
+    /* The model at the rule's own false-positive rate, for a like-for-like
+     * comparison. */
+    for (size_t i = 0; i < nte; i++) {
+        e->a[i] = e->sc[i].p_fail;
+    }
+    if (predict_recall_at_fpr(e->a, e->b, nte, rule_p, &rec_at_rule, &thr2,
+                              &fpr2) != 0) {
+        return cli_fail(e->cli, AUGUR_ENOMEM, "");
+    }
     {
         /* The Weibull prior on age, fitted to the training drives. */
         struct predict_weibull w;
@@ -742,8 +752,8 @@ static int bb_round(struct eval_ctx *e,
         free(t);
         free(failed);
     }
-    printf("%-24s %6zu %5zu %8.3f %8.4f %10.3f %8.4f %10.3f\n", label, nte, pos,
-           rec, fpr, rule_r, rule_p, w_rec);
+    printf("%-24s %6zu %5zu %8.3f %8.4f %10.3f %8.4f %12.3f %10.3f\n", label,
+           nte, pos, rec, fpr, rule_r, rule_p, rec_at_rule, w_rec);
     fflush(stdout);
     *recall_out = rec;
     *rule_out = rule_r;
@@ -752,8 +762,9 @@ static int bb_round(struct eval_ctx *e,
 
 static void bb_header(void)
 {
-    printf("%-24s %6s %5s %8s %8s %10s %8s %10s\n", "test set", "drives",
-           "fail", "recall", "FPR", "rule_rec", "rule_FPR", "weibull");
+    printf("%-24s %6s %5s %8s %8s %10s %8s %12s %10s\n", "test set", "drives",
+           "fail", "recall", "FPR", "rule_rec", "rule_FPR", "rec@ruleFPR",
+           "weibull");
 }
 
 static int eval_backblaze(struct eval_ctx *e, const char *holdout)
