@@ -825,12 +825,76 @@ static int eval_backblaze(struct eval_ctx *e, const char *holdout)
     return rv;
 }
 
+/* A threshold chosen without the test machines: train on three quarters
+ * of the training machines, score the last quarter, and take the threshold
+ * that maximises min(precision, recall) there.  *@thr is left as is when
+ * the quarter has no failure. */
+static int pdm_threshold(struct eval_ctx *e, unsigned fold, double *thr)
+{
+    const struct predict_dataset *ds = e->ds;
+    unsigned *inner = malloc((ds->n_groups + 1) * sizeof *inner);
+    size_t *fit = e->sub, *val = e->sub + ds->n_rows;
+    size_t nfit = 0, nval = 0, pos = 0;
+    struct predict_score *sc = NULL;
+    struct predict_model m;
+    double best = -1.0;
+    int rv;
+
+    if (inner == NULL) {
+        return cli_fail(e->cli, AUGUR_ENOMEM, "");
+    }
+    predict_folds_assign(ds->n_groups, 4, FOLD_SEED + 17 + fold, inner);
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        if (e->fog[ds->group[r]] == fold) {
+            continue;
+        }
+        if (inner[ds->group[r]] == 0) {
+            val[nval++] = r;
+            pos += ds->label[r] > 0.5f;
+        } else {
+            fit[nfit++] = r;
+        }
+    }
+    free(inner);
+    if (pos == 0 || nfit == 0) {
+        return CLI_EXIT_OK;
+    }
+    sc = malloc(nval * sizeof *sc);
+    if (sc == NULL) {
+        return cli_fail(e->cli, AUGUR_ENOMEM, "");
+    }
+    predict_model_init(&m);
+    snprintf(e->pg->stage, sizeof e->pg->stage, "fold %u/%u threshold",
+             fold + 1, e->folds);
+    rv = train_rows(e->cli, &m, ds, fit, nfit, e->pg);
+    if (rv == CLI_EXIT_OK) {
+        rv = rows_score(e->cli, &m, ds, val, nval, 0, sc);
+    }
+    predict_model_close(&m);
+    if (rv == CLI_EXIT_OK) {
+        for (size_t i = 0; i < nval; i++) {
+            e->a[i] = sc[i].p_fail;
+            e->b[i] = ds->label[val[i]];
+        }
+        for (int k = 1; k <= 19; k++) {
+            double p, r, t = k * 0.05;
+            predict_precision_recall(e->a, e->b, nval, t, &p, &r);
+            if (fmin(p, r) >= best) {
+                best = fmin(p, r);
+                *thr = t;
+            }
+        }
+    }
+    free(sc);
+    return rv;
+}
+
 static int eval_pdm(struct eval_ctx *e)
 {
     const struct predict_dataset *ds = e->ds;
-    double prec[64], rec[64], bprec[64], brec[64];
-    double m1, s1, m2, s2, m3, s3, m4, s4;
-    size_t tp = 0, fp = 0, fn = 0;
+    double prec[64], rec[64], bprec[64], brec[64], tprec[64], trec[64];
+    double m1, s1, m2, s2, m3, s3, m4, s4, m5, s5, m6, s6;
+    size_t tp = 0, fp = 0, fn = 0, ttp = 0, tfp = 0, tfn = 0;
     int err_cols[8], n_err = 0;
     int rv = CLI_EXIT_OK;
 
@@ -844,14 +908,20 @@ static int eval_pdm(struct eval_ctx *e)
         "Azure PdM: component failure within %g h, %zu machines, %u folds "
         "by machine, threshold %.2f\n",
         ds->window, ds->n_groups, e->folds, PDM_THRESHOLD);
-    printf("%-10s %7s %6s %10s %8s %12s %10s\n", "fold", "hours", "pos",
-           "precision", "recall", "base_prec", "base_rec");
+    printf("%-10s %7s %6s %10s %8s %12s %10s %6s %10s %8s\n", "fold", "hours",
+           "pos", "precision", "recall", "base_prec", "base_rec", "thr",
+           "prec@thr", "rec@thr");
     for (unsigned f = 0; f < e->folds && rv == CLI_EXIT_OK; f++) {
         size_t ntr = fold_rows(ds, e->fog, f, false, e->train);
         size_t nte = fold_rows(ds, e->fog, f, true, e->test);
         size_t pos = 0;
+        double thr = PDM_THRESHOLD;
         struct predict_model m;
 
+        rv = pdm_threshold(e, f, &thr);
+        if (rv != CLI_EXIT_OK) {
+            break;
+        }
         predict_model_init(&m);
         snprintf(e->pg->stage, sizeof e->pg->stage, "fold %u/%u", f + 1,
                  e->folds);
@@ -872,9 +942,14 @@ static int eval_pdm(struct eval_ctx *e)
             tp += flagged && p;
             fp += flagged && !p;
             fn += !flagged && p;
+            flagged = e->sc[i].p_fail >= thr;
+            ttp += flagged && p;
+            tfp += flagged && !p;
+            tfn += !flagged && p;
         }
         predict_precision_recall(e->a, e->b, nte, PDM_THRESHOLD, &prec[f],
                                  &rec[f]);
+        predict_precision_recall(e->a, e->b, nte, thr, &tprec[f], &trec[f]);
         /* Baseline: flag a machine for a day after any error. */
         for (size_t i = 0; i < nte; i++) {
             const float *x = ds->x + e->test[i] * ds->n_features;
@@ -886,8 +961,11 @@ static int eval_pdm(struct eval_ctx *e)
             }
         }
         predict_precision_recall(e->a, e->b, nte, 0.5, &bprec[f], &brec[f]);
-        printf("%u/%-8u %7zu %6zu %10.3f %8.3f %12.3f %10.3f\n", f + 1,
-               e->folds, nte, pos, prec[f], rec[f], bprec[f], brec[f]);
+        printf(
+            "%u/%-8u %7zu %6zu %10.3f %8.3f %12.3f %10.3f %6.2f %10.3f "
+            "%8.3f\n",
+            f + 1, e->folds, nte, pos, prec[f], rec[f], bprec[f], brec[f], thr,
+            tprec[f], trec[f]);
         fflush(stdout);
     }
     if (rv != CLI_EXIT_OK) {
@@ -907,6 +985,14 @@ static int eval_pdm(struct eval_ctx *e)
         "fn %zu)\n",
         tp + fp > 0 ? (double)tp / (double)(tp + fp) : 0.0,
         tp + fn > 0 ? (double)tp / (double)(tp + fn) : 0.0, tp, fp, fn);
+    spread(tprec, e->folds, &m5, &s5);
+    spread(trec, e->folds, &m6, &s6);
+    printf(
+        "threshold chosen on held-out training machines (max of min(P, "
+        "R)): precision %.3f (%.3f), recall %.3f (%.3f); pooled %.3f, "
+        "%.3f\n",
+        m5, s5, m6, s6, ttp + tfp > 0 ? (double)ttp / (double)(ttp + tfp) : 0.0,
+        ttp + tfn > 0 ? (double)ttp / (double)(ttp + tfn) : 0.0);
     return CLI_EXIT_OK;
 }
 
