@@ -150,10 +150,10 @@ static void witness(const struct chaos_history *h,
             "times from the start of the history):\n",
             m);
     if (m > opt->witness_max) {
-        fprintf(out,
-                "    ... %zu earlier operations (all successful writes) "
-                "left out here\n",
-                m - opt->witness_max);
+        fprintf(out, "    ... %zu earlier operations left out here (%s)\n",
+                m - opt->witness_max,
+                m < 5000 ? "all successful writes"
+                         : "the prefix was too long to shrink");
     }
     for (size_t i = m > opt->witness_max ? m - opt->witness_max : 0; i < m;
          i++) {
