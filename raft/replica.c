@@ -127,7 +127,7 @@ int replica_bootstrap_parse(struct replica_config *cfg,
 #define ENTRY_SINGLE 1
 #define ENTRY_BATCH 2
 /* A batch is flushed early when it grows past either bound. */
-#define BATCH_BYTES_MAX (1u << 20)
+#define BATCH_BYTES_MAX (256u << 10)
 #define BATCH_COUNT_MAX ((unsigned)REPLICA_BATCH_MAX)
 
 static void be32_put(uint8_t *p, uint32_t v)
@@ -266,6 +266,44 @@ static int io_async_work(struct raft_io *io,
 
 /* ---- the FSM ---------------------------------------------------------- */
 
+/* libraft counts its snapshot threshold in entries, but what a lagging
+ * follower costs is bytes: in probe mode libraft 0.15 resends every entry
+ * from the follower's next index to the end of the log once per heartbeat,
+ * without a size bound, and a follower that needs seconds to take in one such
+ * message receives several copies of it.  With batched entries of tens of
+ * kilobytes, 16384 entries after a snapshot is hundreds of megabytes: a
+ * follower that had just installed a snapshot fell further behind with every
+ * copy.  So the threshold follows the mean entry size, keeping the log after
+ * a snapshot near REPLICA_LOG_BYTES, and never above the configured count. */
+static void log_bytes_track(struct replica *r, size_t len)
+{
+    unsigned threshold;
+
+    if (r->max_threshold == 0) {
+        return;
+    }
+    r->mean_entry = r->mean_entry == 0
+                        ? (double)len
+                        : r->mean_entry + ((double)len - r->mean_entry) / 64;
+    threshold = (unsigned)((double)REPLICA_LOG_BYTES / r->mean_entry);
+    if (threshold < REPLICA_THRESHOLD_MIN) {
+        threshold = REPLICA_THRESHOLD_MIN;
+    }
+    if (threshold > r->max_threshold) {
+        threshold = r->max_threshold;
+    }
+    /* Move only on a real change: a few percent is noise. */
+    if (threshold * 8 < r->threshold * 7 || threshold * 7 > r->threshold * 8) {
+        unsigned trailing = threshold / 4;
+        if (trailing > r->max_trailing) {
+            trailing = r->max_trailing;
+        }
+        r->threshold = threshold;
+        raft_set_snapshot_threshold(&r->raft, threshold);
+        raft_set_snapshot_trailing(&r->raft, trailing);
+    }
+}
+
 static int fsm_apply(struct raft_fsm *fsm,
                      const struct raft_buffer *buf,
                      void **result)
@@ -274,6 +312,7 @@ static int fsm_apply(struct raft_fsm *fsm,
     int rv;
 
     rv = entry_apply(r, buf);
+    log_bytes_track(r, buf->len);
     if (rv != 0) {
         /* The store failed below the state machine (disk full, LMDB
          * error).  Going on would let this node's state diverge from its
@@ -517,7 +556,14 @@ int replica_init(struct replica *r,
     if (cfg->snapshot_trailing > 0) {
         raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing);
     }
+    r->max_threshold = r->threshold = r->raft.snapshot.threshold;
+    r->max_trailing = r->raft.snapshot.trailing;
     raft_set_pre_vote(&r->raft, cfg->pre_vote);
+    /* Promoting a new voter gives up when one catch-up round takes longer
+     * than this (libraft's default, 5 s): the first round is the snapshot
+     * install, which for a large state (73 MB at a million claims) takes
+     * longer than that on its own. */
+    raft_set_max_catch_up_round_duration(&r->raft, 120000);
     uv_prepare_init(loop, &r->batch_prepare);
     r->batch_prepare.data = r;
     return 0;

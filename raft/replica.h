@@ -21,6 +21,10 @@
 #define REPLICA_ERRMSG_SIZE 256
 #define REPLICA_BOOTSTRAP_MAX 9
 #define REPLICA_BATCH_MAX 4096 /* writes in one log entry at most */
+/* The log kept after a snapshot, in bytes, that the snapshot threshold aims
+ * at (see log_bytes_track in replica.c), and the threshold's floor. */
+#define REPLICA_LOG_BYTES (16u << 20)
+#define REPLICA_THRESHOLD_MIN 64u
 
 struct replica_peer
 {
@@ -85,6 +89,9 @@ struct replica
     unsigned async_pending; /* io_async_work requests in flight */
     bool close_deferred;    /* replica_close waits for them */
     void (*raft_closed_cb)(struct raft *raft);
+    /* The snapshot threshold as it follows the mean entry size. */
+    unsigned max_threshold, max_trailing, threshold;
+    double mean_entry;
     replica_applied_cb applied_cb;
     replica_close_cb close_cb;
     /* Read barriers: reads queue in @waiting; one barrier at a time serves
