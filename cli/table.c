@@ -194,8 +194,8 @@ int cli_table_print(const struct cli_column *columns, const json_t *items)
 {
     size_t n_cols = count_columns(columns);
     size_t n_rows = json_array_size(items);
-    const char *header[TABLE_COLUMNS_MAX];
-    size_t widths[TABLE_COLUMNS_MAX];
+    const char *header[TABLE_COLUMNS_MAX] = {NULL};
+    size_t widths[TABLE_COLUMNS_MAX] = {0};
     char **cells = calloc(n_rows * n_cols + 1, sizeof *cells);
     bool ok = cells != NULL && table_cells(columns, n_cols, items, cells);
 

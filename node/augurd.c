@@ -231,7 +231,7 @@ int main(int argc, char **argv)
     int rv;
 
     rv = node_config_parse(&cfg, argc, argv, errmsg);
-    if (rv == 1) {
+    if (rv == NODE_CONFIG_DONE) {
         return 0;
     }
     if (rv != 0) {

@@ -292,11 +292,11 @@ int node_config_parse(struct node_config *cfg,
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             fputs(usage, stdout);
-            return 1;
+            return NODE_CONFIG_DONE;
         }
         if (strcmp(argv[i], "--version") == 0) {
             printf("augurd %s\n", AUGUR_VERSION);
-            return 1;
+            return NODE_CONFIG_DONE;
         }
     }
     for (int i = 1; i < argc; i++) {

@@ -34,8 +34,10 @@ struct node_config
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
- * the flags.  Returns 0; 1 when --help or --version was printed (exit 0);
- * AUGUR_EINVAL with one line in @errmsg (NODE_ERRMSG_SIZE bytes). */
+ * the flags.  Returns 0; NODE_CONFIG_DONE when --help or --version was
+ * printed (exit 0); AUGUR_EINVAL with one line in @errmsg (NODE_ERRMSG_SIZE
+ * bytes).  (Not 1: that is AUGUR_EINVAL's own value.) */
+#define NODE_CONFIG_DONE (-1)
 int node_config_parse(struct node_config *cfg,
                       int argc,
                       char **argv,

@@ -808,11 +808,16 @@ static void batch_flush(struct replica *r)
     }
 }
 
+static void reads_flush(struct replica *r);
+
+/* Once per loop turn with work queued, just before the loop polls: propose
+ * the turn's writes as one entry, then one barrier for the reads waiting. */
 static void batch_prepare_cb(uv_prepare_t *h)
 {
     struct replica *r = h->data;
     uv_prepare_stop(h);
     batch_flush(r);
+    reads_flush(r);
 }
 
 static int grow(void *pp, size_t *cap, size_t need, size_t size)
@@ -892,18 +897,30 @@ static void barrier_done(struct raft_barrier *barrier, int status)
 {
     struct replica *r = barrier->data;
     struct replica_read *batch = r->inflight;
+    struct replica_read *waiting = NULL;
     int rv = replica__err(status);
 
     r->inflight = NULL;
     r->barrier_busy = false;
-    /* A barrier that lost leadership says nothing about the reads: the
-     * client retries them at the new leader. */
-    if (rv == AUGUR_EINDETERMINATE) {
-        rv = AUGUR_ENOTLEADER;
+    if (rv != 0) {
+        /* Leadership was lost (or the node is closing): neither these reads
+         * nor the ones waiting can be served here, and no new barrier may
+         * be proposed from inside libraft's step-down, which fails pending
+         * requests while its leader state is already gone (a barrier
+         * proposed then read freed memory).  Clients retry at the new
+         * leader. */
+        if (rv == AUGUR_EINDETERMINATE) {
+            rv = AUGUR_ENOTLEADER;
+        }
+        waiting = r->waiting_head;
+        r->waiting_head = r->waiting_tail = NULL;
     }
     reads_fail(batch, rv);
+    reads_fail(waiting, rv);
+    /* Reads still waiting get the next barrier from the prepare handle, on
+     * this loop turn, outside any libraft callback. */
     if (r->waiting_head != NULL && !r->closing) {
-        barrier_start(r);
+        uv_prepare_start(&r->batch_prepare, batch_prepare_cb);
     }
 }
 
@@ -925,6 +942,22 @@ static void barrier_start(struct replica *r)
     }
 }
 
+/* From the prepare handle: propose a barrier for the reads waiting, or
+ * refuse them when this node is no longer the leader. */
+static void reads_flush(struct replica *r)
+{
+    if (r->waiting_head == NULL || r->barrier_busy || r->closing) {
+        return;
+    }
+    if (!replica_is_leader(r)) {
+        struct replica_read *waiting = r->waiting_head;
+        r->waiting_head = r->waiting_tail = NULL;
+        reads_fail(waiting, AUGUR_ENOTLEADER);
+        return;
+    }
+    barrier_start(r);
+}
+
 int replica_read(struct replica *r,
                  struct replica_read *req,
                  replica_read_cb cb)
@@ -942,9 +975,11 @@ int replica_read(struct replica *r,
     r->waiting_tail = req;
     /* Reads that arrive while a barrier is in flight wait for the next one:
      * the one in flight was proposed before they arrived, so its commit
-     * does not prove that no newer leader existed when they did. */
+     * does not prove that no newer leader existed when they did.  The
+     * barrier is proposed by the prepare handle, after this loop turn's
+     * writes and never from inside a libraft callback. */
     if (!r->barrier_busy) {
-        barrier_start(r);
+        uv_prepare_start(&r->batch_prepare, batch_prepare_cb);
     }
     return 0;
 }
