@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# augurd_usage: a wrong flag or a missing required one is refused with exit
+# status 2 and one line saying what is wrong; --help and --version exit 0.
+set -euo pipefail
+AUGURD=${AUGURD:?AUGURD is not set}
+
+fail() { echo "augurd_usage: FAIL: $*" >&2; exit 1; }
+
+expect_usage_error()
+{
+    local out rc=0
+    out=$("$AUGURD" "$@" 2>&1 >/dev/null) || rc=$?
+    [ "$rc" -eq 2 ] || fail "augurd $* exited $rc, not 2"
+    [ -n "$out" ] || fail "augurd $* said nothing on stderr"
+    echo "augurd $*: exit 2: $out"
+}
+
+expect_usage_error --frobnicate 1
+expect_usage_error --id 0
+expect_usage_error --id 1 --data-dir /nonexistent-augur-test --raft-address 127.0.0.1:1 --client-address 127.0.0.1:2
+"$AUGURD" --help >/dev/null || fail "--help did not exit 0"
+"$AUGURD" --version >/dev/null || fail "--version did not exit 0"
+echo "augurd_usage: PASS"
