@@ -423,19 +423,7 @@ int store__resource_list(struct store *s,
                          MDB_txn *txn,
                          const struct store_cmd *cmd)
 {
-    struct store__scan sc = {
-        .db = STORE__DB_RESOURCES,
-        .after = cmd->u.list.after,
-        .after_len = strlen(cmd->u.list.after),
-        .limit = store__list_limit(cmd->u.list.limit),
-        .item = list_item,
-    };
-    int rv = store__scan_page(s, txn, &sc);
-
-    if (rv != 0) {
-        return rv;
-    }
-    return store__scan_finish(s, &sc);
+    return store__list_ids(s, txn, cmd, STORE__DB_RESOURCES, list_item);
 }
 
 /* ---- snapshot checks -------------------------------------------------- */

@@ -747,3 +747,28 @@ int store__scan_finish(struct store *s, const struct store__scan *sc)
     next[sc->last_len] = 0;
     return store__list_finish(s, sc->n, next);
 }
+
+int store__list_ids(struct store *s,
+                    MDB_txn *txn,
+                    const struct store_cmd *cmd,
+                    enum store__db db,
+                    int (*item)(struct store *s,
+                                MDB_txn *txn,
+                                const MDB_val *k,
+                                const MDB_val *v,
+                                void *ctx))
+{
+    struct store__scan sc = {
+        .db = db,
+        .after = cmd->u.list.after,
+        .after_len = strlen(cmd->u.list.after),
+        .limit = store__list_limit(cmd->u.list.limit),
+        .item = item,
+    };
+    int rv = store__scan_page(s, txn, &sc);
+
+    if (rv != 0) {
+        return rv;
+    }
+    return store__scan_finish(s, &sc);
+}

@@ -228,6 +228,17 @@ struct store__scan
 int store__scan_page(struct store *s, MDB_txn *txn, struct store__scan *sc);
 /* Finish a list whose cursor is the last key itself (an id). */
 int store__scan_finish(struct store *s, const struct store__scan *sc);
+/* The whole list op over @db keyed by id (no prefix, no context): one page
+ * from cmd->u.list.after, finished with the last id as the cursor. */
+int store__list_ids(struct store *s,
+                    MDB_txn *txn,
+                    const struct store_cmd *cmd,
+                    enum store__db db,
+                    int (*item)(struct store *s,
+                                MDB_txn *txn,
+                                const MDB_val *k,
+                                const MDB_val *v,
+                                void *ctx));
 
 /* ---- pack.c: msgpack and keys ---------------------------------------- */
 
