@@ -1,6 +1,7 @@
 /* libraft glue: setup, the FSM over store/, writes, batched read barriers,
  * membership and leadership transfer. */
 #include "raft/replica.h"
+#include "raft/rollback.h"
 #include "raft/transport.h"
 
 #include <inttypes.h>
@@ -348,6 +349,13 @@ static int fsm_snapshot(struct raft_fsm *fsm,
     if (r->snap != NULL) {
         return RAFT_BUSY;
     }
+    /* libraft stores its current configuration in the snapshot as if it
+     * were committed: wait until it is (see rollback.c).  An uncommitted
+     * change holds back every later entry's commit too, so this never
+     * delays a snapshot for long. */
+    if (!replica__conf_settled(r)) {
+        return RAFT_BUSY;
+    }
     rv = store_snapshot_begin(r->store, &r->snap);
     if (rv != 0) {
         LOG(LOG_ERROR, "snapshot: %s", augur_strerror(rv));
@@ -566,6 +574,7 @@ int replica_init(struct replica *r,
     raft_set_max_catch_up_round_duration(&r->raft, 120000);
     uv_prepare_init(loop, &r->batch_prepare);
     r->batch_prepare.data = r;
+    replica__conf_init(r);
     return 0;
 
 err_after_raft_init:
@@ -591,6 +600,7 @@ int replica_start(struct replica *r)
                  raft_errmsg(&r->raft));
         return AUGUR_EIO;
     }
+    replica__conf_start(r);
     return 0;
 }
 
@@ -604,13 +614,14 @@ static void reads_fail(struct replica_read *head, int status)
     }
 }
 
-/* The replica is closed once libraft and the batch handle both are. */
+/* The replica is closed once libraft and its two handles are. */
 static void close_step(struct replica *r)
 {
     if (--r->closes_pending > 0) {
         return;
     }
     msgpack_sbuffer_destroy(&r->answer);
+    replica__conf_close(r);
     if (r->close_cb != NULL) {
         r->close_cb(r);
     }
@@ -624,7 +635,7 @@ static void raft_closed(struct raft *raft)
     close_step(r);
 }
 
-static void batch_prepare_closed(uv_handle_t *h)
+static void handle_closed(uv_handle_t *h)
 {
     close_step(h->data);
 }
@@ -643,8 +654,9 @@ void replica_close(struct replica *r, replica_close_cb cb)
         r->batch = NULL;
         batch_fail(b, AUGUR_ESHUTDOWN);
     }
-    r->closes_pending = 2;
-    uv_close((uv_handle_t *)&r->batch_prepare, batch_prepare_closed);
+    r->closes_pending = 3;
+    uv_close((uv_handle_t *)&r->batch_prepare, handle_closed);
+    uv_close((uv_handle_t *)&r->conf_check, handle_closed);
     r->raft_closed_cb = raft_closed;
     if (r->async_pending > 0) {
         r->close_deferred = true; /* async_work_done closes */

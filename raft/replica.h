@@ -101,6 +101,19 @@ struct replica
     struct raft_barrier barrier;
     bool barrier_busy;
     bool closing;
+    /* The last committed configuration and its index, kept by rollback.c
+     * because libraft 0.15 may have compacted it away when it needs it. */
+    struct raft_configuration committed;
+    uint64_t committed_index;
+    uint64_t committed_missing; /* index last warned about */
+    int (*io_load)(struct raft_io *io,
+                   raft_term *term,
+                   raft_id *voted_for,
+                   struct raft_snapshot **snapshot,
+                   raft_index *start_index,
+                   struct raft_entry *entries[],
+                   size_t *n_entries);
+    uv_check_t conf_check;
     char errmsg[REPLICA_ERRMSG_SIZE];
 };
 
