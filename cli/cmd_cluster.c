@@ -3,13 +3,31 @@
 
 #include "cli/cli.h"
 
+/* ROLE is libraft's configuration ("absent" for a recorded member it
+ * lacks); RECORDED is the membership operators asked for. */
 static const struct cli_column member_columns[] = {
     {"ID", "{id}"},
     {"ADDRESS", "{address}"},
     {"CLIENT-ADDRESS", "{client_address}"},
     {"ROLE", "{role}"},
+    {"RECORDED", "{recorded}"},
     {0},
 };
+
+/* A line under the table when the configuration and the record differ. */
+static void membership_warn(const json_t *membership)
+{
+    const json_t *diff = json_object_get(membership, "difference");
+    if (json_is_false(json_object_get(membership, "in_sync")) &&
+        json_is_string(diff)) {
+        printf("\nwarning: the Raft configuration differs from the recorded "
+               "membership: %s (%s)\n",
+               json_string_value(diff),
+               json_is_true(json_object_get(membership, "reconcile"))
+                   ? "the leader repairs it"
+                   : "reconcile is off: repair it with augur member add/remove");
+    }
+}
 
 static const struct cli_column status_fields[] = {
     {"node", "{node}"},
@@ -32,6 +50,9 @@ static int status_print(const json_t *st)
         printf("\n");
         rv = cli_table_print(member_columns, members);
     }
+    if (rv == 0) {
+        membership_warn(json_object_get(st, "membership"));
+    }
     return rv;
 }
 
@@ -52,8 +73,31 @@ static int run_status(struct cli *cli, const struct cli_args *a)
 
 static int run_member_list(struct cli *cli, const struct cli_args *a)
 {
+    json_t *result;
+    const json_t *items;
+    int rv;
+
     (void)a;
-    return cli_run_list(cli, "member.list", NULL, NULL, member_columns);
+    rv = cli_call(cli, "member.list", NULL, true, &result);
+    if (rv != CLI_EXIT_OK) {
+        return rv;
+    }
+    items = json_object_get(result, "items");
+    if (!json_is_array(items)) {
+        json_decref(result);
+        return cli_fail(cli, AUGUR_EMALFORMED, "member.list: no items");
+    }
+    /* -o json stays the array of members; each says what is recorded. */
+    if (cli->json) {
+        rv = cli_json_print(items);
+    } else {
+        rv = cli_table_print(member_columns, items);
+        if (rv == 0) {
+            membership_warn(json_object_get(result, "membership"));
+        }
+    }
+    json_decref(result);
+    return rv == 0 ? CLI_EXIT_OK : cli_fail(cli, rv, "cannot print the members");
 }
 
 static int run_member_add(struct cli *cli, const struct cli_args *a)

@@ -21,8 +21,8 @@ static const struct
     {"claim.release", "claim {workload} released from {host} (epoch {epoch})"},
     {"score.set", "score {id} p={score.p} window {score.window}s"},
     {"node.set", "node {id} at {raft_address} (clients {client_address})"},
-    {"member.add", "member {id} added at {address} as {role}"},
-    {"member.remove", "member {id} removed"},
+    {"member.add", "member {id} added at {address} as {role}: {configuration}"},
+    {"member.remove", "member {id} removed: {configuration}"},
     {"leader.transfer", "leader is now node {leader}"},
 };
 

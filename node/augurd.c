@@ -138,6 +138,7 @@ int node_start(struct node *n, const struct node_config *cfg)
         goto err_after_store_open;
     }
     n->replica.data = n;
+    node__membership_init(n);
     rv = replica_start(&n->replica);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "raft: %s", n->replica.errmsg);

@@ -43,6 +43,11 @@ static const char usage[] =
     "  --election-timeout MS     Raft election timeout (default 300)\n"
     "  --heartbeat-timeout MS    Raft heartbeat interval (default 50)\n"
     "  --pre-vote on|off         Raft pre-vote (default on)\n"
+    "  --member-reconcile on|off  the leader repairs a Raft configuration "
+    "that\n"
+    "                            differs from the recorded membership "
+    "(default\n"
+    "                            on); off: it only reports the difference\n"
     "  --snapshot-threshold N    log entries between snapshots (default "
     "16384)\n"
     "  --snapshot-trailing N     entries kept after a snapshot (default 4096)\n"
@@ -57,6 +62,23 @@ static const char usage[] =
     "    --cluster-key /etc/augur/cluster.key "
     "--admin-key /etc/augur/admin.key.pub \\\n"
     "    --bootstrap 1=10.0.0.1:7101,2=10.0.0.2:7101,3=10.0.0.3:7101\n";
+
+static int parse_switch(const char *key,
+                        const char *value,
+                        bool *out,
+                        char *errmsg)
+{
+    if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0) {
+        *out = true;
+    } else if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0) {
+        *out = false;
+    } else {
+        snprintf(errmsg, NODE_ERRMSG_SIZE, "%s: expected on or off, got '%s'",
+                 key, value);
+        return AUGUR_EINVAL;
+    }
+    return 0;
+}
 
 static int parse_uint(const char *key,
                       const char *value,
@@ -152,16 +174,10 @@ static int config_set(struct node_config *cfg,
         return 0;
     }
     if (strcmp(key, "pre-vote") == 0) {
-        if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0) {
-            cfg->pre_vote = true;
-        } else if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0) {
-            cfg->pre_vote = false;
-        } else {
-            snprintf(errmsg, NODE_ERRMSG_SIZE,
-                     "pre-vote: expected on or off, got '%s'", value);
-            return AUGUR_EINVAL;
-        }
-        return 0;
+        return parse_switch(key, value, &cfg->pre_vote, errmsg);
+    }
+    if (strcmp(key, "member-reconcile") == 0) {
+        return parse_switch(key, value, &cfg->member_reconcile, errmsg);
     }
     static const struct
     {
@@ -284,6 +300,7 @@ int node_config_parse(struct node_config *cfg,
     cfg->election_timeout_ms = 300;
     cfg->heartbeat_timeout_ms = 50;
     cfg->pre_vote = true;
+    cfg->member_reconcile = true;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);
     }

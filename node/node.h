@@ -31,6 +31,7 @@ struct node_config
     unsigned snapshot_trailing;
     unsigned session_ttl_s;
     bool pre_vote;
+    bool member_reconcile; /* repair libraft's configuration (default on) */
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -42,6 +43,21 @@ int node_config_parse(struct node_config *cfg,
                       int argc,
                       char **argv,
                       char *errmsg);
+
+/* The leader's view of membership: what the store records against what
+ * libraft's configuration holds (node/membership.c). */
+#define NODE_MEMBERS_MAX 16
+struct node_membership
+{
+    uint64_t leader_since_ms; /* 0 when not the leader */
+    uint64_t next_check_ms;
+    unsigned busy;        /* member.* requests and repairs in flight */
+    unsigned diverged;    /* consecutive checks that found a difference */
+    uint64_t repairs;     /* changes the reconciler made since start */
+    unsigned pause_ms;    /* failpoint: hold the libraft step (tests) */
+    bool in_sync;
+    char diff[256]; /* the first difference, "" when none */
+};
 
 /* A long poll on "events" parked until its revision arrives or it times
  * out. */
@@ -70,6 +86,7 @@ struct node
     char admin_key_hex[STORE_KEY_HEX_SIZE]; /* "" when none */
     uint64_t principals_version;            /* seen by the server */
     bool was_leader;
+    struct node_membership membership;
     uint64_t next_expire_ms;
     uint64_t next_bootstrap_ms;
     int lock_fd;
@@ -97,6 +114,28 @@ int node__auth(struct api_server *s,
                int *role,
                char *errmsg);
 void node__fail_waiters(struct node *n);
+void node__reply_not_leader(struct node *n, struct api_call *call);
+/* Propose n->cmd as the node's own command (no session, no answer). */
+void node__propose_own(struct node *n);
+void node__pack_str(msgpack_packer *pk, const char *s);
+/* Optional request fields: 0, AUGUR_ENOTFOUND when absent, AUGUR_EINVAL
+ * when of the wrong type (or an empty or too long string). */
+int node__arg_u64(const msgpack_object *args, const char *key, uint64_t *out);
+int node__arg_str(const msgpack_object *args,
+                  const char *key,
+                  char *out,
+                  size_t size);
+
+/* Membership (node/membership.c): the member.* operations, the members as
+ * status shows them, and the leader's reconciler that keeps libraft's
+ * configuration what the store records. */
+void node__member_list(struct node *n, struct api_call *call);
+void node__member_add(struct node *n, struct api_call *call);
+void node__member_remove(struct node *n, struct api_call *call);
+void node__members_pack(struct node *n, msgpack_packer *pk);
+void node__membership_pack(struct node *n, msgpack_packer *pk);
+void node__membership_tick(struct node *n, uint64_t now_ms);
+void node__membership_init(struct node *n);
 
 /* Milliseconds since the epoch (wall clock): the leader's stamp. */
 uint64_t node__now_ms(void);

@@ -42,7 +42,7 @@ static const msgpack_object *arg_get(const msgpack_object *args,
 }
 
 /* Read an optional unsigned field; AUGUR_EINVAL when present but not one. */
-static int arg_u64(const msgpack_object *args, const char *key, uint64_t *out)
+int node__arg_u64(const msgpack_object *args, const char *key, uint64_t *out)
 {
     const msgpack_object *o = arg_get(args, key);
     if (o == NULL) {
@@ -55,10 +55,10 @@ static int arg_u64(const msgpack_object *args, const char *key, uint64_t *out)
     return 0;
 }
 
-static int arg_str(const msgpack_object *args,
-                   const char *key,
-                   char *out,
-                   size_t size)
+int node__arg_str(const msgpack_object *args,
+                  const char *key,
+                  char *out,
+                  size_t size)
 {
     const msgpack_object *o = arg_get(args, key);
     if (o == NULL) {
@@ -73,7 +73,7 @@ static int arg_str(const msgpack_object *args,
     return 0;
 }
 
-static void pack_str(msgpack_packer *pk, const char *s)
+void node__pack_str(msgpack_packer *pk, const char *s)
 {
     msgpack_pack_str_with_body(pk, s, strlen(s));
 }
@@ -90,7 +90,7 @@ static const msgpack_object *req_args(const struct api_call *call)
 /* Answer a request this node cannot serve because it is not the leader:
  * ENOTLEADER with the leader's client address when known, so that libaugur
  * reconnects there; otherwise it tries its other endpoints. */
-static void reply_not_leader(struct node *n, struct api_call *call)
+void node__reply_not_leader(struct node *n, struct api_call *call)
 {
     uint64_t leader = replica_leader_id(&n->replica);
     char hint[STORE_ADDR_SIZE];
@@ -149,7 +149,7 @@ static void write_done(struct replica_write *w,
             api_call_reply(call, answer, len);
             break;
         case AUGUR_ENOTLEADER:
-            reply_not_leader(n, call);
+            node__reply_not_leader(n, call);
             break;
         case AUGUR_EINDETERMINATE:
             api_call_reply_error(call, status, NULL,
@@ -214,7 +214,7 @@ static void handle_write(struct node *n,
         return;
     }
     if (!replica_is_leader(&n->replica)) {
-        reply_not_leader(n, call);
+        node__reply_not_leader(n, call);
         return;
     }
     /* Validate before anything reaches the log: bad input changes nothing. */
@@ -228,7 +228,7 @@ static void handle_write(struct node *n,
     n->cmd.ack = call->req.ack;
     rv = propose(n, call);
     if (rv == AUGUR_ENOTLEADER) {
-        reply_not_leader(n, call);
+        node__reply_not_leader(n, call);
     } else if (rv != 0) {
         api_call_reply_error(call, rv, NULL, "cannot propose: %s",
                              augur_strerror(rv));
@@ -236,7 +236,7 @@ static void handle_write(struct node *n,
 }
 
 /* The leader's own commands: no session (client 0). */
-static void propose_own(struct node *n)
+void node__propose_own(struct node *n)
 {
     int rv;
     n->cmd.client = 0;
@@ -270,7 +270,7 @@ static void read_done(struct replica_read *r, int status)
     if (status == 0) {
         serve_read(n, call);
     } else if (status == AUGUR_ENOTLEADER) {
-        reply_not_leader(n, call);
+        node__reply_not_leader(n, call);
     } else {
         api_call_reply_error(call, status, NULL, "read barrier failed: %s",
                              augur_strerror(status));
@@ -334,7 +334,7 @@ static void handle_read(struct node *n, struct api_call *call, enum store_op op)
         return;
     }
     if (!replica_is_leader(&n->replica)) {
-        reply_not_leader(n, call);
+        node__reply_not_leader(n, call);
         return;
     }
     ctx = malloc(sizeof *ctx);
@@ -348,7 +348,7 @@ static void handle_read(struct node *n, struct api_call *call, enum store_op op)
     rv = replica_read(&n->replica, &ctx->read, read_done);
     if (rv != 0) {
         free(ctx);
-        reply_not_leader(n, call);
+        node__reply_not_leader(n, call);
     }
 }
 
@@ -485,39 +485,6 @@ static void reply_forbidden(struct api_call *call, const char *op, size_t len)
 
 /* ---- node operations -------------------------------------------------- */
 
-static void pack_member(struct node *n,
-                        msgpack_packer *pk,
-                        const struct raft_server *srv)
-{
-    char client[STORE_ADDR_SIZE];
-    const char *role = replica_role_name(srv->role);
-
-    msgpack_pack_map(pk, 4);
-    pack_str(pk, "id");
-    msgpack_pack_uint64(pk, srv->id);
-    pack_str(pk, "address");
-    pack_str(pk, srv->address);
-    pack_str(pk, "client_address");
-    if (store_node_client_address(n->store, srv->id, client) == 0) {
-        pack_str(pk, client);
-    } else if (srv->id == n->config.id) {
-        pack_str(pk, n->config.client_address);
-    } else {
-        msgpack_pack_nil(pk);
-    }
-    pack_str(pk, "role");
-    pack_str(pk, role != NULL ? role : "unknown");
-}
-
-static void pack_members(struct node *n, msgpack_packer *pk)
-{
-    const struct raft_configuration *conf = &n->replica.raft.configuration;
-    msgpack_pack_array(pk, conf->n);
-    for (unsigned i = 0; i < conf->n; i++) {
-        pack_member(n, pk, &conf->servers[i]);
-    }
-}
-
 static void handle_status(struct node *n, struct api_call *call)
 {
     struct raft *raft = &n->replica.raft;
@@ -526,240 +493,31 @@ static void handle_status(struct node *n, struct api_call *call)
     n->scratch.size = 0;
     msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 2);
-    pack_str(&pk, "status");
+    node__pack_str(&pk, "status");
     msgpack_pack_int(&pk, 0);
-    pack_str(&pk, "result");
-    msgpack_pack_map(&pk, 9);
-    pack_str(&pk, "node");
+    node__pack_str(&pk, "result");
+    msgpack_pack_map(&pk, 10);
+    node__pack_str(&pk, "node");
     msgpack_pack_uint64(&pk, n->config.id);
-    pack_str(&pk, "state");
-    pack_str(&pk, replica_state_name(&n->replica));
-    pack_str(&pk, "leader");
+    node__pack_str(&pk, "state");
+    node__pack_str(&pk, replica_state_name(&n->replica));
+    node__pack_str(&pk, "leader");
     msgpack_pack_uint64(&pk, replica_leader_id(&n->replica));
-    pack_str(&pk, "term");
+    node__pack_str(&pk, "term");
     msgpack_pack_uint64(&pk, raft->current_term);
-    pack_str(&pk, "commit_index");
+    node__pack_str(&pk, "commit_index");
     msgpack_pack_uint64(&pk, raft->commit_index);
-    pack_str(&pk, "last_applied");
+    node__pack_str(&pk, "last_applied");
     msgpack_pack_uint64(&pk, raft->last_applied);
-    pack_str(&pk, "last_index");
+    node__pack_str(&pk, "last_index");
     msgpack_pack_uint64(&pk, raft_last_index(raft));
-    pack_str(&pk, "rev");
+    node__pack_str(&pk, "rev");
     msgpack_pack_uint64(&pk, store_revision(n->store));
-    pack_str(&pk, "members");
-    pack_members(n, &pk);
+    node__pack_str(&pk, "members");
+    node__members_pack(n, &pk);
+    node__pack_str(&pk, "membership");
+    node__membership_pack(n, &pk);
     api_call_reply(call, n->scratch.data, n->scratch.size);
-}
-
-static void handle_member_list(struct node *n, struct api_call *call)
-{
-    msgpack_packer pk;
-
-    n->scratch.size = 0;
-    msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    pack_str(&pk, "status");
-    msgpack_pack_int(&pk, 0);
-    pack_str(&pk, "result");
-    msgpack_pack_map(&pk, 1);
-    pack_str(&pk, "items");
-    pack_members(n, &pk);
-    api_call_reply(call, n->scratch.data, n->scratch.size);
-}
-
-/* member.add: record the new node's addresses (a Raft command), then add it
- * to the configuration as a spare and promote it to its role. */
-struct member_ctx
-{
-    struct replica_write write;
-    struct replica_change change;
-    struct node *node;
-    struct api_call *call;
-    uint64_t id;
-    int role;
-    char address[STORE_ADDR_SIZE];
-};
-
-static void member_reply(struct member_ctx *ctx, int status)
-{
-    struct api_call *call = ctx->call;
-    struct node *n = ctx->node;
-    const char *what = ctx->role < 0 ? "remove" : "add";
-
-    if (status == AUGUR_ENOTLEADER) {
-        reply_not_leader(n, call);
-    } else if (status != 0) {
-        api_call_reply_error(
-            call, status, NULL, "member %s %" PRIu64 ": %s", what, ctx->id,
-            status == AUGUR_EBUSY ? "another membership change is under way"
-                                  : augur_strerror(status));
-    } else {
-        msgpack_packer pk;
-        const char *role = ctx->role < 0 ? NULL : replica_role_name(ctx->role);
-        n->scratch.size = 0;
-        msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 2);
-        pack_str(&pk, "status");
-        msgpack_pack_int(&pk, 0);
-        pack_str(&pk, "result");
-        msgpack_pack_map(&pk, role != NULL ? 3 : 1);
-        pack_str(&pk, "id");
-        msgpack_pack_uint64(&pk, ctx->id);
-        if (role != NULL) {
-            pack_str(&pk, "address");
-            pack_str(&pk, ctx->address);
-            pack_str(&pk, "role");
-            pack_str(&pk, role);
-        }
-        api_call_reply(call, n->scratch.data, n->scratch.size);
-    }
-    free(ctx);
-}
-
-static void member_changed(struct replica_change *change, int status)
-{
-    struct member_ctx *ctx = change->data;
-    if (status == 0) {
-        LOG(LOG_INFO, "membership: node %" PRIu64 " %s", ctx->id,
-            ctx->role < 0 ? "removed" : replica_role_name(ctx->role));
-    }
-    member_reply(ctx, status);
-}
-
-static void member_recorded(struct replica_write *w,
-                            int status,
-                            const void *answer,
-                            size_t len)
-{
-    struct member_ctx *ctx = w->data;
-    struct node *n = ctx->node;
-    (void)answer;
-    (void)len;
-
-    if (status == 0) {
-        ctx->change.data = ctx;
-        status = replica_member_add(&n->replica, &ctx->change, ctx->id,
-                                    ctx->address, ctx->role, member_changed);
-        if (status == 0) {
-            return;
-        }
-    } else if (status == AUGUR_EINDETERMINATE) {
-        status = AUGUR_ENOTLEADER;
-    }
-    member_reply(ctx, status);
-}
-
-static void handle_member_add(struct node *n, struct api_call *call)
-{
-    const msgpack_object *args = call->req.args;
-    struct member_ctx *ctx;
-    char role[16] = "voter";
-    uint64_t id = 0;
-    int rv;
-
-    if (!replica_is_leader(&n->replica)) {
-        reply_not_leader(n, call);
-        return;
-    }
-    ctx = calloc(1, sizeof *ctx);
-    if (ctx == NULL) {
-        api_call_reply_error(call, AUGUR_ENOMEM, NULL, "out of memory");
-        return;
-    }
-    if (arg_u64(args, "id", &id) != 0 || id == 0 || id > INT64_MAX) {
-        free(ctx);
-        api_call_reply_error(call, AUGUR_EINVAL, NULL,
-                             "member.add: 'id' must be a positive integer");
-        return;
-    }
-    rv = arg_str(args, "role", role, sizeof role);
-    if ((rv != 0 && rv != AUGUR_ENOTFOUND) || replica_role_parse(role) < 0) {
-        free(ctx);
-        api_call_reply_error(call, AUGUR_EINVAL, NULL,
-                             "member.add: 'role' must be voter, standby or "
-                             "spare");
-        return;
-    }
-    ctx->node = n;
-    ctx->call = call;
-    ctx->id = id;
-    ctx->role = replica_role_parse(role);
-    n->cmd.op = STORE_OP_NODE_SET;
-    n->cmd.u.node.id = id;
-    if (arg_str(args, "address", ctx->address, sizeof ctx->address) != 0 ||
-        arg_str(args, "address", n->cmd.u.node.raft_address,
-                sizeof n->cmd.u.node.raft_address) != 0 ||
-        arg_str(args, "client_address", n->cmd.u.node.client_address,
-                sizeof n->cmd.u.node.client_address) != 0) {
-        free(ctx);
-        api_call_reply_error(call, AUGUR_EINVAL, NULL,
-                             "member.add: 'address' and 'client_address' "
-                             "(HOST:PORT) are required");
-        return;
-    }
-    for (unsigned i = 0; i < n->replica.raft.configuration.n; i++) {
-        const struct raft_server *srv =
-            &n->replica.raft.configuration.servers[i];
-        if (srv->id == id || strcmp(srv->address, ctx->address) == 0) {
-            free(ctx);
-            api_call_reply_error(call, AUGUR_EEXIST, NULL,
-                                 "member.add: node %llu"
-                                 " at %s is already a member",
-                                 (unsigned long long)srv->id, srv->address);
-            return;
-        }
-    }
-    n->cmd.client = 0;
-    n->cmd.time_ms = (int64_t)node__now_ms();
-    n->scratch.size = 0;
-    rv = store_cmd_encode(&n->cmd, &n->scratch);
-    if (rv == 0) {
-        ctx->write.data = ctx;
-        rv = replica_write(&n->replica, &ctx->write, n->scratch.data,
-                           n->scratch.size, member_recorded);
-    }
-    if (rv != 0) {
-        member_reply(ctx, rv);
-    }
-}
-
-static void handle_member_remove(struct node *n, struct api_call *call)
-{
-    struct member_ctx *ctx;
-    uint64_t id = 0;
-    int rv;
-
-    if (!replica_is_leader(&n->replica)) {
-        reply_not_leader(n, call);
-        return;
-    }
-    if (arg_u64(call->req.args, "id", &id) != 0 || id == 0) {
-        api_call_reply_error(call, AUGUR_EINVAL, NULL,
-                             "member.remove: 'id' must be a positive integer");
-        return;
-    }
-    if (id == n->config.id) {
-        api_call_reply_error(call, AUGUR_EINVAL, NULL,
-                             "node %" PRIu64
-                             " is the leader: transfer "
-                             "leadership first (augur leader transfer)",
-                             id);
-        return;
-    }
-    ctx = calloc(1, sizeof *ctx);
-    if (ctx == NULL) {
-        api_call_reply_error(call, AUGUR_ENOMEM, NULL, "out of memory");
-        return;
-    }
-    ctx->node = n;
-    ctx->call = call;
-    ctx->id = id;
-    ctx->role = -1;
-    ctx->change.data = ctx;
-    rv = replica_member_remove(&n->replica, &ctx->change, id, member_changed);
-    if (rv != 0) {
-        member_reply(ctx, rv);
-    }
 }
 
 struct transfer_ctx
@@ -791,11 +549,11 @@ static void transfer_done(struct replica_transfer *t, uint64_t leader)
     n->scratch.size = 0;
     msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 2);
-    pack_str(&pk, "status");
+    node__pack_str(&pk, "status");
     msgpack_pack_int(&pk, 0);
-    pack_str(&pk, "result");
+    node__pack_str(&pk, "result");
     msgpack_pack_map(&pk, 1);
-    pack_str(&pk, "leader");
+    node__pack_str(&pk, "leader");
     msgpack_pack_uint64(&pk, leader);
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
@@ -807,10 +565,10 @@ static void handle_leader_transfer(struct node *n, struct api_call *call)
     int rv;
 
     if (!replica_is_leader(&n->replica)) {
-        reply_not_leader(n, call);
+        node__reply_not_leader(n, call);
         return;
     }
-    rv = arg_u64(call->req.args, "id", &id);
+    rv = node__arg_u64(call->req.args, "id", &id);
     if (rv == AUGUR_EINVAL) {
         api_call_reply_error(call, AUGUR_EINVAL, NULL,
                              "leader.transfer: 'id' must be a node id");
@@ -835,7 +593,7 @@ static void handle_leader_transfer(struct node *n, struct api_call *call)
     if (rv != 0) {
         free(ctx);
         if (rv == AUGUR_ENOTLEADER) {
-            reply_not_leader(n, call);
+            node__reply_not_leader(n, call);
         } else {
             api_call_reply_error(
                 call, rv, NULL, "leader.transfer to %" PRIu64 ": %s", id,
@@ -850,9 +608,9 @@ static const struct
     void (*handle)(struct node *n, struct api_call *call);
 } node_ops[] = {
     {"status", handle_status},
-    {"member.list", handle_member_list},
-    {"member.add", handle_member_add},
-    {"member.remove", handle_member_remove},
+    {"member.list", node__member_list},
+    {"member.add", node__member_add},
+    {"member.remove", node__member_remove},
     {"leader.transfer", handle_leader_transfer},
 };
 
@@ -916,7 +674,7 @@ void node__tick(struct node *n)
         snprintf(n->cmd.u.node.client_address,
                  sizeof n->cmd.u.node.client_address, "%s",
                  n->config.client_address);
-        propose_own(n);
+        node__propose_own(n);
         n->next_expire_ms = now + SESSION_EXPIRE_EVERY_MS;
     } else if (!leader && n->was_leader) {
         LOG(LOG_INFO, "no longer the leader");
@@ -931,16 +689,17 @@ void node__tick(struct node *n)
                  "admin");
         memcpy(n->cmd.u.principal.key, n->admin_key_hex,
                sizeof n->cmd.u.principal.key);
-        propose_own(n);
+        node__propose_own(n);
         n->next_bootstrap_ms = now + 1000;
     }
     if (leader && now >= n->next_expire_ms) {
         memset(&n->cmd, 0, sizeof n->cmd);
         n->cmd.op = STORE_OP_SESSION_EXPIRE;
         n->cmd.u.expire.ttl_ms = (uint64_t)n->config.session_ttl_s * 1000;
-        propose_own(n);
+        node__propose_own(n);
         n->next_expire_ms = now + SESSION_EXPIRE_EVERY_MS;
     }
+    node__membership_tick(n, now);
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }

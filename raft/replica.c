@@ -1073,6 +1073,43 @@ int replica_member_remove(struct replica *r,
     return 0;
 }
 
+int replica_member_assign(struct replica *r,
+                          struct replica_change *req,
+                          uint64_t id,
+                          int role,
+                          replica_change_cb cb)
+{
+    int rv;
+
+    if (!replica_is_leader(r)) {
+        return AUGUR_ENOTLEADER;
+    }
+    if (replica_role_name(role) == NULL) {
+        return AUGUR_EINVAL;
+    }
+    req->replica = r;
+    req->id = id;
+    req->role = role;
+    req->step = 1;
+    req->cb = cb;
+    req->change.data = req;
+    rv = raft_assign(&r->raft, &req->change, id, role, change_done);
+    if (rv != 0) {
+        snprintf(r->errmsg, sizeof r->errmsg, "raft_assign: %s",
+                 raft_errmsg(&r->raft));
+        return replica__err(rv);
+    }
+    return 0;
+}
+
+bool replica_member_changing(struct replica *r)
+{
+    return r->raft.configuration_uncommitted_index != 0 ||
+           (raft_state(&r->raft) == RAFT_LEADER &&
+            (r->raft.leader_state.change != NULL ||
+             r->raft.leader_state.promotee_id != 0));
+}
+
 /* ---- leadership transfer (Raft dissertation §3.10) -------------------- */
 
 static void transfer_done(struct raft_transfer *transfer)

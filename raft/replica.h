@@ -219,6 +219,15 @@ int replica_member_remove(struct replica *r,
                           struct replica_change *req,
                           uint64_t id,
                           replica_change_cb cb) REPLICA_WARN_UNUSED;
+/* Give member @id another role (a voter is caught up first). */
+int replica_member_assign(struct replica *r,
+                          struct replica_change *req,
+                          uint64_t id,
+                          int role,
+                          replica_change_cb cb) REPLICA_WARN_UNUSED;
+/* True while a configuration change is uncommitted or a promotion is
+ * catching its server up: libraft refuses another change meanwhile. */
+bool replica_member_changing(struct replica *r);
 
 /* Hand leadership to voter @id (0: libraft picks).  @cb runs when the
  * transfer completed or timed out; it then reports the leader it sees. */

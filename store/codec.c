@@ -433,9 +433,17 @@ int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
             }
             rv = check_address(op, "raft_address", cmd->u.node.raft_address,
                                errmsg);
-            if (rv == 0) {
+            /* A member recorded from Raft's configuration (a bootstrap
+             * voter) may have no known client address yet. */
+            if (rv == 0 && cmd->u.node.client_address[0] != '\0') {
                 rv = check_address(op, "client_address",
                                    cmd->u.node.client_address, errmsg);
+            }
+            if (rv == 0 && !store_node_role_valid(cmd->u.node.role)) {
+                rv = fail(errmsg, AUGUR_EINVAL,
+                          "%s: 'role' must be voter, standby, spare or "
+                          "removed",
+                          op);
             }
             return rv;
         case STORE_OP_SESSION_EXPIRE:
@@ -827,6 +835,10 @@ static int decode_fields(const struct args *a, struct store_cmd *cmd)
                              cmd->u.node.client_address,
                              sizeof cmd->u.node.client_address);
             }
+            if (rv == 0) {
+                rv = arg_str(a, "role", false, cmd->u.node.role,
+                             sizeof cmd->u.node.role);
+            }
             return rv;
         case STORE_OP_SESSION_EXPIRE:
             return arg_u64(a, "ttl_ms", true, &cmd->u.expire.ttl_ms);
@@ -1107,10 +1119,15 @@ static void encode_args(struct store__pack *p, const struct store_cmd *cmd)
             pack_kv_u64(p, "window", cmd->u.score.window_s);
             break;
         case STORE_OP_NODE_SET:
-            msgpack_pack_map(k, 3);
+            /* No "role" key when none is set: such commands encode as they
+             * did before roles were recorded. */
+            msgpack_pack_map(k, cmd->u.node.role[0] != '\0' ? 4 : 3);
             pack_kv_u64(p, "id", cmd->u.node.id);
             pack_kv_str(p, "raft_address", cmd->u.node.raft_address);
             pack_kv_str(p, "client_address", cmd->u.node.client_address);
+            if (cmd->u.node.role[0] != '\0') {
+                pack_kv_str(p, "role", cmd->u.node.role);
+            }
             break;
         case STORE_OP_SESSION_EXPIRE:
             msgpack_pack_map(k, 1);

@@ -21,6 +21,7 @@
 #define STORE_LABEL_VALUE_SIZE 128
 #define STORE_LABELS_MAX 16
 #define STORE_ADDR_SIZE 64 /* "host:port" */
+#define STORE_NODE_ROLE_SIZE 16
 #define STORE_ERRMSG_SIZE 256
 /* List cursors ("after"): an id, or "FROM/TO" for edge.list. */
 #define STORE_CURSOR_SIZE (2 * STORE_ID_SIZE)
@@ -185,6 +186,9 @@ struct store_cmd
             uint64_t id;
             char raft_address[STORE_ADDR_SIZE];
             char client_address[STORE_ADDR_SIZE];
+            /* The membership asked for: "voter", "standby", "spare" or
+             * "removed"; "" keeps what the record says. */
+            char role[STORE_NODE_ROLE_SIZE];
         } node;
         struct
         {
@@ -310,6 +314,28 @@ uint64_t store_revision(struct store *s);
 /* Look up the client address recorded for node @id by STORE_OP_NODE_SET.
  * Returns 0 or AUGUR_ENOTFOUND.  @out has STORE_ADDR_SIZE bytes. */
 int store_node_client_address(struct store *s, uint64_t id, char *out);
+
+/* A control-plane node as the store records it: its addresses and the
+ * membership operators asked for (role "voter", "standby", "spare",
+ * "removed", or "" for a record made before roles were recorded).  Raft's
+ * own configuration should follow it; the leader repairs a difference. */
+struct store_node
+{
+    uint64_t id;
+    char raft_address[STORE_ADDR_SIZE];
+    char client_address[STORE_ADDR_SIZE];
+    char role[STORE_NODE_ROLE_SIZE];
+};
+
+/* True for "", "voter", "standby", "spare" and "removed". */
+bool store_node_role_valid(const char *role);
+
+/* Every node record in id order, at most @max of them into @out (*@n set to
+ * how many).  Returns 0 or AUGUR_EIO (a corrupt record, an LMDB error). */
+int store_node_records(struct store *s,
+                       struct store_node *out,
+                       size_t max,
+                       size_t *n) STORE_WARN_UNUSED;
 
 /* Principals.  store_principal_find looks up the principal holding public
  * key @key_hex (64 hex digits) in the applied state: 0 with its name
