@@ -62,7 +62,7 @@ log "member remove 3 on node 1, with nodes 2 and 3 down before the change"
 if "$AUGURD" --help 2>&1 | grep -q -- --member-reconcile; then
     # The fixed build commits the intent first (nodes 2 and 3 must run for
     # that), logs when the failpoint holds the libraft step, then takes it.
-    aug "$(ep 1)" member remove 3 >"$CLUSTER_DIR/remove.out" 2>&1 &
+    timeout 30 "$AUGUR" --endpoints "$(ep 1)" member remove 3 >"$CLUSTER_DIR/remove.out" 2>&1 &
     remove_pid=$!
     failpoint_hit() { grep -q "failpoint: membership change" "$CLUSTER_DIR/node1/augurd.log"; }
     wait_until 30 "the failpoint holds the removal" failpoint_hit
@@ -70,7 +70,7 @@ if "$AUGURD" --help 2>&1 | grep -q -- --member-reconcile; then
 else
     # The build before the fix takes the libraft step at once.
     lc kill 2 >/dev/null; lc kill 3 >/dev/null
-    aug "$(ep 1)" member remove 3 >"$CLUSTER_DIR/remove.out" 2>&1 &
+    timeout 30 "$AUGUR" --endpoints "$(ep 1)" member remove 3 >"$CLUSTER_DIR/remove.out" 2>&1 &
     remove_pid=$!
 fi
 wait_until 60 "node 1 holds a configuration without node 3" members_are 1 '[1,2]'
