@@ -20,12 +20,13 @@ static void membership_warn(const json_t *membership)
     const json_t *diff = json_object_get(membership, "difference");
     if (json_is_false(json_object_get(membership, "in_sync")) &&
         json_is_string(diff)) {
-        printf("\nwarning: the Raft configuration differs from the recorded "
-               "membership: %s (%s)\n",
-               json_string_value(diff),
-               json_is_true(json_object_get(membership, "reconcile"))
-                   ? "the leader repairs it"
-                   : "reconcile is off: repair it with augur member add/remove");
+        printf(
+            "\nwarning: the Raft configuration differs from the recorded "
+            "membership: %s (%s)\n",
+            json_string_value(diff),
+            json_is_true(json_object_get(membership, "reconcile"))
+                ? "the leader repairs it"
+                : "reconcile is off: repair it with augur member add/remove");
     }
 }
 
@@ -97,7 +98,8 @@ static int run_member_list(struct cli *cli, const struct cli_args *a)
         }
     }
     json_decref(result);
-    return rv == 0 ? CLI_EXIT_OK : cli_fail(cli, rv, "cannot print the members");
+    return rv == 0 ? CLI_EXIT_OK
+                   : cli_fail(cli, rv, "cannot print the members");
 }
 
 static int run_member_add(struct cli *cli, const struct cli_args *a)

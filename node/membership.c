@@ -26,7 +26,8 @@
 
 /* ---- the record against the configuration ----------------------------- */
 
-enum repair_kind {
+enum repair_kind
+{
     REPAIR_NONE,
     REPAIR_ADOPT,  /* a configured server has no role on record: record it */
     REPAIR_ADD,    /* recorded as a member, absent from the configuration */
@@ -139,8 +140,8 @@ static void membership_diff(struct node *n,
             snprintf(out->client_address, sizeof out->client_address, "%s",
                      rec != NULL ? rec->client_address : "");
             snprintf(text, size,
-                     "node %" PRIu64 " (a %s) has no role on record", (uint64_t)srv->id,
-                     replica_role_name(srv->role));
+                     "node %" PRIu64 " (a %s) has no role on record",
+                     (uint64_t)srv->id, replica_role_name(srv->role));
             return;
         }
     }
@@ -313,8 +314,7 @@ static void member_reply(struct member_ctx *ctx, int status, bool recorded)
             node__reply_not_leader(n, call);
         } else {
             api_call_reply_error(
-                call, status, NULL, "member %s %" PRIu64 ": %s", what,
-                ctx->id,
+                call, status, NULL, "member %s %" PRIu64 ": %s", what, ctx->id,
                 status == AUGUR_EBUSY ? "another membership change is under way"
                                       : augur_strerror(status));
         }
@@ -327,8 +327,9 @@ static void member_reply(struct member_ctx *ctx, int status, bool recorded)
         /* The record committed: the leader makes the change. */
         snprintf(config, sizeof config,
                  "recorded; the leader completes the change (%s)",
-                 status == AUGUR_EBUSY ? "another membership change is under way"
-                                       : augur_strerror(status));
+                 status == AUGUR_EBUSY
+                     ? "another membership change is under way"
+                     : augur_strerror(status));
         LOG(LOG_INFO, "membership: %s of node %" PRIu64 " recorded; %s", what,
             ctx->id, config);
     }
@@ -423,8 +424,8 @@ static void member_recorded(struct replica_write *w,
     if (status != 0) {
         /* The record may still commit (EINDETERMINATE); the client's retry
          * is harmless either way: both steps are idempotent. */
-        member_reply(ctx, status == AUGUR_EINDETERMINATE ? AUGUR_ENOTLEADER
-                                                         : status,
+        member_reply(ctx,
+                     status == AUGUR_EINDETERMINATE ? AUGUR_ENOTLEADER : status,
                      false);
         return;
     }
@@ -453,8 +454,8 @@ static void member_record(struct member_ctx *ctx, const char *client_address)
     n->cmd.u.node.id = ctx->id;
     snprintf(n->cmd.u.node.raft_address, sizeof n->cmd.u.node.raft_address,
              "%s", ctx->address);
-    snprintf(n->cmd.u.node.client_address,
-             sizeof n->cmd.u.node.client_address, "%s", client_address);
+    snprintf(n->cmd.u.node.client_address, sizeof n->cmd.u.node.client_address,
+             "%s", client_address);
     snprintf(n->cmd.u.node.role, sizeof n->cmd.u.node.role, "%s",
              ctx->role < 0 ? "removed" : replica_role_name(ctx->role));
     n->cmd.client = 0;
@@ -571,8 +572,7 @@ void node__member_remove(struct node *n, struct api_call *call)
     srv = conf_find(&n->replica.raft.configuration, id);
     if (srv == NULL && (rec == NULL || strcmp(rec->role, "removed") == 0)) {
         api_call_reply_error(call, AUGUR_ENOTFOUND, NULL,
-                             "member.remove: node %" PRIu64
-                             " is not a member",
+                             "member.remove: node %" PRIu64 " is not a member",
                              id);
         return;
     }
@@ -661,8 +661,9 @@ static void repair_start(struct node *n, const struct repair *rep)
             break;
     }
     if (rv != 0) {
-        LOG(LOG_WARN, "membership: cannot start the repair of node %" PRIu64
-            ": %s", rep->id, augur_strerror(rv));
+        LOG(LOG_WARN,
+            "membership: cannot start the repair of node %" PRIu64 ": %s",
+            rep->id, augur_strerror(rv));
         free(ctx);
         return;
     }
@@ -702,8 +703,9 @@ void node__membership_tick(struct node *n, uint64_t now)
     membership_diff(n, recs, nrec, &rep, text, sizeof text);
     if (rep.kind == REPAIR_NONE) {
         if (!m->in_sync && m->diff[0] != '\0') {
-            LOG(LOG_INFO, "membership: the Raft configuration matches the "
-                          "record again");
+            LOG(LOG_INFO,
+                "membership: the Raft configuration matches the "
+                "record again");
         }
         m->in_sync = true;
         m->diff[0] = '\0';

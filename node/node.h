@@ -51,10 +51,10 @@ struct node_membership
 {
     uint64_t leader_since_ms; /* 0 when not the leader */
     uint64_t next_check_ms;
-    unsigned busy;        /* member.* requests and repairs in flight */
-    unsigned diverged;    /* consecutive checks that found a difference */
-    uint64_t repairs;     /* changes the reconciler made since start */
-    unsigned pause_ms;    /* failpoint: hold the libraft step (tests) */
+    unsigned busy;     /* member.* requests and repairs in flight */
+    unsigned diverged; /* consecutive checks that found a difference */
+    uint64_t repairs;  /* changes the reconciler made since start */
+    unsigned pause_ms; /* failpoint: hold the libraft step (tests) */
     bool in_sync;
     char diff[256]; /* the first difference, "" when none */
 };

@@ -11,8 +11,6 @@
  * keyed by the BE node id; records written before roles were recorded have
  * only the two addresses (role ""). */
 
-
-
 bool store_node_role_valid(const char *role)
 {
     static const char *const roles[] = {"", "voter", "standby", "spare",

@@ -25,9 +25,11 @@ static struct raft_tracer quiet = {.enabled = false};
 static void conf_make(struct raft_configuration *c, unsigned n, int role3)
 {
     raft_configuration_init(c);
-    assert_int_equal(raft_configuration_add(c, 1, "127.0.0.1:7101", RAFT_VOTER), 0);
+    assert_int_equal(raft_configuration_add(c, 1, "127.0.0.1:7101", RAFT_VOTER),
+                     0);
     if (n >= 2) {
-        assert_int_equal(raft_configuration_add(c, 2, "10.0.0.2:7", RAFT_VOTER), 0);
+        assert_int_equal(raft_configuration_add(c, 2, "10.0.0.2:7", RAFT_VOTER),
+                         0);
     }
     if (n >= 3) {
         assert_int_equal(
