@@ -625,6 +625,50 @@ static void node_set_refuses_id_zero(void **state)
     assert_int_equal(store_revision(f->s), 0);
 }
 
+/* The membership asked for: a role is recorded, kept by a node.set without
+ * one (the leader announcing its address), replaced by another; an unknown
+ * role is refused and changes nothing. */
+static void node_set_records_the_role_and_keeps_it(void **state)
+{
+    struct fx *f = *state;
+    struct store_node recs[4];
+    char addr[STORE_ADDR_SIZE];
+    struct store_cmd c;
+    size_t n;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_NODE_SET;
+    c.u.node.id = 3;
+    snprintf(c.u.node.raft_address, STORE_ADDR_SIZE, "10.0.0.3:7000");
+    snprintf(c.u.node.role, sizeof c.u.node.role, "voter");
+    /* A member recorded from Raft's configuration: no client address. */
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_obj_str(ans_result(f), "role", "voter");
+    assert_int_equal(store_node_client_address(f->s, 3, addr), AUGUR_ENOTFOUND);
+
+    c.u.node.role[0] = '\0';
+    snprintf(c.u.node.client_address, STORE_ADDR_SIZE, "10.0.0.3:8000");
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_obj_str(ans_result(f), "role", "voter");
+    assert_int_equal(store_node_client_address(f->s, 3, addr), 0);
+    assert_string_equal(addr, "10.0.0.3:8000");
+
+    snprintf(c.u.node.role, sizeof c.u.node.role, "removed");
+    c.u.node.client_address[0] = '\0';
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_int_equal(store_node_records(f->s, recs, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(recs[0].id, 3);
+    assert_string_equal(recs[0].role, "removed");
+    assert_string_equal(recs[0].client_address, "10.0.0.3:8000");
+
+    snprintf(c.u.node.role, sizeof c.u.node.role, "leader");
+    assert_int_equal(fx_apply(f, &c), AUGUR_EINVAL);
+    assert_int_equal(store_revision(f->s), 3);
+    assert_int_equal(store_node_records(f->s, recs, 4, &n), 0);
+    assert_string_equal(recs[0].role, "removed");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -655,6 +699,7 @@ int main(void)
         T(edge_list_filters_by_either_end_in_order),
         T(node_set_records_addresses_for_node_list),
         T(node_set_refuses_id_zero),
+        T(node_set_records_the_role_and_keeps_it),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
