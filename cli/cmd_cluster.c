@@ -44,9 +44,13 @@ static const struct cli_column status_fields[] = {
 static int status_print(const json_t *st)
 {
     const json_t *members = json_object_get(st, "members");
+    const json_t *digest = json_object_get(st, "digest");
     int rv;
 
     rv = cli_fields_print(status_fields, st);
+    if (rv == 0 && json_is_string(digest)) {
+        printf("digest: %s\n", json_string_value(digest));
+    }
     if (rv == 0 && json_is_array(members)) {
         printf("\n");
         rv = cli_table_print(member_columns, members);
@@ -59,11 +63,19 @@ static int status_print(const json_t *st)
 
 static int run_status(struct cli *cli, const struct cli_args *a)
 {
+    bool digest = cli_args_get(a, "digest") != NULL;
+    struct cli_pack args;
     json_t *st;
     int rv;
 
-    (void)a;
-    rv = cli_call(cli, "status", NULL, true, &st);
+    cli_pack_init(&args);
+    if (digest) {
+        cli_pack_map(&args, 1);
+        cli_pack_str(&args, "digest", 6);
+        args.failed |= msgpack_pack_true(&args.pk) != 0;
+    }
+    rv = cli_call(cli, "status", digest ? &args : NULL, true, &st);
+    cli_pack_close(&args);
     if (rv != CLI_EXIT_OK) {
         return rv;
     }
@@ -188,11 +200,22 @@ static const struct cli_flag member_add_flags[] = {
     {0},
 };
 
+static const struct cli_flag status_flags[] = {
+    {"digest", 0, NULL,
+     "also the digest of the whole store at the applied index (the same on "
+     "every node that applied it; reads the whole state)",
+     0},
+    {0},
+};
+
 const struct cli_command cli_status_commands[] = {
     {"status", "this node's view: leader, term, commit index, members",
      "Answered by the node reached, not forwarded to the leader: to see what\n"
-     "one node thinks, give --endpoints that node alone.",
-     NULL, NULL, "augur status --endpoints 127.0.0.1:7002 -o json", run_status},
+     "one node thinks, give --endpoints that node alone.  A warning line\n"
+     "says when its Raft configuration differs from the recorded\n"
+     "membership.",
+     NULL, status_flags, "augur status --endpoints 127.0.0.1:7002 -o json",
+     run_status},
     {0},
 };
 

@@ -330,8 +330,8 @@ static void member_reply(struct member_ctx *ctx, int status, bool recorded)
                  status == AUGUR_EBUSY
                      ? "another membership change is under way"
                      : augur_strerror(status));
-        LOG(LOG_INFO, "membership: %s of node %" PRIu64 " recorded; %s", what,
-            ctx->id, config);
+        LOG(LOG_INFO, "membership: %s of node %" PRIu64 ": %s", what, ctx->id,
+            config);
     }
     n->scratch.size = 0;
     msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);

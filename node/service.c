@@ -488,7 +488,34 @@ static void reply_forbidden(struct api_call *call, const char *op, size_t len)
 static void handle_status(struct node *n, struct api_call *call)
 {
     struct raft *raft = &n->replica.raft;
+    const msgpack_object *want = NULL;
+    char digest[65] = "";
     msgpack_packer pk;
+
+    /* {"digest": true}: the digest of the whole store at last_applied (the
+     * same on every node that applied the same index).  It reads the whole
+     * state on the loop, so it is only computed when asked for. */
+    if (call->req.args != NULL && call->req.args->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < call->req.args->via.map.size; i++) {
+            const msgpack_object_kv *kv = &call->req.args->via.map.ptr[i];
+            if (kv->key.type == MSGPACK_OBJECT_STR &&
+                kv->key.via.str.size == 6 &&
+                memcmp(kv->key.via.str.ptr, "digest", 6) == 0) {
+                want = &kv->val;
+            }
+        }
+    }
+    if (want != NULL && want->type == MSGPACK_OBJECT_BOOLEAN &&
+        want->via.boolean) {
+        unsigned char d[32];
+        int rv = store_digest(n->store, d);
+        if (rv != 0) {
+            api_call_reply_error(call, rv, NULL, "status: digest: %s",
+                                 augur_strerror(rv));
+            return;
+        }
+        sodium_bin2hex(digest, sizeof digest, d, sizeof d);
+    }
 
     n->scratch.size = 0;
     msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
@@ -496,7 +523,7 @@ static void handle_status(struct node *n, struct api_call *call)
     node__pack_str(&pk, "status");
     msgpack_pack_int(&pk, 0);
     node__pack_str(&pk, "result");
-    msgpack_pack_map(&pk, 10);
+    msgpack_pack_map(&pk, digest[0] != '\0' ? 11 : 10);
     node__pack_str(&pk, "node");
     msgpack_pack_uint64(&pk, n->config.id);
     node__pack_str(&pk, "state");
@@ -517,6 +544,10 @@ static void handle_status(struct node *n, struct api_call *call)
     node__members_pack(n, &pk);
     node__pack_str(&pk, "membership");
     node__membership_pack(n, &pk);
+    if (digest[0] != '\0') {
+        node__pack_str(&pk, "digest");
+        node__pack_str(&pk, digest);
+    }
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 

@@ -218,6 +218,26 @@ static struct sig event_sig(const struct chaos_event *e)
     return s;
 }
 
+/* Whether sorted @s holds a grant of @key's kind, workload and host at any
+ * epoch: one with none was counted lost by its request already. */
+static bool grant_logged(const struct sig *s, size_t n, const struct sig *key)
+{
+    struct sig lo = *key;
+    size_t a = 0, b = n;
+    lo.epoch = 0;
+    lo.source = 0;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (sig_cmp(&s[m], &lo) < 0) {
+            a = m + 1;
+        } else {
+            b = m;
+        }
+    }
+    return a < n && s[a].kind == key->kind && s[a].workload == key->workload &&
+           s[a].host == key->host;
+}
+
 static void check_events(const struct chaos_history *h,
                          size_t *lost,
                          size_t *doubled,
@@ -309,6 +329,39 @@ static void check_events(const struct chaos_history *h,
             }
         }
         i = j;
+    }
+    /* The request's signature leaves the granted epoch out (an acquire
+     * names none): an acknowledged grant must also be in the log with the
+     * epoch its answer carried. */
+    n = 0;
+    for (size_t i = 0; i < h->n_events; i++) {
+        const struct chaos_event *e = &h->events[i];
+        if (e->kind == CHAOS_ACQUIRE || e->kind == CHAOS_TRANSFER) {
+            s[n] = (struct sig){e->kind, e->workload, e->host, e->epoch, 0, i};
+            n++;
+        }
+    }
+    qsort(s, n, sizeof *s, sig_cmp);
+    for (size_t i = 0; i < h->n_ops; i++) {
+        const struct chaos_op *op = &h->ops[i];
+        struct sig key;
+        if ((op->kind != CHAOS_ACQUIRE && op->kind != CHAOS_TRANSFER) ||
+            op->outcome != CHAOS_OK || !op->has_claim) {
+            continue;
+        }
+        key = (struct sig){
+            op->kind, op->workload, op->res_host, op->res_epoch, 0, 0};
+        if (bsearch(&key, s, n, sizeof *s, sig_cmp) == NULL &&
+            grant_logged(s, n, &key)) {
+            (*lost)++;
+            if (printed++ < 10) {
+                fprintf(out,
+                        "  lost: an acknowledged grant's epoch %" PRIu64
+                        " is not in the log:\n",
+                        op->res_epoch);
+                print_op(h, op, out);
+            }
+        }
     }
 out:
     free(s);
@@ -430,7 +483,7 @@ bool chaos_check(const struct chaos_history *h,
     size_t by[CHAOS_KIND_COUNT][CHAOS_OUTCOME_COUNT];
     size_t total[CHAOS_OUTCOME_COUNT] = {0, 0, 0};
     size_t unexpected = 0, lin_bad = 0, lin_unknown = 0, lost = 0, doubled = 0;
-    size_t epoch_bad = 0, *idx = NULL;
+    size_t epoch_bad = 0, idle = 0, *idx = NULL;
     bool valid = true, final_ok = true;
 
     memset(by, 0, sizeof by);
@@ -473,6 +526,23 @@ bool chaos_check(const struct chaos_history *h,
             continue;
         }
         n_workloads++;
+        /* A workload nobody managed to write or read proves nothing: a
+         * cluster that refused everything would pass every other check. */
+        size_t writes_ok = 0, reads_ok = 0;
+        for (size_t i = 0; i < n; i++) {
+            const struct chaos_op *op = &h->ops[idx[i]];
+            if (op->outcome == CHAOS_OK) {
+                *(op->kind == CHAOS_GET ? &reads_ok : &writes_ok) += 1;
+            }
+        }
+        if (writes_ok == 0 || reads_ok == 0) {
+            idle++;
+            fprintf(out,
+                    "workload %s: no successful %s (%zu ops): nothing was "
+                    "checked\n",
+                    chaos_history_name(h, w), writes_ok == 0 ? "write" : "read",
+                    n);
+        }
         r = chaos_linearizable(h, idx, n, opt->max_steps, &culprit);
         if (r == CHAOS_LIN_FAIL) {
             lin_bad++;
@@ -512,22 +582,34 @@ bool chaos_check(const struct chaos_history *h,
     if (h->n_finals > 0) {
         for (size_t i = 1; i < h->n_finals; i++) {
             if (h->finals[i].rev != h->finals[0].rev ||
-                strcmp(h->finals[i].digest, h->finals[0].digest) != 0) {
+                strcmp(h->finals[i].digest, h->finals[0].digest) != 0 ||
+                strcmp(h->finals[i].store_digest, h->finals[0].store_digest) !=
+                    0 ||
+                h->finals[i].store_applied != h->finals[0].store_applied) {
                 final_ok = false;
             }
         }
         fprintf(out, "final state: %zu nodes, %s\n", h->n_finals,
                 final_ok ? "identical" : "DIFFERENT");
         for (size_t i = 0; i < h->n_finals; i++) {
-            fprintf(out, "  node %d: rev %" PRIu64 " digest %.16s\n",
+            fprintf(out, "  node %d: rev %" PRIu64 " digest %.16s",
                     h->finals[i].node, h->finals[i].rev, h->finals[i].digest);
+            if (h->finals[i].store_digest[0] != '\0') {
+                fprintf(out, " store %.16s at %" PRIu64,
+                        h->finals[i].store_digest, h->finals[i].store_applied);
+            }
+            fprintf(out, "\n");
         }
     } else {
         fprintf(out, "final state: not recorded\n");
     }
 
+    if (n_workloads == 0) {
+        fprintf(out, "no operation on any workload: nothing was checked\n");
+    }
     valid = unexpected == 0 && lin_bad == 0 && lin_unknown == 0 && lost == 0 &&
-            doubled == 0 && epoch_bad == 0 && twice == 0 && final_ok;
+            doubled == 0 && epoch_bad == 0 && twice == 0 && final_ok &&
+            idle == 0 && n_workloads > 0;
     fprintf(out, "valid: %s\n", valid ? "true" : "false");
     return valid;
 }

@@ -78,6 +78,10 @@ struct chaos_final
     int node;
     uint64_t rev;
     char digest[80];
+    /* The store's own digest (status "digest") at store_applied; "" in
+     * histories recorded before it was. */
+    char store_digest[80];
+    uint64_t store_applied;
 };
 
 struct chaos_event

@@ -400,6 +400,14 @@ static int cmd_run(const struct config *cfg)
            (unsigned long)atomic_load(&run.counts[0]),
            (unsigned long)atomic_load(&run.counts[1]),
            (unsigned long)atomic_load(&run.counts[2]));
+    if (atomic_load(&run.counts[0]) == 0) {
+        /* Nothing succeeded: the history can prove nothing. */
+        fprintf(stderr,
+                "augur-chaos-client: no operation succeeded in %u s; the "
+                "cluster never served these clients\n",
+                (unsigned)cfg->seconds);
+        return 1;
+    }
     return 0;
 }
 
@@ -428,6 +436,34 @@ static int status_of(struct augur_client *c, struct node_view *v)
     }
     augur_reply_free(&reply);
     return v->ok ? 0 : -1;
+}
+
+/* The store's own digest at the node's applied index (status with
+ * "digest": true), as 64 hex digits in @hex. */
+static int store_digest_of(struct augur_client *c,
+                           char hex[65],
+                           uint64_t *applied)
+{
+    struct augur_reply reply;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int st;
+
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    pack_str(&pk, "digest");
+    msgpack_pack_true(&pk);
+    st = augur_call(c, "status", sb.data, sb.size, AUGUR_STALE, &reply);
+    msgpack_sbuffer_destroy(&sb);
+    if (st == 0 &&
+        (reply.result == NULL ||
+         augur_map_str(reply.result, "digest", hex, 65) != 0 ||
+         augur_map_u64(reply.result, "last_applied", applied) != 0)) {
+        st = -1;
+    }
+    augur_reply_free(&reply);
+    return st == 0 ? 0 : -1;
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -576,6 +612,29 @@ static int cmd_final(const struct config *cfg)
         }
         usleep(300000);
     }
+    /* The store's own digest covers everything, not only what a stale
+     * reader sees.  The leader may still apply a command of its own (a
+     * session expiry) between two nodes' answers: ask again until every node
+     * answers at the same applied index. */
+    char store_hexes[16][65];
+    uint64_t store_applieds[16];
+    for (unsigned attempt = 0; attempt < 30; attempt++) {
+        bool same = true;
+        for (unsigned i = 0; i < n; i++) {
+            if (store_digest_of(clients[i], store_hexes[i],
+                                &store_applieds[i]) != 0) {
+                snprintf(store_hexes[i], sizeof store_hexes[i], "unreachable");
+                store_applieds[i] = 0;
+                same = false;
+            } else if (store_applieds[i] != store_applieds[0]) {
+                same = false;
+            }
+        }
+        if (same) {
+            break;
+        }
+        usleep(300000);
+    }
     for (unsigned i = 0; i < n; i++) {
         uint64_t d = 0;
         if (!nodes[i].ok ||
@@ -592,13 +651,18 @@ static int cmd_final(const struct config *cfg)
         if (i == 0) {
             emit(fd, "{\"type\":\"events_end\"}");
         }
+        char *store_hex = store_hexes[i];
+        uint64_t store_applied = store_applieds[i];
         emit(fd,
              "{\"type\":\"final\",\"node\":%d,\"rev\":%" PRIu64
-             ",\"applied\":%" PRIu64 ",\"digest\":\"%016" PRIx64 "\"}",
-             nodes[i].id, nodes[i].rev, nodes[i].last_applied, d);
+             ",\"applied\":%" PRIu64 ",\"digest\":\"%016" PRIx64
+             "\",\"store_digest\":\"%s\",\"store_applied\":%" PRIu64 "}",
+             nodes[i].id, nodes[i].rev, nodes[i].last_applied, d, store_hex,
+             store_applied);
         printf("node %d: rev %" PRIu64 " applied %" PRIu64 " digest %016" PRIx64
-               "\n",
-               nodes[i].id, nodes[i].rev, nodes[i].last_applied, d);
+               " store digest %.16s at %" PRIu64 "\n",
+               nodes[i].id, nodes[i].rev, nodes[i].last_applied, d, store_hex,
+               store_applied);
     }
     for (unsigned i = 0; i < n; i++) {
         augur_client_close(clients[i]);

@@ -319,6 +319,12 @@ static int add_other(struct chaos_history *h,
         f->rev = (uint64_t)v;
         s = jstr(o, "digest");
         snprintf(f->digest, sizeof f->digest, "%s", s != NULL ? s : "");
+        s = jstr(o, "store_digest");
+        snprintf(f->store_digest, sizeof f->store_digest, "%s",
+                 s != NULL ? s : "");
+        if (jint(o, "store_applied", &v) == 0 && v >= 0) {
+            f->store_applied = (uint64_t)v;
+        }
         h->n_finals++;
     } else if (strcmp(type, "event") == 0) {
         struct chaos_event *e;

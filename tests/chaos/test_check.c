@@ -128,8 +128,12 @@ static void two_winning_cas_are_refused(void **state)
                                         DONE("ok", 1, 210, CLAIM("h2", 2)),
                                         DONE("ok", 2, 211, CLAIM("h3", 2)),
                                         NULL};
+    char *summary;
     (void)state;
-    assert_false(check_lines(lines, NULL));
+    assert_false(check_lines(lines, &summary));
+    assert_non_null(strstr(summary, "workload w1: NOT linearizable"));
+    assert_non_null(strstr(summary, "epochs granted twice: 1"));
+    free(summary);
 }
 
 static void lost_write_is_refused(void **state)
@@ -178,8 +182,11 @@ static void double_application_is_refused(void **state)
         INV(2, 400, GET("w1")),
         DONE("ok", 2, 410, CLAIM("h2", 3)),
         NULL};
+    char *summary;
     (void)state;
-    assert_false(check_lines(lines, NULL));
+    assert_false(check_lines(lines, &summary));
+    assert_non_null(strstr(summary, "workload w1: NOT linearizable"));
+    free(summary);
 }
 
 static void double_application_in_log_is_refused(void **state)
@@ -258,8 +265,9 @@ static void unknown_outcome_may_or_may_not_apply(void **state)
 static void open_invocation_counts_as_unknown(void **state)
 {
     static const char *const lines[] = {
-        INV(1, 100, ACQ("w1", "h1")), INV(2, 400, GET("w1")),
-        DONE("ok", 2, 410, CLAIM("h1", 1)), NULL};
+        INV(1, 100, ACQ("w1", "h1")),       INV(2, 400, GET("w1")),
+        DONE("ok", 2, 410, CLAIM("h1", 1)), INV(2, 500, XFER("w1", "h2", 1)),
+        DONE("ok", 2, 510, CLAIM("h2", 2)), NULL};
     char *summary;
     (void)state;
     assert_true(check_lines(lines, &summary));
@@ -274,8 +282,11 @@ static void refusal_that_contradicts_state_is_refused(void **state)
         INV(1, 100, ACQ("w1", "h1")), DONE("ok", 1, 110, CLAIM("h1", 1)),
         INV(1, 200, XFER("w1", "h2", 1)),
         DONE("fail", 1, 210, ERR("ENOTFOUND")), NULL};
+    char *summary;
     (void)state;
-    assert_false(check_lines(lines, NULL));
+    assert_false(check_lines(lines, &summary));
+    assert_non_null(strstr(summary, "workload w1: NOT linearizable"));
+    free(summary);
 }
 
 static void workloads_are_checked_separately(void **state)
@@ -298,17 +309,39 @@ static void workloads_are_checked_separately(void **state)
 
 static void diverging_final_state_is_refused(void **state)
 {
+#define ACQ_AND_GET                                                   \
+    INV(1, 100, ACQ("w1", "h1")), DONE("ok", 1, 110, CLAIM("h1", 1)), \
+        INV(2, 200, GET("w1")), DONE("ok", 2, 210, CLAIM("h1", 1))
     static const char *const same[] = {
-        INV(1, 100, ACQ("w1", "h1")), DONE("ok", 1, 110, CLAIM("h1", 1)),
-        "{\"type\":\"final\",\"node\":1,\"rev\":9,\"digest\":\"ab\"}",
-        "{\"type\":\"final\",\"node\":2,\"rev\":9,\"digest\":\"ab\"}", NULL};
+        ACQ_AND_GET,
+        "{\"type\":\"final\",\"node\":1,\"rev\":9,\"digest\":\"ab\","
+        "\"store_digest\":\"01\",\"store_applied\":12}",
+        "{\"type\":\"final\",\"node\":2,\"rev\":9,\"digest\":\"ab\","
+        "\"store_digest\":\"01\",\"store_applied\":12}",
+        NULL};
     static const char *const diverged[] = {
-        INV(1, 100, ACQ("w1", "h1")), DONE("ok", 1, 110, CLAIM("h1", 1)),
+        ACQ_AND_GET,
         "{\"type\":\"final\",\"node\":1,\"rev\":9,\"digest\":\"ab\"}",
         "{\"type\":\"final\",\"node\":2,\"rev\":9,\"digest\":\"cd\"}", NULL};
+    /* What a stale reader sees agrees; the stores themselves do not. */
+    static const char *const stores_diverged[] = {
+        ACQ_AND_GET,
+        "{\"type\":\"final\",\"node\":1,\"rev\":9,\"digest\":\"ab\","
+        "\"store_digest\":\"01\",\"store_applied\":12}",
+        "{\"type\":\"final\",\"node\":2,\"rev\":9,\"digest\":\"ab\","
+        "\"store_digest\":\"02\",\"store_applied\":12}",
+        NULL};
+    char *summary;
     (void)state;
     assert_true(check_lines(same, NULL));
-    assert_false(check_lines(diverged, NULL));
+    assert_false(check_lines(diverged, &summary));
+    assert_non_null(strstr(summary, "final state: 2 nodes, DIFFERENT"));
+    free(summary);
+    assert_false(check_lines(stores_diverged, &summary));
+    assert_non_null(strstr(summary, "final state: 2 nodes, DIFFERENT"));
+    assert_non_null(strstr(summary, "store 02 at 12"));
+    free(summary);
+#undef ACQ_AND_GET
 }
 
 static void nemesis_and_window_are_summarised(void **state)
@@ -322,6 +355,8 @@ static void nemesis_and_window_are_summarised(void **state)
         "\"phase\":\"stop\",\"node\":2}",
         INV(1, 1200000000, XFER("w1", "h2", 1)),
         DONE("ok", 1, 4100000000, CLAIM("h2", 2)),
+        INV(2, 4200000000, GET("w1")),
+        DONE("ok", 2, 4210000000, CLAIM("h2", 2)),
         NULL};
     char *summary;
     (void)state;
@@ -329,6 +364,53 @@ static void nemesis_and_window_are_summarised(void **state)
     assert_non_null(strstr(summary, "nemesis events: 1 (kill 1)"));
     assert_non_null(
         strstr(summary, "longest window without a successful write: 3.000 s"));
+    free(summary);
+}
+
+/* A run in which nothing succeeded proves nothing, whatever else holds. */
+static void history_without_successes_is_refused(void **state)
+{
+    static const char *const no_write[] = {
+        INV(1, 100, ACQ("w1", "h1")), DONE("info", 1, 200, ERR("ETIMEOUT")),
+        INV(2, 300, GET("w1")), DONE("ok", 2, 310, NOTHELD), NULL};
+    static const char *const no_read[] = {
+        INV(1, 100, ACQ("w1", "h1")), DONE("ok", 1, 110, CLAIM("h1", 1)),
+        INV(2, 300, GET("w1")), DONE("info", 2, 400, ERR("ETIMEOUT")), NULL};
+    static const char *const nothing[] = {
+        "{\"type\":\"meta\",\"seed\":1,\"nodes\":3,\"seconds\":1,"
+        "\"clients\":1,\"workloads\":1}",
+        NULL};
+    char *summary;
+    (void)state;
+    assert_false(check_lines(no_write, &summary));
+    assert_non_null(strstr(summary, "workload w1: no successful write"));
+    free(summary);
+    assert_false(check_lines(no_read, &summary));
+    assert_non_null(strstr(summary, "workload w1: no successful read"));
+    free(summary);
+    assert_false(check_lines(nothing, &summary));
+    assert_non_null(strstr(summary, "no operation on any workload"));
+    free(summary);
+}
+
+/* An acknowledged acquire whose epoch the log does not hold: the request
+ * (acquire w1 on h1) is in the log, with another epoch. */
+static void lost_write_with_another_epoch_is_refused(void **state)
+{
+    static const char *const lines[] = {
+        INV(1, 100, ACQ("w1", "h1")),
+        DONE("ok", 1, 110, CLAIM("h1", 1)),
+        INV(2, 200, GET("w1")),
+        DONE("ok", 2, 210, CLAIM("h1", 1)),
+        "{\"type\":\"event\",\"rev\":5,\"op\":\"claim.acquire\","
+        "\"workload\":\"w1\",\"host\":\"h1\",\"epoch\":7}",
+        "{\"type\":\"events_end\"}",
+        NULL};
+    char *summary;
+    (void)state;
+    assert_false(check_lines(lines, &summary));
+    assert_non_null(strstr(summary, "lost writes: 1"));
+    assert_non_null(strstr(summary, "epoch 1 is not in the log"));
     free(summary);
 }
 
@@ -364,6 +446,8 @@ int main(void)
         cmocka_unit_test(workloads_are_checked_separately),
         cmocka_unit_test(diverging_final_state_is_refused),
         cmocka_unit_test(nemesis_and_window_are_summarised),
+        cmocka_unit_test(history_without_successes_is_refused),
+        cmocka_unit_test(lost_write_with_another_epoch_is_refused),
         cmocka_unit_test(malformed_lines_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
