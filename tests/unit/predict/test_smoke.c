@@ -219,12 +219,11 @@ int main(void)
     };
 
     /* Where the data sets live: $AUGUR_DATA_DIR, else next to the checkout
-     * (../shared/data), else the workplace's copy (a checkout elsewhere, as
-     * CI's clean clone may be). */
+     * (../shared/data).  Never an absolute path of some machine: a checkout
+     * elsewhere sets AUGUR_DATA_DIR or skips. */
     const char *const places[] = {
         env != NULL && env[0] != '\0' ? env : NULL,
         AUGUR_SOURCE_DIR "/../shared/data",
-        "/work/shared/data",
     };
     bool found = false;
     for (size_t i = 0; i < sizeof places / sizeof places[0] && !found; i++) {
