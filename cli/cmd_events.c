@@ -227,7 +227,11 @@ const struct cli_command cli_events_commands[] = {
     {"events", "the change log: one event per write, with its revision",
      "With -o json, one JSON object per line (JSON Lines).  --follow reads\n"
      "the log from the leader first, then long-polls the node reached; it\n"
-     "ends with status 0 on SIGINT or SIGTERM.",
+     "ends with status 0 on SIGINT or SIGTERM.  The cluster keeps the last\n"
+     "100000 events: reading from an older revision (the default 1 once\n"
+     "events were trimmed, or a --follow that fell that far behind) is\n"
+     "refused with ECOMPACTED naming the oldest revision kept, and exits 1,\n"
+     "rather than skip events.",
      NULL, events_flags, "augur events --from 120 --follow", run_events},
     {0},
 };

@@ -93,8 +93,9 @@ void cli_help_top(void)
         "  AUGUR_ENDPOINTS  the nodes to reach when --endpoints is not "
         "given\n\n"
         "Exit status: 0 success; 1 the cluster refused (the error names "
-        "why);\n2 usage error; 3 the cluster could not be reached, the "
-        "call timed out,\nor a write's outcome is unknown.\n\n"
+        "why);\n2 usage error; 3 the cluster could not be reached "
+        "(ECONNECT, at once when\nevery endpoint refuses the connection), "
+        "the call timed out, or a write's\noutcome is unknown.\n\n"
         "Run 'augur COMMAND --help' for a command's arguments, flags and "
         "an example.\n");
 }

@@ -19,7 +19,9 @@ const struct cli_flag cli_global_flags[] = {
      "(default $AUGUR_CLUSTER_KEY)",
      0},
     {"output", 'o', "table|json", "output format (default table)", 0},
-    {"timeout", 0, "SECONDS", "give up on a call after this long (default 30)",
+    {"timeout", 0, "SECONDS",
+     "give up on a call after this long (default 30; at once when every "
+     "endpoint refuses)",
      0},
     {"stale", 0, NULL, "serve reads from the node reached (no Raft barrier)",
      0},

@@ -30,6 +30,7 @@ static const struct
     [AUGUR_EPROTO] = {"EPROTO", "protocol error"},
     [AUGUR_EAUTH] = {"EAUTH", "authentication failed"},
     [AUGUR_EPERM] = {"EPERM", "permission denied"},
+    [AUGUR_ECOMPACTED] = {"ECOMPACTED", "the revision was compacted"},
 };
 
 const char *augur_strerror(int code)

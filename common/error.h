@@ -27,10 +27,11 @@ enum augur_err
     AUGUR_ESHUTDOWN = 17,      /* the node is shutting down */
     AUGUR_ESESSION = 18,       /* sequence below the session's floor */
     AUGUR_EINTERNAL = 19,      /* a bug or an unexpected failure below */
-    AUGUR_EBUSY = 20,  /* another change of the same kind is under way */
-    AUGUR_EPROTO = 21, /* the peer broke the protocol */
-    AUGUR_EAUTH = 22,  /* unknown key, bad signature, or no key given */
-    AUGUR_EPERM = 23,  /* the principal's role does not allow the op */
+    AUGUR_EBUSY = 20,      /* another change of the same kind is under way */
+    AUGUR_EPROTO = 21,     /* the peer broke the protocol */
+    AUGUR_EAUTH = 22,      /* unknown key, bad signature, or no key given */
+    AUGUR_EPERM = 23,      /* the principal's role does not allow the op */
+    AUGUR_ECOMPACTED = 24, /* the revision asked for was trimmed away */
     AUGUR_ERR_COUNT
 };
 

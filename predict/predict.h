@@ -182,13 +182,17 @@ double predict_weibull_residual(const struct predict_weibull *w, double age);
 
 /* ---- correlated risk (predict/graph.c) -------------------------------- */
 
+/* The kinds of dependency edges, numbered as the store numbers them
+ * (enum store_edge_kind, whose numbers are in the Raft log): an edge read
+ * from the store keeps its number here.  predict/ sees no store/ header, so
+ * predict_features_test asserts that the two agree for every kind. */
 enum predict_edge_kind
 {
     PREDICT_EDGE_POWER = 0,
-    PREDICT_EDGE_COOLING,
-    PREDICT_EDGE_NETWORK,
-    PREDICT_EDGE_STORAGE,
-    PREDICT_EDGE_WORKLOAD,
+    PREDICT_EDGE_NETWORK = 1,
+    PREDICT_EDGE_STORAGE = 2,
+    PREDICT_EDGE_WORKLOAD = 3,
+    PREDICT_EDGE_COOLING = 4,
     PREDICT_EDGE_KINDS
 };
 

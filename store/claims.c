@@ -174,6 +174,14 @@ static int refuse_no_workload(struct store *s, const char *id)
     return store__refuse(s, AUGUR_ENOTFOUND, "no workload named %s", id);
 }
 
+/* Epochs only grow (the fencing token of a holder): the last one cannot be
+ * followed by another, so neither acquire nor transfer may grant it. */
+static int refuse_epochs_exhausted(struct store *s, const char *id)
+{
+    return store__refuse(s, AUGUR_EINVAL,
+                         "the epochs of workload %s are exhausted", id);
+}
+
 static int refuse_held(struct store *s, const struct store__claim *c)
 {
     store__refuse(s, AUGUR_ECONFLICT,
@@ -330,6 +338,12 @@ int store__claim_acquire(struct store *s,
         }
     }
 
+    /* As in transfer: the next epoch would wrap to 0 and be confused with
+     * one long fenced off. */
+    if (w.last_epoch == UINT64_MAX) {
+        return refuse_epochs_exhausted(s, wid);
+    }
+
     host = old;
     charge(&host, &w.demand);
     memset(&c, 0, sizeof c);
@@ -394,8 +408,7 @@ int store__claim_transfer(struct store *s,
         return 0;
     }
     if (c.epoch == UINT64_MAX) {
-        return store__refuse(s, AUGUR_EINVAL,
-                             "the epochs of workload %s are exhausted", wid);
+        return refuse_epochs_exhausted(s, wid);
     }
 
     if (!same) {

@@ -1,5 +1,6 @@
 /* The event log: one event per revision, for watch and audit, trimmed to
- * the last STORE__EVENTS_MAX. */
+ * the last STORE__EVENTS_MAX; a read from a trimmed revision is refused. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,50 @@ int store__event_append(struct store *s,
     return rv == AUGUR_ENOTFOUND ? 0 : rv;
 }
 
+/* The revision of the oldest event kept: 1 while nothing was ever trimmed,
+ * the revision after the current one when no event is kept at all. */
+static int events_oldest(struct store *s, MDB_cursor *cur, uint64_t *oldest)
+{
+    MDB_val k;
+    MDB_val v;
+    int rv = store__step(s, cur, MDB_FIRST, &k, &v);
+
+    if (rv == AUGUR_ENOTFOUND) {
+        *oldest = s->rev + 1;
+        return 0;
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    if (k.mv_size != 8) {
+        snprintf(s->errmsg, sizeof s->errmsg, "an event key is corrupt");
+        return AUGUR_EIO;
+    }
+    *oldest = store__be64_get(k.mv_data);
+    return 0;
+}
+
+/* A read from a revision older than the oldest event kept would silently
+ * start later and skip what was trimmed: it is refused instead, with the
+ * oldest revision kept, so that a reader knows what it missed (as etcd's
+ * ErrCompacted). */
+static int events_refuse_compacted(struct store *s,
+                                   uint64_t from,
+                                   uint64_t oldest)
+{
+    struct store__pack *p = &s->out;
+
+    msgpack_pack_map(&p->pk, 2);
+    store__pack_str(p, "oldest");
+    msgpack_pack_uint64(&p->pk, oldest);
+    store__pack_str(p, "rev");
+    msgpack_pack_uint64(&p->pk, s->rev);
+    return store__refuse(s, AUGUR_ECOMPACTED,
+                         "revision %" PRIu64
+                         " was compacted: the oldest revision kept is %" PRIu64,
+                         from, oldest);
+}
+
 int store__events_read(struct store *s,
                        MDB_txn *txn,
                        const struct store_cmd *cmd)
@@ -53,6 +98,7 @@ int store__events_read(struct store *s,
     unsigned limit = store__list_limit(cmd->u.events.limit);
     struct store__pack *p = &s->out;
     unsigned char key[8];
+    uint64_t oldest;
     uint64_t last = 0;
     uint64_t next;
     MDB_cursor *cur;
@@ -66,6 +112,15 @@ int store__events_read(struct store *s,
     rv = store__cursor(s, txn, STORE__DB_EVENTS, &cur);
     if (rv != 0) {
         return rv;
+    }
+    rv = events_oldest(s, cur, &oldest);
+    if (rv != 0) {
+        mdb_cursor_close(cur);
+        return rv;
+    }
+    if (from < oldest) {
+        mdb_cursor_close(cur);
+        return events_refuse_compacted(s, from, oldest);
     }
     store__be64_put(key, from);
     rv = store__seek(s, cur, key, sizeof key, &k, &v);

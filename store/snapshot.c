@@ -1,4 +1,5 @@
 /* Snapshots of the whole state, their restore, and the state digest. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +81,22 @@ static void sink_u64(struct sink *k, uint64_t v)
     sink_write(k, b, sizeof b);
 }
 
-/* Serialize the state of @txn (everything but the checksum) into @k. */
-static int state_emit(struct store *s, MDB_txn *txn, struct sink *k)
+/* Translate an LMDB failure of a snapshot into @errmsg: the snapshot may
+ * be built on another thread than the store's, so it never writes the
+ * store's own message, and it does not log (the caller does). */
+static int emit_fail(char *errmsg, int rc, const char *what)
+{
+    snprintf(errmsg, STORE_ERRMSG_SIZE, "%s: %s", what, mdb_strerror(rc));
+    return rc == ENOMEM ? AUGUR_ENOMEM : AUGUR_EIO;
+}
+
+/* Serialize the state of @txn (everything but the checksum) into @k.  Only
+ * reads @s's handles; a failure's reason goes to @errmsg
+ * (STORE_ERRMSG_SIZE bytes). */
+static int state_emit(const struct store *s,
+                      MDB_txn *txn,
+                      struct sink *k,
+                      char *errmsg)
 {
     sink_write(k, snapshot_magic, sizeof snapshot_magic);
     sink_u32(k, SNAPSHOT_VERSION);
@@ -99,19 +114,20 @@ static int state_emit(struct store *s, MDB_txn *txn, struct sink *k)
 
         rc = mdb_stat(txn, s->dbi[db], &st);
         if (rc != 0) {
-            return store__mdb_fail(s, rc, "mdb_stat");
+            return emit_fail(errmsg, rc, "mdb_stat");
         }
         sink_write(k, &name_len, 1);
         sink_write(k, name, name_len);
         sink_u64(k, st.ms_entries);
-        rv = store__cursor(s, txn, (enum store__db)db, &cur);
-        if (rv != 0) {
-            return rv;
+        rc = mdb_cursor_open(txn, s->dbi[db], &cur);
+        if (rc != 0) {
+            return emit_fail(errmsg, rc, "mdb_cursor_open");
         }
-        rv = store__step(s, cur, MDB_FIRST, &key, &val);
-        while (rv == 0) {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+        rv = 0;
+        while (rc == 0) {
             if (val.mv_size > UINT32_MAX) {
-                snprintf(s->errmsg, sizeof s->errmsg, "%s: value too large",
+                snprintf(errmsg, STORE_ERRMSG_SIZE, "%s: value too large",
                          name);
                 rv = AUGUR_EIO;
                 break;
@@ -121,14 +137,17 @@ static int state_emit(struct store *s, MDB_txn *txn, struct sink *k)
             sink_u32(k, (uint32_t)val.mv_size);
             sink_write(k, val.mv_data, val.mv_size);
             n++;
-            rv = store__step(s, cur, MDB_NEXT, &key, &val);
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
         }
         mdb_cursor_close(cur);
-        if (rv != AUGUR_ENOTFOUND) {
+        if (rv != 0) {
             return rv;
         }
+        if (rc != MDB_NOTFOUND) {
+            return emit_fail(errmsg, rc, "mdb_cursor_get");
+        }
         if (n != st.ms_entries) {
-            snprintf(s->errmsg, sizeof s->errmsg,
+            snprintf(errmsg, STORE_ERRMSG_SIZE,
                      "%s: %llu entries walked, %llu counted", name,
                      (unsigned long long)n, (unsigned long long)st.ms_entries);
             return AUGUR_EIO;
@@ -137,12 +156,16 @@ static int state_emit(struct store *s, MDB_txn *txn, struct sink *k)
     return 0;
 }
 
-/* Build a snapshot of the state @txn sees. */
-static int snapshot_build(struct store *s,
+/* Build a snapshot of the state @txn sees, in a buffer from @alloc.  On
+ * failure the buffer, if any, goes back to @release (NULL: it cannot, and is
+ * lost) and the reason is in @errmsg. */
+static int snapshot_build(const struct store *s,
                           MDB_txn *txn,
                           void *(*alloc)(size_t),
+                          void (*release)(void *),
                           void **buf,
-                          size_t *len)
+                          size_t *len,
+                          char *errmsg)
 {
     struct sink k = {0};
     unsigned char *out;
@@ -151,23 +174,32 @@ static int snapshot_build(struct store *s,
 
     /* Two passes over one read transaction: the first sizes the buffer,
      * the second fills it, and both see the same state. */
-    rv = state_emit(s, txn, &k);
+    rv = state_emit(s, txn, &k, errmsg);
     if (rv != 0) {
         return rv;
     }
     size = k.len;
     out = alloc(size + SNAPSHOT_SUM);
     if (out == NULL) {
+        snprintf(errmsg, STORE_ERRMSG_SIZE, "snapshot: no memory for %zu bytes",
+                 size + SNAPSHOT_SUM);
         return AUGUR_ENOMEM;
     }
     k.buf = out;
     k.len = 0;
-    rv = state_emit(s, txn, &k);
-    if (rv != 0 || k.len != size) {
-        /* The same read transaction walked twice differently: the file is
-         * corrupt.  @alloc comes without a free, so @out is lost; this node
-         * is going down anyway. */
-        return rv != 0 ? rv : AUGUR_EIO;
+    rv = state_emit(s, txn, &k, errmsg);
+    if (rv == 0 && k.len != size) {
+        /* The same read transaction walked twice differently. */
+        snprintf(errmsg, STORE_ERRMSG_SIZE,
+                 "snapshot: %zu bytes on the second pass, %zu on the first",
+                 k.len, size);
+        rv = AUGUR_EIO;
+    }
+    if (rv != 0) {
+        if (release != NULL) {
+            release(out);
+        }
+        return rv;
     }
     crypto_generichash(out + size, SNAPSHOT_SUM, out, size, NULL, 0);
     *buf = out;
@@ -187,15 +219,24 @@ int store_snapshot(struct store *s,
     if (rc != 0) {
         return store__mdb_fail(s, rc, "mdb_txn_renew");
     }
-    rv = snapshot_build(s, s->rtxn, alloc, buf, len);
+    /* @alloc comes without a free: a failure of the second pass (an LMDB
+     * error on pages the first pass read) loses the buffer. */
+    rv = snapshot_build(s, s->rtxn, alloc, NULL, buf, len, s->errmsg);
     mdb_txn_reset(s->rtxn);
+    if (rv != 0) {
+        LOG(LOG_ERROR, "store: %s", s->errmsg);
+    }
     return rv;
 }
 
+/* An asynchronous snapshot.  Its taking runs on another thread than the
+ * store's, so it has an error message of its own: it never writes
+ * s->errmsg, which the loop thread uses meanwhile. */
 struct store_snap
 {
     struct store *store;
     MDB_txn *txn;
+    char errmsg[STORE_ERRMSG_SIZE];
 };
 
 int store_snapshot_begin(struct store *s, struct store_snap **out)
@@ -207,6 +248,7 @@ int store_snapshot_begin(struct store *s, struct store_snap **out)
         return AUGUR_ENOMEM;
     }
     snap->store = s;
+    snap->errmsg[0] = '\0';
     /* The environment is MDB_NOTLS: this read transaction may be used by
      * another thread, and pins the state as of now while writes go on. */
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &snap->txn);
@@ -220,10 +262,18 @@ int store_snapshot_begin(struct store *s, struct store_snap **out)
 
 int store_snapshot_take(struct store_snap *snap,
                         void *(*alloc)(size_t),
+                        void (*release)(void *),
                         void **buf,
                         size_t *len)
 {
-    return snapshot_build(snap->store, snap->txn, alloc, buf, len);
+    snap->errmsg[0] = '\0';
+    return snapshot_build(snap->store, snap->txn, alloc, release, buf, len,
+                          snap->errmsg);
+}
+
+const char *store_snapshot_errmsg(const struct store_snap *snap)
+{
+    return snap->errmsg;
 }
 
 void store_snapshot_end(struct store_snap *snap)
@@ -246,9 +296,11 @@ int store_digest(struct store *s, unsigned char out[32])
         return store__mdb_fail(s, rc, "mdb_txn_renew");
     }
     crypto_generichash_init(&hash, NULL, 0, 32);
-    rv = state_emit(s, s->rtxn, &k);
+    rv = state_emit(s, s->rtxn, &k, s->errmsg);
     if (rv == 0) {
         crypto_generichash_final(&hash, out, 32);
+    } else {
+        LOG(LOG_ERROR, "store: digest: %s", s->errmsg);
     }
     mdb_txn_reset(s->rtxn);
     return rv;

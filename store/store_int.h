@@ -414,6 +414,10 @@ int store__event_append(struct store *s,
                         MDB_txn *txn,
                         uint64_t rev,
                         const struct store_cmd *cmd);
+/* The events op: the events from cmd->u.events.from (0 reads as 1) on.  A
+ * revision older than the oldest event kept was compacted: refused with
+ * AUGUR_ECOMPACTED and the result {"oldest", "rev"}, never answered from a
+ * later revision. */
 int store__events_read(struct store *s,
                        MDB_txn *txn,
                        const struct store_cmd *cmd);

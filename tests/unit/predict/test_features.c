@@ -1,6 +1,7 @@
 /* Unit tests of predict/'s pure computations: every streaming feature,
  * events and counters, robust statistics, the Weibull prior, noisy-OR
- * propagation and the evaluation metrics, against hand-computed values. */
+ * propagation (and its edge kinds, numbered as the store's) and the
+ * evaluation metrics, against hand-computed values. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "predict/predict.h"
+#include "store/store.h"
 
 #define EPS 1e-5
 
@@ -278,6 +280,32 @@ static void graph_without_edges_keeps_own_probabilities(void **state)
     }
 }
 
+/* The predictor reads edges out of the store: a kind keeps its number from
+ * one to the other, for every kind (predict/ cannot include store/'s
+ * header, so this test holds the two enums together). */
+static void edge_kinds_are_numbered_as_the_store_numbers_them(void **state)
+{
+    static const struct
+    {
+        const char *name;
+        enum predict_edge_kind kind;
+    } kinds[] = {
+        {"power", PREDICT_EDGE_POWER},     {"network", PREDICT_EDGE_NETWORK},
+        {"storage", PREDICT_EDGE_STORAGE}, {"workload", PREDICT_EDGE_WORKLOAD},
+        {"cooling", PREDICT_EDGE_COOLING},
+    };
+
+    (void)state;
+    assert_int_equal(PREDICT_EDGE_KINDS, STORE_EDGE_COUNT);
+    assert_int_equal(sizeof kinds / sizeof kinds[0], STORE_EDGE_COUNT);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        assert_int_equal(
+            store_edge_kind_parse(kinds[i].name, strlen(kinds[i].name)),
+            kinds[i].kind);
+        assert_string_equal(store_edge_kind_name(kinds[i].kind), kinds[i].name);
+    }
+}
+
 static void graph_refuses_cycles_and_bad_input(void **state)
 {
     double own[] = {0.1, 0.2};
@@ -383,6 +411,7 @@ int main(void)
         cmocka_unit_test(graph_a_failing_psu_raises_every_server_it_feeds),
         cmocka_unit_test(graph_without_edges_keeps_own_probabilities),
         cmocka_unit_test(graph_refuses_cycles_and_bad_input),
+        cmocka_unit_test(edge_kinds_are_numbered_as_the_store_numbers_them),
         cmocka_unit_test(metrics_rmse_and_phm08),
         cmocka_unit_test(metrics_recall_at_fpr_counts_strictly_above),
         cmocka_unit_test(metrics_precision_recall_and_folds),

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 void fx_open(struct fx *f)
 {
@@ -37,6 +38,34 @@ void fx_close(struct fx *f)
         unlink(path);
     }
     assert_int_equal(rmdir(f->dir), 0);
+}
+
+void fx_raw_put(struct fx *f,
+                const char *db,
+                const void *key,
+                size_t klen,
+                const void *val,
+                size_t vlen)
+{
+    char errmsg[STORE_ERRMSG_SIZE];
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, (size_t)64 << 30), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_int_equal(store_open(f->dir, 0, &f->s, errmsg), 0);
 }
 
 int fx_setup(void **state)

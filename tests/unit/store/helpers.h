@@ -29,6 +29,18 @@ int fx_teardown(void **state);
 void fx_open(struct fx *f);
 void fx_close(struct fx *f);
 
+/* Write one record into the database named @db ("workloads", "claims", ...)
+ * below the store: close @f's store, put @key -> @val with LMDB itself, and
+ * open the store again on that state.  For states no short sequence of
+ * commands reaches (an epoch at its limit); the caller encodes the record as
+ * the store does. */
+void fx_raw_put(struct fx *f,
+                const char *db,
+                const void *key,
+                size_t klen,
+                const void *val,
+                size_t vlen);
+
 /* Apply @cmd (stamped with f->time_ms unless it has a time) or read it;
  * the answer is kept in @f.  Returns the answer's status. */
 int fx_apply(struct fx *f, struct store_cmd *cmd);

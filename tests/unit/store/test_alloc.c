@@ -3,7 +3,10 @@
  * turn.  Each call must end in success or a clean AUGUR_ENOMEM that changed
  * nothing, and the store must go on working: never a crash, never a leak
  * (ASan checks at exit).  LMDB and msgpack-c's own allocations are in shared
- * libraries, out of the sweep's reach. */
+ * libraries, out of the sweep's reach, except the cursor LMDB allocates in
+ * mdb_cursor_open, which is wrapped too: it fails with ENOMEM as LMDB does
+ * when its malloc fails. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <cmocka.h>
 
 #include "helpers.h"
+#include "store/store_int.h"
 
 void *__real_malloc(size_t size);
 void *__real_calloc(size_t n, size_t size);
@@ -55,6 +59,26 @@ void *__wrap_calloc(size_t n, size_t size)
 void *__wrap_realloc(void *p, size_t size)
 {
     return fault_should_fail() ? NULL : __real_realloc(p, size);
+}
+
+int __real_mdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur);
+int __wrap_mdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur);
+
+static int cursor_fault_armed;
+static long cursor_fault_countdown; /* cursor opens left to succeed */
+static int cursor_fault_hit;
+
+int __wrap_mdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur)
+{
+    if (cursor_fault_armed) {
+        if (cursor_fault_countdown == 0) {
+            cursor_fault_armed = 0;
+            cursor_fault_hit = 1;
+            return ENOMEM;
+        }
+        cursor_fault_countdown--;
+    }
+    return __real_mdb_cursor_open(txn, dbi, cur);
 }
 
 static void fault_arm(long countdown)
@@ -251,12 +275,81 @@ static void read_and_snapshot_fail_cleanly_without_memory(void **state)
     assert_true(k < SWEEP_MAX);
 }
 
+/* Snapshot buffers handed out and not yet given back. */
+static long snap_buffers;
+
+static void *snap_alloc(size_t size)
+{
+    void *p = malloc(size);
+
+    snap_buffers += p != NULL;
+    return p;
+}
+
+static void snap_release(void *p)
+{
+    snap_buffers -= p != NULL;
+    free(p);
+}
+
+/* An asynchronous snapshot runs on a thread of its own while the loop
+ * thread uses the store: whatever pass of it fails (the second one after
+ * its buffer was allocated included), it gives the buffer back and keeps
+ * its reason to itself, never writing the store's message. */
+static void snapshot_take_failure_frees_its_buffer_and_spares_the_store(
+    void **state)
+{
+    long k;
+
+    (void)state;
+    for (k = 0; k < 4 * STORE__DB_COUNT; k++) {
+        struct store_snap *snap;
+        void *buf = NULL;
+        size_t len = 0;
+        struct fx f;
+        int rv;
+
+        fx_open(&f);
+        populate(&f);
+        snprintf(f.s->errmsg, sizeof f.s->errmsg, "the loop's message");
+        assert_int_equal(store_snapshot_begin(f.s, &snap), 0);
+        snap_buffers = 0;
+        cursor_fault_countdown = k;
+        cursor_fault_hit = 0;
+        cursor_fault_armed = 1;
+        rv = store_snapshot_take(snap, snap_alloc, snap_release, &buf, &len);
+        cursor_fault_armed = 0;
+        assert_string_equal(f.s->errmsg, "the loop's message");
+        if (!cursor_fault_hit) {
+            assert_int_equal(rv, 0);
+            assert_int_equal(snap_buffers, 1);
+            assert_string_equal(store_snapshot_errmsg(snap), "");
+            snap_release(buf);
+            store_snapshot_end(snap);
+            fx_close(&f);
+            break;
+        }
+        /* Every cursor of the first pass (k < STORE__DB_COUNT) fails before
+         * the buffer exists, every one of the second pass after. */
+        assert_int_equal(rv, AUGUR_ENOMEM);
+        assert_int_equal(snap_buffers, 0);
+        assert_null(buf);
+        assert_non_null(strstr(store_snapshot_errmsg(snap), "mdb_cursor_open"));
+        store_snapshot_end(snap);
+        fx_close(&f);
+    }
+    /* Both passes were swept, and then the snapshot succeeded. */
+    assert_int_equal(k, 2 * STORE__DB_COUNT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(store_open_fails_cleanly_without_memory),
         cmocka_unit_test(apply_fails_cleanly_without_memory),
         cmocka_unit_test(read_and_snapshot_fail_cleanly_without_memory),
+        cmocka_unit_test(
+            snapshot_take_failure_frees_its_buffer_and_spares_the_store),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -426,6 +426,73 @@ static void claim_acquire_after_release_continues_the_epoch(void **state)
     assert_int_equal(obj_u64(ans_result(f), "epoch"), 5);
 }
 
+/* Give @workload's live claim on @host the epoch @epoch, below the store:
+ * the claim record [host, epoch] and the host index's epoch, encoded as
+ * store/claims.c does.  2^64 - 2 transfers would get there too. */
+static void claim_force_epoch(struct fx *f,
+                              const char *workload,
+                              const char *host,
+                              uint64_t epoch)
+{
+    char key[2 * STORE_ID_SIZE];
+    size_t klen = strlen(host) + 1 + strlen(workload);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_str_with_body(&pk, host, strlen(host));
+    msgpack_pack_uint64(&pk, epoch);
+    fx_raw_put(f, "claims", workload, strlen(workload), sb.data, sb.size);
+    sb.size = 0;
+    msgpack_pack_uint64(&pk, epoch);
+    memcpy(key, host, strlen(host) + 1);
+    memcpy(key + strlen(host) + 1, workload, strlen(workload));
+    fx_raw_put(f, "host_claims", key, klen, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* An epoch at UINT64_MAX has no successor: transfer refuses to make one,
+ * and so does the acquire after its release (it would wrap to 0), with the
+ * same refusal, changing nothing. */
+static void claim_acquire_refuses_exhausted_epochs_as_transfer_does(
+    void **state)
+{
+    static const char exhausted[] = "the epochs of workload w1 are exhausted";
+    struct fx *f = *state;
+    unsigned char before[32];
+
+    assert_int_equal(add_host(f, "h1", 8, 100), 0);
+    assert_int_equal(add_host(f, "h2", 8, 100), 0);
+    assert_int_equal(add_workload(f, "w1", 3, 10), 0);
+    assert_int_equal(acquire(f, "w1", "h1"), 0);
+    claim_force_epoch(f, "w1", "h1", UINT64_MAX);
+    assert_int_equal(get_claim(f, "w1"), 0);
+    assert_claim(f, "w1", "h1", UINT64_MAX);
+
+    digest(f, before);
+    assert_int_equal(transfer(f, "w1", "h2", UINT64_MAX), AUGUR_EINVAL);
+    assert_string_equal(ans_error(f), exhausted);
+    assert_int_equal(transfer(f, "w1", "h1", UINT64_MAX), AUGUR_EINVAL);
+    assert_string_equal(ans_error(f), exhausted);
+    assert_digest(f, before);
+
+    /* Releasing the last epoch is allowed: it fences the holder off. */
+    assert_int_equal(release(f, "w1", UINT64_MAX), 0);
+    assert_int_equal(used_cpu(f, "h1"), 0);
+    digest(f, before);
+    assert_int_equal(acquire(f, "w1", "h1"), AUGUR_EINVAL);
+    assert_string_equal(ans_error(f), exhausted);
+    assert_int_equal(acquire(f, "w1", NULL), AUGUR_EINVAL);
+    assert_string_equal(ans_error(f), exhausted);
+    assert_digest(f, before);
+    assert_int_equal(store_revision(f->s), 5);
+    assert_int_equal(get_claim(f, "w1"), AUGUR_ENOTFOUND);
+    assert_int_equal(used_cpu(f, "h1"), 0);
+    assert_int_equal(used_cpu(f, "h2"), 0);
+}
+
 /* ---- reads ------------------------------------------------------------ */
 
 static void workload_get_shows_its_claim(void **state)
@@ -566,6 +633,7 @@ int main(void)
         T(claim_release_answers_the_claim_and_frees_capacity),
         T(claim_release_refuses_stale_epoch_and_unheld),
         T(claim_acquire_after_release_continues_the_epoch),
+        T(claim_acquire_refuses_exhausted_epochs_as_transfer_does),
         T(workload_get_shows_its_claim),
         T(claim_list_filters_by_host_and_pages),
         T(ten_thousand_acquires_fill_the_fleet_exactly),

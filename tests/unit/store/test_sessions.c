@@ -1,5 +1,5 @@
 /* Unit tests of store/'s sessions (at-most-once writes, acks, expiry) and
- * of the event log (revisions, paging, trimming). */
+ * of the event log (revisions, paging, trimming, compacted revisions). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -312,11 +312,15 @@ static void events_page_by_from_and_limit(void **state)
     assert_int_equal(obj_u64(ans_result(f), "next"), 50);
 }
 
-static void events_keep_only_the_last_hundred_thousand(void **state)
+/* The log keeps the last 100000 events; a read from an older revision (1
+ * included, once anything was trimmed) would silently start later, so it is
+ * refused as compacted, naming the oldest revision kept. */
+static void events_keep_the_last_hundred_thousand_and_refuse_older(void **state)
 {
     struct fx *f = *state;
     const msgpack_object *events;
     const unsigned total = 100000 + 25;
+    const uint64_t from[] = {0, 1, 2, 25};
     uint64_t want;
 
     assert_int_equal(add_host(f, "h1", 1, 1), 0);
@@ -327,8 +331,20 @@ static void events_keep_only_the_last_hundred_thousand(void **state)
         assert_int_equal(fx_apply(f, &c), 0);
     }
     assert_int_equal(store_revision(f->s), total);
-    /* From 1, the reader starts at the oldest kept. */
-    assert_int_equal(read_events(f, 1, 3), 0);
+    for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
+        char msg[96];
+
+        assert_int_equal(read_events(f, from[i], 3), AUGUR_ECOMPACTED);
+        assert_int_equal(obj_u64(ans_result(f), "oldest"), 26);
+        assert_int_equal(obj_u64(ans_result(f), "rev"), total);
+        assert_null(obj_get(ans_result(f), "events"));
+        snprintf(msg, sizeof msg,
+                 "revision %llu was compacted: the oldest revision kept is 26",
+                 (unsigned long long)(from[i] == 0 ? 1 : from[i]));
+        assert_string_equal(ans_error(f), msg);
+    }
+    /* From the oldest kept on, nothing is missing. */
+    assert_int_equal(read_events(f, 26, 3), 0);
     events = obj_get(ans_result(f), "events");
     assert_int_equal(events->via.array.size, 3);
     assert_int_equal(obj_u64(&events->via.array.ptr[0], "rev"), 26);
@@ -363,7 +379,7 @@ int main(void)
         T(session_expire_handles_extreme_times),
         T(events_record_each_change_under_its_revision),
         T(events_page_by_from_and_limit),
-        T(events_keep_only_the_last_hundred_thousand),
+        T(events_keep_the_last_hundred_thousand_and_refuse_older),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

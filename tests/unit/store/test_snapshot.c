@@ -174,7 +174,7 @@ struct taker
 static void *take_main(void *arg)
 {
     struct taker *t = arg;
-    t->rv = store_snapshot_take(t->snap, malloc, &t->buf, &t->len);
+    t->rv = store_snapshot_take(t->snap, malloc, free, &t->buf, &t->len);
     return NULL;
 }
 
