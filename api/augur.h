@@ -31,7 +31,11 @@ struct augur_options
 {
     /* How long one call may take, retries included (default 30000 ms).  A
      * write still unanswered then fails with AUGUR_EINDETERMINATE if it was
-     * ever sent (it may have applied), AUGUR_ETIMEOUT otherwise. */
+     * ever sent (it may have applied), AUGUR_ETIMEOUT otherwise.  When every
+     * endpoint refuses the connection in turn (nothing listens there), the
+     * calls that cannot have applied (reads, writes never sent) fail at
+     * once with AUGUR_ECONNECT naming the endpoints; a single refusal only
+     * moves on to the next endpoint. */
     int timeout_ms;
     /* How long to wait for one TCP connect + HELLO (default 1000 ms). */
     int connect_timeout_ms;
@@ -96,8 +100,8 @@ void augur_reply_free(struct augur_reply *r);
 /* Request flags. */
 #define AUGUR_STALE 1u /* serve a read from the connected node, no barrier */
 
-/* Call @op ("claim.get", "status", ...) with @args, a packed msgpack map
- * (NULL, 0 for none), and wait for its answer.
+/* Call @op (a wire name of docs/ARCHITECTURE.md: claim.get, status...) with
+ * @args, a packed msgpack map (NULL, 0 for none), and wait for its answer.
  *
  * Always fills @reply, which the caller frees with augur_reply_free, and
  * returns reply->status: 0, the store's refusal (ENOTFOUND, ECONFLICT, ...),
@@ -115,7 +119,9 @@ int augur_call(struct augur_client *c,
  * revision >= @from before answering (a long poll; 0 answers at once).
  * Served by the connected node (stale) when @flags has AUGUR_STALE.  The
  * call's deadline is timeout_ms + @wait_ms.  @limit 0 leaves the server's
- * default. */
+ * default.  A @from older than the oldest event the cluster keeps is
+ * refused with AUGUR_ECOMPACTED (result {"oldest", "rev"}): events were
+ * trimmed, and reading on from "oldest" skips them knowingly. */
 int augur_events(struct augur_client *c,
                  uint64_t from,
                  unsigned limit,

@@ -2,6 +2,7 @@
  * requests matched to responses by id, redirects, retries with backoff, and
  * the (client id, seq) session that makes a retried write apply once. */
 #include "api/augur.h"
+#include "common/ops.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -115,6 +116,9 @@ struct augur_client
     size_t in_cap;
     uint64_t conn_gen;                  /* bumped when a connection ends */
     char last_error[AUGUR_ERRMSG_SIZE]; /* why the last connection ended */
+    /* Attempts on listed endpoints refused (ECONNREFUSED) in a row, with no
+     * other outcome in between; see conn_connect_failed. */
+    unsigned refused;
 
     /* Calls, in submit order: for writes that is also seq order. */
     struct call *head;
@@ -136,23 +140,15 @@ struct augur_client
     char errmsg[AUGUR_ERRMSG_SIZE];
 };
 
-/* Ops that change nothing and so carry no sequence number.  Everything else,
- * including node operations and ops this library does not know, is given
- * one: a sequence the server ignores costs nothing. */
-static const char *const read_ops[] = {
-    "resource.get", "resource.list", "workload.get", "workload.list",
-    "edge.list",    "claim.get",     "claim.list",   "node.list",
-    "events",       "status",        "member.list",
-};
-
+/* Ops that change nothing carry no sequence number, and an answer lost on
+ * the way means only that they must be asked again: the one op table says
+ * which they are (common/ops.h).  Everything else, including ops this
+ * library does not know, is given one: a sequence the server ignores costs
+ * nothing. */
 static int op_is_read(const char *op, size_t len)
 {
-    for (size_t i = 0; i < sizeof read_ops / sizeof read_ops[0]; i++) {
-        if (strlen(read_ops[i]) == len && memcmp(read_ops[i], op, len) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    enum augur_op id = augur_op_find(op, len);
+    return id != AUGUR_OP_NONE && !augur_op_is_write(id);
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -669,6 +665,60 @@ static void conn_drop(struct augur_client *c, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Fail every call that cannot have applied (a read, a write never sent)
+ * with AUGUR_ECONNECT: no endpoint is listening.  A write sent on an earlier
+ * connection may have applied: it keeps being retried until its deadline,
+ * when it is indeterminate, so that a cluster back by then answers it. */
+static void client_fail_unreachable(struct augur_client *c)
+{
+    char tried[AUGUR_ERRMSG_SIZE] = "";
+    struct call *call = c->head;
+    struct call *last = c->tail;
+    size_t used = 0;
+
+    for (unsigned i = 0; i < c->n_endpoints && used < sizeof tried; i++) {
+        int n = snprintf(tried + used, sizeof tried - used, "%s%s",
+                         i > 0 ? ", " : "", c->endpoints[i].addr);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    /* Callbacks may submit calls: only those there now are failed. */
+    while (call != NULL) {
+        struct call *following = call->next;
+        int was_last = call == last;
+
+        if (call->seq == 0 || !call->sent) {
+            call_fail(c, call, AUGUR_ECONNECT,
+                      "every endpoint refused the connection: %s", tried);
+        }
+        if (was_last) {
+            break;
+        }
+        call = following;
+    }
+}
+
+/* A connection attempt failed with @err before any byte was exchanged.
+ * When every listed endpoint refused in turn (one full round robin pass,
+ * nothing else in between), no node is running there, and waiting for the
+ * deadline would only make the caller wait: the calls that cannot have
+ * applied fail at once.  A single refusal (a node restarting, the leader
+ * killed during a leader change) only moves on to the next endpoint, and any
+ * other outcome starts the count again. */
+static void conn_connect_failed(struct augur_client *c, int err)
+{
+    int listed = !c->peer_is_hint;
+
+    conn_fail(c, "connect to %s: %s", c->peer.addr, strerror(err));
+    if (err != ECONNREFUSED) {
+        c->refused = 0;
+        return;
+    }
+    if (listed && ++c->refused >= c->n_endpoints) {
+        c->refused = 0;
+        client_fail_unreachable(c);
+    }
+}
+
 /* Follow a redirect to @leader: reconnect there at once, unless redirects
  * keep coming without an answer (nodes disagreeing about the leader during
  * an election), when the usual backoff applies. */
@@ -714,6 +764,7 @@ static void conn_start(struct augur_client *c)
     hints.ai_flags = AI_NUMERICSERV;
     rv = getaddrinfo(c->peer.host, c->peer.port, &hints, &ai);
     if (rv != 0) {
+        c->refused = 0;
         conn_fail(c, "resolve %s: %s", c->peer.addr,
                   rv == EAI_SYSTEM ? strerror(errno) : gai_strerror(rv));
         return;
@@ -721,6 +772,7 @@ static void conn_start(struct augur_client *c)
     c->fd =
         socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
+        c->refused = 0;
         conn_fail(c, "socket for %s: %s", c->peer.addr, strerror(errno));
         goto out;
     }
@@ -734,7 +786,7 @@ static void conn_start(struct augur_client *c)
     } else if (errno == EINPROGRESS) {
         conn_move(c, CONN_CONNECTING);
     } else {
-        conn_fail(c, "connect to %s: %s", c->peer.addr, strerror(errno));
+        conn_connect_failed(c, errno);
     }
 out:
     freeaddrinfo(ai);
@@ -752,9 +804,10 @@ static void conn_on_connected(struct augur_client *c)
         soerr = errno;
     }
     if (soerr != 0) {
-        conn_fail(c, "connect to %s: %s", c->peer.addr, strerror(soerr));
+        conn_connect_failed(c, soerr);
         return;
     }
+    c->refused = 0;
     memset(&hello, 0, sizeof hello);
     hello.version = PROTO_VERSION;
     hello.client = c->opt.client_id;
@@ -1237,6 +1290,7 @@ static void client_advance(struct augur_client *c, int64_t now)
     }
     if ((c->state == CONN_CONNECTING || c->state == CONN_HELLO) &&
         now >= c->conn_deadline) {
+        c->refused = 0;
         conn_fail(c, "connect to %s: no welcome within %d ms", c->peer.addr,
                   c->opt.connect_timeout_ms);
     }
@@ -1639,7 +1693,7 @@ int augur_claim_acquire(struct augur_client *c,
                         const char *host,
                         struct augur_claim *out)
 {
-    static const char op[] = "claim.acquire";
+    const char *op = augur_op_wire(AUGUR_OP_CLAIM_ACQUIRE);
     msgpack_sbuffer args;
     msgpack_packer pk;
 
@@ -1663,7 +1717,7 @@ int augur_claim_transfer(struct augur_client *c,
                          uint64_t epoch,
                          struct augur_claim *out)
 {
-    static const char op[] = "claim.transfer";
+    const char *op = augur_op_wire(AUGUR_OP_CLAIM_TRANSFER);
     msgpack_sbuffer args;
     msgpack_packer pk;
 
@@ -1685,7 +1739,7 @@ int augur_claim_release(struct augur_client *c,
                         const char *workload,
                         uint64_t epoch)
 {
-    static const char op[] = "claim.release";
+    const char *op = augur_op_wire(AUGUR_OP_CLAIM_RELEASE);
     msgpack_sbuffer args;
     msgpack_packer pk;
     struct augur_reply reply;
@@ -1712,7 +1766,7 @@ int augur_claim_get(struct augur_client *c,
                     unsigned flags,
                     struct augur_claim *out)
 {
-    static const char op[] = "claim.get";
+    const char *op = augur_op_wire(AUGUR_OP_CLAIM_GET);
     msgpack_sbuffer args;
     msgpack_packer pk;
 
@@ -1758,7 +1812,7 @@ int augur_resource_add(struct augur_client *c,
                        uint64_t cpu,
                        uint64_t mem_mb)
 {
-    static const char op[] = "resource.add";
+    const char *op = augur_op_wire(AUGUR_OP_RESOURCE_ADD);
     msgpack_sbuffer args;
     msgpack_packer pk;
 
@@ -1782,7 +1836,7 @@ int augur_workload_add(struct augur_client *c,
                        uint64_t mem_mb,
                        int64_t priority)
 {
-    static const char op[] = "workload.add";
+    const char *op = augur_op_wire(AUGUR_OP_WORKLOAD_ADD);
     msgpack_sbuffer args;
     msgpack_packer pk;
 

@@ -21,11 +21,15 @@
  *
  * Every connection opens with exactly one HELLO from the client and one
  * WELCOME from the server before any REQUEST.  HELLO names the protocol
- * version and the authentication scheme; today the only scheme is "none".
- * An authentication handshake (issue 3) slots in between HELLO and WELCOME as
- * further frame types without changing anything after it.  A server that
- * gets anything else first, or a frame it cannot decode, sends one CLOSE
- * frame with the reason and closes the connection. */
+ * version and the authentication scheme.  augurd accepts one scheme,
+ * "sodium1" (SECURE_SCHEME, api/secure.h): HELLO also carries the client's
+ * ephemeral key, the server answers CHALLENGE (its ephemeral key, signed
+ * with the cluster key), the client AUTH (its Ed25519 public key and a
+ * signature of the transcript), and every frame after that, WELCOME
+ * included, is SEALED (docs/PROTOCOL.md).  A HELLO with "auth": "none" is
+ * still well formed, and refused with EAUTH.  A server that gets anything
+ * else first, or a frame it cannot decode, or credentials it refuses, sends
+ * one CLOSE frame with the reason and closes the connection. */
 #define PROTO_VERSION 1
 #define PROTO_FRAME_MAX (4u << 20) /* 4 MiB */
 #define PROTO_HEADER_SIZE 5
@@ -35,7 +39,7 @@
 
 enum proto_frame_type
 {
-    PROTO_HELLO = 1, /* client -> server: {"v":1,"client":u64,"auth":"none"} */
+    PROTO_HELLO = 1,    /* client -> server: {"v":1,"client":u64,"auth":str} */
     PROTO_WELCOME = 2,  /* server -> client: {"v":1,"node":u64} */
     PROTO_REQUEST = 3,  /* client -> server, see struct proto_request */
     PROTO_RESPONSE = 4, /* server -> client: {"id":u64,"answer":{...}} */
@@ -92,11 +96,11 @@ struct proto_hello
 {
     uint32_t version;
     uint64_t client; /* random client id, != 0 */
-    char auth[16];   /* "none" */
+    char auth[16];   /* the scheme: SECURE_SCHEME, or "none" */
 };
 /* Decode a HELLO map: "v" (>= 1), "client" (>= 1) and "auth" (< 16 bytes)
  * are required, or AUGUR_EMALFORMED with a reason.  The version and the
- * scheme are the caller's to judge (PROTO_VERSION, "none"). */
+ * scheme are the caller's to judge (PROTO_VERSION, SECURE_SCHEME). */
 int proto_hello_decode(const msgpack_object *map,
                        struct proto_hello *h,
                        char *errmsg /* 256 bytes */);
@@ -104,12 +108,13 @@ int proto_hello_decode(const msgpack_object *map,
 int proto_hello_encode(msgpack_sbuffer *out, const struct proto_hello *h);
 
 /* A request:
- *   {"id": u64, "op": "claim.get", "args": {...}, "seq": u64, "ack": u64,
+ *   {"id": u64, "op": NAME, "args": {...}, "seq": u64, "ack": u64,
  *    "stale": bool, "wait_ms": u32}
- * "args" is absent for ops without arguments.  "seq"/"ack" are set on writes
- * (the session of the connection's client id).  "stale" asks a read to be
- * served from the local node without a barrier.  "wait_ms" makes an
- * "events" read wait up to that long for a revision >= its "from". */
+ * with NAME an op's wire name from common/ops.h.  "args" is absent for ops
+ * without arguments.  "seq"/"ack" are set on writes (the session of the
+ * connection's client id).  "stale" asks a read to be served from the local
+ * node without a barrier.  "wait_ms" makes an "events" read wait up to that
+ * long for a revision >= its "from". */
 struct proto_request
 {
     uint64_t id;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <msgpack.h>
 
+#include "common/ops.h"
 #include "api/augur.h"
 
 #define CLI_WARN_UNUSED __attribute__((warn_unused_result))
@@ -273,6 +274,9 @@ int cli_list(struct cli *cli,
              const char *filter_key,
              const char *filter,
              json_t **items) CLI_WARN_UNUSED;
+
+/* The wire name of op ID, from the one op table (common/ops.h). */
+#define CLI_OP(ID) augur_op_wire(AUGUR_OP_##ID)
 
 /* ---- command bodies shared by several commands (cli/run.c) ------------ */
 

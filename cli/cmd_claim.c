@@ -20,7 +20,7 @@ static int run_claim_acquire(struct cli *cli, const struct cli_args *a)
     if (host != NULL) {
         cli_pack_kv_str(&args, "host", host);
     }
-    rv = cli_run_write(cli, "claim.acquire", &args);
+    rv = cli_run_write(cli, CLI_OP(CLAIM_ACQUIRE), &args);
     cli_pack_close(&args);
     return rv;
 }
@@ -40,7 +40,7 @@ static int run_claim_transfer(struct cli *cli, const struct cli_args *a)
     cli_pack_kv_str(&args, "workload", a->pos[0]);
     cli_pack_kv_str(&args, "to", cli_args_get(a, "to"));
     cli_pack_kv_u64(&args, "epoch", epoch);
-    rv = cli_run_write(cli, "claim.transfer", &args);
+    rv = cli_run_write(cli, CLI_OP(CLAIM_TRANSFER), &args);
     cli_pack_close(&args);
     return rv;
 }
@@ -59,20 +59,20 @@ static int run_claim_release(struct cli *cli, const struct cli_args *a)
     cli_pack_map(&args, 2);
     cli_pack_kv_str(&args, "workload", a->pos[0]);
     cli_pack_kv_u64(&args, "epoch", epoch);
-    rv = cli_run_write(cli, "claim.release", &args);
+    rv = cli_run_write(cli, CLI_OP(CLAIM_RELEASE), &args);
     cli_pack_close(&args);
     return rv;
 }
 
 static int run_claim_get(struct cli *cli, const struct cli_args *a)
 {
-    return cli_run_get(cli, "claim.get", "workload", a->pos[0]);
+    return cli_run_get(cli, CLI_OP(CLAIM_GET), "workload", a->pos[0]);
 }
 
 static int run_claim_list(struct cli *cli, const struct cli_args *a)
 {
-    return cli_run_list(cli, "claim.list", "host", cli_args_get(a, "host"),
-                        claim_columns);
+    return cli_run_list(cli, CLI_OP(CLAIM_LIST), "host",
+                        cli_args_get(a, "host"), claim_columns);
 }
 
 static const struct cli_arg workload_arg[] = {

@@ -91,7 +91,7 @@ static int run_member_list(struct cli *cli, const struct cli_args *a)
     int rv;
 
     (void)a;
-    rv = cli_call(cli, "member.list", NULL, true, &result);
+    rv = cli_call(cli, CLI_OP(MEMBER_LIST), NULL, true, &result);
     if (rv != CLI_EXIT_OK) {
         return rv;
     }
@@ -136,7 +136,7 @@ static int run_member_add(struct cli *cli, const struct cli_args *a)
     if (role != NULL) {
         cli_pack_kv_str(&args, "role", role);
     }
-    rv = cli_run_write(cli, "member.add", &args);
+    rv = cli_run_write(cli, CLI_OP(MEMBER_ADD), &args);
     cli_pack_close(&args);
     return rv;
 }
@@ -154,7 +154,7 @@ static int run_member_remove(struct cli *cli, const struct cli_args *a)
     cli_pack_init(&args);
     cli_pack_map(&args, 1);
     cli_pack_kv_u64(&args, "id", id);
-    rv = cli_run_write(cli, "member.remove", &args);
+    rv = cli_run_write(cli, CLI_OP(MEMBER_REMOVE), &args);
     cli_pack_close(&args);
     return rv;
 }
@@ -176,7 +176,7 @@ static int run_leader_transfer(struct cli *cli, const struct cli_args *a)
     if (id != 0) {
         cli_pack_kv_u64(&args, "id", id);
     }
-    rv = cli_run_write(cli, "leader.transfer", &args);
+    rv = cli_run_write(cli, CLI_OP(LEADER_TRANSFER), &args);
     cli_pack_close(&args);
     return rv;
 }

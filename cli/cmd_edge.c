@@ -25,7 +25,7 @@ static int run_edge_add(struct cli *cli, const struct cli_args *a)
     cli_pack_kv_str(&args, "from", a->pos[0]);
     cli_pack_kv_str(&args, "to", a->pos[1]);
     cli_pack_kv_str(&args, "kind", kind);
-    rv = cli_run_write(cli, "edge.add", &args);
+    rv = cli_run_write(cli, CLI_OP(EDGE_ADD), &args);
     cli_pack_close(&args);
     return rv;
 }
@@ -39,14 +39,14 @@ static int run_edge_remove(struct cli *cli, const struct cli_args *a)
     cli_pack_map(&args, 2);
     cli_pack_kv_str(&args, "from", a->pos[0]);
     cli_pack_kv_str(&args, "to", a->pos[1]);
-    rv = cli_run_write(cli, "edge.remove", &args);
+    rv = cli_run_write(cli, CLI_OP(EDGE_REMOVE), &args);
     cli_pack_close(&args);
     return rv;
 }
 
 static int run_edge_list(struct cli *cli, const struct cli_args *a)
 {
-    return cli_run_list(cli, "edge.list", "resource",
+    return cli_run_list(cli, CLI_OP(EDGE_LIST), "resource",
                         cli_args_get(a, "resource"), edge_columns);
 }
 

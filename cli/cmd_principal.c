@@ -67,7 +67,7 @@ static int run_principal_add(struct cli *cli, const struct cli_args *a)
     cli_pack_kv_str(&args, "name", a->pos[0]);
     cli_pack_kv_str(&args, "key", hex);
     cli_pack_kv_str(&args, "role", role);
-    rv = cli_run_write(cli, "principal.add", &args);
+    rv = cli_run_write(cli, CLI_OP(PRINCIPAL_ADD), &args);
     cli_pack_close(&args);
     return rv;
 }
@@ -80,7 +80,7 @@ static int run_principal_remove(struct cli *cli, const struct cli_args *a)
     cli_pack_init(&args);
     cli_pack_map(&args, 1);
     cli_pack_kv_str(&args, "name", a->pos[0]);
-    rv = cli_run_write(cli, "principal.remove", &args);
+    rv = cli_run_write(cli, CLI_OP(PRINCIPAL_REMOVE), &args);
     cli_pack_close(&args);
     return rv;
 }
@@ -88,7 +88,8 @@ static int run_principal_remove(struct cli *cli, const struct cli_args *a)
 static int run_principal_list(struct cli *cli, const struct cli_args *a)
 {
     (void)a;
-    return cli_run_list(cli, "principal.list", NULL, NULL, principal_columns);
+    return cli_run_list(cli, CLI_OP(PRINCIPAL_LIST), NULL, NULL,
+                        principal_columns);
 }
 
 static const struct cli_flag keygen_flags[] = {

@@ -78,20 +78,21 @@ static int run_resource_add(struct cli *cli, const struct cli_args *a)
     if (labels->n > 0) {
         pack_labels(&args, labels);
     }
-    rv = cli_run_write(cli, "resource.add", &args);
+    rv = cli_run_write(cli, CLI_OP(RESOURCE_ADD), &args);
     cli_pack_close(&args);
     return rv;
 }
 
 static int run_resource_get(struct cli *cli, const struct cli_args *a)
 {
-    return cli_run_get(cli, "resource.get", "id", a->pos[0]);
+    return cli_run_get(cli, CLI_OP(RESOURCE_GET), "id", a->pos[0]);
 }
 
 static int run_resource_list(struct cli *cli, const struct cli_args *a)
 {
     (void)a;
-    return cli_run_list(cli, "resource.list", NULL, NULL, resource_columns);
+    return cli_run_list(cli, CLI_OP(RESOURCE_LIST), NULL, NULL,
+                        resource_columns);
 }
 
 static int run_resource_set_state(struct cli *cli, const struct cli_args *a)
@@ -107,7 +108,7 @@ static int run_resource_set_state(struct cli *cli, const struct cli_args *a)
     cli_pack_map(&args, 2);
     cli_pack_kv_str(&args, "id", a->pos[0]);
     cli_pack_kv_str(&args, "state", a->pos[1]);
-    rv = cli_run_write(cli, "resource.set_state", &args);
+    rv = cli_run_write(cli, CLI_OP(RESOURCE_SET_STATE), &args);
     cli_pack_close(&args);
     return rv;
 }
@@ -134,7 +135,7 @@ static int run_score_set(struct cli *cli, const struct cli_args *a)
     if (window != NULL) {
         cli_pack_kv_u64(&args, "window", window_s);
     }
-    rv = cli_run_write(cli, "score.set", &args);
+    rv = cli_run_write(cli, CLI_OP(SCORE_SET), &args);
     cli_pack_close(&args);
     return rv;
 }

@@ -38,20 +38,21 @@ static int run_workload_add(struct cli *cli, const struct cli_args *a)
     if (priority != NULL) {
         cli_pack_kv_i64(&args, "priority", prio);
     }
-    rv = cli_run_write(cli, "workload.add", &args);
+    rv = cli_run_write(cli, CLI_OP(WORKLOAD_ADD), &args);
     cli_pack_close(&args);
     return rv;
 }
 
 static int run_workload_get(struct cli *cli, const struct cli_args *a)
 {
-    return cli_run_get(cli, "workload.get", "id", a->pos[0]);
+    return cli_run_get(cli, CLI_OP(WORKLOAD_GET), "id", a->pos[0]);
 }
 
 static int run_workload_list(struct cli *cli, const struct cli_args *a)
 {
     (void)a;
-    return cli_run_list(cli, "workload.list", NULL, NULL, workload_columns);
+    return cli_run_list(cli, CLI_OP(WORKLOAD_LIST), NULL, NULL,
+                        workload_columns);
 }
 
 static const struct cli_arg id_arg[] = {

@@ -8,30 +8,34 @@
 /* Templates over the write's result object (see cli_template_expand). */
 static const struct
 {
-    const char *op;
+    enum augur_op op;
     const char *template;
 } summaries[] = {
-    {"resource.add", "resource {id} added (kind {kind})"},
-    {"resource.set_state", "resource {id} is now {state}"},
-    {"workload.add", "workload {id} added"},
-    {"edge.add", "edge {from} -> {to} added ({kind})"},
-    {"edge.remove", "edge {from} -> {to} removed"},
-    {"claim.acquire", "claim {workload} -> {host} epoch {epoch}"},
-    {"claim.transfer", "claim {workload} -> {host} epoch {epoch}"},
-    {"claim.release", "claim {workload} released from {host} (epoch {epoch})"},
-    {"score.set", "score {id} p={score.p} window {score.window}s"},
-    {"node.set", "node {id} at {raft_address} (clients {client_address})"},
-    {"member.add", "member {id} added at {address} as {role}: {configuration}"},
-    {"member.remove", "member {id} removed: {configuration}"},
-    {"leader.transfer", "leader is now node {leader}"},
+    {AUGUR_OP_RESOURCE_ADD, "resource {id} added (kind {kind})"},
+    {AUGUR_OP_RESOURCE_SET_STATE, "resource {id} is now {state}"},
+    {AUGUR_OP_WORKLOAD_ADD, "workload {id} added"},
+    {AUGUR_OP_EDGE_ADD, "edge {from} -> {to} added ({kind})"},
+    {AUGUR_OP_EDGE_REMOVE, "edge {from} -> {to} removed"},
+    {AUGUR_OP_CLAIM_ACQUIRE, "claim {workload} -> {host} epoch {epoch}"},
+    {AUGUR_OP_CLAIM_TRANSFER, "claim {workload} -> {host} epoch {epoch}"},
+    {AUGUR_OP_CLAIM_RELEASE,
+     "claim {workload} released from {host} (epoch {epoch})"},
+    {AUGUR_OP_SCORE_SET, "score {id} p={score.p} window {score.window}s"},
+    {AUGUR_OP_NODE_SET,
+     "node {id} at {raft_address} (clients {client_address})"},
+    {AUGUR_OP_MEMBER_ADD,
+     "member {id} added at {address} as {role}: {configuration}"},
+    {AUGUR_OP_MEMBER_REMOVE, "member {id} removed: {configuration}"},
+    {AUGUR_OP_LEADER_TRANSFER, "leader is now node {leader}"},
 };
 
 void cli_summary(struct cli_buf *b, const char *op, const json_t *data)
 {
+    enum augur_op id = augur_op_find(op, strlen(op));
     char *s;
 
     for (size_t i = 0; i < sizeof summaries / sizeof summaries[0]; i++) {
-        if (strcmp(summaries[i].op, op) == 0) {
+        if (summaries[i].op == id) {
             cli_template_expand(b, summaries[i].template, data);
             return;
         }

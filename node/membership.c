@@ -540,6 +540,29 @@ void node__member_add(struct node *n, struct api_call *call)
     member_record(ctx, client);
 }
 
+/* etcd's strict reconfiguration check: removing node @id must leave a
+ * majority of the remaining voters caught up, or the cluster could commit
+ * nothing (a removal included) until the others catch up; a chaos run saw
+ * 30 s without a write that way.  0, or AUGUR_EBUSY with a reason. */
+static int remove_keeps_quorum(struct node *n,
+                               uint64_t id,
+                               char *why,
+                               size_t size)
+{
+    unsigned voters, caught_up;
+
+    replica_voters_caught_up(&n->replica, id, &voters, &caught_up);
+    if (voters == 0 || caught_up * 2 > voters) {
+        return 0;
+    }
+    snprintf(why, size,
+             "removing node %" PRIu64
+             " would leave %u of %u voters caught up, no majority: wait "
+             "until the others catch up",
+             id, caught_up, voters);
+    return AUGUR_EBUSY;
+}
+
 void node__member_remove(struct node *n, struct api_call *call)
 {
     const struct raft_server *srv;
@@ -627,8 +650,15 @@ static void repair_transferred(struct replica_transfer *t, uint64_t leader)
 static void repair_start(struct node *n, const struct repair *rep)
 {
     struct repair_ctx *ctx = calloc(1, sizeof *ctx);
+    char why[200];
     int rv;
 
+    if (rep->kind == REPAIR_REMOVE &&
+        remove_keeps_quorum(n, rep->id, why, sizeof why) != 0) {
+        LOG(LOG_WARN, "membership: not repairing yet: %s", why);
+        free(ctx);
+        return;
+    }
     if (ctx == NULL) {
         return;
     }

@@ -129,6 +129,8 @@ int node__arg_str(const msgpack_object *args,
 /* Membership (node/membership.c): the member.* operations, the members as
  * status shows them, and the leader's reconciler that keeps libraft's
  * configuration what the store records. */
+void node__status(struct node *n, struct api_call *call);
+void node__leader_transfer(struct node *n, struct api_call *call);
 void node__member_list(struct node *n, struct api_call *call);
 void node__member_add(struct node *n, struct api_call *call);
 void node__member_remove(struct node *n, struct api_call *call);

@@ -206,8 +206,9 @@ static void handle_write(struct node *n,
     char errmsg[STORE_ERRMSG_SIZE];
     int rv;
 
-    if (op == STORE_OP_NODE_SET || op == STORE_OP_SESSION_EXPIRE ||
-        op == STORE_OP_PRINCIPAL_BOOTSTRAP) {
+    if (augur_op_role(
+            augur_op_find(store_op_name(op), strlen(store_op_name(op)))) ==
+        AUGUR_ROLE_INTERNAL) {
         api_call_reply_error(call, AUGUR_EINVAL, NULL,
                              "'%s' is proposed by the cluster itself",
                              store_op_name(op));
@@ -439,40 +440,34 @@ int node__auth(struct api_server *s,
     return AUGUR_EAUTH;
 }
 
-/* Node operations each role may call. */
-static bool node_op_allowed(int role, const char *name)
+/* Whether a principal of @role may call @op: its rank against the op's
+ * row in common/ops.h.  Rows only the cluster proposes (INTERNAL) pass for
+ * an admin here and are refused by handle_write with a clearer reason. */
+static bool op_allowed(int role, enum augur_op op)
 {
-    if (role == STORE_ROLE_ADMIN) {
-        return true;
-    }
-    if (strcmp(name, "status") == 0) {
-        return true; /* every role: it reveals only the topology */
-    }
-    if (strcmp(name, "member.list") == 0) {
-        return role == STORE_ROLE_OPERATOR || role == STORE_ROLE_READER;
-    }
-    return false; /* membership and leadership: admin only */
-}
-
-/* Store operations each role may call. */
-static bool store_op_allowed(int role, enum store_op op)
-{
-    bool principal =
-        op == STORE_OP_PRINCIPAL_ADD || op == STORE_OP_PRINCIPAL_REMOVE ||
-        op == STORE_OP_PRINCIPAL_BOOTSTRAP || op == STORE_OP_PRINCIPAL_LIST;
+    enum augur_role_rank need = augur_op_role(op);
+    enum augur_role_rank rank;
 
     switch (role) {
         case STORE_ROLE_ADMIN:
-            return true;
+            rank = AUGUR_ROLE_ADMIN;
+            break;
         case STORE_ROLE_OPERATOR:
-            return !principal;
+            rank = AUGUR_ROLE_OPERATOR;
+            break;
         case STORE_ROLE_READER:
-            return !principal && !store_op_is_write(op);
+            rank = AUGUR_ROLE_READER;
+            break;
         default:
             /* agent: telemetry of its own host comes later; until then
-             * nothing of the store. */
-            return false;
+             * only what every principal may call. */
+            rank = AUGUR_ROLE_AGENT;
+            break;
     }
+    if (need == AUGUR_ROLE_INTERNAL) {
+        need = AUGUR_ROLE_ADMIN;
+    }
+    return rank >= need;
 }
 
 static void reply_forbidden(struct api_call *call, const char *op, size_t len)
@@ -485,7 +480,7 @@ static void reply_forbidden(struct api_call *call, const char *op, size_t len)
 
 /* ---- node operations -------------------------------------------------- */
 
-static void handle_status(struct node *n, struct api_call *call)
+void node__status(struct node *n, struct api_call *call)
 {
     struct raft *raft = &n->replica.raft;
     const msgpack_object *want = NULL;
@@ -589,7 +584,7 @@ static void transfer_done(struct replica_transfer *t, uint64_t leader)
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
-static void handle_leader_transfer(struct node *n, struct api_call *call)
+void node__leader_transfer(struct node *n, struct api_call *call)
 {
     struct transfer_ctx *ctx;
     uint64_t id = 0;
@@ -633,22 +628,28 @@ static void handle_leader_transfer(struct node *n, struct api_call *call)
     }
 }
 
-static const struct
+/* The node's own ops: one case per row of common/ops.h's AUGUR_NODE_OPS. */
+static bool node_op_serve(struct node *n,
+                          struct api_call *call,
+                          enum augur_op op)
 {
-    const char *name;
-    void (*handle)(struct node *n, struct api_call *call);
-} node_ops[] = {
-    {"status", handle_status},
-    {"member.list", node__member_list},
-    {"member.add", node__member_add},
-    {"member.remove", node__member_remove},
-    {"leader.transfer", handle_leader_transfer},
-};
+    switch (op) {
+#define NODE_OP__CASE(ID, WIRE, ACCESS, ROLE, HANDLER) \
+    case AUGUR_OP_##ID:                                \
+        HANDLER(n, call);                              \
+        return true;
+        AUGUR_NODE_OPS(NODE_OP__CASE)
+#undef NODE_OP__CASE
+        default:
+            return false;
+    }
+}
 
 void node__on_request(struct api_server *s, struct api_call *call)
 {
     struct node *n = s->data;
     const struct proto_request *req = &call->req;
+    enum augur_op aop;
     enum store_op op;
 
     if (n->stopping) {
@@ -656,26 +657,24 @@ void node__on_request(struct api_server *s, struct api_call *call)
                              "node %" PRIu64 " is shutting down", n->config.id);
         return;
     }
-    op = store_op_from_name(req->op, req->op_len);
-    if (op == STORE_OP_NONE) {
-        for (size_t i = 0; i < sizeof node_ops / sizeof node_ops[0]; i++) {
-            if (strlen(node_ops[i].name) == req->op_len &&
-                memcmp(node_ops[i].name, req->op, req->op_len) == 0) {
-                if (!node_op_allowed(call->role, node_ops[i].name)) {
-                    reply_forbidden(call, req->op, req->op_len);
-                    return;
-                }
-                node_ops[i].handle(n, call);
-                return;
-            }
-        }
+    aop = augur_op_find(req->op, req->op_len);
+    if (aop == AUGUR_OP_NONE) {
         api_call_reply_error(call, AUGUR_EINVAL, NULL, "unknown op '%.*s'",
                              (int)(req->op_len > 64 ? 64 : req->op_len),
                              req->op);
         return;
     }
-    if (!store_op_allowed(call->role, op)) {
+    if (!op_allowed(call->role, aop)) {
         reply_forbidden(call, req->op, req->op_len);
+        return;
+    }
+    op = store_op_from_name(req->op, req->op_len);
+    if (op == STORE_OP_NONE) {
+        if (!node_op_serve(n, call, aop)) {
+            api_call_reply_error(
+                call, AUGUR_EINVAL, NULL, "op '%.*s' has no handler",
+                (int)(req->op_len > 64 ? 64 : req->op_len), req->op);
+        }
         return;
     }
     if (store_op_is_write(op)) {

@@ -1,6 +1,7 @@
 /* libraft glue: setup, the FSM over store/, writes, batched read barriers,
  * membership and leadership transfer. */
 #include "raft/replica.h"
+#include "raft/entry.h"
 #include "raft/rollback.h"
 #include "raft/transport.h"
 
@@ -107,29 +108,13 @@ int replica_bootstrap_parse(struct replica_config *cfg,
 
 /* ---- log entries ------------------------------------------------------ */
 
-/* A log entry is an 8-byte header, a body, and zero padding to a multiple of
- * 8 bytes:
- *
- *   0..3  body length, big-endian
- *   4     entry format version
- *   5..7  zero
- *
- * Version 1: the body is one command.  Version 2 (written now): the body is
- * a batch, every command proposed during one loop turn:
- *
- *   [4 bytes: count, big-endian] then count times
- *   [4 bytes: command length, big-endian][command]
- *
- * The padding is not decoration: libraft 0.15's uv backend assumes every
- * entry's length is a multiple of 8 when it batches and reads entries back
- * (canonical/raft #189), and followers otherwise read past the end of the
- * received buffer.  The header gives the true length back to the FSM. */
-#define ENTRY_HEADER 8
-#define ENTRY_SINGLE 1
-#define ENTRY_BATCH 2
-/* A batch is flushed early when it grows past either bound. */
+/* The log entry format is raft/entry.h's.  The writer's bounds: a batch is
+ * flushed early when it grows past either, and it always fits format
+ * version 2, whose limits apply checks. */
 #define BATCH_BYTES_MAX (256u << 10)
 #define BATCH_COUNT_MAX ((unsigned)REPLICA_BATCH_MAX)
+_Static_assert(REPLICA_BATCH_MAX <= REPLICA__ENTRY_BATCH_COUNT_MAX,
+               "a batch must be an entry format version 2 accepts");
 
 static void be32_put(uint8_t *p, uint32_t v)
 {
@@ -137,67 +122,6 @@ static void be32_put(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
-}
-
-static uint32_t be32_get(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-
-/* Apply one entry's commands, appending each answer to r->answer and its end
- * offset to r->ends.  A malformed entry gets one EMALFORMED answer per
- * command it claims (or one), identically on every node. */
-static int entry_apply(struct replica *r, const struct raft_buffer *buf)
-{
-    const uint8_t *p = buf->base;
-    size_t body, off;
-    uint32_t count;
-    int rv = 0;
-
-    uint8_t version;
-
-    r->answer.size = 0;
-    r->n_ends = 0;
-    if (buf->len < ENTRY_HEADER ||
-        (p[4] != ENTRY_SINGLE && p[4] != ENTRY_BATCH) ||
-        (body = be32_get(p)) > buf->len - ENTRY_HEADER) {
-        goto malformed;
-    }
-    version = p[4];
-    p += ENTRY_HEADER;
-    if (version == ENTRY_SINGLE) {
-        rv = store_apply_raw(r->store, p, body, &r->answer);
-        r->ends[r->n_ends++] = r->answer.size;
-        return rv;
-    }
-    if (body < 4 || (count = be32_get(p)) > BATCH_COUNT_MAX || count == 0) {
-        goto malformed;
-    }
-    /* Check the framing whole before applying anything. */
-    off = 4;
-    for (uint32_t i = 0; i < count; i++) {
-        if (body - off < 4 || body - off - 4 < be32_get(p + off)) {
-            goto malformed;
-        }
-        off += 4 + be32_get(p + off);
-    }
-    off = 4;
-    for (uint32_t i = 0; i < count && rv == 0; i++) {
-        uint32_t len = be32_get(p + off);
-        rv = store_apply_raw(r->store, p + off + 4, len, &r->answer);
-        r->ends[r->n_ends++] = r->answer.size;
-        off += 4 + len;
-    }
-    return rv;
-
-malformed:
-    r->answer.size = 0;
-    r->n_ends = 0;
-    rv = store_answer_error(&r->answer, AUGUR_EMALFORMED,
-                            "log entry: bad framing (%zu bytes)", buf->len);
-    r->ends[r->n_ends++] = r->answer.size;
-    return rv;
 }
 
 /* ---- async work ------------------------------------------------------- */
@@ -312,7 +236,8 @@ static int fsm_apply(struct raft_fsm *fsm,
     struct replica *r = fsm->data;
     int rv;
 
-    rv = entry_apply(r, buf);
+    rv = replica__entry_apply(r->store, buf->base, buf->len, &r->answer,
+                              r->ends, &r->n_ends);
     log_bytes_track(r, buf->len);
     if (rv != 0) {
         /* The store failed below the state machine (disk full, LMDB
@@ -379,7 +304,8 @@ static int fsm_snapshot_async(struct raft_fsm *fsm,
     if (b == NULL) {
         return RAFT_NOMEM;
     }
-    rv = store_snapshot_take(r->snap, raft_malloc, &b->base, &b->len);
+    rv =
+        store_snapshot_take(r->snap, raft_malloc, raft_free, &b->base, &b->len);
     if (rv != 0) {
         r->snap_err = rv;
         raft_free(b);
@@ -403,8 +329,9 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
     }
     raft_free(*bufs);
     if (r->snap_err != 0) {
-        LOG(LOG_ERROR, "snapshot at applied index %llu failed: %s",
-            (unsigned long long)r->snap_index, augur_strerror(r->snap_err));
+        LOG(LOG_ERROR, "snapshot at applied index %llu failed: %s: %s",
+            (unsigned long long)r->snap_index, augur_strerror(r->snap_err),
+            store_snapshot_errmsg(r->snap));
     } else if (*n_bufs > 0) {
         LOG(LOG_INFO,
             "took snapshot at applied index %llu (%zu bytes, %llu ms)",
@@ -803,9 +730,9 @@ static void batch_flush(struct replica *r)
         batch_fail(b, AUGUR_ENOMEM);
         return;
     }
-    be32_put(b->buf, (uint32_t)(b->len - ENTRY_HEADER));
-    b->buf[4] = ENTRY_BATCH;
-    be32_put(b->buf + ENTRY_HEADER, b->n);
+    be32_put(b->buf, (uint32_t)(b->len - REPLICA__ENTRY_HEADER));
+    b->buf[4] = REPLICA__ENTRY_BATCH;
+    be32_put(b->buf + REPLICA__ENTRY_HEADER, b->n);
     memcpy(buf.base, b->buf, b->len);
     memset((uint8_t *)buf.base + b->len, 0, total - b->len);
     buf.len = total;
@@ -878,7 +805,7 @@ int replica_write(struct replica *r,
             return AUGUR_ENOMEM;
         }
         b->replica = r;
-        b->len = ENTRY_HEADER + 4;
+        b->len = REPLICA__ENTRY_HEADER + 4;
     }
     n_cap = b->n_cap;
     if (grow(&b->buf, &b->cap, b->len + 4 + len, 1) != 0 ||
@@ -1100,6 +1027,37 @@ int replica_member_assign(struct replica *r,
         return replica__err(rv);
     }
     return 0;
+}
+
+/* How far behind the leader's last entry a voter may be and still count as
+ * caught up: a few batches in flight, not a snapshot to install. */
+#define CAUGHT_UP_SLACK 128
+
+void replica_voters_caught_up(struct replica *r,
+                              uint64_t without,
+                              unsigned *voters,
+                              unsigned *caught_up)
+{
+    const struct raft_configuration *c = &r->raft.configuration;
+    raft_index last = raft_last_index(&r->raft);
+
+    *voters = 0;
+    *caught_up = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct raft_server *srv = &c->servers[i];
+        if (srv->role != RAFT_VOTER || srv->id == without) {
+            continue;
+        }
+        (*voters)++;
+        if (srv->id == r->raft.id) {
+            (*caught_up)++;
+        } else if (replica_is_leader(r) &&
+                   r->raft.leader_state.progress[i].match_index +
+                           CAUGHT_UP_SLACK >=
+                       last) {
+            (*caught_up)++;
+        }
+    }
 }
 
 bool replica_member_changing(struct replica *r)

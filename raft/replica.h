@@ -20,7 +20,14 @@
 #define REPLICA_WARN_UNUSED __attribute__((warn_unused_result))
 #define REPLICA_ERRMSG_SIZE 256
 #define REPLICA_BOOTSTRAP_MAX 9
-#define REPLICA_BATCH_MAX 4096 /* writes in one log entry at most */
+/* Writes the replica puts in one log entry at most: the writer's choice,
+ * within what the entry format allows (raft/entry.h).  Applying an entry
+ * never depends on it. */
+#define REPLICA_BATCH_MAX 4096
+/* The most commands a log entry of any format version holds (raft/entry.h):
+ * the answers of the entry being applied are kept for this many.  Part of
+ * the log format, not a setting. */
+#define REPLICA_ENTRY_COUNT_MAX 4096
 /* The log kept after a snapshot, in bytes, that the snapshot threshold aims
  * at (see log_bytes_track in replica.c), and the threshold's floor. */
 #define REPLICA_LOG_BYTES (16u << 20)
@@ -74,7 +81,7 @@ struct replica
     /* The answers of the entry being applied, one after the other; answer
      * i ends at ends[i]. */
     msgpack_sbuffer answer;
-    size_t ends[REPLICA_BATCH_MAX];
+    size_t ends[REPLICA_ENTRY_COUNT_MAX];
     unsigned n_ends;
     /* Writes of this loop turn, proposed as one entry before the loop
      * polls (see replica_write). */
@@ -225,6 +232,15 @@ int replica_member_assign(struct replica *r,
                           uint64_t id,
                           int role,
                           replica_change_cb cb) REPLICA_WARN_UNUSED;
+/* On the leader: the voters of the configuration without server @without
+ * (0: none left out), and how many of them hold the log up to a few batches
+ * from its end (the leader itself counts).  A configuration whose caught-up
+ * voters are no majority cannot commit anything until the others catch up
+ * (etcd's strict reconfiguration check). */
+void replica_voters_caught_up(struct replica *r,
+                              uint64_t without,
+                              unsigned *voters,
+                              unsigned *caught_up);
 /* True while a configuration change is uncommitted or a promotion is
  * catching its server up: libraft refuses another change meanwhile. */
 bool replica_member_changing(struct replica *r);

@@ -8,35 +8,21 @@
 
 /* ---- names ------------------------------------------------------------ */
 
+/* The wire names and kinds of common/ops.h's rows. */
 static const struct
 {
     enum store_op op;
     const char *name;
+    bool write;
 } op_names[] = {
-    {STORE_OP_RESOURCE_ADD, "resource.add"},
-    {STORE_OP_RESOURCE_SET_STATE, "resource.set_state"},
-    {STORE_OP_WORKLOAD_ADD, "workload.add"},
-    {STORE_OP_EDGE_ADD, "edge.add"},
-    {STORE_OP_EDGE_REMOVE, "edge.remove"},
-    {STORE_OP_CLAIM_ACQUIRE, "claim.acquire"},
-    {STORE_OP_CLAIM_TRANSFER, "claim.transfer"},
-    {STORE_OP_CLAIM_RELEASE, "claim.release"},
-    {STORE_OP_SCORE_SET, "score.set"},
-    {STORE_OP_NODE_SET, "node.set"},
-    {STORE_OP_SESSION_EXPIRE, "session.expire"},
-    {STORE_OP_PRINCIPAL_ADD, "principal.add"},
-    {STORE_OP_PRINCIPAL_REMOVE, "principal.remove"},
-    {STORE_OP_PRINCIPAL_BOOTSTRAP, "principal.bootstrap"},
-    {STORE_OP_RESOURCE_GET, "resource.get"},
-    {STORE_OP_RESOURCE_LIST, "resource.list"},
-    {STORE_OP_WORKLOAD_GET, "workload.get"},
-    {STORE_OP_WORKLOAD_LIST, "workload.list"},
-    {STORE_OP_EDGE_LIST, "edge.list"},
-    {STORE_OP_CLAIM_GET, "claim.get"},
-    {STORE_OP_CLAIM_LIST, "claim.list"},
-    {STORE_OP_EVENTS, "events"},
-    {STORE_OP_NODE_LIST, "node.list"},
-    {STORE_OP_PRINCIPAL_LIST, "principal.list"},
+#define STORE_OP__NAME(ID, NUM, WIRE, ACCESS, ROLE, HANDLER) \
+    {STORE_OP_##ID, WIRE, STORE_OP__##ACCESS},
+#define STORE_OP__W true
+#define STORE_OP__R false
+    AUGUR_STORE_OPS(STORE_OP__NAME)
+#undef STORE_OP__NAME
+#undef STORE_OP__W
+#undef STORE_OP__R
 };
 
 static const char *const state_names[STORE_STATE_COUNT] = {
@@ -80,7 +66,12 @@ const char *store_op_name(enum store_op op)
 
 int store_op_is_write(enum store_op op)
 {
-    return op >= STORE_OP_RESOURCE_ADD && op <= STORE_OP_PRINCIPAL_BOOTSTRAP;
+    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++) {
+        if (op_names[i].op == op) {
+            return op_names[i].write;
+        }
+    }
+    return 0;
 }
 
 static int name_parse(const char *const *names,

@@ -168,7 +168,7 @@ int store__principal_add(struct store *s,
     memcpy(p.name, cmd->u.principal.name, sizeof p.name);
     memcpy(p.key, cmd->u.principal.key, sizeof p.key);
     p.role = cmd->u.principal.role;
-    return principal_insert(s, txn, &p, "principal.add");
+    return principal_insert(s, txn, &p, store_op_name(STORE_OP_PRINCIPAL_ADD));
 }
 
 int store__principal_bootstrap(struct store *s,
@@ -192,7 +192,8 @@ int store__principal_bootstrap(struct store *s,
     memcpy(p.name, cmd->u.principal.name, sizeof p.name);
     memcpy(p.key, cmd->u.principal.key, sizeof p.key);
     p.role = STORE_ROLE_ADMIN;
-    rv = principal_insert(s, txn, &p, "principal.bootstrap");
+    rv = principal_insert(s, txn, &p,
+                          store_op_name(STORE_OP_PRINCIPAL_BOOTSTRAP));
     if (rv == 0 && s->status == 0) {
         rv = store__meta_auth_put(s, txn);
     }

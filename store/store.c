@@ -428,39 +428,21 @@ static void op_begin(struct store *s)
     store__pack_init(&s->out, &s->result);
 }
 
+/* One case per row of common/ops.h: ACCESS W rows in dispatch_write, R rows
+ * in dispatch_read. */
+#define DISPATCH__W(ID, HANDLER) \
+    case STORE_OP_##ID:          \
+        return HANDLER(s, txn, cmd);
+#define DISPATCH__R(ID, HANDLER)
+#define DISPATCH_CASE(ID, NUM, WIRE, ACCESS, ROLE, HANDLER) \
+    DISPATCH__##ACCESS(ID, HANDLER)
+
 static int dispatch_write(struct store *s,
                           MDB_txn *txn,
                           const struct store_cmd *cmd)
 {
     switch (cmd->op) {
-        case STORE_OP_RESOURCE_ADD:
-            return store__resource_add(s, txn, cmd);
-        case STORE_OP_RESOURCE_SET_STATE:
-            return store__resource_set_state(s, txn, cmd);
-        case STORE_OP_WORKLOAD_ADD:
-            return store__workload_add(s, txn, cmd);
-        case STORE_OP_EDGE_ADD:
-            return store__edge_add(s, txn, cmd);
-        case STORE_OP_EDGE_REMOVE:
-            return store__edge_remove(s, txn, cmd);
-        case STORE_OP_CLAIM_ACQUIRE:
-            return store__claim_acquire(s, txn, cmd);
-        case STORE_OP_CLAIM_TRANSFER:
-            return store__claim_transfer(s, txn, cmd);
-        case STORE_OP_CLAIM_RELEASE:
-            return store__claim_release(s, txn, cmd);
-        case STORE_OP_SCORE_SET:
-            return store__score_set(s, txn, cmd);
-        case STORE_OP_NODE_SET:
-            return store__node_set(s, txn, cmd);
-        case STORE_OP_SESSION_EXPIRE:
-            return store__session_expire(s, txn, cmd);
-        case STORE_OP_PRINCIPAL_ADD:
-            return store__principal_add(s, txn, cmd);
-        case STORE_OP_PRINCIPAL_REMOVE:
-            return store__principal_remove(s, txn, cmd);
-        case STORE_OP_PRINCIPAL_BOOTSTRAP:
-            return store__principal_bootstrap(s, txn, cmd);
+        AUGUR_STORE_OPS(DISPATCH_CASE)
         default:
             break;
     }
@@ -468,31 +450,19 @@ static int dispatch_write(struct store *s,
                          store_op_name(cmd->op));
 }
 
+#undef DISPATCH__W
+#undef DISPATCH__R
+#define DISPATCH__W(ID, HANDLER)
+#define DISPATCH__R(ID, HANDLER) \
+    case STORE_OP_##ID:          \
+        return HANDLER(s, txn, cmd);
+
 static int dispatch_read(struct store *s,
                          MDB_txn *txn,
                          const struct store_cmd *cmd)
 {
     switch (cmd->op) {
-        case STORE_OP_RESOURCE_GET:
-            return store__resource_get(s, txn, cmd);
-        case STORE_OP_RESOURCE_LIST:
-            return store__resource_list(s, txn, cmd);
-        case STORE_OP_WORKLOAD_GET:
-            return store__workload_get(s, txn, cmd);
-        case STORE_OP_WORKLOAD_LIST:
-            return store__workload_list(s, txn, cmd);
-        case STORE_OP_EDGE_LIST:
-            return store__edge_list(s, txn, cmd);
-        case STORE_OP_CLAIM_GET:
-            return store__claim_get(s, txn, cmd);
-        case STORE_OP_CLAIM_LIST:
-            return store__claim_list(s, txn, cmd);
-        case STORE_OP_EVENTS:
-            return store__events_read(s, txn, cmd);
-        case STORE_OP_NODE_LIST:
-            return store__node_list(s, txn, cmd);
-        case STORE_OP_PRINCIPAL_LIST:
-            return store__principal_list(s, txn, cmd);
+        AUGUR_STORE_OPS(DISPATCH_CASE)
         default:
             break;
     }
@@ -501,6 +471,10 @@ static int dispatch_read(struct store *s,
                          "the log",
                          store_op_name(cmd->op));
 }
+
+#undef DISPATCH__W
+#undef DISPATCH__R
+#undef DISPATCH_CASE
 
 /* Append the answer of the current op: its result on success, its refusal
  * (and the result it may carry) otherwise. */

@@ -10,6 +10,7 @@
 #include <msgpack.h>
 
 #include "common/error.h"
+#include "common/ops.h"
 
 #define STORE_WARN_UNUSED __attribute__((warn_unused_result))
 
@@ -28,39 +29,18 @@
 #define STORE_LIST_LIMIT_DEFAULT 1000
 #define STORE_LIST_LIMIT_MAX 10000
 
-/* Operations.  Numbers are stored in the Raft log: append-only. */
+/* Operations, one per row of common/ops.h's AUGUR_STORE_OPS.  Numbers are
+ * stored in the Raft log: append-only. */
 enum store_op
 {
     STORE_OP_NONE = 0,
-    /* writes (Raft commands) */
-    STORE_OP_RESOURCE_ADD = 1,
-    STORE_OP_RESOURCE_SET_STATE = 2,
-    STORE_OP_WORKLOAD_ADD = 3,
-    STORE_OP_EDGE_ADD = 4,
-    STORE_OP_EDGE_REMOVE = 5,
-    STORE_OP_CLAIM_ACQUIRE = 6,
-    STORE_OP_CLAIM_TRANSFER = 7,
-    STORE_OP_CLAIM_RELEASE = 8,
-    STORE_OP_SCORE_SET = 9,
-    STORE_OP_NODE_SET = 10,       /* record a node's addresses */
-    STORE_OP_SESSION_EXPIRE = 11, /* drop sessions idle past a TTL */
-    STORE_OP_PRINCIPAL_ADD = 12,
-    STORE_OP_PRINCIPAL_REMOVE = 13,
-    STORE_OP_PRINCIPAL_BOOTSTRAP = 14, /* the first admin: once per cluster */
-    /* reads */
-    STORE_OP_RESOURCE_GET = 64,
-    STORE_OP_RESOURCE_LIST = 65,
-    STORE_OP_WORKLOAD_GET = 66,
-    STORE_OP_WORKLOAD_LIST = 67,
-    STORE_OP_EDGE_LIST = 68,
-    STORE_OP_CLAIM_GET = 69,
-    STORE_OP_CLAIM_LIST = 70,
-    STORE_OP_EVENTS = 71,
-    STORE_OP_NODE_LIST = 72,
-    STORE_OP_PRINCIPAL_LIST = 73,
+#define STORE_OP__ENUM(ID, NUM, WIRE, ACCESS, ROLE, HANDLER) \
+    STORE_OP_##ID = NUM,
+    AUGUR_STORE_OPS(STORE_OP__ENUM)
+#undef STORE_OP__ENUM
 };
 
-/* Wire names ("claim.acquire") <-> op numbers.  store_op_from_name returns
+/* Wire names (claim.acquire) <-> op numbers.  store_op_from_name returns
  * STORE_OP_NONE for an unknown name; store_op_name returns NULL for an
  * unknown op. */
 enum store_op store_op_from_name(const char *name, size_t len);
@@ -223,8 +203,9 @@ struct store_cmd
 /* Command codec.
  *
  * The wire form of a command is a msgpack map:
- *   {"op": "claim.transfer", "args": {"workload": "w1", "to": "h2",
- *    "epoch": 3}, "client": u64, "seq": u64, "ack": u64, "time": i64}
+ *   {"op": NAME, "args": {"workload": "w1", "to": "h2", "epoch": 3},
+ *    "client": u64, "seq": u64, "ack": u64, "time": i64}
+ * with NAME the op's wire name from common/ops.h (claim.transfer here).
  * The session keys and "time" are optional (0 when absent).  The argument
  * maps of each op are listed in docs/ARCHITECTURE.md.
  *
@@ -353,8 +334,10 @@ int store_principals_bootstrapped(struct store *s);
 uint64_t store_principals_version(struct store *s);
 
 /* Snapshot: serialize the whole state into one buffer allocated with
- * @alloc (libraft passes raft_malloc), in a format store_restore reads.
- * Returns 0, AUGUR_ENOMEM or AUGUR_EIO. */
+ * @alloc, owned by the caller, in a format store_restore reads.  Returns 0,
+ * AUGUR_ENOMEM or AUGUR_EIO (the reason in the store's message).  @alloc
+ * comes without a free: should LMDB fail on the second of the two passes
+ * over the state, the buffer is lost (store_snapshot_take frees it). */
 int store_snapshot(struct store *s,
                    void *(*alloc)(size_t),
                    void **buf,
@@ -364,15 +347,21 @@ int store_snapshot(struct store *s,
  * thread: store_snapshot_begin (loop thread) pins the state as of now;
  * store_snapshot_take may then run on any one other thread while commands
  * keep being applied, and builds what store_snapshot would have built at the
- * moment of begin; store_snapshot_end (loop thread) releases it.  Errors as
- * for store_snapshot. */
+ * moment of begin, in a buffer from @alloc that the caller owns on success;
+ * store_snapshot_end (loop thread) releases the pin.  Errors as for
+ * store_snapshot.  On failure store_snapshot_take hands any buffer it
+ * allocated back to @release, and keeps the reason in the snapshot's own
+ * message, store_snapshot_errmsg (owned by @snap, valid until
+ * store_snapshot_end): it writes nothing the store's thread uses. */
 struct store_snap;
 int store_snapshot_begin(struct store *s,
                          struct store_snap **out) STORE_WARN_UNUSED;
 int store_snapshot_take(struct store_snap *snap,
                         void *(*alloc)(size_t),
+                        void (*release)(void *),
                         void **buf,
                         size_t *len) STORE_WARN_UNUSED;
+const char *store_snapshot_errmsg(const struct store_snap *snap);
 void store_snapshot_end(struct store_snap *snap);
 
 /* Replace the whole state with a snapshot's.  A corrupt snapshot is refused

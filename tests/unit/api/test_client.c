@@ -633,36 +633,153 @@ static void deadline_makes_a_sent_write_indeterminate(void **state)
     assert_string_equal(augur_client_errmsg(c), want);
     /* A read that goes unanswered only timed out. */
     assert_int_equal(call_workload(c, "claim.get", "w1", 0), AUGUR_ETIMEOUT);
+    /* Every read of the op table is one, principal.list included (the
+     * library's own list of reads had left it out: a timed-out
+     * principal.list was a write of unknown outcome). */
+    assert_int_equal(call_workload(c, "principal.list", "w1", 0),
+                     AUGUR_ETIMEOUT);
+    assert_int_equal(call_workload(c, "member.list", "w1", 0), AUGUR_ETIMEOUT);
     augur_client_close(c);
     fake_server_stop(&s);
+
+    assert_no_surprises(&s);
+    assert_int_equal(s.n_requests, 4);
+}
+
+/* Long enough that a call which waited for its deadline instead of failing
+ * at once would show (a wrong status), short enough that such a failure
+ * does not hold the suite up. */
+#define LONG_TIMEOUT_MS 8000
+
+/* Every endpoint refuses the connection (nothing listens there): the call
+ * fails at once with ECONNECT naming the endpoints tried, a write as well
+ * as a read, since neither was ever sent. */
+static void call_fails_with_econnect_when_every_endpoint_refuses(void **state)
+{
+    struct augur_client *c;
+    uint16_t port[2];
+    char endpoints[64];
+    char want[160];
+    int fd[2];
+
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        fd[i] = fake_refusing_port(&port[i]);
+        assert_true(fd[i] >= 0);
+    }
+    snprintf(endpoints, sizeof endpoints, "127.0.0.1:%u,127.0.0.1:%u",
+             (unsigned)port[0], (unsigned)port[1]);
+    snprintf(want, sizeof want,
+             "ECONNECT: every endpoint refused the connection: "
+             "127.0.0.1:%u, 127.0.0.1:%u",
+             (unsigned)port[0], (unsigned)port[1]);
+    c = open_client(endpoints, LONG_TIMEOUT_MS);
+    assert_int_equal(call_workload(c, "claim.get", "w1", 0), AUGUR_ECONNECT);
+    assert_string_equal(augur_client_errmsg(c), want);
+    assert_int_equal(call_workload(c, "claim.acquire", "w1", 0),
+                     AUGUR_ECONNECT);
+    assert_string_equal(augur_client_errmsg(c), want);
+    assert_string_equal(augur_client_endpoint(c), "");
+    augur_client_close(c);
+    close(fd[0]);
+    close(fd[1]);
+}
+
+/* Refusals short of a full round (a node down, or restarting during a
+ * leader change) are retried on the next endpoint. */
+static void refusals_short_of_every_endpoint_are_retried(void **state)
+{
+    struct fake_server s;
+    struct augur_client *c;
+    uint16_t port[2];
+    char endpoints[96];
+    int fd[2];
+
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        fd[i] = fake_refusing_port(&port[i]);
+        assert_true(fd[i] >= 0);
+    }
+    assert_int_equal(fake_server_start(&s, script_serve, NULL), 0);
+    snprintf(endpoints, sizeof endpoints, "127.0.0.1:%u,127.0.0.1:%u,%s",
+             (unsigned)port[0], (unsigned)port[1], s.addr);
+    c = open_client(endpoints, LONG_TIMEOUT_MS);
+    assert_int_equal(call_workload(c, "claim.acquire", "w1", 0), 0);
+    assert_int_equal(call_workload(c, "claim.get", "w1", 0), 0);
+    assert_string_equal(augur_client_endpoint(c), s.addr);
+    augur_client_close(c);
+    fake_server_stop(&s);
+    close(fd[0]);
+    close(fd[1]);
 
     assert_no_surprises(&s);
     assert_int_equal(s.n_requests, 2);
 }
 
-static void deadline_on_unreachable_cluster_times_out(void **state)
+/* First connection: read one request, then stop listening (the listening
+ * socket's descriptor becomes a pipe that never gets readable, whose other
+ * end is in s->data) and hang up: from then on the port refuses. */
+static void script_read_then_vanish(struct fake_server *s,
+                                    int fd,
+                                    unsigned conn)
 {
+    int *keep = s->data;
+    int p[2];
+
+    if (conn != 0 || fake_handshake(s, fd) != 0 ||
+        fake_read_request(s, fd, conn, NULL) != 0 || pipe(p) != 0) {
+        return;
+    }
+    (void)dup2(p[0], s->lfd);
+    close(p[0]);
+    *keep = p[1];
+}
+
+/* A write sent before the whole cluster went away may have applied: unlike
+ * a read, it is not failed for the refusals that follow, but retried until
+ * its deadline, when it is indeterminate. */
+static void write_sent_before_every_endpoint_refused_stays_indeterminate(
+    void **state)
+{
+    struct fake_server s;
     struct augur_client *c;
+    struct expect write = {.workload = "w1"};
+    struct expect read = {.workload = "w1"};
+    msgpack_sbuffer args;
     uint16_t port;
-    char addr[32];
-    char want[96];
+    char endpoints[80];
+    int keep = -1;
     int fd;
 
     (void)state;
     fd = fake_refusing_port(&port);
     assert_true(fd >= 0);
-    snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)port);
-    c = open_client(addr, SHORT_TIMEOUT_MS);
-    /* Never sent, so even a write has certainly not applied. */
-    assert_int_equal(call_workload(c, "claim.acquire", "w1", 0),
-                     AUGUR_ETIMEOUT);
-    snprintf(want, sizeof want, "ETIMEOUT: no answer from %s within %d ms",
-             addr, SHORT_TIMEOUT_MS);
-    assert_memory_equal(augur_client_errmsg(c), want, strlen(want));
-    assert_non_null(strstr(augur_client_errmsg(c), "refused"));
-    assert_string_equal(augur_client_endpoint(c), "");
+    assert_int_equal(fake_server_start(&s, script_read_then_vanish, &keep), 0);
+    snprintf(endpoints, sizeof endpoints, "%s,127.0.0.1:%u", s.addr,
+             (unsigned)port);
+    c = open_client(endpoints, SHORT_TIMEOUT_MS);
+    args_workload(&args, "w1");
+    assert_int_equal(augur_submit(c, "claim.acquire", args.data, args.size, 0,
+                                  expect_cb, &write),
+                     0);
+    assert_int_equal(
+        augur_submit(c, "claim.get", args.data, args.size, 0, expect_cb, &read),
+        0);
+    msgpack_sbuffer_destroy(&args);
+    assert_int_equal(augur_run(c, -1), 0);
     augur_client_close(c);
+    fake_server_stop(&s);
     close(fd);
+    if (keep >= 0) {
+        close(keep);
+    }
+
+    assert_no_surprises(&s);
+    assert_int_equal(s.n_requests, 1);
+    assert_int_equal(read.calls, 1);
+    assert_int_equal(read.status, AUGUR_ECONNECT);
+    assert_int_equal(write.calls, 1);
+    assert_int_equal(write.status, AUGUR_EINDETERMINATE);
 }
 
 static void write_unsent_for_lack_of_welcome_times_out(void **state)
@@ -965,7 +1082,10 @@ int main(void)
         cmocka_unit_test(no_leader_moves_to_next_endpoint_with_same_seq),
         cmocka_unit_test(ack_is_lowest_seq_still_awaiting_an_answer),
         cmocka_unit_test(deadline_makes_a_sent_write_indeterminate),
-        cmocka_unit_test(deadline_on_unreachable_cluster_times_out),
+        cmocka_unit_test(call_fails_with_econnect_when_every_endpoint_refuses),
+        cmocka_unit_test(refusals_short_of_every_endpoint_are_retried),
+        cmocka_unit_test(
+            write_sent_before_every_endpoint_refused_stays_indeterminate),
         cmocka_unit_test(write_unsent_for_lack_of_welcome_times_out),
         cmocka_unit_test(run_returns_timeout_while_calls_are_in_flight),
         cmocka_unit_test(large_answer_arrives_whole),
