@@ -2,6 +2,7 @@
  * requests to the handler, write answers. */
 #include "api/server.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,7 +23,15 @@ enum conn_state
     CONN_HELLO, /* waiting for HELLO */
     CONN_AUTH,  /* CHALLENGE sent, waiting for AUTH */
     CONN_READY, /* authenticated: sealed frames only */
-    CONN_CLOSED
+    CONN_CLOSED,
+    CONN_STATE_COUNT
+};
+
+/* conn_moves[from][to]: the transitions allowed (dqlite's sm.h). */
+static const unsigned char conn_moves[CONN_STATE_COUNT][CONN_STATE_COUNT] = {
+    [CONN_HELLO] = {[CONN_AUTH] = 1, [CONN_CLOSED] = 1},
+    [CONN_AUTH] = {[CONN_READY] = 1, [CONN_CLOSED] = 1},
+    [CONN_READY] = {[CONN_CLOSED] = 1},
 };
 
 struct api_conn
@@ -45,6 +54,24 @@ struct api_conn
     int role;
     uint64_t accepted_ms; /* uv_now at accept */
 };
+
+/* Every change of a connection's state goes through here and is checked
+ * against conn_moves: a move it does not list is a bug, not bad input. */
+static void conn_move(struct api_conn *c, enum conn_state to)
+{
+    static const char *const names[CONN_STATE_COUNT] = {
+        [CONN_HELLO] = "hello",
+        [CONN_AUTH] = "auth",
+        [CONN_READY] = "ready",
+        [CONN_CLOSED] = "closed",
+    };
+    if (!conn_moves[c->state][to]) {
+        LOG(LOG_ERROR, "bug: client %s: connection moved %s -> %s", c->peer,
+            names[c->state], names[to]);
+        assert(0);
+    }
+    c->state = to;
+}
 
 struct conn_write
 {
@@ -91,7 +118,7 @@ static void conn_close(struct api_conn *c)
     if (c->state == CONN_CLOSED) {
         return;
     }
-    c->state = CONN_CLOSED;
+    conn_move(c, CONN_CLOSED);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
 
@@ -238,7 +265,7 @@ static void conn_hello(struct api_conn *c, const struct proto_frame *f)
         return;
     }
     c->client = hello.client;
-    c->state = CONN_AUTH;
+    conn_move(c, CONN_AUTH);
     conn_send(c, &sb);
 }
 
@@ -269,7 +296,7 @@ static void conn_auth(struct api_conn *c, const struct proto_frame *f)
         return;
     }
     c->ch = ch;
-    c->state = CONN_READY;
+    conn_move(c, CONN_READY);
     secure_key_hex(c->key, hex);
     LOG(LOG_DEBUG, "client %s: authenticated as %s (key %.16s...)", c->peer,
         c->principal, hex);
