@@ -52,7 +52,7 @@ static void barrier_done(struct raft_barrier *barrier, int status)
     replica__reads_fail(waiting, rv);
     /* Reads still waiting get the next barrier from the prepare handle, on
      * this loop turn, outside any libraft callback. */
-    if (r->waiting_head != NULL && !r->closing) {
+    if (r->waiting_head != NULL && !replica_closing(r)) {
         uv_prepare_start(&r->batch_prepare, replica__prepare_cb);
     }
 }
@@ -80,7 +80,7 @@ static void barrier_start(struct replica *r)
  * refuse them when this node is no longer the leader. */
 void replica__reads_flush(struct replica *r)
 {
-    if (r->waiting_head == NULL || r->barrier_busy || r->closing) {
+    if (r->waiting_head == NULL || r->barrier_busy || replica_closing(r)) {
         return;
     }
     if (!replica_is_leader(r)) {

@@ -109,6 +109,40 @@ int replica_bootstrap_parse(struct replica_config *cfg,
     return 0;
 }
 
+/* ---- life ------------------------------------------------------------- */
+
+/* life_moves[from][to]: the transitions allowed (dqlite's sm.h).  A failed
+ * replica_init closes libraft itself and never leaves INIT for the caller. */
+static const unsigned char life_moves[REPLICA_LIFE_COUNT][REPLICA_LIFE_COUNT] =
+    {
+        [REPLICA_INIT] = {[REPLICA_STARTED] = 1,
+                          [REPLICA_DRAINING] = 1,
+                          [REPLICA_CLOSING] = 1},
+        [REPLICA_STARTED] = {[REPLICA_DRAINING] = 1, [REPLICA_CLOSING] = 1},
+        [REPLICA_DRAINING] = {[REPLICA_CLOSING] = 1},
+        [REPLICA_CLOSING] = {[REPLICA_CLOSED] = 1},
+};
+
+static void life_move(struct replica *r, enum replica_life to)
+{
+    static const char *const names[REPLICA_LIFE_COUNT] = {
+        [REPLICA_INIT] = "init",         [REPLICA_STARTED] = "started",
+        [REPLICA_DRAINING] = "draining", [REPLICA_CLOSING] = "closing",
+        [REPLICA_CLOSED] = "closed",
+    };
+    if (!life_moves[r->life][to]) {
+        LOG(LOG_ERROR, "bug: replica moved %s -> %s", names[r->life],
+            names[to]);
+        abort();
+    }
+    r->life = to;
+}
+
+bool replica_closing(const struct replica *r)
+{
+    return r->life >= REPLICA_DRAINING;
+}
+
 /* ---- async work ------------------------------------------------------- */
 
 /* Debian's libraft 0.15 has asynchronous snapshots (FSM version 3) but its
@@ -140,8 +174,8 @@ static void async_work_done(uv_work_t *w, int status)
     free(a);
     req->cb(req, rv);
     r->async_pending--;
-    if (r->close_deferred && r->async_pending == 0) {
-        r->close_deferred = false;
+    if (r->life == REPLICA_DRAINING && r->async_pending == 0) {
+        life_move(r, REPLICA_CLOSING);
         raft_close(&r->raft, r->raft_closed_cb);
     }
 }
@@ -311,7 +345,7 @@ int replica_init(struct replica *r,
 err_after_raft_init:
     /* raft_close is asynchronous; run the loop until it completes so that the
      * caller has nothing to close. */
-    r->closing = true;
+    r->life = REPLICA_CLOSING;
     raft_close(&r->raft, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
 err_after_io_init:
@@ -331,6 +365,7 @@ int replica_start(struct replica *r)
                  raft_errmsg(&r->raft));
         return AUGUR_EIO;
     }
+    life_move(r, REPLICA_STARTED);
     replica__conf_start(r);
     return 0;
 }
@@ -343,6 +378,7 @@ static void close_step(struct replica *r)
     }
     msgpack_sbuffer_destroy(&r->answer);
     replica__conf_close(r);
+    life_move(r, REPLICA_CLOSED);
     if (r->close_cb != NULL) {
         r->close_cb(r);
     }
@@ -364,7 +400,7 @@ static void handle_closed(uv_handle_t *h)
 void replica_close(struct replica *r, replica_close_cb cb)
 {
     struct replica_read *waiting = r->waiting_head;
-    r->closing = true;
+    life_move(r, r->async_pending > 0 ? REPLICA_DRAINING : REPLICA_CLOSING);
     r->close_cb = cb;
     r->waiting_head = r->waiting_tail = NULL;
     replica__reads_fail(waiting, AUGUR_ESHUTDOWN);
@@ -373,9 +409,8 @@ void replica_close(struct replica *r, replica_close_cb cb)
     uv_close((uv_handle_t *)&r->batch_prepare, handle_closed);
     uv_close((uv_handle_t *)&r->conf_check, handle_closed);
     r->raft_closed_cb = raft_closed;
-    if (r->async_pending > 0) {
-        r->close_deferred = true; /* async_work_done closes */
-        return;
+    if (r->life == REPLICA_DRAINING) {
+        return; /* async_work_done closes */
     }
     raft_close(&r->raft, raft_closed);
 }
@@ -384,7 +419,7 @@ void replica_close(struct replica *r, replica_close_cb cb)
 
 bool replica_is_leader(struct replica *r)
 {
-    return !r->closing && raft_state(&r->raft) == RAFT_LEADER;
+    return !replica_closing(r) && raft_state(&r->raft) == RAFT_LEADER;
 }
 
 const char *replica_state_name(struct replica *r)

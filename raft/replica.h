@@ -94,7 +94,7 @@ struct replica
     uint64_t snap_started;  /* uv_now, ms */
     int snap_err;           /* set by the thread-pool half */
     unsigned async_pending; /* io_async_work requests in flight */
-    bool close_deferred;    /* replica_close waits for them */
+
     void (*raft_closed_cb)(struct raft *raft);
     /* The snapshot threshold as it follows the mean entry size. */
     unsigned max_threshold, max_trailing, threshold;
@@ -107,7 +107,9 @@ struct replica
     struct replica_read *inflight;
     struct raft_barrier barrier;
     bool barrier_busy;
-    bool closing;
+    /* Where the replica is in its life (REPLICA_*, see replica.c's table);
+     * replica_closing() is true from replica_close on. */
+    int life;
     /* The last committed configuration and its index, kept by rollback.c
      * because libraft 0.15 may have compacted it away when it needs it. */
     struct raft_configuration committed;
@@ -144,6 +146,21 @@ int replica_start(struct replica *r) REPLICA_WARN_UNUSED;
  * changes complete with AUGUR_ESHUTDOWN (a write then may or may not have
  * been applied). */
 void replica_close(struct replica *r, replica_close_cb cb);
+
+/* The replica's life: INIT after replica_init, STARTED after
+ * replica_start, CLOSING after replica_close (DRAINING while it waits for
+ * a snapshot on the thread pool before raft_close), CLOSED when its close
+ * callback runs.  Every move is checked against replica.c's table. */
+enum replica_life
+{
+    REPLICA_INIT,
+    REPLICA_STARTED,
+    REPLICA_DRAINING,
+    REPLICA_CLOSING,
+    REPLICA_CLOSED,
+    REPLICA_LIFE_COUNT
+};
+bool replica_closing(const struct replica *r);
 
 /* State queries. */
 bool replica_is_leader(struct replica *r);

@@ -102,7 +102,8 @@ static void batch_flush(struct replica *r)
     }
     r->batch = NULL;
     if (!replica_is_leader(r)) {
-        replica__batch_fail(b, r->closing ? AUGUR_ESHUTDOWN : AUGUR_ENOTLEADER);
+        replica__batch_fail(
+            b, replica_closing(r) ? AUGUR_ESHUTDOWN : AUGUR_ENOTLEADER);
         return;
     }
     total = (b->len + 7) & ~(size_t)7;
