@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "store/db.h"
+#include "store/ops.h"
+#include "store/pack.h"
 #include "store/store_int.h"
 
 /* A claim record is the msgpack array [host, epoch], keyed by the

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/pack.h"
 #include "store/store_int.h"
 
 /* ---- names ------------------------------------------------------------ */

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/db.h"
+#include "store/ops.h"
+#include "store/pack.h"
 #include "store/store_int.h"
 
 /* An edge FROM -> TO (FROM depends on TO) is the key "FROM\0TO" in edges

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/db.h"
+#include "store/ops.h"
+#include "store/pack.h"
 #include "store/store_int.h"
 
 /* Events are keyed by the big-endian revision, so key order is revision

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/db.h"
+#include "store/ops.h"
+#include "store/pack.h"
 #include "store/store_int.h"
 
 /* A node record is the msgpack array [raft_address, client_address, role]

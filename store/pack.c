@@ -2,6 +2,7 @@
  * encodings the store's records share. */
 #include <string.h>
 
+#include "store/pack.h"
 #include "store/store_int.h"
 
 /* ---- packing ---------------------------------------------------------- */

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/db.h"
+#include "store/ops.h"
+#include "store/pack.h"
 #include "store/store_int.h"
 
 /* A principal record is the msgpack array [key hex, role] keyed by name;

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/db.h"
+#include "store/ops.h"
+#include "store/pack.h"
 #include "store/store_int.h"
 
 /* A session is the record [floor, last_time_ms] keyed by the BE client

@@ -7,6 +7,9 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "store/db.h"
+#include "store/ops.h"
+#include "store/pack.h"
 #include "store/store_int.h"
 
 /* Snapshot format, all integers big-endian:

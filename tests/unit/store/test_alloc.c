@@ -19,6 +19,9 @@
 #include <cmocka.h>
 
 #include "helpers.h"
+#include "store/db.h"
+#include "store/ops.h"
+#include "store/pack.h"
 #include "store/store_int.h"
 
 void *__real_malloc(size_t size);

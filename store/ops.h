@@ -1,0 +1,203 @@
+/* store/, above db.h: the records and the operations on them, one file
+ * per concept (resources.c, workloads.c, claims.c, edges.c, events.c,
+ * sessions.c, nodes.c, principals.c).  store.c dispatches to the handlers
+ * through common/ops.h; snapshot.c checks entries with the *_entry_check
+ * functions. */
+#ifndef AUGUR_STORE_OPS_H
+#define AUGUR_STORE_OPS_H
+
+#include "store/db.h"
+#include "store/pack.h"
+#include "store/store_int.h"
+
+/* ---- resources.c ------------------------------------------------------ */
+
+/* 1 for the kinds that may be granted claims (host, vm, container). */
+bool store__kind_is_host(const char *kind);
+int store__resource_load(struct store *s,
+                         MDB_txn *txn,
+                         const char *id,
+                         struct store__resource *r);
+/* Write @r, keeping the pick index in step with @old (NULL: new). */
+int store__resource_store(struct store *s,
+                          MDB_txn *txn,
+                          const struct store__resource *old,
+                          const struct store__resource *r);
+void store__resource_pack(struct store__pack *p,
+                          const struct store__resource *r);
+/* Decode a pick key into the host's free capacity, its p bits and id. */
+int store__pick_key_decode(const MDB_val *k,
+                           uint64_t *p_bits,
+                           struct store_capacity *free_cap,
+                           char *id);
+int store__resource_add(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd);
+int store__resource_set_state(struct store *s,
+                              MDB_txn *txn,
+                              const struct store_cmd *cmd);
+int store__score_set(struct store *s,
+                     MDB_txn *txn,
+                     const struct store_cmd *cmd);
+int store__resource_get(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd);
+int store__resource_list(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__resource_entry_check(struct store *s,
+                                const MDB_val *k,
+                                const MDB_val *v);
+int store__pick_entry_check(struct store *s,
+                            const MDB_val *k,
+                            const MDB_val *v);
+
+/* ---- workloads.c ------------------------------------------------------ */
+
+int store__workload_load(struct store *s,
+                         MDB_txn *txn,
+                         const char *id,
+                         struct store__workload *w);
+int store__workload_store(struct store *s,
+                          MDB_txn *txn,
+                          const struct store__workload *w);
+int store__workload_add(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd);
+int store__workload_get(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd);
+int store__workload_list(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__workload_entry_check(struct store *s,
+                                const MDB_val *k,
+                                const MDB_val *v);
+
+/* ---- claims.c --------------------------------------------------------- */
+
+int store__claim_load(struct store *s,
+                      MDB_txn *txn,
+                      const char *workload,
+                      struct store__claim *c);
+void store__claim_pack(struct store__pack *p, const struct store__claim *c);
+int store__claim_acquire(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__claim_transfer(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd);
+int store__claim_release(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__claim_get(struct store *s,
+                     MDB_txn *txn,
+                     const struct store_cmd *cmd);
+int store__claim_list(struct store *s,
+                      MDB_txn *txn,
+                      const struct store_cmd *cmd);
+int store__claim_entry_check(struct store *s,
+                             const MDB_val *k,
+                             const MDB_val *v);
+int store__host_claim_entry_check(struct store *s,
+                                  const MDB_val *k,
+                                  const MDB_val *v);
+
+/* ---- edges.c ---------------------------------------------------------- */
+
+int store__edge_add(struct store *s, MDB_txn *txn, const struct store_cmd *cmd);
+int store__edge_remove(struct store *s,
+                       MDB_txn *txn,
+                       const struct store_cmd *cmd);
+int store__edge_list(struct store *s,
+                     MDB_txn *txn,
+                     const struct store_cmd *cmd);
+int store__edge_entry_check(struct store *s,
+                            const MDB_val *k,
+                            const MDB_val *v);
+void store__walk_close(struct store__walk *w);
+
+/* ---- events.c --------------------------------------------------------- */
+
+/* Record the current op's result as the event of revision @rev and trim
+ * the oldest event past STORE__EVENTS_MAX. */
+int store__event_append(struct store *s,
+                        MDB_txn *txn,
+                        uint64_t rev,
+                        const struct store_cmd *cmd);
+/* The events op: the events from cmd->u.events.from (0 reads as 1) on.  A
+ * revision older than the oldest event kept was compacted: refused with
+ * AUGUR_ECOMPACTED and the result {"oldest", "rev"}, never answered from a
+ * later revision. */
+int store__events_read(struct store *s,
+                       MDB_txn *txn,
+                       const struct store_cmd *cmd);
+int store__event_entry_check(struct store *s,
+                             const MDB_val *k,
+                             const MDB_val *v);
+
+/* ---- sessions.c ------------------------------------------------------- */
+
+/* Before a write of a client with a session: when (client, seq) was
+ * answered before, append that answer to @answer and set *@done; when seq
+ * is below the session's floor, append an ESESSION answer and set *@done.
+ * Otherwise fill @sess for store__session_record. */
+int store__session_check(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd,
+                         msgpack_sbuffer *answer,
+                         struct store__session *sess,
+                         bool *done);
+/* After the write: forget the answers below cmd->ack, raise the floor,
+ * stamp the session with the command's time and remember @answer. */
+int store__session_record(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd,
+                          const struct store__session *sess,
+                          const void *answer,
+                          size_t len);
+int store__session_expire(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd);
+int store__session_entry_check(struct store *s,
+                               const MDB_val *k,
+                               const MDB_val *v);
+int store__session_time_entry_check(struct store *s,
+                                    const MDB_val *k,
+                                    const MDB_val *v);
+int store__answer_entry_check(struct store *s,
+                              const MDB_val *k,
+                              const MDB_val *v);
+
+/* ---- nodes.c ---------------------------------------------------------- */
+
+int store__node_set(struct store *s, MDB_txn *txn, const struct store_cmd *cmd);
+int store__node_list(struct store *s,
+                     MDB_txn *txn,
+                     const struct store_cmd *cmd);
+int store__node_entry_check(struct store *s,
+                            const MDB_val *k,
+                            const MDB_val *v);
+
+/* ---- principals.c ---------------------------------------------------- */
+
+int store__principal_add(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__principal_remove(struct store *s,
+                            MDB_txn *txn,
+                            const struct store_cmd *cmd);
+int store__principal_bootstrap(struct store *s,
+                               MDB_txn *txn,
+                               const struct store_cmd *cmd);
+int store__principal_list(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd);
+int store__principal_entry_check(struct store *s,
+                                 const MDB_val *k,
+                                 const MDB_val *v);
+int store__principal_key_entry_check(struct store *s,
+                                     const MDB_val *k,
+                                     const MDB_val *v);
+
+#endif

@@ -1,0 +1,67 @@
+/* store/, lowest layer: msgpack and keys (pack.c) and the command codec
+ * (codec.c).  Calls nothing above it. */
+#ifndef AUGUR_STORE_PACK_H
+#define AUGUR_STORE_PACK_H
+
+#include "store/store_int.h"
+
+/* ---- pack.c: msgpack and keys ---------------------------------------- */
+
+void store__pack_init(struct store__pack *p, msgpack_sbuffer *sb);
+void store__pack_str(struct store__pack *p, const char *str);
+void store__pack_strn(struct store__pack *p, const char *str, size_t len);
+void store__pack_raw(struct store__pack *p, const void *buf, size_t len);
+void store__pack_capacity(struct store__pack *p,
+                          const struct store_capacity *c);
+
+/* Check that @buf holds exactly one msgpack object, nested at most a few
+ * levels, whose every declared length and count is backed by bytes (so
+ * unpacking it allocates in proportion to @len).  Returns 0 or
+ * AUGUR_EMALFORMED. */
+int store__msgpack_check(const void *buf, size_t len);
+
+/* Unpack one checked object from @buf into @zone; its strings point into
+ * @buf.  Returns 0, AUGUR_EMALFORMED or AUGUR_ENOMEM. */
+int store__unpack_in(msgpack_zone *zone,
+                     const void *buf,
+                     size_t len,
+                     msgpack_object *obj);
+/* The same into s->zone, cleared first: the object is valid until the next
+ * unpack. */
+int store__unpack(struct store *s,
+                  const void *buf,
+                  size_t len,
+                  msgpack_object *obj);
+
+/* Typed reads of msgpack objects: 0 or AUGUR_EMALFORMED. */
+int store__obj_u64(const msgpack_object *o, uint64_t *out);
+int store__obj_i64(const msgpack_object *o, int64_t *out);
+int store__obj_str(const msgpack_object *o, char *out, size_t size);
+
+/* Big-endian integers, for keys. */
+void store__be64_put(unsigned char *p, uint64_t v);
+uint64_t store__be64_get(const unsigned char *p);
+
+/* A key made of two ids joined by a NUL ("host\0workload"); returns its
+ * length.  @key has STORE__KEY_MAX bytes. */
+size_t store__pair_key(unsigned char *key, const char *a, const char *b);
+/* Split such a key; 0, or AUGUR_EMALFORMED when it is not two valid ids. */
+int store__pair_split(const MDB_val *k, char *a, char *b);
+
+/* ---- codec.c: commands ------------------------------------------------ */
+
+/* Validate a command's fields (as decoded or built by a caller).  Returns
+ * 0, AUGUR_EINVAL or AUGUR_ETOOBIG with the reason in @errmsg. */
+int store__cmd_check(const struct store_cmd *cmd, char *errmsg);
+
+/* store_cmd_decode with s->zone: no allocation per command. */
+int store__cmd_decode(struct store *s,
+                      const void *buf,
+                      size_t len,
+                      struct store_cmd *cmd,
+                      char *errmsg);
+
+/* True when @id is a valid identifier of @len bytes. */
+bool store__id_valid(const char *id, size_t len);
+
+#endif
