@@ -1,5 +1,8 @@
-/* libaugur: the C client library for an augur cluster.  Used by the CLI, the
- * tests, the benchmarks and (later) the agent.
+/* libaugur's in-tree interface: everything of the installed header
+ * (include/augur.h) and, for the CLI, the tests and the benchmarks, the
+ * msgpack calls beneath it: options, pipelining, typed claim helpers and
+ * readers of msgpack maps.  Not installed; its functions are not exported by
+ * the shared library (docs/ARCHITECTURE.md, "libaugur").
  *
  * A client holds one TCP connection at a time to one node of the cluster and
  * pipelines requests over it.  It hides the cluster's topology from the
@@ -10,8 +13,8 @@
  *
  * Not thread-safe: one client per thread.  No callbacks run except inside
  * augur_run() and the synchronous calls. */
-#ifndef AUGUR_H
-#define AUGUR_H
+#ifndef AUGUR_API_AUGUR_H
+#define AUGUR_API_AUGUR_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,8 +22,8 @@
 #include <msgpack.h>
 
 #include "common/error.h"
+#include "include/augur.h"
 
-#define AUGUR_WARN_UNUSED __attribute__((warn_unused_result))
 #define AUGUR_ID_SIZE 128
 #define AUGUR_ADDR_SIZE 64
 #define AUGUR_ERRMSG_SIZE 256
@@ -74,15 +77,9 @@ int augur_client_open(const char *endpoints,
                       struct augur_client **out,
                       char *errmsg) AUGUR_WARN_UNUSED;
 
-/* Close the connection and free the client.  Requests still in flight are
- * dropped without their callbacks.  Not to be called from a callback. */
-void augur_client_close(struct augur_client *c);
-
-/* The message of the last failed call, "" if none; owned by @c. */
-const char *augur_client_errmsg(const struct augur_client *c);
-
-/* The endpoint the client is connected to now, or "" (owned by @c). */
-const char *augur_client_endpoint(const struct augur_client *c);
+/* augur_client_close, augur_client_errmsg and augur_client_endpoint are
+ * include/augur.h's.  augur_client_close drops the requests still in flight
+ * without their callbacks; it is not to be called from a callback. */
 
 /* An answer (see store/store.h for the answer map). */
 struct augur_reply
@@ -97,8 +94,7 @@ struct augur_reply
 /* Release what @r holds; safe on a zeroed or already freed reply. */
 void augur_reply_free(struct augur_reply *r);
 
-/* Request flags. */
-#define AUGUR_STALE 1u /* serve a read from the connected node, no barrier */
+/* Request flags: AUGUR_STALE (include/augur.h). */
 
 /* Call @op (a wire name of docs/ARCHITECTURE.md: claim.get, status...) with
  * @args, a packed msgpack map (NULL, 0 for none), and wait for its answer.

@@ -4,7 +4,11 @@
 
 /* Every fallible augur function returns 0 or one of these codes.  The
  * numbers travel on the wire (the "status" of an answer), so they are
- * append-only: never renumber, never reuse. */
+ * append-only: never renumber, never reuse.  The installed header
+ * include/augur.h carries the same enum under the same guard (it may not
+ * include this one); api_public_test checks that the two agree. */
+#ifndef AUGUR_ERR_ENUM_DEFINED
+#define AUGUR_ERR_ENUM_DEFINED
 enum augur_err
 {
     AUGUR_OK = 0,
@@ -34,12 +38,17 @@ enum augur_err
     AUGUR_ECOMPACTED = 24, /* the revision asked for was trimmed away */
     AUGUR_ERR_COUNT
 };
+#endif
+
+/* These two are part of libaugur's installed interface as well: exported
+ * from the shared library, which hides everything else. */
+#define AUGUR_ERROR_EXPORT __attribute__((visibility("default")))
 
 /* Human-readable description of @code; never NULL, static storage. */
-const char *augur_strerror(int code);
+AUGUR_ERROR_EXPORT const char *augur_strerror(int code);
 
 /* Stable symbolic name of @code ("ENOTFOUND"), for JSON output and logs;
  * never NULL, static storage. */
-const char *augur_errname(int code);
+AUGUR_ERROR_EXPORT const char *augur_errname(int code);
 
 #endif

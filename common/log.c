@@ -1,4 +1,4 @@
-/* Log sink: timestamped, levelled lines on stderr. */
+/* Log sink: timestamped, levelled lines on stderr, or a function's. */
 #include "common/log.h"
 
 #include <stdio.h>
@@ -6,8 +6,14 @@
 #include <strings.h>
 #include <time.h>
 
-int log_threshold = LOG_INFO;
+#ifndef LOG_DEFAULT_LEVEL
+#define LOG_DEFAULT_LEVEL LOG_INFO
+#endif
+
+int log_threshold = LOG_DEFAULT_LEVEL;
 static char log_tag[64];
+static log_sink_fn log_sink; /* NULL: stderr */
+static void *log_sink_data;
 
 static const char *level_names[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
 
@@ -15,6 +21,13 @@ void log_setup(enum log_level threshold, const char *tag)
 {
     log_threshold = (int)threshold;
     snprintf(log_tag, sizeof log_tag, "%s", tag != NULL ? tag : "");
+}
+
+void log_sink_set(int threshold, log_sink_fn fn, void *data)
+{
+    log_threshold = fn != NULL ? threshold : -1;
+    log_sink = fn;
+    log_sink_data = data;
 }
 
 int log_level_parse(const char *name)
@@ -46,6 +59,11 @@ void log_emit(enum log_level level,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (log_sink != NULL) {
+        log_sink(log_sink_data, level, base != NULL ? base + 1 : file, line,
+                 msg);
+        return;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
