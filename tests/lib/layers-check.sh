@@ -10,7 +10,7 @@ status=0
 layer_of()
 {
     case $1 in
-    pack.c | codec.c) echo 0 ;;
+    pack.c | codec.c | encode.c) echo 0 ;;
     db.c) echo 1 ;;
     snapshot.c | store.c) echo 3 ;;
     *.c) echo 2 ;;
