@@ -61,11 +61,11 @@ static void conn_read(struct augur_client *c);
 static void conn_move(struct augur_client *c, enum conn_state to)
 {
     if (!conn_moves[c->state][to]) {
-        LOG(LOG_ERROR, "augur: bug: connection to %s moved %s -> %s",
+        LOG(LOG_LEVEL_ERROR, "augur: bug: connection to %s moved %s -> %s",
             c->peer.addr, conn_state_names[c->state], conn_state_names[to]);
         assert(0);
     }
-    LOG(LOG_TRACE, "augur: connection to %s: %s -> %s", c->peer.addr,
+    LOG(LOG_LEVEL_TRACE, "augur: connection to %s: %s -> %s", c->peer.addr,
         conn_state_names[c->state], conn_state_names[to]);
     c->state = to;
 }
@@ -108,7 +108,7 @@ static void conn_drop_v(struct augur_client *c, const char *fmt, va_list ap)
 static void conn_drop_v(struct augur_client *c, const char *fmt, va_list ap)
 {
     vsnprintf(c->last_error, sizeof c->last_error, fmt, ap);
-    LOG(LOG_DEBUG, "augur: %s", c->last_error);
+    LOG(LOG_LEVEL_DEBUG, "augur: %s", c->last_error);
     conn_close(c);
     if (c->peer_is_hint) {
         /* The hinted leader failed us: back to the list. */
@@ -232,7 +232,7 @@ static void conn_start(struct augur_client *c)
     }
     /* Requests are small and latency-bound: never wait to coalesce. */
     if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
-        LOG(LOG_DEBUG, "augur: TCP_NODELAY on %s: %s", c->peer.addr,
+        LOG(LOG_LEVEL_DEBUG, "augur: TCP_NODELAY on %s: %s", c->peer.addr,
             strerror(errno));
     }
     if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0) {
@@ -363,7 +363,7 @@ static void conn_on_welcome(struct augur_client *c,
         return;
     }
     conn_move(c, CONN_READY);
-    LOG(LOG_DEBUG, "augur: connected to %s", c->peer.addr);
+    LOG(LOG_LEVEL_DEBUG, "augur: connected to %s", c->peer.addr);
 }
 
 static void conn_on_challenge(struct augur_client *c,

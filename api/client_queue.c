@@ -330,8 +330,8 @@ void client__on_response(struct augur_client *c,
     call = call_find(c, id);
     if (call == NULL) {
         /* The answer to a call that has passed its deadline. */
-        LOG(LOG_DEBUG, "augur: %s answered unknown request %llu", c->peer.addr,
-            (unsigned long long)id);
+        LOG(LOG_LEVEL_DEBUG, "augur: %s answered unknown request %llu",
+            c->peer.addr, (unsigned long long)id);
         augur_reply_free(&reply);
         return;
     }

@@ -12,9 +12,11 @@
 #include "api/mpjson.h"
 #include "common/log.h"
 
-_Static_assert(AUGUR_LOG_ERROR == LOG_ERROR && AUGUR_LOG_WARN == LOG_WARN &&
-                   AUGUR_LOG_INFO == LOG_INFO && AUGUR_LOG_DEBUG == LOG_DEBUG &&
-                   AUGUR_LOG_TRACE == LOG_TRACE,
+_Static_assert(AUGUR_LOG_ERROR == LOG_LEVEL_ERROR &&
+                   AUGUR_LOG_WARN == LOG_LEVEL_WARN &&
+                   AUGUR_LOG_INFO == LOG_LEVEL_INFO &&
+                   AUGUR_LOG_DEBUG == LOG_LEVEL_DEBUG &&
+                   AUGUR_LOG_TRACE == LOG_LEVEL_TRACE,
                "the public log levels are common/log.h's");
 
 struct augur_answer
@@ -58,7 +60,8 @@ void augur_log_set(int level, augur_log_fn fn, void *data)
         log_sink_set(-1, NULL, NULL);
         return;
     }
-    log_sink_set(level > LOG_TRACE ? LOG_TRACE : level, public_log_sink, NULL);
+    log_sink_set(level > LOG_LEVEL_TRACE ? LOG_LEVEL_TRACE : level,
+                 public_log_sink, NULL);
 }
 
 int augur_client_new(const char *endpoints,

@@ -66,8 +66,8 @@ static void conn_move(struct api_conn *c, enum conn_state to)
         [CONN_CLOSED] = "closed",
     };
     if (!conn_moves[c->state][to]) {
-        LOG(LOG_ERROR, "bug: client %s: connection moved %s -> %s", c->peer,
-            names[c->state], names[to]);
+        LOG(LOG_LEVEL_ERROR, "bug: client %s: connection moved %s -> %s",
+            c->peer, names[c->state], names[to]);
         assert(0);
     }
     c->state = to;
@@ -129,7 +129,8 @@ static void conn_write_done(uv_write_t *req, int status)
 
     c->output -= w->len;
     if (status != 0 && c->state != CONN_CLOSED) {
-        LOG(LOG_DEBUG, "client %s: write: %s", c->peer, uv_strerror(status));
+        LOG(LOG_LEVEL_DEBUG, "client %s: write: %s", c->peer,
+            uv_strerror(status));
         conn_close(c);
     }
     free(w->data);
@@ -163,7 +164,7 @@ static void conn_send(struct api_conn *c, msgpack_sbuffer *sb)
         *sb = sealed;
     }
     if (c->output + sb->size > limit) {
-        LOG(LOG_WARN,
+        LOG(LOG_LEVEL_WARN,
             "client %s: more than %zu bytes of answers unread; "
             "closing the connection",
             c->peer, limit);
@@ -199,7 +200,7 @@ static void conn_refuse(struct api_conn *c, int status, const char *reason)
     msgpack_sbuffer sb;
 
     c->server->frames_refused++;
-    LOG(LOG_INFO, "client %s: closing connection: %s: %s", c->peer,
+    LOG(LOG_LEVEL_INFO, "client %s: closing connection: %s: %s", c->peer,
         augur_errname(status), reason);
     msgpack_sbuffer_init(&sb);
     if (proto_close_append(&sb, status, reason) == 0) {
@@ -298,8 +299,8 @@ static void conn_auth(struct api_conn *c, const struct proto_frame *f)
     c->ch = ch;
     conn_move(c, CONN_READY);
     secure_key_hex(c->key, hex);
-    LOG(LOG_DEBUG, "client %s: authenticated as %s (key %.16s...)", c->peer,
-        c->principal, hex);
+    LOG(LOG_LEVEL_DEBUG, "client %s: authenticated as %s (key %.16s...)",
+        c->peer, c->principal, hex);
 
     /* WELCOME, the first sealed frame: {"v": 1, "node": id, "principal"} */
     msgpack_sbuffer_init(&sb);
@@ -390,7 +391,7 @@ static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
     if (nread < 0) {
         if (nread != UV_EOF) {
-            LOG(LOG_DEBUG, "client %s: read: %s", c->peer,
+            LOG(LOG_LEVEL_DEBUG, "client %s: read: %s", c->peer,
                 uv_strerror((int)nread));
         }
         conn_close(c);
@@ -457,12 +458,12 @@ static void server_accept(uv_stream_t *listener, int status)
     int rv;
 
     if (status != 0) {
-        LOG(LOG_WARN, "accept: %s", uv_strerror(status));
+        LOG(LOG_LEVEL_WARN, "accept: %s", uv_strerror(status));
         return;
     }
     c = calloc(1, sizeof *c);
     if (c == NULL) {
-        LOG(LOG_ERROR, "accept: out of memory");
+        LOG(LOG_LEVEL_ERROR, "accept: out of memory");
         return;
     }
     c->server = s;
@@ -479,7 +480,7 @@ static void server_accept(uv_stream_t *listener, int status)
     s->n_conns++;
     rv = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rv != 0) {
-        LOG(LOG_WARN, "accept: %s", uv_strerror(rv));
+        LOG(LOG_LEVEL_WARN, "accept: %s", uv_strerror(rv));
         conn_close(c);
         return;
     }

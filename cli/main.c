@@ -57,7 +57,7 @@ static enum log_level log_level_from_env(void)
     const char *env = getenv("AUGUR_LOG_LEVEL");
     int level = env != NULL ? log_level_parse(env) : -1;
 
-    return level >= 0 ? (enum log_level)level : LOG_ERROR;
+    return level >= 0 ? (enum log_level)level : LOG_LEVEL_ERROR;
 }
 
 /* Where the command words are on the line, and whether help or the

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #ifndef LOG_DEFAULT_LEVEL
-#define LOG_DEFAULT_LEVEL LOG_INFO
+#define LOG_DEFAULT_LEVEL LOG_LEVEL_INFO
 #endif
 
 int log_threshold = LOG_DEFAULT_LEVEL;
@@ -32,13 +32,13 @@ void log_sink_set(int threshold, log_sink_fn fn, void *data)
 
 int log_level_parse(const char *name)
 {
-    for (int i = 0; i <= LOG_TRACE; i++) {
+    for (int i = 0; i <= LOG_LEVEL_TRACE; i++) {
         if (strcasecmp(name, level_names[i]) == 0) {
             return i;
         }
     }
     if (strcasecmp(name, "warning") == 0) {
-        return LOG_WARN;
+        return LOG_LEVEL_WARN;
     }
     return -1;
 }

@@ -4,23 +4,25 @@
 
 #include <stdarg.h>
 
+/* LOG_LEVEL_*, not LOG_*: <syslog.h> defines LOG_INFO and LOG_DEBUG as other
+ * numbers, and a file that includes both would log at the wrong level. */
 enum log_level
 {
-    LOG_ERROR = 0,
-    LOG_WARN,
-    LOG_INFO,
-    LOG_DEBUG,
-    LOG_TRACE
+    LOG_LEVEL_ERROR = 0,
+    LOG_LEVEL_WARN,
+    LOG_LEVEL_INFO,
+    LOG_LEVEL_DEBUG,
+    LOG_LEVEL_TRACE
 };
 
 /* The log sink is one of the two globals STYLE.md allows; set it once, before
  * the loop starts.  Messages go to stderr as
  *   2026-11-22T08:00:00.123Z INFO  [node 1] file.c:42 message
  * so that an operator can read and grep them, or to the function given to
- * log_sink_set.  The threshold starts at LOG_INFO, or at LOG_DEFAULT_LEVEL
- * when log.c is built with it defined: the shared libaugur builds it with
- * -1, so that a library logs nothing unless its program asks (augur_log_set
- * of include/augur.h). */
+ * log_sink_set.  The threshold starts at LOG_LEVEL_INFO, or at
+ * LOG_DEFAULT_LEVEL when log.c is built with it defined: the shared libaugur
+ * builds it with -1, so that a library logs nothing unless its program asks
+ * (augur_log_set of include/augur.h). */
 extern int log_threshold;
 
 /* Set the threshold and a short tag printed on every line (e.g. "node 1").

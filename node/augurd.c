@@ -36,14 +36,14 @@ int main(int argc, char **argv)
     }
     rv = node_start(n, &cfg);
     if (rv != 0) {
-        LOG(LOG_ERROR, "cannot start: %s", n->errmsg);
+        LOG(LOG_LEVEL_ERROR, "cannot start: %s", n->errmsg);
         free(n);
         return 1;
     }
     uv_run(&n->loop, UV_RUN_DEFAULT);
     rv = uv_loop_close(&n->loop);
     if (rv != 0) {
-        LOG(LOG_WARN, "loop closed with handles still open: %s",
+        LOG(LOG_LEVEL_WARN, "loop closed with handles still open: %s",
             uv_strerror(rv));
     }
     if (n->lock_fd >= 0) {

@@ -285,7 +285,7 @@ int node_config_parse(struct node_config *cfg,
     int rv;
 
     memset(cfg, 0, sizeof *cfg);
-    cfg->log_level = LOG_INFO;
+    cfg->log_level = LOG_LEVEL_INFO;
     cfg->session_ttl_s = 600;
     /* libraft's defaults (1024 / 128) snapshot the whole state every 1024
      * writes: a full copy on the loop thread that dominated write latency.

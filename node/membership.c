@@ -59,7 +59,7 @@ static int records_load(struct node *n, struct store_node *recs, size_t *nrec)
 {
     int rv = store_node_records(n->store, recs, NODE_MEMBERS_MAX, nrec);
     if (rv != 0) {
-        LOG(LOG_ERROR, "membership: cannot read the node records: %s",
+        LOG(LOG_LEVEL_ERROR, "membership: cannot read the node records: %s",
             augur_strerror(rv));
     }
     return rv;
@@ -330,8 +330,8 @@ static void member_reply(struct member_ctx *ctx, int status, bool recorded)
                  status == AUGUR_EBUSY
                      ? "another membership change is under way"
                      : augur_strerror(status));
-        LOG(LOG_INFO, "membership: %s of node %" PRIu64 ": %s", what, ctx->id,
-            config);
+        LOG(LOG_LEVEL_INFO, "membership: %s of node %" PRIu64 ": %s", what,
+            ctx->id, config);
     }
     n->scratch.size = 0;
     msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
@@ -358,7 +358,7 @@ static void member_changed(struct replica_change *change, int status)
 {
     struct member_ctx *ctx = change->data;
     if (status == 0) {
-        LOG(LOG_INFO, "membership: node %" PRIu64 " %s", ctx->id,
+        LOG(LOG_LEVEL_INFO, "membership: node %" PRIu64 " %s", ctx->id,
             ctx->role < 0 ? "removed" : replica_role_name(ctx->role));
     } else if (status == AUGUR_ENOTFOUND && ctx->role < 0) {
         status = 0; /* not in the configuration: removed already */
@@ -430,7 +430,7 @@ static void member_recorded(struct replica_write *w,
         return;
     }
     if (n->membership.pause_ms > 0) {
-        LOG(LOG_WARN,
+        LOG(LOG_LEVEL_WARN,
             "failpoint: membership change of node %" PRIu64
             " recorded; holding the libraft step %u ms",
             ctx->id, n->membership.pause_ms);
@@ -628,12 +628,12 @@ static void repair_done(struct replica_change *change, int status)
     n->membership.busy--;
     if (status == 0) {
         n->membership.repairs++;
-        LOG(LOG_WARN, "membership: repaired: node %" PRIu64 " is now %s",
+        LOG(LOG_LEVEL_WARN, "membership: repaired: node %" PRIu64 " is now %s",
             ctx->rep.id,
             ctx->rep.kind == REPAIR_REMOVE ? "removed"
                                            : replica_role_name(ctx->rep.role));
     } else {
-        LOG(LOG_WARN, "membership: repair of node %" PRIu64 " failed: %s",
+        LOG(LOG_LEVEL_WARN, "membership: repair of node %" PRIu64 " failed: %s",
             ctx->rep.id, augur_strerror(status));
     }
     free(ctx);
@@ -643,7 +643,8 @@ static void repair_transferred(struct replica_transfer *t, uint64_t leader)
 {
     struct repair_ctx *ctx = t->data;
     ctx->node->membership.busy--;
-    LOG(LOG_INFO, "membership: handed leadership to node %" PRIu64, leader);
+    LOG(LOG_LEVEL_INFO, "membership: handed leadership to node %" PRIu64,
+        leader);
     free(ctx);
 }
 
@@ -655,7 +656,7 @@ static void repair_start(struct node *n, const struct repair *rep)
 
     if (rep->kind == REPAIR_REMOVE &&
         remove_keeps_quorum(n, rep->id, why, sizeof why) != 0) {
-        LOG(LOG_WARN, "membership: not repairing yet: %s", why);
+        LOG(LOG_LEVEL_WARN, "membership: not repairing yet: %s", why);
         free(ctx);
         return;
     }
@@ -691,7 +692,7 @@ static void repair_start(struct node *n, const struct repair *rep)
             break;
     }
     if (rv != 0) {
-        LOG(LOG_WARN,
+        LOG(LOG_LEVEL_WARN,
             "membership: cannot start the repair of node %" PRIu64 ": %s",
             rep->id, augur_strerror(rv));
         free(ctx);
@@ -733,7 +734,7 @@ void node__membership_tick(struct node *n, uint64_t now)
     membership_diff(n, recs, nrec, &rep, text, sizeof text);
     if (rep.kind == REPAIR_NONE) {
         if (!m->in_sync && m->diff[0] != '\0') {
-            LOG(LOG_INFO,
+            LOG(LOG_LEVEL_INFO,
                 "membership: the Raft configuration matches the "
                 "record again");
         }
@@ -745,7 +746,7 @@ void node__membership_tick(struct node *n, uint64_t now)
     if (rep.kind == REPAIR_ADOPT) {
         /* The bootstrap voters, and members added before roles were
          * recorded: the committed configuration is the record. */
-        LOG(LOG_INFO, "membership: recording node %" PRIu64 " (%s at %s)",
+        LOG(LOG_LEVEL_INFO, "membership: recording node %" PRIu64 " (%s at %s)",
             rep.id, replica_role_name(rep.role), rep.address);
         memset(&n->cmd, 0, sizeof n->cmd);
         n->cmd.op = STORE_OP_NODE_SET;
@@ -762,7 +763,7 @@ void node__membership_tick(struct node *n, uint64_t now)
     m->in_sync = false;
     if (strcmp(text, m->diff) != 0) {
         memcpy(m->diff, text, sizeof m->diff);
-        LOG(LOG_WARN, "membership: %s%s", text,
+        LOG(LOG_LEVEL_WARN, "membership: %s%s", text,
             n->config.member_reconcile
                 ? ""
                 : " (--member-reconcile off: not repairing)");
@@ -771,7 +772,7 @@ void node__membership_tick(struct node *n, uint64_t now)
     if (++m->diverged < DIVERGED_CHECKS || !n->config.member_reconcile) {
         return;
     }
-    LOG(LOG_WARN, "membership: repairing: %s", text);
+    LOG(LOG_LEVEL_WARN, "membership: repairing: %s", text);
     m->diverged = 0;
     repair_start(n, &rep);
 }
@@ -786,7 +787,7 @@ void node__membership_init(struct node *n)
         unsigned long ms = strtoul(pause, &end, 10);
         if (*end == '\0' && ms <= 60000) {
             n->membership.pause_ms = (unsigned)ms;
-            LOG(LOG_WARN,
+            LOG(LOG_LEVEL_WARN,
                 "failpoint AUGUR_FAILPOINT_MEMBER_PAUSE_MS=%lu: membership "
                 "changes wait between their record and libraft (tests only)",
                 ms);

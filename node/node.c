@@ -56,7 +56,7 @@ static void on_tick(uv_timer_t *t)
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct node *n = sig->data;
-    LOG(LOG_INFO, "received %s: shutting down", strsignal(signum));
+    LOG(LOG_LEVEL_INFO, "received %s: shutting down", strsignal(signum));
     node_stop(n);
 }
 
@@ -168,7 +168,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     uv_signal_start(&n->sigterm, on_signal, SIGTERM);
     uv_signal_start(&n->sigint, on_signal, SIGINT);
 
-    LOG(LOG_INFO,
+    LOG(LOG_LEVEL_INFO,
         "node %" PRIu64
         " serving clients on %s, peers on %s, data in %s "
         "(applied %llu, rev %" PRIu64 ")",
@@ -199,7 +199,7 @@ static void replica_closed(struct replica *r)
     store_close(n->store);
     n->store = NULL;
     secure_key_wipe(&n->cluster_key);
-    LOG(LOG_INFO, "node %" PRIu64 " stopped", n->config.id);
+    LOG(LOG_LEVEL_INFO, "node %" PRIu64 " stopped", n->config.id);
 }
 
 static void server_closed(struct api_server *s)

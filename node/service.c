@@ -140,7 +140,8 @@ static void write_done(struct replica_write *w,
     free(ctx);
     if (call == NULL) {
         if (status != 0) {
-            LOG(LOG_DEBUG, "own command failed: %s", augur_strerror(status));
+            LOG(LOG_LEVEL_DEBUG, "own command failed: %s",
+                augur_strerror(status));
         }
         return;
     }
@@ -245,7 +246,7 @@ void node__propose_own(struct node *n)
     n->cmd.ack = 0;
     rv = propose(n, NULL);
     if (rv != 0) {
-        LOG(LOG_DEBUG, "cannot propose %s: %s", store_op_name(n->cmd.op),
+        LOG(LOG_LEVEL_DEBUG, "cannot propose %s: %s", store_op_name(n->cmd.op),
             augur_strerror(rv));
     }
 }
@@ -570,7 +571,7 @@ static void transfer_done(struct replica_transfer *t, uint64_t leader)
                              leader);
         return;
     }
-    LOG(LOG_INFO, "leadership transferred to node %" PRIu64, leader);
+    LOG(LOG_LEVEL_INFO, "leadership transferred to node %" PRIu64, leader);
     msgpack_packer pk;
     n->scratch.size = 0;
     msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
@@ -694,7 +695,7 @@ void node__tick(struct node *n)
     if (leader && !n->was_leader) {
         /* Announce this node's client address so followers can redirect
          * clients here; it also commits an entry of the new term. */
-        LOG(LOG_INFO, "became leader in term %llu",
+        LOG(LOG_LEVEL_INFO, "became leader in term %llu",
             (unsigned long long)n->replica.raft.current_term);
         memset(&n->cmd, 0, sizeof n->cmd);
         n->cmd.op = STORE_OP_NODE_SET;
@@ -707,7 +708,7 @@ void node__tick(struct node *n)
         node__propose_own(n);
         n->next_expire_ms = now + SESSION_EXPIRE_EVERY_MS;
     } else if (!leader && n->was_leader) {
-        LOG(LOG_INFO, "no longer the leader");
+        LOG(LOG_LEVEL_INFO, "no longer the leader");
     }
     n->was_leader = leader;
     /* Record the first admin (--admin-key) once; retried until applied. */

@@ -68,7 +68,7 @@ static int fsm_apply(struct raft_fsm *fsm,
         /* The store failed below the state machine (disk full, LMDB
          * error).  Going on would let this node's state diverge from its
          * peers': stop, and let a restart replay the log. */
-        LOG(LOG_ERROR, "apply failed: %s; stopping this node",
+        LOG(LOG_LEVEL_ERROR, "apply failed: %s; stopping this node",
             augur_strerror(rv));
         abort();
     }
@@ -108,7 +108,7 @@ static int fsm_snapshot(struct raft_fsm *fsm,
     }
     rv = store_snapshot_begin(r->store, &r->snap);
     if (rv != 0) {
-        LOG(LOG_ERROR, "snapshot: %s", augur_strerror(rv));
+        LOG(LOG_LEVEL_ERROR, "snapshot: %s", augur_strerror(rv));
         return rv == AUGUR_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
     }
     r->snap_index = r->raft.last_applied;
@@ -154,11 +154,11 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
     }
     raft_free(*bufs);
     if (r->snap_err != 0) {
-        LOG(LOG_ERROR, "snapshot at applied index %llu failed: %s: %s",
+        LOG(LOG_LEVEL_ERROR, "snapshot at applied index %llu failed: %s: %s",
             (unsigned long long)r->snap_index, augur_strerror(r->snap_err),
             store_snapshot_errmsg(r->snap));
     } else if (*n_bufs > 0) {
-        LOG(LOG_INFO,
+        LOG(LOG_LEVEL_INFO,
             "took snapshot at applied index %llu (%zu bytes, %llu ms)",
             (unsigned long long)r->snap_index, len,
             (unsigned long long)(uv_now(r->loop) - r->snap_started));
@@ -176,11 +176,12 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     struct replica *r = fsm->data;
     int rv = store_restore(r->store, buf->base, buf->len);
     if (rv != 0) {
-        LOG(LOG_ERROR, "restore: snapshot refused: %s", augur_strerror(rv));
+        LOG(LOG_LEVEL_ERROR, "restore: snapshot refused: %s",
+            augur_strerror(rv));
         return rv == AUGUR_ENOMEM ? RAFT_NOMEM : RAFT_CORRUPT;
     }
-    LOG(LOG_INFO, "restored snapshot (%zu bytes, rev %" PRIu64 ")", buf->len,
-        store_revision(r->store));
+    LOG(LOG_LEVEL_INFO, "restored snapshot (%zu bytes, rev %" PRIu64 ")",
+        buf->len, store_revision(r->store));
     /* On success the FSM owns the buffer. */
     raft_free(buf->base);
     if (r->applied_cb != NULL) {

@@ -26,7 +26,7 @@ static void change_done(struct raft_change *change, int status)
         if (rv == 0) {
             return;
         }
-        LOG(LOG_WARN, "raft_assign(%" PRIu64 "): %s", req->id,
+        LOG(LOG_LEVEL_WARN, "raft_assign(%" PRIu64 "): %s", req->id,
             raft_errmsg(&r->raft));
         status = rv;
     }

@@ -131,7 +131,7 @@ static void life_move(struct replica *r, enum replica_life to)
         [REPLICA_CLOSED] = "closed",
     };
     if (!life_moves[r->life][to]) {
-        LOG(LOG_ERROR, "bug: replica moved %s -> %s", names[r->life],
+        LOG(LOG_LEVEL_ERROR, "bug: replica moved %s -> %s", names[r->life],
             names[to]);
         abort();
     }
@@ -214,8 +214,8 @@ static void tracer_emit(struct raft_tracer *t,
                         const char *message)
 {
     (void)t;
-    if (LOG_TRACE <= log_threshold) {
-        log_emit(LOG_TRACE, file, line, "libraft: %s", message);
+    if (LOG_LEVEL_TRACE <= log_threshold) {
+        log_emit(LOG_LEVEL_TRACE, file, line, "libraft: %s", message);
     }
 }
 
@@ -239,7 +239,7 @@ int replica_init(struct replica *r,
 
     replica__fsm_init(r);
     r->tracer.impl = r;
-    r->tracer.enabled = LOG_TRACE <= log_threshold;
+    r->tracer.enabled = LOG_LEVEL_TRACE <= log_threshold;
     r->tracer.emit = tracer_emit;
 
     /* Peers prove the cluster key to each other and seal everything:
@@ -307,14 +307,15 @@ int replica_init(struct replica *r,
         rv = raft_bootstrap(&r->raft, &conf);
         raft_configuration_close(&conf);
         if (rv == RAFT_CANTBOOTSTRAP) {
-            LOG(LOG_INFO,
+            LOG(LOG_LEVEL_INFO,
                 "data dir already holds Raft state: not bootstrapping");
         } else if (rv != 0) {
             snprintf(r->errmsg, sizeof r->errmsg, "raft_bootstrap: %s",
                      raft_errmsg(&r->raft));
             goto err_after_raft_init;
         } else {
-            LOG(LOG_INFO, "bootstrapped a %u-node cluster", cfg->n_bootstrap);
+            LOG(LOG_LEVEL_INFO, "bootstrapped a %u-node cluster",
+                cfg->n_bootstrap);
         }
     }
     if (cfg->election_timeout_ms > 0) {

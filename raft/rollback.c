@@ -168,7 +168,7 @@ void replica__conf_track(struct replica *r)
     }
     if (r->committed_missing != index) {
         r->committed_missing = index;
-        LOG(LOG_WARN,
+        LOG(LOG_LEVEL_WARN,
             "membership: the committed configuration (index %llu) is "
             "neither current nor in the log; a rollback now would keep the "
             "uncommitted one",
@@ -251,7 +251,7 @@ void replica__conf_start(struct replica *r)
     if (prev != 0) {
         const struct raft_entry *e = replica__log_entry(&raft->log, prev);
         if (replica__conf_decode(&e->buf, &conf) != 0) {
-            LOG(LOG_ERROR,
+            LOG(LOG_LEVEL_ERROR,
                 "membership: the configuration entry at index %llu does not "
                 "decode; keeping libraft's view",
                 (unsigned long long)prev);
@@ -267,7 +267,7 @@ void replica__conf_start(struct replica *r)
     }
     raft->configuration_index = prev;
     raft->configuration_uncommitted_index = last;
-    LOG(LOG_INFO,
+    LOG(LOG_LEVEL_INFO,
         "membership: the configuration at index %llu (last in the log) may "
         "not be committed; it counts as uncommitted until it is, with the "
         "one at index %llu as the last committed",
@@ -296,7 +296,7 @@ int __wrap_membershipRollback(struct raft *r)
     if (e != NULL && e->type == RAFT_CHANGE) {
         int rv = __real_membershipRollback(r);
         if (rv == 0) {
-            LOG(LOG_INFO,
+            LOG(LOG_LEVEL_INFO,
                 "membership: rolled back the uncommitted configuration at "
                 "index %llu to the one at %llu",
                 (unsigned long long)uncommitted,
@@ -309,7 +309,7 @@ int __wrap_membershipRollback(struct raft *r)
         raft_configuration_close(&r->configuration);
         r->configuration = conf;
         r->configuration_uncommitted_index = 0;
-        LOG(LOG_WARN,
+        LOG(LOG_LEVEL_WARN,
             "membership: rolled back the uncommitted configuration at index "
             "%llu to the committed one at %llu, which the log no longer "
             "holds (libraft 0.15 would have crashed here)",
@@ -320,7 +320,7 @@ int __wrap_membershipRollback(struct raft *r)
     /* Nothing to roll back to: keeping the configuration is what 0.15 does
      * when it does not crash, and the leader's reconciler (node/) repairs
      * what the cluster's record says the membership should be. */
-    LOG(LOG_ERROR,
+    LOG(LOG_LEVEL_ERROR,
         "membership: cannot roll back the uncommitted configuration at index "
         "%llu: the committed one (index %llu) is unknown; keeping it",
         (unsigned long long)uncommitted,

@@ -311,13 +311,13 @@ static int on_auth(struct link *l, const struct proto_frame *f)
 
     if (f->type != PROTO_AUTH || secure_server_auth(&l->hs, f->payload, f->len,
                                                     key, &l->ch, errmsg) != 0) {
-        LOG(LOG_WARN, "peer connection refused: %s",
+        LOG(LOG_LEVEL_WARN, "peer connection refused: %s",
             f->type != PROTO_AUTH ? "no AUTH" : errmsg);
         return -1;
     }
     secure_handshake_wipe(&l->hs);
     if (sodium_memcmp(key, l->t->key->pk, SECURE_PK_SIZE) != 0) {
-        LOG(LOG_WARN, "peer connection refused: not the cluster key");
+        LOG(LOG_LEVEL_WARN, "peer connection refused: not the cluster key");
         return -1;
     }
     l->state = LINK_WAIT_PEER;
@@ -389,7 +389,7 @@ static int on_challenge(struct link *l, const struct proto_frame *f)
     if (f->type != PROTO_CHALLENGE ||
         secure_client_challenge(&l->hs, f->payload, f->len, pt->key->pk,
                                 pt->key, &sb, &l->ch, errmsg) != 0) {
-        LOG(LOG_WARN, "peer %s: %s", l->address,
+        LOG(LOG_LEVEL_WARN, "peer %s: %s", l->address,
             f->type != PROTO_CHALLENGE ? "no CHALLENGE" : errmsg);
         msgpack_sbuffer_destroy(&sb);
         return -1;
@@ -445,7 +445,7 @@ static int link_frame(struct link *l, const struct proto_frame *outer)
 
     if (l->ch.ready) {
         if (secure_open(&l->ch, outer, &f) != 0) {
-            LOG(LOG_WARN, "peer %s: a frame failed authentication",
+            LOG(LOG_LEVEL_WARN, "peer %s: a frame failed authentication",
                 l->address[0] != '\0' ? l->address : "?");
             return -1;
         }

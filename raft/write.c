@@ -74,7 +74,8 @@ static void batch_done(struct raft_apply *apply, int status, void *result)
     if (r->n_ends != b->n) {
         /* Cannot happen for an entry this node encoded; answer each write
          * with what the entry said as a whole rather than guess. */
-        LOG(LOG_ERROR, "batch of %u writes got %u answers", b->n, r->n_ends);
+        LOG(LOG_LEVEL_ERROR, "batch of %u writes got %u answers", b->n,
+            r->n_ends);
         for (unsigned i = 0; i < b->n; i++) {
             b->reqs[i]->cb(b->reqs[i], 0, r->answer.data, r->ends[0]);
         }
@@ -122,7 +123,7 @@ static void batch_flush(struct replica *r)
     rv = raft_apply(&r->raft, &b->apply, &buf, 1, batch_done);
     if (rv != 0) {
         raft_free(buf.base);
-        LOG(LOG_DEBUG, "raft_apply: %s", raft_errmsg(&r->raft));
+        LOG(LOG_LEVEL_DEBUG, "raft_apply: %s", raft_errmsg(&r->raft));
         rv = replica__err(rv);
         /* Nothing was appended: the writes are not indeterminate. */
         replica__batch_fail(b,

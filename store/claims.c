@@ -58,7 +58,7 @@ int store__claim_load(struct store *s,
     if (claim_decode(s, &k, &v, c) != 0) {
         snprintf(s->errmsg, sizeof s->errmsg,
                  "the claim record of workload %s is corrupt", workload);
-        LOG(LOG_ERROR, "store: %s", s->errmsg);
+        LOG(LOG_LEVEL_ERROR, "store: %s", s->errmsg);
         return AUGUR_EIO;
     }
     return 0;
@@ -158,8 +158,8 @@ static int refund_host(struct store *s,
     int rv = store__resource_load(s, txn, c->host, &old);
 
     if (rv == AUGUR_ENOTFOUND) {
-        LOG(LOG_WARN, "store: claim of %s names missing host %s", c->workload,
-            c->host);
+        LOG(LOG_LEVEL_WARN, "store: claim of %s names missing host %s",
+            c->workload, c->host);
         return 0;
     }
     if (rv != 0) {

@@ -38,7 +38,7 @@ static const char meta_rev_key[] = "rev";
 int store__mdb_fail(struct store *s, int rc, const char *what)
 {
     snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, mdb_strerror(rc));
-    LOG(LOG_ERROR, "store: %s", s->errmsg);
+    LOG(LOG_LEVEL_ERROR, "store: %s", s->errmsg);
     return rc == ENOMEM ? AUGUR_ENOMEM : AUGUR_EIO;
 }
 

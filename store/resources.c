@@ -157,7 +157,7 @@ int store__resource_load(struct store *s,
     if (resource_decode(s, &k, &v, r) != 0) {
         snprintf(s->errmsg, sizeof s->errmsg,
                  "the record of resource %s is corrupt", id);
-        LOG(LOG_ERROR, "store: %s", s->errmsg);
+        LOG(LOG_LEVEL_ERROR, "store: %s", s->errmsg);
         return AUGUR_EIO;
     }
     return 0;

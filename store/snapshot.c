@@ -227,7 +227,7 @@ int store_snapshot(struct store *s,
     rv = snapshot_build(s, s->rtxn, alloc, NULL, buf, len, s->errmsg);
     mdb_txn_reset(s->rtxn);
     if (rv != 0) {
-        LOG(LOG_ERROR, "store: %s", s->errmsg);
+        LOG(LOG_LEVEL_ERROR, "store: %s", s->errmsg);
     }
     return rv;
 }
@@ -303,7 +303,7 @@ int store_digest(struct store *s, unsigned char out[32])
     if (rv == 0) {
         crypto_generichash_final(&hash, out, 32);
     } else {
-        LOG(LOG_ERROR, "store: digest: %s", s->errmsg);
+        LOG(LOG_LEVEL_ERROR, "store: digest: %s", s->errmsg);
     }
     mdb_txn_reset(s->rtxn);
     return rv;

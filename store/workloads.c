@@ -56,7 +56,7 @@ int store__workload_load(struct store *s,
     if (workload_decode(s, &k, &v, w) != 0) {
         snprintf(s->errmsg, sizeof s->errmsg,
                  "the record of workload %s is corrupt", id);
-        LOG(LOG_ERROR, "store: %s", s->errmsg);
+        LOG(LOG_LEVEL_ERROR, "store: %s", s->errmsg);
         return AUGUR_EIO;
     }
     return 0;

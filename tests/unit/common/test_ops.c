@@ -1,4 +1,5 @@
-/* common/ops.h: one row per op, and no wire name spelled anywhere else. */
+/* common/: one row per op in ops.h, and no wire name spelled anywhere else;
+ * log levels that live beside <syslog.h>. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +9,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <syslog.h>
 
+#include "common/log.h"
 #include "common/ops.h"
 #include "store/store.h"
 
@@ -133,12 +136,26 @@ static void wire_names_are_spelled_only_in_the_table(void **state)
     assert_int_equal(hits, 0);
 }
 
+/* common/log.h and <syslog.h> in one file: the levels used to be LOG_INFO
+ * and LOG_DEBUG, which <syslog.h> defines as other numbers (this file did
+ * not compile then). */
+static void log_levels_do_not_clash_with_syslog(void **state)
+{
+    (void)state;
+    assert_int_equal(LOG_LEVEL_ERROR, 0);
+    assert_int_equal(LOG_LEVEL_INFO, 2);
+    assert_int_equal(LOG_LEVEL_TRACE, 4);
+    assert_int_equal(LOG_INFO, 6); /* syslog's */
+    assert_int_equal(log_level_parse("debug"), LOG_LEVEL_DEBUG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_row_has_a_unique_name_and_number),
         cmocka_unit_test(store_ops_follow_the_table),
         cmocka_unit_test(wire_names_are_spelled_only_in_the_table),
+        cmocka_unit_test(log_levels_do_not_clash_with_syslog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
