@@ -46,6 +46,10 @@ enum chaos_outcome
 };
 
 /* One operation: its invocation and its completion. */
+/* arg_host of an acquire that let the cluster choose the host (the request
+ * named none); in the model, a holder not known yet. */
+#define CHAOS_HOST_ANY 0xffffffffu
+
 struct chaos_op
 {
     int process;

@@ -256,6 +256,15 @@ static void one_op(struct worker *wk, struct augur_client *c)
     msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
     switch (kind) {
         case 0:
+            /* One acquire in three lets the cluster choose the host that
+             * fits (automatic placement, under the same faults). */
+            if (rng_below(&wk->rng, 3) == 0) {
+                msgpack_pack_map(&pk, 1);
+                pack_str(&pk, "workload");
+                pack_str(&pk, wname);
+                snprintf(args_json, sizeof args_json, ",\"host\":\"*\"");
+                break;
+            }
             msgpack_pack_map(&pk, 2);
             pack_str(&pk, "workload");
             pack_str(&pk, wname);

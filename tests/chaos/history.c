@@ -76,6 +76,9 @@ static int intern(struct chaos_history *h, const char *name, unsigned *out)
 
 const char *chaos_history_name(const struct chaos_history *h, unsigned idx)
 {
+    if (idx == CHAOS_HOST_ANY) {
+        return "*";
+    }
     return idx < h->n_names ? h->names[idx] : "?";
 }
 
@@ -190,7 +193,9 @@ static int add_invoke(struct chaos_history *h, json_t *o, size_t lineno)
     }
     if (op->kind == CHAOS_ACQUIRE || op->kind == CHAOS_TRANSFER) {
         s = jstr(o, "host");
-        if (s == NULL || intern(h, s, &op->arg_host) != 0) {
+        if (s != NULL && op->kind == CHAOS_ACQUIRE && strcmp(s, "*") == 0) {
+            op->arg_host = CHAOS_HOST_ANY; /* the cluster chooses */
+        } else if (s == NULL || intern(h, s, &op->arg_host) != 0) {
             FAIL_LINE("%s without a host", kind_names[kind]);
         }
     }

@@ -46,6 +46,11 @@ static bool model_step(const struct chaos_op *op,
                 next->held = true;
                 next->host = op->arg_host;
                 next->epoch = m->epoch + 1;
+                /* The cluster chose the host: the answer says which, and
+                 * without one (unknown outcome) any host may hold it. */
+                if (op->arg_host == CHAOS_HOST_ANY && known && op->has_claim) {
+                    next->host = op->res_host;
+                }
             }
             break;
         case CHAOS_TRANSFER:
@@ -87,7 +92,8 @@ static bool model_step(const struct chaos_op *op,
         unsigned host = op->kind == CHAOS_RELEASE ? m->host : next->host;
         uint64_t epoch = op->kind == CHAOS_RELEASE ? m->epoch : next->epoch;
         if (status == AUGUR_ECONFLICT || status == 0) {
-            if (host != op->res_host || epoch != op->res_epoch) {
+            if ((host != op->res_host && host != CHAOS_HOST_ANY) ||
+                epoch != op->res_epoch) {
                 return false;
             }
         }

@@ -414,6 +414,48 @@ static void lost_write_with_another_epoch_is_refused(void **state)
     free(summary);
 }
 
+/* An acquire that lets the cluster choose the host ("*"): the answer names
+ * the host; without an answer any host may hold the claim, and the event
+ * log's grant counts against it rather than as a double application. */
+static void acquire_with_host_chosen_by_the_cluster(void **state)
+{
+#define ANYACQ(w) "\"op\":\"acquire\",\"workload\":\"" w "\",\"host\":\"*\""
+    static const char *const answered[] = {
+        INV(1, 100, ANYACQ("w1")), DONE("ok", 1, 110, CLAIM("h2", 1)),
+        INV(2, 200, GET("w1")), DONE("ok", 2, 210, CLAIM("h2", 1)), NULL};
+    static const char *const lost_answer[] = {
+        INV(1, 100, ACQ("w1", "h1")),
+        DONE("ok", 1, 110, CLAIM("h1", 1)),
+        INV(1, 120, REL("w1", 1)),
+        DONE("ok", 1, 130, CLAIM("h1", 1)),
+        INV(1, 200, ANYACQ("w1")),
+        DONE("info", 1, 300, ERR("EINDETERMINATE")),
+        INV(2, 400, GET("w1")),
+        DONE("ok", 2, 410, CLAIM("h3", 2)),
+        "{\"type\":\"event\",\"rev\":1,\"op\":\"claim.acquire\","
+        "\"workload\":\"w1\",\"host\":\"h1\",\"epoch\":1}",
+        "{\"type\":\"event\",\"rev\":2,\"op\":\"claim.release\","
+        "\"workload\":\"w1\",\"host\":\"h1\",\"epoch\":1}",
+        "{\"type\":\"event\",\"rev\":3,\"op\":\"claim.acquire\","
+        "\"workload\":\"w1\",\"host\":\"h3\",\"epoch\":2}",
+        "{\"type\":\"events_end\"}",
+        NULL};
+    /* The answer said h2, a later read sees h3 at the same epoch. */
+    static const char *const wrong[] = {
+        INV(1, 100, ANYACQ("w1")), DONE("ok", 1, 110, CLAIM("h2", 1)),
+        INV(2, 200, GET("w1")), DONE("ok", 2, 210, CLAIM("h3", 1)), NULL};
+    char *summary;
+    (void)state;
+    assert_true(check_lines(answered, NULL));
+    assert_true(check_lines(lost_answer, &summary));
+    assert_non_null(strstr(summary, "applied twice: 0"));
+    free(summary);
+    assert_false(check_lines(wrong, &summary));
+    assert_non_null(strstr(summary, "workload w1: NOT linearizable"));
+    free(summary);
+#undef ANYACQ
+}
+
 static void malformed_lines_are_refused(void **state)
 {
     struct chaos_history h;
@@ -448,6 +490,7 @@ int main(void)
         cmocka_unit_test(nemesis_and_window_are_summarised),
         cmocka_unit_test(history_without_successes_is_refused),
         cmocka_unit_test(lost_write_with_another_epoch_is_refused),
+        cmocka_unit_test(acquire_with_host_chosen_by_the_cluster),
         cmocka_unit_test(malformed_lines_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
