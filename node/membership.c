@@ -260,13 +260,7 @@ void node__member_list(struct node *n, struct api_call *call)
 {
     msgpack_packer pk;
 
-    n->scratch.size = 0;
-    msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    node__pack_str(&pk, "status");
-    msgpack_pack_int(&pk, 0);
-    node__pack_str(&pk, "result");
-    msgpack_pack_map(&pk, 2);
+    node__result_begin(n, &pk, 2);
     node__pack_str(&pk, "items");
     node__members_pack(n, &pk);
     node__pack_str(&pk, "membership");
@@ -333,13 +327,7 @@ static void member_reply(struct member_ctx *ctx, int status, bool recorded)
         LOG(LOG_LEVEL_INFO, "membership: %s of node %" PRIu64 ": %s", what,
             ctx->id, config);
     }
-    n->scratch.size = 0;
-    msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    node__pack_str(&pk, "status");
-    msgpack_pack_int(&pk, 0);
-    node__pack_str(&pk, "result");
-    msgpack_pack_map(&pk, ctx->role >= 0 ? 4 : 2);
+    node__result_begin(n, &pk, ctx->role >= 0 ? 4 : 2);
     node__pack_str(&pk, "id");
     msgpack_pack_uint64(&pk, ctx->id);
     if (ctx->role >= 0) {

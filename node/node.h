@@ -118,6 +118,10 @@ void node__reply_not_leader(struct node *n, struct api_call *call);
 /* Propose n->cmd as the node's own command (no session, no answer). */
 void node__propose_own(struct node *n);
 void node__pack_str(msgpack_packer *pk, const char *s);
+/* Start a successful answer in n->scratch: {"status": 0, "result": a map of
+ * @n_fields}, the caller packing the fields into @pk and replying with
+ * n->scratch. */
+void node__result_begin(struct node *n, msgpack_packer *pk, size_t n_fields);
 /* Optional request fields: 0, AUGUR_ENOTFOUND when absent, AUGUR_EINVAL
  * when of the wrong type (or an empty or too long string). */
 int node__arg_u64(const msgpack_object *args, const char *key, uint64_t *out);

@@ -73,6 +73,17 @@ int node__arg_str(const msgpack_object *args,
     return 0;
 }
 
+void node__result_begin(struct node *n, msgpack_packer *pk, size_t n_fields)
+{
+    n->scratch.size = 0;
+    msgpack_packer_init(pk, &n->scratch, msgpack_sbuffer_write);
+    msgpack_pack_map(pk, 2);
+    node__pack_str(pk, "status");
+    msgpack_pack_int(pk, 0);
+    node__pack_str(pk, "result");
+    msgpack_pack_map(pk, n_fields);
+}
+
 void node__pack_str(msgpack_packer *pk, const char *s)
 {
     msgpack_pack_str_with_body(pk, s, strlen(s));
@@ -513,13 +524,7 @@ void node__status(struct node *n, struct api_call *call)
         sodium_bin2hex(digest, sizeof digest, d, sizeof d);
     }
 
-    n->scratch.size = 0;
-    msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    node__pack_str(&pk, "status");
-    msgpack_pack_int(&pk, 0);
-    node__pack_str(&pk, "result");
-    msgpack_pack_map(&pk, digest[0] != '\0' ? 11 : 10);
+    node__result_begin(n, &pk, digest[0] != '\0' ? 11 : 10);
     node__pack_str(&pk, "node");
     msgpack_pack_uint64(&pk, n->config.id);
     node__pack_str(&pk, "state");
@@ -573,13 +578,7 @@ static void transfer_done(struct replica_transfer *t, uint64_t leader)
     }
     LOG(LOG_LEVEL_INFO, "leadership transferred to node %" PRIu64, leader);
     msgpack_packer pk;
-    n->scratch.size = 0;
-    msgpack_packer_init(&pk, &n->scratch, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    node__pack_str(&pk, "status");
-    msgpack_pack_int(&pk, 0);
-    node__pack_str(&pk, "result");
-    msgpack_pack_map(&pk, 1);
+    node__result_begin(n, &pk, 1);
     node__pack_str(&pk, "leader");
     msgpack_pack_uint64(&pk, leader);
     api_call_reply(call, n->scratch.data, n->scratch.size);
