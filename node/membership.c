@@ -587,6 +587,14 @@ void node__member_remove(struct node *n, struct api_call *call)
                              id);
         return;
     }
+    if (srv != NULL && srv->role == RAFT_VOTER) {
+        char why[200];
+        if (remove_keeps_quorum(n, id, why, sizeof why) != 0) {
+            api_call_reply_error(call, AUGUR_EBUSY, NULL, "member.remove: %s",
+                                 why);
+            return;
+        }
+    }
     ctx = member_ctx_new(n, call);
     if (ctx == NULL) {
         return;
