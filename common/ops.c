@@ -9,7 +9,7 @@ static const struct
     bool write;
     enum augur_role_rank role;
 } ops[AUGUR_OP_COUNT] = {
-#define AUGUR_OP__ROW(ID, NUM, WIRE, ACCESS, ROLE, HANDLER) \
+#define AUGUR_OP__ROW(ID, NUM, WIRE, ACCESS, ROLE, HANDLER, ARGS) \
     [AUGUR_OP_##ID] = {WIRE, AUGUR_OP__##ACCESS, AUGUR_ROLE_##ROLE},
 #define AUGUR_OP__W true
 #define AUGUR_OP__R false

@@ -7,7 +7,7 @@
  * anywhere else in the sources.
  *
  * AUGUR_STORE_OPS(X): the replicated state machine's ops.
- *   X(ID, NUMBER, WIRE, ACCESS, ROLE, HANDLER)
+ *   X(ID, NUMBER, WIRE, ACCESS, ROLE, HANDLER, ARGS)
  *   NUMBER  the op's number in the Raft log: append-only, never reused
  *           (writes 1..63, reads 64..)
  *   ACCESS  W: a Raft command; R: a read (linearizable unless stale)
@@ -16,6 +16,15 @@
  *           itself proposes
  *   HANDLER store/'s function, (struct store *, MDB_txn *, const struct
  *           store_cmd *) -> int
+ *   ARGS    the argument fields, in the order they are decoded, checked
+ *           and encoded: F(KEY, TYPE, FLAGS, MEMBER), KEY the name in the
+ *           argument map, TYPE how it is read, checked and written, FLAGS
+ *           REQ (must be given), OPT (may be left out), OMIT (may be left
+ *           out or empty, and is not written then), REQ_EMPTY (must be
+ *           given, may be empty), REQ_POS (must be given and positive),
+ *           MEMBER where it lives in struct store_cmd's union.  store/
+ *           codec.c and encode.c define TYPE and F (see docs/ARCHITECTURE.md
+ *           "Operations"); everyone else ignores the column.
  *
  * AUGUR_NODE_OPS(X): ops augurd answers itself (Raft's state, membership,
  * leadership), never in the log.
@@ -30,31 +39,76 @@
 #include <stddef.h>
 
 /* clang-format off */
-#define AUGUR_STORE_OPS(X)                                                        \
-    X(RESOURCE_ADD,        1,  "resource.add",        W, OPERATOR, store__resource_add)        \
-    X(RESOURCE_SET_STATE,  2,  "resource.set_state",  W, OPERATOR, store__resource_set_state)  \
-    X(WORKLOAD_ADD,        3,  "workload.add",        W, OPERATOR, store__workload_add)        \
-    X(EDGE_ADD,            4,  "edge.add",            W, OPERATOR, store__edge_add)            \
-    X(EDGE_REMOVE,         5,  "edge.remove",         W, OPERATOR, store__edge_remove)         \
-    X(CLAIM_ACQUIRE,       6,  "claim.acquire",       W, OPERATOR, store__claim_acquire)       \
-    X(CLAIM_TRANSFER,      7,  "claim.transfer",      W, OPERATOR, store__claim_transfer)      \
-    X(CLAIM_RELEASE,       8,  "claim.release",       W, OPERATOR, store__claim_release)       \
-    X(SCORE_SET,           9,  "score.set",           W, OPERATOR, store__score_set)           \
-    X(NODE_SET,            10, "node.set",            W, INTERNAL, store__node_set)            \
-    X(SESSION_EXPIRE,      11, "session.expire",      W, INTERNAL, store__session_expire)      \
-    X(PRINCIPAL_ADD,       12, "principal.add",       W, ADMIN,    store__principal_add)       \
-    X(PRINCIPAL_REMOVE,    13, "principal.remove",    W, ADMIN,    store__principal_remove)    \
-    X(PRINCIPAL_BOOTSTRAP, 14, "principal.bootstrap", W, INTERNAL, store__principal_bootstrap) \
-    X(RESOURCE_GET,        64, "resource.get",        R, READER,   store__resource_get)        \
-    X(RESOURCE_LIST,       65, "resource.list",       R, READER,   store__resource_list)       \
-    X(WORKLOAD_GET,        66, "workload.get",        R, READER,   store__workload_get)        \
-    X(WORKLOAD_LIST,       67, "workload.list",       R, READER,   store__workload_list)       \
-    X(EDGE_LIST,           68, "edge.list",           R, READER,   store__edge_list)           \
-    X(CLAIM_GET,           69, "claim.get",           R, READER,   store__claim_get)           \
-    X(CLAIM_LIST,          70, "claim.list",          R, READER,   store__claim_list)          \
-    X(EVENTS,              71, "events",              R, READER,   store__events_read)         \
-    X(NODE_LIST,           72, "node.list",           R, READER,   store__node_list)           \
-    X(PRINCIPAL_LIST,      73, "principal.list",      R, ADMIN,    store__principal_list)
+#define AUGUR_STORE_OPS(X)                                                                     \
+    X(RESOURCE_ADD, 1, "resource.add", W, OPERATOR, store__resource_add,                       \
+      F(id, ID, REQ, resource_add.id)                                                          \
+      F(kind, KIND, REQ, resource_add.kind)                                                    \
+      F(capacity, CAPACITY, OPT, resource_add.capacity)                                        \
+      F(labels, LABELS, OPT, resource_add))                                                    \
+    X(RESOURCE_SET_STATE, 2, "resource.set_state", W, OPERATOR, store__resource_set_state,     \
+      F(id, ID, REQ, set_state.id)                                                             \
+      F(state, STATE, REQ, set_state.state))                                                   \
+    X(WORKLOAD_ADD, 3, "workload.add", W, OPERATOR, store__workload_add,                       \
+      F(id, ID, REQ, workload_add.id)                                                          \
+      F(demand, CAPACITY, OPT, workload_add.demand)                                            \
+      F(priority, I64, OPT, workload_add.priority))                                            \
+    X(EDGE_ADD, 4, "edge.add", W, OPERATOR, store__edge_add,                                   \
+      F(from, ID, REQ, edge.from)                                                              \
+      F(to, ID, REQ, edge.to)                                                                  \
+      F(kind, EDGE_KIND, REQ, edge.kind))                                                      \
+    X(EDGE_REMOVE, 5, "edge.remove", W, OPERATOR, store__edge_remove,                          \
+      F(from, ID, REQ, edge.from)                                                              \
+      F(to, ID, REQ, edge.to))                                                                 \
+    X(CLAIM_ACQUIRE, 6, "claim.acquire", W, OPERATOR, store__claim_acquire,                    \
+      F(workload, ID, REQ, acquire.workload)                                                   \
+      F(host, ID, OMIT, acquire.host))                                                         \
+    X(CLAIM_TRANSFER, 7, "claim.transfer", W, OPERATOR, store__claim_transfer,                 \
+      F(workload, ID, REQ, transfer.workload)                                                  \
+      F(to, ID, REQ, transfer.to)                                                              \
+      F(epoch, U64, REQ, transfer.epoch))                                                      \
+    X(CLAIM_RELEASE, 8, "claim.release", W, OPERATOR, store__claim_release,                    \
+      F(workload, ID, REQ, release.workload)                                                   \
+      F(epoch, U64, REQ, release.epoch))                                                       \
+    X(SCORE_SET, 9, "score.set", W, OPERATOR, store__score_set,                                \
+      F(id, ID, REQ, score.id)                                                                 \
+      F(p, PROB, REQ, score.p)                                                                 \
+      F(window, WINDOW, OPT, score.window_s))                                                  \
+    X(NODE_SET, 10, "node.set", W, INTERNAL, store__node_set,                                  \
+      F(id, U64, REQ_POS, node.id)                                                             \
+      F(raft_address, ADDR, REQ, node.raft_address)                                            \
+      F(client_address, ADDR, REQ_EMPTY, node.client_address)                                  \
+      F(role, NODE_ROLE, OMIT, node.role))                                                     \
+    X(SESSION_EXPIRE, 11, "session.expire", W, INTERNAL, store__session_expire,                \
+      F(ttl_ms, U64, REQ, expire.ttl_ms))                                                      \
+    X(PRINCIPAL_ADD, 12, "principal.add", W, ADMIN, store__principal_add,                      \
+      F(name, ID, REQ, principal.name)                                                         \
+      F(key, KEY, REQ, principal.key)                                                          \
+      F(role, ROLE, REQ, principal.role))                                                      \
+    X(PRINCIPAL_REMOVE, 13, "principal.remove", W, ADMIN, store__principal_remove,             \
+      F(name, ID, REQ, principal.name))                                                        \
+    X(PRINCIPAL_BOOTSTRAP, 14, "principal.bootstrap", W, INTERNAL, store__principal_bootstrap, \
+      F(name, ID, REQ, principal.name)                                                         \
+      F(key, KEY, REQ, principal.key))                                                         \
+    X(RESOURCE_GET, 64, "resource.get", R, READER, store__resource_get,                        \
+      F(id, ID, REQ, get.id))                                                                  \
+    X(RESOURCE_LIST, 65, "resource.list", R, READER, store__resource_list,                     \
+      F(after, LIST, OPT, list))                                                               \
+    X(WORKLOAD_GET, 66, "workload.get", R, READER, store__workload_get,                        \
+      F(id, ID, REQ, get.id))                                                                  \
+    X(WORKLOAD_LIST, 67, "workload.list", R, READER, store__workload_list,                     \
+      F(after, LIST, OPT, list))                                                               \
+    X(EDGE_LIST, 68, "edge.list", R, READER, store__edge_list,                                 \
+      F(resource, LIST_EDGES, OPT, list))                                                      \
+    X(CLAIM_GET, 69, "claim.get", R, READER, store__claim_get,                                 \
+      F(workload, ID, REQ, get.id))                                                            \
+    X(CLAIM_LIST, 70, "claim.list", R, READER, store__claim_list,                              \
+      F(host, LIST_CLAIMS, OPT, list))                                                         \
+    X(EVENTS, 71, "events", R, READER, store__events_read,                                     \
+      F(from, FROM, OPT, events.from)                                                          \
+      F(limit, LIMIT, OMIT, events.limit))                                                     \
+    X(NODE_LIST, 72, "node.list", R, READER, store__node_list, /* no arguments */)             \
+    X(PRINCIPAL_LIST, 73, "principal.list", R, ADMIN, store__principal_list,                   \
+      F(after, LIST_PRINCIPALS, OPT, list))
 
 #define AUGUR_NODE_OPS(X)                                                         \
     X(STATUS,          "status",          R, ANY,    node__status)          \
@@ -69,7 +123,8 @@
 enum augur_op
 {
     AUGUR_OP_NONE = 0,
-#define AUGUR_OP__ENUM(ID, NUM, WIRE, ACCESS, ROLE, HANDLER) AUGUR_OP_##ID,
+#define AUGUR_OP__ENUM(ID, NUM, WIRE, ACCESS, ROLE, HANDLER, ARGS) \
+    AUGUR_OP_##ID,
     AUGUR_STORE_OPS(AUGUR_OP__ENUM)
 #undef AUGUR_OP__ENUM
 #define AUGUR_OP__ENUM(ID, WIRE, ACCESS, ROLE, HANDLER) AUGUR_OP_##ID,

@@ -697,6 +697,37 @@ static void repair_start(struct node *n, const struct repair *rep)
     n->membership.busy++;
 }
 
+/* Record every server of the (committed) configuration that has no role on
+ * record with the role it has: the bootstrap voters, and members added
+ * before roles were recorded. */
+static void adopt_all(struct node *n,
+                      const struct store_node *recs,
+                      size_t nrec)
+{
+    const struct raft_configuration *c = &n->replica.raft.configuration;
+
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct raft_server *srv = &c->servers[i];
+        const struct store_node *rec = record_find(recs, nrec, srv->id);
+        if (rec != NULL && rec->role[0] != '\0') {
+            continue;
+        }
+        LOG(LOG_LEVEL_INFO, "membership: recording node %" PRIu64 " (%s at %s)",
+            (uint64_t)srv->id, replica_role_name(srv->role), srv->address);
+        memset(&n->cmd, 0, sizeof n->cmd);
+        n->cmd.op = STORE_OP_NODE_SET;
+        n->cmd.u.node.id = srv->id;
+        snprintf(n->cmd.u.node.raft_address, sizeof n->cmd.u.node.raft_address,
+                 "%s", srv->address);
+        snprintf(n->cmd.u.node.client_address,
+                 sizeof n->cmd.u.node.client_address, "%s",
+                 rec != NULL ? rec->client_address : "");
+        snprintf(n->cmd.u.node.role, sizeof n->cmd.u.node.role, "%s",
+                 replica_role_name(srv->role));
+        node__propose_own(n);
+    }
+}
+
 void node__membership_tick(struct node *n, uint64_t now)
 {
     struct node_membership *m = &n->membership;
@@ -712,12 +743,19 @@ void node__membership_tick(struct node *n, uint64_t now)
         return;
     }
     if (m->leader_since_ms == 0) {
-        /* A new leader lets the changes of its predecessor settle first. */
+        /* A new leader lets the changes of its predecessor settle first,
+         * but records at once the servers of a committed configuration
+         * that have no role on record (the bootstrap voters, after the
+         * first election), all in this loop turn. */
         grace = 2 * (n->config.election_timeout_ms > 0
                          ? n->config.election_timeout_ms
                          : 1000);
         m->leader_since_ms = now;
         m->next_check_ms = now + grace;
+        if (!replica_member_changing(&n->replica) &&
+            records_load(n, recs, &nrec) == 0) {
+            adopt_all(n, recs, nrec);
+        }
     }
     if (now < m->next_check_ms) {
         return;
@@ -740,20 +778,7 @@ void node__membership_tick(struct node *n, uint64_t now)
         return;
     }
     if (rep.kind == REPAIR_ADOPT) {
-        /* The bootstrap voters, and members added before roles were
-         * recorded: the committed configuration is the record. */
-        LOG(LOG_LEVEL_INFO, "membership: recording node %" PRIu64 " (%s at %s)",
-            rep.id, replica_role_name(rep.role), rep.address);
-        memset(&n->cmd, 0, sizeof n->cmd);
-        n->cmd.op = STORE_OP_NODE_SET;
-        n->cmd.u.node.id = rep.id;
-        memcpy(n->cmd.u.node.raft_address, rep.address,
-               sizeof n->cmd.u.node.raft_address);
-        memcpy(n->cmd.u.node.client_address, rep.client_address,
-               sizeof n->cmd.u.node.client_address);
-        snprintf(n->cmd.u.node.role, sizeof n->cmd.u.node.role, "%s",
-                 replica_role_name(rep.role));
-        node__propose_own(n);
+        adopt_all(n, recs, nrec);
         return;
     }
     m->in_sync = false;

@@ -1,6 +1,7 @@
 /* The command codec's reading half: op, state and kind names, validation,
  * and the msgpack decoding of commands (encode.c writes them). */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ static const struct
     const char *name;
     bool write;
 } op_names[] = {
-#define STORE_OP__NAME(ID, NUM, WIRE, ACCESS, ROLE, HANDLER) \
+#define STORE_OP__NAME(ID, NUM, WIRE, ACCESS, ROLE, HANDLER, ARGS) \
     {STORE_OP_##ID, WIRE, STORE_OP__##ACCESS},
 #define STORE_OP__W true
 #define STORE_OP__R false
@@ -25,6 +26,35 @@ static const struct
 #undef STORE_OP__W
 #undef STORE_OP__R
 };
+
+/* The argument fields of every op, from common/ops.h's ARGS column. */
+#define STORE__FLAG_REQ STORE__F_REQ
+#define STORE__FLAG_OPT 0u
+#define STORE__FLAG_OMIT (STORE__F_EMPTY | STORE__F_OMIT)
+#define STORE__FLAG_REQ_EMPTY (STORE__F_REQ | STORE__F_EMPTY)
+#define STORE__FLAG_REQ_POS (STORE__F_REQ | STORE__F_POS)
+#define F(KEY, TYPE, FLAGS, MEMBER)              \
+    {#KEY, STORE__T_##TYPE, STORE__FLAG_##FLAGS, \
+     offsetof(struct store_cmd, u.MEMBER),       \
+     sizeof(((struct store_cmd *)0)->u.MEMBER)},
+#define STORE_OP__FIELDS(ID, NUM, WIRE, ACCESS, ROLE, HANDLER, ARGS) \
+    static const struct store__field fields_##ID[] = {ARGS{0}};
+AUGUR_STORE_OPS(STORE_OP__FIELDS)
+#undef STORE_OP__FIELDS
+#undef F
+
+const struct store__field *store__op_fields(enum store_op op)
+{
+    switch (op) {
+#define STORE_OP__CASE(ID, NUM, WIRE, ACCESS, ROLE, HANDLER, ARGS) \
+    case STORE_OP_##ID:                                            \
+        return fields_##ID;
+        AUGUR_STORE_OPS(STORE_OP__CASE)
+#undef STORE_OP__CASE
+        default:
+            return NULL;
+    }
+}
 
 static const char *const state_names[STORE_STATE_COUNT] = {
     [STORE_STATE_ACTIVE] = "active",
@@ -349,129 +379,104 @@ static int check_list(const char *op, const struct store_cmd *cmd, char *errmsg)
     return rv;
 }
 
+/* Check each field of the op's row, in order. */
 int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
 {
     const char *op = store_op_name(cmd->op);
-    int rv;
+    const struct store__field *f = store__op_fields(cmd->op);
+    int rv = 0;
 
-    if (op == NULL) {
+    if (op == NULL || f == NULL) {
         return fail(errmsg, AUGUR_EINVAL, "unknown op %d", (int)cmd->op);
     }
-    switch (cmd->op) {
-        case STORE_OP_RESOURCE_ADD:
-            rv = check_id(op, "id", cmd->u.resource_add.id, false, errmsg);
-            if (rv == 0) {
-                rv = check_kind(op, cmd->u.resource_add.kind, errmsg);
+    for (; f->key != NULL && rv == 0; f++) {
+        const void *m = (const char *)cmd + f->off;
+        bool empty_ok = (f->flags & STORE__F_EMPTY) != 0;
+
+        switch (f->type) {
+            case STORE__T_ID:
+                rv = check_id(op, f->key, m, empty_ok, errmsg);
+                break;
+            case STORE__T_KIND:
+                rv = check_kind(op, m, errmsg);
+                break;
+            case STORE__T_ADDR:
+                if (!(empty_ok && ((const char *)m)[0] == '\0')) {
+                    rv = check_address(op, f->key, m, errmsg);
+                }
+                break;
+            case STORE__T_NODE_ROLE:
+                if (!store_node_role_valid(m)) {
+                    rv = fail(errmsg, AUGUR_EINVAL,
+                              "%s: '%s' must be voter, standby, spare or "
+                              "removed",
+                              op, f->key);
+                }
+                break;
+            case STORE__T_KEY:
+                rv = check_key(op, m, errmsg);
+                break;
+            case STORE__T_STATE:
+                if (store_state_name(*(const int *)m) == NULL) {
+                    rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown state %d", op,
+                              *(const int *)m);
+                }
+                break;
+            case STORE__T_EDGE_KIND:
+                if (store_edge_kind_name(*(const int *)m) == NULL) {
+                    rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown edge kind %d",
+                              op, *(const int *)m);
+                }
+                break;
+            case STORE__T_ROLE:
+                if (store_role_name(*(const int *)m) == NULL) {
+                    rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown role %d", op,
+                              *(const int *)m);
+                }
+                break;
+            case STORE__T_U64:
+                if ((f->flags & STORE__F_POS) && *(const uint64_t *)m == 0) {
+                    rv =
+                        fail(errmsg, AUGUR_EINVAL,
+                             "%s: '%s' must be a positive integer", op, f->key);
+                }
+                break;
+            case STORE__T_PROB: {
+                double p = *(const double *)m;
+                /* Written so that NaN fails too. */
+                if (!(p >= 0.0 && p <= 1.0)) {
+                    rv = fail(errmsg, AUGUR_EINVAL,
+                              "%s: '%s' must be a probability in [0, 1]", op,
+                              f->key);
+                }
+                break;
             }
-            if (rv == 0) {
+            case STORE__T_WINDOW:
+                if (*(const uint64_t *)m == 0) {
+                    rv = fail(errmsg, AUGUR_EINVAL,
+                              "%s: '%s' must be a positive number of seconds",
+                              op, f->key);
+                }
+                break;
+            case STORE__T_LABELS:
                 rv = check_labels(op, cmd, errmsg);
-            }
-            return rv;
-        case STORE_OP_RESOURCE_SET_STATE:
-            rv = check_id(op, "id", cmd->u.set_state.id, false, errmsg);
-            if (rv == 0 && store_state_name(cmd->u.set_state.state) == NULL) {
-                rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown state %d", op,
-                          cmd->u.set_state.state);
-            }
-            return rv;
-        case STORE_OP_WORKLOAD_ADD:
-            return check_id(op, "id", cmd->u.workload_add.id, false, errmsg);
-        case STORE_OP_EDGE_ADD:
-        case STORE_OP_EDGE_REMOVE:
-            rv = check_id(op, "from", cmd->u.edge.from, false, errmsg);
-            if (rv == 0) {
-                rv = check_id(op, "to", cmd->u.edge.to, false, errmsg);
-            }
-            if (rv == 0 && cmd->op == STORE_OP_EDGE_ADD &&
-                store_edge_kind_name(cmd->u.edge.kind) == NULL) {
-                rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown edge kind %d", op,
-                          cmd->u.edge.kind);
-            }
-            return rv;
-        case STORE_OP_CLAIM_ACQUIRE:
-            rv = check_id(op, "workload", cmd->u.acquire.workload, false,
-                          errmsg);
-            if (rv == 0) {
-                rv = check_id(op, "host", cmd->u.acquire.host, true, errmsg);
-            }
-            return rv;
-        case STORE_OP_CLAIM_TRANSFER:
-            rv = check_id(op, "workload", cmd->u.transfer.workload, false,
-                          errmsg);
-            if (rv == 0) {
-                rv = check_id(op, "to", cmd->u.transfer.to, false, errmsg);
-            }
-            return rv;
-        case STORE_OP_CLAIM_RELEASE:
-            return check_id(op, "workload", cmd->u.release.workload, false,
-                            errmsg);
-        case STORE_OP_SCORE_SET:
-            rv = check_id(op, "id", cmd->u.score.id, false, errmsg);
-            /* Written so that NaN fails too. */
-            if (rv == 0 && !(cmd->u.score.p >= 0.0 && cmd->u.score.p <= 1.0)) {
-                rv = fail(errmsg, AUGUR_EINVAL,
-                          "%s: 'p' must be a probability in [0, 1]", op);
-            }
-            if (rv == 0 && cmd->u.score.window_s == 0) {
-                rv = fail(errmsg, AUGUR_EINVAL,
-                          "%s: 'window' must be a positive number of seconds",
-                          op);
-            }
-            return rv;
-        case STORE_OP_NODE_SET:
-            if (cmd->u.node.id == 0) {
-                return fail(errmsg, AUGUR_EINVAL,
-                            "%s: 'id' must be a positive integer", op);
-            }
-            rv = check_address(op, "raft_address", cmd->u.node.raft_address,
-                               errmsg);
-            /* A member recorded from Raft's configuration (a bootstrap
-             * voter) may have no known client address yet. */
-            if (rv == 0 && cmd->u.node.client_address[0] != '\0') {
-                rv = check_address(op, "client_address",
-                                   cmd->u.node.client_address, errmsg);
-            }
-            if (rv == 0 && !store_node_role_valid(cmd->u.node.role)) {
-                rv = fail(errmsg, AUGUR_EINVAL,
-                          "%s: 'role' must be voter, standby, spare or "
-                          "removed",
-                          op);
-            }
-            return rv;
-        case STORE_OP_SESSION_EXPIRE:
-        case STORE_OP_EVENTS:
-            return 0;
-        case STORE_OP_PRINCIPAL_ADD:
-        case STORE_OP_PRINCIPAL_BOOTSTRAP:
-            rv = check_id(op, "name", cmd->u.principal.name, false, errmsg);
-            if (rv == 0) {
-                rv = check_key(op, cmd->u.principal.key, errmsg);
-            }
-            if (rv == 0 && cmd->op == STORE_OP_PRINCIPAL_ADD &&
-                store_role_name(cmd->u.principal.role) == NULL) {
-                rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown role %d", op,
-                          cmd->u.principal.role);
-            }
-            return rv;
-        case STORE_OP_PRINCIPAL_REMOVE:
-            return check_id(op, "name", cmd->u.principal.name, false, errmsg);
-        case STORE_OP_PRINCIPAL_LIST:
-            return check_id(op, "after", cmd->u.list.after, true, errmsg);
-        case STORE_OP_RESOURCE_GET:
-        case STORE_OP_WORKLOAD_GET:
-            return check_id(op, "id", cmd->u.get.id, false, errmsg);
-        case STORE_OP_CLAIM_GET:
-            return check_id(op, "workload", cmd->u.get.id, false, errmsg);
-        case STORE_OP_RESOURCE_LIST:
-        case STORE_OP_WORKLOAD_LIST:
-        case STORE_OP_EDGE_LIST:
-        case STORE_OP_CLAIM_LIST:
-        case STORE_OP_NODE_LIST:
-            return check_list(op, cmd, errmsg);
-        case STORE_OP_NONE:
-            break;
+                break;
+            case STORE__T_LIST:
+            case STORE__T_LIST_EDGES:
+            case STORE__T_LIST_CLAIMS:
+                rv = check_list(op, cmd, errmsg);
+                break;
+            case STORE__T_LIST_PRINCIPALS:
+                rv = check_id(op, "after", cmd->u.list.after, true, errmsg);
+                break;
+            case STORE__T_I64:
+            case STORE__T_FROM:
+            case STORE__T_LIMIT:
+            case STORE__T_CAPACITY:
+                break;
+        }
     }
-    return fail(errmsg, AUGUR_EINVAL, "unknown op %d", (int)cmd->op);
+    return rv;
 }
 
 /* ---- decoding --------------------------------------------------------- */
@@ -726,159 +731,78 @@ static int decode_list(const struct args *a,
     return rv;
 }
 
+/* Read each field of the op's row, in order. */
 static int decode_fields(const struct args *a, struct store_cmd *cmd)
 {
-    int rv;
+    const struct store__field *f = store__op_fields(cmd->op);
+    int rv = 0;
 
-    switch (cmd->op) {
-        case STORE_OP_RESOURCE_ADD:
-            rv = arg_str(a, "id", true, cmd->u.resource_add.id,
-                         sizeof cmd->u.resource_add.id);
-            if (rv == 0) {
-                rv = arg_str(a, "kind", true, cmd->u.resource_add.kind,
-                             sizeof cmd->u.resource_add.kind);
-            }
-            if (rv == 0) {
-                rv = arg_capacity(a, "capacity", &cmd->u.resource_add.capacity);
-            }
-            if (rv == 0) {
-                rv = arg_labels(a, cmd);
-            }
-            return rv;
-        case STORE_OP_RESOURCE_SET_STATE:
-            rv = arg_str(a, "id", true, cmd->u.set_state.id,
-                         sizeof cmd->u.set_state.id);
-            if (rv == 0) {
-                rv = arg_name(a, "state", store_state_parse,
+    if (f == NULL) {
+        return fail(a->errmsg, AUGUR_EINVAL, "unknown op");
+    }
+    for (; f->key != NULL && rv == 0; f++) {
+        void *m = (char *)cmd + f->off;
+        bool req = (f->flags & STORE__F_REQ) != 0;
+
+        switch (f->type) {
+            case STORE__T_ID:
+            case STORE__T_KIND:
+            case STORE__T_ADDR:
+            case STORE__T_NODE_ROLE:
+            case STORE__T_KEY:
+                rv = arg_str(a, f->key, req, m, f->size);
+                break;
+            case STORE__T_STATE:
+                rv = arg_name(a, f->key, store_state_parse,
                               "active, standby, degraded, draining, failed, "
                               "quarantined",
-                              &cmd->u.set_state.state);
-            }
-            return rv;
-        case STORE_OP_WORKLOAD_ADD:
-            rv = arg_str(a, "id", true, cmd->u.workload_add.id,
-                         sizeof cmd->u.workload_add.id);
-            if (rv == 0) {
-                rv = arg_capacity(a, "demand", &cmd->u.workload_add.demand);
-            }
-            if (rv == 0) {
-                rv = arg_i64(a, "priority", &cmd->u.workload_add.priority);
-            }
-            return rv;
-        case STORE_OP_EDGE_ADD:
-        case STORE_OP_EDGE_REMOVE:
-            rv = arg_str(a, "from", true, cmd->u.edge.from,
-                         sizeof cmd->u.edge.from);
-            if (rv == 0) {
-                rv = arg_str(a, "to", true, cmd->u.edge.to,
-                             sizeof cmd->u.edge.to);
-            }
-            if (rv == 0 && cmd->op == STORE_OP_EDGE_ADD) {
-                rv = arg_name(a, "kind", store_edge_kind_parse,
-                              "power, network, storage, workload, cooling",
-                              &cmd->u.edge.kind);
-            }
-            return rv;
-        case STORE_OP_CLAIM_ACQUIRE:
-            rv = arg_str(a, "workload", true, cmd->u.acquire.workload,
-                         sizeof cmd->u.acquire.workload);
-            if (rv == 0) {
-                rv = arg_str(a, "host", false, cmd->u.acquire.host,
-                             sizeof cmd->u.acquire.host);
-            }
-            return rv;
-        case STORE_OP_CLAIM_TRANSFER:
-            rv = arg_str(a, "workload", true, cmd->u.transfer.workload,
-                         sizeof cmd->u.transfer.workload);
-            if (rv == 0) {
-                rv = arg_str(a, "to", true, cmd->u.transfer.to,
-                             sizeof cmd->u.transfer.to);
-            }
-            if (rv == 0) {
-                rv = arg_u64(a, "epoch", true, &cmd->u.transfer.epoch);
-            }
-            return rv;
-        case STORE_OP_CLAIM_RELEASE:
-            rv = arg_str(a, "workload", true, cmd->u.release.workload,
-                         sizeof cmd->u.release.workload);
-            if (rv == 0) {
-                rv = arg_u64(a, "epoch", true, &cmd->u.release.epoch);
-            }
-            return rv;
-        case STORE_OP_SCORE_SET:
-            rv =
-                arg_str(a, "id", true, cmd->u.score.id, sizeof cmd->u.score.id);
-            if (rv == 0) {
-                rv = arg_prob(a, "p", &cmd->u.score.p);
-            }
-            if (rv == 0) {
-                cmd->u.score.window_s = STORE__WINDOW_DEFAULT;
-                rv = arg_u64(a, "window", false, &cmd->u.score.window_s);
-            }
-            return rv;
-        case STORE_OP_NODE_SET:
-            rv = arg_u64(a, "id", true, &cmd->u.node.id);
-            if (rv == 0) {
-                rv = arg_str(a, "raft_address", true, cmd->u.node.raft_address,
-                             sizeof cmd->u.node.raft_address);
-            }
-            if (rv == 0) {
-                rv = arg_str(a, "client_address", true,
-                             cmd->u.node.client_address,
-                             sizeof cmd->u.node.client_address);
-            }
-            if (rv == 0) {
-                rv = arg_str(a, "role", false, cmd->u.node.role,
-                             sizeof cmd->u.node.role);
-            }
-            return rv;
-        case STORE_OP_SESSION_EXPIRE:
-            return arg_u64(a, "ttl_ms", true, &cmd->u.expire.ttl_ms);
-        case STORE_OP_PRINCIPAL_ADD:
-        case STORE_OP_PRINCIPAL_BOOTSTRAP:
-            rv = arg_str(a, "name", true, cmd->u.principal.name,
-                         sizeof cmd->u.principal.name);
-            if (rv == 0) {
-                rv = arg_str(a, "key", true, cmd->u.principal.key,
-                             sizeof cmd->u.principal.key);
-            }
-            if (rv == 0 && cmd->op == STORE_OP_PRINCIPAL_ADD) {
-                rv = arg_name(a, "role", store_role_parse,
-                              "admin, operator, agent, reader",
-                              &cmd->u.principal.role);
-            }
-            return rv;
-        case STORE_OP_PRINCIPAL_REMOVE:
-            return arg_str(a, "name", true, cmd->u.principal.name,
-                           sizeof cmd->u.principal.name);
-        case STORE_OP_PRINCIPAL_LIST:
-            return decode_list(a, cmd, NULL);
-        case STORE_OP_RESOURCE_GET:
-        case STORE_OP_WORKLOAD_GET:
-            return arg_str(a, "id", true, cmd->u.get.id, sizeof cmd->u.get.id);
-        case STORE_OP_CLAIM_GET:
-            return arg_str(a, "workload", true, cmd->u.get.id,
-                           sizeof cmd->u.get.id);
-        case STORE_OP_RESOURCE_LIST:
-        case STORE_OP_WORKLOAD_LIST:
-            return decode_list(a, cmd, NULL);
-        case STORE_OP_EDGE_LIST:
-            return decode_list(a, cmd, "resource");
-        case STORE_OP_CLAIM_LIST:
-            return decode_list(a, cmd, "host");
-        case STORE_OP_NODE_LIST:
-            return 0;
-        case STORE_OP_EVENTS:
-            cmd->u.events.from = 1;
-            rv = arg_u64(a, "from", false, &cmd->u.events.from);
-            if (rv == 0) {
-                rv = arg_limit(a, &cmd->u.events.limit);
-            }
-            return rv;
-        case STORE_OP_NONE:
-            break;
+                              m);
+                break;
+            case STORE__T_EDGE_KIND:
+                rv = arg_name(a, f->key, store_edge_kind_parse,
+                              "power, network, storage, workload, cooling", m);
+                break;
+            case STORE__T_ROLE:
+                rv = arg_name(a, f->key, store_role_parse,
+                              "admin, operator, agent, reader", m);
+                break;
+            case STORE__T_U64:
+                rv = arg_u64(a, f->key, req, m);
+                break;
+            case STORE__T_WINDOW:
+                *(uint64_t *)m = STORE__WINDOW_DEFAULT;
+                rv = arg_u64(a, f->key, false, m);
+                break;
+            case STORE__T_FROM:
+                *(uint64_t *)m = 1;
+                rv = arg_u64(a, f->key, false, m);
+                break;
+            case STORE__T_LIMIT:
+                rv = arg_limit(a, m);
+                break;
+            case STORE__T_I64:
+                rv = arg_i64(a, f->key, m);
+                break;
+            case STORE__T_PROB:
+                rv = arg_prob(a, f->key, m);
+                break;
+            case STORE__T_CAPACITY:
+                rv = arg_capacity(a, f->key, m);
+                break;
+            case STORE__T_LABELS:
+                rv = arg_labels(a, cmd);
+                break;
+            case STORE__T_LIST:
+            case STORE__T_LIST_PRINCIPALS:
+                rv = decode_list(a, cmd, NULL);
+                break;
+            case STORE__T_LIST_EDGES:
+            case STORE__T_LIST_CLAIMS:
+                rv = decode_list(a, cmd, f->key);
+                break;
+        }
     }
-    return fail(a->errmsg, AUGUR_EINVAL, "unknown op");
+    return rv;
 }
 
 int store_cmd_decode_args(enum store_op op,

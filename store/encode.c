@@ -21,156 +21,124 @@ static void pack_kv_u64(struct store__pack *p, const char *key, uint64_t v)
     msgpack_pack_uint64(&p->pk, v);
 }
 
-static void encode_list(struct store__pack *p,
-                        const struct store_cmd *cmd,
-                        const char *filter)
+/* The entries a field writes into the argument map: a page writes up to
+ * three (after, its filter, limit), a field marked OMIT none when empty. */
+static size_t field_entries(const struct store__field *f,
+                            const struct store_cmd *cmd)
 {
-    bool after = cmd->u.list.after[0] != 0;
-    bool filtered = filter != NULL && cmd->u.list.filter[0] != 0;
-    bool limit = cmd->u.list.limit != 0;
+    const char *m = (const char *)cmd + f->off;
 
-    msgpack_pack_map(&p->pk, (size_t)after + filtered + limit);
-    if (after) {
-        pack_kv_str(p, "after", cmd->u.list.after);
+    switch (f->type) {
+        case STORE__T_LIST:
+        case STORE__T_LIST_PRINCIPALS:
+            return (size_t)(cmd->u.list.after[0] != 0) +
+                   (cmd->u.list.limit != 0);
+        case STORE__T_LIST_EDGES:
+        case STORE__T_LIST_CLAIMS:
+            return (size_t)(cmd->u.list.after[0] != 0) +
+                   (cmd->u.list.filter[0] != 0) + (cmd->u.list.limit != 0);
+        default:
+            break;
     }
-    if (filtered) {
-        pack_kv_str(p, filter, cmd->u.list.filter);
+    if (!(f->flags & STORE__F_OMIT)) {
+        return 1;
     }
-    if (limit) {
-        pack_kv_u64(p, "limit", cmd->u.list.limit);
+    switch (f->type) {
+        case STORE__T_U64:
+            return *(const uint64_t *)m != 0;
+        case STORE__T_LIMIT:
+            return *(const unsigned *)m != 0;
+        default:
+            return m[0] != '\0';
     }
 }
 
-static void encode_args(struct store__pack *p, const struct store_cmd *cmd)
+static void encode_field(struct store__pack *p,
+                         const struct store__field *f,
+                         const struct store_cmd *cmd)
 {
     msgpack_packer *k = &p->pk;
+    const char *m = (const char *)cmd + f->off;
 
-    switch (cmd->op) {
-        case STORE_OP_RESOURCE_ADD:
-            msgpack_pack_map(k, 4);
-            pack_kv_str(p, "id", cmd->u.resource_add.id);
-            pack_kv_str(p, "kind", cmd->u.resource_add.kind);
-            store__pack_str(p, "capacity");
-            store__pack_capacity(p, &cmd->u.resource_add.capacity);
-            store__pack_str(p, "labels");
+    if (field_entries(f, cmd) == 0) {
+        return;
+    }
+    switch (f->type) {
+        case STORE__T_ID:
+        case STORE__T_KIND:
+        case STORE__T_ADDR:
+        case STORE__T_NODE_ROLE:
+        case STORE__T_KEY:
+            pack_kv_str(p, f->key, m);
+            break;
+        case STORE__T_STATE:
+            pack_kv_str(p, f->key, store_state_name(*(const int *)m));
+            break;
+        case STORE__T_EDGE_KIND:
+            pack_kv_str(p, f->key, store_edge_kind_name(*(const int *)m));
+            break;
+        case STORE__T_ROLE:
+            pack_kv_str(p, f->key, store_role_name(*(const int *)m));
+            break;
+        case STORE__T_U64:
+        case STORE__T_WINDOW:
+        case STORE__T_FROM:
+            pack_kv_u64(p, f->key, *(const uint64_t *)m);
+            break;
+        case STORE__T_LIMIT:
+            pack_kv_u64(p, f->key, *(const unsigned *)m);
+            break;
+        case STORE__T_I64:
+            store__pack_str(p, f->key);
+            msgpack_pack_int64(k, *(const int64_t *)m);
+            break;
+        case STORE__T_PROB:
+            store__pack_str(p, f->key);
+            msgpack_pack_double(k, *(const double *)m);
+            break;
+        case STORE__T_CAPACITY:
+            store__pack_str(p, f->key);
+            store__pack_capacity(p, (const struct store_capacity *)m);
+            break;
+        case STORE__T_LABELS:
+            store__pack_str(p, f->key);
             msgpack_pack_map(k, cmd->u.resource_add.n_labels);
             for (unsigned i = 0; i < cmd->u.resource_add.n_labels; i++) {
                 pack_kv_str(p, cmd->u.resource_add.labels[i].key,
                             cmd->u.resource_add.labels[i].value);
             }
             break;
-        case STORE_OP_RESOURCE_SET_STATE:
-            msgpack_pack_map(k, 2);
-            pack_kv_str(p, "id", cmd->u.set_state.id);
-            pack_kv_str(p, "state", store_state_name(cmd->u.set_state.state));
-            break;
-        case STORE_OP_WORKLOAD_ADD:
-            msgpack_pack_map(k, 3);
-            pack_kv_str(p, "id", cmd->u.workload_add.id);
-            store__pack_str(p, "demand");
-            store__pack_capacity(p, &cmd->u.workload_add.demand);
-            store__pack_str(p, "priority");
-            msgpack_pack_int64(k, cmd->u.workload_add.priority);
-            break;
-        case STORE_OP_EDGE_ADD:
-            msgpack_pack_map(k, 3);
-            pack_kv_str(p, "from", cmd->u.edge.from);
-            pack_kv_str(p, "to", cmd->u.edge.to);
-            pack_kv_str(p, "kind", store_edge_kind_name(cmd->u.edge.kind));
-            break;
-        case STORE_OP_EDGE_REMOVE:
-            msgpack_pack_map(k, 2);
-            pack_kv_str(p, "from", cmd->u.edge.from);
-            pack_kv_str(p, "to", cmd->u.edge.to);
-            break;
-        case STORE_OP_CLAIM_ACQUIRE:
-            msgpack_pack_map(k, cmd->u.acquire.host[0] != 0 ? 2 : 1);
-            pack_kv_str(p, "workload", cmd->u.acquire.workload);
-            if (cmd->u.acquire.host[0] != 0) {
-                pack_kv_str(p, "host", cmd->u.acquire.host);
+        case STORE__T_LIST:
+        case STORE__T_LIST_PRINCIPALS:
+        case STORE__T_LIST_EDGES:
+        case STORE__T_LIST_CLAIMS:
+            if (cmd->u.list.after[0] != 0) {
+                pack_kv_str(p, "after", cmd->u.list.after);
+            }
+            if ((f->type == STORE__T_LIST_EDGES ||
+                 f->type == STORE__T_LIST_CLAIMS) &&
+                cmd->u.list.filter[0] != 0) {
+                pack_kv_str(p, f->key, cmd->u.list.filter);
+            }
+            if (cmd->u.list.limit != 0) {
+                pack_kv_u64(p, "limit", cmd->u.list.limit);
             }
             break;
-        case STORE_OP_CLAIM_TRANSFER:
-            msgpack_pack_map(k, 3);
-            pack_kv_str(p, "workload", cmd->u.transfer.workload);
-            pack_kv_str(p, "to", cmd->u.transfer.to);
-            pack_kv_u64(p, "epoch", cmd->u.transfer.epoch);
-            break;
-        case STORE_OP_CLAIM_RELEASE:
-            msgpack_pack_map(k, 2);
-            pack_kv_str(p, "workload", cmd->u.release.workload);
-            pack_kv_u64(p, "epoch", cmd->u.release.epoch);
-            break;
-        case STORE_OP_SCORE_SET:
-            msgpack_pack_map(k, 3);
-            pack_kv_str(p, "id", cmd->u.score.id);
-            store__pack_str(p, "p");
-            msgpack_pack_double(k, cmd->u.score.p);
-            pack_kv_u64(p, "window", cmd->u.score.window_s);
-            break;
-        case STORE_OP_NODE_SET:
-            /* No "role" key when none is set: such commands encode as they
-             * did before roles were recorded. */
-            msgpack_pack_map(k, cmd->u.node.role[0] != '\0' ? 4 : 3);
-            pack_kv_u64(p, "id", cmd->u.node.id);
-            pack_kv_str(p, "raft_address", cmd->u.node.raft_address);
-            pack_kv_str(p, "client_address", cmd->u.node.client_address);
-            if (cmd->u.node.role[0] != '\0') {
-                pack_kv_str(p, "role", cmd->u.node.role);
-            }
-            break;
-        case STORE_OP_SESSION_EXPIRE:
-            msgpack_pack_map(k, 1);
-            pack_kv_u64(p, "ttl_ms", cmd->u.expire.ttl_ms);
-            break;
-        case STORE_OP_PRINCIPAL_ADD:
-            msgpack_pack_map(k, 3);
-            pack_kv_str(p, "name", cmd->u.principal.name);
-            pack_kv_str(p, "key", cmd->u.principal.key);
-            pack_kv_str(p, "role", store_role_name(cmd->u.principal.role));
-            break;
-        case STORE_OP_PRINCIPAL_BOOTSTRAP:
-            msgpack_pack_map(k, 2);
-            pack_kv_str(p, "name", cmd->u.principal.name);
-            pack_kv_str(p, "key", cmd->u.principal.key);
-            break;
-        case STORE_OP_PRINCIPAL_REMOVE:
-            msgpack_pack_map(k, 1);
-            pack_kv_str(p, "name", cmd->u.principal.name);
-            break;
-        case STORE_OP_PRINCIPAL_LIST:
-            encode_list(p, cmd, NULL);
-            break;
-        case STORE_OP_RESOURCE_GET:
-        case STORE_OP_WORKLOAD_GET:
-            msgpack_pack_map(k, 1);
-            pack_kv_str(p, "id", cmd->u.get.id);
-            break;
-        case STORE_OP_CLAIM_GET:
-            msgpack_pack_map(k, 1);
-            pack_kv_str(p, "workload", cmd->u.get.id);
-            break;
-        case STORE_OP_RESOURCE_LIST:
-        case STORE_OP_WORKLOAD_LIST:
-            encode_list(p, cmd, NULL);
-            break;
-        case STORE_OP_EDGE_LIST:
-            encode_list(p, cmd, "resource");
-            break;
-        case STORE_OP_CLAIM_LIST:
-            encode_list(p, cmd, "host");
-            break;
-        case STORE_OP_NODE_LIST:
-        case STORE_OP_NONE:
-            msgpack_pack_map(k, 0);
-            break;
-        case STORE_OP_EVENTS:
-            msgpack_pack_map(k, cmd->u.events.limit != 0 ? 2 : 1);
-            pack_kv_u64(p, "from", cmd->u.events.from);
-            if (cmd->u.events.limit != 0) {
-                pack_kv_u64(p, "limit", cmd->u.events.limit);
-            }
-            break;
+    }
+}
+
+/* The argument map: the op's fields from common/ops.h, in order. */
+static void encode_args(struct store__pack *p, const struct store_cmd *cmd)
+{
+    const struct store__field *f = store__op_fields(cmd->op);
+    size_t n = 0;
+
+    for (const struct store__field *g = f; g != NULL && g->key != NULL; g++) {
+        n += field_entries(g, cmd);
+    }
+    msgpack_pack_map(&p->pk, n);
+    for (; f != NULL && f->key != NULL; f++) {
+        encode_field(p, f, cmd);
     }
 }
 

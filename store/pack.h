@@ -64,4 +64,49 @@ int store__cmd_decode(struct store *s,
 /* True when @id is a valid identifier of @len bytes. */
 bool store__id_valid(const char *id, size_t len);
 
+/* ---- argument fields (common/ops.h's ARGS column) ----------------------- */
+
+/* How an argument is read, checked and written. */
+enum store__field_type
+{
+    STORE__T_ID,        /* an identifier (store__id_valid) */
+    STORE__T_KIND,      /* a resource kind */
+    STORE__T_ADDR,      /* HOST:PORT */
+    STORE__T_NODE_ROLE, /* voter, standby, spare, removed */
+    STORE__T_KEY,       /* a public key, 64 lowercase hex digits */
+    STORE__T_STATE,     /* a resource state, by name */
+    STORE__T_EDGE_KIND, /* an edge kind, by name */
+    STORE__T_ROLE,      /* a principal's role, by name */
+    STORE__T_U64,
+    STORE__T_I64,
+    STORE__T_PROB,            /* a probability in [0, 1] */
+    STORE__T_WINDOW,          /* seconds, > 0, default STORE__WINDOW_DEFAULT */
+    STORE__T_FROM,            /* a revision, default 1 */
+    STORE__T_LIMIT,           /* a page size, cut to STORE_LIST_LIMIT_MAX */
+    STORE__T_CAPACITY,        /* {"cpu", "mem_mb"} */
+    STORE__T_LABELS,          /* {key: value}: resource_add's labels */
+    STORE__T_LIST,            /* a page: after, limit */
+    STORE__T_LIST_EDGES,      /* after ("FROM/TO"), resource, limit */
+    STORE__T_LIST_CLAIMS,     /* after, host, limit */
+    STORE__T_LIST_PRINCIPALS, /* after, limit */
+};
+
+#define STORE__F_REQ 1u   /* must be given */
+#define STORE__F_EMPTY 2u /* may be empty */
+#define STORE__F_OMIT 4u  /* not written when empty or 0 */
+#define STORE__F_POS 8u   /* must be positive */
+
+struct store__field
+{
+    const char *key; /* NULL ends a list */
+    enum store__field_type type;
+    unsigned flags;
+    size_t off;  /* in struct store_cmd */
+    size_t size; /* of the member */
+};
+
+/* The argument fields of @op, ending with a NULL key; NULL for an unknown
+ * op. */
+const struct store__field *store__op_fields(enum store_op op);
+
 #endif

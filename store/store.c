@@ -188,7 +188,7 @@ static void op_begin(struct store *s)
     case STORE_OP_##ID:          \
         return HANDLER(s, txn, cmd);
 #define DISPATCH__R(ID, HANDLER)
-#define DISPATCH_CASE(ID, NUM, WIRE, ACCESS, ROLE, HANDLER) \
+#define DISPATCH_CASE(ID, NUM, WIRE, ACCESS, ROLE, HANDLER, ARGS) \
     DISPATCH__##ACCESS(ID, HANDLER)
 
 static int dispatch_write(struct store *s,

@@ -37,7 +37,7 @@ static void every_row_has_a_unique_name_and_number(void **state)
 static void store_ops_follow_the_table(void **state)
 {
     (void)state;
-#define CHECK(ID, NUM, WIRE, ACCESS, ROLE, HANDLER)                \
+#define CHECK(ID, NUM, WIRE, ACCESS, ROLE, HANDLER, ARGS)          \
     assert_int_equal(STORE_OP_##ID, NUM);                          \
     assert_string_equal(store_op_name(STORE_OP_##ID), WIRE);       \
     assert_int_equal(store_op_from_name(WIRE, strlen(WIRE)), NUM); \
