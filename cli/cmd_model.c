@@ -14,12 +14,6 @@
 #define MODEL_FORMATS "cmapss|backblaze|pdm"
 #define MODEL_FILE_MAX (1u << 30)
 #define FOLDS_DEFAULT 5
-#define FOLD_SEED 20260601u
-#define CMAPSS_CUTS_PER_UNIT 5
-#define CMAPSS_MIN_OBSERVED 31 /* the shortest engine of the test split */
-#define CMAPSS_CUT_RUL_MAX 150
-#define EVAL_FPR 0.01
-#define PDM_THRESHOLD 0.5
 
 /* ---- progress on stderr -------------------------------------------------- */
 
@@ -173,21 +167,6 @@ static int train_rows(struct cli *cli,
     p.progress_arg = pg;
     rv = predict_model_train(m, ds, rows, n, &p, errmsg);
     return rv != 0 ? cli_fail(cli, rv, errmsg) : CLI_EXIT_OK;
-}
-
-/* Mean and sample standard deviation of @v[0..@n). */
-static void spread(const double *v, unsigned n, double *mean, double *sd)
-{
-    double s = 0.0, ss = 0.0;
-
-    for (unsigned i = 0; i < n; i++) {
-        s += v[i];
-    }
-    *mean = n > 0 ? s / n : NAN;
-    for (unsigned i = 0; i < n; i++) {
-        ss += (v[i] - *mean) * (v[i] - *mean);
-    }
-    *sd = n > 1 ? sqrt(ss / (n - 1)) : 0.0;
 }
 
 /* ---- model train ----------------------------------------------------------
@@ -461,302 +440,52 @@ out:
 /* ---- model eval -----------------------------------------------------------
  */
 
-/* The rows of @ds whose group is (@in) or is not in fold @fold. */
-static size_t fold_rows(const struct predict_dataset *ds,
-                        const unsigned *fog,
-                        unsigned fold,
-                        bool in,
-                        size_t *rows)
-{
-    size_t n = 0;
+/* The computing is predict/'s (predict_eval_*); here the folds run one by
+ * one, with the progress display between them, and the figures print. */
 
-    for (size_t r = 0; r < ds->n_rows; r++) {
-        if ((fog[ds->group[r]] == fold) == in) {
-            rows[n++] = r;
-        }
-    }
-    return n;
-}
+#define EVAL_FOLDS_MAX 64
 
-/* splitmix64, for the deterministic truncation points. */
-static uint64_t mix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Rows of the test rows @rows[0..@n) that emulate the test split: per
- * engine, CMAPSS_CUTS_PER_UNIT cycles at which the record is cut, with at
- * least CMAPSS_MIN_OBSERVED cycles seen and a true remaining life of at
- * most CMAPSS_CUT_RUL_MAX.  Returns their count, written to @cuts. */
-static size_t cmapss_cuts(const struct predict_dataset *ds,
-                          const size_t *rows,
-                          size_t n,
-                          uint64_t seed,
-                          size_t *cuts)
-{
-    size_t k = 0;
-
-    for (size_t i = 0; i < n;) {
-        size_t j = i, lo, hi;
-        while (j < n && ds->group[rows[j]] == ds->group[rows[i]]) {
-            j++;
-        }
-        /* rows[i..j) is one engine; its row at index i + c has cycle c + 1
-         * and remaining life (j - i - 1 - c). */
-        lo = i + CMAPSS_MIN_OBSERVED - 1;
-        hi = j - 1;
-        if (j - i > CMAPSS_CUT_RUL_MAX + 1 && j - 1 - CMAPSS_CUT_RUL_MAX > lo) {
-            lo = j - 1 - CMAPSS_CUT_RUL_MAX;
-        }
-        if (lo <= hi) {
-            uint64_t s = seed ^ (ds->group[rows[i]] * 0x51ed27ull);
-            for (int c = 0; c < CMAPSS_CUTS_PER_UNIT; c++) {
-                cuts[k++] = rows[lo + mix(&s) % (hi - lo + 1)];
-            }
-        }
-        i = j;
-    }
-    return k;
-}
-
-struct eval_ctx
-{
-    struct cli *cli;
-    const struct predict_dataset *ds;
-    struct progress *pg;
-    unsigned folds;
-    unsigned *fog; /* fold of each group */
-    size_t *train;
-    size_t *test;
-    size_t *sub;
-    struct predict_score *sc;
-    float *a;
-    float *b;
-};
-
-static int eval_cmapss(struct eval_ctx *e)
+static int eval_cmapss(struct cli *cli,
+                       struct predict_eval *e,
+                       struct progress *pg)
 {
     const struct predict_dataset *ds = e->ds;
-    double rmse_all[64], rmse_cut[64], score_cut[64], base_cut[64];
-    double m1, s1, m2, s2, m3, s3, m4, s4;
-    size_t n_cuts_total = 0;
-    const double cap = 125.0;
-    int rv = CLI_EXIT_OK;
+    struct predict_eval_cmapss res[EVAL_FOLDS_MAX];
+    struct predict_eval_cmapss_summary sum;
 
-    for (unsigned f = 0; f < e->folds && rv == CLI_EXIT_OK; f++) {
-        size_t ntr = fold_rows(ds, e->fog, f, false, e->train);
-        size_t nte = fold_rows(ds, e->fog, f, true, e->test);
-        size_t nc;
-        double mean_train = 0.0;
-        struct predict_model m;
-
-        predict_model_init(&m);
-        snprintf(e->pg->stage, sizeof e->pg->stage, "fold %u/%u", f + 1,
-                 e->folds);
-        rv = train_rows(e->cli, &m, ds, e->train, ntr, e->pg);
-        if (rv == CLI_EXIT_OK) {
-            rv = rows_score(e->cli, &m, ds, e->test, nte, 0, e->sc);
+    for (unsigned f = 0; f < e->folds; f++) {
+        int rv;
+        snprintf(pg->stage, sizeof pg->stage, "fold %u/%u", f + 1, e->folds);
+        rv = predict_eval_cmapss_fold(e, f, &res[f]);
+        if (rv != 0) {
+            return cli_fail(cli, rv, e->errmsg);
         }
-        predict_model_close(&m);
-        if (rv != CLI_EXIT_OK) {
-            break;
-        }
-        for (size_t i = 0; i < ntr; i++) {
-            mean_train += fmin(ds->rul[e->train[i]], cap);
-        }
-        mean_train /= (double)ntr;
-        for (size_t i = 0; i < nte; i++) {
-            e->a[i] = e->sc[i].rul;
-            e->b[i] = (float)fmin(ds->rul[e->test[i]], cap);
-        }
-        rmse_all[f] = predict_rmse(e->a, e->b, nte);
-        /* The emulated test split: truncated records. */
-        nc = cmapss_cuts(ds, e->test, nte, FOLD_SEED + f, e->sub);
-        {
-            /* Each cut's score, found by its row (test rows are
-             * sorted). */
-            size_t k = 0;
-            for (size_t c = 0; c < nc; c++) {
-                size_t lo = 0, hi = nte;
-                while (lo < hi) {
-                    size_t mid = lo + (hi - lo) / 2;
-                    if (e->test[mid] < e->sub[c]) {
-                        lo = mid + 1;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                e->a[k] = e->sc[lo].rul;
-                e->b[k] = (float)fmin(ds->rul[e->sub[c]], cap);
-                k++;
-            }
-            rmse_cut[f] = predict_rmse(e->a, e->b, k);
-            score_cut[f] = predict_phm08_score(e->a, e->b, k) * 100.0 /
-                           ((double)k / CMAPSS_CUTS_PER_UNIT);
-            for (size_t i = 0; i < k; i++) {
-                e->a[i] = (float)mean_train;
-            }
-            base_cut[f] = predict_rmse(e->a, e->b, k);
-            n_cuts_total += k;
-        }
-        progress_note(e->pg,
+        progress_note(pg,
                       "fold %u/%u: RMSE all rows %.2f, truncated %.2f, "
                       "PHM08 per 100 engines %.0f",
-                      f + 1, e->folds, rmse_all[f], rmse_cut[f], score_cut[f]);
+                      f + 1, e->folds, res[f].rmse_all, res[f].rmse_cut,
+                      res[f].phm08_cut);
     }
-    if (rv != CLI_EXIT_OK) {
-        return rv;
-    }
-    spread(rmse_all, e->folds, &m1, &s1);
-    spread(rmse_cut, e->folds, &m2, &s2);
-    spread(score_cut, e->folds, &m3, &s3);
-    spread(base_cut, e->folds, &m4, &s4);
+    predict_eval_cmapss_summarize(res, e->folds, &sum);
     printf("C-MAPSS %zu engines, %u folds by engine, RUL capped at %.0f\n",
-           ds->n_groups, e->folds, cap);
+           ds->n_groups, e->folds, PREDICT_EVAL_RUL_CAP);
     printf("%-44s %10s %8s\n", "metric", "mean", "sd");
-    printf("%-44s %10.2f %8.2f\n", "RMSE, every cycle of held-out engines", m1,
-           s1);
-    printf("%-44s %10.2f %8.2f\n", "RMSE, truncated records (test-like)", m2,
-           s2);
-    printf("%-44s %10.1f %8.1f\n", "PHM08 score per 100 truncated records", m3,
-           s3);
-    printf("%-44s %10.2f %8.2f\n", "baseline RMSE: mean training RUL", m4, s4);
+    printf("%-44s %10.2f %8.2f\n", "RMSE, every cycle of held-out engines",
+           sum.rmse_all.mean, sum.rmse_all.sd);
+    printf("%-44s %10.2f %8.2f\n", "RMSE, truncated records (test-like)",
+           sum.rmse_cut.mean, sum.rmse_cut.sd);
+    printf("%-44s %10.1f %8.1f\n", "PHM08 score per 100 truncated records",
+           sum.phm08_cut.mean, sum.phm08_cut.sd);
+    printf("%-44s %10.2f %8.2f\n", "baseline RMSE: mean training RUL",
+           sum.base_cut.mean, sum.base_cut.sd);
     printf(
         "truncated records: %zu (%d per engine, >= %d cycles seen, true "
         "RUL <= %d)\n",
-        n_cuts_total, CMAPSS_CUTS_PER_UNIT, CMAPSS_MIN_OBSERVED,
-        CMAPSS_CUT_RUL_MAX);
+        sum.n_cuts, PREDICT_EVAL_CMAPSS_CUTS, PREDICT_EVAL_CMAPSS_MIN_SEEN,
+        PREDICT_EVAL_CMAPSS_CUT_RUL);
     printf(
         "published, FD001 test split: CNN (Li 2018) 12.61, LSTM (Zheng "
         "2017) 16.14\n");
-    return CLI_EXIT_OK;
-}
-
-/* The Backblaze rule on the rows @rows: flagged when any critical counter
- * is above zero. */
-static void bb_rule(const struct predict_dataset *ds,
-                    const size_t *rows,
-                    size_t n,
-                    unsigned rule_col,
-                    float *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        float v = ds->x[rows[i] * ds->n_features + rule_col];
-        out[i] = v > 0.5f ? 1.0f : 0.0f;
-    }
-}
-
-static int column_find(const struct predict_dataset *ds, const char *name)
-{
-    for (unsigned i = 0; i < ds->n_features; i++) {
-        if (strcmp(ds->feature_names[i], name) == 0) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
-
-/* Train on @ntr rows, test on @nte; print one line of recall figures. */
-static int bb_round(struct eval_ctx *e,
-                    const char *label,
-                    size_t ntr,
-                    size_t nte,
-                    double *recall_out,
-                    double *rule_out)
-{
-    const struct predict_dataset *ds = e->ds;
-    int rule_col = column_find(ds, "backblaze_rule");
-    int age_col = column_find(ds, "age_years");
-    double rec, thr, fpr, rule_p, rule_r, w_rec = NAN, w_thr, w_fpr;
-    double rec_at_rule = NAN, thr2, fpr2;
-    size_t pos = 0;
-    struct predict_model m;
-    int rv;
-
-    if (rule_col < 0 || age_col < 0) {
-        return cli_fail(e->cli, AUGUR_EINTERNAL, "backblaze features missing");
-    }
-    predict_model_init(&m);
-    rv = train_rows(e->cli, &m, ds, e->train, ntr, e->pg);
-    if (rv == CLI_EXIT_OK) {
-        rv = rows_score(e->cli, &m, ds, e->test, nte, 0, e->sc);
-    }
-    predict_model_close(&m);
-    if (rv != CLI_EXIT_OK) {
-        return rv;
-    }
-    for (size_t i = 0; i < nte; i++) {
-        e->a[i] = e->sc[i].p_fail;
-        e->b[i] = ds->label[e->test[i]];
-        pos += e->b[i] > 0.5f;
-    }
-    if (predict_recall_at_fpr(e->a, e->b, nte, EVAL_FPR, &rec, &thr, &fpr) !=
-        0) {
-        return cli_fail(e->cli, AUGUR_ENOMEM, "");
-    }
-    bb_rule(ds, e->test, nte, (unsigned)rule_col, e->a);
-    predict_precision_recall(e->a, e->b, nte, 0.5, &rule_p, &rule_r);
-    {
-        /* The rule's false-positive rate. */
-        size_t fp = 0, neg = 0;
-        for (size_t i = 0; i < nte; i++) {
-            neg += e->b[i] <= 0.5f;
-            fp += e->b[i] <= 0.5f && e->a[i] > 0.5f;
-        }
-        rule_p = neg > 0 ? (double)fp / (double)neg : 0.0;
-    }
-    /* The model at the rule's own false-positive rate, for a like-for-like
-     * comparison. */
-    for (size_t i = 0; i < nte; i++) {
-        e->a[i] = e->sc[i].p_fail;
-    }
-    if (predict_recall_at_fpr(e->a, e->b, nte, rule_p, &rec_at_rule, &thr2,
-                              &fpr2) != 0) {
-        return cli_fail(e->cli, AUGUR_ENOMEM, "");
-    }
-    {
-        /* The Weibull prior on age, fitted to the training drives. */
-        struct predict_weibull w;
-        char errmsg[PREDICT_ERRMSG_SIZE];
-        double *t = malloc((ntr + 1) * sizeof *t);
-        uint8_t *failed = malloc(ntr + 1);
-        size_t k = 0;
-        if (t == NULL || failed == NULL) {
-            free(t);
-            free(failed);
-            return cli_fail(e->cli, AUGUR_ENOMEM, "");
-        }
-        for (size_t i = 0; i < ntr; i++) {
-            float age = ds->x[e->train[i] * ds->n_features + age_col];
-            if (isfinite(age) && age > 0) {
-                t[k] = age;
-                failed[k++] = ds->label[e->train[i]] > 0.5f;
-            }
-        }
-        if (predict_weibull_fit(t, failed, k, &w, errmsg) == 0) {
-            for (size_t i = 0; i < nte; i++) {
-                float age = ds->x[e->test[i] * ds->n_features + age_col];
-                e->a[i] = isfinite(age) ? (float)predict_weibull_prob(
-                                              &w, age, 1.0 / 365.25)
-                                        : 0.0f;
-            }
-            if (predict_recall_at_fpr(e->a, e->b, nte, EVAL_FPR, &w_rec, &w_thr,
-                                      &w_fpr) != 0) {
-                w_rec = NAN;
-            }
-        }
-        free(t);
-        free(failed);
-    }
-    printf("%-24s %6zu %5zu %8.3f %8.4f %10.3f %8.4f %12.3f %10.3f\n", label,
-           nte, pos, rec, fpr, rule_r, rule_p, rec_at_rule, w_rec);
-    fflush(stdout);
-    *recall_out = rec;
-    *rule_out = rule_r;
     return CLI_EXIT_OK;
 }
 
@@ -767,232 +496,129 @@ static void bb_header(void)
            "weibull");
 }
 
-static int eval_backblaze(struct eval_ctx *e, const char *holdout)
+static void bb_line(const char *label, const struct predict_eval_backblaze *r)
+{
+    printf("%-24s %6zu %5zu %8.3f %8.4f %10.3f %8.4f %12.3f %10.3f\n", label,
+           r->drives, r->failed, r->recall, r->fpr, r->rule_recall, r->rule_fpr,
+           r->recall_at_rule_fpr, r->weibull_recall);
+    fflush(stdout);
+}
+
+static int eval_backblaze(struct cli *cli,
+                          struct predict_eval *e,
+                          struct progress *pg,
+                          const char *holdout)
 {
     const struct predict_dataset *ds = e->ds;
-    double rec[64], rule[64], m1, s1, m2, s2;
-    int rv = CLI_EXIT_OK;
+    struct predict_eval_backblaze res[EVAL_FOLDS_MAX];
+    struct predict_eval_backblaze_summary sum;
 
     printf(
         "Backblaze: recall at %.0f%% FPR (model) vs Backblaze's rule "
         "(SMART 5/187/188/197/198 raw > 0) and a Weibull prior on age\n",
-        EVAL_FPR * 100);
+        PREDICT_EVAL_FPR * 100);
+    bb_header();
     if (holdout != NULL) {
         unsigned n_hold = 0;
-        bb_header();
-        for (size_t fam = 0; fam < ds->n_families && rv == CLI_EXIT_OK; fam++) {
-            size_t ntr = 0, nte = 0;
+        for (size_t fam = 0; fam < ds->n_families; fam++) {
+            struct predict_eval_backblaze r;
+            int rv;
             if (strcmp(holdout, "all") != 0 &&
                 strcmp(holdout, ds->family_names[fam]) != 0) {
                 continue;
             }
-            for (size_t r = 0; r < ds->n_rows; r++) {
-                if (ds->family[r] == fam) {
-                    e->test[nte++] = r;
-                } else {
-                    e->train[ntr++] = r;
-                }
-            }
-            snprintf(e->pg->stage, sizeof e->pg->stage, "holdout %s",
+            snprintf(pg->stage, sizeof pg->stage, "holdout %s",
                      ds->family_names[fam]);
-            rv = bb_round(e, ds->family_names[fam], ntr, nte, &rec[n_hold],
-                          &rule[n_hold]);
+            rv = predict_eval_backblaze_holdout(e, (uint32_t)fam, &r);
+            if (rv != 0) {
+                return cli_fail(cli, rv, e->errmsg);
+            }
+            bb_line(ds->family_names[fam], &r);
             n_hold++;
         }
         if (n_hold == 0) {
-            return cli_usage(e->cli, "no drive model '%s' in the data",
-                             holdout);
+            return cli_usage(cli, "no drive model '%s' in the data", holdout);
         }
-        return rv;
-    }
-    bb_header();
-    for (unsigned f = 0; f < e->folds && rv == CLI_EXIT_OK; f++) {
-        size_t ntr = fold_rows(ds, e->fog, f, false, e->train);
-        size_t nte = fold_rows(ds, e->fog, f, true, e->test);
-        char label[32];
-        snprintf(label, sizeof label, "fold %u/%u", f + 1, e->folds);
-        snprintf(e->pg->stage, sizeof e->pg->stage, "%s", label);
-        rv = bb_round(e, label, ntr, nte, &rec[f], &rule[f]);
-    }
-    if (rv == CLI_EXIT_OK) {
-        spread(rec, e->folds, &m1, &s1);
-        spread(rule, e->folds, &m2, &s2);
-        printf(
-            "mean over folds: recall %.3f (sd %.3f), rule recall %.3f (sd "
-            "%.3f)\n",
-            m1, s1, m2, s2);
-    }
-    return rv;
-}
-
-/* A threshold chosen without the test machines: train on three quarters
- * of the training machines, score the last quarter, and take the threshold
- * that maximises min(precision, recall) there.  *@thr is left as is when
- * the quarter has no failure. */
-static int pdm_threshold(struct eval_ctx *e, unsigned fold, double *thr)
-{
-    const struct predict_dataset *ds = e->ds;
-    unsigned *inner = malloc((ds->n_groups + 1) * sizeof *inner);
-    size_t *fit = e->sub, *val = e->sub + ds->n_rows;
-    size_t nfit = 0, nval = 0, pos = 0;
-    struct predict_score *sc = NULL;
-    struct predict_model m;
-    double best = -1.0;
-    int rv;
-
-    if (inner == NULL) {
-        return cli_fail(e->cli, AUGUR_ENOMEM, "");
-    }
-    predict_folds_assign(ds->n_groups, 4, FOLD_SEED + 17 + fold, inner);
-    for (size_t r = 0; r < ds->n_rows; r++) {
-        if (e->fog[ds->group[r]] == fold) {
-            continue;
-        }
-        if (inner[ds->group[r]] == 0) {
-            val[nval++] = r;
-            pos += ds->label[r] > 0.5f;
-        } else {
-            fit[nfit++] = r;
-        }
-    }
-    free(inner);
-    if (pos == 0 || nfit == 0) {
         return CLI_EXIT_OK;
     }
-    sc = malloc(nval * sizeof *sc);
-    if (sc == NULL) {
-        return cli_fail(e->cli, AUGUR_ENOMEM, "");
-    }
-    predict_model_init(&m);
-    snprintf(e->pg->stage, sizeof e->pg->stage, "fold %u/%u threshold",
-             fold + 1, e->folds);
-    rv = train_rows(e->cli, &m, ds, fit, nfit, e->pg);
-    if (rv == CLI_EXIT_OK) {
-        rv = rows_score(e->cli, &m, ds, val, nval, 0, sc);
-    }
-    predict_model_close(&m);
-    if (rv == CLI_EXIT_OK) {
-        for (size_t i = 0; i < nval; i++) {
-            e->a[i] = sc[i].p_fail;
-            e->b[i] = ds->label[val[i]];
+    for (unsigned f = 0; f < e->folds; f++) {
+        char label[32];
+        int rv;
+        snprintf(label, sizeof label, "fold %u/%u", f + 1, e->folds);
+        snprintf(pg->stage, sizeof pg->stage, "%s", label);
+        rv = predict_eval_backblaze_fold(e, f, &res[f]);
+        if (rv != 0) {
+            return cli_fail(cli, rv, e->errmsg);
         }
-        for (int k = 1; k <= 19; k++) {
-            double p, r, t = k * 0.05;
-            predict_precision_recall(e->a, e->b, nval, t, &p, &r);
-            if (fmin(p, r) >= best) {
-                best = fmin(p, r);
-                *thr = t;
-            }
-        }
+        bb_line(label, &res[f]);
     }
-    free(sc);
-    return rv;
+    predict_eval_backblaze_summarize(res, e->folds, &sum);
+    printf(
+        "mean over folds: recall %.3f (sd %.3f), rule recall %.3f (sd "
+        "%.3f)\n",
+        sum.recall.mean, sum.recall.sd, sum.rule_recall.mean,
+        sum.rule_recall.sd);
+    return CLI_EXIT_OK;
 }
 
-static int eval_pdm(struct eval_ctx *e)
+static int eval_pdm(struct cli *cli,
+                    struct predict_eval *e,
+                    struct progress *pg)
 {
     const struct predict_dataset *ds = e->ds;
-    double prec[64], rec[64], bprec[64], brec[64], tprec[64], trec[64];
-    double m1, s1, m2, s2, m3, s3, m4, s4, m5, s5, m6, s6;
-    size_t tp = 0, fp = 0, fn = 0, ttp = 0, tfp = 0, tfn = 0;
-    int err_cols[8], n_err = 0;
-    int rv = CLI_EXIT_OK;
+    struct predict_eval_pdm res[EVAL_FOLDS_MAX];
+    struct predict_eval_pdm_summary sum;
 
-    for (unsigned i = 0; i < ds->n_features && n_err < 8; i++) {
-        if (strstr(ds->feature_names[i], "_since_h") != NULL &&
-            strncmp(ds->feature_names[i], "error", 5) == 0) {
-            err_cols[n_err++] = (int)i;
-        }
-    }
     printf(
         "Azure PdM: component failure within %g h, %zu machines, %u folds "
         "by machine, threshold %.2f\n",
-        ds->window, ds->n_groups, e->folds, PDM_THRESHOLD);
+        ds->window, ds->n_groups, e->folds, PREDICT_EVAL_PDM_THRESHOLD);
     printf("%-10s %7s %6s %10s %8s %12s %10s %6s %10s %8s\n", "fold", "hours",
            "pos", "precision", "recall", "base_prec", "base_rec", "thr",
            "prec@thr", "rec@thr");
-    for (unsigned f = 0; f < e->folds && rv == CLI_EXIT_OK; f++) {
-        size_t ntr = fold_rows(ds, e->fog, f, false, e->train);
-        size_t nte = fold_rows(ds, e->fog, f, true, e->test);
-        size_t pos = 0;
-        double thr = PDM_THRESHOLD;
-        struct predict_model m;
+    for (unsigned f = 0; f < e->folds; f++) {
+        const struct predict_eval_pdm *r = &res[f];
+        double thr = PREDICT_EVAL_PDM_THRESHOLD;
+        int rv;
 
-        rv = pdm_threshold(e, f, &thr);
-        if (rv != CLI_EXIT_OK) {
-            break;
-        }
-        predict_model_init(&m);
-        snprintf(e->pg->stage, sizeof e->pg->stage, "fold %u/%u", f + 1,
+        snprintf(pg->stage, sizeof pg->stage, "fold %u/%u threshold", f + 1,
                  e->folds);
-        rv = train_rows(e->cli, &m, ds, e->train, ntr, e->pg);
-        if (rv == CLI_EXIT_OK) {
-            rv = rows_score(e->cli, &m, ds, e->test, nte, 0, e->sc);
+        rv = predict_eval_pdm_threshold(e, f, &thr);
+        if (rv == 0) {
+            snprintf(pg->stage, sizeof pg->stage, "fold %u/%u", f + 1,
+                     e->folds);
+            rv = predict_eval_pdm_fold(e, f, thr, &res[f]);
         }
-        predict_model_close(&m);
-        if (rv != CLI_EXIT_OK) {
-            break;
+        if (rv != 0) {
+            return cli_fail(cli, rv, e->errmsg);
         }
-        for (size_t i = 0; i < nte; i++) {
-            bool flagged = e->sc[i].p_fail >= PDM_THRESHOLD;
-            bool p = ds->label[e->test[i]] > 0.5f;
-            e->a[i] = e->sc[i].p_fail;
-            e->b[i] = ds->label[e->test[i]];
-            pos += p;
-            tp += flagged && p;
-            fp += flagged && !p;
-            fn += !flagged && p;
-            flagged = e->sc[i].p_fail >= thr;
-            ttp += flagged && p;
-            tfp += flagged && !p;
-            tfn += !flagged && p;
-        }
-        predict_precision_recall(e->a, e->b, nte, PDM_THRESHOLD, &prec[f],
-                                 &rec[f]);
-        predict_precision_recall(e->a, e->b, nte, thr, &tprec[f], &trec[f]);
-        /* Baseline: flag a machine for a day after any error. */
-        for (size_t i = 0; i < nte; i++) {
-            const float *x = ds->x + e->test[i] * ds->n_features;
-            e->a[i] = 0.0f;
-            for (int k = 0; k < n_err; k++) {
-                if (isfinite(x[err_cols[k]]) && x[err_cols[k]] < ds->window) {
-                    e->a[i] = 1.0f;
-                }
-            }
-        }
-        predict_precision_recall(e->a, e->b, nte, 0.5, &bprec[f], &brec[f]);
         printf(
             "%u/%-8u %7zu %6zu %10.3f %8.3f %12.3f %10.3f %6.2f %10.3f "
             "%8.3f\n",
-            f + 1, e->folds, nte, pos, prec[f], rec[f], bprec[f], brec[f], thr,
-            tprec[f], trec[f]);
+            f + 1, e->folds, r->hours, r->positives, r->precision, r->recall,
+            r->base_precision, r->base_recall, r->threshold,
+            r->precision_at_threshold, r->recall_at_threshold);
         fflush(stdout);
     }
-    if (rv != CLI_EXIT_OK) {
-        return rv;
-    }
-    spread(prec, e->folds, &m1, &s1);
-    spread(rec, e->folds, &m2, &s2);
-    spread(bprec, e->folds, &m3, &s3);
-    spread(brec, e->folds, &m4, &s4);
+    predict_eval_pdm_summarize(res, e->folds, &sum);
     printf(
         "mean (sd) over folds: precision %.3f (%.3f), recall %.3f (%.3f); "
         "baseline 'any error in the last %g h': precision %.3f, recall "
         "%.3f\n",
-        m1, s1, m2, s2, ds->window, m3, m4);
+        sum.precision.mean, sum.precision.sd, sum.recall.mean, sum.recall.sd,
+        ds->window, sum.base_precision.mean, sum.base_recall.mean);
     printf(
         "pooled over folds: precision %.3f, recall %.3f (tp %zu, fp %zu, "
         "fn %zu)\n",
-        tp + fp > 0 ? (double)tp / (double)(tp + fp) : 0.0,
-        tp + fn > 0 ? (double)tp / (double)(tp + fn) : 0.0, tp, fp, fn);
-    spread(tprec, e->folds, &m5, &s5);
-    spread(trec, e->folds, &m6, &s6);
+        sum.pooled_precision, sum.pooled_recall, sum.at_fixed.tp,
+        sum.at_fixed.fp, sum.at_fixed.fn);
     printf(
         "threshold chosen on held-out training machines (max of min(P, "
         "R)): precision %.3f (%.3f), recall %.3f (%.3f); pooled %.3f, "
         "%.3f\n",
-        m5, s5, m6, s6, ttp + tfp > 0 ? (double)ttp / (double)(ttp + tfp) : 0.0,
-        ttp + tfn > 0 ? (double)ttp / (double)(ttp + tfn) : 0.0);
+        sum.precision_at_threshold.mean, sum.precision_at_threshold.sd,
+        sum.recall_at_threshold.mean, sum.recall_at_threshold.sd,
+        sum.pooled_precision_at_threshold, sum.pooled_recall_at_threshold);
     return CLI_EXIT_OK;
 }
 
@@ -1000,8 +626,9 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
 {
     const char *folds_s = cli_args_get(args, "folds");
     const char *holdout = cli_args_get(args, "holdout-model");
+    struct predict_train_params params;
     struct predict_dataset ds;
-    struct eval_ctx e;
+    struct predict_eval e;
     struct progress pg;
     enum predict_format f;
     uint64_t folds = FOLDS_DEFAULT;
@@ -1014,12 +641,13 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
         return rv;
     }
     if (folds_s != NULL) {
-        rv = cli_value_u64(cli, "--folds", folds_s, 2, &folds);
+        rv = cli_value_u64(cli, "--folds", folds_s, PREDICT_EVAL_FOLDS_MIN,
+                           &folds);
         if (rv != CLI_EXIT_OK) {
             return rv;
         }
-        if (folds > 64) {
-            return cli_usage(cli, "--folds: at most 64");
+        if (folds > EVAL_FOLDS_MAX) {
+            return cli_usage(cli, "--folds: at most %d", EVAL_FOLDS_MAX);
         }
     }
     if (holdout != NULL && f != PREDICT_FORMAT_BACKBLAZE) {
@@ -1030,36 +658,29 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
         return rv;
     }
     if (ds.n_groups < folds) {
+        /* The count first: closing the data set zeroes it. */
+        size_t units = ds.n_groups;
         predict_dataset_close(&ds);
         return cli_usage(cli, "--folds %llu: the data has %zu units only",
-                         (unsigned long long)folds, ds.n_groups);
+                         (unsigned long long)folds, units);
     }
-    memset(&e, 0, sizeof e);
-    e.cli = cli;
-    e.ds = &ds;
-    e.pg = &pg;
-    e.folds = (unsigned)folds;
-    e.fog = malloc((ds.n_groups + 1) * sizeof *e.fog);
-    e.train = malloc((ds.n_rows + 1) * sizeof *e.train);
-    e.test = malloc((ds.n_rows + 1) * sizeof *e.test);
-    e.sub = malloc((ds.n_rows * CMAPSS_CUTS_PER_UNIT + 1) * sizeof *e.sub);
-    e.sc = malloc((ds.n_rows + 1) * sizeof *e.sc);
-    e.a = malloc((ds.n_rows * CMAPSS_CUTS_PER_UNIT + 1) * sizeof *e.a);
-    e.b = malloc((ds.n_rows * CMAPSS_CUTS_PER_UNIT + 1) * sizeof *e.b);
-    if (e.fog == NULL || e.train == NULL || e.test == NULL || e.sub == NULL ||
-        e.sc == NULL || e.a == NULL || e.b == NULL) {
-        rv = cli_fail(cli, AUGUR_ENOMEM, "");
+    predict_train_params_default(&params, ds.format);
+    params.progress = progress_rounds;
+    params.progress_arg = &pg;
+    rv =
+        predict_eval_init(&e, &ds, (unsigned)folds, PREDICT_EVAL_SEED, &params);
+    if (rv != 0) {
+        rv = cli_fail(cli, rv, e.errmsg);
     } else {
-        predict_folds_assign(ds.n_groups, e.folds, FOLD_SEED, e.fog);
         switch (f) {
             case PREDICT_FORMAT_CMAPSS:
-                rv = eval_cmapss(&e);
+                rv = eval_cmapss(cli, &e, &pg);
                 break;
             case PREDICT_FORMAT_BACKBLAZE:
-                rv = eval_backblaze(&e, holdout);
+                rv = eval_backblaze(cli, &e, &pg, holdout);
                 break;
             default:
-                rv = eval_pdm(&e);
+                rv = eval_pdm(cli, &e, &pg);
                 break;
         }
     }
@@ -1067,13 +688,7 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
         fprintf(stderr, "augur: %s: done in %.1f s\n", cli->words,
                 now_s() - pg.start);
     }
-    free(e.fog);
-    free(e.train);
-    free(e.test);
-    free(e.sub);
-    free(e.sc);
-    free(e.a);
-    free(e.b);
+    predict_eval_close(&e);
     predict_dataset_close(&ds);
     return rv;
 }

@@ -1,6 +1,7 @@
 /* The predictor: streaming telemetry features, failure models (XGBoost),
  * a Weibull prior on age, correlated risk over the dependency graph, model
- * files, evaluation metrics, and the dataset adapters of the offline tools.
+ * files, evaluation metrics and methods, and the dataset adapters of the
+ * offline tools.
  *
  * Everything but the adapters (predict_dataset_read and friends) is pure
  * computation: no I/O, no clock, no global state.  The streaming features
@@ -409,5 +410,253 @@ void predict_folds_assign(size_t n_groups,
                           unsigned k,
                           uint64_t seed,
                           unsigned *fold_of_group);
+
+/* ---- evaluation (predict/eval.c) -------------------------------------- */
+
+/* The methods of `augur model eval`: cross-validation by unit (engine,
+ * drive, machine), never by row, and each data set's figures.  The caller
+ * prints them; nothing here writes anywhere. */
+
+#define PREDICT_EVAL_SEED 20260601u /* the folds' default seed */
+#define PREDICT_EVAL_FOLDS_MIN 2
+#define PREDICT_EVAL_RUL_CAP 125.0      /* C-MAPSS: life capped at */
+#define PREDICT_EVAL_CMAPSS_CUTS 5      /* cut points per engine */
+#define PREDICT_EVAL_CMAPSS_MIN_SEEN 31 /* cycles; the test split's least */
+#define PREDICT_EVAL_CMAPSS_CUT_RUL 150 /* true remaining life at most */
+#define PREDICT_EVAL_FPR 0.01           /* Backblaze: the FPR budget */
+#define PREDICT_EVAL_PDM_THRESHOLD 0.5  /* Azure PdM: the operating point */
+
+/* Mean and sample standard deviation of a figure across folds. */
+struct predict_spread
+{
+    double mean; /* NaN over no fold */
+    double sd;   /* 0 over fewer than two folds */
+};
+
+/* The spread of @v[0..@n). */
+struct predict_spread predict_spread_of(const double *v, size_t n);
+
+/* A cross-validation of one dataset: its folds by unit and the scratch the
+ * rounds share.  Caller allocates; init, run rounds, close.  Not for use
+ * by two threads at once. */
+struct predict_eval
+{
+    const struct predict_dataset *ds; /* not owned: outlives the eval */
+    unsigned folds;
+    uint64_t seed;
+    struct predict_train_params params; /* every model trained here */
+    unsigned *fold_of_group;            /* ds->n_groups entries */
+    size_t *train;                      /* scratch, owned */
+    size_t *test;
+    size_t *sub;
+    struct predict_score *sc;
+    float *a;
+    float *b;
+    char errmsg[PREDICT_ERRMSG_SIZE]; /* why the last call failed */
+};
+
+/* Split @ds's units into @folds folds with @seed (predict_folds_assign:
+ * balanced, deterministic) and allocate the scratch of the rounds.  Models
+ * are trained with @params (NULL: predict_train_params_default of the
+ * format; the progress callback, if any, is called during each training).
+ * @ds is not copied and must outlive @e.  Returns 0, AUGUR_EINVAL (fewer
+ * than PREDICT_EVAL_FOLDS_MIN folds, or more folds than units) or
+ * AUGUR_ENOMEM, with a message in @e->errmsg; close @e in every case. */
+int predict_eval_init(struct predict_eval *e,
+                      const struct predict_dataset *ds,
+                      unsigned folds,
+                      uint64_t seed,
+                      const struct predict_train_params *params)
+    PREDICT_WARN_UNUSED;
+
+/* Free what predict_eval_init allocated; @ds is left alone. */
+void predict_eval_close(struct predict_eval *e);
+
+/* The rows of @ds whose group is in fold @fold of @fold_of_group (@in), or
+ * is not (!@in), in row order, in @rows (room for ds->n_rows); returns
+ * their count. */
+size_t predict_eval_fold_rows(const struct predict_dataset *ds,
+                              const unsigned *fold_of_group,
+                              unsigned fold,
+                              bool in,
+                              size_t *rows);
+
+/* C-MAPSS: the points at which the held-out engines are cut to emulate the
+ * test split.  @rows[0..@n) are rows of @ds in row order, whole engines.
+ * Per engine, PREDICT_EVAL_CMAPSS_CUTS rows drawn with @seed (with
+ * replacement; deterministic) among those with at least
+ * PREDICT_EVAL_CMAPSS_MIN_SEEN cycles seen and a true remaining life of at
+ * most PREDICT_EVAL_CMAPSS_CUT_RUL (engines shorter than that: none).
+ * Writes the row indexes to @cuts (room for PREDICT_EVAL_CMAPSS_CUTS * n)
+ * and returns their count. */
+size_t predict_eval_cmapss_cuts(const struct predict_dataset *ds,
+                                const size_t *rows,
+                                size_t n,
+                                uint64_t seed,
+                                size_t *cuts);
+
+/* One C-MAPSS fold: trained on the other folds, remaining life capped at
+ * PREDICT_EVAL_RUL_CAP. */
+struct predict_eval_cmapss
+{
+    double rmse_all;  /* every cycle of the held-out engines */
+    double rmse_cut;  /* the cut points (test-like) */
+    double phm08_cut; /* PHM08 score at the cuts, per 100 engines */
+    double base_cut;  /* RMSE at the cuts of the mean training life */
+    size_t n_cuts;
+};
+
+/* Train on every fold but @fold of @e (a C-MAPSS dataset with remaining
+ * life and a regressor in the params), score @fold, cut its engines with
+ * seed e->seed + @fold.  Returns 0, or an error of predict_model_train or
+ * predict_model_score (AUGUR_EINVAL, AUGUR_ENOMEM, AUGUR_EINTERNAL) with a
+ * message in @e->errmsg. */
+int predict_eval_cmapss_fold(struct predict_eval *e,
+                             unsigned fold,
+                             struct predict_eval_cmapss *out)
+    PREDICT_WARN_UNUSED;
+
+struct predict_eval_cmapss_summary
+{
+    struct predict_spread rmse_all;
+    struct predict_spread rmse_cut;
+    struct predict_spread phm08_cut;
+    struct predict_spread base_cut;
+    size_t n_cuts; /* over every fold */
+};
+
+void predict_eval_cmapss_summarize(const struct predict_eval_cmapss *folds,
+                                   size_t n,
+                                   struct predict_eval_cmapss_summary *out);
+
+/* Backblaze's rule on the rows @rows[0..@n) of @ds (a Backblaze dataset):
+ * @flag[i] is 1 when any of SMART 5, 187, 188, 197, 198 raw of row
+ * rows[i] is above zero (the "backblaze_rule" feature), else 0.  Returns 0
+ * or AUGUR_EINVAL when @ds has no such feature, with a message. */
+int predict_eval_backblaze_rule(const struct predict_dataset *ds,
+                                const size_t *rows,
+                                size_t n,
+                                float *flag,
+                                char *errmsg) PREDICT_WARN_UNUSED;
+
+/* One Backblaze test set: the model beside the rule and the age prior. */
+struct predict_eval_backblaze
+{
+    size_t drives;
+    size_t failed;
+    double recall;      /* the model at @fpr: strictly above the threshold */
+    double fpr;         /* reached, <= the budget */
+    double rule_recall; /* Backblaze's rule */
+    double rule_fpr;
+    double recall_at_rule_fpr; /* the model at the rule's own FPR */
+    double weibull_recall;     /* the age prior at @fpr; NaN without one */
+};
+
+/* The figures of the model's scores @p_fail beside the rule's flags @rule
+ * (1 or 0) on @n drives with labels @label (1: failed): the model's recall
+ * at the FPR budget @fpr and the FPR reached, the rule's recall and FPR,
+ * and the model's recall at the rule's FPR (predict_recall_at_fpr).
+ * Fills every field but weibull_recall (NaN).  Returns 0 or AUGUR_ENOMEM. */
+int predict_eval_backblaze_compare(const float *p_fail,
+                                   const float *rule,
+                                   const float *label,
+                                   size_t n,
+                                   double fpr,
+                                   struct predict_eval_backblaze *out)
+    PREDICT_WARN_UNUSED;
+
+/* Train on every fold but @fold of @e (a Backblaze dataset), test on
+ * @fold: predict_eval_backblaze_compare at PREDICT_EVAL_FPR, and a Weibull
+ * prior on age fitted to the training drives (probability of failing
+ * within a day; NaN when it cannot be fitted).  Returns 0, AUGUR_EINVAL
+ * (not Backblaze's features), or an error of training or scoring, with a
+ * message in @e->errmsg. */
+int predict_eval_backblaze_fold(struct predict_eval *e,
+                                unsigned fold,
+                                struct predict_eval_backblaze *out)
+    PREDICT_WARN_UNUSED;
+
+/* The same, trained on every drive model but @family and tested on it. */
+int predict_eval_backblaze_holdout(struct predict_eval *e,
+                                   uint32_t family,
+                                   struct predict_eval_backblaze *out)
+    PREDICT_WARN_UNUSED;
+
+struct predict_eval_backblaze_summary
+{
+    struct predict_spread recall;
+    struct predict_spread rule_recall;
+};
+
+void predict_eval_backblaze_summarize(
+    const struct predict_eval_backblaze *folds,
+    size_t n,
+    struct predict_eval_backblaze_summary *out);
+
+/* The threshold for fold @fold of @e (an Azure PdM dataset) chosen without
+ * its machines: train on three quarters of the other folds' machines
+ * (split with seed e->seed + 17 + @fold), score the last quarter, and take
+ * the threshold of 0.05, 0.10, .. 0.95 that maximises min(precision,
+ * recall) there (the largest on ties).  Neither the features nor the
+ * labels of fold @fold are read.  *@thr is left as is when the quarter
+ * has no failure or nothing is left to train on.  Returns 0 or an error of
+ * training or scoring, with a message in @e->errmsg. */
+int predict_eval_pdm_threshold(struct predict_eval *e,
+                               unsigned fold,
+                               double *thr) PREDICT_WARN_UNUSED;
+
+/* Flags and misses, to pool across folds. */
+struct predict_eval_counts
+{
+    size_t tp;
+    size_t fp;
+    size_t fn;
+};
+
+/* One Azure PdM fold. */
+struct predict_eval_pdm
+{
+    size_t hours; /* rows held out */
+    size_t positives;
+    double precision; /* p >= PREDICT_EVAL_PDM_THRESHOLD */
+    double recall;
+    double base_precision; /* any error in the last window */
+    double base_recall;
+    double threshold; /* as given */
+    double precision_at_threshold;
+    double recall_at_threshold;
+    struct predict_eval_counts at_fixed; /* at PREDICT_EVAL_PDM_THRESHOLD */
+    struct predict_eval_counts at_threshold;
+};
+
+/* Train on every fold but @fold of @e (an Azure PdM dataset) and test on
+ * @fold at PREDICT_EVAL_PDM_THRESHOLD and at @threshold (from
+ * predict_eval_pdm_threshold), beside the baseline "any error within the
+ * window before the hour" (the error*_since_h features).  Returns 0 or an
+ * error of training or scoring, with a message in @e->errmsg. */
+int predict_eval_pdm_fold(struct predict_eval *e,
+                          unsigned fold,
+                          double threshold,
+                          struct predict_eval_pdm *out) PREDICT_WARN_UNUSED;
+
+struct predict_eval_pdm_summary
+{
+    struct predict_spread precision;
+    struct predict_spread recall;
+    struct predict_spread base_precision;
+    struct predict_spread base_recall;
+    struct predict_spread precision_at_threshold;
+    struct predict_spread recall_at_threshold;
+    struct predict_eval_counts at_fixed; /* pooled over the folds */
+    struct predict_eval_counts at_threshold;
+    double pooled_precision; /* of at_fixed; 0 when undefined */
+    double pooled_recall;
+    double pooled_precision_at_threshold; /* of at_threshold */
+    double pooled_recall_at_threshold;
+};
+
+void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,
+                                size_t n,
+                                struct predict_eval_pdm_summary *out);
 
 #endif
