@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/proto.h"
-#include "api/secure.h"
+#include "wire/proto.h"
+#include "wire/secure.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000

@@ -18,8 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "api/proto.h"
-#include "api/secure.h"
+#include "wire/proto.h"
+#include "wire/secure.h"
 #include "common/log.h"
 
 /* Short: while a cluster elects a leader, every node answers ENOLEADER at

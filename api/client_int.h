@@ -12,8 +12,8 @@
 #include <msgpack.h>
 
 #include "api/augur.h"
-#include "api/proto.h"
-#include "api/secure.h"
+#include "wire/proto.h"
+#include "wire/secure.h"
 
 #define CLIENT_BACKOFF_MIN_MS 20
 #define CLIENT_PORT_SIZE 6

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/proto.h"
-#include "api/secure.h"
+#include "wire/proto.h"
+#include "wire/secure.h"
 #include "common/log.h"
 
 #define REQUEST_OVERHEAD 128 /* request map bytes besides op and args */

@@ -13,8 +13,8 @@
 #include <msgpack.h>
 #include <uv.h>
 
-#include "api/proto.h"
-#include "api/secure.h"
+#include "wire/proto.h"
+#include "wire/secure.h"
 
 #define API_WARN_UNUSED __attribute__((warn_unused_result))
 #define API_ERRMSG_SIZE 256

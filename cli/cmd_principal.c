@@ -1,7 +1,7 @@
 /* Identity commands: keygen (local) and principal add|remove|list. */
 #include <stdio.h>
 
-#include "api/secure.h"
+#include "wire/secure.h"
 #include "cli/cli.h"
 
 #define ROLES "admin|operator|agent|reader"

@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "common/error.h"
-#include "api/secure.h"
+#include "wire/secure.h"
 #include "store/store.h"
 
 #define REPLICA_WARN_UNUSED __attribute__((warn_unused_result))

@@ -5,7 +5,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 
-#include "api/secure.h"
+#include "wire/secure.h"
 
 /* Set @t up as the authenticated peer transport on @loop: every connection
  * proves @key (the cluster key, with its secret half; it must outlive the

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/secure.h"
+#include "wire/secure.h"
 
 static double now_s(void)
 {

@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "api/proto.h"
-#include "api/secure.h"
+#include "wire/proto.h"
+#include "wire/secure.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

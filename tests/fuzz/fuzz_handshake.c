@@ -6,7 +6,7 @@
 
 #include <sodium.h>
 
-#include "api/secure.h"
+#include "wire/secure.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

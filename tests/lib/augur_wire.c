@@ -41,8 +41,8 @@
 #include <jansson.h>
 #include <msgpack.h>
 
-#include "api/proto.h"
-#include "api/secure.h"
+#include "wire/proto.h"
+#include "wire/secure.h"
 #include "common/error.h"
 
 #define WIRE_IO_TIMEOUT_MS 30000

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api/proto.h"
+#include "wire/proto.h"
 
 #define FAKE_REQUESTS_MAX 32
 #define FAKE_HELLOS_MAX 8

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "api/augur.h"
-#include "api/proto.h"
+#include "wire/proto.h"
 #include "fake_server.h"
 
 void *__real_malloc(size_t size);

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "api/augur.h"
-#include "api/proto.h"
+#include "wire/proto.h"
 
 /* Helpers. */
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "api/secure.h"
+#include "wire/secure.h"
 
 /* Both ends of one handshake, run to the end. */
 struct pair

@@ -117,8 +117,10 @@ static unsigned scan(const char *dir, const char *wire)
  * also field names, so only the dotted names can be checked this way. */
 static void wire_names_are_spelled_only_in_the_table(void **state)
 {
-    static const char *const dirs[] = {"common", "store", "raft",   "api",
-                                       "node",   "cli",   "predict"};
+    /* include/augur.h is left out: users of the installed library spell
+     * wire names, and its examples show them. */
+    static const char *const dirs[] = {"common", "wire", "store", "raft",
+                                       "api",    "node", "cli",   "predict"};
     unsigned hits = 0;
     char dir[4096];
     (void)state;

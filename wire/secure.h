@@ -14,7 +14,7 @@
 
 #include <msgpack.h>
 
-#include "api/proto.h"
+#include "wire/proto.h"
 
 #define SECURE_WARN_UNUSED __attribute__((warn_unused_result))
 #define SECURE_PK_SIZE 32

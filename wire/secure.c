@@ -1,6 +1,6 @@
 /* The authenticated channel: key files, the mutual handshake and sealed
  * frames (see api/secure.h and docs/PROTOCOL.md). */
-#include "api/secure.h"
+#include "wire/secure.h"
 
 #include <errno.h>
 #include <fcntl.h>

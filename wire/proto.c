@@ -1,6 +1,6 @@
 /* The client wire protocol: frame headers, frame parsing, and the msgpack
  * maps of HELLO, REQUEST, RESPONSE and CLOSE frames. */
-#include "api/proto.h"
+#include "wire/proto.h"
 
 #include <assert.h>
 #include <stdarg.h>
