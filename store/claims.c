@@ -19,8 +19,9 @@
 static int claim_decode(struct store *s,
                         const MDB_val *k,
                         const MDB_val *v,
-                        struct store__claim *c)
+                        void *out)
 {
+    struct store__claim *c = out;
     const msgpack_object *a;
     msgpack_object o;
 
@@ -42,26 +43,18 @@ static int claim_decode(struct store *s,
     return 0;
 }
 
+const struct store__record store__claim_record = {
+    .db = STORE__DB_CLAIMS,
+    .what = "claim of workload",
+    .decode = claim_decode,
+};
+
 int store__claim_load(struct store *s,
                       MDB_txn *txn,
                       const char *workload,
                       struct store__claim *c)
 {
-    MDB_val k = {.mv_size = strlen(workload), .mv_data = (void *)workload};
-    MDB_val v;
-    int rv;
-
-    rv = store__get(s, txn, STORE__DB_CLAIMS, workload, k.mv_size, &v);
-    if (rv != 0) {
-        return rv;
-    }
-    if (claim_decode(s, &k, &v, c) != 0) {
-        snprintf(s->errmsg, sizeof s->errmsg,
-                 "the claim record of workload %s is corrupt", workload);
-        LOG(LOG_LEVEL_ERROR, "store: %s", s->errmsg);
-        return AUGUR_EIO;
-    }
-    return 0;
+    return store__record_load(s, txn, &store__claim_record, workload, c);
 }
 
 void store__claim_pack(struct store__pack *p, const struct store__claim *c)
@@ -587,14 +580,6 @@ int store__claim_list(struct store *s,
 }
 
 /* ---- snapshot checks -------------------------------------------------- */
-
-int store__claim_entry_check(struct store *s,
-                             const MDB_val *k,
-                             const MDB_val *v)
-{
-    struct store__claim c;
-    return claim_decode(s, k, v, &c);
-}
 
 int store__host_claim_entry_check(struct store *s,
                                   const MDB_val *k,

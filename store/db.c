@@ -372,3 +372,36 @@ int store__list_ids(struct store *s,
     }
     return store__scan_finish(s, &sc);
 }
+
+/* ---- records ---------------------------------------------------------- */
+
+int store__record_load(struct store *s,
+                       MDB_txn *txn,
+                       const struct store__record *r,
+                       const char *key,
+                       void *out)
+{
+    MDB_val k = {.mv_size = strlen(key), .mv_data = (void *)key};
+    MDB_val v;
+    int rv;
+
+    rv = store__get(s, txn, r->db, key, k.mv_size, &v);
+    if (rv != 0) {
+        return rv;
+    }
+    if (r->decode(s, &k, &v, out) != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "the record of %s %s is corrupt",
+                 r->what, key);
+        LOG(LOG_LEVEL_ERROR, "store: %s", s->errmsg);
+        return AUGUR_EIO;
+    }
+    return 0;
+}
+
+int store__record_check(struct store *s,
+                        const struct store__record *r,
+                        const MDB_val *k,
+                        const MDB_val *v)
+{
+    return r->decode(s, k, v, &s->scratch_record) == 0 ? 0 : AUGUR_EMALFORMED;
+}

@@ -105,6 +105,23 @@ int store__list_ids(struct store *s,
                                 const MDB_val *v,
                                 void *ctx));
 
+/* ---- records (struct store__record) ----------------------------------- */
+
+/* Look up @key (NUL-terminated) in @r's database and decode it into @out.
+ * 0, AUGUR_ENOTFOUND, or AUGUR_EIO when the value does not decode ("<what>
+ * is corrupt" in s->errmsg). */
+int store__record_load(struct store *s,
+                       MDB_txn *txn,
+                       const struct store__record *r,
+                       const char *key,
+                       void *out);
+/* Whether a stored entry of @r's database decodes: 0 or AUGUR_EMALFORMED
+ * (the snapshot's check of what it restores). */
+int store__record_check(struct store *s,
+                        const struct store__record *r,
+                        const MDB_val *k,
+                        const MDB_val *v);
+
 /* ---- meta ------------------------------------------------------------- */
 
 int store__meta_entry_check(struct store *s,

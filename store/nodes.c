@@ -29,8 +29,9 @@ bool store_node_role_valid(const char *role)
 static int node_decode(struct store *s,
                        const MDB_val *k,
                        const MDB_val *v,
-                       struct store_node *n)
+                       void *out)
 {
+    struct store_node *n = out;
     msgpack_object o;
 
     n->role[0] = '\0';
@@ -221,8 +222,8 @@ out:
     return rv;
 }
 
-int store__node_entry_check(struct store *s, const MDB_val *k, const MDB_val *v)
-{
-    struct store_node n;
-    return node_decode(s, k, v, &n);
-}
+const struct store__record store__node_record = {
+    .db = STORE__DB_NODES,
+    .what = "node",
+    .decode = node_decode,
+};

@@ -1,14 +1,24 @@
 /* store/, above db.h: the records and the operations on them, one file
  * per concept (resources.c, workloads.c, claims.c, edges.c, events.c,
  * sessions.c, nodes.c, principals.c).  store.c dispatches to the handlers
- * through common/ops.h; snapshot.c checks entries with the *_entry_check
- * functions. */
+ * through common/ops.h.  Each record kind has one descriptor (struct
+ * store__record: its database, its name, its decoder) through which it is
+ * loaded and snapshot.c checks it; the other databases (indexes, the event
+ * log, sessions) have a *_entry_check function. */
+
 #ifndef AUGUR_STORE_OPS_H
 #define AUGUR_STORE_OPS_H
 
 #include "store/db.h"
 #include "store/pack.h"
 #include "store/store_int.h"
+
+/* The record kinds' descriptors. */
+extern const struct store__record store__resource_record;
+extern const struct store__record store__workload_record;
+extern const struct store__record store__claim_record;
+extern const struct store__record store__node_record;
+extern const struct store__record store__principal_record;
 
 /* ---- resources.c ------------------------------------------------------ */
 
@@ -45,9 +55,6 @@ int store__resource_get(struct store *s,
 int store__resource_list(struct store *s,
                          MDB_txn *txn,
                          const struct store_cmd *cmd);
-int store__resource_entry_check(struct store *s,
-                                const MDB_val *k,
-                                const MDB_val *v);
 int store__pick_entry_check(struct store *s,
                             const MDB_val *k,
                             const MDB_val *v);
@@ -70,9 +77,6 @@ int store__workload_get(struct store *s,
 int store__workload_list(struct store *s,
                          MDB_txn *txn,
                          const struct store_cmd *cmd);
-int store__workload_entry_check(struct store *s,
-                                const MDB_val *k,
-                                const MDB_val *v);
 
 /* ---- claims.c --------------------------------------------------------- */
 
@@ -96,9 +100,6 @@ int store__claim_get(struct store *s,
 int store__claim_list(struct store *s,
                       MDB_txn *txn,
                       const struct store_cmd *cmd);
-int store__claim_entry_check(struct store *s,
-                             const MDB_val *k,
-                             const MDB_val *v);
 int store__host_claim_entry_check(struct store *s,
                                   const MDB_val *k,
                                   const MDB_val *v);
@@ -175,9 +176,6 @@ int store__node_set(struct store *s, MDB_txn *txn, const struct store_cmd *cmd);
 int store__node_list(struct store *s,
                      MDB_txn *txn,
                      const struct store_cmd *cmd);
-int store__node_entry_check(struct store *s,
-                            const MDB_val *k,
-                            const MDB_val *v);
 
 /* ---- principals.c ---------------------------------------------------- */
 
@@ -193,9 +191,6 @@ int store__principal_bootstrap(struct store *s,
 int store__principal_list(struct store *s,
                           MDB_txn *txn,
                           const struct store_cmd *cmd);
-int store__principal_entry_check(struct store *s,
-                                 const MDB_val *k,
-                                 const MDB_val *v);
 int store__principal_key_entry_check(struct store *s,
                                      const MDB_val *k,
                                      const MDB_val *v);

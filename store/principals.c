@@ -12,13 +12,6 @@
  * the reverse index maps the key to the name, so a key names one
  * principal at most. */
 
-struct principal
-{
-    char name[STORE_ID_SIZE];
-    char key[STORE_KEY_HEX_SIZE];
-    int role;
-};
-
 static const char *const role_names[STORE_ROLE_COUNT] = {
     [STORE_ROLE_ADMIN] = "admin",
     [STORE_ROLE_OPERATOR] = "operator",
@@ -59,8 +52,9 @@ static bool key_hex_valid(const char *key, size_t len)
 static int principal_decode(struct store *s,
                             const MDB_val *k,
                             const MDB_val *v,
-                            struct principal *p)
+                            void *out)
 {
+    struct store__principal *p = out;
     msgpack_object o;
     uint64_t role;
 
@@ -80,7 +74,8 @@ static int principal_decode(struct store *s,
     return 0;
 }
 
-static void principal_pack(struct store__pack *pk, const struct principal *p)
+static void principal_pack(struct store__pack *pk,
+                           const struct store__principal *p)
 {
     msgpack_pack_map(&pk->pk, 3);
     store__pack_str(pk, "name");
@@ -91,30 +86,27 @@ static void principal_pack(struct store__pack *pk, const struct principal *p)
     store__pack_str(pk, role_names[p->role]);
 }
 
+const struct store__record store__principal_record = {
+    .db = STORE__DB_PRINCIPALS,
+    .what = "principal",
+    .decode = principal_decode,
+};
+
 static int principal_load(struct store *s,
                           MDB_txn *txn,
                           const char *name,
-                          struct principal *p)
+                          struct store__principal *p)
 {
-    MDB_val k = {.mv_size = strlen(name), .mv_data = (void *)name};
-    MDB_val v;
-    int rv = store__get(s, txn, STORE__DB_PRINCIPALS, name, k.mv_size, &v);
-
-    if (rv == 0 && principal_decode(s, &k, &v, p) != 0) {
-        snprintf(s->errmsg, sizeof s->errmsg,
-                 "the record of principal %s is corrupt", name);
-        rv = AUGUR_EIO;
-    }
-    return rv;
+    return store__record_load(s, txn, &store__principal_record, name, p);
 }
 
 /* Record @p; refusals for a taken name or key. */
 static int principal_insert(struct store *s,
                             MDB_txn *txn,
-                            const struct principal *p,
+                            const struct store__principal *p,
                             const char *op)
 {
-    struct principal old;
+    struct store__principal old;
     struct store__pack pk;
     MDB_val v;
     int rv;
@@ -165,7 +157,7 @@ int store__principal_add(struct store *s,
                          MDB_txn *txn,
                          const struct store_cmd *cmd)
 {
-    struct principal p;
+    struct store__principal p;
 
     memset(&p, 0, sizeof p);
     memcpy(p.name, cmd->u.principal.name, sizeof p.name);
@@ -178,7 +170,7 @@ int store__principal_bootstrap(struct store *s,
                                MDB_txn *txn,
                                const struct store_cmd *cmd)
 {
-    struct principal p;
+    struct store__principal p;
     bool done;
     int rv;
 
@@ -207,7 +199,7 @@ int store__principal_remove(struct store *s,
                             MDB_txn *txn,
                             const struct store_cmd *cmd)
 {
-    struct principal p;
+    struct store__principal p;
     int rv;
 
     rv = principal_load(s, txn, cmd->u.principal.name, &p);
@@ -237,7 +229,7 @@ static int list_item(struct store *s,
                      const MDB_val *v,
                      void *ctx)
 {
-    struct principal p;
+    struct store__principal p;
 
     (void)txn;
     (void)ctx;
@@ -261,7 +253,7 @@ int store_principal_find(struct store *s,
                          char *name,
                          int *role)
 {
-    struct principal p;
+    struct store__principal p;
     MDB_val v;
     int rc;
     int rv;
@@ -314,14 +306,6 @@ int store_principals_bootstrapped(struct store *s)
 uint64_t store_principals_version(struct store *s)
 {
     return s->principals_version;
-}
-
-int store__principal_entry_check(struct store *s,
-                                 const MDB_val *k,
-                                 const MDB_val *v)
-{
-    struct principal p;
-    return principal_decode(s, k, v, &p);
 }
 
 int store__principal_key_entry_check(struct store *s,

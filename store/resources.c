@@ -81,8 +81,9 @@ static int score_decode(const msgpack_object *o, struct store__resource *r)
 static int resource_decode(struct store *s,
                            const MDB_val *k,
                            const MDB_val *v,
-                           struct store__resource *r)
+                           void *out)
 {
+    struct store__resource *r = out;
     const msgpack_object *a;
     msgpack_object o;
     uint64_t state;
@@ -141,26 +142,18 @@ static int resource_encode(struct store *s, const struct store__resource *r)
     return p.failed ? AUGUR_ENOMEM : 0;
 }
 
+const struct store__record store__resource_record = {
+    .db = STORE__DB_RESOURCES,
+    .what = "resource",
+    .decode = resource_decode,
+};
+
 int store__resource_load(struct store *s,
                          MDB_txn *txn,
                          const char *id,
                          struct store__resource *r)
 {
-    MDB_val k = {.mv_size = strlen(id), .mv_data = (void *)id};
-    MDB_val v;
-    int rv;
-
-    rv = store__get(s, txn, STORE__DB_RESOURCES, id, k.mv_size, &v);
-    if (rv != 0) {
-        return rv;
-    }
-    if (resource_decode(s, &k, &v, r) != 0) {
-        snprintf(s->errmsg, sizeof s->errmsg,
-                 "the record of resource %s is corrupt", id);
-        LOG(LOG_LEVEL_ERROR, "store: %s", s->errmsg);
-        return AUGUR_EIO;
-    }
-    return 0;
+    return store__record_load(s, txn, &store__resource_record, id, r);
 }
 
 void store__resource_pack(struct store__pack *p,
@@ -430,14 +423,6 @@ int store__resource_list(struct store *s,
 }
 
 /* ---- snapshot checks -------------------------------------------------- */
-
-int store__resource_entry_check(struct store *s,
-                                const MDB_val *k,
-                                const MDB_val *v)
-{
-    struct store__resource r;
-    return resource_decode(s, k, v, &r);
-}
 
 int store__pick_entry_check(struct store *s, const MDB_val *k, const MDB_val *v)
 {

@@ -32,12 +32,19 @@ typedef int (*entry_check_fn)(struct store *s,
                               const MDB_val *k,
                               const MDB_val *v);
 
+/* Databases of a record kind are checked through its descriptor; the others
+ * (indexes, meta, the event log, sessions) by their own function. */
+static const struct store__record *const records[STORE__DB_COUNT] = {
+    [STORE__DB_RESOURCES] = &store__resource_record,
+    [STORE__DB_WORKLOADS] = &store__workload_record,
+    [STORE__DB_CLAIMS] = &store__claim_record,
+    [STORE__DB_NODES] = &store__node_record,
+    [STORE__DB_PRINCIPALS] = &store__principal_record,
+};
+
 static const entry_check_fn entry_checks[STORE__DB_COUNT] = {
     [STORE__DB_META] = store__meta_entry_check,
-    [STORE__DB_RESOURCES] = store__resource_entry_check,
     [STORE__DB_PICK] = store__pick_entry_check,
-    [STORE__DB_WORKLOADS] = store__workload_entry_check,
-    [STORE__DB_CLAIMS] = store__claim_entry_check,
     [STORE__DB_HOST_CLAIMS] = store__host_claim_entry_check,
     [STORE__DB_EDGES] = store__edge_entry_check,
     [STORE__DB_REDGES] = store__edge_entry_check,
@@ -45,8 +52,6 @@ static const entry_check_fn entry_checks[STORE__DB_COUNT] = {
     [STORE__DB_SESSIONS] = store__session_entry_check,
     [STORE__DB_SESSION_TIMES] = store__session_time_entry_check,
     [STORE__DB_ANSWERS] = store__answer_entry_check,
-    [STORE__DB_NODES] = store__node_entry_check,
-    [STORE__DB_PRINCIPALS] = store__principal_entry_check,
     [STORE__DB_PRINCIPAL_KEYS] = store__principal_key_entry_check,
 };
 
@@ -402,7 +407,9 @@ static int content_walk(struct store *s,
             v.mv_data = (void *)b;
             if (txn == NULL) {
                 if ((i > 0 && key_cmp(&prev, &k) >= 0) ||
-                    entry_checks[db](s, &k, &v) != 0) {
+                    (records[db] != NULL
+                         ? store__record_check(s, records[db], &k, &v)
+                         : entry_checks[db](s, &k, &v)) != 0) {
                     return AUGUR_EMALFORMED;
                 }
             } else {

@@ -98,6 +98,39 @@ struct store__claim
     uint64_t epoch;
 };
 
+/* A principal, decoded. */
+struct store__principal
+{
+    char name[STORE_ID_SIZE];
+    char key[STORE_KEY_HEX_SIZE];
+    int role;
+};
+
+/* Any record, decoded: scratch for checking an entry of any kind. */
+union store__any_record
+{
+    struct store__resource resource;
+    struct store__workload workload;
+    struct store__claim claim;
+    struct store__principal principal;
+    struct store_node node;
+};
+
+/* A record kind, one descriptor each (in its concept file): the database
+ * it lives in, what messages call one, and
+ * how a stored key and value decode into its struct (0 or
+ * AUGUR_EMALFORMED).  Loads and the snapshot's checks go through it
+ * (store__record_load, store__record_check in db.h). */
+struct store__record
+{
+    enum store__db db;
+    const char *what; /* "resource": "the record of resource ID is corrupt" */
+    int (*decode)(struct store *s,
+                  const MDB_val *k,
+                  const MDB_val *v,
+                  void *out);
+};
+
 /* A session, decoded.  @exists is false for a client seen for the first
  * time. */
 struct store__session
@@ -142,7 +175,8 @@ struct store
     int status;              /* the current op's refusal, 0 if none */
     char errmsg[STORE_ERRMSG_SIZE]; /* its reason, or the last failure's */
     struct store__walk walk;
-    struct store_cmd cmd;        /* scratch for store_apply_raw */
+    union store__any_record scratch_record; /* see store__record_check */
+    struct store_cmd cmd;                   /* scratch for store_apply_raw */
     uint64_t principals_version; /* bumped when principals may change */
 };
 

@@ -16,8 +16,9 @@
 static int workload_decode(struct store *s,
                            const MDB_val *k,
                            const MDB_val *v,
-                           struct store__workload *w)
+                           void *out)
 {
+    struct store__workload *w = out;
     const msgpack_object *a;
     msgpack_object o;
 
@@ -40,26 +41,18 @@ static int workload_decode(struct store *s,
     return 0;
 }
 
+const struct store__record store__workload_record = {
+    .db = STORE__DB_WORKLOADS,
+    .what = "workload",
+    .decode = workload_decode,
+};
+
 int store__workload_load(struct store *s,
                          MDB_txn *txn,
                          const char *id,
                          struct store__workload *w)
 {
-    MDB_val k = {.mv_size = strlen(id), .mv_data = (void *)id};
-    MDB_val v;
-    int rv;
-
-    rv = store__get(s, txn, STORE__DB_WORKLOADS, id, k.mv_size, &v);
-    if (rv != 0) {
-        return rv;
-    }
-    if (workload_decode(s, &k, &v, w) != 0) {
-        snprintf(s->errmsg, sizeof s->errmsg,
-                 "the record of workload %s is corrupt", id);
-        LOG(LOG_LEVEL_ERROR, "store: %s", s->errmsg);
-        return AUGUR_EIO;
-    }
-    return 0;
+    return store__record_load(s, txn, &store__workload_record, id, w);
 }
 
 int store__workload_store(struct store *s,
@@ -188,12 +181,4 @@ int store__workload_list(struct store *s,
                          const struct store_cmd *cmd)
 {
     return store__list_ids(s, txn, cmd, STORE__DB_WORKLOADS, list_item);
-}
-
-int store__workload_entry_check(struct store *s,
-                                const MDB_val *k,
-                                const MDB_val *v)
-{
-    struct store__workload w;
-    return workload_decode(s, k, v, &w);
 }
