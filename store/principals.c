@@ -195,10 +195,41 @@ int store__principal_bootstrap(struct store *s,
     return rv;
 }
 
+/* How many admins there are, counting up to @enough at most. */
+static int admins_count(struct store *s,
+                        MDB_txn *txn,
+                        unsigned enough,
+                        unsigned *n)
+{
+    struct store__principal p;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rv;
+
+    *n = 0;
+    rv = store__cursor(s, txn, STORE__DB_PRINCIPALS, &cur);
+    if (rv != 0) {
+        return rv;
+    }
+    for (rv = store__step(s, cur, MDB_FIRST, &k, &v); rv == 0 && *n < enough;
+         rv = store__step(s, cur, MDB_NEXT, &k, &v)) {
+        if (principal_decode(s, &k, &v, &p) != 0) {
+            snprintf(s->errmsg, sizeof s->errmsg,
+                     "a principal record is corrupt");
+            rv = AUGUR_EIO;
+            break;
+        }
+        *n += p.role == STORE_ROLE_ADMIN;
+    }
+    mdb_cursor_close(cur);
+    return rv == AUGUR_ENOTFOUND ? 0 : rv;
+}
+
 int store__principal_remove(struct store *s,
                             MDB_txn *txn,
                             const struct store_cmd *cmd)
 {
+    unsigned admins;
     struct store__principal p;
     int rv;
 
@@ -210,6 +241,20 @@ int store__principal_remove(struct store *s,
     }
     if (rv != 0) {
         return rv;
+    }
+    /* Without an admin nobody could add one again: the cluster would be
+     * locked out for good. */
+    if (p.role == STORE_ROLE_ADMIN) {
+        rv = admins_count(s, txn, 2, &admins);
+        if (rv != 0) {
+            return rv;
+        }
+        if (admins < 2) {
+            return store__refuse(s, AUGUR_EINVAL,
+                                 "principal.remove: %s is the last admin: add "
+                                 "another admin first",
+                                 p.name);
+        }
     }
     rv = store__del(s, txn, STORE__DB_PRINCIPALS, p.name, strlen(p.name));
     if (rv == 0) {

@@ -87,12 +87,46 @@ static void bootstrap_applies_once(void **state)
     assert_true(store_principals_bootstrapped(f->s));
     assert_int_equal(store_principal_find(f->s, KEY_A, name, &role), 0);
     assert_int_equal(role, STORE_ROLE_ADMIN);
-    /* Once only, even after the admin is removed. */
+    /* Once only, even after the admin is removed (another admin first:
+     * the last one cannot be). */
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "root2", KEY_B, STORE_ROLE_ADMIN);
+    assert_int_equal(fx_apply(f, &c), 0);
     cmd_principal(&c, STORE_OP_PRINCIPAL_REMOVE, "admin", NULL, 0);
     assert_int_equal(fx_apply(f, &c), 0);
     cmd_principal(&c, STORE_OP_PRINCIPAL_BOOTSTRAP, "admin", KEY_B, 0);
     assert_int_equal(fx_apply(f, &c), AUGUR_EEXIST);
     assert_true(store_principals_bootstrapped(f->s));
+}
+
+/* Removing the last admin would lock the cluster out for good (issue 12,
+ * item 13): refused, and nothing changes; with a second admin it is
+ * allowed, and other roles are never held back. */
+static void the_last_admin_cannot_be_removed(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+    char name[STORE_ID_SIZE];
+    int role = -1;
+
+    cmd_principal(&c, STORE_OP_PRINCIPAL_BOOTSTRAP, "admin", KEY_A, 0);
+    assert_int_equal(fx_apply(f, &c), 0);
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "reader", KEY_B,
+                  STORE_ROLE_READER);
+    assert_int_equal(fx_apply(f, &c), 0);
+    cmd_principal(&c, STORE_OP_PRINCIPAL_REMOVE, "admin", NULL, 0);
+    assert_int_equal(fx_apply(f, &c), AUGUR_EINVAL);
+    assert_non_null(strstr(ans_error(f), "the last admin"));
+    assert_int_equal(store_principal_find(f->s, KEY_A, name, &role), 0);
+    assert_int_equal(store_revision(f->s), 2);
+
+    cmd_principal(&c, STORE_OP_PRINCIPAL_REMOVE, "reader", NULL, 0);
+    assert_int_equal(fx_apply(f, &c), 0);
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "root2", KEY_B, STORE_ROLE_ADMIN);
+    assert_int_equal(fx_apply(f, &c), 0);
+    cmd_principal(&c, STORE_OP_PRINCIPAL_REMOVE, "admin", NULL, 0);
+    assert_int_equal(fx_apply(f, &c), 0);
+    cmd_principal(&c, STORE_OP_PRINCIPAL_REMOVE, "root2", NULL, 0);
+    assert_int_equal(fx_apply(f, &c), AUGUR_EINVAL);
 }
 
 static void principals_survive_a_snapshot(void **state)
@@ -134,6 +168,7 @@ int main(void)
         T(principal_add_find_and_remove),
         T(principal_add_refuses_bad_keys_and_roles),
         T(bootstrap_applies_once),
+        T(the_last_admin_cannot_be_removed),
         T(principals_survive_a_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
