@@ -185,16 +185,14 @@ static void pack_member(struct node *n,
 
 /* libraft's configuration as this node sees it, then every server recorded
  * as a member that the configuration lacks (role "absent"). */
-void node__members_pack(struct node *n, msgpack_packer *pk)
+static void members_pack(struct node *n,
+                         msgpack_packer *pk,
+                         const struct store_node *recs,
+                         size_t nrec)
 {
     const struct raft_configuration *c = &n->replica.raft.configuration;
-    struct store_node recs[NODE_MEMBERS_MAX];
-    size_t nrec = 0;
     unsigned absent = 0;
 
-    if (records_load(n, recs, &nrec) != 0) {
-        nrec = 0;
-    }
     for (size_t i = 0; i < nrec; i++) {
         if (replica_role_parse(recs[i].role) >= 0 &&
             conf_find(c, recs[i].id) == NULL) {
@@ -220,14 +218,16 @@ void node__members_pack(struct node *n, msgpack_packer *pk)
 
 /* {"in_sync", "difference", "reconcile", "repairs"}: this node's own
  * comparison (a follower's configuration may lag for a moment). */
-void node__membership_pack(struct node *n, msgpack_packer *pk)
+static void membership_pack(struct node *n,
+                            msgpack_packer *pk,
+                            const struct store_node *recs,
+                            size_t nrec,
+                            bool loaded)
 {
-    struct store_node recs[NODE_MEMBERS_MAX];
-    size_t nrec = 0;
     struct repair rep;
     char text[256] = "";
 
-    if (records_load(n, recs, &nrec) == 0) {
+    if (loaded) {
         membership_diff(n, recs, nrec, &rep, text, sizeof text);
     } else {
         rep.kind = REPAIR_NONE;
@@ -256,15 +256,29 @@ void node__membership_pack(struct node *n, msgpack_packer *pk)
     msgpack_pack_uint64(pk, n->membership.repairs);
 }
 
+void node__members_fields_pack(struct node *n,
+                               msgpack_packer *pk,
+                               const char *members_key)
+{
+    struct store_node recs[NODE_MEMBERS_MAX];
+    size_t nrec = 0;
+    bool loaded = records_load(n, recs, &nrec) == 0;
+
+    if (!loaded) {
+        nrec = 0;
+    }
+    node__pack_str(pk, members_key);
+    members_pack(n, pk, recs, nrec);
+    node__pack_str(pk, "membership");
+    membership_pack(n, pk, recs, nrec, loaded);
+}
+
 void node__member_list(struct node *n, struct api_call *call)
 {
     msgpack_packer pk;
 
     node__result_begin(n, &pk, 2);
-    node__pack_str(&pk, "items");
-    node__members_pack(n, &pk);
-    node__pack_str(&pk, "membership");
-    node__membership_pack(n, &pk);
+    node__members_fields_pack(n, &pk, "items");
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
@@ -362,24 +376,17 @@ static void member_step(struct member_ctx *ctx)
 
     ctx->change.data = ctx;
     srv = conf_find(&n->replica.raft.configuration, ctx->id);
+    /* Already as asked (a retry, or the reconciler was first). */
+    if (ctx->role < 0 ? srv == NULL : srv != NULL && srv->role == ctx->role) {
+        member_reply(ctx, 0, true);
+        return;
+    }
     if (ctx->role < 0) {
-        rv = srv == NULL ? 0
-                         : replica_member_remove(&n->replica, &ctx->change,
-                                                 ctx->id, member_changed);
-        if (srv == NULL) {
-            member_reply(ctx, 0, true);
-            return;
-        }
+        rv = replica_member_remove(&n->replica, &ctx->change, ctx->id,
+                                   member_changed);
     } else if (srv != NULL) {
-        /* Present already (a retry, or the reconciler was first). */
-        rv = srv->role == ctx->role
-                 ? 0
-                 : replica_member_assign(&n->replica, &ctx->change, ctx->id,
-                                         ctx->role, member_changed);
-        if (srv->role == ctx->role) {
-            member_reply(ctx, 0, true);
-            return;
-        }
+        rv = replica_member_assign(&n->replica, &ctx->change, ctx->id,
+                                   ctx->role, member_changed);
     } else {
         rv = replica_member_add(&n->replica, &ctx->change, ctx->id,
                                 ctx->address, ctx->role, member_changed);

@@ -138,8 +138,13 @@ void node__leader_transfer(struct node *n, struct api_call *call);
 void node__member_list(struct node *n, struct api_call *call);
 void node__member_add(struct node *n, struct api_call *call);
 void node__member_remove(struct node *n, struct api_call *call);
-void node__members_pack(struct node *n, msgpack_packer *pk);
-void node__membership_pack(struct node *n, msgpack_packer *pk);
+/* Pack two map entries: @members_key -> the members (libraft's
+ * configuration, then recorded members it lacks, with role "absent"), and
+ * "membership" -> {"in_sync", "difference", "reconcile", "repairs"}, from
+ * one read of the node records. */
+void node__members_fields_pack(struct node *n,
+                               msgpack_packer *pk,
+                               const char *members_key);
 void node__membership_tick(struct node *n, uint64_t now_ms);
 void node__membership_init(struct node *n);
 

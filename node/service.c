@@ -213,14 +213,13 @@ static int propose(struct node *n, struct api_call *call)
 
 static void handle_write(struct node *n,
                          struct api_call *call,
-                         enum store_op op)
+                         enum store_op op,
+                         enum augur_op aop)
 {
     char errmsg[STORE_ERRMSG_SIZE];
     int rv;
 
-    if (augur_op_role(
-            augur_op_find(store_op_name(op), strlen(store_op_name(op)))) ==
-        AUGUR_ROLE_INTERNAL) {
+    if (augur_op_role(aop) == AUGUR_ROLE_INTERNAL) {
         api_call_reply_error(call, AUGUR_EINVAL, NULL,
                              "'%s' is proposed by the cluster itself",
                              store_op_name(op));
@@ -541,10 +540,7 @@ void node__status(struct node *n, struct api_call *call)
     msgpack_pack_uint64(&pk, raft_last_index(raft));
     node__pack_str(&pk, "rev");
     msgpack_pack_uint64(&pk, store_revision(n->store));
-    node__pack_str(&pk, "members");
-    node__members_pack(n, &pk);
-    node__pack_str(&pk, "membership");
-    node__membership_pack(n, &pk);
+    node__members_fields_pack(n, &pk, "members");
     if (digest[0] != '\0') {
         node__pack_str(&pk, "digest");
         node__pack_str(&pk, digest);
@@ -678,7 +674,7 @@ void node__on_request(struct api_server *s, struct api_call *call)
         return;
     }
     if (store_op_is_write(op)) {
-        handle_write(n, call, op);
+        handle_write(n, call, op, aop);
     } else {
         handle_read(n, call, op);
     }

@@ -15,47 +15,7 @@
 #include <cmocka.h>
 
 #include "fake_server.h"
-
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-
-/* Per thread, so that the fake server's thread never fails or counts. */
-static _Thread_local int fault_armed;
-static _Thread_local long fault_countdown;
-static _Thread_local int fault_hit;
-
-static int fault_should_fail(void)
-{
-    if (!fault_armed) {
-        return 0;
-    }
-    if (fault_countdown == 0) {
-        fault_hit = 1;
-        fault_armed = 0; /* one failure per run: the retry must recover */
-        return 1;
-    }
-    fault_countdown--;
-    return 0;
-}
-
-void *__wrap_malloc(size_t size)
-{
-    return fault_should_fail() ? NULL : __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return fault_should_fail() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t size)
-{
-    return fault_should_fail() ? NULL : __real_realloc(p, size);
-}
+#include "fault_alloc.h"
 
 #define SWEEP_MAX 400
 
@@ -91,14 +51,11 @@ static void json_call_survives_any_single_failure(void **state)
         char w[16];
         int err;
 
-        fault_countdown = n;
-        fault_hit = 0;
-        fault_armed = 1;
+        fault_arm(n);
         err = augur_client_new(s.addr, NULL, NULL, &c, NULL, 0);
         if (err != 0) {
             assert_int_equal(err, AUGUR_ENOMEM);
-            assert_true(fault_hit);
-            fault_armed = 0;
+            assert_true(fault_disarm());
             continue;
         }
         err = augur_call_json(c, "workload.add", args, 0, &a);
@@ -119,8 +76,7 @@ static void json_call_survives_any_single_failure(void **state)
         }
         augur_answer_free(a);
         augur_client_close(c);
-        fault_armed = 0;
-        if (!fault_hit) {
+        if (!fault_disarm()) {
             break;
         }
     }
