@@ -304,15 +304,23 @@ static void read_answer(struct node *n, struct api_call *call)
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
-/* Count the waiters parked on @call's connection and by its principal. */
+/* Count the waiters parked on @call's connection and by its principal,
+ * stopping as soon as either reaches its cap: new waiters go first in the
+ * list, so a connection that floods polls over its cap finds its own
+ * within the first few, and a refusal costs little. */
 static void waiters_count(const struct node *n,
                           const struct api_call *call,
                           unsigned *on_conn,
                           unsigned *by_principal)
 {
+    const struct node_config *cfg = &n->config;
+
     *on_conn = 0;
     *by_principal = 0;
-    for (const struct node_waiter *w = n->waiters; w != NULL; w = w->next) {
+    for (const struct node_waiter *w = n->waiters;
+         w != NULL && *on_conn < cfg->waiters_per_conn &&
+         *by_principal < cfg->waiters_per_principal;
+         w = w->next) {
         if (w->call->conn == call->conn) {
             (*on_conn)++;
         }
