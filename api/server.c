@@ -105,6 +105,11 @@ static void conn_handle_closed(uv_handle_t *handle)
         c->next->prev = c->prev;
     }
     s->n_conns--;
+    /* Calls still held (parked long polls) hold a reference each: let the
+     * handler free them now that no answer can reach the peer. */
+    if (c->refs > 1 && s->config.conn_closed_cb != NULL) {
+        s->config.conn_closed_cb(s, c);
+    }
     c->server = NULL;
     conn_unref(c);
     if (s->closing && s->n_conns == 0 && s->listener_closed &&
@@ -623,6 +628,62 @@ static void call_free(struct api_call *call)
     conn_unref(c);
 }
 
+void api_call_shed(struct api_call *call)
+{
+    msgpack_unpacked_destroy(&call->unpacked);
+    msgpack_unpacked_init(&call->unpacked);
+    free(call->payload);
+    call->payload = NULL;
+    call->req.op = NULL;
+    call->req.op_len = 0;
+    call->req.args = NULL;
+}
+
+void api_call_drop(struct api_call *call)
+{
+    call_free(call);
+}
+
+/* Append the RESPONSE frame to @call, or, when it would pass the frame
+ * limit, one that says so: a client that asked for too much hears why,
+ * rather than losing its connection. */
+static int response_append(struct api_call *call,
+                           msgpack_sbuffer *sb,
+                           const void *answer,
+                           size_t len)
+{
+    size_t max = call->conn->server->config.max_frame;
+    msgpack_sbuffer refusal;
+    char msg[128];
+    int rv;
+
+    rv = proto_response_append(sb, call->req.id, answer, len);
+    /* The limit counts the frame after its 4-byte length. */
+    if (rv == 0 && sb->size - (PROTO_HEADER_SIZE - 1) <= max) {
+        return 0;
+    }
+    if (rv != 0 && rv != AUGUR_ETOOBIG) {
+        return rv;
+    }
+    LOG(LOG_LEVEL_WARN,
+        "client %s: answer of %zu bytes over the frame limit of %zu; "
+        "answered ETOOBIG",
+        call->conn->peer, len, max);
+    sb->size = 0;
+    snprintf(msg, sizeof msg,
+             "answer of %zu bytes over the frame limit of %zu; page with "
+             "--limit/--after",
+             len, max);
+    msgpack_sbuffer_init(&refusal);
+    rv = proto_answer_error(&refusal, AUGUR_ETOOBIG, msg, NULL);
+    if (rv == 0) {
+        rv =
+            proto_response_append(sb, call->req.id, refusal.data, refusal.size);
+    }
+    msgpack_sbuffer_destroy(&refusal);
+    return rv;
+}
+
 void api_call_reply(struct api_call *call, const void *answer, size_t len)
 {
     struct api_conn *c = call->conn;
@@ -630,7 +691,7 @@ void api_call_reply(struct api_call *call, const void *answer, size_t len)
     if (c->state == CONN_READY) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
-        if (proto_response_append(&sb, call->req.id, answer, len) == 0) {
+        if (response_append(call, &sb, answer, len) == 0) {
             conn_send(c, &sb);
         } else {
             msgpack_sbuffer_destroy(&sb);

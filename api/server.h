@@ -42,6 +42,12 @@ struct api_call
 };
 
 typedef void (*api_request_cb)(struct api_server *s, struct api_call *call);
+/* A connection closed: calls the handler still holds for @conn can no
+ * longer be answered, and should be freed (api_call_drop) now rather than
+ * when they come due.  Runs from libuv's close callback, never inside
+ * api_call_reply or the request callback. */
+typedef void (*api_conn_closed_cb)(struct api_server *s,
+                                   const struct api_conn *conn);
 typedef void (*api_server_close_cb)(struct api_server *s);
 /* Decide whether the proven public key @key may use the cluster: 0 with the
  * principal's name (API_NAME_SIZE bytes) and role, or AUGUR_EAUTH (unknown
@@ -62,6 +68,7 @@ struct api_server_config
     const struct secure_key *identity; /* the cluster key, with its secret
                                           half; must outlive the server */
     api_auth_cb auth_cb;               /* required */
+    api_conn_closed_cb conn_closed_cb; /* optional */
 };
 
 struct api_server
@@ -103,8 +110,20 @@ void api_server_sweep(struct api_server *s);
  * Calls still held by the handler remain valid until replied. */
 void api_server_close(struct api_server *s, api_server_close_cb cb);
 
-/* Answer @call with an already packed answer map and free it. */
+/* Answer @call with an already packed answer map and free it.  An answer
+ * whose frame would pass the frame limit is not sent: the caller gets an
+ * ETOOBIG answer naming its size instead, and the connection stays open. */
 void api_call_reply(struct api_call *call, const void *answer, size_t len);
+
+/* Free what @call's request took (the frame's copy and its decoded form)
+ * for a call the handler keeps for long (a parked long poll): afterwards
+ * only req.id, req.seq, req.ack, req.stale and req.wait_ms remain, and
+ * req.op and req.args are NULL.  The call is answered as before. */
+void api_call_shed(struct api_call *call);
+
+/* Free @call without answering it: for a call whose connection closed
+ * (api_call_alive is false), that no answer could reach. */
+void api_call_drop(struct api_call *call);
 
 /* Answer @call with {"status", "error", "leader"?} and free it. */
 void api_call_reply_error(struct api_call *call,

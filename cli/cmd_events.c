@@ -127,6 +127,14 @@ static int events_page(struct cli *cli,
     }
     (void)augur_events(cli->client, c->from, CLI_LIST_LIMIT,
                        c->follow ? CLI_FOLLOW_WAIT_MS : 0, flags, &reply);
+    if (reply.status == AUGUR_EINVAL && flags != cli->read_flags) {
+        /* A node refuses a 'from' beyond its next revision: after a
+         * failover the node reached may be behind the one that answered
+         * before.  The leader is not: ask it. */
+        augur_reply_free(&reply);
+        (void)augur_events(cli->client, c->from, CLI_LIST_LIMIT,
+                           CLI_FOLLOW_WAIT_MS, cli->read_flags, &reply);
+    }
     rv = cli_reply_take(cli, &reply, page);
     augur_reply_free(&reply);
     return rv;
@@ -231,7 +239,8 @@ const struct cli_command cli_events_commands[] = {
      "100000 events: reading from an older revision (the default 1 once\n"
      "events were trimmed, or a --follow that fell that far behind) is\n"
      "refused with ECOMPACTED naming the oldest revision kept, and exits 1,\n"
-     "rather than skip events.",
+     "rather than skip events.  A --from beyond the next revision is\n"
+     "refused (EINVAL).",
      NULL, events_flags, "augur events --from 120 --follow", run_events},
     {0},
 };

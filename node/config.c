@@ -53,6 +53,22 @@ static const char usage[] =
     "  --snapshot-trailing N     entries kept after a snapshot (default 4096)\n"
     "  --session-ttl SECONDS     forget idle client sessions after (default "
     "600)\n"
+    "  --wait-max MS             longest wait of an 'events' long poll; a "
+    "longer\n"
+    "                            wait_ms is cut to it (default 60000)\n"
+    "  --waiters-per-conn N      long polls parked at once per connection\n"
+    "                            (default 64); more are refused with EBUSY\n"
+    "  --waiters-per-principal N  ... per principal, over all its "
+    "connections\n"
+    "                            (default 1024)\n"
+    "  --waiters-max N           ... on this node in all (default 16384)\n"
+    "  --page-bytes N            a list or events page ends before its "
+    "items\n"
+    "                            pass N bytes, with 'next' to go on "
+    "(default\n"
+    "                            1048576); an answer over the frame limit "
+    "is\n"
+    "                            refused with ETOOBIG\n"
     "  -h, --help                this text\n"
     "  --version                 print the version\n"
     "\n"
@@ -195,6 +211,14 @@ static int config_set(struct node_config *cfg,
          1, 1u << 30},
         {"session-ttl", offsetof(struct node_config, session_ttl_s), 10,
          86400 * 30},
+        {"wait-max", offsetof(struct node_config, wait_max_ms), 100, 3600000},
+        {"waiters-per-conn", offsetof(struct node_config, waiters_per_conn), 1,
+         1u << 20},
+        {"waiters-per-principal",
+         offsetof(struct node_config, waiters_per_principal), 1, 1u << 20},
+        {"waiters-max", offsetof(struct node_config, waiters_max), 1, 1u << 20},
+        {"page-bytes", offsetof(struct node_config, page_bytes), 1024,
+         64u << 20},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         if (strcmp(key, numbers[i].key) == 0) {
@@ -301,6 +325,13 @@ int node_config_parse(struct node_config *cfg,
     cfg->heartbeat_timeout_ms = 50;
     cfg->pre_vote = true;
     cfg->member_reconcile = true;
+    /* A parked long poll costs a few hundred bytes (its request is shed):
+     * these caps keep a reader that parks and walks away to a few MB. */
+    cfg->wait_max_ms = 60000;
+    cfg->waiters_per_conn = 64;
+    cfg->waiters_per_principal = 1024;
+    cfg->waiters_max = 16384;
+    cfg->page_bytes = STORE_PAGE_BYTES_DEFAULT;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);
     }

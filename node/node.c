@@ -123,6 +123,7 @@ int node_start(struct node *n, const struct node_config *cfg)
         snprintf(n->errmsg, sizeof n->errmsg, "store: %s", store_err);
         goto err_after_lock;
     }
+    store_page_bytes_set(n->store, cfg->page_bytes);
 
     rc.id = cfg->id;
     rc.raft_dir = raft_dir;
@@ -151,6 +152,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     sc.node_id = cfg->id;
     sc.identity = &n->cluster_key;
     sc.auth_cb = node__auth;
+    sc.conn_closed_cb = node__on_conn_closed;
     rv = api_server_start(&n->server, &n->loop, &sc, node__on_request);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "clients: %s", n->server.errmsg);

@@ -32,6 +32,14 @@ struct node_config
     unsigned session_ttl_s;
     bool pre_vote;
     bool member_reconcile; /* repair libraft's configuration (default on) */
+    /* Parked long polls ("events" with wait_ms): the longest wait (longer
+     * ones are cut to it), and how many may be parked per connection, per
+     * principal and in all; a poll over a cap is refused with EBUSY. */
+    unsigned wait_max_ms;
+    unsigned waiters_per_conn;
+    unsigned waiters_per_principal;
+    unsigned waiters_max;
+    unsigned page_bytes; /* a list or events page's byte budget */
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -60,12 +68,15 @@ struct node_membership
 };
 
 /* A long poll on "events" parked until its revision arrives or it times
- * out. */
+ * out.  It keeps only what its answer needs: the call (its request shed,
+ * api_call_shed) for the id and the connection, and the page it asked
+ * for. */
 struct node_waiter
 {
     struct node_waiter *next;
     struct api_call *call;
     uint64_t from;
+    unsigned limit;
     uint64_t deadline_ms;
 };
 
@@ -82,6 +93,7 @@ struct node
     struct store_cmd cmd;    /* scratch for decoding one request */
     msgpack_sbuffer scratch; /* scratch for encoding one command/answer */
     struct node_waiter *waiters;
+    unsigned n_waiters;
     struct secure_key cluster_key;          /* with its secret half */
     char admin_key_hex[STORE_KEY_HEX_SIZE]; /* "" when none */
     uint64_t principals_version;            /* seen by the server */
@@ -114,6 +126,8 @@ int node__auth(struct api_server *s,
                int *role,
                char *errmsg);
 void node__fail_waiters(struct node *n);
+/* A client connection closed: free the long polls parked on it. */
+void node__on_conn_closed(struct api_server *s, const struct api_conn *conn);
 void node__reply_not_leader(struct node *n, struct api_call *call);
 /* Propose n->cmd as the node's own command (no session, no answer). */
 void node__propose_own(struct node *n);

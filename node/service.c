@@ -289,18 +289,100 @@ static void read_done(struct replica_read *r, int status)
     }
 }
 
-static void events_park(struct node *n, struct api_call *call, uint64_t from)
+/* Answer @call with the read n->cmd names, from the local store. */
+static void read_answer(struct node *n, struct api_call *call)
 {
-    struct node_waiter *w = malloc(sizeof *w);
+    int rv;
+
+    n->scratch.size = 0;
+    rv = store_read(n->store, &n->cmd, &n->scratch);
+    if (rv != 0) {
+        api_call_reply_error(call, rv, NULL, "read failed: %s",
+                             augur_strerror(rv));
+        return;
+    }
+    api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+/* Count the waiters parked on @call's connection and by its principal,
+ * stopping as soon as either reaches its cap: new waiters go first in the
+ * list, so a connection that floods polls over its cap finds its own
+ * within the first few, and a refusal costs little. */
+static void waiters_count(const struct node *n,
+                          const struct api_call *call,
+                          unsigned *on_conn,
+                          unsigned *by_principal)
+{
+    const struct node_config *cfg = &n->config;
+
+    *on_conn = 0;
+    *by_principal = 0;
+    for (const struct node_waiter *w = n->waiters;
+         w != NULL && *on_conn < cfg->waiters_per_conn &&
+         *by_principal < cfg->waiters_per_principal;
+         w = w->next) {
+        if (w->call->conn == call->conn) {
+            (*on_conn)++;
+        }
+        if (strcmp(w->call->principal, call->principal) == 0) {
+            (*by_principal)++;
+        }
+    }
+}
+
+/* Park an "events" long poll for the next revision (n->cmd): every waiter
+ * has a bound, per connection, per principal and in all, and keeps only
+ * its page and its deadline, not its request (invariant 9). */
+static void events_park(struct node *n, struct api_call *call)
+{
+    const struct node_config *cfg = &n->config;
+    unsigned wait_ms = call->req.wait_ms;
+    unsigned on_conn;
+    unsigned by_principal;
+    struct node_waiter *w;
+
+    if (n->n_waiters >= cfg->waiters_max) {
+        api_call_reply_error(call, AUGUR_EBUSY, NULL,
+                             "node %" PRIu64
+                             " already holds %u parked long polls, its "
+                             "limit (--waiters-max); retry later",
+                             cfg->id, cfg->waiters_max);
+        return;
+    }
+    waiters_count(n, call, &on_conn, &by_principal);
+    if (on_conn >= cfg->waiters_per_conn) {
+        api_call_reply_error(call, AUGUR_EBUSY, NULL,
+                             "%u long polls already parked on this "
+                             "connection, the limit (--waiters-per-conn)",
+                             cfg->waiters_per_conn);
+        return;
+    }
+    if (by_principal >= cfg->waiters_per_principal) {
+        api_call_reply_error(
+            call, AUGUR_EBUSY, NULL,
+            "principal %s already has %u long polls parked "
+            "on node %" PRIu64 ", the limit (--waiters-per-principal)",
+            call->principal, cfg->waiters_per_principal, cfg->id);
+        return;
+    }
+    w = malloc(sizeof *w);
     if (w == NULL) {
         api_call_reply_error(call, AUGUR_ENOMEM, NULL, "out of memory");
         return;
     }
+    /* A longer wait is cut, not refused: the client hears "nothing yet"
+     * when it ends and asks again, as after any long poll. */
+    if (wait_ms > cfg->wait_max_ms) {
+        wait_ms = cfg->wait_max_ms;
+    }
     w->call = call;
-    w->from = from;
-    w->deadline_ms = node__now_ms() + call->req.wait_ms;
+    w->from = n->cmd.u.events.from;
+    w->limit = n->cmd.u.events.limit;
+    w->deadline_ms = node__now_ms() + wait_ms;
+    api_call_shed(call);
     w->next = n->waiters;
     n->waiters = w;
+    n->n_waiters++;
 }
 
 /* Read the store now and answer. */
@@ -315,19 +397,14 @@ static void serve_read(struct node *n, struct api_call *call)
         api_call_reply_error(call, rv, NULL, "%s", errmsg);
         return;
     }
+    /* Only the next revision is waited for; a "from" further ahead is
+     * refused by the store. */
     if (op == STORE_OP_EVENTS && call->req.wait_ms > 0 &&
-        store_revision(n->store) < n->cmd.u.events.from) {
-        events_park(n, call, n->cmd.u.events.from);
+        n->cmd.u.events.from == store_revision(n->store) + 1) {
+        events_park(n, call);
         return;
     }
-    n->scratch.size = 0;
-    rv = store_read(n->store, &n->cmd, &n->scratch);
-    if (rv != 0) {
-        api_call_reply_error(call, rv, NULL, "read failed: %s",
-                             augur_strerror(rv));
-        return;
-    }
-    api_call_reply(call, n->scratch.data, n->scratch.size);
+    read_answer(n, call);
 }
 
 static void handle_read(struct node *n, struct api_call *call, enum store_op op)
@@ -376,14 +453,36 @@ static void waiters_sweep(struct node *n, bool all)
         struct node_waiter *w = *pp;
         if (all || rev >= w->from || now >= w->deadline_ms) {
             *pp = w->next;
+            n->n_waiters--;
             if (all) {
                 api_call_reply_error(w->call, AUGUR_ESHUTDOWN, NULL,
                                      "node %" PRIu64 " is shutting down",
                                      n->config.id);
             } else {
-                w->call->req.wait_ms = 0;
-                serve_read(n, w->call);
+                memset(&n->cmd, 0, sizeof n->cmd);
+                n->cmd.op = STORE_OP_EVENTS;
+                n->cmd.u.events.from = w->from;
+                n->cmd.u.events.limit = w->limit;
+                read_answer(n, w->call);
             }
+            free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+void node__on_conn_closed(struct api_server *s, const struct api_conn *conn)
+{
+    struct node *n = s->data;
+    struct node_waiter **pp = &n->waiters;
+
+    while (*pp != NULL) {
+        struct node_waiter *w = *pp;
+        if (w->call->conn == conn) {
+            *pp = w->next;
+            n->n_waiters--;
+            api_call_drop(w->call);
             free(w);
         } else {
             pp = &w->next;
@@ -523,7 +622,7 @@ void node__status(struct node *n, struct api_call *call)
         sodium_bin2hex(digest, sizeof digest, d, sizeof d);
     }
 
-    node__result_begin(n, &pk, digest[0] != '\0' ? 11 : 10);
+    node__result_begin(n, &pk, digest[0] != '\0' ? 12 : 11);
     node__pack_str(&pk, "node");
     msgpack_pack_uint64(&pk, n->config.id);
     node__pack_str(&pk, "state");
@@ -540,6 +639,8 @@ void node__status(struct node *n, struct api_call *call)
     msgpack_pack_uint64(&pk, raft_last_index(raft));
     node__pack_str(&pk, "rev");
     msgpack_pack_uint64(&pk, store_revision(n->store));
+    node__pack_str(&pk, "waiters");
+    msgpack_pack_unsigned_int(&pk, n->n_waiters);
     node__members_fields_pack(n, &pk, "members");
     if (digest[0] != '\0') {
         node__pack_str(&pk, "digest");

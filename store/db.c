@@ -272,6 +272,7 @@ int store__scan_page(struct store *s, MDB_txn *txn, struct store__scan *sc)
     MDB_val k;
     MDB_val v;
     size_t klen = sc->prefix_len + sc->after_len;
+    size_t before;
     int rv;
 
     assert(klen <= sizeof key);
@@ -317,8 +318,17 @@ int store__scan_page(struct store *s, MDB_txn *txn, struct store__scan *sc)
                      store__db_names[sc->db], k.mv_size);
             break;
         }
+        before = s->items.size;
         rv = sc->item(s, txn, &suffix, &v, sc->ctx);
         if (rv != 0) {
+            break;
+        }
+        /* An item that would take the page past its byte budget starts the
+         * next page instead (a first item always fits: a page is never
+         * empty while items remain). */
+        if (sc->n > 0 && s->items.size > s->page_bytes) {
+            s->items.size = before;
+            sc->more = true;
             break;
         }
         memcpy(sc->last, suffix.mv_data, suffix.mv_size);

@@ -110,6 +110,16 @@ int store__events_read(struct store *s,
     MDB_val v;
     int rv;
 
+    /* Nothing past the next revision can be waited for: a reader asking
+     * further ahead has a revision from elsewhere, or none at all.  A long
+     * poll parks only from the next revision (node/service.c). */
+    if (from > s->rev + 1) {
+        return store__refuse(s, AUGUR_EINVAL,
+                             "events: 'from' %" PRIu64
+                             " is beyond the next revision %" PRIu64
+                             " (from > rev + 1)",
+                             from, s->rev + 1);
+    }
     s->items.size = 0;
     store__pack_init(&s->list, &s->items);
     rv = store__cursor(s, txn, STORE__DB_EVENTS, &cur);
@@ -133,6 +143,11 @@ int store__events_read(struct store *s,
             rv = AUGUR_EIO;
             break;
         }
+        /* The page ends before the event that would take it past its byte
+         * budget; the first event always fits. */
+        if (n > 0 && s->items.size + v.mv_size > s->page_bytes) {
+            break;
+        }
         last = store__be64_get(k.mv_data);
         store__pack_raw(&s->list, v.mv_data, v.mv_size);
         n++;
@@ -145,11 +160,7 @@ int store__events_read(struct store *s,
     if (s->list.failed) {
         return AUGUR_ENOMEM;
     }
-    if (n > 0) {
-        next = last + 1;
-    } else {
-        next = from > s->rev ? from : s->rev + 1;
-    }
+    next = n > 0 ? last + 1 : s->rev + 1;
     msgpack_pack_map(&p->pk, 3);
     store__pack_str(p, "events");
     msgpack_pack_array(&p->pk, n);

@@ -83,6 +83,7 @@ int store_open(const char *dir,
         rv = AUGUR_ENOMEM;
         goto err_after_alloc;
     }
+    s->page_bytes = STORE_PAGE_BYTES_DEFAULT;
     msgpack_sbuffer_init(&s->result);
     msgpack_sbuffer_init(&s->items);
     msgpack_sbuffer_init(&s->value);
@@ -170,6 +171,11 @@ void store_close(struct store *s)
 uint64_t store_revision(struct store *s)
 {
     return s->rev;
+}
+
+void store_page_bytes_set(struct store *s, size_t bytes)
+{
+    s->page_bytes = bytes != 0 ? bytes : STORE_PAGE_BYTES_DEFAULT;
 }
 
 /* ---- apply ------------------------------------------------------------ */

@@ -28,6 +28,10 @@
 #define STORE_CURSOR_SIZE (2 * STORE_ID_SIZE)
 #define STORE_LIST_LIMIT_DEFAULT 1000
 #define STORE_LIST_LIMIT_MAX 10000
+/* A page of a list or of events also ends before its items pass this many
+ * bytes (store_page_bytes_set), so that an answer stays well under the
+ * frame limit whatever the records hold; a page holds at least one item. */
+#define STORE_PAGE_BYTES_DEFAULT (1u << 20)
 
 /* Operations, one per row of common/ops.h's AUGUR_STORE_OPS.  Numbers are
  * stored in the Raft log: append-only. */
@@ -291,6 +295,11 @@ int store_read(struct store *s,
 
 /* The current revision: the number of state changes applied so far. */
 uint64_t store_revision(struct store *s);
+
+/* Set the byte budget of a page of a list or of events (the items' packed
+ * size); 0 restores STORE_PAGE_BYTES_DEFAULT.  Reads only: it changes no
+ * state, and nodes may differ in it. */
+void store_page_bytes_set(struct store *s, size_t bytes);
 
 /* Look up the client address recorded for node @id by STORE_OP_NODE_SET.
  * Returns 0 or AUGUR_ENOTFOUND.  @out has STORE_ADDR_SIZE bytes. */

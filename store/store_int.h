@@ -178,6 +178,7 @@ struct store
     union store__any_record scratch_record; /* see store__record_check */
     struct store_cmd cmd;                   /* scratch for store_apply_raw */
     uint64_t principals_version; /* bumped when principals may change */
+    size_t page_bytes;           /* a page's byte budget (reads) */
 };
 
 #endif

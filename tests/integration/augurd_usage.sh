@@ -17,6 +17,13 @@ expect_usage_error()
 
 expect_usage_error --frobnicate 1
 expect_usage_error --id 0
+# The bounds of parked long polls and pages: none may be 0 or unbounded.
+expect_usage_error --waiters-per-conn 0
+expect_usage_error --waiters-per-principal 0
+expect_usage_error --waiters-max 2000000
+expect_usage_error --wait-max 99
+expect_usage_error --page-bytes 100
+"$AUGURD" --help | grep -q -- '--waiters-per-conn' || fail "--help does not list --waiters-per-conn"
 expect_usage_error --id 1 --data-dir /nonexistent-augur-test --raft-address 127.0.0.1:1 --client-address 127.0.0.1:2
 "$AUGURD" --help >/dev/null || fail "--help did not exit 0"
 "$AUGURD" --version >/dev/null || fail "--version did not exit 0"

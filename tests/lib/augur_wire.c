@@ -9,6 +9,21 @@
  *     printed as one JSON line with sorted keys.  Follows no redirects.
  *     Exit 0 when every request was answered, 1 on a transport failure.
  *
+ *     With --vary, each request's args are --args-json with every "{i}"
+ *     replaced by its id (1..K) and its seq is N + id - 1: K distinct writes.
+ *
+ *   augur-wire --endpoint HOST:PORT --client ID --op OP [--args-json JSON]
+ *              --park N [--wait-ms MS] [--pad BYTES] [--hold-ms MS]
+ *     One connection: sends N requests at once (ids 1..N, each with
+ *     "wait_ms" MS, default 600000, and a "pad" argument of BYTES bytes
+ *     when --pad is given), then reads for up to MS of --hold-ms (default
+ *     0: not at all) and prints each answer that came (the refusals of
+ *     polls over a cap; parked polls stay silent until they come due),
+ *     then closes the connection and exits 0 without waiting for the rest
+ *     (at once when all N were answered).  Parks many
+ *     long polls ("events" from rev + 1) and walks away, as a careless or
+ *     hostile reader does.
+ *
  *   augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] [--hello]
  *     Sends BYTES pseudo-random bytes (after a proper HELLO/WELCOME when
  *     --hello is given) and reports whether the server closed the
@@ -52,6 +67,10 @@
 static const char usage[] =
     "usage: augur-wire --endpoint HOST:PORT --client ID --seq N [--ack N]\n"
     "                  --op OP [--args-json JSON] [--repeat K] [--stale]\n"
+    "                  [--vary]\n"
+    "       augur-wire --endpoint HOST:PORT --client ID --op OP "
+    "[--args-json JSON]\n"
+    "                  --park N [--wait-ms MS] [--pad BYTES] [--hold-ms MS]\n"
     "       augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] "
     "[--hello]\n"
     "  [--plain] [--mutate replay|tamper|oversize|truncate]\n"
@@ -67,6 +86,11 @@ struct wire_options
     const char *args_json;
     uint64_t repeat;
     bool stale;
+    bool vary;
+    uint64_t park;
+    uint64_t wait_ms;
+    uint64_t pad;
+    uint64_t hold_ms;
     bool garbage_mode;
     uint64_t garbage_bytes;
     uint64_t seed;
@@ -648,6 +672,154 @@ static int wire_await_answer(struct wire_conn *c, uint64_t id)
     return rv;
 }
 
+/* Pack @text (a JSON object) into @out, with every "{i}" replaced by @i
+ * when @i is not 0, and a "pad" member of @pad bytes when @pad is not 0.
+ * Returns 0, or 2 (bad JSON) or 1 (cannot encode) with a message. */
+static int args_pack(const char *text,
+                     uint64_t i,
+                     uint64_t pad,
+                     msgpack_sbuffer *out)
+{
+    char *subst = NULL;
+    json_error_t jerr;
+    msgpack_packer pk;
+    json_t *json;
+    int rv;
+
+    if (i != 0) {
+        size_t len = strlen(text);
+        size_t cap = len * 8 + 1;
+        const char *p = text;
+        char *q;
+
+        subst = q = malloc(cap);
+        if (subst == NULL) {
+            return 1;
+        }
+        while (*p != '\0') {
+            if (strncmp(p, "{i}", 3) == 0) {
+                q += snprintf(q, 21, "%" PRIu64, i);
+                p += 3;
+            } else {
+                *q++ = *p++;
+            }
+        }
+        *q = '\0';
+        text = subst;
+    }
+    json = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    free(subst);
+    if (json == NULL || !json_is_object(json)) {
+        fprintf(stderr, "augur-wire: --args-json: %s\n",
+                json == NULL ? jerr.text : "expected a JSON object");
+        json_decref(json);
+        return 2;
+    }
+    if (pad != 0) {
+        char *bytes = malloc(pad + 1);
+        if (bytes == NULL) {
+            json_decref(json);
+            return 1;
+        }
+        memset(bytes, 'p', pad);
+        bytes[pad] = '\0';
+        json_object_set_new(json, "pad", json_string(bytes));
+        free(bytes);
+    }
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    rv = json_to_msgpack(&pk, json);
+    json_decref(json);
+    if (rv != 0) {
+        fprintf(stderr, "augur-wire: --args-json: cannot encode\n");
+        return 1;
+    }
+    return 0;
+}
+
+static uint64_t monotonic_ms(void);
+
+/* --park: N requests at once, then read what comes for --hold-ms, then
+ * hang up. */
+static int run_park(const struct wire_options *o)
+{
+    struct wire_conn c;
+    msgpack_sbuffer args;
+    msgpack_sbuffer out;
+    uint64_t deadline;
+    uint64_t answered = 0;
+    size_t consumed = 0;
+    int rv;
+
+    msgpack_sbuffer_init(&args);
+    msgpack_sbuffer_init(&out);
+    rv =
+        args_pack(o->args_json != NULL ? o->args_json : "{}", 0, o->pad, &args);
+    if (rv != 0) {
+        msgpack_sbuffer_destroy(&args);
+        return rv;
+    }
+    rv = wire_connect(&c, o->endpoint);
+    if (rv == 0) {
+        rv = wire_handshake(&c, o, o->client);
+    }
+    for (uint64_t id = 1; rv == 0 && id <= o->park; id++) {
+        struct proto_request req;
+
+        memset(&req, 0, sizeof req);
+        req.id = id;
+        req.op = o->op;
+        req.op_len = strlen(o->op);
+        req.stale = o->stale ? 1 : 0;
+        req.wait_ms = (uint32_t)o->wait_ms;
+        out.size = 0;
+        rv = proto_request_append(&out, &req, args.data, args.size);
+        if (rv != 0) {
+            snprintf(c.errmsg, sizeof c.errmsg, "cannot encode the request: %s",
+                     augur_errname(rv));
+            break;
+        }
+        rv = wire_send_frames(&c, out.data, out.size);
+    }
+    if (rv == 0) {
+        printf("sent: %" PRIu64 "\n", o->park);
+        fflush(stdout);
+    }
+    deadline = monotonic_ms() + o->hold_ms;
+    while (rv == 0) {
+        struct proto_frame frame;
+        char errmsg[WIRE_ERRMSG_SIZE];
+        uint64_t now = monotonic_ms();
+
+        if (now >= deadline) {
+            break;
+        }
+        set_timeout(c.fd, SO_RCVTIMEO, (int)(deadline - now));
+        rv = wire_read_frame(&c, &frame, &consumed);
+        if (rv == AUGUR_ETIMEOUT) {
+            rv = 0;
+            break;
+        }
+        if (rv != 0) {
+            break;
+        }
+        if (frame.type == PROTO_CLOSE) {
+            rv = wire_closed(&c, &frame);
+        } else if (frame.type == PROTO_RESPONSE) {
+            rv = print_payload(&frame, "answer", NULL, errmsg);
+            if (rv == 0 && ++answered == o->park) {
+                break;
+            }
+        }
+    }
+    if (rv != 0) {
+        fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
+    }
+    wire_close(&c);
+    msgpack_sbuffer_destroy(&out);
+    msgpack_sbuffer_destroy(&args);
+    return rv == 0 ? 0 : 1;
+}
+
 static int run_requests(const struct wire_options *o)
 {
     struct wire_conn c;
@@ -698,11 +870,19 @@ static int run_requests(const struct wire_options *o)
     for (uint64_t id = 1; rv == 0 && id <= o->repeat; id++) {
         struct proto_request req;
 
+        if (o->vary) {
+            args.size = 0;
+            if (args_pack(o->args_json, id, 0, &args) != 0) {
+                snprintf(c.errmsg, sizeof c.errmsg, "cannot encode the args");
+                rv = AUGUR_EINVAL;
+                break;
+            }
+        }
         memset(&req, 0, sizeof req);
         req.id = id;
         req.op = o->op;
         req.op_len = strlen(o->op);
-        req.seq = o->seq;
+        req.seq = o->vary && o->seq != 0 ? o->seq + id - 1 : o->seq;
         req.ack = o->ack;
         req.stale = o->stale ? 1 : 0;
         out.size = 0;
@@ -853,6 +1033,11 @@ int main(int argc, char **argv)
         {"hello", no_argument, NULL, 'H'},
         {"plain", no_argument, NULL, 'P'},
         {"mutate", required_argument, NULL, 'm'},
+        {"vary", no_argument, NULL, 'V'},
+        {"park", required_argument, NULL, 'p'},
+        {"wait-ms", required_argument, NULL, 'w'},
+        {"pad", required_argument, NULL, 'd'},
+        {"hold-ms", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -861,6 +1046,7 @@ int main(int argc, char **argv)
 
     memset(&o, 0, sizeof o);
     o.repeat = 1;
+    o.wait_ms = 600000;
     o.seed = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int rv = 0;
@@ -912,6 +1098,21 @@ int main(int argc, char **argv)
                     return 2;
                 }
                 break;
+            case 'V':
+                o.vary = true;
+                break;
+            case 'p':
+                rv = parse_u64("--park", optarg, &o.park);
+                break;
+            case 'w':
+                rv = parse_u64("--wait-ms", optarg, &o.wait_ms);
+                break;
+            case 'd':
+                rv = parse_u64("--pad", optarg, &o.pad);
+                break;
+            case 'l':
+                rv = parse_u64("--hold-ms", optarg, &o.hold_ms);
+                break;
             case 'h':
                 fputs(usage, stdout);
                 return 0;
@@ -945,6 +1146,23 @@ int main(int argc, char **argv)
             return 2;
         }
         return run_garbage(&o);
+    }
+    if (o.park > 0) {
+        if (o.client == 0 || o.op == NULL || strlen(o.op) > PROTO_OP_MAX ||
+            o.wait_ms > UINT32_MAX || o.pad > PROTO_FRAME_MAX ||
+            o.hold_ms > 3600000) {
+            fprintf(stderr,
+                    "augur-wire: --park needs --client (>= 1) and --op; "
+                    "--wait-ms fits 32 bits, --pad at most a frame, "
+                    "--hold-ms at most an hour\n%s",
+                    usage);
+            return 2;
+        }
+        return run_park(&o);
+    }
+    if (o.vary && o.args_json == NULL) {
+        fprintf(stderr, "augur-wire: --vary needs --args-json\n%s", usage);
+        return 2;
     }
     if (o.client == 0 || o.op == NULL || o.repeat == 0 ||
         strlen(o.op) > PROTO_OP_MAX) {

@@ -297,6 +297,80 @@ static void resource_list_pages_in_key_order(void **state)
     assert_int_equal(list_all(f, STORE_OP_RESOURCE_LIST, NULL, 0, "id"), 25);
 }
 
+/* A resource as large as a record gets: every label, every value full. */
+static void add_large_resource(struct fx *f, const char *id)
+{
+    struct store_cmd c;
+
+    cmd_resource_add(&c, id, "host", 1, 1);
+    c.u.resource_add.n_labels = STORE_LABELS_MAX;
+    for (unsigned i = 0; i < STORE_LABELS_MAX; i++) {
+        struct store_label *l = &c.u.resource_add.labels[i];
+        snprintf(l->key, sizeof l->key, "label-%02u", i);
+        memset(l->value, 'v', sizeof l->value - 1);
+        l->value[sizeof l->value - 1] = '\0';
+    }
+    assert_int_equal(fx_apply(f, &c), 0);
+}
+
+/* Pages end at the byte budget as well as at the limit: every record comes
+ * exactly once, in order, no page's items pass the budget (unless a page
+ * holds one item), and the last page has no next. */
+static void resource_list_pages_by_size_return_every_record_once(void **state)
+{
+    struct fx *f = *state;
+    const size_t budget = 16 * 1024;
+    char after[STORE_CURSOR_SIZE] = "";
+    unsigned pages = 0;
+    unsigned total = 0;
+    char id[16];
+
+    for (int i = 0; i < 60; i++) {
+        snprintf(id, sizeof id, "r%03d", i);
+        add_large_resource(f, id);
+    }
+    store_page_bytes_set(f->s, budget);
+    for (;;) {
+        struct store_cmd c;
+        const msgpack_object *items;
+        const msgpack_object *next;
+
+        cmd_list(&c, STORE_OP_RESOURCE_LIST, after, NULL, 0);
+        assert_int_equal(fx_read(f, &c), 0);
+        /* The answer is the items plus a few bytes of framing. */
+        assert_true(f->answer.size < budget + 256);
+        items = obj_get(ans_result(f), "items");
+        assert_non_null(items);
+        assert_true(items->via.array.size >= 1);
+        for (uint32_t i = 0; i < items->via.array.size; i++) {
+            snprintf(id, sizeof id, "r%03u", total);
+            assert_obj_str(&items->via.array.ptr[i], "id", id);
+            total++;
+        }
+        pages++;
+        next = obj_get(ans_result(f), "next");
+        assert_non_null(next);
+        if (next->type == MSGPACK_OBJECT_NIL) {
+            break;
+        }
+        assert_int_equal(next->type, MSGPACK_OBJECT_STR);
+        snprintf(after, sizeof after, "%.*s", (int)next->via.str.size,
+                 next->via.str.ptr);
+        snprintf(id, sizeof id, "r%03u", total - 1);
+        assert_string_equal(after, id);
+    }
+    assert_int_equal(total, 60);
+    /* Over 2 KB a record: at most seven to a page of 16 KiB. */
+    assert_true(pages >= 60 / 7);
+
+    /* A budget smaller than one record: one record a page, never none. */
+    store_page_bytes_set(f->s, 1);
+    assert_int_equal(list_all(f, STORE_OP_RESOURCE_LIST, NULL, 1, "id"), 60);
+    /* The limit still ends a page first when it is smaller. */
+    store_page_bytes_set(f->s, 0);
+    assert_int_equal(list_all(f, STORE_OP_RESOURCE_LIST, NULL, 7, "id"), 60);
+}
+
 /* ---- workloads -------------------------------------------------------- */
 
 static void workload_add_answers_the_workload_without_claim(void **state)
@@ -686,6 +760,7 @@ int main(void)
         T(score_set_refuses_unknown_resource_and_bad_p),
         T(get_refuses_unknown_ids),
         T(resource_list_pages_in_key_order),
+        T(resource_list_pages_by_size_return_every_record_once),
         T(workload_add_answers_the_workload_without_claim),
         T(workload_add_refuses_an_existing_id),
         T(workload_list_pages_and_shows_claims),

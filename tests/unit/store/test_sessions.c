@@ -304,12 +304,58 @@ static void events_page_by_from_and_limit(void **state)
     assert_int_equal(read_events(f, 10, 0), 0);
     assert_int_equal(obj_len(ans_result(f), "events"), 1);
     assert_int_equal(obj_u64(ans_result(f), "next"), 11);
-    /* Asking ahead: nothing yet, and the same place to ask next. */
+    /* Asking for the next revision: nothing yet, and the same place to ask
+     * next. */
     assert_int_equal(read_events(f, 11, 0), 0);
     assert_int_equal(obj_len(ans_result(f), "events"), 0);
     assert_int_equal(obj_u64(ans_result(f), "next"), 11);
-    assert_int_equal(read_events(f, 50, 0), 0);
-    assert_int_equal(obj_u64(ans_result(f), "next"), 50);
+}
+
+/* A revision past the next one cannot be waited for (a long poll parks
+ * only from rev + 1): refused, and the message says why. */
+static void events_refuse_from_beyond_the_next_revision(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(read_events(f, 1, 0), 0); /* empty store: rev + 1 */
+    assert_int_equal(read_events(f, 2, 0), AUGUR_EINVAL);
+    assert_int_equal(add_host(f, "h1", 1, 1), 0);
+    assert_int_equal(read_events(f, 2, 0), 0);
+    assert_int_equal(read_events(f, 3, 0), AUGUR_EINVAL);
+    assert_string_equal(ans_error(f),
+                        "events: 'from' 3 is beyond the next "
+                        "revision 2 (from > rev + 1)");
+    assert_int_equal(read_events(f, UINT64_MAX, 0), AUGUR_EINVAL);
+}
+
+/* Events pages end at the byte budget too, and "next" picks up exactly
+ * where the page ended. */
+static void events_page_by_size(void **state)
+{
+    struct fx *f = *state;
+    uint64_t from = 1;
+    uint64_t seen = 0;
+
+    assert_int_equal(add_host(f, "h1", 1, 1), 0);
+    for (int i = 0; i < 99; i++) {
+        assert_int_equal(set_score(f, "h1", i / 100.0), 0);
+    }
+    store_page_bytes_set(f->s, 1024);
+    while (from <= store_revision(f->s)) {
+        const msgpack_object *events;
+
+        assert_int_equal(read_events(f, from, 0), 0);
+        assert_true(f->answer.size < 1024 + 256);
+        events = obj_get(ans_result(f), "events");
+        assert_true(events->via.array.size >= 1);
+        assert_true(events->via.array.size < 100);
+        for (uint32_t i = 0; i < events->via.array.size; i++) {
+            assert_int_equal(obj_u64(&events->via.array.ptr[i], "rev"), ++seen);
+        }
+        from = obj_u64(ans_result(f), "next");
+        assert_int_equal(from, seen + 1);
+    }
+    assert_int_equal(seen, 100);
 }
 
 /* The log keeps the last 100000 events; a read from an older revision (1
@@ -379,6 +425,8 @@ int main(void)
         T(session_expire_handles_extreme_times),
         T(events_record_each_change_under_its_revision),
         T(events_page_by_from_and_limit),
+        T(events_refuse_from_beyond_the_next_revision),
+        T(events_page_by_size),
         T(events_keep_the_last_hundred_thousand_and_refuse_older),
     };
 
