@@ -514,7 +514,7 @@ static int run_big_hello(const struct hostile_options *o)
 {
     /* The real HELLO fields, then tiny entries up to the frame limit. */
     size_t payload_max = PROTO_FRAME_MAX - 1;
-    size_t extra = (payload_max - 64) / 2;
+    size_t extra = (payload_max - 128) / 2;
     msgpack_sbuffer body;
     msgpack_packer pk;
     uint8_t eph[32];
@@ -802,6 +802,11 @@ static int run_pipeline(const struct hostile_options *o)
         return 2;
     }
     rv = conn_open(&c, o, o->client != 0 ? o->client : 0x7ee1, &closed);
+    if (rv == 0 && o->window == 0) {
+        /* A node that pushes back stops reading: give up sending after 5 s
+         * of that rather than the usual 30. */
+        set_timeout(c.fd, SO_SNDTIMEO, 5000);
+    }
     while (rv == 0 && (sent < o->count || (o->window > 0 && answered < sent))) {
         struct proto_frame f;
         struct answer_info a;
@@ -867,11 +872,11 @@ static int run_pipeline(const struct hostile_options *o)
            ",\"first_error_status\":%" PRId64
            ",\"first_error\":%s"
            ",\"server_closed\":%s,\"close_status\":%" PRId64
-           ",\"close_error\":%s,\"ms\":%" PRIu64 "}\n",
+           ",\"close_error\":%s,\"error\":%s,\"ms\":%" PRIu64 "}\n",
            o->port, o->op, o->count, o->window, sent, answered, ok, min_ok_rev,
            max_ok_rev, first_err_status, jq(first_err),
            server_closed ? "true" : "false", closed.status, jq(closed.error),
-           now_ms() - t0);
+           jq(c.errmsg), now_ms() - t0);
     conn_close(&c);
     msgpack_sbuffer_destroy(&out);
     msgpack_sbuffer_destroy(&args);
