@@ -22,7 +22,10 @@ struct node_config
     char raft_address[STORE_ADDR_SIZE];
     char client_address[STORE_ADDR_SIZE];
     char bootstrap[1024];       /* "1=HOST:PORT,..." or "" */
-    char cluster_key[PATH_MAX]; /* the cluster's private key file */
+    char cluster_key[PATH_MAX]; /* the cluster's public key file (or, with
+                                   no node key, its private key file) */
+    char node_key[PATH_MAX];    /* this node's private key file, or "" */
+    char node_cert[PATH_MAX];   /* the cluster's certificate for it */
     char admin_key[PATH_MAX];   /* the first admin's public key file, or "" */
     int log_level;
     unsigned election_timeout_ms;
@@ -82,7 +85,8 @@ struct node
     struct store_cmd cmd;    /* scratch for decoding one request */
     msgpack_sbuffer scratch; /* scratch for encoding one command/answer */
     struct node_waiter *waiters;
-    struct secure_key cluster_key;          /* with its secret half */
+    struct secure_identity identity; /* node key (secret) and certificate */
+    uint8_t cluster_pk[SECURE_PK_SIZE];
     char admin_key_hex[STORE_KEY_HEX_SIZE]; /* "" when none */
     uint64_t principals_version;            /* seen by the server */
     bool was_leader;

@@ -242,9 +242,10 @@ int replica_init(struct replica *r,
     r->tracer.enabled = LOG_LEVEL_TRACE <= log_threshold;
     r->tracer.emit = tracer_emit;
 
-    /* Peers prove the cluster key to each other and seal everything:
-     * see raft/transport.c. */
-    rv = replica__transport_init(&r->transport, loop, cfg->key);
+    /* Peers prove their certified node keys to each other and seal
+     * everything: see raft/transport.c. */
+    rv = replica__transport_init(&r->transport, loop, cfg->identity,
+                                 cfg->cluster_pk, NULL, NULL);
     if (rv != 0) {
         snprintf(r->errmsg, sizeof r->errmsg, "peer transport: %s",
                  raft_strerror(rv));

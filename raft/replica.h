@@ -52,9 +52,11 @@ struct replica_config
     unsigned snapshot_threshold;   /* 0 = libraft's default (1024) */
     unsigned snapshot_trailing;    /* 0 = libraft's default (128) */
     bool pre_vote;
-    /* The cluster key (with its secret half): peers prove it to each other
-     * at every connection (raft/transport.c).  Must outlive the replica. */
-    const struct secure_key *key;
+    /* This node's key (with its secret half) and its certificate: peers
+     * prove theirs to each other at every connection and check the other's
+     * against @cluster_pk (raft/transport.c).  Must outlive the replica. */
+    const struct secure_identity *identity;
+    uint8_t cluster_pk[SECURE_PK_SIZE];
 };
 
 /* Parse "1=127.0.0.1:7101,2=127.0.0.1:7102" into @cfg->bootstrap.  Returns 0
