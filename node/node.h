@@ -89,6 +89,7 @@ struct node
     uint8_t cluster_pk[SECURE_PK_SIZE];
     char admin_key_hex[STORE_KEY_HEX_SIZE]; /* "" when none */
     uint64_t principals_version;            /* seen by the server */
+    uint64_t revoked_version;               /* seen by the peer links */
     bool was_leader;
     struct node_membership membership;
     uint64_t next_expire_ms;

@@ -59,6 +59,12 @@ struct replica_config
     uint8_t cluster_pk[SECURE_PK_SIZE];
 };
 
+/* Close every open peer link whose node key is now revoked in the store
+ * (call after applying a node.revoke or a snapshot); returns how many.  New
+ * links with a revoked key are refused at their handshake anyway. */
+struct replica;
+unsigned replica_peers_drop_revoked(struct replica *r);
+
 /* Parse "1=127.0.0.1:7101,2=127.0.0.1:7102" into @cfg->bootstrap.  Returns 0
  * or AUGUR_EINVAL with a reason in @errmsg (REPLICA_ERRMSG_SIZE bytes). */
 int replica_bootstrap_parse(struct replica_config *cfg,

@@ -53,6 +53,7 @@ static const entry_check_fn entry_checks[STORE__DB_COUNT] = {
     [STORE__DB_SESSION_TIMES] = store__session_time_entry_check,
     [STORE__DB_ANSWERS] = store__answer_entry_check,
     [STORE__DB_PRINCIPAL_KEYS] = store__principal_key_entry_check,
+    [STORE__DB_REVOKED] = store__revoked_entry_check,
 };
 
 /* Where serialized state goes: counted always, copied into @buf when set,
@@ -487,6 +488,7 @@ int store_restore(struct store *s, const void *buf, size_t len)
     }
     s->rev = rev;
     s->principals_version++;
+    s->revoked_version++;
     return 0;
 
 err_after_txn_begin:

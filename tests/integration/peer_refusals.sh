@@ -34,16 +34,18 @@ lead=$(leader)
 term_before=$(term_of "$lead")
 
 # A rogue node with its own cluster key, which believes node 1 is its peer:
-# it campaigns, and its RequestVotes must never reach node 1.
+# it campaigns (without pre-vote, so that its term moves), and its
+# RequestVotes must never reach node 1.
 "$AUGUR" keygen --out "$KEYS/rogue.key" >/dev/null
 rogue_raft=127.0.0.1:$((BASE_PORT + 104))
 rogue_client=127.0.0.1:$((BASE_PORT + 4))
 "$AUGURD" --id 4 --data-dir "$CLUSTER_DIR/rogue" --raft-address "$rogue_raft" \
     --client-address "$rogue_client" --cluster-key "$KEYS/rogue.key" \
-    --admin-key "$AUGUR_KEY.pub" --election-timeout 300 \
+    --admin-key "$AUGUR_KEY.pub" --election-timeout 300 --pre-vote off \
     --bootstrap "4=$rogue_raft,1=$(raft_ep 1)" >"$KEYS/rogue.log" 2>&1 &
 rogue_pid=$!
-trap 'kill -9 $rogue_pid 2>/dev/null || true; on_exit' EXIT
+# (on_exit reads the exit status: keep it, or a failure would pass.)
+trap 'st=$?; set +e; kill -9 $rogue_pid 2>/dev/null; (exit $st); on_exit' EXIT
 rogue() { AUGUR_CLUSTER_KEY=$KEYS/rogue.key.pub aug "$rogue_client" "$@"; }
 wait_until 30 "the rogue node serves" rogue status
 # Node 1 proves the real cluster key, which the rogue cannot check against
