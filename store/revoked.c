@@ -122,6 +122,28 @@ int store_node_key_revoked(struct store *s, const char *key_hex)
     return rv != AUGUR_ENOTFOUND;
 }
 
+unsigned store_node_revoked_count(struct store *s, uint64_t id)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    unsigned n = 0;
+    int rc;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return 0;
+    }
+    if (store__cursor(s, s->rtxn, STORE__DB_REVOKED, &cur) == 0) {
+        for (rc = store__step(s, cur, MDB_FIRST, &k, &v); rc == 0;
+             rc = store__step(s, cur, MDB_NEXT, &k, &v)) {
+            n += v.mv_size == 8 && store__be64_get(v.mv_data) == id;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_reset(s->rtxn);
+    return n;
+}
+
 uint64_t store_revoked_version(struct store *s)
 {
     return s->revoked_version;

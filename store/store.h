@@ -344,6 +344,9 @@ uint64_t store_principals_version(struct store *s);
  * may have changed (a revoke, a restore): a hint to re-check open peer
  * links, not part of the state. */
 int store_node_key_revoked(struct store *s, const char *key_hex);
+/* How many keys of node @id were revoked (0 when the table cannot be
+ * read: this is for display). */
+unsigned store_node_revoked_count(struct store *s, uint64_t id);
 uint64_t store_revoked_version(struct store *s);
 
 /* Snapshot: serialize the whole state into one buffer allocated with
