@@ -136,15 +136,33 @@ static int identity_load(struct node *n, char *errmsg)
                  cfg->node_cert[0] != '\0' ? cfg->node_cert : "(self)", err);
         return rv;
     }
-    if (n->identity.cert.not_after != 0 &&
-        n->identity.cert.not_after - now < CERT_WARN_S) {
+    node__cert_check(n, now * 1000);
+    return 0;
+}
+
+void node__cert_check(struct node *n, uint64_t now_ms)
+{
+    uint64_t now = now_ms / 1000;
+    uint64_t end = n->identity.cert.not_after;
+
+    if (end == 0 || now_ms < n->next_cert_check_ms) {
+        return;
+    }
+    n->next_cert_check_ms = now_ms + 3600 * 1000;
+    if (now > end) {
+        LOG(LOG_LEVEL_ERROR,
+            "the certificate of node %" PRIu64
+            " expired %llu s ago: peers and clients refuse new connections "
+            "to it; certify its key again (augur node certify) and restart "
+            "it",
+            n->config.id, (unsigned long long)(now - end));
+    } else if (end - now < CERT_WARN_S) {
         LOG(LOG_LEVEL_WARN,
             "the certificate of node %" PRIu64
             " expires in %llu s: certify its key again (augur node certify) "
             "and restart it",
-            cfg->id, (unsigned long long)(n->identity.cert.not_after - now));
+            n->config.id, (unsigned long long)(end - now));
     }
-    return 0;
 }
 
 int node_start(struct node *n, const struct node_config *cfg)

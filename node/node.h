@@ -90,6 +90,7 @@ struct node
     char admin_key_hex[STORE_KEY_HEX_SIZE]; /* "" when none */
     uint64_t principals_version;            /* seen by the server */
     uint64_t revoked_version;               /* seen by the peer links */
+    uint64_t next_cert_check_ms;
     bool was_leader;
     struct node_membership membership;
     uint64_t next_expire_ms;
@@ -152,6 +153,10 @@ void node__members_fields_pack(struct node *n,
                                const char *members_key);
 void node__membership_tick(struct node *n, uint64_t now_ms);
 void node__membership_init(struct node *n);
+
+/* Warn (at most once an hour) while this node's certificate expires within
+ * a week or has expired: its peers refuse it from then on (node/node.c). */
+void node__cert_check(struct node *n, uint64_t now_ms);
 
 /* Milliseconds since the epoch (wall clock): the leader's stamp. */
 uint64_t node__now_ms(void);

@@ -721,6 +721,7 @@ void node__tick(struct node *n)
         LOG(LOG_LEVEL_INFO, "no longer the leader");
     }
     n->was_leader = leader;
+    node__cert_check(n, now);
     /* Record the first admin (--admin-key) once; retried until applied. */
     if (leader && n->admin_key_hex[0] != '\0' && now >= n->next_bootstrap_ms &&
         !store_principals_bootstrapped(n->store)) {

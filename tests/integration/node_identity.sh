@@ -124,9 +124,14 @@ fi
 # ---- rotation: a new key for the node, the others untouched --------------------
 lc stop "$victim" >/dev/null
 rm -f "$KEYS/node$victim.key" "$KEYS/node$victim.key.pub" "$KEYS/node$victim.cert"
-lc restart "$victim" >/dev/null # makes and certifies a new key
+"$AUGUR" keygen --out "$KEYS/node$victim.key" >/dev/null
+"$AUGUR" node certify --cluster-key "$KEYS/cluster.key" --id "$victim" \
+    --key "$KEYS/node$victim.key.pub" --out "$KEYS/node$victim.cert" --days 3 >/dev/null
+lc restart "$victim" >/dev/null
 wait_until 60 "node $victim rejoins with its new key" \
     aug "$(ep "$victim")" resource get p3 --stale
+grep -q "the certificate of node $victim expires in" "$CLUSTER_DIR/node$victim/augurd.log" ||
+    fail "node $victim did not warn that its certificate expires within a week"
 aug "$ALL" resource add p4 --kind host
 for node in 1 2 3; do
     wait_until 30 "node $node applies p4" aug "$(ep "$node")" resource get p4 --stale
