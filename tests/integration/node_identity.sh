@@ -36,6 +36,16 @@ for node in 1 2 3; do
     wait_until 30 "node $node applies p1" aug "$(ep "$node")" resource get p1 --stale
 done
 
+# A node refuses to start on a certificate for another id (node 1's key and
+# certificate, as node 4).
+rc=0
+"$AUGURD" --id 4 --data-dir "$CLUSTER_DIR/wrong-id" --raft-address 127.0.0.1:1 \
+    --client-address 127.0.0.1:2 --node-key "$KEYS/node1.key" \
+    --node-cert "$KEYS/node1.cert" --cluster-key "$KEYS/cluster.key.pub" \
+    >"$STOLEN/wrong-id.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && grep -q "certificate is for node 1, not node 4" "$STOLEN/wrong-id.log" ||
+    fail "augurd started as node 4 on node 1's certificate: $(cat "$STOLEN/wrong-id.log")"
+
 lead=$(leader)
 victim=1
 while [ "$victim" = "$lead" ]; do victim=$((victim + 1)); done
