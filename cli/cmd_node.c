@@ -18,11 +18,13 @@ static int run_node_certify(struct cli *cli, const struct cli_args *a)
     char errmsg[SECURE_ERRMSG_SIZE];
     char hex[SECURE_HEX_SIZE];
     uint8_t pk[SECURE_PK_SIZE];
+    uint8_t pk2[SECURE_PK_SIZE];
     struct secure_key cluster;
     struct secure_cert cert;
     uint64_t id = 0;
     uint64_t n_days = 0;
     uint64_t not_after = 0;
+    char until[64] = "never (revoke it with augur node revoke)";
     int rv;
 
     if (cli->cluster_key_file == NULL) {
@@ -48,6 +50,12 @@ static int run_node_certify(struct cli *cli, const struct cli_args *a)
     if (rv != 0) {
         return cli_usage(cli, "--key: %s", errmsg);
     }
+    if (secure_key_load_public(cli->cluster_key_file, pk2, errmsg) == 0) {
+        return cli_usage(cli,
+                         "--cluster-key %s is a public key: certifying needs "
+                         "the cluster's private key",
+                         cli->cluster_key_file);
+    }
     rv = secure_key_load_secret(cli->cluster_key_file, &cluster, errmsg);
     if (rv != 0) {
         return cli_fail(cli, rv, errmsg);
@@ -62,17 +70,21 @@ static int run_node_certify(struct cli *cli, const struct cli_args *a)
         return cli_fail(cli, rv, errmsg);
     }
     secure_key_hex(pk, hex);
+    if (not_after != 0) {
+        time_t t = (time_t)not_after;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
     if (cli->json) {
         printf("{\"cert\":\"%s\",\"id\":%" PRIu64
                ",\"key\":\"%s\",\"not_after\":%" PRIu64 "}\n",
                out, id, hex, not_after);
     } else {
-        printf(
-            "certificate: %s\nnode:        %" PRIu64
-            "\nkey:         %s\n"
-            "not after:   %s\n",
-            out, id, hex,
-            not_after == 0 ? "never (revoke it with augur node revoke)" : days);
+        printf("certificate: %s\nnode:        %" PRIu64
+               "\nkey:         %s\n"
+               "not after:   %s\n",
+               out, id, hex, until);
     }
     return CLI_EXIT_OK;
 }
