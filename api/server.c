@@ -520,10 +520,12 @@ int api_server_start(struct api_server *s,
     s->loop = loop;
     s->config = *config;
     s->request_cb = request_cb;
-    if (config->identity == NULL || !config->identity->has_secret ||
+    if (config->identity == NULL || !config->identity->key.has_secret ||
+        config->identity->cert.node != config->node_id ||
         config->auth_cb == NULL) {
         snprintf(s->errmsg, sizeof s->errmsg,
-                 "no cluster key to prove this node's identity with");
+                 "no node key and certificate to prove this node's identity "
+                 "with");
         return AUGUR_EINVAL;
     }
     if (s->config.max_frame == 0 || s->config.max_frame > PROTO_FRAME_MAX) {

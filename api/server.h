@@ -65,8 +65,9 @@ struct api_server_config
     size_t max_frame;    /* 0 = PROTO_FRAME_MAX */
     size_t max_output;   /* a slower reader than this is cut off; 0 =
                             64 MiB */
-    const struct secure_key *identity; /* the cluster key, with its secret
-                                          half; must outlive the server */
+    /* this node's key (with its secret half) and the cluster's
+     * certificate for it, for node_id; must outlive the server */
+    const struct secure_identity *identity;
     api_auth_cb auth_cb;               /* required */
     api_conn_closed_cb conn_closed_cb; /* optional */
 };

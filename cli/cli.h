@@ -93,6 +93,7 @@ extern const struct cli_command cli_edge_commands[];
 extern const struct cli_command cli_claim_commands[];
 extern const struct cli_command cli_events_commands[];
 extern const struct cli_command cli_keygen_commands[];
+extern const struct cli_command cli_node_commands[];
 extern const struct cli_command cli_principal_commands[];
 extern const struct cli_command cli_model_commands[];
 

@@ -11,6 +11,7 @@ static const struct cli_column member_columns[] = {
     {"CLIENT-ADDRESS", "{client_address}"},
     {"ROLE", "{role}"},
     {"RECORDED", "{recorded}"},
+    {"REVOKED-KEYS", "{revoked_keys}"},
     {0},
 };
 

@@ -43,6 +43,8 @@ const struct cli_group cli_groups[] = {
     {"score", "failure probabilities of resources", cli_score_commands},
     {"events", "the change log", cli_events_commands},
     {"keygen", "make a key pair", cli_keygen_commands},
+    {"node", "node identities: certify a node key, revoke one",
+     cli_node_commands},
     {"principal", "who may use the cluster, and in which role",
      cli_principal_commands},
     {"model", "offline failure models: train, predict, eval",
@@ -260,8 +262,10 @@ static int run(struct cli *cli,
         return cli_usage(cli, "%s", err);
     }
     rv = apply_globals(cli, &args);
-    /* keygen needs no cluster, nor the keys it may be making. */
-    if (rv == CLI_EXIT_OK && strcmp(cmd->words, "keygen") != 0) {
+    /* keygen and node certify need no cluster, nor the keys they may be
+     * making. */
+    if (rv == CLI_EXIT_OK && strcmp(cmd->words, "keygen") != 0 &&
+        strcmp(cmd->words, "node certify") != 0) {
         rv = cli_open(cli);
     }
     if (rv == CLI_EXIT_OK) {

@@ -89,6 +89,9 @@
     X(PRINCIPAL_BOOTSTRAP, 14, "principal.bootstrap", W, INTERNAL, store__principal_bootstrap, \
       F(name, ID, REQ, principal.name)                                                         \
       F(key, KEY, REQ, principal.key))                                                         \
+    X(NODE_REVOKE, 15, "node.revoke", W, ADMIN, store__node_revoke,                            \
+      F(id, U64, REQ_POS, revoke.id)                                                           \
+      F(key, KEY, REQ, revoke.key))                                                            \
     X(RESOURCE_GET, 64, "resource.get", R, READER, store__resource_get,                        \
       F(id, ID, REQ, get.id))                                                                  \
     X(RESOURCE_LIST, 65, "resource.list", R, READER, store__resource_list,                     \
@@ -108,7 +111,8 @@
       F(limit, LIMIT, OMIT, events.limit))                                                     \
     X(NODE_LIST, 72, "node.list", R, READER, store__node_list, /* no arguments */)             \
     X(PRINCIPAL_LIST, 73, "principal.list", R, ADMIN, store__principal_list,                   \
-      F(after, LIST_PRINCIPALS, OPT, list))
+      F(after, LIST_PRINCIPALS, OPT, list))                                                    \
+    X(NODE_REVOKED, 74, "node.revoked", R, READER, store__node_revoked_list, /* no arguments */)
 
 #define AUGUR_NODE_OPS(X)                                                         \
     X(STATUS,          "status",          R, ANY,    node__status)          \

@@ -31,9 +31,18 @@ static const char usage[] =
     "Without\n"
     "                            it an empty node waits for 'augur member "
     "add'\n"
-    "  --cluster-key FILE        the cluster's private key (augur keygen):\n"
-    "                            proves this node to clients and peers; "
-    "required\n"
+    "  --node-key FILE           this node's own private key (augur keygen):\n"
+    "                            proves this node to clients and peers\n"
+    "  --node-cert FILE          the cluster's certificate for that key and "
+    "id\n"
+    "                            (augur node certify); required with "
+    "--node-key\n"
+    "  --cluster-key FILE        the cluster's public key (FILE.pub), to "
+    "check\n"
+    "                            peers' certificates; required.  Without\n"
+    "                            --node-key: the cluster's private key, and\n"
+    "                            the node certifies itself (not recommended:\n"
+    "                            a stolen node then yields the cluster key)\n"
     "  --admin-key PUBFILE       the first admin's public key: recorded as\n"
     "                            principal 'admin' when the cluster starts\n"
     "                            (used once; give it to every initial node)\n"
@@ -75,7 +84,8 @@ static const char usage[] =
     "example:\n"
     "  augurd --id 1 --data-dir /var/lib/augur/1 \\\n"
     "    --raft-address 10.0.0.1:7101 --client-address 10.0.0.1:7001 \\\n"
-    "    --cluster-key /etc/augur/cluster.key "
+    "    --node-key /etc/augur/node.key --node-cert /etc/augur/node.cert \\\n"
+    "    --cluster-key /etc/augur/cluster.key.pub "
     "--admin-key /etc/augur/admin.key.pub \\\n"
     "    --bootstrap 1=10.0.0.1:7101,2=10.0.0.2:7101,3=10.0.0.3:7101\n";
 
@@ -168,6 +178,14 @@ static int config_set(struct node_config *cfg,
     }
     if (strcmp(key, "cluster-key") == 0) {
         return copy_str(key, value, cfg->cluster_key, sizeof cfg->cluster_key,
+                        errmsg);
+    }
+    if (strcmp(key, "node-key") == 0) {
+        return copy_str(key, value, cfg->node_key, sizeof cfg->node_key,
+                        errmsg);
+    }
+    if (strcmp(key, "node-cert") == 0) {
+        return copy_str(key, value, cfg->node_cert, sizeof cfg->node_cert,
                         errmsg);
     }
     if (strcmp(key, "admin-key") == 0) {
@@ -400,8 +418,15 @@ int node_config_parse(struct node_config *cfg,
     }
     if (cfg->cluster_key[0] == '\0') {
         snprintf(errmsg, NODE_ERRMSG_SIZE,
-                 "--cluster-key FILE is required: the cluster's private key "
+                 "--cluster-key FILE is required: the cluster's public key "
+                 "(with --node-key and --node-cert) or its private key "
                  "(make one with 'augur keygen --out FILE')");
+        return AUGUR_EINVAL;
+    }
+    if ((cfg->node_key[0] == '\0') != (cfg->node_cert[0] == '\0')) {
+        snprintf(errmsg, NODE_ERRMSG_SIZE,
+                 "--node-key and --node-cert go together (make a certificate "
+                 "with 'augur node certify')");
         return AUGUR_EINVAL;
     }
     return 0;

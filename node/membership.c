@@ -159,7 +159,7 @@ static void pack_member(struct node *n,
 {
     char client[STORE_ADDR_SIZE];
 
-    msgpack_pack_map(pk, 5);
+    msgpack_pack_map(pk, 6);
     node__pack_str(pk, "id");
     msgpack_pack_uint64(pk, id);
     node__pack_str(pk, "address");
@@ -181,6 +181,10 @@ static void pack_member(struct node *n,
     } else {
         msgpack_pack_nil(pk);
     }
+    /* Keys of this node id that node.revoke revoked: its peers refuse
+     * them (the key it runs on now may be a new one). */
+    node__pack_str(pk, "revoked_keys");
+    msgpack_pack_uint64(pk, store_node_revoked_count(n->store, id));
 }
 
 /* libraft's configuration as this node sees it, then every server recorded

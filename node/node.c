@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -60,6 +61,110 @@ static void on_signal(uv_signal_t *sig, int signum)
     node_stop(n);
 }
 
+/* A certificate this close to its end is worth a warning at start. */
+#define CERT_WARN_S (7 * 86400)
+
+/* Load this node's identity and the cluster's public key (n->identity,
+ * n->cluster_pk) and check that they fit: the certificate is the cluster's,
+ * unexpired, for this node's id and key.  With no node key (the older
+ * set-up) the cluster's private key serves as the node key, and the node
+ * certifies itself.  0 or an error with one line in @errmsg
+ * (NODE_ERRMSG_SIZE bytes). */
+static int identity_load(struct node *n, char *errmsg)
+{
+    const struct node_config *cfg = &n->config;
+    char err[SECURE_ERRMSG_SIZE];
+    struct secure_key cluster;
+    uint64_t now = (uint64_t)time(NULL);
+    int rv;
+
+    memset(&cluster, 0, sizeof cluster);
+    if (cfg->node_key[0] == '\0') {
+        rv = secure_key_load_secret(cfg->cluster_key, &cluster, err);
+        if (rv != 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE, "cluster key: %.200s", err);
+            return rv;
+        }
+        memcpy(n->cluster_pk, cluster.pk, SECURE_PK_SIZE);
+        n->identity.key = cluster;
+        rv = secure_cert_sign(&n->identity.cert, &cluster, cfg->id, cluster.pk,
+                              0);
+        secure_key_wipe(&cluster);
+        if (rv != 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE, "cluster key: cannot sign");
+            return rv;
+        }
+        LOG(LOG_LEVEL_WARN,
+            "no --node-key: this node proves the cluster's private key "
+            "itself; whoever steals its key file can impersonate every "
+            "node.  Give each node its own key (augur keygen, augur node "
+            "certify, --node-key, --node-cert) and keep the cluster key "
+            "offline");
+    } else {
+        /* Nodes need only the public half; a private key file is accepted
+         * but not kept. */
+        rv = secure_key_load_public(cfg->cluster_key, n->cluster_pk, err);
+        if (rv == AUGUR_EMALFORMED &&
+            secure_key_load_secret(cfg->cluster_key, &cluster, err) == 0) {
+            memcpy(n->cluster_pk, cluster.pk, SECURE_PK_SIZE);
+            secure_key_wipe(&cluster);
+            LOG(LOG_LEVEL_WARN,
+                "--cluster-key %s is the cluster's private key: a node with "
+                "its own key needs only the public one (%s.pub); keep the "
+                "private key off the nodes",
+                cfg->cluster_key, cfg->cluster_key);
+            rv = 0;
+        }
+        if (rv != 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE, "cluster key: %.200s", err);
+            return rv;
+        }
+        rv = secure_key_load_secret(cfg->node_key, &n->identity.key, err);
+        if (rv != 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE, "node key: %.200s", err);
+            return rv;
+        }
+        rv = secure_cert_load(cfg->node_cert, &n->identity.cert, err);
+        if (rv != 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE, "node cert: %.200s", err);
+            return rv;
+        }
+    }
+    rv = secure_identity_check(&n->identity, n->cluster_pk, cfg->id, now, err);
+    if (rv != 0) {
+        snprintf(errmsg, NODE_ERRMSG_SIZE, "node cert %.100s: %.200s",
+                 cfg->node_cert[0] != '\0' ? cfg->node_cert : "(self)", err);
+        return rv;
+    }
+    node__cert_check(n, now * 1000);
+    return 0;
+}
+
+void node__cert_check(struct node *n, uint64_t now_ms)
+{
+    uint64_t now = now_ms / 1000;
+    uint64_t end = n->identity.cert.not_after;
+
+    if (end == 0 || now_ms < n->next_cert_check_ms) {
+        return;
+    }
+    n->next_cert_check_ms = now_ms + 3600 * 1000;
+    if (now > end) {
+        LOG(LOG_LEVEL_ERROR,
+            "the certificate of node %" PRIu64
+            " expired %llu s ago: peers and clients refuse new connections "
+            "to it; certify its key again (augur node certify) and restart "
+            "it",
+            n->config.id, (unsigned long long)(now - end));
+    } else if (end - now < CERT_WARN_S) {
+        LOG(LOG_LEVEL_WARN,
+            "the certificate of node %" PRIu64
+            " expires in %llu s: certify its key again (augur node certify) "
+            "and restart it",
+            n->config.id, (unsigned long long)(end - now));
+    }
+}
+
 int node_start(struct node *n, const struct node_config *cfg)
 {
     char raft_dir[PATH_MAX + 8];
@@ -78,13 +183,14 @@ int node_start(struct node *n, const struct node_config *cfg)
     {
         char err[SECURE_ERRMSG_SIZE];
         uint8_t admin[SECURE_PK_SIZE];
+
         rv = secure_init();
-        if (rv == 0) {
-            rv = secure_key_load_secret(cfg->cluster_key, &n->cluster_key, err);
-        }
         if (rv != 0) {
-            snprintf(n->errmsg, sizeof n->errmsg, "cluster key: %s",
-                     rv == AUGUR_EINTERNAL ? "libsodium failed to start" : err);
+            snprintf(n->errmsg, sizeof n->errmsg, "libsodium failed to start");
+            goto err;
+        }
+        rv = identity_load(n, n->errmsg);
+        if (rv != 0) {
             goto err;
         }
         if (cfg->admin_key[0] != '\0') {
@@ -133,7 +239,8 @@ int node_start(struct node *n, const struct node_config *cfg)
     rc.snapshot_threshold = cfg->snapshot_threshold;
     rc.snapshot_trailing = cfg->snapshot_trailing;
     rc.pre_vote = cfg->pre_vote;
-    rc.key = &n->cluster_key;
+    rc.identity = &n->identity;
+    memcpy(rc.cluster_pk, n->cluster_pk, SECURE_PK_SIZE);
     rv = replica_init(&n->replica, &n->loop, n->store, &rc, node__on_applied);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "raft: %s", n->replica.errmsg);
@@ -150,7 +257,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     memset(&sc, 0, sizeof sc);
     sc.address = cfg->client_address;
     sc.node_id = cfg->id;
-    sc.identity = &n->cluster_key;
+    sc.identity = &n->identity;
     sc.auth_cb = node__auth;
     sc.conn_closed_cb = node__on_conn_closed;
     rv = api_server_start(&n->server, &n->loop, &sc, node__on_request);
@@ -189,7 +296,7 @@ err_after_lock:
     close(n->lock_fd);
     n->lock_fd = -1;
 err:
-    secure_key_wipe(&n->cluster_key);
+    secure_identity_wipe(&n->identity);
     uv_loop_close(&n->loop);
     msgpack_sbuffer_destroy(&n->scratch);
     return rv != 0 ? rv : AUGUR_EINTERNAL;
@@ -200,7 +307,7 @@ static void replica_closed(struct replica *r)
     struct node *n = r->data;
     store_close(n->store);
     n->store = NULL;
-    secure_key_wipe(&n->cluster_key);
+    secure_identity_wipe(&n->identity);
     LOG(LOG_LEVEL_INFO, "node %" PRIu64 " stopped", n->config.id);
 }
 

@@ -22,7 +22,10 @@ struct node_config
     char raft_address[STORE_ADDR_SIZE];
     char client_address[STORE_ADDR_SIZE];
     char bootstrap[1024];       /* "1=HOST:PORT,..." or "" */
-    char cluster_key[PATH_MAX]; /* the cluster's private key file */
+    char cluster_key[PATH_MAX]; /* the cluster's public key file (or, with
+                                   no node key, its private key file) */
+    char node_key[PATH_MAX];    /* this node's private key file, or "" */
+    char node_cert[PATH_MAX];   /* the cluster's certificate for it */
     char admin_key[PATH_MAX];   /* the first admin's public key file, or "" */
     int log_level;
     unsigned election_timeout_ms;
@@ -94,9 +97,12 @@ struct node
     msgpack_sbuffer scratch; /* scratch for encoding one command/answer */
     struct node_waiter *waiters;
     unsigned n_waiters;
-    struct secure_key cluster_key;          /* with its secret half */
+    struct secure_identity identity; /* node key (secret) and certificate */
+    uint8_t cluster_pk[SECURE_PK_SIZE];
     char admin_key_hex[STORE_KEY_HEX_SIZE]; /* "" when none */
     uint64_t principals_version;            /* seen by the server */
+    uint64_t revoked_version;               /* seen by the peer links */
+    uint64_t next_cert_check_ms;
     bool was_leader;
     struct node_membership membership;
     uint64_t next_expire_ms;
@@ -161,6 +167,10 @@ void node__members_fields_pack(struct node *n,
                                const char *members_key);
 void node__membership_tick(struct node *n, uint64_t now_ms);
 void node__membership_init(struct node *n);
+
+/* Warn (at most once an hour) while this node's certificate expires within
+ * a week or has expired: its peers refuse it from then on (node/node.c). */
+void node__cert_check(struct node *n, uint64_t now_ms);
 
 /* Milliseconds since the epoch (wall clock): the leader's stamp. */
 uint64_t node__now_ms(void);

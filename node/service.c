@@ -506,6 +506,21 @@ void node__on_applied(struct replica *r)
         n->principals_version = version;
         api_server_revalidate(&n->server);
     }
+    version = store_revoked_version(n->store);
+    if (version != n->revoked_version) {
+        /* A node key was revoked (or a snapshot restored): its peer links
+         * end here, on every node that applies it. */
+        char hex[SECURE_HEX_SIZE];
+        n->revoked_version = version;
+        replica_peers_drop_revoked(&n->replica);
+        secure_key_hex(n->identity.key.pk, hex);
+        if (store_node_key_revoked(n->store, hex)) {
+            LOG(LOG_LEVEL_ERROR,
+                "this node's own key (%.16s...) was revoked: its peers "
+                "refuse it; restart it with a new key and certificate",
+                hex);
+        }
+    }
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
@@ -807,6 +822,7 @@ void node__tick(struct node *n)
         LOG(LOG_LEVEL_INFO, "no longer the leader");
     }
     n->was_leader = leader;
+    node__cert_check(n, now);
     /* Record the first admin (--admin-key) once; retried until applied. */
     if (leader && n->admin_key_hex[0] != '\0' && now >= n->next_bootstrap_ms &&
         !store_principals_bootstrapped(n->store)) {

@@ -221,6 +221,22 @@ static void tracer_emit(struct raft_tracer *t,
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+/* The transport's question at every peer handshake: was this node key
+ * revoked (node.revoke, as applied here)? */
+static bool key_revoked(void *data, const uint8_t pk[SECURE_PK_SIZE])
+{
+    struct replica *r = data;
+    char hex[SECURE_HEX_SIZE];
+
+    secure_key_hex(pk, hex);
+    return store_node_key_revoked(r->store, hex) != 0;
+}
+
+unsigned replica_peers_drop_revoked(struct replica *r)
+{
+    return replica__transport_drop_revoked(&r->transport);
+}
+
 int replica_init(struct replica *r,
                  uv_loop_t *loop,
                  struct store *store,
@@ -242,9 +258,10 @@ int replica_init(struct replica *r,
     r->tracer.enabled = LOG_LEVEL_TRACE <= log_threshold;
     r->tracer.emit = tracer_emit;
 
-    /* Peers prove the cluster key to each other and seal everything:
-     * see raft/transport.c. */
-    rv = replica__transport_init(&r->transport, loop, cfg->key);
+    /* Peers prove their certified node keys to each other and seal
+     * everything: see raft/transport.c. */
+    rv = replica__transport_init(&r->transport, loop, cfg->identity,
+                                 cfg->cluster_pk, key_revoked, r);
     if (rv != 0) {
         snprintf(r->errmsg, sizeof r->errmsg, "peer transport: %s",
                  raft_strerror(rv));

@@ -52,10 +52,18 @@ struct replica_config
     unsigned snapshot_threshold;   /* 0 = libraft's default (1024) */
     unsigned snapshot_trailing;    /* 0 = libraft's default (128) */
     bool pre_vote;
-    /* The cluster key (with its secret half): peers prove it to each other
-     * at every connection (raft/transport.c).  Must outlive the replica. */
-    const struct secure_key *key;
+    /* This node's key (with its secret half) and its certificate: peers
+     * prove theirs to each other at every connection and check the other's
+     * against @cluster_pk (raft/transport.c).  Must outlive the replica. */
+    const struct secure_identity *identity;
+    uint8_t cluster_pk[SECURE_PK_SIZE];
 };
+
+/* Close every open peer link whose node key is now revoked in the store
+ * (call after applying a node.revoke or a snapshot); returns how many.  New
+ * links with a revoked key are refused at their handshake anyway. */
+struct replica;
+unsigned replica_peers_drop_revoked(struct replica *r);
 
 /* Parse "1=127.0.0.1:7101,2=127.0.0.1:7102" into @cfg->bootstrap.  Returns 0
  * or AUGUR_EINVAL with a reason in @errmsg (REPLICA_ERRMSG_SIZE bytes). */

@@ -1,19 +1,27 @@
 /* The peer transport: a raft_uv_transport over TCP in which every
  * connection opens with the authenticated handshake of api/secure.h between
- * two holders of the cluster key, and then carries only sealed frames.
+ * two nodes, each proving its own node key and showing the cluster key's
+ * certificate for it, and then carries only sealed frames.
  *
  * libraft reads and writes plain bytes on the stream it is handed, so each
  * connection is a pump: libraft gets one end of a socketpair (a uv_pipe_t
  * allocated with raft_malloc, which libraft frees when it closes it), the
  * transport keeps the other end and the TCP socket, and moves bytes between
  * them, sealing on the way out and opening on the way in.  A process without
- * the cluster key fails the handshake: it can neither join, nor inject a
- * message, nor read one.
+ * a node key certified by the cluster key fails the handshake: it can
+ * neither join, nor inject a message, nor read one.  A node key certified
+ * for one id does not pass for another, and a revoked one (node.revoke, in
+ * the store) is refused at the handshake and its open links are cut as
+ * soon as the revocation applies.
  *
- * On a connection: client HELLO, server CHALLENGE (signed with the cluster
- * key), client AUTH (signed with the cluster key too), server sealed
+ * On a connection: client HELLO (its node id as the client id), server
+ * CHALLENGE (its certificate, signed with its node key), client AUTH
+ * (signed with its node key, carrying its certificate), server sealed
  * WELCOME, client sealed PEER {"id", "address"} (what the stock transport's
- * preamble says), then sealed data frames (inner type REQUEST, raw bytes). */
+ * preamble says), then sealed data frames (inner type REQUEST, raw bytes).
+ * Each side checks that the other's certificate names the node id it
+ * expects: the connector the id libraft asked for, the acceptor the id of
+ * the HELLO and the PEER. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,12 +71,17 @@ struct link
     raft_uv_connect_cb cb;
     raft_id id;
     char address[PEER_ADDRESS_MAX];
+    uint8_t peer_pk[SECURE_PK_SIZE]; /* the peer's certified node key */
+    bool peer_known;                 /* peer_pk is set */
 };
 
 struct peer_transport
 {
     uv_loop_t *loop;
-    const struct secure_key *key;
+    const struct secure_identity *me;
+    uint8_t cluster_pk[SECURE_PK_SIZE];
+    replica__key_revoked_fn revoked;
+    void *revoked_data;
     raft_id id;
     char address[PEER_ADDRESS_MAX];
     uv_tcp_t listener;
@@ -294,7 +307,7 @@ static int on_hello(struct link *l, const struct proto_frame *f)
 
     msgpack_sbuffer_init(&sb);
     if (f->type != PROTO_HELLO ||
-        secure_server_hello(&l->hs, f->payload, f->len, pt->key, pt->id, &sb,
+        secure_server_hello(&l->hs, f->payload, f->len, pt->me, pt->id, &sb,
                             errmsg) != 0) {
         msgpack_sbuffer_destroy(&sb);
         return -1;
@@ -303,23 +316,46 @@ static int on_hello(struct link *l, const struct proto_frame *f)
     return link_send(l, &sb);
 }
 
+/* Whether the peer's certified key was revoked (node.revoke). */
+static bool peer_revoked(struct peer_transport *pt, const uint8_t *pk)
+{
+    return pt->revoked != NULL && pt->revoked(pt->revoked_data, pk);
+}
+
 static int on_auth(struct link *l, const struct proto_frame *f)
 {
-    uint8_t key[SECURE_PK_SIZE];
+    struct peer_transport *pt = l->t;
+    struct secure_cert cert;
+    uint64_t claimed = l->hs.client;
     msgpack_sbuffer sb;
     char errmsg[SECURE_ERRMSG_SIZE];
 
-    if (f->type != PROTO_AUTH || secure_server_auth(&l->hs, f->payload, f->len,
-                                                    key, &l->ch, errmsg) != 0) {
+    if (f->type != PROTO_AUTH ||
+        secure_node_auth(&l->hs, f->payload, f->len, pt->cluster_pk, &cert,
+                         &l->ch, errmsg) != 0) {
         LOG(LOG_LEVEL_WARN, "peer connection refused: %s",
             f->type != PROTO_AUTH ? "no AUTH" : errmsg);
         return -1;
     }
     secure_handshake_wipe(&l->hs);
-    if (sodium_memcmp(key, l->t->key->pk, SECURE_PK_SIZE) != 0) {
-        LOG(LOG_LEVEL_WARN, "peer connection refused: not the cluster key");
+    /* A key certified for one node must not pass for another: a thief of
+     * node 2's key file cannot speak as node 1. */
+    if (cert.node != claimed) {
+        LOG(LOG_LEVEL_WARN,
+            "peer connection refused: it claims node %llu but its "
+            "certificate is for node %llu",
+            (unsigned long long)claimed, (unsigned long long)cert.node);
         return -1;
     }
+    if (peer_revoked(pt, cert.pk)) {
+        LOG(LOG_LEVEL_WARN,
+            "peer connection refused: the key of node %llu was revoked",
+            (unsigned long long)cert.node);
+        return -1;
+    }
+    memcpy(l->peer_pk, cert.pk, SECURE_PK_SIZE);
+    l->peer_known = true;
+    l->id = cert.node;
     l->state = LINK_WAIT_PEER;
     msgpack_sbuffer_init(&sb);
     if (proto_frame_append(&sb, PROTO_WELCOME, "\x80", 1) != 0) {
@@ -335,6 +371,7 @@ static int on_peer(struct link *l, const struct proto_frame *f)
     msgpack_unpacked u;
     const msgpack_object *id = NULL;
     const msgpack_object *addr = NULL;
+    uint64_t said = 0;
     uv_stream_t *stream;
     int rv = -1;
 
@@ -360,13 +397,19 @@ static int on_peer(struct link *l, const struct proto_frame *f)
             id->via.u64 != 0 && addr != NULL &&
             addr->type == MSGPACK_OBJECT_STR &&
             addr->via.str.size < sizeof l->address) {
-            l->id = id->via.u64;
+            said = id->via.u64;
             memcpy(l->address, addr->via.str.ptr, addr->via.str.size);
             l->address[addr->via.str.size] = '\0';
             rv = 0;
         }
     }
     msgpack_unpacked_destroy(&u);
+    if (rv == 0 && said != l->id) {
+        LOG(LOG_LEVEL_WARN,
+            "peer connection refused: it says node %llu but proved node %llu",
+            (unsigned long long)said, (unsigned long long)l->id);
+        return -1;
+    }
     if (rv != 0 || pt->closing) {
         return -1;
     }
@@ -387,13 +430,33 @@ static int on_challenge(struct link *l, const struct proto_frame *f)
 
     msgpack_sbuffer_init(&sb);
     if (f->type != PROTO_CHALLENGE ||
-        secure_client_challenge(&l->hs, f->payload, f->len, pt->key->pk,
-                                pt->key, &sb, &l->ch, errmsg) != 0) {
+        secure_node_challenge(&l->hs, f->payload, f->len, pt->cluster_pk,
+                              pt->me, &sb, &l->ch, errmsg) != 0) {
         LOG(LOG_LEVEL_WARN, "peer %s: %s", l->address,
             f->type != PROTO_CHALLENGE ? "no CHALLENGE" : errmsg);
         msgpack_sbuffer_destroy(&sb);
         return -1;
     }
+    /* libraft asked for node l->id at this address: whoever answers must
+     * hold that node's certificate, and one that was not revoked. */
+    if (l->hs.peer_cert.node != l->id) {
+        LOG(LOG_LEVEL_WARN,
+            "peer %s: refused: expected node %llu, its certificate is for "
+            "node %llu",
+            l->address, (unsigned long long)l->id,
+            (unsigned long long)l->hs.peer_cert.node);
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    if (peer_revoked(pt, l->hs.peer_cert.pk)) {
+        LOG(LOG_LEVEL_WARN,
+            "peer %s: refused: the key of node %llu was revoked", l->address,
+            (unsigned long long)l->id);
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    memcpy(l->peer_pk, l->hs.peer_cert.pk, SECURE_PK_SIZE);
+    l->peer_known = true;
     secure_handshake_wipe(&l->hs);
     /* AUTH goes in clear: send it before the channel seals anything. */
     l->ch.ready = false;
@@ -701,12 +764,15 @@ static void transport_close(struct raft_uv_transport *t,
 
 int replica__transport_init(struct raft_uv_transport *t,
                             uv_loop_t *loop,
-                            const struct secure_key *key)
+                            const struct secure_identity *me,
+                            const uint8_t cluster_pk[SECURE_PK_SIZE],
+                            replica__key_revoked_fn revoked,
+                            void *revoked_data)
 {
     struct peer_transport *pt;
 
-    if (key == NULL || !key->has_secret) {
-        return RAFT_INVALID; /* no cluster key to prove */
+    if (me == NULL || !me->key.has_secret) {
+        return RAFT_INVALID; /* no node key to prove */
     }
     pt = calloc(1, sizeof *pt);
     if (pt == NULL) {
@@ -714,7 +780,10 @@ int replica__transport_init(struct raft_uv_transport *t,
     }
     memset(t, 0, sizeof *t);
     pt->loop = loop;
-    pt->key = key;
+    pt->me = me;
+    memcpy(pt->cluster_pk, cluster_pk, SECURE_PK_SIZE);
+    pt->revoked = revoked;
+    pt->revoked_data = revoked_data;
     uv_tcp_init(loop, &pt->listener);
     pt->listener.data = t;
     t->impl = pt;
@@ -723,6 +792,28 @@ int replica__transport_init(struct raft_uv_transport *t,
     t->connect = transport_connect;
     t->close = transport_close;
     return 0;
+}
+
+unsigned replica__transport_drop_revoked(struct raft_uv_transport *t)
+{
+    struct peer_transport *pt = t->impl;
+    unsigned n = 0;
+
+    if (pt == NULL) {
+        return 0;
+    }
+    for (struct link *l = pt->links; l != NULL; l = l->next) {
+        if (l->state != LINK_CLOSING && l->peer_known &&
+            peer_revoked(pt, l->peer_pk)) {
+            LOG(LOG_LEVEL_WARN,
+                "peer %s: closing the link to node %llu: its key was revoked",
+                l->address[0] != '\0' ? l->address : "?",
+                (unsigned long long)l->id);
+            link_close(l, RAFT_NOCONNECTION);
+            n++;
+        }
+    }
+    return n;
 }
 
 void replica__transport_free(struct raft_uv_transport *t)

@@ -7,14 +7,26 @@
 
 #include "wire/secure.h"
 
+/* Whether @pk, a node key a peer proved, was revoked. */
+typedef bool (*replica__key_revoked_fn)(void *data,
+                                        const uint8_t pk[SECURE_PK_SIZE]);
+
 /* Set @t up as the authenticated peer transport on @loop: every connection
- * proves @key (the cluster key, with its secret half; it must outlive the
- * transport) in both directions and is sealed.  0, RAFT_INVALID (no
- * secret key) or RAFT_NOMEM.  After
- * libraft has closed the transport, replica__transport_free releases it. */
+ * proves @me (this node's key, with its secret half, and its certificate;
+ * it must outlive the transport) and checks the peer's certificate against
+ * @cluster_pk, its node id against the one expected, and its key against
+ * @revoked (may be NULL).  0, RAFT_INVALID (no secret key) or RAFT_NOMEM.
+ * After libraft has closed the transport, replica__transport_free releases
+ * it. */
 int replica__transport_init(struct raft_uv_transport *t,
                             uv_loop_t *loop,
-                            const struct secure_key *key);
+                            const struct secure_identity *me,
+                            const uint8_t cluster_pk[SECURE_PK_SIZE],
+                            replica__key_revoked_fn revoked,
+                            void *revoked_data);
+/* Close every open link whose peer key @revoked now reports as revoked;
+ * returns how many. */
+unsigned replica__transport_drop_revoked(struct raft_uv_transport *t);
 void replica__transport_free(struct raft_uv_transport *t);
 
 #endif

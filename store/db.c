@@ -29,6 +29,7 @@ const char *const store__db_names[STORE__DB_COUNT] = {
     [STORE__DB_NODES] = "nodes",
     [STORE__DB_PRINCIPALS] = "principals",
     [STORE__DB_PRINCIPAL_KEYS] = "principal_keys",
+    [STORE__DB_REVOKED] = "revoked_node_keys",
 };
 
 static const char meta_rev_key[] = "rev";

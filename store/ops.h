@@ -177,6 +177,18 @@ int store__node_list(struct store *s,
                      MDB_txn *txn,
                      const struct store_cmd *cmd);
 
+/* ---- revoked.c -------------------------------------------------------- */
+
+int store__node_revoke(struct store *s,
+                       MDB_txn *txn,
+                       const struct store_cmd *cmd);
+int store__node_revoked_list(struct store *s,
+                             MDB_txn *txn,
+                             const struct store_cmd *cmd);
+int store__revoked_entry_check(struct store *s,
+                               const MDB_val *k,
+                               const MDB_val *v);
+
 /* ---- principals.c ---------------------------------------------------- */
 
 int store__principal_add(struct store *s,

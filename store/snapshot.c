@@ -21,7 +21,12 @@
  *   32 bytes: BLAKE2b-256 of everything before them
  *
  * The digest is the same hash of the same bytes, computed without building
- * them: two stores with equal contents have equal digests. */
+ * them: two stores with equal contents have equal digests.
+ *
+ * New databases are added at the end of enum store__db, so a snapshot made
+ * before one existed holds a prefix of today's list: it restores, and the
+ * databases it lacks start empty (a node upgraded in place still reads the
+ * snapshots it took before). */
 static const unsigned char snapshot_magic[8] = {'A', 'U', 'G', 'U',
                                                 'R', 'S', 'N', 'P'};
 #define SNAPSHOT_VERSION 1
@@ -53,6 +58,7 @@ static const entry_check_fn entry_checks[STORE__DB_COUNT] = {
     [STORE__DB_SESSION_TIMES] = store__session_time_entry_check,
     [STORE__DB_ANSWERS] = store__answer_entry_check,
     [STORE__DB_PRINCIPAL_KEYS] = store__principal_key_entry_check,
+    [STORE__DB_REVOKED] = store__revoked_entry_check,
 };
 
 /* Where serialized state goes: counted always, copied into @buf when set,
@@ -373,10 +379,10 @@ static int content_walk(struct store *s,
     size_t max_key = (size_t)mdb_env_get_maxkeysize(s->env);
     uint64_t n_dbs = 0;
 
-    if (!read_uint(&r, 4, &n_dbs) || n_dbs != STORE__DB_COUNT) {
+    if (!read_uint(&r, 4, &n_dbs) || n_dbs == 0 || n_dbs > STORE__DB_COUNT) {
         return AUGUR_EMALFORMED;
     }
-    for (int db = 0; db < STORE__DB_COUNT; db++) {
+    for (int db = 0; db < (int)n_dbs; db++) {
         const char *name = store__db_names[db];
         const unsigned char *b;
         uint64_t name_len;
@@ -487,6 +493,7 @@ int store_restore(struct store *s, const void *buf, size_t len)
     }
     s->rev = rev;
     s->principals_version++;
+    s->revoked_version++;
     return 0;
 
 err_after_txn_begin:

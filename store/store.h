@@ -186,6 +186,11 @@ struct store_cmd
         } principal;
         struct
         {
+            uint64_t id; /* the node the key was certified for */
+            char key[STORE_KEY_HEX_SIZE]; /* its node key */
+        } revoke;
+        struct
+        {
             char id[STORE_ID_SIZE]; /* resource.get, workload.get, claim.get */
         } get;
         struct
@@ -341,6 +346,17 @@ int store_principal_find(struct store *s,
                          int *role) STORE_WARN_UNUSED;
 int store_principals_bootstrapped(struct store *s);
 uint64_t store_principals_version(struct store *s);
+
+/* Revoked node keys (node.revoke).  store_node_key_revoked: 1 when
+ * @key_hex (64 hex digits) was revoked, 0 when not; a database error counts
+ * as revoked (fail closed).  store_revoked_version changes whenever the set
+ * may have changed (a revoke, a restore): a hint to re-check open peer
+ * links, not part of the state. */
+int store_node_key_revoked(struct store *s, const char *key_hex);
+/* How many keys of node @id were revoked (0 when the table cannot be
+ * read: this is for display). */
+unsigned store_node_revoked_count(struct store *s, uint64_t id);
+uint64_t store_revoked_version(struct store *s);
 
 /* Snapshot: serialize the whole state into one buffer allocated with
  * @alloc, owned by the caller, in a format store_restore reads.  Returns 0,

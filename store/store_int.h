@@ -36,6 +36,7 @@ enum store__db
     STORE__DB_NODES,          /* BE u64 node id -> [raft addr, client addr] */
     STORE__DB_PRINCIPALS,     /* name -> [key hex, role] */
     STORE__DB_PRINCIPAL_KEYS, /* key hex -> name */
+    STORE__DB_REVOKED,        /* node key hex -> BE u64 node id */
     STORE__DB_COUNT
 };
 
@@ -179,6 +180,7 @@ struct store
     struct store_cmd cmd;                   /* scratch for store_apply_raw */
     uint64_t principals_version; /* bumped when principals may change */
     size_t page_bytes;           /* a page's byte budget (reads) */
+    uint64_t revoked_version;    /* bumped when revoked keys may change */
 };
 
 #endif

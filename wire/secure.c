@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -19,6 +20,8 @@ static const char label_hello[] = "augur sodium1 hello";
 static const char label_server[] = "augur sodium1 server signs";
 static const char label_client[] = "augur sodium1 client signs";
 static const char label_keys[] = "augur sodium1 session keys";
+static const char label_cert[] = "augur node cert v1";
+static const char cert_file_prefix[] = "augur-node-cert-v1 ";
 
 static int fail(char *errmsg, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -236,6 +239,168 @@ int secure_key_load_public(const char *path,
     return 0;
 }
 
+/* ---- node certificates ------------------------------------------------ */
+
+static void be64_put(uint8_t *p, uint64_t v);
+
+static uint64_t be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+#define CERT_MSG_SIZE (sizeof label_cert + 8 + SECURE_PK_SIZE + 8)
+
+/* What the cluster key signs: label || node || pk || not_after. */
+static void cert_msg(const struct secure_cert *c, uint8_t msg[CERT_MSG_SIZE])
+{
+    size_t n = 0;
+    memcpy(msg + n, label_cert, sizeof label_cert);
+    n += sizeof label_cert;
+    be64_put(msg + n, c->node);
+    n += 8;
+    memcpy(msg + n, c->pk, SECURE_PK_SIZE);
+    n += SECURE_PK_SIZE;
+    be64_put(msg + n, c->not_after);
+}
+
+int secure_cert_sign(struct secure_cert *c,
+                     const struct secure_key *cluster,
+                     uint64_t node,
+                     const uint8_t pk[SECURE_PK_SIZE],
+                     uint64_t not_after)
+{
+    uint8_t msg[CERT_MSG_SIZE];
+
+    if (!cluster->has_secret || node == 0 || secure_init() != 0) {
+        return AUGUR_EINVAL;
+    }
+    memset(c, 0, sizeof *c);
+    c->node = node;
+    memcpy(c->pk, pk, SECURE_PK_SIZE);
+    c->not_after = not_after;
+    cert_msg(c, msg);
+    crypto_sign_detached(c->sig, NULL, msg, sizeof msg, cluster->sk);
+    return 0;
+}
+
+int secure_cert_verify(const struct secure_cert *c,
+                       const uint8_t cluster_pk[SECURE_PK_SIZE],
+                       uint64_t now,
+                       char *errmsg)
+{
+    uint8_t msg[CERT_MSG_SIZE];
+
+    cert_msg(c, msg);
+    if (c->node == 0 ||
+        crypto_sign_verify_detached(c->sig, msg, sizeof msg, cluster_pk) != 0) {
+        return fail(errmsg, AUGUR_EAUTH,
+                    "the certificate of node %llu is not signed by the "
+                    "cluster key",
+                    (unsigned long long)c->node);
+    }
+    if (c->not_after != 0 && now > c->not_after) {
+        return fail(errmsg, AUGUR_EAUTH,
+                    "the certificate of node %llu expired (not after %llu, "
+                    "now %llu)",
+                    (unsigned long long)c->node,
+                    (unsigned long long)c->not_after, (unsigned long long)now);
+    }
+    return 0;
+}
+
+void secure_cert_encode(const struct secure_cert *c,
+                        uint8_t out[SECURE_CERT_SIZE])
+{
+    be64_put(out, c->node);
+    memcpy(out + 8, c->pk, SECURE_PK_SIZE);
+    be64_put(out + 8 + SECURE_PK_SIZE, c->not_after);
+    memcpy(out + 16 + SECURE_PK_SIZE, c->sig, SECURE_SIG_SIZE);
+}
+
+int secure_cert_decode(const uint8_t *in, size_t len, struct secure_cert *c)
+{
+    if (len != SECURE_CERT_SIZE) {
+        return AUGUR_EMALFORMED;
+    }
+    c->node = be64_get(in);
+    memcpy(c->pk, in + 8, SECURE_PK_SIZE);
+    c->not_after = be64_get(in + 8 + SECURE_PK_SIZE);
+    memcpy(c->sig, in + 16 + SECURE_PK_SIZE, SECURE_SIG_SIZE);
+    return c->node == 0 ? AUGUR_EMALFORMED : 0;
+}
+
+int secure_cert_save(const struct secure_cert *c,
+                     const char *path,
+                     char *errmsg)
+{
+    uint8_t raw[SECURE_CERT_SIZE];
+    char text[sizeof cert_file_prefix + 2 * SECURE_CERT_SIZE + 2];
+    size_t n = sizeof cert_file_prefix - 1;
+
+    secure_cert_encode(c, raw);
+    memcpy(text, cert_file_prefix, n);
+    sodium_bin2hex(text + n, 2 * SECURE_CERT_SIZE + 1, raw, sizeof raw);
+    n += 2 * SECURE_CERT_SIZE;
+    memcpy(text + n, "\n", 2);
+    return write_file(path, text, 0644, errmsg);
+}
+
+int secure_cert_load(const char *path, struct secure_cert *c, char *errmsg)
+{
+    char buf[sizeof cert_file_prefix + 2 * SECURE_CERT_SIZE + 64];
+    uint8_t raw[SECURE_CERT_SIZE];
+    size_t len;
+    size_t n = sizeof cert_file_prefix - 1;
+    int rv = read_key_file(path, buf, sizeof buf, &len, errmsg);
+
+    if (rv != 0) {
+        return rv;
+    }
+    if (len != n + 2 * SECURE_CERT_SIZE ||
+        memcmp(buf, cert_file_prefix, n) != 0 ||
+        hex_decode(buf + n, len - n, raw, sizeof raw) != 0 ||
+        secure_cert_decode(raw, sizeof raw, c) != 0) {
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "%s: not an augur node certificate (augur node certify)",
+                    path);
+    }
+    return 0;
+}
+
+int secure_identity_check(const struct secure_identity *id,
+                          const uint8_t cluster_pk[SECURE_PK_SIZE],
+                          uint64_t node,
+                          uint64_t now,
+                          char *errmsg)
+{
+    int rv = secure_cert_verify(&id->cert, cluster_pk, now, errmsg);
+
+    if (rv != 0) {
+        return rv;
+    }
+    if (id->cert.node != node) {
+        return fail(errmsg, AUGUR_EAUTH,
+                    "the certificate is for node %llu, not node %llu",
+                    (unsigned long long)id->cert.node,
+                    (unsigned long long)node);
+    }
+    if (sodium_memcmp(id->cert.pk, id->key.pk, SECURE_PK_SIZE) != 0) {
+        return fail(errmsg, AUGUR_EAUTH,
+                    "the certificate certifies another key than the node "
+                    "key");
+    }
+    return 0;
+}
+
+void secure_identity_wipe(struct secure_identity *id)
+{
+    secure_key_wipe(&id->key);
+}
+
 /* ---- handshake -------------------------------------------------------- */
 
 void secure_handshake_wipe(struct secure_handshake *hs)
@@ -437,7 +602,7 @@ int secure_client_hello(struct secure_handshake *hs,
 int secure_server_hello(struct secure_handshake *hs,
                         const uint8_t *payload,
                         size_t len,
-                        const struct secure_key *cluster,
+                        const struct secure_identity *me,
                         uint64_t node,
                         msgpack_sbuffer *out,
                         char *errmsg)
@@ -447,6 +612,7 @@ int secure_server_hello(struct secure_handshake *hs,
     msgpack_packer pk;
     uint8_t msg[SIGNED_MAX];
     uint8_t sig[SECURE_SIG_SIZE];
+    uint8_t cert[SECURE_CERT_SIZE];
     size_t msg_len;
     int rv;
 
@@ -470,15 +636,18 @@ int secure_server_hello(struct secure_handshake *hs,
     crypto_kx_keypair(hs->eph_pk, hs->eph_sk);
     hs->node = node;
     server_msg(hs, hs->eph_pk, msg, &msg_len);
-    crypto_sign_detached(sig, NULL, msg, msg_len, cluster->sk);
+    crypto_sign_detached(sig, NULL, msg, msg_len, me->key.sk);
+    secure_cert_encode(&me->cert, cert);
 
     msgpack_sbuffer_init(&body);
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    if (msgpack_pack_map(&pk, 3) != 0 ||
+    if (msgpack_pack_map(&pk, 4) != 0 ||
         msgpack_pack_str_with_body(&pk, "eph", 3) != 0 ||
         msgpack_pack_bin_with_body(&pk, hs->eph_pk, SECURE_PK_SIZE) != 0 ||
         msgpack_pack_str_with_body(&pk, "node", 4) != 0 ||
         msgpack_pack_uint64(&pk, node) != 0 ||
+        msgpack_pack_str_with_body(&pk, "cert", 4) != 0 ||
+        msgpack_pack_bin_with_body(&pk, cert, sizeof cert) != 0 ||
         msgpack_pack_str_with_body(&pk, "sig", 3) != 0 ||
         msgpack_pack_bin_with_body(&pk, sig, sizeof sig) != 0) {
         msgpack_sbuffer_destroy(&body);
@@ -490,11 +659,14 @@ int secure_server_hello(struct secure_handshake *hs,
     return rv != 0 ? fail(errmsg, rv, "out of memory") : 0;
 }
 
-int secure_client_challenge(struct secure_handshake *hs,
+/* Client step 2, for a principal (@cert NULL) or a node (@cert its
+ * certificate, sent in the AUTH). */
+static int client_challenge(struct secure_handshake *hs,
                             const uint8_t *payload,
                             size_t len,
                             const uint8_t cluster_pk[SECURE_PK_SIZE],
                             const struct secure_key *me,
+                            const struct secure_cert *cert,
                             msgpack_sbuffer *out,
                             struct secure_channel *ch,
                             char *errmsg)
@@ -504,6 +676,7 @@ int secure_client_challenge(struct secure_handshake *hs,
     msgpack_packer pk;
     uint8_t msg[SIGNED_MAX];
     uint8_t sig[SECURE_SIG_SIZE];
+    uint8_t raw[SECURE_CERT_SIZE];
     size_t msg_len;
     int rv;
 
@@ -512,19 +685,44 @@ int secure_client_challenge(struct secure_handshake *hs,
     if (rv == 0 &&
         (map_bin(&u.data, "eph", hs->peer_eph, SECURE_PK_SIZE) != 0 ||
          map_u64(&u.data, "node", &hs->node) != 0 ||
+         map_bin(&u.data, "cert", raw, sizeof raw) != 0 ||
          map_bin(&u.data, "sig", sig, sizeof sig) != 0)) {
         rv = AUGUR_EMALFORMED;
     }
     msgpack_unpacked_destroy(&u);
+    if (rv == 0 && secure_cert_decode(raw, sizeof raw, &hs->peer_cert) != 0) {
+        rv = AUGUR_EMALFORMED;
+    }
     if (rv != 0) {
         return fail(errmsg, AUGUR_EMALFORMED,
-                    "challenge: \"eph\", \"node\" and \"sig\" are required");
+                    "challenge: \"eph\", \"node\", \"cert\" and \"sig\" are "
+                    "required");
+    }
+    /* The cluster key vouches for the node key, the node key for this
+     * session: the certificate first, then the signature by its key. */
+    if (secure_cert_verify(&hs->peer_cert, cluster_pk, (uint64_t)time(NULL),
+                           errmsg) != 0) {
+        char why[SECURE_ERRMSG_SIZE];
+        memcpy(why, errmsg, sizeof why);
+        return fail(errmsg, AUGUR_EAUTH,
+                    "the server did not prove the cluster key, by a node "
+                    "key it certified (is --cluster-key/AUGUR_CLUSTER_KEY "
+                    "this cluster's?): %.160s",
+                    why);
+    }
+    if (hs->peer_cert.node != hs->node) {
+        return fail(errmsg, AUGUR_EAUTH,
+                    "the server says it is node %llu but its certificate is "
+                    "for node %llu",
+                    (unsigned long long)hs->node,
+                    (unsigned long long)hs->peer_cert.node);
     }
     server_msg(hs, hs->peer_eph, msg, &msg_len);
-    if (crypto_sign_verify_detached(sig, msg, msg_len, cluster_pk) != 0) {
+    if (crypto_sign_verify_detached(sig, msg, msg_len, hs->peer_cert.pk) != 0) {
         return fail(errmsg, AUGUR_EAUTH,
-                    "the server did not prove the cluster key (is "
-                    "--cluster-key/AUGUR_CLUSTER_KEY this cluster's?)");
+                    "the server did not prove the key its certificate "
+                    "certifies (node %llu)",
+                    (unsigned long long)hs->node);
     }
     transcript_add(hs->th, hs->th, SECURE_HASH_SIZE, payload, len);
 
@@ -532,11 +730,17 @@ int secure_client_challenge(struct secure_handshake *hs,
     crypto_sign_detached(sig, NULL, msg, msg_len, me->sk);
     msgpack_sbuffer_init(&body);
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    if (msgpack_pack_map(&pk, 2) != 0 ||
+    if (cert != NULL) {
+        secure_cert_encode(cert, raw);
+    }
+    if (msgpack_pack_map(&pk, cert != NULL ? 3 : 2) != 0 ||
         msgpack_pack_str_with_body(&pk, "key", 3) != 0 ||
         msgpack_pack_bin_with_body(&pk, me->pk, SECURE_PK_SIZE) != 0 ||
         msgpack_pack_str_with_body(&pk, "sig", 3) != 0 ||
-        msgpack_pack_bin_with_body(&pk, sig, sizeof sig) != 0) {
+        msgpack_pack_bin_with_body(&pk, sig, sizeof sig) != 0 ||
+        (cert != NULL &&
+         (msgpack_pack_str_with_body(&pk, "cert", 4) != 0 ||
+          msgpack_pack_bin_with_body(&pk, raw, sizeof raw) != 0))) {
         msgpack_sbuffer_destroy(&body);
         return fail(errmsg, AUGUR_ENOMEM, "out of memory");
     }
@@ -553,16 +757,48 @@ int secure_client_challenge(struct secure_handshake *hs,
     return 0;
 }
 
-int secure_server_auth(struct secure_handshake *hs,
+int secure_client_challenge(struct secure_handshake *hs,
+                            const uint8_t *payload,
+                            size_t len,
+                            const uint8_t cluster_pk[SECURE_PK_SIZE],
+                            const struct secure_key *me,
+                            msgpack_sbuffer *out,
+                            struct secure_channel *ch,
+                            char *errmsg)
+{
+    return client_challenge(hs, payload, len, cluster_pk, me, NULL, out, ch,
+                            errmsg);
+}
+
+int secure_node_challenge(struct secure_handshake *hs,
+                          const uint8_t *payload,
+                          size_t len,
+                          const uint8_t cluster_pk[SECURE_PK_SIZE],
+                          const struct secure_identity *me,
+                          msgpack_sbuffer *out,
+                          struct secure_channel *ch,
+                          char *errmsg)
+{
+    return client_challenge(hs, payload, len, cluster_pk, &me->key, &me->cert,
+                            out, ch, errmsg);
+}
+
+/* Server step 2, for a principal (@cluster_pk NULL) or a node (@cluster_pk
+ * set: the AUTH must carry a certificate by it for the proven key, returned
+ * in @peer). */
+static int server_auth(struct secure_handshake *hs,
                        const uint8_t *payload,
                        size_t len,
+                       const uint8_t *cluster_pk,
                        uint8_t peer_pk[SECURE_PK_SIZE],
+                       struct secure_cert *peer,
                        struct secure_channel *ch,
                        char *errmsg)
 {
     msgpack_unpacked u;
     uint8_t msg[SIGNED_MAX];
     uint8_t sig[SECURE_SIG_SIZE];
+    uint8_t raw[SECURE_CERT_SIZE];
     size_t msg_len;
     int rv;
 
@@ -572,15 +808,33 @@ int secure_server_auth(struct secure_handshake *hs,
                     map_bin(&u.data, "sig", sig, sizeof sig) != 0)) {
         rv = AUGUR_EMALFORMED;
     }
+    if (rv == 0 && cluster_pk != NULL &&
+        (map_bin(&u.data, "cert", raw, sizeof raw) != 0 ||
+         secure_cert_decode(raw, sizeof raw, peer) != 0)) {
+        rv = AUGUR_EMALFORMED;
+    }
     msgpack_unpacked_destroy(&u);
     if (rv != 0) {
         return fail(errmsg, AUGUR_EMALFORMED,
-                    "auth: \"key\" and \"sig\" are required");
+                    cluster_pk != NULL
+                        ? "auth: \"key\", \"sig\" and a node certificate "
+                          "(\"cert\") are required"
+                        : "auth: \"key\" and \"sig\" are required");
     }
     client_msg(hs, peer_pk, msg, &msg_len);
     if (crypto_sign_verify_detached(sig, msg, msg_len, peer_pk) != 0) {
         return fail(errmsg, AUGUR_EAUTH,
                     "auth: the signature does not prove the key");
+    }
+    if (cluster_pk != NULL) {
+        rv = secure_cert_verify(peer, cluster_pk, (uint64_t)time(NULL), errmsg);
+        if (rv != 0) {
+            return rv;
+        }
+        if (sodium_memcmp(peer->pk, peer_pk, SECURE_PK_SIZE) != 0) {
+            return fail(errmsg, AUGUR_EAUTH,
+                        "auth: the certificate certifies another key");
+        }
     }
     transcript_add(hs->th, hs->th, SECURE_HASH_SIZE, payload, len);
     rv = channel_derive(hs, false, ch);
@@ -588,6 +842,29 @@ int secure_server_auth(struct secure_handshake *hs,
         return fail(errmsg, rv, "auth: the client's ephemeral key is unusable");
     }
     return 0;
+}
+
+int secure_server_auth(struct secure_handshake *hs,
+                       const uint8_t *payload,
+                       size_t len,
+                       uint8_t peer_pk[SECURE_PK_SIZE],
+                       struct secure_channel *ch,
+                       char *errmsg)
+{
+    return server_auth(hs, payload, len, NULL, peer_pk, NULL, ch, errmsg);
+}
+
+int secure_node_auth(struct secure_handshake *hs,
+                     const uint8_t *payload,
+                     size_t len,
+                     const uint8_t cluster_pk[SECURE_PK_SIZE],
+                     struct secure_cert *peer,
+                     struct secure_channel *ch,
+                     char *errmsg)
+{
+    uint8_t pk[SECURE_PK_SIZE];
+
+    return server_auth(hs, payload, len, cluster_pk, pk, peer, ch, errmsg);
 }
 
 /* ---- sealed frames ---------------------------------------------------- */

@@ -73,6 +73,77 @@ int secure_key_from_hex(const char *hex,
 /* Wipe the secret half. */
 void secure_key_wipe(struct secure_key *k);
 
+/* ---- node certificates ------------------------------------------------ */
+
+/* A node certificate: the cluster key's statement that @pk is the key of
+ * node @node until @not_after (seconds since the epoch; 0: no end).  The
+ * cluster signs "augur node cert v1\0" || node (BE u64) || pk || not_after
+ * (BE u64).  On the wire it is SECURE_CERT_SIZE bytes: node, pk, not_after,
+ * sig; in a file, one line "augur-node-cert-v1 " followed by those bytes in
+ * hex. */
+#define SECURE_CERT_SIZE (8 + SECURE_PK_SIZE + 8 + SECURE_SIG_SIZE)
+struct secure_cert
+{
+    uint64_t node;
+    uint8_t pk[SECURE_PK_SIZE];
+    uint64_t not_after;
+    uint8_t sig[SECURE_SIG_SIZE];
+};
+
+/* A node's identity: its own key (with the secret half) and the cluster's
+ * certificate for it.  What a node proves at every handshake. */
+struct secure_identity
+{
+    struct secure_key key;
+    struct secure_cert cert;
+};
+
+/* Certify @pk as node @node's key until @not_after with @cluster (which
+ * holds the secret half).  0 or AUGUR_EINVAL (no secret, node 0). */
+int secure_cert_sign(struct secure_cert *c,
+                     const struct secure_key *cluster,
+                     uint64_t node,
+                     const uint8_t pk[SECURE_PK_SIZE],
+                     uint64_t not_after) SECURE_WARN_UNUSED;
+
+/* Check @c against the cluster public key at time @now (seconds since the
+ * epoch).  0, or AUGUR_EAUTH (not signed by that cluster key, or expired)
+ * with the reason in @errmsg. */
+int secure_cert_verify(const struct secure_cert *c,
+                       const uint8_t cluster_pk[SECURE_PK_SIZE],
+                       uint64_t now,
+                       char *errmsg) SECURE_WARN_UNUSED;
+
+/* The wire form: encode into @out; decode 0 or AUGUR_EMALFORMED (wrong
+ * length, node 0). */
+void secure_cert_encode(const struct secure_cert *c,
+                        uint8_t out[SECURE_CERT_SIZE]);
+int secure_cert_decode(const uint8_t *in,
+                       size_t len,
+                       struct secure_cert *c) SECURE_WARN_UNUSED;
+
+/* Write @c to @path (mode 0644, refusing to overwrite): 0, AUGUR_EEXIST,
+ * AUGUR_EIO.  Read it back: 0, AUGUR_EIO, AUGUR_EMALFORMED; both with the
+ * reason in @errmsg.  Loading checks the form, not the signature. */
+int secure_cert_save(const struct secure_cert *c,
+                     const char *path,
+                     char *errmsg) SECURE_WARN_UNUSED;
+int secure_cert_load(const char *path,
+                     struct secure_cert *c,
+                     char *errmsg) SECURE_WARN_UNUSED;
+
+/* Whether @id can serve as node @node of the cluster @cluster_pk at @now:
+ * its certificate verifies, names @node and certifies @id's own key.  0 or
+ * AUGUR_EAUTH with the reason in @errmsg. */
+int secure_identity_check(const struct secure_identity *id,
+                          const uint8_t cluster_pk[SECURE_PK_SIZE],
+                          uint64_t node,
+                          uint64_t now,
+                          char *errmsg) SECURE_WARN_UNUSED;
+
+/* Wipe the secret half of @id's key. */
+void secure_identity_wipe(struct secure_identity *id);
+
 /* One direction-pair of session keys and counters.  A frame sealed with
  * counter n is opened only as the n-th frame: a replayed, reordered,
  * dropped, truncated or altered frame fails to open. */
@@ -100,6 +171,9 @@ struct secure_handshake
     uint8_t th[SECURE_HASH_SIZE]; /* transcript hash so far */
     uint64_t client;              /* the HELLO's client id */
     uint64_t node;                /* the CHALLENGE's node id */
+    /* Client side, once the CHALLENGE checked: the server's certificate
+     * (its certified key is what signed the CHALLENGE). */
+    struct secure_cert peer_cert;
 };
 
 void secure_handshake_wipe(struct secure_handshake *hs);
@@ -110,10 +184,13 @@ int secure_client_hello(struct secure_handshake *hs,
                         uint64_t client,
                         msgpack_sbuffer *out) SECURE_WARN_UNUSED;
 
-/* Client, step 2: check the server's CHALLENGE payload against the pinned
- * @cluster_pk; on success append an AUTH frame signed with @me to @out and
- * set up @ch.  AUGUR_EAUTH (the server did not prove the cluster key),
- * AUGUR_EMALFORMED, AUGUR_ENOMEM, with the reason in @errmsg. */
+/* Client, step 2: check the server's CHALLENGE payload: its "cert" must be
+ * signed by the pinned @cluster_pk, unexpired, and name the CHALLENGE's
+ * "node"; its "sig" must be made by the key that certificate certifies.  On
+ * success hs->peer_cert is that certificate; an AUTH frame signed with @me
+ * is appended to @out and @ch is set up.  AUGUR_EAUTH (the server did not
+ * prove a node key certified by the cluster key), AUGUR_EMALFORMED,
+ * AUGUR_ENOMEM, with the reason in @errmsg. */
 int secure_client_challenge(struct secure_handshake *hs,
                             const uint8_t *payload,
                             size_t len,
@@ -123,13 +200,26 @@ int secure_client_challenge(struct secure_handshake *hs,
                             struct secure_channel *ch,
                             char *errmsg) SECURE_WARN_UNUSED;
 
+/* Node to node (raft/transport.c), the connecting side's step 2: as
+ * secure_client_challenge, proving @me's key and sending its certificate
+ * in the AUTH ("cert"). */
+int secure_node_challenge(struct secure_handshake *hs,
+                          const uint8_t *payload,
+                          size_t len,
+                          const uint8_t cluster_pk[SECURE_PK_SIZE],
+                          const struct secure_identity *me,
+                          msgpack_sbuffer *out,
+                          struct secure_channel *ch,
+                          char *errmsg) SECURE_WARN_UNUSED;
+
 /* Server, step 1: read a HELLO payload whose "auth" is "sodium1" and
- * append a CHALLENGE frame signed with @cluster (which holds the secret
- * half) to @out.  AUGUR_EMALFORMED, AUGUR_ENOMEM with @errmsg. */
+ * append a CHALLENGE frame to @out that carries @me's certificate and is
+ * signed with @me's key (which holds the secret half).  AUGUR_EMALFORMED,
+ * AUGUR_ENOMEM with @errmsg. */
 int secure_server_hello(struct secure_handshake *hs,
                         const uint8_t *payload,
                         size_t len,
-                        const struct secure_key *cluster,
+                        const struct secure_identity *me,
                         uint64_t node,
                         msgpack_sbuffer *out,
                         char *errmsg) SECURE_WARN_UNUSED;
@@ -144,6 +234,19 @@ int secure_server_auth(struct secure_handshake *hs,
                        uint8_t peer_pk[SECURE_PK_SIZE],
                        struct secure_channel *ch,
                        char *errmsg) SECURE_WARN_UNUSED;
+
+/* Node to node, the accepting side's step 2: as secure_server_auth, and
+ * the AUTH must carry a "cert" signed by @cluster_pk, unexpired, that
+ * certifies the proven key; @peer is that certificate (whose node id the
+ * caller checks against the one the peer claims).  AUGUR_EAUTH,
+ * AUGUR_EMALFORMED. */
+int secure_node_auth(struct secure_handshake *hs,
+                     const uint8_t *payload,
+                     size_t len,
+                     const uint8_t cluster_pk[SECURE_PK_SIZE],
+                     struct secure_cert *peer,
+                     struct secure_channel *ch,
+                     char *errmsg) SECURE_WARN_UNUSED;
 
 /* Seal every whole plaintext frame in @plain (@len bytes, as the proto_*
  * appenders write them) into one SEALED frame each, appended to @out.

@@ -1,6 +1,7 @@
 /* Fuzz target: the handshake, both sides.  The input is [u16 BE n][n bytes:
- * a HELLO payload for the server][the rest: an AUTH payload for the server,
- * and also a CHALLENGE payload for a client]. */
+ * a HELLO payload for the server][the rest: an AUTH payload for the server
+ * (as a principal's and as a node's), and also a CHALLENGE payload for a
+ * client]. */
 #include <stdint.h>
 #include <string.h>
 
@@ -24,7 +25,9 @@ static struct secure_key fixed_key(uint8_t seed_byte)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct secure_key cluster, client;
+    static struct secure_identity node;
     static int ready;
+    struct secure_cert peer;
     struct secure_handshake hs;
     struct secure_channel ch;
     msgpack_sbuffer out;
@@ -38,6 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         cluster = fixed_key(1);
         client = fixed_key(2);
+        node.key = fixed_key(3);
+        if (secure_cert_sign(&node.cert, &cluster, 1, node.key.pk, 0) != 0) {
+            return 0;
+        }
         ready = 1;
     }
     if (size < 2) {
@@ -51,12 +58,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&ch, 0, sizeof ch);
 
     /* Server: HELLO, then AUTH. */
-    if (secure_server_hello(&hs, data + 2, n, &cluster, 1, &out, errmsg) == 0) {
+    if (secure_server_hello(&hs, data + 2, n, &node, 1, &out, errmsg) == 0) {
+        struct secure_handshake hs2 = hs;
         if (secure_server_auth(&hs, data + 2 + n, size - 2 - n, pk, &ch,
                                errmsg) == 0) {
             /* Only a real signature by some key gets here. */
             secure_channel_close(&ch);
         }
+        if (secure_node_auth(&hs2, data + 2 + n, size - 2 - n, cluster.pk,
+                             &peer, &ch, errmsg) == 0) {
+            /* A forged certificate must never verify. */
+            __builtin_trap();
+        }
+        secure_handshake_wipe(&hs2);
     }
     secure_handshake_wipe(&hs);
 

@@ -25,6 +25,7 @@ expect_usage_error --wait-max 99
 expect_usage_error --page-bytes 100
 "$AUGURD" --help | grep -q -- '--waiters-per-conn' || fail "--help does not list --waiters-per-conn"
 expect_usage_error --id 1 --data-dir /nonexistent-augur-test --raft-address 127.0.0.1:1 --client-address 127.0.0.1:2
+expect_usage_error --id 1 --data-dir /nonexistent-augur-test --raft-address 127.0.0.1:1 --client-address 127.0.0.1:2 --cluster-key /nonexistent.pub --node-key /nonexistent.key
 "$AUGURD" --help >/dev/null || fail "--help did not exit 0"
 "$AUGURD" --version >/dev/null || fail "--version did not exit 0"
 echo "augurd_usage: PASS"

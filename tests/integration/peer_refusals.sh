@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# peer_refusals: the Raft port talks only to holders of the cluster key.
-# Garbage and a client's handshake (even with an admin's key) are cut off; a
-# node with another cluster key can neither inject Raft messages (its votes
-# never reach the members: the term does not move) nor join (member add
-# fails, it never receives an entry); the cluster goes on serving.
+# peer_refusals: the Raft port talks only to nodes whose key the cluster key
+# certified.  Garbage and a client's handshake (even with an admin's key: it
+# has no node certificate) are cut off; a node of another cluster key can
+# neither inject Raft messages (its votes never reach the members: the term
+# does not move) nor join (member add fails, it never receives an entry);
+# the cluster goes on serving.  (node_identity.sh: a stolen node key used
+# under another id, and revoked node keys.)
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -19,29 +21,31 @@ for node in 1 2 3; do
         fail "node $node's Raft port kept a connection open after garbage"
 done
 
-# The client handshake on a Raft port: the server proves the cluster key,
-# but an admin's key is not the cluster key.
+# The client handshake on a Raft port: the server proves its certified node
+# key, but an admin's key comes with no node certificate.
 if aug "$(raft_ep 1)" --timeout 3 status >/dev/null 2>&1; then
     fail "a client key was admitted on the Raft port"
 fi
 wait_until 10 "node 1 logs the refusal" \
-    grep -q "peer connection refused: not the cluster key" "$CLUSTER_DIR/node1/augurd.log"
+    grep -q "peer connection refused: auth: .*node certificate" "$CLUSTER_DIR/node1/augurd.log"
 
 term_of() { status_json "$1" | jq -r '.term'; }
 lead=$(leader)
 term_before=$(term_of "$lead")
 
 # A rogue node with its own cluster key, which believes node 1 is its peer:
-# it campaigns, and its RequestVotes must never reach node 1.
+# it campaigns (without pre-vote, so that its term moves), and its
+# RequestVotes must never reach node 1.
 "$AUGUR" keygen --out "$KEYS/rogue.key" >/dev/null
 rogue_raft=127.0.0.1:$((BASE_PORT + 104))
 rogue_client=127.0.0.1:$((BASE_PORT + 4))
 "$AUGURD" --id 4 --data-dir "$CLUSTER_DIR/rogue" --raft-address "$rogue_raft" \
     --client-address "$rogue_client" --cluster-key "$KEYS/rogue.key" \
-    --admin-key "$AUGUR_KEY.pub" --election-timeout 300 \
+    --admin-key "$AUGUR_KEY.pub" --election-timeout 300 --pre-vote off \
     --bootstrap "4=$rogue_raft,1=$(raft_ep 1)" >"$KEYS/rogue.log" 2>&1 &
 rogue_pid=$!
-trap 'kill -9 $rogue_pid 2>/dev/null || true; on_exit' EXIT
+# (on_exit reads the exit status: keep it, or a failure would pass.)
+trap 'st=$?; set +e; kill -9 $rogue_pid 2>/dev/null; (exit $st); on_exit' EXIT
 rogue() { AUGUR_CLUSTER_KEY=$KEYS/rogue.key.pub aug "$rogue_client" "$@"; }
 wait_until 30 "the rogue node serves" rogue status
 # Node 1 proves the real cluster key, which the rogue cannot check against

@@ -29,6 +29,13 @@
  *     --hello is given) and reports whether the server closed the
  *     connection: exit 0 if it did within 5 s, 1 otherwise.
  *
+ *   augur-wire --endpoint RAFT-HOST:PORT --peer-as ID --node-cert FILE
+ *     The node-to-node handshake on a Raft port, as node ID, proving
+ *     AUGUR_KEY (a node key) with the certificate FILE: exit 0 and
+ *     "accepted" when the node answers WELCOME, 1 and "refused: ..." when it
+ *     ends the connection (a stolen key shown under another id, a revoked
+ *     key).
+ *
  * With AUGUR_KEY and AUGUR_CLUSTER_KEY set, the handshake is the
  * authenticated one (api/secure.h) and every frame after it is sealed;
  * --plain sends the unauthenticated HELLO instead.  --mutate breaks the
@@ -73,6 +80,7 @@ static const char usage[] =
     "                  --park N [--wait-ms MS] [--pad BYTES] [--hold-ms MS]\n"
     "       augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] "
     "[--hello]\n"
+    "       augur-wire --endpoint HOST:PORT --peer-as ID --node-cert FILE\n"
     "  [--plain] [--mutate replay|tamper|oversize|truncate]\n"
     "  keys: AUGUR_KEY and AUGUR_CLUSTER_KEY (the authenticated handshake)\n";
 
@@ -100,6 +108,9 @@ struct wire_options
     bool keyed;
     struct secure_key key;
     uint8_t cluster_pk[SECURE_PK_SIZE];
+    uint64_t peer_as;      /* --peer-as: the node-to-node handshake */
+    const char *node_cert; /* its certificate for @key */
+    struct secure_identity node;
 };
 
 /* One connection and its receive buffer. */
@@ -547,8 +558,13 @@ static int wire_handshake_keyed(struct wire_conn *c,
         rv = AUGUR_EPROTO;
     }
     if (rv == 0) {
-        rv = secure_client_challenge(&hs, frame.payload, frame.len,
-                                     o->cluster_pk, &o->key, &out, &c->ch, why);
+        rv = o->peer_as != 0
+                 ? secure_node_challenge(&hs, frame.payload, frame.len,
+                                         o->cluster_pk, &o->node, &out, &c->ch,
+                                         why)
+                 : secure_client_challenge(&hs, frame.payload, frame.len,
+                                           o->cluster_pk, &o->key, &out, &c->ch,
+                                           why);
         if (rv != 0) {
             snprintf(c->errmsg, sizeof c->errmsg, "%s", why);
         }
@@ -1017,6 +1033,32 @@ static int run_garbage(const struct wire_options *o)
     return 1;
 }
 
+/* --peer-as: the node handshake, and whether the node accepted it. */
+static int run_peer(struct wire_options *o)
+{
+    struct wire_conn c;
+    char why[SECURE_ERRMSG_SIZE];
+    int rv;
+
+    o->node.key = o->key;
+    if (secure_cert_load(o->node_cert, &o->node.cert, why) != 0) {
+        fprintf(stderr, "augur-wire: --node-cert: %s\n", why);
+        return 2;
+    }
+    rv = wire_connect(&c, o->endpoint);
+    if (rv == 0) {
+        rv = wire_handshake_keyed(&c, o, o->peer_as);
+    }
+    if (rv != 0) {
+        printf("refused: %s\n", c.errmsg);
+        wire_close(&c);
+        return 1;
+    }
+    printf("accepted\n");
+    wire_close(&c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1038,6 +1080,8 @@ int main(int argc, char **argv)
         {"wait-ms", required_argument, NULL, 'w'},
         {"pad", required_argument, NULL, 'd'},
         {"hold-ms", required_argument, NULL, 'l'},
+        {"peer-as", required_argument, NULL, 'A'},
+        {"node-cert", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1087,6 +1131,12 @@ int main(int argc, char **argv)
                 break;
             case 'P':
                 o.plain = true;
+                break;
+            case 'A':
+                rv = parse_u64("--peer-as", optarg, &o.peer_as);
+                break;
+            case 'N':
+                o.node_cert = optarg;
                 break;
             case 'm':
                 o.mutate = optarg;
@@ -1139,6 +1189,15 @@ int main(int argc, char **argv)
             return 2;
         }
         o.keyed = true;
+    }
+    if (o.peer_as != 0) {
+        if (!o.keyed || o.node_cert == NULL) {
+            fprintf(stderr,
+                    "augur-wire: --peer-as needs --node-cert, "
+                    "AUGUR_KEY and AUGUR_CLUSTER_KEY\n");
+            return 2;
+        }
+        return run_peer(&o);
     }
     if (o.garbage_mode) {
         if (o.garbage_bytes > (1u << 30)) {

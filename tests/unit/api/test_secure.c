@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -17,7 +18,10 @@
 struct pair
 {
     struct secure_key cluster;
+    struct secure_identity node; /* node 3, certified by @cluster */
     struct secure_key client;
+    /* Called on the CHALLENGE frame before the client checks it. */
+    void (*tamper)(struct pair *p, msgpack_sbuffer *challenge);
     struct secure_handshake chs;
     struct secure_handshake shs;
     struct secure_channel cch;
@@ -53,10 +57,13 @@ static int pair_handshake(struct pair *p, const uint8_t *pinned)
     assert_int_equal(f.type, PROTO_HELLO);
     msgpack_sbuffer wire2;
     msgpack_sbuffer_init(&wire2);
-    assert_int_equal(secure_server_hello(&p->shs, f.payload, f.len, &p->cluster,
-                                         3, &wire2, p->errmsg),
+    assert_int_equal(secure_server_hello(&p->shs, f.payload, f.len, &p->node, 3,
+                                         &wire2, p->errmsg),
                      0);
     assert_int_equal(p->shs.client, 77);
+    if (p->tamper != NULL) {
+        p->tamper(p, &wire2);
+    }
     f = only_frame(&wire2);
     assert_int_equal(f.type, PROTO_CHALLENGE);
     p->wire.size = 0;
@@ -83,6 +90,9 @@ static void pair_init(struct pair *p)
     memset(p, 0, sizeof *p);
     assert_int_equal(secure_key_generate(&p->cluster), 0);
     assert_int_equal(secure_key_generate(&p->client), 0);
+    assert_int_equal(secure_key_generate(&p->node.key), 0);
+    assert_int_equal(
+        secure_cert_sign(&p->node.cert, &p->cluster, 3, p->node.key.pk, 0), 0);
 }
 
 static void pair_close(struct pair *p)
@@ -147,6 +157,221 @@ static void server_without_the_cluster_key_is_refused(void **state)
     pair_close(&p);
 }
 
+static void challenge_with_a_cert_by_another_cluster_key_is_refused(
+    void **state)
+{
+    struct pair p;
+    struct secure_key other;
+
+    (void)state;
+    pair_init(&p);
+    assert_int_equal(secure_key_generate(&other), 0);
+    assert_int_equal(
+        secure_cert_sign(&p.node.cert, &other, 3, p.node.key.pk, 0), 0);
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), AUGUR_EAUTH);
+    assert_non_null(strstr(p.errmsg, "not signed by the cluster key"));
+    pair_close(&p);
+}
+
+static void challenge_with_a_cert_for_another_node_is_refused(void **state)
+{
+    struct pair p;
+
+    (void)state;
+    pair_init(&p);
+    /* Node 4's certificate, shown by a server that says it is node 3. */
+    assert_int_equal(
+        secure_cert_sign(&p.node.cert, &p.cluster, 4, p.node.key.pk, 0), 0);
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), AUGUR_EAUTH);
+    assert_non_null(strstr(p.errmsg, "certificate is for node 4"));
+    pair_close(&p);
+}
+
+static void challenge_with_a_cert_for_another_key_is_refused(void **state)
+{
+    struct pair p;
+    struct secure_key stolen;
+
+    (void)state;
+    pair_init(&p);
+    /* A valid certificate of node 3 (copied off node 3), but the server
+     * signs with a key of its own: the signature must be by the certified
+     * key. */
+    assert_int_equal(secure_key_generate(&stolen), 0);
+    p.node.key = stolen;
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), AUGUR_EAUTH);
+    assert_non_null(strstr(p.errmsg, "did not prove the key"));
+    pair_close(&p);
+}
+
+/* Flip one bit of the certificate inside the CHALLENGE. */
+static void flip_cert_bit(struct pair *p, msgpack_sbuffer *challenge)
+{
+    uint8_t *pk = memmem(challenge->data, challenge->size, p->node.key.pk,
+                         SECURE_PK_SIZE);
+    assert_non_null(pk);
+    pk[SECURE_PK_SIZE + 8 + 5] ^= 0x01; /* inside the cluster's signature */
+}
+
+/* Replace the certified node id (a byte before the key) inside the
+ * CHALLENGE. */
+static void change_cert_node(struct pair *p, msgpack_sbuffer *challenge)
+{
+    uint8_t *pk = memmem(challenge->data, challenge->size, p->node.key.pk,
+                         SECURE_PK_SIZE);
+    assert_non_null(pk);
+    pk[-1] ^= 0x07; /* node 3 becomes node 4 */
+}
+
+static void challenge_with_a_tampered_cert_is_refused(void **state)
+{
+    struct pair p;
+
+    (void)state;
+    pair_init(&p);
+    p.tamper = flip_cert_bit;
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), AUGUR_EAUTH);
+    pair_close(&p);
+    pair_init(&p);
+    p.tamper = change_cert_node;
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), AUGUR_EAUTH);
+    pair_close(&p);
+}
+
+static void challenge_with_an_expired_cert_is_refused(void **state)
+{
+    struct pair p;
+
+    (void)state;
+    pair_init(&p);
+    assert_int_equal(secure_cert_sign(&p.node.cert, &p.cluster, 3,
+                                      p.node.key.pk, (uint64_t)time(NULL) - 60),
+                     0);
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), AUGUR_EAUTH);
+    assert_non_null(strstr(p.errmsg, "expired"));
+    pair_close(&p);
+    pair_init(&p);
+    assert_int_equal(
+        secure_cert_sign(&p.node.cert, &p.cluster, 3, p.node.key.pk,
+                         (uint64_t)time(NULL) + 3600),
+        0);
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), 0);
+    assert_int_equal(p.chs.peer_cert.node, 3);
+    assert_memory_equal(p.chs.peer_cert.pk, p.node.key.pk, SECURE_PK_SIZE);
+    pair_close(&p);
+}
+
+/* Node to node: the connector (node 5, @conn) answers p's CHALLENGE with
+ * secure_node_challenge; p's server checks it with secure_node_auth. */
+static int node_auth(struct pair *p,
+                     const struct secure_identity *conn,
+                     struct secure_cert *peer)
+{
+    struct proto_frame f;
+    msgpack_sbuffer wire2;
+
+    msgpack_sbuffer_init(&p->wire);
+    msgpack_sbuffer_init(&wire2);
+    assert_int_equal(secure_client_hello(&p->chs, 5, &p->wire), 0);
+    f = only_frame(&p->wire);
+    assert_int_equal(secure_server_hello(&p->shs, f.payload, f.len, &p->node, 3,
+                                         &wire2, p->errmsg),
+                     0);
+    f = only_frame(&wire2);
+    p->wire.size = 0;
+    assert_int_equal(
+        secure_node_challenge(&p->chs, f.payload, f.len, p->cluster.pk, conn,
+                              &p->wire, &p->cch, p->errmsg),
+        0);
+    msgpack_sbuffer_destroy(&wire2);
+    f = only_frame(&p->wire);
+    return secure_node_auth(&p->shs, f.payload, f.len, p->cluster.pk, peer,
+                            &p->sch, p->errmsg);
+}
+
+static void node_auth_needs_a_cert_for_the_proven_key(void **state)
+{
+    struct pair p;
+    struct secure_identity conn;
+    struct secure_key other;
+    struct secure_cert peer;
+
+    (void)state;
+    assert_int_equal(secure_key_generate(&other), 0);
+    pair_init(&p);
+    assert_int_equal(secure_key_generate(&conn.key), 0);
+    assert_int_equal(
+        secure_cert_sign(&conn.cert, &p.cluster, 5, conn.key.pk, 0), 0);
+    assert_int_equal(node_auth(&p, &conn, &peer), 0);
+    assert_int_equal(peer.node, 5);
+    assert_memory_equal(peer.pk, conn.key.pk, SECURE_PK_SIZE);
+    pair_close(&p);
+
+    /* A certificate for another key (node 5's, copied) with a key of its
+     * own. */
+    pair_init(&p);
+    assert_int_equal(secure_cert_sign(&conn.cert, &p.cluster, 5, other.pk, 0),
+                     0);
+    assert_int_equal(node_auth(&p, &conn, &peer), AUGUR_EAUTH);
+    assert_non_null(strstr(p.errmsg, "another key"));
+    pair_close(&p);
+
+    /* A certificate by another cluster key. */
+    pair_init(&p);
+    assert_int_equal(secure_cert_sign(&conn.cert, &other, 5, conn.key.pk, 0),
+                     0);
+    assert_int_equal(node_auth(&p, &conn, &peer), AUGUR_EAUTH);
+    pair_close(&p);
+
+    /* A principal's AUTH (no certificate) where a node's is required. */
+    pair_init(&p);
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), 0);
+    {
+        struct proto_frame f = only_frame(&p.wire);
+        assert_int_equal(
+            secure_node_auth(&p.shs, f.payload, f.len, p.cluster.pk, &peer,
+                             &p.sch, p.errmsg),
+            AUGUR_EMALFORMED);
+    }
+    pair_close(&p);
+}
+
+static void cert_files_round_trip(void **state)
+{
+    char dir[] = "/tmp/augur-cert-XXXXXX";
+    char path[256];
+    struct secure_key cluster, node;
+    struct secure_cert c, back;
+    char errmsg[SECURE_ERRMSG_SIZE];
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/n.cert", dir);
+    assert_int_equal(secure_key_generate(&cluster), 0);
+    assert_int_equal(secure_key_generate(&node), 0);
+    assert_int_equal(secure_cert_sign(&c, &cluster, 42, node.pk, 1234567), 0);
+    assert_int_equal(secure_cert_save(&c, path, errmsg), 0);
+    assert_int_equal(secure_cert_save(&c, path, errmsg), AUGUR_EEXIST);
+    assert_int_equal(secure_cert_load(path, &back, errmsg), 0);
+    assert_memory_equal(&back, &c, sizeof c);
+    assert_int_equal(secure_cert_verify(&back, cluster.pk, 1234567, errmsg), 0);
+    assert_int_equal(secure_cert_verify(&back, cluster.pk, 1234568, errmsg),
+                     AUGUR_EAUTH);
+    assert_int_equal(secure_cert_verify(&back, node.pk, 0, errmsg),
+                     AUGUR_EAUTH);
+    unlink(path);
+    /* A key file is not a certificate. */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+          f);
+    fclose(f);
+    assert_int_equal(secure_cert_load(path, &back, errmsg), AUGUR_EMALFORMED);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void auth_for_another_key_is_refused(void **state)
 {
     struct pair p;
@@ -175,6 +400,7 @@ static void auth_replayed_into_another_session_is_refused(void **state)
     assert_int_equal(pair_handshake(&p, p.cluster.pk), 0);
     pair_init(&q);
     q.cluster = p.cluster;
+    q.node = p.node;
     q.client = p.client;
     assert_int_equal(pair_handshake(&q, q.cluster.pk), 0);
     /* p's AUTH, offered to q's server: it signed p's transcript. */
@@ -261,6 +487,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handshake_proves_both_keys_and_frames_flow),
         cmocka_unit_test(server_without_the_cluster_key_is_refused),
+        cmocka_unit_test(
+            challenge_with_a_cert_by_another_cluster_key_is_refused),
+        cmocka_unit_test(challenge_with_a_cert_for_another_node_is_refused),
+        cmocka_unit_test(challenge_with_a_cert_for_another_key_is_refused),
+        cmocka_unit_test(challenge_with_a_tampered_cert_is_refused),
+        cmocka_unit_test(challenge_with_an_expired_cert_is_refused),
+        cmocka_unit_test(node_auth_needs_a_cert_for_the_proven_key),
+        cmocka_unit_test(cert_files_round_trip),
         cmocka_unit_test(auth_for_another_key_is_refused),
         cmocka_unit_test(auth_replayed_into_another_session_is_refused),
         cmocka_unit_test(replayed_reordered_and_tampered_frames_do_not_open),
