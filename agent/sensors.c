@@ -90,13 +90,13 @@ static const struct
 {
     const char *prefix;
     const char *unit;
-    double scale;
+    double divisor;
 } hwmon_kinds[] = {
-    {"temp", "c", 1e-3},  /* millidegrees Celsius */
-    {"fan", "rpm", 1.0},  /* revolutions per minute */
-    {"in", "v", 1e-3},    /* millivolts */
-    {"power", "w", 1e-6}, /* microwatts */
-    {"curr", "a", 1e-3},  /* milliamperes */
+    {"temp", "c", 1e3},  /* millidegrees Celsius */
+    {"fan", "rpm", 1.0}, /* revolutions per minute */
+    {"in", "v", 1e3},    /* millivolts */
+    {"power", "w", 1e6}, /* microwatts */
+    {"curr", "a", 1e3},  /* milliamperes */
 };
 
 /* The samples of one hwmon chip at ROOT@dir, as hwmon.@chip.*. */
@@ -132,9 +132,9 @@ static int hwmon_chip(struct agent *a,
             if (label[0] == '\0') {
                 snprintf(label, sizeof label, "%.*s", (int)(us - f), f);
             }
-            rv = agent_readings_add(out, AGENT_GAUGE, v * hwmon_kinds[k].scale,
-                                    0, "hwmon.%s.%s_%s", chip, label,
-                                    hwmon_kinds[k].unit);
+            rv = agent_readings_add(
+                out, AGENT_GAUGE, v / hwmon_kinds[k].divisor, 0,
+                "hwmon.%s.%s_%s", chip, label, hwmon_kinds[k].unit);
         }
         if (n >= 0) {
             entries_free(files, n);
@@ -214,9 +214,9 @@ int agent__thermal_read(struct agent *a, struct agent_readings *out)
         }
         agent_name_clean(type);
         rv = agent_readings_add(out, AGENT_GAUGE, milli / 1000.0, 0,
-                                "thermal.zone%s.%s%stemp_c",
-                                zones[i]->d_name + strlen("thermal_zone"), type,
-                                type[0] != '\0' ? "_" : "");
+                                "thermal.zone%s.%s_c",
+                                zones[i]->d_name + strlen("thermal_zone"),
+                                type[0] != '\0' ? type : "temp");
     }
     entries_free(zones, n);
     return rv;
