@@ -43,7 +43,7 @@ struct telemetry_sample
     double value;      /* finite */
 };
 
-/* One batch.  Names live in one arena, so a batch is three allocations
+/* One batch.  Names live in one arena, so a batch is two allocations
  * whatever its size.  Caller allocates; init/close; reset keeps memory. */
 struct telemetry_batch
 {
