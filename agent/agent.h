@@ -305,8 +305,9 @@ double agent_replay_unit_s(int format);
 /* Read the data set and send, per recorded time step, one batch per unit
  * that has a row at that time: resource machine-N, the drive's serial, or
  * engine-N; samples "FORMAT.FEATURE" (the adapter's features; missing ones
- * omitted).  The first step goes at once; each later one (t - t0) *
- * unit_s / speed seconds after the start, and the batches carry that
+ * omitted).  The backblaze adapter keeps one row per drive (its last
+ * day): each drive reports once.  The first step goes at once; each later one
+ * (t - t0) * unit_s / speed seconds after the start, and the batches carry that
  * time.  Returns 0, the dataset reader's error, AUGUR_ENOTFOUND (no unit
  * matches --units) or the sink's error, with a message in @errmsg. */
 int agent_replay_run(const struct agent_replay_options *opt,

@@ -302,9 +302,6 @@ static int collect_run(const struct command *c, const char **values)
     rv =
         rv ? rv
            : agent_readings_to_batch(wait > 0 ? &prev : NULL, &cur, b.t_ms, &b);
-    if (a.n_probes == 0 || probes == NULL) {
-        a.missing &= ~(1u << AGENT_C_PROBES);
-    }
     rv = rv ? rv
             : agent_print(&a, &b, wait > 0 ? agent_mono_ms() - t0 : 0,
                           output != NULL && strcmp(output, "json") == 0);

@@ -112,21 +112,32 @@ int agent_print(const struct agent *a,
     }
     o = json_object();
     missing = json_array();
-    for (unsigned c = 0; missing != NULL && c < AGENT_C_COUNT; c++) {
+    if (o == NULL || missing == NULL) {
+        json_decref(o);
+        json_decref(missing);
+        return AUGUR_ENOMEM;
+    }
+    for (unsigned c = 0; c < AGENT_C_COUNT; c++) {
         if ((a->missing & 1u << c) &&
             json_array_append_new(missing,
                                   json_string(agent_collector_name(c)))) {
             json_decref(missing);
-            missing = NULL;
+            json_decref(o);
+            return AUGUR_ENOMEM;
         }
     }
-    if (o == NULL || missing == NULL ||
-        (b->resource[0] != '\0' &&
+    /* json_object_set_new takes its value even when it fails, so each
+     * value is owned by @o from here on. */
+    if ((b->resource[0] != '\0' &&
          json_object_set_new(o, "resource", json_string(b->resource))) ||
         json_object_set_new(o, "time_ms", json_integer(b->t_ms)) ||
         json_object_set_new(o, "interval_ms", json_integer(interval_ms)) ||
-        json_object_set_new(o, "samples", samples_json(b)) ||
-        json_object_set_new(o, "missing", missing)) {
+        json_object_set_new(o, "samples", samples_json(b))) {
+        json_decref(missing);
+        json_decref(o);
+        return AUGUR_ENOMEM;
+    }
+    if (json_object_set_new(o, "missing", missing)) {
         json_decref(o);
         return AUGUR_ENOMEM;
     }

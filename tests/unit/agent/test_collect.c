@@ -165,18 +165,41 @@ static void partitions_loop_ram_and_loopback_are_skipped(void **state)
     agent_close(&a);
 }
 
+static void count_lines(void *data,
+                        enum log_level level,
+                        const char *file,
+                        int line,
+                        const char *msg)
+{
+    (void)level;
+    (void)file;
+    (void)line;
+    (void)msg;
+    (*(int *)data)++;
+}
+
 static void missing_collectors_are_listed_not_fatal(void **state)
 {
+    struct agent_readings r;
     struct telemetry_batch b;
     struct agent a;
     const uint32_t want = 1u << AGENT_C_PSI | 1u << AGENT_C_HWMON |
                           1u << AGENT_C_THERMAL | 1u << AGENT_C_EDAC;
+    int lines = 0;
 
     (void)state;
+    log_sink_set(LOG_LEVEL_INFO, count_lines, &lines);
     collect(&a, NULL, "bare", &b);
     assert_int_equal(a.missing, want);
-    /* Reported once: the second read logs nothing new. */
     assert_int_equal(a.reported, want);
+    assert_int_equal(lines, 4); /* one line per missing collector */
+    /* Reported once: a second read logs nothing new. */
+    agent_readings_init(&r);
+    assert_int_equal(agent_collect_kernel(&a, &r), 0);
+    agent_readings_close(&r);
+    assert_int_equal(lines, 4);
+    assert_int_equal(a.missing, want);
+    log_sink_set(LOG_LEVEL_ERROR, NULL, NULL);
     assert_true(sample(&b, "mem.used_fraction") == 0.5);
     assert_false(has_sample(&b, "psi.io.some_avg10"));
     telemetry_batch_close(&b);
