@@ -12,7 +12,7 @@ if ! command -v clang-format >/dev/null 2>&1; then
 fi
 
 dirs=()
-for d in common wire store raft api node cli predict include tests; do
+for d in common wire store raft api node cli predict agent include tests; do
     [ -d "$d" ] && dirs+=("$d")
 done
 files=()
