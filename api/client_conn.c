@@ -343,12 +343,19 @@ static void conn_on_welcome(struct augur_client *c,
 {
     msgpack_unpacked u;
     uint64_t version = 0;
+    uint64_t ttl = 0;
     int err;
 
     msgpack_unpacked_init(&u);
     err = proto_payload_unpack(payload, len, &u);
     if (err == 0 && augur_map_u64(&u.data, "v", &version) != 0) {
         err = AUGUR_EMALFORMED;
+    }
+    if (err == 0 && augur_map_u64(&u.data, "session_ttl_ms", &ttl) == 0 &&
+        ttl > 0) {
+        /* The cluster forgets a session idle this long: retrying a write
+         * for longer could meet a forgotten session. */
+        client__session_ttl(c, ttl);
     }
     msgpack_unpacked_destroy(&u);
     if (err != 0) {

@@ -11,9 +11,10 @@
  *   NUMBER  the op's number in the Raft log: append-only, never reused
  *           (writes 1..63, reads 64..)
  *   ACCESS  W: a Raft command; R: a read (linearizable unless stale)
- *   ROLE    the least role that may call it (AUGUR_ROLE_*): READER,
+ *   ROLE    the least role that may call it (AUGUR_ROLE_*): ANY, READER,
  *           OPERATOR, ADMIN, or INTERNAL for commands only the cluster
- *           itself proposes
+ *           itself proposes; checked by the server when the request comes
+ *           in and again by apply, against the replicated principals
  *   HANDLER store/'s function, (struct store *, MDB_txn *, const struct
  *           store_cmd *) -> int
  *   ARGS    the argument fields, in the order they are decoded, checked
@@ -89,6 +90,8 @@
     X(PRINCIPAL_BOOTSTRAP, 14, "principal.bootstrap", W, INTERNAL, store__principal_bootstrap, \
       F(name, ID, REQ, principal.name)                                                         \
       F(key, KEY, REQ, principal.key))                                                         \
+    X(SESSION_OPEN, 15, "session.open", W, ANY, store__session_open,                           \
+      F(ttl_ms, U64, OPT, expire.ttl_ms))                                                      \
     X(RESOURCE_GET, 64, "resource.get", R, READER, store__resource_get,                        \
       F(id, ID, REQ, get.id))                                                                  \
     X(RESOURCE_LIST, 65, "resource.list", R, READER, store__resource_list,                     \

@@ -139,10 +139,13 @@ int store__event_entry_check(struct store *s,
 
 /* ---- sessions.c ------------------------------------------------------- */
 
-/* Before a write of a client with a session: when (client, seq) was
- * answered before, append that answer to @answer and set *@done; when seq
- * is below the session's floor, append an ESESSION answer and set *@done.
- * Otherwise fill @sess for store__session_record. */
+/* Before a write of a client with a session (keyed by principal and
+ * client): when (client, seq) was answered before, append that answer to
+ * @answer and set *@done, or an EINVAL refusal when that answer was for a
+ * different command (another digest); when a principal's session is not
+ * registered (session.open) or expired, or seq is below the session's
+ * floor, append an ESESSION answer and set *@done.  Otherwise fill @sess
+ * for store__session_record. */
 int store__session_check(struct store *s,
                          MDB_txn *txn,
                          const struct store_cmd *cmd,
@@ -160,6 +163,10 @@ int store__session_record(struct store *s,
 int store__session_expire(struct store *s,
                           MDB_txn *txn,
                           const struct store_cmd *cmd);
+/* session.open: answers {"ttl_ms"}; store_apply registers the session. */
+int store__session_open(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd);
 int store__session_entry_check(struct store *s,
                                const MDB_val *k,
                                const MDB_val *v);
@@ -191,6 +198,13 @@ int store__principal_bootstrap(struct store *s,
 int store__principal_list(struct store *s,
                           MDB_txn *txn,
                           const struct store_cmd *cmd);
+/* Before a command is applied: the principal it carries (if any) must be
+ * one in @txn, with a role that reaches the op's row.  Returns 0 (then
+ * s->principal holds its name, "" for none), 0 with a refusal
+ * (store__refuse: EAUTH, EPERM), or AUGUR_EIO when the lookup failed. */
+int store__principal_check(struct store *s,
+                           MDB_txn *txn,
+                           const struct store_cmd *cmd);
 int store__principal_key_entry_check(struct store *s,
                                      const MDB_val *k,
                                      const MDB_val *v);
