@@ -288,15 +288,20 @@ static void conn_auth(struct api_conn *c, const struct proto_frame *f)
     memset(&ch, 0, sizeof ch);
     rv = secure_server_auth(&c->hs, f->payload, f->len, c->key, &ch, errmsg);
     secure_handshake_wipe(&c->hs);
-    if (rv == 0) {
-        rv = s->config.auth_cb(s, c->key, c->principal, &c->role, errmsg);
-    }
     if (rv != 0) {
         secure_channel_close(&ch);
         conn_refuse(c, rv, errmsg);
         return;
     }
+    /* The signature verified, so the channel is up even for a key that is
+     * not a principal: the refusal goes out sealed, and a client trusts
+     * only a sealed one (a clear CLOSE could come from anyone). */
     c->ch = ch;
+    rv = s->config.auth_cb(s, c->key, c->principal, &c->role, errmsg);
+    if (rv != 0) {
+        conn_refuse(c, rv, errmsg);
+        return;
+    }
     conn_move(c, CONN_READY);
     secure_key_hex(c->key, hex);
     LOG(LOG_LEVEL_DEBUG, "client %s: authenticated as %s (key %.16s...)",
