@@ -107,6 +107,9 @@ static void conn_drop_v(struct augur_client *c, const char *fmt, va_list ap)
 
 static void conn_drop_v(struct augur_client *c, const char *fmt, va_list ap)
 {
+    if (!c->auth_refusing) {
+        c->auth_refused = 0; /* another outcome: see conn_auth_refused */
+    }
     vsnprintf(c->last_error, sizeof c->last_error, fmt, ap);
     LOG(LOG_LEVEL_DEBUG, "augur: %s", c->last_error);
     conn_close(c);
@@ -316,8 +319,9 @@ static void conn_check_idle(struct augur_client *c)
  * could not prove the cluster key) is final only when every listed endpoint
  * gave one in a row: a node that has not applied a new principal yet, or an
  * impostor listed among real nodes, does not stop the client while another
- * endpoint may let it in.  Any connection that gets in starts the count
- * again. */
+ * endpoint may let it in.  Any other outcome (a connection that gets in, or
+ * one that fails otherwise) starts the count again: the calls then keep
+ * being retried until their deadline. */
 static void conn_auth_refused(struct augur_client *c, const char *msg)
 {
     if (++c->auth_refused >= c->n_endpoints) {
@@ -325,7 +329,9 @@ static void conn_auth_refused(struct augur_client *c, const char *msg)
         client__fail_auth(c, msg);
         return;
     }
+    c->auth_refusing = 1;
     client__conn_fail(c, "%s", msg);
+    c->auth_refusing = 0;
 }
 
 /* A CLOSE: @sealed when it came inside the channel (so from a server that

@@ -91,6 +91,7 @@ struct augur_client
     unsigned refused;
     /* Verified authentication refusals in a row; see conn_auth_refused. */
     unsigned auth_refused;
+    int auth_refusing; /* the connection ends on such a refusal */
 
     /* The session (principal, client id): opened with session.open before
      * the first write, and again after the cluster forgot it (ESESSION). */
