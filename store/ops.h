@@ -173,6 +173,17 @@ int store__session_entry_check(struct store *s,
 int store__session_time_entry_check(struct store *s,
                                     const MDB_val *k,
                                     const MDB_val *v);
+/* A version 1 snapshot's entry of @db (sessions, session times, answers),
+ * keyed by the client id alone, as the entry of the same session of no
+ * principal (the all-zero key) with an all-zero digest, which any command
+ * matches: the new key goes into @kbuf (STORE__SESSION_KEY_MAX bytes) and
+ * *@k points to it, a new value into s->value and *@v points to it.  0 or
+ * AUGUR_EMALFORMED (a key of the wrong size). */
+int store__session_entry_upgrade(struct store *s,
+                                 int db,
+                                 MDB_val *k,
+                                 MDB_val *v,
+                                 unsigned char *kbuf);
 int store__answer_entry_check(struct store *s,
                               const MDB_val *k,
                               const MDB_val *v);

@@ -169,7 +169,8 @@ int store__session_check(struct store *s,
                 return AUGUR_EIO;
             }
             if (sodium_memcmp(v.mv_data, sess->digest,
-                              STORE__CMD_DIGEST_SIZE) != 0) {
+                              STORE__CMD_DIGEST_SIZE) != 0 &&
+                !sodium_is_zero(v.mv_data, STORE__CMD_DIGEST_SIZE)) {
                 /* Not a retry: another command under a used sequence.
                  * Answering it with the first one's answer would report a
                  * success that never happened. */
@@ -179,7 +180,9 @@ int store__session_check(struct store *s,
                     " was used for a different command: nothing applied",
                     cmd->seq, cmd->client);
             }
-            /* A retry: the same bytes as the first time, and no change. */
+            /* A retry (or an answer from a version 1 snapshot, kept without
+             * a digest: all zeros): the same bytes as the first time, and no
+             * change. */
             if (msgpack_sbuffer_write(
                     answer, (const char *)v.mv_data + STORE__CMD_DIGEST_SIZE,
                     v.mv_size - STORE__CMD_DIGEST_SIZE) != 0) {
@@ -404,6 +407,54 @@ int store__session_time_entry_check(struct store *s,
         *(const unsigned char *)v->mv_data != 0xc0) {
         return AUGUR_EMALFORMED;
     }
+    return 0;
+}
+
+int store__session_entry_upgrade(struct store *s,
+                                 int db,
+                                 MDB_val *k,
+                                 MDB_val *v,
+                                 unsigned char *kbuf)
+{
+    static const unsigned char no_digest[STORE__CMD_DIGEST_SIZE];
+    const unsigned char *old = k->mv_data;
+
+    switch (db) {
+        case STORE__DB_SESSIONS:
+            if (k->mv_size != 8) {
+                return AUGUR_EMALFORMED;
+            }
+            session_key(kbuf, no_principal, store__be64_get(old));
+            k->mv_size = SESSION_KEY_SIZE;
+            break;
+        case STORE__DB_SESSION_TIMES:
+            if (k->mv_size != 16) {
+                return AUGUR_EMALFORMED;
+            }
+            memcpy(kbuf, old, 8);
+            session_key(kbuf + 8, no_principal, store__be64_get(old + 8));
+            k->mv_size = TIME_KEY_SIZE;
+            break;
+        case STORE__DB_ANSWERS:
+            if (k->mv_size != 16) {
+                return AUGUR_EMALFORMED;
+            }
+            answer_key(kbuf, no_principal, store__be64_get(old),
+                       store__be64_get(old + 8));
+            k->mv_size = ANSWER_KEY_SIZE;
+            s->value.size = 0;
+            if (msgpack_sbuffer_write(&s->value, (const char *)no_digest,
+                                      sizeof no_digest) != 0 ||
+                msgpack_sbuffer_write(&s->value, v->mv_data, v->mv_size) != 0) {
+                return AUGUR_ENOMEM;
+            }
+            v->mv_data = s->value.data;
+            v->mv_size = s->value.size;
+            break;
+        default:
+            return AUGUR_EMALFORMED;
+    }
+    k->mv_data = kbuf;
     return 0;
 }
 

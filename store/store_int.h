@@ -131,6 +131,10 @@ struct store__record
                   void *out);
 };
 
+/* The longest key of the session databases: time, principal key, client,
+ * or principal key, client, seq. */
+#define STORE__SESSION_KEY_MAX (STORE_PK_SIZE + 16)
+
 /* The size of a command's digest (store__cmd_digest in pack.h). */
 #define STORE__CMD_DIGEST_SIZE 16
 
