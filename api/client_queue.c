@@ -533,9 +533,12 @@ static int client_submit(struct augur_client *c,
         goto err;
     }
     memset(call, 0, sizeof *call);
-    if (!op_is_read(op, op_len) && !c->session_open &&
+    /* A store write applies only within a session: open one first.  The
+     * node's own writes (membership, leadership) need none, and one sent
+     * with them could only get in their way. */
+    if (augur_op_is_store_write(augur_op_find(op, op_len)) &&
         augur_op_find(op, op_len) != AUGUR_OP_SESSION_OPEN &&
-        session_reopen(c) != 0) {
+        !c->session_open && session_reopen(c) != 0) {
         free(call);
         snprintf(reason, sizeof reason, "%s: out of memory", op);
         err = AUGUR_ENOMEM;

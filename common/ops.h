@@ -158,6 +158,11 @@ enum augur_op augur_op_find(const char *name, size_t len);
  * leadership change): a client gives it a session sequence, and an answer
  * lost on the way means its outcome is unknown. */
 bool augur_op_is_write(enum augur_op op);
+/* True for a write of the replicated state machine (an AUGUR_STORE_OPS row
+ * with ACCESS W): it applies within a client's session, so a client opens
+ * one (session.open) before the first.  The node's own writes (membership,
+ * leadership) use no session. */
+bool augur_op_is_store_write(enum augur_op op);
 /* The least role rank that may call @op (AUGUR_ROLE_*). */
 enum augur_role_rank augur_op_role(enum augur_op op);
 
