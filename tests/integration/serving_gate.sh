@@ -10,7 +10,7 @@ source "$(dirname "$0")/../lib/cluster.sh"
 
 # Snapshots every few entries: the restarted node's state comes from its
 # last snapshot, taken while dave was a principal.
-cluster_start 3 --snapshot-threshold 4 --snapshot-trailing 2
+cluster_start 3 --snapshot-threshold 4 --snapshot-trailing 64
 ALL=$(eps)
 KEYS=$CLUSTER_DIR/test-keys
 mkdir -p "$KEYS"
@@ -20,6 +20,11 @@ done
 aug "$ALL" principal add dave --key "$KEYS/dave.key.pub" --role reader
 for i in 1 2 3 4 5 6 7 8; do
     aug "$ALL" resource add "r$i" --kind host
+done
+# Every node has it all (none will need a snapshot sent to it).
+for n in 1 2 3; do
+    wait_until 30 "node $n has r8" bash -c \
+        "'$AUGUR' --endpoints '$(ep "$n")' --timeout 3 --stale resource get r8 >/dev/null 2>&1"
 done
 lid=$(leader) || fail "no leader"
 f=1
