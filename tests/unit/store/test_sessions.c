@@ -449,6 +449,35 @@ static void apply_refuses_a_removed_principal_and_a_lower_role(void **state)
     assert_digest(f, before);
 }
 
+/* A principal lookup that fails (here an index entry that points nowhere)
+ * fails closed: apply admits nothing and reports the failure, the server's
+ * lookup does not find the key either. */
+static void principal_lookup_failure_admits_nothing(void **state)
+{
+    struct fx *f = *state;
+    unsigned char before[32];
+    struct store_cmd c;
+    char name[STORE_ID_SIZE];
+    int role = -1;
+    uint64_t rev;
+
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    fx_raw_put(f, "principal_keys", KEY_C, strlen(KEY_C), "ghost", 5);
+    assert_int_equal(store_principal_find(f->s, KEY_C, name, &role), AUGUR_EIO);
+    rev = store_revision(f->s);
+    digest(f, before);
+    cmd_score(&c, "h1", 0.5);
+    stamp(&c, 0xcc);
+    c.client = 5;
+    c.seq = 1;
+    c.ack = 1;
+    f->answer.size = 0;
+    assert_int_equal(store_apply(f->s, &c, &f->answer), AUGUR_EIO);
+    assert_int_equal(f->answer.size, 0);
+    assert_int_equal(store_revision(f->s), rev);
+    assert_digest(f, before);
+}
+
 static void events_name_the_principal_of_each_write(void **state)
 {
     struct fx *f = *state;
@@ -617,6 +646,7 @@ int main(void)
         T(session_of_a_principal_needs_a_sequence_and_a_client),
         T(session_unknown_or_expired_is_refused_until_opened),
         T(apply_refuses_a_removed_principal_and_a_lower_role),
+        T(principal_lookup_failure_admits_nothing),
         T(events_name_the_principal_of_each_write),
         T(events_record_each_change_under_its_revision),
         T(events_page_by_from_and_limit),
