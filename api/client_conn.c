@@ -107,6 +107,9 @@ static void conn_drop_v(struct augur_client *c, const char *fmt, va_list ap)
 
 static void conn_drop_v(struct augur_client *c, const char *fmt, va_list ap)
 {
+    if (!c->auth_refusing) {
+        c->auth_refused = 0; /* another outcome: see conn_auth_refused */
+    }
     vsnprintf(c->last_error, sizeof c->last_error, fmt, ap);
     LOG(LOG_LEVEL_DEBUG, "augur: %s", c->last_error);
     conn_close(c);
@@ -312,9 +315,33 @@ static void conn_check_idle(struct augur_client *c)
     }
 }
 
+/* A refusal the client can trust (a sealed CLOSE(EAUTH), or a server that
+ * could not prove the cluster key) is final only when every listed endpoint
+ * gave one in a row: a node that has not applied a new principal yet, or an
+ * impostor listed among real nodes, does not stop the client while another
+ * endpoint may let it in.  Any other outcome (a connection that gets in, or
+ * one that fails otherwise) starts the count again: the calls then keep
+ * being retried until their deadline. */
+static void conn_auth_refused(struct augur_client *c, const char *msg)
+{
+    if (++c->auth_refused >= c->n_endpoints) {
+        c->auth_refused = 0;
+        client__fail_auth(c, msg);
+        return;
+    }
+    c->auth_refusing = 1;
+    client__conn_fail(c, "%s", msg);
+    c->auth_refusing = 0;
+}
+
+/* A CLOSE: @sealed when it came inside the channel (so from a server that
+ * proved the cluster key), or when the client has no keys to verify
+ * anything with.  A clear CLOSE from a keyed client's server is no more
+ * than a dropped connection: anyone on the path could have sent it. */
 static void conn_on_close_frame(struct augur_client *c,
                                 const uint8_t *payload,
-                                size_t len)
+                                size_t len,
+                                int sealed)
 {
     msgpack_unpacked u;
     char reason[AUGUR_ERRMSG_SIZE] = "";
@@ -326,10 +353,21 @@ static void conn_on_close_frame(struct augur_client *c,
         (void)augur_map_str(&u.data, "error", reason, sizeof reason);
     }
     msgpack_unpacked_destroy(&u);
+    if (!sealed) {
+        client__conn_fail(
+            c, "%s closed the connection with an unauthenticated %s: %s",
+            c->peer.addr,
+            augur_errname((int)(status > INT_MAX ? INT_MAX : status)), reason);
+        return;
+    }
     if (status == AUGUR_EAUTH) {
         char msg[2 * AUGUR_ERRMSG_SIZE + AUGUR_ADDR_SIZE];
         snprintf(msg, sizeof msg, "%s refused: %s", c->peer.addr, reason);
-        client__fail_auth(c, msg);
+        if (c->keyed) {
+            conn_auth_refused(c, msg);
+        } else {
+            client__fail_auth(c, msg);
+        }
         return;
     }
     client__conn_fail(c, "%s closed the connection: %s: %s", c->peer.addr,
@@ -343,12 +381,19 @@ static void conn_on_welcome(struct augur_client *c,
 {
     msgpack_unpacked u;
     uint64_t version = 0;
+    uint64_t ttl = 0;
     int err;
 
     msgpack_unpacked_init(&u);
     err = proto_payload_unpack(payload, len, &u);
     if (err == 0 && augur_map_u64(&u.data, "v", &version) != 0) {
         err = AUGUR_EMALFORMED;
+    }
+    if (err == 0 && augur_map_u64(&u.data, "session_ttl_ms", &ttl) == 0 &&
+        ttl > 0) {
+        /* The cluster forgets a session idle this long: retrying a write
+         * for longer could meet a forgotten session. */
+        client__session_ttl(c, ttl);
     }
     msgpack_unpacked_destroy(&u);
     if (err != 0) {
@@ -363,6 +408,7 @@ static void conn_on_welcome(struct augur_client *c,
         return;
     }
     conn_move(c, CONN_READY);
+    c->auth_refused = 0;
     LOG(LOG_LEVEL_DEBUG, "augur: connected to %s", c->peer.addr);
 }
 
@@ -383,14 +429,15 @@ static void conn_on_challenge(struct augur_client *c,
     secure_handshake_wipe(&c->hs);
     if (err == AUGUR_EAUTH) {
         snprintf(msg, sizeof msg, "%s: %s", c->peer.addr, why);
-        client__fail_auth(c, msg);
+        conn_auth_refused(c, msg);
     } else if (err != 0) {
         client__conn_fail(c, "%s: %s", c->peer.addr, why);
     }
 }
 
 static void conn_on_frame(struct augur_client *c,
-                          const struct proto_frame *frame);
+                          const struct proto_frame *frame,
+                          int sealed);
 
 /* A frame while keyed: CHALLENGE and a refusal (CLOSE) come in clear
  * before the channel is up; everything after is sealed. */
@@ -404,7 +451,7 @@ static void conn_on_keyed_frame(struct augur_client *c,
         if (c->state == CONN_HELLO && frame->type == PROTO_CHALLENGE) {
             conn_on_challenge(c, frame->payload, frame->len);
         } else if (frame->type == PROTO_CLOSE) {
-            conn_on_frame(c, frame);
+            conn_on_frame(c, frame, 0);
         } else {
             client__conn_fail(
                 c, "%s sent frame type %d before the handshake ended",
@@ -413,7 +460,9 @@ static void conn_on_keyed_frame(struct augur_client *c,
         return;
     }
     if (frame->type == PROTO_CLOSE && c->state == CONN_HELLO) {
-        conn_on_frame(c, frame); /* AUTH refused, before any sealed frame */
+        /* In clear after AUTH: a server refuses AUTH sealed, so this one
+         * comes from someone else. */
+        conn_on_frame(c, frame, 0);
         return;
     }
     err = secure_open(&c->ch, frame, &inner);
@@ -423,14 +472,15 @@ static void conn_on_keyed_frame(struct augur_client *c,
                                              : "expected a sealed frame");
         return;
     }
-    conn_on_frame(c, &inner);
+    conn_on_frame(c, &inner, 1);
 }
 
 static void conn_on_frame(struct augur_client *c,
-                          const struct proto_frame *frame)
+                          const struct proto_frame *frame,
+                          int sealed)
 {
     if (frame->type == PROTO_CLOSE) {
-        conn_on_close_frame(c, frame->payload, frame->len);
+        conn_on_close_frame(c, frame->payload, frame->len, sealed);
     } else if (c->state == CONN_HELLO && frame->type == PROTO_WELCOME) {
         conn_on_welcome(c, frame->payload, frame->len);
     } else if (c->state == CONN_READY && frame->type == PROTO_RESPONSE) {
@@ -468,7 +518,7 @@ static void conn_parse(struct augur_client *c)
         if (c->keyed) {
             conn_on_keyed_frame(c, &frame);
         } else {
-            conn_on_frame(c, &frame);
+            conn_on_frame(c, &frame, 1);
         }
         if (c->conn_gen != gen) {
             return; /* the connection ended; its bytes are gone */

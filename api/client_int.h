@@ -41,12 +41,16 @@ struct call
 {
     struct call *prev;
     struct call *next;
-    uint64_t id;      /* request id, the same on every send */
-    uint64_t seq;     /* session sequence of a write; 0 for a read */
-    int64_t deadline; /* monotonic ms */
-    int budget_ms;    /* deadline - submit time, for the message */
-    int on_conn;      /* its REQUEST is queued on the current connection */
-    int sent;         /* a REQUEST for it was ever queued on a connection */
+    uint64_t id;       /* request id, the same on every send */
+    uint64_t seq;      /* session sequence of a write; 0 for a read */
+    int64_t deadline;  /* monotonic ms */
+    int budget_ms;     /* deadline - submit time, for the message */
+    int64_t submitted; /* monotonic ms */
+    int on_conn;       /* its REQUEST is queued on the current connection */
+    int sent;          /* a REQUEST for it was ever queued on a connection */
+    unsigned sends;    /* how many times */
+    int reopened;      /* resent once after ESESSION */
+    int internal;      /* the library's own session.open */
     unsigned flags;
     uint32_t wait_ms;
     augur_cb cb;
@@ -85,6 +89,15 @@ struct augur_client
     /* Attempts on listed endpoints refused (ECONNREFUSED) in a row, with no
      * other outcome in between; see conn_connect_failed. */
     unsigned refused;
+    /* Verified authentication refusals in a row; see conn_auth_refused. */
+    unsigned auth_refused;
+    int auth_refusing; /* the connection ends on such a refusal */
+
+    /* The session (principal, client id): opened with session.open before
+     * the first write, and again after the cluster forgot it (ESESSION). */
+    int session_open;        /* a session.open succeeded, none failed since */
+    int session_opening;     /* a session.open call is queued */
+    uint64_t session_ttl_ms; /* announced in WELCOME; 0 = not known yet */
 
     /* Calls, in submit order: for writes that is also seq order. */
     struct call *head;
@@ -170,6 +183,10 @@ void client__fail_unreachable(struct augur_client *c);
 
 /* Drop the connection and fail every call with AUGUR_EAUTH and @msg. */
 void client__fail_auth(struct augur_client *c, const char *msg);
+
+/* The session's lifetime became known (@ttl_ms): keep every write's
+ * retries within half of it. */
+void client__session_ttl(struct augur_client *c, uint64_t ttl_ms);
 
 /* Submit a call and wait for it; fills @reply (see augur_call).  @wait_ms
  * is a long poll's wait, added to the call's deadline. */

@@ -31,7 +31,8 @@ static int op_is_read(const char *op, size_t len)
 
 unsigned augur_inflight(const struct augur_client *c)
 {
-    return c->n_calls;
+    /* The library's own session.open is not the caller's. */
+    return c->n_calls - (c->session_opening ? 1u : 0u);
 }
 
 void augur_reply_free(struct augur_reply *r)
@@ -221,6 +222,7 @@ void client__queue_send(struct augur_client *c)
         }
         call->on_conn = 1;
         call->sent = 1;
+        call->sends++;
     }
 }
 
@@ -272,6 +274,81 @@ static struct call *call_find(struct augur_client *c, uint64_t id)
         }
     }
     return NULL;
+}
+
+/* Sessions.  A write applies only within a session the cluster knows
+ * (principal, client id), opened by session.open: the library sends one
+ * (without a sequence: it is idempotent) ahead of the first write, and again
+ * when the cluster answers ESESSION. */
+
+static void session_open_cb(void *data, struct augur_reply *reply)
+{
+    struct augur_client *c = data;
+    uint64_t ttl = 0;
+
+    c->session_opening = 0;
+    if (reply->status != 0) {
+        LOG(LOG_LEVEL_DEBUG, "augur: session.open: %s", reply->error);
+        return;
+    }
+    c->session_open = 1;
+    if (reply->result != NULL &&
+        augur_map_u64(reply->result, "ttl_ms", &ttl) == 0 && ttl > 0) {
+        client__session_ttl(c, ttl);
+    }
+}
+
+/* Queue a session.open at the head of the calls, so that it goes out
+ * before every write waiting to be sent.  Returns 0 or AUGUR_ENOMEM. */
+static int session_reopen(struct augur_client *c)
+{
+    const char *op = augur_op_wire(AUGUR_OP_SESSION_OPEN);
+    size_t op_len = strlen(op);
+    struct call *call;
+    int64_t budget;
+
+    if (c->session_opening) {
+        return 0;
+    }
+    call = calloc(1, sizeof *call);
+    if (call == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    call->id = ++c->next_id;
+    call->internal = 1;
+    budget = (int64_t)c->opt.timeout_ms;
+    call->budget_ms = budget > INT_MAX ? INT_MAX : (int)budget;
+    call->submitted = client__now_ms();
+    call->deadline = call->submitted + budget;
+    call->cb = session_open_cb;
+    call->data = c;
+    call->op_len = op_len;
+    memcpy(call->op, op, op_len);
+    call->next = c->head;
+    if (c->head != NULL) {
+        c->head->prev = call;
+    } else {
+        c->tail = call;
+    }
+    c->head = call;
+    c->n_calls++;
+    c->next_deadline = client__min64(c->next_deadline, call->deadline);
+    c->session_opening = 1;
+    return 0;
+}
+
+void client__session_ttl(struct augur_client *c, uint64_t ttl_ms)
+{
+    int64_t half = ttl_ms / 2 > INT_MAX ? INT_MAX : (int64_t)(ttl_ms / 2);
+
+    c->session_ttl_ms = ttl_ms;
+    for (struct call *call = c->head; call != NULL; call = call->next) {
+        if (call->seq != 0 && call->deadline - call->submitted > half) {
+            call->deadline = call->submitted + half;
+            call->budget_ms = (int)half;
+            c->next_deadline = client__min64(c->next_deadline, call->deadline);
+        }
+    }
 }
 
 void client__on_response(struct augur_client *c,
@@ -352,6 +429,23 @@ void client__on_response(struct augur_client *c,
                 client__conn_fail(c, "%s answered %s: %s", c->peer.addr,
                                   augur_errname(reply.status), reply.error);
             }
+            return;
+        case AUGUR_ESESSION:
+            c->backoff_ms = CLIENT_BACKOFF_MIN_MS;
+            c->redirects = 0;
+            c->session_open = 0;
+            if (call->seq != 0 && call->sends == 1 && !call->reopened &&
+                session_reopen(c) == 0) {
+                /* Refused the only time it was sent, so it did not apply:
+                 * open a new session and send it once more.  A write sent
+                 * more than once may have applied before its session was
+                 * forgotten: its caller hears ESESSION (outcome unknown). */
+                augur_reply_free(&reply);
+                call->reopened = 1;
+                call->on_conn = 0;
+                return;
+            }
+            call_complete(c, call, &reply);
             return;
         default:
             /* A final answer shows the cluster serving: later failures
@@ -439,12 +533,30 @@ static int client_submit(struct augur_client *c,
         goto err;
     }
     memset(call, 0, sizeof *call);
+    /* A store write applies only within a session: open one first.  The
+     * node's own writes (membership, leadership) need none, and one sent
+     * with them could only get in their way. */
+    if (augur_op_is_store_write(augur_op_find(op, op_len)) &&
+        augur_op_find(op, op_len) != AUGUR_OP_SESSION_OPEN &&
+        !c->session_open && session_reopen(c) != 0) {
+        free(call);
+        snprintf(reason, sizeof reason, "%s: out of memory", op);
+        err = AUGUR_ENOMEM;
+        goto err;
+    }
     call->id = ++c->next_id;
     call->seq = op_is_read(op, op_len) ? 0 : ++c->next_seq;
-    /* A long poll may legitimately take wait_ms on the server. */
+    /* A long poll may legitimately take wait_ms on the server.  A write's
+     * retries stay within half the session's lifetime: a retry after the
+     * cluster forgot the session could not be told from a new write. */
     budget = (int64_t)c->opt.timeout_ms + wait_ms;
+    if (call->seq != 0 && c->session_ttl_ms > 0 &&
+        (uint64_t)budget > c->session_ttl_ms / 2) {
+        budget = (int64_t)(c->session_ttl_ms / 2);
+    }
     call->budget_ms = budget > INT_MAX ? INT_MAX : (int)budget;
-    call->deadline = client__now_ms() + budget;
+    call->submitted = client__now_ms();
+    call->deadline = call->submitted + budget;
     call->flags = flags;
     call->wait_ms = wait_ms;
     call->cb = cb;

@@ -293,31 +293,41 @@ static void conn_auth(struct api_conn *c, const struct proto_frame *f)
     memset(&ch, 0, sizeof ch);
     rv = secure_server_auth(&c->hs, f->payload, f->len, c->key, &ch, errmsg);
     secure_handshake_wipe(&c->hs);
-    if (rv == 0) {
-        rv = s->config.auth_cb(s, c->key, c->principal, &c->role, errmsg);
-    }
     if (rv != 0) {
         secure_channel_close(&ch);
         conn_refuse(c, rv, errmsg);
         return;
     }
+    /* The signature verified, so the channel is up even for a key that is
+     * not a principal: the refusal goes out sealed, and a client trusts
+     * only a sealed one (a clear CLOSE could come from anyone). */
     c->ch = ch;
+    rv = s->config.auth_cb(s, c->key, c->principal, &c->role, errmsg);
+    if (rv != 0) {
+        conn_refuse(c, rv, errmsg);
+        return;
+    }
     conn_move(c, CONN_READY);
     secure_key_hex(c->key, hex);
     LOG(LOG_LEVEL_DEBUG, "client %s: authenticated as %s (key %.16s...)",
         c->peer, c->principal, hex);
 
-    /* WELCOME, the first sealed frame: {"v": 1, "node": id, "principal"} */
+    /* WELCOME, the first sealed frame: {"v": 1, "node": id, "principal",
+     * "session_ttl_ms"} */
     msgpack_sbuffer_init(&sb);
     msgpack_sbuffer_init(&body);
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, s->config.session_ttl_ms > 0 ? 4 : 3);
     msgpack_pack_str_with_body(&pk, "v", 1);
     msgpack_pack_uint32(&pk, PROTO_VERSION);
     msgpack_pack_str_with_body(&pk, "node", 4);
     msgpack_pack_uint64(&pk, s->config.node_id);
     msgpack_pack_str_with_body(&pk, "principal", 9);
     msgpack_pack_str_with_body(&pk, c->principal, strlen(c->principal));
+    if (s->config.session_ttl_ms > 0) {
+        msgpack_pack_str_with_body(&pk, "session_ttl_ms", 14);
+        msgpack_pack_uint64(&pk, s->config.session_ttl_ms);
+    }
     rv = proto_frame_append(&sb, PROTO_WELCOME, body.data, body.size);
     msgpack_sbuffer_destroy(&body);
     if (rv != 0) {
@@ -363,6 +373,7 @@ static void conn_request(struct api_conn *c, const struct proto_frame *f)
     call->server = s;
     call->conn = c;
     call->client = c->client;
+    memcpy(call->key, c->key, sizeof call->key);
     call->role = c->role;
     memcpy(call->principal, c->principal, sizeof call->principal);
     c->refs++;

@@ -33,6 +33,7 @@ struct api_call
     struct api_server *server;
     struct api_conn *conn;
     uint64_t client;               /* the connection's client id (HELLO) */
+    uint8_t key[SECURE_PK_SIZE];   /* the principal's proven public key */
     int role;                      /* the principal's role (auth callback) */
     char principal[API_NAME_SIZE]; /* the principal's name */
     struct proto_request req;      /* points into @unpacked and @payload */
@@ -51,7 +52,8 @@ typedef void (*api_conn_closed_cb)(struct api_server *s,
 typedef void (*api_server_close_cb)(struct api_server *s);
 /* Decide whether the proven public key @key may use the cluster: 0 with the
  * principal's name (API_NAME_SIZE bytes) and role, or AUGUR_EAUTH (unknown
- * key) with a reason in @errmsg (API_ERRMSG_SIZE bytes). */
+ * key) with a reason in @errmsg (API_ERRMSG_SIZE bytes).  The key's
+ * signature is verified by then, so the refusal goes out sealed. */
 typedef int (*api_auth_cb)(struct api_server *s,
                            const uint8_t key[SECURE_PK_SIZE],
                            char *name,
@@ -70,6 +72,7 @@ struct api_server_config
     const struct secure_identity *identity;
     api_auth_cb auth_cb;               /* required */
     api_conn_closed_cb conn_closed_cb; /* optional */
+    uint64_t session_ttl_ms; /* announced in WELCOME; 0 = not announced */
 };
 
 struct api_server

@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 
-#define EVENTS_ROW "%-8s  %-20s  %-18s  %s\n"
+#define EVENTS_ROW "%-8s  %-20s  %-18s  %-12s  %s\n"
 
 /* Where the log is read from, and how. */
 struct events_cursor
@@ -60,30 +60,33 @@ static void event_time(struct cli_buf *b, const json_t *t)
     cli_buf_puts(b, text);
 }
 
-/* One event as a table row. */
+/* One event as a table row; PRINCIPAL is who made the write ("-" for the
+ * cluster's own commands). */
 static int event_row(const json_t *ev)
 {
     const json_t *op = json_object_get(ev, "op");
-    struct cli_buf cells[4];
-    char *text[4];
+    const json_t *who = json_object_get(ev, "principal");
+    struct cli_buf cells[5];
+    char *text[5];
     int rv = 0;
 
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         cli_buf_init(&cells[i]);
     }
     cli_template_expand(&cells[0], "{rev}", ev);
     event_time(&cells[1], json_object_get(ev, "time"));
     cli_template_expand(&cells[2], "{op}", ev);
-    cli_summary(&cells[3], json_is_string(op) ? json_string_value(op) : "",
+    cli_buf_puts(&cells[3], json_is_string(who) ? json_string_value(who) : "-");
+    cli_summary(&cells[4], json_is_string(op) ? json_string_value(op) : "",
                 json_object_get(ev, "data"));
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         text[i] = cli_buf_take(&cells[i]);
         rv = text[i] == NULL ? AUGUR_ENOMEM : rv;
     }
     if (rv == 0) {
-        printf(EVENTS_ROW, text[0], text[1], text[2], text[3]);
+        printf(EVENTS_ROW, text[0], text[1], text[2], text[3], text[4]);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         free(text[i]);
     }
     return rv;
@@ -177,7 +180,7 @@ static int events_loop(struct cli *cli,
     /* The header goes out at once: a table still waiting for its first
      * event shows what it will show. */
     if (!cli->json) {
-        printf(EVENTS_ROW, "REV", "TIME", "OP", "SUMMARY");
+        printf(EVENTS_ROW, "REV", "TIME", "OP", "PRINCIPAL", "SUMMARY");
         fflush(stdout);
     }
     while (!done) {

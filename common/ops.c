@@ -50,6 +50,24 @@ bool augur_op_is_write(enum augur_op op)
            ops[op].write;
 }
 
+bool augur_op_is_store_write(enum augur_op op)
+{
+    switch (op) {
+#define AUGUR_OP__W(ID) \
+    case AUGUR_OP_##ID: \
+        return true;
+#define AUGUR_OP__R(ID)
+#define AUGUR_OP__CASE(ID, NUM, WIRE, ACCESS, ROLE, HANDLER, ARGS) \
+    AUGUR_OP__##ACCESS(ID)
+        AUGUR_STORE_OPS(AUGUR_OP__CASE)
+#undef AUGUR_OP__CASE
+#undef AUGUR_OP__R
+#undef AUGUR_OP__W
+        default:
+            return false;
+    }
+}
+
 enum augur_role_rank augur_op_role(enum augur_op op)
 {
     if ((unsigned)op == AUGUR_OP_NONE || (unsigned)op >= AUGUR_OP_COUNT) {

@@ -11,9 +11,10 @@
  *   NUMBER  the op's number in the Raft log: append-only, never reused
  *           (writes 1..63, reads 64..)
  *   ACCESS  W: a Raft command; R: a read (linearizable unless stale)
- *   ROLE    the least role that may call it (AUGUR_ROLE_*): READER,
+ *   ROLE    the least role that may call it (AUGUR_ROLE_*): ANY, READER,
  *           OPERATOR, ADMIN, or INTERNAL for commands only the cluster
- *           itself proposes
+ *           itself proposes; checked by the server when the request comes
+ *           in and again by apply, against the replicated principals
  *   HANDLER store/'s function, (struct store *, MDB_txn *, const struct
  *           store_cmd *) -> int
  *   ARGS    the argument fields, in the order they are decoded, checked
@@ -92,6 +93,8 @@
     X(NODE_REVOKE, 15, "node.revoke", W, ADMIN, store__node_revoke,                            \
       F(id, U64, REQ_POS, revoke.id)                                                           \
       F(key, KEY, REQ, revoke.key))                                                            \
+    X(SESSION_OPEN, 16, "session.open", W, ANY, store__session_open,                           \
+      F(ttl_ms, U64, OPT, expire.ttl_ms))                                                      \
     X(RESOURCE_GET, 64, "resource.get", R, READER, store__resource_get,                        \
       F(id, ID, REQ, get.id))                                                                  \
     X(RESOURCE_LIST, 65, "resource.list", R, READER, store__resource_list,                     \
@@ -159,6 +162,11 @@ enum augur_op augur_op_find(const char *name, size_t len);
  * leadership change): a client gives it a session sequence, and an answer
  * lost on the way means its outcome is unknown. */
 bool augur_op_is_write(enum augur_op op);
+/* True for a write of the replicated state machine (an AUGUR_STORE_OPS row
+ * with ACCESS W): it applies within a client's session, so a client opens
+ * one (session.open) before the first.  The node's own writes (membership,
+ * leadership) use no session. */
+bool augur_op_is_store_write(enum augur_op op);
 /* The least role rank that may call @op (AUGUR_ROLE_*). */
 enum augur_role_rank augur_op_role(enum augur_op op);
 

@@ -193,7 +193,15 @@ int node_start(struct node *n, const struct node_config *cfg)
         if (rv != 0) {
             goto err;
         }
-        if (cfg->admin_key[0] != '\0') {
+        if (cfg->admin_key[0] != '\0' && cfg->bootstrap[0] == '\0') {
+            /* The first admin is only ever recorded by a node that creates
+             * the cluster: elsewhere the key would admit its holder as
+             * admin on a node that has not applied principal.bootstrap
+             * (or its later removal) yet. */
+            LOG(LOG_LEVEL_WARN,
+                "--admin-key counts only together with "
+                "--bootstrap: ignored");
+        } else if (cfg->admin_key[0] != '\0') {
             rv = secure_key_load_public(cfg->admin_key, admin, err);
             if (rv != 0) {
                 snprintf(n->errmsg, sizeof n->errmsg, "admin key: %s", err);
@@ -260,6 +268,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     sc.identity = &n->identity;
     sc.auth_cb = node__auth;
     sc.conn_closed_cb = node__on_conn_closed;
+    sc.session_ttl_ms = (uint64_t)cfg->session_ttl_s * 1000;
     rv = api_server_start(&n->server, &n->loop, &sc, node__on_request);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "clients: %s", n->server.errmsg);

@@ -107,6 +107,11 @@ struct node
     struct node_membership membership;
     uint64_t next_expire_ms;
     uint64_t next_bootstrap_ms;
+    /* The serving gate (node__serving): the last log index at start, and
+     * whether the node has caught up since. */
+    uint64_t gate_index;
+    bool gate_index_set;
+    bool serving;
     int lock_fd;
     bool stopping;
     int exit_code;
@@ -134,6 +139,8 @@ int node__auth(struct api_server *s,
 void node__fail_waiters(struct node *n);
 /* A client connection closed: free the long polls parked on it. */
 void node__on_conn_closed(struct api_server *s, const struct api_conn *conn);
+/* Whether the node serves clients yet (see the gate in service.c). */
+bool node__serving(struct node *n);
 void node__reply_not_leader(struct node *n, struct api_call *call);
 /* Propose n->cmd as the node's own command (no session, no answer). */
 void node__propose_own(struct node *n);

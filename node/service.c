@@ -217,6 +217,7 @@ static void handle_write(struct node *n,
                          enum augur_op aop)
 {
     char errmsg[STORE_ERRMSG_SIZE];
+    bool bootstrapped = false;
     int rv;
 
     if (augur_op_role(aop) == AUGUR_ROLE_INTERNAL) {
@@ -229,15 +230,45 @@ static void handle_write(struct node *n,
         node__reply_not_leader(n, call);
         return;
     }
+    /* A write needs a session to apply at most once: a client id, and a
+     * sequence from 1 (session.open alone may go without one). */
+    if (call->client == 0 ||
+        (call->req.seq == 0 && op != STORE_OP_SESSION_OPEN)) {
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "'%s' is a write: it needs a client id and a "
+                             "sequence number from 1",
+                             store_op_name(op));
+        return;
+    }
+    /* Apply checks every command's principal against the replicated
+     * principals, where the first admin exists only once principal.bootstrap
+     * has applied: until then its key (admitted here from --admin-key) could
+     * not write, so it is asked to retry rather than refused. */
+    rv = store_principals_bootstrapped(n->store, &bootstrapped);
+    if (rv != 0 || !bootstrapped) {
+        api_call_reply_error(call, AUGUR_ENOLEADER, NULL,
+                             "node %" PRIu64
+                             " has not recorded the first "
+                             "admin yet: retry",
+                             n->config.id);
+        return;
+    }
     /* Validate before anything reaches the log: bad input changes nothing. */
     rv = store_cmd_decode_args(op, req_args(call), &n->cmd, errmsg);
     if (rv != 0) {
         api_call_reply_error(call, rv, NULL, "%s", errmsg);
         return;
     }
+    if (op == STORE_OP_SESSION_OPEN) {
+        /* The lifetime the client's retries must stay within. */
+        n->cmd.u.expire.ttl_ms = (uint64_t)n->config.session_ttl_s * 1000;
+    }
     n->cmd.client = call->client;
     n->cmd.seq = call->req.seq;
     n->cmd.ack = call->req.ack;
+    /* Who sent it: apply keys the session by it and checks it again. */
+    n->cmd.has_principal = true;
+    memcpy(n->cmd.principal, call->key, sizeof n->cmd.principal);
     rv = propose(n, call);
     if (rv == AUGUR_ENOTLEADER) {
         node__reply_not_leader(n, call);
@@ -254,6 +285,7 @@ void node__propose_own(struct node *n)
     n->cmd.client = 0;
     n->cmd.seq = 0;
     n->cmd.ack = 0;
+    n->cmd.has_principal = false;
     rv = propose(n, NULL);
     if (rv != 0) {
         LOG(LOG_LEVEL_DEBUG, "cannot propose %s: %s", store_op_name(n->cmd.op),
@@ -543,14 +575,22 @@ int node__auth(struct api_server *s,
     if (rv == 0) {
         return 0;
     }
-    /* Until the first admin is recorded, its key (--admin-key) is admin:
-     * that is how the first 'augur status' of a new cluster gets in. */
+    /* Until the first admin is recorded, its key (--admin-key, given with
+     * --bootstrap) is admin: that is how the first 'augur status' of a new
+     * cluster gets in.  Its writes wait for principal.bootstrap to apply
+     * (handle_write).  A store that cannot tell admits no one. */
     if (rv == AUGUR_ENOTFOUND && n->admin_key_hex[0] != '\0' &&
-        sodium_memcmp(hex, n->admin_key_hex, SECURE_HEX_SIZE - 1) == 0 &&
-        !store_principals_bootstrapped(n->store)) {
-        snprintf(name, API_NAME_SIZE, "admin");
-        *role = STORE_ROLE_ADMIN;
-        return 0;
+        sodium_memcmp(hex, n->admin_key_hex, SECURE_HEX_SIZE - 1) == 0) {
+        bool bootstrapped = true;
+        rv = store_principals_bootstrapped(n->store, &bootstrapped);
+        if (rv == 0 && !bootstrapped) {
+            snprintf(name, API_NAME_SIZE, "admin");
+            *role = STORE_ROLE_ADMIN;
+            return 0;
+        }
+        if (rv == 0) {
+            rv = AUGUR_ENOTFOUND;
+        }
     }
     if (rv == AUGUR_ENOTFOUND) {
         snprintf(errmsg, API_ERRMSG_SIZE,
@@ -571,28 +611,11 @@ int node__auth(struct api_server *s,
 static bool op_allowed(int role, enum augur_op op)
 {
     enum augur_role_rank need = augur_op_role(op);
-    enum augur_role_rank rank;
 
-    switch (role) {
-        case STORE_ROLE_ADMIN:
-            rank = AUGUR_ROLE_ADMIN;
-            break;
-        case STORE_ROLE_OPERATOR:
-            rank = AUGUR_ROLE_OPERATOR;
-            break;
-        case STORE_ROLE_READER:
-            rank = AUGUR_ROLE_READER;
-            break;
-        default:
-            /* agent: telemetry of its own host comes later; until then
-             * only what every principal may call. */
-            rank = AUGUR_ROLE_AGENT;
-            break;
-    }
     if (need == AUGUR_ROLE_INTERNAL) {
         need = AUGUR_ROLE_ADMIN;
     }
-    return rank >= need;
+    return store_role_rank(role) >= need;
 }
 
 static void reply_forbidden(struct api_call *call, const char *op, size_t len)
@@ -757,6 +780,39 @@ static bool node_op_serve(struct node *n,
     }
 }
 
+/* The serving gate.  A node serves clients (status aside) only once it has
+ * heard from a leader since it started and has applied everything it knows
+ * to be committed, up to at least the last log index it found at start.
+ * Before that its state may be older than what clients have seen: a node
+ * restarted from an older snapshot, which replays its log only as a leader
+ * tells it what is committed, would answer stale reads and admit keys whose
+ * removal it has not applied yet.  Limits: a follower learns the commit
+ * index from a leader's AppendEntries, bounded by its own log, so one far
+ * behind may open when it has applied what it holds rather than everything
+ * the leader committed (later removals still reach it, and every write is
+ * checked again at apply); the gate stays open once open. */
+bool node__serving(struct node *n)
+{
+    struct raft *raft = &n->replica.raft;
+
+    if (n->serving) {
+        return true;
+    }
+    if (!n->gate_index_set) {
+        n->gate_index = raft_last_index(raft);
+        n->gate_index_set = true;
+    }
+    if (replica_leader_id(&n->replica) == 0 ||
+        raft->commit_index < n->gate_index ||
+        raft->last_applied < raft->commit_index) {
+        return false;
+    }
+    n->serving = true;
+    LOG(LOG_LEVEL_INFO, "caught up at index %llu: serving clients",
+        (unsigned long long)raft->last_applied);
+    return true;
+}
+
 void node__on_request(struct api_server *s, struct api_call *call)
 {
     struct node *n = s->data;
@@ -770,6 +826,14 @@ void node__on_request(struct api_server *s, struct api_call *call)
         return;
     }
     aop = augur_op_find(req->op, req->op_len);
+    if (aop != AUGUR_OP_STATUS && !node__serving(n)) {
+        api_call_reply_error(call, AUGUR_ENOLEADER, NULL,
+                             "node %" PRIu64
+                             " is catching up with the "
+                             "cluster: try another node",
+                             n->config.id);
+        return;
+    }
     if (aop == AUGUR_OP_NONE) {
         api_call_reply_error(call, AUGUR_EINVAL, NULL, "unknown op '%.*s'",
                              (int)(req->op_len > 64 ? 64 : req->op_len),
@@ -802,6 +866,7 @@ void node__tick(struct node *n)
 {
     bool leader = replica_is_leader(&n->replica);
     uint64_t now = node__now_ms();
+    bool bootstrapped = true;
 
     if (leader && !n->was_leader) {
         /* Announce this node's client address so followers can redirect
@@ -825,7 +890,8 @@ void node__tick(struct node *n)
     node__cert_check(n, now);
     /* Record the first admin (--admin-key) once; retried until applied. */
     if (leader && n->admin_key_hex[0] != '\0' && now >= n->next_bootstrap_ms &&
-        !store_principals_bootstrapped(n->store)) {
+        store_principals_bootstrapped(n->store, &bootstrapped) == 0 &&
+        !bootstrapped) {
         memset(&n->cmd, 0, sizeof n->cmd);
         n->cmd.op = STORE_OP_PRINCIPAL_BOOTSTRAP;
         snprintf(n->cmd.u.principal.name, sizeof n->cmd.u.principal.name,
@@ -842,6 +908,7 @@ void node__tick(struct node *n)
         node__propose_own(n);
         n->next_expire_ms = now + SESSION_EXPIRE_EVERY_MS;
     }
+    (void)node__serving(n);
     node__membership_tick(n, now);
     if (n->waiters != NULL) {
         waiters_sweep(n, false);

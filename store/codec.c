@@ -851,6 +851,7 @@ static int decode_in(msgpack_zone *zone,
     static const char *const session_keys[] = {"client", "seq", "ack"};
     uint64_t session[3] = {0, 0, 0};
     int64_t time_ms = 0;
+    const msgpack_object *pk;
     const msgpack_object *o;
     msgpack_object root;
     enum store_op op;
@@ -891,6 +892,12 @@ static int decode_in(msgpack_zone *zone,
         return fail(errmsg, AUGUR_EMALFORMED,
                     "command: 'time' must be a 64-bit signed integer");
     }
+    pk = map_find(&root, "pk");
+    if (pk != NULL &&
+        (pk->type != MSGPACK_OBJECT_BIN || pk->via.bin.size != STORE_PK_SIZE)) {
+        return fail(errmsg, AUGUR_EMALFORMED,
+                    "command: 'pk' must be %d bytes of binary", STORE_PK_SIZE);
+    }
     o = map_find(&root, "args");
     if (o != NULL && o->type != MSGPACK_OBJECT_MAP) {
         return fail(errmsg, AUGUR_EMALFORMED, "command: 'args' must be a map");
@@ -898,6 +905,10 @@ static int decode_in(msgpack_zone *zone,
     rv = store_cmd_decode_args(op, o, cmd, errmsg);
     if (rv != 0) {
         return rv;
+    }
+    if (pk != NULL) {
+        cmd->has_principal = true;
+        memcpy(cmd->principal, pk->via.bin.ptr, STORE_PK_SIZE);
     }
     cmd->client = session[0];
     cmd->seq = session[1];

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "store/pack.h"
 #include "store/store_int.h"
 
@@ -155,7 +157,7 @@ int store_cmd_encode(const struct store_cmd *cmd, msgpack_sbuffer *out)
         return rv;
     }
     store__pack_init(&p, out);
-    msgpack_pack_map(&p.pk, 6);
+    msgpack_pack_map(&p.pk, cmd->has_principal ? 7 : 6);
     pack_kv_str(&p, "op", store_op_name(cmd->op));
     store__pack_str(&p, "args");
     encode_args(&p, cmd);
@@ -164,10 +166,37 @@ int store_cmd_encode(const struct store_cmd *cmd, msgpack_sbuffer *out)
     pack_kv_u64(&p, "ack", cmd->ack);
     store__pack_str(&p, "time");
     msgpack_pack_int64(&p.pk, cmd->time_ms);
+    if (cmd->has_principal) {
+        store__pack_str(&p, "pk");
+        msgpack_pack_bin_with_body(&p.pk, cmd->principal, STORE_PK_SIZE);
+    }
     if (p.failed) {
         out->size = start;
         return AUGUR_ENOMEM;
     }
+    return 0;
+}
+
+int store__cmd_digest(const struct store_cmd *cmd,
+                      msgpack_sbuffer *scratch,
+                      unsigned char out[STORE__CMD_DIGEST_SIZE])
+{
+    unsigned char op[2] = {(unsigned char)(cmd->op >> 8),
+                           (unsigned char)cmd->op};
+    crypto_generichash_state h;
+    struct store__pack p;
+
+    scratch->size = 0;
+    store__pack_init(&p, scratch);
+    encode_args(&p, cmd);
+    if (p.failed) {
+        return AUGUR_ENOMEM;
+    }
+    crypto_generichash_init(&h, NULL, 0, STORE__CMD_DIGEST_SIZE);
+    crypto_generichash_update(&h, op, sizeof op);
+    crypto_generichash_update(&h, (const unsigned char *)scratch->data,
+                              scratch->size);
+    crypto_generichash_final(&h, out, STORE__CMD_DIGEST_SIZE);
     return 0;
 }
 

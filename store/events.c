@@ -10,8 +10,9 @@
 #include "store/store_int.h"
 
 /* Events are keyed by the big-endian revision, so key order is revision
- * order; the value is the event object {"rev", "time", "op", "data"}
- * itself, served to readers as stored. */
+ * order; the value is the event object {"rev", "time", "op", "data",
+ * "principal"?} itself, served to readers as stored; "principal" names who
+ * made a client's write (the cluster's own commands carry none). */
 
 int store__event_append(struct store *s,
                         MDB_txn *txn,
@@ -24,7 +25,7 @@ int store__event_append(struct store *s,
 
     s->event.size = 0;
     store__pack_init(&p, &s->event);
-    msgpack_pack_map(&p.pk, 4);
+    msgpack_pack_map(&p.pk, s->principal[0] != '\0' ? 5 : 4);
     store__pack_str(&p, "rev");
     msgpack_pack_uint64(&p.pk, rev);
     store__pack_str(&p, "time");
@@ -33,6 +34,11 @@ int store__event_append(struct store *s,
     store__pack_str(&p, store_op_name(cmd->op));
     store__pack_str(&p, "data");
     store__pack_raw(&p, s->result.data, s->result.size);
+    if (s->principal[0] != '\0') {
+        /* The audit trail: who asked for this change. */
+        store__pack_str(&p, "principal");
+        store__pack_str(&p, s->principal);
+    }
     if (p.failed) {
         return AUGUR_ENOMEM;
     }

@@ -139,10 +139,13 @@ int store__event_entry_check(struct store *s,
 
 /* ---- sessions.c ------------------------------------------------------- */
 
-/* Before a write of a client with a session: when (client, seq) was
- * answered before, append that answer to @answer and set *@done; when seq
- * is below the session's floor, append an ESESSION answer and set *@done.
- * Otherwise fill @sess for store__session_record. */
+/* Before a write of a client with a session (keyed by principal and
+ * client): when (client, seq) was answered before, append that answer to
+ * @answer and set *@done, or an EINVAL refusal when that answer was for a
+ * different command (another digest); when a principal's session is not
+ * registered (session.open) or expired, or seq is below the session's
+ * floor, append an ESESSION answer and set *@done.  Otherwise fill @sess
+ * for store__session_record. */
 int store__session_check(struct store *s,
                          MDB_txn *txn,
                          const struct store_cmd *cmd,
@@ -160,12 +163,27 @@ int store__session_record(struct store *s,
 int store__session_expire(struct store *s,
                           MDB_txn *txn,
                           const struct store_cmd *cmd);
+/* session.open: answers {"ttl_ms"}; store_apply registers the session. */
+int store__session_open(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd);
 int store__session_entry_check(struct store *s,
                                const MDB_val *k,
                                const MDB_val *v);
 int store__session_time_entry_check(struct store *s,
                                     const MDB_val *k,
                                     const MDB_val *v);
+/* A version 1 snapshot's entry of @db (sessions, session times, answers),
+ * keyed by the client id alone, as the entry of the same session of no
+ * principal (the all-zero key) with an all-zero digest, which any command
+ * matches: the new key goes into @kbuf (STORE__SESSION_KEY_MAX bytes) and
+ * *@k points to it, a new value into s->value and *@v points to it.  0 or
+ * AUGUR_EMALFORMED (a key of the wrong size). */
+int store__session_entry_upgrade(struct store *s,
+                                 int db,
+                                 MDB_val *k,
+                                 MDB_val *v,
+                                 unsigned char *kbuf);
 int store__answer_entry_check(struct store *s,
                               const MDB_val *k,
                               const MDB_val *v);
@@ -203,6 +221,13 @@ int store__principal_bootstrap(struct store *s,
 int store__principal_list(struct store *s,
                           MDB_txn *txn,
                           const struct store_cmd *cmd);
+/* Before a command is applied: the principal it carries (if any) must be
+ * one in @txn, with a role that reaches the op's row.  Returns 0 (then
+ * s->principal holds its name, "" for none), 0 with a refusal
+ * (store__refuse: EAUTH, EPERM), or AUGUR_EIO when the lookup failed. */
+int store__principal_check(struct store *s,
+                           MDB_txn *txn,
+                           const struct store_cmd *cmd);
 int store__principal_key_entry_check(struct store *s,
                                      const MDB_val *k,
                                      const MDB_val *v);

@@ -61,6 +61,15 @@ int store__cmd_decode(struct store *s,
                       struct store_cmd *cmd,
                       char *errmsg);
 
+/* The digest of what a command asks for: its op and its encoded arguments,
+ * not its session, time or principal.  An answer is remembered with the
+ * digest of its command, so that a (client, seq) reused for another command
+ * is refused rather than answered with the first one's answer.  @scratch is
+ * overwritten.  Returns 0 or AUGUR_ENOMEM. */
+int store__cmd_digest(const struct store_cmd *cmd,
+                      msgpack_sbuffer *scratch,
+                      unsigned char out[STORE__CMD_DIGEST_SIZE]);
+
 /* True when @id is a valid identifier of @len bytes. */
 bool store__id_valid(const char *id, size_t len);
 

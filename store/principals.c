@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "store/db.h"
 #include "store/ops.h"
 #include "store/pack.h"
@@ -293,13 +295,43 @@ int store__principal_list(struct store *s,
     return store__list_ids(s, txn, cmd, STORE__DB_PRINCIPALS, list_item);
 }
 
+/* The principal holding @key_hex in @txn: 0, AUGUR_ENOTFOUND or AUGUR_EIO
+ * (a corrupt index or record, an LMDB error). */
+static int principal_by_key(struct store *s,
+                            MDB_txn *txn,
+                            const char *key_hex,
+                            struct store__principal *p)
+{
+    char n[STORE_ID_SIZE];
+    MDB_val v;
+    int rv;
+
+    rv = store__get(s, txn, STORE__DB_PRINCIPAL_KEYS, key_hex, strlen(key_hex),
+                    &v);
+    if (rv != 0) {
+        return rv == AUGUR_ENOTFOUND ? rv : AUGUR_EIO;
+    }
+    if (v.mv_size == 0 || v.mv_size >= sizeof n) {
+        return AUGUR_EIO;
+    }
+    memcpy(n, v.mv_data, v.mv_size);
+    n[v.mv_size] = '\0';
+    rv = principal_load(s, txn, n, p);
+    if (rv == AUGUR_ENOTFOUND) {
+        return AUGUR_EIO; /* the index points nowhere */
+    }
+    if (rv != 0) {
+        return AUGUR_EIO;
+    }
+    return strcmp(p->key, key_hex) == 0 ? 0 : AUGUR_EIO;
+}
+
 int store_principal_find(struct store *s,
                          const char *key_hex,
                          char *name,
                          int *role)
 {
     struct store__principal p;
-    MDB_val v;
     int rc;
     int rv;
 
@@ -307,24 +339,7 @@ int store_principal_find(struct store *s,
     if (rc != 0) {
         return store__mdb_fail(s, rc, "mdb_txn_renew");
     }
-    rv = store__get(s, s->rtxn, STORE__DB_PRINCIPAL_KEYS, key_hex,
-                    strlen(key_hex), &v);
-    if (rv == 0) {
-        char n[STORE_ID_SIZE];
-        if (v.mv_size == 0 || v.mv_size >= sizeof n) {
-            rv = AUGUR_EIO;
-        } else {
-            memcpy(n, v.mv_data, v.mv_size);
-            n[v.mv_size] = '\0';
-            rv = principal_load(s, s->rtxn, n, &p);
-            if (rv == AUGUR_ENOTFOUND) {
-                rv = AUGUR_EIO; /* the index points nowhere */
-            }
-        }
-    }
-    if (rv == 0 && strcmp(p.key, key_hex) != 0) {
-        rv = AUGUR_EIO;
-    }
+    rv = principal_by_key(s, s->rtxn, key_hex, &p);
     if (rv == 0) {
         memcpy(name, p.name, STORE_ID_SIZE);
         *role = p.role;
@@ -333,19 +348,90 @@ int store_principal_find(struct store *s,
     return rv;
 }
 
-int store_principals_bootstrapped(struct store *s)
+enum augur_role_rank store_role_rank(int role)
 {
-    bool set = false;
-    int rc = mdb_txn_renew(s->rtxn);
+    switch (role) {
+        case STORE_ROLE_ADMIN:
+            return AUGUR_ROLE_ADMIN;
+        case STORE_ROLE_OPERATOR:
+            return AUGUR_ROLE_OPERATOR;
+        case STORE_ROLE_READER:
+            return AUGUR_ROLE_READER;
+        default:
+            /* agent: telemetry of its own host comes later; until then
+             * only what every principal may call. */
+            return AUGUR_ROLE_AGENT;
+    }
+}
 
-    if (rc != 0) {
+/* The op's row in common/ops.h, by store op. */
+static enum augur_role_rank op_role(enum store_op op)
+{
+    switch (op) {
+#define OP_ROLE__CASE(ID, NUM, WIRE, ACCESS, ROLE, HANDLER, ARGS) \
+    case STORE_OP_##ID:                                           \
+        return AUGUR_ROLE_##ROLE;
+        AUGUR_STORE_OPS(OP_ROLE__CASE)
+#undef OP_ROLE__CASE
+        default:
+            return AUGUR_ROLE_INTERNAL;
+    }
+}
+
+int store__principal_check(struct store *s,
+                           MDB_txn *txn,
+                           const struct store_cmd *cmd)
+{
+    char hex[STORE_KEY_HEX_SIZE];
+    struct store__principal p;
+    int rv;
+
+    s->principal[0] = '\0';
+    if (!cmd->has_principal) {
         return 0;
     }
-    if (store__meta_auth_get(s, s->rtxn, &set) != 0) {
-        set = false;
+    sodium_bin2hex(hex, sizeof hex, cmd->principal, STORE_PK_SIZE);
+    rv = principal_by_key(s, txn, hex, &p);
+    if (rv == AUGUR_ENOTFOUND) {
+        /* Removed after the leader accepted the command, or accepted by a
+         * node that had not applied the removal: either way it is not a
+         * principal in the state this command applies to. */
+        return store__refuse(s, AUGUR_EAUTH,
+                             "key %.16s... is not a principal of this "
+                             "cluster (any more): nothing applied",
+                             hex);
     }
+    if (rv != 0) {
+        /* Fail closed: a command whose sender cannot be looked up does not
+         * apply, and the node cannot go on with a store it cannot read. */
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "cannot look up the principal of key %.16s...", hex);
+        return AUGUR_EIO;
+    }
+    if (store_role_rank(p.role) < op_role(cmd->op) ||
+        op_role(cmd->op) == AUGUR_ROLE_INTERNAL) {
+        return store__refuse(s, AUGUR_EPERM,
+                             "principal %s (role %s) may not call '%s': "
+                             "nothing applied",
+                             p.name, role_names[p.role],
+                             store_op_name(cmd->op));
+    }
+    memcpy(s->principal, p.name, sizeof s->principal);
+    return 0;
+}
+
+int store_principals_bootstrapped(struct store *s, bool *done)
+{
+    int rc = mdb_txn_renew(s->rtxn);
+    int rv;
+
+    *done = false;
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = store__meta_auth_get(s, s->rtxn, done);
     mdb_txn_reset(s->rtxn);
-    return set;
+    return rv;
 }
 
 uint64_t store_principals_version(struct store *s)

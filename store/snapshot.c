@@ -14,7 +14,7 @@
 
 /* Snapshot format, all integers big-endian:
  *
- *   "AUGURSNP"  u32 version (1)  u32 number of databases
+ *   "AUGURSNP"  u32 version (2)  u32 number of databases
  *   per database, in enum store__db order:
  *     u8 name length, name, u64 number of entries,
  *     per entry in key order: u32 key length, key, u32 value length, value
@@ -29,7 +29,11 @@
  * snapshots it took before). */
 static const unsigned char snapshot_magic[8] = {'A', 'U', 'G', 'U',
                                                 'R', 'S', 'N', 'P'};
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2
+/* Version 1 keyed sessions by the client id alone and kept answers without
+ * a digest: its entries are read as the sessions of no principal
+ * (store__session_entry_upgrade), so a node can still start from one. */
+#define SNAPSHOT_VERSION_MIN 1
 #define SNAPSHOT_HEADER (sizeof snapshot_magic + 4 + 4)
 #define SNAPSHOT_SUM 32
 
@@ -372,6 +376,7 @@ static int key_cmp(const MDB_val *a, const MDB_val *b)
 static int content_walk(struct store *s,
                         const unsigned char *p,
                         size_t len,
+                        uint64_t version,
                         MDB_txn *txn)
 {
     /* Past the magic and the version, checked by the caller. */
@@ -388,6 +393,11 @@ static int content_walk(struct store *s,
         uint64_t name_len;
         uint64_t count;
         MDB_val prev = {0};
+        bool upgrade = version < 2 && (db == STORE__DB_SESSIONS ||
+                                       db == STORE__DB_SESSION_TIMES ||
+                                       db == STORE__DB_ANSWERS);
+        unsigned char kbuf[STORE__SESSION_KEY_MAX];
+        unsigned char prevbuf[STORE__SESSION_KEY_MAX];
 
         if (!read_uint(&r, 1, &name_len) || name_len != strlen(name) ||
             !read_bytes(&r, name_len, &b) || memcmp(b, name, name_len) != 0 ||
@@ -411,6 +421,10 @@ static int content_walk(struct store *s,
             }
             v.mv_size = vlen;
             v.mv_data = (void *)b;
+            if (upgrade &&
+                store__session_entry_upgrade(s, (int)db, &k, &v, kbuf) != 0) {
+                return AUGUR_EMALFORMED;
+            }
             if (txn == NULL) {
                 if ((i > 0 && key_cmp(&prev, &k) >= 0) ||
                     (records[db] != NULL
@@ -425,6 +439,11 @@ static int content_walk(struct store *s,
                 }
             }
             prev = k;
+            if (upgrade) {
+                /* k points into kbuf, which the next entry overwrites. */
+                memcpy(prevbuf, k.mv_data, k.mv_size);
+                prev.mv_data = prevbuf;
+            }
         }
     }
     return r.pos == r.len ? 0 : AUGUR_EMALFORMED;
@@ -450,7 +469,7 @@ int store_restore(struct store *s, const void *buf, size_t len)
     for (int i = 0; i < 4; i++) {
         version = (version << 8) | p[sizeof snapshot_magic + i];
     }
-    if (version != SNAPSHOT_VERSION) {
+    if (version < SNAPSHOT_VERSION_MIN || version > SNAPSHOT_VERSION) {
         snprintf(s->errmsg, sizeof s->errmsg,
                  "snapshot: version %llu, this node reads %d",
                  (unsigned long long)version, SNAPSHOT_VERSION);
@@ -463,7 +482,7 @@ int store_restore(struct store *s, const void *buf, size_t len)
         return AUGUR_EMALFORMED;
     }
     /* Check everything before touching anything. */
-    rv = content_walk(s, p, len, NULL);
+    rv = content_walk(s, p, len, version, NULL);
     if (rv != 0) {
         snprintf(s->errmsg, sizeof s->errmsg, "snapshot: malformed content");
         return AUGUR_EMALFORMED;
@@ -480,7 +499,7 @@ int store_restore(struct store *s, const void *buf, size_t len)
             goto err_after_txn_begin;
         }
     }
-    rv = content_walk(s, p, len, txn);
+    rv = content_walk(s, p, len, version, txn);
     if (rv == 0) {
         rv = store__meta_rev(s, txn, &rev);
     }

@@ -268,6 +268,44 @@ static int answer_pack(struct store *s, msgpack_sbuffer *answer, uint64_t rev)
     return p.failed ? AUGUR_ENOMEM : 0;
 }
 
+/* What no principal's command may look like, whatever its op: without a
+ * client id there is no session to keep it at most once, and a sequence
+ * of 0 is not one (session.open alone may go without: it is idempotent). */
+static int principal_session_check(const struct store_cmd *cmd, char *errmsg)
+{
+    if (!cmd->has_principal) {
+        return 0;
+    }
+    if (cmd->client == 0) {
+        snprintf(errmsg, STORE_ERRMSG_SIZE,
+                 "%s: a client's write needs a client id",
+                 store_op_name(cmd->op));
+        return AUGUR_EINVAL;
+    }
+    if (cmd->seq == 0 && cmd->op != STORE_OP_SESSION_OPEN) {
+        snprintf(errmsg, STORE_ERRMSG_SIZE,
+                 "%s: a write needs a sequence number from 1",
+                 store_op_name(cmd->op));
+        return AUGUR_EINVAL;
+    }
+    return 0;
+}
+
+/* Refused before anything was written: answer, abort, keep nothing. */
+static int apply_refused(struct store *s,
+                         MDB_txn *txn,
+                         msgpack_sbuffer *answer,
+                         size_t start)
+{
+    int rv = answer_pack(s, answer, s->rev);
+
+    mdb_txn_abort(txn);
+    if (rv != 0) {
+        answer->size = start;
+    }
+    return rv;
+}
+
 int store_apply(struct store *s,
                 const struct store_cmd *cmd,
                 msgpack_sbuffer *answer)
@@ -286,12 +324,26 @@ int store_apply(struct store *s,
         snprintf(s->errmsg, sizeof s->errmsg, "%s is a read, not a write",
                  store_op_name(cmd->op));
     }
+    if (rv == 0) {
+        rv = principal_session_check(cmd, s->errmsg);
+    }
     if (rv != 0) {
         return store_answer_error(answer, rv, "%s", s->errmsg);
     }
     rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0) {
         return store__mdb_fail(s, rc, "mdb_txn_begin");
+    }
+    /* The sender is checked against this state, not the one the leader
+     * saw when it accepted the command: a principal removed (or demoted)
+     * in between has no say, on every node alike. */
+    op_begin(s);
+    rv = store__principal_check(s, txn, cmd);
+    if (rv != 0) {
+        goto err_after_txn_begin;
+    }
+    if (s->status != 0) {
+        return apply_refused(s, txn, answer, start);
     }
     if (cmd->client != 0) {
         rv = store__session_check(s, txn, cmd, answer, &sess, &done);
@@ -310,9 +362,10 @@ int store_apply(struct store *s,
     if (rv != 0) {
         goto err_after_txn_begin;
     }
-    /* session.expire tidies bookkeeping: it is not a change of the fleet
-     * model, so it has no revision and no event. */
-    if (s->status == 0 && cmd->op != STORE_OP_SESSION_EXPIRE) {
+    /* session.expire and session.open tidy bookkeeping: they are not
+     * changes of the fleet model, so they have no revision and no event. */
+    if (s->status == 0 && cmd->op != STORE_OP_SESSION_EXPIRE &&
+        cmd->op != STORE_OP_SESSION_OPEN) {
         rev = s->rev + 1;
         rv = store__meta_rev_put(s, txn, rev);
         if (rv == 0) {

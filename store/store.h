@@ -4,6 +4,7 @@
 #ifndef AUGUR_STORE_H
 #define AUGUR_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,17 +106,28 @@ struct store_label
     char value[STORE_LABEL_VALUE_SIZE];
 };
 
+/* A principal's raw public key (Ed25519), as commands carry it. */
+#define STORE_PK_SIZE 32
+
 /* A decoded command or query.  Strings are NUL-terminated copies, so a
  * command outlives the buffer it was decoded from.  Fields of the union
  * member for @op only are meaningful. */
 struct store_cmd
 {
     enum store_op op;
-    /* Session (writes only; client 0 means "no session": no dedup). */
+    /* Session (writes only; client 0 means "no session": no dedup).  A
+     * session is keyed by (principal, client). */
     uint64_t client; /* client id, chosen at random by the client */
     uint64_t seq;    /* client's sequence number, from 1 */
     uint64_t ack;    /* lowest seq the client still awaits an answer for */
     int64_t time_ms; /* leader's wall clock when proposed, ms since epoch */
+    /* The authenticated principal that sent the command, stamped by the
+     * leader on every client write ("pk" in the log entry).  The cluster's
+     * own commands, and entries written before principals were stamped,
+     * carry none: for them apply checks no principal and keeps the rules
+     * of before (no registration, the all-zero key in session keys). */
+    bool has_principal;
+    uint8_t principal[STORE_PK_SIZE];
     union
     {
         struct
@@ -213,10 +225,11 @@ struct store_cmd
  *
  * The wire form of a command is a msgpack map:
  *   {"op": NAME, "args": {"workload": "w1", "to": "h2", "epoch": 3},
- *    "client": u64, "seq": u64, "ack": u64, "time": i64}
+ *    "client": u64, "seq": u64, "ack": u64, "time": i64, "pk": bin32}
  * with NAME the op's wire name from common/ops.h (claim.transfer here).
- * The session keys and "time" are optional (0 when absent).  The argument
- * maps of each op are listed in docs/ARCHITECTURE.md.
+ * The session keys and "time" are optional (0 when absent); "pk" (the
+ * principal, see struct store_cmd) is written only when there is one.  The
+ * argument maps of each op are listed in docs/ARCHITECTURE.md.
  *
  * store_cmd_decode_args fills @cmd from an op and its "args" object (as a
  * client request carries them); store_cmd_decode reads a whole command (as a
@@ -275,9 +288,15 @@ void store_close(struct store *s);
  * Deterministic: the same sequence of commands gives the same state and the
  * same answers on every node.  Refusals (unknown workload, stale epoch, cycle,
  * ...) and undecodable input are answers, not failures: they change nothing.
- * Dedup: when cmd->client != 0 and (client, seq) was applied before, the
- * stored answer is returned again and nothing changes; answers for seqs below
- * cmd->ack are forgotten; a seq below the session's floor is answered
+ * Principal: a command that carries one applies only if that key is a
+ * principal in this state (else AUGUR_EAUTH) whose role reaches the op's
+ * row in common/ops.h (else AUGUR_EPERM); it needs a client id and, but for
+ * session.open, a sequence (else AUGUR_EINVAL); nothing changes on refusal.
+ * Dedup: when cmd->client != 0 and (principal, client, seq) was applied
+ * before, the stored answer is returned again and nothing changes (or
+ * AUGUR_EINVAL when that seq was used for a different command); answers for
+ * seqs below cmd->ack are forgotten; a seq below the session's floor, or a
+ * principal's write from a session never opened or expired, is answered
  * AUGUR_ESESSION.
  *
  * The answer is appended to @answer.  Returns 0, or AUGUR_EIO/AUGUR_ENOMEM
@@ -335,16 +354,19 @@ int store_node_records(struct store *s,
 /* Principals.  store_principal_find looks up the principal holding public
  * key @key_hex (64 hex digits) in the applied state: 0 with its name
  * (STORE_ID_SIZE bytes) and role, AUGUR_ENOTFOUND or AUGUR_EIO.
- * store_principals_bootstrapped tells whether the first admin was ever
- * recorded (principal.bootstrap applied).  store_principals_version changes
- * whenever the set of principals may have changed (an add, a remove, a
- * restore): it is not part of the state, only a hint to re-check open
- * connections. */
+ * store_principals_bootstrapped sets *@done when the first admin was ever
+ * recorded (principal.bootstrap applied): 0 or AUGUR_EIO (callers fail
+ * closed).  store_principals_version changes whenever the set of
+ * principals may have changed (an add, a remove, a restore): it is not part
+ * of the state, only a hint to re-check open connections.  store_role_rank
+ * is a role's rank against common/ops.h's ROLE column. */
 int store_principal_find(struct store *s,
                          const char *key_hex,
                          char *name,
                          int *role) STORE_WARN_UNUSED;
-int store_principals_bootstrapped(struct store *s);
+int store_principals_bootstrapped(struct store *s,
+                                  bool *done) STORE_WARN_UNUSED;
+enum augur_role_rank store_role_rank(int role);
 uint64_t store_principals_version(struct store *s);
 
 /* Revoked node keys (node.revoke).  store_node_key_revoked: 1 when

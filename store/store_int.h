@@ -30,9 +30,9 @@ enum store__db
     STORE__DB_EDGES,          /* "from\0to" -> kind */
     STORE__DB_REDGES,         /* "to\0from" -> kind: the same edges, reversed */
     STORE__DB_EVENTS,         /* BE u64 rev -> event object */
-    STORE__DB_SESSIONS,       /* BE u64 client -> [floor, last_time_ms] */
-    STORE__DB_SESSION_TIMES,  /* BE time, BE client -> nil: expiry order */
-    STORE__DB_ANSWERS,        /* BE u64 client, BE u64 seq -> answer bytes */
+    STORE__DB_SESSIONS,       /* pk, BE client -> [floor, last_time_ms] */
+    STORE__DB_SESSION_TIMES,  /* BE time, pk, BE client -> nil: expiry */
+    STORE__DB_ANSWERS,        /* pk, BE client, BE seq -> digest, answer */
     STORE__DB_NODES,          /* BE u64 node id -> [raft addr, client addr] */
     STORE__DB_PRINCIPALS,     /* name -> [key hex, role] */
     STORE__DB_PRINCIPAL_KEYS, /* key hex -> name */
@@ -132,13 +132,24 @@ struct store__record
                   void *out);
 };
 
+/* The longest key of the session databases: time, principal key, client,
+ * or principal key, client, seq. */
+#define STORE__SESSION_KEY_MAX (STORE_PK_SIZE + 16)
+
+/* The size of a command's digest (store__cmd_digest in pack.h). */
+#define STORE__CMD_DIGEST_SIZE 16
+
 /* A session, decoded.  @exists is false for a client seen for the first
- * time. */
+ * time.  @digest is the current command's (store__cmd_digest); @remember
+ * says whether its answer is kept (not for a session.open without a
+ * sequence). */
 struct store__session
 {
     bool exists;
+    bool remember;
     uint64_t floor;
     int64_t last_time_ms;
+    unsigned char digest[STORE__CMD_DIGEST_SIZE];
 };
 
 /* Scratch for graph walks: a set of visited ids (open addressing over an
@@ -181,6 +192,9 @@ struct store
     uint64_t principals_version; /* bumped when principals may change */
     size_t page_bytes;           /* a page's byte budget (reads) */
     uint64_t revoked_version;    /* bumped when revoked keys may change */
+    /* The name of the principal the command being applied came from ("" =
+     * none), for its event. */
+    char principal[STORE_ID_SIZE];
 };
 
 #endif

@@ -14,6 +14,8 @@
 
 #include <sodium.h>
 
+#include "common/log.h"
+
 /* Domain separation: every hash and signature names what it is for, so
  * that a signature made for one purpose is worthless in another. */
 static const char label_hello[] = "augur sodium1 hello";
@@ -45,21 +47,35 @@ int secure_init(void)
 
 /* ---- keys ------------------------------------------------------------- */
 
+/* Keep a secret half out of swap and core dumps where the system allows;
+ * a system that does not (RLIMIT_MEMLOCK) only gets a warning. */
+static void key_lock(struct secure_key *k)
+{
+    if (sodium_mlock(k->sk, sizeof k->sk) != 0) {
+        LOG(LOG_LEVEL_WARN,
+            "cannot lock a secret key in memory (%s): it may be swapped out",
+            strerror(errno));
+    }
+}
+
 int secure_key_generate(struct secure_key *k)
 {
     if (secure_init() != 0) {
         return AUGUR_EINTERNAL;
     }
     if (crypto_sign_keypair(k->pk, k->sk) != 0) {
+        sodium_memzero(k->sk, sizeof k->sk);
         return AUGUR_EINTERNAL;
     }
+    key_lock(k);
     k->has_secret = true;
     return 0;
 }
 
 void secure_key_wipe(struct secure_key *k)
 {
-    sodium_memzero(k->sk, sizeof k->sk);
+    /* Zeroes, then unlocks what key_lock locked (harmless if it did not). */
+    (void)sodium_munlock(k->sk, sizeof k->sk);
     k->has_secret = false;
 }
 
@@ -158,9 +174,13 @@ static int read_key_file(const char *path,
     if (f == NULL) {
         return fail(errmsg, AUGUR_EIO, "%s: %s", path, strerror(errno));
     }
+    /* Unbuffered: a stdio buffer would keep a copy of a secret key in
+     * memory nobody wipes. */
+    setvbuf(f, NULL, _IONBF, 0);
     n = fread(buf, 1, size - 1, f);
     if (ferror(f)) {
         fclose(f);
+        sodium_memzero(buf, size);
         return fail(errmsg, AUGUR_EIO, "%s: read failed", path);
     }
     fclose(f);
@@ -202,15 +222,16 @@ int secure_key_load_secret(const char *path, struct secure_key *k, char *errmsg)
     rv = hex_decode(buf, len, k->sk, SECURE_SK_SIZE);
     sodium_memzero(buf, sizeof buf);
     if (rv != 0) {
-        memset(k, 0, sizeof *k);
+        sodium_memzero(k, sizeof *k);
         return fail(errmsg, AUGUR_EMALFORMED,
                     "%s: not an augur private key (128 hex digits)", path);
     }
     /* An Ed25519 secret key carries its public key in its second half. */
     if (crypto_sign_ed25519_sk_to_pk(k->pk, k->sk) != 0) {
-        secure_key_wipe(k);
+        sodium_memzero(k, sizeof *k);
         return fail(errmsg, AUGUR_EMALFORMED, "%s: bad private key", path);
     }
+    key_lock(k);
     k->has_secret = true;
     return 0;
 }
@@ -232,7 +253,11 @@ int secure_key_load_public(const char *path,
                     "%s: is a private key; pass its public key (%s.pub)", path,
                     path);
     }
-    if (secure_key_from_hex(buf, len, pk) != 0) {
+    rv = secure_key_from_hex(buf, len, pk);
+    /* Whatever the file held (someone may pass a private key by mistake)
+     * does not stay on the stack. */
+    sodium_memzero(buf, sizeof buf);
+    if (rv != 0) {
         return fail(errmsg, AUGUR_EMALFORMED,
                     "%s: not an augur public key (64 hex digits)", path);
     }

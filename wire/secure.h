@@ -70,7 +70,10 @@ int secure_key_from_hex(const char *hex,
                         size_t len,
                         uint8_t pk[SECURE_PK_SIZE]) SECURE_WARN_UNUSED;
 
-/* Wipe the secret half. */
+/* Wipe the secret half, and unlock it (the secret halves that
+ * secure_key_generate and secure_key_load_secret fill are locked in memory
+ * with sodium_mlock where the system allows; otherwise a warning is
+ * logged). */
 void secure_key_wipe(struct secure_key *k);
 
 /* ---- node certificates ------------------------------------------------ */

@@ -8,6 +8,8 @@
  *     time, with ids 1..K and the same (client, seq).  Each answer map is
  *     printed as one JSON line with sorted keys.  Follows no redirects.
  *     Exit 0 when every request was answered, 1 on a transport failure.
+ *     Before a write it opens the session (session.open, answer not
+ *     printed), as libaugur does; --no-open sends the write alone.
  *
  *     With --vary, each request's args are --args-json with every "{i}"
  *     replaced by its id (1..K) and its seq is N + id - 1: K distinct writes.
@@ -66,6 +68,7 @@
 #include "wire/proto.h"
 #include "wire/secure.h"
 #include "common/error.h"
+#include "common/ops.h"
 
 #define WIRE_IO_TIMEOUT_MS 30000
 #define WIRE_CLOSE_WAIT_MS 5000
@@ -81,7 +84,7 @@ static const char usage[] =
     "       augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] "
     "[--hello]\n"
     "       augur-wire --endpoint HOST:PORT --peer-as ID --node-cert FILE\n"
-    "  [--plain] [--mutate replay|tamper|oversize|truncate]\n"
+    "  [--plain] [--no-open] [--mutate replay|tamper|oversize|truncate]\n"
     "  keys: AUGUR_KEY and AUGUR_CLUSTER_KEY (the authenticated handshake)\n";
 
 struct wire_options
@@ -104,6 +107,7 @@ struct wire_options
     uint64_t seed;
     bool hello;
     bool plain;
+    bool no_open;       /* send writes without opening a session first */
     const char *mutate; /* NULL, "replay", "tamper", "oversize", "truncate" */
     bool keyed;
     struct secure_key key;
@@ -465,6 +469,7 @@ static int json_to_msgpack(msgpack_packer *pk, const json_t *j)
 static int print_payload(const struct proto_frame *frame,
                          const char *member,
                          uint64_t *id_out,
+                         bool quiet,
                          char *errmsg)
 {
     msgpack_unpacked u;
@@ -511,8 +516,10 @@ static int print_payload(const struct proto_frame *frame,
         msgpack_unpacked_destroy(&u);
         return AUGUR_ENOMEM;
     }
-    printf("%s\n", text);
-    fflush(stdout);
+    if (!quiet) {
+        printf("%s\n", text);
+        fflush(stdout);
+    }
     free(text);
     json_decref(j);
     msgpack_unpacked_destroy(&u);
@@ -523,7 +530,7 @@ static int print_payload(const struct proto_frame *frame,
 static int wire_closed(struct wire_conn *c, const struct proto_frame *frame)
 {
     char errmsg[WIRE_ERRMSG_SIZE] = "";
-    (void)print_payload(frame, NULL, NULL, errmsg);
+    (void)print_payload(frame, NULL, NULL, false, errmsg);
     snprintf(c->errmsg, sizeof c->errmsg,
              "server closed the connection (CLOSE frame)");
     return AUGUR_EPROTO;
@@ -655,9 +662,10 @@ static int wire_handshake(struct wire_conn *c,
     return 0;
 }
 
-/* Read the answer to request @id and print it.  Requests go one at a time,
- * so the next frame must be its RESPONSE; anything else is an error. */
-static int wire_await_answer(struct wire_conn *c, uint64_t id)
+/* Read the answer to request @id and print it (unless @quiet).  Requests
+ * go one at a time, so the next frame must be its RESPONSE; anything else
+ * is an error. */
+static int wire_await(struct wire_conn *c, uint64_t id, bool quiet)
 {
     struct proto_frame frame;
     char errmsg[WIRE_ERRMSG_SIZE];
@@ -675,7 +683,8 @@ static int wire_await_answer(struct wire_conn *c, uint64_t id)
         snprintf(c->errmsg, sizeof c->errmsg, "unexpected frame of type %d",
                  (int)frame.type);
         rv = AUGUR_EPROTO;
-    } else if ((rv = print_payload(&frame, "answer", &got, errmsg)) != 0) {
+    } else if ((rv = print_payload(&frame, "answer", &got, quiet, errmsg)) !=
+               0) {
         snprintf(c->errmsg, sizeof c->errmsg, "%s", errmsg);
     } else if (got != id) {
         snprintf(c->errmsg, sizeof c->errmsg,
@@ -685,6 +694,37 @@ static int wire_await_answer(struct wire_conn *c, uint64_t id)
     }
     memmove(c->buf, c->buf + consumed, c->len - consumed);
     c->len -= consumed;
+    return rv;
+}
+
+static int wire_await_answer(struct wire_conn *c, uint64_t id)
+{
+    return wire_await(c, id, false);
+}
+
+/* A write applies only in a session the cluster knows: open it first (as
+ * libaugur does), without printing the answer.  The id is one the requests
+ * do not use. */
+static int wire_open_session(struct wire_conn *c, const struct wire_options *o)
+{
+    const char *op = augur_op_wire(AUGUR_OP_SESSION_OPEN);
+    struct proto_request req;
+    msgpack_sbuffer out;
+    int rv;
+
+    memset(&req, 0, sizeof req);
+    req.id = o->repeat + 1;
+    req.op = op;
+    req.op_len = strlen(op);
+    msgpack_sbuffer_init(&out);
+    rv = proto_request_append(&out, &req, NULL, 0);
+    if (rv == 0) {
+        rv = wire_send_frames(c, out.data, out.size);
+    }
+    if (rv == 0) {
+        rv = wire_await(c, req.id, true);
+    }
+    msgpack_sbuffer_destroy(&out);
     return rv;
 }
 
@@ -821,7 +861,7 @@ static int run_park(const struct wire_options *o)
         if (frame.type == PROTO_CLOSE) {
             rv = wire_closed(&c, &frame);
         } else if (frame.type == PROTO_RESPONSE) {
-            rv = print_payload(&frame, "answer", NULL, errmsg);
+            rv = print_payload(&frame, "answer", NULL, false, errmsg);
             if (rv == 0 && ++answered == o->park) {
                 break;
             }
@@ -873,6 +913,10 @@ static int run_requests(const struct wire_options *o)
     rv = wire_connect(&c, o->endpoint);
     if (rv == 0) {
         rv = wire_handshake(&c, o, o->client);
+    }
+    if (rv == 0 && c.ch.ready && !o->no_open && o->mutate == NULL &&
+        augur_op_is_write(augur_op_find(o->op, strlen(o->op)))) {
+        rv = wire_open_session(&c, o);
     }
     if (rv == 0 && o->mutate != NULL && strcmp(o->mutate, "oversize") == 0) {
         uint8_t hdr[PROTO_HEADER_SIZE];
@@ -1082,6 +1126,7 @@ int main(int argc, char **argv)
         {"hold-ms", required_argument, NULL, 'l'},
         {"peer-as", required_argument, NULL, 'A'},
         {"node-cert", required_argument, NULL, 'N'},
+        {"no-open", no_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1137,6 +1182,9 @@ int main(int argc, char **argv)
                 break;
             case 'N':
                 o.node_cert = optarg;
+                break;
+            case 'O':
+                o.no_open = true;
                 break;
             case 'm':
                 o.mutate = optarg;

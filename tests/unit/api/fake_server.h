@@ -57,6 +57,8 @@ struct fake_server
     uint32_t hello_version;
     char hello_auth[16];
     unsigned n_requests;
+    unsigned session_opens; /* answered by fake_read_request itself */
+    int keep_session_opens; /* hand session.open to the script instead */
     struct fake_request requests[FAKE_REQUESTS_MAX];
     int surprises;      /* frames that broke the protocol */
     char surprise[256]; /* the first of them */

@@ -556,6 +556,89 @@ static void no_leader_moves_to_next_endpoint_with_same_seq(void **state)
     assert_int_equal(good.requests[0].seq, busy.requests[0].seq);
 }
 
+/* Answer ESESSION (the cluster forgot the session) to the first request of
+ * every connection while *s->data is positive (counting down), then serve. */
+static void script_esession(struct fake_server *s, int fd, unsigned conn)
+{
+    struct fake_request *r;
+    int *refusals = s->data;
+
+    if (fake_handshake(s, fd) != 0) {
+        return;
+    }
+    while (fake_read_request(s, fd, conn, &r) == 0) {
+        int err;
+        if (*refusals > 0) {
+            (*refusals)--;
+            err = fake_answer(fd, r->id, AUGUR_ESESSION,
+                              "session unknown or expired", 0, NULL, NULL, 0);
+        } else {
+            err = fake_answer_workload(fd, r->id, r->workload);
+        }
+        if (err != 0) {
+            return;
+        }
+    }
+}
+
+/* First connection: read one request (after the session.open fake_read_request
+ * answers) and hang up; later: ESESSION to everything. */
+static void script_drop_then_esession(struct fake_server *s,
+                                      int fd,
+                                      unsigned conn)
+{
+    static int always = 1000;
+
+    if (conn == 0) {
+        if (fake_handshake(s, fd) == 0) {
+            (void)fake_read_request(s, fd, conn, NULL);
+        }
+        return;
+    }
+    s->data = &always;
+    script_esession(s, fd, conn);
+}
+
+/* A write refused with ESESSION the only time it was sent did not apply:
+ * libaugur opens a new session and sends it once more. */
+static void esession_for_a_write_sent_once_reopens_and_resends(void **state)
+{
+    struct fake_server s;
+    struct augur_client *c;
+    int refusals = 1;
+
+    (void)state;
+    assert_int_equal(fake_server_start(&s, script_esession, &refusals), 0);
+    c = open_client(s.addr, 0);
+    assert_int_equal(call_workload(c, "claim.acquire", "w1", 0), 0);
+    augur_client_close(c);
+    fake_server_stop(&s);
+
+    assert_no_surprises(&s);
+    assert_int_equal(s.session_opens, 2);
+    assert_int_equal(s.n_requests, 2);
+    assert_int_equal(s.requests[1].seq, s.requests[0].seq);
+}
+
+/* A write sent twice may have applied the first time, before the session
+ * was forgotten: ESESSION goes to the caller, not another send. */
+static void esession_for_a_resent_write_is_reported(void **state)
+{
+    struct fake_server s;
+    struct augur_client *c;
+
+    (void)state;
+    assert_int_equal(fake_server_start(&s, script_drop_then_esession, NULL), 0);
+    c = open_client(s.addr, 0);
+    assert_int_equal(call_workload(c, "claim.acquire", "w1", 0),
+                     AUGUR_ESESSION);
+    augur_client_close(c);
+    fake_server_stop(&s);
+
+    assert_no_surprises(&s);
+    assert_int_equal(s.n_requests, 2);
+}
+
 struct resubmit
 {
     struct augur_client *c;
@@ -1096,6 +1179,8 @@ int main(void)
         cmocka_unit_test(claim_transfer_conflict_reports_holder),
         cmocka_unit_test(claim_helpers_parse_the_claim),
         cmocka_unit_test(open_refuses_bad_endpoint_lists),
+        cmocka_unit_test(esession_for_a_write_sent_once_reopens_and_resends),
+        cmocka_unit_test(esession_for_a_resent_write_is_reported),
         cmocka_unit_test(submit_refuses_bad_arguments),
     };
 

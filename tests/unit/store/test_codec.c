@@ -321,6 +321,45 @@ static void decode_ignores_unknown_keys(void **state)
 
 /* The wire form of a claim.transfer is stored in the Raft log: it must
  * never change by accident.  AUGUR_GOLDEN_WRITE=1 rewrites the file. */
+/* The principal a leader stamps on a client's write travels as "pk", 32
+ * bytes; a command without one (the cluster's own, or an older entry)
+ * decodes with none. */
+static void principal_key_round_trips_and_is_checked(void **state)
+{
+    char errmsg[STORE_ERRMSG_SIZE] = "";
+    struct store_cmd c;
+    struct store_cmd back;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    uint8_t key[33];
+
+    (void)state;
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_SESSION_OPEN;
+    c.u.expire.ttl_ms = 5000;
+    cmd_session(&c, 3);
+    assert_round_trips(&c);
+    c.has_principal = true;
+    for (unsigned i = 0; i < sizeof c.principal; i++) {
+        c.principal[i] = (uint8_t)(i * 7 + 1);
+    }
+    assert_round_trips(&c);
+
+    memset(key, 0x11, sizeof key);
+    for (size_t size = 31; size <= 33; size += 2) {
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2);
+        pk_kv_str(&pk, "op", "session.open");
+        pk_str(&pk, "pk");
+        msgpack_pack_bin_with_body(&pk, key, size);
+        assert_int_equal(store_cmd_decode(sb.data, sb.size, &back, errmsg),
+                         AUGUR_EMALFORMED);
+        assert_non_null(strstr(errmsg, "'pk'"));
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
 static void golden_claim_transfer_matches_file(void **state)
 {
     char errmsg[STORE_ERRMSG_SIZE];
@@ -977,6 +1016,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(op_names_round_trip),
+        cmocka_unit_test(principal_key_round_trips_and_is_checked),
         cmocka_unit_test(state_and_kind_names_round_trip),
         cmocka_unit_test(every_op_round_trips_through_encode_and_decode),
         cmocka_unit_test(decode_fills_defaults_for_absent_optional_args),

@@ -74,11 +74,24 @@ static void session_retry_applies_once_with_identical_bytes(void **state)
     assert_int_equal(store_revision(f->s), 2);
     assert_digest(f, before);
 
-    /* Even a different body under the same (client, seq) is that retry. */
+    /* A different body under the same (client, seq) is not that retry: it
+     * is refused (not answered with the first answer), and changes
+     * nothing. */
     cmd_score(&c, "h1", 0.9);
+    assert_int_equal(apply_as(f, &c, 7, 1, 1, 9000, NULL), AUGUR_EINVAL);
+    assert_non_null(strstr(ans_error(f), "used for a different command"));
+    assert_int_equal(store_revision(f->s), 2);
+    assert_digest(f, before);
+    /* Nor does another op with the same arguments pass for it. */
+    cmd_get(&c, STORE_OP_RESOURCE_GET, "h1");
+    c.op = STORE_OP_RESOURCE_SET_STATE;
+    c.u.set_state.state = STORE_STATE_ACTIVE;
+    assert_int_equal(apply_as(f, &c, 7, 1, 1, 9000, NULL), AUGUR_EINVAL);
+    assert_digest(f, before);
+    /* The first command still gets its answer. */
+    cmd_score(&c, "h1", 0.5);
     assert_int_equal(apply_as(f, &c, 7, 1, 1, 9000, NULL), 0);
     assert_same_bytes(f, &first);
-    assert_digest(f, before);
 
     /* The next seq applies. */
     assert_int_equal(apply_as(f, &c, 7, 2, 1, 9000, NULL), 0);
@@ -232,6 +245,258 @@ static void session_expire_handles_extreme_times(void **state)
     assert_int_equal(obj_u64(ans_result(f), "expired"), 2);
     assert_int_equal(expire(f, 0, INT64_MAX), 0);
     assert_int_equal(obj_u64(ans_result(f), "expired"), 0);
+}
+
+/* ---- sessions of principals ------------------------------------------- */
+
+static int read_events(struct fx *f, uint64_t from, unsigned limit);
+
+#define KEY_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define KEY_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define KEY_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+
+/* Record principal @name with @key_hex (a run of one hex digit) and @role,
+ * as the cluster's own command. */
+static void add_principal(struct fx *f,
+                          const char *name,
+                          const char *key_hex,
+                          int role)
+{
+    struct store_cmd c;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_PRINCIPAL_ADD;
+    snprintf(c.u.principal.name, sizeof c.u.principal.name, "%s", name);
+    snprintf(c.u.principal.key, sizeof c.u.principal.key, "%s", key_hex);
+    c.u.principal.role = role;
+    assert_int_equal(fx_apply(f, &c), 0);
+}
+
+static void remove_principal(struct fx *f, const char *name)
+{
+    struct store_cmd c;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_PRINCIPAL_REMOVE;
+    snprintf(c.u.principal.name, sizeof c.u.principal.name, "%s", name);
+    assert_int_equal(fx_apply(f, &c), 0);
+}
+
+/* Stamp @c as sent by the principal whose key is the hex digit @digit
+ * repeated (KEY_A: 0xaa...). */
+static void stamp(struct store_cmd *c, unsigned char digit)
+{
+    c->has_principal = true;
+    memset(c->principal, digit, sizeof c->principal);
+}
+
+/* Apply @c from principal @digit as (client, seq, ack) at @time_ms. */
+static int apply_from(struct fx *f,
+                      struct store_cmd *c,
+                      unsigned char digit,
+                      uint64_t client,
+                      uint64_t seq,
+                      uint64_t ack,
+                      int64_t time_ms,
+                      msgpack_sbuffer *bytes)
+{
+    stamp(c, digit);
+    return apply_as(f, c, client, seq, ack, time_ms, bytes);
+}
+
+static int open_session(struct fx *f,
+                        unsigned char digit,
+                        uint64_t client,
+                        int64_t time_ms)
+{
+    struct store_cmd c;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_SESSION_OPEN;
+    c.u.expire.ttl_ms = 60000;
+    return apply_from(f, &c, digit, client, 0, 0, time_ms, NULL);
+}
+
+static void session_is_per_principal_not_per_client_id(void **state)
+{
+    struct fx *f = *state;
+    unsigned char before[32];
+    msgpack_sbuffer first;
+    struct store_cmd c;
+    uint64_t rev;
+
+    msgpack_sbuffer_init(&first);
+    add_principal(f, "alice", KEY_A, STORE_ROLE_OPERATOR);
+    add_principal(f, "mallory", KEY_B, STORE_ROLE_OPERATOR);
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    assert_int_equal(open_session(f, 0xaa, 7, 100), 0);
+    assert_int_equal(open_session(f, 0xbb, 7, 100), 0);
+    cmd_score(&c, "h1", 0.5);
+    rev = store_revision(f->s);
+    assert_int_equal(apply_from(f, &c, 0xaa, 7, 1, 1, 100, &first), 0);
+    assert_int_equal(store_revision(f->s), rev + 1);
+
+    /* Mallory reuses alice's client id and seq: her own write applies
+     * (her own session), and she does not read alice's answer. */
+    cmd_score(&c, "h1", 0.7);
+    assert_int_equal(apply_from(f, &c, 0xbb, 7, 1, 1, 100, NULL), 0);
+    assert_int_equal(store_revision(f->s), rev + 2);
+    assert_int_equal(ans_rev(f), rev + 2);
+    /* Her ack of 2^64-1 is her session's floor, not alice's. */
+    cmd_score(&c, "h1", 0.7);
+    assert_int_equal(apply_from(f, &c, 0xbb, 7, 2, UINT64_MAX, 100, NULL), 0);
+    digest(f, before);
+    /* Alice's retry still gets her own answer, and her next write applies
+     * (it is not answered from mallory's session). */
+    cmd_score(&c, "h1", 0.5);
+    assert_int_equal(apply_from(f, &c, 0xaa, 7, 1, 1, 200, NULL), 0);
+    assert_same_bytes(f, &first);
+    assert_digest(f, before);
+    cmd_score(&c, "h1", 0.2);
+    assert_int_equal(apply_from(f, &c, 0xaa, 7, 2, 1, 200, NULL), 0);
+    assert_int_equal(store_revision(f->s), rev + 4);
+    assert_int_equal(get_resource(f, "h1"), 0);
+    msgpack_sbuffer_destroy(&first);
+}
+
+static void session_of_a_principal_needs_a_sequence_and_a_client(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+    uint64_t rev;
+
+    add_principal(f, "alice", KEY_A, STORE_ROLE_OPERATOR);
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    rev = store_revision(f->s);
+    assert_int_equal(open_session(f, 0xaa, 7, 100), 0);
+    cmd_score(&c, "h1", 0.5);
+    assert_int_equal(apply_from(f, &c, 0xaa, 7, 0, 0, 100, NULL), AUGUR_EINVAL);
+    assert_non_null(strstr(ans_error(f), "sequence number from 1"));
+    assert_int_equal(apply_from(f, &c, 0xaa, 0, 1, 1, 100, NULL), AUGUR_EINVAL);
+    assert_int_equal(store_revision(f->s), rev);
+}
+
+static void session_unknown_or_expired_is_refused_until_opened(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+    uint64_t rev;
+
+    add_principal(f, "alice", KEY_A, STORE_ROLE_OPERATOR);
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    rev = store_revision(f->s);
+    cmd_score(&c, "h1", 0.5);
+    /* Never opened: refused, nothing changes, nothing is remembered. */
+    assert_int_equal(apply_from(f, &c, 0xaa, 9, 1, 1, 1000, NULL),
+                     AUGUR_ESESSION);
+    assert_non_null(strstr(ans_error(f), "session unknown or expired"));
+    assert_int_equal(store_revision(f->s), rev);
+
+    /* Opened (idempotent, no revision, answers its lifetime). */
+    assert_int_equal(open_session(f, 0xaa, 9, 1000), 0);
+    assert_int_equal(obj_u64(ans_result(f), "ttl_ms"), 60000);
+    assert_int_equal(open_session(f, 0xaa, 9, 1000), 0);
+    assert_int_equal(store_revision(f->s), rev);
+    assert_int_equal(apply_from(f, &c, 0xaa, 9, 1, 1, 1000, NULL), 0);
+    assert_int_equal(store_revision(f->s), rev + 1);
+
+    /* Expired: the retry of seq 1 does not apply a second time. */
+    assert_int_equal(expire(f, 2000, 10000), 0);
+    assert_int_equal(obj_u64(ans_result(f), "expired"), 1);
+    assert_int_equal(apply_from(f, &c, 0xaa, 9, 1, 1, 10000, NULL),
+                     AUGUR_ESESSION);
+    assert_int_equal(store_revision(f->s), rev + 1);
+    /* A new session applies new writes. */
+    assert_int_equal(open_session(f, 0xaa, 9, 10000), 0);
+    assert_int_equal(apply_from(f, &c, 0xaa, 9, 2, 2, 10000, NULL), 0);
+    assert_int_equal(store_revision(f->s), rev + 2);
+}
+
+static void apply_refuses_a_removed_principal_and_a_lower_role(void **state)
+{
+    struct fx *f = *state;
+    unsigned char before[32];
+    struct store_cmd c;
+
+    add_principal(f, "root", KEY_B, STORE_ROLE_ADMIN);
+    add_principal(f, "alice", KEY_A, STORE_ROLE_READER);
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    assert_int_equal(open_session(f, 0xaa, 3, 100), 0);
+    digest(f, before);
+
+    /* A reader may not set a score, whatever the server let through. */
+    cmd_score(&c, "h1", 0.5);
+    assert_int_equal(apply_from(f, &c, 0xaa, 3, 1, 1, 100, NULL), AUGUR_EPERM);
+    assert_non_null(strstr(ans_error(f), "may not call 'score.set'"));
+    assert_digest(f, before);
+    /* Nor may anyone propose the cluster's own commands. */
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_SESSION_EXPIRE;
+    assert_int_equal(apply_from(f, &c, 0xbb, 4, 1, 1, 100, NULL), AUGUR_EPERM);
+
+    /* Removed between the leader's acceptance and apply: refused. */
+    add_principal(f, "ops", KEY_C, STORE_ROLE_OPERATOR);
+    assert_int_equal(open_session(f, 0xcc, 5, 100), 0);
+    remove_principal(f, "ops");
+    digest(f, before);
+    cmd_score(&c, "h1", 0.5);
+    assert_int_equal(apply_from(f, &c, 0xcc, 5, 1, 1, 100, NULL), AUGUR_EAUTH);
+    assert_non_null(strstr(ans_error(f), "not a principal"));
+    assert_int_equal(open_session(f, 0xcc, 6, 100), AUGUR_EAUTH);
+    assert_digest(f, before);
+    /* An unknown key is refused alike. */
+    assert_int_equal(apply_from(f, &c, 0xdd, 5, 1, 1, 100, NULL), AUGUR_EAUTH);
+    assert_digest(f, before);
+}
+
+/* A principal lookup that fails (here an index entry that points nowhere)
+ * fails closed: apply admits nothing and reports the failure, the server's
+ * lookup does not find the key either. */
+static void principal_lookup_failure_admits_nothing(void **state)
+{
+    struct fx *f = *state;
+    unsigned char before[32];
+    struct store_cmd c;
+    char name[STORE_ID_SIZE];
+    int role = -1;
+    uint64_t rev;
+
+    assert_int_equal(add_host(f, "h1", 10, 10), 0);
+    fx_raw_put(f, "principal_keys", KEY_C, strlen(KEY_C), "ghost", 5);
+    assert_int_equal(store_principal_find(f->s, KEY_C, name, &role), AUGUR_EIO);
+    rev = store_revision(f->s);
+    digest(f, before);
+    cmd_score(&c, "h1", 0.5);
+    stamp(&c, 0xcc);
+    c.client = 5;
+    c.seq = 1;
+    c.ack = 1;
+    f->answer.size = 0;
+    assert_int_equal(store_apply(f->s, &c, &f->answer), AUGUR_EIO);
+    assert_int_equal(f->answer.size, 0);
+    assert_int_equal(store_revision(f->s), rev);
+    assert_digest(f, before);
+}
+
+static void events_name_the_principal_of_each_write(void **state)
+{
+    struct fx *f = *state;
+    const msgpack_object *events;
+    struct store_cmd c;
+
+    add_principal(f, "alice", KEY_A, STORE_ROLE_OPERATOR);
+    assert_int_equal(open_session(f, 0xaa, 3, 100), 0);
+    cmd_resource_add(&c, "h1", "host", 4, 4);
+    assert_int_equal(apply_from(f, &c, 0xaa, 3, 1, 1, 100, NULL), 0);
+    assert_int_equal(add_host(f, "h2", 4, 4), 0); /* the cluster's own */
+
+    assert_int_equal(read_events(f, 0, 0), 0);
+    events = obj_get(ans_result(f), "events");
+    assert_int_equal(events->via.array.size, 3);
+    assert_null(obj_get(&events->via.array.ptr[0], "principal"));
+    assert_obj_str(&events->via.array.ptr[1], "principal", "alice");
+    assert_obj_str(&events->via.array.ptr[1], "op", "resource.add");
+    assert_null(obj_get(&events->via.array.ptr[2], "principal"));
 }
 
 /* ---- events ----------------------------------------------------------- */
@@ -423,6 +688,12 @@ int main(void)
         T(session_client_zero_is_never_deduplicated),
         T(session_expire_drops_idle_sessions_by_command_time),
         T(session_expire_handles_extreme_times),
+        T(session_is_per_principal_not_per_client_id),
+        T(session_of_a_principal_needs_a_sequence_and_a_client),
+        T(session_unknown_or_expired_is_refused_until_opened),
+        T(apply_refuses_a_removed_principal_and_a_lower_role),
+        T(principal_lookup_failure_admits_nothing),
+        T(events_name_the_principal_of_each_write),
         T(events_record_each_change_under_its_revision),
         T(events_page_by_from_and_limit),
         T(events_refuse_from_beyond_the_next_revision),

@@ -383,6 +383,140 @@ static void restore_refuses_bad_content_under_a_valid_checksum(void **state)
     fx_close(&g);
 }
 
+/* Rewrite a (version 2) snapshot as version 1 wrote it: sessions, their
+ * times and answers keyed by the client id alone, answers without a
+ * digest.  Only sessions of no principal can be written back so. */
+static unsigned char *snapshot_as_v1(const unsigned char *buf,
+                                     size_t len,
+                                     size_t *out_len)
+{
+    unsigned char *out = malloc(len);
+    size_t i = 16;
+    size_t o = 16;
+
+    assert_non_null(out);
+    memcpy(out, buf, 16);
+    out[11] = 1;
+    while (i < len - 32) {
+        size_t name_len = buf[i];
+        char name[32] = "";
+        uint64_t count = 0;
+
+        memcpy(name, buf + i + 1, name_len);
+        memcpy(out + o, buf + i, 1 + name_len + 8);
+        for (int b = 0; b < 8; b++) {
+            count = count << 8 | buf[i + 1 + name_len + b];
+        }
+        i += 1 + name_len + 8;
+        o += 1 + name_len + 8;
+        for (uint64_t e = 0; e < count; e++) {
+            size_t klen = (size_t)buf[i] << 24 | (size_t)buf[i + 1] << 16 |
+                          (size_t)buf[i + 2] << 8 | buf[i + 3];
+            const unsigned char *k = buf + i + 4;
+            const unsigned char *vp = k + klen;
+            size_t vlen = (size_t)vp[0] << 24 | (size_t)vp[1] << 16 |
+                          (size_t)vp[2] << 8 | vp[3];
+            const unsigned char *v = vp + 4;
+            unsigned char nk[64];
+            size_t nklen = klen;
+            size_t skip_v = 0;
+
+            memcpy(nk, k, klen < sizeof nk ? klen : sizeof nk);
+            if (strcmp(name, "sessions") == 0 || strcmp(name, "answers") == 0) {
+                nklen = klen - 32;
+                memcpy(nk, k + 32, nklen);
+                skip_v = strcmp(name, "answers") == 0 ? 16 : 0;
+            } else if (strcmp(name, "session_times") == 0) {
+                nklen = 16;
+                memcpy(nk, k, 8);
+                memcpy(nk + 8, k + 40, 8);
+            }
+            out[o] = (unsigned char)(nklen >> 24);
+            out[o + 1] = (unsigned char)(nklen >> 16);
+            out[o + 2] = (unsigned char)(nklen >> 8);
+            out[o + 3] = (unsigned char)nklen;
+            if (nklen == klen) {
+                memcpy(out + o + 4, k, klen);
+            } else {
+                memcpy(out + o + 4, nk, nklen);
+            }
+            o += 4 + nklen;
+            out[o] = (unsigned char)((vlen - skip_v) >> 24);
+            out[o + 1] = (unsigned char)((vlen - skip_v) >> 16);
+            out[o + 2] = (unsigned char)((vlen - skip_v) >> 8);
+            out[o + 3] = (unsigned char)(vlen - skip_v);
+            memcpy(out + o + 4, v + skip_v, vlen - skip_v);
+            o += 4 + vlen - skip_v;
+            i = (size_t)(v + vlen - buf);
+        }
+    }
+    o += 32;
+    reseal(out, o);
+    *out_len = o;
+    return out;
+}
+
+/* A node can start from a snapshot of the version before sessions were
+ * keyed by principal: its sessions become sessions of no principal, whose
+ * answers are returned to any retry, as they were. */
+static void restore_reads_a_version_1_snapshot(void **state)
+{
+    struct fx *f = *state;
+    struct fx g;
+    struct store_cmd c;
+    msgpack_sbuffer first;
+    unsigned char *buf;
+    unsigned char *v1;
+    size_t len;
+    size_t v1_len;
+    uint64_t rev;
+
+    msgpack_sbuffer_init(&first);
+    build_state(f);
+    cmd_score(&c, "h1", 0.25);
+    c.client = 7;
+    c.seq = 1;
+    c.ack = 1;
+    c.time_ms = 1000;
+    assert_int_equal(fx_apply(f, &c), 0);
+    msgpack_sbuffer_write(&first, f->answer.data, f->answer.size);
+    rev = store_revision(f->s);
+    snapshot(f, &buf, &len);
+    v1 = snapshot_as_v1(buf, len, &v1_len);
+    assert_true(v1_len < len);
+
+    fx_open(&g);
+    assert_int_equal(store_restore(g.s, v1, v1_len), 0);
+    assert_same_reads(f, &g);
+    assert_int_equal(store_revision(g.s), rev);
+    /* The remembered answer is still there for the retry. */
+    cmd_score(&c, "h1", 0.25);
+    c.client = 7;
+    c.seq = 1;
+    c.ack = 1;
+    c.time_ms = 2000;
+    assert_int_equal(fx_apply(&g, &c), 0);
+    assert_int_equal(g.answer.size, first.size);
+    assert_memory_equal(g.answer.data, first.data, first.size);
+    assert_int_equal(store_revision(g.s), rev);
+    /* The session and its time index work on: the next seq applies, and
+     * expiry finds the session. */
+    c.seq = 2;
+    assert_int_equal(fx_apply(&g, &c), 0);
+    assert_int_equal(store_revision(g.s), rev + 1);
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_SESSION_EXPIRE;
+    c.u.expire.ttl_ms = 10;
+    c.time_ms = 1000000;
+    assert_int_equal(fx_apply(&g, &c), 0);
+    assert_int_equal(obj_u64(ans_result(&g), "expired"), 1);
+
+    free(v1);
+    free(buf);
+    msgpack_sbuffer_destroy(&first);
+    fx_close(&g);
+}
+
 static void digest_tells_states_apart(void **state)
 {
     struct fx *f = *state;
@@ -566,6 +700,7 @@ int main(void)
         T(restore_refuses_a_flipped_byte_and_keeps_the_state),
         T(restore_refuses_a_truncated_snapshot),
         T(restore_refuses_bad_content_under_a_valid_checksum),
+        T(restore_reads_a_version_1_snapshot),
         T(digest_tells_states_apart),
         T(same_commands_give_same_answers_and_state),
     };
