@@ -626,7 +626,7 @@ static void on_connect(uv_connect_t *req, int status)
     uv_tcp_nodelay(&l->tcp, 1);
     msgpack_sbuffer_init(&sb);
     l->state = LINK_WAIT_CHALLENGE;
-    if (secure_client_hello(&l->hs, l->t->id, &sb) != 0 ||
+    if (secure_client_hello(&l->hs, l->t->id, l->t->key->pk, &sb) != 0 ||
         link_send(l, &sb) != 0 ||
         uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, tcp_read) != 0) {
         link_close(l, RAFT_NOCONNECTION);

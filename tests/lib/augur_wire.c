@@ -507,7 +507,7 @@ static int wire_handshake_keyed(struct wire_conn *c,
     int rv;
 
     msgpack_sbuffer_init(&out);
-    rv = secure_client_hello(&hs, client, &out);
+    rv = secure_client_hello(&hs, client, o->cluster_pk, &out);
     if (rv == 0) {
         rv = wire_send(c, out.data, out.size);
     }
