@@ -244,7 +244,9 @@ int replica_init(struct replica *r,
 
     /* Peers prove the cluster key to each other and seal everything:
      * see raft/transport.c. */
-    rv = replica__transport_init(&r->transport, loop, cfg->key);
+    rv = replica__transport_init(
+        &r->transport, loop, cfg->key, cfg->peer_unauth_max,
+        cfg->peer_unauth_per_source, cfg->peer_buffer_max);
     if (rv != 0) {
         snprintf(r->errmsg, sizeof r->errmsg, "peer transport: %s",
                  raft_strerror(rv));

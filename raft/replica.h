@@ -55,6 +55,11 @@ struct replica_config
     /* The cluster key (with its secret half): peers prove it to each other
      * at every connection (raft/transport.c).  Must outlive the replica. */
     const struct secure_key *key;
+    /* Limits of the Raft port (docs/PROTOCOL.md, "Limits"); 0 takes the
+     * default. */
+    unsigned peer_unauth_max;        /* connections in their handshake (64) */
+    unsigned peer_unauth_per_source; /* the same per source address (8) */
+    size_t peer_buffer_max; /* bytes queued on a link, each way (4 MiB) */
 };
 
 /* Parse "1=127.0.0.1:7101,2=127.0.0.1:7102" into @cfg->bootstrap.  Returns 0
