@@ -53,6 +53,29 @@ static const char usage[] =
     "  --snapshot-trailing N     entries kept after a snapshot (default 4096)\n"
     "  --session-ttl SECONDS     forget idle client sessions after (default "
     "600)\n"
+    "\n"
+    "limits (see docs/PROTOCOL.md, \"Limits\"):\n"
+    "  --client-unauth-max N     client connections still in their handshake\n"
+    "                            (default 256; over it the oldest is closed)\n"
+    "  --client-unauth-per-source N  the same from one address (default 16;\n"
+    "                            over it a new connection is closed at once)\n"
+    "  --peer-unauth-max N       the same on the Raft port (default 64)\n"
+    "  --peer-unauth-per-source N  the same from one address (default 8)\n"
+    "  --fd-reserve N            descriptors kept for peers and files: the\n"
+    "                            client port accepts at most the descriptor\n"
+    "                            limit minus this, minus --peer-unauth-max\n"
+    "                            (default 128)\n"
+    "  --conn-pending-high BYTES  a client connection holding more (answers\n"
+    "                            not yet written, calls in flight) is not "
+    "read\n"
+    "                            until it holds a quarter of it (default "
+    "262144)\n"
+    "  --conn-calls-max N        calls in flight per client connection; at "
+    "it\n"
+    "                            the connection is not read (default 128)\n"
+    "  --peer-buffer-max BYTES   bytes queued on a Raft link toward the peer\n"
+    "                            or libraft before that link stops reading\n"
+    "                            (default 4194304)\n"
     "  -h, --help                this text\n"
     "  --version                 print the version\n"
     "\n"
@@ -195,6 +218,21 @@ static int config_set(struct node_config *cfg,
          1, 1u << 30},
         {"session-ttl", offsetof(struct node_config, session_ttl_s), 10,
          86400 * 30},
+        {"client-unauth-max", offsetof(struct node_config, client_unauth_max),
+         1, 1u << 20},
+        {"client-unauth-per-source",
+         offsetof(struct node_config, client_unauth_per_source), 1, 1u << 20},
+        {"peer-unauth-max", offsetof(struct node_config, peer_unauth_max), 1,
+         1u << 20},
+        {"peer-unauth-per-source",
+         offsetof(struct node_config, peer_unauth_per_source), 1, 1u << 20},
+        {"fd-reserve", offsetof(struct node_config, fd_reserve), 16, 1u << 20},
+        {"conn-pending-high", offsetof(struct node_config, conn_pending_high),
+         4096, 1u << 30},
+        {"conn-calls-max", offsetof(struct node_config, conn_calls_max), 1,
+         1u << 20},
+        {"peer-buffer-max", offsetof(struct node_config, peer_buffer_max),
+         65536, 1u << 30},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         if (strcmp(key, numbers[i].key) == 0) {
@@ -301,6 +339,17 @@ int node_config_parse(struct node_config *cfg,
     cfg->heartbeat_timeout_ms = 50;
     cfg->pre_vote = true;
     cfg->member_reconcile = true;
+    /* Connection limits: a stranger gets little (a handshake message's
+     * worth, for 10 s), a principal's connection a few hundred KiB of
+     * answers and calls before it is not read from. */
+    cfg->client_unauth_max = 256;
+    cfg->client_unauth_per_source = 16;
+    cfg->peer_unauth_max = 64;
+    cfg->peer_unauth_per_source = 8;
+    cfg->fd_reserve = 128;
+    cfg->conn_pending_high = 256u << 10;
+    cfg->conn_calls_max = 128;
+    cfg->peer_buffer_max = 4u << 20;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);
     }
