@@ -19,11 +19,17 @@
  * may be at most PROTO_PREAUTH_FRAME_MAX bytes, a HELLO without the mac of
  * the cluster's public key gets no signature, a connection must finish its
  * handshake within HANDSHAKE_TIMEOUT_MS, and unauthenticated connections are
- * capped overall and per source address.  And a slow peer pushes back: a
- * link whose TCP write queue is over the buffer bound stops reading
- * libraft's end, so libraft's own bounded send queue fills and it drops
- * messages (Raft retries them), instead of this process buffering without
- * end. */
+ * capped overall and per source address.
+ *
+ * And a slow peer pushes back.  A link whose TCP write queue is over the
+ * buffer bound stops reading libraft's end, so the socketpair fills and
+ * libraft's writes queue in libraft, which holds references to the entries
+ * it sends, not copies.  libraft bounds nothing on a connected stream,
+ * though, so a link on which the peer takes nothing for STALL_TIMEOUT_MS is
+ * closed: libraft then fails what it queued, keeps at most a few messages
+ * between connection attempts (which fail within CONNECT_TIMEOUT_MS against
+ * a peer that does not answer) and resends from the peer's last known
+ * index, or a snapshot once that is gone from the log. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -43,7 +49,19 @@
 /* A connection that has not finished its handshake this long after it
  * started is closed (the client port's deadline too). */
 #define HANDSHAKE_TIMEOUT_MS 10000
+/* The same for a connection this node opened: a live peer answers in
+ * milliseconds, and while libraft waits for a connection it queues every
+ * message for that peer (and each one holds the entries it carries), only
+ * trimming the queue when the attempt fails.  So an unresponsive peer
+ * should fail the attempt soon. */
+#define CONNECT_TIMEOUT_MS 2000
 #define SWEEP_INTERVAL_MS 1000
+/* A link that has stopped reading libraft's end because the peer took
+ * nothing for this long is closed: libraft's queue on a connected stream
+ * has no bound of its own (each message it writes keeps its entries
+ * alive), while on a closed one it keeps at most a few messages and
+ * reconnects.  Raft resends what was lost. */
+#define STALL_TIMEOUT_MS 5000
 #define UNAUTH_MAX_DEFAULT 64
 #define UNAUTH_PER_SOURCE_DEFAULT 8
 #define BUFFER_MAX_DEFAULT (4u << 20)
@@ -87,6 +105,7 @@ struct link
     uint8_t source[16];  /* server: the peer's address (per-source cap) */
     int family;          /* AF_INET, AF_INET6, 0 when unknown */
     bool mine_paused;    /* not reading libraft's end: TCP queue full */
+    uint64_t drained_ms; /* when a write to the peer last completed */
     bool tcp_paused;     /* not reading TCP: libraft's end queue full */
 };
 
@@ -230,6 +249,9 @@ static void write_done(uv_write_t *req, int status)
     struct link_write *w = req->data;
     struct link *l = w->req.handle->data;
 
+    if (w->req.handle == (uv_stream_t *)&l->tcp) {
+        l->drained_ms = uv_now(l->t->loop);
+    }
     free(w->data);
     free(w);
     if (status != 0 && status != UV_ECANCELED) {
@@ -320,8 +342,8 @@ static void mine_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     msgpack_sbuffer_destroy(&sb);
     free(buf->base);
     /* The peer (or the network) is slower than libraft: stop taking its
-     * bytes, so that its socketpair fills and its own send queue, which
-     * is bounded, pushes back. */
+     * bytes, so that the socketpair fills and libraft's writes wait in
+     * libraft (references, not copies) until this queue drains. */
     if (l->state == LINK_ESTABLISHED && !l->mine_paused &&
         queued(&l->tcp) > l->t->buffer_max) {
         LOG(LOG_LEVEL_DEBUG,
@@ -329,6 +351,7 @@ static void mine_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             "until they drain",
             l->address, queued(&l->tcp));
         l->mine_paused = true;
+        l->drained_ms = uv_now(l->t->loop);
         uv_read_stop((uv_stream_t *)&l->mine);
     }
 }
@@ -743,8 +766,23 @@ static void sweep_cb(uv_timer_t *timer)
 
     for (struct link *l = pt->links; l != NULL; l = l->next) {
         if (l->state != LINK_ESTABLISHED && l->state != LINK_CLOSING &&
-            now - l->started_ms > HANDSHAKE_TIMEOUT_MS) {
+            l->server && now - l->started_ms > HANDSHAKE_TIMEOUT_MS) {
             closed++;
+            link_close(l, RAFT_NOCONNECTION);
+        } else if (l->state != LINK_ESTABLISHED && l->state != LINK_CLOSING &&
+                   !l->server && now - l->started_ms > CONNECT_TIMEOUT_MS) {
+            /* libraft retries, and says so when it keeps failing. */
+            LOG(LOG_LEVEL_DEBUG,
+                "peer %s: no complete handshake within %d s; giving up this "
+                "attempt",
+                l->address, CONNECT_TIMEOUT_MS / 1000);
+            link_close(l, RAFT_NOCONNECTION);
+        } else if (l->state == LINK_ESTABLISHED && l->mine_paused &&
+                   now - l->drained_ms > STALL_TIMEOUT_MS) {
+            LOG(LOG_LEVEL_WARN,
+                "peer %s: took none of the %zu bytes queued toward it for "
+                "%d s; closing the link (Raft resends what it needs)",
+                l->address, queued(&l->tcp), STALL_TIMEOUT_MS / 1000);
             link_close(l, RAFT_NOCONNECTION);
         }
     }
