@@ -4,6 +4,7 @@
 # its Raft port alike, and honest clients are served meanwhile:
 #   - a 4 MiB HELLO is refused from its header, the connection closed
 #     within 1 s, and four at once on each port change no leader;
+#   - a HELLO without the mac of the cluster's public key is refused;
 #   - idle connections over the per-source cap are closed at once, and a
 #     log line says so; the others are closed by the 10 s handshake
 #     deadline, on the client port and on the Raft port;
@@ -56,6 +57,20 @@ for p in "${pids[@]}"; do
 done
 [ "$(leader_of "$L")" = "$L" ] || fail "eight 4 MiB HELLOs moved the leadership away from node $L"
 [ "$(term_of "$L")" = "$TERM0" ] || fail "eight 4 MiB HELLOs changed the term ($TERM0 -> $(term_of "$L"))"
+
+# A HELLO whose mac is keyed by another cluster's public key: CLOSE(EAUTH)
+# on the client port, the connection closed on the Raft port, nothing
+# signed either way (the unit tests check the "nothing signed").
+if out=$("$AUGUR_WIRE" --endpoint "$LEP" --client 7 --op status --mutate nomac 2>&1); then
+    fail "a HELLO without a valid mac was answered: $out"
+fi
+jq -e 'select(.status == 22)' <<<"$(grep '^{' <<<"$out")" >/dev/null ||
+    fail "a HELLO without a valid mac did not get CLOSE(EAUTH): $out"
+grep -q 'mac' <<<"$out" || fail "the refusal does not say why: $out"
+if out=$("$AUGUR_WIRE" --endpoint "$LRAFT" --client 7 --op status --mutate nomac 2>&1); then
+    fail "the Raft port answered a HELLO without a valid mac: $out"
+fi
+grep -q "CHALLENGE" <<<"$out" && fail "the Raft port sent a CHALLENGE to a HELLO without a valid mac: $out"
 
 # 2. Idle connections over the per-source cap: closed at once, logged; the
 # rest closed by the handshake deadline.  The CLI works meanwhile.

@@ -22,6 +22,8 @@
  *     tamper     flip one bit of the first sealed request
  *     oversize   after the handshake, announce a frame over the limit
  *     truncate   send half of AUTH, then end the connection
+ *     nomac      key the HELLO's mac with another cluster's public key (what
+ *                a client that does not know the cluster sends)
  * A CLOSE from the server is printed as a JSON line on stdout.
  *
  * Attack modes (docs/PROTOCOL.md, "Limits"), for the client port or the
@@ -87,7 +89,7 @@ static const char usage[] =
     "                  --op OP [--args-json JSON] [--repeat K] [--stale]\n"
     "       augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] "
     "[--hello]\n"
-    "  [--plain] [--mutate replay|tamper|oversize|truncate]\n"
+    "  [--plain] [--mutate replay|tamper|oversize|truncate|nomac]\n"
     "       augur-wire --endpoint HOST:PORT --big-hello BYTES [--within MS]\n"
     "       augur-wire --endpoint HOST:PORT --idle-conns N [--source ADDR] "
     "[--hold MS]\n"
@@ -580,7 +582,14 @@ static int wire_handshake_keyed(struct wire_conn *c,
     int rv;
 
     msgpack_sbuffer_init(&out);
-    rv = secure_client_hello(&hs, client, o->cluster_pk, &out);
+    if (o->mutate != NULL && strcmp(o->mutate, "nomac") == 0) {
+        uint8_t other[SECURE_PK_SIZE];
+        memcpy(other, o->cluster_pk, sizeof other);
+        other[0] ^= 0x01;
+        rv = secure_client_hello(&hs, client, other, &out);
+    } else {
+        rv = secure_client_hello(&hs, client, o->cluster_pk, &out);
+    }
     if (rv == 0) {
         rv = wire_send(c, out.data, out.size);
     }
@@ -1210,7 +1219,8 @@ int main(int argc, char **argv)
                 if (strcmp(optarg, "replay") != 0 &&
                     strcmp(optarg, "tamper") != 0 &&
                     strcmp(optarg, "oversize") != 0 &&
-                    strcmp(optarg, "truncate") != 0) {
+                    strcmp(optarg, "truncate") != 0 &&
+                    strcmp(optarg, "nomac") != 0) {
                     fputs(usage, stderr);
                     return 2;
                 }
