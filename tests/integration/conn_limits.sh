@@ -9,6 +9,8 @@
 #     log line says so; the others are closed by the 10 s handshake
 #     deadline, on the client port and on the Raft port;
 #   - connections holding a partial 4 MiB frame are closed at once;
+#   - over the overall cap of unauthenticated connections (from many
+#     addresses), the oldest are closed and the CLI still gets in;
 #   - the CLI works while all that goes on;
 #   - a client that sends requests and reads no answer is no longer read
 #     from: the node's resident memory stays within 64 MiB of where it was,
@@ -104,6 +106,22 @@ for which in client raft; do
 done
 grep -q "raft port: closed [0-9]* connections that had not finished the handshake within 10 s" "$LLOG" ||
     fail "no log line about the Raft port's handshake deadline"
+
+# Idle connections from many addresses, more than the overall cap of the
+# client port (256) and each under the per-source cap: the oldest are
+# closed to make room, so an honest client still gets in.
+pids=()
+for i in $(seq 10 29); do
+    "$AUGUR_WIRE" --endpoint "$LEP" --idle-conns 15 --source "127.0.0.$i" --hold 2000 \
+        >"$CLUSTER_DIR/many-$i.out" 2>&1 &
+    pids+=($!)
+done
+wait_until 20 "a log line about the client port's overall cap" \
+    grep -q "client port: connection limit: .*unauthenticated connections, the cap" "$LLOG"
+aug "$LEP" status -o json >/dev/null || fail "the CLI failed while 300 idle connections from 20 addresses were open"
+for p in "${pids[@]}"; do
+    wait "$p" || fail "augur-wire --idle-conns from many addresses failed"
+done
 
 # 3. Connections holding a partial 4 MiB frame: refused from the header.
 for port_ep in "$LEP" "$LRAFT"; do
