@@ -37,11 +37,12 @@
 #define PROTO_SEAL_OVERHEAD 16
 #define PROTO_OP_MAX 64 /* longest "op" of a request, in bytes */
 /* The longest frame (its N) accepted before the peer has authenticated.
- * The handshake's messages are small and fixed in shape (HELLO ~100 bytes,
- * CHALLENGE ~120, AUTH ~110), so anything longer is not a handshake and is
- * refused from its 4 length bytes, before any of its payload is read: a
- * stranger cannot make a node buffer or decode megabytes. */
-#define PROTO_PREAUTH_FRAME_MAX 256
+ * The handshake's messages are small and fixed in shape (HELLO ~95 bytes,
+ * CHALLENGE ~120, AUTH ~110; room is left for a node certificate in
+ * CHALLENGE or AUTH), so anything longer is not a handshake and is refused
+ * from its 4 length bytes, before any of its payload is read: a stranger
+ * cannot make a node buffer or decode megabytes. */
+#define PROTO_PREAUTH_FRAME_MAX 512
 /* The most msgpack objects (every scalar, key, value and container counts
  * one) a decoded frame may hold.  msgpack-c spends about 24 bytes per
  * object, so a 4 MiB frame of one-byte objects would cost ~100 MB to decode;
