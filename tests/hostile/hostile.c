@@ -390,7 +390,7 @@ static int conn_handshake(struct hostile_conn *c,
 
     memset(closed, 0, sizeof *closed);
     msgpack_sbuffer_init(&out);
-    rv = secure_client_hello(&hs, client, &out);
+    rv = secure_client_hello(&hs, client, o->cluster_pk, &out);
     if (rv == 0 && send_all(c->fd, out.data, out.size) != 0) {
         rv = AUGUR_ECONNECT;
     }
