@@ -913,6 +913,12 @@ static void call_free(struct api_call *call)
 
 void api_call_shed(struct api_call *call)
 {
+    struct api_conn *c = call->conn;
+
+    /* What is freed here no longer counts against the connection: a
+     * parked poll holds only the call itself. */
+    c->pending -= call->cost - sizeof *call;
+    call->cost = sizeof *call;
     msgpack_unpacked_destroy(&call->unpacked);
     msgpack_unpacked_init(&call->unpacked);
     free(call->payload);
@@ -920,6 +926,7 @@ void api_call_shed(struct api_call *call)
     call->req.op = NULL;
     call->req.op_len = 0;
     call->req.args = NULL;
+    conn_maybe_resume(c);
 }
 
 void api_call_drop(struct api_call *call)
