@@ -119,27 +119,35 @@ static void lease_propose(struct node *n, const char *id, int expect, int state)
     node__propose_own(n);
 }
 
-/* A report or heartbeat renewed @r's lease: if the store still says the
- * host is unreachable (this leader or an earlier one declared it), say it
- * is back.  Checked on the first renewal under this leader, after a
- * declared expiry, and until the store shows the host back. */
+/* A report or heartbeat renewed @r's lease.  On the first renewal under
+ * this leader, after a declared expiry, and until the store shows what was
+ * proposed, compare with the store: a host still unreachable (declared by
+ * this leader or an earlier one) is committed back, and a host reporting
+ * for the first time is recorded as leased, so that a later leader gives
+ * it a lease before its agent reports again (and declares it if it never
+ * does). */
 static void lease_renew(struct node *n,
                         struct node_telemetry_resource *r,
                         uint64_t now)
 {
+    bool leased;
     int state;
 
     if (!node_lease_renew(&r->lease, now, n->config.lease_ms) && !r->recheck) {
         return;
     }
     r->recheck = false;
-    if (store_resource_state(n->store, r->id, &state) != 0 ||
-        state != STORE_STATE_UNREACHABLE) {
-        return;
+    if (store_resource_state(n->store, r->id, &state, &leased) != 0) {
+        return; /* not a resource of the store (yet): no lease to record */
     }
-    LOG(LOG_LEVEL_INFO, "host %s reports again: committing it back", r->id);
-    r->recheck = true;
-    lease_propose(n, r->id, STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE);
+    if (state == STORE_STATE_UNREACHABLE) {
+        LOG(LOG_LEVEL_INFO, "host %s reports again: committing it back", r->id);
+        r->recheck = true;
+        lease_propose(n, r->id, STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE);
+    } else if (!leased) {
+        r->recheck = true;
+        lease_propose(n, r->id, state, state);
+    }
 }
 
 void node__telemetry_report(struct node *n, struct api_call *call)
@@ -322,11 +330,39 @@ void node__telemetry_get(struct node *n, struct api_call *call)
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
+struct seed_ctx
+{
+    struct node *node;
+    uint64_t now;
+    size_t seeded;
+    size_t dropped;
+};
+
+/* A leased host found by a new leader: give it a full lease now, so that
+ * it is declared unreachable if its agent does not report within one. */
+static void seed_one(void *arg, const char *id, int state)
+{
+    struct seed_ctx *ctx = arg;
+    struct node *n = ctx->node;
+    struct node_telemetry_resource *r;
+
+    if (state == STORE_STATE_UNREACHABLE) {
+        return; /* declared already: it has no lease until it reports */
+    }
+    if (node_telemetry_track(&n->telemetry, id, &r) != 0) {
+        ctx->dropped++;
+        return;
+    }
+    (void)node_lease_renew(&r->lease, ctx->now, n->config.lease_ms);
+    ctx->seeded++;
+}
+
 void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
 {
     struct node_telemetry *t = &n->telemetry;
     struct node_telemetry_resource *r;
     size_t cursor = 0;
+    bool leased;
     int state;
 
     if (!leader) {
@@ -338,15 +374,24 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         return;
     }
     if (became) {
+        struct seed_ctx ctx = {.node = n, .now = now};
+        int rv;
+
         node_telemetry_clear(t);
         n->lease_grace_until_ms = now + n->config.lease_ms;
+        rv = store_resources_leased(n->store, seed_one, &ctx);
+        LOG(rv == 0 && ctx.dropped == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+            "telemetry: a full lease (%u ms) for each of %zu leased hosts%s%s",
+            n->config.lease_ms, ctx.seeded,
+            ctx.dropped > 0 ? "; some were over --telemetry-resources" : "",
+            rv != 0 ? "; the store could not list them all" : "");
     }
     while ((r = node_telemetry_next(t, &cursor)) != NULL) {
         if (!node_lease_due(&r->lease, now, n->lease_grace_until_ms)) {
             continue;
         }
         node_lease_declare(&r->lease);
-        if (store_resource_state(n->store, r->id, &state) != 0 ||
+        if (store_resource_state(n->store, r->id, &state, &leased) != 0 ||
             state == STORE_STATE_UNREACHABLE) {
             /* Not a resource of the store (telemetry may come before it
              * is added), or already declared by an earlier leader. */

@@ -61,7 +61,15 @@ stop_agent()
     AGENT_PID=""
     return "$rc"
 }
-trap 'stop_agent >/dev/null 2>&1 || true; on_exit' EXIT
+# Stop the agent, then on_exit with the script's own status.
+agent_cleanup()
+{
+    local rc=$1
+    stop_agent >/dev/null 2>&1 || true
+    (exit "$rc")
+    on_exit
+}
+trap 'agent_cleanup $?' EXIT
 
 # ---- reports reach the leader ------------------------------------------------
 start_agent "$CLUSTER_DIR/agent1.log"
@@ -138,4 +146,25 @@ while [ "$SECONDS" -lt "$end" ]; do
 done
 kill -0 "$AGENT_PID" || fail "the agent died with the leader: $(cat "$CLUSTER_DIR/agent2.log")"
 log "h1 stayed active across the leader change"
-stop_agent || fail "augur-agent did not stop cleanly"
+jq -e '.leased == true' <<<"$(aug "$SURV" resource get h1 -o json)" >/dev/null ||
+    fail "h1 is not recorded as leased"
+
+# ---- the leader and the agent die together -----------------------------------
+# The new leader has never heard from h1's agent, but h1 is recorded as
+# leased: it gets a full lease, and is declared when that runs out.
+lc restart "$killed"
+wait_until 60 "node $killed serves again" aug "$(ep "$killed")" --stale resource get h1
+wait_until 30 "one leader everywhere" one_leader_everywhere
+killed2=$(leader)
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null || true
+AGENT_PID=""
+lc kill "$killed2"
+start_ms=$(date +%s%3N)
+SURV=$(eps $(seq 1 3 | grep -vx "$killed2"))
+deadline=$((SECONDS + 15))
+until [ "$(aug "$SURV" resource get h1 -o json 2>/dev/null | jq -r .state)" = unreachable ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "h1 not unreachable 15 s after its agent and the leader died"
+    sleep 0.1
+done
+log "h1 unreachable $(($(date +%s%3N) - start_ms)) ms after its agent and the leader died together"
