@@ -7,7 +7,9 @@
 # lease is 1 s), restarting it brings h1 back to the state it had; h3, which
 # never reported, keeps its state; killing the leader does not mark the
 # reporting host unreachable: the agent reconnects and the new leader gives
-# it a full lease.
+# it a full lease (and, when the agent dies with the leader, declares it a
+# lease after the election); a replay of two pdm machines (when the data set
+# is there) shows as their telemetry.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -148,6 +150,24 @@ kill -0 "$AGENT_PID" || fail "the agent died with the leader: $(cat "$CLUSTER_DI
 log "h1 stayed active across the leader change"
 jq -e '.leased == true' <<<"$(aug "$SURV" resource get h1 -o json)" >/dev/null ||
     fail "h1 is not recorded as leased"
+
+# ---- replay into the cluster (when the data set is there) ---------------------
+DATA=${AUGUR_DATA_DIR:-$REPO/../shared/data}
+if [ -r "$DATA/azure-pdm/PdM_telemetry.csv" ]; then
+    # One process, two resources, as the cluster's admin (allowed both).
+    timeout 120 "$AGENT" replay --format pdm --data "$DATA/azure-pdm" \
+        --speed 360000 --units machine-1,machine-2 --steps 20 \
+        --endpoints "$SURV" >"$CLUSTER_DIR/replay.log" 2>&1 ||
+        fail "replay into the cluster failed: $(cat "$CLUSTER_DIR/replay.log")"
+    for m in machine-1 machine-2; do
+        t=$(aug "$SURV" telemetry "$m" -o json) || fail "no telemetry for $m"
+        jq -e '.reports == 20 and (.batches[0].samples | has("pdm.volt_value"))' \
+            <<<"$t" >/dev/null || fail "$m: not the replayed batches: $t"
+    done
+    log "replay: machine-1 and machine-2 reported 20 batches each"
+else
+    log "replay skipped: no $DATA/azure-pdm"
+fi
 
 # ---- the leader and the agent die together -----------------------------------
 # The new leader has never heard from h1's agent, but h1 is recorded as
