@@ -1,8 +1,11 @@
 /* augur-ingest-bench: simulated agents against a cluster.  Many libaugur
  * connections from one process (real handshakes, one telemetry.report
- * frame per host per interval, pipelined), and the leader's figures: the
- * samples it accepted per second, its CPU per million samples (from
- * /proc/PID/stat) and what it refused or dropped (its status). */
+ * frame per host per interval and heartbeats between, pipelined), and the
+ * leader's figures: the samples it accepted per second, its CPU per
+ * million samples (from /proc/PID/stat) and what it refused or dropped
+ * (its status).  With --agents DIR every connection is an agent principal
+ * of its own bound to its 16 hosts, so the leader's scope check runs as in
+ * production; without, all connections use AUGUR_KEY (admin). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -14,12 +17,19 @@
 
 #include "api/augur.h"
 #include "common/ops.h"
+#include "wire/secure.h"
+
+/* An agent principal is bound to at most this many resources (the
+ * store's STORE_PRINCIPAL_RESOURCES_MAX). */
+#define HOSTS_PER_AGENT 16
 
 struct opts
 {
     const char *endpoints;
     const char *pid_file; /* "DIR/node%d/pid" */
     const char *json;
+    const char *agents; /* a directory for agent keys, or NULL */
+    unsigned heartbeat_ms;
     unsigned hosts;
     unsigned metrics;
     unsigned interval_ms;
@@ -36,6 +46,7 @@ struct worker
     unsigned first_conn;
     unsigned n_conns;
     uint64_t sent;
+    uint64_t beats;
     uint64_t ok;
     uint64_t refused;
     uint64_t lost; /* transport failures */
@@ -112,6 +123,83 @@ static void batch_pack(msgpack_sbuffer *b,
     }
 }
 
+static void beat_pack(msgpack_sbuffer *b, unsigned host)
+{
+    msgpack_packer pk;
+    char id[32];
+
+    b->size = 0;
+    msgpack_packer_init(&pk, b, msgpack_sbuffer_write);
+    snprintf(id, sizeof id, "sim-%u", host);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "resource", 8);
+    msgpack_pack_str_with_body(&pk, id, strlen(id));
+}
+
+/* One agent principal per connection, bound to the connection's hosts
+ * (conn, conn + conns, ...): keys in DIR/agent-CONN.key, added as the
+ * admin of AUGUR_KEY.  Returns 0 or -1 with a message printed. */
+static int agents_make(const struct opts *o)
+{
+    struct augur_client *admin;
+    char errmsg[AUGUR_ERRMSG_SIZE];
+    char path[4096], name[64], hex[SECURE_HEX_SIZE];
+    msgpack_sbuffer buf;
+    int rv = 0;
+
+    if (augur_client_open(o->endpoints, NULL, &admin, errmsg) != 0) {
+        fprintf(stderr, "ingest-bench: %s\n", errmsg);
+        return -1;
+    }
+    msgpack_sbuffer_init(&buf);
+    for (unsigned i = 0; i < o->conns && rv == 0; i++) {
+        struct secure_key k;
+        struct augur_reply r;
+        msgpack_packer pk;
+        unsigned n = 0;
+
+        snprintf(path, sizeof path, "%s/agent-%u.key", o->agents, i);
+        if (secure_key_generate(&k) != 0 ||
+            secure_key_save(&k, path, errmsg) != 0) {
+            fprintf(stderr, "ingest-bench: %s: %s\n", path, errmsg);
+            rv = -1;
+            break;
+        }
+        secure_key_hex(k.pk, hex);
+        secure_key_wipe(&k);
+        snprintf(name, sizeof name, "sim-agent-%d-%u", (int)getpid(), i);
+        for (unsigned h = i; h < o->hosts; h += o->conns) {
+            n++;
+        }
+        buf.size = 0;
+        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 4);
+        msgpack_pack_str_with_body(&pk, "name", 4);
+        msgpack_pack_str_with_body(&pk, name, strlen(name));
+        msgpack_pack_str_with_body(&pk, "key", 3);
+        msgpack_pack_str_with_body(&pk, hex, strlen(hex));
+        msgpack_pack_str_with_body(&pk, "role", 4);
+        msgpack_pack_str_with_body(&pk, "agent", 5);
+        msgpack_pack_str_with_body(&pk, "resources", 9);
+        msgpack_pack_array(&pk, n);
+        for (unsigned h = i; h < o->hosts; h += o->conns) {
+            char id[32];
+            snprintf(id, sizeof id, "sim-%u", h);
+            msgpack_pack_str_with_body(&pk, id, strlen(id));
+        }
+        if (augur_call(admin, augur_op_wire(AUGUR_OP_PRINCIPAL_ADD), buf.data,
+                       buf.size, 0, &r) != 0) {
+            fprintf(stderr, "ingest-bench: principal.add %s: %s\n", name,
+                    r.error);
+            rv = -1;
+        }
+        augur_reply_free(&r);
+    }
+    msgpack_sbuffer_destroy(&buf);
+    augur_client_close(admin);
+    return rv;
+}
+
 static void on_reply(void *data, struct augur_reply *r)
 {
     struct worker *w = data;
@@ -134,6 +222,8 @@ static void *worker_run(void *arg)
     struct worker *w = arg;
     const struct opts *o = w->o;
     const char *op = augur_op_wire(AUGUR_OP_TELEMETRY_REPORT);
+    const char *beat_op = augur_op_wire(AUGUR_OP_TELEMETRY_HEARTBEAT);
+    unsigned period = o->heartbeat_ms > 0 ? o->heartbeat_ms : o->interval_ms;
     struct augur_client **c = calloc(w->n_conns, sizeof *c);
     msgpack_sbuffer buf;
     char errmsg[AUGUR_ERRMSG_SIZE];
@@ -142,34 +232,46 @@ static void *worker_run(void *arg)
     msgpack_sbuffer_init(&buf);
     for (unsigned i = 0; c != NULL && i < w->n_conns; i++) {
         struct augur_options opt;
+        char key[4096];
         augur_options_init(&opt);
         opt.timeout_ms = 10000;
+        if (o->agents != NULL) {
+            snprintf(key, sizeof key, "%s/agent-%u.key", o->agents,
+                     w->first_conn + i);
+            opt.key_file = key;
+        }
         if (augur_client_open(o->endpoints, &opt, &c[i], errmsg) != 0) {
             snprintf(w->error, sizeof w->error, "open: %.200s", errmsg);
             goto out;
         }
     }
-    while (mono_ms() < end) {
+    for (uint64_t tick = 0; mono_ms() < end; tick++) {
         uint64_t start = mono_ms();
         uint64_t t = now_ms();
+        bool report = tick % (o->interval_ms / period) == 0;
         for (unsigned i = 0; i < w->n_conns; i++) {
             unsigned conn = w->first_conn + i;
             /* Hosts conn, conn + conns, conn + 2 conns, ... */
             for (unsigned h = conn; h < o->hosts; h += o->conns) {
-                batch_pack(&buf, h, o->metrics, t);
-                if (augur_submit(c[i], op, buf.data, buf.size, 0, on_reply,
-                                 w) == 0) {
-                    w->sent++;
+                if (report) {
+                    batch_pack(&buf, h, o->metrics, t);
+                } else {
+                    beat_pack(&buf, h);
+                }
+                if (augur_submit(c[i], report ? op : beat_op, buf.data,
+                                 buf.size, 0, on_reply, w) == 0) {
+                    w->sent += report;
+                    w->beats += !report;
                 }
             }
         }
         for (unsigned i = 0; i < w->n_conns; i++) {
             (void)augur_run(c[i], 10000);
         }
-        if (mono_ms() - start > o->interval_ms) {
+        if (mono_ms() - start > period) {
             w->late++;
         } else {
-            uint64_t rest = o->interval_ms - (mono_ms() - start);
+            uint64_t rest = period - (mono_ms() - start);
             struct timespec ts = {.tv_sec = (time_t)(rest / 1000),
                                   .tv_nsec = (long)(rest % 1000) * 1000000};
             nanosleep(&ts, NULL);
@@ -270,8 +372,11 @@ static void usage(void)
             "[--interval-ms MS (1000)]\n"
             "           [--duration S (10)] [--conns C (64)] [--threads T "
             "(1)] [--json FILE]\n"
+            "           [--heartbeat-ms MS (0: none)] [--agents DIR]\n"
             "Reports as resources sim-0..sim-N-1, as the key of AUGUR_KEY "
-            "(admin or\noperator: one principal for every host).\n");
+            "(admin or\noperator: one principal for every host), or with "
+            "--agents as one agent\nprincipal per connection (keys made in "
+            "DIR, at least hosts/16 connections).\n");
     exit(2);
 }
 
@@ -286,7 +391,8 @@ int main(int argc, char **argv)
     struct leader_figures f0, f1;
     struct worker *w;
     char addr[AUGUR_ADDR_SIZE], path[4096];
-    uint64_t leader, sent = 0, ok = 0, refused = 0, lost = 0, late = 0;
+    uint64_t leader, sent = 0, beats = 0, ok = 0, refused = 0, lost = 0;
+    uint64_t late = 0;
     uint64_t start;
     double wall;
     int pid = 0;
@@ -303,6 +409,10 @@ int main(int argc, char **argv)
             o.pid_file = v;
         } else if (strcmp(argv[i], "--json") == 0) {
             o.json = v;
+        } else if (strcmp(argv[i], "--agents") == 0) {
+            o.agents = v;
+        } else if (strcmp(argv[i], "--heartbeat-ms") == 0) {
+            o.heartbeat_ms = arg_u(v);
         } else if (strcmp(argv[i], "--hosts") == 0) {
             o.hosts = arg_u(v);
         } else if (strcmp(argv[i], "--metrics") == 0) {
@@ -325,6 +435,18 @@ int main(int argc, char **argv)
     }
     if (o.conns > o.hosts) {
         o.conns = o.hosts;
+    }
+    if (o.agents != NULL &&
+        o.conns < (o.hosts + HOSTS_PER_AGENT - 1) / HOSTS_PER_AGENT) {
+        /* An agent may be bound to 16 resources at most. */
+        o.conns = (o.hosts + HOSTS_PER_AGENT - 1) / HOSTS_PER_AGENT;
+    }
+    if (o.heartbeat_ms > 0 && (o.heartbeat_ms > o.interval_ms ||
+                               o.interval_ms % o.heartbeat_ms != 0)) {
+        fprintf(stderr,
+                "ingest-bench: --heartbeat-ms must divide "
+                "--interval-ms\n");
+        return 2;
     }
     if (o.threads > o.conns) {
         o.threads = o.conns;
@@ -351,6 +473,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ingest-bench: cannot read the leader's status\n");
         return 1;
     }
+    if (o.agents != NULL && agents_make(&o) != 0) {
+        return 1;
+    }
     w = calloc(o.threads, sizeof *w);
     if (w == NULL) {
         return 1;
@@ -365,6 +490,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < o.threads; i++) {
         pthread_join(w[i].thread, NULL);
         sent += w[i].sent;
+        beats += w[i].beats;
         ok += w[i].ok;
         refused += w[i].refused;
         lost += w[i].lost;
@@ -385,12 +511,14 @@ int main(int argc, char **argv)
         double cpu = f1.cpu_s - f0.cpu_s;
         double per_m = samples > 0 ? cpu / (samples / 1e6) : 0;
         printf(
-            "hosts %u x metrics %u every %u ms, %u connections, %u "
-            "threads, %.1f s\n",
-            o.hosts, o.metrics, o.interval_ms, o.conns, o.threads, wall);
-        printf("offered   %.0f samples/s (%" PRIu64 " reports sent, %" PRIu64
-               " late intervals)\n",
-               (double)sent * o.metrics / wall, sent, late);
+            "hosts %u x metrics %u every %u ms (heartbeats every %u ms), "
+            "%u connections (%s), %u threads, %.1f s\n",
+            o.hosts, o.metrics, o.interval_ms, o.heartbeat_ms, o.conns,
+            o.agents != NULL ? "one agent principal each" : "admin", o.threads,
+            wall);
+        printf("offered   %.0f samples/s (%" PRIu64 " reports, %" PRIu64
+               " heartbeats sent, %" PRIu64 " late ticks)\n",
+               (double)sent * o.metrics / wall, sent, beats, late);
         printf("accepted  %.0f samples/s by leader %" PRIu64 " (%" PRIu64
                " reports)\n",
                samples / wall, leader, f1.accepted - f0.accepted);
