@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "node/node.h"
@@ -384,8 +385,16 @@ int node_config_parse(struct node_config *cfg,
     /* --help, --version and --config first: the file is the base layer. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(usage, stdout);
-            fputs(usage_telemetry, stdout);
+            /* One write: a reader that stops at the first line it wants
+             * (grep -q) must not make the rest fail with SIGPIPE. */
+            char text[sizeof usage + sizeof usage_telemetry];
+            memcpy(text, usage, sizeof usage - 1);
+            memcpy(text + sizeof usage - 1, usage_telemetry,
+                   sizeof usage_telemetry);
+            fflush(stdout);
+            if (write(STDOUT_FILENO, text, strlen(text)) < 0) {
+                return NODE_CONFIG_DONE; /* nobody reads: nothing to say */
+            }
             return NODE_CONFIG_DONE;
         }
         if (strcmp(argv[i], "--version") == 0) {

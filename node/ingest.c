@@ -398,10 +398,17 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
             continue;
         }
         t->c.leases_expired++;
-        LOG(LOG_LEVEL_WARN,
-            "host %s: no report or heartbeat for %" PRIu64
-            " ms (lease %u ms): marking it unreachable",
-            r->id, now - r->last_seen_ms, n->config.lease_ms);
+        if (r->last_seen_ms == 0) {
+            LOG(LOG_LEVEL_WARN,
+                "host %s: no report or heartbeat within the full lease (%u "
+                "ms) this leader gave it: marking it unreachable",
+                r->id, n->config.lease_ms);
+        } else {
+            LOG(LOG_LEVEL_WARN,
+                "host %s: no report or heartbeat for %" PRIu64
+                " ms (lease %u ms): marking it unreachable",
+                r->id, now - r->last_seen_ms, n->config.lease_ms);
+        }
         lease_propose(n, r->id, state, STORE_STATE_UNREACHABLE);
     }
 }
