@@ -353,6 +353,9 @@ static void seed_one(void *arg, const char *id, int state)
         ctx->dropped++;
         return;
     }
+    if (r->lease.held) {
+        return; /* it reported to this leader already */
+    }
     (void)node_lease_renew(&r->lease, ctx->now, n->config.lease_ms);
     ctx->seeded++;
 }
@@ -374,10 +377,20 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         return;
     }
     if (became) {
+        /* Nothing is declared before the leased hosts are known: that
+         * needs everything committed before this term applied, which is
+         * the case once the log's last entry now is. */
+        node_telemetry_clear(t);
+        n->lease_seed_index = raft_last_index(&n->replica.raft);
+        n->lease_seed_pending = true;
+        n->lease_grace_until_ms = UINT64_MAX;
+    }
+    if (n->lease_seed_pending &&
+        n->replica.raft.last_applied >= n->lease_seed_index) {
         struct seed_ctx ctx = {.node = n, .now = now};
         int rv;
 
-        node_telemetry_clear(t);
+        n->lease_seed_pending = false;
         n->lease_grace_until_ms = now + n->config.lease_ms;
         rv = store_resources_leased(n->store, seed_one, &ctx);
         LOG(rv == 0 && ctx.dropped == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,

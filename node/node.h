@@ -115,6 +115,8 @@ struct node
      * new leader gives every host one full lease first. */
     struct node_telemetry telemetry;
     uint64_t lease_grace_until_ms;
+    uint64_t lease_seed_index; /* the leased hosts are read once applied */
+    bool lease_seed_pending;
     uint64_t next_expire_ms;
     uint64_t next_bootstrap_ms;
     /* The serving gate (node__serving): the last log index at start, and
