@@ -14,6 +14,8 @@
  * 20,000 hosts take about 100 MB; a flood of larger batches is dropped
  * beyond this. */
 #define INGEST_BYTES_MAX ((size_t)512 << 20)
+/* Lease lines (declared, back) written per second at most. */
+#define LEASE_LOG_BURST 20
 
 int node__ingest_init(struct node *n)
 {
@@ -141,7 +143,14 @@ static void lease_renew(struct node *n,
         return; /* not a resource of the store (yet): no lease to record */
     }
     if (state == STORE_STATE_UNREACHABLE) {
-        LOG(LOG_LEVEL_INFO, "host %s reports again: committing it back", r->id);
+        uint64_t skipped;
+        if (node_telemetry_log_burst(&n->telemetry.log_leases, now,
+                                     LEASE_LOG_BURST, &skipped)) {
+            LOG(LOG_LEVEL_INFO,
+                "host %s reports again: committing it back (%" PRIu64
+                " lease lines skipped before)",
+                r->id, skipped);
+        }
         r->recheck = true;
         lease_propose(n, r->id, STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE);
     } else if (!leased) {
@@ -365,6 +374,7 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
     struct node_telemetry *t = &n->telemetry;
     struct node_telemetry_resource *r;
     size_t cursor = 0;
+    uint64_t skipped;
     bool leased;
     int state;
 
@@ -411,16 +421,24 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
             continue;
         }
         t->c.leases_expired++;
-        if (r->last_seen_ms == 0) {
+        /* A leader cut off from every agent declares them all at once:
+         * a few lines a second name hosts, the count says the rest (every
+         * verdict is in the event log). */
+        if (!node_telemetry_log_burst(&t->log_leases, now, LEASE_LOG_BURST,
+                                      &skipped)) {
+            /* counted in skipped */
+        } else if (r->last_seen_ms == 0) {
             LOG(LOG_LEVEL_WARN,
                 "host %s: no report or heartbeat within the full lease (%u "
-                "ms) this leader gave it: marking it unreachable",
-                r->id, n->config.lease_ms);
+                "ms) this leader gave it: marking it unreachable (%" PRIu64
+                " lease lines skipped before)",
+                r->id, n->config.lease_ms, skipped);
         } else {
             LOG(LOG_LEVEL_WARN,
                 "host %s: no report or heartbeat for %" PRIu64
-                " ms (lease %u ms): marking it unreachable",
-                r->id, now - r->last_seen_ms, n->config.lease_ms);
+                " ms (lease %u ms): marking it unreachable (%" PRIu64
+                " lease lines skipped before)",
+                r->id, now - r->last_seen_ms, n->config.lease_ms, skipped);
         }
         lease_propose(n, r->id, state, STORE_STATE_UNREACHABLE);
     }
