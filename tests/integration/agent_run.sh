@@ -89,6 +89,8 @@ jq -e '.telemetry.accepted >= 1 and .telemetry.resources >= 1 and
        .telemetry.leases_live >= 1' <<<"$st" >/dev/null ||
     fail "the leader's status does not count the reports: $(jq -c .telemetry <<<"$st")"
 log "h1 reports; leader status: $(jq -c .telemetry <<<"$st")"
+aug "$(ep "$l")" status | grep -q '^telemetry: 1 resources' ||
+    fail "augur status (text) on the leader shows no telemetry line"
 
 # ---- scope: a report for h2 is refused with EPERM ----------------------------
 rc=0
