@@ -78,8 +78,9 @@ static void drop(struct node *n,
 }
 
 /* Whether @call's principal may report for @resource: an agent only for
- * the resources it was added with (the replicated principal record);
- * every other role for any. */
+ * the resources it was added with (the replicated principal record), a
+ * reader never (the op's row admits every role from agent up), an admin or
+ * operator for any. */
 static int scope_check(struct node *n,
                        struct api_call *call,
                        const char *resource,
@@ -89,6 +90,13 @@ static int scope_check(struct node *n,
     char hex[SECURE_HEX_SIZE];
     int rv;
 
+    if (call->role == STORE_ROLE_READER) {
+        snprintf(errmsg, size,
+                 "principal %s (role reader) may not report telemetry: "
+                 "readers only read",
+                 call->principal);
+        return AUGUR_EPERM;
+    }
     if (call->role != STORE_ROLE_AGENT) {
         return 0;
     }

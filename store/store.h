@@ -383,9 +383,9 @@ int store_principals_bootstrapped(struct store *s,
                                   bool *done) STORE_WARN_UNUSED;
 enum augur_role_rank store_role_rank(int role);
 /* Whether the principal holding @key_hex may report telemetry for
- * @resource: every role but agent may; an agent only for the resources it
- * was added with.  Returns 0, AUGUR_EPERM, AUGUR_ENOTFOUND (no such
- * principal any more) or AUGUR_EIO. */
+ * @resource: an admin or an operator for any; an agent only for the
+ * resources it was added with; a reader never.  Returns 0, AUGUR_EPERM,
+ * AUGUR_ENOTFOUND (no such principal any more) or AUGUR_EIO. */
 int store_principal_scope(struct store *s,
                           const char *key_hex,
                           const char *resource) STORE_WARN_UNUSED;

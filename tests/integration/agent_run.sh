@@ -102,6 +102,16 @@ log "report for h2 refused: $(tail -n1 <<<"$err")"
 if aug "$ALL" telemetry h2 2>/dev/null; then
     fail "the leader kept telemetry for h2"
 fi
+# A reader may read telemetry, never report it.
+"$AUGUR" keygen --out "$KEYS/reader.key" >/dev/null
+aug "$ALL" principal add reader1 --key "$KEYS/reader.key.pub" --role reader >/dev/null
+rc=0
+err=$(AUGUR_KEY=$KEYS/reader.key timeout 60 "$AGENT" run --resource h2 \
+    --root "$FIX/host" --no-smart --endpoints "$(leader_client_address)" 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q EPERM <<<"$err" ||
+    fail "a reader's report was not refused with EPERM (exit $rc): $err"
+AUGUR_KEY=$KEYS/reader.key aug "$(leader_client_address)" telemetry h1 >/dev/null ||
+    fail "a reader cannot read telemetry"
 
 # ---- a malformed report is refused and counted -------------------------------
 lep=$(leader_client_address)
