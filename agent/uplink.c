@@ -183,13 +183,12 @@ int agent_uplink_heartbeat(struct agent_uplink *u, const char *resource)
     msgpack_pack_map(&pk, 1);
     msgpack_pack_str_with_body(&pk, "resource", 8);
     msgpack_pack_str_with_body(&pk, resource, strlen(resource));
-    rv = buf.data != NULL
-             ? augur_call(u->client, op, buf.data, buf.size, 0, &reply)
-             : AUGUR_ENOMEM;
-    msgpack_sbuffer_destroy(&buf);
-    if (rv == AUGUR_ENOMEM && buf.data == NULL) {
-        return rv;
+    if (buf.data == NULL) {
+        snprintf(u->errmsg, sizeof u->errmsg, "out of memory");
+        return AUGUR_ENOMEM;
     }
+    rv = augur_call(u->client, op, buf.data, buf.size, 0, &reply);
+    msgpack_sbuffer_destroy(&buf);
     link_state(u, rv);
     if (rv != 0) {
         snprintf(u->errmsg, sizeof u->errmsg, "%s: %.200s", augur_errname(rv),
