@@ -14,6 +14,12 @@
  * 20,000 hosts take about 100 MB; a flood of larger batches is dropped
  * beyond this. */
 #define INGEST_BYTES_MAX ((size_t)512 << 20)
+/* What a new leader adds to the full lease it gives every host: the time
+ * an agent may take to find it (libaugur retries a node without a leader
+ * with a backoff that doubles from 20 ms, about a second over an
+ * election).  Without it a healthy host whose agent found the new leader
+ * late would be declared unreachable. */
+#define INGEST_FIND_LEADER_MS 1000
 /* Lease lines (declared, back) written per second at most. */
 #define LEASE_LOG_BURST 20
 
@@ -373,7 +379,8 @@ static void seed_one(void *arg, const char *id, int state)
     if (r->lease.held) {
         return; /* it reported to this leader already */
     }
-    (void)node_lease_renew(&r->lease, ctx->now, n->config.lease_ms);
+    (void)node_lease_renew(&r->lease, ctx->now,
+                           n->config.lease_ms + INGEST_FIND_LEADER_MS);
     ctx->seeded++;
 }
 
@@ -409,11 +416,13 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         int rv;
 
         n->lease_seed_pending = false;
-        n->lease_grace_until_ms = now + n->config.lease_ms;
+        n->lease_grace_until_ms =
+            now + n->config.lease_ms + INGEST_FIND_LEADER_MS;
         rv = store_resources_leased(n->store, seed_one, &ctx);
         LOG(rv == 0 && ctx.dropped == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-            "telemetry: a full lease (%u ms) for each of %zu leased hosts%s%s",
-            n->config.lease_ms, ctx.seeded,
+            "telemetry: a full lease (%u ms, and %d ms to find this "
+            "leader) for each of %zu leased hosts%s%s",
+            n->config.lease_ms, INGEST_FIND_LEADER_MS, ctx.seeded,
             ctx.dropped > 0 ? "; some were over --telemetry-resources" : "",
             rv != 0 ? "; the store could not list them all" : "");
     }
