@@ -96,6 +96,7 @@ extern const struct cli_command cli_keygen_commands[];
 extern const struct cli_command cli_node_commands[];
 extern const struct cli_command cli_principal_commands[];
 extern const struct cli_command cli_model_commands[];
+extern const struct cli_command cli_telemetry_commands[];
 
 /* The state of one run of the CLI. */
 struct cli

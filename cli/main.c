@@ -49,6 +49,8 @@ const struct cli_group cli_groups[] = {
      cli_principal_commands},
     {"model", "offline failure models: train, predict, eval",
      cli_model_commands},
+    {"telemetry", "the leader's latest samples and lease of a resource",
+     cli_telemetry_commands},
     {0},
 };
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "node/node.h"
@@ -118,6 +119,22 @@ static const char usage_limits[] =
     "    --cluster-key /etc/augur/cluster.key.pub "
     "--admin-key /etc/augur/admin.key.pub \\\n"
     "    --bootstrap 1=10.0.0.1:7101,2=10.0.0.2:7101,3=10.0.0.3:7101\n";
+
+/* The telemetry options, printed after the others: one string each keeps
+ * under C's portable string length. */
+static const char usage_telemetry[] =
+    "\ntelemetry (the leader's, docs/AGENT.md):\n"
+    "  --lease-ms MS             a host whose agent has not reported or\n"
+    "                            sent a heartbeat for MS is marked "
+    "unreachable\n"
+    "                            by the leader (default 1000)\n"
+    "  --telemetry-ring N        telemetry batches the leader keeps per\n"
+    "                            resource (default 4)\n"
+    "  --telemetry-resources N   resources the leader tracks telemetry "
+    "for;\n"
+    "                            reports for more are dropped (default "
+    "20000)\n"
+    "  (config keys: lease-ms, telemetry-ring, telemetry-resources)\n";
 
 static int parse_switch(const char *key,
                         const char *value,
@@ -282,6 +299,10 @@ static int config_set(struct node_config *cfg,
          1u << 20},
         {"peer-buffer-max", offsetof(struct node_config, peer_buffer_max),
          65536, 1u << 30},
+        {"lease-ms", offsetof(struct node_config, lease_ms), 100, 600000},
+        {"telemetry-ring", offsetof(struct node_config, telemetry_ring), 1, 64},
+        {"telemetry-resources",
+         offsetof(struct node_config, telemetry_resources), 1, 1u << 22},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         if (strcmp(key, numbers[i].key) == 0) {
@@ -406,6 +427,12 @@ int node_config_parse(struct node_config *cfg,
     cfg->conn_pending_high = 256u << 10;
     cfg->conn_calls_max = 128;
     cfg->peer_buffer_max = 4u << 20;
+    /* Agents send a heartbeat every 250 ms: a 1 s lease survives three
+     * lost ones, and a dead host is known within about 1.1 s (the sweep
+     * runs on every 50 ms tick). */
+    cfg->lease_ms = 1000;
+    cfg->telemetry_ring = 4;
+    cfg->telemetry_resources = 20000;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);
     }
@@ -413,8 +440,20 @@ int node_config_parse(struct node_config *cfg,
     /* --help, --version and --config first: the file is the base layer. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(usage, stdout);
-            fputs(usage_limits, stdout);
+            /* One write: a reader that stops at the first line it wants
+             * (grep -q) must not make the rest fail with SIGPIPE. */
+            char text[sizeof usage + sizeof usage_limits +
+                      sizeof usage_telemetry];
+            size_t len = 0;
+            memcpy(text, usage, sizeof usage - 1);
+            len += sizeof usage - 1;
+            memcpy(text + len, usage_limits, sizeof usage_limits - 1);
+            len += sizeof usage_limits - 1;
+            memcpy(text + len, usage_telemetry, sizeof usage_telemetry);
+            fflush(stdout);
+            if (write(STDOUT_FILENO, text, strlen(text)) < 0) {
+                return NODE_CONFIG_DONE; /* nobody reads: nothing to say */
+            }
             return NODE_CONFIG_DONE;
         }
         if (strcmp(argv[i], "--version") == 0) {

@@ -98,6 +98,7 @@ enum store__field_type
     STORE__T_LIST_EDGES,      /* after ("FROM/TO"), resource, limit */
     STORE__T_LIST_CLAIMS,     /* after, host, limit */
     STORE__T_LIST_PRINCIPALS, /* after, limit */
+    STORE__T_RESOURCES,       /* [id, ...]: an agent principal's scope */
 };
 
 #define STORE__F_REQ 1u   /* must be given */

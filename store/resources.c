@@ -11,8 +11,12 @@
 
 /* A resource record is the msgpack array
  *   [kind, {label: value}, cap_cpu, cap_mem, used_cpu, used_mem, state,
- *    nil | [p, window_s, updated_at_ms]]
- * keyed by the id.
+ *    nil | [p, window_s, updated_at_ms] (, [leased, nil | prior_state])]
+ * keyed by the id.  The ninth element is there only for a host whose
+ * agent has reported (leased: the leader holds a lease on it, and a new
+ * leader gives it one) or that is unreachable (prior_state: the state a
+ * report restores).  Every other record keeps the 8 fields it had before
+ * leases existed, so their digests do not change.
  *
  * The pick index holds one key per active host (kind host, vm or
  * container):
@@ -77,6 +81,39 @@ static int score_decode(const msgpack_object *o, struct store__resource *r)
     return 0;
 }
 
+/* The ninth element, [leased, nil | prior_state]: the prior state comes
+ * with unreachable and only with it, and the element is never empty. */
+static int lease_decode(const msgpack_object *o, struct store__resource *r)
+{
+    const msgpack_object *a;
+    uint64_t prior;
+    bool unreachable = r->state == STORE_STATE_UNREACHABLE;
+
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2) {
+        return AUGUR_EMALFORMED;
+    }
+    a = o->via.array.ptr;
+    if (a[0].type != MSGPACK_OBJECT_BOOLEAN ||
+        (a[1].type == MSGPACK_OBJECT_NIL) == unreachable ||
+        (!a[0].via.boolean && !unreachable)) {
+        return AUGUR_EMALFORMED;
+    }
+    r->leased = a[0].via.boolean;
+    if (unreachable) {
+        if (store__obj_u64(&a[1], &prior) != 0 || prior >= STORE_STATE_COUNT ||
+            prior == STORE_STATE_UNREACHABLE) {
+            return AUGUR_EMALFORMED;
+        }
+        r->prior_state = (int)prior;
+    }
+    return 0;
+}
+
+static bool lease_recorded(const struct store__resource *r)
+{
+    return r->leased || r->state == STORE_STATE_UNREACHABLE;
+}
+
 /* Decode the record @v of resource @k.  Returns 0 or AUGUR_EMALFORMED. */
 static int resource_decode(struct store *s,
                            const MDB_val *k,
@@ -94,7 +131,9 @@ static int resource_decode(struct store *s,
     }
     memcpy(r->id, k->mv_data, k->mv_size);
     if (store__unpack(s, v->mv_data, v->mv_size, &o) != 0 ||
-        o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != RECORD_FIELDS) {
+        o.type != MSGPACK_OBJECT_ARRAY ||
+        (o.via.array.size != RECORD_FIELDS &&
+         o.via.array.size != RECORD_FIELDS + 1)) {
         return AUGUR_EMALFORMED;
     }
     a = o.via.array.ptr;
@@ -110,7 +149,12 @@ static int resource_decode(struct store *s,
         return AUGUR_EMALFORMED;
     }
     r->state = (int)state;
-    return 0;
+    r->prior_state = STORE_STATE_ACTIVE;
+    r->leased = false;
+    if (o.via.array.size == RECORD_FIELDS + 1) {
+        return lease_decode(&a[RECORD_FIELDS], r);
+    }
+    return r->state == STORE_STATE_UNREACHABLE ? AUGUR_EMALFORMED : 0;
 }
 
 static int resource_encode(struct store *s, const struct store__resource *r)
@@ -119,7 +163,8 @@ static int resource_encode(struct store *s, const struct store__resource *r)
 
     s->value.size = 0;
     store__pack_init(&p, &s->value);
-    msgpack_pack_array(&p.pk, RECORD_FIELDS);
+    msgpack_pack_array(&p.pk,
+                       lease_recorded(r) ? RECORD_FIELDS + 1 : RECORD_FIELDS);
     store__pack_str(&p, r->kind);
     msgpack_pack_map(&p.pk, r->n_labels);
     for (unsigned i = 0; i < r->n_labels; i++) {
@@ -138,6 +183,19 @@ static int resource_encode(struct store *s, const struct store__resource *r)
         msgpack_pack_int64(&p.pk, r->updated_at);
     } else {
         msgpack_pack_nil(&p.pk);
+    }
+    if (lease_recorded(r)) {
+        msgpack_pack_array(&p.pk, 2);
+        if (r->leased) {
+            msgpack_pack_true(&p.pk);
+        } else {
+            msgpack_pack_false(&p.pk);
+        }
+        if (r->state == STORE_STATE_UNREACHABLE) {
+            msgpack_pack_uint64(&p.pk, (uint64_t)r->prior_state);
+        } else {
+            msgpack_pack_nil(&p.pk);
+        }
     }
     return p.failed ? AUGUR_ENOMEM : 0;
 }
@@ -159,7 +217,9 @@ int store__resource_load(struct store *s,
 void store__resource_pack(struct store__pack *p,
                           const struct store__resource *r)
 {
-    msgpack_pack_map(&p->pk, 7);
+    bool unreachable = r->state == STORE_STATE_UNREACHABLE;
+
+    msgpack_pack_map(&p->pk, 7 + (size_t)unreachable + (size_t)r->leased);
     store__pack_str(p, "id");
     store__pack_str(p, r->id);
     store__pack_str(p, "kind");
@@ -176,6 +236,14 @@ void store__resource_pack(struct store__pack *p,
     store__pack_capacity(p, &r->used);
     store__pack_str(p, "state");
     store__pack_str(p, store_state_name(r->state));
+    if (unreachable) {
+        store__pack_str(p, "prior_state");
+        store__pack_str(p, store_state_name(r->prior_state));
+    }
+    if (r->leased) {
+        store__pack_str(p, "leased");
+        msgpack_pack_true(&p->pk);
+    }
     store__pack_str(p, "score");
     if (r->has_score) {
         msgpack_pack_map(&p->pk, 3);
@@ -342,12 +410,134 @@ int store__resource_set_state(struct store *s,
     }
     r = old;
     r.state = cmd->u.set_state.state;
+    if (r.state == STORE_STATE_UNREACHABLE &&
+        old.state != STORE_STATE_UNREACHABLE) {
+        r.prior_state = old.state;
+    }
     rv = store__resource_store(s, txn, &old, &r);
     if (rv != 0) {
         return rv;
     }
     store__resource_pack(&s->out, &r);
     return 0;
+}
+
+/* The leader's lease decisions, each a compare-and-set on the state, so
+ * that a decision made on an older view (a deposed leader's, a duplicate
+ * from a retry) changes nothing:
+ *   expect X, state X (X not unreachable): the host's agent reported for
+ *     the first time: it is leased from now on (refused if it is already);
+ *   expect X, state unreachable: its lease expired; X is kept as the prior
+ *     state;
+ *   expect unreachable, state anything: it reports again: back to the
+ *     prior state, whatever @state says, so that a state an operator set
+ *     before is not lost. */
+int store__resource_lease(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd)
+{
+    int expect = cmd->u.lease.expect;
+    int state = cmd->u.lease.state;
+    struct store__resource old;
+    struct store__resource r;
+    int rv;
+
+    rv = store__resource_load(s, txn, cmd->u.lease.id, &old);
+    if (rv == AUGUR_ENOTFOUND) {
+        return refuse_missing(s, cmd->u.lease.id);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    if (old.state != expect ||
+        (expect == STORE_STATE_UNREACHABLE && state == expect)) {
+        return store__refuse(s, AUGUR_ECONFLICT,
+                             "resource.lease: %s is %s, not %s: nothing "
+                             "applied",
+                             old.id, store_state_name(old.state),
+                             store_state_name(expect));
+    }
+    r = old;
+    r.leased = true;
+    if (state == STORE_STATE_UNREACHABLE) {
+        r.state = STORE_STATE_UNREACHABLE;
+        r.prior_state = old.state;
+    } else if (expect == STORE_STATE_UNREACHABLE) {
+        r.state = old.prior_state;
+    } else if (state == expect) {
+        if (old.leased) {
+            return store__refuse(s, AUGUR_EEXIST,
+                                 "resource.lease: %s is leased already",
+                                 old.id);
+        }
+    } else {
+        return store__refuse(s, AUGUR_EINVAL,
+                             "resource.lease: from %s to %s is not a lease "
+                             "decision",
+                             store_state_name(expect), store_state_name(state));
+    }
+    rv = store__resource_store(s, txn, &old, &r);
+    if (rv != 0) {
+        return rv;
+    }
+    store__resource_pack(&s->out, &r);
+    return 0;
+}
+
+int store_resource_state(struct store *s,
+                         const char *id,
+                         int *state,
+                         bool *leased)
+{
+    struct store__resource r;
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = store__resource_load(s, s->rtxn, id, &r);
+    mdb_txn_reset(s->rtxn);
+    if (rv == 0) {
+        *state = r.state;
+        *leased = r.leased;
+    }
+    return rv;
+}
+
+int store_resources_leased(struct store *s,
+                           void (*cb)(void *arg, const char *id, int state),
+                           void *arg)
+{
+    struct store__resource r;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = store__cursor(s, s->rtxn, STORE__DB_RESOURCES, &cur);
+    if (rv != 0) {
+        mdb_txn_reset(s->rtxn);
+        return rv;
+    }
+    for (rv = store__step(s, cur, MDB_FIRST, &k, &v); rv == 0;
+         rv = store__step(s, cur, MDB_NEXT, &k, &v)) {
+        if (resource_decode(s, &k, &v, &r) != 0) {
+            rv = AUGUR_EIO;
+            break;
+        }
+        if (r.leased) {
+            cb(arg, r.id, r.state);
+        }
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_reset(s->rtxn);
+    return rv == AUGUR_ENOTFOUND ? 0 : rv;
 }
 
 int store__score_set(struct store *s, MDB_txn *txn, const struct store_cmd *cmd)

@@ -74,6 +74,8 @@ struct store__resource
     struct store_capacity capacity;
     struct store_capacity used;
     int state;
+    int prior_state; /* unreachable only: the state a report restores */
+    bool leased;     /* its agent has reported: it has a host lease */
     bool has_score;
     double p;
     uint64_t window_s;
@@ -105,6 +107,8 @@ struct store__principal
     char name[STORE_ID_SIZE];
     char key[STORE_KEY_HEX_SIZE];
     int role;
+    unsigned n_resources; /* role agent: its scope */
+    char resources[STORE_PRINCIPAL_RESOURCES_MAX][STORE_ID_SIZE];
 };
 
 /* Any record, decoded: scratch for checking an entry of any kind. */
