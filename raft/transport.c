@@ -143,8 +143,10 @@ struct peer_transport
     uint64_t limit_log_ms;
     uint64_t limit_unlogged;
     uint64_t limit_hits;
-    uint64_t refuse_log_ms; /* handshakes that failed: logged once a second */
-    uint64_t refuse_unlogged;
+    /* Handshakes that failed, logged at most once a second each way:
+     * [0] HELLOs this node refused, [1] peers that hung up on its own. */
+    uint64_t refuse_log_ms[2];
+    uint64_t refuse_unlogged[2];
 };
 
 struct link_write
@@ -407,18 +409,24 @@ static uv_stream_t *link_establish(struct link *l)
 /* Say why a handshake failed, at most once a second: a stranger's HELLO
  * (no mac of this cluster's key) and a peer that hangs up on ours are worth
  * an operator's attention, but not one line per attempt. */
-static void transport_refused(struct peer_transport *pt, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void transport_refused(struct peer_transport *pt,
+                              bool outgoing,
+                              const char *fmt,
+                              ...) __attribute__((format(printf, 3, 4)));
 
-static void transport_refused(struct peer_transport *pt, const char *fmt, ...)
+static void transport_refused(struct peer_transport *pt,
+                              bool outgoing,
+                              const char *fmt,
+                              ...)
 {
     uint64_t now = uv_now(pt->loop);
+    unsigned i = outgoing ? 1 : 0;
     char what[256];
     va_list ap;
 
-    pt->refuse_unlogged++;
-    if (pt->refuse_log_ms != 0 &&
-        now - pt->refuse_log_ms < LIMIT_LOG_INTERVAL_MS) {
+    pt->refuse_unlogged[i]++;
+    if (pt->refuse_log_ms[i] != 0 &&
+        now - pt->refuse_log_ms[i] < LIMIT_LOG_INTERVAL_MS) {
         return;
     }
     va_start(ap, fmt);
@@ -426,9 +434,9 @@ static void transport_refused(struct peer_transport *pt, const char *fmt, ...)
     va_end(ap);
     LOG(LOG_LEVEL_WARN,
         "raft port: handshake failed: %s (%" PRIu64 " since the last report)",
-        what, pt->refuse_unlogged);
-    pt->refuse_log_ms = now;
-    pt->refuse_unlogged = 0;
+        what, pt->refuse_unlogged[i]);
+    pt->refuse_log_ms[i] = now;
+    pt->refuse_unlogged[i] = 0;
 }
 
 static int on_hello(struct link *l, const struct proto_frame *f)
@@ -441,7 +449,7 @@ static int on_hello(struct link *l, const struct proto_frame *f)
     if (f->type != PROTO_HELLO ||
         secure_server_hello(&l->hs, f->payload, f->len, pt->me, pt->cluster_pk,
                             pt->id, &sb, errmsg) != 0) {
-        transport_refused(pt, "a connection's HELLO was refused: %s",
+        transport_refused(pt, false, "a connection's HELLO was refused: %s",
                           f->type != PROTO_HELLO ? "not a HELLO" : errmsg);
         msgpack_sbuffer_destroy(&sb);
         return -1;
@@ -685,7 +693,7 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n < 0) {
         free(buf->base);
         if (l->state == LINK_WAIT_CHALLENGE || l->state == LINK_WAIT_WELCOME) {
-            transport_refused(l->t,
+            transport_refused(l->t, true,
                               "peer %s hung up during the handshake (a node "
                               "that does not pin this cluster's key, or that "
                               "refuses this node's)",
