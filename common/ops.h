@@ -98,19 +98,19 @@
       F(key, KEY, REQ, revoke.key))                                                            \
     X(SESSION_OPEN, 16, "session.open", W, ANY, store__session_open,                           \
       F(ttl_ms, U64, OPT, expire.ttl_ms))                                                      \
-    X(MODEL_CHUNK, 17, "model.chunk", W, OPERATOR, store__model_chunk,                         \
+    X(MODEL_CHUNK, 20, "model.chunk", W, OPERATOR, store__model_chunk,                         \
       F(name, ID, REQ, model.name)                                                             \
       F(upload, U64, REQ_POS, model.upload)                                                    \
       F(index, U64, REQ, model.index)                                                          \
       F(data, BYTES, REQ, model.data))                                                         \
-    X(MODEL_COMMIT, 18, "model.commit", W, OPERATOR, store__model_commit,                      \
+    X(MODEL_COMMIT, 21, "model.commit", W, OPERATOR, store__model_commit,                      \
       F(name, ID, REQ, model.name)                                                             \
       F(upload, U64, REQ_POS, model.upload)                                                    \
       F(chunks, U64, REQ_POS, model.chunks)                                                    \
       F(size, U64, REQ_POS, model.size)                                                        \
       F(checksum, DIGEST, REQ, model.checksum)                                                 \
       F(kind, KIND, OMIT, model.kind))                                                         \
-    X(MODEL_ACTIVATE, 19, "model.activate", W, OPERATOR, store__model_activate,                \
+    X(MODEL_ACTIVATE, 22, "model.activate", W, OPERATOR, store__model_activate,                \
       F(name, ID, REQ, model.name)                                                             \
       F(kind, KIND, OMIT, model.kind))                                                         \
     X(RESOURCE_GET, 64, "resource.get", R, READER, store__resource_get,                        \
@@ -134,7 +134,7 @@
     X(PRINCIPAL_LIST, 73, "principal.list", R, ADMIN, store__principal_list,                   \
       F(after, LIST_PRINCIPALS, OPT, list))                                                    \
     X(NODE_REVOKED, 74, "node.revoked", R, READER, store__node_revoked_list, /* no arguments */) \
-    X(MODEL_LIST, 75, "model.list", R, READER, store__model_list,                              \
+    X(MODEL_LIST, 76, "model.list", R, READER, store__model_list,                              \
       F(after, LIST, OPT, list))
 
 #define AUGUR_NODE_OPS(X)                                                         \
@@ -142,7 +142,8 @@
     X(MEMBER_LIST,     "member.list",     R, READER, node__member_list)     \
     X(MEMBER_ADD,      "member.add",      W, ADMIN,  node__member_add)      \
     X(MEMBER_REMOVE,   "member.remove",   W, ADMIN,  node__member_remove)   \
-    X(LEADER_TRANSFER, "leader.transfer", W, ADMIN,  node__leader_transfer)
+    X(LEADER_TRANSFER, "leader.transfer", W, ADMIN,  node__leader_transfer) \
+    X(PREDICT,         "predict",         R, READER, node__predict)
 /* clang-format on */
 
 /* Every op, store and node alike, for code that names an op without caring

@@ -4,9 +4,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "node/node.h"
+
+/* The scoring options, apart: one string literal is kept under the 4095
+ * bytes C99 guarantees. */
+static const char usage_scoring[] =
+    "  --score-interval-ms MS    the leader scores every reporting "
+    "resource\n"
+    "                            this often (default 1000)\n"
+    "  --score-step P            commit a score that moved by more than P\n"
+    "                            since the last commit (default 0.05)\n"
+    "  --score-enter P, --score-leave P  the hysteresis band: commit when "
+    "p\n"
+    "                            rises to ENTER or falls below LEAVE, never\n"
+    "                            inside [LEAVE, ENTER) (default 0.5, 0.4)\n";
 
 static const char usage[] =
     "usage: augurd --id N --data-dir DIR --raft-address HOST:PORT\n"
@@ -78,7 +92,10 @@ static const char usage[] =
     "(default\n"
     "                            1048576); an answer over the frame limit "
     "is\n"
-    "                            refused with ETOOBIG\n"
+    "                            refused with ETOOBIG\n";
+
+/* The rest, after the scoring options. */
+static const char usage_end[] =
     "  -h, --help                this text\n"
     "  --version                 print the version\n"
     "\n"
@@ -208,6 +225,22 @@ static int config_set(struct node_config *cfg,
         }
         return 0;
     }
+    if (strcmp(key, "score-step") == 0 || strcmp(key, "score-enter") == 0 ||
+        strcmp(key, "score-leave") == 0) {
+        char *end = NULL;
+        double d = strtod(value, &end);
+        if (end == value || *end != '\0' || !(d > 0.0 && d < 1.0) ||
+            (strcmp(key, "score-enter") == 0 && d == 0.0)) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE,
+                     "%s: expected a probability in (0, 1), got '%s'", key,
+                     value);
+            return AUGUR_EINVAL;
+        }
+        *(key[6] == 's'   ? &cfg->score_step
+          : key[6] == 'e' ? &cfg->score_enter
+                          : &cfg->score_leave) = d;
+        return 0;
+    }
     if (strcmp(key, "pre-vote") == 0) {
         return parse_switch(key, value, &cfg->pre_vote, errmsg);
     }
@@ -238,6 +271,8 @@ static int config_set(struct node_config *cfg,
         {"waiters-max", offsetof(struct node_config, waiters_max), 1, 1u << 20},
         {"page-bytes", offsetof(struct node_config, page_bytes), 1024,
          64u << 20},
+        {"score-interval-ms", offsetof(struct node_config, score_interval_ms),
+         50, 3600000},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         if (strcmp(key, numbers[i].key) == 0) {
@@ -343,6 +378,11 @@ int node_config_parse(struct node_config *cfg,
     cfg->election_timeout_ms = 300;
     cfg->heartbeat_timeout_ms = 50;
     cfg->pre_vote = true;
+    /* Scores: a round a second; commits only past the band or a step. */
+    cfg->score_interval_ms = 1000;
+    cfg->score_step = 0.05;
+    cfg->score_enter = 0.5;
+    cfg->score_leave = 0.4;
     cfg->member_reconcile = true;
     /* A parked long poll costs a few hundred bytes (its request is shed):
      * these caps keep a reader that parks and walks away to a few MB. */
@@ -358,7 +398,15 @@ int node_config_parse(struct node_config *cfg,
     /* --help, --version and --config first: the file is the base layer. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(usage, stdout);
+            /* One write, so that a reader that stops early (grep -q)
+             * does not cut it off halfway. */
+            char text[sizeof usage + sizeof usage_scoring + sizeof usage_end];
+            int len = snprintf(text, sizeof text, "%s%s%s", usage,
+                               usage_scoring, usage_end);
+            fflush(stdout);
+            if (write(STDOUT_FILENO, text, (size_t)len) != len) {
+                return AUGUR_EIO;
+            }
             return NODE_CONFIG_DONE;
         }
         if (strcmp(argv[i], "--version") == 0) {

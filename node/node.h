@@ -10,8 +10,10 @@
 #include <uv.h>
 
 #include "api/server.h"
+#include "node/scoring.h"
 #include "raft/replica.h"
 #include "store/store.h"
+#include "wire/telemetry.h"
 
 #define NODE_ERRMSG_SIZE 512
 
@@ -43,6 +45,12 @@ struct node_config
     unsigned waiters_per_principal;
     unsigned waiters_max;
     unsigned page_bytes; /* a list or events page's byte budget */
+    /* Leader-side scoring (node/scoring.c): the cadence of rounds and the
+     * hysteresis of commits. */
+    unsigned score_interval_ms;
+    double score_step;
+    double score_enter;
+    double score_leave;
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -105,6 +113,7 @@ struct node
     uint64_t next_cert_check_ms;
     bool was_leader;
     struct node_membership membership;
+    struct node_scoring scoring; /* the leader's live scoring */
     uint64_t next_expire_ms;
     uint64_t next_bootstrap_ms;
     /* The serving gate (node__serving): the last log index at start, and
@@ -178,6 +187,17 @@ void node__membership_init(struct node *n);
 /* Warn (at most once an hour) while this node's certificate expires within
  * a week or has expired: its peers refuse it from then on (node/node.c). */
 void node__cert_check(struct node *n, uint64_t now_ms);
+
+/* Leader-side scoring (node/scoring.c).  init/close; the tick runs a
+ * round every score_interval_ms on the leader and forgets everything when
+ * leadership is lost.  node__scoring_observe is called on the leader for
+ * every accepted telemetry batch (by node/ingest.c); @b is valid during the
+ * call only.  node__predict serves the predict op. */
+int node__scoring_init(struct node *n);
+void node__scoring_close(struct node *n);
+void node__scoring_tick(struct node *n, uint64_t now_ms, bool leader);
+void node__scoring_observe(struct node *n, const struct telemetry_batch *b);
+void node__predict(struct node *n, struct api_call *call);
 
 /* Milliseconds since the epoch (wall clock): the leader's stamp. */
 uint64_t node__now_ms(void);

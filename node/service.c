@@ -910,6 +910,7 @@ void node__tick(struct node *n)
     }
     (void)node__serving(n);
     node__membership_tick(n, now);
+    node__scoring_tick(n, now, leader);
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }

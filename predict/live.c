@@ -575,6 +575,18 @@ int predict_live_model_set(struct predict_live *l,
     return 0;
 }
 
+void predict_live_model_clear(struct predict_live *l, const char *kind)
+{
+    int k = kind_find(l, kind);
+
+    if (k >= 0) {
+        free(l->kinds[k].feature_name);
+        l->kinds[k].feature_name = NULL;
+        l->kinds[k].model = NULL;
+        l->kinds[k].ref[0] = '\0';
+    }
+}
+
 /* Map the model's features to metric names not mapped yet: a metric named
  * as the feature, or "<format>.<feature>" (as augur-agent replay names the
  * features of a data set). */

@@ -174,6 +174,9 @@ int predict_live_model_set(struct predict_live *l,
                            const struct predict_model *model,
                            const char *ref) PREDICT_WARN_UNUSED;
 
+/* No model for @kind any more (its resources get the anomaly score). */
+void predict_live_model_clear(struct predict_live *l, const char *kind);
+
 /* The dependency edges of the next round: begin, then each edge with the
  * committed p of both ends (used for an end that is not tracked or not
  * warm).  0 or AUGUR_ENOMEM. */
