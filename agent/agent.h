@@ -4,6 +4,7 @@
 #ifndef AUGUR_AGENT_H
 #define AUGUR_AGENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -317,5 +318,80 @@ int agent_replay_run(const struct agent_replay_options *opt,
 
 /* A sink printing each batch as one JSON line on stdout. */
 int agent_print_line(void *arg, const struct telemetry_batch *b);
+
+/* ---- the link to the cluster (agent/uplink.c) -------------------------- */
+
+struct augur_client;
+struct agent_uplink_item;
+
+/* One libaugur client reporting telemetry, with a backlog of at most
+ * @backlog_max encoded batches kept while no node answers.  When the
+ * backlog is full the oldest batch is dropped, and the next batch's "d"
+ * carries how many samples were lost.  Caller allocates; open/close. */
+struct agent_uplink
+{
+    struct augur_client *client;
+    struct agent_uplink_item *items; /* a ring of backlog_max */
+    unsigned backlog_max;
+    unsigned head; /* the oldest batch */
+    unsigned n;    /* batches held */
+    uint64_t lost; /* samples lost since the last batch made */
+    uint64_t dropped_total;
+    uint64_t sent;
+    uint64_t reconnects;
+    bool up; /* the last call reached a node */
+    int64_t down_since_ms;
+    char errmsg[AGENT_ERRMSG_SIZE];
+};
+
+/* Open a client for @endpoints with the key files (NULL: AUGUR_KEY and
+ * AUGUR_CLUSTER_KEY).  Does not connect yet.  Returns 0 or libaugur's
+ * error (augur_client_open) with a message in u->errmsg; nothing to close
+ * then. */
+int agent_uplink_open(struct agent_uplink *u,
+                      const char *endpoints,
+                      const char *key_file,
+                      const char *cluster_key_file,
+                      unsigned backlog_max) AGENT_WARN_UNUSED;
+void agent_uplink_close(struct agent_uplink *u);
+
+/* Queue @b (its "d" set here) and send the backlog, oldest first, one
+ * telemetry.report each.  Returns 0 (sent, or kept while no node answers;
+ * a batch refused for itself is dropped and counted), AUGUR_EPERM (a
+ * resource the principal may not report for), AUGUR_EAUTH (key refused)
+ * or an encoding error, with a message in u->errmsg. */
+int agent_uplink_report(struct agent_uplink *u,
+                        struct telemetry_batch *b) AGENT_WARN_UNUSED;
+/* Send what the backlog holds; returns as agent_uplink_report. */
+int agent_uplink_flush(struct agent_uplink *u) AGENT_WARN_UNUSED;
+/* Renew @resource's lease with a telemetry.heartbeat.  Returns 0 (also
+ * when no node answered), AUGUR_EPERM, AUGUR_EAUTH or another refusal. */
+int agent_uplink_heartbeat(struct agent_uplink *u,
+                           const char *resource) AGENT_WARN_UNUSED;
+
+/* ---- the continuous agent (agent/run.c) -------------------------------- */
+
+struct agent_run_options
+{
+    const char *resource;  /* the resource this host reports as */
+    unsigned interval_ms;  /* between reports, > 0 */
+    unsigned heartbeat_ms; /* between heartbeats, > 0 */
+};
+
+/* Collect and report @o->resource every interval through @u, with
+ * heartbeats between, until SIGTERM or SIGINT (blocked for the process
+ * here, and taken synchronously).  Returns 0 when stopped by a signal, or
+ * the error that ended it (AUGUR_EPERM: the principal may not report for
+ * the resource; AUGUR_EAUTH; a collector's AUGUR_ENOMEM) with a message in
+ * @errmsg (AGENT_ERRMSG_SIZE bytes). */
+int agent_run(struct agent *a,
+              struct agent_uplink *u,
+              const struct agent_run_options *o,
+              char *errmsg) AGENT_WARN_UNUSED;
+
+/* Block SIGTERM and SIGINT for the process, into @set; then wait up to
+ * @ms for one of them (true when one came).  For the replay's clock. */
+bool agent_signals_block(sigset_t *set);
+bool agent_signal_wait(const sigset_t *set, int64_t ms);
 
 #endif

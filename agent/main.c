@@ -15,7 +15,11 @@
 #include "predict/predict.h"
 
 #define EXIT_USAGE 2
-#define FLAGS_MAX 12
+#define FLAGS_MAX 16
+#define DEFAULT_ENDPOINTS "127.0.0.1:7001"
+#define INTERVAL_MAX_S 3600
+#define HEARTBEAT_DEFAULT_MS 250
+#define BACKLOG_DEFAULT 60
 #define WAIT_MAX_MS 60000
 
 struct flag
@@ -38,6 +42,41 @@ struct command
 
 static int collect_run(const struct command *cmd, const char **values);
 static int replay_run(const struct command *cmd, const char **values);
+static int run_run(const struct command *cmd, const char **values);
+
+/* How every command that talks to the cluster finds it and proves who it
+ * is, as the augur CLI does. */
+#define CLUSTER_FLAGS                                                         \
+    {"endpoints", 0, "HOST:PORT,...",                                         \
+     "nodes to reach, any of them (default $AUGUR_ENDPOINTS, "                \
+     "or " DEFAULT_ENDPOINTS ")"},                                            \
+        {"key", 0, "FILE",                                                    \
+         "this agent's private key (default $AUGUR_KEY); its principal "      \
+         "has role agent and the resources reported (or a wider role)"},      \
+        {"cluster-key", 0, "FILE",                                            \
+         "the cluster's public key (default $AUGUR_CLUSTER_KEY)"},            \
+    {                                                                         \
+        "backlog", 0, "N",                                                    \
+            "batches kept while no node answers (default 60); the oldest go " \
+            "first, counted in the next batch's dropped samples"              \
+    }
+
+static const struct flag run_flags[] = {
+    {"resource", 0, "ID", "the resource this host reports as (required)"},
+    {"interval", 0, "SECONDS", "between reports (default 1)"},
+    {"heartbeat", 0, "MS",
+     "between heartbeats, which renew the host's lease between reports "
+     "(default 250)"},
+    {"root", 0, "DIR",
+     "read /proc and /sys under DIR instead of / (a recorded tree)"},
+    {"probes", 0, "FILE", "run the health probes of FILE (docs/AGENT.md)"},
+    {"smartctl", 0, "PATH",
+     "smartctl to run (default $AUGUR_SMARTCTL, else smartctl on the PATH)"},
+    {"no-smart", 0, NULL, "do not run smartctl"},
+    CLUSTER_FLAGS,
+    {"help", 'h', NULL, "print this help"},
+    {0},
+};
 
 static const struct flag collect_flags[] = {
     {"once", 0, NULL,
@@ -69,13 +108,28 @@ static const struct flag replay_flags[] = {
      "engine-7) or the data set's unit names (3)"},
     {"steps", 0, "N", "stop after N recorded time steps (default: all)"},
     {"print", 0, NULL,
-     "print each batch as a JSON line (required until the cluster's "
-     "report op exists)"},
+     "print each batch as a JSON line instead of sending it to the cluster"},
+    CLUSTER_FLAGS,
     {"help", 'h', NULL, "print this help"},
     {0},
 };
 
 static const struct command commands[] = {
+    {"run", "report this host's telemetry to the cluster",
+     "Collects this host (as collect does) every --interval and sends the\n"
+     "batch to the cluster as one telemetry.report, through any node (a\n"
+     "follower redirects to the leader).  Heartbeats between reports renew\n"
+     "the host's lease on the leader: with neither for the lease (augurd\n"
+     "--lease-ms, default 1 s), the leader marks the host unreachable, and\n"
+     "the next report brings it back.  While no node answers, batches wait\n"
+     "in a bounded backlog.  The key's principal must have role agent with\n"
+     "this resource (augur principal add NAME --key FILE.pub --role agent\n"
+     "--resource ID) or a wider role; a report it may not make is refused\n"
+     "with EPERM, and the agent exits 1.  SIGTERM or SIGINT stop it (0).",
+     run_flags,
+     "augur-agent run --resource h1 --endpoints 10.0.0.1:7001 --key "
+     "h1.key --cluster-key cluster.key.pub",
+     run_run},
     {"collect", "print one collection of this machine, without a cluster",
      "Reads /proc/stat, /proc/meminfo, /proc/diskstats, /proc/net/dev,\n"
      "/proc/pressure, hwmon, thermal zones and EDAC, runs smartctl -j -a on\n"
@@ -91,10 +145,13 @@ static const struct command commands[] = {
      "serial (backblaze), engine-N (cmapss); each batch holds the unit's\n"
      "features at one recorded time, named FORMAT.FEATURE.  Recorded times\n"
      "are compressed by --speed: a pdm hour, a backblaze day or a cmapss\n"
-     "cycle (taken as an hour) lasts UNIT/X seconds.",
+     "cycle (taken as an hour) lasts UNIT/X seconds.  Without --print the\n"
+     "batches go to the cluster (as run sends them), one connection for\n"
+     "every unit: the key's principal must be allowed all of them (admin,\n"
+     "operator, or an agent bound to every unit's resource).",
      replay_flags,
      "augur-agent replay --format pdm --data ../shared/data/azure-pdm "
-     "--speed 3600 --units machine-1 --print",
+     "--speed 3600 --units machine-1,machine-2 --endpoints 127.0.0.1:7001",
      replay_run},
     {0},
 };
@@ -111,6 +168,7 @@ static void help_top(void)
     }
     printf(
         "\nEnvironment:\n"
+        "  AUGUR_ENDPOINTS, AUGUR_KEY, AUGUR_CLUSTER_KEY  as for augur\n"
         "  AUGUR_SMARTCTL   the smartctl to run\n"
         "  AUGUR_LOG_LEVEL  error, warn, info (default), debug, trace\n\n"
         "Exit status: 0 success; 1 failure; 2 usage error.\n\n"
@@ -316,6 +374,130 @@ static int collect_run(const struct command *c, const char **values)
     return rv != 0 ? 1 : 0;
 }
 
+/* Open the link to the cluster from the flags (and the environment).
+ * Returns -1 when open, or an exit status. */
+static int uplink_open(const struct command *c,
+                       const char **values,
+                       struct agent_uplink *u)
+{
+    const char *endpoints = get(c, values, "endpoints");
+    const char *backlog_s = get(c, values, "backlog");
+    uint64_t backlog = BACKLOG_DEFAULT;
+    int rv;
+
+    if (endpoints == NULL) {
+        endpoints = getenv("AUGUR_ENDPOINTS");
+    }
+    if (endpoints == NULL || endpoints[0] == '\0') {
+        endpoints = DEFAULT_ENDPOINTS;
+    }
+    if (backlog_s != NULL && !parse_u64(backlog_s, 1, 100000, &backlog)) {
+        return usage(c->name, "--backlog takes 1 to 100000, not '%s'",
+                     backlog_s);
+    }
+    rv = agent_uplink_open(u, endpoints, get(c, values, "key"),
+                           get(c, values, "cluster-key"), (unsigned)backlog);
+    if (rv != 0) {
+        fprintf(stderr, "augur-agent: %s: %s: %s\n", c->name, augur_errname(rv),
+                u->errmsg);
+        return rv == AUGUR_EINVAL ? EXIT_USAGE : 1;
+    }
+    return -1;
+}
+
+static int run_run(const struct command *c, const char **values)
+{
+    const char *resource = get(c, values, "resource");
+    const char *interval_s = get(c, values, "interval");
+    const char *heartbeat_s = get(c, values, "heartbeat");
+    const char *probes = get(c, values, "probes");
+    struct agent_run_options o = {.resource = resource};
+    char errmsg[AGENT_ERRMSG_SIZE] = "";
+    uint64_t interval = 1;
+    uint64_t heartbeat = HEARTBEAT_DEFAULT_MS;
+    struct agent_uplink u;
+    struct agent a;
+    int rv;
+
+    if (resource == NULL ||
+        !telemetry_resource_valid(resource, strlen(resource))) {
+        return usage(
+            c->name, "%s",
+            resource == NULL ? "missing --resource ID" : "bad --resource id");
+    }
+    if (interval_s != NULL &&
+        !parse_u64(interval_s, 1, INTERVAL_MAX_S, &interval)) {
+        return usage(c->name, "--interval takes 1 to %d seconds, not '%s'",
+                     INTERVAL_MAX_S, interval_s);
+    }
+    if (heartbeat_s != NULL && !parse_u64(heartbeat_s, 10, 60000, &heartbeat)) {
+        return usage(c->name, "--heartbeat takes 10 to 60000 ms, not '%s'",
+                     heartbeat_s);
+    }
+    o.interval_ms = (unsigned)interval * 1000;
+    o.heartbeat_ms = (unsigned)heartbeat;
+    if (agent_init(&a, get(c, values, "root"), get(c, values, "smartctl")) !=
+        0) {
+        return usage(c->name, "%s", "--root or --smartctl: path too long");
+    }
+    a.smart_enabled = get(c, values, "no-smart") == NULL;
+    if (probes != NULL && (rv = agent_probes_load(&a, probes)) != 0) {
+        fprintf(stderr, "augur-agent: run: %s: %s\n", augur_errname(rv),
+                a.errmsg);
+        agent_close(&a);
+        return rv == AUGUR_EMALFORMED ? EXIT_USAGE : 1;
+    }
+    rv = uplink_open(c, values, &u);
+    if (rv >= 0) {
+        agent_close(&a);
+        return rv;
+    }
+    rv = agent_run(&a, &u, &o, errmsg);
+    if (rv != 0) {
+        fprintf(stderr, "augur-agent: run: %s: %s\n", augur_errname(rv),
+                errmsg);
+    }
+    agent_uplink_close(&u);
+    agent_close(&a);
+    return rv != 0 ? 1 : 0;
+}
+
+/* The replay's sink to the cluster: each batch is one report; a signal
+ * stops the replay between them. */
+struct replay_link
+{
+    struct agent_uplink uplink;
+    sigset_t signals;
+    bool stopped;
+};
+
+static int replay_send(void *arg, const struct telemetry_batch *b)
+{
+    struct replay_link *l = arg;
+    int rv;
+
+    if (agent_signal_wait(&l->signals, 0)) {
+        l->stopped = true;
+        return AUGUR_ESHUTDOWN;
+    }
+    /* The uplink sets the batch's dropped count: a copy would cost as much
+     * as the send, so the replay's batch is updated in place. */
+    rv = agent_uplink_report(&l->uplink, (struct telemetry_batch *)b);
+    if (rv != 0) {
+        return rv;
+    }
+    return 0;
+}
+
+static void replay_sleep(void *arg, int64_t ms)
+{
+    struct replay_link *l = arg;
+
+    if (!l->stopped && agent_signal_wait(&l->signals, ms)) {
+        l->stopped = true;
+    }
+}
+
 static int64_t real_now(void *arg)
 {
     (void)arg;
@@ -366,11 +548,40 @@ static int replay_run(const struct command *c, const char **values)
         return usage(c->name, "%s", "--units is an empty list");
     }
     if (get(c, values, "print") == NULL) {
-        return usage(c->name, "%s",
-                     "replay needs --print (sending to a cluster comes with "
-                     "the report op)");
+        struct replay_link link = {.stopped = false};
+        rv = uplink_open(c, values, &link.uplink);
+        if (rv >= 0) {
+            return rv;
+        }
+        if (!agent_signals_block(&link.signals)) {
+            agent_uplink_close(&link.uplink);
+            fprintf(stderr, "augur-agent: replay: cannot block signals\n");
+            return 1;
+        }
+        sink.send = replay_send;
+        sink.arg = &link;
+        clock.sleep_ms = replay_sleep;
+        clock.arg = &link;
+        rv = agent_replay_run(&opt, &sink, &clock, errmsg);
+        if (rv == 0 || link.stopped) {
+            /* What the last interval left behind goes now, if a node
+             * answers. */
+            rv = agent_uplink_flush(&link.uplink);
+        } else if (rv == AUGUR_EPERM || rv == AUGUR_EAUTH) {
+            snprintf(errmsg, sizeof errmsg, "%s", link.uplink.errmsg);
+        }
+        if (rv == 0) {
+            LOG(LOG_LEVEL_INFO,
+                "replay %s: %llu batches sent, %u not delivered, %llu "
+                "samples dropped",
+                link.stopped ? "stopped" : "done",
+                (unsigned long long)link.uplink.sent, link.uplink.n,
+                (unsigned long long)link.uplink.dropped_total);
+        }
+        agent_uplink_close(&link.uplink);
+    } else {
+        rv = agent_replay_run(&opt, &sink, &clock, errmsg);
     }
-    rv = agent_replay_run(&opt, &sink, &clock, errmsg);
     if (rv != 0) {
         fprintf(stderr, "augur-agent: replay: %s: %s\n", augur_errname(rv),
                 errmsg);

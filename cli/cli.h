@@ -96,6 +96,7 @@ extern const struct cli_command cli_keygen_commands[];
 extern const struct cli_command cli_node_commands[];
 extern const struct cli_command cli_principal_commands[];
 extern const struct cli_command cli_model_commands[];
+extern const struct cli_command cli_telemetry_commands[];
 extern const struct cli_command cli_predict_commands[];
 /* The store's model commands (cli/cmd_model_store.c), rows of
  * cli_model_commands beside the offline ones. */

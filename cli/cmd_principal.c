@@ -1,5 +1,6 @@
 /* Identity commands: keygen (local) and principal add|remove|list. */
 #include <stdio.h>
+#include <string.h>
 
 #include "wire/secure.h"
 #include "cli/cli.h"
@@ -9,9 +10,42 @@
 static const struct cli_column principal_columns[] = {
     {"NAME", "{name}"},
     {"ROLE", "{role}"},
+    {"RESOURCES", "{resources}"},
     {"KEY", "{key}"},
     {0},
 };
+
+/* --resource ID[,ID...]: the number of ids in @list, 0 when one is
+ * empty. */
+static size_t resources_count(const char *list)
+{
+    size_t n = 1;
+
+    if (list[0] == '\0' || list[strlen(list) - 1] == ',' ||
+        strstr(list, ",,") != NULL || list[0] == ',') {
+        return 0;
+    }
+    for (const char *p = list; *p != '\0'; p++) {
+        n += *p == ',';
+    }
+    return n;
+}
+
+/* Pack "resources": [ID, ...] from the comma-separated @list, the array
+ * principal.add takes. */
+static void resources_pack(struct cli_pack *args, const char *list, size_t n)
+{
+    const char *p = list;
+
+    cli_pack_str(args, "resources", 9);
+    args->failed |= msgpack_pack_array(&args->pk, n) != 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        cli_pack_str(args, p, len);
+        p += len + 1;
+    }
+}
 
 static int run_keygen(struct cli *cli, const struct cli_args *a)
 {
@@ -47,9 +81,11 @@ static int run_principal_add(struct cli *cli, const struct cli_args *a)
 {
     const char *file = cli_args_get(a, "key");
     const char *role = cli_args_get(a, "role");
+    const char *resource = cli_args_get(a, "resource");
     char errmsg[SECURE_ERRMSG_SIZE];
     char hex[SECURE_HEX_SIZE];
     uint8_t pk[SECURE_PK_SIZE];
+    size_t n_resources = 0;
     struct cli_pack args;
     int rv;
 
@@ -57,16 +93,30 @@ static int run_principal_add(struct cli *cli, const struct cli_args *a)
     if (rv != CLI_EXIT_OK) {
         return rv;
     }
+    if (resource != NULL && strcmp(role, "agent") != 0) {
+        return cli_usage(cli, "%s",
+                         "--resource is for --role agent (the other roles "
+                         "may report for every resource)");
+    }
     rv = secure_key_load_public(file, pk, errmsg);
     if (rv != 0) {
         return cli_usage(cli, "--key: %s", errmsg);
     }
     secure_key_hex(pk, hex);
+    if (resource != NULL) {
+        n_resources = resources_count(resource);
+        if (n_resources == 0) {
+            return cli_usage(cli, "--resource: an empty id in '%s'", resource);
+        }
+    }
     cli_pack_init(&args);
-    cli_pack_map(&args, 3);
+    cli_pack_map(&args, n_resources > 0 ? 4 : 3);
     cli_pack_kv_str(&args, "name", a->pos[0]);
     cli_pack_kv_str(&args, "key", hex);
     cli_pack_kv_str(&args, "role", role);
+    if (n_resources > 0) {
+        resources_pack(&args, resource, n_resources);
+    }
     rv = cli_run_write(cli, CLI_OP(PRINCIPAL_ADD), &args);
     cli_pack_close(&args);
     return rv;
@@ -110,8 +160,13 @@ static const struct cli_flag principal_add_flags[] = {
      CLI_FLAG_REQUIRED},
     {"role", 0, ROLES,
      "admin: everything; operator: resources, workloads, claims, scores; "
-     "agent: status only, for now; reader: reads and events",
+     "agent: telemetry of its --resource list only; reader: reads and "
+     "events",
      CLI_FLAG_REQUIRED},
+    {"resource", 0, "ID[,ID...]",
+     "with --role agent: the resources it may report telemetry for (at "
+     "most 16); a report for another is refused with EPERM",
+     0},
     {0},
 };
 
@@ -128,7 +183,9 @@ const struct cli_command cli_keygen_commands[] = {
 const struct cli_command cli_principal_commands[] = {
     {"principal add", "allow a public key in, with a name and a role",
      "Needs the admin role.", name_arg, principal_add_flags,
-     "augur principal add alice --key alice.key.pub --role operator",
+     "augur principal add alice --key alice.key.pub --role operator\n"
+     "  augur principal add agent-h1 --key h1.key.pub --role agent "
+     "--resource h1",
      run_principal_add},
     {"principal remove", "revoke a principal; its connections are closed",
      "Takes effect on every node as soon as it is applied: the key's open "

@@ -4,7 +4,8 @@
 
 #include "cli/cli.h"
 
-#define RESOURCE_STATES "active|standby|degraded|draining|failed|quarantined"
+#define RESOURCE_STATES \
+    "active|standby|degraded|draining|failed|quarantined|unreachable"
 
 static const struct cli_column resource_columns[] = {
     {"ID", "{id}"},
@@ -147,7 +148,9 @@ static const struct cli_arg id_arg[] = {
 
 static const struct cli_arg set_state_args[] = {
     {"ID", "resource id", false},
-    {"STATE", "active, standby, degraded, draining, failed or quarantined",
+    {"STATE",
+     "active, standby, degraded, draining, failed, quarantined or unreachable "
+     "(normally the leader's, from host leases)",
      false},
     {0},
 };

@@ -53,6 +53,8 @@ const struct cli_group cli_groups[] = {
      cli_model_commands},
     {"predict", "the leader's live failure risk of a resource",
      cli_predict_commands},
+    {"telemetry", "the leader's latest samples and lease of a resource",
+     cli_telemetry_commands},
     {0},
 };
 

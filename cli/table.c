@@ -70,15 +70,24 @@ static void render_scalar(struct cli_buf *b, const json_t *v)
     }
 }
 
-/* A value as a cell: "-" for nothing, "k=v,k=v" for an object. */
+/* A value as a cell: "-" for nothing, "k=v,k=v" for an object, "a,b" for
+ * an array (an agent's resources). */
 static void render_value(struct cli_buf *b, const json_t *v)
 {
     const char *key;
     json_t *member;
     bool first = true;
 
-    if (v == NULL || (json_is_object(v) && json_object_size(v) == 0)) {
+    if (v == NULL || (json_is_object(v) && json_object_size(v) == 0) ||
+        (json_is_array(v) && json_array_size(v) == 0)) {
         cli_buf_puts(b, "-");
+        return;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            cli_buf_puts(b, i > 0 ? "," : "");
+            render_scalar(b, json_array_get(v, i));
+        }
         return;
     }
     if (!json_is_object(v)) {

@@ -31,7 +31,9 @@
  * leadership), never in the log.
  *   X(ID, WIRE, ACCESS, ROLE, HANDLER)
  *   ACCESS  R: may be answered by any node; W: changes the cluster
- *   ROLE    as above, plus ANY (every principal, agents included)
+ *   ROLE    as above, plus ANY (every principal, agents included); AGENT
+ *           admits agents (checked against their resources by the
+ *           handler) and every higher role
  *   HANDLER node/'s function, (struct node *, struct api_call *) */
 #ifndef AUGUR_COMMON_OPS_H
 #define AUGUR_COMMON_OPS_H
@@ -87,7 +89,8 @@
     X(PRINCIPAL_ADD, 12, "principal.add", W, ADMIN, store__principal_add,                      \
       F(name, ID, REQ, principal.name)                                                         \
       F(key, KEY, REQ, principal.key)                                                          \
-      F(role, ROLE, REQ, principal.role))                                                      \
+      F(role, ROLE, REQ, principal.role)                                                       \
+      F(resources, RESOURCES, OMIT, principal))                                                \
     X(PRINCIPAL_REMOVE, 13, "principal.remove", W, ADMIN, store__principal_remove,             \
       F(name, ID, REQ, principal.name))                                                        \
     X(PRINCIPAL_BOOTSTRAP, 14, "principal.bootstrap", W, INTERNAL, store__principal_bootstrap, \
@@ -98,6 +101,10 @@
       F(key, KEY, REQ, revoke.key))                                                            \
     X(SESSION_OPEN, 16, "session.open", W, ANY, store__session_open,                           \
       F(ttl_ms, U64, OPT, expire.ttl_ms))                                                      \
+    X(RESOURCE_LEASE, 17, "resource.lease", W, INTERNAL, store__resource_lease,                \
+      F(id, ID, REQ, lease.id)                                                                 \
+      F(expect, STATE, REQ, lease.expect)                                                      \
+      F(state, STATE, REQ, lease.state))                                                       \
     X(MODEL_CHUNK, 20, "model.chunk", W, OPERATOR, store__model_chunk,                         \
       F(name, ID, REQ, model.name)                                                             \
       F(upload, U64, REQ_POS, model.upload)                                                    \
@@ -143,7 +150,10 @@
     X(MEMBER_ADD,      "member.add",      W, ADMIN,  node__member_add)      \
     X(MEMBER_REMOVE,   "member.remove",   W, ADMIN,  node__member_remove)   \
     X(LEADER_TRANSFER, "leader.transfer", W, ADMIN,  node__leader_transfer) \
-    X(PREDICT,         "predict",         R, READER, node__predict)
+    X(PREDICT,         "predict",         R, READER, node__predict) \
+    X(TELEMETRY_REPORT, "telemetry.report", R, AGENT, node__telemetry_report) \
+    X(TELEMETRY_HEARTBEAT, "telemetry.heartbeat", R, AGENT, node__telemetry_heartbeat) \
+    X(TELEMETRY_GET,   "telemetry.get",   R, READER, node__telemetry_get)
 /* clang-format on */
 
 /* Every op, store and node alike, for code that names an op without caring

@@ -107,6 +107,22 @@ static const char usage_end[] =
     "--admin-key /etc/augur/admin.key.pub \\\n"
     "    --bootstrap 1=10.0.0.1:7101,2=10.0.0.2:7101,3=10.0.0.3:7101\n";
 
+/* The telemetry options, printed after the others: one string each keeps
+ * under C's portable string length. */
+static const char usage_telemetry[] =
+    "\ntelemetry (the leader's, docs/AGENT.md):\n"
+    "  --lease-ms MS             a host whose agent has not reported or\n"
+    "                            sent a heartbeat for MS is marked "
+    "unreachable\n"
+    "                            by the leader (default 1000)\n"
+    "  --telemetry-ring N        telemetry batches the leader keeps per\n"
+    "                            resource (default 4)\n"
+    "  --telemetry-resources N   resources the leader tracks telemetry "
+    "for;\n"
+    "                            reports for more are dropped (default "
+    "20000)\n"
+    "  (config keys: lease-ms, telemetry-ring, telemetry-resources)\n";
+
 static int parse_switch(const char *key,
                         const char *value,
                         bool *out,
@@ -273,6 +289,10 @@ static int config_set(struct node_config *cfg,
          64u << 20},
         {"score-interval-ms", offsetof(struct node_config, score_interval_ms),
          50, 3600000},
+        {"lease-ms", offsetof(struct node_config, lease_ms), 100, 600000},
+        {"telemetry-ring", offsetof(struct node_config, telemetry_ring), 1, 64},
+        {"telemetry-resources",
+         offsetof(struct node_config, telemetry_resources), 1, 1u << 22},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         if (strcmp(key, numbers[i].key) == 0) {
@@ -391,6 +411,12 @@ int node_config_parse(struct node_config *cfg,
     cfg->waiters_per_principal = 1024;
     cfg->waiters_max = 16384;
     cfg->page_bytes = STORE_PAGE_BYTES_DEFAULT;
+    /* Agents send a heartbeat every 250 ms: a 1 s lease survives three
+     * lost ones, and a dead host is known within about 1.1 s (the sweep
+     * runs on every 50 ms tick). */
+    cfg->lease_ms = 1000;
+    cfg->telemetry_ring = 4;
+    cfg->telemetry_resources = 20000;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);
     }
@@ -400,9 +426,10 @@ int node_config_parse(struct node_config *cfg,
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             /* One write, so that a reader that stops early (grep -q)
              * does not cut it off halfway. */
-            char text[sizeof usage + sizeof usage_scoring + sizeof usage_end];
-            int len = snprintf(text, sizeof text, "%s%s%s", usage,
-                               usage_scoring, usage_end);
+            char text[sizeof usage + sizeof usage_scoring + sizeof usage_end +
+                      sizeof usage_telemetry];
+            int len = snprintf(text, sizeof text, "%s%s%s%s", usage,
+                               usage_scoring, usage_end, usage_telemetry);
             fflush(stdout);
             if (write(STDOUT_FILENO, text, (size_t)len) != len) {
                 return AUGUR_EIO;

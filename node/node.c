@@ -266,6 +266,13 @@ int node_start(struct node *n, const struct node_config *cfg)
         goto err_after_replica_init;
     }
 
+    rv = node__ingest_init(n);
+    if (rv != 0) {
+        snprintf(n->errmsg, sizeof n->errmsg, "telemetry: %s",
+                 augur_strerror(rv));
+        goto err_after_replica_init;
+    }
+
     memset(&sc, 0, sizeof sc);
     sc.address = cfg->client_address;
     sc.node_id = cfg->id;
@@ -276,7 +283,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     rv = api_server_start(&n->server, &n->loop, &sc, node__on_request);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "clients: %s", n->server.errmsg);
-        goto err_after_replica_init;
+        goto err_after_ingest_init;
     }
     n->server.data = n;
 
@@ -299,6 +306,8 @@ int node_start(struct node *n, const struct node_config *cfg)
         store_revision(n->store));
     return 0;
 
+err_after_ingest_init:
+    node__ingest_close(n);
 err_after_replica_init:
     replica_close(&n->replica, NULL);
     uv_run(&n->loop, UV_RUN_DEFAULT);
@@ -321,6 +330,7 @@ static void replica_closed(struct replica *r)
 {
     struct node *n = r->data;
     node__scoring_close(n);
+    node__ingest_close(n);
     store_close(n->store);
     n->store = NULL;
     secure_identity_wipe(&n->identity);

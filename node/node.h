@@ -11,6 +11,7 @@
 
 #include "api/server.h"
 #include "node/scoring.h"
+#include "node/telemetry.h"
 #include "raft/replica.h"
 #include "store/store.h"
 #include "wire/telemetry.h"
@@ -51,6 +52,10 @@ struct node_config
     double score_step;
     double score_enter;
     double score_leave;
+    /* Telemetry (node/ingest.c): the host lease, and the leader's bounds. */
+    unsigned lease_ms;
+    unsigned telemetry_ring;      /* batches kept per resource */
+    unsigned telemetry_resources; /* resources tracked at most */
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -114,6 +119,11 @@ struct node
     bool was_leader;
     struct node_membership membership;
     struct node_scoring scoring; /* the leader's live scoring */
+    /* The leader's telemetry and host leases (node/ingest.c); empty on a
+     * follower.  No lease is declared expired before the grace time: a
+     * new leader gives every host one full lease first. */
+    struct node_telemetry telemetry;
+    uint64_t lease_grace_until_ms;
     uint64_t next_expire_ms;
     uint64_t next_bootstrap_ms;
     /* The serving gate (node__serving): the last log index at start, and
@@ -188,6 +198,22 @@ void node__membership_init(struct node *n);
  * a week or has expired: its peers refuse it from then on (node/node.c). */
 void node__cert_check(struct node *n, uint64_t now_ms);
 
+/* Telemetry ingest (node/ingest.c): the telemetry.* ops, host leases
+ * swept on every tick (@became: this node just became the leader), and
+ * status's "telemetry" entry (one key and its map). */
+int node__ingest_init(struct node *n);
+void node__ingest_close(struct node *n);
+void node__telemetry_report(struct node *n, struct api_call *call);
+void node__telemetry_heartbeat(struct node *n, struct api_call *call);
+void node__telemetry_get(struct node *n, struct api_call *call);
+void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became);
+void node__ingest_status_pack(struct node *n, msgpack_packer *pk);
+/* What the leader holds for @resource (latest batches, last_report_ms,
+ * lease), or NULL; valid until the next report for it or a leadership
+ * change (node/telemetry.h). */
+const struct node_telemetry_resource *node__telemetry_find(
+    struct node *n,
+    const char *resource);
 /* Leader-side scoring (node/scoring.c).  init/close; the tick runs a
  * round every score_interval_ms on the leader and forgets everything when
  * leadership is lost.  node__scoring_observe is called on the leader for

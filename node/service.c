@@ -660,7 +660,7 @@ void node__status(struct node *n, struct api_call *call)
         sodium_bin2hex(digest, sizeof digest, d, sizeof d);
     }
 
-    node__result_begin(n, &pk, digest[0] != '\0' ? 12 : 11);
+    node__result_begin(n, &pk, digest[0] != '\0' ? 13 : 12);
     node__pack_str(&pk, "node");
     msgpack_pack_uint64(&pk, n->config.id);
     node__pack_str(&pk, "state");
@@ -680,6 +680,7 @@ void node__status(struct node *n, struct api_call *call)
     node__pack_str(&pk, "waiters");
     msgpack_pack_unsigned_int(&pk, n->n_waiters);
     node__members_fields_pack(n, &pk, "members");
+    node__ingest_status_pack(n, &pk);
     if (digest[0] != '\0') {
         node__pack_str(&pk, "digest");
         node__pack_str(&pk, digest);
@@ -867,6 +868,7 @@ void node__tick(struct node *n)
     bool leader = replica_is_leader(&n->replica);
     uint64_t now = node__now_ms();
     bool bootstrapped = true;
+    bool became = leader && !n->was_leader;
 
     if (leader && !n->was_leader) {
         /* Announce this node's client address so followers can redirect
@@ -887,6 +889,7 @@ void node__tick(struct node *n)
         LOG(LOG_LEVEL_INFO, "no longer the leader");
     }
     n->was_leader = leader;
+    node__ingest_tick(n, now, leader, became);
     node__cert_check(n, now);
     /* Record the first admin (--admin-key) once; retried until applied. */
     if (leader && n->admin_key_hex[0] != '\0' && now >= n->next_bootstrap_ms &&

@@ -63,6 +63,7 @@ static const char *const state_names[STORE_STATE_COUNT] = {
     [STORE_STATE_DRAINING] = "draining",
     [STORE_STATE_FAILED] = "failed",
     [STORE_STATE_QUARANTINED] = "quarantined",
+    [STORE_STATE_UNREACHABLE] = "unreachable",
 };
 
 static const char *const edge_kind_names[STORE_EDGE_COUNT] = {
@@ -208,6 +209,43 @@ static int check_id(const char *op,
         return fail(errmsg, AUGUR_EINVAL,
                     "%s: '%s' must be 1 to %d bytes of [A-Za-z0-9._:@-]", op,
                     key, STORE_ID_SIZE - 1);
+    }
+    return 0;
+}
+
+/* An agent's scope: up to STORE_PRINCIPAL_RESOURCES_MAX ids, only for
+ * role agent (another role reports for every resource, so a list there
+ * would only mislead), and none twice. */
+static int check_resources(const char *op,
+                           const struct store_cmd *cmd,
+                           char *errmsg)
+{
+    unsigned n = cmd->u.principal.n_resources;
+
+    if (n > STORE_PRINCIPAL_RESOURCES_MAX) {
+        return fail(errmsg, AUGUR_ETOOBIG, "%s: more than %d resources", op,
+                    STORE_PRINCIPAL_RESOURCES_MAX);
+    }
+    if (n > 0 && cmd->u.principal.role != STORE_ROLE_AGENT) {
+        return fail(errmsg, AUGUR_EINVAL,
+                    "%s: 'resources' is only for role agent (the other "
+                    "roles may report for every resource)",
+                    op);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        int rv = check_id(op, "resources", cmd->u.principal.resources[i], false,
+                          errmsg);
+        if (rv != 0) {
+            return rv;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(cmd->u.principal.resources[i],
+                       cmd->u.principal.resources[j]) == 0) {
+                return fail(errmsg, AUGUR_EINVAL,
+                            "%s: resource %s is listed twice", op,
+                            cmd->u.principal.resources[i]);
+            }
+        }
     }
     return 0;
 }
@@ -563,6 +601,9 @@ int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
             case STORE__T_DIGEST:
                 rv = check_hex64(op, f->key, m, errmsg);
                 break;
+            case STORE__T_RESOURCES:
+                rv = check_resources(op, cmd, errmsg);
+                break;
             case STORE__T_I64:
             case STORE__T_FROM:
             case STORE__T_LIMIT:
@@ -906,6 +947,32 @@ static int arg_bytes(const struct args *a,
     return 0;
 }
 
+static int arg_resources(const struct args *a, struct store_cmd *cmd)
+{
+    const msgpack_object *o = arg_find(a, "resources");
+
+    if (o == NULL) {
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY) {
+        return fail(a->errmsg, AUGUR_EINVAL,
+                    "%s: 'resources' must be an array of resource ids", a->op);
+    }
+    if (o->via.array.size > STORE_PRINCIPAL_RESOURCES_MAX) {
+        return fail(a->errmsg, AUGUR_ETOOBIG, "%s: more than %d resources",
+                    a->op, STORE_PRINCIPAL_RESOURCES_MAX);
+    }
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        int rv = str_copy(a, "resources", &o->via.array.ptr[i],
+                          cmd->u.principal.resources[i], STORE_ID_SIZE);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    cmd->u.principal.n_resources = o->via.array.size;
+    return 0;
+}
+
 static int decode_list(const struct args *a,
                        struct store_cmd *cmd,
                        const char *filter)
@@ -957,7 +1024,7 @@ static int decode_fields(const struct args *a, struct store_cmd *cmd)
             case STORE__T_STATE:
                 rv = arg_name(a, f->key, store_state_parse,
                               "active, standby, degraded, draining, failed, "
-                              "quarantined",
+                              "quarantined, unreachable",
                               m);
                 break;
             case STORE__T_EDGE_KIND:
@@ -1001,6 +1068,9 @@ static int decode_fields(const struct args *a, struct store_cmd *cmd)
             case STORE__T_LIST_EDGES:
             case STORE__T_LIST_CLAIMS:
                 rv = decode_list(a, cmd, f->key);
+                break;
+            case STORE__T_RESOURCES:
+                rv = arg_resources(a, cmd);
                 break;
         }
     }

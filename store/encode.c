@@ -39,6 +39,8 @@ static size_t field_entries(const struct store__field *f,
         case STORE__T_LIST_CLAIMS:
             return (size_t)(cmd->u.list.after[0] != 0) +
                    (cmd->u.list.filter[0] != 0) + (cmd->u.list.limit != 0);
+        case STORE__T_RESOURCES:
+            return cmd->u.principal.n_resources != 0;
         default:
             break;
     }
@@ -149,6 +151,13 @@ static void encode_field(struct store__pack *p,
             }
             if (cmd->u.list.limit != 0) {
                 pack_kv_u64(p, "limit", cmd->u.list.limit);
+            }
+            break;
+        case STORE__T_RESOURCES:
+            store__pack_str(p, f->key);
+            msgpack_pack_array(k, cmd->u.principal.n_resources);
+            for (unsigned i = 0; i < cmd->u.principal.n_resources; i++) {
+                store__pack_str(p, cmd->u.principal.resources[i]);
             }
             break;
     }

@@ -43,6 +43,9 @@ int store__pick_key_decode(const MDB_val *k,
 int store__resource_add(struct store *s,
                         MDB_txn *txn,
                         const struct store_cmd *cmd);
+int store__resource_lease(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd);
 int store__resource_set_state(struct store *s,
                               MDB_txn *txn,
                               const struct store_cmd *cmd);

@@ -104,6 +104,7 @@ enum store__field_type
     STORE__T_REASONS,         /* [{"feature", "contribution"}]: score's */
     STORE__T_BYTES,           /* binary, 1..STORE_MODEL_CHUNK_MAX bytes */
     STORE__T_DIGEST,          /* 64 lowercase hex digits (BLAKE2b-256) */
+    STORE__T_RESOURCES,       /* [id, ...]: an agent principal's scope */
 };
 
 #define STORE__F_REQ 1u   /* must be given */

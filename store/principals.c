@@ -10,9 +10,11 @@
 #include "store/pack.h"
 #include "store/store_int.h"
 
-/* A principal record is the msgpack array [key hex, role] keyed by name;
- * the reverse index maps the key to the name, so a key names one
- * principal at most. */
+/* A principal record is the msgpack array [key hex, role] keyed by name,
+ * or [key hex, role, [resource, ...]] for an agent bound to resources (the
+ * third element only then: records of other principals, and those written
+ * before scopes existed, keep two and decode as before); the reverse index
+ * maps the key to the name, so a key names one principal at most. */
 
 static const char *const role_names[STORE_ROLE_COUNT] = {
     [STORE_ROLE_ADMIN] = "admin",
@@ -57,13 +59,15 @@ static int principal_decode(struct store *s,
                             void *out)
 {
     struct store__principal *p = out;
+    const msgpack_object *list;
     msgpack_object o;
     uint64_t role;
 
     if (k->mv_size == 0 || k->mv_size >= STORE_ID_SIZE ||
         !store__id_valid(k->mv_data, k->mv_size) ||
         store__unpack(s, v->mv_data, v->mv_size, &o) != 0 ||
-        o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 2 ||
+        o.type != MSGPACK_OBJECT_ARRAY ||
+        (o.via.array.size != 2 && o.via.array.size != 3) ||
         store__obj_str(&o.via.array.ptr[0], p->key, sizeof p->key) != 0 ||
         !key_hex_valid(p->key, strlen(p->key)) ||
         store__obj_u64(&o.via.array.ptr[1], &role) != 0 ||
@@ -73,19 +77,44 @@ static int principal_decode(struct store *s,
     memcpy(p->name, k->mv_data, k->mv_size);
     p->name[k->mv_size] = '\0';
     p->role = (int)role;
+    p->n_resources = 0;
+    if (o.via.array.size == 2) {
+        return 0;
+    }
+    list = &o.via.array.ptr[2];
+    if (role != STORE_ROLE_AGENT || list->type != MSGPACK_OBJECT_ARRAY ||
+        list->via.array.size == 0 ||
+        list->via.array.size > STORE_PRINCIPAL_RESOURCES_MAX) {
+        return AUGUR_EMALFORMED;
+    }
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        char *id = p->resources[i];
+        if (store__obj_str(&list->via.array.ptr[i], id, STORE_ID_SIZE) != 0 ||
+            !store__id_valid(id, strlen(id))) {
+            return AUGUR_EMALFORMED;
+        }
+    }
+    p->n_resources = list->via.array.size;
     return 0;
 }
 
 static void principal_pack(struct store__pack *pk,
                            const struct store__principal *p)
 {
-    msgpack_pack_map(&pk->pk, 3);
+    msgpack_pack_map(&pk->pk, p->n_resources > 0 ? 4 : 3);
     store__pack_str(pk, "name");
     store__pack_str(pk, p->name);
     store__pack_str(pk, "key");
     store__pack_str(pk, p->key);
     store__pack_str(pk, "role");
     store__pack_str(pk, role_names[p->role]);
+    if (p->n_resources > 0) {
+        store__pack_str(pk, "resources");
+        msgpack_pack_array(&pk->pk, p->n_resources);
+        for (unsigned i = 0; i < p->n_resources; i++) {
+            store__pack_str(pk, p->resources[i]);
+        }
+    }
 }
 
 const struct store__record store__principal_record = {
@@ -135,9 +164,15 @@ static int principal_insert(struct store *s,
     }
     s->value.size = 0;
     store__pack_init(&pk, &s->value);
-    msgpack_pack_array(&pk.pk, 2);
+    msgpack_pack_array(&pk.pk, p->n_resources > 0 ? 3 : 2);
     store__pack_str(&pk, p->key);
     msgpack_pack_uint64(&pk.pk, (uint64_t)p->role);
+    if (p->n_resources > 0) {
+        msgpack_pack_array(&pk.pk, p->n_resources);
+        for (unsigned i = 0; i < p->n_resources; i++) {
+            store__pack_str(&pk, p->resources[i]);
+        }
+    }
     if (pk.failed) {
         return AUGUR_ENOMEM;
     }
@@ -165,6 +200,8 @@ int store__principal_add(struct store *s,
     memcpy(p.name, cmd->u.principal.name, sizeof p.name);
     memcpy(p.key, cmd->u.principal.key, sizeof p.key);
     p.role = cmd->u.principal.role;
+    p.n_resources = cmd->u.principal.n_resources;
+    memcpy(p.resources, cmd->u.principal.resources, sizeof p.resources);
     return principal_insert(s, txn, &p, store_op_name(STORE_OP_PRINCIPAL_ADD));
 }
 
@@ -348,6 +385,34 @@ int store_principal_find(struct store *s,
     return rv;
 }
 
+int store_principal_scope(struct store *s,
+                          const char *key_hex,
+                          const char *resource)
+{
+    struct store__principal p;
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = principal_by_key(s, s->rtxn, key_hex, &p);
+    mdb_txn_reset(s->rtxn);
+    if (rv != 0) {
+        return rv;
+    }
+    if (p.role != STORE_ROLE_AGENT) {
+        return 0;
+    }
+    for (unsigned i = 0; i < p.n_resources; i++) {
+        if (strcmp(p.resources[i], resource) == 0) {
+            return 0;
+        }
+    }
+    return AUGUR_EPERM;
+}
+
 enum augur_role_rank store_role_rank(int role)
 {
     switch (role) {
@@ -358,8 +423,8 @@ enum augur_role_rank store_role_rank(int role)
         case STORE_ROLE_READER:
             return AUGUR_ROLE_READER;
         default:
-            /* agent: telemetry of its own host comes later; until then
-             * only what every principal may call. */
+            /* agent: telemetry of the resources it is bound to (the
+             * node's report handler checks which). */
             return AUGUR_ROLE_AGENT;
     }
 }

@@ -13,10 +13,13 @@
  *   [kind, {label: value}, cap_cpu, cap_mem, used_cpu, used_mem, state,
  *    nil | [p, window_s, updated_at_ms]
  *        | [p, window_s, updated_at_ms, confidence, model,
- *           [[feature, contribution], ...]]]
+ *           [[feature, contribution], ...]]
+ *    (, prior_state)]
  * keyed by the id.  The long form of the score, written only when a
  * score.set gave a confidence, a model or reasons, came with issue 13;
- * records of before keep the short one.
+ * records of before keep the short one.  prior_state is there only while
+ * the state is unreachable (a record written before that state existed has
+ * 8 fields, and so does every other record now: digests do not change).
  *
  * The pick index holds one key per active host (kind host, vm or
  * container):
@@ -135,7 +138,9 @@ static int resource_decode(struct store *s,
     }
     memcpy(r->id, k->mv_data, k->mv_size);
     if (store__unpack(s, v->mv_data, v->mv_size, &o) != 0 ||
-        o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != RECORD_FIELDS) {
+        o.type != MSGPACK_OBJECT_ARRAY ||
+        (o.via.array.size != RECORD_FIELDS &&
+         o.via.array.size != RECORD_FIELDS + 1)) {
         return AUGUR_EMALFORMED;
     }
     a = o.via.array.ptr;
@@ -151,6 +156,19 @@ static int resource_decode(struct store *s,
         return AUGUR_EMALFORMED;
     }
     r->state = (int)state;
+    r->prior_state = STORE_STATE_ACTIVE;
+    /* The prior state comes with unreachable and only with it. */
+    if ((o.via.array.size == RECORD_FIELDS + 1) !=
+        (r->state == STORE_STATE_UNREACHABLE)) {
+        return AUGUR_EMALFORMED;
+    }
+    if (r->state == STORE_STATE_UNREACHABLE) {
+        if (store__obj_u64(&a[RECORD_FIELDS], &state) != 0 ||
+            state >= STORE_STATE_COUNT || state == STORE_STATE_UNREACHABLE) {
+            return AUGUR_EMALFORMED;
+        }
+        r->prior_state = (int)state;
+    }
     return 0;
 }
 
@@ -160,7 +178,9 @@ static int resource_encode(struct store *s, const struct store__resource *r)
 
     s->value.size = 0;
     store__pack_init(&p, &s->value);
-    msgpack_pack_array(&p.pk, RECORD_FIELDS);
+    msgpack_pack_array(&p.pk, r->state == STORE_STATE_UNREACHABLE
+                                  ? RECORD_FIELDS + 1
+                                  : RECORD_FIELDS);
     store__pack_str(&p, r->kind);
     msgpack_pack_map(&p.pk, r->n_labels);
     for (unsigned i = 0; i < r->n_labels; i++) {
@@ -193,6 +213,9 @@ static int resource_encode(struct store *s, const struct store__resource *r)
     } else {
         msgpack_pack_nil(&p.pk);
     }
+    if (r->state == STORE_STATE_UNREACHABLE) {
+        msgpack_pack_uint64(&p.pk, (uint64_t)r->prior_state);
+    }
     return p.failed ? AUGUR_ENOMEM : 0;
 }
 
@@ -213,7 +236,9 @@ int store__resource_load(struct store *s,
 void store__resource_pack(struct store__pack *p,
                           const struct store__resource *r)
 {
-    msgpack_pack_map(&p->pk, 7);
+    bool unreachable = r->state == STORE_STATE_UNREACHABLE;
+
+    msgpack_pack_map(&p->pk, unreachable ? 8 : 7);
     store__pack_str(p, "id");
     store__pack_str(p, r->id);
     store__pack_str(p, "kind");
@@ -230,6 +255,10 @@ void store__resource_pack(struct store__pack *p,
     store__pack_capacity(p, &r->used);
     store__pack_str(p, "state");
     store__pack_str(p, store_state_name(r->state));
+    if (unreachable) {
+        store__pack_str(p, "prior_state");
+        store__pack_str(p, store_state_name(r->prior_state));
+    }
     store__pack_str(p, "score");
     if (r->has_score) {
         msgpack_pack_map(&p->pk, 3 + (r->confidence >= 0.0) +
@@ -418,12 +447,78 @@ int store__resource_set_state(struct store *s,
     }
     r = old;
     r.state = cmd->u.set_state.state;
+    if (r.state == STORE_STATE_UNREACHABLE &&
+        old.state != STORE_STATE_UNREACHABLE) {
+        r.prior_state = old.state;
+    }
     rv = store__resource_store(s, txn, &old, &r);
     if (rv != 0) {
         return rv;
     }
     store__resource_pack(&s->out, &r);
     return 0;
+}
+
+/* The leader's lease decision: a compare-and-set on the state, so that a
+ * decision made on an older view (a deposed leader's, a duplicate from a
+ * retry) changes nothing.  Going unreachable records the state it
+ * replaces; leaving it takes back that prior state, whatever @state says,
+ * so a state an operator set meanwhile is not lost. */
+int store__resource_lease(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd)
+{
+    struct store__resource old;
+    struct store__resource r;
+    int rv;
+
+    rv = store__resource_load(s, txn, cmd->u.lease.id, &old);
+    if (rv == AUGUR_ENOTFOUND) {
+        return refuse_missing(s, cmd->u.lease.id);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    if (old.state != cmd->u.lease.expect ||
+        (cmd->u.lease.expect == STORE_STATE_UNREACHABLE) ==
+            (cmd->u.lease.state == STORE_STATE_UNREACHABLE)) {
+        return store__refuse(s, AUGUR_ECONFLICT,
+                             "resource.lease: %s is %s, not %s: nothing "
+                             "applied",
+                             old.id, store_state_name(old.state),
+                             store_state_name(cmd->u.lease.expect));
+    }
+    r = old;
+    if (cmd->u.lease.state == STORE_STATE_UNREACHABLE) {
+        r.state = STORE_STATE_UNREACHABLE;
+        r.prior_state = old.state;
+    } else {
+        r.state = old.prior_state;
+    }
+    rv = store__resource_store(s, txn, &old, &r);
+    if (rv != 0) {
+        return rv;
+    }
+    store__resource_pack(&s->out, &r);
+    return 0;
+}
+
+int store_resource_state(struct store *s, const char *id, int *state)
+{
+    struct store__resource r;
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = store__resource_load(s, s->rtxn, id, &r);
+    mdb_txn_reset(s->rtxn);
+    if (rv == 0) {
+        *state = r.state;
+    }
+    return rv;
 }
 
 int store__score_set(struct store *s, MDB_txn *txn, const struct store_cmd *cmd)

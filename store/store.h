@@ -22,6 +22,8 @@
 #define STORE_LABEL_KEY_SIZE 64
 #define STORE_LABEL_VALUE_SIZE 128
 #define STORE_LABELS_MAX 16
+/* Resources an agent principal may report for. */
+#define STORE_PRINCIPAL_RESOURCES_MAX 16
 #define STORE_ADDR_SIZE 64 /* "host:port" */
 #define STORE_NODE_ROLE_SIZE 16
 #define STORE_ERRMSG_SIZE 256
@@ -92,6 +94,10 @@ enum store_state
     STORE_STATE_DRAINING = 3,
     STORE_STATE_FAILED = 4,
     STORE_STATE_QUARANTINED = 5,
+    /* Set by the leader when a host's telemetry lease expires
+     * (resource.lease); the record keeps the state it had before, which a
+     * report restores. */
+    STORE_STATE_UNREACHABLE = 6,
     STORE_STATE_COUNT
 };
 /* "active" <-> STORE_STATE_ACTIVE; -1 / NULL when unknown. */
@@ -244,7 +250,16 @@ struct store_cmd
             char name[STORE_ID_SIZE];
             char key[STORE_KEY_HEX_SIZE]; /* add, bootstrap */
             int role;                     /* enum store_role; add */
+            /* add, role agent: the resources it may report for */
+            unsigned n_resources;
+            char resources[STORE_PRINCIPAL_RESOURCES_MAX][STORE_ID_SIZE];
         } principal;
+        struct
+        {
+            char id[STORE_ID_SIZE];
+            int expect; /* enum store_state: refused unless current */
+            int state;  /* the new state; unreachable keeps expect as prior */
+        } lease;
         struct
         {
             uint64_t id; /* the node the key was certified for */
@@ -416,6 +431,18 @@ int store_principal_find(struct store *s,
 int store_principals_bootstrapped(struct store *s,
                                   bool *done) STORE_WARN_UNUSED;
 enum augur_role_rank store_role_rank(int role);
+/* Whether the principal holding @key_hex may report telemetry for
+ * @resource: every role but agent may; an agent only for the resources it
+ * was added with.  Returns 0, AUGUR_EPERM, AUGUR_ENOTFOUND (no such
+ * principal any more) or AUGUR_EIO. */
+int store_principal_scope(struct store *s,
+                          const char *key_hex,
+                          const char *resource) STORE_WARN_UNUSED;
+/* The applied state of resource @id: 0 with *@state (enum store_state),
+ * AUGUR_ENOTFOUND or AUGUR_EIO. */
+int store_resource_state(struct store *s,
+                         const char *id,
+                         int *state) STORE_WARN_UNUSED;
 uint64_t store_principals_version(struct store *s);
 
 /* Revoked node keys (node.revoke).  store_node_key_revoked: 1 when

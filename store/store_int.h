@@ -78,6 +78,7 @@ struct store__resource
     struct store_capacity capacity;
     struct store_capacity used;
     int state;
+    int prior_state; /* unreachable only: the state a report restores */
     bool has_score;
     double p;
     uint64_t window_s;
@@ -113,6 +114,8 @@ struct store__principal
     char name[STORE_ID_SIZE];
     char key[STORE_KEY_HEX_SIZE];
     int role;
+    unsigned n_resources; /* role agent: its scope */
+    char resources[STORE_PRINCIPAL_RESOURCES_MAX][STORE_ID_SIZE];
 };
 
 /* Any record, decoded: scratch for checking an entry of any kind. */

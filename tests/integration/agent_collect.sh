@@ -109,8 +109,14 @@ expect_usage_error replay --format nope --data x --print
 expect_usage_error replay --format pdm --print
 expect_usage_error replay --format pdm --data x --speed 0 --print
 expect_usage_error replay --format pdm --data x --speed fast --print
-expect_usage_error replay --format pdm --data x
-for cmd in "" collect replay; do
+# Without --print a replay goes to the cluster; a bad --backlog is still a
+# usage error before anything is read.
+expect_usage_error replay --format pdm --data x --backlog 0
+expect_usage_error run
+expect_usage_error run --resource 'bad id'
+expect_usage_error run --resource h1 --interval 0
+expect_usage_error run --resource h1 --heartbeat 1
+for cmd in "" collect replay run; do
     # shellcheck disable=SC2086
     "$AGENT" $cmd --help | grep -q '^Usage: augur-agent' ||
         fail "augur-agent $cmd --help"

@@ -743,6 +743,96 @@ static void node_set_records_the_role_and_keeps_it(void **state)
     assert_string_equal(recs[0].role, "removed");
 }
 
+static int lease(struct fx *f, const char *id, int expect, int state)
+{
+    struct store_cmd c;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_RESOURCE_LEASE;
+    snprintf(c.u.lease.id, sizeof c.u.lease.id, "%s", id);
+    c.u.lease.expect = expect;
+    c.u.lease.state = state;
+    return fx_apply(f, &c);
+}
+
+static const char *state_now(struct fx *f, const char *id)
+{
+    static char out[32];
+
+    assert_int_equal(get_resource(f, id), 0);
+    snprintf(out, sizeof out, "%.*s",
+             (int)obj_get(ans_result(f), "state")->via.str.size,
+             obj_get(ans_result(f), "state")->via.str.ptr);
+    return out;
+}
+
+/* resource.lease is a compare-and-set on the state: an expired lease marks
+ * the host unreachable, remembering the state it had; a report brings that
+ * state back.  A verdict reached on an older view (a deposed leader's, a
+ * retry) applies nothing. */
+static void resource_lease_is_a_compare_and_set(void **state)
+{
+    struct fx *f = *state;
+    uint64_t rev;
+
+    assert_int_equal(add_host(f, "h1", 4, 4096), 0);
+    assert_int_equal(set_state(f, "h1", STORE_STATE_STANDBY), 0);
+    assert_int_equal(
+        lease(f, "h1", STORE_STATE_STANDBY, STORE_STATE_UNREACHABLE), 0);
+    assert_string_equal(state_now(f, "h1"), "unreachable");
+    assert_obj_str(ans_result(f), "prior_state", "standby");
+
+    /* Declared twice (two leaders, or a retry): the second changes
+     * nothing. */
+    rev = store_revision(f->s);
+    assert_int_equal(
+        lease(f, "h1", STORE_STATE_STANDBY, STORE_STATE_UNREACHABLE),
+        AUGUR_ECONFLICT);
+    assert_int_equal(
+        lease(f, "h1", STORE_STATE_UNREACHABLE, STORE_STATE_UNREACHABLE),
+        AUGUR_ECONFLICT);
+    assert_int_equal(store_revision(f->s), rev);
+
+    /* Back: to the prior state, whatever the command names. */
+    assert_int_equal(
+        lease(f, "h1", STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE), 0);
+    assert_string_equal(state_now(f, "h1"), "standby");
+    assert_null(obj_get(ans_result(f), "prior_state"));
+    assert_int_equal(
+        lease(f, "h1", STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE),
+        AUGUR_ECONFLICT);
+    assert_int_equal(
+        lease(f, "nope", STORE_STATE_ACTIVE, STORE_STATE_UNREACHABLE),
+        AUGUR_ENOTFOUND);
+}
+
+/* An unreachable host is not granted claims, and its record (with the prior
+ * state) survives a snapshot. */
+static void unreachable_host_is_not_picked_and_survives_a_snapshot(void **state)
+{
+    struct fx *f = *state;
+    struct fx g;
+    void *buf;
+    size_t len;
+
+    assert_int_equal(add_host(f, "h1", 4, 4096), 0);
+    assert_int_equal(add_workload(f, "w1", 1, 1), 0);
+    assert_int_equal(
+        lease(f, "h1", STORE_STATE_ACTIVE, STORE_STATE_UNREACHABLE), 0);
+    assert_int_equal(acquire(f, "w1", NULL), AUGUR_ENOCAPACITY);
+    assert_int_equal(store_snapshot(f->s, malloc, &buf, &len), 0);
+    memset(&g, 0, sizeof g);
+    fx_open(&g);
+    assert_int_equal(store_restore(g.s, buf, len), 0);
+    assert_string_equal(state_now(&g, "h1"), "unreachable");
+    assert_obj_str(ans_result(&g), "prior_state", "active");
+    assert_int_equal(
+        lease(&g, "h1", STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE), 0);
+    assert_int_equal(acquire(&g, "w1", NULL), 0);
+    fx_close(&g);
+    free(buf);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -750,6 +840,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(open_keeps_state_and_reset_empties_it),
         cmocka_unit_test(open_fails_on_a_missing_directory),
+        T(resource_lease_is_a_compare_and_set),
+        T(unreachable_host_is_not_picked_and_survives_a_snapshot),
         T(apply_refuses_reads_and_read_refuses_writes),
         T(resource_add_answers_the_resource_and_one_revision),
         T(resource_add_refuses_an_existing_id),

@@ -1,0 +1,405 @@
+/* Telemetry ingest on the leader: the telemetry.report, .heartbeat and .get
+ * ops, host leases (renewed by reports and heartbeats, swept on every
+ * tick) and the status figures.  Telemetry is not replicated; only the
+ * leases' verdicts are, as resource.lease commands.  A follower answers
+ * ENOTLEADER with the leader's address, and libaugur reconnects there. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "node/node.h"
+
+/* Sample memory the leader keeps at most: 4 batches of 100 samples for
+ * 20,000 hosts take about 100 MB; a flood of larger batches is dropped
+ * beyond this. */
+#define INGEST_BYTES_MAX ((size_t)512 << 20)
+
+int node__ingest_init(struct node *n)
+{
+    return node_telemetry_init(&n->telemetry, n->config.telemetry_ring,
+                               n->config.telemetry_resources, INGEST_BYTES_MAX);
+}
+
+void node__ingest_close(struct node *n)
+{
+    node_telemetry_close(&n->telemetry);
+}
+
+const struct node_telemetry_resource *node__telemetry_find(struct node *n,
+                                                           const char *resource)
+{
+    return node_telemetry_find(&n->telemetry, resource);
+}
+
+/* Count and answer a refused report or heartbeat, with a log line at most
+ * once a second: a flood of bad reports must not flood the log. */
+static void refuse(struct node *n,
+                   struct api_call *call,
+                   int rv,
+                   bool scope,
+                   const char *errmsg)
+{
+    struct node_telemetry *t = &n->telemetry;
+    uint64_t skipped;
+
+    t->c.refused++;
+    t->c.refused_scope += scope;
+    if (node_telemetry_log_ok(&t->log_refused, node__now_ms(), &skipped)) {
+        LOG(LOG_LEVEL_WARN,
+            "telemetry from %s refused: %s: %s (%" PRIu64
+            " more refused since the last line)",
+            call->principal, augur_errname(rv), errmsg, skipped);
+    }
+    api_call_reply_error(call, rv, NULL, "%s", errmsg);
+}
+
+static void drop(struct node *n,
+                 struct api_call *call,
+                 int rv,
+                 const char *resource)
+{
+    struct node_telemetry *t = &n->telemetry;
+    uint64_t skipped;
+
+    if (node_telemetry_log_ok(&t->log_dropped, node__now_ms(), &skipped)) {
+        LOG(LOG_LEVEL_WARN,
+            "telemetry for %s dropped: %s (%zu resources tracked, %zu bytes "
+            "held; %" PRIu64 " more dropped since the last line)",
+            resource, augur_strerror(rv), t->n, t->bytes, skipped);
+    }
+    api_call_reply_error(call, rv == AUGUR_ETOOBIG ? AUGUR_EBUSY : rv, NULL,
+                         "the leader dropped the report for %s: it tracks "
+                         "as much telemetry as it may "
+                         "(--telemetry-resources)",
+                         resource);
+}
+
+/* Whether @call's principal may report for @resource: an agent only for
+ * the resources it was added with (the replicated principal record);
+ * every other role for any. */
+static int scope_check(struct node *n,
+                       struct api_call *call,
+                       const char *resource,
+                       char *errmsg,
+                       size_t size)
+{
+    char hex[SECURE_HEX_SIZE];
+    int rv;
+
+    if (call->role != STORE_ROLE_AGENT) {
+        return 0;
+    }
+    secure_key_hex(call->key, hex);
+    rv = store_principal_scope(n->store, hex, resource);
+    if (rv == AUGUR_EPERM) {
+        snprintf(errmsg, size,
+                 "principal %s (role agent) may not report for resource "
+                 "%s: it is not one of its resources (augur principal list)",
+                 call->principal, resource);
+    } else if (rv != 0) {
+        snprintf(errmsg, size, "cannot look up principal %s: %s",
+                 call->principal, augur_strerror(rv));
+        rv = rv == AUGUR_ENOTFOUND ? AUGUR_EAUTH : rv;
+    }
+    return rv;
+}
+
+/* Propose the lease verdict for @r: @state is unreachable (expired) or
+ * anything else (back).  The command carries the state it expects, so a
+ * verdict reached on a view that changed since (another leader's, an
+ * operator's set-state) applies nothing. */
+static void lease_propose(struct node *n, const char *id, int expect, int state)
+{
+    memset(&n->cmd, 0, sizeof n->cmd);
+    n->cmd.op = STORE_OP_RESOURCE_LEASE;
+    snprintf(n->cmd.u.lease.id, sizeof n->cmd.u.lease.id, "%s", id);
+    n->cmd.u.lease.expect = expect;
+    n->cmd.u.lease.state = state;
+    node__propose_own(n);
+}
+
+/* A report or heartbeat renewed @r's lease: if the store still says the
+ * host is unreachable (this leader or an earlier one declared it), say it
+ * is back.  Checked on the first renewal under this leader, after a
+ * declared expiry, and until the store shows the host back. */
+static void lease_renew(struct node *n,
+                        struct node_telemetry_resource *r,
+                        uint64_t now)
+{
+    int state;
+
+    if (!node_lease_renew(&r->lease, now, n->config.lease_ms) && !r->recheck) {
+        return;
+    }
+    r->recheck = false;
+    if (store_resource_state(n->store, r->id, &state) != 0 ||
+        state != STORE_STATE_UNREACHABLE) {
+        return;
+    }
+    LOG(LOG_LEVEL_INFO, "host %s reports again: committing it back", r->id);
+    r->recheck = true;
+    lease_propose(n, r->id, STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE);
+}
+
+void node__telemetry_report(struct node *n, struct api_call *call)
+{
+    struct node_telemetry *t = &n->telemetry;
+    char errmsg[TELEMETRY_ERRMSG_SIZE + 128];
+    struct node_telemetry_resource *r;
+    uint64_t now = node__now_ms();
+    msgpack_packer pk;
+    int rv;
+
+    if (!replica_is_leader(&n->replica)) {
+        node__reply_not_leader(n, call);
+        return;
+    }
+    if (call->req.args == NULL) {
+        refuse(n, call, AUGUR_EMALFORMED, false,
+               "telemetry.report: the args must be a telemetry batch");
+        return;
+    }
+    rv = telemetry_decode(call->req.args, (int64_t)now, TELEMETRY_PAST_MS,
+                          TELEMETRY_FUTURE_MS, &t->scratch, errmsg);
+    if (rv != 0) {
+        char msg[sizeof errmsg + 32];
+        snprintf(msg, sizeof msg, "telemetry.report: %s", errmsg);
+        refuse(n, call, rv, false, msg);
+        return;
+    }
+    rv = scope_check(n, call, t->scratch.resource, errmsg, sizeof errmsg);
+    if (rv != 0) {
+        refuse(n, call, rv, rv == AUGUR_EPERM, errmsg);
+        return;
+    }
+    rv = node_telemetry_keep(t, now, &r);
+    if (rv != 0) {
+        drop(n, call, rv, t->scratch.resource);
+        telemetry_batch_reset(&t->scratch);
+        return;
+    }
+    lease_renew(n, r, now);
+    node__scoring_observe(n, node_telemetry_batch(t, r, 0));
+    node__result_begin(n, &pk, 2);
+    node__pack_str(&pk, "samples");
+    msgpack_pack_uint64(&pk, node_telemetry_batch(t, r, 0)->n);
+    node__pack_str(&pk, "lease_ms");
+    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+void node__telemetry_heartbeat(struct node *n, struct api_call *call)
+{
+    struct node_telemetry *t = &n->telemetry;
+    char resource[TELEMETRY_RESOURCE_MAX + 1];
+    char errmsg[TELEMETRY_ERRMSG_SIZE + 128];
+    struct node_telemetry_resource *r;
+    uint64_t now = node__now_ms();
+    msgpack_packer pk;
+    int rv;
+
+    if (!replica_is_leader(&n->replica)) {
+        node__reply_not_leader(n, call);
+        return;
+    }
+    rv = node__arg_str(call->req.args, "resource", resource, sizeof resource);
+    if (rv != 0 || !telemetry_resource_valid(resource, strlen(resource))) {
+        refuse(n, call, AUGUR_EINVAL, false,
+               "telemetry.heartbeat: 'resource' must be a resource id");
+        return;
+    }
+    rv = scope_check(n, call, resource, errmsg, sizeof errmsg);
+    if (rv != 0) {
+        refuse(n, call, rv, rv == AUGUR_EPERM, errmsg);
+        return;
+    }
+    rv = node_telemetry_track(t, resource, &r);
+    if (rv != 0) {
+        drop(n, call, rv, resource);
+        return;
+    }
+    r->heartbeats++;
+    r->last_seen_ms = now;
+    t->c.heartbeats++;
+    lease_renew(n, r, now);
+    node__result_begin(n, &pk, 1);
+    node__pack_str(&pk, "lease_ms");
+    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+static const char *lease_state(const struct node_lease *l, uint64_t now)
+{
+    if (!l->held) {
+        return "none";
+    }
+    return node_lease_remaining(l, now) > 0 ? "live" : "expired";
+}
+
+static void pack_batch(msgpack_packer *pk, const struct telemetry_batch *b)
+{
+    msgpack_pack_map(pk, 3);
+    node__pack_str(pk, "t_ms");
+    msgpack_pack_int64(pk, b->t_ms);
+    node__pack_str(pk, "dropped");
+    msgpack_pack_uint64(pk, b->dropped);
+    node__pack_str(pk, "samples");
+    msgpack_pack_map(pk, b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        node__pack_str(pk, telemetry_sample_name(b, i));
+        msgpack_pack_double(pk, b->s[i].value);
+    }
+}
+
+void node__telemetry_get(struct node *n, struct api_call *call)
+{
+    struct node_telemetry *t = &n->telemetry;
+    char resource[TELEMETRY_RESOURCE_MAX + 1];
+    const struct node_telemetry_resource *r;
+    uint64_t now = node__now_ms();
+    uint64_t last = 1;
+    msgpack_packer pk;
+    unsigned count;
+    int rv;
+
+    if (!replica_is_leader(&n->replica)) {
+        node__reply_not_leader(n, call);
+        return;
+    }
+    rv = node__arg_str(call->req.args, "resource", resource, sizeof resource);
+    if (rv != 0) {
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "telemetry.get: 'resource' must be a resource "
+                             "id");
+        return;
+    }
+    rv = node__arg_u64(call->req.args, "last", &last);
+    if (rv == AUGUR_EINVAL || last == 0) {
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "telemetry.get: 'last' must be a number of "
+                             "batches from 1");
+        return;
+    }
+    r = node_telemetry_find(t, resource);
+    if (r == NULL) {
+        api_call_reply_error(call, AUGUR_ENOTFOUND, NULL,
+                             "the leader (node %" PRIu64
+                             ") holds no telemetry for %s: its agent has not "
+                             "reported to this leader",
+                             n->config.id, resource);
+        return;
+    }
+    count = last < r->count ? (unsigned)last : r->count;
+    node__result_begin(n, &pk, 9);
+    node__pack_str(&pk, "resource");
+    node__pack_str(&pk, r->id);
+    node__pack_str(&pk, "leader");
+    msgpack_pack_uint64(&pk, n->config.id);
+    node__pack_str(&pk, "last_report_ms");
+    msgpack_pack_uint64(&pk, r->last_report_ms);
+    node__pack_str(&pk, "last_seen_age_ms");
+    msgpack_pack_uint64(&pk, now > r->last_seen_ms ? now - r->last_seen_ms : 0);
+    node__pack_str(&pk, "lease");
+    msgpack_pack_map(&pk, 3);
+    node__pack_str(&pk, "state");
+    node__pack_str(&pk, lease_state(&r->lease, now));
+    node__pack_str(&pk, "remaining_ms");
+    msgpack_pack_uint64(&pk, node_lease_remaining(&r->lease, now));
+    node__pack_str(&pk, "lease_ms");
+    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    node__pack_str(&pk, "reports");
+    msgpack_pack_uint64(&pk, r->reports);
+    node__pack_str(&pk, "heartbeats");
+    msgpack_pack_uint64(&pk, r->heartbeats);
+    node__pack_str(&pk, "agent_dropped");
+    msgpack_pack_uint64(&pk, r->agent_dropped);
+    node__pack_str(&pk, "batches");
+    msgpack_pack_array(&pk, count);
+    for (unsigned i = 0; i < count; i++) {
+        pack_batch(&pk, node_telemetry_batch(t, r, i));
+    }
+    api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
+{
+    struct node_telemetry *t = &n->telemetry;
+    struct node_telemetry_resource *r;
+    size_t cursor = 0;
+    int state;
+
+    if (!leader) {
+        if (t->n > 0) {
+            /* A follower holds no telemetry: the leader it forwards to
+             * does, and if it leads again it starts from fresh reports. */
+            node_telemetry_clear(t);
+        }
+        return;
+    }
+    if (became) {
+        node_telemetry_clear(t);
+        n->lease_grace_until_ms = now + n->config.lease_ms;
+    }
+    while ((r = node_telemetry_next(t, &cursor)) != NULL) {
+        if (!node_lease_due(&r->lease, now, n->lease_grace_until_ms)) {
+            continue;
+        }
+        node_lease_declare(&r->lease);
+        if (store_resource_state(n->store, r->id, &state) != 0 ||
+            state == STORE_STATE_UNREACHABLE) {
+            /* Not a resource of the store (telemetry may come before it
+             * is added), or already declared by an earlier leader. */
+            continue;
+        }
+        t->c.leases_expired++;
+        LOG(LOG_LEVEL_WARN,
+            "host %s: no report or heartbeat for %" PRIu64
+            " ms (lease %u ms): marking it unreachable",
+            r->id, now - r->last_seen_ms, n->config.lease_ms);
+        lease_propose(n, r->id, state, STORE_STATE_UNREACHABLE);
+    }
+}
+
+void node__ingest_status_pack(struct node *n, msgpack_packer *pk)
+{
+    struct node_telemetry *t = &n->telemetry;
+    const struct node_telemetry_resource *r;
+    uint64_t now = node__now_ms();
+    uint64_t live = 0;
+    uint64_t expired = 0;
+    size_t cursor = 0;
+
+    while ((r = node_telemetry_next(t, &cursor)) != NULL) {
+        if (r->lease.held) {
+            live += node_lease_remaining(&r->lease, now) > 0;
+            expired += node_lease_remaining(&r->lease, now) == 0;
+        }
+    }
+    node__pack_str(pk, "telemetry");
+    msgpack_pack_map(pk, 12);
+    node__pack_str(pk, "resources");
+    msgpack_pack_uint64(pk, t->n);
+    node__pack_str(pk, "accepted");
+    msgpack_pack_uint64(pk, t->c.accepted);
+    node__pack_str(pk, "samples");
+    msgpack_pack_uint64(pk, t->c.samples);
+    node__pack_str(pk, "heartbeats");
+    msgpack_pack_uint64(pk, t->c.heartbeats);
+    node__pack_str(pk, "refused");
+    msgpack_pack_uint64(pk, t->c.refused);
+    node__pack_str(pk, "refused_scope");
+    msgpack_pack_uint64(pk, t->c.refused_scope);
+    node__pack_str(pk, "dropped");
+    msgpack_pack_uint64(pk, t->c.dropped);
+    node__pack_str(pk, "agent_dropped");
+    msgpack_pack_uint64(pk, t->c.agent_dropped);
+    node__pack_str(pk, "leases_live");
+    msgpack_pack_uint64(pk, live);
+    node__pack_str(pk, "leases_expired");
+    msgpack_pack_uint64(pk, expired);
+    node__pack_str(pk, "unreachable_declared");
+    msgpack_pack_uint64(pk, t->c.leases_expired);
+    node__pack_str(pk, "lease_ms");
+    msgpack_pack_unsigned_int(pk, n->config.lease_ms);
+}
