@@ -15,6 +15,7 @@
  * frame. */
 #define PUBLISH_FILE_MAX (64u << 20)
 #define PUBLISH_CHUNK (256u << 10)
+#define PUBLISH_CHUNK_MAX (1u << 20)
 #define CHECKSUM_HEX_SIZE 65
 
 static const struct cli_column model_columns[] = {
@@ -105,6 +106,8 @@ int cli_model_publish_run(struct cli *cli, const struct cli_args *a)
     char hex[CHECKSUM_HEX_SIZE];
     unsigned char sum[32];
     char format[32];
+    const char *chunk_flag = cli_args_get(a, "chunk-size");
+    uint64_t chunk = PUBLISH_CHUNK;
     uint64_t upload;
     uint64_t chunks;
     size_t len = 0;
@@ -113,6 +116,15 @@ int cli_model_publish_run(struct cli *cli, const struct cli_args *a)
     struct cli_pack args;
     int rv;
 
+    if (chunk_flag != NULL) {
+        rv = cli_value_u64(cli, "--chunk-size", chunk_flag, 1024, &chunk);
+        if (rv == CLI_EXIT_OK && chunk > PUBLISH_CHUNK_MAX) {
+            rv = cli_usage(cli, "--chunk-size: at most %u", PUBLISH_CHUNK_MAX);
+        }
+        if (rv != CLI_EXIT_OK) {
+            return rv;
+        }
+    }
     rv = file_read(cli, path, &buf, &len);
     if (rv != CLI_EXIT_OK) {
         return rv;
@@ -120,9 +132,6 @@ int cli_model_publish_run(struct cli *cli, const struct cli_args *a)
     rv = model_validate(cli, path, buf, len, format, sizeof format);
     if (rv == CLI_EXIT_OK && len == 0) {
         rv = cli_fail(cli, AUGUR_EINVAL, "the file is empty");
-    }
-    if (rv == CLI_EXIT_OK) {
-        rv = cli_open(cli);
     }
     if (rv != CLI_EXIT_OK) {
         free(buf);
@@ -136,10 +145,10 @@ int cli_model_publish_run(struct cli *cli, const struct cli_args *a)
     do {
         randombytes_buf(&upload, sizeof upload);
     } while (upload == 0);
-    chunks = (len + PUBLISH_CHUNK - 1) / PUBLISH_CHUNK;
+    chunks = (len + chunk - 1) / chunk;
     for (uint64_t i = 0; i < chunks && rv == CLI_EXIT_OK; i++) {
-        size_t off = (size_t)i * PUBLISH_CHUNK;
-        size_t n = len - off < PUBLISH_CHUNK ? len - off : PUBLISH_CHUNK;
+        size_t off = (size_t)(i * chunk);
+        size_t n = len - off < chunk ? len - off : (size_t)chunk;
 
         cli_pack_init(&args);
         cli_pack_map(&args, 4);
@@ -266,6 +275,8 @@ const struct cli_flag cli_model_publish_flags[] = {
     {"name", 0, "NAME", "the model's name in the store", CLI_FLAG_REQUIRED},
     {"kind", 0, "KIND",
      "the resource kind the model is for (default: as before, or host)", 0},
+    {"chunk-size", 0, "BYTES",
+     "bytes per chunk (default 262144, at most 1048576)", 0},
     {0},
 };
 

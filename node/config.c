@@ -20,7 +20,12 @@ static const char usage_scoring[] =
     "  --score-enter P, --score-leave P  the hysteresis band: commit when "
     "p\n"
     "                            rises to ENTER or falls below LEAVE, never\n"
-    "                            inside [LEAVE, ENTER) (default 0.5, 0.4)\n";
+    "                            inside [LEAVE, ENTER) (default 0.5, 0.4)\n"
+    "  --score-warm N            reports a leader needs from a resource "
+    "before\n"
+    "                            it scores it; until then its committed "
+    "score\n"
+    "                            stands (default 20)\n";
 
 static const char usage[] =
     "usage: augurd --id N --data-dir DIR --raft-address HOST:PORT\n"
@@ -289,6 +294,7 @@ static int config_set(struct node_config *cfg,
          64u << 20},
         {"score-interval-ms", offsetof(struct node_config, score_interval_ms),
          50, 3600000},
+        {"score-warm", offsetof(struct node_config, score_warm), 1, 100000},
         {"lease-ms", offsetof(struct node_config, lease_ms), 100, 600000},
         {"telemetry-ring", offsetof(struct node_config, telemetry_ring), 1, 64},
         {"telemetry-resources",
@@ -400,6 +406,7 @@ int node_config_parse(struct node_config *cfg,
     cfg->pre_vote = true;
     /* Scores: a round a second; commits only past the band or a step. */
     cfg->score_interval_ms = 1000;
+    cfg->score_warm = 20;
     cfg->score_step = 0.05;
     cfg->score_enter = 0.5;
     cfg->score_leave = 0.4;

@@ -49,6 +49,7 @@ struct node_config
     /* Leader-side scoring (node/scoring.c): the cadence of rounds and the
      * hysteresis of commits. */
     unsigned score_interval_ms;
+    unsigned score_warm; /* reports before a resource is scored */
     double score_step;
     double score_enter;
     double score_leave;

@@ -25,6 +25,7 @@ int node__scoring_init(struct node *n)
     c.step = n->config.score_step;
     c.enter = n->config.score_enter;
     c.leave = n->config.score_leave;
+    c.warm_reports = n->config.score_warm;
     rv = predict_live_init(&sc->live, &c);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "scoring: %s", sc->live.errmsg);
@@ -58,6 +59,8 @@ void node__scoring_close(struct node *n)
     sc->n_models = 0;
     free(sc->out);
     sc->out = NULL;
+    free(sc->edges);
+    sc->edges = NULL;
 }
 
 /* ---- telemetry -------------------------------------------------------- */
@@ -198,26 +201,71 @@ static void models_refresh(struct node *n)
 
 /* ---- the round -------------------------------------------------------- */
 
-static int edge_add(void *arg, const char *from, const char *to, int kind)
+/* An edge as read from the store, before the scores of its ends are: the
+ * walk holds the store's read transaction, so no other read may run
+ * inside it. */
+struct scoring_edge
 {
-    struct node *n = arg;
-    struct predict_live *l = &n->scoring.live;
-    double pc[2] = {0.0, 0.0};
-    const char *ends[2] = {from, to};
+    char from[STORE_ID_SIZE];
+    char to[STORE_ID_SIZE];
+    int kind;
+};
 
-    for (int i = 0; i < 2; i++) {
-        if (!predict_live_known(l, ends[i])) {
-            char k[STORE_KIND_SIZE];
-            bool has = false;
-            int64_t at;
-            if (store_resource_score(n->store, ends[i], k, &has, &pc[i], &at) !=
-                    0 ||
-                !has) {
-                pc[i] = 0.0;
-            }
+static int edge_collect(void *arg, const char *from, const char *to, int kind)
+{
+    struct node_scoring *sc = arg;
+    struct scoring_edge *e;
+
+    if (sc->n_edges == sc->edges_cap) {
+        size_t nc = sc->edges_cap == 0 ? 64 : sc->edges_cap * 2;
+        struct scoring_edge *q = realloc(sc->edges, nc * sizeof *q);
+        if (q == NULL) {
+            return AUGUR_ENOMEM;
         }
+        sc->edges = q;
+        sc->edges_cap = nc;
     }
-    return predict_live_edge(l, from, to, kind, pc[0], pc[1]);
+    e = &sc->edges[sc->n_edges++];
+    snprintf(e->from, sizeof e->from, "%s", from);
+    snprintf(e->to, sizeof e->to, "%s", to);
+    e->kind = kind;
+    return 0;
+}
+
+/* The committed p of @id when the live scorer does not track it. */
+static double committed_of(struct node *n, const char *id)
+{
+    char kind[STORE_KIND_SIZE];
+    bool has = false;
+    double p = 0.0;
+    int64_t at;
+
+    if (predict_live_known(&n->scoring.live, id) ||
+        store_resource_score(n->store, id, kind, &has, &p, &at) != 0 || !has) {
+        return 0.0;
+    }
+    return p;
+}
+
+/* Give the next round the dependency graph. */
+static int edges_load(struct node *n)
+{
+    struct node_scoring *sc = &n->scoring;
+    int rv;
+
+    sc->n_edges = 0;
+    predict_live_edges_begin(&sc->live);
+    rv = store_edges_each(n->store, edge_collect, sc);
+    for (size_t i = 0; rv == 0 && i < sc->n_edges; i++) {
+        const struct scoring_edge *e = &sc->edges[i];
+        rv =
+            predict_live_edge(&sc->live, e->from, e->to, e->kind,
+                              committed_of(n, e->from), committed_of(n, e->to));
+    }
+    if (rv != 0) {
+        predict_live_edges_begin(&sc->live);
+    }
+    return rv;
 }
 
 static void score_propose(struct node *n, const struct predict_live_score *s)
@@ -293,8 +341,7 @@ void node__scoring_tick(struct node *n, uint64_t now_ms, bool leader)
     }
     t0 = mono_us();
     models_refresh(n);
-    predict_live_edges_begin(&sc->live);
-    rv = store_edges_each(n->store, edge_add, n);
+    rv = edges_load(n);
     if (rv != 0) {
         LOG(LOG_LEVEL_ERROR, "scoring: reading the dependency graph: %s",
             augur_strerror(rv));
@@ -327,7 +374,7 @@ static void pack_view(struct node *n,
 {
     msgpack_packer pk;
 
-    node__result_begin(n, &pk, 13);
+    node__result_begin(n, &pk, 12);
     node__pack_str(&pk, "resource");
     node__pack_str(&pk, v->resource);
     node__pack_str(&pk, "p_fail");

@@ -37,7 +37,10 @@ struct node_scoring
     struct node_scoring_model models[NODE_SCORING_KINDS_MAX];
     unsigned n_models;
     struct predict_live_score *out; /* NODE_SCORING_COMMITS_MAX */
-    uint64_t commits;               /* score.set proposed since start */
+    struct scoring_edge *edges;     /* the graph as read, each round */
+    size_t n_edges;
+    size_t edges_cap;
+    uint64_t commits;  /* score.set proposed since start */
     uint64_t unknown;  /* reports for resources the store does not hold */
     uint64_t round_us; /* the last round's duration */
 };

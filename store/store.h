@@ -490,7 +490,8 @@ int store_resource_score(struct store *s,
 
 /* Every dependency edge, in (from, to) order, passed to @fn (ids valid only
  * during the call).  @fn returns 0 to go on; anything else stops the walk
- * and is returned.  0 or AUGUR_EIO. */
+ * and is returned.  @fn must not call the store: the walk holds its read
+ * transaction.  0 or AUGUR_EIO. */
 int store_edges_each(
     struct store *s,
     int (*fn)(void *arg, const char *from, const char *to, int kind),
