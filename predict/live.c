@@ -10,10 +10,21 @@
 
 /* ---- types ------------------------------------------------------------ */
 
+/* One metric of one resource: its last value for a model, and for the
+ * anomaly score its EWMA against its own baseline (its first samples,
+ * summarised by median and MAD).  About 170 bytes: predict_stream's
+ * rolling window (64 samples, 900 bytes) is more than the anomaly score
+ * needs, and 10,000 hosts of 100 metrics each would hold 900 MB of it. */
 struct live_metric
 {
     uint32_t name; /* interned name */
-    struct predict_stream st;
+    uint32_t base_len;
+    uint64_t n;
+    double last;
+    double ewma;
+    float base_median;
+    float base_mad;
+    float base[PREDICT_LIVE_BASELINE_MAX];
 };
 
 struct predict_live_slot
@@ -94,11 +105,8 @@ void predict_live_config_default(struct predict_live_config *c)
     c->weight[PREDICT_EDGE_STORAGE] = 0.5;
     c->weight[PREDICT_EDGE_WORKLOAD] = 0.3;
     c->weight[PREDICT_EDGE_COOLING] = 0.6;
-    c->stream.ewma_alpha = 0.2;
-    c->stream.holt_alpha = 0.3;
-    c->stream.holt_beta = 0.1;
-    c->stream.window = 30;
-    c->stream.baseline = 20;
+    c->ewma_alpha = 0.1;
+    c->baseline = 20;
 }
 
 int predict_live_config_check(const struct predict_live_config *c, char *errmsg)
@@ -119,7 +127,7 @@ int predict_live_config_check(const struct predict_live_config *c, char *errmsg)
         bad = "stale_ms must be positive and evict_ms at least stale_ms";
     } else if (!(c->anomaly_z > PREDICT_LIVE_Z_QUIET) ||
                c->anomaly_window_s == 0) {
-        bad = "anomaly_z must be above 3 and anomaly_window_s positive";
+        bad = "anomaly_z must be above 4 and anomaly_window_s positive";
     }
     for (int k = 0; bad == NULL && k < PREDICT_EDGE_KINDS; k++) {
         if (!(c->weight[k] >= 0.0 && c->weight[k] <= 1.0)) {
@@ -130,7 +138,15 @@ int predict_live_config_check(const struct predict_live_config *c, char *errmsg)
         snprintf(errmsg, PREDICT_ERRMSG_SIZE, "live scoring: %s", bad);
         return AUGUR_EINVAL;
     }
-    return predict_stream_config_check(&c->stream, errmsg);
+    if (!(c->ewma_alpha > 0.0 && c->ewma_alpha <= 1.0) || c->baseline < 3 ||
+        c->baseline > PREDICT_LIVE_BASELINE_MAX) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 "live scoring: ewma_alpha must be in (0, 1] and baseline 3 "
+                 "to %d samples",
+                 PREDICT_LIVE_BASELINE_MAX);
+        return AUGUR_EINVAL;
+    }
+    return 0;
 }
 
 bool predict_live_decide(const struct predict_live_config *c,
@@ -498,9 +514,35 @@ static struct live_metric *metric_get(struct predict_live *l,
         s->cap_metrics = nc;
     }
     s->metrics[s->n_metrics].name = name;
-    predict_stream_init(&s->metrics[s->n_metrics].st, &l->cfg.stream);
+    memset(&s->metrics[s->n_metrics], 0, sizeof s->metrics[s->n_metrics]);
+    s->metrics[s->n_metrics].name = name;
     s->mindex[i] = ++s->n_metrics;
     return &s->metrics[s->n_metrics - 1];
+}
+
+static void metric_update(const struct predict_live_config *c,
+                          struct live_metric *m,
+                          double v)
+{
+    m->last = v;
+    m->ewma = m->n == 0 ? v : m->ewma + c->ewma_alpha * (v - m->ewma);
+    m->n++;
+    if (m->base_len < c->baseline) {
+        m->base[m->base_len++] = (float)v;
+        if (m->base_len == c->baseline) {
+            double b[PREDICT_LIVE_BASELINE_MAX];
+            double scratch[PREDICT_LIVE_BASELINE_MAX];
+            double median;
+            double mad;
+
+            for (unsigned i = 0; i < m->base_len; i++) {
+                b[i] = m->base[i];
+            }
+            predict_median_mad(b, m->base_len, scratch, &median, &mad);
+            m->base_median = (float)median;
+            m->base_mad = (float)mad;
+        }
+    }
 }
 
 void predict_live_sample(struct predict_live *l,
@@ -515,7 +557,7 @@ void predict_live_sample(struct predict_live *l,
         l->stats.dropped_metrics++;
         return;
     }
-    predict_stream_update(&m->st, value);
+    metric_update(&l->cfg, m, value);
     l->stats.samples++;
 }
 
@@ -631,7 +673,7 @@ static void row_fill(struct predict_live *l,
     for (unsigned f = 0; f < m->n_features; f++) {
         uint32_t n = l->kinds[k].feature_name[f];
         struct live_metric *mt = n != 0 ? metric_get(l, s, n, false) : NULL;
-        x[f] = mt != NULL && mt->st.n > 0 ? (float)mt->st.last : NAN;
+        x[f] = mt != NULL && mt->n > 0 ? (float)mt->last : NAN;
     }
 }
 
@@ -656,14 +698,14 @@ static double anomaly_score(struct predict_live *l,
         out->n_reasons = 0;
     }
     for (unsigned i = 0; i < s->n_metrics; i++) {
-        const struct predict_stream *st = &s->metrics[i].st;
+        const struct live_metric *mt = &s->metrics[i];
         double z = 0.0;
 
         /* The smoothed level against the resource's own baseline: a
          * sustained shift, not a single noisy sample.  Nothing until the
          * baseline is complete. */
-        if (st->cfg.baseline > 0 && st->base_len == st->cfg.baseline) {
-            z = predict_robust_z(st->ewma_mean, st->base_median, st->base_mad);
+        if (mt->base_len == l->cfg.baseline) {
+            z = predict_robust_z(mt->ewma, mt->base_median, mt->base_mad);
         }
         if (fabs(z) > zmax) {
             zmax = fabs(z);

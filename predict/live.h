@@ -1,4 +1,4 @@
-/* Live scoring: per-resource streaming features fed from telemetry, scored
+/* Live scoring: per-resource streaming state fed from telemetry, scored
  * on a cadence with the model active for each kind (or an anomaly score),
  * correlated risk through the dependency graph (noisy-OR), and the
  * hysteresis that decides which scores are worth a Raft write.  A library
@@ -20,6 +20,7 @@
 #define PREDICT_LIVE_FEATURE_SIZE 64
 #define PREDICT_LIVE_KINDS_MAX 16 /* kinds with an active model */
 #define PREDICT_LIVE_VIA_MAX 4
+#define PREDICT_LIVE_BASELINE_MAX 32
 
 struct predict_live_config
 {
@@ -33,9 +34,10 @@ struct predict_live_config
     int64_t stale_ms;      /* not scored after this long silent (30 s) */
     int64_t evict_ms;      /* forgotten after this long silent (10 min) */
     double anomaly_z;      /* robust z at which the anomaly p is 0.5 (6) */
-    uint64_t anomaly_window_s;           /* the anomaly score's window (3600) */
-    double weight[PREDICT_EDGE_KINDS];   /* noisy-OR pass-on per edge kind */
-    struct predict_stream_config stream; /* each metric's stream */
+    uint64_t anomaly_window_s;         /* the anomaly score's window (3600) */
+    double weight[PREDICT_EDGE_KINDS]; /* noisy-OR pass-on per edge kind */
+    double ewma_alpha;                 /* each metric's EWMA (0.2) */
+    unsigned baseline; /* its first samples, its own baseline (20) */
 };
 
 /* The defaults above. */
@@ -209,10 +211,12 @@ int predict_live_view(struct predict_live *l,
                       struct predict_live_score *out) PREDICT_WARN_UNUSED;
 
 /* The anomaly probability of a robust z score @z: 0 up to |z| =
- * PREDICT_LIVE_Z_QUIET (noise), then d^2 / (d^2 + d0^2) with d = |z| - 3
- * and d0 = z0 - 3, so 0.5 at |z| = z0.  The z score is the metric's EWMA
- * against the median and MAD of its own baseline (its first samples). */
-#define PREDICT_LIVE_Z_QUIET 3.0
+ * PREDICT_LIVE_Z_QUIET (noise: below it, 10,000 hosts of Gaussian noise
+ * commit about 0.2 scores a second, live_bench), then d^2 / (d^2 + d0^2)
+ * with d = |z| - 4 and d0 = z0 - 4, so 0.5 at |z| = z0.  The z score is
+ * the metric's EWMA against the median and MAD of its own baseline (its
+ * first samples). */
+#define PREDICT_LIVE_Z_QUIET 4.0
 double predict_live_anomaly_p(double z, double z0);
 
 #endif
