@@ -52,8 +52,9 @@ struct bench
     size_t n;
     unsigned metrics;
     char (*ids)[32];
-    double *ramp;   /* per resource: rounds into its degradation, < 0 none */
-    double round_s; /* summed */
+    char (*names)[32]; /* metric names: m.0, m.1, ... */
+    double *ramp;      /* per resource: rounds into its degradation, < 0 none */
+    double round_s;    /* summed */
     double feed_s;
     unsigned rounds;
 };
@@ -75,8 +76,13 @@ static int bench_open(struct bench *b, size_t n, unsigned metrics)
     b->out = malloc(n * sizeof *b->out);
     b->ids = malloc(n * sizeof *b->ids);
     b->ramp = malloc(n * sizeof *b->ramp);
-    if (b->out == NULL || b->ids == NULL || b->ramp == NULL) {
+    b->names = malloc(metrics * sizeof *b->names);
+    if (b->out == NULL || b->ids == NULL || b->ramp == NULL ||
+        b->names == NULL) {
         return -1;
+    }
+    for (unsigned m = 0; m < metrics; m++) {
+        snprintf(b->names[m], sizeof b->names[m], "m.%u", m);
     }
     for (size_t i = 0; i < n; i++) {
         snprintf(b->ids[i], sizeof b->ids[i], "host-%zu", i);
@@ -91,15 +97,12 @@ static void bench_close(struct bench *b)
     free(b->out);
     free(b->ids);
     free(b->ramp);
+    free(b->names);
 }
 
 /* One round: every resource reports, then the round.  Returns commits. */
 static size_t anomaly_round(struct bench *b, int64_t t)
 {
-    static const char *const names[] = {
-        "cpu.util", "mem.used", "disk.busy", "net.rx",  "temp.cpu", "temp.disk",
-        "fan.rpm",  "psi.cpu",  "psi.io",    "psi.mem", "volt.12v", "volt.5v",
-        "edac.ce",  "disk.lat", "net.drop",  "load.1m"};
     double t0 = now_s();
     size_t k = 0;
 
@@ -117,7 +120,7 @@ static size_t anomaly_round(struct bench *b, int64_t t)
                 v += 5.0 * 12.0 * fmin(b->ramp[i] / 60.0, 1.0);
                 b->ramp[i] += 1.0;
             }
-            predict_live_sample(&b->l, s, names[m % 16], v);
+            predict_live_sample(&b->l, s, b->names[m], v);
         }
     }
     b->feed_s += now_s() - t0;
