@@ -185,7 +185,7 @@ int cli_model_publish_run(struct cli *cli, const struct cli_args *a)
         rv = cli_json_print(res);
     } else {
         printf(
-            "model %s version %lld published: %zu bytes in %llu chunks, "
+            "model %s version %lld published: %zu bytes in %llu chunk(s), "
             "%s model, kind %s, blake2b %.16s...\n",
             name,
             (long long)json_integer_value(json_object_get(res, "version")), len,
@@ -298,14 +298,14 @@ static const struct cli_arg predict_args[] = {
 
 const struct cli_command cli_predict_commands[] = {
     {"predict", "the leader's current failure risk of a resource",
-     "The leader's live view: p_fail (the model active for the resource's "
-     "kind; else the committed score; else an anomaly score from its "
-     "streaming telemetry: 'model' says which), the window, the "
-     "confidence, the top reasons (features and their contributions), the "
-     "correlated risk through the resources it depends on (noisy-OR), and "
-     "the score last committed.  A follower redirects to the leader; with "
-     "--stale a follower answers the committed score alone, marked "
-     "stale.",
+     "The leader's live view: p_fail (from the model active for the "
+     "resource's kind; with none, an anomaly score from its streaming "
+     "telemetry; until the leader has enough reports of it, the committed "
+     "score: 'model' says which), the window, the confidence, the top "
+     "reasons (features and their contributions), the correlated risk "
+     "through the resources it depends on (noisy-OR), and the score last "
+     "committed.  A follower redirects to the leader; with --stale a "
+     "follower answers the committed score alone, marked stale.",
      predict_args, NULL, "augur predict machine-17 -o json", run_predict},
     {0},
 };

@@ -225,6 +225,9 @@ void node__scoring_close(struct node *n);
 void node__scoring_tick(struct node *n, uint64_t now_ms, bool leader);
 void node__scoring_observe(struct node *n, const struct telemetry_batch *b);
 void node__predict(struct node *n, struct api_call *call);
+/* status's "scoring" entry (one key and its map): what the leader tracks
+ * and has committed, the last round's time, the model of each kind. */
+void node__scoring_status_pack(struct node *n, msgpack_packer *pk);
 
 /* Milliseconds since the epoch (wall clock): the leader's stamp. */
 uint64_t node__now_ms(void);

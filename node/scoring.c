@@ -480,3 +480,45 @@ void node__predict(struct node *n, struct api_call *call)
     }
     pack_view(n, call, &v, has, p, at, !leader);
 }
+
+void node__scoring_status_pack(struct node *n, msgpack_packer *pk)
+{
+    const struct node_scoring *sc = &n->scoring;
+    char ref[PREDICT_LIVE_ID_SIZE + PREDICT_LIVE_KIND_SIZE + 24];
+    unsigned n_models = 0;
+
+    for (unsigned i = 0; i < sc->n_models; i++) {
+        n_models += sc->models[i].loaded;
+    }
+    node__pack_str(pk, "scoring");
+    msgpack_pack_map(pk, 8);
+    node__pack_str(pk, "leader");
+    if (sc->leader) {
+        msgpack_pack_true(pk);
+    } else {
+        msgpack_pack_false(pk);
+    }
+    node__pack_str(pk, "resources");
+    msgpack_pack_uint64(pk, sc->live.n_slots);
+    node__pack_str(pk, "rounds");
+    msgpack_pack_uint64(pk, sc->live.stats.rounds);
+    node__pack_str(pk, "scored");
+    msgpack_pack_uint64(pk, sc->live.stats.scored);
+    node__pack_str(pk, "commits");
+    msgpack_pack_uint64(pk, sc->commits);
+    node__pack_str(pk, "round_us");
+    msgpack_pack_uint64(pk, sc->round_us);
+    node__pack_str(pk, "dropped");
+    msgpack_pack_uint64(pk, sc->live.stats.dropped_resources +
+                                sc->live.stats.dropped_metrics + sc->unknown);
+    node__pack_str(pk, "models");
+    msgpack_pack_array(pk, n_models);
+    for (unsigned i = 0; i < sc->n_models; i++) {
+        const struct node_scoring_model *m = &sc->models[i];
+        if (m->loaded) {
+            snprintf(ref, sizeof ref, "%s=%s@%" PRIu64, m->kind, m->name,
+                     m->version);
+            node__pack_str(pk, ref);
+        }
+    }
+}

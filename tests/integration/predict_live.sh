@@ -72,3 +72,10 @@ wait_until 30 "machine-6's correlated risk is committed" bash -c \
 n=$(aug "$ALL" events -o json | jq -s '[.[] | select(.op == "score.set")] | length')
 log "score.set events: $n"
 [ "$n" -le 10 ] || fail "$n score.set for two machines"
+
+# The leader's status says what it scores with.
+st=$(status_json "$(leader)")
+jq -e '.scoring.leader and (.scoring.models | index("host=pdm@1")) != null and
+       .scoring.commits >= 2 and .scoring.resources == 2' <<<"$st" >/dev/null ||
+    fail "the leader's status does not show its scoring: $(jq -c .scoring <<<"$st")"
+log "leader status: $(jq -c .scoring <<<"$st")"
