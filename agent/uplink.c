@@ -19,6 +19,8 @@ struct agent_uplink_item
 {
     msgpack_sbuffer buf; /* the encoded batch */
     uint64_t samples;    /* its samples plus its "d": lost if dropped */
+    uint64_t own;        /* its samples alone (dropped_total counts these:
+                            the "d" it carries was counted already) */
 };
 
 int agent_uplink_open(struct agent_uplink *u,
@@ -114,7 +116,7 @@ int agent_uplink_report(struct agent_uplink *u, struct telemetry_batch *b)
         /* The oldest goes: the freshest telemetry matters most, and the
          * next batch says how much was lost ("d"). */
         u->lost += u->items[u->head].samples;
-        u->dropped_total += u->items[u->head].samples;
+        u->dropped_total += u->items[u->head].own;
         pop(u);
     }
     b->dropped = u->lost;
@@ -127,6 +129,7 @@ int agent_uplink_report(struct agent_uplink *u, struct telemetry_batch *b)
         return rv;
     }
     it->samples = b->n + u->lost;
+    it->own = b->n;
     u->lost = 0;
     u->n++;
     return agent_uplink_flush(u);
@@ -161,7 +164,7 @@ int agent_uplink_flush(struct agent_uplink *u)
          * batch is dropped, the next ones may pass. */
         LOG(LOG_LEVEL_WARN, "a batch was refused and dropped: %s", u->errmsg);
         u->lost += it->samples;
-        u->dropped_total += it->samples;
+        u->dropped_total += it->own;
         pop(u);
     }
     return 0;
@@ -180,13 +183,12 @@ int agent_uplink_heartbeat(struct agent_uplink *u, const char *resource)
     msgpack_pack_map(&pk, 1);
     msgpack_pack_str_with_body(&pk, "resource", 8);
     msgpack_pack_str_with_body(&pk, resource, strlen(resource));
-    rv = buf.data != NULL
-             ? augur_call(u->client, op, buf.data, buf.size, 0, &reply)
-             : AUGUR_ENOMEM;
-    msgpack_sbuffer_destroy(&buf);
-    if (rv == AUGUR_ENOMEM && buf.data == NULL) {
-        return rv;
+    if (buf.data == NULL) {
+        snprintf(u->errmsg, sizeof u->errmsg, "out of memory");
+        return AUGUR_ENOMEM;
     }
+    rv = augur_call(u->client, op, buf.data, buf.size, 0, &reply);
+    msgpack_sbuffer_destroy(&buf);
     link_state(u, rv);
     if (rv != 0) {
         snprintf(u->errmsg, sizeof u->errmsg, "%s: %.200s", augur_errname(rv),

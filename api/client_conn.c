@@ -270,7 +270,8 @@ static void conn_on_connected(struct augur_client *c)
     hello.client = c->opt.client_id;
     snprintf(hello.auth, sizeof hello.auth, "none");
     if (c->keyed) {
-        err = secure_client_hello(&c->hs, c->opt.client_id, &c->out);
+        err = secure_client_hello(&c->hs, c->opt.client_id, c->cluster_pk,
+                                  &c->out);
     } else {
         err = proto_hello_encode(&c->out, &hello);
     }

@@ -378,7 +378,9 @@ void client__on_response(struct augur_client *c,
         return;
     }
     memcpy(copy, payload, len);
-    err = proto_payload_unpack(copy, len, &reply.unpacked);
+    /* The server proved the cluster key; an answer may hold long lists. */
+    err = proto_payload_unpack_max(copy, len, PROTO_ANSWER_OBJECTS_MAX,
+                                   &reply.unpacked, NULL);
     if (err == 0 && reply.unpacked.zone != NULL &&
         !msgpack_zone_push_finalizer(reply.unpacked.zone, free, copy)) {
         err = AUGUR_ENOMEM;

@@ -12,9 +12,20 @@
 #include "common/log.h"
 
 #define READ_CHUNK 65536
+/* Before authentication nothing longer than PROTO_PREAUTH_FRAME_MAX is
+ * accepted, so a stranger's connection holds a small buffer. */
+#define PREAUTH_READ_CHUNK 1024
 /* A connection must finish the handshake within this long. */
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define OUTPUT_MAX_DEFAULT (64u << 20)
+#define UNAUTH_MAX_DEFAULT 256
+#define UNAUTH_PER_SOURCE_DEFAULT 16
+#define PENDING_HIGH_DEFAULT (256u << 10)
+#define CALLS_MAX_DEFAULT 128
+/* What msgpack-c's zone allocates at least for one decoded request. */
+#define ZONE_CHUNK_COST 8192
+/* A limit hit is logged at most this often (with a count of the others). */
+#define LIMIT_LOG_INTERVAL_MS 1000
 
 /* A connection moves HELLO -> AUTH -> READY -> CLOSED, never back; any
  * state may move to CLOSED. */
@@ -47,6 +58,13 @@ struct api_conn
     size_t output; /* bytes handed to uv_write and not yet written */
     unsigned refs; /* the handle + every call not yet replied */
     char peer[64];
+    uint8_t source[16]; /* the peer's address, for the per-source cap */
+    int family;         /* AF_INET, AF_INET6, or 0 when unknown */
+    size_t pending;     /* bytes held: queued writes and calls in flight,
+                           as allocated */
+    unsigned calls;     /* calls handed to the handler, not yet replied */
+    bool paused;        /* reading stopped (backpressure) */
+    bool resume;        /* buffered frames wait for the resume handle */
     struct secure_handshake hs;
     struct secure_channel ch; /* ready from READY on */
     uint8_t key[SECURE_PK_SIZE];
@@ -70,6 +88,10 @@ static void conn_move(struct api_conn *c, enum conn_state to)
             c->peer, names[c->state], names[to]);
         assert(0);
     }
+    if ((c->state == CONN_HELLO || c->state == CONN_AUTH) &&
+        (to == CONN_READY || to == CONN_CLOSED)) {
+        c->server->n_unauth--;
+    }
     c->state = to;
 }
 
@@ -78,8 +100,42 @@ struct conn_write
     uv_write_t req;
     struct api_conn *conn;
     size_t len;
+    size_t cost; /* what this write holds, as allocated */
     char *data;
 };
+
+static void conn_process(struct api_conn *c);
+static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+static void server_resume(uv_idle_t *idle);
+static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void conn_close(struct api_conn *c);
+
+/* Read again once what the connection holds has drained below the low
+ * water mark and it has room for another call.  Frames already buffered
+ * are run from the resume handle, not from here: this runs inside write
+ * and reply callbacks, where calling the handler again would re-enter
+ * it. */
+static void conn_maybe_resume(struct api_conn *c)
+{
+    struct api_server *s = c->server;
+
+    if (!c->paused || c->state == CONN_CLOSED || s == NULL ||
+        c->pending > s->config.pending_low || c->calls >= s->config.max_calls) {
+        return;
+    }
+    c->paused = false;
+    LOG(LOG_LEVEL_DEBUG, "client %s: reading again (%zu bytes held)", c->peer,
+        c->pending);
+    if (c->len > 0) {
+        /* server_resume runs them, then reads again. */
+        c->resume = true;
+        uv_idle_start(&s->resume, server_resume);
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) != 0) {
+        conn_close(c);
+    }
+}
 
 static void conn_unref(struct api_conn *c)
 {
@@ -133,6 +189,7 @@ static void conn_write_done(uv_write_t *req, int status)
     struct api_conn *c = w->conn;
 
     c->output -= w->len;
+    c->pending -= w->cost;
     if (status != 0 && c->state != CONN_CLOSED) {
         LOG(LOG_LEVEL_DEBUG, "client %s: write: %s", c->peer,
             uv_strerror(status));
@@ -140,6 +197,7 @@ static void conn_write_done(uv_write_t *req, int status)
     }
     free(w->data);
     free(w);
+    conn_maybe_resume(c);
     conn_unref(c);
 }
 
@@ -168,7 +226,9 @@ static void conn_send(struct api_conn *c, msgpack_sbuffer *sb)
         msgpack_sbuffer_destroy(sb);
         *sb = sealed;
     }
-    if (c->output + sb->size > limit) {
+    /* Counted as allocated: a small answer in a large buffer holds the
+     * whole buffer until it is written. */
+    if (c->pending + sizeof *w + sb->alloc > limit) {
         LOG(LOG_LEVEL_WARN,
             "client %s: more than %zu bytes of answers unread; "
             "closing the connection",
@@ -185,6 +245,7 @@ static void conn_send(struct api_conn *c, msgpack_sbuffer *sb)
     }
     w->conn = c;
     w->len = sb->size;
+    w->cost = sizeof *w + sb->alloc;
     w->data = msgpack_sbuffer_release(sb);
     w->req.data = w;
     buf = uv_buf_init(w->data, (unsigned)w->len);
@@ -196,6 +257,7 @@ static void conn_send(struct api_conn *c, msgpack_sbuffer *sb)
         return;
     }
     c->output += w->len;
+    c->pending += w->cost;
     c->refs++;
 }
 
@@ -264,7 +326,8 @@ static void conn_hello(struct api_conn *c, const struct proto_frame *f)
     }
     msgpack_sbuffer_init(&sb);
     rv = secure_server_hello(&c->hs, f->payload, f->len, s->config.identity,
-                             s->config.node_id, &sb, errmsg);
+                             s->config.cluster_pk, s->config.node_id, &sb,
+                             errmsg);
     if (rv != 0) {
         msgpack_sbuffer_destroy(&sb);
         conn_refuse(c, rv, errmsg);
@@ -343,6 +406,7 @@ static void conn_request(struct api_conn *c, const struct proto_frame *f)
     struct api_server *s = c->server;
     struct api_call *call;
     char errmsg[256];
+    size_t objects = 0;
     int rv;
 
     if (f->type != PROTO_REQUEST) {
@@ -357,9 +421,14 @@ static void conn_request(struct api_conn *c, const struct proto_frame *f)
     }
     memcpy(call->payload, f->payload, f->len);
     msgpack_unpacked_init(&call->unpacked);
-    rv = proto_payload_unpack(call->payload, f->len, &call->unpacked);
+    rv = proto_payload_unpack_max(call->payload, f->len, PROTO_OBJECTS_MAX,
+                                  &call->unpacked, &objects);
     if (rv == 0) {
         rv = proto_request_decode(&call->unpacked.data, &call->req, errmsg);
+    } else if (rv == AUGUR_ETOOBIG) {
+        snprintf(errmsg, sizeof errmsg,
+                 "REQUEST holds more than %u msgpack objects",
+                 PROTO_OBJECTS_MAX);
     } else {
         snprintf(errmsg, sizeof errmsg, "undecodable REQUEST payload");
     }
@@ -376,6 +445,14 @@ static void conn_request(struct api_conn *c, const struct proto_frame *f)
     memcpy(call->key, c->key, sizeof call->key);
     call->role = c->role;
     memcpy(call->principal, c->principal, sizeof call->principal);
+    /* What the call holds until it is answered: itself, the copy of the
+     * frame, and msgpack-c's zone (a chunk at least). */
+    call->cost = sizeof *call + f->len +
+                 (objects * sizeof(msgpack_object) > ZONE_CHUNK_COST
+                      ? objects * sizeof(msgpack_object)
+                      : ZONE_CHUNK_COST);
+    c->pending += call->cost;
+    c->calls++;
     c->refs++;
     s->request_cb(s, call);
 }
@@ -383,10 +460,11 @@ static void conn_request(struct api_conn *c, const struct proto_frame *f)
 static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct api_conn *c = handle->data;
+    size_t chunk = c->state == CONN_READY ? READ_CHUNK : PREAUTH_READ_CHUNK;
     (void)suggested;
 
-    if (c->cap - c->len < READ_CHUNK) {
-        size_t cap = c->len + READ_CHUNK;
+    if (c->cap - c->len < chunk) {
+        size_t cap = c->len + chunk;
         uint8_t *p = realloc(c->buf, cap);
         if (p == NULL) {
             *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
@@ -398,33 +476,51 @@ static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
 }
 
-static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+/* True when @c holds so much, or has so many calls in flight, that it must
+ * not be read from until some of it drains. */
+static bool conn_over(const struct api_conn *c)
 {
-    struct api_conn *c = stream->data;
+    const struct api_server_config *cfg = &c->server->config;
+    return c->pending > cfg->pending_high || c->calls >= cfg->max_calls;
+}
+
+/* Run the whole frames in c->buf until none is left, the connection
+ * closes, or it holds too much: then stop reading it (conn_maybe_resume
+ * reads again).  The frames not run stay in c->buf. */
+static void conn_process(struct api_conn *c)
+{
     size_t max = c->server->config.max_frame;
     size_t off = 0;
-    (void)buf;
 
-    if (nread < 0) {
-        if (nread != UV_EOF) {
-            LOG(LOG_LEVEL_DEBUG, "client %s: read: %s", c->peer,
-                uv_strerror((int)nread));
-        }
-        conn_close(c);
-        return;
-    }
-    c->len += (size_t)nread;
     while (c->state != CONN_CLOSED) {
         struct proto_frame f;
         size_t consumed = 0;
-        /* Sealing adds its tag to the limit of the frame inside. */
-        size_t limit = c->state == CONN_READY ? max + PROTO_SEAL_OVERHEAD : max;
-        int rv =
+        /* Sealing adds its tag to the limit of the frame inside; before
+         * authentication only a handshake message's size is allowed. */
+        size_t limit = c->state == CONN_READY ? max + PROTO_SEAL_OVERHEAD
+                                              : PROTO_PREAUTH_FRAME_MAX;
+        int rv;
+
+        if (c->state == CONN_READY && conn_over(c)) {
+            if (!c->paused) {
+                LOG(LOG_LEVEL_DEBUG,
+                    "client %s: not reading (%zu bytes held, %u calls in "
+                    "flight)",
+                    c->peer, c->pending, c->calls);
+                c->paused = true;
+                uv_read_stop((uv_stream_t *)&c->tcp);
+            }
+            break;
+        }
+        rv =
             proto_frame_parse(c->buf + off, c->len - off, limit, &f, &consumed);
         if (rv != 0) {
             conn_refuse(c, rv,
-                        rv == AUGUR_ETOOBIG ? "frame larger than the limit"
-                                            : "malformed frame header");
+                        rv != AUGUR_ETOOBIG ? "malformed frame header"
+                        : c->state == CONN_READY
+                            ? "frame larger than the limit"
+                            : "frame before authentication larger than a "
+                              "handshake message");
             return;
         }
         if (consumed == 0) {
@@ -465,6 +561,138 @@ static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct api_conn *c = stream->data;
+    (void)buf;
+
+    if (nread < 0) {
+        if (nread != UV_EOF) {
+            LOG(LOG_LEVEL_DEBUG, "client %s: read: %s", c->peer,
+                uv_strerror((int)nread));
+        }
+        conn_close(c);
+        return;
+    }
+    c->len += (size_t)nread;
+    conn_process(c);
+}
+
+/* Run the frames that resumed connections had buffered, then read them
+ * again (unless they filled up again). */
+static void server_resume(uv_idle_t *idle)
+{
+    struct api_server *s = idle->data;
+
+    uv_idle_stop(idle);
+    for (struct api_conn *c = s->conns; c != NULL; c = c->next) {
+        if (!c->resume) {
+            continue;
+        }
+        c->resume = false;
+        if (c->state == CONN_CLOSED) {
+            continue;
+        }
+        conn_process(c);
+        if (c->state != CONN_CLOSED && !c->paused &&
+            uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) != 0) {
+            conn_close(c);
+        }
+    }
+}
+
+/* Say that a connection limit was hit, at most once a second, counting the
+ * hits in between. */
+static void server_limit_hit(struct api_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void server_limit_hit(struct api_server *s, const char *fmt, ...)
+{
+    uint64_t now = uv_now(s->loop);
+    char what[256];
+    va_list ap;
+
+    s->conns_refused++;
+    s->limit_unlogged++;
+    if (s->limit_log_ms != 0 && now - s->limit_log_ms < LIMIT_LOG_INTERVAL_MS) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    LOG(LOG_LEVEL_WARN,
+        "client port: connection limit: %s (%" PRIu64
+        " connections closed by limits since the last report, %" PRIu64
+        " in all)",
+        what, s->limit_unlogged, s->conns_refused);
+    s->limit_log_ms = now;
+    s->limit_unlogged = 0;
+}
+
+/* Unauthenticated connections from @c's source address, @c excluded. */
+static unsigned server_unauth_from(const struct api_server *s,
+                                   const struct api_conn *c)
+{
+    size_t len = c->family == AF_INET6 ? 16 : 4;
+    unsigned n = 0;
+
+    for (const struct api_conn *o = s->conns; o != NULL; o = o->next) {
+        if (o != c && (o->state == CONN_HELLO || o->state == CONN_AUTH) &&
+            o->family == c->family && memcmp(o->source, c->source, len) == 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Apply the connection limits to @c, just accepted.  Returns false when
+ * @c was closed.  Over the per-source cap or the descriptor budget, the
+ * newcomer is closed at once (not left in the listen queue, where it would
+ * hold a descriptor of the kernel's and stall honest connects behind it);
+ * over the overall cap of unauthenticated connections, the oldest of them
+ * goes: it has had the longest to prove itself. */
+static bool server_admit(struct api_server *s, struct api_conn *c)
+{
+    const struct api_server_config *cfg = &s->config;
+
+    if (cfg->max_conns != 0 && s->n_conns > cfg->max_conns) {
+        server_limit_hit(s,
+                         "%u connections open (the descriptor budget); "
+                         "closed %s",
+                         s->n_conns - 1, c->peer);
+        conn_close(c);
+        return false;
+    }
+    if (c->family != 0 &&
+        server_unauth_from(s, c) >= cfg->max_unauth_per_source) {
+        server_limit_hit(s,
+                         "%u unauthenticated connections from the address "
+                         "of %s, the per-source cap; closed it",
+                         cfg->max_unauth_per_source, c->peer);
+        conn_close(c);
+        return false;
+    }
+    if (s->n_unauth > cfg->max_unauth) {
+        struct api_conn *oldest = NULL;
+        for (struct api_conn *o = s->conns; o != NULL; o = o->next) {
+            if (o->state == CONN_HELLO || o->state == CONN_AUTH) {
+                oldest = o;
+            }
+        }
+        if (oldest != NULL) {
+            server_limit_hit(s,
+                             "%u unauthenticated connections, the cap; closed "
+                             "the oldest (%s)",
+                             cfg->max_unauth, oldest->peer);
+            conn_close(oldest);
+            if (oldest == c) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 static void server_accept(uv_stream_t *listener, int status)
 {
     struct api_server *s = listener->data;
@@ -485,6 +713,7 @@ static void server_accept(uv_stream_t *listener, int status)
     c->server = s;
     c->refs = 1;
     c->state = CONN_HELLO;
+    s->n_unauth++;
     c->accepted_ms = uv_now(s->loop);
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
@@ -502,12 +731,25 @@ static void server_accept(uv_stream_t *listener, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     snprintf(c->peer, sizeof c->peer, "?");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) == 0 &&
-        addr.ss_family == AF_INET) {
-        char ip[32];
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&addr;
-        uv_ip4_name(in, ip, sizeof ip);
-        snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(in->sin_port));
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) == 0) {
+        char ip[INET6_ADDRSTRLEN];
+        if (addr.ss_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)&addr;
+            uv_ip4_name(in, ip, sizeof ip);
+            snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(in->sin_port));
+            memcpy(c->source, &in->sin_addr, 4);
+            c->family = AF_INET;
+        } else if (addr.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&addr;
+            uv_ip6_name(in6, ip, sizeof ip);
+            snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip,
+                     ntohs(in6->sin6_port));
+            memcpy(c->source, &in6->sin6_addr, 16);
+            c->family = AF_INET6;
+        }
+    }
+    if (!server_admit(s, c)) {
+        return;
     }
     rv = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read);
     if (rv != 0) {
@@ -545,6 +787,22 @@ int api_server_start(struct api_server *s,
     if (s->config.max_output == 0) {
         s->config.max_output = OUTPUT_MAX_DEFAULT;
     }
+    if (s->config.max_unauth == 0) {
+        s->config.max_unauth = UNAUTH_MAX_DEFAULT;
+    }
+    if (s->config.max_unauth_per_source == 0) {
+        s->config.max_unauth_per_source = UNAUTH_PER_SOURCE_DEFAULT;
+    }
+    if (s->config.pending_high == 0) {
+        s->config.pending_high = PENDING_HIGH_DEFAULT;
+    }
+    if (s->config.pending_low == 0 ||
+        s->config.pending_low > s->config.pending_high) {
+        s->config.pending_low = s->config.pending_high / 4;
+    }
+    if (s->config.max_calls == 0) {
+        s->config.max_calls = CALLS_MAX_DEFAULT;
+    }
     if (colon == NULL || (size_t)(colon - config->address) >= sizeof host) {
         snprintf(s->errmsg, sizeof s->errmsg,
                  "client address '%s': expected HOST:PORT", config->address);
@@ -571,6 +829,8 @@ int api_server_start(struct api_server *s,
         uv_close((uv_handle_t *)&s->listener, NULL);
         return AUGUR_EIO;
     }
+    uv_idle_init(loop, &s->resume);
+    s->resume.data = s;
     return 0;
 }
 
@@ -581,6 +841,13 @@ static void listener_closed(uv_handle_t *handle)
     if (s->n_conns == 0 && s->close_cb != NULL) {
         s->close_cb(s);
     }
+}
+
+/* The resume handle first, then the listener, whose callback ends it. */
+static void resume_closed(uv_handle_t *handle)
+{
+    struct api_server *s = handle->data;
+    uv_close((uv_handle_t *)&s->listener, listener_closed);
 }
 
 void api_server_revalidate(struct api_server *s)
@@ -624,7 +891,7 @@ void api_server_close(struct api_server *s, api_server_close_cb cb)
     for (struct api_conn *c = s->conns; c != NULL; c = c->next) {
         conn_close(c);
     }
-    uv_close((uv_handle_t *)&s->listener, listener_closed);
+    uv_close((uv_handle_t *)&s->resume, resume_closed);
 }
 
 bool api_call_alive(const struct api_call *call)
@@ -635,14 +902,23 @@ bool api_call_alive(const struct api_call *call)
 static void call_free(struct api_call *call)
 {
     struct api_conn *c = call->conn;
+    c->pending -= call->cost;
+    c->calls--;
     msgpack_unpacked_destroy(&call->unpacked);
     free(call->payload);
     free(call);
+    conn_maybe_resume(c);
     conn_unref(c);
 }
 
 void api_call_shed(struct api_call *call)
 {
+    struct api_conn *c = call->conn;
+
+    /* What is freed here no longer counts against the connection: a
+     * parked poll holds only the call itself. */
+    c->pending -= call->cost - sizeof *call;
+    call->cost = sizeof *call;
     msgpack_unpacked_destroy(&call->unpacked);
     msgpack_unpacked_init(&call->unpacked);
     free(call->payload);
@@ -650,6 +926,7 @@ void api_call_shed(struct api_call *call)
     call->req.op = NULL;
     call->req.op_len = 0;
     call->req.args = NULL;
+    conn_maybe_resume(c);
 }
 
 void api_call_drop(struct api_call *call)

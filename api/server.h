@@ -40,6 +40,8 @@ struct api_call
     msgpack_unpacked unpacked;
     uint8_t *payload; /* a copy of the frame: msgpack-c's strings
                          point into the buffer they came from */
+    size_t cost;      /* server's: the bytes this call holds, counted
+                         against its connection's pending bytes */
 };
 
 typedef void (*api_request_cb)(struct api_server *s, struct api_call *call);
@@ -70,9 +72,26 @@ struct api_server_config
     /* this node's key (with its secret half) and the cluster's
      * certificate for it, for node_id; must outlive the server */
     const struct secure_identity *identity;
+    /* the cluster's public key: the HELLO's mac is keyed by it */
+    const uint8_t *cluster_pk;
     api_auth_cb auth_cb;               /* required */
     api_conn_closed_cb conn_closed_cb; /* optional */
     uint64_t session_ttl_ms; /* announced in WELCOME; 0 = not announced */
+    /* Limits (docs/PROTOCOL.md, "Limits"); 0 takes the default. */
+    unsigned max_conns;  /* every connection, authenticated or not: a
+                            connection over it is accepted and closed at
+                            once (the node's descriptor budget); 0 = none */
+    unsigned max_unauth; /* connections still in their handshake; over it
+                            the oldest of them is closed (256) */
+    unsigned max_unauth_per_source; /* the same, per source address: a
+                                       connection over it is accepted and
+                                       closed at once (16) */
+    size_t pending_high;            /* a connection holding more bytes than this
+                                       (queued answers and calls in flight, counted
+                                       as allocated) is not read from (256 KiB) ... */
+    size_t pending_low; /* ... until it holds at most this (64 KiB) */
+    unsigned max_calls; /* calls in flight per connection: at this many
+                           the connection is not read from (128) */
 };
 
 struct api_server
@@ -83,11 +102,16 @@ struct api_server
     struct api_server_config config;
     api_request_cb request_cb;
     api_server_close_cb close_cb;
-    struct api_conn *conns; /* open connections, a list */
+    struct api_conn *conns; /* open connections, a list, newest first */
     unsigned n_conns;
+    unsigned n_unauth; /* connections in HELLO or AUTH */
+    uv_idle_t resume;  /* runs the frames buffered by resumed connections */
     bool closing;
     bool listener_closed;
     uint64_t frames_refused; /* malformed/oversized/out-of-order frames */
+    uint64_t conns_refused;  /* connections closed by a connection limit */
+    uint64_t limit_log_ms;   /* when a limit was last logged */
+    uint64_t limit_unlogged; /* limit hits since then */
     char errmsg[API_ERRMSG_SIZE];
 };
 

@@ -1,5 +1,6 @@
 /* Cluster commands: status, member list|add|remove, leader transfer. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -42,13 +43,32 @@ static const struct cli_column status_fields[] = {
     {0},
 };
 
+static const struct cli_column telemetry_fields[] = {
+    {"telemetry",
+     "{telemetry.resources} resources, {telemetry.accepted} "
+     "reports ({telemetry.refused} refused, {telemetry.dropped} "
+     "dropped)"},
+    {"leases",
+     "{telemetry.leases_live} live, {telemetry.leases_expired} "
+     "expired, {telemetry.unreachable_declared} declared "
+     "unreachable"},
+    {0},
+};
+
 static int status_print(const json_t *st)
 {
     const json_t *members = json_object_get(st, "members");
     const json_t *digest = json_object_get(st, "digest");
+    const json_t *telemetry = json_object_get(st, "telemetry");
+    const char *state = json_string_value(json_object_get(st, "state"));
     int rv;
 
     rv = cli_fields_print(status_fields, st);
+    if (rv == 0 && json_is_object(telemetry) && state != NULL &&
+        strcmp(state, "leader") == 0) {
+        /* Only the leader holds telemetry: a follower's would be zeros. */
+        rv = cli_fields_print(telemetry_fields, st);
+    }
     if (rv == 0 && json_is_string(digest)) {
         printf("digest: %s\n", json_string_value(digest));
     }

@@ -30,7 +30,9 @@
  * AUGUR_NODE_OPS(X): ops augurd answers itself (Raft's state, membership,
  * leadership), never in the log.
  *   X(ID, WIRE, ACCESS, ROLE, HANDLER)
- *   ACCESS  R: may be answered by any node; W: changes the cluster
+ *   ACCESS  R: changes nothing replicated (no session; answered by any
+ *           node, or, for the leader's own state such as telemetry, by
+ *           the leader after a redirect); W: changes the cluster
  *   ROLE    as above, plus ANY (every principal, agents included); AGENT
  *           admits agents (checked against their resources by the
  *           handler) and every higher role

@@ -9,24 +9,6 @@
 #include "common/log.h"
 #include "node/node.h"
 
-/* The scoring options, apart: one string literal is kept under the 4095
- * bytes C99 guarantees. */
-static const char usage_scoring[] =
-    "  --score-interval-ms MS    the leader scores every reporting "
-    "resource\n"
-    "                            this often (default 1000)\n"
-    "  --score-step P            commit a score that moved by more than P\n"
-    "                            since the last commit (default 0.05)\n"
-    "  --score-enter P, --score-leave P  the hysteresis band: commit when "
-    "p\n"
-    "                            rises to ENTER or falls below LEAVE, never\n"
-    "                            inside [LEAVE, ENTER) (default 0.5, 0.4)\n"
-    "  --score-warm N            reports a leader needs from a resource "
-    "before\n"
-    "                            it scores it; until then its committed "
-    "score\n"
-    "                            stands (default 20)\n";
-
 static const char usage[] =
     "usage: augurd --id N --data-dir DIR --raft-address HOST:PORT\n"
     "              --client-address HOST:PORT [options]\n"
@@ -82,6 +64,14 @@ static const char usage[] =
     "  --snapshot-trailing N     entries kept after a snapshot (default 4096)\n"
     "  --session-ttl SECONDS     forget idle client sessions after (default "
     "600)\n"
+    "  -h, --help                this text\n"
+    "  --version                 print the version\n";
+
+/* The limits, a second string: C99 promises string literals of 4095 bytes
+ * only. */
+static const char usage_limits[] =
+    "\n"
+    "limits on parked reads and answers (see docs/PROTOCOL.md):\n"
     "  --wait-max MS             longest wait of an 'events' long poll; a "
     "longer\n"
     "                            wait_ms is cut to it (default 60000)\n"
@@ -97,12 +87,30 @@ static const char usage[] =
     "(default\n"
     "                            1048576); an answer over the frame limit "
     "is\n"
-    "                            refused with ETOOBIG\n";
-
-/* The rest, after the scoring options. */
-static const char usage_end[] =
-    "  -h, --help                this text\n"
-    "  --version                 print the version\n"
+    "                            refused with ETOOBIG\n"
+    "\n"
+    "connection limits (see docs/PROTOCOL.md, \"Limits\"):\n"
+    "  --client-unauth-max N     client connections still in their handshake\n"
+    "                            (default 256; over it the oldest is closed)\n"
+    "  --client-unauth-per-source N  the same from one address (default 16;\n"
+    "                            over it a new connection is closed at once)\n"
+    "  --peer-unauth-max N       the same on the Raft port (default 64)\n"
+    "  --peer-unauth-per-source N  the same from one address (default 8)\n"
+    "  --fd-reserve N            descriptors kept for peers and files: the\n"
+    "                            client port accepts at most the descriptor\n"
+    "                            limit minus this, minus --peer-unauth-max\n"
+    "                            (default 128)\n"
+    "  --conn-pending-high BYTES  a client connection holding more (answers\n"
+    "                            not yet written, calls in flight) is not "
+    "read\n"
+    "                            until it holds a quarter of it (default "
+    "262144)\n"
+    "  --conn-calls-max N        calls in flight per client connection; at "
+    "it\n"
+    "                            the connection is not read (default 128)\n"
+    "  --peer-buffer-max BYTES   bytes queued on a Raft link toward the peer\n"
+    "                            or libraft before that link stops reading\n"
+    "                            (default 4194304)\n"
     "\n"
     "example:\n"
     "  augurd --id 1 --data-dir /var/lib/augur/1 \\\n"
@@ -127,6 +135,24 @@ static const char usage_telemetry[] =
     "                            reports for more are dropped (default "
     "20000)\n"
     "  (config keys: lease-ms, telemetry-ring, telemetry-resources)\n";
+
+/* The scoring options (the leader's, docs/PREDICTOR.md "Live scoring"). */
+static const char usage_scoring[] =
+    "\nscoring (the leader's, docs/PREDICTOR.md):\n"
+    "  --score-interval-ms MS    the leader scores every reporting "
+    "resource\n"
+    "                            this often (default 1000)\n"
+    "  --score-step P            commit a score that moved by more than P\n"
+    "                            since the last commit (default 0.05)\n"
+    "  --score-enter P, --score-leave P  the hysteresis band: commit when "
+    "p\n"
+    "                            rises to ENTER or falls below LEAVE, never\n"
+    "                            inside [LEAVE, ENTER) (default 0.5, 0.4)\n"
+    "  --score-warm N            reports a leader needs from a resource "
+    "before\n"
+    "                            it scores it; until then its committed "
+    "score\n"
+    "                            stands (default 20)\n";
 
 static int parse_switch(const char *key,
                         const char *value,
@@ -250,8 +276,7 @@ static int config_set(struct node_config *cfg,
         strcmp(key, "score-leave") == 0) {
         char *end = NULL;
         double d = strtod(value, &end);
-        if (end == value || *end != '\0' || !(d > 0.0 && d < 1.0) ||
-            (strcmp(key, "score-enter") == 0 && d == 0.0)) {
+        if (end == value || *end != '\0' || !(d > 0.0 && d < 1.0)) {
             snprintf(errmsg, NODE_ERRMSG_SIZE,
                      "%s: expected a probability in (0, 1), got '%s'", key,
                      value);
@@ -295,6 +320,21 @@ static int config_set(struct node_config *cfg,
         {"score-interval-ms", offsetof(struct node_config, score_interval_ms),
          50, 3600000},
         {"score-warm", offsetof(struct node_config, score_warm), 1, 100000},
+        {"client-unauth-max", offsetof(struct node_config, client_unauth_max),
+         1, 1u << 20},
+        {"client-unauth-per-source",
+         offsetof(struct node_config, client_unauth_per_source), 1, 1u << 20},
+        {"peer-unauth-max", offsetof(struct node_config, peer_unauth_max), 1,
+         1u << 20},
+        {"peer-unauth-per-source",
+         offsetof(struct node_config, peer_unauth_per_source), 1, 1u << 20},
+        {"fd-reserve", offsetof(struct node_config, fd_reserve), 16, 1u << 20},
+        {"conn-pending-high", offsetof(struct node_config, conn_pending_high),
+         4096, 1u << 30},
+        {"conn-calls-max", offsetof(struct node_config, conn_calls_max), 1,
+         1u << 20},
+        {"peer-buffer-max", offsetof(struct node_config, peer_buffer_max),
+         65536, 1u << 30},
         {"lease-ms", offsetof(struct node_config, lease_ms), 100, 600000},
         {"telemetry-ring", offsetof(struct node_config, telemetry_ring), 1, 64},
         {"telemetry-resources",
@@ -418,6 +458,17 @@ int node_config_parse(struct node_config *cfg,
     cfg->waiters_per_principal = 1024;
     cfg->waiters_max = 16384;
     cfg->page_bytes = STORE_PAGE_BYTES_DEFAULT;
+    /* Connection limits: a stranger gets little (a handshake message's
+     * worth, for 10 s), a principal's connection a few hundred KiB of
+     * answers and calls before it is not read from. */
+    cfg->client_unauth_max = 256;
+    cfg->client_unauth_per_source = 16;
+    cfg->peer_unauth_max = 64;
+    cfg->peer_unauth_per_source = 8;
+    cfg->fd_reserve = 128;
+    cfg->conn_pending_high = 256u << 10;
+    cfg->conn_calls_max = 128;
+    cfg->peer_buffer_max = 4u << 20;
     /* Agents send a heartbeat every 250 ms: a 1 s lease survives three
      * lost ones, and a dead host is known within about 1.1 s (the sweep
      * runs on every 50 ms tick). */
@@ -431,15 +482,21 @@ int node_config_parse(struct node_config *cfg,
     /* --help, --version and --config first: the file is the base layer. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            /* One write, so that a reader that stops early (grep -q)
-             * does not cut it off halfway. */
-            char text[sizeof usage + sizeof usage_scoring + sizeof usage_end +
-                      sizeof usage_telemetry];
-            int len = snprintf(text, sizeof text, "%s%s%s%s", usage,
-                               usage_scoring, usage_end, usage_telemetry);
+            /* One write: a reader that stops at the first line it wants
+             * (grep -q) must not make the rest fail with SIGPIPE. */
+            char text[sizeof usage + sizeof usage_limits +
+                      sizeof usage_telemetry + sizeof usage_scoring];
+            size_t len = 0;
+            memcpy(text, usage, sizeof usage - 1);
+            len += sizeof usage - 1;
+            memcpy(text + len, usage_limits, sizeof usage_limits - 1);
+            len += sizeof usage_limits - 1;
+            memcpy(text + len, usage_telemetry, sizeof usage_telemetry - 1);
+            len += sizeof usage_telemetry - 1;
+            memcpy(text + len, usage_scoring, sizeof usage_scoring);
             fflush(stdout);
-            if (write(STDOUT_FILENO, text, (size_t)len) != len) {
-                return AUGUR_EIO;
+            if (write(STDOUT_FILENO, text, strlen(text)) < 0) {
+                return NODE_CONFIG_DONE; /* nobody reads: nothing to say */
             }
             return NODE_CONFIG_DONE;
         }

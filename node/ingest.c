@@ -14,6 +14,14 @@
  * 20,000 hosts take about 100 MB; a flood of larger batches is dropped
  * beyond this. */
 #define INGEST_BYTES_MAX ((size_t)512 << 20)
+/* What a new leader adds to the full lease it gives every host: the time
+ * an agent may take to find it (libaugur retries a node without a leader
+ * with a backoff that doubles from 20 ms, about a second over an
+ * election).  Without it a healthy host whose agent found the new leader
+ * late would be declared unreachable. */
+#define INGEST_FIND_LEADER_MS 1000
+/* Lease lines (declared, back) written per second at most. */
+#define LEASE_LOG_BURST 20
 
 int node__ingest_init(struct node *n)
 {
@@ -76,8 +84,9 @@ static void drop(struct node *n,
 }
 
 /* Whether @call's principal may report for @resource: an agent only for
- * the resources it was added with (the replicated principal record);
- * every other role for any. */
+ * the resources it was added with (the replicated principal record), a
+ * reader never (the op's row admits every role from agent up), an admin or
+ * operator for any. */
 static int scope_check(struct node *n,
                        struct api_call *call,
                        const char *resource,
@@ -87,6 +96,13 @@ static int scope_check(struct node *n,
     char hex[SECURE_HEX_SIZE];
     int rv;
 
+    if (call->role == STORE_ROLE_READER) {
+        snprintf(errmsg, size,
+                 "principal %s (role reader) may not report telemetry: "
+                 "readers only read",
+                 call->principal);
+        return AUGUR_EPERM;
+    }
     if (call->role != STORE_ROLE_AGENT) {
         return 0;
     }
@@ -119,27 +135,42 @@ static void lease_propose(struct node *n, const char *id, int expect, int state)
     node__propose_own(n);
 }
 
-/* A report or heartbeat renewed @r's lease: if the store still says the
- * host is unreachable (this leader or an earlier one declared it), say it
- * is back.  Checked on the first renewal under this leader, after a
- * declared expiry, and until the store shows the host back. */
+/* A report or heartbeat renewed @r's lease.  On the first renewal under
+ * this leader, after a declared expiry, and until the store shows what was
+ * proposed, compare with the store: a host still unreachable (declared by
+ * this leader or an earlier one) is committed back, and a host reporting
+ * for the first time is recorded as leased, so that a later leader gives
+ * it a lease before its agent reports again (and declares it if it never
+ * does). */
 static void lease_renew(struct node *n,
                         struct node_telemetry_resource *r,
                         uint64_t now)
 {
+    bool leased;
     int state;
 
     if (!node_lease_renew(&r->lease, now, n->config.lease_ms) && !r->recheck) {
         return;
     }
     r->recheck = false;
-    if (store_resource_state(n->store, r->id, &state) != 0 ||
-        state != STORE_STATE_UNREACHABLE) {
-        return;
+    if (store_resource_state(n->store, r->id, &state, &leased) != 0) {
+        return; /* not a resource of the store (yet): no lease to record */
     }
-    LOG(LOG_LEVEL_INFO, "host %s reports again: committing it back", r->id);
-    r->recheck = true;
-    lease_propose(n, r->id, STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE);
+    if (state == STORE_STATE_UNREACHABLE) {
+        uint64_t skipped;
+        if (node_telemetry_log_burst(&n->telemetry.log_leases, now,
+                                     LEASE_LOG_BURST, &skipped)) {
+            LOG(LOG_LEVEL_INFO,
+                "host %s reports again: committing it back (%" PRIu64
+                " lease lines skipped before)",
+                r->id, skipped);
+        }
+        r->recheck = true;
+        lease_propose(n, r->id, STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE);
+    } else if (!leased) {
+        r->recheck = true;
+        lease_propose(n, r->id, state, state);
+    }
 }
 
 void node__telemetry_report(struct node *n, struct api_call *call)
@@ -322,11 +353,44 @@ void node__telemetry_get(struct node *n, struct api_call *call)
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
+struct seed_ctx
+{
+    struct node *node;
+    uint64_t now;
+    size_t seeded;
+    size_t dropped;
+};
+
+/* A leased host found by a new leader: give it a full lease now, so that
+ * it is declared unreachable if its agent does not report within one. */
+static void seed_one(void *arg, const char *id, int state)
+{
+    struct seed_ctx *ctx = arg;
+    struct node *n = ctx->node;
+    struct node_telemetry_resource *r;
+
+    if (state == STORE_STATE_UNREACHABLE) {
+        return; /* declared already: it has no lease until it reports */
+    }
+    if (node_telemetry_track(&n->telemetry, id, &r) != 0) {
+        ctx->dropped++;
+        return;
+    }
+    if (r->lease.held) {
+        return; /* it reported to this leader already */
+    }
+    (void)node_lease_renew(&r->lease, ctx->now,
+                           n->config.lease_ms + INGEST_FIND_LEADER_MS);
+    ctx->seeded++;
+}
+
 void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
 {
     struct node_telemetry *t = &n->telemetry;
     struct node_telemetry_resource *r;
     size_t cursor = 0;
+    uint64_t skipped;
+    bool leased;
     int state;
 
     if (!leader) {
@@ -338,25 +402,61 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         return;
     }
     if (became) {
+        /* Nothing is declared before the leased hosts are known: that
+         * needs everything committed before this term applied, which is
+         * the case once the log's last entry now is. */
         node_telemetry_clear(t);
-        n->lease_grace_until_ms = now + n->config.lease_ms;
+        n->lease_seed_index = raft_last_index(&n->replica.raft);
+        n->lease_seed_pending = true;
+        n->lease_grace_until_ms = UINT64_MAX;
+    }
+    if (n->lease_seed_pending &&
+        n->replica.raft.last_applied >= n->lease_seed_index) {
+        struct seed_ctx ctx = {.node = n, .now = now};
+        int rv;
+
+        n->lease_seed_pending = false;
+        n->lease_grace_until_ms =
+            now + n->config.lease_ms + INGEST_FIND_LEADER_MS;
+        rv = store_resources_leased(n->store, seed_one, &ctx);
+        LOG(rv == 0 && ctx.dropped == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+            "telemetry: a full lease (%u ms, and %d ms to find this "
+            "leader) for each of %zu leased hosts%s%s",
+            n->config.lease_ms, INGEST_FIND_LEADER_MS, ctx.seeded,
+            ctx.dropped > 0 ? "; some were over --telemetry-resources" : "",
+            rv != 0 ? "; the store could not list them all" : "");
     }
     while ((r = node_telemetry_next(t, &cursor)) != NULL) {
         if (!node_lease_due(&r->lease, now, n->lease_grace_until_ms)) {
             continue;
         }
         node_lease_declare(&r->lease);
-        if (store_resource_state(n->store, r->id, &state) != 0 ||
+        if (store_resource_state(n->store, r->id, &state, &leased) != 0 ||
             state == STORE_STATE_UNREACHABLE) {
             /* Not a resource of the store (telemetry may come before it
              * is added), or already declared by an earlier leader. */
             continue;
         }
         t->c.leases_expired++;
-        LOG(LOG_LEVEL_WARN,
-            "host %s: no report or heartbeat for %" PRIu64
-            " ms (lease %u ms): marking it unreachable",
-            r->id, now - r->last_seen_ms, n->config.lease_ms);
+        /* A leader cut off from every agent declares them all at once:
+         * a few lines a second name hosts, the count says the rest (every
+         * verdict is in the event log). */
+        if (!node_telemetry_log_burst(&t->log_leases, now, LEASE_LOG_BURST,
+                                      &skipped)) {
+            /* counted in skipped */
+        } else if (r->last_seen_ms == 0) {
+            LOG(LOG_LEVEL_WARN,
+                "host %s: no report or heartbeat within the full lease (%u "
+                "ms) this leader gave it: marking it unreachable (%" PRIu64
+                " lease lines skipped before)",
+                r->id, n->config.lease_ms, skipped);
+        } else {
+            LOG(LOG_LEVEL_WARN,
+                "host %s: no report or heartbeat for %" PRIu64
+                " ms (lease %u ms): marking it unreachable (%" PRIu64
+                " lease lines skipped before)",
+                r->id, now - r->last_seen_ms, n->config.lease_ms, skipped);
+        }
         lease_propose(n, r->id, state, STORE_STATE_UNREACHABLE);
     }
 }

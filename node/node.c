@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,46 @@ static int lock_data_dir(struct node *n)
         return AUGUR_EIO;
     }
     return 0;
+}
+
+/* How many client connections this node can hold: the descriptor limit
+ * (raised to the hard limit) less the reserve for peers, Raft's and LMDB's
+ * files and the log, less what the Raft port's unauthenticated connections
+ * may take.  Beyond it the client port accepts and closes at once, so a
+ * flood of connections cannot take the descriptors Raft needs. */
+static unsigned node_client_budget(const struct node_config *cfg)
+{
+    struct rlimit rl;
+    rlim_t keep = (rlim_t)cfg->fd_reserve + cfg->peer_unauth_max;
+    unsigned budget;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return 0; /* unknown: no budget beyond the other caps */
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit raised = {.rlim_cur = rl.rlim_max,
+                                .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            rl.rlim_cur = rl.rlim_max;
+        }
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur - keep > (1u << 20)) {
+        budget = 1u << 20;
+    } else if (rl.rlim_cur > keep + 16) {
+        budget = (unsigned)(rl.rlim_cur - keep);
+    } else {
+        budget = 16;
+        LOG(LOG_LEVEL_WARN,
+            "descriptor limit %llu leaves almost nothing for clients after "
+            "the reserve (%u) and the Raft port (%u): raise it (ulimit -n)",
+            (unsigned long long)rl.rlim_cur, cfg->fd_reserve,
+            cfg->peer_unauth_max);
+    }
+    LOG(LOG_LEVEL_INFO,
+        "descriptor limit %llu: at most %u client connections, %u kept in "
+        "reserve",
+        (unsigned long long)rl.rlim_cur, budget, (unsigned)keep);
+    return budget;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -253,6 +294,9 @@ int node_start(struct node *n, const struct node_config *cfg)
     rc.pre_vote = cfg->pre_vote;
     rc.identity = &n->identity;
     memcpy(rc.cluster_pk, n->cluster_pk, SECURE_PK_SIZE);
+    rc.peer_unauth_max = cfg->peer_unauth_max;
+    rc.peer_unauth_per_source = cfg->peer_unauth_per_source;
+    rc.peer_buffer_max = cfg->peer_buffer_max;
     rv = replica_init(&n->replica, &n->loop, n->store, &rc, node__on_applied);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "raft: %s", n->replica.errmsg);
@@ -277,9 +321,19 @@ int node_start(struct node *n, const struct node_config *cfg)
     sc.address = cfg->client_address;
     sc.node_id = cfg->id;
     sc.identity = &n->identity;
+    sc.cluster_pk = n->cluster_pk;
     sc.auth_cb = node__auth;
     sc.conn_closed_cb = node__on_conn_closed;
     sc.session_ttl_ms = (uint64_t)cfg->session_ttl_s * 1000;
+    sc.max_conns = node_client_budget(cfg);
+    sc.max_unauth = cfg->client_unauth_max;
+    if (sc.max_unauth > sc.max_conns / 2) {
+        /* Half the budget at least stays for clients that proved a key. */
+        sc.max_unauth = sc.max_conns / 2 > 0 ? sc.max_conns / 2 : 1;
+    }
+    sc.max_unauth_per_source = cfg->client_unauth_per_source;
+    sc.pending_high = cfg->conn_pending_high;
+    sc.max_calls = cfg->conn_calls_max;
     rv = api_server_start(&n->server, &n->loop, &sc, node__on_request);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "clients: %s", n->server.errmsg);

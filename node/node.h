@@ -36,6 +36,16 @@ struct node_config
     unsigned snapshot_threshold;
     unsigned snapshot_trailing;
     unsigned session_ttl_s;
+    /* Connection limits (docs/PROTOCOL.md, "Limits"). */
+    unsigned client_unauth_max;        /* client port, in their handshake */
+    unsigned client_unauth_per_source; /* the same, per source address */
+    unsigned peer_unauth_max;          /* Raft port, in their handshake */
+    unsigned peer_unauth_per_source;   /* the same, per source address */
+    unsigned fd_reserve; /* descriptors kept for peers, files and the log */
+    unsigned conn_pending_high; /* bytes a client connection may hold before
+                                   it is not read from */
+    unsigned conn_calls_max;    /* calls in flight per client connection */
+    unsigned peer_buffer_max;   /* bytes queued on a Raft link, each way */
     bool pre_vote;
     bool member_reconcile; /* repair libraft's configuration (default on) */
     /* Parked long polls ("events" with wait_ms): the longest wait (longer
@@ -125,6 +135,8 @@ struct node
      * new leader gives every host one full lease first. */
     struct node_telemetry telemetry;
     uint64_t lease_grace_until_ms;
+    uint64_t lease_seed_index; /* the leased hosts are read once applied */
+    bool lease_seed_pending;
     uint64_t next_expire_ms;
     uint64_t next_bootstrap_ms;
     /* The serving gate (node__serving): the last log index at start, and

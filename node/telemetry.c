@@ -200,16 +200,28 @@ struct node_telemetry_resource *node_telemetry_next(
     return NULL;
 }
 
+bool node_telemetry_log_burst(struct node_telemetry_ratelimit *rl,
+                              uint64_t now_ms,
+                              unsigned burst,
+                              uint64_t *suppressed)
+{
+    if (now_ms >= rl->next_ms) {
+        rl->next_ms = now_ms + LOG_EVERY_MS;
+        rl->written = 0;
+    }
+    if (rl->written >= burst) {
+        rl->suppressed++;
+        return false;
+    }
+    rl->written++;
+    *suppressed = rl->suppressed;
+    rl->suppressed = 0;
+    return true;
+}
+
 bool node_telemetry_log_ok(struct node_telemetry_ratelimit *rl,
                            uint64_t now_ms,
                            uint64_t *suppressed)
 {
-    if (now_ms < rl->next_ms) {
-        rl->suppressed++;
-        return false;
-    }
-    *suppressed = rl->suppressed;
-    rl->suppressed = 0;
-    rl->next_ms = now_ms + LOG_EVERY_MS;
-    return true;
+    return node_telemetry_log_burst(rl, now_ms, 1, suppressed);
 }

@@ -55,7 +55,8 @@ struct node_telemetry_counters
  * not become a flood of log lines. */
 struct node_telemetry_ratelimit
 {
-    uint64_t next_ms;
+    uint64_t next_ms;    /* the current one-second window ends */
+    unsigned written;    /* lines written in it */
     uint64_t suppressed; /* lines not written since the last one */
 };
 
@@ -72,6 +73,7 @@ struct node_telemetry
     struct node_telemetry_counters c;
     struct node_telemetry_ratelimit log_refused;
     struct node_telemetry_ratelimit log_dropped;
+    struct node_telemetry_ratelimit log_leases;
 };
 
 /* Set up @t for @max resources of @ring batches each, holding at most
@@ -121,8 +123,13 @@ struct node_telemetry_resource *node_telemetry_next(
     const struct node_telemetry *t,
     size_t *cursor);
 
-/* Whether to write a log line of @rl's kind at @now_ms (one per second);
- * *@suppressed is how many were skipped before it. */
+/* Whether to write a log line of @rl's kind at @now_ms: at most @burst a
+ * second (node_telemetry_log_ok: one); *@suppressed is how many were
+ * skipped since the last one written. */
+bool node_telemetry_log_burst(struct node_telemetry_ratelimit *rl,
+                              uint64_t now_ms,
+                              unsigned burst,
+                              uint64_t *suppressed);
 bool node_telemetry_log_ok(struct node_telemetry_ratelimit *rl,
                            uint64_t now_ms,
                            uint64_t *suppressed);

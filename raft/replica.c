@@ -260,8 +260,10 @@ int replica_init(struct replica *r,
 
     /* Peers prove their certified node keys to each other and seal
      * everything: see raft/transport.c. */
-    rv = replica__transport_init(&r->transport, loop, cfg->identity,
-                                 cfg->cluster_pk, key_revoked, r);
+    rv = replica__transport_init(
+        &r->transport, loop, cfg->identity, cfg->cluster_pk, key_revoked, r,
+        cfg->peer_unauth_max, cfg->peer_unauth_per_source,
+        cfg->peer_buffer_max);
     if (rv != 0) {
         snprintf(r->errmsg, sizeof r->errmsg, "peer transport: %s",
                  raft_strerror(rv));

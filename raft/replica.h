@@ -57,6 +57,11 @@ struct replica_config
      * against @cluster_pk (raft/transport.c).  Must outlive the replica. */
     const struct secure_identity *identity;
     uint8_t cluster_pk[SECURE_PK_SIZE];
+    /* Limits of the Raft port (docs/PROTOCOL.md, "Limits"); 0 takes the
+     * default. */
+    unsigned peer_unauth_max;        /* connections in their handshake (64) */
+    unsigned peer_unauth_per_source; /* the same per source address (8) */
+    size_t peer_buffer_max; /* bytes queued on a link, each way (4 MiB) */
 };
 
 /* Close every open peer link whose node key is now revoked in the store

@@ -21,7 +21,25 @@
  * preamble says), then sealed data frames (inner type REQUEST, raw bytes).
  * Each side checks that the other's certificate names the node id it
  * expects: the connector the id libraft asked for, the acceptor the id of
- * the HELLO and the PEER. */
+ * the HELLO and the PEER.
+ *
+ * Nothing is spent on a stranger: before the peer has authenticated a frame
+ * may be at most PROTO_PREAUTH_FRAME_MAX bytes, a HELLO without the mac of
+ * the cluster's public key gets no signature, a connection must finish its
+ * handshake within HANDSHAKE_TIMEOUT_MS, and unauthenticated connections are
+ * capped overall and per source address.
+ *
+ * And a slow peer pushes back.  A link whose TCP write queue is over the
+ * buffer bound stops reading libraft's end, so the socketpair fills and
+ * libraft's writes queue in libraft, which holds references to the entries
+ * it sends, not copies.  libraft bounds nothing on a connected stream,
+ * though, so a link on which the peer takes nothing for STALL_TIMEOUT_MS is
+ * closed: libraft then fails what it queued, keeps at most a few messages
+ * between connection attempts (which fail within CONNECT_TIMEOUT_MS against
+ * a peer that does not answer) and resends from the peer's last known
+ * index, or a snapshot once that is gone from the log. */
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +54,26 @@
 
 #define PEER_READ_CHUNK 65536
 #define PEER_ADDRESS_MAX 256
+/* A connection that has not finished its handshake this long after it
+ * started is closed (the client port's deadline too). */
+#define HANDSHAKE_TIMEOUT_MS 10000
+/* The same for a connection this node opened: a live peer answers in
+ * milliseconds, and while libraft waits for a connection it queues every
+ * message for that peer (and each one holds the entries it carries), only
+ * trimming the queue when the attempt fails.  So an unresponsive peer
+ * should fail the attempt soon. */
+#define CONNECT_TIMEOUT_MS 2000
+#define SWEEP_INTERVAL_MS 1000
+/* A link that has stopped reading libraft's end because the peer took
+ * nothing for this long is closed: libraft's queue on a connected stream
+ * has no bound of its own (each message it writes keeps its entries
+ * alive), while on a closed one it keeps at most a few messages and
+ * reconnects.  Raft resends what was lost. */
+#define STALL_TIMEOUT_MS 5000
+#define UNAUTH_MAX_DEFAULT 64
+#define UNAUTH_PER_SOURCE_DEFAULT 8
+#define BUFFER_MAX_DEFAULT (4u << 20)
+#define LIMIT_LOG_INTERVAL_MS 1000
 
 enum link_state
 {
@@ -73,6 +111,12 @@ struct link
     char address[PEER_ADDRESS_MAX];
     uint8_t peer_pk[SECURE_PK_SIZE]; /* the peer's certified node key */
     bool peer_known;                 /* peer_pk is set */
+    uint64_t started_ms;             /* uv_now when accepted or connecting */
+    uint8_t source[16];  /* server: the peer's address (per-source cap) */
+    int family;          /* AF_INET, AF_INET6, 0 when unknown */
+    bool mine_paused;    /* not reading libraft's end: TCP queue full */
+    uint64_t drained_ms; /* when a write to the peer last completed */
+    bool tcp_paused;     /* not reading TCP: libraft's end queue full */
 };
 
 struct peer_transport
@@ -91,6 +135,16 @@ struct peer_transport
     struct link *links;
     bool closing;
     bool listener_closed;
+    uv_timer_t sweep; /* the handshake deadline */
+    bool sweep_open;
+    unsigned unauth_max;
+    unsigned unauth_per_source;
+    size_t buffer_max;
+    uint64_t limit_log_ms;
+    uint64_t limit_unlogged;
+    uint64_t limit_hits;
+    uint64_t refuse_log_ms; /* handshakes that failed: logged once a second */
+    uint64_t refuse_unlogged;
 };
 
 struct link_write
@@ -172,16 +226,54 @@ static void link_close(struct link *l, int raft_status)
     }
 }
 
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void mine_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static size_t queued(void *stream)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)stream);
+}
+
+/* Read again from a side that was paused once the queue it fed has
+ * drained to a quarter of the bound. */
+static void link_maybe_resume(struct link *l)
+{
+    size_t low = l->t->buffer_max / 4;
+
+    if (l->state != LINK_ESTABLISHED) {
+        return;
+    }
+    if (l->mine_paused && queued(&l->tcp) <= low) {
+        l->mine_paused = false;
+        if (uv_read_start((uv_stream_t *)&l->mine, alloc_cb, mine_read) != 0) {
+            link_close(l, RAFT_NOCONNECTION);
+            return;
+        }
+    }
+    if (l->tcp_paused && queued(&l->mine) <= low) {
+        l->tcp_paused = false;
+        if (uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, tcp_read) != 0) {
+            link_close(l, RAFT_NOCONNECTION);
+        }
+    }
+}
+
 static void write_done(uv_write_t *req, int status)
 {
     struct link_write *w = req->data;
     struct link *l = w->req.handle->data;
 
+    if (w->req.handle == (uv_stream_t *)&l->tcp) {
+        l->drained_ms = uv_now(l->t->loop);
+    }
     free(w->data);
     free(w);
     if (status != 0 && status != UV_ECANCELED) {
         link_close(l, RAFT_NOCONNECTION);
+        return;
     }
+    link_maybe_resume(l);
 }
 
 /* Write @len bytes of @data (taken over) to @stream. */
@@ -264,6 +356,19 @@ static void mine_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     msgpack_sbuffer_destroy(&sb);
     free(buf->base);
+    /* The peer (or the network) is slower than libraft: stop taking its
+     * bytes, so that the socketpair fills and libraft's writes wait in
+     * libraft (references, not copies) until this queue drains. */
+    if (l->state == LINK_ESTABLISHED && !l->mine_paused &&
+        queued(&l->tcp) > l->t->buffer_max) {
+        LOG(LOG_LEVEL_DEBUG,
+            "peer %s: %zu bytes queued toward it; not reading from libraft "
+            "until they drain",
+            l->address, queued(&l->tcp));
+        l->mine_paused = true;
+        l->drained_ms = uv_now(l->t->loop);
+        uv_read_stop((uv_stream_t *)&l->mine);
+    }
 }
 
 /* Make the socketpair, hand one end to libraft, keep the other.  Returns
@@ -299,6 +404,33 @@ static uv_stream_t *link_establish(struct link *l)
 
 /* ---- the handshake, frame by frame ------------------------------------ */
 
+/* Say why a handshake failed, at most once a second: a stranger's HELLO
+ * (no mac of this cluster's key) and a peer that hangs up on ours are worth
+ * an operator's attention, but not one line per attempt. */
+static void transport_refused(struct peer_transport *pt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void transport_refused(struct peer_transport *pt, const char *fmt, ...)
+{
+    uint64_t now = uv_now(pt->loop);
+    char what[256];
+    va_list ap;
+
+    pt->refuse_unlogged++;
+    if (pt->refuse_log_ms != 0 &&
+        now - pt->refuse_log_ms < LIMIT_LOG_INTERVAL_MS) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    LOG(LOG_LEVEL_WARN,
+        "raft port: handshake failed: %s (%" PRIu64 " since the last report)",
+        what, pt->refuse_unlogged);
+    pt->refuse_log_ms = now;
+    pt->refuse_unlogged = 0;
+}
+
 static int on_hello(struct link *l, const struct proto_frame *f)
 {
     struct peer_transport *pt = l->t;
@@ -307,8 +439,10 @@ static int on_hello(struct link *l, const struct proto_frame *f)
 
     msgpack_sbuffer_init(&sb);
     if (f->type != PROTO_HELLO ||
-        secure_server_hello(&l->hs, f->payload, f->len, pt->me, pt->id, &sb,
-                            errmsg) != 0) {
+        secure_server_hello(&l->hs, f->payload, f->len, pt->me, pt->cluster_pk,
+                            pt->id, &sb, errmsg) != 0) {
+        transport_refused(pt, "a connection's HELLO was refused: %s",
+                          f->type != PROTO_HELLO ? "not a HELLO" : errmsg);
         msgpack_sbuffer_destroy(&sb);
         return -1;
     }
@@ -550,6 +684,13 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
     if (n < 0) {
         free(buf->base);
+        if (l->state == LINK_WAIT_CHALLENGE || l->state == LINK_WAIT_WELCOME) {
+            transport_refused(l->t,
+                              "peer %s hung up during the handshake (a node "
+                              "that does not pin this cluster's key, or that "
+                              "refuses this node's)",
+                              l->address);
+        }
         link_close(l, RAFT_NOCONNECTION);
         return;
     }
@@ -570,9 +711,17 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     while (l->state != LINK_CLOSING) {
         struct proto_frame f;
         size_t used = 0;
-        if (proto_frame_parse(l->in + off, l->in_len - off,
-                              PROTO_FRAME_MAX + PROTO_SEAL_OVERHEAD, &f,
-                              &used) != 0) {
+        /* Before the channel is up only handshake messages may come: a
+         * larger length is refused from its 4 bytes. */
+        size_t limit = l->ch.ready ? PROTO_FRAME_MAX + PROTO_SEAL_OVERHEAD
+                                   : PROTO_PREAUTH_FRAME_MAX;
+        if (proto_frame_parse(l->in + off, l->in_len - off, limit, &f, &used) !=
+            0) {
+            LOG(LOG_LEVEL_INFO, "peer %s: %s; closing",
+                l->address[0] != '\0' ? l->address : "?",
+                l->ch.ready ? "invalid frame header"
+                            : "invalid or oversized frame before "
+                              "authentication");
             link_close(l, RAFT_NOCONNECTION);
             return;
         }
@@ -590,6 +739,16 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     memmove(l->in, l->in + off, l->in_len - off);
     l->in_len -= off;
+    /* libraft reads slower than the peer sends: stop reading the peer. */
+    if (l->state == LINK_ESTABLISHED && !l->tcp_paused &&
+        queued(&l->mine) > l->t->buffer_max) {
+        LOG(LOG_LEVEL_DEBUG,
+            "peer %s: %zu bytes queued toward libraft; not reading from the "
+            "peer until they drain",
+            l->address, queued(&l->mine));
+        l->tcp_paused = true;
+        uv_read_stop((uv_stream_t *)&l->tcp);
+    }
 }
 
 static struct link *link_new(struct peer_transport *pt, bool server)
@@ -601,6 +760,7 @@ static struct link *link_new(struct peer_transport *pt, bool server)
     }
     l->t = pt;
     l->server = server;
+    l->started_ms = uv_now(pt->loop);
     uv_tcp_init(pt->loop, &l->tcp);
     l->tcp.data = l;
     l->handles = 1;
@@ -625,6 +785,116 @@ static int transport_init(struct raft_uv_transport *t,
     return 0;
 }
 
+/* Say that a connection limit was hit, at most once a second. */
+static void transport_limit_hit(struct peer_transport *pt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void transport_limit_hit(struct peer_transport *pt, const char *fmt, ...)
+{
+    uint64_t now = uv_now(pt->loop);
+    char what[256];
+    va_list ap;
+
+    pt->limit_hits++;
+    pt->limit_unlogged++;
+    if (pt->limit_log_ms != 0 &&
+        now - pt->limit_log_ms < LIMIT_LOG_INTERVAL_MS) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    LOG(LOG_LEVEL_WARN,
+        "raft port: connection limit: %s (%" PRIu64
+        " connections closed by limits since the last report, %" PRIu64
+        " in all)",
+        what, pt->limit_unlogged, pt->limit_hits);
+    pt->limit_log_ms = now;
+    pt->limit_unlogged = 0;
+}
+
+static bool link_unauth(const struct link *l)
+{
+    return l->server &&
+           (l->state == LINK_WAIT_HELLO || l->state == LINK_WAIT_AUTH);
+}
+
+/* Apply the caps on unauthenticated connections to @l, just accepted:
+ * over the per-source cap it is closed at once; over the overall cap the
+ * oldest unauthenticated connection is.  False when @l was closed. */
+static bool transport_admit(struct peer_transport *pt, struct link *l)
+{
+    size_t len = l->family == AF_INET6 ? 16 : 4;
+    struct link *oldest = NULL;
+    unsigned all = 0;
+    unsigned from = 0;
+
+    for (struct link *o = pt->links; o != NULL; o = o->next) {
+        if (o == l || !link_unauth(o)) {
+            continue;
+        }
+        all++;
+        oldest = o; /* the list is newest first */
+        if (o->family == l->family && memcmp(o->source, l->source, len) == 0) {
+            from++;
+        }
+    }
+    if (l->family != 0 && from >= pt->unauth_per_source) {
+        transport_limit_hit(pt,
+                            "%u unauthenticated connections from the address "
+                            "of %s, the per-source cap; closed it",
+                            pt->unauth_per_source, l->address);
+        link_close(l, RAFT_NOCONNECTION);
+        return false;
+    }
+    if (all >= pt->unauth_max && oldest != NULL) {
+        transport_limit_hit(pt,
+                            "%u unauthenticated connections, the cap; closed "
+                            "the oldest (%s)",
+                            pt->unauth_max, oldest->address);
+        link_close(oldest, RAFT_NOCONNECTION);
+    }
+    return true;
+}
+
+/* Close every link that has not finished its handshake in time: a peer
+ * that connects and stalls holds a descriptor for 10 s at most. */
+static void sweep_cb(uv_timer_t *timer)
+{
+    struct peer_transport *pt = timer->data;
+    uint64_t now = uv_now(pt->loop);
+    unsigned closed = 0;
+
+    for (struct link *l = pt->links; l != NULL; l = l->next) {
+        if (l->state != LINK_ESTABLISHED && l->state != LINK_CLOSING &&
+            l->server && now - l->started_ms > HANDSHAKE_TIMEOUT_MS) {
+            closed++;
+            link_close(l, RAFT_NOCONNECTION);
+        } else if (l->state != LINK_ESTABLISHED && l->state != LINK_CLOSING &&
+                   !l->server && now - l->started_ms > CONNECT_TIMEOUT_MS) {
+            /* libraft retries, and says so when it keeps failing. */
+            LOG(LOG_LEVEL_DEBUG,
+                "peer %s: no complete handshake within %d s; giving up this "
+                "attempt",
+                l->address, CONNECT_TIMEOUT_MS / 1000);
+            link_close(l, RAFT_NOCONNECTION);
+        } else if (l->state == LINK_ESTABLISHED && l->mine_paused &&
+                   now - l->drained_ms > STALL_TIMEOUT_MS) {
+            LOG(LOG_LEVEL_WARN,
+                "peer %s: took none of the %zu bytes queued toward it for "
+                "%d s; closing the link (Raft resends what it needs)",
+                l->address, queued(&l->tcp), STALL_TIMEOUT_MS / 1000);
+            link_close(l, RAFT_NOCONNECTION);
+        }
+    }
+    if (closed > 0) {
+        LOG(LOG_LEVEL_INFO,
+            "raft port: closed %u connections that had not finished the "
+            "handshake within %d s",
+            closed, HANDSHAKE_TIMEOUT_MS / 1000);
+    }
+}
+
 static void on_accept(uv_stream_t *listener, int status)
 {
     struct peer_transport *pt =
@@ -641,8 +911,38 @@ static void on_accept(uv_stream_t *listener, int status)
         return;
     }
     l->state = LINK_WAIT_HELLO;
-    if (uv_accept(listener, (uv_stream_t *)&l->tcp) != 0 ||
-        uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, tcp_read) != 0) {
+    if (uv_accept(listener, (uv_stream_t *)&l->tcp) != 0) {
+        link_close(l, RAFT_NOCONNECTION);
+        return;
+    }
+    {
+        struct sockaddr_storage addr;
+        int len = sizeof addr;
+        char ip[INET6_ADDRSTRLEN];
+
+        if (uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&addr, &len) == 0) {
+            /* Named after where it comes from until PEER says more. */
+            if (addr.ss_family == AF_INET) {
+                const struct sockaddr_in *in = (struct sockaddr_in *)&addr;
+                uv_ip4_name(in, ip, sizeof ip);
+                snprintf(l->address, sizeof l->address, "%s:%d", ip,
+                         ntohs(in->sin_port));
+                memcpy(l->source, &in->sin_addr, 4);
+                l->family = AF_INET;
+            } else if (addr.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
+                uv_ip6_name(in6, ip, sizeof ip);
+                snprintf(l->address, sizeof l->address, "[%s]:%d", ip,
+                         ntohs(in6->sin6_port));
+                memcpy(l->source, &in6->sin6_addr, 16);
+                l->family = AF_INET6;
+            }
+        }
+    }
+    if (!transport_admit(pt, l)) {
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, tcp_read) != 0) {
         link_close(l, RAFT_NOCONNECTION);
         return;
     }
@@ -671,6 +971,10 @@ static int transport_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
         return RAFT_IOERR;
     }
     pt->listening = true;
+    uv_timer_init(pt->loop, &pt->sweep);
+    pt->sweep.data = pt;
+    pt->sweep_open = true;
+    uv_timer_start(&pt->sweep, sweep_cb, SWEEP_INTERVAL_MS, SWEEP_INTERVAL_MS);
     return 0;
 }
 
@@ -689,7 +993,7 @@ static void on_connect(uv_connect_t *req, int status)
     uv_tcp_nodelay(&l->tcp, 1);
     msgpack_sbuffer_init(&sb);
     l->state = LINK_WAIT_CHALLENGE;
-    if (secure_client_hello(&l->hs, l->t->id, &sb) != 0 ||
+    if (secure_client_hello(&l->hs, l->t->id, l->t->cluster_pk, &sb) != 0 ||
         link_send(l, &sb) != 0 ||
         uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, tcp_read) != 0) {
         link_close(l, RAFT_NOCONNECTION);
@@ -738,11 +1042,19 @@ static void listener_closed(uv_handle_t *h)
     transport_maybe_closed(pt, t);
 }
 
+static void sweep_closed(uv_handle_t *h)
+{
+    struct peer_transport *pt = h->data;
+
+    pt->sweep_open = false;
+    transport_maybe_closed(pt, transport_of(pt));
+}
+
 static void transport_maybe_closed(struct peer_transport *pt,
                                    struct raft_uv_transport *t)
 {
     if (pt->closing && pt->listener_closed && pt->links == NULL &&
-        pt->close_cb != NULL) {
+        !pt->sweep_open && pt->close_cb != NULL) {
         raft_uv_transport_close_cb cb = pt->close_cb;
         pt->close_cb = NULL;
         cb(t);
@@ -759,6 +1071,9 @@ static void transport_close(struct raft_uv_transport *t,
     for (struct link *l = pt->links; l != NULL; l = l->next) {
         link_close(l, RAFT_CANCELED);
     }
+    if (pt->sweep_open) {
+        uv_close((uv_handle_t *)&pt->sweep, sweep_closed);
+    }
     uv_close((uv_handle_t *)&pt->listener, listener_closed);
 }
 
@@ -767,7 +1082,10 @@ int replica__transport_init(struct raft_uv_transport *t,
                             const struct secure_identity *me,
                             const uint8_t cluster_pk[SECURE_PK_SIZE],
                             replica__key_revoked_fn revoked,
-                            void *revoked_data)
+                            void *revoked_data,
+                            unsigned unauth_max,
+                            unsigned unauth_per_source,
+                            size_t buffer_max)
 {
     struct peer_transport *pt;
 
@@ -784,6 +1102,10 @@ int replica__transport_init(struct raft_uv_transport *t,
     memcpy(pt->cluster_pk, cluster_pk, SECURE_PK_SIZE);
     pt->revoked = revoked;
     pt->revoked_data = revoked_data;
+    pt->unauth_max = unauth_max != 0 ? unauth_max : UNAUTH_MAX_DEFAULT;
+    pt->unauth_per_source =
+        unauth_per_source != 0 ? unauth_per_source : UNAUTH_PER_SOURCE_DEFAULT;
+    pt->buffer_max = buffer_max != 0 ? buffer_max : BUFFER_MAX_DEFAULT;
     uv_tcp_init(loop, &pt->listener);
     pt->listener.data = t;
     t->impl = pt;

@@ -402,6 +402,9 @@ int store_principal_scope(struct store *s,
     if (rv != 0) {
         return rv;
     }
+    if (p.role == STORE_ROLE_READER) {
+        return AUGUR_EPERM; /* reads only: reporting is a kind of write */
+    }
     if (p.role != STORE_ROLE_AGENT) {
         return 0;
     }

@@ -14,12 +14,15 @@
  *    nil | [p, window_s, updated_at_ms]
  *        | [p, window_s, updated_at_ms, confidence, model,
  *           [[feature, contribution], ...]]
- *    (, prior_state)]
+ *    (, [leased, nil | prior_state])]
  * keyed by the id.  The long form of the score, written only when a
  * score.set gave a confidence, a model or reasons, came with issue 13;
- * records of before keep the short one.  prior_state is there only while
- * the state is unreachable (a record written before that state existed has
- * 8 fields, and so does every other record now: digests do not change).
+ * records of before keep the short one.  The ninth element is there only
+ * for a host whose
+ * agent has reported (leased: the leader holds a lease on it, and a new
+ * leader gives it one) or that is unreachable (prior_state: the state a
+ * report restores).  Every other record keeps the 8 fields it had before
+ * leases existed, so their digests do not change.
  *
  * The pick index holds one key per active host (kind host, vm or
  * container):
@@ -120,6 +123,39 @@ static bool score_long(const struct store__resource *r)
     return r->confidence >= 0.0 || r->model[0] != '\0' || r->n_reasons > 0;
 }
 
+/* The ninth element, [leased, nil | prior_state]: the prior state comes
+ * with unreachable and only with it, and the element is never empty. */
+static int lease_decode(const msgpack_object *o, struct store__resource *r)
+{
+    const msgpack_object *a;
+    uint64_t prior;
+    bool unreachable = r->state == STORE_STATE_UNREACHABLE;
+
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2) {
+        return AUGUR_EMALFORMED;
+    }
+    a = o->via.array.ptr;
+    if (a[0].type != MSGPACK_OBJECT_BOOLEAN ||
+        (a[1].type == MSGPACK_OBJECT_NIL) == unreachable ||
+        (!a[0].via.boolean && !unreachable)) {
+        return AUGUR_EMALFORMED;
+    }
+    r->leased = a[0].via.boolean;
+    if (unreachable) {
+        if (store__obj_u64(&a[1], &prior) != 0 || prior >= STORE_STATE_COUNT ||
+            prior == STORE_STATE_UNREACHABLE) {
+            return AUGUR_EMALFORMED;
+        }
+        r->prior_state = (int)prior;
+    }
+    return 0;
+}
+
+static bool lease_recorded(const struct store__resource *r)
+{
+    return r->leased || r->state == STORE_STATE_UNREACHABLE;
+}
+
 /* Decode the record @v of resource @k.  Returns 0 or AUGUR_EMALFORMED. */
 static int resource_decode(struct store *s,
                            const MDB_val *k,
@@ -157,19 +193,11 @@ static int resource_decode(struct store *s,
     }
     r->state = (int)state;
     r->prior_state = STORE_STATE_ACTIVE;
-    /* The prior state comes with unreachable and only with it. */
-    if ((o.via.array.size == RECORD_FIELDS + 1) !=
-        (r->state == STORE_STATE_UNREACHABLE)) {
-        return AUGUR_EMALFORMED;
+    r->leased = false;
+    if (o.via.array.size == RECORD_FIELDS + 1) {
+        return lease_decode(&a[RECORD_FIELDS], r);
     }
-    if (r->state == STORE_STATE_UNREACHABLE) {
-        if (store__obj_u64(&a[RECORD_FIELDS], &state) != 0 ||
-            state >= STORE_STATE_COUNT || state == STORE_STATE_UNREACHABLE) {
-            return AUGUR_EMALFORMED;
-        }
-        r->prior_state = (int)state;
-    }
-    return 0;
+    return r->state == STORE_STATE_UNREACHABLE ? AUGUR_EMALFORMED : 0;
 }
 
 static int resource_encode(struct store *s, const struct store__resource *r)
@@ -178,9 +206,8 @@ static int resource_encode(struct store *s, const struct store__resource *r)
 
     s->value.size = 0;
     store__pack_init(&p, &s->value);
-    msgpack_pack_array(&p.pk, r->state == STORE_STATE_UNREACHABLE
-                                  ? RECORD_FIELDS + 1
-                                  : RECORD_FIELDS);
+    msgpack_pack_array(&p.pk,
+                       lease_recorded(r) ? RECORD_FIELDS + 1 : RECORD_FIELDS);
     store__pack_str(&p, r->kind);
     msgpack_pack_map(&p.pk, r->n_labels);
     for (unsigned i = 0; i < r->n_labels; i++) {
@@ -213,8 +240,18 @@ static int resource_encode(struct store *s, const struct store__resource *r)
     } else {
         msgpack_pack_nil(&p.pk);
     }
-    if (r->state == STORE_STATE_UNREACHABLE) {
-        msgpack_pack_uint64(&p.pk, (uint64_t)r->prior_state);
+    if (lease_recorded(r)) {
+        msgpack_pack_array(&p.pk, 2);
+        if (r->leased) {
+            msgpack_pack_true(&p.pk);
+        } else {
+            msgpack_pack_false(&p.pk);
+        }
+        if (r->state == STORE_STATE_UNREACHABLE) {
+            msgpack_pack_uint64(&p.pk, (uint64_t)r->prior_state);
+        } else {
+            msgpack_pack_nil(&p.pk);
+        }
     }
     return p.failed ? AUGUR_ENOMEM : 0;
 }
@@ -238,7 +275,7 @@ void store__resource_pack(struct store__pack *p,
 {
     bool unreachable = r->state == STORE_STATE_UNREACHABLE;
 
-    msgpack_pack_map(&p->pk, unreachable ? 8 : 7);
+    msgpack_pack_map(&p->pk, 7 + (size_t)unreachable + (size_t)r->leased);
     store__pack_str(p, "id");
     store__pack_str(p, r->id);
     store__pack_str(p, "kind");
@@ -258,6 +295,10 @@ void store__resource_pack(struct store__pack *p,
     if (unreachable) {
         store__pack_str(p, "prior_state");
         store__pack_str(p, store_state_name(r->prior_state));
+    }
+    if (r->leased) {
+        store__pack_str(p, "leased");
+        msgpack_pack_true(&p->pk);
     }
     store__pack_str(p, "score");
     if (r->has_score) {
@@ -459,15 +500,22 @@ int store__resource_set_state(struct store *s,
     return 0;
 }
 
-/* The leader's lease decision: a compare-and-set on the state, so that a
- * decision made on an older view (a deposed leader's, a duplicate from a
- * retry) changes nothing.  Going unreachable records the state it
- * replaces; leaving it takes back that prior state, whatever @state says,
- * so a state an operator set meanwhile is not lost. */
+/* The leader's lease decisions, each a compare-and-set on the state, so
+ * that a decision made on an older view (a deposed leader's, a duplicate
+ * from a retry) changes nothing:
+ *   expect X, state X (X not unreachable): the host's agent reported for
+ *     the first time: it is leased from now on (refused if it is already);
+ *   expect X, state unreachable: its lease expired; X is kept as the prior
+ *     state;
+ *   expect unreachable, state anything: it reports again: back to the
+ *     prior state, whatever @state says, so that a state an operator set
+ *     before is not lost. */
 int store__resource_lease(struct store *s,
                           MDB_txn *txn,
                           const struct store_cmd *cmd)
 {
+    int expect = cmd->u.lease.expect;
+    int state = cmd->u.lease.state;
     struct store__resource old;
     struct store__resource r;
     int rv;
@@ -479,21 +527,32 @@ int store__resource_lease(struct store *s,
     if (rv != 0) {
         return rv;
     }
-    if (old.state != cmd->u.lease.expect ||
-        (cmd->u.lease.expect == STORE_STATE_UNREACHABLE) ==
-            (cmd->u.lease.state == STORE_STATE_UNREACHABLE)) {
+    if (old.state != expect ||
+        (expect == STORE_STATE_UNREACHABLE && state == expect)) {
         return store__refuse(s, AUGUR_ECONFLICT,
                              "resource.lease: %s is %s, not %s: nothing "
                              "applied",
                              old.id, store_state_name(old.state),
-                             store_state_name(cmd->u.lease.expect));
+                             store_state_name(expect));
     }
     r = old;
-    if (cmd->u.lease.state == STORE_STATE_UNREACHABLE) {
+    r.leased = true;
+    if (state == STORE_STATE_UNREACHABLE) {
         r.state = STORE_STATE_UNREACHABLE;
         r.prior_state = old.state;
-    } else {
+    } else if (expect == STORE_STATE_UNREACHABLE) {
         r.state = old.prior_state;
+    } else if (state == expect) {
+        if (old.leased) {
+            return store__refuse(s, AUGUR_EEXIST,
+                                 "resource.lease: %s is leased already",
+                                 old.id);
+        }
+    } else {
+        return store__refuse(s, AUGUR_EINVAL,
+                             "resource.lease: from %s to %s is not a lease "
+                             "decision",
+                             store_state_name(expect), store_state_name(state));
     }
     rv = store__resource_store(s, txn, &old, &r);
     if (rv != 0) {
@@ -503,7 +562,10 @@ int store__resource_lease(struct store *s,
     return 0;
 }
 
-int store_resource_state(struct store *s, const char *id, int *state)
+int store_resource_state(struct store *s,
+                         const char *id,
+                         int *state,
+                         bool *leased)
 {
     struct store__resource r;
     int rc;
@@ -517,8 +579,43 @@ int store_resource_state(struct store *s, const char *id, int *state)
     mdb_txn_reset(s->rtxn);
     if (rv == 0) {
         *state = r.state;
+        *leased = r.leased;
     }
     return rv;
+}
+
+int store_resources_leased(struct store *s,
+                           void (*cb)(void *arg, const char *id, int state),
+                           void *arg)
+{
+    struct store__resource r;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = store__cursor(s, s->rtxn, STORE__DB_RESOURCES, &cur);
+    if (rv != 0) {
+        mdb_txn_reset(s->rtxn);
+        return rv;
+    }
+    for (rv = store__step(s, cur, MDB_FIRST, &k, &v); rv == 0;
+         rv = store__step(s, cur, MDB_NEXT, &k, &v)) {
+        if (resource_decode(s, &k, &v, &r) != 0) {
+            rv = AUGUR_EIO;
+            break;
+        }
+        if (r.leased) {
+            cb(arg, r.id, r.state);
+        }
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_reset(s->rtxn);
+    return rv == AUGUR_ENOTFOUND ? 0 : rv;
 }
 
 int store__score_set(struct store *s, MDB_txn *txn, const struct store_cmd *cmd)

@@ -432,17 +432,25 @@ int store_principals_bootstrapped(struct store *s,
                                   bool *done) STORE_WARN_UNUSED;
 enum augur_role_rank store_role_rank(int role);
 /* Whether the principal holding @key_hex may report telemetry for
- * @resource: every role but agent may; an agent only for the resources it
- * was added with.  Returns 0, AUGUR_EPERM, AUGUR_ENOTFOUND (no such
- * principal any more) or AUGUR_EIO. */
+ * @resource: an admin or an operator for any; an agent only for the
+ * resources it was added with; a reader never.  Returns 0, AUGUR_EPERM,
+ * AUGUR_ENOTFOUND (no such principal any more) or AUGUR_EIO. */
 int store_principal_scope(struct store *s,
                           const char *key_hex,
                           const char *resource) STORE_WARN_UNUSED;
-/* The applied state of resource @id: 0 with *@state (enum store_state),
+/* The applied state of resource @id: 0 with *@state (enum store_state)
+ * and whether it is leased (its agent reported once: resource.lease),
  * AUGUR_ENOTFOUND or AUGUR_EIO. */
 int store_resource_state(struct store *s,
                          const char *id,
-                         int *state) STORE_WARN_UNUSED;
+                         int *state,
+                         bool *leased) STORE_WARN_UNUSED;
+/* Call @cb for every leased resource, in id order, with its state (one
+ * read transaction; @cb must not call the store).  Returns 0 or AUGUR_EIO
+ * (a corrupt record) or an LMDB error. */
+int store_resources_leased(struct store *s,
+                           void (*cb)(void *arg, const char *id, int state),
+                           void *arg) STORE_WARN_UNUSED;
 uint64_t store_principals_version(struct store *s);
 
 /* Revoked node keys (node.revoke).  store_node_key_revoked: 1 when

@@ -79,6 +79,7 @@ struct store__resource
     struct store_capacity used;
     int state;
     int prior_state; /* unreachable only: the state a report restores */
+    bool leased;     /* its agent has reported: it has a host lease */
     bool has_score;
     double p;
     uint64_t window_s;

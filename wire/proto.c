@@ -202,10 +202,16 @@ static const struct
  * so a 6-byte map32 claiming four billion entries would make it ask for
  * over 100 GiB.  This walk refuses any container announcing more elements
  * than there are bytes left (each element takes at least one), and also
- * catches truncation and trailing bytes. */
-static int payload_shape_check(const uint8_t *p, size_t len)
+ * catches truncation and trailing bytes.  It counts the objects too, and
+ * refuses with AUGUR_ETOOBIG as soon as those read plus those announced
+ * exceed @max_objects. */
+static int payload_shape_check(const uint8_t *p,
+                               size_t len,
+                               size_t max_objects,
+                               size_t *objects)
 {
     uint64_t pending = 1; /* objects still to read */
+    uint64_t seen = 0;    /* objects read */
     size_t pos = 0;
 
     while (pending > 0) {
@@ -220,6 +226,7 @@ static int payload_shape_check(const uint8_t *p, size_t len)
         }
         b = p[pos++];
         pending--;
+        seen++;
         if (b <= 0x7f || b >= 0xe0) {
             /* positive and negative fixint */
         } else if (b <= 0x8f) {
@@ -248,6 +255,9 @@ static int payload_shape_check(const uint8_t *p, size_t len)
             if (pending > len - pos) {
                 return AUGUR_EMALFORMED;
             }
+            if (seen + pending > max_objects) {
+                return AUGUR_ETOOBIG;
+            }
             continue;
         }
         /* A scalar: @skip fixed bytes, then @n bytes of body when the type
@@ -257,21 +267,38 @@ static int payload_shape_check(const uint8_t *p, size_t len)
         }
         pos += skip + (size_t)n;
     }
-    return pos == len ? 0 : AUGUR_EMALFORMED;
+    if (pos != len) {
+        return AUGUR_EMALFORMED;
+    }
+    *objects = (size_t)seen;
+    return 0;
 }
 
 int proto_payload_unpack(const uint8_t *payload,
                          size_t len,
                          msgpack_unpacked *out)
 {
+    return proto_payload_unpack_max(payload, len, PROTO_OBJECTS_MAX, out, NULL);
+}
+
+int proto_payload_unpack_max(const uint8_t *payload,
+                             size_t len,
+                             size_t max_objects,
+                             msgpack_unpacked *out,
+                             size_t *objects)
+{
     size_t off = 0;
+    size_t count = 0;
     msgpack_unpack_return rv;
     int err;
 
     msgpack_unpacked_destroy(out);
-    err = payload_shape_check(payload, len);
+    err = payload_shape_check(payload, len, max_objects, &count);
     if (err != 0) {
         return err;
+    }
+    if (objects != NULL) {
+        *objects = count;
     }
     rv = msgpack_unpack_next(out, (const char *)payload, len, &off);
     if (rv == MSGPACK_UNPACK_NOMEM_ERROR) {

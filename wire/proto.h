@@ -36,6 +36,21 @@
 /* What sealing adds to a frame (api/secure.h): the AEAD tag. */
 #define PROTO_SEAL_OVERHEAD 16
 #define PROTO_OP_MAX 64 /* longest "op" of a request, in bytes */
+/* The longest frame (its N) accepted before the peer has authenticated.
+ * The handshake's messages are small and fixed in shape (HELLO ~95 bytes,
+ * CHALLENGE ~120, AUTH ~110; room is left for a node certificate in
+ * CHALLENGE or AUTH), so anything longer is not a handshake and is refused
+ * from its 4 length bytes, before any of its payload is read: a stranger
+ * cannot make a node buffer or decode megabytes. */
+#define PROTO_PREAUTH_FRAME_MAX 512
+/* The most msgpack objects (every scalar, key, value and container counts
+ * one) a decoded frame may hold.  msgpack-c spends about 24 bytes per
+ * object, so a 4 MiB frame of one-byte objects would cost ~100 MB to decode;
+ * at this bound a frame costs at most ~1.5 MB.  Requests are far smaller;
+ * answers (which a client decodes) may hold lists, so they get a larger
+ * bound. */
+#define PROTO_OBJECTS_MAX (1u << 16)
+#define PROTO_ANSWER_OBJECTS_MAX (1u << 20)
 
 enum proto_frame_type
 {
@@ -87,10 +102,20 @@ int proto_frame_append(msgpack_sbuffer *out,
 /* Decode a frame payload into @out (which the caller initialises with
  * msgpack_unpacked_init and destroys with msgpack_unpacked_destroy).  The
  * payload must be exactly one msgpack map: trailing bytes, a non-map or a
- * truncated object give AUGUR_EMALFORMED. */
+ * truncated object give AUGUR_EMALFORMED; more than PROTO_OBJECTS_MAX
+ * objects give AUGUR_ETOOBIG, found by walking the encoding before
+ * msgpack-c allocates anything. */
 int proto_payload_unpack(const uint8_t *payload,
                          size_t len,
                          msgpack_unpacked *out);
+/* The same with a chosen bound, @max_objects; when @objects is not NULL it
+ * is set to the number of objects decoded (what the decoded form costs,
+ * about sizeof(msgpack_object) each). */
+int proto_payload_unpack_max(const uint8_t *payload,
+                             size_t len,
+                             size_t max_objects,
+                             msgpack_unpacked *out,
+                             size_t *objects);
 
 struct proto_hello
 {

@@ -24,6 +24,11 @@ static const char label_client[] = "augur sodium1 client signs";
 static const char label_keys[] = "augur sodium1 session keys";
 static const char label_cert[] = "augur node cert v1";
 static const char cert_file_prefix[] = "augur-node-cert-v1 ";
+static const char label_mac1[] = "augur mac1";
+/* How a HELLO ends: the key "mac" and the header of a 16-byte bin, then
+ * the mac itself. */
+static const uint8_t mac_suffix[] = {0xa3, 'm',  'a',
+                                     'c',  0xc4, SECURE_MAC_SIZE};
 
 static int fail(char *errmsg, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -589,10 +594,52 @@ static int frame_of(msgpack_sbuffer *body,
     return rv;
 }
 
+/* mac = BLAKE2b-128(key = BLAKE2b-256(label_mac1 || cluster_pk), @msg). */
+void secure_hello_mac(const uint8_t cluster_pk[SECURE_PK_SIZE],
+                      const uint8_t *msg,
+                      size_t len,
+                      uint8_t mac[SECURE_MAC_SIZE])
+{
+    crypto_generichash_state st;
+    uint8_t key[SECURE_HASH_SIZE];
+
+    crypto_generichash_init(&st, NULL, 0, sizeof key);
+    crypto_generichash_update(&st, (const uint8_t *)label_mac1,
+                              sizeof label_mac1);
+    crypto_generichash_update(&st, cluster_pk, SECURE_PK_SIZE);
+    crypto_generichash_final(&st, key, sizeof key);
+    crypto_generichash(mac, SECURE_MAC_SIZE, msg, len, key, sizeof key);
+    sodium_memzero(key, sizeof key);
+}
+
+int secure_hello_mac_check(const uint8_t *payload,
+                           size_t len,
+                           const uint8_t cluster_pk[SECURE_PK_SIZE])
+{
+    uint8_t mac[SECURE_MAC_SIZE];
+    size_t body;
+
+    if (len < sizeof mac_suffix + SECURE_MAC_SIZE) {
+        return AUGUR_EAUTH;
+    }
+    body = len - SECURE_MAC_SIZE;
+    if (memcmp(payload + body - sizeof mac_suffix, mac_suffix,
+               sizeof mac_suffix) != 0) {
+        return AUGUR_EAUTH;
+    }
+    secure_hello_mac(cluster_pk, payload, body, mac);
+    if (sodium_memcmp(mac, payload + body, SECURE_MAC_SIZE) != 0) {
+        return AUGUR_EAUTH;
+    }
+    return 0;
+}
+
 int secure_client_hello(struct secure_handshake *hs,
                         uint64_t client,
+                        const uint8_t cluster_pk[SECURE_PK_SIZE],
                         msgpack_sbuffer *out)
 {
+    uint8_t mac[SECURE_MAC_SIZE];
     msgpack_sbuffer body;
     msgpack_packer pk;
     int rv;
@@ -605,16 +652,25 @@ int secure_client_hello(struct secure_handshake *hs,
     hs->client = client;
     msgpack_sbuffer_init(&body);
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    if (msgpack_pack_map(&pk, 4) != 0 ||
+    /* Fixed widths throughout, so every HELLO has the same size; "mac"
+     * comes last and covers every byte before its body. */
+    if (msgpack_pack_map(&pk, 5) != 0 ||
         msgpack_pack_str_with_body(&pk, "v", 1) != 0 ||
         msgpack_pack_uint32(&pk, PROTO_VERSION) != 0 ||
         msgpack_pack_str_with_body(&pk, "client", 6) != 0 ||
-        msgpack_pack_uint64(&pk, client) != 0 ||
+        msgpack_pack_fix_uint64(&pk, client) != 0 ||
         msgpack_pack_str_with_body(&pk, "auth", 4) != 0 ||
         msgpack_pack_str_with_body(&pk, SECURE_SCHEME, strlen(SECURE_SCHEME)) !=
             0 ||
         msgpack_pack_str_with_body(&pk, "eph", 3) != 0 ||
-        msgpack_pack_bin_with_body(&pk, hs->eph_pk, SECURE_PK_SIZE) != 0) {
+        msgpack_pack_bin_with_body(&pk, hs->eph_pk, SECURE_PK_SIZE) != 0 ||
+        msgpack_pack_str_with_body(&pk, "mac", 3) != 0 ||
+        msgpack_pack_bin(&pk, SECURE_MAC_SIZE) != 0) {
+        msgpack_sbuffer_destroy(&body);
+        return AUGUR_ENOMEM;
+    }
+    secure_hello_mac(cluster_pk, (const uint8_t *)body.data, body.size, mac);
+    if (msgpack_pack_bin_body(&pk, mac, sizeof mac) != 0) {
         msgpack_sbuffer_destroy(&body);
         return AUGUR_ENOMEM;
     }
@@ -628,6 +684,7 @@ int secure_server_hello(struct secure_handshake *hs,
                         const uint8_t *payload,
                         size_t len,
                         const struct secure_identity *me,
+                        const uint8_t cluster_pk[SECURE_PK_SIZE],
                         uint64_t node,
                         msgpack_sbuffer *out,
                         char *errmsg)
@@ -645,6 +702,13 @@ int secure_server_hello(struct secure_handshake *hs,
         return fail(errmsg, AUGUR_EINTERNAL, "libsodium failed to start");
     }
     memset(hs, 0, sizeof *hs);
+    /* Before decoding, signing or keeping anything: a HELLO from someone
+     * who does not know the cluster's public key ends here. */
+    if (secure_hello_mac_check(payload, len, cluster_pk) != 0) {
+        return fail(errmsg, AUGUR_EAUTH,
+                    "hello: no valid \"mac\" (the client does not pin this "
+                    "cluster's public key)");
+    }
     msgpack_unpacked_init(&u);
     rv = proto_payload_unpack(payload, len, &u);
     if (rv == 0 &&

@@ -45,10 +45,11 @@ static void handshake(const struct secure_key *cluster,
     }
     msgpack_sbuffer_init(&a);
     msgpack_sbuffer_init(&b);
-    if (secure_client_hello(&chs, 1, &a) != 0 ||
+    if (secure_client_hello(&chs, 1, cluster->pk, &a) != 0 ||
         proto_frame_parse((uint8_t *)a.data, a.size, PROTO_FRAME_MAX, &f,
                           &used) != 0 ||
-        secure_server_hello(&shs, f.payload, f.len, &node, 1, &b, err) != 0 ||
+        secure_server_hello(&shs, f.payload, f.len, &node, cluster->pk, 1, &b,
+                            err) != 0 ||
         proto_frame_parse((uint8_t *)b.data, b.size, PROTO_FRAME_MAX, &f,
                           &used) != 0) {
         die("hello");

@@ -1,7 +1,9 @@
 /* Fuzz target: the handshake, both sides.  The input is [u16 BE n][n bytes:
  * a HELLO payload for the server][the rest: an AUTH payload for the server
  * (as a principal's and as a node's), and also a CHALLENGE payload for a
- * client]. */
+ * client].  The HELLO is tried as it is (the mac check) and again with a
+ * valid "mac" entry appended (so that the decoding behind the mac check
+ * is reached too). */
 #include <stdint.h>
 #include <string.h>
 
@@ -57,26 +59,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     msgpack_sbuffer_init(&out);
     memset(&ch, 0, sizeof ch);
 
-    /* Server: HELLO, then AUTH. */
-    if (secure_server_hello(&hs, data + 2, n, &node, 1, &out, errmsg) == 0) {
-        struct secure_handshake hs2 = hs;
-        if (secure_server_auth(&hs, data + 2 + n, size - 2 - n, pk, &ch,
-                               errmsg) == 0) {
-            /* Only a real signature by some key gets here. */
-            secure_channel_close(&ch);
-        }
-        if (secure_node_auth(&hs2, data + 2 + n, size - 2 - n, cluster.pk,
-                             &peer, &ch, errmsg) == 0) {
-            /* A forged certificate must never verify. */
-            __builtin_trap();
-        }
-        secure_handshake_wipe(&hs2);
+    /* Server: HELLO as it is; then with a mac, and AUTH. */
+    if (secure_server_hello(&hs, data + 2, n, &node, cluster.pk, 1, &out,
+                            errmsg) == 0) {
+        /* Only a HELLO with the right mac gets here. */
+        out.size = 0;
     }
     secure_handshake_wipe(&hs);
+    out.size = 0;
+    if (n <= PROTO_PREAUTH_FRAME_MAX) {
+        static const uint8_t suffix[] = {0xa3, 'm',  'a',
+                                         'c',  0xc4, SECURE_MAC_SIZE};
+        uint8_t
+            hello[PROTO_PREAUTH_FRAME_MAX + sizeof suffix + SECURE_MAC_SIZE];
+        size_t len = n + sizeof suffix;
+
+        memcpy(hello, data + 2, n);
+        memcpy(hello + n, suffix, sizeof suffix);
+        secure_hello_mac(cluster.pk, hello, len, hello + len);
+        if (secure_server_hello(&hs, hello, len + SECURE_MAC_SIZE, &node,
+                                cluster.pk, 1, &out, errmsg) == 0) {
+            struct secure_handshake hs2 = hs;
+            if (secure_server_auth(&hs, data + 2 + n, size - 2 - n, pk, &ch,
+                                   errmsg) == 0) {
+                /* Only a real signature by some key gets here. */
+                secure_channel_close(&ch);
+            }
+            if (secure_node_auth(&hs2, data + 2 + n, size - 2 - n, cluster.pk,
+                                 &peer, &ch, errmsg) == 0) {
+                /* A forged certificate must never verify. */
+                __builtin_trap();
+            }
+            secure_handshake_wipe(&hs2);
+        }
+        secure_handshake_wipe(&hs);
+    }
 
     /* Client: its HELLO, then the input's CHALLENGE. */
     out.size = 0;
-    if (secure_client_hello(&hs, 7, &out) == 0) {
+    if (secure_client_hello(&hs, 7, cluster.pk, &out) == 0) {
         out.size = 0;
         if (secure_client_challenge(&hs, data + 2 + n, size - 2 - n, cluster.pk,
                                     &client, &out, &ch, errmsg) == 0) {

@@ -17,11 +17,12 @@
  *   pipeline --count N --window W --op OP [--args-json J] [--client ID]
  *            [--hold S] [--stale]                     (authenticated)
  *       N requests with at most W unanswered (W = 0: never read an answer;
- *       then hold S seconds).  With --client, request i carries seq i.
+ *       then hold S seconds).  With --client, the connection opens its
+ *       session (session.open) and request i carries seq i.
  *       Stops early when the server closes the connection.
  *   biglist --count N                                 (authenticated)
- *       Adds N resources with 16 large labels each, then asks for
- *       resource.list with limit 10000 and reports what came back.
+ *       Opens a session, adds N resources with 16 large labels each, then
+ *       asks for resource.list with limit 10000 and reports what came back.
  *   peer-join                                         (authenticated)
  *       The authenticated handshake on a Raft port with AUGUR_KEY (the
  *       cluster key): reports whether the node welcomed us as a peer.
@@ -389,7 +390,7 @@ static int conn_handshake(struct hostile_conn *c,
 
     memset(closed, 0, sizeof *closed);
     msgpack_sbuffer_init(&out);
-    rv = secure_client_hello(&hs, client, &out);
+    rv = secure_client_hello(&hs, client, o->cluster_pk, &out);
     if (rv == 0 && send_all(c->fd, out.data, out.size) != 0) {
         rv = AUGUR_ECONNECT;
     }
@@ -732,6 +733,35 @@ static int request_frame(msgpack_sbuffer *out,
     return rv;
 }
 
+/* Writes apply only in a session the cluster knows (docs/PROTOCOL.md,
+ * "Sessions"): open the connection's session as libaugur does, with a
+ * request id the attacks never use, and wait for its answer. */
+static int conn_session_open(struct hostile_conn *c)
+{
+    const uint64_t id = (uint64_t)1 << 62;
+    struct answer_info a;
+    struct proto_frame f;
+    msgpack_sbuffer out;
+    int rv;
+
+    msgpack_sbuffer_init(&out);
+    rv = request_frame(&out, id, "session.open", NULL, 0, 0, false, 0);
+    if (rv == 0) {
+        rv = conn_send_frame(c, out.data, out.size);
+    }
+    msgpack_sbuffer_destroy(&out);
+    if (rv == 0) {
+        rv = conn_read_frame(c, &f);
+    }
+    if (rv == 0 && (answer_describe(&f, &a) != 0 || f.type != PROTO_RESPONSE ||
+                    a.status != 0)) {
+        snprintf(c->errmsg, sizeof c->errmsg, "session.open refused: %s",
+                 f.type == PROTO_RESPONSE ? a.error : "no answer");
+        rv = AUGUR_ESESSION;
+    }
+    return rv;
+}
+
 static int run_polls(const struct hostile_options *o)
 {
     struct hostile_conn c;
@@ -802,6 +832,9 @@ static int run_pipeline(const struct hostile_options *o)
         return 2;
     }
     rv = conn_open(&c, o, o->client != 0 ? o->client : 0x7ee1, &closed);
+    if (rv == 0 && o->client != 0) {
+        rv = conn_session_open(&c);
+    }
     if (rv == 0 && o->window == 0) {
         /* A node that pushes back stops reading: give up sending after 5 s
          * of that rather than the usual 30. */
@@ -929,6 +962,9 @@ static int run_biglist(const struct hostile_options *o)
     msgpack_sbuffer_init(&args);
     msgpack_sbuffer_init(&out);
     rv = conn_open(&c, o, o->client != 0 ? o->client : 0xb1611, &closed);
+    if (rv == 0) {
+        rv = conn_session_open(&c);
+    }
     while (rv == 0 && answered < o->count) {
         if (sent < o->count && sent - answered < 64) {
             biglist_args(&args, sent + 1);

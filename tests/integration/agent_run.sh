@@ -7,7 +7,9 @@
 # lease is 1 s), restarting it brings h1 back to the state it had; h3, which
 # never reported, keeps its state; killing the leader does not mark the
 # reporting host unreachable: the agent reconnects and the new leader gives
-# it a full lease.
+# it a full lease (and, when the agent dies with the leader, declares it a
+# lease after the election); a replay of two pdm machines (when the data set
+# is there) shows as their telemetry.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -61,7 +63,15 @@ stop_agent()
     AGENT_PID=""
     return "$rc"
 }
-trap 'stop_agent >/dev/null 2>&1 || true; on_exit' EXIT
+# Stop the agent, then on_exit with the script's own status.
+agent_cleanup()
+{
+    local rc=$1
+    stop_agent >/dev/null 2>&1 || true
+    (exit "$rc")
+    on_exit
+}
+trap 'agent_cleanup $?' EXIT
 
 # ---- reports reach the leader ------------------------------------------------
 start_agent "$CLUSTER_DIR/agent1.log"
@@ -79,6 +89,8 @@ jq -e '.telemetry.accepted >= 1 and .telemetry.resources >= 1 and
        .telemetry.leases_live >= 1' <<<"$st" >/dev/null ||
     fail "the leader's status does not count the reports: $(jq -c .telemetry <<<"$st")"
 log "h1 reports; leader status: $(jq -c .telemetry <<<"$st")"
+aug "$(ep "$l")" status | grep -q '^telemetry: 1 resources' ||
+    fail "augur status (text) on the leader shows no telemetry line"
 
 # ---- scope: a report for h2 is refused with EPERM ----------------------------
 rc=0
@@ -90,6 +102,16 @@ log "report for h2 refused: $(tail -n1 <<<"$err")"
 if aug "$ALL" telemetry h2 2>/dev/null; then
     fail "the leader kept telemetry for h2"
 fi
+# A reader may read telemetry, never report it.
+"$AUGUR" keygen --out "$KEYS/reader.key" >/dev/null
+aug "$ALL" principal add reader1 --key "$KEYS/reader.key.pub" --role reader >/dev/null
+rc=0
+err=$(AUGUR_KEY=$KEYS/reader.key timeout 60 "$AGENT" run --resource h2 \
+    --root "$FIX/host" --no-smart --endpoints "$(leader_client_address)" 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q EPERM <<<"$err" ||
+    fail "a reader's report was not refused with EPERM (exit $rc): $err"
+AUGUR_KEY=$KEYS/reader.key aug "$(leader_client_address)" telemetry h1 >/dev/null ||
+    fail "a reader cannot read telemetry"
 
 # ---- a malformed report is refused and counted -------------------------------
 lep=$(leader_client_address)
@@ -138,4 +160,43 @@ while [ "$SECONDS" -lt "$end" ]; do
 done
 kill -0 "$AGENT_PID" || fail "the agent died with the leader: $(cat "$CLUSTER_DIR/agent2.log")"
 log "h1 stayed active across the leader change"
-stop_agent || fail "augur-agent did not stop cleanly"
+jq -e '.leased == true' <<<"$(aug "$SURV" resource get h1 -o json)" >/dev/null ||
+    fail "h1 is not recorded as leased"
+
+# ---- replay into the cluster (when the data set is there) ---------------------
+DATA=${AUGUR_DATA_DIR:-$REPO/../shared/data}
+if [ -r "$DATA/azure-pdm/PdM_telemetry.csv" ]; then
+    # One process, two resources, as the cluster's admin (allowed both).
+    timeout 120 "$AGENT" replay --format pdm --data "$DATA/azure-pdm" \
+        --speed 360000 --units machine-1,machine-2 --steps 20 \
+        --endpoints "$SURV" >"$CLUSTER_DIR/replay.log" 2>&1 ||
+        fail "replay into the cluster failed: $(cat "$CLUSTER_DIR/replay.log")"
+    for m in machine-1 machine-2; do
+        t=$(aug "$SURV" telemetry "$m" -o json) || fail "no telemetry for $m"
+        jq -e '.reports == 20 and (.batches[0].samples | has("pdm.volt_value"))' \
+            <<<"$t" >/dev/null || fail "$m: not the replayed batches: $t"
+    done
+    log "replay: machine-1 and machine-2 reported 20 batches each"
+else
+    log "replay skipped: no $DATA/azure-pdm"
+fi
+
+# ---- the leader and the agent die together -----------------------------------
+# The new leader has never heard from h1's agent, but h1 is recorded as
+# leased: it gets a full lease, and is declared when that runs out.
+lc restart "$killed"
+wait_until 60 "node $killed serves again" aug "$(ep "$killed")" --stale resource get h1
+wait_until 30 "one leader everywhere" one_leader_everywhere
+killed2=$(leader)
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null || true
+AGENT_PID=""
+lc kill "$killed2"
+start_ms=$(date +%s%3N)
+SURV=$(eps $(seq 1 3 | grep -vx "$killed2"))
+deadline=$((SECONDS + 15))
+until [ "$(aug "$SURV" resource get h1 -o json 2>/dev/null | jq -r .state)" = unreachable ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "h1 not unreachable 15 s after its agent and the leader died"
+    sleep 0.1
+done
+log "h1 unreachable $(($(date +%s%3N) - start_ms)) ms after its agent and the leader died together"

@@ -23,7 +23,11 @@ expect_usage_error --waiters-per-principal 0
 expect_usage_error --waiters-max 2000000
 expect_usage_error --wait-max 99
 expect_usage_error --page-bytes 100
-"$AUGURD" --help | grep -q -- '--waiters-per-conn' || fail "--help does not list --waiters-per-conn"
+# (Read all of it: grep -q would stop reading, and augurd die of SIGPIPE.)
+help_text=$("$AUGURD" --help) || fail "--help did not exit 0"
+for flag in --waiters-per-conn --client-unauth-max --peer-buffer-max; do
+    grep -q -- "$flag" <<<"$help_text" || fail "--help does not list $flag"
+done
 expect_usage_error --id 1 --data-dir /nonexistent-augur-test --raft-address 127.0.0.1:1 --client-address 127.0.0.1:2
 expect_usage_error --id 1 --data-dir /nonexistent-augur-test --raft-address 127.0.0.1:1 --client-address 127.0.0.1:2 --cluster-key /nonexistent.pub --node-key /nonexistent.key
 "$AUGURD" --help >/dev/null || fail "--help did not exit 0"

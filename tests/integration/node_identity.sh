@@ -101,9 +101,15 @@ out=$(aug "$ALL" node revoke "$victim" --key "$KEYS/node$victim.cert" -o json)
 log "revoked: $out"
 [ "$(aug "$ALL" node revoked -o json | jq -r --argjson v "$victim" '[.[] | select(.id == $v)] | length')" = 1 ] ||
     fail "node revoked does not list node $victim"
-revoked_keys=$(aug "$ALL" member list -o json |
-    jq -r --argjson v "$victim" '[.. | objects | select(.id? == $v and has("revoked_keys")) | .revoked_keys] | first')
-[ "$revoked_keys" = 1 ] || fail "member list shows $revoked_keys revoked keys for node $victim, not 1"
+# member list reads the node that answers it, which may apply the
+# revocation a moment after the leader.
+revoked_keys_of()
+{
+    aug "$ALL" member list -o json |
+        jq -r --argjson v "$victim" '[.. | objects | select(.id? == $v and has("revoked_keys")) | .revoked_keys] | first'
+}
+one_revoked_key() { [ "$(revoked_keys_of)" = 1 ]; }
+wait_until 30 "member list counts 1 revoked key for node $victim" one_revoked_key
 wait_until 10 "the leader drops node $victim's links" \
     grep -q "closing the link to node $victim: its key was revoked" "$CLUSTER_DIR/node$lead/augurd.log"
 wait_until 30 "the leader refuses node $victim again" \

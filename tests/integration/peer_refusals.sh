@@ -50,8 +50,12 @@ rogue() { AUGUR_CLUSTER_KEY=$KEYS/rogue.key.pub aug "$rogue_client" "$@"; }
 wait_until 30 "the rogue node serves" rogue status
 # Node 1 proves the real cluster key, which the rogue cannot check against
 # its own: no Raft message goes either way.
+# The rogue's HELLO lacks the mac of the real cluster key: node 1 refuses
+# it before it signs anything, and the rogue sees node 1 hang up.
 wait_until 30 "the rogue fails to reach node 1" \
-    grep -q "did not prove the cluster key" "$KEYS/rogue.log"
+    grep -Eq "did not prove the cluster key|hung up during the handshake" "$KEYS/rogue.log"
+wait_until 30 "node 1 logs the refused HELLO" \
+    grep -q "HELLO was refused: hello: no valid" "$CLUSTER_DIR/node1/augurd.log"
 rogue_term=$(rogue status -o json | jq -r '.term')
 log "rogue campaigns in term $rogue_term"
 wait_until 30 "the rogue campaigns past term 3" \
@@ -66,7 +70,7 @@ if aug "$ALL" --timeout 15 member add 4 --address "$rogue_raft" \
     --client-address "$rogue_client" >/dev/null 2>&1; then
     fail "member add of a node without the cluster key succeeded"
 fi
-grep -q "did not prove the cluster key" "$CLUSTER_DIR"/node*/augurd.log ||
+grep -Eq "did not prove the cluster key|hung up during the handshake" "$CLUSTER_DIR"/node*/augurd.log ||
     fail "no member logged the rogue's failed proof"
 if rogue resource get p1 --stale >/dev/null 2>&1; then
     fail "the rogue node received the cluster's data"

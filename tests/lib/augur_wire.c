@@ -46,17 +46,52 @@
  *     tamper     flip one bit of the first sealed request
  *     oversize   after the handshake, announce a frame over the limit
  *     truncate   send half of AUTH, then end the connection
- * A CLOSE from the server is printed as a JSON line on stdout. */
+ *     nomac      key the HELLO's mac with another cluster's public key (what
+ *                a client that does not know the cluster sends)
+ * A CLOSE from the server is printed as a JSON line on stdout.
+ *
+ * Attack modes (docs/PROTOCOL.md, "Limits"), for the client port or the
+ * Raft port alike (both open with the same frames):
+ *
+ *   augur-wire --endpoint HOST:PORT --big-hello BYTES [--within MS]
+ *     A HELLO frame announcing BYTES bytes, whose payload is a map of tiny
+ *     entries (what a stranger sends to make a node decode ~25 bytes of
+ *     objects per byte).  Prints "closed after N ms" and exits 0 when the
+ *     server closed the connection within MS (default 1000), else 1.
+ *
+ *   augur-wire --endpoint HOST:PORT --idle-conns N [--source ADDR]
+ *              [--hold MS]
+ *   augur-wire --endpoint HOST:PORT --partial-frames N [--source ADDR]
+ *              [--hold MS]
+ *     Opens N connections (from ADDR when given, e.g. 127.0.0.2) that send
+ *     nothing (idle) or a HELLO header announcing 4 MiB and 64 KiB of it
+ *     (partial), then watches them for up to MS (default 15000) and prints
+ *     one line: "opened=N failed=F closed_at_once=K closed=C open=O
+ *     last_close_ms=T": closed_at_once counts those the server closed within
+ *     500 ms of the last connect, last_close_ms when the last one closed.
+ *     Exits 0 (the caller judges the figures), 2 on bad usage.
+ *
+ *   augur-wire --endpoint HOST:PORT --flood N --op OP [--hold MS]
+ *     Authenticated (AUGUR_KEY), sends N requests OP (ids 1..N) as fast as
+ *     it can and never reads an answer: a server without backpressure
+ *     queues every answer.  Sending stops when the server has not taken a
+ *     byte for 3 s (it stopped reading).  Prints "sent=K of N stalled=0|1",
+ *     then keeps the connection open for MS (default 0) so that the
+ *     caller can measure the server meanwhile; exits 0. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -84,8 +119,15 @@ static const char usage[] =
     "       augur-wire --endpoint HOST:PORT --garbage BYTES [--seed S] "
     "[--hello]\n"
     "       augur-wire --endpoint HOST:PORT --peer-as ID --node-cert FILE\n"
-    "  [--plain] [--no-open] [--mutate replay|tamper|oversize|truncate]\n"
-    "  keys: AUGUR_KEY and AUGUR_CLUSTER_KEY (the authenticated handshake)\n";
+    "  [--plain] [--no-open] [--mutate replay|tamper|oversize|truncate|nomac]\n"
+    "       augur-wire --endpoint HOST:PORT --big-hello BYTES [--within MS]\n"
+    "       augur-wire --endpoint HOST:PORT --idle-conns N [--source ADDR] "
+    "[--hold MS]\n"
+    "       augur-wire --endpoint HOST:PORT --partial-frames N [--source "
+    "ADDR] [--hold MS]\n"
+    "       augur-wire --endpoint HOST:PORT --flood N --op OP [--hold MS]\n"
+    "  keys: AUGUR_KEY and AUGUR_CLUSTER_KEY (the authenticated handshake)\n"
+    "  (the header comment of tests/lib/augur_wire.c explains each mode)\n";
 
 struct wire_options
 {
@@ -101,7 +143,7 @@ struct wire_options
     uint64_t park;
     uint64_t wait_ms;
     uint64_t pad;
-    uint64_t hold_ms;
+    uint64_t hold_ms; /* --hold-ms or --hold; see main for the defaults */
     bool garbage_mode;
     uint64_t garbage_bytes;
     uint64_t seed;
@@ -109,6 +151,13 @@ struct wire_options
     bool plain;
     bool no_open;       /* send writes without opening a session first */
     const char *mutate; /* NULL, "replay", "tamper", "oversize", "truncate" */
+    uint64_t big_hello; /* --big-hello BYTES, 0 when not */
+    uint64_t within_ms;
+    uint64_t conns;     /* --idle-conns / --partial-frames N */
+    bool partial;       /* --partial-frames */
+    const char *source; /* --source ADDR */
+    uint64_t flood;     /* --flood N */
+    bool flood_hold_set;
     bool keyed;
     struct secure_key key;
     uint8_t cluster_pk[SECURE_PK_SIZE];
@@ -156,8 +205,20 @@ static void set_timeout(int fd, int optname, int ms)
     (void)setsockopt(fd, SOL_SOCKET, optname, &tv, sizeof tv);
 }
 
-/* Connect to "HOST:PORT" (the last colon separates the port). */
+/* Connect to "HOST:PORT" (the last colon separates the port), from the
+ * IPv4 address @source when it is not NULL. */
+static int wire_connect_from(struct wire_conn *c,
+                             const char *endpoint,
+                             const char *source);
+
 static int wire_connect(struct wire_conn *c, const char *endpoint)
+{
+    return wire_connect_from(c, endpoint, NULL);
+}
+
+static int wire_connect_from(struct wire_conn *c,
+                             const char *endpoint,
+                             const char *source)
 {
     char host[256];
     const char *colon = strrchr(endpoint, ':');
@@ -196,6 +257,19 @@ static int wire_connect(struct wire_conn *c, const char *endpoint)
                        ai->ai_protocol);
         if (c->fd < 0) {
             continue;
+        }
+        if (source != NULL) {
+            struct sockaddr_in from;
+            memset(&from, 0, sizeof from);
+            from.sin_family = AF_INET;
+            if (inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+                bind(c->fd, (struct sockaddr *)&from, sizeof from) != 0) {
+                snprintf(c->errmsg, sizeof c->errmsg, "bind %s: %s", source,
+                         strerror(errno));
+                close(c->fd);
+                c->fd = -1;
+                continue;
+            }
         }
         if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             break;
@@ -549,7 +623,14 @@ static int wire_handshake_keyed(struct wire_conn *c,
     int rv;
 
     msgpack_sbuffer_init(&out);
-    rv = secure_client_hello(&hs, client, &out);
+    if (o->mutate != NULL && strcmp(o->mutate, "nomac") == 0) {
+        uint8_t other[SECURE_PK_SIZE];
+        memcpy(other, o->cluster_pk, sizeof other);
+        other[0] ^= 0x01;
+        rv = secure_client_hello(&hs, client, other, &out);
+    } else {
+        rv = secure_client_hello(&hs, client, o->cluster_pk, &out);
+    }
     if (rv == 0) {
         rv = wire_send(c, out.data, out.size);
     }
@@ -1103,6 +1184,227 @@ static int run_peer(struct wire_options *o)
     return 0;
 }
 
+/* --big-hello: a HELLO header announcing @o->big_hello bytes, then as
+ * much of a map of tiny entries as the server takes. */
+static int run_big_hello(const struct wire_options *o)
+{
+    struct wire_conn c;
+    uint8_t chunk[65536];
+    uint64_t start;
+    uint64_t sent = 0;
+    uint64_t total = o->big_hello;
+    int rv;
+
+    if (total < 6 || total > UINT32_MAX) {
+        fprintf(stderr, "augur-wire: --big-hello: 6 to 2^32-1 bytes\n");
+        return 2;
+    }
+    rv = wire_connect(&c, o->endpoint);
+    if (rv != 0) {
+        fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
+        return 1;
+    }
+    /* [len][HELLO][map32 n] then n pairs of positive fixints. */
+    chunk[0] = (uint8_t)(total >> 24);
+    chunk[1] = (uint8_t)(total >> 16);
+    chunk[2] = (uint8_t)(total >> 8);
+    chunk[3] = (uint8_t)total;
+    chunk[4] = PROTO_HELLO;
+    start = monotonic_ms();
+    set_timeout(c.fd, SO_SNDTIMEO, (int)o->within_ms + 1000);
+    rv = wire_send(&c, chunk, 5);
+    total -= 1; /* the type byte */
+    {
+        uint32_t pairs = (uint32_t)((total - 5) / 2);
+        uint8_t hdr[5] = {0xdf, (uint8_t)(pairs >> 24), (uint8_t)(pairs >> 16),
+                          (uint8_t)(pairs >> 8), (uint8_t)pairs};
+        if (rv == 0) {
+            rv = wire_send(&c, hdr, sizeof hdr);
+        }
+        sent = sizeof hdr;
+    }
+    memset(chunk, 0x01, sizeof chunk);
+    while (rv == 0 && sent < total) {
+        size_t n =
+            total - sent < sizeof chunk ? (size_t)(total - sent) : sizeof chunk;
+        rv = wire_send(&c, chunk, n);
+        sent += n;
+    }
+    /* Wait for the end of the stream (a CLOSE frame may come first). */
+    for (;;) {
+        uint8_t sink[4096];
+        uint64_t now = monotonic_ms();
+        ssize_t n;
+
+        if (now - start > o->within_ms + 5000) {
+            break;
+        }
+        set_timeout(c.fd, SO_RCVTIMEO, 200);
+        n = recv(c.fd, sink, sizeof sink, 0);
+        if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE))) {
+            break;
+        }
+    }
+    {
+        uint64_t took = monotonic_ms() - start;
+        wire_close(&c);
+        if (took <= o->within_ms) {
+            printf("closed after %" PRIu64 " ms (sent %" PRIu64 " bytes)\n",
+                   took, sent);
+            return 0;
+        }
+        printf("open: not closed within %" PRIu64 " ms (took %" PRIu64
+               " ms, sent %" PRIu64 " bytes)\n",
+               o->within_ms, took, sent);
+        return 1;
+    }
+}
+
+/* --idle-conns, --partial-frames: many connections that never finish a
+ * handshake; see the header comment for what is printed. */
+static int run_conns(const struct wire_options *o)
+{
+    struct rlimit rl;
+    int *fds;
+    uint64_t opened = 0;
+    uint64_t failed = 0;
+    uint64_t closed = 0;
+    uint64_t at_once = 0;
+    uint64_t last_close_ms = 0;
+    uint64_t start;
+    uint8_t partial[65536 + 5];
+
+    /* One descriptor per connection, and a few to spare. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    fds = calloc(o->conns, sizeof *fds);
+    if (fds == NULL) {
+        fprintf(stderr, "augur-wire: out of memory\n");
+        return 1;
+    }
+    proto_header_write(partial, PROTO_HELLO, PROTO_FRAME_MAX - 2);
+    memset(partial + 5, 0x01, sizeof partial - 5);
+    for (uint64_t i = 0; i < o->conns; i++) {
+        struct wire_conn c;
+        fds[i] = -1;
+        if (wire_connect_from(&c, o->endpoint, o->source) != 0) {
+            if (failed == 0) {
+                fprintf(stderr, "augur-wire: %s\n", c.errmsg);
+            }
+            failed++;
+            continue;
+        }
+        fds[i] = c.fd;
+        opened++;
+        if (o->partial) {
+            /* As much as the socket takes at once; never blocks. */
+            (void)send(c.fd, partial, sizeof partial,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+    }
+    start = monotonic_ms();
+    while (closed < opened && monotonic_ms() - start < o->hold_ms) {
+        for (uint64_t i = 0; i < o->conns; i++) {
+            struct pollfd p = {.fd = fds[i], .events = POLLIN};
+            uint8_t sink[4096];
+            ssize_t n;
+
+            if (fds[i] < 0 || poll(&p, 1, 0) <= 0) {
+                continue;
+            }
+            n = recv(fds[i], sink, sizeof sink, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                uint64_t t = monotonic_ms() - start;
+                close(fds[i]);
+                fds[i] = -1;
+                closed++;
+                last_close_ms = t;
+                if (t <= 500) {
+                    at_once++;
+                }
+            }
+        }
+        usleep(20000);
+    }
+    for (uint64_t i = 0; i < o->conns; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    free(fds);
+    printf("opened=%" PRIu64 " failed=%" PRIu64 " closed_at_once=%" PRIu64
+           " closed=%" PRIu64 " open=%" PRIu64 " last_close_ms=%" PRIu64 "\n",
+           opened, failed, at_once, closed, opened - closed, last_close_ms);
+    return 0;
+}
+
+/* --flood: requests without ever reading an answer. */
+static int run_flood(const struct wire_options *o)
+{
+    struct wire_conn c;
+    msgpack_sbuffer plain;
+    msgpack_sbuffer sealed;
+    uint64_t sent = 0;
+    bool stalled = false;
+    int rv;
+
+    rv = wire_connect(&c, o->endpoint);
+    if (rv == 0) {
+        rv = wire_handshake(&c, o, o->client != 0 ? o->client : 1);
+    }
+    if (rv != 0) {
+        fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
+        wire_close(&c);
+        return 1;
+    }
+    set_timeout(c.fd, SO_SNDTIMEO, 3000);
+    msgpack_sbuffer_init(&plain);
+    msgpack_sbuffer_init(&sealed);
+    while (rv == 0 && sent < o->flood) {
+        uint64_t batch = o->flood - sent < 256 ? o->flood - sent : 256;
+        plain.size = 0;
+        sealed.size = 0;
+        for (uint64_t i = 0; rv == 0 && i < batch; i++) {
+            struct proto_request req;
+            memset(&req, 0, sizeof req);
+            req.id = sent + i + 1;
+            req.op = o->op;
+            req.op_len = strlen(o->op);
+            req.stale = o->stale ? 1 : 0;
+            rv = proto_request_append(&plain, &req, NULL, 0);
+        }
+        if (rv == 0) {
+            rv = c.ch.ready ? secure_seal(&c.ch, (const uint8_t *)plain.data,
+                                          plain.size, &sealed)
+                            : 0;
+        }
+        if (rv == 0) {
+            rv = c.ch.ready ? wire_send(&c, sealed.data, sealed.size)
+                            : wire_send(&c, plain.data, plain.size);
+        }
+        if (rv == AUGUR_ETIMEOUT) {
+            stalled = true;
+            break;
+        }
+        if (rv == 0) {
+            sent += batch;
+        }
+    }
+    msgpack_sbuffer_destroy(&plain);
+    msgpack_sbuffer_destroy(&sealed);
+    printf("sent=%" PRIu64 " of %" PRIu64 " stalled=%d%s%s\n", sent, o->flood,
+           stalled ? 1 : 0, rv != 0 && !stalled ? " error=" : "",
+           rv != 0 && !stalled ? c.errmsg : "");
+    fflush(stdout);
+    if (o->hold_ms > 0) {
+        usleep((useconds_t)(o->hold_ms * 1000));
+    }
+    wire_close(&c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1127,6 +1429,13 @@ int main(int argc, char **argv)
         {"peer-as", required_argument, NULL, 'A'},
         {"node-cert", required_argument, NULL, 'N'},
         {"no-open", no_argument, NULL, 'O'},
+        {"big-hello", required_argument, NULL, 'B'},
+        {"within", required_argument, NULL, 'W'},
+        {"idle-conns", required_argument, NULL, 'I'},
+        {"partial-frames", required_argument, NULL, 'F'},
+        {"source", required_argument, NULL, 'U'},
+        {"hold", required_argument, NULL, 'T'},
+        {"flood", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1137,6 +1446,8 @@ int main(int argc, char **argv)
     o.repeat = 1;
     o.wait_ms = 600000;
     o.seed = 1;
+    o.within_ms = 1000;
+    o.hold_ms = 15000;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int rv = 0;
         switch (opt) {
@@ -1191,7 +1502,8 @@ int main(int argc, char **argv)
                 if (strcmp(optarg, "replay") != 0 &&
                     strcmp(optarg, "tamper") != 0 &&
                     strcmp(optarg, "oversize") != 0 &&
-                    strcmp(optarg, "truncate") != 0) {
+                    strcmp(optarg, "truncate") != 0 &&
+                    strcmp(optarg, "nomac") != 0) {
                     fputs(usage, stderr);
                     return 2;
                 }
@@ -1210,6 +1522,30 @@ int main(int argc, char **argv)
                 break;
             case 'l':
                 rv = parse_u64("--hold-ms", optarg, &o.hold_ms);
+                o.flood_hold_set = true;
+                break;
+            case 'B':
+                rv = parse_u64("--big-hello", optarg, &o.big_hello);
+                break;
+            case 'W':
+                rv = parse_u64("--within", optarg, &o.within_ms);
+                break;
+            case 'I':
+                rv = parse_u64("--idle-conns", optarg, &o.conns);
+                break;
+            case 'F':
+                o.partial = true;
+                rv = parse_u64("--partial-frames", optarg, &o.conns);
+                break;
+            case 'U':
+                o.source = optarg;
+                break;
+            case 'T':
+                rv = parse_u64("--hold", optarg, &o.hold_ms);
+                o.flood_hold_set = true;
+                break;
+            case 'L':
+                rv = parse_u64("--flood", optarg, &o.flood);
                 break;
             case 'h':
                 fputs(usage, stdout);
@@ -1247,6 +1583,26 @@ int main(int argc, char **argv)
         }
         return run_peer(&o);
     }
+    if (o.big_hello > 0) {
+        return run_big_hello(&o);
+    }
+    if (o.conns > 0) {
+        if (o.conns > 1000000) {
+            fprintf(stderr, "augur-wire: at most 10^6 connections\n");
+            return 2;
+        }
+        return run_conns(&o);
+    }
+    if (o.flood > 0) {
+        if (o.op == NULL || strlen(o.op) > PROTO_OP_MAX) {
+            fprintf(stderr, "augur-wire: --flood needs --op\n");
+            return 2;
+        }
+        if (!o.flood_hold_set) {
+            o.hold_ms = 0;
+        }
+        return run_flood(&o);
+    }
     if (o.garbage_mode) {
         if (o.garbage_bytes > (1u << 30)) {
             fprintf(stderr, "augur-wire: --garbage: at most 1 GiB\n");
@@ -1255,6 +1611,9 @@ int main(int argc, char **argv)
         return run_garbage(&o);
     }
     if (o.park > 0) {
+        if (!o.flood_hold_set) {
+            o.hold_ms = 0; /* hang up at once */
+        }
         if (o.client == 0 || o.op == NULL || strlen(o.op) > PROTO_OP_MAX ||
             o.wait_ms > UINT32_MAX || o.pad > PROTO_FRAME_MAX ||
             o.hold_ms > 3600000) {

@@ -366,6 +366,100 @@ static void payload_unpack_refuses_counts_beyond_the_payload(void **state)
     msgpack_unpacked_destroy(&u);
 }
 
+/* A map of @pairs integer pairs, packed into @sb. */
+static void pack_int_map(msgpack_sbuffer *sb, uint32_t pairs)
+{
+    msgpack_packer pk;
+
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    assert_int_equal(msgpack_pack_map(&pk, pairs), 0);
+    for (uint32_t i = 0; i < pairs; i++) {
+        assert_int_equal(msgpack_pack_uint32(&pk, i & 0x7f), 0);
+        assert_int_equal(msgpack_pack_uint32(&pk, 0), 0);
+    }
+}
+
+static void payload_unpack_refuses_too_many_objects(void **state)
+{
+    msgpack_sbuffer sb;
+    msgpack_unpacked u;
+    size_t objects = 0;
+
+    (void)state;
+    msgpack_unpacked_init(&u);
+    /* One object short of the bound: the map itself and its keys and
+     * values. */
+    pack_int_map(&sb, (PROTO_OBJECTS_MAX - 1) / 2);
+    assert_int_equal(proto_payload_unpack_max((const uint8_t *)sb.data, sb.size,
+                                              PROTO_OBJECTS_MAX, &u, &objects),
+                     0);
+    assert_int_equal(objects, 1 + 2 * ((PROTO_OBJECTS_MAX - 1) / 2));
+    msgpack_sbuffer_destroy(&sb);
+    /* ~200 KiB of tiny entries: over the bound, refused from the map's
+     * header before msgpack-c allocates anything. */
+    pack_int_map(&sb, PROTO_OBJECTS_MAX);
+    assert_true(sb.size < PROTO_FRAME_MAX);
+    assert_int_equal(
+        proto_payload_unpack((const uint8_t *)sb.data, sb.size, &u),
+        AUGUR_ETOOBIG);
+    /* A client decoding an answer allows more. */
+    assert_int_equal(
+        proto_payload_unpack_max((const uint8_t *)sb.data, sb.size,
+                                 PROTO_ANSWER_OBJECTS_MAX, &u, NULL),
+        0);
+    msgpack_sbuffer_destroy(&sb);
+    /* Nested: many small arrays add up. */
+    {
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        assert_int_equal(msgpack_pack_map(&pk, 1), 0);
+        assert_int_equal(msgpack_pack_uint32(&pk, 1), 0);
+        assert_int_equal(msgpack_pack_array(&pk, 1000), 0);
+        for (int i = 0; i < 1000; i++) {
+            assert_int_equal(msgpack_pack_array(&pk, 15), 0);
+            for (int j = 0; j < 15; j++) {
+                assert_int_equal(msgpack_pack_nil(&pk), 0);
+            }
+        }
+        assert_int_equal(proto_payload_unpack_max((const uint8_t *)sb.data,
+                                                  sb.size, 10000, &u, NULL),
+                         AUGUR_ETOOBIG);
+        assert_int_equal(proto_payload_unpack_max((const uint8_t *)sb.data,
+                                                  sb.size, 20000, &u, NULL),
+                         0);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    msgpack_unpacked_destroy(&u);
+}
+
+static void preauth_length_over_limit_is_refused_from_the_header(void **state)
+{
+    uint8_t hdr[4];
+    struct proto_frame f;
+    size_t used = 99;
+    uint32_t n = PROTO_PREAUTH_FRAME_MAX + 1;
+
+    (void)state;
+    hdr[0] = (uint8_t)(n >> 24);
+    hdr[1] = (uint8_t)(n >> 16);
+    hdr[2] = (uint8_t)(n >> 8);
+    hdr[3] = (uint8_t)n;
+    /* The four length bytes alone decide: no type byte, no payload. */
+    assert_int_equal(
+        proto_frame_parse(hdr, sizeof hdr, PROTO_PREAUTH_FRAME_MAX, &f, &used),
+        AUGUR_ETOOBIG);
+    assert_int_equal(used, 0);
+    n = PROTO_PREAUTH_FRAME_MAX;
+    hdr[3] = (uint8_t)n;
+    hdr[2] = (uint8_t)(n >> 8);
+    assert_int_equal(
+        proto_frame_parse(hdr, sizeof hdr, PROTO_PREAUTH_FRAME_MAX, &f, &used),
+        0);
+    assert_int_equal(used, 0); /* more bytes needed */
+}
+
 static void payload_unpack_reads_every_scalar_type(void **state)
 {
     msgpack_sbuffer sb;
@@ -921,6 +1015,8 @@ int main(void)
         cmocka_unit_test(golden_hello_frame_matches_file),
         cmocka_unit_test(golden_request_frame_matches_file),
         cmocka_unit_test(map_helpers_read_fields),
+        cmocka_unit_test(payload_unpack_refuses_too_many_objects),
+        cmocka_unit_test(preauth_length_over_limit_is_refused_from_the_header),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,13 +52,14 @@ static int pair_handshake(struct pair *p, const uint8_t *pinned)
     int rv;
 
     msgpack_sbuffer_init(&p->wire);
-    assert_int_equal(secure_client_hello(&p->chs, 77, &p->wire), 0);
+    assert_int_equal(secure_client_hello(&p->chs, 77, p->cluster.pk, &p->wire),
+                     0);
     f = only_frame(&p->wire);
     assert_int_equal(f.type, PROTO_HELLO);
     msgpack_sbuffer wire2;
     msgpack_sbuffer_init(&wire2);
-    assert_int_equal(secure_server_hello(&p->shs, f.payload, f.len, &p->node, 3,
-                                         &wire2, p->errmsg),
+    assert_int_equal(secure_server_hello(&p->shs, f.payload, f.len, &p->node,
+                                         p->cluster.pk, 3, &wire2, p->errmsg),
                      0);
     assert_int_equal(p->shs.client, 77);
     if (p->tamper != NULL) {
@@ -113,6 +114,111 @@ static void seal_one(struct secure_channel *ch,
     assert_int_equal(
         secure_seal(ch, (const uint8_t *)plain.data, plain.size, out), 0);
     msgpack_sbuffer_destroy(&plain);
+}
+
+/* The handshake's messages fit the pre-authentication frame limit, and
+ * every HELLO has the same size whatever its client id. */
+static void handshake_messages_fit_the_preauth_limit(void **state)
+{
+    struct pair p;
+    struct secure_handshake hs;
+    msgpack_sbuffer a, b;
+
+    (void)state;
+    pair_init(&p);
+    msgpack_sbuffer_init(&a);
+    msgpack_sbuffer_init(&b);
+    assert_int_equal(secure_client_hello(&hs, 1, p.cluster.pk, &a), 0);
+    assert_int_equal(secure_client_hello(&hs, UINT64_MAX, p.cluster.pk, &b), 0);
+    assert_int_equal(a.size, b.size);
+    assert_true(a.size - 4 <= PROTO_PREAUTH_FRAME_MAX);
+    msgpack_sbuffer_destroy(&a);
+    msgpack_sbuffer_destroy(&b);
+    /* AUTH (a CHALLENGE is of the same size: a key, an id, a signature). */
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), 0);
+    assert_true(p.wire.size - 4 <= PROTO_PREAUTH_FRAME_MAX);
+    secure_handshake_wipe(&hs);
+    pair_close(&p);
+}
+
+/* Run secure_server_hello on @payload: it must refuse with EAUTH, having
+ * written nothing (so signed nothing). */
+static void assert_hello_refused(const uint8_t *payload,
+                                 size_t len,
+                                 const struct secure_key *cluster)
+{
+    struct secure_handshake hs;
+    msgpack_sbuffer out;
+    char errmsg[SECURE_ERRMSG_SIZE] = "";
+    struct secure_identity node;
+
+    /* The mac is checked before the node's identity is used at all. */
+    memset(&node, 0, sizeof node);
+    msgpack_sbuffer_init(&out);
+    assert_int_equal(secure_server_hello(&hs, payload, len, &node, cluster->pk,
+                                         3, &out, errmsg),
+                     AUGUR_EAUTH);
+    assert_int_equal(out.size, 0);
+    assert_non_null(strstr(errmsg, "mac"));
+    msgpack_sbuffer_destroy(&out);
+}
+
+static void hello_without_a_valid_mac_is_refused_before_signing(void **state)
+{
+    struct pair p;
+    struct secure_key other;
+    struct secure_handshake hs;
+    struct proto_frame f;
+    msgpack_sbuffer sb;
+    uint8_t copy[PROTO_PREAUTH_FRAME_MAX];
+    msgpack_packer pk;
+
+    (void)state;
+    pair_init(&p);
+    assert_int_equal(secure_key_generate(&other), 0);
+
+    /* Keyed by another cluster's public key. */
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(secure_client_hello(&hs, 5, other.pk, &sb), 0);
+    f = only_frame(&sb);
+    assert_hello_refused(f.payload, f.len, &p.cluster);
+    assert_int_equal(secure_hello_mac_check(f.payload, f.len, other.pk), 0);
+
+    /* The right key, one bit flipped anywhere. */
+    sb.size = 0;
+    assert_int_equal(secure_client_hello(&hs, 5, p.cluster.pk, &sb), 0);
+    f = only_frame(&sb);
+    assert_true(f.len <= sizeof copy);
+    for (size_t i = 0; i < f.len; i++) {
+        memcpy(copy, f.payload, f.len);
+        copy[i] ^= 0x01;
+        assert_int_equal(secure_hello_mac_check(copy, f.len, p.cluster.pk),
+                         AUGUR_EAUTH);
+    }
+    assert_hello_refused(copy, f.len, &p.cluster);
+    /* Unchanged, it passes. */
+    assert_int_equal(secure_hello_mac_check(f.payload, f.len, p.cluster.pk), 0);
+
+    /* No mac at all: the HELLO of the protocol before the mac. */
+    sb.size = 0;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    assert_int_equal(msgpack_pack_map(&pk, 4), 0);
+    assert_int_equal(msgpack_pack_str_with_body(&pk, "v", 1), 0);
+    assert_int_equal(msgpack_pack_uint32(&pk, 1), 0);
+    assert_int_equal(msgpack_pack_str_with_body(&pk, "client", 6), 0);
+    assert_int_equal(msgpack_pack_uint64(&pk, 5), 0);
+    assert_int_equal(msgpack_pack_str_with_body(&pk, "auth", 4), 0);
+    assert_int_equal(msgpack_pack_str_with_body(&pk, "sodium1", 7), 0);
+    assert_int_equal(msgpack_pack_str_with_body(&pk, "eph", 3), 0);
+    assert_int_equal(msgpack_pack_bin_with_body(&pk, other.pk, 32), 0);
+    assert_hello_refused((const uint8_t *)sb.data, sb.size, &p.cluster);
+    /* Nothing at all. */
+    assert_hello_refused((const uint8_t *)"", 0, &p.cluster);
+
+    secure_handshake_wipe(&hs);
+    msgpack_sbuffer_destroy(&sb);
+    secure_key_wipe(&other);
+    pair_close(&p);
 }
 
 static void handshake_proves_both_keys_and_frames_flow(void **state)
@@ -272,10 +378,11 @@ static int node_auth(struct pair *p,
 
     msgpack_sbuffer_init(&p->wire);
     msgpack_sbuffer_init(&wire2);
-    assert_int_equal(secure_client_hello(&p->chs, 5, &p->wire), 0);
+    assert_int_equal(secure_client_hello(&p->chs, 5, p->cluster.pk, &p->wire),
+                     0);
     f = only_frame(&p->wire);
-    assert_int_equal(secure_server_hello(&p->shs, f.payload, f.len, &p->node, 3,
-                                         &wire2, p->errmsg),
+    assert_int_equal(secure_server_hello(&p->shs, f.payload, f.len, &p->node,
+                                         p->cluster.pk, 3, &wire2, p->errmsg),
                      0);
     f = only_frame(&wire2);
     p->wire.size = 0;
@@ -541,6 +648,8 @@ int main(void)
         cmocka_unit_test(replayed_reordered_and_tampered_frames_do_not_open),
         cmocka_unit_test(key_files_round_trip_and_refuse_loose_modes),
         cmocka_unit_test(secret_keys_are_locked_and_wiped),
+        cmocka_unit_test(handshake_messages_fit_the_preauth_limit),
+        cmocka_unit_test(hello_without_a_valid_mac_is_refused_before_signing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,6 +147,23 @@ static void log_lines_are_rate_limited(void **state)
     assert_int_equal(skipped, 50);
 }
 
+/* Lease lines come in bursts (a leader cut off from every agent): a few a
+ * second, then counted. */
+static void log_bursts_are_bounded(void **state)
+{
+    struct node_telemetry_ratelimit rl = {0};
+    uint64_t skipped = 99;
+    int written = 0;
+
+    (void)state;
+    for (int i = 0; i < 100; i++) {
+        written += node_telemetry_log_burst(&rl, 5000, 20, &skipped);
+    }
+    assert_int_equal(written, 20);
+    assert_true(node_telemetry_log_burst(&rl, 6000, 20, &skipped));
+    assert_int_equal(skipped, 80);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +172,7 @@ int main(void)
         cmocka_unit_test(bytes_are_capped),
         cmocka_unit_test(agent_drops_are_counted_and_clear_forgets),
         cmocka_unit_test(log_lines_are_rate_limited),
+        cmocka_unit_test(log_bursts_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -777,6 +777,18 @@ static void resource_lease_is_a_compare_and_set(void **state)
 
     assert_int_equal(add_host(f, "h1", 4, 4096), 0);
     assert_int_equal(set_state(f, "h1", STORE_STATE_STANDBY), 0);
+    assert_int_equal(get_resource(f, "h1"), 0);
+    assert_null(obj_get(ans_result(f), "leased"));
+    /* The first report: leased from now on, once. */
+    assert_int_equal(lease(f, "h1", STORE_STATE_STANDBY, STORE_STATE_STANDBY),
+                     0);
+    assert_true(obj_get(ans_result(f), "leased")->via.boolean);
+    assert_int_equal(lease(f, "h1", STORE_STATE_STANDBY, STORE_STATE_STANDBY),
+                     AUGUR_EEXIST);
+    assert_int_equal(lease(f, "h1", STORE_STATE_ACTIVE, STORE_STATE_ACTIVE),
+                     AUGUR_ECONFLICT);
+    assert_int_equal(lease(f, "h1", STORE_STATE_STANDBY, STORE_STATE_ACTIVE),
+                     AUGUR_EINVAL);
     assert_int_equal(
         lease(f, "h1", STORE_STATE_STANDBY, STORE_STATE_UNREACHABLE), 0);
     assert_string_equal(state_now(f, "h1"), "unreachable");
@@ -798,6 +810,7 @@ static void resource_lease_is_a_compare_and_set(void **state)
         lease(f, "h1", STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE), 0);
     assert_string_equal(state_now(f, "h1"), "standby");
     assert_null(obj_get(ans_result(f), "prior_state"));
+    assert_true(obj_get(ans_result(f), "leased")->via.boolean);
     assert_int_equal(
         lease(f, "h1", STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE),
         AUGUR_ECONFLICT);
@@ -806,8 +819,15 @@ static void resource_lease_is_a_compare_and_set(void **state)
         AUGUR_ENOTFOUND);
 }
 
+static void count_leased(void *arg, const char *id, int state)
+{
+    (void)id;
+    (void)state;
+    (*(int *)arg)++;
+}
+
 /* An unreachable host is not granted claims, and its record (with the prior
- * state) survives a snapshot. */
+ * state and the lease) survives a snapshot. */
 static void unreachable_host_is_not_picked_and_survives_a_snapshot(void **state)
 {
     struct fx *f = *state;
@@ -826,6 +846,11 @@ static void unreachable_host_is_not_picked_and_survives_a_snapshot(void **state)
     assert_int_equal(store_restore(g.s, buf, len), 0);
     assert_string_equal(state_now(&g, "h1"), "unreachable");
     assert_obj_str(ans_result(&g), "prior_state", "active");
+    {
+        int n = 0;
+        assert_int_equal(store_resources_leased(g.s, count_leased, &n), 0);
+        assert_int_equal(n, 1);
+    }
     assert_int_equal(
         lease(&g, "h1", STORE_STATE_UNREACHABLE, STORE_STATE_ACTIVE), 0);
     assert_int_equal(acquire(&g, "w1", NULL), 0);

@@ -14,6 +14,7 @@
 
 #define KEY_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define KEY_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define KEY_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 
 /* Whether principal.bootstrap applied, asserting that the lookup worked. */
 static bool bootstrapped(struct store *s)
@@ -198,6 +199,10 @@ static void agent_principal_is_scoped_to_its_resources(void **state)
                   STORE_ROLE_OPERATOR);
     assert_int_equal(fx_apply(f, &c), 0);
     assert_int_equal(store_principal_scope(f->s, KEY_B, "h3"), 0);
+    /* A reader only reads. */
+    cmd_principal(&c, STORE_OP_PRINCIPAL_ADD, "eve", KEY_C, STORE_ROLE_READER);
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_int_equal(store_principal_scope(f->s, KEY_C, "h3"), AUGUR_EPERM);
 
     /* principal.list shows the scope. */
     memset(&c, 0, sizeof c);
