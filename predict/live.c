@@ -22,6 +22,7 @@ struct live_metric
     uint64_t n;
     double last;
     double ewma;
+    double ewvar; /* EWMA variance (West): the metric's own recent spread */
     float base_median;
     float base_mad;
     float base[PREDICT_LIVE_BASELINE_MAX];
@@ -525,7 +526,14 @@ static void metric_update(const struct predict_live_config *c,
                           double v)
 {
     m->last = v;
-    m->ewma = m->n == 0 ? v : m->ewma + c->ewma_alpha * (v - m->ewma);
+    if (m->n == 0) {
+        m->ewma = v;
+    } else {
+        double diff = v - m->ewma;
+        double incr = c->ewma_alpha * diff;
+        m->ewma += incr;
+        m->ewvar = (1.0 - c->ewma_alpha) * (m->ewvar + diff * incr);
+    }
     m->n++;
     if (m->base_len < c->baseline) {
         m->base[m->base_len++] = (float)v;
@@ -687,6 +695,31 @@ static double entropy_conf(double p)
     return 1.0 - h;
 }
 
+/* How far a metric's EWMA is from its baseline, in units of the
+ * baseline's spread (1.4826 MAD, a robust z score).  A metric that was
+ * constant throughout its baseline (MAD 0: iowait, error counts) has no
+ * spread to measure by: then its own recent spread (the EWMA's standard
+ * deviation) is used, so that a burst of it is not an anomaly while a
+ * sustained change is (once its variance has decayed, 10 to 20 samples).
+ * Clamped to +-PREDICT_Z_CAP. */
+static double metric_z(const struct live_metric *m)
+{
+    double d = m->ewma - m->base_median;
+    double spread = 1.4826 * m->base_mad;
+    double floor = 1e-9 * fmax(1.0, fabs(m->base_median));
+    double z;
+
+    if (!(spread > floor)) {
+        spread = sqrt(m->ewvar > 0.0 ? m->ewvar : 0.0);
+        if (spread < floor) {
+            spread = floor;
+        }
+    }
+    z = d / spread;
+    return z > PREDICT_Z_CAP ? PREDICT_Z_CAP
+                             : (z < -PREDICT_Z_CAP ? -PREDICT_Z_CAP : z);
+}
+
 /* The anomaly score of @s, and its reasons (by |z|) when @out is set. */
 static double anomaly_score(struct predict_live *l,
                             struct predict_live_slot *s,
@@ -705,7 +738,7 @@ static double anomaly_score(struct predict_live *l,
          * sustained shift, not a single noisy sample.  Nothing until the
          * baseline is complete. */
         if (mt->base_len == l->cfg.baseline) {
-            z = predict_robust_z(mt->ewma, mt->base_median, mt->base_mad);
+            z = metric_z(mt);
         }
         if (fabs(z) > zmax) {
             zmax = fabs(z);

@@ -353,6 +353,40 @@ static void anomaly_fallback_without_a_model_ranks_its_reasons(void **state)
     predict_live_close(&l);
 }
 
+/* A metric constant through its baseline (MAD 0) that bursts once is not
+ * an anomaly; the same metric changing for good is, once it has held. */
+static void a_burst_of_a_constant_metric_is_no_anomaly_a_new_level_is(
+    void **state)
+{
+    struct predict_live_config c = config();
+    struct predict_live_score out[OUT_MAX];
+    struct predict_live l;
+    int64_t t = 1000;
+    size_t commits = 0;
+
+    (void)state;
+    live_open(&l, &c);
+    for (int i = 0; i < 25; i++, t += 1000) {
+        report1(&l, "h1", t, "disk.errors", 0.0);
+        (void)round_at(&l, t, out);
+    }
+    report1(&l, "h1", t, "disk.errors", 1000.0);
+    for (int i = 0; i < 60; i++, t += 1000) {
+        commits += round_at(&l, t, out);
+        report1(&l, "h1", t, "disk.errors", 0.0);
+    }
+    assert_int_equal(commits, 0);
+    /* The burst's variance decays first (0.9 a sample): a minute or two. */
+    for (int i = 0; i < 180 && commits == 0; i++, t += 1000) {
+        report1(&l, "h1", t, "disk.errors", 5.0);
+        commits += round_at(&l, t, out);
+    }
+    assert_int_equal(commits, 1);
+    assert_string_equal(out[0].reasons[0].feature, "disk.errors");
+    assert_true(out[0].p > 0.05);
+    predict_live_close(&l);
+}
+
 static void a_resource_not_warm_is_not_committed_and_shows_committed(
     void **state)
 {
@@ -485,6 +519,8 @@ int main(void)
         cmocka_unit_test(round_commits_once_when_crossing_with_the_model),
         cmocka_unit_test(noisy_or_through_a_psu_edge_endangers_its_servers),
         cmocka_unit_test(anomaly_fallback_without_a_model_ranks_its_reasons),
+        cmocka_unit_test(
+            a_burst_of_a_constant_metric_is_no_anomaly_a_new_level_is),
         cmocka_unit_test(
             a_resource_not_warm_is_not_committed_and_shows_committed),
         cmocka_unit_test(tracked_resources_are_bounded),
