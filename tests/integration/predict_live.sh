@@ -8,7 +8,9 @@
 # (AUGUR_DATA_DIR, else ../shared/data next to the checkout): skipped (77)
 # without it.  The model is trained on every machine, these two included:
 # this shows the wiring end to end, not the model's accuracy (that is
-# augur model eval's, docs/PREDICTOR.md).
+# augur model eval's, docs/PREDICTOR.md).  Last, a host's own agent (augur-agent
+# run on a fixture tree) is scored by the anomaly score, no model being
+# active for its kind.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -73,9 +75,22 @@ n=$(aug "$ALL" events -o json | jq -s '[.[] | select(.op == "score.set")] | leng
 log "score.set events: $n"
 [ "$n" -le 10 ] || fail "$n score.set for two machines"
 
+# A host's own agent (kind vm: no model is active for it) is scored by the
+# anomaly score once warm.
+FIX=${AUGUR_AGENT_FIXTURES:-$SRC/tests/unit/agent/fixtures}
+aug "$ALL" resource add vm-1 --kind vm >/dev/null
+"$AGENT" run --resource vm-1 --interval 1 --root "$FIX/host" --no-smart \
+    --endpoints "$ALL" >"$CLUSTER_DIR/agent.log" 2>&1 &
+AGENT_PID=$!
+trap 'rc=$?; kill "$AGENT_PID" 2>/dev/null || true; (exit $rc); on_exit' EXIT
+wait_until 30 "the leader scores vm-1 by its anomaly score" bash -c \
+    "'$AUGUR' --endpoints $ALL predict vm-1 -o json | jq -e '.model == \"anomaly\" and .warm'"
+log "vm-1: $(aug "$ALL" predict vm-1 -o json | jq -c '{p_fail, model, window_s, reports}')"
+kill "$AGENT_PID" 2>/dev/null || true
+
 # The leader's status says what it scores with.
 st=$(status_json "$(leader)")
 jq -e '.scoring.leader and (.scoring.models | index("host=pdm@1")) != null and
-       .scoring.commits >= 2 and .scoring.resources == 2' <<<"$st" >/dev/null ||
+       .scoring.commits >= 2 and .scoring.resources == 3' <<<"$st" >/dev/null ||
     fail "the leader's status does not show its scoring: $(jq -c .scoring <<<"$st")"
 log "leader status: $(jq -c .scoring <<<"$st")"
