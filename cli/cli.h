@@ -97,6 +97,16 @@ extern const struct cli_command cli_node_commands[];
 extern const struct cli_command cli_principal_commands[];
 extern const struct cli_command cli_model_commands[];
 extern const struct cli_command cli_telemetry_commands[];
+extern const struct cli_command cli_predict_commands[];
+/* The store's model commands (cli/cmd_model_store.c), rows of
+ * cli_model_commands beside the offline ones. */
+extern const struct cli_arg cli_model_publish_args[];
+extern const struct cli_flag cli_model_publish_flags[];
+extern const struct cli_arg cli_model_activate_args[];
+extern const struct cli_flag cli_model_activate_flags[];
+int cli_model_publish_run(struct cli *cli, const struct cli_args *a);
+int cli_model_list_run(struct cli *cli, const struct cli_args *a);
+int cli_model_activate_run(struct cli *cli, const struct cli_args *a);
 
 /* The state of one run of the CLI. */
 struct cli

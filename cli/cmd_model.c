@@ -754,5 +754,24 @@ const struct cli_command cli_model_commands[] = {
      "augur model eval --format backblaze --data a.csv,b.csv "
      "--holdout-model all",
      run_model_eval},
+    {"model publish", "replicate a trained model file into the store",
+     "Checks that the file is a model augurd can load, then sends it in "
+     "chunks of 256 KiB under one upload id, and a commit that makes it "
+     "visible only when every chunk is in and the BLAKE2b-256 checksum of "
+     "the whole matches.  Every node keeps every published model, so a new "
+     "leader scores with it at once.  Publishing a name again makes a new "
+     "version, which replaces the old one (an active model keeps scoring, "
+     "with the new version).",
+     cli_model_publish_args, cli_model_publish_flags,
+     "augur model publish pdm.model --name pdm --kind host",
+     cli_model_publish_run},
+    {"model list",
+     "list published models: name, version, size, checksum, active kinds", NULL,
+     NULL, NULL, "augur model list -o json", cli_model_list_run},
+    {"model activate", "choose the model that scores a resource kind",
+     "The leader scores each reporting resource with the model active for "
+     "its kind; a kind with none gets an anomaly score from its telemetry.",
+     cli_model_activate_args, cli_model_activate_flags,
+     "augur model activate pdm --kind host", cli_model_activate_run},
     {0},
 };

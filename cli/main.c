@@ -47,8 +47,12 @@ const struct cli_group cli_groups[] = {
      cli_node_commands},
     {"principal", "who may use the cluster, and in which role",
      cli_principal_commands},
-    {"model", "offline failure models: train, predict, eval",
+    {"model",
+     "failure models: train, predict, eval offline; publish, list, "
+     "activate in the store",
      cli_model_commands},
+    {"predict", "the leader's live failure risk of a resource",
+     cli_predict_commands},
     {"telemetry", "the leader's latest samples and lease of a resource",
      cli_telemetry_commands},
     {0},

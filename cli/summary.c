@@ -27,6 +27,13 @@ static const struct
      "member {id} added at {address} as {role}: {configuration}"},
     {AUGUR_OP_MEMBER_REMOVE, "member {id} removed: {configuration}"},
     {AUGUR_OP_LEADER_TRANSFER, "leader is now node {leader}"},
+    {AUGUR_OP_MODEL_CHUNK,
+     "model {name}: chunk {index} of upload {upload} ({size} bytes)"},
+    {AUGUR_OP_MODEL_COMMIT,
+     "model {name} version {version} published ({size} bytes, kind "
+     "{kind})"},
+    {AUGUR_OP_MODEL_ACTIVATE,
+     "model {name} version {version} scores kind {kind}"},
 };
 
 void cli_summary(struct cli_buf *b, const char *op, const json_t *data)

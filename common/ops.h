@@ -77,7 +77,10 @@
     X(SCORE_SET, 9, "score.set", W, OPERATOR, store__score_set,                                \
       F(id, ID, REQ, score.id)                                                                 \
       F(p, PROB, REQ, score.p)                                                                 \
-      F(window, WINDOW, OPT, score.window_s))                                                  \
+      F(window, WINDOW, OPT, score.window_s)                                                   \
+      F(confidence, CONF, OMIT, score)                                                         \
+      F(model, ID, OMIT, score.model)                                                          \
+      F(reasons, REASONS, OMIT, score))                                                        \
     X(NODE_SET, 10, "node.set", W, INTERNAL, store__node_set,                                  \
       F(id, U64, REQ_POS, node.id)                                                             \
       F(raft_address, ADDR, REQ, node.raft_address)                                            \
@@ -104,6 +107,21 @@
       F(id, ID, REQ, lease.id)                                                                 \
       F(expect, STATE, REQ, lease.expect)                                                      \
       F(state, STATE, REQ, lease.state))                                                       \
+    X(MODEL_CHUNK, 20, "model.chunk", W, OPERATOR, store__model_chunk,                         \
+      F(name, ID, REQ, model.name)                                                             \
+      F(upload, U64, REQ_POS, model.upload)                                                    \
+      F(index, U64, REQ, model.index)                                                          \
+      F(data, BYTES, REQ, model.data))                                                         \
+    X(MODEL_COMMIT, 21, "model.commit", W, OPERATOR, store__model_commit,                      \
+      F(name, ID, REQ, model.name)                                                             \
+      F(upload, U64, REQ_POS, model.upload)                                                    \
+      F(chunks, U64, REQ_POS, model.chunks)                                                    \
+      F(size, U64, REQ_POS, model.size)                                                        \
+      F(checksum, DIGEST, REQ, model.checksum)                                                 \
+      F(kind, KIND, OMIT, model.kind))                                                         \
+    X(MODEL_ACTIVATE, 22, "model.activate", W, OPERATOR, store__model_activate,                \
+      F(name, ID, REQ, model.name)                                                             \
+      F(kind, KIND, OMIT, model.kind))                                                         \
     X(RESOURCE_GET, 64, "resource.get", R, READER, store__resource_get,                        \
       F(id, ID, REQ, get.id))                                                                  \
     X(RESOURCE_LIST, 65, "resource.list", R, READER, store__resource_list,                     \
@@ -124,7 +142,9 @@
     X(NODE_LIST, 72, "node.list", R, READER, store__node_list, /* no arguments */)             \
     X(PRINCIPAL_LIST, 73, "principal.list", R, ADMIN, store__principal_list,                   \
       F(after, LIST_PRINCIPALS, OPT, list))                                                    \
-    X(NODE_REVOKED, 74, "node.revoked", R, READER, store__node_revoked_list, /* no arguments */)
+    X(NODE_REVOKED, 74, "node.revoked", R, READER, store__node_revoked_list, /* no arguments */) \
+    X(MODEL_LIST, 76, "model.list", R, READER, store__model_list,                              \
+      F(after, LIST, OPT, list))
 
 #define AUGUR_NODE_OPS(X)                                                         \
     X(STATUS,          "status",          R, ANY,    node__status)          \
@@ -132,6 +152,7 @@
     X(MEMBER_ADD,      "member.add",      W, ADMIN,  node__member_add)      \
     X(MEMBER_REMOVE,   "member.remove",   W, ADMIN,  node__member_remove)   \
     X(LEADER_TRANSFER, "leader.transfer", W, ADMIN,  node__leader_transfer) \
+    X(PREDICT,         "predict",         R, READER, node__predict) \
     X(TELEMETRY_REPORT, "telemetry.report", R, AGENT, node__telemetry_report) \
     X(TELEMETRY_HEARTBEAT, "telemetry.heartbeat", R, AGENT, node__telemetry_heartbeat) \
     X(TELEMETRY_GET,   "telemetry.get",   R, READER, node__telemetry_get)

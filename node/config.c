@@ -136,6 +136,24 @@ static const char usage_telemetry[] =
     "20000)\n"
     "  (config keys: lease-ms, telemetry-ring, telemetry-resources)\n";
 
+/* The scoring options (the leader's, docs/PREDICTOR.md "Live scoring"). */
+static const char usage_scoring[] =
+    "\nscoring (the leader's, docs/PREDICTOR.md):\n"
+    "  --score-interval-ms MS    the leader scores every reporting "
+    "resource\n"
+    "                            this often (default 1000)\n"
+    "  --score-step P            commit a score that moved by more than P\n"
+    "                            since the last commit (default 0.05)\n"
+    "  --score-enter P, --score-leave P  the hysteresis band: commit when "
+    "p\n"
+    "                            rises to ENTER or falls below LEAVE, never\n"
+    "                            inside [LEAVE, ENTER) (default 0.5, 0.4)\n"
+    "  --score-warm N            reports a leader needs from a resource "
+    "before\n"
+    "                            it scores it; until then its committed "
+    "score\n"
+    "                            stands (default 20)\n";
+
 static int parse_switch(const char *key,
                         const char *value,
                         bool *out,
@@ -254,6 +272,21 @@ static int config_set(struct node_config *cfg,
         }
         return 0;
     }
+    if (strcmp(key, "score-step") == 0 || strcmp(key, "score-enter") == 0 ||
+        strcmp(key, "score-leave") == 0) {
+        char *end = NULL;
+        double d = strtod(value, &end);
+        if (end == value || *end != '\0' || !(d > 0.0 && d < 1.0)) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE,
+                     "%s: expected a probability in (0, 1), got '%s'", key,
+                     value);
+            return AUGUR_EINVAL;
+        }
+        *(key[6] == 's'   ? &cfg->score_step
+          : key[6] == 'e' ? &cfg->score_enter
+                          : &cfg->score_leave) = d;
+        return 0;
+    }
     if (strcmp(key, "pre-vote") == 0) {
         return parse_switch(key, value, &cfg->pre_vote, errmsg);
     }
@@ -284,6 +317,9 @@ static int config_set(struct node_config *cfg,
         {"waiters-max", offsetof(struct node_config, waiters_max), 1, 1u << 20},
         {"page-bytes", offsetof(struct node_config, page_bytes), 1024,
          64u << 20},
+        {"score-interval-ms", offsetof(struct node_config, score_interval_ms),
+         50, 3600000},
+        {"score-warm", offsetof(struct node_config, score_warm), 1, 100000},
         {"client-unauth-max", offsetof(struct node_config, client_unauth_max),
          1, 1u << 20},
         {"client-unauth-per-source",
@@ -408,6 +444,12 @@ int node_config_parse(struct node_config *cfg,
     cfg->election_timeout_ms = 300;
     cfg->heartbeat_timeout_ms = 50;
     cfg->pre_vote = true;
+    /* Scores: a round a second; commits only past the band or a step. */
+    cfg->score_interval_ms = 1000;
+    cfg->score_warm = 20;
+    cfg->score_step = 0.05;
+    cfg->score_enter = 0.5;
+    cfg->score_leave = 0.4;
     cfg->member_reconcile = true;
     /* A parked long poll costs a few hundred bytes (its request is shed):
      * these caps keep a reader that parks and walks away to a few MB. */
@@ -443,13 +485,15 @@ int node_config_parse(struct node_config *cfg,
             /* One write: a reader that stops at the first line it wants
              * (grep -q) must not make the rest fail with SIGPIPE. */
             char text[sizeof usage + sizeof usage_limits +
-                      sizeof usage_telemetry];
+                      sizeof usage_telemetry + sizeof usage_scoring];
             size_t len = 0;
             memcpy(text, usage, sizeof usage - 1);
             len += sizeof usage - 1;
             memcpy(text + len, usage_limits, sizeof usage_limits - 1);
             len += sizeof usage_limits - 1;
-            memcpy(text + len, usage_telemetry, sizeof usage_telemetry);
+            memcpy(text + len, usage_telemetry, sizeof usage_telemetry - 1);
+            len += sizeof usage_telemetry - 1;
+            memcpy(text + len, usage_scoring, sizeof usage_scoring);
             fflush(stdout);
             if (write(STDOUT_FILENO, text, strlen(text)) < 0) {
                 return NODE_CONFIG_DONE; /* nobody reads: nothing to say */

@@ -279,6 +279,10 @@ int node_start(struct node *n, const struct node_config *cfg)
         goto err_after_lock;
     }
     store_page_bytes_set(n->store, cfg->page_bytes);
+    rv = node__scoring_init(n);
+    if (rv != 0) {
+        goto err_after_store_open;
+    }
 
     rc.id = cfg->id;
     rc.raft_dir = raft_dir;
@@ -296,7 +300,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     rv = replica_init(&n->replica, &n->loop, n->store, &rc, node__on_applied);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "raft: %s", n->replica.errmsg);
-        goto err_after_store_open;
+        goto err_after_scoring_init;
     }
     n->replica.data = n;
     node__membership_init(n);
@@ -361,6 +365,8 @@ err_after_ingest_init:
 err_after_replica_init:
     replica_close(&n->replica, NULL);
     uv_run(&n->loop, UV_RUN_DEFAULT);
+err_after_scoring_init:
+    node__scoring_close(n);
 err_after_store_open:
     store_close(n->store);
     n->store = NULL;
@@ -377,6 +383,7 @@ err:
 static void replica_closed(struct replica *r)
 {
     struct node *n = r->data;
+    node__scoring_close(n);
     node__ingest_close(n);
     store_close(n->store);
     n->store = NULL;

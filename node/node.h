@@ -10,9 +10,11 @@
 #include <uv.h>
 
 #include "api/server.h"
+#include "node/scoring.h"
 #include "node/telemetry.h"
 #include "raft/replica.h"
 #include "store/store.h"
+#include "wire/telemetry.h"
 
 #define NODE_ERRMSG_SIZE 512
 
@@ -54,6 +56,13 @@ struct node_config
     unsigned waiters_per_principal;
     unsigned waiters_max;
     unsigned page_bytes; /* a list or events page's byte budget */
+    /* Leader-side scoring (node/scoring.c): the cadence of rounds and the
+     * hysteresis of commits. */
+    unsigned score_interval_ms;
+    unsigned score_warm; /* reports before a resource is scored */
+    double score_step;
+    double score_enter;
+    double score_leave;
     /* Telemetry (node/ingest.c): the host lease, and the leader's bounds. */
     unsigned lease_ms;
     unsigned telemetry_ring;      /* batches kept per resource */
@@ -120,6 +129,7 @@ struct node
     uint64_t next_cert_check_ms;
     bool was_leader;
     struct node_membership membership;
+    struct node_scoring scoring; /* the leader's live scoring */
     /* The leader's telemetry and host leases (node/ingest.c); empty on a
      * follower.  No lease is declared expired before the grace time: a
      * new leader gives every host one full lease first. */
@@ -217,10 +227,19 @@ void node__ingest_status_pack(struct node *n, msgpack_packer *pk);
 const struct node_telemetry_resource *node__telemetry_find(
     struct node *n,
     const char *resource);
-/* Called on the leader for every accepted batch, after it was kept and the
- * host's lease renewed: the leader's scoring (node/scoring.c) feeds its
- * streaming features from it.  @b is valid during the call only. */
+/* Leader-side scoring (node/scoring.c).  init/close; the tick runs a
+ * round every score_interval_ms on the leader and forgets everything when
+ * leadership is lost.  node__scoring_observe is called on the leader for
+ * every accepted telemetry batch (by node/ingest.c); @b is valid during the
+ * call only.  node__predict serves the predict op. */
+int node__scoring_init(struct node *n);
+void node__scoring_close(struct node *n);
+void node__scoring_tick(struct node *n, uint64_t now_ms, bool leader);
 void node__scoring_observe(struct node *n, const struct telemetry_batch *b);
+void node__predict(struct node *n, struct api_call *call);
+/* status's "scoring" entry (one key and its map): what the leader tracks
+ * and has committed, the last round's time, the model of each kind. */
+void node__scoring_status_pack(struct node *n, msgpack_packer *pk);
 
 /* Milliseconds since the epoch (wall clock): the leader's stamp. */
 uint64_t node__now_ms(void);

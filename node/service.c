@@ -660,7 +660,7 @@ void node__status(struct node *n, struct api_call *call)
         sodium_bin2hex(digest, sizeof digest, d, sizeof d);
     }
 
-    node__result_begin(n, &pk, digest[0] != '\0' ? 13 : 12);
+    node__result_begin(n, &pk, digest[0] != '\0' ? 14 : 13);
     node__pack_str(&pk, "node");
     msgpack_pack_uint64(&pk, n->config.id);
     node__pack_str(&pk, "state");
@@ -681,6 +681,7 @@ void node__status(struct node *n, struct api_call *call)
     msgpack_pack_unsigned_int(&pk, n->n_waiters);
     node__members_fields_pack(n, &pk, "members");
     node__ingest_status_pack(n, &pk);
+    node__scoring_status_pack(n, &pk);
     if (digest[0] != '\0') {
         node__pack_str(&pk, "digest");
         node__pack_str(&pk, digest);
@@ -913,6 +914,7 @@ void node__tick(struct node *n)
     }
     (void)node__serving(n);
     node__membership_tick(n, now);
+    node__scoring_tick(n, now, leader);
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }

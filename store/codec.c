@@ -363,6 +363,71 @@ static int check_key(const char *op, const char *key, char *errmsg)
     return 0;
 }
 
+/* A checksum: 64 lowercase hex digits. */
+static int check_hex64(const char *op,
+                       const char *key,
+                       const char *hex,
+                       char *errmsg)
+{
+    size_t len = field_len(hex, STORE_DIGEST_HEX_SIZE);
+    bool ok = len == STORE_DIGEST_HEX_SIZE - 1;
+
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = (hex[i] >= '0' && hex[i] <= '9') ||
+             (hex[i] >= 'a' && hex[i] <= 'f');
+    }
+    if (!ok) {
+        return fail(errmsg, AUGUR_EINVAL,
+                    "%s: '%s' must be 64 lowercase hex digits (BLAKE2b-256)",
+                    op, key);
+    }
+    return 0;
+}
+
+/* A feature name: [A-Za-z0-9._:@/-], as a label key. */
+bool store__feature_valid(const char *name, size_t len)
+{
+    if (len == 0 || len >= STORE_FEATURE_SIZE) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!id_char((unsigned char)name[i]) && name[i] != '/') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int check_reasons(const char *op,
+                         const struct store_cmd *cmd,
+                         char *errmsg)
+{
+    unsigned n = cmd->u.score.n_reasons;
+
+    if (n > STORE_REASONS_MAX) {
+        return fail(errmsg, AUGUR_ETOOBIG, "%s: more than %d reasons", op,
+                    STORE_REASONS_MAX);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const struct store_reason *r = &cmd->u.score.reasons[i];
+        double c = r->contribution;
+
+        if (!store__feature_valid(r->feature,
+                                  field_len(r->feature, STORE_FEATURE_SIZE))) {
+            return fail(errmsg, AUGUR_EINVAL,
+                        "%s: a reason's 'feature' must be 1 to %d bytes of "
+                        "[A-Za-z0-9._:@/-]",
+                        op, STORE_FEATURE_SIZE - 1);
+        }
+        if (!(c >= -1e9 && c <= 1e9)) {
+            return fail(errmsg, AUGUR_EINVAL,
+                        "%s: a reason's 'contribution' must be a finite number",
+                        op);
+        }
+    }
+    return 0;
+}
+
 /* The edge.list cursor is "FROM/TO": '/' never occurs in an identifier. */
 static int check_edge_cursor(const char *op, const char *after, char *errmsg)
 {
@@ -436,7 +501,9 @@ int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
                 rv = check_id(op, f->key, m, empty_ok, errmsg);
                 break;
             case STORE__T_KIND:
-                rv = check_kind(op, m, errmsg);
+                if (!(empty_ok && ((const char *)m)[0] == '\0')) {
+                    rv = check_kind(op, m, errmsg);
+                }
                 break;
             case STORE__T_ADDR:
                 if (!(empty_ok && ((const char *)m)[0] == '\0')) {
@@ -506,6 +573,33 @@ int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
                 break;
             case STORE__T_LIST_PRINCIPALS:
                 rv = check_id(op, "after", cmd->u.list.after, true, errmsg);
+                break;
+            case STORE__T_CONF: {
+                double c = cmd->u.score.confidence;
+                if (cmd->u.score.has_confidence && !(c >= 0.0 && c <= 1.0)) {
+                    rv = fail(errmsg, AUGUR_EINVAL,
+                              "%s: '%s' must be a probability in [0, 1]", op,
+                              f->key);
+                }
+                break;
+            }
+            case STORE__T_REASONS:
+                rv = check_reasons(op, cmd, errmsg);
+                break;
+            case STORE__T_BYTES: {
+                const struct store_bytes *b = m;
+                if (b->ptr == NULL || b->len == 0) {
+                    rv = fail(errmsg, AUGUR_EINVAL,
+                              "%s: '%s' must be 1 or more bytes", op, f->key);
+                } else if (b->len > STORE_MODEL_CHUNK_MAX) {
+                    rv = fail(errmsg, AUGUR_ETOOBIG,
+                              "%s: '%s' is longer than %u bytes", op, f->key,
+                              STORE_MODEL_CHUNK_MAX);
+                }
+                break;
+            }
+            case STORE__T_DIGEST:
+                rv = check_hex64(op, f->key, m, errmsg);
                 break;
             case STORE__T_RESOURCES:
                 rv = check_resources(op, cmd, errmsg);
@@ -755,6 +849,104 @@ static int arg_labels(const struct args *a, struct store_cmd *cmd)
     return 0;
 }
 
+static int obj_number(const msgpack_object *o, double *out)
+{
+    switch (o->type) {
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            *out = o->via.f64;
+            return 0;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            *out = (double)o->via.u64;
+            return 0;
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            *out = (double)o->via.i64;
+            return 0;
+        default:
+            return AUGUR_EINVAL;
+    }
+}
+
+/* score.set's optional confidence. */
+static int arg_conf(const struct args *a, const char *key, struct store_cmd *c)
+{
+    const msgpack_object *o = arg_find(a, key);
+    double *out = &c->u.score.confidence;
+
+    if (o == NULL) {
+        return 0;
+    }
+    if (obj_number(o, out) != 0 || !(*out >= 0.0 && *out <= 1.0)) {
+        return fail(a->errmsg, AUGUR_EINVAL,
+                    "%s: '%s' must be a probability in [0, 1]", a->op, key);
+    }
+    *out += 0.0; /* -0 and 0: one representation */
+    c->u.score.has_confidence = true;
+    return 0;
+}
+
+/* [{"feature": NAME, "contribution": NUMBER}, ...] */
+static int arg_reasons(const struct args *a, struct store_cmd *cmd)
+{
+    const msgpack_object *o = arg_find(a, "reasons");
+
+    if (o == NULL) {
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY) {
+        return fail(a->errmsg, AUGUR_EINVAL,
+                    "%s: 'reasons' must be an array of {feature, "
+                    "contribution}",
+                    a->op);
+    }
+    if (o->via.array.size > STORE_REASONS_MAX) {
+        return fail(a->errmsg, AUGUR_ETOOBIG, "%s: more than %d reasons", a->op,
+                    STORE_REASONS_MAX);
+    }
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        struct store_reason *r = &cmd->u.score.reasons[i];
+        const msgpack_object *c;
+        struct args inner = {&o->via.array.ptr[i], a->op, a->errmsg};
+        int rv;
+
+        if (inner.map->type != MSGPACK_OBJECT_MAP) {
+            return fail(a->errmsg, AUGUR_EINVAL,
+                        "%s: a reason must be a map {feature, contribution}",
+                        a->op);
+        }
+        rv = arg_str(&inner, "feature", true, r->feature, sizeof r->feature);
+        if (rv != 0) {
+            return rv;
+        }
+        c = arg_find(&inner, "contribution");
+        if (c == NULL || obj_number(c, &r->contribution) != 0) {
+            return fail(a->errmsg, AUGUR_EINVAL,
+                        "%s: a reason's 'contribution' must be a number",
+                        a->op);
+        }
+    }
+    cmd->u.score.n_reasons = o->via.array.size;
+    return 0;
+}
+
+static int arg_bytes(const struct args *a,
+                     const char *key,
+                     struct store_bytes *out)
+{
+    const msgpack_object *o = arg_find(a, key);
+
+    if (o == NULL) {
+        return arg_missing(a, key);
+    }
+    if (o->type != MSGPACK_OBJECT_BIN) {
+        return fail(a->errmsg, AUGUR_EINVAL, "%s: '%s' must be binary", a->op,
+                    key);
+    }
+    out->ptr = o->via.bin.ptr;
+    out->len = o->via.bin.size;
+    return 0;
+}
+
 static int arg_resources(const struct args *a, struct store_cmd *cmd)
 {
     const msgpack_object *o = arg_find(a, "resources");
@@ -817,7 +1009,17 @@ static int decode_fields(const struct args *a, struct store_cmd *cmd)
             case STORE__T_ADDR:
             case STORE__T_NODE_ROLE:
             case STORE__T_KEY:
+            case STORE__T_DIGEST:
                 rv = arg_str(a, f->key, req, m, f->size);
+                break;
+            case STORE__T_CONF:
+                rv = arg_conf(a, f->key, cmd);
+                break;
+            case STORE__T_REASONS:
+                rv = arg_reasons(a, cmd);
+                break;
+            case STORE__T_BYTES:
+                rv = arg_bytes(a, f->key, m);
                 break;
             case STORE__T_STATE:
                 rv = arg_name(a, f->key, store_state_parse,

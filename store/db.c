@@ -30,6 +30,10 @@ const char *const store__db_names[STORE__DB_COUNT] = {
     [STORE__DB_PRINCIPALS] = "principals",
     [STORE__DB_PRINCIPAL_KEYS] = "principal_keys",
     [STORE__DB_REVOKED] = "revoked_node_keys",
+    [STORE__DB_MODELS] = "models",
+    [STORE__DB_MODEL_PENDING] = "model_pending",
+    [STORE__DB_MODEL_DATA] = "model_data",
+    [STORE__DB_MODEL_ACTIVE] = "model_active",
 };
 
 static const char meta_rev_key[] = "rev";

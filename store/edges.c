@@ -538,3 +538,45 @@ int store__edge_entry_check(struct store *s, const MDB_val *k, const MDB_val *v)
     }
     return kind_decode(s, v, &kind);
 }
+
+int store_edges_each(
+    struct store *s,
+    int (*fn)(void *arg, const char *from, const char *to, int kind),
+    void *arg)
+{
+    char from[STORE_ID_SIZE];
+    char to[STORE_ID_SIZE];
+    MDB_cursor *cur;
+    MDB_val k;
+    MDB_val v;
+    int kind;
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = store__cursor(s, s->rtxn, STORE__DB_EDGES, &cur);
+    if (rv != 0) {
+        mdb_txn_reset(s->rtxn);
+        return rv;
+    }
+    rv = store__step(s, cur, MDB_FIRST, &k, &v);
+    while (rv == 0) {
+        if (store__pair_split(&k, from, to) != 0 ||
+            kind_decode(s, &v, &kind) != 0) {
+            snprintf(s->errmsg, sizeof s->errmsg, "an edge is corrupt");
+            rv = AUGUR_EIO;
+            break;
+        }
+        rv = fn(arg, from, to, kind);
+        if (rv != 0) {
+            break;
+        }
+        rv = store__step(s, cur, MDB_NEXT, &k, &v);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_reset(s->rtxn);
+    return rv == AUGUR_ENOTFOUND ? 0 : rv;
+}

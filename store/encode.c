@@ -50,6 +50,10 @@ static size_t field_entries(const struct store__field *f,
     switch (f->type) {
         case STORE__T_U64:
             return *(const uint64_t *)m != 0;
+        case STORE__T_CONF:
+            return cmd->u.score.has_confidence;
+        case STORE__T_REASONS:
+            return cmd->u.score.n_reasons != 0;
         case STORE__T_LIMIT:
             return *(const unsigned *)m != 0;
         default:
@@ -73,8 +77,29 @@ static void encode_field(struct store__pack *p,
         case STORE__T_ADDR:
         case STORE__T_NODE_ROLE:
         case STORE__T_KEY:
+        case STORE__T_DIGEST:
             pack_kv_str(p, f->key, m);
             break;
+        case STORE__T_CONF:
+            store__pack_str(p, f->key);
+            msgpack_pack_double(k, cmd->u.score.confidence);
+            break;
+        case STORE__T_REASONS:
+            store__pack_str(p, f->key);
+            msgpack_pack_array(k, cmd->u.score.n_reasons);
+            for (unsigned i = 0; i < cmd->u.score.n_reasons; i++) {
+                msgpack_pack_map(k, 2);
+                pack_kv_str(p, "feature", cmd->u.score.reasons[i].feature);
+                store__pack_str(p, "contribution");
+                msgpack_pack_double(k, cmd->u.score.reasons[i].contribution);
+            }
+            break;
+        case STORE__T_BYTES: {
+            const struct store_bytes *b = (const struct store_bytes *)m;
+            store__pack_str(p, f->key);
+            msgpack_pack_bin_with_body(k, b->ptr, b->len);
+            break;
+        }
         case STORE__T_STATE:
             pack_kv_str(p, f->key, store_state_name(*(const int *)m));
             break;

@@ -235,4 +235,31 @@ int store__principal_key_entry_check(struct store *s,
                                      const MDB_val *k,
                                      const MDB_val *v);
 
+/* ---- models.c --------------------------------------------------------- */
+
+int store__model_chunk(struct store *s,
+                       MDB_txn *txn,
+                       const struct store_cmd *cmd);
+int store__model_commit(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd);
+int store__model_activate(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd);
+int store__model_list(struct store *s,
+                      MDB_txn *txn,
+                      const struct store_cmd *cmd);
+int store__model_entry_check(struct store *s,
+                             const MDB_val *k,
+                             const MDB_val *v);
+int store__model_pending_entry_check(struct store *s,
+                                     const MDB_val *k,
+                                     const MDB_val *v);
+int store__model_data_entry_check(struct store *s,
+                                  const MDB_val *k,
+                                  const MDB_val *v);
+int store__model_active_entry_check(struct store *s,
+                                    const MDB_val *k,
+                                    const MDB_val *v);
+
 #endif

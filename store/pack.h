@@ -72,6 +72,8 @@ int store__cmd_digest(const struct store_cmd *cmd,
 
 /* True when @id is a valid identifier of @len bytes. */
 bool store__id_valid(const char *id, size_t len);
+/* True when @name is a valid feature name of a reason (score.set). */
+bool store__feature_valid(const char *name, size_t len);
 
 /* ---- argument fields (common/ops.h's ARGS column) ----------------------- */
 
@@ -98,6 +100,10 @@ enum store__field_type
     STORE__T_LIST_EDGES,      /* after ("FROM/TO"), resource, limit */
     STORE__T_LIST_CLAIMS,     /* after, host, limit */
     STORE__T_LIST_PRINCIPALS, /* after, limit */
+    STORE__T_CONF,            /* score's optional confidence in [0, 1] */
+    STORE__T_REASONS,         /* [{"feature", "contribution"}]: score's */
+    STORE__T_BYTES,           /* binary, 1..STORE_MODEL_CHUNK_MAX bytes */
+    STORE__T_DIGEST,          /* 64 lowercase hex digits (BLAKE2b-256) */
     STORE__T_RESOURCES,       /* [id, ...]: an agent principal's scope */
 };
 

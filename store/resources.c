@@ -11,8 +11,14 @@
 
 /* A resource record is the msgpack array
  *   [kind, {label: value}, cap_cpu, cap_mem, used_cpu, used_mem, state,
- *    nil | [p, window_s, updated_at_ms] (, [leased, nil | prior_state])]
- * keyed by the id.  The ninth element is there only for a host whose
+ *    nil | [p, window_s, updated_at_ms]
+ *        | [p, window_s, updated_at_ms, confidence, model,
+ *           [[feature, contribution], ...]]
+ *    (, [leased, nil | prior_state])]
+ * keyed by the id.  The long form of the score, written only when a
+ * score.set gave a confidence, a model or reasons, came with issue 13;
+ * records of before keep the short one.  The ninth element is there only
+ * for a host whose
  * agent has reported (leased: the leader holds a lease on it, and a new
  * leader gives it one) or that is unreachable (prior_state: the state a
  * report restores).  Every other record keeps the 8 fields it had before
@@ -66,7 +72,8 @@ static int score_decode(const msgpack_object *o, struct store__resource *r)
         r->has_score = false;
         return 0;
     }
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3) {
+    if (o->type != MSGPACK_OBJECT_ARRAY ||
+        (o->via.array.size != 3 && o->via.array.size != 6)) {
         return AUGUR_EMALFORMED;
     }
     a = o->via.array.ptr;
@@ -78,7 +85,42 @@ static int score_decode(const msgpack_object *o, struct store__resource *r)
     }
     r->has_score = true;
     r->p = a[0].via.f64 == 0.0 ? 0.0 : a[0].via.f64;
+    r->confidence = -1.0;
+    if (o->via.array.size == 6) {
+        const msgpack_object *rs = &a[5];
+
+        if (a[3].type != MSGPACK_OBJECT_FLOAT64 ||
+            !(a[3].via.f64 == -1.0 ||
+              (a[3].via.f64 >= 0.0 && a[3].via.f64 <= 1.0)) ||
+            store__obj_str(&a[4], r->model, sizeof r->model) != 0 ||
+            (r->model[0] != '\0' &&
+             !store__id_valid(r->model, strlen(r->model))) ||
+            rs->type != MSGPACK_OBJECT_ARRAY ||
+            rs->via.array.size > STORE_REASONS_MAX) {
+            return AUGUR_EMALFORMED;
+        }
+        r->confidence = a[3].via.f64;
+        for (uint32_t i = 0; i < rs->via.array.size; i++) {
+            const msgpack_object *e = &rs->via.array.ptr[i];
+            struct store_reason *x = &r->reasons[i];
+
+            if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+                store__obj_str(&e->via.array.ptr[0], x->feature,
+                               sizeof x->feature) != 0 ||
+                !store__feature_valid(x->feature, strlen(x->feature)) ||
+                e->via.array.ptr[1].type != MSGPACK_OBJECT_FLOAT64) {
+                return AUGUR_EMALFORMED;
+            }
+            x->contribution = e->via.array.ptr[1].via.f64;
+        }
+        r->n_reasons = rs->via.array.size;
+    }
     return 0;
+}
+
+static bool score_long(const struct store__resource *r)
+{
+    return r->confidence >= 0.0 || r->model[0] != '\0' || r->n_reasons > 0;
 }
 
 /* The ninth element, [leased, nil | prior_state]: the prior state comes
@@ -126,6 +168,7 @@ static int resource_decode(struct store *s,
     uint64_t state;
 
     memset(r, 0, sizeof *r);
+    r->confidence = -1.0;
     if (!store__id_valid(k->mv_data, k->mv_size)) {
         return AUGUR_EMALFORMED;
     }
@@ -177,10 +220,23 @@ static int resource_encode(struct store *s, const struct store__resource *r)
     msgpack_pack_uint64(&p.pk, r->used.mem_mb);
     msgpack_pack_uint64(&p.pk, (uint64_t)r->state);
     if (r->has_score) {
-        msgpack_pack_array(&p.pk, 3);
+        bool full = score_long(r);
+
+        msgpack_pack_array(&p.pk, full ? 6 : 3);
         msgpack_pack_double(&p.pk, r->p);
         msgpack_pack_uint64(&p.pk, r->window_s);
         msgpack_pack_int64(&p.pk, r->updated_at);
+        if (full) {
+            msgpack_pack_double(&p.pk,
+                                r->confidence >= 0.0 ? r->confidence : -1.0);
+            store__pack_str(&p, r->model);
+            msgpack_pack_array(&p.pk, r->n_reasons);
+            for (unsigned i = 0; i < r->n_reasons; i++) {
+                msgpack_pack_array(&p.pk, 2);
+                store__pack_str(&p, r->reasons[i].feature);
+                msgpack_pack_double(&p.pk, r->reasons[i].contribution);
+            }
+        }
     } else {
         msgpack_pack_nil(&p.pk);
     }
@@ -246,13 +302,34 @@ void store__resource_pack(struct store__pack *p,
     }
     store__pack_str(p, "score");
     if (r->has_score) {
-        msgpack_pack_map(&p->pk, 3);
+        msgpack_pack_map(&p->pk, 3 + (r->confidence >= 0.0) +
+                                     (r->model[0] != '\0') +
+                                     (r->n_reasons > 0));
         store__pack_str(p, "p");
         msgpack_pack_double(&p->pk, r->p);
         store__pack_str(p, "window");
         msgpack_pack_uint64(&p->pk, r->window_s);
         store__pack_str(p, "updated_at");
         msgpack_pack_int64(&p->pk, r->updated_at);
+        if (r->confidence >= 0.0) {
+            store__pack_str(p, "confidence");
+            msgpack_pack_double(&p->pk, r->confidence);
+        }
+        if (r->model[0] != '\0') {
+            store__pack_str(p, "model");
+            store__pack_str(p, r->model);
+        }
+        if (r->n_reasons > 0) {
+            store__pack_str(p, "reasons");
+            msgpack_pack_array(&p->pk, r->n_reasons);
+            for (unsigned i = 0; i < r->n_reasons; i++) {
+                msgpack_pack_map(&p->pk, 2);
+                store__pack_str(p, "feature");
+                store__pack_str(p, r->reasons[i].feature);
+                store__pack_str(p, "contribution");
+                msgpack_pack_double(&p->pk, r->reasons[i].contribution);
+            }
+        }
     } else {
         msgpack_pack_nil(&p->pk);
     }
@@ -375,6 +452,7 @@ int store__resource_add(struct store *s,
     memcpy(r.kind, cmd->u.resource_add.kind, strlen(cmd->u.resource_add.kind));
     r.capacity = cmd->u.resource_add.capacity;
     r.state = STORE_STATE_ACTIVE;
+    r.confidence = -1.0;
     /* Labels are kept sorted by key: one state, one representation. */
     for (unsigned i = 0; i < cmd->u.resource_add.n_labels; i++) {
         const struct store_label *l = &cmd->u.resource_add.labels[i];
@@ -558,6 +636,15 @@ int store__score_set(struct store *s, MDB_txn *txn, const struct store_cmd *cmd)
     r.p = cmd->u.score.p == 0.0 ? 0.0 : cmd->u.score.p;
     r.window_s = cmd->u.score.window_s;
     r.updated_at = cmd->time_ms;
+    r.confidence =
+        cmd->u.score.has_confidence ? cmd->u.score.confidence + 0.0 : -1.0;
+    memcpy(r.model, cmd->u.score.model, sizeof r.model);
+    r.n_reasons = cmd->u.score.n_reasons;
+    memcpy(r.reasons, cmd->u.score.reasons, sizeof r.reasons);
+    for (unsigned i = 0; i < r.n_reasons; i++) {
+        /* -0 and 0 are one contribution: one representation. */
+        r.reasons[i].contribution += 0.0;
+    }
     rv = store__resource_store(s, txn, &old, &r);
     if (rv != 0) {
         return rv;
@@ -625,4 +712,31 @@ int store__pick_entry_check(struct store *s, const MDB_val *k, const MDB_val *v)
         return AUGUR_EMALFORMED;
     }
     return store__pick_key_decode(k, &bits, &free_cap, id);
+}
+
+int store_resource_score(struct store *s,
+                         const char *id,
+                         char *kind,
+                         bool *has_score,
+                         double *p,
+                         int64_t *updated_at)
+{
+    struct store__resource r;
+    int rc;
+    int rv;
+
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = store__resource_load(s, s->rtxn, id, &r);
+    mdb_txn_reset(s->rtxn);
+    if (rv != 0) {
+        return rv;
+    }
+    memcpy(kind, r.kind, STORE_KIND_SIZE);
+    *has_score = r.has_score;
+    *p = r.has_score ? r.p : 0.0;
+    *updated_at = r.has_score ? r.updated_at : 0;
+    return 0;
 }

@@ -63,6 +63,10 @@ static const entry_check_fn entry_checks[STORE__DB_COUNT] = {
     [STORE__DB_ANSWERS] = store__answer_entry_check,
     [STORE__DB_PRINCIPAL_KEYS] = store__principal_key_entry_check,
     [STORE__DB_REVOKED] = store__revoked_entry_check,
+    [STORE__DB_MODELS] = store__model_entry_check,
+    [STORE__DB_MODEL_PENDING] = store__model_pending_entry_check,
+    [STORE__DB_MODEL_DATA] = store__model_data_entry_check,
+    [STORE__DB_MODEL_ACTIVE] = store__model_active_entry_check,
 };
 
 /* Where serialized state goes: counted always, copied into @buf when set,

@@ -36,6 +36,37 @@
  * frame limit whatever the records hold; a page holds at least one item. */
 #define STORE_PAGE_BYTES_DEFAULT (1u << 20)
 
+/* Models in the store (model.chunk, model.commit, model.activate): a model
+ * file is published as chunks of at most STORE_MODEL_CHUNK_MAX bytes (the
+ * CLI sends STORE_MODEL_CHUNK_SIZE), at most STORE_MODEL_CHUNKS_MAX of
+ * them, and becomes visible only with the commit that checks them all. */
+#define STORE_MODEL_CHUNK_SIZE (256u << 10)
+#define STORE_MODEL_CHUNK_MAX (1u << 20)
+#define STORE_MODEL_CHUNKS_MAX 1024
+#define STORE_MODEL_SIZE_MAX (64ull << 20)
+/* A checksum: BLAKE2b-256 of the file, 64 lowercase hex digits + NUL. */
+#define STORE_DIGEST_HEX_SIZE 65
+
+/* The top reasons a score.set may carry (feature names are identifiers of
+ * at most STORE_FEATURE_SIZE - 1 bytes, "/" allowed too). */
+#define STORE_REASONS_MAX 5
+#define STORE_FEATURE_SIZE 64
+
+struct store_reason
+{
+    char feature[STORE_FEATURE_SIZE];
+    double contribution; /* finite */
+};
+
+/* Bytes a command carries (model.chunk's data).  Not a copy: @ptr points
+ * into the buffer the command was decoded from, so it is valid only as long
+ * as that buffer (a request being handled, an entry being applied). */
+struct store_bytes
+{
+    const void *ptr;
+    size_t len;
+};
+
 /* Operations, one per row of common/ops.h's AUGUR_STORE_OPS.  Numbers are
  * stored in the Raft log: append-only. */
 enum store_op
@@ -182,7 +213,25 @@ struct store_cmd
             char id[STORE_ID_SIZE];
             double p;          /* probability in [0, 1] */
             uint64_t window_s; /* prediction window, > 0 */
+            bool has_confidence;
+            double confidence;         /* [0, 1] when given */
+            char model[STORE_ID_SIZE]; /* "name@version", "" when none */
+            unsigned n_reasons;
+            struct store_reason reasons[STORE_REASONS_MAX];
         } score;
+        struct
+        {
+            char name[STORE_ID_SIZE];
+            uint64_t upload; /* the publish session, chosen by the client */
+            uint64_t index;  /* model.chunk: the chunk's number, from 0 */
+            struct store_bytes data;              /* model.chunk */
+            uint64_t chunks;                      /* model.commit */
+            uint64_t size;                        /* model.commit */
+            char checksum[STORE_DIGEST_HEX_SIZE]; /* model.commit */
+            char kind[STORE_KIND_SIZE]; /* commit: the model's own kind;
+                                           activate: the kind it scores;
+                                           "" = the default */
+        } model;
         struct
         {
             uint64_t id;
@@ -414,6 +463,47 @@ int store_node_key_revoked(struct store *s, const char *key_hex);
  * read: this is for display). */
 unsigned store_node_revoked_count(struct store *s, uint64_t id);
 uint64_t store_revoked_version(struct store *s);
+
+/* Models in the store, for the leader's scorer (every node holds them).
+ *
+ * store_model_active: the model activated for resource kind @kind: its name
+ * (STORE_ID_SIZE bytes), version and size.  0, AUGUR_ENOTFOUND (no model
+ * active for the kind, or the model is gone) or AUGUR_EIO.
+ *
+ * store_model_read: the bytes of model @name's published version into a
+ * buffer from malloc (*@buf, *@len, the caller frees it) and its version;
+ * the bytes are checked against the recorded checksum.  0,
+ * AUGUR_ENOTFOUND, AUGUR_ENOMEM or AUGUR_EIO (a chunk missing or the
+ * checksum differs: the store is corrupt). */
+int store_model_active(struct store *s,
+                       const char *kind,
+                       char *name,
+                       uint64_t *version,
+                       uint64_t *size) STORE_WARN_UNUSED;
+int store_model_read(struct store *s,
+                     const char *name,
+                     uint64_t *version,
+                     void **buf,
+                     size_t *len) STORE_WARN_UNUSED;
+
+/* A resource's kind and committed failure score, as the scorer needs them:
+ * @kind has STORE_KIND_SIZE bytes; *@has_score false when none was ever
+ * committed (*@p then 0).  0, AUGUR_ENOTFOUND or AUGUR_EIO. */
+int store_resource_score(struct store *s,
+                         const char *id,
+                         char *kind,
+                         bool *has_score,
+                         double *p,
+                         int64_t *updated_at) STORE_WARN_UNUSED;
+
+/* Every dependency edge, in (from, to) order, passed to @fn (ids valid only
+ * during the call).  @fn returns 0 to go on; anything else stops the walk
+ * and is returned.  @fn must not call the store: the walk holds its read
+ * transaction.  0 or AUGUR_EIO. */
+int store_edges_each(
+    struct store *s,
+    int (*fn)(void *arg, const char *from, const char *to, int kind),
+    void *arg) STORE_WARN_UNUSED;
 
 /* Snapshot: serialize the whole state into one buffer allocated with
  * @alloc, owned by the caller, in a format store_restore reads.  Returns 0,

@@ -37,6 +37,10 @@ enum store__db
     STORE__DB_PRINCIPALS,     /* name -> [key hex, role] */
     STORE__DB_PRINCIPAL_KEYS, /* key hex -> name */
     STORE__DB_REVOKED,        /* node key hex -> BE u64 node id */
+    STORE__DB_MODELS,         /* name -> model record (models.c) */
+    STORE__DB_MODEL_PENDING,  /* name, BE upload, BE u32 index -> chunk */
+    STORE__DB_MODEL_DATA,     /* name, BE u32 index -> published chunk */
+    STORE__DB_MODEL_ACTIVE,   /* kind -> model name */
     STORE__DB_COUNT
 };
 
@@ -80,6 +84,10 @@ struct store__resource
     double p;
     uint64_t window_s;
     int64_t updated_at;
+    double confidence;         /* < 0: not given */
+    char model[STORE_ID_SIZE]; /* "" when not given */
+    unsigned n_reasons;
+    struct store_reason reasons[STORE_REASONS_MAX];
 };
 
 /* A workload record, decoded.  @last_epoch is the epoch of the workload's

@@ -92,14 +92,19 @@ static void revoked_keys_survive_a_snapshot_and_change_the_digest(void **state)
 }
 
 /* A snapshot taken before the revoked keys' database existed (the same
- * bytes without its section, which is the last) still restores. */
+ * bytes without its section and those after it, all empty here) still
+ * restores. */
 static void a_snapshot_without_the_revoked_keys_restores(void **state)
 {
     struct fx *f = *state;
     struct store_cmd c;
     struct fx g;
     static const char name[] = "revoked_node_keys";
-    const size_t section = 1 + (sizeof name - 1) + 8; /* empty */
+    /* The empty sections from it to the end (issue 13's models came after
+     * it). */
+    static const char *const later[] = {"models", "model_pending", "model_data",
+                                        "model_active"};
+    size_t section = 1 + (sizeof name - 1) + 8;
     unsigned char *p;
     void *buf;
     size_t len;
@@ -112,9 +117,13 @@ static void a_snapshot_without_the_revoked_keys_restores(void **state)
     assert_int_equal(store_snapshot(f->s, malloc, &buf, &len), 0);
     p = buf;
     len -= 32; /* the checksum */
-    assert_memory_equal(p + len - 8 - (sizeof name - 1), name, sizeof name - 1);
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        section += 1 + strlen(later[i]) + 8;
+    }
+    assert_memory_equal(p + len - section + 1, name, sizeof name - 1);
     len -= section;
-    p[15]--; /* the number of databases, BE u32 at offset 12 */
+    p[15] -= 1 + sizeof later / sizeof later[0]; /* the number of databases,
+                                                    BE u32 at offset 12 */
     crypto_generichash(p + len, 32, p, len, NULL, 0);
     len += 32;
 
