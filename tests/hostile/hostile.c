@@ -33,9 +33,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,7 +43,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,9 +52,8 @@
 #include "common/error.h"
 #include "wire/proto.h"
 #include "wire/secure.h"
+#include "tests/lib/wire_conn.h"
 
-#define HOSTILE_ERRMSG_SIZE 256
-#define HOSTILE_IO_TIMEOUT_MS 30000
 /* 49 days, in milliseconds: under UINT32_MAX. */
 #define HOSTILE_WAIT_49_DAYS 4233600000u
 #define HOSTILE_FAR_FROM (1ull << 40)
@@ -76,6 +71,7 @@ struct hostile_options
     const char *mode;
     const char *host;
     uint64_t port;
+    char endpoint[300]; /* "host:port" */
     uint64_t count;
     uint64_t rounds;
     uint64_t hold_s;
@@ -90,24 +86,13 @@ struct hostile_options
     uint8_t cluster_pk[SECURE_PK_SIZE];
 };
 
-/* One connection and its receive buffer. */
-struct hostile_conn
-{
-    int fd;
-    uint8_t *buf;
-    size_t len;
-    size_t cap;
-    size_t consumed; /* bytes of the last frame returned, dropped next time */
-    struct secure_channel ch;
-    char errmsg[HOSTILE_ERRMSG_SIZE];
+/* What a failed read says: these texts are in the JSON lines printed. */
+static const struct wire_conn_words hostile_words = {
+    .closed = "the server closed",
+    .bad_frame = "invalid frame",
+    .unopened = "a frame does not open",
+    .no_memory = NULL,
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* @s as a JSON string literal, in one of 4 rotating static buffers (enough
  * for one printf). */
@@ -137,163 +122,12 @@ static const char *jq(const char *s)
 
 static int parse_u64(const char *flag, const char *s, uint64_t *out)
 {
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    if (s[0] == '\0' || s[0] == '-') {
-        goto bad;
-    }
-    v = strtoull(s, &end, 0);
-    if (errno != 0 || *end != '\0') {
-        goto bad;
-    }
-    *out = v;
-    return 0;
-bad:
-    fprintf(stderr, "augur-hostile: %s: expected a non-negative number\n",
-            flag);
-    return AUGUR_EINVAL;
-}
-
-static void set_timeout(int fd, int optname, int ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    (void)setsockopt(fd, SOL_SOCKET, optname, &tv, sizeof tv);
-}
-
-/* A TCP connection to host:port (IPv4 literal), connect bounded by @ms. */
-static int tcp_connect(const struct hostile_options *o, int ms)
-{
-    struct sockaddr_in sa;
-    int fd;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)o->port);
-    if (inet_pton(AF_INET, o->host, &sa.sin_addr) != 1) {
-        return -1;
-    }
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    set_timeout(fd, SO_SNDTIMEO, ms);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    set_timeout(fd, SO_RCVTIMEO, HOSTILE_IO_TIMEOUT_MS);
-    set_timeout(fd, SO_SNDTIMEO, HOSTILE_IO_TIMEOUT_MS);
-    return fd;
-}
-
-static int send_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
+    if (wire_conn_parse_u64(s, out) != 0) {
+        fprintf(stderr, "augur-hostile: %s: expected a non-negative number\n",
+                flag);
+        return AUGUR_EINVAL;
     }
     return 0;
-}
-
-static void conn_close(struct hostile_conn *c)
-{
-    if (c->fd >= 0) {
-        close(c->fd);
-        c->fd = -1;
-    }
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = c->consumed = 0;
-    secure_channel_close(&c->ch);
-}
-
-/* Send one whole inner frame, sealed once the channel is up. */
-static int conn_send_frame(struct hostile_conn *c, const void *buf, size_t len)
-{
-    msgpack_sbuffer sealed;
-    int rv = 0;
-
-    if (!c->ch.ready) {
-        return send_all(c->fd, buf, len) == 0 ? 0 : AUGUR_ECONNECT;
-    }
-    msgpack_sbuffer_init(&sealed);
-    rv = secure_seal(&c->ch, buf, len, &sealed);
-    if (rv == 0 && send_all(c->fd, sealed.data, sealed.size) != 0) {
-        snprintf(c->errmsg, sizeof c->errmsg, "send: %s", strerror(errno));
-        rv = AUGUR_ECONNECT;
-    }
-    msgpack_sbuffer_destroy(&sealed);
-    return rv;
-}
-
-/* Read one whole frame (opened when sealed); valid until the next call. */
-static int conn_read_frame(struct hostile_conn *c, struct proto_frame *frame)
-{
-    if (c->consumed > 0) {
-        memmove(c->buf, c->buf + c->consumed, c->len - c->consumed);
-        c->len -= c->consumed;
-        c->consumed = 0;
-    }
-    for (;;) {
-        ssize_t n;
-        int rv = proto_frame_parse(c->buf, c->len,
-                                   PROTO_FRAME_MAX + PROTO_SEAL_OVERHEAD, frame,
-                                   &c->consumed);
-        if (rv != 0) {
-            snprintf(c->errmsg, sizeof c->errmsg, "invalid frame: %s",
-                     augur_errname(rv));
-            return AUGUR_EPROTO;
-        }
-        if (c->consumed > 0 && c->ch.ready && frame->type == PROTO_SEALED) {
-            struct proto_frame inner;
-            rv = secure_open(&c->ch, frame, &inner);
-            if (rv != 0) {
-                snprintf(c->errmsg, sizeof c->errmsg,
-                         "a frame does not open: %s", augur_errname(rv));
-                return AUGUR_EPROTO;
-            }
-            *frame = inner;
-        }
-        if (c->consumed > 0) {
-            return 0;
-        }
-        if (c->cap - c->len < 65536) {
-            size_t cap = c->cap == 0 ? 131072 : c->cap * 2;
-            uint8_t *buf = realloc(c->buf, cap);
-            if (buf == NULL) {
-                return AUGUR_ENOMEM;
-            }
-            c->buf = buf;
-            c->cap = cap;
-        }
-        n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (n == 0) {
-            snprintf(c->errmsg, sizeof c->errmsg, "the server closed");
-            return AUGUR_ECONNECT;
-        }
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            snprintf(c->errmsg, sizeof c->errmsg, "recv: %s", strerror(errno));
-            return errno == EAGAIN || errno == EWOULDBLOCK ? AUGUR_ETIMEOUT
-                                                           : AUGUR_ECONNECT;
-        }
-        c->len += (size_t)n;
-    }
 }
 
 /* What an answer or a CLOSE says: status, rev, error text, "next". */
@@ -375,68 +209,21 @@ static int answer_describe(const struct proto_frame *f, struct answer_info *a)
     return 0;
 }
 
-/* The authenticated handshake: HELLO, CHALLENGE, AUTH, sealed WELCOME.  A
+/* Connect to the node and run the authenticated handshake as @client.  A
  * CLOSE instead is described in *@closed (status != 0). */
-static int conn_handshake(struct hostile_conn *c,
-                          const struct hostile_options *o,
-                          uint64_t client,
-                          struct answer_info *closed)
-{
-    struct secure_handshake hs;
-    struct proto_frame frame;
-    msgpack_sbuffer out;
-    char why[SECURE_ERRMSG_SIZE];
-    int rv;
-
-    memset(closed, 0, sizeof *closed);
-    msgpack_sbuffer_init(&out);
-    rv = secure_client_hello(&hs, client, o->cluster_pk, &out);
-    if (rv == 0 && send_all(c->fd, out.data, out.size) != 0) {
-        rv = AUGUR_ECONNECT;
-    }
-    out.size = 0;
-    if (rv == 0) {
-        rv = conn_read_frame(c, &frame);
-    }
-    if (rv == 0 && frame.type == PROTO_CLOSE) {
-        (void)answer_describe(&frame, closed);
-        rv = AUGUR_EPROTO;
-    } else if (rv == 0 && frame.type != PROTO_CHALLENGE) {
-        rv = AUGUR_EPROTO;
-    }
-    if (rv == 0) {
-        rv = secure_client_challenge(&hs, frame.payload, frame.len,
-                                     o->cluster_pk, &o->key, &out, &c->ch, why);
-        if (rv != 0) {
-            snprintf(c->errmsg, sizeof c->errmsg, "%s", why);
-        }
-    }
-    secure_handshake_wipe(&hs);
-    if (rv == 0 && send_all(c->fd, out.data, out.size) != 0) {
-        rv = AUGUR_ECONNECT;
-    }
-    msgpack_sbuffer_destroy(&out);
-    if (rv == 0) {
-        rv = conn_read_frame(c, &frame);
-    }
-    if (rv == 0 && frame.type == PROTO_CLOSE) {
-        (void)answer_describe(&frame, closed);
-        rv = AUGUR_EPROTO;
-    } else if (rv == 0 && frame.type != PROTO_WELCOME) {
-        rv = AUGUR_EPROTO;
-    }
-    return rv;
-}
-
-static int conn_open(struct hostile_conn *c,
+static int conn_open(struct wire_conn *c,
                      const struct hostile_options *o,
                      uint64_t client,
                      struct answer_info *closed)
 {
-    memset(c, 0, sizeof *c);
+    const struct wire_conn_auth a = {.cluster_pk = o->cluster_pk,
+                                     .key = &o->key};
+    struct proto_frame close_frame;
+    int rv;
+
+    wire_conn_init(c, &hostile_words);
     memset(closed, 0, sizeof *closed);
-    c->fd = tcp_connect(o, 5000);
-    if (c->fd < 0) {
+    if (wire_conn_connect(c, o->endpoint, NULL, 5000) != 0) {
         snprintf(c->errmsg, sizeof c->errmsg, "connect: %s", strerror(errno));
         return AUGUR_ECONNECT;
     }
@@ -445,7 +232,11 @@ static int conn_open(struct hostile_conn *c,
                  "AUGUR_KEY and AUGUR_CLUSTER_KEY are required");
         return AUGUR_EINVAL;
     }
-    return conn_handshake(c, o, client, closed);
+    rv = wire_conn_handshake(c, &a, client, &close_frame);
+    if (close_frame.type == PROTO_CLOSE) {
+        (void)answer_describe(&close_frame, closed);
+    }
+    return rv;
 }
 
 static void raise_nofile(void)
@@ -493,21 +284,22 @@ struct big_hello_job
 static void *big_hello_one(void *arg)
 {
     struct big_hello_job *j = arg;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = wire_conn_monotonic_ms();
     uint8_t hdr[PROTO_HEADER_SIZE];
-    int fd = tcp_connect(j->o, 5000);
+    struct wire_conn c;
 
     j->answer_type = -1;
-    if (fd < 0) {
+    wire_conn_init(&c, &hostile_words);
+    if (wire_conn_connect(&c, j->o->endpoint, NULL, 5000) != 0) {
         return NULL;
     }
-    set_timeout(fd, SO_RCVTIMEO, 15000);
-    if (send_all(fd, j->frame, j->len) == 0) {
-        ssize_t n = recv(fd, hdr, sizeof hdr, MSG_WAITALL);
+    wire_conn_set_timeout(c.fd, SO_RCVTIMEO, 15000);
+    if (wire_conn_send(&c, j->frame, j->len) == 0) {
+        ssize_t n = recv(c.fd, hdr, sizeof hdr, MSG_WAITALL);
         j->answer_type = n == (ssize_t)sizeof hdr ? hdr[4] : n < 0 ? 0 : -1;
     }
-    j->ms = now_ms() - t0;
-    close(fd);
+    j->ms = wire_conn_monotonic_ms() - t0;
+    wire_conn_close(&c);
     return NULL;
 }
 
@@ -606,7 +398,7 @@ static int run_hold(const struct hostile_options *o, bool partial)
     uint8_t *filler = NULL;
     size_t filler_len = 0;
     uint64_t opened = 0, failed = 0, send_failed = 0, closed = 0;
-    uint64_t t0 = now_ms(), open_ms, deadline;
+    uint64_t t0 = wire_conn_monotonic_ms(), open_ms, deadline;
     int first_errno = 0;
     unsigned consecutive = 0;
 
@@ -626,8 +418,9 @@ static int run_hold(const struct hostile_options *o, bool partial)
         proto_header_write(filler, PROTO_HELLO, PROTO_FRAME_MAX - 1);
     }
     for (uint64_t i = 0; i < o->count; i++) {
-        int fd = tcp_connect(o, 2000);
-        if (fd < 0) {
+        struct wire_conn c;
+        wire_conn_init(&c, &hostile_words);
+        if (wire_conn_connect(&c, o->endpoint, NULL, 2000) != 0) {
             if (first_errno == 0) {
                 first_errno = errno;
             }
@@ -639,16 +432,16 @@ static int run_hold(const struct hostile_options *o, bool partial)
         }
         consecutive = 0;
         if (partial) {
-            set_timeout(fd, SO_SNDTIMEO, 10000);
-            if (send_all(fd, filler, filler_len) != 0) {
+            wire_conn_set_timeout(c.fd, SO_SNDTIMEO, 10000);
+            if (wire_conn_send(&c, filler, filler_len) != 0) {
                 send_failed++;
             }
         }
-        fds[opened++] = fd;
+        fds[opened++] = c.fd; /* the connection owns nothing else */
     }
-    open_ms = now_ms() - t0;
-    deadline = now_ms() + o->hold_s * 1000;
-    while (now_ms() < deadline) {
+    open_ms = wire_conn_monotonic_ms() - t0;
+    deadline = wire_conn_monotonic_ms() + o->hold_s * 1000;
+    while (wire_conn_monotonic_ms() < deadline) {
         usleep(100 * 1000);
     }
     for (uint64_t i = 0; i < opened; i++) {
@@ -736,7 +529,7 @@ static int request_frame(msgpack_sbuffer *out,
 /* Writes apply only in a session the cluster knows (docs/PROTOCOL.md,
  * "Sessions"): open the connection's session as libaugur does, with a
  * request id the attacks never use, and wait for its answer. */
-static int conn_session_open(struct hostile_conn *c)
+static int conn_session_open(struct wire_conn *c)
 {
     const uint64_t id = (uint64_t)1 << 62;
     struct answer_info a;
@@ -747,11 +540,11 @@ static int conn_session_open(struct hostile_conn *c)
     msgpack_sbuffer_init(&out);
     rv = request_frame(&out, id, "session.open", NULL, 0, 0, false, 0);
     if (rv == 0) {
-        rv = conn_send_frame(c, out.data, out.size);
+        rv = wire_conn_send_frames(c, out.data, out.size);
     }
     msgpack_sbuffer_destroy(&out);
     if (rv == 0) {
-        rv = conn_read_frame(c, &f);
+        rv = wire_conn_read_frame(c, &f);
     }
     if (rv == 0 && (answer_describe(&f, &a) != 0 || f.type != PROTO_RESPONSE ||
                     a.status != 0)) {
@@ -764,7 +557,7 @@ static int conn_session_open(struct hostile_conn *c)
 
 static int run_polls(const struct hostile_options *o)
 {
-    struct hostile_conn c;
+    struct wire_conn c;
     struct answer_info closed;
     msgpack_sbuffer args, out;
     msgpack_packer pk;
@@ -783,7 +576,7 @@ static int run_polls(const struct hostile_options *o)
         rv = request_frame(&out, i, "events", &args, 0, HOSTILE_WAIT_49_DAYS,
                            o->stale, o->pad);
         if (rv == 0) {
-            rv = conn_send_frame(&c, out.data, out.size);
+            rv = wire_conn_send_frames(&c, out.data, out.size);
         }
         if (rv == 0) {
             sent++;
@@ -793,8 +586,8 @@ static int run_polls(const struct hostile_options *o)
         /* Give the node a moment to read everything, count what it answered
          * at once (a refusal), then hang up. */
         struct proto_frame f;
-        set_timeout(c.fd, SO_RCVTIMEO, 2000);
-        while (conn_read_frame(&c, &f) == 0) {
+        wire_conn_set_timeout(c.fd, SO_RCVTIMEO, 2000);
+        while (wire_conn_read_frame(&c, &f) == 0) {
             struct answer_info a;
             answered++;
             if (answered == 1 && answer_describe(&f, &a) == 0) {
@@ -808,7 +601,7 @@ static int run_polls(const struct hostile_options *o)
            ",\"first_answer_error\":%s,\"error\":%s}\n",
            o->port, o->count, o->pad, sent, answered, closed.status,
            jq(closed.error), jq(rv == 0 ? "" : c.errmsg));
-    conn_close(&c);
+    wire_conn_close(&c);
     msgpack_sbuffer_destroy(&out);
     msgpack_sbuffer_destroy(&args);
     return rv == 0 ? 0 : 1;
@@ -816,14 +609,14 @@ static int run_polls(const struct hostile_options *o)
 
 static int run_pipeline(const struct hostile_options *o)
 {
-    struct hostile_conn c;
+    struct wire_conn c;
     struct answer_info closed;
     msgpack_sbuffer args, out;
     uint64_t sent = 0, answered = 0, ok = 0, max_ok_rev = 0, min_ok_rev = 0;
     int64_t first_err_status = 0;
     char first_err[160] = "";
     bool server_closed = false;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = wire_conn_monotonic_ms();
     int rv;
 
     msgpack_sbuffer_init(&args);
@@ -838,7 +631,7 @@ static int run_pipeline(const struct hostile_options *o)
     if (rv == 0 && o->window == 0) {
         /* A node that pushes back stops reading: give up sending after 5 s
          * of that rather than the usual 30. */
-        set_timeout(c.fd, SO_SNDTIMEO, 5000);
+        wire_conn_set_timeout(c.fd, SO_SNDTIMEO, 5000);
     }
     while (rv == 0 && (sent < o->count || (o->window > 0 && answered < sent))) {
         struct proto_frame f;
@@ -851,7 +644,7 @@ static int run_pipeline(const struct hostile_options *o)
                                o->args_json != NULL ? &args : NULL,
                                o->client != 0 ? sent + 1 : 0, 0, o->stale, 0);
             if (rv == 0) {
-                rv = conn_send_frame(&c, out.data, out.size);
+                rv = wire_conn_send_frames(&c, out.data, out.size);
             }
             if (rv != 0) {
                 server_closed = true;
@@ -863,7 +656,7 @@ static int run_pipeline(const struct hostile_options *o)
         if (o->window == 0) {
             break;
         }
-        rv = conn_read_frame(&c, &f);
+        rv = wire_conn_read_frame(&c, &f);
         if (rv != 0) {
             server_closed = rv == AUGUR_ECONNECT;
             break;
@@ -891,8 +684,8 @@ static int run_pipeline(const struct hostile_options *o)
         }
     }
     if (o->window == 0 && rv == 0) {
-        uint64_t deadline = now_ms() + o->hold_s * 1000;
-        while (now_ms() < deadline) {
+        uint64_t deadline = wire_conn_monotonic_ms() + o->hold_s * 1000;
+        while (wire_conn_monotonic_ms() < deadline) {
             usleep(100 * 1000);
         }
         server_closed = closed_by_server(c.fd);
@@ -909,8 +702,8 @@ static int run_pipeline(const struct hostile_options *o)
            o->port, o->op, o->count, o->window, sent, answered, ok, min_ok_rev,
            max_ok_rev, first_err_status, jq(first_err),
            server_closed ? "true" : "false", closed.status, jq(closed.error),
-           jq(c.errmsg), now_ms() - t0);
-    conn_close(&c);
+           jq(c.errmsg), wire_conn_monotonic_ms() - t0);
+    wire_conn_close(&c);
     msgpack_sbuffer_destroy(&out);
     msgpack_sbuffer_destroy(&args);
     return 0;
@@ -948,7 +741,7 @@ static void biglist_args(msgpack_sbuffer *args, uint64_t i)
 
 static int run_biglist(const struct hostile_options *o)
 {
-    struct hostile_conn c;
+    struct wire_conn c;
     struct answer_info closed, a;
     struct proto_frame f;
     msgpack_sbuffer args, out;
@@ -972,12 +765,12 @@ static int run_biglist(const struct hostile_options *o)
             rv = request_frame(&out, sent + 1, "resource.add", &args, sent + 1,
                                0, false, 0);
             if (rv == 0) {
-                rv = conn_send_frame(&c, out.data, out.size);
+                rv = wire_conn_send_frames(&c, out.data, out.size);
             }
             sent++;
             continue;
         }
-        rv = conn_read_frame(&c, &f);
+        rv = wire_conn_read_frame(&c, &f);
         if (rv == 0 && answer_describe(&f, &a) == 0) {
             answered++;
             ok += a.status == 0 ? 1 : 0;
@@ -993,10 +786,10 @@ static int run_biglist(const struct hostile_options *o)
         rv = request_frame(&out, sent + 1, "resource.list", &args, 0, 0, false,
                            0);
         if (rv == 0) {
-            rv = conn_send_frame(&c, out.data, out.size);
+            rv = wire_conn_send_frames(&c, out.data, out.size);
         }
         if (rv == 0) {
-            rv = conn_read_frame(&c, &f);
+            rv = wire_conn_read_frame(&c, &f);
             if (rv == 0) {
                 answer_bytes = f.len;
                 (void)answer_describe(&f, &a);
@@ -1019,7 +812,7 @@ static int run_biglist(const struct hostile_options *o)
            o->port, o->count, ok, outcome, a.status, a.items,
            a.has_next ? "true" : "false", answer_bytes,
            jq(rv == 0 ? a.error : c.errmsg));
-    conn_close(&c);
+    wire_conn_close(&c);
     msgpack_sbuffer_destroy(&out);
     msgpack_sbuffer_destroy(&args);
     return rv == 0 ? 0 : 1;
@@ -1027,7 +820,7 @@ static int run_biglist(const struct hostile_options *o)
 
 static int run_peer_join(const struct hostile_options *o)
 {
-    struct hostile_conn c;
+    struct wire_conn c;
     struct answer_info closed;
     int rv = conn_open(&c, o, 99, &closed);
 
@@ -1037,50 +830,7 @@ static int run_peer_join(const struct hostile_options *o)
            jq(rv == 0               ? ""
               : c.errmsg[0] != '\0' ? c.errmsg
                                     : closed.error));
-    conn_close(&c);
-    return 0;
-}
-
-/* JSON scalars, arrays and objects as msgpack (for --args-json). */
-static int args_pack(msgpack_packer *pk, const json_t *j)
-{
-    const char *key;
-    json_t *v;
-    size_t i;
-
-    switch (json_typeof(j)) {
-        case JSON_OBJECT:
-            msgpack_pack_map(pk, json_object_size(j));
-            json_object_foreach((json_t *)j, key, v)
-            {
-                msgpack_pack_str_with_body(pk, key, strlen(key));
-                args_pack(pk, v);
-            }
-            return 0;
-        case JSON_ARRAY:
-            msgpack_pack_array(pk, json_array_size(j));
-            json_array_foreach(j, i, v)
-            {
-                args_pack(pk, v);
-            }
-            return 0;
-        case JSON_STRING:
-            return msgpack_pack_str_with_body(pk, json_string_value(j),
-                                              json_string_length(j));
-        case JSON_INTEGER:
-            return json_integer_value(j) >= 0
-                       ? msgpack_pack_uint64(pk,
-                                             (uint64_t)json_integer_value(j))
-                       : msgpack_pack_int64(pk, json_integer_value(j));
-        case JSON_REAL:
-            return msgpack_pack_double(pk, json_real_value(j));
-        case JSON_TRUE:
-            return msgpack_pack_true(pk);
-        case JSON_FALSE:
-            return msgpack_pack_false(pk);
-        case JSON_NULL:
-            return msgpack_pack_nil(pk);
-    }
+    wire_conn_close(&c);
     return 0;
 }
 
@@ -1097,7 +847,11 @@ static int pack_args_json(const char *text, msgpack_sbuffer *out)
         return 1;
     }
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    args_pack(&pk, j);
+    if (wire_conn_pack_json(&pk, j) != 0) {
+        fprintf(stderr, "augur-hostile: --args-json: cannot encode\n");
+        json_decref(j);
+        return 1;
+    }
     json_decref(j);
     return 0;
 }
@@ -1182,17 +936,14 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    snprintf(o.endpoint, sizeof o.endpoint, "%s:%" PRIu64, o.host, o.port);
     signal(SIGPIPE, SIG_IGN);
-    if (getenv("AUGUR_KEY") != NULL && getenv("AUGUR_CLUSTER_KEY") != NULL) {
+    {
         char why[SECURE_ERRMSG_SIZE];
-        if (secure_init() != 0 ||
-            secure_key_load_secret(getenv("AUGUR_KEY"), &o.key, why) != 0 ||
-            secure_key_load_public(getenv("AUGUR_CLUSTER_KEY"), o.cluster_pk,
-                                   why) != 0) {
+        if (wire_conn_keys_from_env(&o.key, o.cluster_pk, &o.keyed, why) != 0) {
             fprintf(stderr, "augur-hostile: keys: %s\n", why);
             return 2;
         }
-        o.keyed = true;
     }
     if (strcmp(o.mode, "big-hello") == 0) {
         return run_big_hello(&o);

@@ -81,19 +81,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,10 +101,9 @@
 #include "wire/secure.h"
 #include "common/error.h"
 #include "common/ops.h"
+#include "tests/lib/wire_conn.h"
 
-#define WIRE_IO_TIMEOUT_MS 30000
 #define WIRE_CLOSE_WAIT_MS 5000
-#define WIRE_ERRMSG_SIZE 256
 
 static const char usage[] =
     "usage: augur-wire --endpoint HOST:PORT --client ID --seq N [--ack N]\n"
@@ -165,248 +161,6 @@ struct wire_options
     const char *node_cert; /* its certificate for @key */
     struct secure_identity node;
 };
-
-/* One connection and its receive buffer. */
-struct wire_conn
-{
-    int fd;
-    uint8_t *buf;
-    size_t len;
-    size_t cap;
-    struct secure_channel ch; /* ready after an authenticated handshake */
-    char errmsg[WIRE_ERRMSG_SIZE];
-};
-
-static int parse_u64(const char *flag, const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    if (s[0] == '\0' || s[0] == '-') {
-        goto bad;
-    }
-    v = strtoull(s, &end, 0);
-    if (errno != 0 || *end != '\0') {
-        goto bad;
-    }
-    *out = v;
-    return 0;
-bad:
-    fprintf(stderr,
-            "augur-wire: %s: expected a non-negative number, got '%s'\n", flag,
-            s);
-    return AUGUR_EINVAL;
-}
-
-static void set_timeout(int fd, int optname, int ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    (void)setsockopt(fd, SOL_SOCKET, optname, &tv, sizeof tv);
-}
-
-/* Connect to "HOST:PORT" (the last colon separates the port), from the
- * IPv4 address @source when it is not NULL. */
-static int wire_connect_from(struct wire_conn *c,
-                             const char *endpoint,
-                             const char *source);
-
-static int wire_connect(struct wire_conn *c, const char *endpoint)
-{
-    return wire_connect_from(c, endpoint, NULL);
-}
-
-static int wire_connect_from(struct wire_conn *c,
-                             const char *endpoint,
-                             const char *source)
-{
-    char host[256];
-    const char *colon = strrchr(endpoint, ':');
-    struct addrinfo hints;
-    struct addrinfo *res;
-    struct addrinfo *ai;
-    size_t host_len;
-    int rv;
-
-    memset(c, 0, sizeof *c);
-    c->fd = -1;
-    if (colon == NULL || colon == endpoint || colon[1] == '\0') {
-        snprintf(c->errmsg, sizeof c->errmsg,
-                 "endpoint '%s': expected HOST:PORT", endpoint);
-        return AUGUR_EINVAL;
-    }
-    host_len = (size_t)(colon - endpoint);
-    if (host_len >= sizeof host) {
-        snprintf(c->errmsg, sizeof c->errmsg, "endpoint '%s': host too long",
-                 endpoint);
-        return AUGUR_EINVAL;
-    }
-    memcpy(host, endpoint, host_len);
-    host[host_len] = '\0';
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    rv = getaddrinfo(host, colon + 1, &hints, &res);
-    if (rv != 0) {
-        snprintf(c->errmsg, sizeof c->errmsg, "getaddrinfo %s: %s", endpoint,
-                 gai_strerror(rv));
-        return AUGUR_ECONNECT;
-    }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                       ai->ai_protocol);
-        if (c->fd < 0) {
-            continue;
-        }
-        if (source != NULL) {
-            struct sockaddr_in from;
-            memset(&from, 0, sizeof from);
-            from.sin_family = AF_INET;
-            if (inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
-                bind(c->fd, (struct sockaddr *)&from, sizeof from) != 0) {
-                snprintf(c->errmsg, sizeof c->errmsg, "bind %s: %s", source,
-                         strerror(errno));
-                close(c->fd);
-                c->fd = -1;
-                continue;
-            }
-        }
-        if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-            break;
-        }
-        snprintf(c->errmsg, sizeof c->errmsg, "connect %s: %s", endpoint,
-                 strerror(errno));
-        close(c->fd);
-        c->fd = -1;
-    }
-    freeaddrinfo(res);
-    if (c->fd < 0) {
-        if (c->errmsg[0] == '\0') {
-            snprintf(c->errmsg, sizeof c->errmsg, "connect %s: no address",
-                     endpoint);
-        }
-        return AUGUR_ECONNECT;
-    }
-    set_timeout(c->fd, SO_RCVTIMEO, WIRE_IO_TIMEOUT_MS);
-    set_timeout(c->fd, SO_SNDTIMEO, WIRE_IO_TIMEOUT_MS);
-    return 0;
-}
-
-static void wire_close(struct wire_conn *c)
-{
-    if (c->fd >= 0) {
-        close(c->fd);
-        c->fd = -1;
-    }
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = 0;
-    secure_channel_close(&c->ch);
-}
-
-/* Send whole frames, sealed when the channel is up. */
-static int wire_send(struct wire_conn *c, const void *buf, size_t len);
-
-static int wire_send_frames(struct wire_conn *c, const void *buf, size_t len)
-{
-    msgpack_sbuffer sealed;
-    int rv;
-
-    if (!c->ch.ready) {
-        return wire_send(c, buf, len);
-    }
-    msgpack_sbuffer_init(&sealed);
-    rv = secure_seal(&c->ch, buf, len, &sealed);
-    if (rv == 0) {
-        rv = wire_send(c, sealed.data, sealed.size);
-    }
-    msgpack_sbuffer_destroy(&sealed);
-    return rv;
-}
-
-/* Send all of @buf.  AUGUR_ECONNECT when the peer closed or reset. */
-static int wire_send(struct wire_conn *c, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            snprintf(c->errmsg, sizeof c->errmsg, "send: %s", strerror(errno));
-            return errno == EAGAIN || errno == EWOULDBLOCK ? AUGUR_ETIMEOUT
-                                                           : AUGUR_ECONNECT;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Read one whole frame into @c's buffer and describe it in @frame; the frame
- * stays valid until the next call, which first drops it (*@consumed). */
-static int wire_read_frame(struct wire_conn *c,
-                           struct proto_frame *frame,
-                           size_t *consumed)
-{
-    if (*consumed > 0) {
-        memmove(c->buf, c->buf + *consumed, c->len - *consumed);
-        c->len -= *consumed;
-        *consumed = 0;
-    }
-    for (;;) {
-        ssize_t n;
-        int rv = proto_frame_parse(c->buf, c->len,
-                                   PROTO_FRAME_MAX + PROTO_SEAL_OVERHEAD, frame,
-                                   consumed);
-        if (rv != 0) {
-            snprintf(c->errmsg, sizeof c->errmsg,
-                     "server sent an invalid frame: %s", augur_errname(rv));
-            return AUGUR_EPROTO;
-        }
-        if (*consumed > 0 && c->ch.ready && frame->type == PROTO_SEALED) {
-            struct proto_frame inner;
-            rv = secure_open(&c->ch, frame, &inner);
-            if (rv != 0) {
-                snprintf(c->errmsg, sizeof c->errmsg,
-                         "server sent a frame that does not open: %s",
-                         augur_errname(rv));
-                return AUGUR_EPROTO;
-            }
-            *frame = inner;
-        }
-        if (*consumed > 0) {
-            return 0;
-        }
-        if (c->cap - c->len < 65536) {
-            size_t cap = c->cap == 0 ? 131072 : c->cap * 2;
-            uint8_t *buf = realloc(c->buf, cap);
-            if (buf == NULL) {
-                snprintf(c->errmsg, sizeof c->errmsg, "out of memory");
-                return AUGUR_ENOMEM;
-            }
-            c->buf = buf;
-            c->cap = cap;
-        }
-        n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (n == 0) {
-            snprintf(c->errmsg, sizeof c->errmsg,
-                     "server closed the connection");
-            return AUGUR_ECONNECT;
-        }
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            snprintf(c->errmsg, sizeof c->errmsg, "recv: %s", strerror(errno));
-            return errno == EAGAIN || errno == EWOULDBLOCK ? AUGUR_ETIMEOUT
-                                                           : AUGUR_ECONNECT;
-        }
-        c->len += (size_t)n;
-    }
-}
 
 /* Convert a msgpack object to JSON.  Returns a new reference or NULL. */
 static json_t *json_from_msgpack(const msgpack_object *o)
@@ -482,62 +236,6 @@ static json_t *json_from_msgpack(const msgpack_object *o)
     }
 }
 
-/* Pack a JSON value as msgpack.  Returns 0 or AUGUR_EINVAL/AUGUR_ENOMEM. */
-static int json_to_msgpack(msgpack_packer *pk, const json_t *j)
-{
-    const char *key;
-    json_t *v;
-    size_t i;
-
-    switch (json_typeof(j)) {
-        case JSON_OBJECT:
-            if (msgpack_pack_map(pk, json_object_size(j)) != 0) {
-                return AUGUR_ENOMEM;
-            }
-            json_object_foreach((json_t *)j, key, v)
-            {
-                if (msgpack_pack_str_with_body(pk, key, strlen(key)) != 0 ||
-                    json_to_msgpack(pk, v) != 0) {
-                    return AUGUR_ENOMEM;
-                }
-            }
-            return 0;
-        case JSON_ARRAY:
-            if (msgpack_pack_array(pk, json_array_size(j)) != 0) {
-                return AUGUR_ENOMEM;
-            }
-            json_array_foreach(j, i, v)
-            {
-                if (json_to_msgpack(pk, v) != 0) {
-                    return AUGUR_ENOMEM;
-                }
-            }
-            return 0;
-        case JSON_STRING:
-            return msgpack_pack_str_with_body(pk, json_string_value(j),
-                                              json_string_length(j)) != 0
-                       ? AUGUR_ENOMEM
-                       : 0;
-        case JSON_INTEGER: {
-            json_int_t n = json_integer_value(j);
-            int rv = n >= 0 ? msgpack_pack_uint64(pk, (uint64_t)n)
-                            : msgpack_pack_int64(pk, (int64_t)n);
-            return rv != 0 ? AUGUR_ENOMEM : 0;
-        }
-        case JSON_REAL:
-            return msgpack_pack_double(pk, json_real_value(j)) != 0
-                       ? AUGUR_ENOMEM
-                       : 0;
-        case JSON_TRUE:
-            return msgpack_pack_true(pk) != 0 ? AUGUR_ENOMEM : 0;
-        case JSON_FALSE:
-            return msgpack_pack_false(pk) != 0 ? AUGUR_ENOMEM : 0;
-        case JSON_NULL:
-            return msgpack_pack_nil(pk) != 0 ? AUGUR_ENOMEM : 0;
-    }
-    return AUGUR_EINVAL;
-}
-
 /* Print the payload of a frame (a msgpack map) as one JSON line; when
  * @member is not NULL, print only that member of the map. */
 static int print_payload(const struct proto_frame *frame,
@@ -555,7 +253,7 @@ static int print_payload(const struct proto_frame *frame,
     msgpack_unpacked_init(&u);
     rv = proto_payload_unpack(frame->payload, frame->len, &u);
     if (rv != 0) {
-        snprintf(errmsg, WIRE_ERRMSG_SIZE, "undecodable payload: %s",
+        snprintf(errmsg, WIRE_CONN_ERRMSG_SIZE, "undecodable payload: %s",
                  augur_errname(rv));
         msgpack_unpacked_destroy(&u);
         return AUGUR_EPROTO;
@@ -585,7 +283,8 @@ static int print_payload(const struct proto_frame *frame,
                ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
                : NULL;
     if (text == NULL) {
-        snprintf(errmsg, WIRE_ERRMSG_SIZE, "cannot render the answer as JSON");
+        snprintf(errmsg, WIRE_CONN_ERRMSG_SIZE,
+                 "cannot render the answer as JSON");
         json_decref(j);
         msgpack_unpacked_destroy(&u);
         return AUGUR_ENOMEM;
@@ -600,71 +299,55 @@ static int print_payload(const struct proto_frame *frame,
     return 0;
 }
 
+/* Connect @c (not yet initialised) to @endpoint. */
+static int wire_connect(struct wire_conn *c, const char *endpoint)
+{
+    wire_conn_init(c, NULL);
+    return wire_conn_connect(c, endpoint, NULL, 0);
+}
+
 /* Print a CLOSE frame's map as a JSON line and say so in c->errmsg. */
 static int wire_closed(struct wire_conn *c, const struct proto_frame *frame)
 {
-    char errmsg[WIRE_ERRMSG_SIZE] = "";
+    char errmsg[WIRE_CONN_ERRMSG_SIZE] = "";
     (void)print_payload(frame, NULL, NULL, false, errmsg);
     snprintf(c->errmsg, sizeof c->errmsg,
              "server closed the connection (CLOSE frame)");
     return AUGUR_EPROTO;
 }
 
-/* The authenticated handshake: HELLO, CHALLENGE, AUTH, sealed WELCOME. */
+/* The authenticated handshake: HELLO, CHALLENGE, AUTH, sealed WELCOME, as
+ * a client or, with --peer-as, as a node; --mutate nomac and truncate
+ * break it on purpose.  A CLOSE instead is printed and refused. */
 static int wire_handshake_keyed(struct wire_conn *c,
                                 const struct wire_options *o,
                                 uint64_t client)
 {
-    struct secure_handshake hs;
+    uint8_t other[SECURE_PK_SIZE];
+    struct wire_conn_auth a = {
+        .cluster_pk = o->cluster_pk,
+        .key = &o->key,
+        .node = o->peer_as != 0 ? &o->node : NULL,
+    };
+    struct proto_frame closed;
     struct proto_frame frame;
-    msgpack_sbuffer out;
-    char why[SECURE_ERRMSG_SIZE];
-    size_t consumed = 0;
+    msgpack_sbuffer auth;
     int rv;
 
-    msgpack_sbuffer_init(&out);
     if (o->mutate != NULL && strcmp(o->mutate, "nomac") == 0) {
-        uint8_t other[SECURE_PK_SIZE];
         memcpy(other, o->cluster_pk, sizeof other);
         other[0] ^= 0x01;
-        rv = secure_client_hello(&hs, client, other, &out);
-    } else {
-        rv = secure_client_hello(&hs, client, o->cluster_pk, &out);
+        a.hello_pk = other;
     }
-    if (rv == 0) {
-        rv = wire_send(c, out.data, out.size);
-    }
-    out.size = 0;
-    if (rv == 0) {
-        rv = wire_read_frame(c, &frame, &consumed);
-    }
-    if (rv == 0 && frame.type == PROTO_CLOSE) {
-        rv = wire_closed(c, &frame);
-    } else if (rv == 0 && frame.type != PROTO_CHALLENGE) {
-        snprintf(c->errmsg, sizeof c->errmsg,
-                 "expected CHALLENGE, got a frame of type %d", (int)frame.type);
-        rv = AUGUR_EPROTO;
-    }
-    if (rv == 0) {
-        rv = o->peer_as != 0
-                 ? secure_node_challenge(&hs, frame.payload, frame.len,
-                                         o->cluster_pk, &o->node, &out, &c->ch,
-                                         why)
-                 : secure_client_challenge(&hs, frame.payload, frame.len,
-                                           o->cluster_pk, &o->key, &out, &c->ch,
-                                           why);
-        if (rv != 0) {
-            snprintf(c->errmsg, sizeof c->errmsg, "%s", why);
-        }
-    }
-    secure_handshake_wipe(&hs);
+    msgpack_sbuffer_init(&auth);
+    rv = wire_conn_handshake_begin(c, &a, client, &auth, &closed);
     if (rv == 0 && o->mutate != NULL && strcmp(o->mutate, "truncate") == 0) {
         /* Half an AUTH, then the end of the stream. */
-        rv = wire_send(c, out.data, out.size / 2);
+        rv = wire_conn_send(c, auth.data, auth.size / 2);
         shutdown(c->fd, SHUT_WR);
-        msgpack_sbuffer_destroy(&out);
+        msgpack_sbuffer_destroy(&auth);
         if (rv == 0) {
-            rv = wire_read_frame(c, &frame, &consumed);
+            rv = wire_conn_read_frame(c, &frame);
         }
         if (rv == 0 && frame.type == PROTO_CLOSE) {
             return wire_closed(c, &frame);
@@ -678,22 +361,11 @@ static int wire_handshake_keyed(struct wire_conn *c,
         return rv;
     }
     if (rv == 0) {
-        rv = wire_send(c, out.data, out.size);
+        rv = wire_conn_handshake_end(c, &auth, &closed);
     }
-    msgpack_sbuffer_destroy(&out);
-    if (rv == 0) {
-        rv = wire_read_frame(c, &frame, &consumed);
-    }
-    if (rv == 0 && frame.type == PROTO_CLOSE) {
-        rv = wire_closed(c, &frame);
-    } else if (rv == 0 && frame.type != PROTO_WELCOME) {
-        snprintf(c->errmsg, sizeof c->errmsg,
-                 "expected WELCOME, got a frame of type %d", (int)frame.type);
-        rv = AUGUR_EPROTO;
-    }
-    if (rv == 0) {
-        memmove(c->buf, c->buf + consumed, c->len - consumed);
-        c->len -= consumed;
+    msgpack_sbuffer_destroy(&auth);
+    if (closed.type == PROTO_CLOSE) {
+        rv = wire_closed(c, &closed);
     }
     return rv;
 }
@@ -706,7 +378,6 @@ static int wire_handshake(struct wire_conn *c,
     struct proto_hello hello;
     struct proto_frame frame;
     msgpack_sbuffer out;
-    size_t consumed = 0;
     int rv;
 
     if (o->keyed && !o->plain) {
@@ -719,13 +390,13 @@ static int wire_handshake(struct wire_conn *c,
     msgpack_sbuffer_init(&out);
     rv = proto_hello_encode(&out, &hello);
     if (rv == 0) {
-        rv = wire_send(c, out.data, out.size);
+        rv = wire_conn_send(c, out.data, out.size);
     }
     msgpack_sbuffer_destroy(&out);
     if (rv != 0) {
         return rv;
     }
-    rv = wire_read_frame(c, &frame, &consumed);
+    rv = wire_conn_read_frame(c, &frame);
     if (rv != 0) {
         return rv;
     }
@@ -737,9 +408,6 @@ static int wire_handshake(struct wire_conn *c,
                  "expected WELCOME, got a frame of type %d", (int)frame.type);
         return AUGUR_EPROTO;
     }
-    /* Drop the WELCOME from the buffer. */
-    memmove(c->buf, c->buf + consumed, c->len - consumed);
-    c->len -= consumed;
     return 0;
 }
 
@@ -749,12 +417,11 @@ static int wire_handshake(struct wire_conn *c,
 static int wire_await(struct wire_conn *c, uint64_t id, bool quiet)
 {
     struct proto_frame frame;
-    char errmsg[WIRE_ERRMSG_SIZE];
-    size_t consumed = 0;
+    char errmsg[WIRE_CONN_ERRMSG_SIZE];
     uint64_t got = 0;
     int rv;
 
-    rv = wire_read_frame(c, &frame, &consumed);
+    rv = wire_conn_read_frame(c, &frame);
     if (rv != 0) {
         return rv;
     }
@@ -773,8 +440,6 @@ static int wire_await(struct wire_conn *c, uint64_t id, bool quiet)
                  id);
         rv = AUGUR_EPROTO;
     }
-    memmove(c->buf, c->buf + consumed, c->len - consumed);
-    c->len -= consumed;
     return rv;
 }
 
@@ -800,7 +465,7 @@ static int wire_open_session(struct wire_conn *c, const struct wire_options *o)
     msgpack_sbuffer_init(&out);
     rv = proto_request_append(&out, &req, NULL, 0);
     if (rv == 0) {
-        rv = wire_send_frames(c, out.data, out.size);
+        rv = wire_conn_send_frames(c, out.data, out.size);
     }
     if (rv == 0) {
         rv = wire_await(c, req.id, true);
@@ -864,7 +529,7 @@ static int args_pack(const char *text,
         free(bytes);
     }
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    rv = json_to_msgpack(&pk, json);
+    rv = wire_conn_pack_json(&pk, json);
     json_decref(json);
     if (rv != 0) {
         fprintf(stderr, "augur-wire: --args-json: cannot encode\n");
@@ -872,8 +537,6 @@ static int args_pack(const char *text,
     }
     return 0;
 }
-
-static uint64_t monotonic_ms(void);
 
 /* --park: N requests at once, then read what comes for --hold-ms, then
  * hang up. */
@@ -884,7 +547,6 @@ static int run_park(const struct wire_options *o)
     msgpack_sbuffer out;
     uint64_t deadline;
     uint64_t answered = 0;
-    size_t consumed = 0;
     int rv;
 
     msgpack_sbuffer_init(&args);
@@ -915,23 +577,23 @@ static int run_park(const struct wire_options *o)
                      augur_errname(rv));
             break;
         }
-        rv = wire_send_frames(&c, out.data, out.size);
+        rv = wire_conn_send_frames(&c, out.data, out.size);
     }
     if (rv == 0) {
         printf("sent: %" PRIu64 "\n", o->park);
         fflush(stdout);
     }
-    deadline = monotonic_ms() + o->hold_ms;
+    deadline = wire_conn_monotonic_ms() + o->hold_ms;
     while (rv == 0) {
         struct proto_frame frame;
-        char errmsg[WIRE_ERRMSG_SIZE];
-        uint64_t now = monotonic_ms();
+        char errmsg[WIRE_CONN_ERRMSG_SIZE];
+        uint64_t now = wire_conn_monotonic_ms();
 
         if (now >= deadline) {
             break;
         }
-        set_timeout(c.fd, SO_RCVTIMEO, (int)(deadline - now));
-        rv = wire_read_frame(&c, &frame, &consumed);
+        wire_conn_set_timeout(c.fd, SO_RCVTIMEO, (int)(deadline - now));
+        rv = wire_conn_read_frame(&c, &frame);
         if (rv == AUGUR_ETIMEOUT) {
             rv = 0;
             break;
@@ -951,7 +613,7 @@ static int run_park(const struct wire_options *o)
     if (rv != 0) {
         fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
     }
-    wire_close(&c);
+    wire_conn_close(&c);
     msgpack_sbuffer_destroy(&out);
     msgpack_sbuffer_destroy(&args);
     return rv == 0 ? 0 : 1;
@@ -962,32 +624,16 @@ static int run_requests(const struct wire_options *o)
     struct wire_conn c;
     msgpack_sbuffer args;
     msgpack_sbuffer out;
-    json_t *json = NULL;
     int rv;
 
     msgpack_sbuffer_init(&args);
     msgpack_sbuffer_init(&out);
     if (o->args_json != NULL) {
-        json_error_t jerr;
-        msgpack_packer pk;
-
-        json = json_loads(o->args_json, JSON_REJECT_DUPLICATES, &jerr);
-        if (json == NULL || !json_is_object(json)) {
-            fprintf(stderr, "augur-wire: --args-json: %s\n",
-                    json == NULL ? jerr.text : "expected a JSON object");
-            json_decref(json);
-            msgpack_sbuffer_destroy(&out);
-            msgpack_sbuffer_destroy(&args);
-            return 2;
-        }
-        msgpack_packer_init(&pk, &args, msgpack_sbuffer_write);
-        rv = json_to_msgpack(&pk, json);
-        json_decref(json);
+        rv = args_pack(o->args_json, 0, 0, &args);
         if (rv != 0) {
-            fprintf(stderr, "augur-wire: --args-json: cannot encode\n");
             msgpack_sbuffer_destroy(&out);
             msgpack_sbuffer_destroy(&args);
-            return 1;
+            return rv;
         }
     }
 
@@ -1003,7 +649,7 @@ static int run_requests(const struct wire_options *o)
         uint8_t hdr[PROTO_HEADER_SIZE];
         /* Only the header: the server must refuse on the length alone. */
         proto_header_write(hdr, PROTO_SEALED, 2 * (size_t)PROTO_FRAME_MAX);
-        rv = wire_send(&c, hdr, sizeof hdr);
+        rv = wire_conn_send(&c, hdr, sizeof hdr);
         if (rv == 0) {
             rv = wire_await_answer(&c, 1);
         }
@@ -1045,14 +691,14 @@ static int run_requests(const struct wire_options *o)
                 sealed.data[sealed.size - 1] ^= 0x01;
             }
             if (rv == 0) {
-                rv = wire_send(&c, sealed.data, sealed.size);
+                rv = wire_conn_send(&c, sealed.data, sealed.size);
             }
             if (rv == 0) {
                 rv = wire_await_answer(&c, id);
             }
             if (rv == 0 && strcmp(o->mutate, "replay") == 0) {
                 /* The same bytes again: the counter has moved on. */
-                rv = wire_send(&c, sealed.data, sealed.size);
+                rv = wire_conn_send(&c, sealed.data, sealed.size);
                 if (rv == 0) {
                     rv = wire_await_answer(&c, id);
                 }
@@ -1060,7 +706,7 @@ static int run_requests(const struct wire_options *o)
             msgpack_sbuffer_destroy(&sealed);
             continue;
         }
-        rv = wire_send_frames(&c, out.data, out.size);
+        rv = wire_conn_send_frames(&c, out.data, out.size);
         if (rv == 0) {
             rv = wire_await_answer(&c, id);
         }
@@ -1068,17 +714,10 @@ static int run_requests(const struct wire_options *o)
     if (rv != 0) {
         fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
     }
-    wire_close(&c);
+    wire_conn_close(&c);
     msgpack_sbuffer_destroy(&out);
     msgpack_sbuffer_destroy(&args);
     return rv == 0 ? 0 : 1;
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* xorshift64*: reproducible bytes from a seed. */
@@ -1114,47 +753,47 @@ static int run_garbage(const struct wire_options *o)
     }
     if (rv != 0) {
         fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
-        wire_close(&c);
+        wire_conn_close(&c);
         free(bytes);
         return 1;
     }
-    deadline = monotonic_ms() + WIRE_CLOSE_WAIT_MS;
-    set_timeout(c.fd, SO_SNDTIMEO, WIRE_CLOSE_WAIT_MS);
-    rv = wire_send(&c, bytes, o->garbage_bytes);
+    deadline = wire_conn_monotonic_ms() + WIRE_CLOSE_WAIT_MS;
+    wire_conn_set_timeout(c.fd, SO_SNDTIMEO, WIRE_CLOSE_WAIT_MS);
+    rv = wire_conn_send(&c, bytes, o->garbage_bytes);
     free(bytes);
     if (rv == AUGUR_ECONNECT) {
         printf("closed: the server closed the connection while we sent (%s)\n",
                c.errmsg);
-        wire_close(&c);
+        wire_conn_close(&c);
         return 0;
     }
     /* Drain whatever the server says (a CLOSE frame, say) until it closes
      * the connection or the time is up. */
     for (;;) {
         uint8_t sink[4096];
-        uint64_t now = monotonic_ms();
+        uint64_t now = wire_conn_monotonic_ms();
         ssize_t n;
 
         if (now >= deadline) {
             break;
         }
-        set_timeout(c.fd, SO_RCVTIMEO, (int)(deadline - now));
+        wire_conn_set_timeout(c.fd, SO_RCVTIMEO, (int)(deadline - now));
         n = recv(c.fd, sink, sizeof sink, 0);
         if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE))) {
             printf("closed: the server closed the connection\n");
-            wire_close(&c);
+            wire_conn_close(&c);
             return 0;
         }
         if (n < 0 && errno != EINTR && errno != EAGAIN &&
             errno != EWOULDBLOCK) {
             printf("error: recv: %s\n", strerror(errno));
-            wire_close(&c);
+            wire_conn_close(&c);
             return 1;
         }
     }
     printf("open: the server kept the connection open for %d ms\n",
            WIRE_CLOSE_WAIT_MS);
-    wire_close(&c);
+    wire_conn_close(&c);
     return 1;
 }
 
@@ -1176,11 +815,11 @@ static int run_peer(struct wire_options *o)
     }
     if (rv != 0) {
         printf("refused: %s\n", c.errmsg);
-        wire_close(&c);
+        wire_conn_close(&c);
         return 1;
     }
     printf("accepted\n");
-    wire_close(&c);
+    wire_conn_close(&c);
     return 0;
 }
 
@@ -1210,16 +849,16 @@ static int run_big_hello(const struct wire_options *o)
     chunk[2] = (uint8_t)(total >> 8);
     chunk[3] = (uint8_t)total;
     chunk[4] = PROTO_HELLO;
-    start = monotonic_ms();
-    set_timeout(c.fd, SO_SNDTIMEO, (int)o->within_ms + 1000);
-    rv = wire_send(&c, chunk, 5);
+    start = wire_conn_monotonic_ms();
+    wire_conn_set_timeout(c.fd, SO_SNDTIMEO, (int)o->within_ms + 1000);
+    rv = wire_conn_send(&c, chunk, 5);
     total -= 1; /* the type byte */
     {
         uint32_t pairs = (uint32_t)((total - 5) / 2);
         uint8_t hdr[5] = {0xdf, (uint8_t)(pairs >> 24), (uint8_t)(pairs >> 16),
                           (uint8_t)(pairs >> 8), (uint8_t)pairs};
         if (rv == 0) {
-            rv = wire_send(&c, hdr, sizeof hdr);
+            rv = wire_conn_send(&c, hdr, sizeof hdr);
         }
         sent = sizeof hdr;
     }
@@ -1227,27 +866,27 @@ static int run_big_hello(const struct wire_options *o)
     while (rv == 0 && sent < total) {
         size_t n =
             total - sent < sizeof chunk ? (size_t)(total - sent) : sizeof chunk;
-        rv = wire_send(&c, chunk, n);
+        rv = wire_conn_send(&c, chunk, n);
         sent += n;
     }
     /* Wait for the end of the stream (a CLOSE frame may come first). */
     for (;;) {
         uint8_t sink[4096];
-        uint64_t now = monotonic_ms();
+        uint64_t now = wire_conn_monotonic_ms();
         ssize_t n;
 
         if (now - start > o->within_ms + 5000) {
             break;
         }
-        set_timeout(c.fd, SO_RCVTIMEO, 200);
+        wire_conn_set_timeout(c.fd, SO_RCVTIMEO, 200);
         n = recv(c.fd, sink, sizeof sink, 0);
         if (n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE))) {
             break;
         }
     }
     {
-        uint64_t took = monotonic_ms() - start;
-        wire_close(&c);
+        uint64_t took = wire_conn_monotonic_ms() - start;
+        wire_conn_close(&c);
         if (took <= o->within_ms) {
             printf("closed after %" PRIu64 " ms (sent %" PRIu64 " bytes)\n",
                    took, sent);
@@ -1289,7 +928,8 @@ static int run_conns(const struct wire_options *o)
     for (uint64_t i = 0; i < o->conns; i++) {
         struct wire_conn c;
         fds[i] = -1;
-        if (wire_connect_from(&c, o->endpoint, o->source) != 0) {
+        wire_conn_init(&c, NULL);
+        if (wire_conn_connect(&c, o->endpoint, o->source, 0) != 0) {
             if (failed == 0) {
                 fprintf(stderr, "augur-wire: %s\n", c.errmsg);
             }
@@ -1304,8 +944,8 @@ static int run_conns(const struct wire_options *o)
                        MSG_NOSIGNAL | MSG_DONTWAIT);
         }
     }
-    start = monotonic_ms();
-    while (closed < opened && monotonic_ms() - start < o->hold_ms) {
+    start = wire_conn_monotonic_ms();
+    while (closed < opened && wire_conn_monotonic_ms() - start < o->hold_ms) {
         for (uint64_t i = 0; i < o->conns; i++) {
             struct pollfd p = {.fd = fds[i], .events = POLLIN};
             uint8_t sink[4096];
@@ -1316,7 +956,7 @@ static int run_conns(const struct wire_options *o)
             }
             n = recv(fds[i], sink, sizeof sink, MSG_DONTWAIT);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                uint64_t t = monotonic_ms() - start;
+                uint64_t t = wire_conn_monotonic_ms() - start;
                 close(fds[i]);
                 fds[i] = -1;
                 closed++;
@@ -1356,10 +996,10 @@ static int run_flood(const struct wire_options *o)
     }
     if (rv != 0) {
         fprintf(stderr, "augur-wire: %s: %s\n", o->endpoint, c.errmsg);
-        wire_close(&c);
+        wire_conn_close(&c);
         return 1;
     }
-    set_timeout(c.fd, SO_SNDTIMEO, 3000);
+    wire_conn_set_timeout(c.fd, SO_SNDTIMEO, 3000);
     msgpack_sbuffer_init(&plain);
     msgpack_sbuffer_init(&sealed);
     while (rv == 0 && sent < o->flood) {
@@ -1381,8 +1021,8 @@ static int run_flood(const struct wire_options *o)
                             : 0;
         }
         if (rv == 0) {
-            rv = c.ch.ready ? wire_send(&c, sealed.data, sealed.size)
-                            : wire_send(&c, plain.data, plain.size);
+            rv = c.ch.ready ? wire_conn_send(&c, sealed.data, sealed.size)
+                            : wire_conn_send(&c, plain.data, plain.size);
         }
         if (rv == AUGUR_ETIMEOUT) {
             stalled = true;
@@ -1401,8 +1041,45 @@ static int run_flood(const struct wire_options *o)
     if (o->hold_ms > 0) {
         usleep((useconds_t)(o->hold_ms * 1000));
     }
-    wire_close(&c);
+    wire_conn_close(&c);
     return 0;
+}
+
+/* The options that take a number (getopt's value), and where it goes. */
+static const struct
+{
+    int opt;
+    size_t offset;
+} number_options[] = {
+    {'c', offsetof(struct wire_options, client)},
+    {'s', offsetof(struct wire_options, seq)},
+    {'a', offsetof(struct wire_options, ack)},
+    {'r', offsetof(struct wire_options, repeat)},
+    {'g', offsetof(struct wire_options, garbage_bytes)},
+    {'x', offsetof(struct wire_options, seed)},
+    {'A', offsetof(struct wire_options, peer_as)},
+    {'p', offsetof(struct wire_options, park)},
+    {'w', offsetof(struct wire_options, wait_ms)},
+    {'d', offsetof(struct wire_options, pad)},
+    {'l', offsetof(struct wire_options, hold_ms)},
+    {'B', offsetof(struct wire_options, big_hello)},
+    {'W', offsetof(struct wire_options, within_ms)},
+    {'I', offsetof(struct wire_options, conns)},
+    {'F', offsetof(struct wire_options, conns)},
+    {'T', offsetof(struct wire_options, hold_ms)},
+    {'L', offsetof(struct wire_options, flood)},
+};
+
+/* Where the number of option @opt goes in @o, or NULL. */
+static uint64_t *number_option(struct wire_options *o, int opt)
+{
+    for (size_t i = 0; i < sizeof number_options / sizeof number_options[0];
+         i++) {
+        if (number_options[i].opt == opt) {
+            return (uint64_t *)((char *)o + number_options[i].offset);
+        }
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -1440,6 +1117,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct wire_options o;
+    int longindex = 0;
     int opt;
 
     memset(&o, 0, sizeof o);
@@ -1448,20 +1126,18 @@ int main(int argc, char **argv)
     o.seed = 1;
     o.within_ms = 1000;
     o.hold_ms = 15000;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int rv = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, &longindex)) != -1) {
+        uint64_t *number = number_option(&o, opt);
+        if (number != NULL && wire_conn_parse_u64(optarg, number) != 0) {
+            fprintf(stderr,
+                    "augur-wire: --%s: expected a non-negative number, got "
+                    "'%s'\n",
+                    longopts[longindex].name, optarg);
+            return 2;
+        }
         switch (opt) {
             case 'e':
                 o.endpoint = optarg;
-                break;
-            case 'c':
-                rv = parse_u64("--client", optarg, &o.client);
-                break;
-            case 's':
-                rv = parse_u64("--seq", optarg, &o.seq);
-                break;
-            case 'a':
-                rv = parse_u64("--ack", optarg, &o.ack);
                 break;
             case 'o':
                 o.op = optarg;
@@ -1469,27 +1145,17 @@ int main(int argc, char **argv)
             case 'j':
                 o.args_json = optarg;
                 break;
-            case 'r':
-                rv = parse_u64("--repeat", optarg, &o.repeat);
-                break;
             case 'S':
                 o.stale = true;
                 break;
             case 'g':
                 o.garbage_mode = true;
-                rv = parse_u64("--garbage", optarg, &o.garbage_bytes);
-                break;
-            case 'x':
-                rv = parse_u64("--seed", optarg, &o.seed);
                 break;
             case 'H':
                 o.hello = true;
                 break;
             case 'P':
                 o.plain = true;
-                break;
-            case 'A':
-                rv = parse_u64("--peer-as", optarg, &o.peer_as);
                 break;
             case 'N':
                 o.node_cert = optarg;
@@ -1511,51 +1177,25 @@ int main(int argc, char **argv)
             case 'V':
                 o.vary = true;
                 break;
-            case 'p':
-                rv = parse_u64("--park", optarg, &o.park);
-                break;
-            case 'w':
-                rv = parse_u64("--wait-ms", optarg, &o.wait_ms);
-                break;
-            case 'd':
-                rv = parse_u64("--pad", optarg, &o.pad);
-                break;
             case 'l':
-                rv = parse_u64("--hold-ms", optarg, &o.hold_ms);
+            case 'T':
                 o.flood_hold_set = true;
-                break;
-            case 'B':
-                rv = parse_u64("--big-hello", optarg, &o.big_hello);
-                break;
-            case 'W':
-                rv = parse_u64("--within", optarg, &o.within_ms);
-                break;
-            case 'I':
-                rv = parse_u64("--idle-conns", optarg, &o.conns);
                 break;
             case 'F':
                 o.partial = true;
-                rv = parse_u64("--partial-frames", optarg, &o.conns);
                 break;
             case 'U':
                 o.source = optarg;
-                break;
-            case 'T':
-                rv = parse_u64("--hold", optarg, &o.hold_ms);
-                o.flood_hold_set = true;
-                break;
-            case 'L':
-                rv = parse_u64("--flood", optarg, &o.flood);
                 break;
             case 'h':
                 fputs(usage, stdout);
                 return 0;
             default:
-                fputs(usage, stderr);
-                return 2;
-        }
-        if (rv != 0) {
-            return 2;
+                if (number == NULL) {
+                    fputs(usage, stderr);
+                    return 2;
+                }
+                break;
         }
     }
     if (optind != argc || o.endpoint == NULL) {
@@ -1563,16 +1203,12 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (getenv("AUGUR_KEY") != NULL && getenv("AUGUR_CLUSTER_KEY") != NULL) {
+    {
         char why[SECURE_ERRMSG_SIZE];
-        if (secure_init() != 0 ||
-            secure_key_load_secret(getenv("AUGUR_KEY"), &o.key, why) != 0 ||
-            secure_key_load_public(getenv("AUGUR_CLUSTER_KEY"), o.cluster_pk,
-                                   why) != 0) {
+        if (wire_conn_keys_from_env(&o.key, o.cluster_pk, &o.keyed, why) != 0) {
             fprintf(stderr, "augur-wire: keys: %s\n", why);
             return 2;
         }
-        o.keyed = true;
     }
     if (o.peer_as != 0) {
         if (!o.keyed || o.node_cert == NULL) {
