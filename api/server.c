@@ -68,6 +68,8 @@ struct api_conn
     struct secure_handshake hs;
     struct secure_channel ch; /* ready from READY on */
     uint8_t key[SECURE_PK_SIZE];
+    struct secure_cert cert; /* a node's certificate, when has_cert */
+    bool has_cert;
     char principal[API_NAME_SIZE];
     int role;
     uint64_t accepted_ms; /* uv_now at accept */
@@ -354,7 +356,9 @@ static void conn_auth(struct api_conn *c, const struct proto_frame *f)
         return;
     }
     memset(&ch, 0, sizeof ch);
-    rv = secure_server_auth(&c->hs, f->payload, f->len, c->key, &ch, errmsg);
+    rv =
+        secure_server_auth_any(&c->hs, f->payload, f->len, s->config.cluster_pk,
+                               c->key, &c->cert, &c->has_cert, &ch, errmsg);
     secure_handshake_wipe(&c->hs);
     if (rv != 0) {
         secure_channel_close(&ch);
@@ -365,7 +369,8 @@ static void conn_auth(struct api_conn *c, const struct proto_frame *f)
      * not a principal: the refusal goes out sealed, and a client trusts
      * only a sealed one (a clear CLOSE could come from anyone). */
     c->ch = ch;
-    rv = s->config.auth_cb(s, c->key, c->principal, &c->role, errmsg);
+    rv = s->config.auth_cb(s, c->key, c->has_cert ? &c->cert : NULL,
+                           c->principal, &c->role, errmsg);
     if (rv != 0) {
         conn_refuse(c, rv, errmsg);
         return;
@@ -860,9 +865,12 @@ void api_server_revalidate(struct api_server *s)
         if (c->state != CONN_READY) {
             continue;
         }
-        if (s->config.auth_cb(s, c->key, name, &role, errmsg) != 0) {
+        if (s->config.auth_cb(s, c->key, c->has_cert ? &c->cert : NULL, name,
+                              &role, errmsg) != 0) {
             char why[API_NAME_SIZE + API_ERRMSG_SIZE + 32];
-            snprintf(why, sizeof why, "principal %s was removed: %s",
+            snprintf(why, sizeof why,
+                     c->has_cert ? "%s may no longer connect: %s"
+                                 : "principal %s was removed: %s",
                      c->principal, errmsg);
             conn_refuse(c, AUGUR_EAUTH, why);
             continue;

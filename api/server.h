@@ -55,9 +55,14 @@ typedef void (*api_server_close_cb)(struct api_server *s);
 /* Decide whether the proven public key @key may use the cluster: 0 with the
  * principal's name (API_NAME_SIZE bytes) and role, or AUGUR_EAUTH (unknown
  * key) with a reason in @errmsg (API_ERRMSG_SIZE bytes).  The key's
- * signature is verified by then, so the refusal goes out sealed. */
+ * signature is verified by then, so the refusal goes out sealed.  @cert is
+ * NULL for a principal; for a node (its AUTH carried a certificate) it is
+ * that certificate, already checked against the cluster key, unexpired and
+ * certifying @key: whether that node is one of the cluster's, unrevoked, is
+ * the callback's to decide. */
 typedef int (*api_auth_cb)(struct api_server *s,
                            const uint8_t key[SECURE_PK_SIZE],
+                           const struct secure_cert *cert,
                            char *name,
                            int *role,
                            char *errmsg);

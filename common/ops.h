@@ -35,7 +35,8 @@
  *           the leader after a redirect); W: changes the cluster
  *   ROLE    as above, plus ANY (every principal, agents included); AGENT
  *           admits agents (checked against their resources by the
- *           handler) and every higher role
+ *           handler) and every higher role; NODE admits a node's uplink
+ *           only (a follower forwarding reports), never a principal
  *   HANDLER node/'s function, (struct node *, struct api_call *) */
 #ifndef AUGUR_COMMON_OPS_H
 #define AUGUR_COMMON_OPS_H
@@ -155,7 +156,8 @@
     X(PREDICT,         "predict",         R, READER, node__predict) \
     X(TELEMETRY_REPORT, "telemetry.report", R, AGENT, node__telemetry_report) \
     X(TELEMETRY_HEARTBEAT, "telemetry.heartbeat", R, AGENT, node__telemetry_heartbeat) \
-    X(TELEMETRY_GET,   "telemetry.get",   R, READER, node__telemetry_get)
+    X(TELEMETRY_GET,   "telemetry.get",   R, READER, node__telemetry_get) \
+    X(TELEMETRY_FORWARD, "telemetry.forward", R, NODE, node__telemetry_forward)
 /* clang-format on */
 
 /* Every op, store and node alike, for code that names an op without caring
@@ -183,6 +185,9 @@ enum augur_role_rank
     AUGUR_ROLE_OPERATOR = 3,
     AUGUR_ROLE_ADMIN = 4,
     AUGUR_ROLE_INTERNAL = 5,
+    /* Only a node of the cluster, by its certified key (a follower's
+     * uplink): no principal, not even an admin; and a node only these. */
+    AUGUR_ROLE_NODE = 6,
 };
 
 /* The op's wire name ("claim.acquire"); NULL for AUGUR_OP_NONE or out of

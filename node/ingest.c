@@ -1,8 +1,10 @@
 /* Telemetry ingest on the leader: the telemetry.report, .heartbeat and .get
  * ops, host leases (renewed by reports and heartbeats, swept on every
  * tick) and the status figures.  Telemetry is not replicated; only the
- * leases' verdicts are, as resource.lease commands.  A follower answers
- * ENOTLEADER with the leader's address, and libaugur reconnects there. */
+ * leases' verdicts are, as resource.lease commands.  A follower checks a
+ * report's scope itself, answers the agent at once and forwards the report
+ * to the leader over its uplink (node/uplink.c) as telemetry.forward, which
+ * the leader takes from a node's uplink only. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,12 +27,23 @@
 
 int node__ingest_init(struct node *n)
 {
-    return node_telemetry_init(&n->telemetry, n->config.telemetry_ring,
-                               n->config.telemetry_resources, INGEST_BYTES_MAX);
+    int rv =
+        node_telemetry_init(&n->telemetry, n->config.telemetry_ring,
+                            n->config.telemetry_resources, INGEST_BYTES_MAX);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = node_uplink_init(&n->uplink, &n->loop, n->config.id, &n->identity,
+                          n->cluster_pk);
+    if (rv != 0) {
+        node_telemetry_close(&n->telemetry);
+    }
+    return rv;
 }
 
 void node__ingest_close(struct node *n)
 {
+    node_uplink_close(&n->uplink);
     node_telemetry_close(&n->telemetry);
 }
 
@@ -83,39 +96,54 @@ static void drop(struct node *n,
                          resource);
 }
 
-/* Whether @call's principal may report for @resource: an agent only for
- * the resources it was added with (the replicated principal record), a
- * reader never (the op's row admits every role from agent up), an admin or
- * operator for any. */
+/* The principal a report comes from: the caller itself, or, for a
+ * forwarded report, the agent a follower names. */
+struct reporter
+{
+    const char *name;
+    char hex[SECURE_HEX_SIZE]; /* its public key */
+    int role;
+};
+
+static void reporter_of_call(const struct api_call *call, struct reporter *w)
+{
+    w->name = call->principal;
+    secure_key_hex(call->key, w->hex);
+    w->role = call->role;
+}
+
+/* Whether principal @w may report for @resource: an agent only for the
+ * resources it was added with (the replicated principal record), a reader
+ * never (the op's row admits every role from agent up), an admin or
+ * operator for any.  Followers and the leader check alike, each against
+ * its own applied state. */
 static int scope_check(struct node *n,
-                       struct api_call *call,
+                       const struct reporter *w,
                        const char *resource,
                        char *errmsg,
                        size_t size)
 {
-    char hex[SECURE_HEX_SIZE];
     int rv;
 
-    if (call->role == STORE_ROLE_READER) {
+    if (w->role == STORE_ROLE_READER) {
         snprintf(errmsg, size,
                  "principal %s (role reader) may not report telemetry: "
                  "readers only read",
-                 call->principal);
+                 w->name);
         return AUGUR_EPERM;
     }
-    if (call->role != STORE_ROLE_AGENT) {
+    if (w->role != STORE_ROLE_AGENT) {
         return 0;
     }
-    secure_key_hex(call->key, hex);
-    rv = store_principal_scope(n->store, hex, resource);
+    rv = store_principal_scope(n->store, w->hex, resource);
     if (rv == AUGUR_EPERM) {
         snprintf(errmsg, size,
                  "principal %s (role agent) may not report for resource "
                  "%s: it is not one of its resources (augur principal list)",
-                 call->principal, resource);
+                 w->name, resource);
     } else if (rv != 0) {
-        snprintf(errmsg, size, "cannot look up principal %s: %s",
-                 call->principal, augur_strerror(rv));
+        snprintf(errmsg, size, "cannot look up principal %s: %s", w->name,
+                 augur_strerror(rv));
         rv = rv == AUGUR_ENOTFOUND ? AUGUR_EAUTH : rv;
     }
     return rv;
@@ -173,25 +201,89 @@ static void lease_renew(struct node *n,
     }
 }
 
-void node__telemetry_report(struct node *n, struct api_call *call)
+/* Forward what @w reported (@args: a batch when @batch, else a heartbeat's
+ * resource) to the leader over the uplink: {"principal", "key", "batch" or
+ * "resource"}.  0, or the uplink's error (the report is dropped and
+ * counted there). */
+static int forward(struct node *n,
+                   const struct reporter *w,
+                   const msgpack_object *args,
+                   const char *resource)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int rv;
+
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    node__pack_str(&pk, "principal");
+    node__pack_str(&pk, w->name);
+    node__pack_str(&pk, "key");
+    node__pack_str(&pk, w->hex);
+    if (args != NULL) {
+        node__pack_str(&pk, "batch");
+        msgpack_pack_object(&pk, *args);
+    } else {
+        node__pack_str(&pk, "resource");
+        node__pack_str(&pk, resource);
+    }
+    rv = node_uplink_send(&n->uplink, augur_op_wire(AUGUR_OP_TELEMETRY_FORWARD),
+                          sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    return rv;
+}
+
+/* The answer a follower gives an agent whose report it forwarded (or
+ * dropped with its uplink's queue full: the agent must not wait on the
+ * leader either way; status shows the drops). */
+static void reply_forwarded(struct node *n,
+                            struct api_call *call,
+                            size_t samples)
+{
+    msgpack_packer pk;
+
+    node__result_begin(n, &pk, samples != (size_t)-1 ? 3 : 2);
+    if (samples != (size_t)-1) {
+        node__pack_str(&pk, "samples");
+        msgpack_pack_uint64(&pk, samples);
+    }
+    node__pack_str(&pk, "lease_ms");
+    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    node__pack_str(&pk, "forwarded");
+    msgpack_pack_true(&pk);
+    api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+/* A report from @w, on the leader (kept and scored) or on a follower
+ * (checked, then forwarded when @may_forward; a forwarded report that
+ * reaches a node no longer the leader is redirected, never forwarded
+ * again). */
+static void report(struct node *n,
+                   struct api_call *call,
+                   const msgpack_object *args,
+                   const struct reporter *w,
+                   bool may_forward)
 {
     struct node_telemetry *t = &n->telemetry;
     char errmsg[TELEMETRY_ERRMSG_SIZE + 128];
     struct node_telemetry_resource *r;
     uint64_t now = node__now_ms();
+    bool leader = replica_is_leader(&n->replica);
     msgpack_packer pk;
+    size_t samples;
     int rv;
 
-    if (!replica_is_leader(&n->replica)) {
+    if (!leader && !may_forward) {
         node__reply_not_leader(n, call);
         return;
     }
-    if (call->req.args == NULL) {
+    if (args == NULL) {
         refuse(n, call, AUGUR_EMALFORMED, false,
                "telemetry.report: the args must be a telemetry batch");
         return;
     }
-    rv = telemetry_decode(call->req.args, (int64_t)now, TELEMETRY_PAST_MS,
+    rv = telemetry_decode(args, (int64_t)now, TELEMETRY_PAST_MS,
                           TELEMETRY_FUTURE_MS, &t->scratch, errmsg);
     if (rv != 0) {
         char msg[sizeof errmsg + 32];
@@ -199,9 +291,17 @@ void node__telemetry_report(struct node *n, struct api_call *call)
         refuse(n, call, rv, false, msg);
         return;
     }
-    rv = scope_check(n, call, t->scratch.resource, errmsg, sizeof errmsg);
+    rv = scope_check(n, w, t->scratch.resource, errmsg, sizeof errmsg);
     if (rv != 0) {
+        telemetry_batch_reset(&t->scratch);
         refuse(n, call, rv, rv == AUGUR_EPERM, errmsg);
+        return;
+    }
+    if (!leader) {
+        samples = t->scratch.n;
+        telemetry_batch_reset(&t->scratch);
+        (void)forward(n, w, args, NULL);
+        reply_forwarded(n, call, samples);
         return;
     }
     rv = node_telemetry_keep(t, now, &r);
@@ -220,29 +320,37 @@ void node__telemetry_report(struct node *n, struct api_call *call)
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
-void node__telemetry_heartbeat(struct node *n, struct api_call *call)
+static void heartbeat(struct node *n,
+                      struct api_call *call,
+                      const char *resource,
+                      const struct reporter *w,
+                      bool may_forward)
 {
     struct node_telemetry *t = &n->telemetry;
-    char resource[TELEMETRY_RESOURCE_MAX + 1];
     char errmsg[TELEMETRY_ERRMSG_SIZE + 128];
     struct node_telemetry_resource *r;
     uint64_t now = node__now_ms();
+    bool leader = replica_is_leader(&n->replica);
     msgpack_packer pk;
     int rv;
 
-    if (!replica_is_leader(&n->replica)) {
+    if (!leader && !may_forward) {
         node__reply_not_leader(n, call);
         return;
     }
-    rv = node__arg_str(call->req.args, "resource", resource, sizeof resource);
-    if (rv != 0 || !telemetry_resource_valid(resource, strlen(resource))) {
+    if (!telemetry_resource_valid(resource, strlen(resource))) {
         refuse(n, call, AUGUR_EINVAL, false,
                "telemetry.heartbeat: 'resource' must be a resource id");
         return;
     }
-    rv = scope_check(n, call, resource, errmsg, sizeof errmsg);
+    rv = scope_check(n, w, resource, errmsg, sizeof errmsg);
     if (rv != 0) {
         refuse(n, call, rv, rv == AUGUR_EPERM, errmsg);
+        return;
+    }
+    if (!leader) {
+        (void)forward(n, w, NULL, resource);
+        reply_forwarded(n, call, (size_t)-1);
         return;
     }
     rv = node_telemetry_track(t, resource, &r);
@@ -258,6 +366,89 @@ void node__telemetry_heartbeat(struct node *n, struct api_call *call)
     node__pack_str(&pk, "lease_ms");
     msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
     api_call_reply(call, n->scratch.data, n->scratch.size);
+}
+
+void node__telemetry_report(struct node *n, struct api_call *call)
+{
+    struct reporter w;
+
+    reporter_of_call(call, &w);
+    report(n, call, call->req.args, &w, true);
+}
+
+void node__telemetry_heartbeat(struct node *n, struct api_call *call)
+{
+    char resource[TELEMETRY_RESOURCE_MAX + 1];
+    struct reporter w;
+
+    if (node__arg_str(call->req.args, "resource", resource, sizeof resource) !=
+        0) {
+        refuse(n, call, AUGUR_EINVAL, false,
+               "telemetry.heartbeat: 'resource' must be a resource id");
+        return;
+    }
+    reporter_of_call(call, &w);
+    heartbeat(n, call, resource, &w, true);
+}
+
+/* The args map's value for @key, or NULL. */
+static const msgpack_object *arg_get(const msgpack_object *args,
+                                     const char *key)
+{
+    size_t len = strlen(key);
+
+    if (args == NULL || args->type != MSGPACK_OBJECT_MAP) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < args->via.map.size; i++) {
+        const msgpack_object *k = &args->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
+            memcmp(k->via.str.ptr, key, len) == 0) {
+            return &args->via.map.ptr[i].val;
+        }
+    }
+    return NULL;
+}
+
+/* telemetry.forward, from a follower's uplink (the op's row admits nodes
+ * only): {"principal", "key", "batch"} or {"principal", "key",
+ * "resource"}.  The agent is looked up again here by its key, and its
+ * scope checked again, against this leader's applied state: a follower
+ * vouches for nothing. */
+void node__telemetry_forward(struct node *n, struct api_call *call)
+{
+    char resource[TELEMETRY_RESOURCE_MAX + 1];
+    char name[STORE_ID_SIZE];
+    const msgpack_object *batch = arg_get(call->req.args, "batch");
+    struct reporter w;
+    int rv;
+
+    if (node__arg_str(call->req.args, "key", w.hex, sizeof w.hex) != 0 ||
+        strlen(w.hex) != SECURE_HEX_SIZE - 1) {
+        refuse(n, call, AUGUR_EINVAL, false,
+               "telemetry.forward: 'key' must be the agent's public key in "
+               "hex");
+        return;
+    }
+    rv = store_principal_find(n->store, w.hex, name, &w.role);
+    if (rv != 0) {
+        refuse(n, call, rv == AUGUR_ENOTFOUND ? AUGUR_EAUTH : rv, false,
+               "telemetry.forward: the reporting key is no principal of "
+               "this cluster (removed since?)");
+        return;
+    }
+    w.name = name;
+    if (batch != NULL) {
+        report(n, call, batch, &w, false);
+        return;
+    }
+    if (node__arg_str(call->req.args, "resource", resource, sizeof resource) !=
+        0) {
+        refuse(n, call, AUGUR_EINVAL, false,
+               "telemetry.forward: 'batch' or 'resource' is required");
+        return;
+    }
+    heartbeat(n, call, resource, &w, false);
 }
 
 static const char *lease_state(const struct node_lease *l, uint64_t now)
@@ -393,6 +584,15 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
     bool leased;
     int state;
 
+    {
+        uint64_t id = replica_leader_id(&n->replica);
+        char address[STORE_ADDR_SIZE] = "";
+        if (id != 0 && id != n->config.id &&
+            store_node_client_address(n->store, id, address) != 0) {
+            address[0] = '\0';
+        }
+        node_uplink_tick(&n->uplink, id, address);
+    }
     if (!leader) {
         if (t->n > 0) {
             /* A follower holds no telemetry: the leader it forwards to
@@ -477,7 +677,7 @@ void node__ingest_status_pack(struct node *n, msgpack_packer *pk)
         }
     }
     node__pack_str(pk, "telemetry");
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, 13);
     node__pack_str(pk, "resources");
     msgpack_pack_uint64(pk, t->n);
     node__pack_str(pk, "accepted");
@@ -502,4 +702,14 @@ void node__ingest_status_pack(struct node *n, msgpack_packer *pk)
     msgpack_pack_uint64(pk, t->c.leases_expired);
     node__pack_str(pk, "lease_ms");
     msgpack_pack_unsigned_int(pk, n->config.lease_ms);
+    node__pack_str(pk, "uplink");
+    msgpack_pack_map(pk, 4);
+    node__pack_str(pk, "forwarded");
+    msgpack_pack_uint64(pk, n->uplink.forwarded);
+    node__pack_str(pk, "dropped");
+    msgpack_pack_uint64(pk, n->uplink.dropped);
+    node__pack_str(pk, "refused");
+    msgpack_pack_uint64(pk, n->uplink.refused);
+    node__pack_str(pk, "connects");
+    msgpack_pack_uint64(pk, n->uplink.connects);
 }

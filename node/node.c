@@ -408,6 +408,7 @@ void node_stop(struct node *n)
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     node__fail_waiters(n);
+    node_uplink_close(&n->uplink);
     /* Clients first, so nothing new arrives; then Raft, which fails what
      * is still pending; the store last. */
     api_server_close(&n->server, server_closed);

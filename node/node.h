@@ -12,11 +12,16 @@
 #include "api/server.h"
 #include "node/scoring.h"
 #include "node/telemetry.h"
+#include "node/uplink.h"
 #include "raft/replica.h"
 #include "store/store.h"
 #include "wire/telemetry.h"
 
 #define NODE_ERRMSG_SIZE 512
+/* The role of a follower's uplink on the client port (authenticated by
+ * its certified node key, never a principal): it may call only the rows of
+ * common/ops.h whose ROLE is NODE.  Outside enum store_role's values. */
+#define NODE_ROLE_PEER (-1)
 
 struct node_config
 {
@@ -134,6 +139,7 @@ struct node
      * follower.  No lease is declared expired before the grace time: a
      * new leader gives every host one full lease first. */
     struct node_telemetry telemetry;
+    struct node_uplink uplink; /* a follower's, to forward reports */
     uint64_t lease_grace_until_ms;
     uint64_t lease_seed_index; /* the leased hosts are read once applied */
     bool lease_seed_pending;
@@ -165,6 +171,7 @@ void node__on_applied(struct replica *r);
 void node__tick(struct node *n);
 int node__auth(struct api_server *s,
                const uint8_t key[SECURE_PK_SIZE],
+               const struct secure_cert *cert,
                char *name,
                int *role,
                char *errmsg);
@@ -219,6 +226,7 @@ void node__ingest_close(struct node *n);
 void node__telemetry_report(struct node *n, struct api_call *call);
 void node__telemetry_heartbeat(struct node *n, struct api_call *call);
 void node__telemetry_get(struct node *n, struct api_call *call);
+void node__telemetry_forward(struct node *n, struct api_call *call);
 void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became);
 void node__ingest_status_pack(struct node *n, msgpack_packer *pk);
 /* What the leader holds for @resource (latest batches, last_report_ms,

@@ -545,6 +545,7 @@ void node__on_applied(struct replica *r)
         char hex[SECURE_HEX_SIZE];
         n->revoked_version = version;
         replica_peers_drop_revoked(&n->replica);
+        api_server_revalidate(&n->server); /* and its uplinks */
         secure_key_hex(n->identity.key.pk, hex);
         if (store_node_key_revoked(n->store, hex)) {
             LOG(LOG_LEVEL_ERROR,
@@ -560,8 +561,43 @@ void node__on_applied(struct replica *r)
 
 /* ---- authentication and roles ----------------------------------------- */
 
+/* A node's uplink (node/uplink.c) on the client port: its certificate was
+ * checked against the cluster key; the node must be a member of the
+ * current configuration and its key unrevoked.  It gets the node role,
+ * which admits the NODE ops only (op_allowed). */
+static int auth_node(struct node *n,
+                     const char *hex,
+                     const struct secure_cert *cert,
+                     char *name,
+                     int *role,
+                     char *errmsg)
+{
+    const struct raft_configuration *conf = &n->replica.raft.configuration;
+    bool member = false;
+
+    for (unsigned i = 0; i < conf->n; i++) {
+        member = member || conf->servers[i].id == cert->node;
+    }
+    if (!member) {
+        snprintf(errmsg, API_ERRMSG_SIZE,
+                 "node %" PRIu64 " is not a member of this cluster",
+                 cert->node);
+        return AUGUR_EAUTH;
+    }
+    if (store_node_key_revoked(n->store, hex)) {
+        snprintf(errmsg, API_ERRMSG_SIZE,
+                 "the key of node %" PRIu64 " (%.16s...) was revoked",
+                 cert->node, hex);
+        return AUGUR_EAUTH;
+    }
+    snprintf(name, API_NAME_SIZE, "node-%" PRIu64, cert->node);
+    *role = NODE_ROLE_PEER;
+    return 0;
+}
+
 int node__auth(struct api_server *s,
                const uint8_t key[SECURE_PK_SIZE],
+               const struct secure_cert *cert,
                char *name,
                int *role,
                char *errmsg)
@@ -571,6 +607,9 @@ int node__auth(struct api_server *s,
     int rv;
 
     secure_key_hex(key, hex);
+    if (cert != NULL) {
+        return auth_node(n, hex, cert, name, role, errmsg);
+    }
     rv = store_principal_find(n->store, hex, name, role);
     if (rv == 0) {
         return 0;
@@ -607,10 +646,16 @@ int node__auth(struct api_server *s,
 
 /* Whether a principal of @role may call @op: its rank against the op's
  * row in common/ops.h.  Rows only the cluster proposes (INTERNAL) pass for
- * an admin here and are refused by handle_write with a clearer reason. */
+ * an admin here and are refused by handle_write with a clearer reason.  A
+ * node's uplink may call the NODE rows and nothing else; no principal may
+ * call those. */
 static bool op_allowed(int role, enum augur_op op)
 {
     enum augur_role_rank need = augur_op_role(op);
+
+    if (role == NODE_ROLE_PEER || need == AUGUR_ROLE_NODE) {
+        return role == NODE_ROLE_PEER && need == AUGUR_ROLE_NODE;
+    }
 
     if (need == AUGUR_ROLE_INTERNAL) {
         need = AUGUR_ROLE_ADMIN;
@@ -620,10 +665,11 @@ static bool op_allowed(int role, enum augur_op op)
 
 static void reply_forbidden(struct api_call *call, const char *op, size_t len)
 {
-    api_call_reply_error(call, AUGUR_EPERM, NULL,
-                         "principal %s (role %s) may not call '%.*s'",
-                         call->principal, store_role_name(call->role),
-                         (int)(len > 64 ? 64 : len), op);
+    api_call_reply_error(
+        call, AUGUR_EPERM, NULL, "principal %s (role %s) may not call '%.*s'",
+        call->principal,
+        call->role == NODE_ROLE_PEER ? "node" : store_role_name(call->role),
+        (int)(len > 64 ? 64 : len), op);
 }
 
 /* ---- node operations -------------------------------------------------- */

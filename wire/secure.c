@@ -874,13 +874,15 @@ int secure_node_challenge(struct secure_handshake *hs,
 
 /* Server step 2, for a principal (@cluster_pk NULL) or a node (@cluster_pk
  * set: the AUTH must carry a certificate by it for the proven key, returned
- * in @peer). */
+ * in @peer).  With @has_cert set, the certificate is optional: *@has_cert
+ * says whether the AUTH carried one (checked as for a node when it did). */
 static int server_auth(struct secure_handshake *hs,
                        const uint8_t *payload,
                        size_t len,
                        const uint8_t *cluster_pk,
                        uint8_t peer_pk[SECURE_PK_SIZE],
                        struct secure_cert *peer,
+                       bool *has_cert,
                        struct secure_channel *ch,
                        char *errmsg)
 {
@@ -896,6 +898,12 @@ static int server_auth(struct secure_handshake *hs,
     if (rv == 0 && (map_bin(&u.data, "key", peer_pk, SECURE_PK_SIZE) != 0 ||
                     map_bin(&u.data, "sig", sig, sizeof sig) != 0)) {
         rv = AUGUR_EMALFORMED;
+    }
+    if (rv == 0 && has_cert != NULL) {
+        *has_cert = map_get(&u.data, "cert") != NULL;
+        if (!*has_cert) {
+            cluster_pk = NULL;
+        }
     }
     if (rv == 0 && cluster_pk != NULL &&
         (map_bin(&u.data, "cert", raw, sizeof raw) != 0 ||
@@ -940,7 +948,21 @@ int secure_server_auth(struct secure_handshake *hs,
                        struct secure_channel *ch,
                        char *errmsg)
 {
-    return server_auth(hs, payload, len, NULL, peer_pk, NULL, ch, errmsg);
+    return server_auth(hs, payload, len, NULL, peer_pk, NULL, NULL, ch, errmsg);
+}
+
+int secure_server_auth_any(struct secure_handshake *hs,
+                           const uint8_t *payload,
+                           size_t len,
+                           const uint8_t cluster_pk[SECURE_PK_SIZE],
+                           uint8_t peer_pk[SECURE_PK_SIZE],
+                           struct secure_cert *peer,
+                           bool *has_cert,
+                           struct secure_channel *ch,
+                           char *errmsg)
+{
+    return server_auth(hs, payload, len, cluster_pk, peer_pk, peer, has_cert,
+                       ch, errmsg);
 }
 
 int secure_node_auth(struct secure_handshake *hs,
@@ -953,7 +975,8 @@ int secure_node_auth(struct secure_handshake *hs,
 {
     uint8_t pk[SECURE_PK_SIZE];
 
-    return server_auth(hs, payload, len, cluster_pk, pk, peer, ch, errmsg);
+    return server_auth(hs, payload, len, cluster_pk, pk, peer, NULL, ch,
+                       errmsg);
 }
 
 /* ---- sealed frames ---------------------------------------------------- */

@@ -266,6 +266,20 @@ int secure_server_auth(struct secure_handshake *hs,
                        struct secure_channel *ch,
                        char *errmsg) SECURE_WARN_UNUSED;
 
+/* The client port's step 2: as secure_server_auth for a principal's AUTH;
+ * an AUTH that carries a "cert" is a node's (a follower's uplink) and is
+ * checked as secure_node_auth checks it, with *@has_cert set and @peer that
+ * certificate.  AUGUR_EAUTH, AUGUR_EMALFORMED. */
+int secure_server_auth_any(struct secure_handshake *hs,
+                           const uint8_t *payload,
+                           size_t len,
+                           const uint8_t cluster_pk[SECURE_PK_SIZE],
+                           uint8_t peer_pk[SECURE_PK_SIZE],
+                           struct secure_cert *peer,
+                           bool *has_cert,
+                           struct secure_channel *ch,
+                           char *errmsg) SECURE_WARN_UNUSED;
+
 /* Node to node, the accepting side's step 2: as secure_server_auth, and
  * the AUTH must carry a "cert" signed by @cluster_pk, unexpired, that
  * certifies the proven key; @peer is that certificate (whose node id the

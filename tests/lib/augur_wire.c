@@ -36,7 +36,9 @@
  *     AUGUR_KEY (a node key) with the certificate FILE: exit 0 and
  *     "accepted" when the node answers WELCOME, 1 and "refused: ..." when it
  *     ends the connection (a stolen key shown under another id, a revoked
- *     key).
+ *     key).  With --op (and --client), the same AUTH (carrying the node's
+ *     certificate) on a client port instead, then the request as in the
+ *     first form: a follower's uplink as the leader sees it.
  *
  * With AUGUR_KEY and AUGUR_CLUSTER_KEY set, the handshake is the
  * authenticated one (api/secure.h) and every frame after it is sealed;
@@ -1217,7 +1219,15 @@ int main(int argc, char **argv)
                     "AUGUR_KEY and AUGUR_CLUSTER_KEY\n");
             return 2;
         }
-        return run_peer(&o);
+        if (o.op == NULL) {
+            return run_peer(&o);
+        }
+        char cert_why[SECURE_ERRMSG_SIZE];
+        o.node.key = o.key;
+        if (secure_cert_load(o.node_cert, &o.node.cert, cert_why) != 0) {
+            fprintf(stderr, "augur-wire: --node-cert: %s\n", cert_why);
+            return 2;
+        }
     }
     if (o.big_hello > 0) {
         return run_big_hello(&o);

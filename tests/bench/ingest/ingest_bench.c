@@ -5,7 +5,17 @@
  * million samples (from /proc/PID/stat) and what it refused or dropped
  * (its status).  With --agents DIR every connection is an agent principal
  * of its own bound to its 16 hosts, so the leader's scope check runs as in
- * production; without, all connections use AUGUR_KEY (admin). */
+ * production; without, all connections use AUGUR_KEY (admin).
+ *
+ * With --anomalies K the hosts are resources of the store (added first, kind
+ * "host"), so the leader scores them all, and hosts sim-0..sim-K-1 turn
+ * anomalous at a known time (--anomaly-after S from the start): metric 0
+ * jumps by 10^4 and keeps ramping up by 10^4 a report.  A watcher reads
+ * their committed scores (resource.get, linearizable, every 20 ms) and
+ * prints the time from each host's first anomalous sample (when its batch
+ * was made) to the first committed score at or over 0.5 (p50/p99), and the
+ * Raft writes per second that scores caused (score.set commands the
+ * leader proposed, from its status). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -36,7 +46,20 @@ struct opts
     unsigned duration_s;
     unsigned conns;
     unsigned threads;
+    unsigned anomalies;        /* hosts turned anomalous (0: none) */
+    unsigned anomaly_after_ms; /* the first onset, from the start */
+    uint64_t start_ms;         /* wall clock at the start (now_ms) */
+    uint64_t *onset_ms;        /* per anomalous host: its onset */
+    uint64_t *first_ms;        /* its first anomalous sample (0: none yet);
+                                  written by workers, read by the watcher */
+    volatile int done;
 };
+
+/* Metric 0 of an anomalous host: a jump, then a steep ramp. */
+#define ANOMALY_STEP 1e4
+/* The hysteresis' upper edge (augurd's --score-enter default). */
+#define ANOMALY_P 0.5
+#define WATCH_EVERY_MS 20
 
 /* One thread's share: its clients, each reporting for its own hosts. */
 struct worker
@@ -91,12 +114,28 @@ static double proc_cpu_s(int pid)
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Noise in [0, 100): splitmix64 of the host, the metric and the time, so
+ * that a healthy host's metrics wander as real ones do and its anomaly
+ * score stays quiet (a series that hardly moves makes any drift an
+ * anomaly). */
+static double noise(unsigned host, unsigned metric, uint64_t t)
+{
+    uint64_t x = ((uint64_t)host << 40) ^ ((uint64_t)metric << 24) ^ t;
+
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return (double)(x >> 11) * 0x1.0p-53 * 100.0;
+}
+
 /* A batch packed by hand (the wire/telemetry.h map): the simulator must
  * cost less than what it measures. */
 static void batch_pack(msgpack_sbuffer *b,
                        unsigned host,
                        unsigned metrics,
-                       uint64_t t)
+                       uint64_t t,
+                       double offset)
 {
     msgpack_packer pk;
     char id[32], name[32];
@@ -118,7 +157,8 @@ static void batch_pack(msgpack_sbuffer *b,
     for (unsigned m = 0; m < metrics; m++) {
         int len = snprintf(name, sizeof name, "sim.metric_%u", m);
         msgpack_pack_str_with_body(&pk, name, (size_t)len);
-        msgpack_pack_double(&pk, (double)(t % 1000) / 7.0 + m);
+        msgpack_pack_double(&pk,
+                            noise(host, m, t) + m + (m == 0 ? offset : 0.0));
         msgpack_pack_uint64(&pk, 0);
     }
 }
@@ -254,7 +294,17 @@ static void *worker_run(void *arg)
             /* Hosts conn, conn + conns, conn + 2 conns, ... */
             for (unsigned h = conn; h < o->hosts; h += o->conns) {
                 if (report) {
-                    batch_pack(&buf, h, o->metrics, t);
+                    double offset = 0.0;
+                    if (h < o->anomalies && t >= o->onset_ms[h]) {
+                        uint64_t k = (t - o->onset_ms[h]) / o->interval_ms;
+                        offset = ANOMALY_STEP * (double)(k + 1);
+                        if (__atomic_load_n(&o->first_ms[h],
+                                            __ATOMIC_ACQUIRE) == 0) {
+                            __atomic_store_n(&o->first_ms[h], t,
+                                             __ATOMIC_RELEASE);
+                        }
+                    }
+                    batch_pack(&buf, h, o->metrics, t, offset);
                 } else {
                     beat_pack(&buf, h);
                 }
@@ -283,6 +333,140 @@ out:
     }
     free(c);
     msgpack_sbuffer_destroy(&buf);
+    return NULL;
+}
+
+static void on_added(void *data, struct augur_reply *r)
+{
+    int *failed = data;
+
+    if (r->status != 0 && r->status != AUGUR_EEXIST && *failed == 0) {
+        *failed = r->status;
+        fprintf(stderr, "ingest-bench: resource.add: %s: %s\n",
+                augur_errname(r->status), r->error);
+    }
+}
+
+/* Every simulated host as a resource of kind "host" (one already there is
+ * fine), so that the leader scores it.  0 or -1. */
+static int hosts_register(const struct opts *o)
+{
+    struct augur_client *c;
+    char errmsg[AUGUR_ERRMSG_SIZE];
+    msgpack_sbuffer buf;
+    int failed = 0;
+
+    if (augur_client_open(o->endpoints, NULL, &c, errmsg) != 0) {
+        fprintf(stderr, "ingest-bench: %s\n", errmsg);
+        return -1;
+    }
+    msgpack_sbuffer_init(&buf);
+    for (unsigned h = 0; h < o->hosts && failed == 0; h++) {
+        msgpack_packer pk;
+        char id[32];
+        int len = snprintf(id, sizeof id, "sim-%u", h);
+        buf.size = 0;
+        msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2);
+        msgpack_pack_str_with_body(&pk, "id", 2);
+        msgpack_pack_str_with_body(&pk, id, (size_t)len);
+        msgpack_pack_str_with_body(&pk, "kind", 4);
+        msgpack_pack_str_with_body(&pk, "host", 4);
+        if (augur_submit(c, augur_op_wire(AUGUR_OP_RESOURCE_ADD), buf.data,
+                         buf.size, 0, on_added, &failed) != 0) {
+            failed = -1;
+        }
+        if (augur_inflight(c) >= 256) {
+            (void)augur_run(c, 30000);
+        }
+    }
+    if (augur_run(c, 60000) != 0 && failed == 0) {
+        failed = AUGUR_ETIMEOUT;
+    }
+    msgpack_sbuffer_destroy(&buf);
+    augur_client_close(c);
+    return failed == 0 ? 0 : -1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The watcher: the anomalous hosts' committed scores, until o->done.
+ * Fills @latency_ms (one per host, UINT64_MAX when none came). */
+struct watcher
+{
+    struct opts *o;
+    pthread_t thread;
+    uint64_t *latency_ms;
+    uint64_t reads;
+    char error[256];
+};
+
+static void *watcher_run(void *arg)
+{
+    struct watcher *wa = arg;
+    struct opts *o = wa->o;
+    struct augur_client *c;
+    char errmsg[AUGUR_ERRMSG_SIZE];
+    msgpack_sbuffer buf;
+    unsigned left = o->anomalies;
+
+    for (unsigned h = 0; h < o->anomalies; h++) {
+        wa->latency_ms[h] = UINT64_MAX;
+    }
+    if (augur_client_open(o->endpoints, NULL, &c, errmsg) != 0) {
+        snprintf(wa->error, sizeof wa->error, "open: %.200s", errmsg);
+        return NULL;
+    }
+    msgpack_sbuffer_init(&buf);
+    while (!o->done && left > 0) {
+        uint64_t start = mono_ms();
+        for (unsigned h = 0; h < o->anomalies; h++) {
+            uint64_t first = __atomic_load_n(&o->first_ms[h], __ATOMIC_ACQUIRE);
+            struct augur_reply r;
+            const msgpack_object *score, *p, *at;
+            msgpack_packer pk;
+            char id[32];
+            int len;
+
+            if (first == 0 || wa->latency_ms[h] != UINT64_MAX) {
+                continue;
+            }
+            len = snprintf(id, sizeof id, "sim-%u", h);
+            buf.size = 0;
+            msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+            msgpack_pack_map(&pk, 1);
+            msgpack_pack_str_with_body(&pk, "id", 2);
+            msgpack_pack_str_with_body(&pk, id, (size_t)len);
+            if (augur_call(c, augur_op_wire(AUGUR_OP_RESOURCE_GET), buf.data,
+                           buf.size, 0, &r) == 0 &&
+                (score = augur_map_get(r.result, "score")) != NULL &&
+                (p = augur_map_get(score, "p")) != NULL &&
+                p->type == MSGPACK_OBJECT_FLOAT64 && p->via.f64 >= ANOMALY_P &&
+                (at = augur_map_get(score, "updated_at")) != NULL &&
+                at->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                at->via.u64 >= first) {
+                /* (A score committed after the sample: not one left high
+                 * by an earlier run.  The leader stamps it with its own
+                 * clock, which is this machine's.) */
+                uint64_t seen = now_ms();
+                wa->latency_ms[h] = seen > first ? seen - first : 0;
+                left--;
+            }
+            wa->reads++;
+            augur_reply_free(&r);
+        }
+        if (mono_ms() - start < WATCH_EVERY_MS) {
+            uint64_t rest = WATCH_EVERY_MS - (mono_ms() - start);
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)rest * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    msgpack_sbuffer_destroy(&buf);
+    augur_client_close(c);
     return NULL;
 }
 
@@ -324,6 +508,7 @@ static int leader_find(const char *endpoints, uint64_t *id, char *addr)
 struct leader_figures
 {
     uint64_t samples, accepted, refused, dropped;
+    uint64_t commits; /* score.set proposed (status "scoring") */
     double cpu_s;
 };
 
@@ -345,6 +530,10 @@ static int leader_read(const char *addr, int pid, struct leader_figures *f)
         augur_map_u64(t, "refused", &f->refused) != 0 ||
         augur_map_u64(t, "dropped", &f->dropped) != 0) {
         rv = -1;
+    }
+    t = rv == 0 ? augur_map_get(r.result, "scoring") : NULL;
+    if (t == NULL || augur_map_u64(t, "commits", &f->commits) != 0) {
+        f->commits = 0;
     }
     f->cpu_s = proc_cpu_s(pid);
     augur_reply_free(&r);
@@ -373,6 +562,7 @@ static void usage(void)
             "           [--duration S (10)] [--conns C (64)] [--threads T "
             "(1)] [--json FILE]\n"
             "           [--heartbeat-ms MS (0: none)] [--agents DIR]\n"
+            "           [--anomalies K [--anomaly-after S (30)]]\n"
             "Reports as resources sim-0..sim-N-1, as the key of AUGUR_KEY "
             "(admin or\noperator: one principal for every host), or with "
             "--agents as one agent\nprincipal per connection (keys made in "
@@ -387,7 +577,9 @@ int main(int argc, char **argv)
                      .interval_ms = 1000,
                      .duration_s = 10,
                      .conns = 64,
-                     .threads = 1};
+                     .threads = 1,
+                     .anomaly_after_ms = 30000};
+    struct watcher wa = {0};
     struct leader_figures f0, f1;
     struct worker *w;
     char addr[AUGUR_ADDR_SIZE], path[4096];
@@ -425,6 +617,10 @@ int main(int argc, char **argv)
             o.conns = arg_u(v);
         } else if (strcmp(argv[i], "--threads") == 0) {
             o.threads = arg_u(v);
+        } else if (strcmp(argv[i], "--anomalies") == 0) {
+            o.anomalies = arg_u(v);
+        } else if (strcmp(argv[i], "--anomaly-after") == 0) {
+            o.anomaly_after_ms = arg_u(v) * 1000;
         } else {
             usage();
         }
@@ -451,6 +647,9 @@ int main(int argc, char **argv)
     if (o.threads > o.conns) {
         o.threads = o.conns;
     }
+    if (o.anomalies > o.hosts) {
+        o.anomalies = o.hosts;
+    }
     if (leader_find(o.endpoints, &leader, addr) != 0) {
         fprintf(stderr, "ingest-bench: cannot find the leader\n");
         return 1;
@@ -476,11 +675,37 @@ int main(int argc, char **argv)
     if (o.agents != NULL && agents_make(&o) != 0) {
         return 1;
     }
+    if (o.anomalies > 0) {
+        o.onset_ms = calloc(o.anomalies, sizeof *o.onset_ms);
+        o.first_ms = calloc(o.anomalies, sizeof *o.first_ms);
+        wa.latency_ms = calloc(o.anomalies, sizeof *wa.latency_ms);
+        if (o.onset_ms == NULL || o.first_ms == NULL || wa.latency_ms == NULL ||
+            hosts_register(&o) != 0) {
+            return 1;
+        }
+        if (leader_read(addr, pid, &f0) != 0) {
+            fprintf(stderr, "ingest-bench: cannot read the leader's status\n");
+            return 1;
+        }
+    }
     w = calloc(o.threads, sizeof *w);
     if (w == NULL) {
         return 1;
     }
     start = mono_ms();
+    o.start_ms = now_ms();
+    for (unsigned h = 0; h < o.anomalies; h++) {
+        /* One onset for all: the workers report on one tick, so within a
+         * run every host's reports keep one phase against the leader's
+         * scoring round (its cadence and theirs are both 1 s); the phase,
+         * and with it up to one round of the latency, differs between
+         * runs. */
+        o.onset_ms[h] = o.start_ms + o.anomaly_after_ms;
+    }
+    if (o.anomalies > 0) {
+        wa.o = &o;
+        pthread_create(&wa.thread, NULL, watcher_run, &wa);
+    }
     for (unsigned i = 0; i < o.threads; i++) {
         w[i].o = &o;
         w[i].first_conn = o.conns * i / o.threads;
@@ -500,6 +725,13 @@ int main(int argc, char **argv)
         }
     }
     wall = (double)(mono_ms() - start) / 1000.0;
+    if (o.anomalies > 0) {
+        o.done = 1;
+        pthread_join(wa.thread, NULL);
+        if (wa.error[0] != '\0') {
+            fprintf(stderr, "ingest-bench: watcher: %s\n", wa.error);
+        }
+    }
     if (leader_read(addr, pid, &f1) != 0) {
         fprintf(stderr,
                 "ingest-bench: cannot read the leader's status "
@@ -529,6 +761,36 @@ int main(int argc, char **argv)
         printf("refused   %" PRIu64 " (leader: %" PRIu64 " refused, %" PRIu64
                " dropped); %" PRIu64 " lost in transport\n",
                refused, f1.refused - f0.refused, f1.dropped - f0.dropped, lost);
+        printf("scores    %" PRIu64
+               " score.set proposed by the leader, %.2f "
+               "Raft writes/s\n",
+               f1.commits - f0.commits,
+               (double)(f1.commits - f0.commits) / wall);
+        int64_t p50 = -1, p99 = -1;
+        unsigned got = 0;
+        if (o.anomalies > 0) {
+            uint64_t *lat = wa.latency_ms;
+            qsort(lat, o.anomalies, sizeof *lat, cmp_u64);
+            while (got < o.anomalies && lat[got] != UINT64_MAX) {
+                got++;
+            }
+            if (got > 0) {
+                p50 = (int64_t)lat[(got - 1) / 2];
+                p99 = (int64_t)lat[(got * 99 + 99) / 100 - 1];
+                printf(
+                    "anomaly   %u of %u hosts committed p >= %.1f; sample "
+                    "to committed score p50 %" PRIu64 " ms, p99 %" PRIu64
+                    " ms, max %" PRIu64 " ms\n",
+                    got, o.anomalies, ANOMALY_P, lat[(got - 1) / 2],
+                    lat[(got * 99 + 99) / 100 - 1], lat[got - 1]);
+            } else {
+                printf(
+                    "anomaly   none of %u hosts committed p >= %.1f (is "
+                    "the run longer than --anomaly-after plus the "
+                    "leader's warm-up?)\n",
+                    o.anomalies, ANOMALY_P);
+            }
+        }
         if (o.json != NULL && (pf = fopen(o.json, "w")) != NULL) {
             fprintf(pf,
                     "{\"hosts\":%u,\"metrics\":%u,\"interval_ms\":%u,"
@@ -536,12 +798,19 @@ int main(int argc, char **argv)
                     ",\"refused\":%" PRIu64 ",\"lost\":%" PRIu64
                     ",\"samples_per_s\":%.0f,\"leader_cpu_s\":%.3f,"
                     "\"cpu_s_per_million\":%.4f,\"leader_dropped\":%" PRIu64
-                    "}\n",
+                    ",\"score_writes_per_s\":%.3f,\"anomalies\":%u,"
+                    "\"anomalies_committed\":%u,\"anomaly_p50_ms\":%" PRId64
+                    ",\"anomaly_p99_ms\":%" PRId64 "}\n",
                     o.hosts, o.metrics, o.interval_ms, wall, sent, ok, refused,
-                    lost, samples / wall, cpu, per_m, f1.dropped - f0.dropped);
+                    lost, samples / wall, cpu, per_m, f1.dropped - f0.dropped,
+                    (double)(f1.commits - f0.commits) / wall, o.anomalies, got,
+                    p50, p99);
             fclose(pf);
         }
     }
     free(w);
+    free(o.onset_ms);
+    free(o.first_ms);
+    free(wa.latency_ms);
     return refused > 0 || lost > 0 ? 1 : 0;
 }

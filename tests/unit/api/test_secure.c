@@ -443,6 +443,80 @@ static void node_auth_needs_a_cert_for_the_proven_key(void **state)
     pair_close(&p);
 }
 
+/* The client port's AUTH check: a principal's AUTH (no "cert") proves its
+ * key only; a node's AUTH ("cert", as a follower's uplink sends it) is
+ * checked as between peers, and a certificate for another key, or by
+ * another cluster key, is refused. */
+static void client_port_auth_takes_a_principal_or_a_certified_node(void **state)
+{
+    struct pair p;
+    struct secure_identity conn;
+    struct secure_key other;
+    struct secure_cert peer;
+    struct proto_frame f;
+    uint8_t pk[SECURE_PK_SIZE];
+    bool has_cert = true;
+    msgpack_sbuffer wire2;
+
+    (void)state;
+    assert_int_equal(secure_key_generate(&other), 0);
+    assert_int_equal(secure_key_generate(&conn.key), 0);
+
+    /* A principal. */
+    pair_init(&p);
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), 0);
+    f = only_frame(&p.wire);
+    assert_int_equal(
+        secure_server_auth_any(&p.shs, f.payload, f.len, p.cluster.pk, pk,
+                               &peer, &has_cert, &p.sch, p.errmsg),
+        0);
+    assert_false(has_cert);
+    assert_memory_equal(pk, p.client.pk, SECURE_PK_SIZE);
+    pair_close(&p);
+
+    /* A node with its certificate; then with one for another key, and with
+     * one by another cluster key. */
+    for (int i = 0; i < 3; i++) {
+        pair_init(&p);
+        assert_int_equal(
+            secure_cert_sign(&conn.cert, i == 2 ? &other : &p.cluster, 5,
+                             i == 1 ? other.pk : conn.key.pk, 0),
+            0);
+        msgpack_sbuffer_init(&p.wire);
+        msgpack_sbuffer_init(&wire2);
+        assert_int_equal(secure_client_hello(&p.chs, 5, p.cluster.pk, &p.wire),
+                         0);
+        f = only_frame(&p.wire);
+        assert_int_equal(secure_server_hello(&p.shs, f.payload, f.len, &p.node,
+                                             p.cluster.pk, 3, &wire2, p.errmsg),
+                         0);
+        f = only_frame(&wire2);
+        p.wire.size = 0;
+        assert_int_equal(
+            secure_node_challenge(&p.chs, f.payload, f.len, p.cluster.pk, &conn,
+                                  &p.wire, &p.cch, p.errmsg),
+            0);
+        msgpack_sbuffer_destroy(&wire2);
+        f = only_frame(&p.wire);
+        has_cert = false;
+        if (i == 0) {
+            assert_int_equal(
+                secure_server_auth_any(&p.shs, f.payload, f.len, p.cluster.pk,
+                                       pk, &peer, &has_cert, &p.sch, p.errmsg),
+                0);
+            assert_true(has_cert);
+            assert_int_equal(peer.node, 5);
+            assert_memory_equal(pk, conn.key.pk, SECURE_PK_SIZE);
+        } else {
+            assert_int_equal(
+                secure_server_auth_any(&p.shs, f.payload, f.len, p.cluster.pk,
+                                       pk, &peer, &has_cert, &p.sch, p.errmsg),
+                AUGUR_EAUTH);
+        }
+        pair_close(&p);
+    }
+}
+
 static void cert_files_round_trip(void **state)
 {
     char dir[] = "/tmp/augur-cert-XXXXXX";
@@ -642,6 +716,8 @@ int main(void)
         cmocka_unit_test(challenge_with_a_tampered_cert_is_refused),
         cmocka_unit_test(challenge_with_an_expired_cert_is_refused),
         cmocka_unit_test(node_auth_needs_a_cert_for_the_proven_key),
+        cmocka_unit_test(
+            client_port_auth_takes_a_principal_or_a_certified_node),
         cmocka_unit_test(cert_files_round_trip),
         cmocka_unit_test(auth_for_another_key_is_refused),
         cmocka_unit_test(auth_replayed_into_another_session_is_refused),

@@ -56,6 +56,9 @@ static void store_ops_follow_the_table(void **state)
     assert_int_equal(augur_op_role(AUGUR_OP_PRINCIPAL_LIST), AUGUR_ROLE_ADMIN);
     assert_int_equal(augur_op_role(AUGUR_OP_STATUS), AUGUR_ROLE_ANY);
     assert_int_equal(augur_op_role(AUGUR_OP_NODE_SET), AUGUR_ROLE_INTERNAL);
+    /* Only a node's uplink forwards telemetry. */
+    assert_int_equal(augur_op_role(AUGUR_OP_TELEMETRY_FORWARD),
+                     AUGUR_ROLE_NODE);
 }
 
 /* Count the files under @dir (recursively) whose text holds "@wire" with
