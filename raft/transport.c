@@ -119,6 +119,28 @@ struct link
     bool tcp_paused;     /* not reading TCP: libraft's end queue full */
 };
 
+/* A kind of event logged at most once per LIMIT_LOG_INTERVAL_MS, with the
+ * count of those not logged since the last line. */
+struct rate_log
+{
+    uint64_t last_ms;  /* when the last line was written, 0 for never */
+    uint64_t unlogged; /* events since then */
+};
+
+/* Count one event at @now: true when it is time for a line, with the
+ * events it covers in *@count (the counter then starts again). */
+static bool rate_log_take(struct rate_log *r, uint64_t now, uint64_t *count)
+{
+    r->unlogged++;
+    if (r->last_ms != 0 && now - r->last_ms < LIMIT_LOG_INTERVAL_MS) {
+        return false;
+    }
+    *count = r->unlogged;
+    r->last_ms = now;
+    r->unlogged = 0;
+    return true;
+}
+
 struct peer_transport
 {
     uv_loop_t *loop;
@@ -140,13 +162,11 @@ struct peer_transport
     unsigned unauth_max;
     unsigned unauth_per_source;
     size_t buffer_max;
-    uint64_t limit_log_ms;
-    uint64_t limit_unlogged;
+    struct rate_log limit_log;
     uint64_t limit_hits;
     /* Handshakes that failed, logged at most once a second each way:
      * [0] HELLOs this node refused, [1] peers that hung up on its own. */
-    uint64_t refuse_log_ms[2];
-    uint64_t refuse_unlogged[2];
+    struct rate_log refuse_log[2];
 };
 
 struct link_write
@@ -419,14 +439,12 @@ static void transport_refused(struct peer_transport *pt,
                               const char *fmt,
                               ...)
 {
-    uint64_t now = uv_now(pt->loop);
-    unsigned i = outgoing ? 1 : 0;
+    uint64_t count;
     char what[256];
     va_list ap;
 
-    pt->refuse_unlogged[i]++;
-    if (pt->refuse_log_ms[i] != 0 &&
-        now - pt->refuse_log_ms[i] < LIMIT_LOG_INTERVAL_MS) {
+    if (!rate_log_take(&pt->refuse_log[outgoing ? 1 : 0], uv_now(pt->loop),
+                       &count)) {
         return;
     }
     va_start(ap, fmt);
@@ -434,9 +452,7 @@ static void transport_refused(struct peer_transport *pt,
     va_end(ap);
     LOG(LOG_LEVEL_WARN,
         "raft port: handshake failed: %s (%" PRIu64 " since the last report)",
-        what, pt->refuse_unlogged[i]);
-    pt->refuse_log_ms[i] = now;
-    pt->refuse_unlogged[i] = 0;
+        what, count);
 }
 
 static int on_hello(struct link *l, const struct proto_frame *f)
@@ -799,14 +815,12 @@ static void transport_limit_hit(struct peer_transport *pt, const char *fmt, ...)
 
 static void transport_limit_hit(struct peer_transport *pt, const char *fmt, ...)
 {
-    uint64_t now = uv_now(pt->loop);
+    uint64_t count;
     char what[256];
     va_list ap;
 
     pt->limit_hits++;
-    pt->limit_unlogged++;
-    if (pt->limit_log_ms != 0 &&
-        now - pt->limit_log_ms < LIMIT_LOG_INTERVAL_MS) {
+    if (!rate_log_take(&pt->limit_log, uv_now(pt->loop), &count)) {
         return;
     }
     va_start(ap, fmt);
@@ -816,9 +830,7 @@ static void transport_limit_hit(struct peer_transport *pt, const char *fmt, ...)
         "raft port: connection limit: %s (%" PRIu64
         " connections closed by limits since the last report, %" PRIu64
         " in all)",
-        what, pt->limit_unlogged, pt->limit_hits);
-    pt->limit_log_ms = now;
-    pt->limit_unlogged = 0;
+        what, count, pt->limit_hits);
 }
 
 static bool link_unauth(const struct link *l)
