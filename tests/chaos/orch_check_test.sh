@@ -161,10 +161,13 @@ new_case valid_demo_dir
 valid_run
 mkdir -p "$T/$CASE/demo/instances"
 cp "$T/$CASE/actions" "$T/$CASE/demo/actions.log"
-echo '{"pid":201,"port":20001,"epoch":2,"active":true}' >"$T/$CASE/demo/instances/w1@h2"
+# demo/actuator.c's format, "pid port epoch active", next to the
+# instances' logs; JSON is read too.
+echo '201 20001 2 1' >"$T/$CASE/demo/instances/w1@h2"
+echo 'listening 20001' >"$T/$CASE/demo/instances/w1@h2.log"
 echo '{"pid":101,"port":20002,"epoch":2,"active":false}' >"$T/$CASE/demo/instances/w1@h1"
-echo '{"pid":102,"port":20003,"epoch":1,"active":true}' >"$T/$CASE/demo/instances/w2@h1"
-echo '{"pid":301,"port":20004,"epoch":2,"active":true}' >"$T/$CASE/demo/instances/w3@h3"
+echo '102 20003 1 1' >"$T/$CASE/demo/instances/w2@h1"
+echo '301 20004 2 1' >"$T/$CASE/demo/instances/w3@h3"
 set +e
 OUT=$("$CHECK" --events "$T/$CASE/events" --demo-dir "$T/$CASE/demo" \
     --claims "$T/$CASE/claims" 2>"$T/$CASE/stderr")
@@ -173,7 +176,7 @@ set -e
 printf '%s\n' "$OUT" >"$T/$CASE/out"
 expect_valid
 # An instance file that disagrees with the claim is found.
-echo '{"pid":301,"port":20004,"epoch":1,"active":true}' >"$T/$CASE/demo/instances/w3@h3"
+echo '301 20004 1 1' >"$T/$CASE/demo/instances/w3@h3"
 set +e
 OUT=$("$CHECK" --events "$T/$CASE/events" --demo-dir "$T/$CASE/demo" \
     --claims "$T/$CASE/claims" 2>"$T/$CASE/stderr")
@@ -251,13 +254,39 @@ expect_violation instances stale_epoch
 # end of the log is dropped, and said so.
 new_case refused_and_torn
 act activate w1 h1 4 true
-printf '{"t_ms":1,"action":"activate","workload":"w1","host":"h2","epoch":3,"pid":9,"port":1,"active":true,"refused":true}\n' >>"$T/$CASE/actions"
+act refuse w1 h2 3 false 0
 printf '{"t_ms":2,"action":"activ' >>"$T/$CASE/actions"
 claims '[{"workload":"w1","host":"h1","epoch":4}]'
 run_check
 expect_valid
 [ "$(sed '$d' <<<"$OUT" | jq -c '[.actions.refused, .actions.torn_last_line]')" = '[1,true]' ] ||
     bad "a refused action and a torn line are counted"
+
+# The demo actuator's own sequence: a fresh instance logs "start" (active)
+# then "activate"; activating a newer epoch elsewhere first logs "fence" of
+# the older instance, which was active then (its line says so).
+new_case actuator_sequence
+act start w1 h1 1 true 101
+act activate w1 h1 1 true 101
+act start w1 h2 2 false 201
+act fence w1 h1 3 true 101
+act activate w1 h2 3 true 201
+act remediate w1 h1 3 false 0
+claims '[{"workload":"w1","host":"h2","epoch":3}]'
+run_check
+expect_valid
+[ "$(sed '$d' <<<"$OUT" | jq -c '[.actions.activations, .actions.peak_active_instances_of_one_workload]')" = '[2,1]' ] ||
+    bad "activations and overlap counted from the actuator's lines"
+
+# Without the fence, the newer activation overlaps the older instance: that
+# is allowed (a newer epoch), but the end has two running.
+new_case actuator_no_fence
+act start w1 h1 1 true 101
+act activate w1 h1 1 true 101
+act activate w1 h2 2 true 201
+claims '[{"workload":"w1","host":"h2","epoch":2}]'
+run_check
+expect_violation final claim_mismatch
 
 # ---- (c) limits
 new_case max_concurrent
