@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "api/server.h"
+#include "node/actuator.h"
 #include "node/scoring.h"
 #include "node/telemetry.h"
 #include "node/uplink.h"
@@ -72,6 +73,10 @@ struct node_config
     unsigned lease_ms;
     unsigned telemetry_ring;      /* batches kept per resource */
     unsigned telemetry_resources; /* resources tracked at most */
+    /* The leader's actuator (node/actuator.h): "exec:PROG [ARGS]",
+     * "webhook:URL" or "" (none), and its calls running at once. */
+    char actuator[1024];
+    unsigned actuator_max;
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -140,6 +145,8 @@ struct node
      * new leader gives every host one full lease first. */
     struct node_telemetry telemetry;
     struct node_uplink uplink; /* a follower's, to forward reports */
+    struct actuator *actuator; /* the leader acts through it; never NULL
+                                  while running (kind "none" at least) */
     uint64_t lease_grace_until_ms;
     uint64_t lease_seed_index; /* the leased hosts are read once applied */
     bool lease_seed_pending;
