@@ -927,6 +927,19 @@ static void cancel_result(struct call *c)
     snprintf(c->res.message, sizeof c->res.message, "cancelled");
 }
 
+/* The first running call not answered yet (or, with @easy, the first
+ * whose webhook request is still attached), or NULL.  Searched from the
+ * head each time: a callback may change the list. */
+static struct call *first_running(struct actuator *a, bool easy)
+{
+    for (struct call *c = a->running; c != NULL; c = c->next) {
+        if (easy ? c->easy != NULL : !c->reported) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
 void actuator_cancel_all(struct actuator *a)
 {
     struct call *queued, *c, *next;
@@ -934,42 +947,29 @@ void actuator_cancel_all(struct actuator *a)
     if (a == NULL) {
         return;
     }
-    /* Take the lists first: callbacks may make new calls. */
+    /* Take the waiting ones first: callbacks may make new calls. */
     queued = a->queue_head;
     a->queue_head = a->queue_tail = NULL;
     a->n_queued = 0;
-    for (c = a->running; c != NULL; c = next) {
-        next = c->next;
-        if (c->reported) {
-            continue;
-        }
+    /* The running ones: killed (their handles close later), answered... */
+    while ((c = first_running(a, false)) != NULL) {
         cancel_result(c);
-        if (a->kind == KIND_EXEC) {
-            if (!c->finished) {
-                exec_kill(c);
-            }
+        if (a->kind == KIND_EXEC && !c->finished) {
+            exec_kill(c);
         }
+        call_report(c);
     }
-    /* Report the running ones (their handles close later)... */
-    for (c = a->running; c != NULL; c = c->next) {
-        if (!c->reported) {
-            call_report(c);
+    /* ...and the webhooks aborted now (no handle of theirs stays open). */
+    while ((c = first_running(a, true)) != NULL) {
+        if (a->multi != NULL) {
+            curl_multi_remove_handle(a->multi, c->easy);
         }
+        curl_easy_cleanup(c->easy);
+        c->easy = NULL;
+        running_remove(a, c);
+        call_free(c);
     }
-    /* ...abort the webhooks now (no handle of theirs stays open)... */
-    if (a->kind == KIND_WEBHOOK) {
-        for (c = a->running; c != NULL; c = next) {
-            next = c->next;
-            if (c->easy != NULL) {
-                curl_multi_remove_handle(a->multi, c->easy);
-                curl_easy_cleanup(c->easy);
-                c->easy = NULL;
-                running_remove(a, c);
-                call_free(c);
-            }
-        }
-    }
-    /* ...and the waiting ones, which never started. */
+    /* The waiting ones never started. */
     for (c = queued; c != NULL; c = next) {
         next = c->next;
         cancel_result(c);

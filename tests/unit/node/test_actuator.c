@@ -524,6 +524,68 @@ static void webhook_refused_connection_is_retry(void **state)
     assert_int_equal(ans.res.outcome, ACTUATOR_RETRY);
 }
 
+/* Cancelling a webhook call in flight answers it "cancelled" at once and
+ * leaves nothing open on the loop. */
+static void webhook_cancel_answers_cancelled(void **state)
+{
+    struct fixture *f = *state;
+    struct http_server s;
+    struct answer ans = {0};
+    char spec[160], err[ACTUATOR_ERRMSG_SIZE];
+    struct actuator_request req;
+    uv_timer_t t;
+
+    http_start(&s);
+    snprintf(spec, sizeof spec, "webhook:http://127.0.0.1:%d/slow", s.port);
+    assert_int_equal(actuator_new(&f->loop, spec, 4, &f->a, err), 0);
+    request_init(&req, "activate");
+    assert_int_equal(actuator_call(f->a, &req, 60000, on_answer, &ans), 0);
+    uv_timer_init(&f->loop, &t);
+    t.data = f;
+    uv_timer_start(&t, cancel_timer_cb, 100, 0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    http_stop(&s);
+    assert_int_equal(ans.calls, 1);
+    assert_int_equal(ans.res.outcome, ACTUATOR_RETRY);
+    assert_string_equal(ans.res.message, "cancelled");
+}
+
+static void close_timer_cb(uv_timer_t *t)
+{
+    struct fixture *f = t->data;
+    actuator_close(f->a);
+    f->a = NULL;
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+/* Closing with programs running (node shutdown): every call is answered
+ * "cancelled", the children are killed and the loop ends. */
+static void close_with_calls_running_cancels_them(void **state)
+{
+    struct fixture *f = *state;
+    struct answer ans[3];
+    char spec[160], err[ACTUATOR_ERRMSG_SIZE];
+    struct actuator_request req;
+    uv_timer_t t;
+
+    memset(ans, 0, sizeof ans);
+    script(f, "act", "sleep 30", spec, sizeof spec);
+    assert_int_equal(actuator_new(&f->loop, spec, 2, &f->a, err), 0);
+    request_init(&req, "stop");
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(actuator_call(f->a, &req, 60000, on_answer, &ans[i]),
+                         0);
+    }
+    uv_timer_init(&f->loop, &t);
+    t.data = f;
+    uv_timer_start(&t, close_timer_cb, 150, 0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ans[i].calls, 1);
+        assert_string_equal(ans[i].res.message, "cancelled");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +613,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(webhook_timeout_is_retry, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(webhook_refused_connection_is_retry,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(webhook_cancel_answers_cancelled, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(close_with_calls_running_cancels_them,
                                         setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
