@@ -309,6 +309,17 @@ static int config_set(struct node_config *cfg,
                      sizeof cfg->actuator - 1);
             return AUGUR_EINVAL;
         }
+        /* The kind is checked here, before any data is touched; the
+         * rest when the actuator is made (node_start). */
+        if (value[0] != '\0' && strncmp(value, "exec:/", 6) != 0 &&
+            strncmp(value, "webhook:http://", 15) != 0 &&
+            strncmp(value, "webhook:https://", 16) != 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE,
+                     "actuator: expected exec:/PATH [ARGS] or "
+                     "webhook:http(s)://HOST:PORT/PATH, got '%.200s'",
+                     value);
+            return AUGUR_EINVAL;
+        }
         memcpy(cfg->actuator, value, strlen(value) + 1);
         return 0;
     }
