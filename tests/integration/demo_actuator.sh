@@ -4,7 +4,8 @@
 # stale epoch is refused with exit 3, the active instance answers HTTP,
 # stop ends it, and check-log finds the log valid (and a bad log invalid).
 # Then a cluster started by deploy/local-cluster runs every node with the
-# demo actuator wired in (status shows it), and stop ends the instances.
+# demo actuator wired in (status shows it), its fleet command starts agents
+# and instances, and stop ends them.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -110,10 +111,31 @@ json_eq "$st" '.actuator.kind' exec
 json_eq "$st" '.actuator.inflight' 0
 grep -q -- "--actuator exec:.*augur-demo-actuator" "$CLUSTER_DIR/node1/augurd.log" ||
     fail "node 1 was not started with the demo actuator"
-# stop ends the fleet's instances: start one by hand in the cluster's dir.
-AUGUR_DEMO_DIR=$CLUSTER_DIR/demo act "$(req activate api h3 1)"
-[ "$RC" = 0 ] || fail "activate in the cluster's demo dir: exit $RC: $OUT"
-pid3=$(cut -d' ' -f1 "$CLUSTER_DIR/demo/instances/api@h3")
+# fleet: hosts, claimed workloads, an agent per host, an instance per
+# claimed workload where its claim says, at its epoch.
+lc fleet --hosts 2 --workloads 2 >/dev/null
+for w in web-1 web-2; do
+    claim=$(aug "$(eps)" claim get "$w" -o json)
+    at=$(jq -r .host <<<"$claim")
+    f=$CLUSTER_DIR/demo/instances/$w@$at
+    [ -f "$f" ] || fail "no demo instance of $w on $at after fleet"
+    port=$(cut -d' ' -f2 "$f")
+    body=$(curl -s "http://127.0.0.1:$port/")
+    [ "$body" = "$w $at $(jq -r .epoch <<<"$claim")" ] ||
+        fail "$w's instance answered '$body' for claim $claim"
+done
+agent_pids=$(cat "$CLUSTER_DIR"/demo/agents/*.pid)
+[ "$(wc -w <<<"$agent_pids")" = 2 ] || fail "fleet did not start 2 agents: $agent_pids"
+wait_until 20 "the agents to report" bash -c \
+    "'$AUGUR' --endpoints '$(eps)' telemetry host-r1-2 -o json | jq -e '.reports > 0'"
+lc fleet --hosts 2 --workloads 2 >/dev/null # again: kept as it is
+[ "$(cat "$CLUSTER_DIR"/demo/agents/*.pid)" = "$agent_pids" ] ||
+    fail "a second fleet started other agents"
+out=$(lc demo)
+grep -q '"valid": true' <<<"$out" || fail "local-cluster demo: $out"
+pids=$(for f in "$CLUSTER_DIR"/demo/instances/*@*; do case $f in *.log | *.tmp) ;; *) cut -d' ' -f1 "$f" ;; esac; done)
 lc stop >/dev/null
-wait_until 5 "local-cluster stop to end the demo instance" bash -c "! kill -0 $pid3 2>/dev/null || grep -q '^State:.*Z' /proc/$pid3/status"
-log "local-cluster wires the demo actuator, and stop ends its instances"
+for pid in $pids $agent_pids; do
+    wait_until 5 "local-cluster stop to end pid $pid" bash -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status"
+done
+log "local-cluster wires the demo actuator; fleet starts agents and instances; stop ends them"
