@@ -195,7 +195,7 @@ static void workflow_pack(struct store__pack *p, const struct store_workflow *w)
 {
     msgpack_packer *k = &p->pk;
 
-    msgpack_pack_map(k, 17);
+    msgpack_pack_map(k, 16);
     store__pack_str(p, "id");
     msgpack_pack_uint64(k, w->id);
     store__pack_str(p, "workload");
@@ -998,7 +998,10 @@ int store__workflow_cancel(struct store *s,
         st = &w.steps[w.step];
         if (st->state == STORE_STEP_RUNNING ||
             st->state == STORE_STEP_PENDING) {
-            st->state = STORE_STEP_SKIPPED;
+            /* A step under way is cut short (its undo follows when it
+             * was a prepare); one not started is skipped. */
+            st->state = st->state == STORE_STEP_RUNNING ? STORE_STEP_FAILED
+                                                        : STORE_STEP_SKIPPED;
             st->ended_at = now;
             set_detail(st, "cancelled");
         }
