@@ -713,6 +713,57 @@ static void workflow_views_and_snapshot_round_trip(void **state)
     free(buf);
 }
 
+/* A snapshot holding a corrupt entry of any of the new tables is refused,
+ * and the state it was to replace stays. */
+static void restore_refuses_corrupt_workflow_and_standby_entries(void **state)
+{
+    static const unsigned char id1[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    static const unsigned char zero[8] = {0};
+    static const unsigned char nil = 0xc0;
+    static const unsigned char str1[2] = {0xa1, 'x'};
+    static const struct
+    {
+        const char *db;
+        const void *key;
+        size_t klen;
+        const void *val;
+        size_t vlen;
+    } bad[] = {
+        {"workflows", id1, 8, &nil, 1},         /* not a record */
+        {"workflows", "w1", 2, &nil, 1},        /* not an id key */
+        {"workflow_of", "w1", 2, zero, 8},      /* workflow 0 */
+        {"workflow_of", "w1", 2, zero, 4},      /* short */
+        {"workload_moves", "w1", 2, &nil, 1},   /* not [id, time] */
+        {"standby", "w1\0h2", 5, str1, 2},      /* not a record */
+        {"host_standby", "h2\0w1", 5, str1, 2}, /* not an epoch */
+        {"host_standby", "h2", 2, zero, 1},     /* not a pair */
+    };
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct fx *f = *state;
+        unsigned char before[32];
+        unsigned char after[32];
+        struct fx g;
+        void *buf;
+        size_t len;
+
+        fx_raw_put(f, bad[i].db, bad[i].key, bad[i].klen, bad[i].val,
+                   bad[i].vlen);
+        assert_int_equal(store_snapshot(f->s, malloc, &buf, &len), 0);
+        fx_open(&g);
+        assert_int_equal(add_host(&g, "keep", 1, 1), 0);
+        assert_int_equal(store_digest(g.s, before), 0);
+        assert_int_equal(store_restore(g.s, buf, len), AUGUR_EMALFORMED);
+        assert_int_equal(store_digest(g.s, after), 0);
+        assert_memory_equal(before, after, 32);
+        fx_close(&g);
+        free(buf);
+        /* Start the next case from a clean store. */
+        fx_close(f);
+        fx_open(f);
+    }
+}
+
 /* ---- codec ------------------------------------------------------------ */
 
 static void workflow_commands_round_trip_through_the_codec(void **state)
@@ -808,6 +859,61 @@ static void workload_strategy_is_stored_and_shown(void **state)
     assert_obj_str(ans_result(f), "strategy", "blue-green");
 }
 
+/* A workload record of before strategies (four fields) reads as live and
+ * is written back the same; a fifth field naming live is not a record the
+ * store writes, so a snapshot holding one is refused. */
+static void workload_records_of_before_strategies_read_as_live(void **state)
+{
+    static const unsigned char old[] = {0x94, 0x02, 0x03, 0x00, 0x00};
+    static const unsigned char live5[] = {0x95, 0x02, 0x03, 0x00, 0x00, 0x00};
+    struct fx *f = *state;
+    unsigned char d1[32];
+    unsigned char d2[32];
+    struct store_cmd c;
+    struct fx g;
+    void *buf;
+    size_t len;
+
+    fx_raw_put(f, "workloads", "w1", 2, old, sizeof old);
+    cmd_get(&c, STORE_OP_WORKLOAD_GET, "w1");
+    assert_int_equal(fx_read(f, &c), 0);
+    assert_obj_str(ans_result(f), "strategy", "live");
+    assert_int_equal(obj_u64(obj_get(ans_result(f), "demand"), "cpu"), 2);
+    /* workload.add of a live workload writes those very bytes: putting
+     * them over its record changes no digest. */
+    fx_open(&g);
+    assert_int_equal(add_workload(&g, "w1", 2, 3), 0);
+    assert_int_equal(store_digest(g.s, d1), 0);
+    fx_raw_put(&g, "workloads", "w1", 2, old, sizeof old);
+    assert_int_equal(store_digest(g.s, d2), 0);
+    assert_memory_equal(d1, d2, 32);
+    fx_close(&g);
+
+    fx_raw_put(f, "workloads", "w2", 2, live5, sizeof live5);
+    assert_int_equal(store_snapshot(f->s, malloc, &buf, &len), 0);
+    fx_open(&g);
+    assert_int_equal(store_restore(g.s, buf, len), AUGUR_EMALFORMED);
+    fx_close(&g);
+    free(buf);
+}
+
+static void claim_acquire_takes_a_standby_over(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+
+    fleet(f);
+    assert_int_equal(provision(f, "w1", "h2"), 0);
+    assert_int_equal(get_claim(f, "w1"), 0);
+    assert_int_equal(release(f, "w1", 1), 0);
+    assert_int_equal(used_cpu(f, "h2"), 2);
+    assert_int_equal(acquire(f, "w1", "h2"), 0);
+    assert_int_equal(used_cpu(f, "h2"), 2);
+    cmd_list(&c, STORE_OP_SHADOW_LIST, NULL, NULL, 0);
+    assert_int_equal(fx_read(f, &c), 0);
+    assert_int_equal(obj_len(ans_result(f), "items"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -835,8 +941,11 @@ int main(void)
         T(workflow_list_filters_and_pages),
         T(workflow_trim_keeps_the_newest_finished),
         T(workflow_views_and_snapshot_round_trip),
+        T(restore_refuses_corrupt_workflow_and_standby_entries),
         T(workflow_commands_round_trip_through_the_codec),
         T(workload_strategy_is_stored_and_shown),
+        T(workload_records_of_before_strategies_read_as_live),
+        T(claim_acquire_takes_a_standby_over),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
