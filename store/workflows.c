@@ -497,7 +497,7 @@ static void fail_step(struct store_workflow *w,
     if (w->rolling_back) {
         /* The rollback itself failed: nothing more the store can do. */
         st->state = STORE_STEP_FAILED;
-        snprintf(w->error, sizeof w->error, "rollback step %s failed: %s",
+        snprintf(w->error, sizeof w->error, "rollback step %s failed: %.80s",
                  st->name, st->detail);
         skip_pending(w, w->step + 1, now);
         w->step = w->n_steps;
@@ -511,7 +511,7 @@ static void fail_step(struct store_workflow *w,
         return;
     }
     st->state = STORE_STEP_FAILED;
-    snprintf(w->error, sizeof w->error, "step %s failed: %s", st->name,
+    snprintf(w->error, sizeof w->error, "step %s failed: %.90s", st->name,
              st->detail);
     if (transferred(w) && !from_active) {
         skip_pending(w, w->step + 1, now);
