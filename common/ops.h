@@ -123,6 +123,23 @@
     X(MODEL_ACTIVATE, 22, "model.activate", W, OPERATOR, store__model_activate,                \
       F(name, ID, REQ, model.name)                                                             \
       F(kind, KIND, OMIT, model.kind))                                                         \
+    X(COHORT_CREATE, 23, "cohort.create", W, OPERATOR, store__cohort_create,                   \
+      F(name, ID, REQ, cohort.name)                                                            \
+      F(workloads, WORKLOADS, REQ, cohort)                                                     \
+      F(spread, SPREAD, OPT, cohort.spread)                                                    \
+      F(min_available, U64, OMIT, cohort.min_available)                                        \
+      F(min_resilience, MIN_RESILIENCE, OPT, cohort.min_resilience))                           \
+    X(COHORT_DELETE, 24, "cohort.delete", W, OPERATOR, store__cohort_delete,                   \
+      F(name, ID, REQ, cohort.name))                                                           \
+    X(COHORT_ADD, 25, "cohort.add", W, OPERATOR, store__cohort_add,                            \
+      F(name, ID, REQ, cohort.name)                                                            \
+      F(workload, ID, REQ, cohort.workload))                                                   \
+    X(COHORT_REMOVE, 26, "cohort.remove", W, OPERATOR, store__cohort_remove,                   \
+      F(name, ID, REQ, cohort.name)                                                            \
+      F(workload, ID, REQ, cohort.workload))                                                   \
+    X(POLICY_SET, 27, "policy.set", W, OPERATOR, store__policy_set,                            \
+      F(key, ID, REQ, policy.key)                                                              \
+      F(value, TEXT, REQ, policy.value))                                                       \
     X(RESOURCE_GET, 64, "resource.get", R, READER, store__resource_get,                        \
       F(id, ID, REQ, get.id))                                                                  \
     X(RESOURCE_LIST, 65, "resource.list", R, READER, store__resource_list,                     \
@@ -145,7 +162,12 @@
       F(after, LIST_PRINCIPALS, OPT, list))                                                    \
     X(NODE_REVOKED, 74, "node.revoked", R, READER, store__node_revoked_list, /* no arguments */) \
     X(MODEL_LIST, 76, "model.list", R, READER, store__model_list,                              \
-      F(after, LIST, OPT, list))
+      F(after, LIST, OPT, list))                                                               \
+    X(COHORT_GET, 77, "cohort.get", R, READER, store__cohort_get,                              \
+      F(name, ID, REQ, get.id))                                                                \
+    X(COHORT_LIST, 78, "cohort.list", R, READER, store__cohort_list,                           \
+      F(after, LIST, OPT, list))                                                               \
+    X(POLICY_GET, 79, "policy.get", R, READER, store__policy_get, /* no arguments */)
 
 #define AUGUR_NODE_OPS(X)                                                         \
     X(STATUS,          "status",          R, ANY,    node__status)          \

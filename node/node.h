@@ -141,6 +141,10 @@ struct node
     struct node_telemetry telemetry;
     struct node_uplink uplink; /* a follower's, to forward reports */
     uint64_t lease_grace_until_ms;
+    /* The host lease in force: the policy's lease_timeout_ms when it was
+     * set in the store, else --lease-ms (0: not read yet).  Read once per
+     * ingest tick, not per report. */
+    unsigned lease_ms;
     uint64_t lease_seed_index; /* the leased hosts are read once applied */
     bool lease_seed_pending;
     uint64_t next_expire_ms;

@@ -271,7 +271,16 @@ static int edges_load(struct node *n)
 static void score_propose(struct node *n, const struct predict_live_score *s)
 {
     struct store_cmd *c = &n->cmd;
+    int64_t manual_until = 0;
 
+    /* A score set by hand holds until its window ends (issue 14): the
+     * leader's scoring does not overwrite it before. */
+    if (store_resource_manual_until(n->store, s->resource, &manual_until) ==
+            0 &&
+        manual_until > (int64_t)node__now_ms()) {
+        n->scoring.manual_skips++;
+        return;
+    }
     memset(c, 0, sizeof *c);
     c->op = STORE_OP_SCORE_SET;
     snprintf(c->u.score.id, sizeof c->u.score.id, "%s", s->resource);

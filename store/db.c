@@ -34,6 +34,9 @@ const char *const store__db_names[STORE__DB_COUNT] = {
     [STORE__DB_MODEL_PENDING] = "model_pending",
     [STORE__DB_MODEL_DATA] = "model_data",
     [STORE__DB_MODEL_ACTIVE] = "model_active",
+    [STORE__DB_COHORTS] = "cohorts",
+    [STORE__DB_COHORT_OF] = "cohort_of",
+    [STORE__DB_POLICY] = "policy",
 };
 
 static const char meta_rev_key[] = "rev";

@@ -105,6 +105,10 @@ enum store__field_type
     STORE__T_BYTES,           /* binary, 1..STORE_MODEL_CHUNK_MAX bytes */
     STORE__T_DIGEST,          /* 64 lowercase hex digits (BLAKE2b-256) */
     STORE__T_RESOURCES,       /* [id, ...]: an agent principal's scope */
+    STORE__T_WORKLOADS,       /* [id, ...]: a cohort's members, 1..64 */
+    STORE__T_SPREAD,          /* a cohort's spread, by name, default host */
+    STORE__T_MIN_RESILIENCE,  /* a probability, default 0.9 */
+    STORE__T_TEXT,            /* 1..127 printable bytes: a policy value */
 };
 
 #define STORE__F_REQ 1u   /* must be given */

@@ -102,8 +102,9 @@ static void a_snapshot_without_the_revoked_keys_restores(void **state)
     static const char name[] = "revoked_node_keys";
     /* The empty sections from it to the end (issue 13's models came after
      * it). */
-    static const char *const later[] = {"models", "model_pending", "model_data",
-                                        "model_active"};
+    static const char *const later[] = {
+        "models",  "model_pending", "model_data", "model_active",
+        "cohorts", "cohort_of",     "policy"};
     size_t section = 1 + (sizeof name - 1) + 8;
     unsigned char *p;
     void *buf;
