@@ -53,12 +53,6 @@ static const struct key keys[] = {
 };
 #undef KEY
 #define N_KEYS (sizeof keys / sizeof keys[0])
-#define KEY_NAMES                                                            \
-    "migrate_threshold, provision_threshold, hysteresis, cooldown_s, "       \
-    "host_cooldown_s, max_concurrent, max_concurrent_cohort, rate_per_min, " \
-    "shadow_budget_cpu, shadow_budget_mem_mb, lease_timeout_ms, automatic, " \
-    "step_timeout_ms, max_attempts, keep_warm_s, shutdown_deadline_ms"
-
 void store_policy_defaults(struct store_policy *p)
 {
     memset(p, 0, sizeof *p);
@@ -309,9 +303,21 @@ int store__policy_set(struct store *s,
     int rv;
 
     if (k == NULL) {
-        return store__refuse(s, AUGUR_EINVAL,
-                             "policy.set: unknown key %s (keys: " KEY_NAMES ")",
-                             name);
+        /* The keys do not fit in one error line: the refusal carries them
+         * as its result. */
+        store__refuse(s, AUGUR_EINVAL,
+                      "policy.set: unknown key %.64s (the keys: migrate_"
+                      "threshold, provision_threshold, hysteresis, ...; "
+                      "all %zu in the answer's 'keys' and in 'augur policy "
+                      "get')",
+                      name, N_KEYS);
+        msgpack_pack_map(&s->out.pk, 1);
+        store__pack_str(&s->out, "keys");
+        msgpack_pack_array(&s->out.pk, N_KEYS);
+        for (size_t i = 0; i < N_KEYS; i++) {
+            store__pack_str(&s->out, keys[i].name);
+        }
+        return 0;
     }
     if (value_parse(k, text, &v, &why) != 0) {
         return store__refuse(s, AUGUR_EINVAL,

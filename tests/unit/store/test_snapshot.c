@@ -80,6 +80,22 @@ static void build_state(struct fx *f)
     c.seq = 1;
     c.ack = 1;
     assert_int_equal(fx_apply(f, &c), 0);
+    /* Issue 14's tables: a cohort (and cohort_of) and the policy. */
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_CREATE;
+    snprintf(c.u.cohort.name, STORE_ID_SIZE, "c1");
+    c.u.cohort.n_workloads = 2;
+    snprintf(c.u.cohort.workloads[0], STORE_ID_SIZE, "w1");
+    snprintf(c.u.cohort.workloads[1], STORE_ID_SIZE, "w2");
+    c.u.cohort.spread = STORE_SPREAD_PSU;
+    c.u.cohort.min_available = 1;
+    c.u.cohort.min_resilience = 0.95;
+    assert_int_equal(fx_apply(f, &c), 0);
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_SET;
+    snprintf(c.u.policy.key, STORE_ID_SIZE, "migrate_threshold");
+    snprintf(c.u.policy.value, STORE_POLICY_VALUE_SIZE, "0.7");
+    assert_int_equal(fx_apply(f, &c), 0);
 }
 
 /* Read @c from both stores: the answers must be the same bytes. */
@@ -116,6 +132,11 @@ static void assert_same_reads(struct fx *a, struct fx *b)
     assert_same_read(a, b, &c);
     memset(&c, 0, sizeof c);
     c.op = STORE_OP_EVENTS;
+    assert_same_read(a, b, &c);
+    cmd_list(&c, STORE_OP_COHORT_LIST, NULL, NULL, 0);
+    assert_same_read(a, b, &c);
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_GET;
     assert_same_read(a, b, &c);
 }
 
