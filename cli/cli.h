@@ -98,6 +98,8 @@ extern const struct cli_command cli_principal_commands[];
 extern const struct cli_command cli_model_commands[];
 extern const struct cli_command cli_telemetry_commands[];
 extern const struct cli_command cli_predict_commands[];
+extern const struct cli_command cli_cohort_commands[];
+extern const struct cli_command cli_policy_commands[];
 /* The store's model commands (cli/cmd_model_store.c), rows of
  * cli_model_commands beside the offline ones. */
 extern const struct cli_arg cli_model_publish_args[];

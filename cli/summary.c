@@ -34,6 +34,12 @@ static const struct
      "{kind})"},
     {AUGUR_OP_MODEL_ACTIVATE,
      "model {name} version {version} scores kind {kind}"},
+    {AUGUR_OP_COHORT_CREATE,
+     "cohort {name} created: {workloads}, resilience {resilience}"},
+    {AUGUR_OP_COHORT_DELETE, "cohort {name} deleted"},
+    {AUGUR_OP_COHORT_ADD, "cohort {name}: {workloads}"},
+    {AUGUR_OP_COHORT_REMOVE, "cohort {name}: {workloads}"},
+    {AUGUR_OP_POLICY_SET, "policy {key} = {value}"},
 };
 
 void cli_summary(struct cli_buf *b, const char *op, const json_t *data)
