@@ -27,12 +27,24 @@ static const struct cli_column cohort_fields[] = {
 
 #define SPREADS "none|host|rack|zone|psu|switch"
 
+static const struct cli_column record_fields[] = {
+    {"name", "{name}"},
+    {"workloads", "{workloads}"},
+    {"spread", "{spread}"},
+    {"min_available", "{min_available}"},
+    {"min_resilience", "{min_resilience}"},
+    {0},
+};
+
 /* The readable form of a cohort: its fields, then what lowers its
- * resilience most. */
+ * resilience most (a write's answer is the record only). */
 static int cohort_print(const json_t *c)
 {
     const json_t *weak = json_object_get(c, "weakest");
-    int rv = cli_fields_print(cohort_fields, c);
+    int rv = cli_fields_print(json_object_get(c, "resilience") != NULL
+                                  ? cohort_fields
+                                  : record_fields,
+                              c);
 
     if (rv != 0 || !json_is_array(weak)) {
         return rv;
@@ -262,10 +274,11 @@ static const struct cli_flag create_flags[] = {
 const struct cli_command cli_cohort_commands[] = {
     {"cohort create", "group workloads that must stay available together",
      "A workload belongs to one cohort at most (ECONFLICT names the cohort\n"
-     "that holds it); unknown workloads are refused with ENOTFOUND.  The\n"
-     "answer shows the cohort's resilience: the probability that at least\n"
-     "N members keep running through the scoring window, from the committed\n"
-     "scores of their hosts and of what those share (PSUs, switches).",
+     "that holds it); unknown workloads are refused with ENOTFOUND.  'augur\n"
+     "cohort get' shows the cohort's resilience: the probability that at\n"
+     "least N members keep running through the scoring window, from the\n"
+     "committed scores of their hosts and of what those share (PSUs,\n"
+     "switches).",
      name_arg, create_flags,
      "augur cohort create web --workloads web-1,web-2,web-3 --spread psu "
      "--min-available 2",

@@ -35,7 +35,8 @@ static const struct
     {AUGUR_OP_MODEL_ACTIVATE,
      "model {name} version {version} scores kind {kind}"},
     {AUGUR_OP_COHORT_CREATE,
-     "cohort {name} created: {workloads}, resilience {resilience}"},
+     "cohort {name} created: {workloads} (spread {spread}, at least "
+     "{min_available} running)"},
     {AUGUR_OP_COHORT_DELETE, "cohort {name} deleted"},
     {AUGUR_OP_COHORT_ADD, "cohort {name}: {workloads}"},
     {AUGUR_OP_COHORT_REMOVE, "cohort {name}: {workloads}"},

@@ -127,19 +127,24 @@ int store__cohort_of(struct store *s,
     return 0;
 }
 
-/* Pack the cohort object, its resilience evaluated in @txn. */
+/* Pack the cohort object.  Reads (@eval) add its evaluation in @txn:
+ * resilience, weakest, spread_ok, running.  Writes answer the record only:
+ * an answer is kept for retries and is part of the state, and the
+ * evaluation's floating point is best kept out of it (and its allocations
+ * out of apply). */
 static int cohort_pack(struct store *s,
                        MDB_txn *txn,
                        struct store__pack *p,
-                       const struct store_cohort *c)
+                       const struct store_cohort *c,
+                       bool eval)
 {
     struct store_cohort_eval e;
-    int rv = store__cohort_eval(s, txn, c, NULL, NULL, &e);
+    int rv = eval ? store__cohort_eval(s, txn, c, NULL, NULL, &e) : 0;
 
     if (rv != 0) {
         return rv;
     }
-    msgpack_pack_map(&p->pk, 9);
+    msgpack_pack_map(&p->pk, eval ? 9 : 5);
     store__pack_str(p, "name");
     store__pack_str(p, c->name);
     store__pack_str(p, "workloads");
@@ -153,6 +158,9 @@ static int cohort_pack(struct store *s,
     msgpack_pack_uint64(&p->pk, c->min_available);
     store__pack_str(p, "min_resilience");
     msgpack_pack_double(&p->pk, c->min_resilience);
+    if (!eval) {
+        return 0;
+    }
     store__pack_str(p, "resilience");
     msgpack_pack_double(&p->pk, e.resilience);
     store__pack_str(p, "weakest");
@@ -266,7 +274,7 @@ int store__cohort_create(struct store *s,
     if (rv != 0) {
         return rv;
     }
-    return cohort_pack(s, txn, &s->out, &c);
+    return cohort_pack(s, txn, &s->out, &c, false);
 }
 
 static int load_or_refuse(struct store *s,
@@ -354,7 +362,7 @@ int store__cohort_add(struct store *s,
     if (rv != 0) {
         return rv;
     }
-    return cohort_pack(s, txn, &s->out, &c);
+    return cohort_pack(s, txn, &s->out, &c, false);
 }
 
 /* A cohort keeps at least one member, and min_available follows it down:
@@ -404,7 +412,7 @@ int store__cohort_remove(struct store *s,
     if (rv != 0) {
         return rv;
     }
-    return cohort_pack(s, txn, &s->out, &c);
+    return cohort_pack(s, txn, &s->out, &c, false);
 }
 
 int store__cohort_get(struct store *s,
@@ -419,7 +427,7 @@ int store__cohort_get(struct store *s,
     if (rv != 0 || refused) {
         return rv;
     }
-    return cohort_pack(s, txn, &s->out, &c);
+    return cohort_pack(s, txn, &s->out, &c, true);
 }
 
 static int list_item(struct store *s,
@@ -435,7 +443,7 @@ static int list_item(struct store *s,
         snprintf(s->errmsg, sizeof s->errmsg, "a cohort record is corrupt");
         return AUGUR_EIO;
     }
-    return cohort_pack(s, txn, &s->list, &c);
+    return cohort_pack(s, txn, &s->list, &c, true);
 }
 
 int store__cohort_list(struct store *s,

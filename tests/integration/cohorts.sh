@@ -46,11 +46,15 @@ fi
 # shared: both members behind psu-a; apart: behind psu-a and psu-b.
 out=$(aug "$ALL" cohort create shared --workloads w1,w2 --spread psu \
     --min-available 1 -o json)
+json_eq "$out" '.workloads | join(",")' w1,w2
+json_eq "$out" '.min_available' 1
+out=$(aug "$ALL" cohort get shared -o json)
 json_eq "$out" '.resilience == 1' true
 json_eq "$out" '.spread_ok' false
 json_eq "$out" '.running' 2
-out=$(aug "$ALL" cohort create apart --workloads w3,w4 --spread psu \
-    --min-available 1 --min-resilience 0.95 -o json)
+aug "$ALL" cohort create apart --workloads w3,w4 --spread psu \
+    --min-available 1 --min-resilience 0.95 >/dev/null
+out=$(aug "$ALL" cohort get apart -o json)
 json_eq "$out" '.spread_ok' true
 json_eq "$out" '.min_resilience' 0.95
 if aug "$ALL" cohort create other --workloads w1 2>"$CLUSTER_DIR/err"; then

@@ -317,6 +317,9 @@ static void resilience_drops_behind_a_shared_risky_psu(void **state)
     fleet(f);
     assert_int_equal(cohort_create(f, "c1", "w1", "w2", STORE_SPREAD_PSU, 1),
                      0);
+    /* A write answers the record; the evaluation is a read's. */
+    assert_null(obj_get(ans_result(f), "resilience"));
+    assert_int_equal(cohort_get(f, "c1"), 0);
     r = ans_result(f);
     NEAR(obj_double(r, "resilience"), 1.0);
     assert_false(obj_bool(r, "spread_ok")); /* both behind psu-1 */
