@@ -5,8 +5,9 @@
 # hand; one whose members sit behind different PSUs keeps it; every node
 # computes the same.  A workload joins one cohort at most; bad input is
 # refused and changes nothing.  The policy round-trips and refuses unknown
-# keys and incoherent values.  A score set by hand records until when it
-# holds (manual_until), which the leader's scoring respects.
+# keys and incoherent values; its lease_timeout_ms becomes every node's
+# host lease.  A score set by hand records until when it holds
+# (manual_until), which the leader's scoring respects.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -120,5 +121,13 @@ if aug "$ALL" policy set max_attempts 0 2>/dev/null; then
 fi
 [ "$(aug "$ALL" policy get -o json)" = "$pol" ] || fail "a refused policy.set changed the policy"
 aug "$ALL" policy get | grep -q 'migrate_threshold' || fail "policy get prints no table"
+
+# The host lease follows the policy once it is set (else --lease-ms).
+json_eq "$(status_json 1)" '.telemetry.lease_ms' 1000
+aug "$ALL" policy set lease_timeout_ms 2500 >/dev/null
+for id in 1 2 3; do
+    wait_until 30 "node $id holds host leases for 2500 ms" bash -c \
+        "'$AUGUR' --endpoints $(ep "$id") status -o json | jq -e '.telemetry.lease_ms == 2500'"
+done
 
 log "ok"
