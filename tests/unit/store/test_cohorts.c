@@ -127,6 +127,32 @@ static void a_member_that_cannot_run_counts_as_down(void **state)
     NEAR(resilience_of(p, 1, m, 2, 2, NULL), 0.0);
 }
 
+/* Past STORE__RESIL_SHARED_MAX shared units, the least risky are folded
+ * into each member as if independent: two members behind 14 shared units
+ * of 0.01 each, one needed.  Exactly 0.99^14; with 12 enumerated and 2
+ * folded, 0.99^12 * (1 - (1 - 0.99^2)^2), a little more. */
+static void shared_units_past_the_limit_are_folded_in(void **state)
+{
+    double p[16];
+    struct store__resil_member m[2];
+    double got;
+    double folded = pow(0.99, 12) * (1.0 - pow(1.0 - 0.99 * 0.99, 2));
+
+    (void)state;
+    memset(m, 0, sizeof m);
+    for (unsigned u = 0; u < 14; u++) {
+        p[u] = 0.01;
+        for (unsigned i = 0; i < 2; i++) {
+            m[i].units[m[i].n_units++] = u;
+        }
+    }
+    m[0].up_possible = m[1].up_possible = true;
+    got = resilience_of(p, 14, m, 2, 1, NULL);
+    NEAR(got, folded);
+    assert_true(got >= pow(0.99, 14));
+    assert_true(got - pow(0.99, 14) < 0.02); /* 0.886 for 0.869 */
+}
+
 /* The host's committed score holds its PSU's risk (noisy-OR, power 0.9):
  * only its own part is counted again. */
 static void host_own_part_removes_the_upstream_risk(void **state)
@@ -631,6 +657,7 @@ int main(void)
         cmocka_unit_test(shared_host_and_psu_by_hand),
         cmocka_unit_test(a_member_that_cannot_run_counts_as_down),
         cmocka_unit_test(host_own_part_removes_the_upstream_risk),
+        cmocka_unit_test(shared_units_past_the_limit_are_folded_in),
         T(cohort_create_checks_its_workloads),
         T(cohort_add_remove_and_delete),
         T(resilience_drops_behind_a_shared_risky_psu),
