@@ -278,6 +278,18 @@ static void score_propose(struct node *n, const struct predict_live_score *s)
     if (store_resource_manual_until(n->store, s->resource, &manual_until) ==
             0 &&
         manual_until > (int64_t)node__now_ms()) {
+        char kind[STORE_KIND_SIZE];
+        bool has = false;
+        double p = 0.0;
+        int64_t at;
+
+        /* The round took its p as committed: it was not, the hand-set one
+         * is, and the hysteresis goes on from that. */
+        if (store_resource_score(n->store, s->resource, kind, &has, &p, &at) ==
+            0) {
+            predict_live_committed_set(&n->scoring.live, s->resource,
+                                       has ? p : 0.0);
+        }
         n->scoring.manual_skips++;
         return;
     }
