@@ -58,15 +58,12 @@ static int cohort_print(const json_t *c)
         "would gain at p=0):\n");
     for (size_t i = 0; i < json_array_size(weak); i++) {
         const json_t *w = json_array_get(weak, i);
-        char p[32];
-        char gain[32];
 
-        cli_format_real(json_number_value(json_object_get(w, "p")), p,
-                        sizeof p);
-        cli_format_real(json_number_value(json_object_get(w, "gain")), gain,
-                        sizeof gain);
-        printf("  %s  p=%s  +%s\n",
-               json_string_value(json_object_get(w, "resource")), p, gain);
+        /* Four digits: -o json has every one. */
+        printf("  %s  p=%.4g  +%.4g\n",
+               json_string_value(json_object_get(w, "resource")),
+               json_number_value(json_object_get(w, "p")),
+               json_number_value(json_object_get(w, "gain")));
     }
     return 0;
 }

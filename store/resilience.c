@@ -38,6 +38,9 @@ double store__p_own(double p_committed,
                        : 0.0;
         keep *= 1.0 - w * clamp01(dep_p[i]);
     }
+    if (keep == 1.0) {
+        return clamp01(p_committed); /* nothing upstream adds risk */
+    }
     if (keep <= 0.0) {
         /* A dependency certain to fail explains all of the host's risk. */
         return 0.0;

@@ -210,6 +210,16 @@ int store__host_domain(struct store *s,
 
 /* ---- cohort evaluation ------------------------------------------------ */
 
+/* A probability in [0, 1] to 12 decimals: 0.1, not 0.09999999999999998
+ * (what operators read; far finer than any score means). */
+static double tidy(double x)
+{
+    if (!(x > 0.0)) {
+        return 0.0;
+    }
+    return (double)(int64_t)(x * 1e12 + 0.5) / 1e12;
+}
+
 struct eval
 {
     struct idset units;
@@ -364,13 +374,13 @@ int store__cohort_eval(struct store *s,
         rv = store__resilience(&r, &ro);
     }
     if (rv == 0) {
-        out->resilience = ro.resilience;
+        out->resilience = tidy(ro.resilience);
         out->n_weakest = ro.n_weakest;
         for (unsigned i = 0; i < ro.n_weakest; i++) {
             snprintf(out->weakest[i].resource, STORE_ID_SIZE, "%s",
                      e.units.ids[ro.weakest[i].unit]);
-            out->weakest[i].p = ro.weakest[i].p;
-            out->weakest[i].gain = ro.weakest[i].gain;
+            out->weakest[i].p = tidy(ro.weakest[i].p);
+            out->weakest[i].gain = tidy(ro.weakest[i].gain);
         }
         out->spread_ok = true;
     }
