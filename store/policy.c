@@ -22,35 +22,40 @@ enum key_type
     KEY_BOOL,
 };
 
+#define LEASE_MS_MIN 100
+#define LEASE_MS_MAX 600000
+
 struct key
 {
     const char *name;
     enum key_type type;
-    size_t off; /* in struct store_policy */
+    size_t off;   /* in struct store_policy */
+    uint64_t max; /* integers: the largest value allowed */
 };
 
-#define KEY(NAME, TYPE)                                  \
-    {                                                    \
-#NAME, TYPE, offsetof(struct store_policy, NAME) \
-    }
+/* clang-format off */
+#define KEY(NAME, TYPE, MAX) {#NAME, TYPE, offsetof(struct store_policy, NAME), MAX}
 static const struct key keys[] = {
-    KEY(migrate_threshold, KEY_PROB),
-    KEY(provision_threshold, KEY_PROB),
-    KEY(hysteresis, KEY_PROB),
-    KEY(cooldown_s, KEY_U64),
-    KEY(host_cooldown_s, KEY_U64),
-    KEY(max_concurrent, KEY_U64_POS),
-    KEY(max_concurrent_cohort, KEY_U64_POS),
-    KEY(rate_per_min, KEY_U64_POS),
-    KEY(shadow_budget_cpu, KEY_U64),
-    KEY(shadow_budget_mem_mb, KEY_U64),
-    KEY(lease_timeout_ms, KEY_U64_POS),
-    KEY(automatic, KEY_BOOL),
-    KEY(step_timeout_ms, KEY_U64_POS),
-    KEY(max_attempts, KEY_U64_POS),
-    KEY(keep_warm_s, KEY_U64),
-    KEY(shutdown_deadline_ms, KEY_U64_POS),
+    KEY(migrate_threshold, KEY_PROB, 0),
+    KEY(provision_threshold, KEY_PROB, 0),
+    KEY(hysteresis, KEY_PROB, 0),
+    KEY(cooldown_s, KEY_U64, UINT64_MAX),
+    KEY(host_cooldown_s, KEY_U64, UINT64_MAX),
+    KEY(max_concurrent, KEY_U64_POS, UINT64_MAX),
+    KEY(max_concurrent_cohort, KEY_U64_POS, UINT64_MAX),
+    KEY(rate_per_min, KEY_U64_POS, UINT64_MAX),
+    KEY(shadow_budget_cpu, KEY_U64, UINT64_MAX),
+    KEY(shadow_budget_mem_mb, KEY_U64, UINT64_MAX),
+    /* The bounds of augurd's --lease-ms (node/config.c): a lease of a few
+     * ms would declare every host unreachable between two heartbeats. */
+    KEY(lease_timeout_ms, KEY_U64_POS, LEASE_MS_MAX),
+    KEY(automatic, KEY_BOOL, 0),
+    KEY(step_timeout_ms, KEY_U64_POS, UINT64_MAX),
+    KEY(max_attempts, KEY_U64_POS, UINT64_MAX),
+    KEY(keep_warm_s, KEY_U64, UINT64_MAX),
+    KEY(shutdown_deadline_ms, KEY_U64_POS, UINT64_MAX),
 };
+/* clang-format on */
 #undef KEY
 #define N_KEYS (sizeof keys / sizeof keys[0])
 void store_policy_defaults(struct store_policy *p)
@@ -72,6 +77,16 @@ void store_policy_defaults(struct store_policy *p)
     p->max_attempts = 3;
     p->keep_warm_s = 60;
     p->shutdown_deadline_ms = 5000;
+}
+
+static bool u64_ok(const struct key *k, uint64_t v)
+{
+    uint64_t min = k->type == KEY_U64_POS ? 1 : 0;
+
+    if (strcmp(k->name, "lease_timeout_ms") == 0) {
+        min = LEASE_MS_MIN;
+    }
+    return v >= min && v <= k->max;
 }
 
 static const struct key *key_find(const char *name, size_t len)
@@ -154,8 +169,7 @@ static int value_decode(struct store *s,
             return 0;
         case KEY_U64:
         case KEY_U64_POS:
-            if (store__obj_u64(&o, &out->u) != 0 ||
-                (k->type == KEY_U64_POS && out->u == 0)) {
+            if (store__obj_u64(&o, &out->u) != 0 || !u64_ok(k, out->u)) {
                 return AUGUR_EMALFORMED;
             }
             return 0;
@@ -212,15 +226,16 @@ static int value_parse(const struct key *k,
             return 0;
         case KEY_U64:
         case KEY_U64_POS:
-            *why = k->type == KEY_U64_POS ? "a positive integer"
-                                          : "a non-negative integer";
+            *why = strcmp(k->name, "lease_timeout_ms") == 0
+                       ? "an integer from 100 to 600000"
+                   : k->type == KEY_U64_POS ? "a positive integer"
+                                            : "a non-negative integer";
             if (text[0] < '0' || text[0] > '9') {
                 return AUGUR_EINVAL;
             }
             errno = 0;
             out->u = strtoull(text, &end, 10);
-            if (*end != '\0' || errno != 0 ||
-                (k->type == KEY_U64_POS && out->u == 0)) {
+            if (*end != '\0' || errno != 0 || !u64_ok(k, out->u)) {
                 return AUGUR_EINVAL;
             }
             return 0;

@@ -118,6 +118,7 @@ static void bad_values_are_refused_and_change_nothing(void **state)
         {"max_attempts", "0"},          {"max_concurrent", "-1"},
         {"rate_per_min", "3x"},         {"lease_timeout_ms", ""},
         {"automatic", "yes"},           {"cooldown_s", "99999999999999999999"},
+        {"lease_timeout_ms", "99"},     {"lease_timeout_ms", "600001"},
     };
     struct fx *f = *state;
     unsigned char before[32];
