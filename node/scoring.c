@@ -512,7 +512,7 @@ void node__scoring_status_pack(struct node *n, msgpack_packer *pk)
         n_models += sc->models[i].loaded;
     }
     node__pack_str(pk, "scoring");
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     node__pack_str(pk, "leader");
     if (sc->leader) {
         msgpack_pack_true(pk);
@@ -527,6 +527,8 @@ void node__scoring_status_pack(struct node *n, msgpack_packer *pk)
     msgpack_pack_uint64(pk, sc->live.stats.scored);
     node__pack_str(pk, "commits");
     msgpack_pack_uint64(pk, sc->commits);
+    node__pack_str(pk, "manual_skips");
+    msgpack_pack_uint64(pk, sc->manual_skips);
     node__pack_str(pk, "round_us");
     msgpack_pack_uint64(pk, sc->round_us);
     node__pack_str(pk, "dropped");
