@@ -653,9 +653,12 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         }
         node_lease_declare(&r->lease);
         if (store_resource_state(n->store, r->id, &state, &leased) != 0 ||
-            state == STORE_STATE_UNREACHABLE) {
+            state == STORE_STATE_UNREACHABLE || state == STORE_STATE_FAILED) {
             /* Not a resource of the store (telemetry may come before it
-             * is added), or already declared by an earlier leader. */
+             * is added), already declared by an earlier leader, or failed:
+             * out of service already (the orchestrator marks a host it
+             * evacuated so), it stays failed until an operator says
+             * otherwise. */
             continue;
         }
         t->c.leases_expired++;
