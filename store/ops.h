@@ -466,6 +466,8 @@ int store__host_domain(struct store *s,
 
 /* ---- policy.c --------------------------------------------------------- */
 
+/* The policy in @txn (defaults for the keys never set): 0 or AUGUR_EIO. */
+int store__policy_load(struct store *s, MDB_txn *txn, struct store_policy *p);
 int store__policy_set(struct store *s,
                       MDB_txn *txn,
                       const struct store_cmd *cmd);

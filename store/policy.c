@@ -259,6 +259,16 @@ static int value_parse(const struct key *k,
 static int policy_load(struct store *s,
                        MDB_txn *txn,
                        struct store_policy *p,
+                       bool *set);
+
+int store__policy_load(struct store *s, MDB_txn *txn, struct store_policy *p)
+{
+    return policy_load(s, txn, p, NULL);
+}
+
+static int policy_load(struct store *s,
+                       MDB_txn *txn,
+                       struct store_policy *p,
                        bool *set)
 {
     store_policy_defaults(p);
