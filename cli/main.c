@@ -40,6 +40,12 @@ const struct cli_group cli_groups[] = {
     {"edge", "dependency edges between resources", cli_edge_commands},
     {"claim", "the permission store: which host runs which workload",
      cli_claim_commands},
+    {"migrate", "move a workload through a migration workflow",
+     cli_migrate_commands},
+    {"workflow", "migration workflows: list, get, cancel, approve",
+     cli_workflow_commands},
+    {"shadow", "standby claims that shadow workloads on other hosts",
+     cli_shadow_commands},
     {"score", "failure probabilities of resources", cli_score_commands},
     {"events", "the change log", cli_events_commands},
     {"keygen", "make a key pair", cli_keygen_commands},
@@ -55,6 +61,10 @@ const struct cli_group cli_groups[] = {
      cli_predict_commands},
     {"telemetry", "the leader's latest samples and lease of a resource",
      cli_telemetry_commands},
+    {"cohort", "workloads that must stay available together: resilience",
+     cli_cohort_commands},
+    {"policy", "the orchestrator's thresholds, limits and budgets",
+     cli_policy_commands},
     {0},
 };
 

@@ -6,6 +6,7 @@
  * to the leader over its uplink (node/uplink.c) as telemetry.forward, which
  * the leader takes from a node's uplink only. */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,9 +28,11 @@
 
 int node__ingest_init(struct node *n)
 {
-    int rv =
-        node_telemetry_init(&n->telemetry, n->config.telemetry_ring,
-                            n->config.telemetry_resources, INGEST_BYTES_MAX);
+    int rv;
+
+    node_notices_init(&n->notices);
+    rv = node_telemetry_init(&n->telemetry, n->config.telemetry_ring,
+                             n->config.telemetry_resources, INGEST_BYTES_MAX);
     if (rv != 0) {
         return rv;
     }
@@ -39,6 +42,51 @@ int node__ingest_init(struct node *n)
         node_telemetry_close(&n->telemetry);
     }
     return rv;
+}
+
+void node__shutdown_notice_set(struct node *n,
+                               const char *host,
+                               uint64_t workflow,
+                               uint64_t deadline_ms)
+{
+    int rv = node_notices_set(&n->notices, host, workflow, deadline_ms);
+    if (rv != 0) {
+        LOG(LOG_LEVEL_WARN,
+            "prepare-shutdown notice for %.64s (workflow %" PRIu64
+            ") not kept: %s",
+            host, workflow, augur_strerror(rv));
+    }
+}
+
+void node__shutdown_notice_clear(struct node *n, const char *host)
+{
+    node_notices_clear(&n->notices, host);
+}
+
+bool node__shutdown_acked(struct node *n, const char *host, uint64_t workflow)
+{
+    return node_notices_acked(&n->notices, host, workflow);
+}
+
+/* Pack {"prepare_shutdown": {...}} for @host when it has a notice; returns
+ * the entries packed (0 or 1). */
+static size_t notice_count(struct node *n, const char *host)
+{
+    return node_notices_find(&n->notices, host) != NULL;
+}
+
+static void notice_pack(struct node *n, msgpack_packer *pk, const char *host)
+{
+    const struct node_notice *s = node_notices_find(&n->notices, host);
+    if (s == NULL) {
+        return;
+    }
+    node__pack_str(pk, "prepare_shutdown");
+    msgpack_pack_map(pk, 2);
+    node__pack_str(pk, "workflow");
+    msgpack_pack_uint64(pk, s->workflow);
+    node__pack_str(pk, "deadline_ms");
+    msgpack_pack_uint64(pk, s->deadline_ms);
 }
 
 void node__ingest_close(struct node *n)
@@ -149,6 +197,25 @@ static int scope_check(struct node *n,
     return rv;
 }
 
+/* The host lease in force (node.lease_ms). */
+static unsigned ingest_lease_ms(const struct node *n)
+{
+    return n->lease_ms != 0 ? n->lease_ms : n->config.lease_ms;
+}
+
+/* Read the policy's lease_timeout_ms: once a tick. */
+static void lease_ms_refresh(struct node *n)
+{
+    uint64_t ms = 0;
+    bool set = false;
+
+    if (store_policy_lease_timeout(n->store, &set, &ms) != 0 || !set) {
+        n->lease_ms = n->config.lease_ms;
+    } else {
+        n->lease_ms = ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
+    }
+}
+
 /* Propose the lease verdict for @r: @state is unreachable (expired) or
  * anything else (back).  The command carries the state it expects, so a
  * verdict reached on a view that changed since (another leader's, an
@@ -177,7 +244,7 @@ static void lease_renew(struct node *n,
     bool leased;
     int state;
 
-    if (!node_lease_renew(&r->lease, now, n->config.lease_ms) && !r->recheck) {
+    if (!node_lease_renew(&r->lease, now, ingest_lease_ms(n)) && !r->recheck) {
         return;
     }
     r->recheck = false;
@@ -249,7 +316,7 @@ static void reply_forwarded(struct node *n,
         msgpack_pack_uint64(&pk, samples);
     }
     node__pack_str(&pk, "lease_ms");
-    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(&pk, ingest_lease_ms(n));
     node__pack_str(&pk, "forwarded");
     msgpack_pack_true(&pk);
     api_call_reply(call, n->scratch.data, n->scratch.size);
@@ -312,11 +379,12 @@ static void report(struct node *n,
     }
     lease_renew(n, r, now);
     node__scoring_observe(n, node_telemetry_batch(t, r, 0));
-    node__result_begin(n, &pk, 2);
+    node__result_begin(n, &pk, 2 + notice_count(n, r->id));
     node__pack_str(&pk, "samples");
     msgpack_pack_uint64(&pk, node_telemetry_batch(t, r, 0)->n);
     node__pack_str(&pk, "lease_ms");
-    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(&pk, ingest_lease_ms(n));
+    notice_pack(n, &pk, r->id);
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
@@ -324,7 +392,8 @@ static void heartbeat(struct node *n,
                       struct api_call *call,
                       const char *resource,
                       const struct reporter *w,
-                      bool may_forward)
+                      bool may_forward,
+                      uint64_t ack)
 {
     struct node_telemetry *t = &n->telemetry;
     char errmsg[TELEMETRY_ERRMSG_SIZE + 128];
@@ -362,9 +431,16 @@ static void heartbeat(struct node *n,
     r->last_seen_ms = now;
     t->c.heartbeats++;
     lease_renew(n, r, now);
-    node__result_begin(n, &pk, 1);
+    if (ack != 0 && node_notices_ack(&n->notices, resource, ack)) {
+        LOG(LOG_LEVEL_INFO,
+            "host %s acknowledged the prepare-shutdown notice of workflow "
+            "%" PRIu64,
+            resource, ack);
+    }
+    node__result_begin(n, &pk, 1 + notice_count(n, resource));
     node__pack_str(&pk, "lease_ms");
-    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(&pk, ingest_lease_ms(n));
+    notice_pack(n, &pk, resource);
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
@@ -380,6 +456,7 @@ void node__telemetry_heartbeat(struct node *n, struct api_call *call)
 {
     char resource[TELEMETRY_RESOURCE_MAX + 1];
     struct reporter w;
+    uint64_t ack = 0;
 
     if (node__arg_str(call->req.args, "resource", resource, sizeof resource) !=
         0) {
@@ -387,8 +464,16 @@ void node__telemetry_heartbeat(struct node *n, struct api_call *call)
                "telemetry.heartbeat: 'resource' must be a resource id");
         return;
     }
+
+    /* The agent's acknowledgement of a prepare-shutdown notice; optional,
+     * and on the leader only (a follower does not forward it). */
+    if (node__arg_u64(call->req.args, "shutdown_ack", &ack) == AUGUR_EINVAL) {
+        refuse(n, call, AUGUR_EINVAL, false,
+               "telemetry.heartbeat: 'shutdown_ack' must be a workflow id");
+        return;
+    }
     reporter_of_call(call, &w);
-    heartbeat(n, call, resource, &w, true);
+    heartbeat(n, call, resource, &w, true, ack);
 }
 
 /* The args map's value for @key, or NULL. */
@@ -448,7 +533,7 @@ void node__telemetry_forward(struct node *n, struct api_call *call)
                "telemetry.forward: 'batch' or 'resource' is required");
         return;
     }
-    heartbeat(n, call, resource, &w, false);
+    heartbeat(n, call, resource, &w, false, 0);
 }
 
 static const char *lease_state(const struct node_lease *l, uint64_t now)
@@ -529,7 +614,7 @@ void node__telemetry_get(struct node *n, struct api_call *call)
     node__pack_str(&pk, "remaining_ms");
     msgpack_pack_uint64(&pk, node_lease_remaining(&r->lease, now));
     node__pack_str(&pk, "lease_ms");
-    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(&pk, ingest_lease_ms(n));
     node__pack_str(&pk, "reports");
     msgpack_pack_uint64(&pk, r->reports);
     node__pack_str(&pk, "heartbeats");
@@ -571,7 +656,7 @@ static void seed_one(void *arg, const char *id, int state)
         return; /* it reported to this leader already */
     }
     (void)node_lease_renew(&r->lease, ctx->now,
-                           n->config.lease_ms + INGEST_FIND_LEADER_MS);
+                           ingest_lease_ms(n) + INGEST_FIND_LEADER_MS);
     ctx->seeded++;
 }
 
@@ -593,7 +678,9 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         }
         node_uplink_tick(&n->uplink, id, address);
     }
+    lease_ms_refresh(n);
     if (!leader) {
+        node_notices_clear_all(&n->notices); /* the next leader sets its own */
         if (t->n > 0) {
             /* A follower holds no telemetry: the leader it forwards to
              * does, and if it leads again it starts from fresh reports. */
@@ -617,12 +704,12 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
 
         n->lease_seed_pending = false;
         n->lease_grace_until_ms =
-            now + n->config.lease_ms + INGEST_FIND_LEADER_MS;
+            now + ingest_lease_ms(n) + INGEST_FIND_LEADER_MS;
         rv = store_resources_leased(n->store, seed_one, &ctx);
         LOG(rv == 0 && ctx.dropped == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
             "telemetry: a full lease (%u ms, and %d ms to find this "
             "leader) for each of %zu leased hosts%s%s",
-            n->config.lease_ms, INGEST_FIND_LEADER_MS, ctx.seeded,
+            ingest_lease_ms(n), INGEST_FIND_LEADER_MS, ctx.seeded,
             ctx.dropped > 0 ? "; some were over --telemetry-resources" : "",
             rv != 0 ? "; the store could not list them all" : "");
     }
@@ -632,9 +719,12 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         }
         node_lease_declare(&r->lease);
         if (store_resource_state(n->store, r->id, &state, &leased) != 0 ||
-            state == STORE_STATE_UNREACHABLE) {
+            state == STORE_STATE_UNREACHABLE || state == STORE_STATE_FAILED) {
             /* Not a resource of the store (telemetry may come before it
-             * is added), or already declared by an earlier leader. */
+             * is added), already declared by an earlier leader, or failed:
+             * out of service already (the orchestrator marks a host it
+             * evacuated so), it stays failed until an operator says
+             * otherwise. */
             continue;
         }
         t->c.leases_expired++;
@@ -649,13 +739,13 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
                 "host %s: no report or heartbeat within the full lease (%u "
                 "ms) this leader gave it: marking it unreachable (%" PRIu64
                 " lease lines skipped before)",
-                r->id, n->config.lease_ms, skipped);
+                r->id, ingest_lease_ms(n), skipped);
         } else {
             LOG(LOG_LEVEL_WARN,
                 "host %s: no report or heartbeat for %" PRIu64
                 " ms (lease %u ms): marking it unreachable (%" PRIu64
                 " lease lines skipped before)",
-                r->id, now - r->last_seen_ms, n->config.lease_ms, skipped);
+                r->id, now - r->last_seen_ms, ingest_lease_ms(n), skipped);
         }
         lease_propose(n, r->id, state, STORE_STATE_UNREACHABLE);
     }
@@ -701,7 +791,7 @@ void node__ingest_status_pack(struct node *n, msgpack_packer *pk)
     node__pack_str(pk, "unreachable_declared");
     msgpack_pack_uint64(pk, t->c.leases_expired);
     node__pack_str(pk, "lease_ms");
-    msgpack_pack_unsigned_int(pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(pk, ingest_lease_ms(n));
     node__pack_str(pk, "uplink");
     msgpack_pack_map(pk, 4);
     node__pack_str(pk, "forwarded");

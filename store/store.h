@@ -58,6 +58,26 @@ struct store_reason
     double contribution; /* finite */
 };
 
+/* Cohorts (cohort.create): a group of workloads that must stay available
+ * together, spread over failure domains. */
+#define STORE_COHORT_MEMBERS_MAX 64
+enum store_spread
+{
+    STORE_SPREAD_NONE,
+    STORE_SPREAD_HOST,
+    STORE_SPREAD_RACK,
+    STORE_SPREAD_ZONE,
+    STORE_SPREAD_PSU,
+    STORE_SPREAD_SWITCH,
+    STORE_SPREAD_COUNT
+};
+/* "host" <-> STORE_SPREAD_HOST; -1 / NULL when unknown. */
+int store_spread_parse(const char *name, size_t len);
+const char *store_spread_name(int spread);
+#define STORE_MIN_RESILIENCE_DEFAULT 0.9
+/* A policy value as policy.set carries it (text, parsed per key). */
+#define STORE_POLICY_VALUE_SIZE 128
+
 /* Bytes a command carries (model.chunk's data).  Not a copy: @ptr points
  * into the buffer the command was decoded from, so it is valid only as long
  * as that buffer (a request being handled, an entry being applied). */
@@ -115,6 +135,84 @@ enum store_edge_kind
 };
 int store_edge_kind_parse(const char *name, size_t len);
 const char *store_edge_kind_name(int kind);
+
+/* Migration workflows and standby claims (docs/ORCHESTRATOR.md).  A
+ * workload's strategy says how it moves; a workflow's reason why it moved.
+ * (The reason enum is store_wf_reason: struct store_reason, a score's
+ * reason, holds the tag store_reason.) */
+enum store_strategy
+{
+    STORE_STRATEGY_LIVE = 0,
+    STORE_STRATEGY_STANDBY = 1,
+    STORE_STRATEGY_BLUE_GREEN = 2,
+    STORE_STRATEGY_COUNT
+};
+enum store_wf_reason
+{
+    STORE_REASON_PREDICTED = 0,
+    STORE_REASON_FAILED = 1,
+    STORE_REASON_MANUAL = 2,
+    STORE_REASON_REBALANCE = 3,
+    STORE_REASON_COUNT
+};
+enum store_wf_state
+{
+    STORE_WF_PENDING = 0,
+    STORE_WF_RUNNING = 1,
+    STORE_WF_DONE = 2,
+    STORE_WF_ROLLED_BACK = 3,
+    STORE_WF_FAILED = 4,
+    STORE_WF_CANCELLED = 5,
+    STORE_WF_STATE_COUNT
+};
+enum store_step_state
+{
+    STORE_STEP_PENDING = 0,
+    STORE_STEP_RUNNING = 1,
+    STORE_STEP_DONE = 2,
+    STORE_STEP_FAILED = 3,
+    STORE_STEP_SKIPPED = 4,
+    STORE_STEP_STATE_COUNT
+};
+/* What workflow.advance reports about a step. */
+enum store_wf_event
+{
+    STORE_WF_EVENT_START = 0,
+    STORE_WF_EVENT_OK = 1,
+    STORE_WF_EVENT_RETRY = 2,
+    STORE_WF_EVENT_FAIL = 3,
+    STORE_WF_EVENT_SKIP = 4,
+    STORE_WF_EVENT_COUNT
+};
+enum store_shadow_state
+{
+    STORE_SHADOW_PROVISIONING = 0,
+    STORE_SHADOW_WARM = 1,
+    STORE_SHADOW_ACTIVE = 2,
+    STORE_SHADOW_RELEASED = 3,
+    STORE_SHADOW_STATE_COUNT
+};
+/* "live" <-> STORE_STRATEGY_LIVE and so on: -1 / NULL when unknown. */
+int store_strategy_parse(const char *name, size_t len);
+const char *store_strategy_name(int strategy);
+int store_wf_reason_parse(const char *name, size_t len);
+const char *store_wf_reason_name(int reason);
+int store_wf_state_parse(const char *name, size_t len);
+const char *store_wf_state_name(int state);
+const char *store_step_state_name(int state);
+int store_wf_event_parse(const char *name, size_t len);
+const char *store_wf_event_name(int event);
+int store_shadow_state_parse(const char *name, size_t len);
+const char *store_shadow_state_name(int state);
+
+#define STORE_WF_STEPS_MAX 12
+#define STORE_STEP_NAME_SIZE 16
+#define STORE_DETAIL_SIZE 128
+/* workflow.advance's detail: at most this many bytes. */
+#define STORE_WF_DETAIL_MAX 120
+#define STORE_DRIFT_SIZE 64
+/* Finished workflows kept; the oldest finished is trimmed past it. */
+#define STORE_WORKFLOWS_KEPT 10000
 
 /* Roles of principals (docs/ARCHITECTURE.md says what each may do). */
 enum store_role
@@ -185,6 +283,7 @@ struct store_cmd
             char id[STORE_ID_SIZE];
             struct store_capacity demand;
             int64_t priority;
+            int strategy; /* enum store_strategy; live when not given */
         } workload_add;
         struct
         {
@@ -267,7 +366,50 @@ struct store_cmd
         } revoke;
         struct
         {
-            char id[STORE_ID_SIZE]; /* resource.get, workload.get, claim.get */
+            uint64_t id; /* advance, cancel, approve, workflow.get */
+            char workload[STORE_ID_SIZE]; /* create */
+            char to[STORE_ID_SIZE];       /* create: "" = the store picks */
+            bool has_strategy;            /* create: false = the workload's */
+            int strategy;                 /* enum store_strategy */
+            bool has_reason;              /* create: false = manual */
+            int reason;                   /* enum store_wf_reason */
+            bool notify; /* create: a notify step (prepare-shutdown) first */
+            /* create: "approved": false, the cluster's own proposal waits
+             * for workflow.approve (a zeroed command is approved). */
+            bool hold;
+            uint64_t step;    /* advance: the step's index */
+            uint64_t attempt; /* advance: the step's attempt */
+            int event;        /* advance: enum store_wf_event */
+            char detail[STORE_WF_DETAIL_MAX + 1]; /* advance, "" = none */
+        } workflow;
+        struct
+        {
+            char workload[STORE_ID_SIZE];
+            char host[STORE_ID_SIZE];
+            uint64_t epoch;               /* update, release: the CAS */
+            int state;                    /* update: store_shadow_state */
+            uint64_t lag_ms;              /* update; 0 when not given */
+            char drift[STORE_DRIFT_SIZE]; /* update; "" when not given */
+        } shadow;
+        struct
+        {
+            char name[STORE_ID_SIZE];
+            unsigned n_workloads; /* create: 1..STORE_COHORT_MEMBERS_MAX */
+            char workloads[STORE_COHORT_MEMBERS_MAX][STORE_ID_SIZE];
+            int spread;                   /* enum store_spread; create */
+            uint64_t min_available;       /* create: 0 = every member */
+            double min_resilience;        /* create: [0, 1] */
+            char workload[STORE_ID_SIZE]; /* add, remove */
+        } cohort;
+        struct
+        {
+            char key[STORE_ID_SIZE];
+            char value[STORE_POLICY_VALUE_SIZE];
+        } policy;
+        struct
+        {
+            char id[STORE_ID_SIZE]; /* resource.get, workload.get, claim.get,
+                                       cohort.get */
         } get;
         struct
         {
@@ -504,6 +646,178 @@ int store_edges_each(
     struct store *s,
     int (*fn)(void *arg, const char *from, const char *to, int kind),
     void *arg) STORE_WARN_UNUSED;
+
+/* ---- the orchestrator's views (docs/ORCHESTRATOR.md) ------------------
+ *
+ * All iterators run in one read transaction; @fn must not call the store
+ * and returns 0 to go on (anything else stops the walk and is returned).
+ * They return 0 or AUGUR_EIO. */
+
+/* The replicated policy (policy.set, policy.get). */
+struct store_policy
+{
+    double migrate_threshold, provision_threshold, hysteresis;
+    uint64_t cooldown_s, host_cooldown_s, max_concurrent, max_concurrent_cohort,
+        rate_per_min, shadow_budget_cpu, shadow_budget_mem_mb, lease_timeout_ms;
+    bool automatic;
+    uint64_t step_timeout_ms, max_attempts, keep_warm_s, shutdown_deadline_ms;
+};
+/* The defaults of docs/ORCHESTRATOR.md "Policy". */
+void store_policy_defaults(struct store_policy *p);
+/* The effective policy: the defaults with every key set in the store over
+ * them.  0 or AUGUR_EIO. */
+int store_policy_get(struct store *s,
+                     struct store_policy *out) STORE_WARN_UNUSED;
+/* Whether lease_timeout_ms was set in the store (*@set), and its value.
+ * 0 or AUGUR_EIO. */
+int store_policy_lease_timeout(struct store *s,
+                               bool *set,
+                               uint64_t *ms) STORE_WARN_UNUSED;
+
+struct store_cohort
+{
+    char name[STORE_ID_SIZE];
+    int spread; /* enum store_spread */
+    uint64_t min_available;
+    double min_resilience;
+    unsigned n_workloads;
+    char workloads[STORE_COHORT_MEMBERS_MAX][STORE_ID_SIZE];
+};
+int store_cohorts_each(struct store *s,
+                       int (*fn)(void *arg, const struct store_cohort *c),
+                       void *arg) STORE_WARN_UNUSED;
+
+#define STORE_WEAKEST_MAX 3
+/* A unit whose failure lowers a cohort's resilience: @gain is how much the
+ * resilience would rise were its @p 0. */
+struct store_weak
+{
+    char resource[STORE_ID_SIZE];
+    double p;
+    double gain;
+};
+struct store_cohort_eval
+{
+    double resilience; /* P(at least min_available members keep running) */
+    unsigned n_running;
+    bool spread_ok; /* no two running members share a non-empty domain */
+    unsigned n_weakest;
+    struct store_weak weakest[STORE_WEAKEST_MAX];
+};
+/* Evaluate cohort @name from the committed scores; with @workload and
+ * @host, as if @workload ran (with an active claim) on @host (NULL: as it
+ * is).  0, AUGUR_ENOTFOUND (no such cohort), AUGUR_ENOMEM or AUGUR_EIO. */
+int store_cohort_evaluate(struct store *s,
+                          const char *name,
+                          const char *workload,
+                          const char *host,
+                          struct store_cohort_eval *out) STORE_WARN_UNUSED;
+/* A host's failure domain for @spread: itself (host), its label (rack,
+ * zone), the first upstream resource of kind psu (power edges) or switch
+ * (network edges), transitively; "" when it has none (and for none).
+ * @out: STORE_ID_SIZE bytes.  0 or AUGUR_EIO. */
+int store_host_domain(struct store *s, const char *host, int spread, char *out)
+    STORE_WARN_UNUSED;
+
+struct store_resource_view
+{
+    char id[STORE_ID_SIZE];
+    char kind[STORE_KIND_SIZE];
+    int state, prior_state;
+    bool leased;
+    struct store_capacity capacity, used;
+    bool has_score;
+    double p;
+    uint64_t window_s;
+    int64_t updated_at;
+    int64_t manual_until_ms; /* a score set by hand holds until then; 0: none */
+    unsigned n_labels;
+    struct store_label labels[STORE_LABELS_MAX];
+};
+int store_resources_each(struct store *s,
+                         int (*fn)(void *arg,
+                                   const struct store_resource_view *r),
+                         void *arg) STORE_WARN_UNUSED;
+
+struct store_workload_view
+{
+    char id[STORE_ID_SIZE];
+    struct store_capacity demand;
+    int64_t priority;
+    int strategy; /* 0 (live) until workloads carry one */
+    bool claimed;
+    char host[STORE_ID_SIZE];
+    uint64_t epoch;
+    char cohort[STORE_ID_SIZE]; /* "" when none */
+};
+int store_workloads_each(struct store *s,
+                         int (*fn)(void *arg,
+                                   const struct store_workload_view *w),
+                         void *arg) STORE_WARN_UNUSED;
+
+/* A resource's score set by hand (score.set from a client) holds until
+ * *@until_ms (0: none); the leader's scoring leaves it alone until then.
+ * 0, AUGUR_ENOTFOUND or AUGUR_EIO. */
+int store_resource_manual_until(struct store *s,
+                                const char *id,
+                                int64_t *until_ms) STORE_WARN_UNUSED;
+/* Read-only views of workflows and standby claims, for the leader's
+ * orchestrator.  The iterators run in one read transaction; @fn must not
+ * call the store and returns 0 to go on (anything else stops the walk and
+ * is returned).  They return 0 or AUGUR_EIO (a corrupt record, an LMDB
+ * error). */
+struct store_wf_step
+{
+    char name[STORE_STEP_NAME_SIZE];
+    int state;                    /* enum store_step_state */
+    uint64_t attempt;             /* from 1 */
+    int64_t started_at, ended_at; /* ms, 0 when not yet */
+    char detail[STORE_DETAIL_SIZE];
+};
+struct store_workflow
+{
+    uint64_t id; /* the revision its workflow.create applied at */
+    char workload[STORE_ID_SIZE], from[STORE_ID_SIZE], to[STORE_ID_SIZE];
+    int strategy, reason, state; /* store_strategy, _wf_reason, _wf_state */
+    unsigned step;               /* the current step's index */
+    unsigned n_steps;
+    struct store_wf_step steps[STORE_WF_STEPS_MAX];
+    uint64_t epoch;     /* the claim's epoch when created */
+    uint64_t cur_epoch; /* the epoch the next actuator call carries */
+    bool approved, rolling_back, cancelling, notify;
+    int64_t created_at, updated_at;
+    char error[STORE_DETAIL_SIZE]; /* why it failed or rolled back */
+};
+/* @in_flight: pending and running only (in id order), else every kept
+ * one (in id order). */
+int store_workflows_each(struct store *s,
+                         bool in_flight,
+                         int (*fn)(void *arg, const struct store_workflow *w),
+                         void *arg) STORE_WARN_UNUSED;
+/* Workflow @id: 0, AUGUR_ENOTFOUND or AUGUR_EIO. */
+int store_workflow_load(struct store *s,
+                        uint64_t id,
+                        struct store_workflow *out) STORE_WARN_UNUSED;
+/* When @workload's last workflow ended (0: never): 0 or AUGUR_EIO. */
+int store_workload_last_move(struct store *s,
+                             const char *workload,
+                             int64_t *ended_at_ms) STORE_WARN_UNUSED;
+/* A standby claim: capacity held on @host for @workload, fenced by its own
+ * epoch. */
+struct store_standby
+{
+    char workload[STORE_ID_SIZE], host[STORE_ID_SIZE];
+    uint64_t epoch;
+    int state; /* enum store_shadow_state */
+    uint64_t lag_ms;
+    char drift[STORE_DRIFT_SIZE];
+    struct store_capacity demand;
+    int64_t created_at, updated_at;
+};
+/* Every standby claim in (workload, host) order. */
+int store_standbys_each(struct store *s,
+                        int (*fn)(void *arg, const struct store_standby *b),
+                        void *arg) STORE_WARN_UNUSED;
 
 /* Snapshot: serialize the whole state into one buffer allocated with
  * @alloc, owned by the caller, in a format store_restore reads.  Returns 0,

@@ -164,6 +164,90 @@ static void state_and_kind_names_round_trip(void **state)
 
 /* ---- round trips ------------------------------------------------------ */
 
+/* Issue 14's ops: cohorts (a list of workloads, a spread, defaults) and the
+ * policy, and the refusals of their codec. */
+static void cohort_and_policy_ops_round_trip(void **state)
+{
+    char errmsg[STORE_ERRMSG_SIZE] = "";
+    struct store_cmd c;
+    msgpack_sbuffer sb;
+    uint64_t seq = 1;
+
+    (void)state;
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_CREATE;
+    set_str(c.u.cohort.name, "web");
+    c.u.cohort.n_workloads = 3;
+    set_str(c.u.cohort.workloads[0], "w1");
+    set_str(c.u.cohort.workloads[1], "w2");
+    set_str(c.u.cohort.workloads[2], "w3");
+    c.u.cohort.spread = STORE_SPREAD_SWITCH;
+    c.u.cohort.min_available = 2;
+    c.u.cohort.min_resilience = 0.99;
+    cmd_session(&c, seq++);
+    assert_round_trips(&c);
+    c.u.cohort.min_available = 0; /* OMIT: every member */
+    c.u.cohort.spread = STORE_SPREAD_NONE;
+    assert_round_trips(&c);
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_ADD;
+    set_str(c.u.cohort.name, "web");
+    set_str(c.u.cohort.workload, "w4");
+    cmd_session(&c, seq++);
+    assert_round_trips(&c);
+    c.op = STORE_OP_COHORT_REMOVE;
+    assert_round_trips(&c);
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_DELETE;
+    set_str(c.u.cohort.name, "web");
+    cmd_session(&c, seq++);
+    assert_round_trips(&c);
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_SET;
+    set_str(c.u.policy.key, "migrate_threshold");
+    set_str(c.u.policy.value, "0.85");
+    cmd_session(&c, seq++);
+    assert_round_trips(&c);
+
+    cmd_get(&c, STORE_OP_COHORT_GET, "web");
+    assert_round_trips(&c);
+    cmd_list(&c, STORE_OP_COHORT_LIST, "web", NULL, 5);
+    assert_round_trips(&c);
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_GET;
+    assert_round_trips(&c);
+
+    /* Nothing invalid is encoded: no members, one twice, an unknown
+     * spread, a resilience out of [0, 1]. */
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_CREATE;
+    set_str(c.u.cohort.name, "web");
+    c.u.cohort.spread = STORE_SPREAD_HOST;
+    c.u.cohort.min_resilience = 0.9;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(store_cmd_encode(&c, &sb), AUGUR_EINVAL);
+    c.u.cohort.n_workloads = 2;
+    set_str(c.u.cohort.workloads[0], "w1");
+    set_str(c.u.cohort.workloads[1], "w1");
+    assert_int_equal(store_cmd_encode(&c, &sb), AUGUR_EINVAL);
+    set_str(c.u.cohort.workloads[1], "w2");
+    c.u.cohort.spread = STORE_SPREAD_COUNT;
+    assert_int_equal(store_cmd_encode(&c, &sb), AUGUR_EINVAL);
+    c.u.cohort.spread = STORE_SPREAD_RACK;
+    c.u.cohort.min_resilience = 1.5;
+    assert_int_equal(store_cmd_encode(&c, &sb), AUGUR_EINVAL);
+    c.u.cohort.min_resilience = 0.5;
+    assert_int_equal(store_cmd_encode(&c, &sb), 0);
+    assert_int_equal(store_cmd_decode(sb.data, sb.size, &c, errmsg), 0);
+    assert_int_equal(c.u.cohort.spread, STORE_SPREAD_RACK);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(store_spread_parse("psu", 3), STORE_SPREAD_PSU);
+    assert_int_equal(store_spread_parse("rack2", 5), -1);
+    assert_string_equal(store_spread_name(STORE_SPREAD_ZONE), "zone");
+}
+
 static void every_op_round_trips_through_encode_and_decode(void **state)
 {
     struct store_cmd c;
@@ -394,6 +478,62 @@ static void golden_claim_transfer_matches_file(void **state)
     assert_memory_equal(&back, &c, sizeof c);
     free(want);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* workflow.advance and workflow.create are in the Raft log too (the
+ * leader's orchestrator writes them): their wire form is pinned alike. */
+static void golden_workflow_commands_match_files(void **state)
+{
+    static const char *const files[] = {"workflow_advance.msgpack",
+                                        "workflow_create.msgpack"};
+    char errmsg[STORE_ERRMSG_SIZE];
+    struct store_cmd c;
+    struct store_cmd back;
+    msgpack_sbuffer sb;
+    char *want;
+    size_t want_len;
+
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        memset(&c, 0, sizeof c);
+        if (i == 0) {
+            c.op = STORE_OP_WORKFLOW_ADVANCE;
+            c.u.workflow.id = 42;
+            c.u.workflow.step = 1;
+            c.u.workflow.attempt = 2;
+            c.u.workflow.event = STORE_WF_EVENT_FAIL;
+            snprintf(c.u.workflow.detail, sizeof c.u.workflow.detail,
+                     "exit status 3: stale epoch");
+        } else {
+            c.op = STORE_OP_WORKFLOW_CREATE;
+            snprintf(c.u.workflow.workload, sizeof c.u.workflow.workload, "w1");
+            c.u.workflow.has_strategy = true;
+            c.u.workflow.strategy = STORE_STRATEGY_STANDBY;
+            c.u.workflow.has_reason = true;
+            c.u.workflow.reason = STORE_REASON_FAILED;
+            c.u.workflow.notify = true;
+            c.u.workflow.hold = true;
+        }
+        c.time_ms = 1700000000123;
+        msgpack_sbuffer_init(&sb);
+        assert_int_equal(store_cmd_encode(&c, &sb), 0);
+        if (getenv("AUGUR_GOLDEN_WRITE") != NULL) {
+            char path[512];
+            FILE *f;
+            snprintf(path, sizeof path, "%s/%s", AUGUR_GOLDEN_DIR, files[i]);
+            f = fopen(path, "wb");
+            assert_non_null(f);
+            assert_int_equal(fwrite(sb.data, 1, sb.size, f), sb.size);
+            assert_int_equal(fclose(f), 0);
+        }
+        read_golden(files[i], &want, &want_len);
+        assert_int_equal(sb.size, want_len);
+        assert_memory_equal(sb.data, want, want_len);
+        assert_int_equal(store_cmd_decode(want, want_len, &back, errmsg), 0);
+        assert_memory_equal(&back, &c, sizeof c);
+        free(want);
+        msgpack_sbuffer_destroy(&sb);
+    }
 }
 
 /* ---- malformed commands ----------------------------------------------- */
@@ -1016,12 +1156,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(op_names_round_trip),
+        cmocka_unit_test(cohort_and_policy_ops_round_trip),
         cmocka_unit_test(principal_key_round_trips_and_is_checked),
         cmocka_unit_test(state_and_kind_names_round_trip),
         cmocka_unit_test(every_op_round_trips_through_encode_and_decode),
         cmocka_unit_test(decode_fills_defaults_for_absent_optional_args),
         cmocka_unit_test(decode_ignores_unknown_keys),
         cmocka_unit_test(golden_claim_transfer_matches_file),
+        cmocka_unit_test(golden_workflow_commands_match_files),
         cmocka_unit_test(decode_refuses_every_truncation),
         cmocka_unit_test(decode_refuses_trailing_bytes),
         cmocka_unit_test(decode_refuses_a_broken_envelope),
