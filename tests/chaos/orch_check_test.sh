@@ -324,7 +324,8 @@ wf workflow.create 1 w1 pending
 wf workflow.create 2 w2 pending
 wf workflow.advance 1 w1 done
 wf workflow.advance 2 w2 done
-echo '{"max_concurrent":"1","max_concurrent_cohort":"1","shadow_budget_cpu":"64","shadow_budget_mem_mb":"65536"}' >"$T/$CASE/policy"
+# (augur policy get -o json's shape)
+echo '{"keys":[{"key":"migrate_threshold","value":0.8,"default":true},{"key":"max_concurrent","value":1,"default":false},{"key":"automatic","value":true,"default":true}]}' >"$T/$CASE/policy"
 run_check --policy "$T/$CASE/policy"
 expect_violation limits max_concurrent
 
@@ -369,8 +370,13 @@ ev shadow.provision '{"workload":"w2","host":"h3","epoch":1,"state":"provisionin
 wf workflow.create 1 w2 pending failed h3
 wf workflow.advance 1 w2 done failed h3 done
 ev shadow.provision '{"workload":"w1","host":"h2","epoch":2,"state":"provisioning","demand":{"cpu":2,"mem_mb":1}}'
+# A claim transfer onto a standby's host takes the standby over.
+ev claim.transfer '{"workload":"w1","host":"h2","epoch":3,"kind":"active"}'
+ev shadow.provision '{"workload":"w2","host":"h4","epoch":2,"state":"provisioning"}'
 run_check
 expect_valid
+[ "$(sed '$d' <<<"$OUT" | jq '.limits.peak_standby_cpu')" = 3 ] ||
+    bad "released and consumed standbys are not counted"
 
 # ---- (d) the final state
 new_case claim_on_other_host
