@@ -50,8 +50,11 @@ olog() { printf '[%s] %s\n' "$(date +%H:%M:%S.%N | cut -c1-12)" "$*" >>"$ORCH_LO
 # unless captured.
 ocli() { timeout 15 "$AUGUR" --endpoints "$(all_eps)" --timeout 5 "$@"; }
 
-orch_host() { echo "${PREFIX}-oh$1"; }
-orch_workload() { echo "${PREFIX}-ow$1"; }
+# The fleet's names: a prefix of its own, so that the clients' final event
+# log (their prefix's claims) holds none of the fleet's claims.
+orch_host() { echo "f${SEED}-h$1"; }
+orch_workload() { echo "f${SEED}-w$1"; }
+orch_cohort() { echo "f${SEED}-c$1"; }
 
 # orch_retry WHAT CMD...: a setup step, retried for 30 s (a fault-free
 # cluster answers at once; EEXIST after a lost answer counts as done).
@@ -80,6 +83,8 @@ orch_agent_start()
     setsid "$ORCH_AGENT" run --resource "$h" --endpoints "$(all_eps)" \
         --no-smart --interval 1 >>"$ORCH_FLEET/agents/$h.log" 2>&1 </dev/null &
     echo $! >"$ORCH_FLEET/agents/$h.pid"
+    # Not a job of this shell: its kill -9 is no news to print.
+    disown $!
     rm -f "$ORCH_FLEET/down/$h"
 }
 
@@ -140,9 +145,9 @@ orch_setup()
         orch_retry "claim acquire $w" ocli claim acquire "$w" \
             --host "$(orch_host $(((i - 1) % FLEET_HOSTS + 1)))"
     done
-    orch_retry "cohort a" ocli cohort create "${PREFIX}-ca" \
+    orch_retry "cohort a" ocli cohort create "$(orch_cohort a)" \
         --workloads "$(orch_workload 1),$(orch_workload 2),$(orch_workload 3)" --spread host
-    orch_retry "cohort b" ocli cohort create "${PREFIX}-cb" \
+    orch_retry "cohort b" ocli cohort create "$(orch_cohort b)" \
         --workloads "$(orch_workload 4),$(orch_workload 5)" --spread rack
     for ((i = 1; i <= FLEET_WORKLOADS; i++)); do
         w=$(orch_workload "$i")
@@ -167,8 +172,9 @@ orch_host_state()
 
 orch_op_migrate()
 {
-    local w=$1 to=${2:-}
-    olog "migrate $w${to:+ --to $to}: $(ocli migrate "$w" ${to:+--to "$to"} -o json 2>&1 | jq -c '{id, from, to, state}' 2>/dev/null || echo refused)"
+    local w=$1 to=${2:-} out
+    out=$(ocli migrate "$w" ${to:+--to "$to"} -o json 2>&1)
+    olog "migrate $w${to:+ --to $to}: $(jq -c '{id, from, to, state}' <<<"$out" 2>/dev/null || tail -n 1 <<<"$out")"
 }
 
 orch_ops_loop()
@@ -196,8 +202,8 @@ orch_ops_loop()
         elif [ "$r" -lt 56 ]; then
             olog "score $h 0.05: $(ocli score set "$h" 0.05 --window 600 2>&1 | tail -n 1)"
         elif [ "$r" -lt 64 ]; then
-            id=$(ocli workflow list -o json 2>/dev/null |
-                jq -r '[.[] | select(.state == "pending" or .state == "running")] | .[0].id // empty' 2>/dev/null || true)
+            id=$(ocli workflow list --active -o json 2>/dev/null |
+                jq -r '.[0].id // empty' 2>/dev/null || true)
             [ -z "$id" ] || olog "cancel workflow $id: $(ocli workflow cancel "$id" 2>&1 | tail -n 1)"
         elif [ "$r" -lt 80 ]; then
             if [ "$down" -lt "$ORCH_MAX_DOWN" ] && [ ! -f "$ORCH_FLEET/down/$h" ]; then
@@ -259,8 +265,7 @@ orch_ops_stop()
 # Workflows in flight ("" when the cluster does not answer).
 orch_in_flight()
 {
-    ocli workflow list -o json 2>/dev/null |
-        jq '[.[] | select(.state == "pending" or .state == "running")] | length' 2>/dev/null || true
+    ocli workflow list --active -o json 2>/dev/null | jq 'length' 2>/dev/null || true
 }
 
 # Every killed host back, every host active with a low score, so that the
@@ -327,7 +332,7 @@ orch_check()
     ocli policy get -o json >"$dump/policy.json" 2>"$dump/policy.err" ||
         { log "orchestrator: cannot read the policy"; return 1; }
     # Only the fleet's workloads have instances; the clients' have claims.
-    jq --arg p "${PREFIX}-ow" '[.[] | select(.workload | startswith($p))]' \
+    jq --arg p "f${SEED}-w" '[.[] | select(.workload | startswith($p))]' \
         "$dump/claims.json" >"$dump/fleet-claims.json"
     log "orchestrator: checking $dump/events.jsonl and $ORCH_DEMO/actions.log"
     ORCH_VERDICT=0
