@@ -180,6 +180,7 @@ orch_op_migrate()
 orch_ops_loop()
 {
     local r i h w down n id f
+    local -a held
     # An operation that fails is logged and the loop goes on.
     set +e
     # Its own sequence from the seed: the nemesis' schedule stays the same
@@ -192,7 +193,13 @@ orch_ops_loop()
         w=$(orch_workload $((RANDOM % FLEET_WORKLOADS + 1)))
         down=$(find "$ORCH_FLEET/down" -type f | wc -l)
         if [ "$r" -lt 30 ]; then
-            if [ $((RANDOM % 2)) = 0 ]; then
+            if [ $((RANDOM % 4)) = 0 ]; then
+                # A burst, past max_concurrent: the store must refuse
+                # (EBUSY) what the limit does not allow.
+                for ((n = 0; n < ORCH_MAX_CONCURRENT + 2; n++)); do
+                    orch_op_migrate "$(orch_workload $((RANDOM % FLEET_WORKLOADS + 1)))"
+                done
+            elif [ $((RANDOM % 2)) = 0 ]; then
                 orch_op_migrate "$w"
             else
                 orch_op_migrate "$w" "$h"
@@ -206,9 +213,16 @@ orch_ops_loop()
                 jq -r '.[0].id // empty' 2>/dev/null || true)
             [ -z "$id" ] || olog "cancel workflow $id: $(ocli workflow cancel "$id" 2>&1 | tail -n 1)"
         elif [ "$r" -lt 80 ]; then
+            # A host that holds some of the fleet's workloads, so that
+            # there is something to fail over.
+            mapfile -t held < <(ocli claim list -o json 2>/dev/null |
+                jq -r --arg w "f${SEED}-w" --arg h "f${SEED}-h" \
+                    '[.[] | select((.workload | startswith($w)) and (.host | startswith($h))) | .host] | unique | .[]' \
+                    2>/dev/null)
+            [ "${#held[@]}" = 0 ] || h=${held[$((RANDOM % ${#held[@]}))]}
             if [ "$down" -lt "$ORCH_MAX_DOWN" ] && [ ! -f "$ORCH_FLEET/down/$h" ]; then
                 orch_host_kill "$h"
-                olog "host $h killed (agent and instances)"
+                olog "host $h killed (agent and instances of $(grep -c . < <(orch_instance_files "$h")) workloads)"
             fi
         else
             for f in "$ORCH_FLEET"/down/*; do
