@@ -641,9 +641,7 @@ static struct plan_decision *advance(struct ctx *c,
     d->step = wf->step;
     d->attempt = s->attempt;
     d->event = event;
-    if (event == PLAN_EVENT_START) {
-        d->next_attempt = s->attempt + 1;
-    } else if (event == PLAN_EVENT_RETRY) {
+    if (event == PLAN_EVENT_RETRY) {
         d->next_attempt = s->attempt + 1;
     } else {
         d->next_attempt = s->attempt;
@@ -728,14 +726,9 @@ static void drive(struct ctx *c, const struct plan_workflow *wf)
     switch (call->status) {
         case PLAN_CALL_NONE:
             /* Started by an earlier leader, or the call was lost: its outcome
-             * is unknown, so the step is tried again under a new attempt.  A
-             * step resumed over and over (leaders dying) ends failed. */
-            if (s->attempt >= 2 * in->policy.max_attempts + 1) {
-                advance(c, wf, is_release ? PLAN_EVENT_SKIP : PLAN_EVENT_FAIL,
-                        "too many attempts");
-            } else {
-                advance(c, wf, PLAN_EVENT_RETRY, NULL);
-            }
+             * is unknown, so the step is tried again under a new attempt (the
+             * store fails it once the attempts are spent). */
+            advance(c, wf, PLAN_EVENT_RETRY, NULL);
             return;
         case PLAN_CALL_OWNED: {
             struct plan_decision *d = emit(c, PLAN_CALL);

@@ -100,6 +100,7 @@ static struct plan_workflow *wf_add(struct fleet *f,
     w->created_at = NOW - 1000;
     for (unsigned i = 0; names[i] != NULL; i++) {
         snprintf(w->steps[i].name, sizeof w->steps[i].name, "%s", names[i]);
+        w->steps[i].attempt = 1; /* as the store creates them */
         w->n_steps++;
     }
     return w;
