@@ -838,9 +838,13 @@ static bool limits_allow(struct ctx *c, size_t w, bool rate, bool cooldown)
     const struct plan_input *in = c->in;
     const struct plan_policy *p = &in->policy;
     const struct plan_workload *wl = &in->workloads[w];
+    int64_t moved = wl->last_move_ms;
 
-    if (cooldown && wl->last_move_ms != 0) {
-        int64_t until = wl->last_move_ms + (int64_t)(p->cooldown_s * 1000);
+    if (cooldown && in->last_move != NULL) {
+        moved = in->last_move(in->arg, wl->id);
+    }
+    if (cooldown && moved != 0) {
+        int64_t until = moved + (int64_t)(p->cooldown_s * 1000);
         if (in->now_ms < until) {
             due(c, until);
             c->out->deferred++;

@@ -266,6 +266,10 @@ struct plan_input
     /* Hosts already marked failed and handed to remediation by this
      * leader are not returned again: @remediated(@arg, host). */
     bool (*remediated)(void *arg, const char *host);
+    /* When set, when workload @w last moved is asked of it (only for the
+     * workloads a limit is checked for) instead of read from
+     * plan_workload.last_move_ms. */
+    int64_t (*last_move)(void *arg, const char *workload);
     void *arg;
 };
 

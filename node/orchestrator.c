@@ -1,0 +1,1302 @@
+/* The leader's orchestrator: when the store moved or a timer is due, it
+ * reads the store's views into the planner's input (node/plan.h), runs
+ * the planner, proposes its decisions as the cluster's own commands and
+ * drives the actuator calls of workflow steps and shadows.  It remembers
+ * only what it proposed and called; losing leadership cancels its calls
+ * and forgets it all, and a new leader resumes from the store.  See
+ * docs/ORCHESTRATOR.md, "The orchestrator". */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "node/node.h"
+
+/* The planner's sizes and enums are the store's. */
+_Static_assert(PLAN_ID_SIZE == STORE_ID_SIZE, "id size");
+_Static_assert(PLAN_STEP_NAME_SIZE == STORE_STEP_NAME_SIZE, "step name");
+_Static_assert(PLAN_DETAIL_SIZE == STORE_DETAIL_SIZE, "detail size");
+_Static_assert(PLAN_DRIFT_SIZE == STORE_DRIFT_SIZE, "drift size");
+_Static_assert(PLAN_STEPS_MAX == STORE_WF_STEPS_MAX, "steps");
+_Static_assert((int)PLAN_SPREAD_SWITCH == (int)STORE_SPREAD_SWITCH, "spread");
+_Static_assert((int)PLAN_STRATEGY_BLUE_GREEN == (int)STORE_STRATEGY_BLUE_GREEN,
+               "strategy");
+_Static_assert((int)PLAN_REASON_REBALANCE == (int)STORE_REASON_REBALANCE,
+               "reason");
+_Static_assert((int)PLAN_WF_CANCELLED == (int)STORE_WF_CANCELLED, "state");
+_Static_assert((int)PLAN_STEP_SKIPPED == (int)STORE_STEP_SKIPPED, "step");
+_Static_assert((int)PLAN_SHADOW_RELEASED == (int)STORE_SHADOW_RELEASED,
+               "shadow");
+_Static_assert((int)PLAN_EVENT_SKIP == (int)STORE_WF_EVENT_SKIP, "event");
+
+/* An owned attempt the store does not show after this long was lost. */
+#define ORCH_OWNED_TTL_MS 5000
+
+/* One actuator call of this leader: for a workflow's step (keyed by the
+ * workflow; one at a time) or a shadow (keyed by workload, host, epoch),
+ * or a remediation (not kept: freed when answered). */
+struct node_orch_call
+{
+    struct node *n;
+    bool shadow;
+    bool remediate;
+    uint64_t workflow;
+    unsigned step;
+    uint64_t attempt;
+    char workload[STORE_ID_SIZE];
+    char host[STORE_ID_SIZE];
+    uint64_t epoch;
+    int action;
+    int status; /* enum plan_call_status */
+    int outcome;
+    uint64_t attempts;
+    int64_t done_at;
+    int64_t owned_at;
+    char detail[PLAN_DETAIL_SIZE];
+    char state[32];
+    bool has_lag;
+    uint64_t lag_ms;
+    char drift[PLAN_DRIFT_SIZE];
+};
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void copy(char *dst, const char *src, size_t size)
+{
+    snprintf(dst, size, "%s", src);
+}
+
+/* Grow *@arr (of @elem bytes each) to hold @need; false when out of
+ * memory. */
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    size_t c = *cap == 0 ? 64 : *cap;
+    void *more;
+
+    if (need <= *cap) {
+        return true;
+    }
+    while (c < need) {
+        c *= 2;
+    }
+    more = realloc(*arr, c * elem);
+    if (more == NULL) {
+        return false;
+    }
+    *arr = more;
+    *cap = c;
+    return true;
+}
+
+/* ---- memory: calls, proposals, notices -------------------------------- */
+
+static void calls_free(struct node_orch *o)
+{
+    for (size_t i = 0; i < o->n_calls; i++) {
+        free(o->calls[i]);
+    }
+    o->n_calls = 0;
+}
+
+static struct node_orch_call *call_of_workflow(struct node_orch *o, uint64_t id)
+{
+    for (size_t i = 0; i < o->n_calls; i++) {
+        struct node_orch_call *c = o->calls[i];
+        if (!c->shadow && c->workflow == id) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static struct node_orch_call *call_of_shadow(struct node_orch *o,
+                                             const char *workload,
+                                             const char *host,
+                                             uint64_t epoch)
+{
+    for (size_t i = 0; i < o->n_calls; i++) {
+        struct node_orch_call *c = o->calls[i];
+        if (c->shadow && c->epoch == epoch &&
+            strcmp(c->workload, workload) == 0 && strcmp(c->host, host) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static struct node_orch_call *call_add(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+    struct node_orch_call *c;
+
+    if (o->n_calls == NODE_ORCH_CALLS_MAX) {
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->n = n;
+    o->calls[o->n_calls++] = c;
+    return c;
+}
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s != '\0'; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    }
+    return h | 1; /* never 0: 0 marks an empty slot */
+}
+
+/* Whether @key was proposed within NODE_ORCH_RESEND_MS; if not, it is
+ * recorded as proposed now. */
+static bool seen(struct node_orch *o, const char *key, int64_t now)
+{
+    uint64_t h = fnv(key);
+    size_t slot = (size_t)(h % NODE_ORCH_SEEN_SLOTS);
+
+    if (o->seen_key[slot] == h &&
+        now < o->seen_at[slot] + NODE_ORCH_RESEND_MS) {
+        return true;
+    }
+    o->seen_key[slot] = h;
+    o->seen_at[slot] = now;
+    return false;
+}
+
+static struct node_orch_notice *notice_find(struct node_orch *o, uint64_t id)
+{
+    for (size_t i = 0; i < o->n_notices; i++) {
+        if (o->notices[i].workflow == id) {
+            return &o->notices[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- init, close, leadership ------------------------------------------ */
+
+static void on_kick(uv_timer_t *t);
+
+int node__orch_init(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+
+    memset(o, 0, sizeof *o);
+    o->calls = calloc(NODE_ORCH_CALLS_MAX, sizeof *o->calls);
+    o->recent = calloc(NODE_ORCH_RECENT_MAX, sizeof *o->recent);
+    o->seen_key = calloc(NODE_ORCH_SEEN_SLOTS, sizeof *o->seen_key);
+    o->seen_at = calloc(NODE_ORCH_SEEN_SLOTS, sizeof *o->seen_at);
+    if (o->calls == NULL || o->recent == NULL || o->seen_key == NULL ||
+        o->seen_at == NULL) {
+        node__orch_close(n);
+        return AUGUR_ENOMEM;
+    }
+    plan_output_init(&o->out);
+    uv_timer_init(&n->loop, &o->kick);
+    o->kick.data = n;
+    o->kick_init = true;
+    return 0;
+}
+
+/* Forget everything this leader knew.  The actuator's calls are cancelled
+ * first: their callbacks run inside actuator_cancel_all, while the
+ * records they point at still exist. */
+static void orch_forget(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+
+    if (n->actuator != NULL) {
+        actuator_cancel_all(n->actuator);
+    }
+    for (size_t i = 0; i < o->n_notices; i++) {
+        node__shutdown_notice_clear(n, o->notices[i].host);
+    }
+    o->n_notices = 0;
+    calls_free(o);
+    o->n_hosts = 0;
+    o->n_recent = 0;
+    o->recent_seeded = false;
+    if (o->seen_key != NULL) {
+        memset(o->seen_key, 0, NODE_ORCH_SEEN_SLOTS * sizeof *o->seen_key);
+    }
+    o->last_rev = 0;
+    o->next_round_ms = 0;
+    o->next_domains_ms = 0;
+    o->inflight = 0;
+}
+
+void node__orch_stop(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+
+    if (o->kick_init) {
+        uv_timer_stop(&o->kick);
+        uv_close((uv_handle_t *)&o->kick, NULL);
+        o->kick_init = false;
+    }
+}
+
+void node__orch_close(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+
+    /* The actuator is closed already (node_stop): no callback is due. */
+    calls_free(o);
+    free(o->calls);
+    free(o->hosts);
+    free(o->recent);
+    free(o->notices);
+    free(o->seen_key);
+    free(o->seen_at);
+    free(o->in_hosts);
+    free(o->in_wl);
+    free(o->in_wf);
+    free(o->in_sh);
+    free(o->in_co);
+    plan_output_close(&o->out);
+    o->calls = NULL;
+    o->hosts = NULL;
+    o->recent = NULL;
+    o->notices = NULL;
+    o->seen_key = NULL;
+    o->seen_at = NULL;
+    o->in_hosts = NULL;
+    o->in_wl = NULL;
+    o->in_wf = NULL;
+    o->in_sh = NULL;
+    o->in_co = NULL;
+}
+
+/* ---- the round's input ------------------------------------------------ */
+
+static int host_state(int s)
+{
+    switch (s) {
+        case STORE_STATE_ACTIVE:
+            return PLAN_HOST_ACTIVE;
+        case STORE_STATE_DEGRADED:
+            return PLAN_HOST_DEGRADED;
+        case STORE_STATE_DRAINING:
+            return PLAN_HOST_DRAINING;
+        case STORE_STATE_UNREACHABLE:
+            return PLAN_HOST_UNREACHABLE;
+        case STORE_STATE_FAILED:
+            return PLAN_HOST_FAILED;
+        default:
+            return PLAN_HOST_OTHER;
+    }
+}
+
+static bool state_down(int s)
+{
+    return s == STORE_STATE_UNREACHABLE || s == STORE_STATE_FAILED;
+}
+
+static int collect_host(void *arg, const struct store_resource_view *r)
+{
+    struct node_orch *o = arg;
+    struct plan_host *h;
+
+    if (!grow((void **)&o->in_hosts, &o->cap_in_hosts, o->n_in_hosts + 1,
+              sizeof *o->in_hosts)) {
+        return AUGUR_ENOMEM;
+    }
+    h = &o->in_hosts[o->n_in_hosts++];
+    memset(h, 0, sizeof *h);
+    copy(h->id, r->id, sizeof h->id);
+    h->is_host = strcmp(r->kind, "host") == 0;
+    h->state = r->state; /* the store's, mapped after the walk */
+    h->capacity.cpu = r->capacity.cpu;
+    h->capacity.mem_mb = r->capacity.mem_mb;
+    h->used.cpu = r->used.cpu;
+    h->used.mem_mb = r->used.mem_mb;
+    h->p = r->has_score ? r->p : 0.0;
+    return 0;
+}
+
+static int host_mem_cmp(const void *a, const void *b)
+{
+    const struct node_orch_host *x = a;
+    const struct node_orch_host *y = b;
+    return strcmp(x->id, y->id);
+}
+
+static struct node_orch_host *host_mem_find(struct node_orch *o, const char *id)
+{
+    struct node_orch_host k;
+
+    if (o->n_hosts == 0) {
+        return NULL;
+    }
+    copy(k.id, id, sizeof k.id);
+    return bsearch(&k, o->hosts, o->n_hosts, sizeof *o->hosts, host_mem_cmp);
+}
+
+/* The hosts as the store has them, with this leader's memory of when
+ * each came back and its failure domains. */
+static int read_hosts(struct node *n, int64_t now)
+{
+    struct node_orch *o = &n->orch;
+    struct node_orch_host *mem;
+    bool domains = now >= o->next_domains_ms;
+    int rv;
+
+    o->n_in_hosts = 0;
+    rv = store_resources_each(n->store, collect_host, o);
+    if (rv != 0) {
+        return rv;
+    }
+    mem = calloc(o->n_in_hosts + 1, sizeof *mem);
+    if (mem == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    for (size_t i = 0; i < o->n_in_hosts; i++) {
+        struct plan_host *h = &o->in_hosts[i];
+        struct node_orch_host *old = host_mem_find(o, h->id);
+        struct node_orch_host *m = &mem[i];
+
+        if (old != NULL) {
+            *m = *old;
+            if (state_down(old->state) && !state_down(h->state)) {
+                m->back_at_ms = now;
+                m->remediated = false;
+                LOG(LOG_LEVEL_INFO,
+                    "orchestrator: host %s is back (%s): no new workloads "
+                    "for its host cooldown",
+                    h->id, store_state_name(h->state));
+            }
+        } else {
+            copy(m->id, h->id, sizeof m->id);
+        }
+        m->state = h->state;
+        if (h->is_host && (domains || !m->domains_read)) {
+            for (int s = PLAN_SPREAD_RACK; s < PLAN_SPREAD_COUNT; s++) {
+                if (store_host_domain(n->store, h->id, s, m->domain[s]) != 0) {
+                    m->domain[s][0] = '\0';
+                }
+            }
+            m->domains_read = true;
+        }
+        copy(m->domain[PLAN_SPREAD_HOST], h->id, PLAN_ID_SIZE);
+        m->domain[PLAN_SPREAD_NONE][0] = '\0';
+        memcpy(h->domain, m->domain, sizeof h->domain);
+        h->back_at_ms = m->back_at_ms;
+        h->state = host_state(h->state);
+    }
+    /* The store walks resources in id order: @mem is sorted. */
+    qsort(mem, o->n_in_hosts, sizeof *mem, host_mem_cmp);
+    free(o->hosts);
+    o->hosts = mem;
+    o->n_hosts = o->n_in_hosts;
+    o->cap_hosts = o->n_in_hosts + 1;
+    if (domains) {
+        o->next_domains_ms = now + NODE_ORCH_DOMAINS_MS;
+    }
+    return 0;
+}
+
+static int collect_cohort(void *arg, const struct store_cohort *c)
+{
+    struct node_orch *o = arg;
+    struct plan_cohort *pc;
+
+    if (!grow((void **)&o->in_co, &o->cap_in_co, o->n_in_co + 1,
+              sizeof *o->in_co)) {
+        return AUGUR_ENOMEM;
+    }
+    pc = &o->in_co[o->n_in_co++];
+    memset(pc, 0, sizeof *pc);
+    copy(pc->name, c->name, sizeof pc->name);
+    pc->spread = c->spread;
+    pc->min_resilience = c->min_resilience;
+    return 0;
+}
+
+static int cohort_cmp(const void *a, const void *b)
+{
+    const struct plan_cohort *x = a;
+    const struct plan_cohort *y = b;
+    return strcmp(x->name, y->name);
+}
+
+static int read_cohorts(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+    int rv;
+
+    o->n_in_co = 0;
+    rv = store_cohorts_each(n->store, collect_cohort, o);
+    if (rv != 0) {
+        return rv;
+    }
+    qsort(o->in_co, o->n_in_co, sizeof *o->in_co, cohort_cmp);
+    for (size_t i = 0; i < o->n_in_co; i++) {
+        struct store_cohort_eval ev;
+        if (store_cohort_evaluate(n->store, o->in_co[i].name, NULL, NULL,
+                                  &ev) == 0) {
+            o->in_co[i].has_eval = true;
+            o->in_co[i].resilience = ev.resilience;
+        }
+    }
+    return 0;
+}
+
+static int collect_workload(void *arg, const struct store_workload_view *w)
+{
+    struct node_orch *o = arg;
+    struct plan_workload *pw;
+
+    if (!grow((void **)&o->in_wl, &o->cap_in_wl, o->n_in_wl + 1,
+              sizeof *o->in_wl)) {
+        return AUGUR_ENOMEM;
+    }
+    pw = &o->in_wl[o->n_in_wl++];
+    memset(pw, 0, sizeof *pw);
+    copy(pw->id, w->id, sizeof pw->id);
+    pw->demand.cpu = w->demand.cpu;
+    pw->demand.mem_mb = w->demand.mem_mb;
+    pw->priority = w->priority;
+    pw->strategy = w->strategy;
+    pw->claimed = w->claimed;
+    copy(pw->host, w->host, sizeof pw->host);
+    pw->epoch = w->epoch;
+    pw->cohort = -1;
+    if (w->cohort[0] != '\0') {
+        struct plan_cohort k;
+        const struct plan_cohort *hit;
+        copy(k.name, w->cohort, sizeof k.name);
+        hit = o->n_in_co == 0 ? NULL
+                              : bsearch(&k, o->in_co, o->n_in_co,
+                                        sizeof *o->in_co, cohort_cmp);
+        if (hit != NULL) {
+            pw->cohort = (int)(hit - o->in_co);
+        }
+    }
+    return 0;
+}
+
+static void workflow_to_plan(const struct store_workflow *w,
+                             struct plan_workflow *p)
+{
+    memset(p, 0, sizeof *p);
+    p->id = w->id;
+    copy(p->workload, w->workload, sizeof p->workload);
+    copy(p->from, w->from, sizeof p->from);
+    copy(p->to, w->to, sizeof p->to);
+    p->strategy = w->strategy;
+    p->reason = w->reason;
+    p->state = w->state;
+    p->step = w->step;
+    p->n_steps = w->n_steps > PLAN_STEPS_MAX ? PLAN_STEPS_MAX : w->n_steps;
+    for (unsigned i = 0; i < p->n_steps; i++) {
+        copy(p->steps[i].name, w->steps[i].name, sizeof p->steps[i].name);
+        p->steps[i].state = w->steps[i].state;
+        p->steps[i].attempt = w->steps[i].attempt;
+        p->steps[i].started_at = w->steps[i].started_at;
+    }
+    p->cur_epoch = w->cur_epoch;
+    p->approved = w->approved;
+    p->created_at = w->created_at;
+}
+
+static int collect_workflow(void *arg, const struct store_workflow *w)
+{
+    struct node_orch *o = arg;
+
+    if (!grow((void **)&o->in_wf, &o->cap_in_wf, o->n_in_wf + 1,
+              sizeof *o->in_wf)) {
+        return AUGUR_ENOMEM;
+    }
+    workflow_to_plan(w, &o->in_wf[o->n_in_wf++]);
+    return 0;
+}
+
+static bool limited(int reason)
+{
+    return reason == STORE_REASON_PREDICTED || reason == STORE_REASON_REBALANCE;
+}
+
+static void recent_add(struct node_orch *o, uint64_t id, int reason, int64_t at)
+{
+    for (size_t i = 0; i < o->n_recent; i++) {
+        if (o->recent[i].id == id) {
+            return;
+        }
+    }
+    if (o->n_recent < NODE_ORCH_RECENT_MAX) {
+        o->recent[o->n_recent].id = id;
+        o->recent[o->n_recent].reason = reason;
+        o->recent[o->n_recent].created_at = at;
+        o->n_recent++;
+    }
+}
+
+struct seed_ctx
+{
+    struct node_orch *o;
+    int64_t since;
+};
+
+static int seed_recent(void *arg, const struct store_workflow *w)
+{
+    struct seed_ctx *ctx = arg;
+    if (limited(w->reason) && w->created_at > ctx->since) {
+        recent_add(ctx->o, w->id, w->reason, w->created_at);
+    }
+    return 0;
+}
+
+/* The workflows in flight, then those under the rate limit created in
+ * the last minute: seeded from every kept workflow once per leadership,
+ * then from what this leader sees in flight. */
+static int read_workflows(struct node *n, int64_t now)
+{
+    struct node_orch *o = &n->orch;
+    size_t n_flight;
+    size_t k = 0;
+    int rv;
+
+    if (!o->recent_seeded) {
+        struct seed_ctx ctx = {o, now - 60000};
+        o->n_recent = 0;
+        rv = store_workflows_each(n->store, false, seed_recent, &ctx);
+        if (rv != 0) {
+            return rv;
+        }
+        o->recent_seeded = true;
+    }
+    o->n_in_wf = 0;
+    rv = store_workflows_each(n->store, true, collect_workflow, o);
+    if (rv != 0) {
+        return rv;
+    }
+    n_flight = o->n_in_wf;
+    for (size_t i = 0; i < n_flight; i++) {
+        const struct plan_workflow *w = &o->in_wf[i];
+        if (limited(w->reason) && w->created_at > now - 60000) {
+            recent_add(o, w->id, w->reason, w->created_at);
+        }
+    }
+    for (size_t i = 0; i < o->n_recent; i++) {
+        struct node_orch_recent *r = &o->recent[i];
+        bool flying = false;
+        if (r->created_at <= now - 60000) {
+            continue; /* out of the window: dropped */
+        }
+        o->recent[k++] = *r;
+        for (size_t j = 0; j < n_flight && !flying; j++) {
+            flying = o->in_wf[j].id == r->id;
+        }
+        if (flying) {
+            continue;
+        }
+        if (!grow((void **)&o->in_wf, &o->cap_in_wf, o->n_in_wf + 1,
+                  sizeof *o->in_wf)) {
+            return AUGUR_ENOMEM;
+        }
+        memset(&o->in_wf[o->n_in_wf], 0, sizeof o->in_wf[0]);
+        o->in_wf[o->n_in_wf].id = r->id;
+        o->in_wf[o->n_in_wf].reason = r->reason;
+        o->in_wf[o->n_in_wf].created_at = r->created_at;
+        o->in_wf[o->n_in_wf].state = PLAN_WF_DONE;
+        o->n_in_wf++;
+    }
+    o->n_recent = k;
+    /* This leader's memory of each workflow in flight. */
+    for (size_t i = 0; i < n_flight; i++) {
+        struct plan_workflow *w = &o->in_wf[i];
+        struct node_orch_call *c = call_of_workflow(o, w->id);
+        struct node_orch_notice *no = notice_find(o, w->id);
+
+        if (no != NULL) {
+            w->notice_set = true;
+            w->notice_acked = node__shutdown_acked(n, no->host);
+        }
+        if (c == NULL || w->step >= w->n_steps || c->step != w->step ||
+            c->attempt != w->steps[w->step].attempt) {
+            continue;
+        }
+        w->call.status = c->status;
+        w->call.action = c->action;
+        w->call.outcome = c->outcome;
+        w->call.done_at = c->done_at;
+        copy(w->call.detail, c->detail, sizeof w->call.detail);
+    }
+    return 0;
+}
+
+static int collect_shadow(void *arg, const struct store_standby *b)
+{
+    struct node_orch *o = arg;
+    struct plan_shadow *s;
+
+    if (b->state == STORE_SHADOW_RELEASED) {
+        return 0;
+    }
+    if (!grow((void **)&o->in_sh, &o->cap_in_sh, o->n_in_sh + 1,
+              sizeof *o->in_sh)) {
+        return AUGUR_ENOMEM;
+    }
+    s = &o->in_sh[o->n_in_sh++];
+    memset(s, 0, sizeof *s);
+    copy(s->workload, b->workload, sizeof s->workload);
+    copy(s->host, b->host, sizeof s->host);
+    s->epoch = b->epoch;
+    s->state = b->state;
+    s->lag_ms = b->lag_ms;
+    copy(s->drift, b->drift, sizeof s->drift);
+    s->demand.cpu = b->demand.cpu;
+    s->demand.mem_mb = b->demand.mem_mb;
+    return 0;
+}
+
+static int read_shadows(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+    int rv;
+
+    o->n_in_sh = 0;
+    rv = store_standbys_each(n->store, collect_shadow, o);
+    if (rv != 0) {
+        return rv;
+    }
+    for (size_t i = 0; i < o->n_in_sh; i++) {
+        struct plan_shadow *s = &o->in_sh[i];
+        struct node_orch_call *c =
+            call_of_shadow(o, s->workload, s->host, s->epoch);
+        if (c == NULL) {
+            continue;
+        }
+        s->call.status = c->status;
+        s->call.action = c->action;
+        s->call.outcome = c->outcome;
+        s->call.attempts = c->attempts;
+        s->call.done_at = c->done_at;
+        copy(s->call.detail, c->detail, sizeof s->call.detail);
+        copy(s->call.state, c->state, sizeof s->call.state);
+        s->call.has_lag = c->has_lag;
+        s->call.lag_ms = c->lag_ms;
+        copy(s->call.drift, c->drift, sizeof s->call.drift);
+    }
+    return 0;
+}
+
+static bool remediated(void *arg, const char *host)
+{
+    struct node *n = arg;
+    struct node_orch_host *m = host_mem_find(&n->orch, host);
+    return m != NULL && m->remediated;
+}
+
+static int64_t last_move(void *arg, const char *workload)
+{
+    struct node *n = arg;
+    int64_t at = 0;
+
+    if (store_workload_last_move(n->store, workload, &at) != 0) {
+        return 0;
+    }
+    return at;
+}
+
+static void policy_to_plan(const struct store_policy *s, struct plan_policy *p)
+{
+    memset(p, 0, sizeof *p);
+    p->migrate_threshold = s->migrate_threshold;
+    p->provision_threshold = s->provision_threshold;
+    p->hysteresis = s->hysteresis;
+    p->cooldown_s = s->cooldown_s;
+    p->host_cooldown_s = s->host_cooldown_s;
+    p->max_concurrent = s->max_concurrent;
+    p->max_concurrent_cohort = s->max_concurrent_cohort;
+    p->rate_per_min = s->rate_per_min;
+    p->shadow_budget_cpu = s->shadow_budget_cpu;
+    p->shadow_budget_mem_mb = s->shadow_budget_mem_mb;
+    p->automatic = s->automatic;
+    p->max_attempts = s->max_attempts;
+    p->keep_warm_s = s->keep_warm_s;
+    p->shutdown_deadline_ms = s->shutdown_deadline_ms;
+}
+
+/* ---- actuator calls --------------------------------------------------- */
+
+static void kick(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+
+    o->kicked = true;
+    if (o->kick_init && !uv_is_active((uv_handle_t *)&o->kick)) {
+        uv_timer_start(&o->kick, on_kick, 0, 0);
+    }
+}
+
+static void on_answer(void *data, const struct actuator_result *res)
+{
+    struct node_orch_call *c = data;
+    struct node *n = c->n;
+    struct node_orch *o = &n->orch;
+
+    if (o->inflight > 0) {
+        o->inflight--;
+    }
+    if (c->remediate) {
+        LOG(res->outcome == ACTUATOR_OK ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+            "orchestrator: remediate %s: %s%s%s", c->host,
+            res->outcome == ACTUATOR_OK ? "ok" : "failed",
+            res->message[0] != '\0' ? ": " : "", res->message);
+        free(c);
+        return;
+    }
+    c->status = PLAN_CALL_DONE;
+    c->outcome = res->outcome == ACTUATOR_OK        ? PLAN_OUTCOME_OK
+                 : res->outcome == ACTUATOR_REFUSED ? PLAN_OUTCOME_REFUSED
+                                                    : PLAN_OUTCOME_RETRY;
+    c->done_at = (int64_t)node__now_ms();
+    copy(c->state, res->state, sizeof c->state);
+    c->has_lag = res->lag_ms >= 0;
+    c->lag_ms = res->lag_ms >= 0 ? (uint64_t)res->lag_ms : 0;
+    copy(c->drift, res->drift, sizeof c->drift);
+    if (res->outcome == ACTUATOR_OK) {
+        if (res->port > 0) {
+            snprintf(c->detail, sizeof c->detail, "%s port %d",
+                     res->state[0] != '\0' ? res->state : "ok", res->port);
+        } else {
+            copy(c->detail, res->state, sizeof c->detail);
+        }
+    } else {
+        copy(c->detail, res->message, sizeof c->detail);
+        if (c->detail[0] == '\0') {
+            snprintf(c->detail, sizeof c->detail, "exit status %d",
+                     res->exit_status);
+        }
+        LOG(LOG_LEVEL_INFO, "orchestrator: %s %s on %s%s: %s (%s)",
+            plan_action_name(c->action), c->workload, c->host,
+            c->shadow ? " (shadow)" : "",
+            res->outcome == ACTUATOR_REFUSED ? "refused" : "to retry",
+            c->detail);
+    }
+    kick(n);
+}
+
+static void request_fill(struct actuator_request *r,
+                         const struct plan_decision *d)
+{
+    memset(r, 0, sizeof *r);
+    copy(r->action, plan_action_name(d->action), sizeof r->action);
+    copy(r->workload, d->workload, sizeof r->workload);
+    copy(r->host, d->host, sizeof r->host);
+    copy(r->from, d->from, sizeof r->from);
+    copy(r->to, d->to, sizeof r->to);
+    r->epoch = d->epoch;
+    r->workflow = d->workflow;
+    copy(r->step, d->step_name, sizeof r->step);
+    r->attempt = d->attempt;
+    copy(r->strategy, plan_strategy_name(d->strategy), sizeof r->strategy);
+}
+
+/* Send @d's call; @c is its record.  No actuator configured: the action
+ * counts as done, so that a cluster without one still moves claims. */
+static void call_send(struct node *n,
+                      struct node_orch_call *c,
+                      const struct plan_decision *d,
+                      uint64_t timeout_ms)
+{
+    struct actuator_request req;
+    int rv;
+
+    request_fill(&req, d);
+    rv = actuator_call(n->actuator, &req, timeout_ms, on_answer, c);
+    if (rv == 0) {
+        c->status = PLAN_CALL_INFLIGHT;
+        n->orch.inflight++;
+        return;
+    }
+    if (rv == AUGUR_EUNAVAILABLE) {
+        c->status = PLAN_CALL_DONE;
+        c->outcome = PLAN_OUTCOME_OK;
+        c->done_at = (int64_t)node__now_ms();
+        copy(c->detail, "no actuator", sizeof c->detail);
+        kick(n);
+        return;
+    }
+    /* Busy: tried again next round. */
+    LOG(LOG_LEVEL_DEBUG, "orchestrator: %s %s on %s: %s",
+        plan_action_name(d->action), d->workload, d->host, augur_strerror(rv));
+}
+
+/* ---- executing decisions ---------------------------------------------- */
+
+static void log_create(const struct plan_decision *d)
+{
+    LOG(LOG_LEVEL_INFO,
+        "orchestrator: %s %s: %s -> %s, reason %s, strategy %s, p %.2f%s%s",
+        d->reason == PLAN_REASON_FAILED ? "failover of" : "workflow for",
+        d->workload, d->from, d->to, plan_reason_name(d->reason),
+        plan_strategy_name(d->strategy), d->p,
+        d->approved ? "" : ", awaiting approval",
+        d->notify ? ", after a shutdown notice" : "");
+}
+
+static void execute(struct node *n,
+                    const struct plan_decision *d,
+                    const struct store_policy *pol,
+                    int64_t now)
+{
+    struct node_orch *o = &n->orch;
+    struct store_cmd *cmd = &n->cmd;
+    char key[3 * STORE_ID_SIZE + 160];
+
+    switch (d->kind) {
+        case PLAN_WORKFLOW_CREATE:
+            snprintf(key, sizeof key, "create|%s", d->workload);
+            if (seen(o, key, now)) {
+                return;
+            }
+            memset(cmd, 0, sizeof *cmd);
+            cmd->op = STORE_OP_WORKFLOW_CREATE;
+            copy(cmd->u.workflow.workload, d->workload,
+                 sizeof cmd->u.workflow.workload);
+            copy(cmd->u.workflow.to, d->to, sizeof cmd->u.workflow.to);
+            cmd->u.workflow.has_strategy = true;
+            cmd->u.workflow.strategy = d->strategy;
+            cmd->u.workflow.has_reason = true;
+            cmd->u.workflow.reason = d->reason;
+            cmd->u.workflow.notify = d->notify;
+            cmd->u.workflow.hold = !d->approved;
+            node__propose_own(n);
+            log_create(d);
+            o->workflows_started++;
+            o->failovers += d->reason == PLAN_REASON_FAILED;
+            o->proactive += d->reason == PLAN_REASON_PREDICTED ||
+                            d->reason == PLAN_REASON_MANUAL;
+            o->rebalances += d->reason == PLAN_REASON_REBALANCE;
+            return;
+        case PLAN_WORKFLOW_ADVANCE: {
+            struct node_orch_call *c;
+            snprintf(key, sizeof key, "advance|%" PRIu64 "|%u|%" PRIu64 "|%d",
+                     d->workflow, d->step, d->attempt, d->event);
+            if (seen(o, key, now)) {
+                return;
+            }
+            memset(cmd, 0, sizeof *cmd);
+            cmd->op = STORE_OP_WORKFLOW_ADVANCE;
+            cmd->u.workflow.id = d->workflow;
+            cmd->u.workflow.step = d->step;
+            cmd->u.workflow.attempt = d->attempt;
+            cmd->u.workflow.event = d->event;
+            snprintf(cmd->u.workflow.detail, sizeof cmd->u.workflow.detail,
+                     "%.*s", STORE_WF_DETAIL_MAX, d->detail);
+            node__propose_own(n);
+            LOG(d->event == PLAN_EVENT_FAIL ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG,
+                "orchestrator: workflow %" PRIu64 " (%s) step %s %s%s%s",
+                d->workflow, d->workload, d->step_name,
+                plan_event_name(d->event), d->detail[0] != '\0' ? ": " : "",
+                d->detail);
+            if (d->event != PLAN_EVENT_START && d->event != PLAN_EVENT_RETRY) {
+                return;
+            }
+            /* This leader makes the attempt: once the store shows it, it
+             * calls the actuator for it. */
+            c = call_of_workflow(o, d->workflow);
+            if (c == NULL) {
+                c = call_add(n);
+            } else if (c->status == PLAN_CALL_INFLIGHT) {
+                return; /* its answer is still due */
+            }
+            if (c == NULL) {
+                return;
+            }
+            c->shadow = false;
+            c->workflow = d->workflow;
+            c->step = d->step;
+            c->attempt = d->next_attempt;
+            c->status = PLAN_CALL_OWNED;
+            c->owned_at = now;
+            c->detail[0] = '\0';
+            return;
+        }
+        case PLAN_WORKFLOW_CANCEL:
+            snprintf(key, sizeof key, "cancel|%" PRIu64, d->workflow);
+            if (seen(o, key, now)) {
+                return;
+            }
+            memset(cmd, 0, sizeof *cmd);
+            cmd->op = STORE_OP_WORKFLOW_CANCEL;
+            cmd->u.workflow.id = d->workflow;
+            node__propose_own(n);
+            LOG(LOG_LEVEL_INFO,
+                "orchestrator: cancel workflow %" PRIu64
+                " of %s: its host is down, a failover replaces it",
+                d->workflow, d->workload);
+            return;
+        case PLAN_CALL: {
+            struct node_orch_call *c;
+            if (d->is_shadow) {
+                c = call_of_shadow(o, d->workload, d->host, d->epoch);
+                if (c == NULL) {
+                    c = call_add(n);
+                    if (c == NULL) {
+                        return;
+                    }
+                    c->shadow = true;
+                    copy(c->workload, d->workload, sizeof c->workload);
+                    copy(c->host, d->host, sizeof c->host);
+                    c->epoch = d->epoch;
+                }
+                if (c->status == PLAN_CALL_INFLIGHT) {
+                    return;
+                }
+                c->attempts = c->action == d->action ? c->attempts + 1 : 1;
+            } else {
+                c = call_of_workflow(o, d->workflow);
+                if (c == NULL || c->status != PLAN_CALL_OWNED) {
+                    return;
+                }
+                copy(c->workload, d->workload, sizeof c->workload);
+                copy(c->host, d->host, sizeof c->host);
+                c->epoch = d->epoch;
+            }
+            c->action = d->action;
+            c->detail[0] = '\0';
+            call_send(n, c, d, pol->step_timeout_ms);
+            return;
+        }
+        case PLAN_NOTICE: {
+            struct node_orch_notice *no = notice_find(o, d->workflow);
+            if (no != NULL) {
+                return;
+            }
+            if (!grow((void **)&o->notices, &o->cap_notices, o->n_notices + 1,
+                      sizeof *o->notices)) {
+                return;
+            }
+            no = &o->notices[o->n_notices++];
+            no->workflow = d->workflow;
+            copy(no->host, d->host, sizeof no->host);
+            node__shutdown_notice_set(n, d->host, (uint64_t)d->deadline_ms);
+            LOG(LOG_LEVEL_INFO,
+                "orchestrator: shutdown notice to %s for workflow %" PRIu64
+                " (%s)",
+                d->host, d->workflow, d->workload);
+            return;
+        }
+        case PLAN_HOST_FAIL:
+            snprintf(key, sizeof key, "fail|%s", d->host);
+            if (seen(o, key, now)) {
+                return;
+            }
+            memset(cmd, 0, sizeof *cmd);
+            cmd->op = STORE_OP_RESOURCE_LEASE;
+            copy(cmd->u.lease.id, d->host, sizeof cmd->u.lease.id);
+            cmd->u.lease.expect = STORE_STATE_UNREACHABLE;
+            cmd->u.lease.state = STORE_STATE_FAILED;
+            node__propose_own(n);
+            LOG(LOG_LEVEL_INFO,
+                "orchestrator: host %s marked failed: unreachable and "
+                "holding no claims",
+                d->host);
+            return;
+        case PLAN_REMEDIATE: {
+            struct node_orch_host *m = host_mem_find(o, d->host);
+            struct node_orch_call *c;
+            struct actuator_request req;
+
+            if (m == NULL || m->remediated) {
+                return;
+            }
+            m->remediated = true;
+            c = calloc(1, sizeof *c);
+            if (c == NULL) {
+                return;
+            }
+            c->n = n;
+            c->remediate = true;
+            copy(c->host, d->host, sizeof c->host);
+            request_fill(&req, d);
+            if (actuator_call(n->actuator, &req, pol->step_timeout_ms,
+                              on_answer, c) != 0) {
+                free(c);
+                return;
+            }
+            o->inflight++;
+            LOG(LOG_LEVEL_INFO, "orchestrator: host %s handed to remediation",
+                d->host);
+            return;
+        }
+        case PLAN_SHADOW_PROVISION:
+            snprintf(key, sizeof key, "provision|%s|%s", d->workload, d->host);
+            if (seen(o, key, now)) {
+                return;
+            }
+            memset(cmd, 0, sizeof *cmd);
+            cmd->op = STORE_OP_SHADOW_PROVISION;
+            copy(cmd->u.shadow.workload, d->workload,
+                 sizeof cmd->u.shadow.workload);
+            copy(cmd->u.shadow.host, d->host, sizeof cmd->u.shadow.host);
+            node__propose_own(n);
+            o->shadows_provisioned++;
+            LOG(LOG_LEVEL_INFO,
+                "orchestrator: shadow of %s provisioned on %s (it runs on "
+                "%s)",
+                d->workload, d->host, d->from);
+            return;
+        case PLAN_SHADOW_UPDATE:
+            snprintf(key, sizeof key,
+                     "update|%s|%s|%" PRIu64 "|%d|%" PRIu64 "|%s", d->workload,
+                     d->host, d->epoch, d->shadow_state, d->lag_ms, d->drift);
+            if (seen(o, key, now)) {
+                return;
+            }
+            memset(cmd, 0, sizeof *cmd);
+            cmd->op = STORE_OP_SHADOW_UPDATE;
+            copy(cmd->u.shadow.workload, d->workload,
+                 sizeof cmd->u.shadow.workload);
+            copy(cmd->u.shadow.host, d->host, sizeof cmd->u.shadow.host);
+            cmd->u.shadow.epoch = d->epoch;
+            cmd->u.shadow.state = d->shadow_state;
+            cmd->u.shadow.lag_ms = d->has_lag ? d->lag_ms : 0;
+            copy(cmd->u.shadow.drift, d->drift, sizeof cmd->u.shadow.drift);
+            node__propose_own(n);
+            LOG(LOG_LEVEL_DEBUG, "orchestrator: shadow of %s on %s: %s",
+                d->workload, d->host, store_shadow_state_name(d->shadow_state));
+            return;
+        case PLAN_SHADOW_RELEASE:
+            snprintf(key, sizeof key, "release|%s|%s|%" PRIu64, d->workload,
+                     d->host, d->epoch);
+            if (seen(o, key, now)) {
+                return;
+            }
+            memset(cmd, 0, sizeof *cmd);
+            cmd->op = STORE_OP_SHADOW_RELEASE;
+            copy(cmd->u.shadow.workload, d->workload,
+                 sizeof cmd->u.shadow.workload);
+            copy(cmd->u.shadow.host, d->host, sizeof cmd->u.shadow.host);
+            cmd->u.shadow.epoch = d->epoch;
+            node__propose_own(n);
+            LOG(LOG_LEVEL_INFO, "orchestrator: shadow of %s on %s released",
+                d->workload, d->host);
+            return;
+        default:
+            return;
+    }
+}
+
+/* Drop the records the store has moved past (answered calls of steps
+ * that ended, owned attempts never applied, shadows gone), and the
+ * notices of workflows that ended. */
+static void gc(struct node *n, int64_t now)
+{
+    struct node_orch *o = &n->orch;
+    size_t k = 0;
+
+    for (size_t i = 0; i < o->n_calls; i++) {
+        struct node_orch_call *c = o->calls[i];
+        bool keep = c->status == PLAN_CALL_INFLIGHT;
+
+        if (!keep && c->shadow) {
+            for (size_t j = 0; j < o->n_in_sh && !keep; j++) {
+                const struct plan_shadow *s = &o->in_sh[j];
+                keep = s->epoch == c->epoch &&
+                       strcmp(s->workload, c->workload) == 0 &&
+                       strcmp(s->host, c->host) == 0;
+            }
+        } else if (!keep) {
+            for (size_t j = 0; j < o->n_in_wf && !keep; j++) {
+                const struct plan_workflow *w = &o->in_wf[j];
+                if (w->id != c->workflow || w->state > PLAN_WF_RUNNING) {
+                    continue;
+                }
+                keep = w->step == c->step && w->step < w->n_steps &&
+                       c->attempt >= w->steps[w->step].attempt;
+            }
+            if (!keep && c->status == PLAN_CALL_OWNED &&
+                now < c->owned_at + ORCH_OWNED_TTL_MS) {
+                keep = true; /* its proposal may not have applied yet */
+            }
+        }
+        if (keep) {
+            o->calls[k++] = c;
+        } else {
+            free(c);
+        }
+    }
+    o->n_calls = k;
+    k = 0;
+    for (size_t i = 0; i < o->n_notices; i++) {
+        bool flying = false;
+        for (size_t j = 0; j < o->n_in_wf && !flying; j++) {
+            flying = o->in_wf[j].id == o->notices[i].workflow &&
+                     o->in_wf[j].state <= PLAN_WF_RUNNING;
+        }
+        if (flying) {
+            o->notices[k++] = o->notices[i];
+        } else {
+            node__shutdown_notice_clear(n, o->notices[i].host);
+        }
+    }
+    o->n_notices = k;
+}
+
+static void orch_round(struct node *n, int64_t now)
+{
+    struct node_orch *o = &n->orch;
+    struct store_policy pol;
+    struct plan_input in;
+    uint64_t t0 = mono_us();
+    int rv;
+
+    o->kicked = false;
+    o->last_rev = store_revision(n->store);
+    rv = store_policy_get(n->store, &pol);
+    if (rv == 0) {
+        rv = read_hosts(n, now);
+    }
+    if (rv == 0) {
+        rv = read_cohorts(n);
+    }
+    if (rv == 0) {
+        o->n_in_wl = 0;
+        rv = store_workloads_each(n->store, collect_workload, o);
+    }
+    if (rv == 0) {
+        rv = read_workflows(n, now);
+    }
+    if (rv == 0) {
+        rv = read_shadows(n);
+    }
+    if (rv != 0) {
+        if (rv != o->store_err) {
+            LOG(LOG_LEVEL_ERROR, "orchestrator: cannot read the store: %s",
+                augur_strerror(rv));
+        }
+        o->store_err = rv;
+        o->next_round_ms = now + NODE_ORCH_IDLE_MS;
+        return;
+    }
+    o->store_err = 0;
+    memset(&in, 0, sizeof in);
+    in.now_ms = now;
+    policy_to_plan(&pol, &in.policy);
+    in.hosts = o->in_hosts;
+    in.n_hosts = o->n_in_hosts;
+    in.workloads = o->in_wl;
+    in.n_workloads = o->n_in_wl;
+    in.workflows = o->in_wf;
+    in.n_workflows = o->n_in_wf;
+    in.shadows = o->in_sh;
+    in.n_shadows = o->n_in_sh;
+    in.cohorts = o->in_co;
+    in.n_cohorts = o->n_in_co;
+    in.remediated = remediated;
+    in.last_move = last_move;
+    in.arg = n;
+    rv = plan_run(&in, &o->out);
+    if (rv != 0) {
+        LOG(LOG_LEVEL_WARN, "orchestrator: planning: %s", augur_strerror(rv));
+    }
+    for (size_t i = 0; i < o->out.n; i++) {
+        execute(n, &o->out.decisions[i], &pol, now);
+    }
+    gc(n, now);
+    o->next_round_ms = now + NODE_ORCH_IDLE_MS;
+    if (o->out.next_due_ms > 0 && o->out.next_due_ms < o->next_round_ms) {
+        o->next_round_ms = o->out.next_due_ms;
+    }
+    o->rounds++;
+    o->last_round_us = mono_us() - t0;
+}
+
+/* ---- the loop's entry points ------------------------------------------ */
+
+void node__orch_tick(struct node *n, uint64_t now_ms, bool leader)
+{
+    struct node_orch *o = &n->orch;
+    int64_t now = (int64_t)now_ms;
+
+    if (!leader) {
+        if (o->leader) {
+            LOG(LOG_LEVEL_INFO,
+                "orchestrator: no longer the leader: actuator calls "
+                "cancelled, memory dropped");
+            orch_forget(n);
+            o->leader = false;
+        }
+        return;
+    }
+    if (!o->leader) {
+        o->leader = true;
+        o->kicked = true;
+        LOG(LOG_LEVEL_INFO,
+            "orchestrator: leading: resuming every workflow in flight "
+            "from the store");
+    }
+    if (!node__serving(n)) {
+        return; /* not caught up: the store is not the cluster's yet */
+    }
+    if (o->kicked || store_revision(n->store) != o->last_rev ||
+        now >= o->next_round_ms) {
+        orch_round(n, now);
+    }
+}
+
+static void on_kick(uv_timer_t *t)
+{
+    struct node *n = t->data;
+
+    if (n->stopping) {
+        return;
+    }
+    node__orch_tick(n, node__now_ms(), replica_is_leader(&n->replica));
+}
+
+void node__orch_applied(struct node *n)
+{
+    if (n->orch.leader && !n->stopping) {
+        kick(n);
+    }
+}
+
+static void pack_bool(msgpack_packer *pk, bool b)
+{
+    if (b) {
+        msgpack_pack_true(pk);
+    } else {
+        msgpack_pack_false(pk);
+    }
+}
+
+void node__orch_status_pack(struct node *n, msgpack_packer *pk)
+{
+    const struct node_orch *o = &n->orch;
+
+    node__pack_str(pk, "orchestrator");
+    msgpack_pack_map(pk, 9);
+    node__pack_str(pk, "leader");
+    pack_bool(pk, o->leader);
+    node__pack_str(pk, "rounds");
+    msgpack_pack_uint64(pk, o->rounds);
+    node__pack_str(pk, "workflows_started");
+    msgpack_pack_uint64(pk, o->workflows_started);
+    node__pack_str(pk, "failovers");
+    msgpack_pack_uint64(pk, o->failovers);
+    node__pack_str(pk, "proactive");
+    msgpack_pack_uint64(pk, o->proactive);
+    node__pack_str(pk, "rebalances");
+    msgpack_pack_uint64(pk, o->rebalances);
+    node__pack_str(pk, "shadows_provisioned");
+    msgpack_pack_uint64(pk, o->shadows_provisioned);
+    node__pack_str(pk, "actuator_calls_inflight");
+    msgpack_pack_uint64(pk, o->inflight);
+    node__pack_str(pk, "last_round_us");
+    msgpack_pack_uint64(pk, o->last_round_us);
+}
