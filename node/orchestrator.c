@@ -620,7 +620,7 @@ static int read_workflows(struct node *n, int64_t now)
 
         if (no != NULL) {
             w->notice_set = true;
-            w->notice_acked = node__shutdown_acked(n, no->host);
+            w->notice_acked = node__shutdown_acked(n, no->host, no->notice_wf);
         }
         if (c == NULL || w->step >= w->n_steps || c->step != w->step ||
             c->attempt != w->steps[w->step].attempt) {
@@ -973,8 +973,14 @@ static void execute(struct node *n,
         }
         case PLAN_NOTICE: {
             struct node_orch_notice *no = notice_find(o, d->workflow);
+            uint64_t shared = 0;
             if (no != NULL) {
                 return;
+            }
+            for (size_t i = 0; i < o->n_notices && shared == 0; i++) {
+                if (strcmp(o->notices[i].host, d->host) == 0) {
+                    shared = o->notices[i].notice_wf;
+                }
             }
             if (!grow((void **)&o->notices, &o->cap_notices, o->n_notices + 1,
                       sizeof *o->notices)) {
@@ -982,8 +988,13 @@ static void execute(struct node *n,
             }
             no = &o->notices[o->n_notices++];
             no->workflow = d->workflow;
+            no->notice_wf = shared != 0 ? shared : d->workflow;
             copy(no->host, d->host, sizeof no->host);
-            node__shutdown_notice_set(n, d->host, (uint64_t)d->deadline_ms);
+            if (shared != 0) {
+                return; /* the host has its notice already */
+            }
+            node__shutdown_notice_set(n, d->host, d->workflow,
+                                      (uint64_t)d->deadline_ms);
             LOG(LOG_LEVEL_INFO,
                 "orchestrator: shutdown notice to %s for workflow %" PRIu64
                 " (%s)",
@@ -1091,6 +1102,17 @@ static void execute(struct node *n,
     }
 }
 
+static bool notice_flying(const struct node_orch *o,
+                          const struct node_orch_notice *no)
+{
+    for (size_t j = 0; j < o->n_in_wf; j++) {
+        if (o->in_wf[j].id == no->workflow) {
+            return o->in_wf[j].state <= PLAN_WF_RUNNING;
+        }
+    }
+    return false;
+}
+
 /* Drop the records the store has moved past (answered calls of steps
  * that ended, owned attempts never applied, shadows gone), and the
  * notices of workflows that ended. */
@@ -1131,17 +1153,24 @@ static void gc(struct node *n, int64_t now)
         }
     }
     o->n_calls = k;
+    /* A host's notice ends with the last workflow waiting on it. */
+    for (size_t i = 0; i < o->n_notices; i++) {
+        bool still = false;
+        if (notice_flying(o, &o->notices[i])) {
+            continue;
+        }
+        for (size_t j = 0; j < o->n_notices && !still; j++) {
+            still = strcmp(o->notices[j].host, o->notices[i].host) == 0 &&
+                    notice_flying(o, &o->notices[j]);
+        }
+        if (!still) {
+            node__shutdown_notice_clear(n, o->notices[i].host);
+        }
+    }
     k = 0;
     for (size_t i = 0; i < o->n_notices; i++) {
-        bool flying = false;
-        for (size_t j = 0; j < o->n_in_wf && !flying; j++) {
-            flying = o->in_wf[j].id == o->notices[i].workflow &&
-                     o->in_wf[j].state <= PLAN_WF_RUNNING;
-        }
-        if (flying) {
+        if (notice_flying(o, &o->notices[i])) {
             o->notices[k++] = o->notices[i];
-        } else {
-            node__shutdown_notice_clear(n, o->notices[i].host);
         }
     }
     o->n_notices = k;

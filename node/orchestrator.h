@@ -48,9 +48,13 @@ struct node_orch_recent
     int64_t created_at;
 };
 
+/* A workflow waiting on a prepare-shutdown notice to @host.  One notice
+ * per host: the workflows of one draining host share the first one's
+ * (@notice_wf) and the agent's one acknowledgement. */
 struct node_orch_notice
 {
     uint64_t workflow;
+    uint64_t notice_wf;
     char host[PLAN_ID_SIZE];
 };
 
