@@ -736,7 +736,7 @@ static void kick(struct node *n)
 
     o->kicked = true;
     if (o->kick_init && !uv_is_active((uv_handle_t *)&o->kick)) {
-        uv_timer_start(&o->kick, on_kick, 0, 0);
+        uv_timer_start(&o->kick, on_kick, NODE_ORCH_KICK_MS, 0);
     }
 }
 

@@ -23,6 +23,9 @@
 #define NODE_ORCH_CALLS_MAX 4096
 /* Workflows under the rate limit remembered from the last minute. */
 #define NODE_ORCH_RECENT_MAX 4096
+/* After an apply, a round runs this much later: the applies of one burst
+ * share it. */
+#define NODE_ORCH_KICK_MS 5
 /* A round runs at least this often while leader, whatever the store. */
 #define NODE_ORCH_IDLE_MS 500
 /* Failure domains are read again this often (edges and labels change
