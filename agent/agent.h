@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 #include "wire/telemetry.h"
@@ -341,6 +342,12 @@ struct agent_uplink
     uint64_t reconnects;
     bool up; /* the last call reached a node */
     int64_t down_since_ms;
+    /* A prepare-shutdown notice from the leader (docs/AGENT.md): the
+     * workflow that asks (0: none), its deadline, and the workflow this
+     * agent acknowledges in its heartbeats (0: none). */
+    uint64_t notice_workflow;
+    uint64_t notice_deadline_ms;
+    uint64_t ack;
     char errmsg[AGENT_ERRMSG_SIZE];
 };
 
@@ -369,14 +376,34 @@ int agent_uplink_flush(struct agent_uplink *u) AGENT_WARN_UNUSED;
 int agent_uplink_heartbeat(struct agent_uplink *u,
                            const char *resource) AGENT_WARN_UNUSED;
 
+/* Read a heartbeat's or report's answer @result (a map, or NULL): its
+ * "prepare_shutdown" {"workflow", "deadline_ms"} sets u->notice_*; an
+ * answer without one clears the notice and the acknowledgement.  A
+ * follower's answer ("forwarded": true) says nothing about notices and
+ * changes nothing. */
+void agent_uplink_notice_read(struct agent_uplink *u,
+                              const msgpack_object *result);
+
 /* ---- the continuous agent (agent/run.c) -------------------------------- */
 
 struct agent_run_options
 {
-    const char *resource;  /* the resource this host reports as */
-    unsigned interval_ms;  /* between reports, > 0 */
-    unsigned heartbeat_ms; /* between heartbeats, > 0 */
+    const char *resource;    /* the resource this host reports as */
+    unsigned interval_ms;    /* between reports, > 0 */
+    unsigned heartbeat_ms;   /* between heartbeats, > 0 */
+    const char *on_shutdown; /* shell command run on a prepare-shutdown
+                                notice, or NULL */
 };
+
+/* Act on a new prepare-shutdown notice in @u: log it, start
+ * @o->on_shutdown (sh -c, with AUGUR_SHUTDOWN_WORKFLOW,
+ * AUGUR_SHUTDOWN_DEADLINE_MS and AUGUR_RESOURCE in its environment; not
+ * waited for: *@hook_pid gets its pid, reaped by a later call) and
+ * acknowledge it from the next heartbeat on.  Returns true when the notice
+ * was new. */
+bool agent_notice_handle(struct agent_uplink *u,
+                         const struct agent_run_options *o,
+                         pid_t *hook_pid);
 
 /* Collect and report @o->resource every interval through @u, with
  * heartbeats between, until SIGTERM or SIGINT (blocked for the process

@@ -73,6 +73,10 @@ static const struct flag run_flags[] = {
     {"smartctl", 0, "PATH",
      "smartctl to run (default $AUGUR_SMARTCTL, else smartctl on the PATH)"},
     {"no-smart", 0, NULL, "do not run smartctl"},
+    {"on-shutdown", 0, "CMD",
+     "run CMD (sh -c) when the leader sends a prepare-shutdown notice, "
+     "with AUGUR_SHUTDOWN_WORKFLOW and AUGUR_SHUTDOWN_DEADLINE_MS set; "
+     "the notice is acknowledged either way (docs/AGENT.md)"},
     CLUSTER_FLAGS,
     {"help", 'h', NULL, "print this help"},
     {0},
@@ -436,6 +440,7 @@ static int run_run(const struct command *c, const char **values)
     }
     o.interval_ms = (unsigned)interval * 1000;
     o.heartbeat_ms = (unsigned)heartbeat;
+    o.on_shutdown = get(c, values, "on-shutdown");
     if (agent_init(&a, get(c, values, "root"), get(c, values, "smartctl")) !=
         0) {
         return usage(c->name, "%s", "--root or --smartctl: path too long");

@@ -4,8 +4,11 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "common/log.h"
@@ -75,6 +78,55 @@ static int collect(struct agent *a,
     return rv;
 }
 
+bool agent_notice_handle(struct agent_uplink *u,
+                         const struct agent_run_options *o,
+                         pid_t *hook_pid)
+{
+    uint64_t wf = u->notice_workflow;
+    char wf_s[32], dl_s[32];
+    pid_t pid;
+
+    if (*hook_pid > 0 && waitpid(*hook_pid, NULL, WNOHANG) == *hook_pid) {
+        *hook_pid = 0;
+    }
+    if (wf == 0 || wf == u->ack) {
+        return false;
+    }
+    LOG(LOG_LEVEL_WARN,
+        "prepare-shutdown notice for %s: workflow %llu, deadline in %llu ms%s",
+        o->resource, (unsigned long long)wf,
+        (unsigned long long)u->notice_deadline_ms,
+        o->on_shutdown != NULL ? "; running the --on-shutdown hook" : "");
+    u->ack = wf; /* acknowledged from the next heartbeat on */
+    if (o->on_shutdown == NULL) {
+        return true;
+    }
+    snprintf(wf_s, sizeof wf_s, "%llu", (unsigned long long)wf);
+    snprintf(dl_s, sizeof dl_s, "%llu",
+             (unsigned long long)u->notice_deadline_ms);
+    pid = fork();
+    if (pid < 0) {
+        LOG(LOG_LEVEL_WARN, "cannot run the --on-shutdown hook: fork: %s",
+            strerror(errno));
+        return true;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setenv("AUGUR_SHUTDOWN_WORKFLOW", wf_s, 1);
+        setenv("AUGUR_SHUTDOWN_DEADLINE_MS", dl_s, 1);
+        setenv("AUGUR_RESOURCE", o->resource, 1);
+        execl("/bin/sh", "sh", "-c", o->on_shutdown, (char *)NULL);
+        _exit(127);
+    }
+    if (*hook_pid > 0) {
+        (void)waitpid(*hook_pid, NULL, WNOHANG);
+    }
+    *hook_pid = pid;
+    return true;
+}
+
 int agent_run(struct agent *a,
               struct agent_uplink *u,
               const struct agent_run_options *o,
@@ -84,6 +136,7 @@ int agent_run(struct agent *a,
     struct agent_readings cur;
     struct telemetry_batch b;
     int64_t next_smart_ms = 0;
+    pid_t hook_pid = 0;
     bool have_prev = false;
     sigset_t set;
     int rv = 0;
@@ -111,6 +164,7 @@ int agent_run(struct agent *a,
             break;
         }
         rv = agent_uplink_report(u, &b);
+        (void)agent_notice_handle(u, o, &hook_pid);
         if (rv != 0) {
             snprintf(errmsg, AGENT_ERRMSG_SIZE,
                      "report for %.64s refused: %.160s", o->resource,
@@ -127,6 +181,7 @@ int agent_run(struct agent *a,
             }
             rv = u->n > 0 ? agent_uplink_flush(u)
                           : agent_uplink_heartbeat(u, o->resource);
+            (void)agent_notice_handle(u, o, &hook_pid);
             if (rv != 0) {
                 snprintf(errmsg, AGENT_ERRMSG_SIZE,
                          "heartbeat for %.64s refused: %.160s", o->resource,

@@ -147,6 +147,7 @@ int agent_uplink_flush(struct agent_uplink *u)
         link_state(u, rv);
         if (rv == 0) {
             u->sent++;
+            agent_uplink_notice_read(u, reply.result);
             augur_reply_free(&reply);
             pop(u);
             continue;
@@ -170,6 +171,56 @@ int agent_uplink_flush(struct agent_uplink *u)
     return 0;
 }
 
+/* The map's value for @key, or NULL. */
+static const msgpack_object *map_get(const msgpack_object *m, const char *key)
+{
+    size_t len = strlen(key);
+
+    if (m == NULL || m->type != MSGPACK_OBJECT_MAP) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < m->via.map.size; i++) {
+        const msgpack_object *k = &m->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
+            memcmp(k->via.str.ptr, key, len) == 0) {
+            return &m->via.map.ptr[i].val;
+        }
+    }
+    return NULL;
+}
+
+void agent_uplink_notice_read(struct agent_uplink *u,
+                              const msgpack_object *result)
+{
+    const msgpack_object *forwarded = map_get(result, "forwarded");
+    const msgpack_object *ps = map_get(result, "prepare_shutdown");
+    const msgpack_object *wf = map_get(ps, "workflow");
+    const msgpack_object *dl = map_get(ps, "deadline_ms");
+
+    if (result == NULL ||
+        (forwarded != NULL && forwarded->type == MSGPACK_OBJECT_BOOLEAN &&
+         forwarded->via.boolean)) {
+        return; /* a follower's answer: it knows no notices */
+    }
+    if (wf != NULL && wf->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        wf->via.u64 != 0) {
+        u->notice_workflow = wf->via.u64;
+        u->notice_deadline_ms =
+            dl != NULL && dl->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                ? dl->via.u64
+                : 0;
+        return;
+    }
+    if (u->notice_workflow != 0) {
+        LOG(LOG_LEVEL_INFO,
+            "the prepare-shutdown notice of workflow %llu is withdrawn",
+            (unsigned long long)u->notice_workflow);
+    }
+    u->notice_workflow = 0;
+    u->notice_deadline_ms = 0;
+    u->ack = 0;
+}
+
 int agent_uplink_heartbeat(struct agent_uplink *u, const char *resource)
 {
     const char *op = augur_op_wire(AUGUR_OP_TELEMETRY_HEARTBEAT);
@@ -180,9 +231,13 @@ int agent_uplink_heartbeat(struct agent_uplink *u, const char *resource)
 
     msgpack_sbuffer_init(&buf);
     msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 1);
+    msgpack_pack_map(&pk, u->ack != 0 ? 2 : 1);
     msgpack_pack_str_with_body(&pk, "resource", 8);
     msgpack_pack_str_with_body(&pk, resource, strlen(resource));
+    if (u->ack != 0) {
+        msgpack_pack_str_with_body(&pk, "shutdown_ack", 12);
+        msgpack_pack_uint64(&pk, u->ack);
+    }
     if (buf.data == NULL) {
         snprintf(u->errmsg, sizeof u->errmsg, "out of memory");
         return AUGUR_ENOMEM;
@@ -190,6 +245,9 @@ int agent_uplink_heartbeat(struct agent_uplink *u, const char *resource)
     rv = augur_call(u->client, op, buf.data, buf.size, 0, &reply);
     msgpack_sbuffer_destroy(&buf);
     link_state(u, rv);
+    if (rv == 0) {
+        agent_uplink_notice_read(u, reply.result);
+    }
     if (rv != 0) {
         snprintf(u->errmsg, sizeof u->errmsg, "%s: %.200s", augur_errname(rv),
                  reply.error[0] != '\0' ? reply.error : augur_strerror(rv));

@@ -136,6 +136,20 @@ static const char usage_telemetry[] =
     "20000)\n"
     "  (config keys: lease-ms, telemetry-ring, telemetry-resources)\n";
 
+/* The actuator options (docs/ORCHESTRATOR.md, "Actuator protocol"). */
+static const char usage_actuator[] =
+    "\nactuators (the leader's, docs/ORCHESTRATOR.md):\n"
+    "  --actuator SPEC           how the leader acts on hosts: "
+    "'exec:/path/prog\n"
+    "                            [args]' (the request as JSON on its "
+    "stdin) or\n"
+    "                            'webhook:http://host:port/path' (POSTed); "
+    "none\n"
+    "                            by default\n"
+    "  --actuator-max N          actuator calls running at once (default "
+    "64);\n"
+    "                            as many more may wait\n";
+
 /* The scoring options (the leader's, docs/PREDICTOR.md "Live scoring"). */
 static const char usage_scoring[] =
     "\nscoring (the leader's, docs/PREDICTOR.md):\n"
@@ -287,6 +301,28 @@ static int config_set(struct node_config *cfg,
                           : &cfg->score_leave) = d;
         return 0;
     }
+    if (strcmp(key, "actuator") == 0) {
+        /* "" is allowed: no actuator. */
+        if (strlen(value) >= sizeof cfg->actuator) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE,
+                     "actuator: longer than %zu bytes",
+                     sizeof cfg->actuator - 1);
+            return AUGUR_EINVAL;
+        }
+        /* The kind is checked here, before any data is touched; the
+         * rest when the actuator is made (node_start). */
+        if (value[0] != '\0' && strncmp(value, "exec:/", 6) != 0 &&
+            strncmp(value, "webhook:http://", 15) != 0 &&
+            strncmp(value, "webhook:https://", 16) != 0) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE,
+                     "actuator: expected exec:/PATH [ARGS] or "
+                     "webhook:http(s)://HOST:PORT/PATH, got '%.200s'",
+                     value);
+            return AUGUR_EINVAL;
+        }
+        memcpy(cfg->actuator, value, strlen(value) + 1);
+        return 0;
+    }
     if (strcmp(key, "pre-vote") == 0) {
         return parse_switch(key, value, &cfg->pre_vote, errmsg);
     }
@@ -337,6 +373,7 @@ static int config_set(struct node_config *cfg,
          65536, 1u << 30},
         {"lease-ms", offsetof(struct node_config, lease_ms), 100, 600000},
         {"telemetry-ring", offsetof(struct node_config, telemetry_ring), 1, 64},
+        {"actuator-max", offsetof(struct node_config, actuator_max), 1, 4096},
         {"telemetry-resources",
          offsetof(struct node_config, telemetry_resources), 1, 1u << 22},
     };
@@ -475,6 +512,7 @@ int node_config_parse(struct node_config *cfg,
     cfg->lease_ms = 1000;
     cfg->telemetry_ring = 4;
     cfg->telemetry_resources = 20000;
+    cfg->actuator_max = 64;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);
     }
@@ -485,7 +523,8 @@ int node_config_parse(struct node_config *cfg,
             /* One write: a reader that stops at the first line it wants
              * (grep -q) must not make the rest fail with SIGPIPE. */
             char text[sizeof usage + sizeof usage_limits +
-                      sizeof usage_telemetry + sizeof usage_scoring];
+                      sizeof usage_telemetry + sizeof usage_scoring +
+                      sizeof usage_actuator];
             size_t len = 0;
             memcpy(text, usage, sizeof usage - 1);
             len += sizeof usage - 1;
@@ -493,7 +532,9 @@ int node_config_parse(struct node_config *cfg,
             len += sizeof usage_limits - 1;
             memcpy(text + len, usage_telemetry, sizeof usage_telemetry - 1);
             len += sizeof usage_telemetry - 1;
-            memcpy(text + len, usage_scoring, sizeof usage_scoring);
+            memcpy(text + len, usage_scoring, sizeof usage_scoring - 1);
+            len += sizeof usage_scoring - 1;
+            memcpy(text + len, usage_actuator, sizeof usage_actuator);
             fflush(stdout);
             if (write(STDOUT_FILENO, text, strlen(text)) < 0) {
                 return NODE_CONFIG_DONE; /* nobody reads: nothing to say */

@@ -27,9 +27,11 @@
 
 int node__ingest_init(struct node *n)
 {
-    int rv =
-        node_telemetry_init(&n->telemetry, n->config.telemetry_ring,
-                            n->config.telemetry_resources, INGEST_BYTES_MAX);
+    int rv;
+
+    node_notices_init(&n->notices);
+    rv = node_telemetry_init(&n->telemetry, n->config.telemetry_ring,
+                             n->config.telemetry_resources, INGEST_BYTES_MAX);
     if (rv != 0) {
         return rv;
     }
@@ -39,6 +41,51 @@ int node__ingest_init(struct node *n)
         node_telemetry_close(&n->telemetry);
     }
     return rv;
+}
+
+void node__shutdown_notice_set(struct node *n,
+                               const char *host,
+                               uint64_t workflow,
+                               uint64_t deadline_ms)
+{
+    int rv = node_notices_set(&n->notices, host, workflow, deadline_ms);
+    if (rv != 0) {
+        LOG(LOG_LEVEL_WARN,
+            "prepare-shutdown notice for %.64s (workflow %" PRIu64
+            ") not kept: %s",
+            host, workflow, augur_strerror(rv));
+    }
+}
+
+void node__shutdown_notice_clear(struct node *n, const char *host)
+{
+    node_notices_clear(&n->notices, host);
+}
+
+bool node__shutdown_acked(struct node *n, const char *host, uint64_t workflow)
+{
+    return node_notices_acked(&n->notices, host, workflow);
+}
+
+/* Pack {"prepare_shutdown": {...}} for @host when it has a notice; returns
+ * the entries packed (0 or 1). */
+static size_t notice_count(struct node *n, const char *host)
+{
+    return node_notices_find(&n->notices, host) != NULL;
+}
+
+static void notice_pack(struct node *n, msgpack_packer *pk, const char *host)
+{
+    const struct node_notice *s = node_notices_find(&n->notices, host);
+    if (s == NULL) {
+        return;
+    }
+    node__pack_str(pk, "prepare_shutdown");
+    msgpack_pack_map(pk, 2);
+    node__pack_str(pk, "workflow");
+    msgpack_pack_uint64(pk, s->workflow);
+    node__pack_str(pk, "deadline_ms");
+    msgpack_pack_uint64(pk, s->deadline_ms);
 }
 
 void node__ingest_close(struct node *n)
@@ -312,11 +359,12 @@ static void report(struct node *n,
     }
     lease_renew(n, r, now);
     node__scoring_observe(n, node_telemetry_batch(t, r, 0));
-    node__result_begin(n, &pk, 2);
+    node__result_begin(n, &pk, 2 + notice_count(n, r->id));
     node__pack_str(&pk, "samples");
     msgpack_pack_uint64(&pk, node_telemetry_batch(t, r, 0)->n);
     node__pack_str(&pk, "lease_ms");
     msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    notice_pack(n, &pk, r->id);
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
@@ -324,7 +372,8 @@ static void heartbeat(struct node *n,
                       struct api_call *call,
                       const char *resource,
                       const struct reporter *w,
-                      bool may_forward)
+                      bool may_forward,
+                      uint64_t ack)
 {
     struct node_telemetry *t = &n->telemetry;
     char errmsg[TELEMETRY_ERRMSG_SIZE + 128];
@@ -362,9 +411,16 @@ static void heartbeat(struct node *n,
     r->last_seen_ms = now;
     t->c.heartbeats++;
     lease_renew(n, r, now);
-    node__result_begin(n, &pk, 1);
+    if (ack != 0 && node_notices_ack(&n->notices, resource, ack)) {
+        LOG(LOG_LEVEL_INFO,
+            "host %s acknowledged the prepare-shutdown notice of workflow "
+            "%" PRIu64,
+            resource, ack);
+    }
+    node__result_begin(n, &pk, 1 + notice_count(n, resource));
     node__pack_str(&pk, "lease_ms");
     msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    notice_pack(n, &pk, resource);
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
 
@@ -380,6 +436,7 @@ void node__telemetry_heartbeat(struct node *n, struct api_call *call)
 {
     char resource[TELEMETRY_RESOURCE_MAX + 1];
     struct reporter w;
+    uint64_t ack = 0;
 
     if (node__arg_str(call->req.args, "resource", resource, sizeof resource) !=
         0) {
@@ -387,8 +444,16 @@ void node__telemetry_heartbeat(struct node *n, struct api_call *call)
                "telemetry.heartbeat: 'resource' must be a resource id");
         return;
     }
+
+    /* The agent's acknowledgement of a prepare-shutdown notice; optional,
+     * and on the leader only (a follower does not forward it). */
+    if (node__arg_u64(call->req.args, "shutdown_ack", &ack) == AUGUR_EINVAL) {
+        refuse(n, call, AUGUR_EINVAL, false,
+               "telemetry.heartbeat: 'shutdown_ack' must be a workflow id");
+        return;
+    }
     reporter_of_call(call, &w);
-    heartbeat(n, call, resource, &w, true);
+    heartbeat(n, call, resource, &w, true, ack);
 }
 
 /* The args map's value for @key, or NULL. */
@@ -448,7 +513,7 @@ void node__telemetry_forward(struct node *n, struct api_call *call)
                "telemetry.forward: 'batch' or 'resource' is required");
         return;
     }
-    heartbeat(n, call, resource, &w, false);
+    heartbeat(n, call, resource, &w, false, 0);
 }
 
 static const char *lease_state(const struct node_lease *l, uint64_t now)
@@ -594,6 +659,7 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         node_uplink_tick(&n->uplink, id, address);
     }
     if (!leader) {
+        node_notices_clear_all(&n->notices); /* the next leader sets its own */
         if (t->n > 0) {
             /* A follower holds no telemetry: the leader it forwards to
              * does, and if it leads again it starts from fresh reports. */

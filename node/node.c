@@ -316,6 +316,15 @@ int node_start(struct node *n, const struct node_config *cfg)
                  augur_strerror(rv));
         goto err_after_replica_init;
     }
+    {
+        char err[ACTUATOR_ERRMSG_SIZE];
+        rv = actuator_new(&n->loop, cfg->actuator, cfg->actuator_max,
+                          &n->actuator, err);
+        if (rv != 0) {
+            snprintf(n->errmsg, sizeof n->errmsg, "%s", err);
+            goto err_after_ingest_init;
+        }
+    }
 
     memset(&sc, 0, sizeof sc);
     sc.address = cfg->client_address;
@@ -337,7 +346,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     rv = api_server_start(&n->server, &n->loop, &sc, node__on_request);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "clients: %s", n->server.errmsg);
-        goto err_after_ingest_init;
+        goto err_after_actuator_new;
     }
     n->server.data = n;
 
@@ -360,6 +369,9 @@ int node_start(struct node *n, const struct node_config *cfg)
         store_revision(n->store));
     return 0;
 
+err_after_actuator_new:
+    actuator_close(n->actuator);
+    n->actuator = NULL;
 err_after_ingest_init:
     node__ingest_close(n);
 err_after_replica_init:
@@ -409,6 +421,9 @@ void node_stop(struct node *n)
     uv_close((uv_handle_t *)&n->sigint, NULL);
     node__fail_waiters(n);
     node_uplink_close(&n->uplink);
+    /* Calls in flight end "cancelled"; their programs are killed. */
+    actuator_close(n->actuator);
+    n->actuator = NULL;
     /* Clients first, so nothing new arrives; then Raft, which fails what
      * is still pending; the store last. */
     api_server_close(&n->server, server_closed);

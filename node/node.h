@@ -10,6 +10,8 @@
 #include <uv.h>
 
 #include "api/server.h"
+#include "node/actuator.h"
+#include "node/notice.h"
 #include "node/scoring.h"
 #include "node/telemetry.h"
 #include "node/uplink.h"
@@ -72,6 +74,10 @@ struct node_config
     unsigned lease_ms;
     unsigned telemetry_ring;      /* batches kept per resource */
     unsigned telemetry_resources; /* resources tracked at most */
+    /* The leader's actuator (node/actuator.h): "exec:PROG [ARGS]",
+     * "webhook:URL" or "" (none), and its calls running at once. */
+    char actuator[1024];
+    unsigned actuator_max;
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -140,6 +146,11 @@ struct node
      * new leader gives every host one full lease first. */
     struct node_telemetry telemetry;
     struct node_uplink uplink; /* a follower's, to forward reports */
+    /* Prepare-shutdown notices the leader hands to agents (node/ingest.c);
+     * emptied when leadership is lost. */
+    struct node_notices notices;
+    struct actuator *actuator; /* the leader acts through it; never NULL
+                                  while running (kind "none" at least) */
     uint64_t lease_grace_until_ms;
     uint64_t lease_seed_index; /* the leased hosts are read once applied */
     bool lease_seed_pending;
@@ -229,6 +240,19 @@ void node__telemetry_get(struct node *n, struct api_call *call);
 void node__telemetry_forward(struct node *n, struct api_call *call);
 void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became);
 void node__ingest_status_pack(struct node *n, msgpack_packer *pk);
+/* Prepare-shutdown notices (docs/AGENT.md): the leader's answer to
+ * @host's heartbeats and reports carries {"prepare_shutdown": {"workflow",
+ * "deadline_ms"}} while one is set; the agent acknowledges with
+ * "shutdown_ack" in its heartbeats.  Only agents whose heartbeats reach
+ * the leader itself see notices (a follower answers the ones it forwards).
+ * set: replaces @host's notice (a new workflow is unacknowledged again);
+ * logs and drops it when the table is full.  On the leader only. */
+void node__shutdown_notice_set(struct node *n,
+                               const char *host,
+                               uint64_t workflow,
+                               uint64_t deadline_ms);
+void node__shutdown_notice_clear(struct node *n, const char *host);
+bool node__shutdown_acked(struct node *n, const char *host, uint64_t workflow);
 /* What the leader holds for @resource (latest batches, last_report_ms,
  * lease), or NULL; valid until the next report for it or a leadership
  * change (node/telemetry.h). */

@@ -706,7 +706,7 @@ void node__status(struct node *n, struct api_call *call)
         sodium_bin2hex(digest, sizeof digest, d, sizeof d);
     }
 
-    node__result_begin(n, &pk, digest[0] != '\0' ? 14 : 13);
+    node__result_begin(n, &pk, digest[0] != '\0' ? 15 : 14);
     node__pack_str(&pk, "node");
     msgpack_pack_uint64(&pk, n->config.id);
     node__pack_str(&pk, "state");
@@ -728,6 +728,20 @@ void node__status(struct node *n, struct api_call *call)
     node__members_fields_pack(n, &pk, "members");
     node__ingest_status_pack(n, &pk);
     node__scoring_status_pack(n, &pk);
+    {
+        struct actuator_stats st;
+        actuator_stats_get(n->actuator, &st);
+        node__pack_str(&pk, "actuator");
+        msgpack_pack_map(&pk, 4);
+        node__pack_str(&pk, "kind");
+        node__pack_str(&pk, st.kind);
+        node__pack_str(&pk, "calls");
+        msgpack_pack_uint64(&pk, st.calls);
+        node__pack_str(&pk, "failures");
+        msgpack_pack_uint64(&pk, st.failures);
+        node__pack_str(&pk, "inflight");
+        msgpack_pack_unsigned_int(&pk, st.inflight);
+    }
     if (digest[0] != '\0') {
         node__pack_str(&pk, "digest");
         node__pack_str(&pk, digest);

@@ -23,9 +23,14 @@ expect_usage_error --waiters-per-principal 0
 expect_usage_error --waiters-max 2000000
 expect_usage_error --wait-max 99
 expect_usage_error --page-bytes 100
+# An actuator of no known kind, and too many of them at once.
+expect_usage_error --actuator telnet:x
+expect_usage_error --actuator exec:relative/prog
+expect_usage_error --actuator-max 0
 # (Read all of it: grep -q would stop reading, and augurd die of SIGPIPE.)
 help_text=$("$AUGURD" --help) || fail "--help did not exit 0"
-for flag in --waiters-per-conn --client-unauth-max --peer-buffer-max; do
+for flag in --waiters-per-conn --client-unauth-max --peer-buffer-max \
+    --actuator --actuator-max; do
     grep -q -- "$flag" <<<"$help_text" || fail "--help does not list $flag"
 done
 expect_usage_error --id 1 --data-dir /nonexistent-augur-test --raft-address 127.0.0.1:1 --client-address 127.0.0.1:2
