@@ -98,6 +98,9 @@ extern const struct cli_command cli_principal_commands[];
 extern const struct cli_command cli_model_commands[];
 extern const struct cli_command cli_telemetry_commands[];
 extern const struct cli_command cli_predict_commands[];
+extern const struct cli_command cli_migrate_commands[];
+extern const struct cli_command cli_workflow_commands[];
+extern const struct cli_command cli_shadow_commands[];
 /* The store's model commands (cli/cmd_model_store.c), rows of
  * cli_model_commands beside the offline ones. */
 extern const struct cli_arg cli_model_publish_args[];

@@ -5,6 +5,7 @@ static const struct cli_column claim_columns[] = {
     {"WORKLOAD", "{workload}"},
     {"HOST", "{host}"},
     {"EPOCH", "{epoch}"},
+    {"KIND", "{kind}"},
     {0},
 };
 
@@ -97,7 +98,9 @@ static const struct cli_flag release_flags[] = {
 };
 
 static const struct cli_flag list_flags[] = {
-    {"host", 0, "H", "only the claims held by host H", 0},
+    {"host", 0, "H",
+     "only the claims held by host H, its standby claims too (kind standby)",
+     0},
     {0},
 };
 

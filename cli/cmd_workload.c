@@ -6,6 +6,7 @@ static const struct cli_column workload_columns[] = {
     {"CPU", "{demand.cpu}"},
     {"MEM_MB", "{demand.mem_mb}"},
     {"PRIORITY", "{priority}"},
+    {"STRATEGY", "{strategy}"},
     {"HOST", "{claim.host}"},
     {"EPOCH", "{claim.epoch}"},
     {0},
@@ -15,6 +16,7 @@ static int run_workload_add(struct cli *cli, const struct cli_args *a)
 {
     const char *demand = cli_args_get(a, "demand");
     const char *priority = cli_args_get(a, "priority");
+    const char *strategy = cli_args_get(a, "strategy");
     struct cli_capacity dem;
     struct cli_pack args;
     int64_t prio = 0;
@@ -26,17 +28,25 @@ static int run_workload_add(struct cli *cli, const struct cli_args *a)
     if (rv == CLI_EXIT_OK && priority != NULL) {
         rv = cli_value_i64(cli, "--priority", priority, &prio);
     }
+    if (rv == CLI_EXIT_OK && strategy != NULL) {
+        rv = cli_value_choice(cli, "--strategy", strategy,
+                              "live|standby|blue-green");
+    }
     if (rv != CLI_EXIT_OK) {
         return rv;
     }
     cli_pack_init(&args);
-    cli_pack_map(&args, 1 + (demand != NULL) + (priority != NULL));
+    cli_pack_map(
+        &args, 1 + (demand != NULL) + (priority != NULL) + (strategy != NULL));
     cli_pack_kv_str(&args, "id", a->pos[0]);
     if (demand != NULL) {
         cli_pack_kv_capacity(&args, "demand", &dem);
     }
     if (priority != NULL) {
         cli_pack_kv_i64(&args, "priority", prio);
+    }
+    if (strategy != NULL) {
+        cli_pack_kv_str(&args, "strategy", strategy);
     }
     rv = cli_run_write(cli, CLI_OP(WORKLOAD_ADD), &args);
     cli_pack_close(&args);
@@ -64,12 +74,17 @@ static const struct cli_flag workload_add_flags[] = {
     {"demand", 0, "cpu=N,mem_mb=N",
      "what it needs from its host; either key may be left out (0)", 0},
     {"priority", 0, "N", "its priority, a signed integer (default 0)", 0},
+    {"strategy", 0, "live|standby|blue-green",
+     "how it migrates: live (default), standby (activate a shadow) or "
+     "blue-green (the old instance stays warm a while)",
+     0},
     {0},
 };
 
 const struct cli_command cli_workload_commands[] = {
     {"workload add", "register a workload", NULL, id_arg, workload_add_flags,
-     "augur workload add billing --demand cpu=2,mem_mb=4096 --priority 10",
+     "augur workload add billing --demand cpu=2,mem_mb=4096 --priority 10 "
+     "--strategy blue-green",
      run_workload_add},
     {"workload get", "show one workload and its claim", NULL, id_arg, NULL,
      "augur workload get billing", run_workload_get},

@@ -34,6 +34,17 @@ static const struct
      "{kind})"},
     {AUGUR_OP_MODEL_ACTIVATE,
      "model {name} version {version} scores kind {kind}"},
+    {AUGUR_OP_WORKFLOW_CREATE,
+     "workflow {id}: {workload} {from} -> {to} ({strategy}, {reason})"},
+    {AUGUR_OP_WORKFLOW_ADVANCE,
+     "workflow {id}: {workload} step {step}, {state}"},
+    {AUGUR_OP_WORKFLOW_CANCEL, "workflow {id} cancelled: {state}"},
+    {AUGUR_OP_WORKFLOW_APPROVE, "workflow {id} approved: {state}"},
+    {AUGUR_OP_SHADOW_PROVISION,
+     "shadow {workload} on {host} epoch {epoch}: {state}"},
+    {AUGUR_OP_SHADOW_UPDATE,
+     "shadow {workload} on {host}: {state} (lag {lag_ms} ms)"},
+    {AUGUR_OP_SHADOW_RELEASE, "shadow {workload} on {host} released"},
 };
 
 void cli_summary(struct cli_buf *b, const char *op, const json_t *data)

@@ -57,7 +57,8 @@
     X(WORKLOAD_ADD, 3, "workload.add", W, OPERATOR, store__workload_add,                       \
       F(id, ID, REQ, workload_add.id)                                                          \
       F(demand, CAPACITY, OPT, workload_add.demand)                                            \
-      F(priority, I64, OPT, workload_add.priority))                                            \
+      F(priority, I64, OPT, workload_add.priority)                                             \
+      F(strategy, STRATEGY, OMIT, workload_add.strategy))                                      \
     X(EDGE_ADD, 4, "edge.add", W, OPERATOR, store__edge_add,                                   \
       F(from, ID, REQ, edge.from)                                                              \
       F(to, ID, REQ, edge.to)                                                                  \
@@ -123,6 +124,37 @@
     X(MODEL_ACTIVATE, 22, "model.activate", W, OPERATOR, store__model_activate,                \
       F(name, ID, REQ, model.name)                                                             \
       F(kind, KIND, OMIT, model.kind))                                                         \
+    X(WORKFLOW_CREATE, 28, "workflow.create", W, OPERATOR, store__workflow_create,             \
+      F(workload, ID, REQ, workflow.workload)                                                  \
+      F(to, ID, OMIT, workflow.to)                                                             \
+      F(strategy, WF_STRATEGY, OMIT, workflow)                                                 \
+      F(reason, WF_REASON, OMIT, workflow)                                                     \
+      F(notify, BOOL, OMIT, workflow.notify)                                                   \
+      F(approved, APPROVED, OMIT, workflow.hold))                                              \
+    X(WORKFLOW_ADVANCE, 29, "workflow.advance", W, INTERNAL, store__workflow_advance,          \
+      F(id, U64, REQ_POS, workflow.id)                                                         \
+      F(step, U64, REQ, workflow.step)                                                         \
+      F(attempt, U64, REQ_POS, workflow.attempt)                                               \
+      F(event, WF_EVENT, REQ, workflow.event)                                                  \
+      F(detail, TEXT, OMIT, workflow.detail))                                                  \
+    X(WORKFLOW_CANCEL, 30, "workflow.cancel", W, OPERATOR, store__workflow_cancel,             \
+      F(id, U64, REQ_POS, workflow.id))                                                        \
+    X(WORKFLOW_APPROVE, 31, "workflow.approve", W, OPERATOR, store__workflow_approve,          \
+      F(id, U64, REQ_POS, workflow.id))                                                        \
+    X(SHADOW_PROVISION, 32, "shadow.provision", W, INTERNAL, store__shadow_provision,          \
+      F(workload, ID, REQ, shadow.workload)                                                    \
+      F(host, ID, REQ, shadow.host))                                                           \
+    X(SHADOW_UPDATE, 33, "shadow.update", W, INTERNAL, store__shadow_update,                   \
+      F(workload, ID, REQ, shadow.workload)                                                    \
+      F(host, ID, REQ, shadow.host)                                                            \
+      F(epoch, U64, REQ, shadow.epoch)                                                         \
+      F(state, SHADOW_STATE, REQ, shadow.state)                                                \
+      F(lag_ms, U64, OMIT, shadow.lag_ms)                                                      \
+      F(drift, TEXT, OMIT, shadow.drift))                                                      \
+    X(SHADOW_RELEASE, 34, "shadow.release", W, INTERNAL, store__shadow_release,                \
+      F(workload, ID, REQ, shadow.workload)                                                    \
+      F(host, ID, REQ, shadow.host)                                                            \
+      F(epoch, U64, REQ, shadow.epoch))                                                        \
     X(RESOURCE_GET, 64, "resource.get", R, READER, store__resource_get,                        \
       F(id, ID, REQ, get.id))                                                                  \
     X(RESOURCE_LIST, 65, "resource.list", R, READER, store__resource_list,                     \
@@ -145,7 +177,13 @@
       F(after, LIST_PRINCIPALS, OPT, list))                                                    \
     X(NODE_REVOKED, 74, "node.revoked", R, READER, store__node_revoked_list, /* no arguments */) \
     X(MODEL_LIST, 76, "model.list", R, READER, store__model_list,                              \
-      F(after, LIST, OPT, list))
+      F(after, LIST, OPT, list))                                                               \
+    X(WORKFLOW_GET, 80, "workflow.get", R, READER, store__workflow_get,                        \
+      F(id, U64, REQ_POS, workflow.id))                                                        \
+    X(WORKFLOW_LIST, 81, "workflow.list", R, READER, store__workflow_list,                     \
+      F(state, LIST_WORKFLOWS, OPT, list))                                                     \
+    X(SHADOW_LIST, 82, "shadow.list", R, READER, store__shadow_list,                           \
+      F(after, LIST_PAIRS, OPT, list))
 
 #define AUGUR_NODE_OPS(X)                                                         \
     X(STATUS,          "status",          R, ANY,    node__status)          \

@@ -59,13 +59,15 @@ int store__claim_load(struct store *s,
 
 void store__claim_pack(struct store__pack *p, const struct store__claim *c)
 {
-    msgpack_pack_map(&p->pk, 3);
+    msgpack_pack_map(&p->pk, 4);
     store__pack_str(p, "workload");
     store__pack_str(p, c->workload);
     store__pack_str(p, "host");
     store__pack_str(p, c->host);
     store__pack_str(p, "epoch");
     msgpack_pack_uint64(&p->pk, c->epoch);
+    store__pack_str(p, "kind");
+    store__pack_str(p, "active");
 }
 
 /* Write @c to claims and host_claims. */
@@ -187,12 +189,36 @@ static int refuse_held(struct store *s, const struct store__claim *c)
     return 0;
 }
 
-/* Refuse unless @r may be granted @w: a host kind, active, and (unless it
- * already carries @w's demand) room for it.  Returns true when granted. */
-static bool grantable(struct store *s,
-                      const struct store__resource *r,
-                      const struct store__workload *w,
-                      bool charged)
+int store__host_charge(struct store *s,
+                       MDB_txn *txn,
+                       const char *id,
+                       const struct store_capacity *demand,
+                       bool do_refund)
+{
+    struct store__resource old;
+    struct store__resource r;
+    int rv = store__resource_load(s, txn, id, &old);
+
+    if (rv == AUGUR_ENOTFOUND) {
+        LOG(LOG_LEVEL_WARN, "store: a claim names missing host %s", id);
+        return 0;
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    r = old;
+    if (do_refund) {
+        refund(&r, demand);
+    } else {
+        charge(&r, demand);
+    }
+    return store__resource_store(s, txn, &old, &r);
+}
+
+bool store__claim_grantable(struct store *s,
+                            const struct store__resource *r,
+                            const struct store__workload *w,
+                            bool charged)
 {
     if (!store__kind_is_host(r->kind)) {
         store__refuse(s, AUGUR_EINVAL,
@@ -224,11 +250,12 @@ static bool grantable(struct store *s,
  * in order of preference, so the first that fits wins.  Within one p the
  * index runs from the most free cpu down, so once a host lacks cpu the rest
  * of that p is skipped in one seek.  *@found tells whether one fits. */
-static int pick(struct store *s,
-                MDB_txn *txn,
-                const struct store_capacity *demand,
-                char *id,
-                bool *found)
+int store__claim_pick(struct store *s,
+                      MDB_txn *txn,
+                      const struct store_capacity *demand,
+                      const char *exclude,
+                      char *id,
+                      bool *found)
 {
     MDB_cursor *cur;
     MDB_val k;
@@ -250,6 +277,10 @@ static int pick(struct store *s,
             snprintf(s->errmsg, sizeof s->errmsg, "the pick index is corrupt");
             rv = AUGUR_EIO;
             break;
+        }
+        if (exclude != NULL && strcmp(id, exclude) == 0) {
+            rv = store__step(s, cur, MDB_NEXT, &k, &v);
+            continue;
         }
         if (demand->cpu <= free_cap.cpu && demand->mem_mb <= free_cap.mem_mb) {
             *found = true;
@@ -281,7 +312,9 @@ int store__claim_acquire(struct store *s,
     struct store__resource host;
     struct store__workload w;
     struct store__claim c;
+    struct store_standby b;
     char id[STORE_ID_SIZE];
+    bool charged = false;
     bool found;
     int rv;
 
@@ -309,11 +342,18 @@ int store__claim_acquire(struct store *s,
         if (rv != 0) {
             return rv;
         }
-        if (!grantable(s, &old, &w, false)) {
+        /* A standby claim of the workload on that host already holds the
+         * room: the claim takes it over. */
+        rv = store__standby_load(s, txn, wid, old.id, &b);
+        if (rv != 0 && rv != AUGUR_ENOTFOUND) {
+            return rv;
+        }
+        charged = rv == 0;
+        if (!store__claim_grantable(s, &old, &w, charged)) {
             return 0;
         }
     } else {
-        rv = pick(s, txn, &w.demand, id, &found);
+        rv = store__claim_pick(s, txn, &w.demand, NULL, id, &found);
         if (rv != 0) {
             return rv;
         }
@@ -334,14 +374,29 @@ int store__claim_acquire(struct store *s,
         }
     }
 
+    if (!charged) {
+        rv = store__standby_load(s, txn, wid, old.id, &b);
+        if (rv != 0 && rv != AUGUR_ENOTFOUND) {
+            return rv;
+        }
+        charged = rv == 0;
+    }
     /* As in transfer: the next epoch would wrap to 0 and be confused with
      * one long fenced off. */
     if (w.last_epoch == UINT64_MAX) {
         return refuse_epochs_exhausted(s, wid);
     }
 
+    if (charged) {
+        rv = store__standby_del(s, txn, &b);
+        if (rv != 0) {
+            return rv;
+        }
+    }
     host = old;
-    charge(&host, &w.demand);
+    if (!charged) {
+        charge(&host, &w.demand);
+    }
     memset(&c, 0, sizeof c);
     memcpy(c.workload, w.id, sizeof c.workload);
     memcpy(c.host, host.id, sizeof c.host);
@@ -357,17 +412,75 @@ int store__claim_acquire(struct store *s,
     return 0;
 }
 
+int store__claim_move(struct store *s,
+                      MDB_txn *txn,
+                      const struct store__workload *w,
+                      struct store__claim *c,
+                      const char *to)
+{
+    struct store__resource old;
+    struct store__resource host;
+    struct store_standby b;
+    bool same;
+    bool standby;
+    int rv;
+
+    rv = store__resource_load(s, txn, to, &old);
+    if (rv == AUGUR_ENOTFOUND) {
+        return store__refuse(s, AUGUR_ENOTFOUND, "no resource named %s", to);
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    /* A transfer to the current host re-fences the claim: a new epoch, and
+     * the demand is already counted there; so is it where a standby claim
+     * of the workload holds the room, which the claim takes over. */
+    same = strcmp(c->host, to) == 0;
+    rv = store__standby_load(s, txn, w->id, to, &b);
+    if (rv != 0 && rv != AUGUR_ENOTFOUND) {
+        return rv;
+    }
+    standby = rv == 0 && !same;
+    if (!store__claim_grantable(s, &old, w, same || standby)) {
+        return 0;
+    }
+    if (c->epoch == UINT64_MAX) {
+        return refuse_epochs_exhausted(s, w->id);
+    }
+
+    if (!same) {
+        rv = refund_host(s, txn, c, w);
+        if (rv == 0) {
+            rv = host_claim_del(s, txn, c);
+        }
+        if (rv == 0 && standby) {
+            rv = store__standby_del(s, txn, &b);
+        }
+        if (rv == 0 && !standby) {
+            /* Reloaded: refund_host may have written this very host. */
+            rv = store__resource_load(s, txn, to, &old);
+            if (rv == 0) {
+                host = old;
+                charge(&host, &w->demand);
+                rv = store__resource_store(s, txn, &old, &host);
+            }
+        }
+        if (rv != 0) {
+            return rv;
+        }
+        memcpy(c->host, to, sizeof c->host);
+    }
+    c->epoch++;
+    return claim_store(s, txn, c);
+}
+
 int store__claim_transfer(struct store *s,
                           MDB_txn *txn,
                           const struct store_cmd *cmd)
 {
     const char *wid = cmd->u.transfer.workload;
-    const char *to = cmd->u.transfer.to;
-    struct store__resource old;
-    struct store__resource host;
     struct store__workload w;
     struct store__claim c;
-    bool same;
     int rv;
 
     rv = store__workload_load(s, txn, wid, &w);
@@ -390,41 +503,8 @@ int store__claim_transfer(struct store *s,
     if (c.epoch != cmd->u.transfer.epoch) {
         return refuse_held(s, &c);
     }
-    rv = store__resource_load(s, txn, to, &old);
-    if (rv == AUGUR_ENOTFOUND) {
-        return store__refuse(s, AUGUR_ENOTFOUND, "no resource named %s", to);
-    }
-    if (rv != 0) {
-        return rv;
-    }
-    /* A transfer to the current host re-fences the claim: a new epoch, and
-     * the demand is already counted there. */
-    same = strcmp(c.host, to) == 0;
-    if (!grantable(s, &old, &w, same)) {
-        return 0;
-    }
-    if (c.epoch == UINT64_MAX) {
-        return refuse_epochs_exhausted(s, wid);
-    }
-
-    if (!same) {
-        rv = refund_host(s, txn, &c, &w);
-        if (rv == 0) {
-            rv = host_claim_del(s, txn, &c);
-        }
-        if (rv == 0) {
-            host = old;
-            charge(&host, &w.demand);
-            rv = store__resource_store(s, txn, &old, &host);
-        }
-        if (rv != 0) {
-            return rv;
-        }
-        memcpy(c.host, to, sizeof c.host);
-    }
-    c.epoch++;
-    rv = claim_store(s, txn, &c);
-    if (rv != 0) {
+    rv = store__claim_move(s, txn, &w, &c, cmd->u.transfer.to);
+    if (rv != 0 || s->status != 0) {
         return rv;
     }
     store__claim_pack(&s->out, &c);
@@ -520,39 +600,115 @@ static int list_item(struct store *s,
     return 0;
 }
 
-/* An item of a host's claims: the key is the workload (the host is the
- * scan's prefix), the value the epoch. */
-static int host_item(struct store *s,
-                     MDB_txn *txn,
-                     const MDB_val *k,
-                     const MDB_val *v,
-                     void *ctx)
+/* A host's claims, active and standby, in workload order: the two
+ * indexes hold "host\0workload" -> epoch, merged here into one page (a
+ * workload never holds both kinds on one host: a claim taking a host over
+ * consumes the standby there). */
+static int host_key_less(const MDB_val *a, const MDB_val *b)
 {
-    const char *host = ctx;
-    struct store__claim c;
-    msgpack_object o;
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int c = memcmp(a->mv_data, b->mv_data, n);
 
-    (void)txn;
-    memset(&c, 0, sizeof c);
-    if (!store__id_valid(k->mv_data, k->mv_size) ||
-        store__unpack(s, v->mv_data, v->mv_size, &o) != 0 ||
-        store__obj_u64(&o, &c.epoch) != 0) {
-        snprintf(s->errmsg, sizeof s->errmsg,
-                 "the claim index of host %s is corrupt", host);
-        return AUGUR_EIO;
+    return c < 0 || (c == 0 && a->mv_size < b->mv_size);
+}
+
+static int host_claims_page(struct store *s,
+                            MDB_txn *txn,
+                            const struct store_cmd *cmd)
+{
+    static const enum store__db dbs[2] = {STORE__DB_HOST_CLAIMS,
+                                          STORE__DB_HOST_STANDBY};
+    static const char *const kinds[2] = {"active", "standby"};
+    const char *host = cmd->u.list.filter;
+    unsigned limit = store__list_limit(cmd->u.list.limit);
+    unsigned char key[STORE__KEY_MAX];
+    size_t plen = strlen(host) + 1;
+    size_t klen = store__pair_key(key, host, cmd->u.list.after);
+    MDB_cursor *cur[2] = {NULL, NULL};
+    MDB_val k[2];
+    MDB_val v[2];
+    bool live[2] = {false, false};
+    char last[STORE_ID_SIZE] = "";
+    bool more = false;
+    size_t n = 0;
+    int rv = 0;
+
+    s->items.size = 0;
+    store__pack_init(&s->list, &s->items);
+    for (int i = 0; i < 2 && rv == 0; i++) {
+        rv = store__cursor(s, txn, dbs[i], &cur[i]);
+        if (rv != 0) {
+            break;
+        }
+        rv = store__seek(s, cur[i], key, klen, &k[i], &v[i]);
+        if (rv == 0 && cmd->u.list.after[0] != 0 && k[i].mv_size == klen &&
+            memcmp(k[i].mv_data, key, klen) == 0) {
+            rv = store__step(s, cur[i], MDB_NEXT, &k[i], &v[i]);
+        }
+        live[i] = rv == 0 && k[i].mv_size > plen &&
+                  memcmp(k[i].mv_data, key, plen) == 0;
+        rv = rv == AUGUR_ENOTFOUND ? 0 : rv;
     }
-    memcpy(c.workload, k->mv_data, k->mv_size);
-    memcpy(c.host, host, strlen(host));
-    store__claim_pack(&s->list, &c);
-    return 0;
+    while (rv == 0 && (live[0] || live[1])) {
+        int i = !live[0] || (live[1] && host_key_less(&k[1], &k[0])) ? 1 : 0;
+        size_t wlen = k[i].mv_size - plen;
+        size_t before = s->items.size;
+        struct store__pack *p = &s->list;
+        msgpack_object o;
+        uint64_t epoch;
+
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        if (!store__id_valid((const char *)k[i].mv_data + plen, wlen) ||
+            store__unpack(s, v[i].mv_data, v[i].mv_size, &o) != 0 ||
+            store__obj_u64(&o, &epoch) != 0) {
+            snprintf(s->errmsg, sizeof s->errmsg,
+                     "the claim index of host %s is corrupt", host);
+            rv = AUGUR_EIO;
+            break;
+        }
+        msgpack_pack_map(&p->pk, 4);
+        store__pack_str(p, "workload");
+        store__pack_strn(p, (const char *)k[i].mv_data + plen, wlen);
+        store__pack_str(p, "host");
+        store__pack_str(p, host);
+        store__pack_str(p, "epoch");
+        msgpack_pack_uint64(&p->pk, epoch);
+        store__pack_str(p, "kind");
+        store__pack_str(p, kinds[i]);
+        if (n > 0 && s->items.size > s->page_bytes) {
+            s->items.size = before;
+            more = true;
+            break;
+        }
+        memcpy(last, (const char *)k[i].mv_data + plen, wlen);
+        last[wlen] = 0;
+        n++;
+        rv = store__step(s, cur[i], MDB_NEXT, &k[i], &v[i]);
+        live[i] = rv == 0 && k[i].mv_size > plen &&
+                  memcmp(k[i].mv_data, key, plen) == 0;
+        rv = rv == AUGUR_ENOTFOUND ? 0 : rv;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (cur[i] != NULL) {
+            mdb_cursor_close(cur[i]);
+        }
+    }
+    if (rv == 0 && s->list.failed) {
+        rv = AUGUR_ENOMEM;
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    return store__list_finish(s, n, more ? last : NULL);
 }
 
 int store__claim_list(struct store *s,
                       MDB_txn *txn,
                       const struct store_cmd *cmd)
 {
-    const char *host = cmd->u.list.filter;
-    unsigned char prefix[STORE_ID_SIZE];
     struct store__scan sc = {
         .db = STORE__DB_CLAIMS,
         .after = cmd->u.list.after,
@@ -562,15 +718,8 @@ int store__claim_list(struct store *s,
     };
     int rv;
 
-    if (host[0] != 0) {
-        size_t len = strlen(host);
-        memcpy(prefix, host, len);
-        prefix[len] = 0;
-        sc.db = STORE__DB_HOST_CLAIMS;
-        sc.prefix = prefix;
-        sc.prefix_len = len + 1;
-        sc.item = host_item;
-        sc.ctx = (void *)host;
+    if (cmd->u.list.filter[0] != 0) {
+        return host_claims_page(s, txn, cmd);
     }
     rv = store__scan_page(s, txn, &sc);
     if (rv != 0) {

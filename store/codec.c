@@ -72,6 +72,49 @@ static const char *const edge_kind_names[STORE_EDGE_COUNT] = {
     [STORE_EDGE_COOLING] = "cooling",
 };
 
+static const char *const strategy_names[STORE_STRATEGY_COUNT] = {
+    [STORE_STRATEGY_LIVE] = "live",
+    [STORE_STRATEGY_STANDBY] = "standby",
+    [STORE_STRATEGY_BLUE_GREEN] = "blue-green",
+};
+
+static const char *const wf_reason_names[STORE_REASON_COUNT] = {
+    [STORE_REASON_PREDICTED] = "predicted",
+    [STORE_REASON_FAILED] = "failed",
+    [STORE_REASON_MANUAL] = "manual",
+    [STORE_REASON_REBALANCE] = "rebalance",
+};
+
+static const char *const wf_state_names[STORE_WF_STATE_COUNT] = {
+    [STORE_WF_PENDING] = "pending", [STORE_WF_RUNNING] = "running",
+    [STORE_WF_DONE] = "done",       [STORE_WF_ROLLED_BACK] = "rolled_back",
+    [STORE_WF_FAILED] = "failed",   [STORE_WF_CANCELLED] = "cancelled",
+};
+
+static const char *const step_state_names[STORE_STEP_STATE_COUNT] = {
+    [STORE_STEP_PENDING] = "pending", [STORE_STEP_RUNNING] = "running",
+    [STORE_STEP_DONE] = "done",       [STORE_STEP_FAILED] = "failed",
+    [STORE_STEP_SKIPPED] = "skipped",
+};
+
+static const char *const wf_event_names[STORE_WF_EVENT_COUNT] = {
+    [STORE_WF_EVENT_START] = "start", [STORE_WF_EVENT_OK] = "ok",
+    [STORE_WF_EVENT_RETRY] = "retry", [STORE_WF_EVENT_FAIL] = "fail",
+    [STORE_WF_EVENT_SKIP] = "skip",
+};
+
+static const char *const shadow_state_names[STORE_SHADOW_STATE_COUNT] = {
+    [STORE_SHADOW_PROVISIONING] = "provisioning",
+    [STORE_SHADOW_WARM] = "warm",
+    [STORE_SHADOW_ACTIVE] = "active",
+    [STORE_SHADOW_RELEASED] = "released",
+};
+
+static const char *name_of(const char *const *names, int n, int v)
+{
+    return v >= 0 && v < n ? names[v] : NULL;
+}
+
 enum store_op store_op_from_name(const char *name, size_t len)
 {
     if (name == NULL) {
@@ -146,6 +189,44 @@ const char *store_edge_kind_name(int kind)
         return NULL;
     }
     return edge_kind_names[kind];
+}
+
+#define NAMES__DEFINE(PREFIX, TABLE, COUNT) \
+    const char *PREFIX##_name(int v)        \
+    {                                       \
+        return name_of(TABLE, COUNT, v);    \
+    }
+NAMES__DEFINE(store_strategy, strategy_names, STORE_STRATEGY_COUNT)
+NAMES__DEFINE(store_wf_reason, wf_reason_names, STORE_REASON_COUNT)
+NAMES__DEFINE(store_wf_state, wf_state_names, STORE_WF_STATE_COUNT)
+NAMES__DEFINE(store_step_state, step_state_names, STORE_STEP_STATE_COUNT)
+NAMES__DEFINE(store_wf_event, wf_event_names, STORE_WF_EVENT_COUNT)
+NAMES__DEFINE(store_shadow_state, shadow_state_names, STORE_SHADOW_STATE_COUNT)
+#undef NAMES__DEFINE
+
+int store_strategy_parse(const char *name, size_t len)
+{
+    return name_parse(strategy_names, STORE_STRATEGY_COUNT, name, len);
+}
+
+int store_wf_reason_parse(const char *name, size_t len)
+{
+    return name_parse(wf_reason_names, STORE_REASON_COUNT, name, len);
+}
+
+int store_wf_state_parse(const char *name, size_t len)
+{
+    return name_parse(wf_state_names, STORE_WF_STATE_COUNT, name, len);
+}
+
+int store_wf_event_parse(const char *name, size_t len)
+{
+    return name_parse(wf_event_names, STORE_WF_EVENT_COUNT, name, len);
+}
+
+int store_shadow_state_parse(const char *name, size_t len)
+{
+    return name_parse(shadow_state_names, STORE_SHADOW_STATE_COUNT, name, len);
 }
 
 /* ---- validation ------------------------------------------------------- */
@@ -482,6 +563,64 @@ static int check_list(const char *op, const struct store_cmd *cmd, char *errmsg)
     return rv;
 }
 
+/* Text a command carries (a step's detail, a shadow's drift): printable,
+ * shorter than its member. */
+static int check_text(const char *op,
+                      const char *key,
+                      const char *text,
+                      size_t size,
+                      char *errmsg)
+{
+    size_t len = field_len(text, size);
+
+    if (len == size) {
+        return fail(errmsg, AUGUR_ETOOBIG, "%s: '%s' is longer than %zu bytes",
+                    op, key, size - 1);
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c == 0x7f) {
+            return fail(errmsg, AUGUR_EINVAL,
+                        "%s: '%s' has a control character", op, key);
+        }
+    }
+    return 0;
+}
+
+/* workflow.list: the cursor is a workflow id in decimal, the filter a
+ * state or "active" (pending and running). */
+static int check_list_workflows(const char *op,
+                                const struct store_cmd *cmd,
+                                char *errmsg)
+{
+    const char *after = cmd->u.list.after;
+    const char *state = cmd->u.list.filter;
+    size_t len = field_len(after, STORE_CURSOR_SIZE);
+
+    if (len > 20) {
+        return fail(errmsg, AUGUR_EINVAL,
+                    "%s: 'after' must be a workflow id as returned in 'next'",
+                    op);
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (after[i] < '0' || after[i] > '9') {
+            return fail(errmsg, AUGUR_EINVAL,
+                        "%s: 'after' must be a workflow id as returned in "
+                        "'next'",
+                        op);
+        }
+    }
+    len = field_len(state, STORE_ID_SIZE);
+    if (len != 0 && strcmp(state, "active") != 0 &&
+        store_wf_state_parse(state, len) < 0) {
+        return fail(errmsg, AUGUR_EINVAL,
+                    "%s: 'state' must be active, pending, running, done, "
+                    "rolled_back, failed or cancelled",
+                    op);
+    }
+    return 0;
+}
+
 /* Check each field of the op's row, in order. */
 int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
 {
@@ -604,6 +743,50 @@ int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
             case STORE__T_RESOURCES:
                 rv = check_resources(op, cmd, errmsg);
                 break;
+            case STORE__T_STRATEGY:
+                if (store_strategy_name(*(const int *)m) == NULL) {
+                    rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown strategy %d",
+                              op, *(const int *)m);
+                }
+                break;
+            case STORE__T_WF_STRATEGY:
+                if (cmd->u.workflow.has_strategy &&
+                    store_strategy_name(cmd->u.workflow.strategy) == NULL) {
+                    rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown strategy %d",
+                              op, cmd->u.workflow.strategy);
+                }
+                break;
+            case STORE__T_WF_REASON:
+                if (cmd->u.workflow.has_reason &&
+                    store_wf_reason_name(cmd->u.workflow.reason) == NULL) {
+                    rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown reason %d", op,
+                              cmd->u.workflow.reason);
+                }
+                break;
+            case STORE__T_WF_EVENT:
+                if (store_wf_event_name(*(const int *)m) == NULL) {
+                    rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown event %d", op,
+                              *(const int *)m);
+                }
+                break;
+            case STORE__T_SHADOW_STATE:
+                if (store_shadow_state_name(*(const int *)m) == NULL) {
+                    rv = fail(errmsg, AUGUR_EINVAL,
+                              "%s: unknown shadow state %d", op,
+                              *(const int *)m);
+                }
+                break;
+            case STORE__T_TEXT:
+                rv = check_text(op, f->key, m, f->size, errmsg);
+                break;
+            case STORE__T_LIST_WORKFLOWS:
+                rv = check_list_workflows(op, cmd, errmsg);
+                break;
+            case STORE__T_LIST_PAIRS:
+                rv = check_edge_cursor(op, cmd->u.list.after, errmsg);
+                break;
+            case STORE__T_BOOL:
+            case STORE__T_APPROVED:
             case STORE__T_I64:
             case STORE__T_FROM:
             case STORE__T_LIMIT:
@@ -781,6 +964,22 @@ static int arg_name(const struct args *a,
                     (int)(o->via.str.size > 32 ? 32 : o->via.str.size),
                     o->via.str.ptr, choices);
     }
+    return 0;
+}
+
+/* An optional bool: @out keeps its value when the key is absent. */
+static int arg_bool(const struct args *a, const char *key, bool *out)
+{
+    const msgpack_object *o = arg_find(a, key);
+
+    if (o == NULL) {
+        return 0;
+    }
+    if (o->type != MSGPACK_OBJECT_BOOLEAN) {
+        return fail(a->errmsg, AUGUR_EINVAL, "%s: '%s' must be true or false",
+                    a->op, key);
+    }
+    *out = o->via.boolean;
     return 0;
 }
 
@@ -1071,6 +1270,54 @@ static int decode_fields(const struct args *a, struct store_cmd *cmd)
                 break;
             case STORE__T_RESOURCES:
                 rv = arg_resources(a, cmd);
+                break;
+            case STORE__T_STRATEGY:
+                if (arg_find(a, f->key) != NULL) {
+                    rv = arg_name(a, f->key, store_strategy_parse,
+                                  "live, standby, blue-green", m);
+                }
+                break;
+            case STORE__T_WF_STRATEGY:
+                if (arg_find(a, f->key) != NULL) {
+                    cmd->u.workflow.has_strategy = true;
+                    rv = arg_name(a, f->key, store_strategy_parse,
+                                  "live, standby, blue-green",
+                                  &cmd->u.workflow.strategy);
+                }
+                break;
+            case STORE__T_WF_REASON:
+                if (arg_find(a, f->key) != NULL) {
+                    cmd->u.workflow.has_reason = true;
+                    rv = arg_name(a, f->key, store_wf_reason_parse,
+                                  "predicted, failed, manual, rebalance",
+                                  &cmd->u.workflow.reason);
+                }
+                break;
+            case STORE__T_BOOL:
+                rv = arg_bool(a, f->key, m);
+                break;
+            case STORE__T_APPROVED: {
+                bool approved = true;
+                rv = arg_bool(a, f->key, &approved);
+                *(bool *)m = !approved;
+                break;
+            }
+            case STORE__T_WF_EVENT:
+                rv = arg_name(a, f->key, store_wf_event_parse,
+                              "start, ok, retry, fail, skip", m);
+                break;
+            case STORE__T_SHADOW_STATE:
+                rv = arg_name(a, f->key, store_shadow_state_parse,
+                              "provisioning, warm, active, released", m);
+                break;
+            case STORE__T_TEXT:
+                rv = arg_str(a, f->key, req, m, f->size);
+                break;
+            case STORE__T_LIST_WORKFLOWS:
+                rv = decode_list(a, cmd, f->key);
+                break;
+            case STORE__T_LIST_PAIRS:
+                rv = decode_list(a, cmd, NULL);
                 break;
         }
     }

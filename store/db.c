@@ -34,6 +34,11 @@ const char *const store__db_names[STORE__DB_COUNT] = {
     [STORE__DB_MODEL_PENDING] = "model_pending",
     [STORE__DB_MODEL_DATA] = "model_data",
     [STORE__DB_MODEL_ACTIVE] = "model_active",
+    [STORE__DB_WORKFLOWS] = "workflows",
+    [STORE__DB_WORKFLOW_OF] = "workflow_of",
+    [STORE__DB_WORKLOAD_MOVES] = "workload_moves",
+    [STORE__DB_STANDBY] = "standby",
+    [STORE__DB_HOST_STANDBY] = "host_standby",
 };
 
 static const char meta_rev_key[] = "rev";

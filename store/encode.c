@@ -41,6 +41,16 @@ static size_t field_entries(const struct store__field *f,
                    (cmd->u.list.filter[0] != 0) + (cmd->u.list.limit != 0);
         case STORE__T_RESOURCES:
             return cmd->u.principal.n_resources != 0;
+        case STORE__T_LIST_WORKFLOWS:
+            return (size_t)(cmd->u.list.after[0] != 0) +
+                   (cmd->u.list.filter[0] != 0) + (cmd->u.list.limit != 0);
+        case STORE__T_LIST_PAIRS:
+            return (size_t)(cmd->u.list.after[0] != 0) +
+                   (cmd->u.list.limit != 0);
+        case STORE__T_WF_STRATEGY:
+            return cmd->u.workflow.has_strategy;
+        case STORE__T_WF_REASON:
+            return cmd->u.workflow.has_reason;
         default:
             break;
     }
@@ -56,6 +66,11 @@ static size_t field_entries(const struct store__field *f,
             return cmd->u.score.n_reasons != 0;
         case STORE__T_LIMIT:
             return *(const unsigned *)m != 0;
+        case STORE__T_STRATEGY:
+            return *(const int *)m != STORE_STRATEGY_LIVE;
+        case STORE__T_BOOL:
+        case STORE__T_APPROVED:
+            return *(const bool *)m;
         default:
             return m[0] != '\0';
     }
@@ -146,6 +161,55 @@ static void encode_field(struct store__pack *p,
             }
             if ((f->type == STORE__T_LIST_EDGES ||
                  f->type == STORE__T_LIST_CLAIMS) &&
+                cmd->u.list.filter[0] != 0) {
+                pack_kv_str(p, f->key, cmd->u.list.filter);
+            }
+            if (cmd->u.list.limit != 0) {
+                pack_kv_u64(p, "limit", cmd->u.list.limit);
+            }
+            break;
+        case STORE__T_STRATEGY:
+            pack_kv_str(p, f->key, store_strategy_name(*(const int *)m));
+            break;
+        case STORE__T_WF_STRATEGY:
+            pack_kv_str(p, f->key,
+                        store_strategy_name(cmd->u.workflow.strategy));
+            break;
+        case STORE__T_WF_REASON:
+            pack_kv_str(p, f->key,
+                        store_wf_reason_name(cmd->u.workflow.reason));
+            break;
+        case STORE__T_BOOL:
+            store__pack_str(p, f->key);
+            if (*(const bool *)m) {
+                msgpack_pack_true(k);
+            } else {
+                msgpack_pack_false(k);
+            }
+            break;
+        case STORE__T_APPROVED: /* the member holds its negation */
+            store__pack_str(p, f->key);
+            if (*(const bool *)m) {
+                msgpack_pack_false(k);
+            } else {
+                msgpack_pack_true(k);
+            }
+            break;
+        case STORE__T_WF_EVENT:
+            pack_kv_str(p, f->key, store_wf_event_name(*(const int *)m));
+            break;
+        case STORE__T_SHADOW_STATE:
+            pack_kv_str(p, f->key, store_shadow_state_name(*(const int *)m));
+            break;
+        case STORE__T_TEXT:
+            pack_kv_str(p, f->key, m);
+            break;
+        case STORE__T_LIST_WORKFLOWS:
+        case STORE__T_LIST_PAIRS:
+            if (cmd->u.list.after[0] != 0) {
+                pack_kv_str(p, "after", cmd->u.list.after);
+            }
+            if (f->type == STORE__T_LIST_WORKFLOWS &&
                 cmd->u.list.filter[0] != 0) {
                 pack_kv_str(p, f->key, cmd->u.list.filter);
             }

@@ -19,6 +19,8 @@ extern const struct store__record store__workload_record;
 extern const struct store__record store__claim_record;
 extern const struct store__record store__node_record;
 extern const struct store__record store__principal_record;
+extern const struct store__record store__workflow_record;
+extern const struct store__record store__standby_record;
 
 /* ---- resources.c ------------------------------------------------------ */
 
@@ -106,6 +108,101 @@ int store__claim_list(struct store *s,
 int store__host_claim_entry_check(struct store *s,
                                   const MDB_val *k,
                                   const MDB_val *v);
+/* Whether host @r may be granted @w: a host kind, active, and (unless
+ * @charged: it already carries @w's demand) room for it.  False with a
+ * refusal (store__refuse) when not. */
+bool store__claim_grantable(struct store *s,
+                            const struct store__resource *r,
+                            const struct store__workload *w,
+                            bool charged);
+/* The auto-pick: the preferred active host with room for @demand, never
+ * @exclude (NULL: none).  *@found tells whether one fits; @id has
+ * STORE_ID_SIZE bytes. */
+int store__claim_pick(struct store *s,
+                      MDB_txn *txn,
+                      const struct store_capacity *demand,
+                      const char *exclude,
+                      char *id,
+                      bool *found);
+/* Move @c, the current claim of @w, to host @to under the next epoch, by
+ * claim.transfer's rules: @to must exist and be grantable (a transfer to
+ * the current host re-fences the claim); a standby claim of @w on @to is
+ * consumed and its capacity charge kept.  Refuses (store__refuse, nothing
+ * written, 0 returned) when it may not; on success @c is the new claim. */
+int store__claim_move(struct store *s,
+                      MDB_txn *txn,
+                      const struct store__workload *w,
+                      struct store__claim *c,
+                      const char *to);
+/* Charge or refund host @id for @demand (a missing host is skipped). */
+int store__host_charge(struct store *s,
+                       MDB_txn *txn,
+                       const char *id,
+                       const struct store_capacity *demand,
+                       bool refund);
+
+/* ---- workflows.c ------------------------------------------------------ */
+
+int store__workflow_create(struct store *s,
+                           MDB_txn *txn,
+                           const struct store_cmd *cmd);
+int store__workflow_advance(struct store *s,
+                            MDB_txn *txn,
+                            const struct store_cmd *cmd);
+int store__workflow_cancel(struct store *s,
+                           MDB_txn *txn,
+                           const struct store_cmd *cmd);
+int store__workflow_approve(struct store *s,
+                            MDB_txn *txn,
+                            const struct store_cmd *cmd);
+int store__workflow_get(struct store *s,
+                        MDB_txn *txn,
+                        const struct store_cmd *cmd);
+int store__workflow_list(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__workflow_of_entry_check(struct store *s,
+                                   const MDB_val *k,
+                                   const MDB_val *v);
+int store__workload_move_entry_check(struct store *s,
+                                     const MDB_val *k,
+                                     const MDB_val *v);
+
+/* ---- standby.c -------------------------------------------------------- */
+
+/* The standby claim of (@workload, @host): 0, AUGUR_ENOTFOUND or
+ * AUGUR_EIO. */
+int store__standby_load(struct store *s,
+                        MDB_txn *txn,
+                        const char *workload,
+                        const char *host,
+                        struct store_standby *b);
+/* Delete the standby claim @b from both tables (its capacity charge is
+ * the caller's: refunded on release, kept when a claim takes it over). */
+int store__standby_del(struct store *s,
+                       MDB_txn *txn,
+                       const struct store_standby *b);
+/* The first standby claim of @workload (in host order): 0 with @b,
+ * AUGUR_ENOTFOUND or a failure. */
+int store__standby_first(struct store *s,
+                         MDB_txn *txn,
+                         const char *workload,
+                         struct store_standby *b);
+int store__shadow_provision(struct store *s,
+                            MDB_txn *txn,
+                            const struct store_cmd *cmd);
+int store__shadow_update(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__shadow_release(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd);
+int store__shadow_list(struct store *s,
+                       MDB_txn *txn,
+                       const struct store_cmd *cmd);
+int store__host_standby_entry_check(struct store *s,
+                                    const MDB_val *k,
+                                    const MDB_val *v);
 
 /* ---- edges.c ---------------------------------------------------------- */
 

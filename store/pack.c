@@ -279,8 +279,15 @@ int store__obj_i64(const msgpack_object *o, int64_t *out)
 
 int store__obj_str(const msgpack_object *o, char *out, size_t size)
 {
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size ||
-        memchr(o->via.str.ptr, 0, o->via.str.size) != NULL) {
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size) {
+        return AUGUR_EMALFORMED;
+    }
+    /* An empty string may come without a pointer. */
+    if (o->via.str.size == 0) {
+        out[0] = 0;
+        return 0;
+    }
+    if (memchr(o->via.str.ptr, 0, o->via.str.size) != NULL) {
         return AUGUR_EMALFORMED;
     }
     memcpy(out, o->via.str.ptr, o->via.str.size);

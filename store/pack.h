@@ -105,6 +105,16 @@ enum store__field_type
     STORE__T_BYTES,           /* binary, 1..STORE_MODEL_CHUNK_MAX bytes */
     STORE__T_DIGEST,          /* 64 lowercase hex digits (BLAKE2b-256) */
     STORE__T_RESOURCES,       /* [id, ...]: an agent principal's scope */
+    STORE__T_STRATEGY,        /* live, standby, blue-green, by name */
+    STORE__T_WF_STRATEGY,     /* workflow.create's: has_strategy, strategy */
+    STORE__T_WF_REASON,       /* workflow.create's: has_reason, reason */
+    STORE__T_BOOL,            /* true or false; false when absent */
+    STORE__T_APPROVED,        /* a bool, true when absent: member holds !it */
+    STORE__T_WF_EVENT,        /* start, ok, retry, fail, skip */
+    STORE__T_TEXT,            /* printable text that fits its member */
+    STORE__T_SHADOW_STATE,    /* provisioning, warm, active, released */
+    STORE__T_LIST_WORKFLOWS,  /* after (an id), state, limit */
+    STORE__T_LIST_PAIRS,      /* after ("A/B"), limit */
 };
 
 #define STORE__F_REQ 1u   /* must be given */

@@ -116,6 +116,84 @@ enum store_edge_kind
 int store_edge_kind_parse(const char *name, size_t len);
 const char *store_edge_kind_name(int kind);
 
+/* Migration workflows and standby claims (docs/ORCHESTRATOR.md).  A
+ * workload's strategy says how it moves; a workflow's reason why it moved.
+ * (The reason enum is store_wf_reason: struct store_reason, a score's
+ * reason, holds the tag store_reason.) */
+enum store_strategy
+{
+    STORE_STRATEGY_LIVE = 0,
+    STORE_STRATEGY_STANDBY = 1,
+    STORE_STRATEGY_BLUE_GREEN = 2,
+    STORE_STRATEGY_COUNT
+};
+enum store_wf_reason
+{
+    STORE_REASON_PREDICTED = 0,
+    STORE_REASON_FAILED = 1,
+    STORE_REASON_MANUAL = 2,
+    STORE_REASON_REBALANCE = 3,
+    STORE_REASON_COUNT
+};
+enum store_wf_state
+{
+    STORE_WF_PENDING = 0,
+    STORE_WF_RUNNING = 1,
+    STORE_WF_DONE = 2,
+    STORE_WF_ROLLED_BACK = 3,
+    STORE_WF_FAILED = 4,
+    STORE_WF_CANCELLED = 5,
+    STORE_WF_STATE_COUNT
+};
+enum store_step_state
+{
+    STORE_STEP_PENDING = 0,
+    STORE_STEP_RUNNING = 1,
+    STORE_STEP_DONE = 2,
+    STORE_STEP_FAILED = 3,
+    STORE_STEP_SKIPPED = 4,
+    STORE_STEP_STATE_COUNT
+};
+/* What workflow.advance reports about a step. */
+enum store_wf_event
+{
+    STORE_WF_EVENT_START = 0,
+    STORE_WF_EVENT_OK = 1,
+    STORE_WF_EVENT_RETRY = 2,
+    STORE_WF_EVENT_FAIL = 3,
+    STORE_WF_EVENT_SKIP = 4,
+    STORE_WF_EVENT_COUNT
+};
+enum store_shadow_state
+{
+    STORE_SHADOW_PROVISIONING = 0,
+    STORE_SHADOW_WARM = 1,
+    STORE_SHADOW_ACTIVE = 2,
+    STORE_SHADOW_RELEASED = 3,
+    STORE_SHADOW_STATE_COUNT
+};
+/* "live" <-> STORE_STRATEGY_LIVE and so on: -1 / NULL when unknown. */
+int store_strategy_parse(const char *name, size_t len);
+const char *store_strategy_name(int strategy);
+int store_wf_reason_parse(const char *name, size_t len);
+const char *store_wf_reason_name(int reason);
+int store_wf_state_parse(const char *name, size_t len);
+const char *store_wf_state_name(int state);
+const char *store_step_state_name(int state);
+int store_wf_event_parse(const char *name, size_t len);
+const char *store_wf_event_name(int event);
+int store_shadow_state_parse(const char *name, size_t len);
+const char *store_shadow_state_name(int state);
+
+#define STORE_WF_STEPS_MAX 12
+#define STORE_STEP_NAME_SIZE 16
+#define STORE_DETAIL_SIZE 128
+/* workflow.advance's detail: at most this many bytes. */
+#define STORE_WF_DETAIL_MAX 120
+#define STORE_DRIFT_SIZE 64
+/* Finished workflows kept; the oldest finished is trimmed past it. */
+#define STORE_WORKFLOWS_KEPT 10000
+
 /* Roles of principals (docs/ARCHITECTURE.md says what each may do). */
 enum store_role
 {
@@ -185,6 +263,7 @@ struct store_cmd
             char id[STORE_ID_SIZE];
             struct store_capacity demand;
             int64_t priority;
+            int strategy; /* enum store_strategy; live when not given */
         } workload_add;
         struct
         {
@@ -265,6 +344,33 @@ struct store_cmd
             uint64_t id; /* the node the key was certified for */
             char key[STORE_KEY_HEX_SIZE]; /* its node key */
         } revoke;
+        struct
+        {
+            uint64_t id; /* advance, cancel, approve, workflow.get */
+            char workload[STORE_ID_SIZE]; /* create */
+            char to[STORE_ID_SIZE];       /* create: "" = the store picks */
+            bool has_strategy;            /* create: false = the workload's */
+            int strategy;                 /* enum store_strategy */
+            bool has_reason;              /* create: false = manual */
+            int reason;                   /* enum store_wf_reason */
+            bool notify; /* create: a notify step (prepare-shutdown) first */
+            /* create: "approved": false, the cluster's own proposal waits
+             * for workflow.approve (a zeroed command is approved). */
+            bool hold;
+            uint64_t step;    /* advance: the step's index */
+            uint64_t attempt; /* advance: the step's attempt */
+            int event;        /* advance: enum store_wf_event */
+            char detail[STORE_WF_DETAIL_MAX + 1]; /* advance, "" = none */
+        } workflow;
+        struct
+        {
+            char workload[STORE_ID_SIZE];
+            char host[STORE_ID_SIZE];
+            uint64_t epoch;               /* update, release: the CAS */
+            int state;                    /* update: store_shadow_state */
+            uint64_t lag_ms;              /* update; 0 when not given */
+            char drift[STORE_DRIFT_SIZE]; /* update; "" when not given */
+        } shadow;
         struct
         {
             char id[STORE_ID_SIZE]; /* resource.get, workload.get, claim.get */
@@ -504,6 +610,64 @@ int store_edges_each(
     struct store *s,
     int (*fn)(void *arg, const char *from, const char *to, int kind),
     void *arg) STORE_WARN_UNUSED;
+
+/* Read-only views of workflows and standby claims, for the leader's
+ * orchestrator.  The iterators run in one read transaction; @fn must not
+ * call the store and returns 0 to go on (anything else stops the walk and
+ * is returned).  They return 0 or AUGUR_EIO (a corrupt record, an LMDB
+ * error). */
+struct store_wf_step
+{
+    char name[STORE_STEP_NAME_SIZE];
+    int state;                    /* enum store_step_state */
+    uint64_t attempt;             /* from 1 */
+    int64_t started_at, ended_at; /* ms, 0 when not yet */
+    char detail[STORE_DETAIL_SIZE];
+};
+struct store_workflow
+{
+    uint64_t id; /* the revision its workflow.create applied at */
+    char workload[STORE_ID_SIZE], from[STORE_ID_SIZE], to[STORE_ID_SIZE];
+    int strategy, reason, state; /* store_strategy, _wf_reason, _wf_state */
+    unsigned step;               /* the current step's index */
+    unsigned n_steps;
+    struct store_wf_step steps[STORE_WF_STEPS_MAX];
+    uint64_t epoch;     /* the claim's epoch when created */
+    uint64_t cur_epoch; /* the epoch the next actuator call carries */
+    bool approved, rolling_back, cancelling, notify;
+    int64_t created_at, updated_at;
+    char error[STORE_DETAIL_SIZE]; /* why it failed or rolled back */
+};
+/* @in_flight: pending and running only (in id order), else every kept
+ * one (in id order). */
+int store_workflows_each(struct store *s,
+                         bool in_flight,
+                         int (*fn)(void *arg, const struct store_workflow *w),
+                         void *arg) STORE_WARN_UNUSED;
+/* Workflow @id: 0, AUGUR_ENOTFOUND or AUGUR_EIO. */
+int store_workflow_load(struct store *s,
+                        uint64_t id,
+                        struct store_workflow *out) STORE_WARN_UNUSED;
+/* When @workload's last workflow ended (0: never): 0 or AUGUR_EIO. */
+int store_workload_last_move(struct store *s,
+                             const char *workload,
+                             int64_t *ended_at_ms) STORE_WARN_UNUSED;
+/* A standby claim: capacity held on @host for @workload, fenced by its own
+ * epoch. */
+struct store_standby
+{
+    char workload[STORE_ID_SIZE], host[STORE_ID_SIZE];
+    uint64_t epoch;
+    int state; /* enum store_shadow_state */
+    uint64_t lag_ms;
+    char drift[STORE_DRIFT_SIZE];
+    struct store_capacity demand;
+    int64_t created_at, updated_at;
+};
+/* Every standby claim in (workload, host) order. */
+int store_standbys_each(struct store *s,
+                        int (*fn)(void *arg, const struct store_standby *b),
+                        void *arg) STORE_WARN_UNUSED;
 
 /* Snapshot: serialize the whole state into one buffer allocated with
  * @alloc, owned by the caller, in a format store_restore reads.  Returns 0,

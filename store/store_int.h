@@ -41,6 +41,12 @@ enum store__db
     STORE__DB_MODEL_PENDING,  /* name, BE upload, BE u32 index -> chunk */
     STORE__DB_MODEL_DATA,     /* name, BE u32 index -> published chunk */
     STORE__DB_MODEL_ACTIVE,   /* kind -> model name */
+    STORE__DB_WORKFLOWS,      /* BE u64 id -> workflow record */
+    STORE__DB_WORKFLOW_OF,    /* workload -> BE u64 id of its workflow in
+                                 flight */
+    STORE__DB_WORKLOAD_MOVES, /* workload -> [last workflow id, ended_at] */
+    STORE__DB_STANDBY,        /* "workload\0host" -> standby record */
+    STORE__DB_HOST_STANDBY,   /* "host\0workload" -> epoch */
     STORE__DB_COUNT
 };
 
@@ -99,6 +105,7 @@ struct store__workload
     struct store_capacity demand;
     int64_t priority;
     uint64_t last_epoch;
+    int strategy; /* enum store_strategy */
 };
 
 /* A live claim, decoded. */
@@ -127,6 +134,8 @@ union store__any_record
     struct store__claim claim;
     struct store__principal principal;
     struct store_node node;
+    struct store_workflow workflow;
+    struct store_standby standby;
 };
 
 /* A record kind, one descriptor each (in its concept file): the database

@@ -9,9 +9,13 @@
 #include "store/store_int.h"
 
 /* A workload record is the msgpack array
- *   [demand_cpu, demand_mem, priority, last_epoch]
- * keyed by the id; last_epoch is the epoch of the last released claim. */
+ *   [demand_cpu, demand_mem, priority, last_epoch(, strategy)]
+ * keyed by the id; last_epoch is the epoch of the last released claim.
+ * The strategy (a number, enum store_strategy) is written only when it is
+ * not live: records of before it decode as live, and their bytes (so the
+ * digest) stay the same. */
 #define RECORD_FIELDS 4
+#define RECORD_FIELDS_MAX 5
 
 static int workload_decode(struct store *s,
                            const MDB_val *k,
@@ -28,7 +32,8 @@ static int workload_decode(struct store *s,
     }
     memcpy(w->id, k->mv_data, k->mv_size);
     if (store__unpack(s, v->mv_data, v->mv_size, &o) != 0 ||
-        o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != RECORD_FIELDS) {
+        o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < RECORD_FIELDS ||
+        o.via.array.size > RECORD_FIELDS_MAX) {
         return AUGUR_EMALFORMED;
     }
     a = o.via.array.ptr;
@@ -37,6 +42,15 @@ static int workload_decode(struct store *s,
         store__obj_i64(&a[2], &w->priority) != 0 ||
         store__obj_u64(&a[3], &w->last_epoch) != 0) {
         return AUGUR_EMALFORMED;
+    }
+    if (o.via.array.size == RECORD_FIELDS_MAX) {
+        uint64_t strategy;
+        /* Live is never written: one state, one representation. */
+        if (store__obj_u64(&a[4], &strategy) != 0 || strategy == 0 ||
+            strategy >= STORE_STRATEGY_COUNT) {
+            return AUGUR_EMALFORMED;
+        }
+        w->strategy = (int)strategy;
     }
     return 0;
 }
@@ -63,11 +77,16 @@ int store__workload_store(struct store *s,
 
     s->value.size = 0;
     store__pack_init(&p, &s->value);
-    msgpack_pack_array(&p.pk, RECORD_FIELDS);
+    msgpack_pack_array(&p.pk, w->strategy != STORE_STRATEGY_LIVE
+                                  ? RECORD_FIELDS_MAX
+                                  : RECORD_FIELDS);
     msgpack_pack_uint64(&p.pk, w->demand.cpu);
     msgpack_pack_uint64(&p.pk, w->demand.mem_mb);
     msgpack_pack_int64(&p.pk, w->priority);
     msgpack_pack_uint64(&p.pk, w->last_epoch);
+    if (w->strategy != STORE_STRATEGY_LIVE) {
+        msgpack_pack_uint64(&p.pk, (uint64_t)w->strategy);
+    }
     if (p.failed) {
         return AUGUR_ENOMEM;
     }
@@ -80,13 +99,15 @@ static void workload_pack(struct store__pack *p,
                           const struct store__workload *w,
                           const struct store__claim *c)
 {
-    msgpack_pack_map(&p->pk, 4);
+    msgpack_pack_map(&p->pk, 5);
     store__pack_str(p, "id");
     store__pack_str(p, w->id);
     store__pack_str(p, "demand");
     store__pack_capacity(p, &w->demand);
     store__pack_str(p, "priority");
     msgpack_pack_int64(&p->pk, w->priority);
+    store__pack_str(p, "strategy");
+    store__pack_str(p, store_strategy_name(w->strategy));
     store__pack_str(p, "claim");
     if (c != NULL) {
         store__claim_pack(p, c);
@@ -131,6 +152,7 @@ int store__workload_add(struct store *s,
     memcpy(w.id, id, strlen(id));
     w.demand = cmd->u.workload_add.demand;
     w.priority = cmd->u.workload_add.priority;
+    w.strategy = cmd->u.workload_add.strategy;
     rv = store__workload_store(s, txn, &w);
     if (rv != 0) {
         return rv;

@@ -33,7 +33,8 @@ static void assert_claim(struct fx *f,
     const msgpack_object *c = ans_result(f);
 
     assert_non_null(c);
-    assert_int_equal(c->via.map.size, 3);
+    assert_int_equal(c->via.map.size, 4);
+    assert_obj_str(c, "kind", "active");
     assert_obj_str(c, "workload", workload);
     assert_obj_str(c, "host", host);
     assert_int_equal(obj_u64(c, "epoch"), epoch);

@@ -396,6 +396,62 @@ static void golden_claim_transfer_matches_file(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* workflow.advance and workflow.create are in the Raft log too (the
+ * leader's orchestrator writes them): their wire form is pinned alike. */
+static void golden_workflow_commands_match_files(void **state)
+{
+    static const char *const files[] = {"workflow_advance.msgpack",
+                                        "workflow_create.msgpack"};
+    char errmsg[STORE_ERRMSG_SIZE];
+    struct store_cmd c;
+    struct store_cmd back;
+    msgpack_sbuffer sb;
+    char *want;
+    size_t want_len;
+
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        memset(&c, 0, sizeof c);
+        if (i == 0) {
+            c.op = STORE_OP_WORKFLOW_ADVANCE;
+            c.u.workflow.id = 42;
+            c.u.workflow.step = 1;
+            c.u.workflow.attempt = 2;
+            c.u.workflow.event = STORE_WF_EVENT_FAIL;
+            snprintf(c.u.workflow.detail, sizeof c.u.workflow.detail,
+                     "exit status 3: stale epoch");
+        } else {
+            c.op = STORE_OP_WORKFLOW_CREATE;
+            snprintf(c.u.workflow.workload, sizeof c.u.workflow.workload, "w1");
+            c.u.workflow.has_strategy = true;
+            c.u.workflow.strategy = STORE_STRATEGY_STANDBY;
+            c.u.workflow.has_reason = true;
+            c.u.workflow.reason = STORE_REASON_FAILED;
+            c.u.workflow.notify = true;
+            c.u.workflow.hold = true;
+        }
+        c.time_ms = 1700000000123;
+        msgpack_sbuffer_init(&sb);
+        assert_int_equal(store_cmd_encode(&c, &sb), 0);
+        if (getenv("AUGUR_GOLDEN_WRITE") != NULL) {
+            char path[512];
+            FILE *f;
+            snprintf(path, sizeof path, "%s/%s", AUGUR_GOLDEN_DIR, files[i]);
+            f = fopen(path, "wb");
+            assert_non_null(f);
+            assert_int_equal(fwrite(sb.data, 1, sb.size, f), sb.size);
+            assert_int_equal(fclose(f), 0);
+        }
+        read_golden(files[i], &want, &want_len);
+        assert_int_equal(sb.size, want_len);
+        assert_memory_equal(sb.data, want, want_len);
+        assert_int_equal(store_cmd_decode(want, want_len, &back, errmsg), 0);
+        assert_memory_equal(&back, &c, sizeof c);
+        free(want);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
 /* ---- malformed commands ----------------------------------------------- */
 
 static void decode_refuses_every_truncation(void **state)
@@ -1022,6 +1078,7 @@ int main(void)
         cmocka_unit_test(decode_fills_defaults_for_absent_optional_args),
         cmocka_unit_test(decode_ignores_unknown_keys),
         cmocka_unit_test(golden_claim_transfer_matches_file),
+        cmocka_unit_test(golden_workflow_commands_match_files),
         cmocka_unit_test(decode_refuses_every_truncation),
         cmocka_unit_test(decode_refuses_trailing_bytes),
         cmocka_unit_test(decode_refuses_a_broken_envelope),

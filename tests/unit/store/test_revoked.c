@@ -100,10 +100,12 @@ static void a_snapshot_without_the_revoked_keys_restores(void **state)
     struct store_cmd c;
     struct fx g;
     static const char name[] = "revoked_node_keys";
-    /* The empty sections from it to the end (issue 13's models came after
-     * it). */
-    static const char *const later[] = {"models", "model_pending", "model_data",
-                                        "model_active"};
+    /* The empty sections from it to the end (issue 13's models and issue
+     * 14's workflows came after it). */
+    static const char *const later[] = {
+        "models",         "model_pending", "model_data",
+        "model_active",   "workflows",     "workflow_of",
+        "workload_moves", "standby",       "host_standby"};
     size_t section = 1 + (sizeof name - 1) + 8;
     unsigned char *p;
     void *buf;

@@ -557,11 +557,13 @@ static unsigned pick(struct prng *r, unsigned n)
 }
 
 /* One random command over small pools of names, so that successes and
- * every kind of refusal both happen. */
+ * every kind of refusal both happen.  @wf: the last workflow created, which
+ * advances mostly aim at. */
 static void random_cmd(struct prng *r,
                        struct store_cmd *c,
                        uint64_t seqs[4],
-                       int64_t *clock)
+                       int64_t *clock,
+                       uint64_t wf)
 {
     static const char *const res[] = {"h0",  "h1",  "h2",   "h3",
                                       "vm0", "ct0", "psu0", "sw0"};
@@ -572,7 +574,7 @@ static void random_cmd(struct prng *r,
     unsigned j = pick(r, 8);
 
     snprintf(w, sizeof w, "w%u", pick(r, 12));
-    switch (pick(r, 12)) {
+    switch (pick(r, 16)) {
         case 0:
             cmd_resource_add(c, res[i], kinds[i], pick(r, 16), pick(r, 4096));
             break;
@@ -612,6 +614,42 @@ static void random_cmd(struct prng *r,
             snprintf(c->u.node.client_address, STORE_ADDR_SIZE, "c:%u",
                      pick(r, 9));
             break;
+        case 12:
+            memset(c, 0, sizeof *c);
+            c->op = STORE_OP_WORKFLOW_CREATE;
+            snprintf(c->u.workflow.workload, STORE_ID_SIZE, "%s", w);
+            if (pick(r, 2) == 0) {
+                snprintf(c->u.workflow.to, STORE_ID_SIZE, "%s", res[i]);
+            }
+            c->u.workflow.has_strategy = pick(r, 2) == 0;
+            c->u.workflow.strategy = (int)pick(r, STORE_STRATEGY_COUNT);
+            c->u.workflow.has_reason = pick(r, 2) == 0;
+            c->u.workflow.reason = (int)pick(r, STORE_REASON_COUNT);
+            c->u.workflow.hold = pick(r, 4) == 0;
+            break;
+        case 13:
+        case 14:
+            memset(c, 0, sizeof *c);
+            c->op = pick(r, 8) == 0 ? STORE_OP_WORKFLOW_CANCEL
+                                    : STORE_OP_WORKFLOW_ADVANCE;
+            c->u.workflow.id = wf > 2 ? wf - pick(r, 3) : 1 + pick(r, 9);
+            c->u.workflow.step = pick(r, 4);
+            c->u.workflow.attempt = 1 + pick(r, 4) / 3;
+            c->u.workflow.event = pick(r, 3) == 0
+                                      ? (int)pick(r, STORE_WF_EVENT_COUNT)
+                                      : (int)pick(r, 2); /* start, ok */
+            break;
+        case 15:
+            memset(c, 0, sizeof *c);
+            c->op = pick(r, 3) == 0   ? STORE_OP_SHADOW_PROVISION
+                    : pick(r, 2) == 0 ? STORE_OP_SHADOW_UPDATE
+                                      : STORE_OP_SHADOW_RELEASE;
+            snprintf(c->u.shadow.workload, STORE_ID_SIZE, "%s", w);
+            snprintf(c->u.shadow.host, STORE_ID_SIZE, "%s", res[i]);
+            c->u.shadow.epoch = pick(r, 5);
+            c->u.shadow.state = (int)pick(r, STORE_SHADOW_STATE_COUNT);
+            c->u.shadow.lag_ms = pick(r, 100);
+            break;
         default:
             memset(c, 0, sizeof *c);
             c->op = STORE_OP_SESSION_EXPIRE;
@@ -643,6 +681,7 @@ static void same_commands_give_same_answers_and_state(void **state)
     int64_t clock = 1700000000000;
     msgpack_sbuffer raw;
     unsigned ok = 0;
+    uint64_t wf = 0;
 
     fx_open(&g);
     fx_open(&h);
@@ -650,12 +689,15 @@ static void same_commands_give_same_answers_and_state(void **state)
     for (int i = 0; i < 3000; i++) {
         struct store_cmd c;
 
-        random_cmd(&r, &c, seqs, &clock);
+        random_cmd(&r, &c, seqs, &clock, wf);
         /* f applies the struct, g the wire form (as a Raft entry). */
         raw.size = 0;
         assert_int_equal(store_cmd_encode(&c, &raw), 0);
         if (fx_apply(f, &c) == 0) {
             ok++;
+            if (c.op == STORE_OP_WORKFLOW_CREATE) {
+                wf = ans_rev(f);
+            }
         }
         fx_apply_raw(&g, raw.data, raw.size);
         assert_int_equal(g.answer.size, f->answer.size);
