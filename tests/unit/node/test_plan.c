@@ -204,6 +204,35 @@ static void failover_is_immediate_and_exempt_from_limits(void **state)
     fleet_close(&f);
 }
 
+/* The failovers of one round reserve what they place: when the best host
+ * is full, the next ones go to the next host. */
+static void failovers_of_one_round_spread_by_capacity(void **state)
+{
+    struct fleet f;
+    size_t on_h2 = 0, on_h3 = 0;
+
+    (void)state;
+    fleet_init(&f);
+    host_add(&f, "h1", 0)->state = PLAN_HOST_UNREACHABLE;
+    host_add(&f, "h2", 0.0)->capacity.cpu = 2;
+    host_add(&f, "h3", 0.1)->capacity.cpu = 8;
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "w%d", i);
+        wl_add(&f, id, "h1", 0);
+    }
+    run(&f);
+    assert_int_equal(count(&f, PLAN_WORKFLOW_CREATE), 4);
+    for (size_t i = 0; i < 4; i++) {
+        const char *to = nth(&f, PLAN_WORKFLOW_CREATE, i)->to;
+        on_h2 += strcmp(to, "h2") == 0;
+        on_h3 += strcmp(to, "h3") == 0;
+    }
+    assert_int_equal(on_h2, 2);
+    assert_int_equal(on_h3, 2);
+    fleet_close(&f);
+}
+
 /* A failover activates a warm shadow on a healthy host. */
 static void failover_prefers_a_warm_shadow(void **state)
 {
@@ -889,6 +918,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(failover_is_immediate_and_exempt_from_limits),
+        cmocka_unit_test(failovers_of_one_round_spread_by_capacity),
         cmocka_unit_test(failover_prefers_a_warm_shadow),
         cmocka_unit_test(empty_unreachable_host_is_failed_and_remediated_once),
         cmocka_unit_test(unapproved_workflow_on_a_dead_host_is_cancelled),
