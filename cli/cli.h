@@ -98,6 +98,8 @@ extern const struct cli_command cli_principal_commands[];
 extern const struct cli_command cli_model_commands[];
 extern const struct cli_command cli_telemetry_commands[];
 extern const struct cli_command cli_predict_commands[];
+extern const struct cli_command cli_cohort_commands[];
+extern const struct cli_command cli_policy_commands[];
 extern const struct cli_command cli_migrate_commands[];
 extern const struct cli_command cli_workflow_commands[];
 extern const struct cli_command cli_shadow_commands[];

@@ -61,6 +61,10 @@ const struct cli_group cli_groups[] = {
      cli_predict_commands},
     {"telemetry", "the leader's latest samples and lease of a resource",
      cli_telemetry_commands},
+    {"cohort", "workloads that must stay available together: resilience",
+     cli_cohort_commands},
+    {"policy", "the orchestrator's thresholds, limits and budgets",
+     cli_policy_commands},
     {0},
 };
 

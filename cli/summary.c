@@ -34,6 +34,13 @@ static const struct
      "{kind})"},
     {AUGUR_OP_MODEL_ACTIVATE,
      "model {name} version {version} scores kind {kind}"},
+    {AUGUR_OP_COHORT_CREATE,
+     "cohort {name} created: {workloads} (spread {spread}, at least "
+     "{min_available} running)"},
+    {AUGUR_OP_COHORT_DELETE, "cohort {name} deleted"},
+    {AUGUR_OP_COHORT_ADD, "cohort {name}: {workloads}"},
+    {AUGUR_OP_COHORT_REMOVE, "cohort {name}: {workloads}"},
+    {AUGUR_OP_POLICY_SET, "policy {key} = {value}"},
     {AUGUR_OP_WORKFLOW_CREATE,
      "workflow {id}: {workload} {from} -> {to} ({strategy}, {reason})"},
     {AUGUR_OP_WORKFLOW_ADVANCE,

@@ -124,6 +124,23 @@
     X(MODEL_ACTIVATE, 22, "model.activate", W, OPERATOR, store__model_activate,                \
       F(name, ID, REQ, model.name)                                                             \
       F(kind, KIND, OMIT, model.kind))                                                         \
+    X(COHORT_CREATE, 23, "cohort.create", W, OPERATOR, store__cohort_create,                   \
+      F(name, ID, REQ, cohort.name)                                                            \
+      F(workloads, WORKLOADS, REQ, cohort)                                                     \
+      F(spread, SPREAD, OPT, cohort.spread)                                                    \
+      F(min_available, U64, OMIT, cohort.min_available)                                        \
+      F(min_resilience, MIN_RESILIENCE, OPT, cohort.min_resilience))                           \
+    X(COHORT_DELETE, 24, "cohort.delete", W, OPERATOR, store__cohort_delete,                   \
+      F(name, ID, REQ, cohort.name))                                                           \
+    X(COHORT_ADD, 25, "cohort.add", W, OPERATOR, store__cohort_add,                            \
+      F(name, ID, REQ, cohort.name)                                                            \
+      F(workload, ID, REQ, cohort.workload))                                                   \
+    X(COHORT_REMOVE, 26, "cohort.remove", W, OPERATOR, store__cohort_remove,                   \
+      F(name, ID, REQ, cohort.name)                                                            \
+      F(workload, ID, REQ, cohort.workload))                                                   \
+    X(POLICY_SET, 27, "policy.set", W, OPERATOR, store__policy_set,                            \
+      F(key, ID, REQ, policy.key)                                                              \
+      F(value, TEXT, REQ, policy.value))                                                       \
     X(WORKFLOW_CREATE, 28, "workflow.create", W, OPERATOR, store__workflow_create,             \
       F(workload, ID, REQ, workflow.workload)                                                  \
       F(to, ID, OMIT, workflow.to)                                                             \
@@ -178,6 +195,11 @@
     X(NODE_REVOKED, 74, "node.revoked", R, READER, store__node_revoked_list, /* no arguments */) \
     X(MODEL_LIST, 76, "model.list", R, READER, store__model_list,                              \
       F(after, LIST, OPT, list))                                                               \
+    X(COHORT_GET, 77, "cohort.get", R, READER, store__cohort_get,                              \
+      F(name, ID, REQ, get.id))                                                                \
+    X(COHORT_LIST, 78, "cohort.list", R, READER, store__cohort_list,                           \
+      F(after, LIST, OPT, list))                                                               \
+    X(POLICY_GET, 79, "policy.get", R, READER, store__policy_get, /* no arguments */)          \
     X(WORKFLOW_GET, 80, "workflow.get", R, READER, store__workflow_get,                        \
       F(id, U64, REQ_POS, workflow.id))                                                        \
     X(WORKFLOW_LIST, 81, "workflow.list", R, READER, store__workflow_list,                     \

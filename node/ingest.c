@@ -6,6 +6,7 @@
  * to the leader over its uplink (node/uplink.c) as telemetry.forward, which
  * the leader takes from a node's uplink only. */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -196,6 +197,25 @@ static int scope_check(struct node *n,
     return rv;
 }
 
+/* The host lease in force (node.lease_ms). */
+static unsigned ingest_lease_ms(const struct node *n)
+{
+    return n->lease_ms != 0 ? n->lease_ms : n->config.lease_ms;
+}
+
+/* Read the policy's lease_timeout_ms: once a tick. */
+static void lease_ms_refresh(struct node *n)
+{
+    uint64_t ms = 0;
+    bool set = false;
+
+    if (store_policy_lease_timeout(n->store, &set, &ms) != 0 || !set) {
+        n->lease_ms = n->config.lease_ms;
+    } else {
+        n->lease_ms = ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
+    }
+}
+
 /* Propose the lease verdict for @r: @state is unreachable (expired) or
  * anything else (back).  The command carries the state it expects, so a
  * verdict reached on a view that changed since (another leader's, an
@@ -224,7 +244,7 @@ static void lease_renew(struct node *n,
     bool leased;
     int state;
 
-    if (!node_lease_renew(&r->lease, now, n->config.lease_ms) && !r->recheck) {
+    if (!node_lease_renew(&r->lease, now, ingest_lease_ms(n)) && !r->recheck) {
         return;
     }
     r->recheck = false;
@@ -296,7 +316,7 @@ static void reply_forwarded(struct node *n,
         msgpack_pack_uint64(&pk, samples);
     }
     node__pack_str(&pk, "lease_ms");
-    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(&pk, ingest_lease_ms(n));
     node__pack_str(&pk, "forwarded");
     msgpack_pack_true(&pk);
     api_call_reply(call, n->scratch.data, n->scratch.size);
@@ -363,7 +383,7 @@ static void report(struct node *n,
     node__pack_str(&pk, "samples");
     msgpack_pack_uint64(&pk, node_telemetry_batch(t, r, 0)->n);
     node__pack_str(&pk, "lease_ms");
-    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(&pk, ingest_lease_ms(n));
     notice_pack(n, &pk, r->id);
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
@@ -419,7 +439,7 @@ static void heartbeat(struct node *n,
     }
     node__result_begin(n, &pk, 1 + notice_count(n, resource));
     node__pack_str(&pk, "lease_ms");
-    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(&pk, ingest_lease_ms(n));
     notice_pack(n, &pk, resource);
     api_call_reply(call, n->scratch.data, n->scratch.size);
 }
@@ -594,7 +614,7 @@ void node__telemetry_get(struct node *n, struct api_call *call)
     node__pack_str(&pk, "remaining_ms");
     msgpack_pack_uint64(&pk, node_lease_remaining(&r->lease, now));
     node__pack_str(&pk, "lease_ms");
-    msgpack_pack_unsigned_int(&pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(&pk, ingest_lease_ms(n));
     node__pack_str(&pk, "reports");
     msgpack_pack_uint64(&pk, r->reports);
     node__pack_str(&pk, "heartbeats");
@@ -636,7 +656,7 @@ static void seed_one(void *arg, const char *id, int state)
         return; /* it reported to this leader already */
     }
     (void)node_lease_renew(&r->lease, ctx->now,
-                           n->config.lease_ms + INGEST_FIND_LEADER_MS);
+                           ingest_lease_ms(n) + INGEST_FIND_LEADER_MS);
     ctx->seeded++;
 }
 
@@ -658,6 +678,7 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         }
         node_uplink_tick(&n->uplink, id, address);
     }
+    lease_ms_refresh(n);
     if (!leader) {
         node_notices_clear_all(&n->notices); /* the next leader sets its own */
         if (t->n > 0) {
@@ -683,12 +704,12 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
 
         n->lease_seed_pending = false;
         n->lease_grace_until_ms =
-            now + n->config.lease_ms + INGEST_FIND_LEADER_MS;
+            now + ingest_lease_ms(n) + INGEST_FIND_LEADER_MS;
         rv = store_resources_leased(n->store, seed_one, &ctx);
         LOG(rv == 0 && ctx.dropped == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
             "telemetry: a full lease (%u ms, and %d ms to find this "
             "leader) for each of %zu leased hosts%s%s",
-            n->config.lease_ms, INGEST_FIND_LEADER_MS, ctx.seeded,
+            ingest_lease_ms(n), INGEST_FIND_LEADER_MS, ctx.seeded,
             ctx.dropped > 0 ? "; some were over --telemetry-resources" : "",
             rv != 0 ? "; the store could not list them all" : "");
     }
@@ -698,9 +719,12 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
         }
         node_lease_declare(&r->lease);
         if (store_resource_state(n->store, r->id, &state, &leased) != 0 ||
-            state == STORE_STATE_UNREACHABLE) {
+            state == STORE_STATE_UNREACHABLE || state == STORE_STATE_FAILED) {
             /* Not a resource of the store (telemetry may come before it
-             * is added), or already declared by an earlier leader. */
+             * is added), already declared by an earlier leader, or failed:
+             * out of service already (the orchestrator marks a host it
+             * evacuated so), it stays failed until an operator says
+             * otherwise. */
             continue;
         }
         t->c.leases_expired++;
@@ -715,13 +739,13 @@ void node__ingest_tick(struct node *n, uint64_t now, bool leader, bool became)
                 "host %s: no report or heartbeat within the full lease (%u "
                 "ms) this leader gave it: marking it unreachable (%" PRIu64
                 " lease lines skipped before)",
-                r->id, n->config.lease_ms, skipped);
+                r->id, ingest_lease_ms(n), skipped);
         } else {
             LOG(LOG_LEVEL_WARN,
                 "host %s: no report or heartbeat for %" PRIu64
                 " ms (lease %u ms): marking it unreachable (%" PRIu64
                 " lease lines skipped before)",
-                r->id, now - r->last_seen_ms, n->config.lease_ms, skipped);
+                r->id, now - r->last_seen_ms, ingest_lease_ms(n), skipped);
         }
         lease_propose(n, r->id, state, STORE_STATE_UNREACHABLE);
     }
@@ -767,7 +791,7 @@ void node__ingest_status_pack(struct node *n, msgpack_packer *pk)
     node__pack_str(pk, "unreachable_declared");
     msgpack_pack_uint64(pk, t->c.leases_expired);
     node__pack_str(pk, "lease_ms");
-    msgpack_pack_unsigned_int(pk, n->config.lease_ms);
+    msgpack_pack_unsigned_int(pk, ingest_lease_ms(n));
     node__pack_str(pk, "uplink");
     msgpack_pack_map(pk, 4);
     node__pack_str(pk, "forwarded");

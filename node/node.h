@@ -152,6 +152,10 @@ struct node
     struct actuator *actuator; /* the leader acts through it; never NULL
                                   while running (kind "none" at least) */
     uint64_t lease_grace_until_ms;
+    /* The host lease in force: the policy's lease_timeout_ms when it was
+     * set in the store, else --lease-ms (0: not read yet).  Read once per
+     * ingest tick, not per report. */
+    unsigned lease_ms;
     uint64_t lease_seed_index; /* the leased hosts are read once applied */
     bool lease_seed_pending;
     uint64_t next_expire_ms;

@@ -271,7 +271,28 @@ static int edges_load(struct node *n)
 static void score_propose(struct node *n, const struct predict_live_score *s)
 {
     struct store_cmd *c = &n->cmd;
+    int64_t manual_until = 0;
 
+    /* A score set by hand holds until its window ends (issue 14): the
+     * leader's scoring does not overwrite it before. */
+    if (store_resource_manual_until(n->store, s->resource, &manual_until) ==
+            0 &&
+        manual_until > (int64_t)node__now_ms()) {
+        char kind[STORE_KIND_SIZE];
+        bool has = false;
+        double p = 0.0;
+        int64_t at;
+
+        /* The round took its p as committed: it was not, the hand-set one
+         * is, and the hysteresis goes on from that. */
+        if (store_resource_score(n->store, s->resource, kind, &has, &p, &at) ==
+            0) {
+            predict_live_committed_set(&n->scoring.live, s->resource,
+                                       has ? p : 0.0);
+        }
+        n->scoring.manual_skips++;
+        return;
+    }
     memset(c, 0, sizeof *c);
     c->op = STORE_OP_SCORE_SET;
     snprintf(c->u.score.id, sizeof c->u.score.id, "%s", s->resource);
@@ -491,7 +512,7 @@ void node__scoring_status_pack(struct node *n, msgpack_packer *pk)
         n_models += sc->models[i].loaded;
     }
     node__pack_str(pk, "scoring");
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     node__pack_str(pk, "leader");
     if (sc->leader) {
         msgpack_pack_true(pk);
@@ -506,6 +527,8 @@ void node__scoring_status_pack(struct node *n, msgpack_packer *pk)
     msgpack_pack_uint64(pk, sc->live.stats.scored);
     node__pack_str(pk, "commits");
     msgpack_pack_uint64(pk, sc->commits);
+    node__pack_str(pk, "manual_skips");
+    msgpack_pack_uint64(pk, sc->manual_skips);
     node__pack_str(pk, "round_us");
     msgpack_pack_uint64(pk, sc->round_us);
     node__pack_str(pk, "dropped");

@@ -40,9 +40,10 @@ struct node_scoring
     struct scoring_edge *edges;     /* the graph as read, each round */
     size_t n_edges;
     size_t edges_cap;
-    uint64_t commits;  /* score.set proposed since start */
-    uint64_t unknown;  /* reports for resources the store does not hold */
-    uint64_t round_us; /* the last round's duration */
+    uint64_t commits;      /* score.set proposed since start */
+    uint64_t manual_skips; /* scores not proposed: one set by hand holds */
+    uint64_t unknown;      /* reports for resources the store does not hold */
+    uint64_t round_us;     /* the last round's duration */
 };
 
 #endif

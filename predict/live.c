@@ -290,6 +290,21 @@ bool predict_live_known(const struct predict_live *l, const char *resource)
     return l->index[index_find(l, resource)] != 0;
 }
 
+void predict_live_committed_set(struct predict_live *l,
+                                const char *resource,
+                                double committed)
+{
+    uint32_t at = l->index[index_find(l, resource)];
+    struct predict_live_slot *s;
+
+    if (at == 0) {
+        return;
+    }
+    s = &l->slots[at - 1];
+    s->committed = committed >= 0.0 && committed <= 1.0 ? committed : 0.0;
+    s->high = s->committed >= l->cfg.enter;
+}
+
 /* Forget slot @i: the last slot takes its place. */
 static void slot_evict(struct predict_live *l, size_t i)
 {

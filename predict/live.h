@@ -153,6 +153,12 @@ struct predict_live_slot *predict_live_report(struct predict_live *l,
                                               int64_t t_ms);
 /* Whether @resource is tracked. */
 bool predict_live_known(const struct predict_live *l, const char *resource);
+/* The committed p of @resource is @committed after all (a commit of the
+ * round's was not made: a score set by hand holds): the hysteresis goes on
+ * from it.  Nothing when @resource is not tracked. */
+void predict_live_committed_set(struct predict_live *l,
+                                const char *resource,
+                                double committed);
 /* Tell a slot just started its kind and committed score. */
 void predict_live_slot_init(struct predict_live *l,
                             struct predict_live_slot *s,

@@ -72,6 +72,12 @@ static const char *const edge_kind_names[STORE_EDGE_COUNT] = {
     [STORE_EDGE_COOLING] = "cooling",
 };
 
+static const char *const spread_names[STORE_SPREAD_COUNT] = {
+    [STORE_SPREAD_NONE] = "none", [STORE_SPREAD_HOST] = "host",
+    [STORE_SPREAD_RACK] = "rack", [STORE_SPREAD_ZONE] = "zone",
+    [STORE_SPREAD_PSU] = "psu",   [STORE_SPREAD_SWITCH] = "switch",
+};
+
 static const char *const strategy_names[STORE_STRATEGY_COUNT] = {
     [STORE_STRATEGY_LIVE] = "live",
     [STORE_STRATEGY_STANDBY] = "standby",
@@ -176,6 +182,19 @@ const char *store_state_name(int state)
         return NULL;
     }
     return state_names[state];
+}
+
+int store_spread_parse(const char *name, size_t len)
+{
+    return name_parse(spread_names, STORE_SPREAD_COUNT, name, len);
+}
+
+const char *store_spread_name(int spread)
+{
+    if (spread < 0 || spread >= STORE_SPREAD_COUNT) {
+        return NULL;
+    }
+    return spread_names[spread];
 }
 
 int store_edge_kind_parse(const char *name, size_t len)
@@ -509,6 +528,39 @@ static int check_reasons(const char *op,
     return 0;
 }
 
+/* A cohort's members: 1 to STORE_COHORT_MEMBERS_MAX ids, none twice. */
+static int check_workloads(const char *op,
+                           const struct store_cmd *cmd,
+                           char *errmsg)
+{
+    unsigned n = cmd->u.cohort.n_workloads;
+
+    if (n > STORE_COHORT_MEMBERS_MAX) {
+        return fail(errmsg, AUGUR_ETOOBIG, "%s: more than %d workloads", op,
+                    STORE_COHORT_MEMBERS_MAX);
+    }
+    if (n == 0) {
+        return fail(errmsg, AUGUR_EINVAL, "%s: 'workloads' must list 1 to %d",
+                    op, STORE_COHORT_MEMBERS_MAX);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        int rv = check_id(op, "workloads", cmd->u.cohort.workloads[i], false,
+                          errmsg);
+        if (rv != 0) {
+            return rv;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(cmd->u.cohort.workloads[i],
+                       cmd->u.cohort.workloads[j]) == 0) {
+                return fail(errmsg, AUGUR_EINVAL,
+                            "%s: workload %s is listed twice", op,
+                            cmd->u.cohort.workloads[i]);
+            }
+        }
+    }
+    return 0;
+}
+
 /* The edge.list cursor is "FROM/TO": '/' never occurs in an identifier. */
 static int check_edge_cursor(const char *op, const char *after, char *errmsg)
 {
@@ -743,6 +795,24 @@ int store__cmd_check(const struct store_cmd *cmd, char *errmsg)
             case STORE__T_RESOURCES:
                 rv = check_resources(op, cmd, errmsg);
                 break;
+            case STORE__T_WORKLOADS:
+                rv = check_workloads(op, cmd, errmsg);
+                break;
+            case STORE__T_SPREAD:
+                if (store_spread_name(*(const int *)m) == NULL) {
+                    rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown spread %d", op,
+                              *(const int *)m);
+                }
+                break;
+            case STORE__T_MIN_RESILIENCE: {
+                double p = *(const double *)m;
+                if (!(p >= 0.0 && p <= 1.0)) {
+                    rv = fail(errmsg, AUGUR_EINVAL,
+                              "%s: '%s' must be a probability in [0, 1]", op,
+                              f->key);
+                }
+                break;
+            }
             case STORE__T_STRATEGY:
                 if (store_strategy_name(*(const int *)m) == NULL) {
                     rv = fail(errmsg, AUGUR_EINVAL, "%s: unknown strategy %d",
@@ -1172,6 +1242,34 @@ static int arg_resources(const struct args *a, struct store_cmd *cmd)
     return 0;
 }
 
+static int arg_workloads(const struct args *a,
+                         const char *key,
+                         struct store_cmd *cmd)
+{
+    const msgpack_object *o = arg_find(a, key);
+
+    if (o == NULL) {
+        return arg_missing(a, key);
+    }
+    if (o->type != MSGPACK_OBJECT_ARRAY) {
+        return fail(a->errmsg, AUGUR_EINVAL,
+                    "%s: '%s' must be an array of workload ids", a->op, key);
+    }
+    if (o->via.array.size > STORE_COHORT_MEMBERS_MAX) {
+        return fail(a->errmsg, AUGUR_ETOOBIG, "%s: more than %d workloads",
+                    a->op, STORE_COHORT_MEMBERS_MAX);
+    }
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        int rv = str_copy(a, key, &o->via.array.ptr[i],
+                          cmd->u.cohort.workloads[i], STORE_ID_SIZE);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    cmd->u.cohort.n_workloads = o->via.array.size;
+    return 0;
+}
+
 static int decode_list(const struct args *a,
                        struct store_cmd *cmd,
                        const char *filter)
@@ -1270,6 +1368,22 @@ static int decode_fields(const struct args *a, struct store_cmd *cmd)
                 break;
             case STORE__T_RESOURCES:
                 rv = arg_resources(a, cmd);
+                break;
+            case STORE__T_WORKLOADS:
+                rv = arg_workloads(a, f->key, cmd);
+                break;
+            case STORE__T_SPREAD:
+                *(int *)m = STORE_SPREAD_HOST;
+                if (arg_find(a, f->key) != NULL) {
+                    rv = arg_name(a, f->key, store_spread_parse,
+                                  "none, host, rack, zone, psu, switch", m);
+                }
+                break;
+            case STORE__T_MIN_RESILIENCE:
+                *(double *)m = STORE_MIN_RESILIENCE_DEFAULT;
+                if (arg_find(a, f->key) != NULL) {
+                    rv = arg_prob(a, f->key, m);
+                }
                 break;
             case STORE__T_STRATEGY:
                 if (arg_find(a, f->key) != NULL) {

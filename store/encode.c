@@ -224,6 +224,20 @@ static void encode_field(struct store__pack *p,
                 store__pack_str(p, cmd->u.principal.resources[i]);
             }
             break;
+        case STORE__T_WORKLOADS:
+            store__pack_str(p, f->key);
+            msgpack_pack_array(k, cmd->u.cohort.n_workloads);
+            for (unsigned i = 0; i < cmd->u.cohort.n_workloads; i++) {
+                store__pack_str(p, cmd->u.cohort.workloads[i]);
+            }
+            break;
+        case STORE__T_SPREAD:
+            pack_kv_str(p, f->key, store_spread_name(*(const int *)m));
+            break;
+        case STORE__T_MIN_RESILIENCE:
+            store__pack_str(p, f->key);
+            msgpack_pack_double(k, *(const double *)m);
+            break;
     }
 }
 

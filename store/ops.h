@@ -359,4 +359,123 @@ int store__model_active_entry_check(struct store *s,
                                     const MDB_val *k,
                                     const MDB_val *v);
 
+/* ---- resilience.c: pure arithmetic ------------------------------------ */
+
+/* Units (hosts and what they depend on) of one evaluation, at most this
+ * many, each member depending on at most STORE__RESIL_MEMBER_UNITS. */
+#define STORE__RESIL_UNITS_MAX 512
+#define STORE__RESIL_MEMBER_UNITS 32
+/* Shared units enumerated exactly (2^12 states at most). */
+#define STORE__RESIL_SHARED_MAX 12
+/* Units tried for "weakest" (each try is one more computation). */
+#define STORE__RESIL_WEAK_TRIES 24
+
+struct store__resil_member
+{
+    bool up_possible; /* it holds a claim on a host that runs */
+    unsigned n_units; /* its host and everything upstream of it */
+    unsigned units[STORE__RESIL_MEMBER_UNITS];
+};
+
+/* Unit u fails with probability p[u], independently of the others; a
+ * member runs iff it is possibly up and none of its units fails. */
+struct store__resil
+{
+    unsigned n_units;
+    const double *p;
+    unsigned n_members;
+    const struct store__resil_member *members;
+    unsigned k; /* members that must keep running */
+};
+
+struct store__resil_out
+{
+    double resilience;
+    unsigned n_weakest;
+    struct
+    {
+        unsigned unit;
+        double p;
+        double gain;
+    } weakest[STORE_WEAKEST_MAX];
+};
+
+/* A resource's own failure probability from its committed one, which
+ * predict/ made by noisy-OR over its direct dependencies (@n_deps of them,
+ * committed p @dep_p, edge kind @dep_kind):
+ * 1 - (1 - p) / prod(1 - w_kind p_dep), clamped to [0, 1]. */
+double store__p_own(double p_committed,
+                    const double *dep_p,
+                    const int *dep_kind,
+                    unsigned n_deps);
+/* P(at least r->k members keep running) and the up to STORE_WEAKEST_MAX
+ * units whose p set to 0 raises it most (largest gain first, gains > 0
+ * only).  0 or AUGUR_ENOMEM. */
+int store__resilience(const struct store__resil *r,
+                      struct store__resil_out *out);
+
+/* ---- cohorts.c -------------------------------------------------------- */
+
+extern const struct store__record store__cohort_record;
+int store__cohort_load(struct store *s,
+                       MDB_txn *txn,
+                       const char *name,
+                       struct store_cohort *c);
+/* The cohort @workload belongs to, into @name (STORE_ID_SIZE bytes; ""
+ * when none).  0 or a failure. */
+int store__cohort_of(struct store *s,
+                     MDB_txn *txn,
+                     const char *workload,
+                     char *name);
+int store__cohort_create(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__cohort_delete(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__cohort_add(struct store *s,
+                      MDB_txn *txn,
+                      const struct store_cmd *cmd);
+int store__cohort_remove(struct store *s,
+                         MDB_txn *txn,
+                         const struct store_cmd *cmd);
+int store__cohort_get(struct store *s,
+                      MDB_txn *txn,
+                      const struct store_cmd *cmd);
+int store__cohort_list(struct store *s,
+                       MDB_txn *txn,
+                       const struct store_cmd *cmd);
+int store__cohort_of_entry_check(struct store *s,
+                                 const MDB_val *k,
+                                 const MDB_val *v);
+
+/* ---- views.c ---------------------------------------------------------- */
+
+/* Evaluate @c in @txn (see store_cohort_evaluate). */
+int store__cohort_eval(struct store *s,
+                       MDB_txn *txn,
+                       const struct store_cohort *c,
+                       const char *workload,
+                       const char *host,
+                       struct store_cohort_eval *out);
+int store__host_domain(struct store *s,
+                       MDB_txn *txn,
+                       const char *host,
+                       int spread,
+                       char *out);
+
+/* ---- policy.c --------------------------------------------------------- */
+
+/* The policy in @txn (defaults for the keys never set): 0 or AUGUR_EIO. */
+int store__policy_load(struct store *s, MDB_txn *txn, struct store_policy *p);
+int store__policy_set(struct store *s,
+                      MDB_txn *txn,
+                      const struct store_cmd *cmd);
+int store__policy_get(struct store *s,
+                      MDB_txn *txn,
+                      const struct store_cmd *cmd);
+int store__policy_entry_check(struct store *s,
+                              const MDB_val *k,
+                              const MDB_val *v);
+
 #endif

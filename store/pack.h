@@ -105,6 +105,9 @@ enum store__field_type
     STORE__T_BYTES,           /* binary, 1..STORE_MODEL_CHUNK_MAX bytes */
     STORE__T_DIGEST,          /* 64 lowercase hex digits (BLAKE2b-256) */
     STORE__T_RESOURCES,       /* [id, ...]: an agent principal's scope */
+    STORE__T_WORKLOADS,       /* [id, ...]: a cohort's members, 1..64 */
+    STORE__T_SPREAD,          /* a cohort's spread, by name, default host */
+    STORE__T_MIN_RESILIENCE,  /* a probability, default 0.9 */
     STORE__T_STRATEGY,        /* live, standby, blue-green, by name */
     STORE__T_WF_STRATEGY,     /* workflow.create's: has_strategy, strategy */
     STORE__T_WF_REASON,       /* workflow.create's: has_reason, reason */

@@ -1,5 +1,6 @@
 /* Resources: their records, the pick index of grantable hosts, and the
  * resource ops (add, set_state, score.set, get, list). */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@
  *    nil | [p, window_s, updated_at_ms]
  *        | [p, window_s, updated_at_ms, confidence, model,
  *           [[feature, contribution], ...]]
- *    (, [leased, nil | prior_state])]
+ *    (, [leased, nil | prior_state] (, manual_until_ms))]
  * keyed by the id.  The long form of the score, written only when a
  * score.set gave a confidence, a model or reasons, came with issue 13;
  * records of before keep the short one.  The ninth element is there only
@@ -22,7 +23,10 @@
  * agent has reported (leased: the leader holds a lease on it, and a new
  * leader gives it one) or that is unreachable (prior_state: the state a
  * report restores).  Every other record keeps the 8 fields it had before
- * leases existed, so their digests do not change.
+ * leases existed, so their digests do not change.  The tenth element,
+ * manual_until_ms (positive), is there only for a resource whose score was
+ * set by hand (score.set from a client, issue 14); its ninth is then nil
+ * when no lease is recorded.
  *
  * The pick index holds one key per active host (kind host, vm or
  * container):
@@ -176,7 +180,8 @@ static int resource_decode(struct store *s,
     if (store__unpack(s, v->mv_data, v->mv_size, &o) != 0 ||
         o.type != MSGPACK_OBJECT_ARRAY ||
         (o.via.array.size != RECORD_FIELDS &&
-         o.via.array.size != RECORD_FIELDS + 1)) {
+         o.via.array.size != RECORD_FIELDS + 1 &&
+         o.via.array.size != RECORD_FIELDS + 2)) {
         return AUGUR_EMALFORMED;
     }
     a = o.via.array.ptr;
@@ -194,7 +199,16 @@ static int resource_decode(struct store *s,
     r->state = (int)state;
     r->prior_state = STORE_STATE_ACTIVE;
     r->leased = false;
-    if (o.via.array.size == RECORD_FIELDS + 1) {
+    if (o.via.array.size == RECORD_FIELDS + 2) {
+        if (store__obj_i64(&a[RECORD_FIELDS + 1], &r->manual_until) != 0 ||
+            r->manual_until <= 0) {
+            return AUGUR_EMALFORMED;
+        }
+        if (a[RECORD_FIELDS].type == MSGPACK_OBJECT_NIL) {
+            return r->state == STORE_STATE_UNREACHABLE ? AUGUR_EMALFORMED : 0;
+        }
+    }
+    if (o.via.array.size >= RECORD_FIELDS + 1) {
         return lease_decode(&a[RECORD_FIELDS], r);
     }
     return r->state == STORE_STATE_UNREACHABLE ? AUGUR_EMALFORMED : 0;
@@ -206,8 +220,9 @@ static int resource_encode(struct store *s, const struct store__resource *r)
 
     s->value.size = 0;
     store__pack_init(&p, &s->value);
-    msgpack_pack_array(&p.pk,
-                       lease_recorded(r) ? RECORD_FIELDS + 1 : RECORD_FIELDS);
+    msgpack_pack_array(&p.pk, r->manual_until > 0 ? RECORD_FIELDS + 2
+                              : lease_recorded(r) ? RECORD_FIELDS + 1
+                                                  : RECORD_FIELDS);
     store__pack_str(&p, r->kind);
     msgpack_pack_map(&p.pk, r->n_labels);
     for (unsigned i = 0; i < r->n_labels; i++) {
@@ -252,6 +267,11 @@ static int resource_encode(struct store *s, const struct store__resource *r)
         } else {
             msgpack_pack_nil(&p.pk);
         }
+    } else if (r->manual_until > 0) {
+        msgpack_pack_nil(&p.pk);
+    }
+    if (r->manual_until > 0) {
+        msgpack_pack_int64(&p.pk, r->manual_until);
     }
     return p.failed ? AUGUR_ENOMEM : 0;
 }
@@ -275,7 +295,8 @@ void store__resource_pack(struct store__pack *p,
 {
     bool unreachable = r->state == STORE_STATE_UNREACHABLE;
 
-    msgpack_pack_map(&p->pk, 7 + (size_t)unreachable + (size_t)r->leased);
+    msgpack_pack_map(&p->pk, 7 + (size_t)unreachable + (size_t)r->leased +
+                                 (size_t)(r->manual_until > 0));
     store__pack_str(p, "id");
     store__pack_str(p, r->id);
     store__pack_str(p, "kind");
@@ -299,6 +320,10 @@ void store__resource_pack(struct store__pack *p,
     if (r->leased) {
         store__pack_str(p, "leased");
         msgpack_pack_true(&p->pk);
+    }
+    if (r->manual_until > 0) {
+        store__pack_str(p, "manual_until");
+        msgpack_pack_int64(&p->pk, r->manual_until);
     }
     store__pack_str(p, "score");
     if (r->has_score) {
@@ -507,9 +532,11 @@ int store__resource_set_state(struct store *s,
  *     the first time: it is leased from now on (refused if it is already);
  *   expect X, state unreachable: its lease expired; X is kept as the prior
  *     state;
- *   expect unreachable, state anything: it reports again: back to the
- *     prior state, whatever @state says, so that a state an operator set
- *     before is not lost. */
+ *   expect unreachable, state failed: the orchestrator evacuated it after
+ *     its lease expired: failed (a report afterwards changes nothing);
+ *   expect unreachable, state anything else: it reports again: back to
+ *     the prior state, whatever @state says, so that a state an operator
+ *     set before is not lost. */
 int store__resource_lease(struct store *s,
                           MDB_txn *txn,
                           const struct store_cmd *cmd)
@@ -540,6 +567,12 @@ int store__resource_lease(struct store *s,
     if (state == STORE_STATE_UNREACHABLE) {
         r.state = STORE_STATE_UNREACHABLE;
         r.prior_state = old.state;
+    } else if (expect == STORE_STATE_UNREACHABLE &&
+               state == STORE_STATE_FAILED) {
+        /* The orchestrator evacuated the host after its lease expired:
+         * failed, and a report afterwards no longer restores it (ingest
+         * proposes a restore only from unreachable). */
+        r.state = STORE_STATE_FAILED;
     } else if (expect == STORE_STATE_UNREACHABLE) {
         r.state = old.prior_state;
     } else if (state == expect) {
@@ -636,6 +669,18 @@ int store__score_set(struct store *s, MDB_txn *txn, const struct store_cmd *cmd)
     r.p = cmd->u.score.p == 0.0 ? 0.0 : cmd->u.score.p;
     r.window_s = cmd->u.score.window_s;
     r.updated_at = cmd->time_ms;
+    /* A client's score (an operator's, by hand) holds for its window: the
+     * leader's scoring (no principal) leaves it alone until then, and its
+     * own score.set does not clear it. */
+    if (cmd->has_principal) {
+        const int64_t cap = INT64_MAX / 4; /* no overflow below */
+        int64_t window_ms = r.window_s > (uint64_t)(cap / 1000)
+                                ? cap
+                                : (int64_t)r.window_s * 1000;
+        int64_t now = cmd->time_ms > cap ? cap : cmd->time_ms;
+        int64_t until = now + window_ms;
+        r.manual_until = until > 0 ? until : 1;
+    }
     r.confidence =
         cmd->u.score.has_confidence ? cmd->u.score.confidence + 0.0 : -1.0;
     memcpy(r.model, cmd->u.score.model, sizeof r.model);
@@ -739,4 +784,25 @@ int store_resource_score(struct store *s,
     *p = r.has_score ? r.p : 0.0;
     *updated_at = r.has_score ? r.updated_at : 0;
     return 0;
+}
+
+int store_resource_manual_until(struct store *s,
+                                const char *id,
+                                int64_t *until_ms)
+{
+    struct store__resource r;
+    int rc;
+    int rv;
+
+    *until_ms = 0;
+    rc = mdb_txn_renew(s->rtxn);
+    if (rc != 0) {
+        return store__mdb_fail(s, rc, "mdb_txn_renew");
+    }
+    rv = store__resource_load(s, s->rtxn, id, &r);
+    mdb_txn_reset(s->rtxn);
+    if (rv == 0) {
+        *until_ms = r.manual_until;
+    }
+    return rv;
 }

@@ -49,6 +49,7 @@ static const struct store__record *const records[STORE__DB_COUNT] = {
     [STORE__DB_CLAIMS] = &store__claim_record,
     [STORE__DB_NODES] = &store__node_record,
     [STORE__DB_PRINCIPALS] = &store__principal_record,
+    [STORE__DB_COHORTS] = &store__cohort_record,
     [STORE__DB_WORKFLOWS] = &store__workflow_record,
     [STORE__DB_STANDBY] = &store__standby_record,
 };
@@ -69,6 +70,8 @@ static const entry_check_fn entry_checks[STORE__DB_COUNT] = {
     [STORE__DB_MODEL_PENDING] = store__model_pending_entry_check,
     [STORE__DB_MODEL_DATA] = store__model_data_entry_check,
     [STORE__DB_MODEL_ACTIVE] = store__model_active_entry_check,
+    [STORE__DB_COHORT_OF] = store__cohort_of_entry_check,
+    [STORE__DB_POLICY] = store__policy_entry_check,
     [STORE__DB_WORKFLOW_OF] = store__workflow_of_entry_check,
     [STORE__DB_WORKLOAD_MOVES] = store__workload_move_entry_check,
     [STORE__DB_HOST_STANDBY] = store__host_standby_entry_check,

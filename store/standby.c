@@ -19,11 +19,6 @@
  * released standby leaves both tables. */
 #define RECORD_FIELDS 8
 
-/* TODO(policy): shadow_budget_cpu and shadow_budget_mem_mb; the
- * integrator replaces these with store__policy_load's values. */
-static const uint64_t shadow_budget_cpu = 64;
-static const uint64_t shadow_budget_mem_mb = 65536;
-
 static int standby_decode(struct store *s,
                           const MDB_val *k,
                           const MDB_val *v,
@@ -237,7 +232,10 @@ int store__shadow_provision(struct store *s,
 {
     const char *wid = cmd->u.shadow.workload;
     const char *hid = cmd->u.shadow.host;
+    uint64_t shadow_budget_mem_mb;
+    uint64_t shadow_budget_cpu;
     struct store_capacity total;
+    struct store_policy pol;
     struct store__resource r;
     struct store__workload w;
     struct store__claim c;
@@ -288,10 +286,15 @@ int store__shadow_provision(struct store *s,
     if (!store__claim_grantable(s, &r, &w, false)) {
         return 0;
     }
-    rv = standby_total(s, txn, &total);
+    rv = store__policy_load(s, txn, &pol);
+    if (rv == 0) {
+        rv = standby_total(s, txn, &total);
+    }
     if (rv != 0) {
         return rv;
     }
+    shadow_budget_cpu = pol.shadow_budget_cpu;
+    shadow_budget_mem_mb = pol.shadow_budget_mem_mb;
     if (w.demand.cpu > shadow_budget_cpu - total.cpu ||
         w.demand.mem_mb > shadow_budget_mem_mb - total.mem_mb ||
         total.cpu > shadow_budget_cpu || total.mem_mb > shadow_budget_mem_mb) {

@@ -58,6 +58,26 @@ struct store_reason
     double contribution; /* finite */
 };
 
+/* Cohorts (cohort.create): a group of workloads that must stay available
+ * together, spread over failure domains. */
+#define STORE_COHORT_MEMBERS_MAX 64
+enum store_spread
+{
+    STORE_SPREAD_NONE,
+    STORE_SPREAD_HOST,
+    STORE_SPREAD_RACK,
+    STORE_SPREAD_ZONE,
+    STORE_SPREAD_PSU,
+    STORE_SPREAD_SWITCH,
+    STORE_SPREAD_COUNT
+};
+/* "host" <-> STORE_SPREAD_HOST; -1 / NULL when unknown. */
+int store_spread_parse(const char *name, size_t len);
+const char *store_spread_name(int spread);
+#define STORE_MIN_RESILIENCE_DEFAULT 0.9
+/* A policy value as policy.set carries it (text, parsed per key). */
+#define STORE_POLICY_VALUE_SIZE 128
+
 /* Bytes a command carries (model.chunk's data).  Not a copy: @ptr points
  * into the buffer the command was decoded from, so it is valid only as long
  * as that buffer (a request being handled, an entry being applied). */
@@ -373,7 +393,23 @@ struct store_cmd
         } shadow;
         struct
         {
-            char id[STORE_ID_SIZE]; /* resource.get, workload.get, claim.get */
+            char name[STORE_ID_SIZE];
+            unsigned n_workloads; /* create: 1..STORE_COHORT_MEMBERS_MAX */
+            char workloads[STORE_COHORT_MEMBERS_MAX][STORE_ID_SIZE];
+            int spread;                   /* enum store_spread; create */
+            uint64_t min_available;       /* create: 0 = every member */
+            double min_resilience;        /* create: [0, 1] */
+            char workload[STORE_ID_SIZE]; /* add, remove */
+        } cohort;
+        struct
+        {
+            char key[STORE_ID_SIZE];
+            char value[STORE_POLICY_VALUE_SIZE];
+        } policy;
+        struct
+        {
+            char id[STORE_ID_SIZE]; /* resource.get, workload.get, claim.get,
+                                       cohort.get */
         } get;
         struct
         {
@@ -611,6 +647,120 @@ int store_edges_each(
     int (*fn)(void *arg, const char *from, const char *to, int kind),
     void *arg) STORE_WARN_UNUSED;
 
+/* ---- the orchestrator's views (docs/ORCHESTRATOR.md) ------------------
+ *
+ * All iterators run in one read transaction; @fn must not call the store
+ * and returns 0 to go on (anything else stops the walk and is returned).
+ * They return 0 or AUGUR_EIO. */
+
+/* The replicated policy (policy.set, policy.get). */
+struct store_policy
+{
+    double migrate_threshold, provision_threshold, hysteresis;
+    uint64_t cooldown_s, host_cooldown_s, max_concurrent, max_concurrent_cohort,
+        rate_per_min, shadow_budget_cpu, shadow_budget_mem_mb, lease_timeout_ms;
+    bool automatic;
+    uint64_t step_timeout_ms, max_attempts, keep_warm_s, shutdown_deadline_ms;
+};
+/* The defaults of docs/ORCHESTRATOR.md "Policy". */
+void store_policy_defaults(struct store_policy *p);
+/* The effective policy: the defaults with every key set in the store over
+ * them.  0 or AUGUR_EIO. */
+int store_policy_get(struct store *s,
+                     struct store_policy *out) STORE_WARN_UNUSED;
+/* Whether lease_timeout_ms was set in the store (*@set), and its value.
+ * 0 or AUGUR_EIO. */
+int store_policy_lease_timeout(struct store *s,
+                               bool *set,
+                               uint64_t *ms) STORE_WARN_UNUSED;
+
+struct store_cohort
+{
+    char name[STORE_ID_SIZE];
+    int spread; /* enum store_spread */
+    uint64_t min_available;
+    double min_resilience;
+    unsigned n_workloads;
+    char workloads[STORE_COHORT_MEMBERS_MAX][STORE_ID_SIZE];
+};
+int store_cohorts_each(struct store *s,
+                       int (*fn)(void *arg, const struct store_cohort *c),
+                       void *arg) STORE_WARN_UNUSED;
+
+#define STORE_WEAKEST_MAX 3
+/* A unit whose failure lowers a cohort's resilience: @gain is how much the
+ * resilience would rise were its @p 0. */
+struct store_weak
+{
+    char resource[STORE_ID_SIZE];
+    double p;
+    double gain;
+};
+struct store_cohort_eval
+{
+    double resilience; /* P(at least min_available members keep running) */
+    unsigned n_running;
+    bool spread_ok; /* no two running members share a non-empty domain */
+    unsigned n_weakest;
+    struct store_weak weakest[STORE_WEAKEST_MAX];
+};
+/* Evaluate cohort @name from the committed scores; with @workload and
+ * @host, as if @workload ran (with an active claim) on @host (NULL: as it
+ * is).  0, AUGUR_ENOTFOUND (no such cohort), AUGUR_ENOMEM or AUGUR_EIO. */
+int store_cohort_evaluate(struct store *s,
+                          const char *name,
+                          const char *workload,
+                          const char *host,
+                          struct store_cohort_eval *out) STORE_WARN_UNUSED;
+/* A host's failure domain for @spread: itself (host), its label (rack,
+ * zone), the first upstream resource of kind psu (power edges) or switch
+ * (network edges), transitively; "" when it has none (and for none).
+ * @out: STORE_ID_SIZE bytes.  0 or AUGUR_EIO. */
+int store_host_domain(struct store *s, const char *host, int spread, char *out)
+    STORE_WARN_UNUSED;
+
+struct store_resource_view
+{
+    char id[STORE_ID_SIZE];
+    char kind[STORE_KIND_SIZE];
+    int state, prior_state;
+    bool leased;
+    struct store_capacity capacity, used;
+    bool has_score;
+    double p;
+    uint64_t window_s;
+    int64_t updated_at;
+    int64_t manual_until_ms; /* a score set by hand holds until then; 0: none */
+    unsigned n_labels;
+    struct store_label labels[STORE_LABELS_MAX];
+};
+int store_resources_each(struct store *s,
+                         int (*fn)(void *arg,
+                                   const struct store_resource_view *r),
+                         void *arg) STORE_WARN_UNUSED;
+
+struct store_workload_view
+{
+    char id[STORE_ID_SIZE];
+    struct store_capacity demand;
+    int64_t priority;
+    int strategy; /* 0 (live) until workloads carry one */
+    bool claimed;
+    char host[STORE_ID_SIZE];
+    uint64_t epoch;
+    char cohort[STORE_ID_SIZE]; /* "" when none */
+};
+int store_workloads_each(struct store *s,
+                         int (*fn)(void *arg,
+                                   const struct store_workload_view *w),
+                         void *arg) STORE_WARN_UNUSED;
+
+/* A resource's score set by hand (score.set from a client) holds until
+ * *@until_ms (0: none); the leader's scoring leaves it alone until then.
+ * 0, AUGUR_ENOTFOUND or AUGUR_EIO. */
+int store_resource_manual_until(struct store *s,
+                                const char *id,
+                                int64_t *until_ms) STORE_WARN_UNUSED;
 /* Read-only views of workflows and standby claims, for the leader's
  * orchestrator.  The iterators run in one read transaction; @fn must not
  * call the store and returns 0 to go on (anything else stops the walk and

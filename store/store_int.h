@@ -41,6 +41,9 @@ enum store__db
     STORE__DB_MODEL_PENDING,  /* name, BE upload, BE u32 index -> chunk */
     STORE__DB_MODEL_DATA,     /* name, BE u32 index -> published chunk */
     STORE__DB_MODEL_ACTIVE,   /* kind -> model name */
+    STORE__DB_COHORTS,        /* name -> cohort record (cohorts.c) */
+    STORE__DB_COHORT_OF,      /* workload -> cohort name */
+    STORE__DB_POLICY,         /* key -> value (policy.c) */
     STORE__DB_WORKFLOWS,      /* BE u64 id -> workflow record */
     STORE__DB_WORKFLOW_OF,    /* workload -> BE u64 id of its workflow in
                                  flight */
@@ -94,6 +97,9 @@ struct store__resource
     char model[STORE_ID_SIZE]; /* "" when not given */
     unsigned n_reasons;
     struct store_reason reasons[STORE_REASONS_MAX];
+    /* A score set by hand (score.set from a client) holds until then: the
+     * leader's scoring leaves it alone; 0 when none. */
+    int64_t manual_until;
 };
 
 /* A workload record, decoded.  @last_epoch is the epoch of the workload's
@@ -134,6 +140,7 @@ union store__any_record
     struct store__claim claim;
     struct store__principal principal;
     struct store_node node;
+    struct store_cohort cohort;
     struct store_workflow workflow;
     struct store_standby standby;
 };

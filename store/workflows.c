@@ -28,11 +28,6 @@
 #define FLAG_CANCELLING 4u
 #define FLAG_NOTIFY 8u
 
-/* TODO(policy): max_concurrent and max_attempts; the integrator replaces
- * these with store__policy_load's values. */
-static const uint64_t max_concurrent = 16;
-static const uint64_t max_attempts = 3;
-
 /* ---- the record ------------------------------------------------------- */
 
 static int step_decode(const msgpack_object *o, struct store_wf_step *st)
@@ -497,7 +492,7 @@ static void fail_step(struct store_workflow *w,
     if (w->rolling_back) {
         /* The rollback itself failed: nothing more the store can do. */
         st->state = STORE_STEP_FAILED;
-        snprintf(w->error, sizeof w->error, "rollback step %s failed: %s",
+        snprintf(w->error, sizeof w->error, "rollback step %s failed: %.80s",
                  st->name, st->detail);
         skip_pending(w, w->step + 1, now);
         w->step = w->n_steps;
@@ -511,7 +506,7 @@ static void fail_step(struct store_workflow *w,
         return;
     }
     st->state = STORE_STEP_FAILED;
-    snprintf(w->error, sizeof w->error, "step %s failed: %s", st->name,
+    snprintf(w->error, sizeof w->error, "step %s failed: %.90s", st->name,
              st->detail);
     if (transferred(w) && !from_active) {
         skip_pending(w, w->step + 1, now);
@@ -615,10 +610,17 @@ failed:
 
 /* ---- ops -------------------------------------------------------------- */
 
-/* Workflows in flight that count against max_concurrent (failovers are
- * exempt: a dead host's workloads move whatever the limit). */
-static int count_in_flight(struct store *s, MDB_txn *txn, uint64_t *n)
+/* Workflows in flight that count against the policy's max_concurrent, and
+ * those of them whose workload is in cohort @cohort ("": none) against
+ * max_concurrent_cohort (failovers are exempt: a dead host's workloads
+ * move whatever the limits). */
+static int count_in_flight(struct store *s,
+                           MDB_txn *txn,
+                           const char *cohort,
+                           uint64_t *n,
+                           uint64_t *n_cohort)
 {
+    char other[STORE_ID_SIZE];
     struct store_workflow w;
     MDB_cursor *cur;
     MDB_val k;
@@ -626,6 +628,7 @@ static int count_in_flight(struct store *s, MDB_txn *txn, uint64_t *n)
     int rv;
 
     *n = 0;
+    *n_cohort = 0;
     rv = store__cursor(s, txn, STORE__DB_WORKFLOW_OF, &cur);
     if (rv != 0) {
         return rv;
@@ -649,6 +652,15 @@ static int count_in_flight(struct store *s, MDB_txn *txn, uint64_t *n)
         }
         if (w.reason != STORE_REASON_FAILED) {
             (*n)++;
+            if (cohort[0] != 0) {
+                rv = store__cohort_of(s, txn, w.workload, other);
+                if (rv != 0) {
+                    break;
+                }
+                if (strcmp(other, cohort) == 0) {
+                    (*n_cohort)++;
+                }
+            }
         }
         rv = store__step(s, cur, MDB_NEXT, &k, &v);
     }
@@ -796,16 +808,34 @@ int store__workflow_create(struct store *s,
         w.approved = !cmd->u.workflow.hold;
     }
     if (w.reason != STORE_REASON_FAILED) {
-        rv = count_in_flight(s, txn, &n);
+        struct store_policy pol;
+        char cohort[STORE_ID_SIZE];
+        uint64_t n_cohort;
+
+        rv = store__policy_load(s, txn, &pol);
+        if (rv == 0) {
+            rv = store__cohort_of(s, txn, wl.id, cohort);
+        }
+        if (rv == 0) {
+            rv = count_in_flight(s, txn, cohort, &n, &n_cohort);
+        }
         if (rv != 0) {
             return rv;
         }
-        if (n >= max_concurrent) {
+        if (n >= pol.max_concurrent) {
             return store__refuse(s, AUGUR_EBUSY,
                                  "%" PRIu64
                                  " workflows are in flight (at "
-                                 "most %" PRIu64 ")",
-                                 n, max_concurrent);
+                                 "most %" PRIu64 ", policy max_concurrent)",
+                                 n, pol.max_concurrent);
+        }
+        if (cohort[0] != 0 && n_cohort >= pol.max_concurrent_cohort) {
+            return store__refuse(s, AUGUR_EBUSY,
+                                 "%" PRIu64
+                                 " workflows of cohort %s are in flight (at "
+                                 "most %" PRIu64
+                                 ", policy max_concurrent_cohort)",
+                                 n_cohort, cohort, pol.max_concurrent_cohort);
         }
     }
     rv = choose_target(s, txn, cmd, &wl, &w, &ok);
@@ -867,6 +897,7 @@ int store__workflow_advance(struct store *s,
 {
     const char *detail = cmd->u.workflow.detail;
     int64_t now = cmd->time_ms;
+    struct store_policy pol;
     struct store_workflow w;
     struct store_wf_step *st;
     bool active;
@@ -923,7 +954,11 @@ int store__workflow_advance(struct store *s,
             if (st->state != STORE_STEP_RUNNING) {
                 return refuse_conflict(s, &w, "the step is not running");
             }
-            if (st->attempt < max_attempts) {
+            rv = store__policy_load(s, txn, &pol);
+            if (rv != 0) {
+                return rv;
+            }
+            if (st->attempt < pol.max_attempts) {
                 /* The next actuator call carries the new attempt. */
                 st->attempt++;
                 st->started_at = now;

@@ -72,6 +72,30 @@ static const struct predict_live_score *find(const struct predict_live_score *o,
     return NULL;
 }
 
+/* ---- a commit the caller did not make --------------------------------- */
+
+/* A score set by hand holds (node/scoring.c skips the commit): the slot
+ * takes the store's committed p instead of the one the round chose. */
+static void committed_set_replaces_what_the_round_took(void **state)
+{
+    struct predict_live_config c = config();
+    struct predict_live_score v;
+    struct predict_live l;
+
+    (void)state;
+    live_open(&l, &c);
+    report1(&l, "h1", 1000, "cpu", 1.0);
+    assert_int_equal(predict_live_view(&l, "h1", &v), 0);
+    assert_true(v.p == 0.0);
+    predict_live_committed_set(&l, "h1", 0.95);
+    assert_int_equal(predict_live_view(&l, "h1", &v), 0);
+    assert_true(v.p == 0.95);
+    /* Not tracked: nothing happens. */
+    predict_live_committed_set(&l, "h2", 0.5);
+    assert_false(predict_live_known(&l, "h2"));
+    predict_live_close(&l);
+}
+
 /* ---- the hysteresis rule ---------------------------------------------- */
 
 static void decide_holds_inside_the_band_commits_when_crossing(void **state)
@@ -515,6 +539,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decide_holds_inside_the_band_commits_when_crossing),
+        cmocka_unit_test(committed_set_replaces_what_the_round_took),
         cmocka_unit_test(decide_oscillation_in_the_band_never_commits),
         cmocka_unit_test(round_commits_once_when_crossing_with_the_model),
         cmocka_unit_test(noisy_or_through_a_psu_edge_endangers_its_servers),

@@ -164,6 +164,90 @@ static void state_and_kind_names_round_trip(void **state)
 
 /* ---- round trips ------------------------------------------------------ */
 
+/* Issue 14's ops: cohorts (a list of workloads, a spread, defaults) and the
+ * policy, and the refusals of their codec. */
+static void cohort_and_policy_ops_round_trip(void **state)
+{
+    char errmsg[STORE_ERRMSG_SIZE] = "";
+    struct store_cmd c;
+    msgpack_sbuffer sb;
+    uint64_t seq = 1;
+
+    (void)state;
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_CREATE;
+    set_str(c.u.cohort.name, "web");
+    c.u.cohort.n_workloads = 3;
+    set_str(c.u.cohort.workloads[0], "w1");
+    set_str(c.u.cohort.workloads[1], "w2");
+    set_str(c.u.cohort.workloads[2], "w3");
+    c.u.cohort.spread = STORE_SPREAD_SWITCH;
+    c.u.cohort.min_available = 2;
+    c.u.cohort.min_resilience = 0.99;
+    cmd_session(&c, seq++);
+    assert_round_trips(&c);
+    c.u.cohort.min_available = 0; /* OMIT: every member */
+    c.u.cohort.spread = STORE_SPREAD_NONE;
+    assert_round_trips(&c);
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_ADD;
+    set_str(c.u.cohort.name, "web");
+    set_str(c.u.cohort.workload, "w4");
+    cmd_session(&c, seq++);
+    assert_round_trips(&c);
+    c.op = STORE_OP_COHORT_REMOVE;
+    assert_round_trips(&c);
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_DELETE;
+    set_str(c.u.cohort.name, "web");
+    cmd_session(&c, seq++);
+    assert_round_trips(&c);
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_SET;
+    set_str(c.u.policy.key, "migrate_threshold");
+    set_str(c.u.policy.value, "0.85");
+    cmd_session(&c, seq++);
+    assert_round_trips(&c);
+
+    cmd_get(&c, STORE_OP_COHORT_GET, "web");
+    assert_round_trips(&c);
+    cmd_list(&c, STORE_OP_COHORT_LIST, "web", NULL, 5);
+    assert_round_trips(&c);
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_GET;
+    assert_round_trips(&c);
+
+    /* Nothing invalid is encoded: no members, one twice, an unknown
+     * spread, a resilience out of [0, 1]. */
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_CREATE;
+    set_str(c.u.cohort.name, "web");
+    c.u.cohort.spread = STORE_SPREAD_HOST;
+    c.u.cohort.min_resilience = 0.9;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(store_cmd_encode(&c, &sb), AUGUR_EINVAL);
+    c.u.cohort.n_workloads = 2;
+    set_str(c.u.cohort.workloads[0], "w1");
+    set_str(c.u.cohort.workloads[1], "w1");
+    assert_int_equal(store_cmd_encode(&c, &sb), AUGUR_EINVAL);
+    set_str(c.u.cohort.workloads[1], "w2");
+    c.u.cohort.spread = STORE_SPREAD_COUNT;
+    assert_int_equal(store_cmd_encode(&c, &sb), AUGUR_EINVAL);
+    c.u.cohort.spread = STORE_SPREAD_RACK;
+    c.u.cohort.min_resilience = 1.5;
+    assert_int_equal(store_cmd_encode(&c, &sb), AUGUR_EINVAL);
+    c.u.cohort.min_resilience = 0.5;
+    assert_int_equal(store_cmd_encode(&c, &sb), 0);
+    assert_int_equal(store_cmd_decode(sb.data, sb.size, &c, errmsg), 0);
+    assert_int_equal(c.u.cohort.spread, STORE_SPREAD_RACK);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(store_spread_parse("psu", 3), STORE_SPREAD_PSU);
+    assert_int_equal(store_spread_parse("rack2", 5), -1);
+    assert_string_equal(store_spread_name(STORE_SPREAD_ZONE), "zone");
+}
+
 static void every_op_round_trips_through_encode_and_decode(void **state)
 {
     struct store_cmd c;
@@ -1072,6 +1156,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(op_names_round_trip),
+        cmocka_unit_test(cohort_and_policy_ops_round_trip),
         cmocka_unit_test(principal_key_round_trips_and_is_checked),
         cmocka_unit_test(state_and_kind_names_round_trip),
         cmocka_unit_test(every_op_round_trips_through_encode_and_decode),

@@ -298,14 +298,14 @@ static void model_commands_survive_the_codec(void **state)
 }
 
 /* A snapshot of before the model tables (the same bytes without their
- * four sections, the last, empty here) still restores. */
+ * four sections and the later ones, empty here) still restores. */
 static void a_snapshot_without_the_model_tables_restores(void **state)
 {
     /* The model tables and those after them (issue 14's), all empty. */
     static const char *const names[] = {
-        "models",         "model_pending", "model_data",
-        "model_active",   "workflows",     "workflow_of",
-        "workload_moves", "standby",       "host_standby"};
+        "models",      "model_pending",  "model_data", "model_active",
+        "cohorts",     "cohort_of",      "policy",     "workflows",
+        "workflow_of", "workload_moves", "standby",    "host_standby"};
     struct fx *f = *state;
     size_t section = 0;
     unsigned char *p;

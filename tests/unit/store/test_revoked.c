@@ -103,9 +103,9 @@ static void a_snapshot_without_the_revoked_keys_restores(void **state)
     /* The empty sections from it to the end (issue 13's models and issue
      * 14's workflows came after it). */
     static const char *const later[] = {
-        "models",         "model_pending", "model_data",
-        "model_active",   "workflows",     "workflow_of",
-        "workload_moves", "standby",       "host_standby"};
+        "models",      "model_pending",  "model_data", "model_active",
+        "cohorts",     "cohort_of",      "policy",     "workflows",
+        "workflow_of", "workload_moves", "standby",    "host_standby"};
     size_t section = 1 + (sizeof name - 1) + 8;
     unsigned char *p;
     void *buf;

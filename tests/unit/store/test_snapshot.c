@@ -80,6 +80,22 @@ static void build_state(struct fx *f)
     c.seq = 1;
     c.ack = 1;
     assert_int_equal(fx_apply(f, &c), 0);
+    /* Issue 14's tables: a cohort (and cohort_of) and the policy. */
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_CREATE;
+    snprintf(c.u.cohort.name, STORE_ID_SIZE, "c1");
+    c.u.cohort.n_workloads = 2;
+    snprintf(c.u.cohort.workloads[0], STORE_ID_SIZE, "w1");
+    snprintf(c.u.cohort.workloads[1], STORE_ID_SIZE, "w2");
+    c.u.cohort.spread = STORE_SPREAD_PSU;
+    c.u.cohort.min_available = 1;
+    c.u.cohort.min_resilience = 0.95;
+    assert_int_equal(fx_apply(f, &c), 0);
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_SET;
+    snprintf(c.u.policy.key, STORE_ID_SIZE, "migrate_threshold");
+    snprintf(c.u.policy.value, STORE_POLICY_VALUE_SIZE, "0.7");
+    assert_int_equal(fx_apply(f, &c), 0);
 }
 
 /* Read @c from both stores: the answers must be the same bytes. */
@@ -116,6 +132,11 @@ static void assert_same_reads(struct fx *a, struct fx *b)
     assert_same_read(a, b, &c);
     memset(&c, 0, sizeof c);
     c.op = STORE_OP_EVENTS;
+    assert_same_read(a, b, &c);
+    cmd_list(&c, STORE_OP_COHORT_LIST, NULL, NULL, 0);
+    assert_same_read(a, b, &c);
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_GET;
     assert_same_read(a, b, &c);
 }
 
@@ -574,7 +595,7 @@ static void random_cmd(struct prng *r,
     unsigned j = pick(r, 8);
 
     snprintf(w, sizeof w, "w%u", pick(r, 12));
-    switch (pick(r, 16)) {
+    switch (pick(r, 19)) {
         case 0:
             cmd_resource_add(c, res[i], kinds[i], pick(r, 16), pick(r, 4096));
             break;
@@ -614,7 +635,46 @@ static void random_cmd(struct prng *r,
             snprintf(c->u.node.client_address, STORE_ADDR_SIZE, "c:%u",
                      pick(r, 9));
             break;
+        case 11: {
+            /* Cohorts of two distinct workloads (some taken, some not). */
+            unsigned a = pick(r, 12);
+            unsigned b = (a + 1 + pick(r, 11)) % 12;
+            static const char *const names[] = {"c0", "c1", "c2"};
+
+            memset(c, 0, sizeof *c);
+            c->op = STORE_OP_COHORT_CREATE;
+            snprintf(c->u.cohort.name, STORE_ID_SIZE, "%s", names[pick(r, 3)]);
+            c->u.cohort.n_workloads = 2;
+            snprintf(c->u.cohort.workloads[0], STORE_ID_SIZE, "w%u", a);
+            snprintf(c->u.cohort.workloads[1], STORE_ID_SIZE, "w%u", b);
+            c->u.cohort.spread = (int)pick(r, STORE_SPREAD_COUNT);
+            c->u.cohort.min_available = pick(r, 3);
+            c->u.cohort.min_resilience = pick(r, 11) / 10.0;
+            break;
+        }
         case 12:
+            memset(c, 0, sizeof *c);
+            c->op = pick(r, 3) == 0   ? STORE_OP_COHORT_DELETE
+                    : pick(r, 2) == 0 ? STORE_OP_COHORT_ADD
+                                      : STORE_OP_COHORT_REMOVE;
+            snprintf(c->u.cohort.name, STORE_ID_SIZE, "c%u", pick(r, 3));
+            snprintf(c->u.cohort.workload, STORE_ID_SIZE, "%s", w);
+            break;
+        case 13: {
+            static const char *const keys[] = {
+                "migrate_threshold", "provision_threshold", "hysteresis",
+                "max_attempts",      "automatic",           "bogus"};
+            static const char *const values[] = {"0.3", "0.6", "0.9",
+                                                 "0",   "7",   "true"};
+
+            memset(c, 0, sizeof *c);
+            c->op = STORE_OP_POLICY_SET;
+            snprintf(c->u.policy.key, STORE_ID_SIZE, "%s", keys[pick(r, 6)]);
+            snprintf(c->u.policy.value, STORE_POLICY_VALUE_SIZE, "%s",
+                     values[pick(r, 6)]);
+            break;
+        }
+        case 14:
             memset(c, 0, sizeof *c);
             c->op = STORE_OP_WORKFLOW_CREATE;
             snprintf(c->u.workflow.workload, STORE_ID_SIZE, "%s", w);
@@ -627,8 +687,8 @@ static void random_cmd(struct prng *r,
             c->u.workflow.reason = (int)pick(r, STORE_REASON_COUNT);
             c->u.workflow.hold = pick(r, 4) == 0;
             break;
-        case 13:
-        case 14:
+        case 15:
+        case 16:
             memset(c, 0, sizeof *c);
             c->op = pick(r, 8) == 0 ? STORE_OP_WORKFLOW_CANCEL
                                     : STORE_OP_WORKFLOW_ADVANCE;
@@ -639,7 +699,7 @@ static void random_cmd(struct prng *r,
                                       ? (int)pick(r, STORE_WF_EVENT_COUNT)
                                       : (int)pick(r, 2); /* start, ok */
             break;
-        case 15:
+        case 17:
             memset(c, 0, sizeof *c);
             c->op = pick(r, 3) == 0   ? STORE_OP_SHADOW_PROVISION
                     : pick(r, 2) == 0 ? STORE_OP_SHADOW_UPDATE
@@ -719,6 +779,12 @@ static void same_commands_give_same_answers_and_state(void **state)
     /* The sequence did real work, not only refusals. */
     assert_true(ok > 300);
     assert_true(store_revision(f->s) > 300);
+    {
+        struct store_cmd c;
+        cmd_list(&c, STORE_OP_COHORT_LIST, NULL, NULL, 0);
+        assert_int_equal(fx_read(f, &c), 0);
+        assert_true(obj_len(ans_result(f), "items") > 0);
+    }
     assert_int_equal(store_revision(g.s), store_revision(f->s));
     assert_int_equal(store_revision(h.s), store_revision(f->s));
     assert_same_digest(f, &g);

@@ -263,6 +263,60 @@ static void workflow_create_keeps_to_the_concurrency_limit(void **state)
     assert_obj_str(ans_result(f), "reason", "failed");
 }
 
+static int set_policy(struct fx *f, const char *key, const char *value)
+{
+    struct store_cmd c;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_SET;
+    snprintf(c.u.policy.key, sizeof c.u.policy.key, "%s", key);
+    snprintf(c.u.policy.value, sizeof c.u.policy.value, "%s", value);
+    return fx_apply(f, &c);
+}
+
+/* The limits come from the replicated policy: max_concurrent, and
+ * max_concurrent_cohort (1 by default) per cohort; failovers are exempt
+ * from both. */
+static void workflow_create_keeps_to_the_policy_limits(void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "h%d", i);
+        assert_int_equal(add_host(f, name, 100, 10000), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%d", i);
+        assert_int_equal(add_workload(f, name, 1, 1), 0);
+        assert_int_equal(acquire(f, name, "h0"), 0);
+    }
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_COHORT_CREATE;
+    snprintf(c.u.cohort.name, sizeof c.u.cohort.name, "web");
+    c.u.cohort.n_workloads = 2;
+    snprintf(c.u.cohort.workloads[0], STORE_ID_SIZE, "w0");
+    snprintf(c.u.cohort.workloads[1], STORE_ID_SIZE, "w1");
+    c.u.cohort.spread = STORE_SPREAD_HOST;
+    c.u.cohort.min_resilience = 0.5;
+    assert_int_equal(fx_apply(f, &c), 0);
+
+    assert_int_equal(create(f, "w0", "h1", -1), 0);
+    assert_int_equal(create(f, "w1", "h2", -1), AUGUR_EBUSY);
+    cmd_create(&c, "w1", "h2", -1);
+    c.u.workflow.has_reason = true;
+    c.u.workflow.reason = STORE_REASON_FAILED;
+    assert_int_equal(fx_apply(f, &c), 0);
+
+    assert_int_equal(set_policy(f, "max_concurrent", "2"), 0);
+    assert_int_equal(create(f, "w2", "h1", -1), 0);
+    assert_int_equal(create(f, "w3", "h1", -1), AUGUR_EBUSY);
+    assert_int_equal(set_policy(f, "max_concurrent", "3"), 0);
+    assert_int_equal(create(f, "w3", "h1", -1), 0);
+}
+
 static void workflow_create_by_the_cluster_may_wait_for_approval(void **state)
 {
     struct fx *f = *state;
@@ -923,6 +977,7 @@ int main(void)
         T(workflow_create_refuses_bad_targets),
         T(workflow_create_refuses_a_second_workflow_with_the_first),
         T(workflow_create_keeps_to_the_concurrency_limit),
+        T(workflow_create_keeps_to_the_policy_limits),
         T(workflow_create_by_the_cluster_may_wait_for_approval),
         T(workflow_live_runs_every_step_and_moves_the_claim),
         T(workflow_blue_green_keeps_the_old_instance_warm),

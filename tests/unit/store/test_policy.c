@@ -1,0 +1,201 @@
+/* Unit tests of the replicated policy (store/policy.c): defaults, every
+ * key's checks, the checks across keys, policy.get and the accessors. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+static int policy_set(struct fx *f, const char *key, const char *value)
+{
+    struct store_cmd c;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_SET;
+    snprintf(c.u.policy.key, sizeof c.u.policy.key, "%s", key);
+    snprintf(c.u.policy.value, sizeof c.u.policy.value, "%s", value);
+    return fx_apply(f, &c);
+}
+
+/* The item of policy.get's answer for @key. */
+static const msgpack_object *policy_item(struct fx *f, const char *key)
+{
+    struct store_cmd c;
+    const msgpack_object *keys;
+
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_GET;
+    assert_int_equal(fx_read(f, &c), 0);
+    keys = obj_get(ans_result(f), "keys");
+    assert_non_null(keys);
+    assert_int_equal(keys->via.array.size, 16);
+    for (uint32_t i = 0; i < keys->via.array.size; i++) {
+        const msgpack_object *k = obj_get(&keys->via.array.ptr[i], "key");
+        if (k->via.str.size == strlen(key) &&
+            memcmp(k->via.str.ptr, key, k->via.str.size) == 0) {
+            return &keys->via.array.ptr[i];
+        }
+    }
+    fail_msg("policy.get has no key %s", key);
+    return NULL;
+}
+
+static bool item_default(struct fx *f, const char *key)
+{
+    const msgpack_object *d = obj_get(policy_item(f, key), "default");
+
+    assert_int_equal(d->type, MSGPACK_OBJECT_BOOLEAN);
+    return d->via.boolean;
+}
+
+static void defaults_are_those_of_the_contract(void **state)
+{
+    struct fx *f = *state;
+    struct store_policy p;
+
+    assert_int_equal(store_policy_get(f->s, &p), 0);
+    assert_true(p.migrate_threshold == 0.8);
+    assert_true(p.provision_threshold == 0.5);
+    assert_true(p.hysteresis == 0.1);
+    assert_int_equal(p.cooldown_s, 300);
+    assert_int_equal(p.host_cooldown_s, 600);
+    assert_int_equal(p.max_concurrent, 16);
+    assert_int_equal(p.max_concurrent_cohort, 1);
+    assert_int_equal(p.rate_per_min, 30);
+    assert_int_equal(p.shadow_budget_cpu, 64);
+    assert_int_equal(p.shadow_budget_mem_mb, 65536);
+    assert_int_equal(p.lease_timeout_ms, 1000);
+    assert_true(p.automatic);
+    assert_int_equal(p.step_timeout_ms, 10000);
+    assert_int_equal(p.max_attempts, 3);
+    assert_int_equal(p.keep_warm_s, 60);
+    assert_int_equal(p.shutdown_deadline_ms, 5000);
+    assert_true(item_default(f, "migrate_threshold"));
+    assert_true(
+        obj_get(policy_item(f, "migrate_threshold"), "value")->via.f64 == 0.8);
+}
+
+static void policy_set_records_and_get_says_so(void **state)
+{
+    struct fx *f = *state;
+    struct store_policy p;
+    uint64_t ms = 0;
+    bool set = true;
+
+    assert_int_equal(store_policy_lease_timeout(f->s, &set, &ms), 0);
+    assert_false(set);
+    assert_int_equal(policy_set(f, "migrate_threshold", "0.9"), 0);
+    assert_int_equal(policy_set(f, "automatic", "false"), 0);
+    assert_int_equal(policy_set(f, "lease_timeout_ms", "2500"), 0);
+    assert_int_equal(policy_set(f, "cooldown_s", "0"), 0);
+    assert_int_equal(obj_u64(ans_result(f), "value"), 0);
+    assert_int_equal(store_policy_get(f->s, &p), 0);
+    assert_true(p.migrate_threshold == 0.9);
+    assert_false(p.automatic);
+    assert_int_equal(p.lease_timeout_ms, 2500);
+    assert_int_equal(p.cooldown_s, 0);
+    assert_false(item_default(f, "migrate_threshold"));
+    assert_false(item_default(f, "automatic"));
+    assert_true(item_default(f, "hysteresis"));
+    assert_int_equal(store_policy_lease_timeout(f->s, &set, &ms), 0);
+    assert_true(set);
+    assert_int_equal(ms, 2500);
+}
+
+static void bad_values_are_refused_and_change_nothing(void **state)
+{
+    static const char *const bad[][2] = {
+        {"migrate_threshold", "1.5"},   {"migrate_threshold", "-0.1"},
+        {"migrate_threshold", "nan"},   {"migrate_threshold", "high"},
+        {"hysteresis", "0.8"},          /* not below migrate_threshold */
+        {"provision_threshold", "0.9"}, /* above migrate_threshold */
+        {"max_attempts", "0"},          {"max_concurrent", "-1"},
+        {"rate_per_min", "3x"},         {"lease_timeout_ms", ""},
+        {"automatic", "yes"},           {"cooldown_s", "99999999999999999999"},
+        {"lease_timeout_ms", "99"},     {"lease_timeout_ms", "600001"},
+    };
+    struct fx *f = *state;
+    unsigned char before[32];
+    unsigned char after[32];
+    uint64_t rev = store_revision(f->s);
+
+    assert_int_equal(store_digest(f->s, before), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rv = policy_set(f, bad[i][0], bad[i][1]);
+        if (rv != AUGUR_EINVAL) {
+            fail_msg("%s=%s: %d, not EINVAL", bad[i][0], bad[i][1], rv);
+        }
+    }
+    assert_int_equal(store_revision(f->s), rev);
+    assert_int_equal(store_digest(f->s, after), 0);
+    assert_memory_equal(before, after, sizeof before);
+
+    /* Lowering migrate_threshold below provision_threshold is refused
+     * too: the checks read the whole policy. */
+    assert_int_equal(policy_set(f, "migrate_threshold", "0.4"), AUGUR_EINVAL);
+    assert_int_equal(policy_set(f, "provision_threshold", "0.3"), 0);
+    assert_int_equal(policy_set(f, "migrate_threshold", "0.4"), 0);
+}
+
+static void an_unknown_key_is_refused_with_the_keys(void **state)
+{
+    struct fx *f = *state;
+    const msgpack_object *keys;
+    const msgpack_object *last;
+
+    assert_int_equal(policy_set(f, "migrate_treshold", "0.5"), AUGUR_EINVAL);
+    assert_non_null(strstr(ans_error(f), "migrate_treshold"));
+    assert_non_null(strstr(ans_error(f), "migrate_threshold"));
+    /* Every key, in the refusal's result. */
+    keys = obj_get(ans_result(f), "keys");
+    assert_non_null(keys);
+    assert_int_equal(keys->via.array.size, 16);
+    last = &keys->via.array.ptr[15];
+    assert_int_equal(last->via.str.size, strlen("shutdown_deadline_ms"));
+    assert_memory_equal(last->via.str.ptr, "shutdown_deadline_ms",
+                        last->via.str.size);
+}
+
+static void policy_ops_round_trip_the_codec(void **state)
+{
+    char errmsg[STORE_ERRMSG_SIZE];
+    struct store_cmd c;
+    struct store_cmd back;
+    msgpack_sbuffer sb;
+
+    (void)state;
+    memset(&c, 0, sizeof c);
+    c.op = STORE_OP_POLICY_SET;
+    snprintf(c.u.policy.key, sizeof c.u.policy.key, "hysteresis");
+    snprintf(c.u.policy.value, sizeof c.u.policy.value, "0.05");
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(store_cmd_encode(&c, &sb), 0);
+    assert_int_equal(store_cmd_decode(sb.data, sb.size, &back, errmsg), 0);
+    assert_memory_equal(&back, &c, sizeof c);
+    msgpack_sbuffer_destroy(&sb);
+    /* A value with a control character never reaches the log. */
+    c.u.policy.value[1] = '\n';
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(store_cmd_encode(&c, &sb), AUGUR_EINVAL);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(defaults_are_those_of_the_contract),
+        T(policy_set_records_and_get_says_so),
+        T(bad_values_are_refused_and_change_nothing),
+        T(an_unknown_key_is_refused_with_the_keys),
+        T(policy_ops_round_trip_the_codec),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
