@@ -202,10 +202,16 @@ int node__orch_init(struct node *n)
         return AUGUR_ENOMEM;
     }
     plan_output_init(&o->out);
+    return 0;
+}
+
+void node__orch_start(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+
     uv_timer_init(&n->loop, &o->kick);
     o->kick.data = n;
     o->kick_init = true;
-    return 0;
 }
 
 /* Forget everything this leader knew.  The actuator's calls are cancelled
