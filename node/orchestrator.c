@@ -385,6 +385,11 @@ static int read_hosts(struct node *n, int64_t now)
             copy(m->id, h->id, sizeof m->id);
         }
         m->state = h->state;
+        if (h->state != STORE_STATE_UNREACHABLE) {
+            m->down_since_ms = 0;
+        } else if (m->down_since_ms == 0) {
+            m->down_since_ms = now; /* a new leader counts from now */
+        }
         if (h->is_host && (domains || !m->domains_read)) {
             for (int s = PLAN_SPREAD_RACK; s < PLAN_SPREAD_COUNT; s++) {
                 if (store_host_domain(n->store, h->id, s, m->domain[s]) != 0) {
@@ -397,6 +402,7 @@ static int read_hosts(struct node *n, int64_t now)
         m->domain[PLAN_SPREAD_NONE][0] = '\0';
         memcpy(h->domain, m->domain, sizeof h->domain);
         h->back_at_ms = m->back_at_ms;
+        h->down_since_ms = m->down_since_ms;
         h->state = host_state(h->state);
     }
     /* The store walks resources in id order: @mem is sorted. */
@@ -445,7 +451,9 @@ static int read_cohorts(struct node *n)
     if (rv != 0) {
         return rv;
     }
-    qsort(o->in_co, o->n_in_co, sizeof *o->in_co, cohort_cmp);
+    if (o->n_in_co > 1) {
+        qsort(o->in_co, o->n_in_co, sizeof *o->in_co, cohort_cmp);
+    }
     for (size_t i = 0; i < o->n_in_co; i++) {
         struct store_cohort_eval ev;
         if (store_cohort_evaluate(n->store, o->in_co[i].name, NULL, NULL,

@@ -37,9 +37,10 @@ struct node_orch_call;
 struct node_orch_host
 {
     char id[PLAN_ID_SIZE];
-    int state;          /* enum store_state, as last seen */
-    int64_t back_at_ms; /* when it left unreachable or failed; 0 unknown */
-    bool remediated;    /* handed to the remediation hook */
+    int state;             /* enum store_state, as last seen */
+    int64_t back_at_ms;    /* when it left unreachable or failed; 0 unknown */
+    int64_t down_since_ms; /* when this leader saw it unreachable; 0: not */
+    bool remediated;       /* handed to the remediation hook */
     bool domains_read;
     char domain[PLAN_SPREAD_COUNT][PLAN_ID_SIZE];
 };

@@ -616,7 +616,13 @@ static void reactive(struct ctx *c)
                    true);
         }
         if (!holds && ho->state == PLAN_HOST_UNREACHABLE) {
-            struct plan_decision *d = emit(c, PLAN_HOST_FAIL);
+            struct plan_decision *d;
+            int64_t at = ho->down_since_ms + PLAN_FAIL_AFTER_MS;
+            if (in->now_ms < at) {
+                due(c, at);
+                continue;
+            }
+            d = emit(c, PLAN_HOST_FAIL);
             copy(d->host, ho->id, sizeof d->host);
             if (in->remediated == NULL || !in->remediated(in->arg, ho->id)) {
                 d = emit(c, PLAN_REMEDIATE);

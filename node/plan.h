@@ -23,6 +23,10 @@
 #define PLAN_RETRY_BACKOFF_MS 200
 #define PLAN_PROBE_MS 3000
 #define PLAN_LAG_DELTA_MS 1000
+/* An unreachable host that holds no claim is marked failed only after it
+ * has been unreachable this long: an agent's blip of a lease or two must
+ * not take a host out of service for good. */
+#define PLAN_FAIL_AFTER_MS 3000
 
 /* Host states, as far as the planner tells them apart. */
 enum plan_host_state
@@ -158,6 +162,8 @@ struct plan_host
     /* When the host last came back from unreachable or failed (this
      * leader's memory); 0 when unknown, which is not a cooldown. */
     int64_t back_at_ms;
+    /* Since when this leader has seen it unreachable (0: not). */
+    int64_t down_since_ms;
     /* Its failure domain per spread kind ("" when it has none). */
     char domain[PLAN_SPREAD_COUNT][PLAN_ID_SIZE];
 };

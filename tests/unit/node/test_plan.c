@@ -264,7 +264,7 @@ static bool remediated_h1(void *arg, const char *host)
 }
 
 /* An unreachable host that holds nothing any more is marked failed and
- * handed to remediation, once per leader. */
+ * handed to remediation, once per leader, after PLAN_FAIL_AFTER_MS. */
 static void empty_unreachable_host_is_failed_and_remediated_once(void **state)
 {
     struct fleet f;
@@ -274,6 +274,12 @@ static void empty_unreachable_host_is_failed_and_remediated_once(void **state)
     host_add(&f, "h1", 0)->state = PLAN_HOST_UNREACHABLE;
     host_add(&f, "h2", 0);
     wl_add(&f, "w", "h2", 1);
+    /* Not at once: its agent may be back after a blip. */
+    f.hosts[0].down_since_ms = NOW - 1000;
+    run(&f);
+    assert_int_equal(count(&f, PLAN_HOST_FAIL), 0);
+    assert_int_equal(f.out.next_due_ms, NOW - 1000 + PLAN_FAIL_AFTER_MS);
+    f.hosts[0].down_since_ms = NOW - PLAN_FAIL_AFTER_MS;
     run(&f);
     assert_int_equal(count(&f, PLAN_HOST_FAIL), 1);
     assert_string_equal(nth(&f, PLAN_HOST_FAIL, 0)->host, "h1");
