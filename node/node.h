@@ -79,6 +79,7 @@ struct node_config
      * "webhook:URL" or "" (none), and its calls running at once. */
     char actuator[1024];
     unsigned actuator_max;
+    bool orchestrator; /* the leader runs node/orchestrator.c (default) */
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then

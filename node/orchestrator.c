@@ -1266,7 +1266,7 @@ void node__orch_tick(struct node *n, uint64_t now_ms, bool leader)
     struct node_orch *o = &n->orch;
     int64_t now = (int64_t)now_ms;
 
-    if (!leader) {
+    if (!leader || !n->config.orchestrator) {
         if (o->leader) {
             LOG(LOG_LEVEL_INFO,
                 "orchestrator: no longer the leader: actuator calls "
