@@ -1190,6 +1190,22 @@ static void shadow_drive(struct ctx *c, const struct plan_shadow *sh)
     }
 }
 
+/* How many failure domains (rack, zone, psu, switch) hosts @a and @b
+ * share. */
+static int shared_domains(const struct ctx *c, int a, int b)
+{
+    int n = 0;
+
+    for (int s = PLAN_SPREAD_RACK; s < PLAN_SPREAD_COUNT; s++) {
+        const char *da = c->in->hosts[a].domain[s];
+        n += da[0] != '\0' && strcmp(da, c->in->hosts[b].domain[s]) == 0;
+    }
+    return n;
+}
+
+/* A shadow's host: not in the workload's host's domain of its cohort's
+ * spread kind (else not its host); then sharing as few failure domains
+ * with it as there are; then as any target. */
 static int shadow_target(const struct ctx *c, size_t w)
 {
     const struct plan_input *in = c->in;
@@ -1197,6 +1213,7 @@ static int shadow_target(const struct ctx *c, size_t w)
     int wh = c->w_host[w];
     int spread = PLAN_SPREAD_HOST;
     int best = -1;
+    int best_shared = 0;
 
     if (wl->cohort >= 0 && (size_t)wl->cohort < in->n_cohorts &&
         in->cohorts[wl->cohort].spread > PLAN_SPREAD_HOST &&
@@ -1205,6 +1222,7 @@ static int shadow_target(const struct ctx *c, size_t w)
     }
     for (size_t h = 0; h < in->n_hosts; h++) {
         const char *dom = in->hosts[h].domain[spread];
+        int shared;
         if ((int)h == wh || !host_usable(c, &in->hosts[h]) ||
             !fits(host_free(c, h), wl->demand)) {
             continue;
@@ -1213,8 +1231,11 @@ static int shadow_target(const struct ctx *c, size_t w)
             strcmp(dom, in->hosts[wh].domain[spread]) == 0) {
             continue;
         }
-        if (best < 0 || rank(c, (int)h, true, best, true) < 0) {
+        shared = shared_domains(c, (int)h, wh);
+        if (best < 0 || shared < best_shared ||
+            (shared == best_shared && rank(c, (int)h, true, best, true) < 0)) {
             best = (int)h;
+            best_shared = shared;
         }
     }
     return best;

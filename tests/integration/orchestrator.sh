@@ -3,9 +3,10 @@
 # fleet (6 hosts, 12 workloads, one agent per host).  A score set by hand
 # past the migrate threshold moves every workload off its host through
 # workflows that end done, each instance running on its new host at its
-# claim's epoch; kill -9 of a host's agent and instances fails its
-# workloads over (claims moved, instances running elsewhere) and the host
-# ends failed; a leader killed in the middle of a workflow leaves it ended
+# claim's epoch; a score past the provision threshold gives a host's
+# workloads warm shadows elsewhere; kill -9 of that host's agent and
+# instances fails its workloads over to their shadows (claims moved,
+# instances running there), the host ends failed and is remediated; a leader killed in the middle of a workflow leaves it ended
 # exactly once, its claim consistent with how it ended; the demo
 # actuator's log shows no two instances of a workload active at once.
 set -euo pipefail
@@ -81,9 +82,33 @@ jq -e '.orchestrator.proactive >= 1 and .orchestrator.workflows_started >= 1' <<
     fail "status does not count the moves: $(jq -c .orchestrator <<<"$st")"
 log "$H1 evacuated: $(jq -c '[.[] | {workload, to, state}]' <<<"$out")"
 
-# ---- reactive: kill -9 a host's agent and its instances ------------------
+# ---- shadows: a score past the provision threshold, below migrate -------
 H2=$(claims | awk -v h="$H1" '$2 != h {print $2}' | sort | uniq -c | sort -rn | awk 'NR == 1 {print $2}')
 failed=$(claims | awk -v h="$H2" '$2 == h {print $1}' | paste -sd' ')
+aug "$ALL" score set "$H2" 0.6 >/dev/null
+# every_shadow_warm: each workload of $H2 has a warm shadow elsewhere.
+every_shadow_warm()
+{
+    local sl w
+    sl=$(aug "$ALL" shadow list -o json)
+    for w in $failed; do
+        jq -e --arg w "$w" --arg h "$H2" 'any(.[]; .workload == $w and .host != $h and .state == "warm")' <<<"$sl" >/dev/null || return 1
+    done
+}
+wait_until 30 "every workload of $H2 ($failed) has a warm shadow" every_shadow_warm
+shadows=$(aug "$ALL" shadow list -o json)
+for w in $failed; do
+    sh=$(jq -r --arg w "$w" '.[] | select(.workload == $w and .state == "warm") | .host' <<<"$shadows")
+    # Another rack (PSU, switch) than its host's: host-rR-H.
+    [ "${sh%-*}" != "${H2%-*}" ] || fail "$w's shadow on $sh shares $H2's rack"
+    # The demo actuator runs the warm instance there.
+    [ -f "$DEMO/instances/$w@$sh" ] || fail "no warm instance of $w on $sh"
+done
+[ "$(aug "$ALL" claim list --host "$H2" -o json | jq '[.[] | select(.kind == "active")] | length')" = "$(wc -w <<<"$failed")" ] ||
+    fail "a score of 0.6 moved workloads off $H2"
+log "$H2 at 0.6: warm shadows $(jq -c '[.[] | {workload, host, state}]' <<<"$shadows")"
+
+# ---- reactive: kill -9 a host's agent and its instances ------------------
 log "kill -9 $H2's agent and instances ($failed)"
 before=$(aug "$ALL" workflow list -o json | jq length)
 kill -KILL "$(cat "$DEMO/agents/$H2.pid")"
@@ -96,13 +121,15 @@ wait_until 30 "$H2 is marked failed" bash -c "[ \"\$('$AUGUR' --endpoints '$ALL'
 wait_until 60 "the failovers end" no_workflow_in_flight
 out=$(aug "$ALL" workflow list -o json | jq --argjson n "$before" '.[$n:]')
 for w in $failed; do
-    jq -e --arg w "$w" --arg h "$H2" 'any(.[]; .workload == $w and .from == $h and .reason == "failed" and .state == "done")' <<<"$out" >/dev/null ||
-        fail "no failover of $w from $H2 that ended done: $out"
+    sh=$(jq -r --arg w "$w" '.[] | select(.workload == $w and .state == "warm") | .host' <<<"$shadows")
+    jq -e --arg w "$w" --arg h "$H2" --arg sh "$sh" 'any(.[]; .workload == $w and .from == $h and .to == $sh and .reason == "failed" and .strategy == "standby" and .state == "done")' <<<"$out" >/dev/null ||
+        fail "no failover of $w from $H2 to its shadow on $sh that ended done: $out"
 done
 wait_until 30 "$H2 handed to remediation" grep -q '"action":"remediate","workload":"","host":"'"$H2"'"' "$DEMO/actions.log"
 log "$H2 failed over: $(jq -c '[.[] | {workload, to, state}]' <<<"$out")"
 
 # ---- a leader killed in the middle of a workflow -------------------------
+aug "$ALL" score set "$H2" 0 >/dev/null
 read -r W WH _ < <(claims | head -n1)
 TO=""
 for h in $HOSTS; do

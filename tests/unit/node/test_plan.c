@@ -656,6 +656,29 @@ static void shadows_are_provisioned_within_budget(void **state)
     fleet_close(&f);
 }
 
+/* A shadow goes where it shares the fewest failure domains with its
+ * workload's host, before lower p or more room. */
+static void shadow_avoids_the_hosts_rack(void **state)
+{
+    struct fleet f;
+
+    (void)state;
+    fleet_init(&f);
+    host_add(&f, "h1", 0.6);
+    host_add(&f, "same-rack", 0.0);
+    host_add(&f, "other-rack", 0.2)->used.cpu = 8;
+    snprintf(f.hosts[0].domain[PLAN_SPREAD_RACK], PLAN_ID_SIZE, "r1");
+    snprintf(f.hosts[1].domain[PLAN_SPREAD_RACK], PLAN_ID_SIZE, "r1");
+    snprintf(f.hosts[2].domain[PLAN_SPREAD_RACK], PLAN_ID_SIZE, "r2");
+    snprintf(f.hosts[0].domain[PLAN_SPREAD_PSU], PLAN_ID_SIZE, "psu1");
+    snprintf(f.hosts[1].domain[PLAN_SPREAD_PSU], PLAN_ID_SIZE, "psu1");
+    snprintf(f.hosts[2].domain[PLAN_SPREAD_PSU], PLAN_ID_SIZE, "psu2");
+    wl_add(&f, "a", "h1", 1);
+    run(&f);
+    assert_string_equal(nth(&f, PLAN_SHADOW_PROVISION, 0)->host, "other-rack");
+    fleet_close(&f);
+}
+
 /* Provisioned: warm with what the actuator reported; probes report only
  * changes that matter. */
 static void shadow_turns_warm_and_is_probed(void **state)
@@ -940,6 +963,7 @@ int main(void)
         cmocka_unit_test(proactive_prefers_a_warm_shadow),
         cmocka_unit_test(broken_spread_is_rebalanced),
         cmocka_unit_test(shadows_are_provisioned_within_budget),
+        cmocka_unit_test(shadow_avoids_the_hosts_rack),
         cmocka_unit_test(shadow_turns_warm_and_is_probed),
         cmocka_unit_test(shadow_is_released_when_its_reason_goes),
         cmocka_unit_test(pending_step_is_started),
