@@ -168,6 +168,10 @@ static bool seen(struct node_orch *o, const char *key, int64_t now)
         now < o->seen_at[slot] + NODE_ORCH_RESEND_MS) {
         return true;
     }
+    /* Proposed before and still not applied (say, refused): proposed
+     * again, but logged at debug, not once a second at info. */
+    o->repeat =
+        o->seen_key[slot] == h && now < o->seen_at[slot] + NODE_ORCH_REPEAT_MS;
     o->seen_key[slot] = h;
     o->seen_at[slot] = now;
     return false;
@@ -850,9 +854,9 @@ static void call_send(struct node *n,
 
 /* ---- executing decisions ---------------------------------------------- */
 
-static void log_create(const struct plan_decision *d)
+static void log_create(const struct plan_decision *d, bool repeat)
 {
-    LOG(LOG_LEVEL_INFO,
+    LOG(repeat ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
         "orchestrator: %s %s: %s -> %s, reason %s, strategy %s, p %.2f%s%s",
         d->reason == PLAN_REASON_FAILED ? "failover of" : "workflow for",
         d->workload, d->from, d->to, plan_reason_name(d->reason),
@@ -872,7 +876,8 @@ static void execute(struct node *n,
 
     switch (d->kind) {
         case PLAN_WORKFLOW_CREATE:
-            snprintf(key, sizeof key, "create|%s", d->workload);
+            snprintf(key, sizeof key, "create|%s|%s|%d", d->workload, d->to,
+                     d->reason);
             if (seen(o, key, now)) {
                 return;
             }
@@ -888,7 +893,10 @@ static void execute(struct node *n,
             cmd->u.workflow.notify = d->notify;
             cmd->u.workflow.hold = !d->approved;
             node__propose_own(n);
-            log_create(d);
+            log_create(d, o->repeat);
+            if (o->repeat) {
+                return;
+            }
             o->workflows_started++;
             o->failovers += d->reason == PLAN_REASON_FAILED;
             o->proactive += d->reason == PLAN_REASON_PREDICTED ||
@@ -948,7 +956,7 @@ static void execute(struct node *n,
             cmd->op = STORE_OP_WORKFLOW_CANCEL;
             cmd->u.workflow.id = d->workflow;
             node__propose_own(n);
-            LOG(LOG_LEVEL_INFO,
+            LOG(o->repeat ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
                 "orchestrator: cancel workflow %" PRIu64
                 " of %s: its host is down, a failover replaces it",
                 d->workflow, d->workload);
@@ -1026,7 +1034,7 @@ static void execute(struct node *n,
             cmd->u.lease.expect = STORE_STATE_UNREACHABLE;
             cmd->u.lease.state = STORE_STATE_FAILED;
             node__propose_own(n);
-            LOG(LOG_LEVEL_INFO,
+            LOG(o->repeat ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
                 "orchestrator: host %s marked failed: unreachable and "
                 "holding no claims",
                 d->host);
@@ -1069,8 +1077,8 @@ static void execute(struct node *n,
                  sizeof cmd->u.shadow.workload);
             copy(cmd->u.shadow.host, d->host, sizeof cmd->u.shadow.host);
             node__propose_own(n);
-            o->shadows_provisioned++;
-            LOG(LOG_LEVEL_INFO,
+            o->shadows_provisioned += !o->repeat;
+            LOG(o->repeat ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
                 "orchestrator: shadow of %s provisioned on %s (it runs on "
                 "%s)",
                 d->workload, d->host, d->from);
@@ -1108,8 +1116,9 @@ static void execute(struct node *n,
             copy(cmd->u.shadow.host, d->host, sizeof cmd->u.shadow.host);
             cmd->u.shadow.epoch = d->epoch;
             node__propose_own(n);
-            LOG(LOG_LEVEL_INFO, "orchestrator: shadow of %s on %s released",
-                d->workload, d->host);
+            LOG(o->repeat ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+                "orchestrator: shadow of %s on %s released", d->workload,
+                d->host);
             return;
         default:
             return;

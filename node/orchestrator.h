@@ -19,6 +19,9 @@
  * compare-and-set makes harmless). */
 #define NODE_ORCH_SEEN_SLOTS 4096
 #define NODE_ORCH_RESEND_MS 1000
+/* A proposal made again within this long of the last one is logged at
+ * debug: it was refused or lost, the first one said it at info. */
+#define NODE_ORCH_REPEAT_MS 60000
 /* Actuator calls remembered (running or answered) at most. */
 #define NODE_ORCH_CALLS_MAX 4096
 /* Workflows under the rate limit remembered from the last minute. */
@@ -83,6 +86,7 @@ struct node_orch
     size_t n_notices, cap_notices;
     uint64_t *seen_key;
     int64_t *seen_at;
+    bool repeat; /* the last key seen() let through was proposed before */
     /* A round's input, kept between rounds to reuse the memory. */
     struct plan_host *in_hosts;
     size_t n_in_hosts, cap_in_hosts;
