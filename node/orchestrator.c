@@ -352,6 +352,22 @@ static struct node_orch_host *host_mem_find(struct node_orch *o, const char *id)
     return bsearch(&k, o->hosts, o->n_hosts, sizeof *o->hosts, host_mem_cmp);
 }
 
+static int in_host_cmp(const void *key, const void *elem)
+{
+    const struct plan_host *h = elem;
+    return strcmp(key, h->id);
+}
+
+/* A resource of this round by id (the store walks them in id order). */
+static const struct plan_host *in_host_find(struct node_orch *o, const char *id)
+{
+    if (id[0] == '\0' || o->n_in_hosts == 0) {
+        return NULL;
+    }
+    return bsearch(id, o->in_hosts, o->n_in_hosts, sizeof *o->in_hosts,
+                   in_host_cmp);
+}
+
 /* The hosts as the store has them, with this leader's memory of when
  * each came back and its failure domains. */
 static int read_hosts(struct node *n, int64_t now)
@@ -408,6 +424,22 @@ static int read_hosts(struct node *n, int64_t now)
         h->back_at_ms = m->back_at_ms;
         h->down_since_ms = m->down_since_ms;
         h->state = host_state(h->state);
+    }
+    /* A host's risk as a target: its own p with that of the PSU and the
+     * switch it depends on (the resources named by those domains). */
+    for (size_t i = 0; i < o->n_in_hosts; i++) {
+        struct plan_host *h = &o->in_hosts[i];
+        double keep = 1.0 - h->p;
+        if (!h->is_host) {
+            continue;
+        }
+        for (int sp = PLAN_SPREAD_PSU; sp <= PLAN_SPREAD_SWITCH; sp++) {
+            const struct plan_host *up = in_host_find(o, h->domain[sp]);
+            if (up != NULL && up != h) {
+                keep *= 1.0 - up->p;
+            }
+        }
+        h->risk = 1.0 - keep;
     }
     /* The store walks resources in id order: @mem is sorted. */
     qsort(mem, o->n_in_hosts, sizeof *mem, host_mem_cmp);
@@ -725,6 +757,20 @@ static int64_t last_move(void *arg, const char *workload)
         return 0;
     }
     return at;
+}
+
+static double what_if(void *arg,
+                      const char *cohort,
+                      const char *workload,
+                      const char *host)
+{
+    struct node *n = arg;
+    struct store_cohort_eval ev;
+
+    if (store_cohort_evaluate(n->store, cohort, workload, host, &ev) != 0) {
+        return -1.0;
+    }
+    return ev.resilience;
 }
 
 static void policy_to_plan(const struct store_policy *s, struct plan_policy *p)
@@ -1251,6 +1297,11 @@ static void orch_round(struct node *n, int64_t now)
     in.n_cohorts = o->n_in_co;
     in.remediated = remediated;
     in.last_move = last_move;
+    /* What-ifs cost a resilience evaluation each: once a second. */
+    if (now >= o->next_what_if_ms) {
+        in.what_if = what_if;
+        o->next_what_if_ms = now + NODE_ORCH_WHAT_IF_MS;
+    }
     in.arg = n;
     rv = plan_run(&in, &o->out);
     if (rv != 0) {

@@ -31,6 +31,8 @@
 #define NODE_ORCH_KICK_MS 5
 /* A round runs at least this often while leader, whatever the store. */
 #define NODE_ORCH_IDLE_MS 500
+/* Rebalances of weak cohorts by the store's what-ifs, this often. */
+#define NODE_ORCH_WHAT_IF_MS 1000
 /* Failure domains are read again this often (edges and labels change
  * rarely, and a round must stay cheap). */
 #define NODE_ORCH_DOMAINS_MS 5000
@@ -74,6 +76,7 @@ struct node_orch
     uint64_t last_rev;
     int64_t next_round_ms;
     int64_t next_domains_ms;
+    int64_t next_what_if_ms;
     /* This leader's memory. */
     struct node_orch_call **calls;
     size_t n_calls;

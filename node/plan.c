@@ -243,12 +243,17 @@ static bool in_host_cooldown(const struct ctx *c, const struct plan_host *h)
                h->back_at_ms + (int64_t)(in->policy.host_cooldown_s * 1000);
 }
 
+static double risk(const struct plan_host *h)
+{
+    return h->risk > h->p ? h->risk : h->p;
+}
+
 /* A host new work may be placed on. */
 static bool host_usable(const struct ctx *c, const struct plan_host *h)
 {
     const struct plan_policy *p = &c->in->policy;
     return h->is_host && h->state == PLAN_HOST_ACTIVE &&
-           h->p < p->migrate_threshold - p->hysteresis &&
+           risk(h) < p->migrate_threshold - p->hysteresis &&
            !in_host_cooldown(c, h);
 }
 
@@ -327,8 +332,8 @@ static int rank(const struct ctx *c, int a, bool sa, int b, bool sb)
     if (sa != sb) {
         return sa ? -1 : 1;
     }
-    if (ha->p != hb->p) {
-        return ha->p < hb->p ? -1 : 1;
+    if (risk(ha) != risk(hb)) {
+        return risk(ha) < risk(hb) ? -1 : 1;
     }
     if (fa.cpu != fb.cpu) {
         return fa.cpu > fb.cpu ? -1 : 1;
@@ -944,6 +949,55 @@ static bool shares_domain(const struct ctx *c, size_t w)
     return h >= 0 && !keeps_spread(c, w, h);
 }
 
+/* Whether @w moved within its cooldown. */
+static bool cooling(const struct ctx *c, size_t w)
+{
+    const struct plan_input *in = c->in;
+    int64_t moved = in->workloads[w].last_move_ms;
+
+    if (in->last_move != NULL) {
+        moved = in->last_move(in->arg, in->workloads[w].id);
+    }
+    return moved != 0 &&
+           in->now_ms < moved + (int64_t)(in->policy.cooldown_s * 1000);
+}
+
+/* A weak cohort's member to move, by what-ifs: the move (each member to
+ * its best host, which keeps the spread) that raises the cohort's
+ * resilience most, by PLAN_WHAT_IF_GAIN at least; -1 when none does. */
+static int weak_pick_what_if(struct ctx *c, int co, int *to)
+{
+    const struct plan_input *in = c->in;
+    const struct plan_cohort *ch = &in->cohorts[co];
+    double need = ch->resilience + PLAN_WHAT_IF_GAIN;
+    double best = 0;
+    int pick = -1;
+
+    for (size_t k = 0; k < in->n_workloads; k++) {
+        size_t w = c->wl_by_id[k].idx;
+        bool kept;
+        double r;
+        int t;
+
+        if (in->workloads[w].cohort != co || c->w_host[w] < 0 ||
+            c->w_target[w] >= 0 || cooling(c, w)) {
+            continue;
+        }
+        t = best_host(c, w, &kept);
+        if (t < 0 || !kept) {
+            continue;
+        }
+        r = in->what_if(in->arg, ch->name, in->workloads[w].id,
+                        in->hosts[t].id);
+        if (r >= need && (pick < 0 || r > best)) {
+            best = r;
+            pick = (int)w;
+            *to = t;
+        }
+    }
+    return pick;
+}
+
 static void rebalance_cohort(struct ctx *c, int co)
 {
     const struct plan_input *in = c->in;
@@ -953,7 +1007,7 @@ static void rebalance_cohort(struct ctx *c, int co)
     bool broken = false;
     bool weak;
     bool kept;
-    int to;
+    int to = -1;
 
     if (c->cohort_flight[co] > 0) {
         return;
@@ -969,22 +1023,38 @@ static void rebalance_cohort(struct ctx *c, int co)
         broken = true;
         if (pick < 0 || wl->priority < in->workloads[pick].priority ||
             (wl->priority == in->workloads[pick].priority &&
-             in->hosts[c->w_host[w]].p > in->hosts[c->w_host[pick]].p)) {
+             risk(&in->hosts[c->w_host[w]]) >
+                 risk(&in->hosts[c->w_host[pick]]))) {
             pick = (int)w;
         }
     }
     weak = ch->has_eval && ch->resilience < ch->min_resilience;
-    if (!broken && weak) {
-        /* Resilience: the member on the riskiest host, unless a shadow
-         * already covers it. */
+    if (!broken && !weak) {
+        return;
+    }
+    if (!broken && in->what_if != NULL) {
+        /* Resilience, by the store's what-ifs: they see what the hosts
+         * share (a PSU, a switch), which the hosts' risk alone does not
+         * tell apart. */
+        pick = weak_pick_what_if(c, co, &to);
+        if (pick < 0 || !limits_allow(c, (size_t)pick, true, false)) {
+            return;
+        }
+        create(c, (size_t)pick, to, own_strategy(&in->workloads[pick]),
+               PLAN_REASON_REBALANCE, false, p->automatic);
+        return;
+    }
+    if (!broken) {
+        /* Resilience, by risk alone: the member on the riskiest host,
+         * unless a shadow already covers it. */
         for (size_t k = 0; k < in->n_workloads; k++) {
             size_t w = c->wl_by_id[k].idx;
             const struct plan_workload *wl = &in->workloads[w];
             if (wl->cohort != co || c->w_host[w] < 0) {
                 continue;
             }
-            if (pick < 0 ||
-                in->hosts[c->w_host[w]].p > in->hosts[c->w_host[pick]].p) {
+            if (pick < 0 || risk(&in->hosts[c->w_host[w]]) >
+                                risk(&in->hosts[c->w_host[pick]])) {
                 pick = (int)w;
             }
         }
@@ -999,8 +1069,8 @@ static void rebalance_cohort(struct ctx *c, int co)
     if (to < 0 || !kept) {
         return;
     }
-    if (!broken &&
-        in->hosts[to].p + p->hysteresis > in->hosts[c->w_host[pick]].p) {
+    if (!broken && risk(&in->hosts[to]) + p->hysteresis >
+                       risk(&in->hosts[c->w_host[pick]])) {
         return; /* no better host: moving would not help */
     }
     if (!limits_allow(c, (size_t)pick, true, true)) {
@@ -1276,7 +1346,9 @@ static void shadows(struct ctx *c)
         risky = h->p >= p->provision_threshold;
         if (wl->cohort >= 0 && (size_t)wl->cohort < in->n_cohorts) {
             const struct plan_cohort *ch = &in->cohorts[wl->cohort];
-            weak = ch->has_eval && ch->resilience < ch->min_resilience;
+            /* A cohort with a move under way waits for its effect. */
+            weak = ch->has_eval && ch->resilience < ch->min_resilience &&
+                   c->cohort_flight[wl->cohort] == 0;
         }
         if (!risky && !weak) {
             continue;

@@ -27,6 +27,8 @@
  * has been unreachable this long: an agent's blip of a lease or two must
  * not take a host out of service for good. */
 #define PLAN_FAIL_AFTER_MS 3000
+/* A rebalance must raise its cohort's resilience by this much at least. */
+#define PLAN_WHAT_IF_GAIN 0.01
 
 /* Host states, as far as the planner tells them apart. */
 enum plan_host_state
@@ -159,6 +161,9 @@ struct plan_host
     struct plan_capacity capacity;
     struct plan_capacity used; /* by active claims */
     double p;                  /* committed p_fail; 0 when none */
+    /* Its risk as a target: p combined with the committed p of what it
+     * depends on (its PSU, its switch); below @p it counts as @p. */
+    double risk;
     /* When the host last came back from unreachable or failed (this
      * leader's memory); 0 when unknown, which is not a cooldown. */
     int64_t back_at_ms;
@@ -276,6 +281,13 @@ struct plan_input
      * workloads a limit is checked for) instead of read from
      * plan_workload.last_move_ms. */
     int64_t (*last_move)(void *arg, const char *workload);
+    /* When set, a cohort below min_resilience is rebalanced by what-ifs:
+     * the resilience @cohort would have were @workload on @host (< 0:
+     * unknown).  Unset: by the hosts' risk alone. */
+    double (*what_if)(void *arg,
+                      const char *cohort,
+                      const char *workload,
+                      const char *host);
     void *arg;
 };
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # orchestrator: the leader's orchestrator with the demo actuator and a demo
-# fleet (6 hosts, 12 workloads, one agent per host).  A score set by hand
+# fleet (6 hosts, 12 workloads, one agent per host).  A cohort whose two
+# members share a PSU loses resilience when that PSU's score rises, and
+# the orchestrator moves one member to another rack.  A score set by hand
 # past the migrate threshold moves every workload off its host through
 # workflows that end done, each instance running on its new host at its
 # claim's epoch; a score past the provision threshold gives a host's
@@ -62,8 +64,35 @@ st=$(status_json "$(leader)")
 json_eq "$st" '.orchestrator.leader' true
 log "fleet: $(claims | awk '{print $2}' | sort | uniq -c | tr -s ' \n' ' ')"
 
+# ---- a cohort behind one risky PSU is rebalanced ------------------------
+# Two workloads on two hosts of rack r1 (one PSU, one switch): any one of
+# them running is enough (min-available 1), so the shared PSU is what
+# lowers the cohort's resilience, and moving one member to another rack is
+# what restores it.
+read -r CA CAH _ < <(claims | awk '$2 ~ /^host-r1-/' | head -n1)
+read -r CB CBH _ < <(claims | awk -v h="$CAH" '$2 ~ /^host-r1-/ && $2 != h' | head -n1)
+aug "$ALL" cohort create db --workloads "$CA,$CB" --spread host \
+    --min-available 1 --min-resilience 0.9 >/dev/null
+r0=$(aug "$ALL" cohort get db -o json | jq .resilience)
+aug "$ALL" score set psu-r1 0.5 >/dev/null
+r1=$(aug "$ALL" cohort get db -o json | jq .resilience)
+jq -en "$r1 < 0.9 and $r1 < $r0" >/dev/null ||
+    fail "cohort db's resilience did not drop below 0.9 with psu-r1 at 0.5: $r0 -> $r1"
+wait_until 30 "cohort db's resilience recovers" bash -c "'$AUGUR' --endpoints '$ALL' cohort get db -o json | jq -e '.resilience >= 0.9'"
+wait_until 30 "the rebalance ends" no_workflow_in_flight
+out=$(aug "$ALL" workflow list -o json)
+jq -e --arg a "$CA" --arg b "$CB" '[.[] | select(.reason == "rebalance")] | length == 1 and all(.state == "done" and (.workload == $a or .workload == $b) and (.to | startswith("host-r1-") | not))' <<<"$out" >/dev/null ||
+    fail "not one rebalance of $CA or $CB off rack r1 that ended done: $out"
+r2=$(aug "$ALL" cohort get db -o json | jq .resilience)
+wait_until 30 "every workload runs where its claim says" every_claim_running
+aug "$ALL" score set psu-r1 0 >/dev/null
+log "cohort db ($CA on $CAH, $CB on $CBH): resilience $r0, $r1 with psu-r1 at 0.5, $r2 after $(jq -c '.[] | select(.reason == "rebalance") | {workload, from, to}' <<<"$out")"
+
 # ---- proactive: a score past the migrate threshold evacuates the host ----
-H1=$(claims | awk '{print $2}' | sort | uniq -c | sort -rn | awk 'NR == 1 {print $2}')
+# Not the host the rebalanced member went to: it moved within its
+# cooldown and stays put (anti-flap).
+RBH=$(jq -r '.[] | select(.reason == "rebalance") | .to' <<<"$out")
+H1=$(claims | awk -v x="$RBH" '$2 != x {print $2}' | sort | uniq -c | sort -rn | awk 'NR == 1 {print $2}')
 moved=$(claims | awk -v h="$H1" '$2 == h {print $1}' | paste -sd' ')
 [ -n "$moved" ] || fail "no workload on $H1"
 log "score set $H1 0.95: $moved must move"
@@ -75,7 +104,7 @@ for w in $moved; do
     [ ! -e "$DEMO/instances/$w@$H1" ] || fail "$w's old instance on $H1 is still there"
 done
 out=$(aug "$ALL" workflow list -o json)
-jq -e --arg h "$H1" 'all(.[]; .reason == "predicted" and .from == $h)' <<<"$out" >/dev/null ||
+jq -e --arg h "$H1" '[.[] | select(.reason != "rebalance")] | all(.reason == "predicted" and .from == $h)' <<<"$out" >/dev/null ||
     fail "workflows other than predicted moves off $H1: $out"
 st=$(status_json "$(leader)")
 jq -e '.orchestrator.proactive >= 1 and .orchestrator.workflows_started >= 1' <<<"$st" >/dev/null ||

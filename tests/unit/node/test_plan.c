@@ -625,6 +625,59 @@ static void broken_spread_is_rebalanced(void **state)
     fleet_close(&f);
 }
 
+static double what_if_h3(void *arg,
+                         const char *cohort,
+                         const char *workload,
+                         const char *host)
+{
+    (void)arg;
+    (void)cohort;
+    (void)workload;
+    return strcmp(host, "h3") == 0 ? 0.99 : 0.5;
+}
+
+/* Two members behind one risky PSU: the cohort is weak though both hosts'
+ * own scores are 0.  The store's what-if finds the move that restores it,
+ * to a host behind another PSU (the risk of what a host depends on ranks
+ * targets too). */
+static void weak_cohort_is_rebalanced_by_what_if(void **state)
+{
+    struct fleet f;
+    const struct plan_decision *d;
+
+    (void)state;
+    fleet_init(&f);
+    host_add(&f, "h1", 0.0)->risk = 0.5;
+    host_add(&f, "h2", 0.0)->risk = 0.5;
+    host_add(&f, "h3", 0.1);
+    snprintf(f.co[0].name, sizeof f.co[0].name, "db");
+    f.co[0].spread = PLAN_SPREAD_HOST;
+    f.co[0].min_resilience = 0.9;
+    f.co[0].has_eval = true;
+    f.co[0].resilience = 0.5;
+    f.in.n_cohorts = 1;
+    wl_add(&f, "a", "h1", 2)->cohort = 0;
+    wl_add(&f, "b", "h2", 1)->cohort = 0;
+    f.in.what_if = what_if_h3;
+    f.in.policy.shadow_budget_cpu = 0; /* no shadows in the way */
+    run(&f);
+    assert_int_equal(count(&f, PLAN_WORKFLOW_CREATE), 1);
+    d = nth(&f, PLAN_WORKFLOW_CREATE, 0);
+    assert_string_equal(d->workload, "a");
+    assert_string_equal(d->to, "h3");
+    assert_int_equal(d->reason, PLAN_REASON_REBALANCE);
+    /* No move helps enough: nothing. */
+    f.co[0].resilience = 0.985;
+    run(&f);
+    assert_int_equal(count(&f, PLAN_WORKFLOW_CREATE), 0);
+    /* A member that moved within its cooldown stays. */
+    f.co[0].resilience = 0.5;
+    f.wl[0].last_move_ms = NOW - 1000;
+    run(&f);
+    assert_string_equal(nth(&f, PLAN_WORKFLOW_CREATE, 0)->workload, "b");
+    fleet_close(&f);
+}
+
 /* ---- shadows ---------------------------------------------------------- */
 
 /* Risky hosts' workloads get shadows in another domain, highest priority
@@ -962,6 +1015,7 @@ int main(void)
         cmocka_unit_test(draining_host_moves_with_notice),
         cmocka_unit_test(proactive_prefers_a_warm_shadow),
         cmocka_unit_test(broken_spread_is_rebalanced),
+        cmocka_unit_test(weak_cohort_is_rebalanced_by_what_if),
         cmocka_unit_test(shadows_are_provisioned_within_budget),
         cmocka_unit_test(shadow_avoids_the_hosts_rack),
         cmocka_unit_test(shadow_turns_warm_and_is_probed),
