@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # orchestrator: the leader's orchestrator with the demo actuator and a demo
 # fleet (6 hosts, 12 workloads, one agent per host).  A cohort whose two
-# members share a PSU loses resilience when that PSU's score rises, and
-# the orchestrator moves one member to another rack.  A score set by hand
-# past the migrate threshold moves every workload off its host through
+# members share a PSU loses resilience when that PSU's score rises, and the
+# orchestrator moves one member to another rack.  A score set by hand past
+# the migrate threshold moves every workload off its host through
 # workflows that end done, each instance running on its new host at its
-# claim's epoch; a score past the provision threshold gives a host's
-# workloads warm shadows elsewhere; kill -9 of that host's agent and
+# claim's epoch.  A score past the provision threshold gives a host's
+# workloads warm shadows in another rack; kill -9 of that host's agent and
 # instances fails its workloads over to their shadows (claims moved,
-# instances running there), the host ends failed and is remediated; a leader killed in the middle of a workflow leaves it ended
-# exactly once, its claim consistent with how it ended; the demo
-# actuator's log shows no two instances of a workload active at once.
+# instances running there), the host ends failed and is remediated.  A
+# leader killed in the middle of a workflow leaves it ended exactly once,
+# done by its successor.  A draining host's workloads move after a
+# prepare-shutdown notice.  The demo actuator's log shows no two instances
+# of a workload active at once.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -192,6 +194,21 @@ wait_until 60 "node $L is back" bash -c "'$AUGUR' --endpoints '$(ep "$L")' --sta
 wait_until 60 "node $L sees workflow $id done" bash -c "'$AUGUR' --endpoints '$(ep "$L")' --stale workflow get $id -o json | jq -e '.state == \"done\"'"
 wait_until 30 "every instance runs where its claim says" every_claim_running
 log "workflow $id ended once, done by the new leader: claim $(jq -c '{host, epoch}' <<<"$claim")"
+
+# ---- drain: an operator's draining host is emptied after a notice -------
+DH=$(claims | awk '{print $2}' | sort | uniq -c | sort -rn | awk 'NR == 1 {print $2}')
+drained=$(claims | awk -v h="$DH" '$2 == h {print $1}' | paste -sd' ')
+before=$(aug "$ALL" workflow list -o json | jq length)
+aug "$ALL" resource set-state "$DH" draining >/dev/null
+wait_until 60 "every workload off draining $DH" bash -c "[ \"\$('$AUGUR' --endpoints '$ALL' claim list --host $DH -o json | jq '[.[] | select(.kind == \"active\")] | length')\" = 0 ]"
+wait_until 60 "the drain's workflows end" no_workflow_in_flight
+out=$(aug "$ALL" workflow list -o json | jq --argjson n "$before" '.[$n:]')
+for w in $drained; do
+    jq -e --arg w "$w" --arg h "$DH" 'any(.[]; .workload == $w and .from == $h and .reason == "manual" and .state == "done" and .steps[0].name == "notify" and .steps[0].state == "done")' <<<"$out" >/dev/null ||
+        fail "no drain of $w from $DH through a notify step that ended done: $out"
+done
+wait_until 30 "every instance runs where its claim says" every_claim_running
+log "$DH drained ($drained): notify $(jq -c '[.[] | .steps[0].detail] | unique' <<<"$out")"
 
 # ---- the demo actuator's log: never two active instances at once --------
 out=$("$CHECK" "$DEMO/actions.log") || fail "check-log: $out"
