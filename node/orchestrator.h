@@ -37,7 +37,32 @@
  * rarely, and a round must stay cheap). */
 #define NODE_ORCH_DOMAINS_MS 5000
 
-struct node_orch_call;
+/* One actuator call of this leader: for a workflow's step (keyed by the
+ * workflow; one at a time) or a shadow (keyed by workload, host, epoch),
+ * or a remediation (not kept: freed when answered). */
+struct node_orch_call
+{
+    struct node *n;
+    bool shadow;
+    bool remediate;
+    uint64_t workflow;
+    unsigned step;
+    uint64_t attempt;
+    char workload[PLAN_ID_SIZE];
+    char host[PLAN_ID_SIZE];
+    uint64_t epoch;
+    int action;
+    int status; /* enum plan_call_status */
+    int outcome;
+    uint64_t attempts;
+    int64_t done_at;
+    int64_t owned_at;
+    char detail[PLAN_DETAIL_SIZE];
+    char state[32];
+    bool has_lag;
+    uint64_t lag_ms;
+    char drift[PLAN_DRIFT_SIZE];
+};
 
 struct node_orch_host
 {
@@ -113,5 +138,32 @@ struct node_orch
     uint64_t last_round_us;
     unsigned inflight; /* actuator calls running */
 };
+
+/* Shared by node/orchestrator.c and node/orchestrator_read.c. */
+struct node;
+struct store_policy;
+/* Read a round's input at @now: @pol and @in from the store and this
+ * leader's memory (@in's arrays are the orchestrator's, valid until the
+ * next read).  0, AUGUR_ENOMEM or the store's error (AUGUR_EIO). */
+int node__orch_read(struct node *n,
+                    int64_t now,
+                    struct store_policy *pol,
+                    struct plan_input *in);
+/* This leader's records: the call of workflow @id's current step, of a
+ * shadow, the notice workflow @id waits on, the memory of host @id; NULL
+ * when none. */
+struct node_orch_call *node__orch_call_of_workflow(struct node_orch *o,
+                                                   uint64_t id);
+struct node_orch_call *node__orch_call_of_shadow(struct node_orch *o,
+                                                 const char *workload,
+                                                 const char *host,
+                                                 uint64_t epoch);
+struct node_orch_notice *node__orch_notice_find(struct node_orch *o,
+                                                uint64_t id);
+struct node_orch_host *node__orch_host_find(struct node_orch *o,
+                                            const char *id);
+/* Grow *@arr (of @elem bytes each) to hold @need; false when out of
+ * memory. */
+bool node__orch_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
 #endif
