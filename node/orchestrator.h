@@ -70,6 +70,7 @@ struct node_orch_host
     int state;             /* enum store_state, as last seen */
     int64_t back_at_ms;    /* when it left unreachable or failed; 0 unknown */
     int64_t down_since_ms; /* when this leader saw it unreachable; 0: not */
+    bool held_claims;      /* seen down while holding active claims */
     bool remediated;       /* handed to the remediation hook */
     bool domains_read;
     char domain[PLAN_SPREAD_COUNT][PLAN_ID_SIZE];

@@ -88,7 +88,7 @@ static int in_host_cmp(const void *key, const void *elem)
 }
 
 /* A resource of this round by id (the store walks them in id order). */
-static const struct plan_host *in_host_find(struct node_orch *o, const char *id)
+static struct plan_host *in_host_find(struct node_orch *o, const char *id)
 {
     if (id[0] == '\0' || o->n_in_hosts == 0) {
         return NULL;
@@ -138,6 +138,9 @@ static int read_hosts(struct node *n, int64_t now)
             m->down_since_ms = 0;
         } else if (m->down_since_ms == 0) {
             m->down_since_ms = now; /* a new leader counts from now */
+        }
+        if (!state_down(h->state)) {
+            m->held_claims = false;
         }
         if (h->is_host && (domains || !m->domains_read)) {
             for (int s = PLAN_SPREAD_RACK; s < PLAN_SPREAD_COUNT; s++) {
@@ -521,6 +524,38 @@ static void policy_to_plan(const struct store_policy *s, struct plan_policy *p)
     p->shutdown_deadline_ms = s->shutdown_deadline_ms;
 }
 
+/* Remember the down hosts that hold active claims: once those are failed
+ * over, such a host is marked failed (an idle one is not). */
+static void note_held_claims(struct node_orch *o)
+{
+    for (size_t i = 0; i < o->n_in_hosts; i++) {
+        struct plan_host *h = &o->in_hosts[i];
+        struct node_orch_host *m = node__orch_host_find(o, h->id);
+        if (m != NULL) {
+            h->held_claims = m->held_claims;
+        }
+    }
+    for (size_t i = 0; i < o->n_in_wl; i++) {
+        const struct plan_workload *w = &o->in_wl[i];
+        struct plan_host *h;
+        struct node_orch_host *m;
+
+        if (!w->claimed) {
+            continue;
+        }
+        h = in_host_find(o, w->host);
+        if (h == NULL || (h->state != PLAN_HOST_UNREACHABLE &&
+                          h->state != PLAN_HOST_FAILED)) {
+            continue;
+        }
+        h->held_claims = true;
+        m = node__orch_host_find(o, h->id);
+        if (m != NULL) {
+            m->held_claims = true;
+        }
+    }
+}
+
 /* ---- the round's input, in one ----------------------------------------- */
 
 int node__orch_read(struct node *n,
@@ -541,6 +576,9 @@ int node__orch_read(struct node *n,
     if (rv == 0) {
         o->n_in_wl = 0;
         rv = store_workloads_each(n->store, collect_workload, o);
+    }
+    if (rv == 0) {
+        note_held_claims(o);
     }
     if (rv == 0) {
         rv = read_workflows(n, now);

@@ -154,6 +154,20 @@ static int own_strategy(const struct plan_workload *wl)
 
 /* ---- reactive: hosts that are gone ------------------------------------ */
 
+/* Whether a failover from @host is in flight (a new leader's sign that the
+ * host held claims when it went down). */
+static bool failover_from(const struct plan__ctx *c, const char *host)
+{
+    for (size_t i = 0; i < c->in->n_workflows; i++) {
+        const struct plan_workflow *wf = &c->in->workflows[i];
+        if (plan__wf_in_flight(wf) && wf->reason == PLAN_REASON_FAILED &&
+            strcmp(wf->from, host) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void reactive(struct plan__ctx *c)
 {
     const struct plan_input *in = c->in;
@@ -202,7 +216,8 @@ static void reactive(struct plan__ctx *c)
             create(c, w, to, PLAN_STRATEGY_LIVE, PLAN_REASON_FAILED, false,
                    true);
         }
-        if (!holds && ho->state == PLAN_HOST_UNREACHABLE) {
+        if (!holds && ho->state == PLAN_HOST_UNREACHABLE &&
+            (ho->held_claims || failover_from(c, ho->id))) {
             struct plan_decision *d;
             int64_t at = ho->down_since_ms + PLAN_FAIL_AFTER_MS;
             if (in->now_ms < at) {

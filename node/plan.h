@@ -23,9 +23,9 @@
 #define PLAN_RETRY_BACKOFF_MS 200
 #define PLAN_PROBE_MS 3000
 #define PLAN_LAG_DELTA_MS 1000
-/* An unreachable host that holds no claim is marked failed only after it
- * has been unreachable this long: an agent's blip of a lease or two must
- * not take a host out of service for good. */
+/* An unreachable host whose claims were failed over is marked failed only
+ * after it has been unreachable this long: an agent's blip of a lease or
+ * two must not take a host out of service for good. */
 #define PLAN_FAIL_AFTER_MS 3000
 /* A rebalance must raise its cohort's resilience by this much at least. */
 #define PLAN_WHAT_IF_GAIN 0.01
@@ -169,6 +169,11 @@ struct plan_host
     int64_t back_at_ms;
     /* Since when this leader has seen it unreachable (0: not). */
     int64_t down_since_ms;
+    /* This leader saw it down while it held active claims: once they are
+     * failed over it is marked failed.  A host that held nothing (an idle
+     * host whose agent stopped) stays unreachable until its agent is back
+     * or an operator decides. */
+    bool held_claims;
     /* Its failure domain per spread kind ("" when it has none). */
     char domain[PLAN_SPREAD_COUNT][PLAN_ID_SIZE];
 };

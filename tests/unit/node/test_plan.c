@@ -263,8 +263,9 @@ static bool remediated_h1(void *arg, const char *host)
     return strcmp(host, "h1") == 0;
 }
 
-/* An unreachable host that holds nothing any more is marked failed and
- * handed to remediation, once per leader, after PLAN_FAIL_AFTER_MS. */
+/* An unreachable host whose claims were failed over is marked failed and
+ * handed to remediation, once per leader, after PLAN_FAIL_AFTER_MS; an
+ * idle one is left unreachable. */
 static void empty_unreachable_host_is_failed_and_remediated_once(void **state)
 {
     struct fleet f;
@@ -274,7 +275,13 @@ static void empty_unreachable_host_is_failed_and_remediated_once(void **state)
     host_add(&f, "h1", 0)->state = PLAN_HOST_UNREACHABLE;
     host_add(&f, "h2", 0);
     wl_add(&f, "w", "h2", 1);
-    /* Not at once: its agent may be back after a blip. */
+    /* An idle host whose agent stopped: left unreachable. */
+    f.hosts[0].down_since_ms = NOW - 60000;
+    run(&f);
+    assert_int_equal(count(&f, PLAN_HOST_FAIL), 0);
+    /* Its claims were failed over: failed, but not at once (its agent may
+     * be back after a blip). */
+    f.hosts[0].held_claims = true;
     f.hosts[0].down_since_ms = NOW - 1000;
     run(&f);
     assert_int_equal(count(&f, PLAN_HOST_FAIL), 0);
