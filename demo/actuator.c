@@ -512,8 +512,16 @@ int main(int argc, char **argv)
         die(EXIT_BAD, "the request needs action, workload, host and epoch");
     }
     epoch = (uint64_t)epoch_in;
-    check_id("workload", w);
     check_id("host", h);
+    if (strcmp(action, "remediate") == 0 && w[0] == '\0') {
+        /* A host handed to remediation: about no workload (augurd sends
+         * it once a failed host holds nothing any more). */
+        log_action("remediate", w, h, epoch, NULL);
+        answer("remediated", NULL, -1, NULL);
+        json_decref(req);
+        return 0;
+    }
+    check_id("workload", w);
 
     /* One action per workload at a time. */
     snprintf(path, sizeof path, "%s/locks/%s", dir, w);

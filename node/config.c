@@ -148,7 +148,13 @@ static const char usage_actuator[] =
     "                            by default\n"
     "  --actuator-max N          actuator calls running at once (default "
     "64);\n"
-    "                            as many more may wait\n";
+    "                            as many more may wait\n"
+    "  --orchestrator on|off     as the leader, drive workflows, fail over "
+    "and\n"
+    "                            move workloads (default on; off leaves "
+    "every\n"
+    "                            workflow where it is, for tests and "
+    "maintenance)\n";
 
 /* The scoring options (the leader's, docs/PREDICTOR.md "Live scoring"). */
 static const char usage_scoring[] =
@@ -328,6 +334,9 @@ static int config_set(struct node_config *cfg,
     }
     if (strcmp(key, "member-reconcile") == 0) {
         return parse_switch(key, value, &cfg->member_reconcile, errmsg);
+    }
+    if (strcmp(key, "orchestrator") == 0) {
+        return parse_switch(key, value, &cfg->orchestrator, errmsg);
     }
     static const struct
     {
@@ -513,6 +522,7 @@ int node_config_parse(struct node_config *cfg,
     cfg->telemetry_ring = 4;
     cfg->telemetry_resources = 20000;
     cfg->actuator_max = 64;
+    cfg->orchestrator = true;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);
     }

@@ -283,6 +283,12 @@ int node_start(struct node *n, const struct node_config *cfg)
     if (rv != 0) {
         goto err_after_store_open;
     }
+    rv = node__orch_init(n);
+    if (rv != 0) {
+        snprintf(n->errmsg, sizeof n->errmsg, "orchestrator: %s",
+                 augur_strerror(rv));
+        goto err_after_scoring_init;
+    }
 
     rc.id = cfg->id;
     rc.raft_dir = raft_dir;
@@ -353,6 +359,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     uv_timer_init(&n->loop, &n->tick);
     n->tick.data = n;
     uv_timer_start(&n->tick, on_tick, TICK_MS, TICK_MS);
+    node__orch_start(n);
     uv_signal_init(&n->loop, &n->sigterm);
     uv_signal_init(&n->loop, &n->sigint);
     n->sigterm.data = n;
@@ -378,6 +385,7 @@ err_after_replica_init:
     replica_close(&n->replica, NULL);
     uv_run(&n->loop, UV_RUN_DEFAULT);
 err_after_scoring_init:
+    node__orch_close(n);
     node__scoring_close(n);
 err_after_store_open:
     store_close(n->store);
@@ -395,6 +403,7 @@ err:
 static void replica_closed(struct replica *r)
 {
     struct node *n = r->data;
+    node__orch_close(n);
     node__scoring_close(n);
     node__ingest_close(n);
     store_close(n->store);
@@ -421,6 +430,9 @@ void node_stop(struct node *n)
     uv_close((uv_handle_t *)&n->sigint, NULL);
     node__fail_waiters(n);
     node_uplink_close(&n->uplink);
+    /* The orchestrator's handle first: the actuator's last callbacks find
+     * it closed and ask for no round. */
+    node__orch_stop(n);
     /* Calls in flight end "cancelled"; their programs are killed. */
     actuator_close(n->actuator);
     n->actuator = NULL;

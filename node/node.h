@@ -12,6 +12,7 @@
 #include "api/server.h"
 #include "node/actuator.h"
 #include "node/notice.h"
+#include "node/orchestrator.h"
 #include "node/scoring.h"
 #include "node/telemetry.h"
 #include "node/uplink.h"
@@ -78,6 +79,7 @@ struct node_config
      * "webhook:URL" or "" (none), and its calls running at once. */
     char actuator[1024];
     unsigned actuator_max;
+    bool orchestrator; /* the leader runs node/orchestrator.c (default) */
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -141,6 +143,7 @@ struct node
     bool was_leader;
     struct node_membership membership;
     struct node_scoring scoring; /* the leader's live scoring */
+    struct node_orch orch;       /* the leader's orchestrator */
     /* The leader's telemetry and host leases (node/ingest.c); empty on a
      * follower.  No lease is declared expired before the grace time: a
      * new leader gives every host one full lease first. */
@@ -276,6 +279,22 @@ void node__predict(struct node *n, struct api_call *call);
 /* status's "scoring" entry (one key and its map): what the leader tracks
  * and has committed, the last round's time, the model of each kind. */
 void node__scoring_status_pack(struct node *n, msgpack_packer *pk);
+
+/* The leader's orchestrator (node/orchestrator.c, docs/ORCHESTRATOR.md).
+ * init allocates its memory (AUGUR_ENOMEM); start sets up its loop handle
+ * once everything else is; stop closes that handle and must come before
+ * the actuator is closed; close frees the rest, after the actuator.  The
+ * tick runs a round when the store moved or a timer is due, on the leader
+ * only, and forgets everything (cancelling its actuator calls) when
+ * leadership is lost; applied asks for a round soon after an apply.
+ * status_pack packs status's "orchestrator" entry (one key and its map). */
+int node__orch_init(struct node *n);
+void node__orch_start(struct node *n);
+void node__orch_stop(struct node *n);
+void node__orch_close(struct node *n);
+void node__orch_tick(struct node *n, uint64_t now_ms, bool leader);
+void node__orch_applied(struct node *n);
+void node__orch_status_pack(struct node *n, msgpack_packer *pk);
 
 /* Milliseconds since the epoch (wall clock): the leader's stamp. */
 uint64_t node__now_ms(void);

@@ -557,6 +557,7 @@ void node__on_applied(struct replica *r)
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
+    node__orch_applied(n);
 }
 
 /* ---- authentication and roles ----------------------------------------- */
@@ -706,7 +707,7 @@ void node__status(struct node *n, struct api_call *call)
         sodium_bin2hex(digest, sizeof digest, d, sizeof d);
     }
 
-    node__result_begin(n, &pk, digest[0] != '\0' ? 15 : 14);
+    node__result_begin(n, &pk, digest[0] != '\0' ? 16 : 15);
     node__pack_str(&pk, "node");
     msgpack_pack_uint64(&pk, n->config.id);
     node__pack_str(&pk, "state");
@@ -728,6 +729,7 @@ void node__status(struct node *n, struct api_call *call)
     node__members_fields_pack(n, &pk, "members");
     node__ingest_status_pack(n, &pk);
     node__scoring_status_pack(n, &pk);
+    node__orch_status_pack(n, &pk);
     {
         struct actuator_stats st;
         actuator_stats_get(n->actuator, &st);
@@ -975,6 +977,7 @@ void node__tick(struct node *n)
     (void)node__serving(n);
     node__membership_tick(n, now);
     node__scoring_tick(n, now, leader);
+    node__orch_tick(n, now, leader);
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }

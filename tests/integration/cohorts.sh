@@ -7,11 +7,13 @@
 # refused and changes nothing.  The policy round-trips and refuses unknown
 # keys and incoherent values; its lease_timeout_ms becomes every node's
 # host lease.  A score set by hand records until when it holds
-# (manual_until), which the leader's scoring respects.
+# (manual_until), which the leader's scoring respects.  The orchestrator is
+# off: it would rebalance the cohorts under test (tests/integration/
+# orchestrator.sh shows it doing so).
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
-cluster_start 3
+cluster_start 3 --orchestrator off
 ALL=$(eps)
 
 for h in h1 h2 h3; do

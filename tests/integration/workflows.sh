@@ -5,11 +5,13 @@
 # CLI; bad input changes nothing; after the leader is killed -9 its
 # successor shows the same workflows.  (The steps themselves are advanced by
 # the leader's orchestrator with the INTERNAL op workflow.advance, which no
-# client may call: the store's unit tests cover them.)
+# client may call: the store's unit tests cover them, tests/integration/
+# orchestrator.sh the orchestrator.  Here it is off, so that the workflows
+# stay where the CLI left them.)
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
-cluster_start 3
+cluster_start 3 --orchestrator off
 ALL=$(eps)
 
 aug "$ALL" resource add h1 --kind host --capacity cpu=16,mem_mb=16384 >/dev/null
