@@ -83,6 +83,7 @@ orch_agent_start()
     setsid "$ORCH_AGENT" run --resource "$h" --endpoints "$(all_eps)" \
         --no-smart --interval 1 >>"$ORCH_FLEET/agents/$h.log" 2>&1 </dev/null &
     echo $! >"$ORCH_FLEET/agents/$h.pid"
+    echo "$SECONDS" >"$ORCH_FLEET/agents/$h.started"
     # Not a job of this shell: its kill -9 is no news to print.
     disown $!
     rm -f "$ORCH_FLEET/down/$h"
@@ -220,7 +221,11 @@ orch_ops_loop()
                     '[.[] | select((.workload | startswith($w)) and (.host | startswith($h))) | .host] | unique | .[]' \
                     2>/dev/null)
             [ "${#held[@]}" = 0 ] || h=${held[$((RANDOM % ${#held[@]}))]}
-            if [ "$down" -lt "$ORCH_MAX_DOWN" ] && [ ! -f "$ORCH_FLEET/down/$h" ]; then
+            # Not a host whose agent has just started: the cluster must have
+            # heard from it, or its death would go unnoticed.
+            n=$(cat "$ORCH_FLEET/agents/$h.started" 2>/dev/null || echo 0)
+            if [ "$down" -lt "$ORCH_MAX_DOWN" ] && [ ! -f "$ORCH_FLEET/down/$h" ] &&
+                [ $((SECONDS - n)) -ge 3 ]; then
                 orch_host_kill "$h"
                 olog "host $h killed (agent and instances of $(grep -c . < <(orch_instance_files "$h")) workloads)"
             fi
