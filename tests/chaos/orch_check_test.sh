@@ -232,10 +232,12 @@ expect_violation workflows no_create
 
 # ---- (b) instances fenced by epoch
 new_case same_epoch
-act activate w1 h1 3 true
-act activate w1 h2 3 true
+act activate w1 h1 3 true 11
+act activate w1 h2 3 true 12
 run_check
 expect_violation instances same_epoch
+# demo/check-log, run on the same lines, finds it too (its "overlap").
+expect_violation instances check_log_overlap
 
 new_case stale_epoch_active_elsewhere
 act activate w1 h1 4 true
