@@ -505,25 +505,6 @@ static double what_if(void *arg,
     return ev.resilience;
 }
 
-static void policy_to_plan(const struct store_policy *s, struct plan_policy *p)
-{
-    memset(p, 0, sizeof *p);
-    p->migrate_threshold = s->migrate_threshold;
-    p->provision_threshold = s->provision_threshold;
-    p->hysteresis = s->hysteresis;
-    p->cooldown_s = s->cooldown_s;
-    p->host_cooldown_s = s->host_cooldown_s;
-    p->max_concurrent = s->max_concurrent;
-    p->max_concurrent_cohort = s->max_concurrent_cohort;
-    p->rate_per_min = s->rate_per_min;
-    p->shadow_budget_cpu = s->shadow_budget_cpu;
-    p->shadow_budget_mem_mb = s->shadow_budget_mem_mb;
-    p->automatic = s->automatic;
-    p->max_attempts = s->max_attempts;
-    p->keep_warm_s = s->keep_warm_s;
-    p->shutdown_deadline_ms = s->shutdown_deadline_ms;
-}
-
 /* Remember the down hosts that hold active claims: once those are failed
  * over, such a host is marked failed (an idle one is not). */
 static void note_held_claims(struct node_orch *o)
@@ -591,7 +572,7 @@ int node__orch_read(struct node *n,
     }
     memset(in, 0, sizeof *in);
     in->now_ms = now;
-    policy_to_plan(pol, &in->policy);
+    plan_policy_from_store(pol, &in->policy);
     in->hosts = o->in_hosts;
     in->n_hosts = o->n_in_hosts;
     in->workloads = o->in_wl;

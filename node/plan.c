@@ -7,24 +7,25 @@
 
 #include "common/error.h"
 #include "node/plan_int.h"
+#include "store/store.h"
 
-void plan_policy_defaults(struct plan_policy *p)
+void plan_policy_from_store(const struct store_policy *s, struct plan_policy *p)
 {
     memset(p, 0, sizeof *p);
-    p->migrate_threshold = 0.8;
-    p->provision_threshold = 0.5;
-    p->hysteresis = 0.1;
-    p->cooldown_s = 300;
-    p->host_cooldown_s = 600;
-    p->max_concurrent = 16;
-    p->max_concurrent_cohort = 1;
-    p->rate_per_min = 30;
-    p->shadow_budget_cpu = 64;
-    p->shadow_budget_mem_mb = 65536;
-    p->automatic = true;
-    p->max_attempts = 3;
-    p->keep_warm_s = 60;
-    p->shutdown_deadline_ms = 5000;
+    p->migrate_threshold = s->migrate_threshold;
+    p->provision_threshold = s->provision_threshold;
+    p->hysteresis = s->hysteresis;
+    p->cooldown_s = s->cooldown_s;
+    p->host_cooldown_s = s->host_cooldown_s;
+    p->max_concurrent = s->max_concurrent;
+    p->max_concurrent_cohort = s->max_concurrent_cohort;
+    p->rate_per_min = s->rate_per_min;
+    p->shadow_budget_cpu = s->shadow_budget_cpu;
+    p->shadow_budget_mem_mb = s->shadow_budget_mem_mb;
+    p->automatic = s->automatic;
+    p->max_attempts = s->max_attempts;
+    p->keep_warm_s = s->keep_warm_s;
+    p->shutdown_deadline_ms = s->shutdown_deadline_ms;
 }
 
 void plan_output_init(struct plan_output *out)

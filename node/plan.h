@@ -148,8 +148,11 @@ struct plan_policy
     uint64_t shutdown_deadline_ms;
 };
 
-/* docs/ORCHESTRATOR.md's defaults. */
-void plan_policy_defaults(struct plan_policy *p);
+/* The planner's policy from the store's (one source of the defaults:
+ * store_policy_defaults). */
+struct store_policy;
+void plan_policy_from_store(const struct store_policy *s,
+                            struct plan_policy *p);
 
 /* A resource.  Only resources of kind host are candidates (@is_host); the
  * others may still hold claims. */

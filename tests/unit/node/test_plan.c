@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "node/plan.h"
+#include "store/store.h"
 
 #define NOW 1000000000
 #define MAX_HOSTS 16
@@ -32,9 +33,12 @@ struct fleet
 
 static void fleet_init(struct fleet *f)
 {
+    struct store_policy pol;
+
     memset(f, 0, sizeof *f);
     f->in.now_ms = NOW;
-    plan_policy_defaults(&f->in.policy);
+    store_policy_defaults(&pol);
+    plan_policy_from_store(&pol, &f->in.policy);
     f->in.hosts = f->hosts;
     f->in.workloads = f->wl;
     f->in.workflows = f->wf;
