@@ -100,15 +100,22 @@ orch_instance_files()
 }
 
 # Kill host H as a crash would: its agent and its instances, kill -9.
+# Each instance killed is logged in actions.log as a "kill" (as
+# deploy/local-cluster crash-host does): the checkers see it end.
 orch_host_kill()
 {
-    local h=$1 f pid
+    local h=$1 f pid port epoch active w
     pid=$(cat "$ORCH_FLEET/agents/$h.pid" 2>/dev/null || true)
     [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
     while read -r f; do
         [ -n "$f" ] || continue
-        pid=$(cut -d' ' -f1 "$f" 2>/dev/null || true)
-        [[ $pid =~ ^[0-9]+$ ]] && kill -KILL "$pid" 2>/dev/null || true
+        read -r pid port epoch active <"$f" 2>/dev/null || continue
+        [[ $pid =~ ^[0-9]+$ ]] && [[ $epoch =~ ^[0-9]+$ ]] || continue
+        kill -KILL "$pid" 2>/dev/null || continue
+        w=${f##*/}
+        w=${w%@*}
+        printf '{"t_ms":%s,"action":"kill","workload":"%s","host":"%s","epoch":%s,"pid":%s,"port":0,"active":false}\n' \
+            "$(($(date +%s%N) / 1000000))" "$w" "$h" "$epoch" "$pid" >>"$ORCH_DEMO/actions.log"
     done < <(orch_instance_files "$h")
     echo "$SECONDS" >"$ORCH_FLEET/down/$h"
 }

@@ -290,6 +290,19 @@ claims '[{"workload":"w1","host":"h2","epoch":2}]'
 run_check
 expect_violation final claim_mismatch
 
+# A harness's "kill" (an instance died) ends it, and is no action: an old
+# epoch there is not stale.
+new_case harness_kill
+act activate w1 h1 1 true 101
+act start w1 h2 2 false 201
+act activate w1 h2 2 true 201
+act kill w1 h1 1 false 101
+claims '[{"workload":"w1","host":"h2","epoch":2}]'
+run_check
+expect_valid
+[ "$(sed '$d' <<<"$OUT" | jq -c '.actions.check_log.valid')" = true ] ||
+    bad "demo/check-log takes the kill line as an observation too"
+
 # ---- (c) limits
 new_case max_concurrent
 ev policy.set '{"key":"max_concurrent","value":"2"}'
