@@ -205,9 +205,12 @@ orch_ops_loop()
                 # A burst, past max_concurrent: the store must refuse
                 # (EBUSY) what the limit does not allow.
                 for ((n = 0; n < ORCH_MAX_CONCURRENT + 2; n++)); do
-                    orch_op_migrate "$(orch_workload $((RANDOM % FLEET_WORKLOADS + 1)))"
+                    orch_op_migrate "$(orch_workload $((RANDOM % FLEET_WORKLOADS + 1)))" \
+                        "$(orch_host $((RANDOM % FLEET_HOSTS + 1)))"
                 done
-            elif [ $((RANDOM % 2)) = 0 ]; then
+            elif [ $((RANDOM % 4)) = 0 ]; then
+                # The cluster picks: the clients' hosts (their capacity is
+                # vast) as often as not.
                 orch_op_migrate "$w"
             else
                 orch_op_migrate "$w" "$h"
