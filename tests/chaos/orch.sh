@@ -46,8 +46,7 @@ orch_init()
 
 olog() { printf '[%s] %s\n' "$(date +%H:%M:%S.%N | cut -c1-12)" "$*" >>"$ORCH_LOG"; }
 
-# ocli ARGS...: the CLI against every node, bounded; output to the ops log
-# unless captured.
+# ocli ARGS...: the CLI against every node, bounded in time.
 ocli() { timeout 15 "$AUGUR" --endpoints "$(all_eps)" --timeout 5 "$@"; }
 
 # The fleet's names: a prefix of its own, so that the clients' final event
