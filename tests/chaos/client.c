@@ -108,6 +108,26 @@ static void host_name(const struct config *cfg, unsigned i, char *out, size_t n)
     snprintf(out, n, "%s-h%u", cfg->prefix, i + 1);
 }
 
+/* Whether @w is one of the run's workloads (PREFIX-wN).  Other workloads'
+ * claims (a demo fleet's, tests/chaos/run --orchestrator) are not the
+ * clients' to account for. */
+static bool own_workload(const struct config *cfg, const char *w)
+{
+    size_t n = strlen(cfg->prefix);
+    const char *d = w + n + 2;
+
+    if (strncmp(w, cfg->prefix, n) != 0 || w[n] != '-' || w[n + 1] != 'w' ||
+        *d == '\0') {
+        return false;
+    }
+    for (; *d != '\0'; d++) {
+        if (*d < '0' || *d > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Append one line (with its newline) in one write. */
 static void emit(int fd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -486,7 +506,8 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 
 /* Digest of a node's state as a stale reader sees it: its whole event log
  * (every change with its revision, time and result) and every claim of the
- * run.  Writes the claim events to @fd when @fd >= 0. */
+ * run.  Writes the claim events of the run's workloads to @fd when
+ * @fd >= 0. */
 static int node_digest(struct augur_client *c,
                        const struct config *cfg,
                        uint64_t *digest,
@@ -544,7 +565,8 @@ static int node_digest(struct augur_client *c,
                 augur_map_u64(e, "rev", &rev) == 0 &&
                 augur_map_str(data, "workload", wl, sizeof wl) == 0 &&
                 augur_map_str(data, "host", host, sizeof host) == 0 &&
-                augur_map_u64(data, "epoch", &epoch) == 0) {
+                augur_map_u64(data, "epoch", &epoch) == 0 &&
+                own_workload(cfg, wl)) {
                 emit(fd,
                      "{\"type\":\"event\",\"rev\":%" PRIu64
                      ",\"op\":\"%s\",\"workload\":\"%s\",\"host\":\"%s\","
