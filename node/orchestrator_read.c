@@ -123,12 +123,18 @@ static int read_hosts(struct node *n, int64_t now)
         if (old != NULL) {
             *m = *old;
             if (state_down(old->state) && !state_down(h->state)) {
-                m->back_at_ms = now;
+                /* Back by itself (its agent reports again): it may flap,
+                 * so it waits out the host cooldown.  Back from failed:
+                 * an operator repaired it and said so, which clears the
+                 * cooldown (as a resource cleanup clears Pacemaker's
+                 * fail count), and rebalancing may use it at once. */
+                bool by_itself = old->state == STORE_STATE_UNREACHABLE;
+                m->back_at_ms = by_itself ? now : 0;
                 m->remediated = false;
-                LOG(LOG_LEVEL_INFO,
-                    "orchestrator: host %s is back (%s): no new workloads "
-                    "for its host cooldown",
-                    h->id, store_state_name(h->state));
+                LOG(LOG_LEVEL_INFO, "orchestrator: host %s is back (%s)%s",
+                    h->id, store_state_name(h->state),
+                    by_itself ? ": no new workloads for its host cooldown"
+                              : " after an operator's repair");
             }
         } else {
             copy(m->id, h->id, sizeof m->id);
