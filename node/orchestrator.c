@@ -214,9 +214,9 @@ static void orch_forget(struct node *n)
     if (o->seen_key != NULL) {
         memset(o->seen_key, 0, NODE_ORCH_SEEN_SLOTS * sizeof *o->seen_key);
     }
-    o->last_rev = 0;
+    o->last_version = 0;
     o->next_round_ms = 0;
-    o->next_domains_ms = 0;
+    o->not_before_ms = 0;
     o->inflight = 0;
 }
 
@@ -717,6 +717,23 @@ static void gc(struct node *n, int64_t now)
     o->n_notices = k;
 }
 
+/* Whether the round's input holds work that timers drive. */
+static bool orch_busy(const struct plan_input *in)
+{
+    if (in->n_workflows > 0 || in->n_shadows > 0 || in->n_cohorts > 0) {
+        return true;
+    }
+    for (size_t i = 0; i < in->n_hosts; i++) {
+        const struct plan_host *h = &in->hosts[i];
+        if (h->is_host &&
+            (h->state == PLAN_HOST_UNREACHABLE ||
+             h->state == PLAN_HOST_FAILED || h->state == PLAN_HOST_DRAINING)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void orch_round(struct node *n, int64_t now)
 {
     struct node_orch *o = &n->orch;
@@ -726,7 +743,7 @@ static void orch_round(struct node *n, int64_t now)
     int rv;
 
     o->kicked = false;
-    o->last_rev = store_revision(n->store);
+    o->last_version = store_orch_version(n->store);
     rv = node__orch_read(n, now, &pol, &in);
     if (rv != 0) {
         if (rv != o->store_err) {
@@ -746,12 +763,23 @@ static void orch_round(struct node *n, int64_t now)
         execute(n, &o->out.decisions[i], &pol, now);
     }
     gc(n, now);
-    o->next_round_ms = now + NODE_ORCH_IDLE_MS;
+    /* With work in hand (workflows or shadows to drive, cohorts to keep,
+     * hosts down), a round at least every NODE_ORCH_IDLE_MS; with none,
+     * only when the store says something relevant changed
+     * (store_orch_version) or the planner asked for a time: a fleet at
+     * rest costs its leader nothing, however large. */
+    o->next_round_ms = orch_busy(&in) ? now + NODE_ORCH_IDLE_MS : INT64_MAX;
     if (o->out.next_due_ms > 0 && o->out.next_due_ms < o->next_round_ms) {
         o->next_round_ms = o->out.next_due_ms;
     }
     o->rounds++;
     o->last_round_us = mono_us() - t0;
+    /* The next round the store's changes ask for waits four times as
+     * long as this one took: on a large fleet under a stream of relevant
+     * writes the rounds keep to a fifth of the loop or less.  Timers
+     * (next_round_ms) are not held back. */
+    o->not_before_ms =
+        (int64_t)node__now_ms() + (int64_t)(4 * o->last_round_us / 1000);
 }
 
 /* ---- the loop's entry points ------------------------------------------ */
@@ -781,8 +809,9 @@ void node__orch_tick(struct node *n, uint64_t now_ms, bool leader)
     if (!node__serving(n)) {
         return; /* not caught up: the store is not the cluster's yet */
     }
-    if (o->kicked || store_revision(n->store) != o->last_rev ||
-        now >= o->next_round_ms) {
+    if (now >= o->next_round_ms ||
+        ((o->kicked || store_orch_version(n->store) != o->last_version) &&
+         now >= o->not_before_ms)) {
         orch_round(n, now);
     }
 }
@@ -799,7 +828,11 @@ static void on_kick(uv_timer_t *t)
 
 void node__orch_applied(struct node *n)
 {
-    if (n->orch.leader && !n->stopping) {
+    /* Only what the orchestrator must look at (store_orch_version): a
+     * leader under ordinary claim traffic does not re-read its fleet
+     * after every write. */
+    if (n->orch.leader && !n->stopping &&
+        store_orch_version(n->store) != n->orch.last_version) {
         kick(n);
     }
 }

@@ -36,6 +36,10 @@
 /* Failure domains are read again this often (edges and labels change
  * rarely, and a round must stay cheap). */
 #define NODE_ORCH_DOMAINS_MS 5000
+/* Failure domains read per round at most (each is a walk of the dependency
+ * graph): a large fleet's are read over several rounds, never in one long
+ * stall of the loop. */
+#define NODE_ORCH_DOMAINS_PER_ROUND 256
 
 /* One actuator call of this leader: for a workflow's step (keyed by the
  * workflow; one at a time) or a shadow (keyed by workload, host, epoch),
@@ -73,6 +77,7 @@ struct node_orch_host
     bool held_claims;      /* seen down while holding active claims */
     bool remediated;       /* handed to the remediation hook */
     bool domains_read;
+    int64_t domains_at; /* when they were read */
     char domain[PLAN_SPREAD_COUNT][PLAN_ID_SIZE];
 };
 
@@ -99,9 +104,10 @@ struct node_orch
     bool kicked;     /* the store moved: run a round soon */
     uv_timer_t kick; /* a round right after applies, coalesced */
     bool kick_init;
-    uint64_t last_rev;
+    uint64_t last_version; /* store_orch_version at the last round */
     int64_t next_round_ms;
-    int64_t next_domains_ms;
+    int64_t not_before_ms; /* the next store-triggered round, at the
+                              earliest (the rounds' own pace) */
     int64_t next_what_if_ms;
     /* This leader's memory. */
     struct node_orch_call **calls;

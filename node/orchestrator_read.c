@@ -103,7 +103,7 @@ static int read_hosts(struct node *n, int64_t now)
 {
     struct node_orch *o = &n->orch;
     struct node_orch_host *mem;
-    bool domains = now >= o->next_domains_ms;
+    unsigned budget = NODE_ORCH_DOMAINS_PER_ROUND;
     int rv;
 
     o->n_in_hosts = 0;
@@ -148,7 +148,10 @@ static int read_hosts(struct node *n, int64_t now)
         if (!state_down(h->state)) {
             m->held_claims = false;
         }
-        if (h->is_host && (domains || !m->domains_read)) {
+        if (h->is_host && budget > 0 &&
+            (!m->domains_read || now >= m->domains_at + NODE_ORCH_DOMAINS_MS)) {
+            budget--;
+            m->domains_at = now;
             for (int s = PLAN_SPREAD_RACK; s < PLAN_SPREAD_COUNT; s++) {
                 if (store_host_domain(n->store, h->id, s, m->domain[s]) != 0) {
                     m->domain[s][0] = '\0';
@@ -185,9 +188,6 @@ static int read_hosts(struct node *n, int64_t now)
     o->hosts = mem;
     o->n_hosts = o->n_in_hosts;
     o->cap_hosts = o->n_in_hosts + 1;
-    if (domains) {
-        o->next_domains_ms = now + NODE_ORCH_DOMAINS_MS;
-    }
     return 0;
 }
 

@@ -524,6 +524,7 @@ int store_restore(struct store *s, const void *buf, size_t len)
     }
     s->rev = rev;
     s->principals_version++;
+    s->orch_version++;
     s->revoked_version++;
     return 0;
 

@@ -306,10 +306,73 @@ static int apply_refused(struct store *s,
     return rv;
 }
 
+/* Whether the applied @cmd is one the orchestrator must look at (see
+ * store_orch_version).  A claim's check reads its workload's cohort and
+ * its host in the same transaction; a failed read counts as relevant. */
+static bool orch_relevant(struct store *s,
+                          MDB_txn *txn,
+                          const struct store_cmd *cmd)
+{
+    char cohort[STORE_ID_SIZE];
+    struct store_policy pol;
+    struct store__resource r;
+    struct store__claim c;
+    const char *workload;
+
+    switch (cmd->op) {
+        case STORE_OP_CLAIM_ACQUIRE:
+            workload = cmd->u.acquire.workload;
+            break;
+        case STORE_OP_CLAIM_TRANSFER:
+            workload = cmd->u.transfer.workload;
+            break;
+        case STORE_OP_CLAIM_RELEASE:
+            workload = cmd->u.release.workload;
+            break;
+        /* A new resource or workload asks nothing of the orchestrator
+         * (it takes hosts as targets, and acts on claims, when something
+         * else asks it to). */
+        case STORE_OP_RESOURCE_ADD:
+        case STORE_OP_WORKLOAD_ADD:
+        case STORE_OP_NODE_SET:
+        case STORE_OP_SESSION_EXPIRE:
+        case STORE_OP_SESSION_OPEN:
+        case STORE_OP_PRINCIPAL_ADD:
+        case STORE_OP_PRINCIPAL_REMOVE:
+        case STORE_OP_PRINCIPAL_BOOTSTRAP:
+        case STORE_OP_NODE_REVOKE:
+        case STORE_OP_MODEL_CHUNK:
+        case STORE_OP_MODEL_COMMIT:
+        case STORE_OP_MODEL_ACTIVATE:
+            return false;
+        default:
+            return true;
+    }
+    if (store__cohort_of(s, txn, workload, cohort) != 0 || cohort[0] != 0) {
+        return true;
+    }
+    if (cmd->op == STORE_OP_CLAIM_RELEASE) {
+        return false;
+    }
+    if (store__claim_load(s, txn, workload, &c) != 0 ||
+        store__resource_load(s, txn, c.host, &r) != 0 ||
+        store__policy_load(s, txn, &pol) != 0) {
+        return true;
+    }
+    return r.state != STORE_STATE_ACTIVE ||
+           (r.has_score && r.p >= pol.provision_threshold);
+}
+
+uint64_t store_orch_version(struct store *s)
+{
+    return s->orch_version;
+}
+
 int store_apply(struct store *s,
                 const struct store_cmd *cmd,
                 msgpack_sbuffer *answer)
 {
+    bool relevant;
     struct store__session sess = {0};
     size_t start = answer->size;
     uint64_t rev = s->rev;
@@ -386,12 +449,16 @@ int store_apply(struct store *s,
             goto err_after_txn_begin;
         }
     }
+    relevant = s->status == 0 && orch_relevant(s, txn, cmd);
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
         answer->size = start;
         return store__mdb_fail(s, rc, "mdb_txn_commit");
     }
     s->rev = rev;
+    if (relevant) {
+        s->orch_version++;
+    }
     return 0;
 
 err_after_txn_begin:

@@ -594,6 +594,14 @@ int store_resources_leased(struct store *s,
                            void (*cb)(void *arg, const char *id, int state),
                            void *arg) STORE_WARN_UNUSED;
 uint64_t store_principals_version(struct store *s);
+/* Changes whenever a command was applied that the leader's orchestrator
+ * must look at: a resource's state, score or dependencies, a cohort, the
+ * policy, a workflow or a shadow (not a new resource or workload); a claim only
+ * when its workload is in a cohort or its host is not active or at risk (p at
+ * or above the policy's provision_threshold); a restore.  Not part of the
+ * state: a hint, so that a leader under a load of ordinary claim traffic
+ * does not re-read the fleet after every write. */
+uint64_t store_orch_version(struct store *s);
 
 /* Revoked node keys (node.revoke).  store_node_key_revoked: 1 when
  * @key_hex (64 hex digits) was revoked, 0 when not; a database error counts

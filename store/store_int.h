@@ -218,6 +218,7 @@ struct store
     union store__any_record scratch_record; /* see store__record_check */
     struct store_cmd cmd;                   /* scratch for store_apply_raw */
     uint64_t principals_version; /* bumped when principals may change */
+    uint64_t orch_version;       /* store_orch_version */
     size_t page_bytes;           /* a page's byte budget (reads) */
     uint64_t revoked_version;    /* bumped when revoked keys may change */
     /* The name of the principal the command being applied came from ("" =
