@@ -317,6 +317,38 @@ static void workflow_create_keeps_to_the_policy_limits(void **state)
     assert_int_equal(create(f, "w3", "h1", -1), 0);
 }
 
+/* store_orch_version moves for what the orchestrator must look at, and
+ * not for ordinary claim traffic on healthy hosts. */
+static void orch_version_moves_only_for_what_the_orchestrator_acts_on(
+    void **state)
+{
+    struct fx *f = *state;
+    struct store_cmd c;
+    uint64_t v;
+
+    v = store_orch_version(f->s);
+    assert_int_equal(add_host(f, "h1", 100, 10000), 0);
+    assert_int_equal(add_host(f, "h2", 100, 10000), 0);
+    assert_int_equal(add_workload(f, "w1", 1, 1), 0);
+    assert_int_equal(acquire(f, "w1", "h1"), 0);
+    assert_int_equal(store_orch_version(f->s), v);
+
+    cmd_score(&c, "h2", 0.6);
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_true(store_orch_version(f->s) > v);
+    v = store_orch_version(f->s);
+    /* A claim onto a host at risk (p >= provision_threshold) counts. */
+    assert_int_equal(add_workload(f, "w2", 1, 1), 0);
+    assert_int_equal(acquire(f, "w2", "h2"), 0);
+    assert_true(store_orch_version(f->s) > v);
+    v = store_orch_version(f->s);
+    /* A refused command changes nothing. */
+    assert_int_equal(acquire(f, "w2", "h1"), AUGUR_ECONFLICT);
+    assert_int_equal(store_orch_version(f->s), v);
+    assert_int_equal(create(f, "w1", "h2", -1), 0);
+    assert_true(store_orch_version(f->s) > v);
+}
+
 static void workflow_create_by_the_cluster_may_wait_for_approval(void **state)
 {
     struct fx *f = *state;
@@ -978,6 +1010,7 @@ int main(void)
         T(workflow_create_refuses_a_second_workflow_with_the_first),
         T(workflow_create_keeps_to_the_concurrency_limit),
         T(workflow_create_keeps_to_the_policy_limits),
+        T(orch_version_moves_only_for_what_the_orchestrator_acts_on),
         T(workflow_create_by_the_cluster_may_wait_for_approval),
         T(workflow_live_runs_every_step_and_moves_the_claim),
         T(workflow_blue_green_keeps_the_old_instance_warm),
