@@ -209,3 +209,34 @@ jq -e '.p99_ms > 0 and .p50_ms <= .p99_ms' <<<"$r" >/dev/null ||
 wait_until 30 "the load's copies compared" \
     at_least '.compared + .dropped' 1000
 json_eq "$(show)" .status_mismatch 0
+
+# ---- augur-load on its own: bad usage, a dead port, SIGINT ------------------
+set +e
+"$LOAD" --rate 0 --url "http://127.0.0.1:$OLD/" >/dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "augur-load --rate 0: status $rc, want 2"
+"$LOAD" --url "http://127.0.0.1:$SHUT/" --rate 100 --duration 1 \
+    --json "$DIR/dead.json" >/dev/null || fail "augur-load on a dead port"
+r=$(cat "$DIR/dead.json")
+json_eq "$r" .requests 100
+json_eq "$r" .failed 100
+jq -e '.failed_window_s > 0.9' <<<"$r" >/dev/null ||
+    fail "a dead port's failed window: $r"
+# requests to the live server: HAProxy opens one connection for each, as
+# the demo app closes it after every answer.
+old_requests() { hap show stat | awk -F, '$1 == "web" && $2 == "old" { print $8 }'; }
+base=$(old_requests)
+"$LOAD" --url "http://127.0.0.1:$FE/" --rate 100 --duration 600 \
+    --json "$DIR/int.json" >"$DIR/int.out" &
+lp=$!
+PIDS+=("$lp")
+old_requests_over() { [ "$(old_requests)" -ge $((base + $1)) ]; }
+wait_until 30 "augur-load has sent 20 requests" old_requests_over 20
+kill -INT "$lp"
+wait "$lp" || fail "augur-load after SIGINT: status $?"
+r=$(cat "$DIR/int.json")
+log "SIGINT: $(jq -c 'del(.by_second)' <<<"$r")"
+jq -e '.requests > 0 and .requests < 60000 and .failed == 0' <<<"$r" \
+    >/dev/null || fail "SIGINT summary: $r"
+cmp -s "$DIR/int.json" "$DIR/int.out" || fail "printed and written summaries differ"
