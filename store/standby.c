@@ -232,8 +232,6 @@ int store__shadow_provision(struct store *s,
 {
     const char *wid = cmd->u.shadow.workload;
     const char *hid = cmd->u.shadow.host;
-    uint64_t shadow_budget_mem_mb;
-    uint64_t shadow_budget_cpu;
     struct store_capacity total;
     struct store_policy pol;
     struct store__resource r;
@@ -293,17 +291,16 @@ int store__shadow_provision(struct store *s,
     if (rv != 0) {
         return rv;
     }
-    shadow_budget_cpu = pol.shadow_budget_cpu;
-    shadow_budget_mem_mb = pol.shadow_budget_mem_mb;
-    if (w.demand.cpu > shadow_budget_cpu - total.cpu ||
-        w.demand.mem_mb > shadow_budget_mem_mb - total.mem_mb ||
-        total.cpu > shadow_budget_cpu || total.mem_mb > shadow_budget_mem_mb) {
+    if (w.demand.cpu > pol.shadow_budget_cpu - total.cpu ||
+        w.demand.mem_mb > pol.shadow_budget_mem_mb - total.mem_mb ||
+        total.cpu > pol.shadow_budget_cpu ||
+        total.mem_mb > pol.shadow_budget_mem_mb) {
         return store__refuse(
             s, AUGUR_ENOCAPACITY,
             "the shadow budget (cpu %" PRIu64 ", mem_mb %" PRIu64
             ") has no room for workload %s (standbys hold cpu %" PRIu64
             ", mem_mb %" PRIu64 "; demand cpu %" PRIu64 ", mem_mb %" PRIu64 ")",
-            shadow_budget_cpu, shadow_budget_mem_mb, wid, total.cpu,
+            pol.shadow_budget_cpu, pol.shadow_budget_mem_mb, wid, total.cpu,
             total.mem_mb, w.demand.cpu, w.demand.mem_mb);
     }
 

@@ -355,12 +355,21 @@ static bool orch_relevant(struct store *s,
         return false;
     }
     if (store__claim_load(s, txn, workload, &c) != 0 ||
-        store__resource_load(s, txn, c.host, &r) != 0 ||
-        store__policy_load(s, txn, &pol) != 0) {
+        store__resource_load(s, txn, c.host, &r) != 0) {
         return true;
     }
-    return r.state != STORE_STATE_ACTIVE ||
-           (r.has_score && r.p >= pol.provision_threshold);
+    if (r.state != STORE_STATE_ACTIVE) {
+        return true;
+    }
+    /* The policy only for a host with a score: ordinary claim traffic on
+     * unscored hosts costs two reads here, not the policy's keys too. */
+    if (!r.has_score) {
+        return false;
+    }
+    if (store__policy_load(s, txn, &pol) != 0) {
+        return true;
+    }
+    return r.p >= pol.provision_threshold;
 }
 
 uint64_t store_orch_version(struct store *s)
