@@ -236,6 +236,62 @@ static void shift_steps_parse_follows_the_planner(void **state)
     assert_string_equal(why, "steps: 200 is outside 1..100");
 }
 
+/* A snapshot holding a traffic key's value that policy.set would refuse is
+ * refused; a good one restores. */
+static void snapshot_checks_the_traffic_keys(void **state)
+{
+    static const struct
+    {
+        const char *key;
+        const char *val;
+        size_t vlen;
+    } bad[] = {
+        {"shift_steps",
+         "\xa6"
+         "1,5,50",
+         7}, /* not ending at 100 */
+        {"shift_steps",
+         "\xa3"
+         "100",
+         3},                                /* short string */
+        {"shift_steps", "\xcd\x01\x00", 3}, /* not a string */
+        {"kpi_max_latency_ratio", "\xcb\x3f\xe0\x00\x00\x00\x00\x00\x00",
+         9},                    /* 0.5 < 1 */
+        {"traffic", "\x01", 1}, /* not a boolean */
+    };
+    struct fx *f = *state;
+    struct store_policy p;
+    struct fx g;
+    void *buf;
+    size_t len;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&g, 0, sizeof g);
+        fx_open(&g);
+        fx_raw_put(&g, "policy", bad[i].key, strlen(bad[i].key), bad[i].val,
+                   bad[i].vlen);
+        assert_int_equal(store_snapshot(g.s, malloc, &buf, &len), 0);
+        fx_close(&g);
+        if (store_restore(f->s, buf, len) != AUGUR_EMALFORMED) {
+            fail_msg("%s: restored", bad[i].key);
+        }
+        free(buf);
+    }
+    memset(&g, 0, sizeof g);
+    fx_open(&g);
+    assert_int_equal(policy_set(&g, "shift_steps", "20,100"), 0);
+    assert_int_equal(policy_set(&g, "traffic", "true"), 0);
+    assert_int_equal(policy_set(&g, "kpi_max_latency_ratio", "3"), 0);
+    assert_int_equal(store_snapshot(g.s, malloc, &buf, &len), 0);
+    fx_close(&g);
+    assert_int_equal(store_restore(f->s, buf, len), 0);
+    free(buf);
+    assert_int_equal(store_policy_get(f->s, &p), 0);
+    assert_string_equal(p.shift_steps, "20,100");
+    assert_true(p.traffic);
+    assert_true(p.kpi_max_latency_ratio == 3.0);
+}
+
 static void an_unknown_key_is_refused_with_the_keys(void **state)
 {
     struct fx *f = *state;
@@ -289,6 +345,7 @@ int main(void)
         T(bad_values_are_refused_and_change_nothing),
         T(traffic_keys_are_set_and_read_back),
         T(shift_steps_parse_follows_the_planner),
+        T(snapshot_checks_the_traffic_keys),
         T(an_unknown_key_is_refused_with_the_keys),
         T(policy_ops_round_trip_the_codec),
     };

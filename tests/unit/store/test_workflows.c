@@ -836,6 +836,30 @@ static void workflow_traffic_rollback_undoes_only_what_ran(void **state)
     assert_obj_str(ans_result(f), "error", "step prepare failed: no image");
 }
 
+/* A cancel during a shift restores the weights and undoes the prepare. */
+static void workflow_traffic_cancel_during_a_shift_unshifts(void **state)
+{
+    struct fx *f = *state;
+    uint64_t id;
+
+    fleet(f);
+    assert_int_equal(set_policy(f, "traffic", "true"), 0);
+    assert_int_equal(set_policy(f, "shift_steps", "50,100"), 0);
+    assert_int_equal(create(f, "w1", "h2", -1), 0);
+    id = ans_rev(f);
+    for (unsigned i = 0; i < 2; i++) { /* prepare, mirror */
+        assert_int_equal(advance(f, id, i, 1, STORE_WF_EVENT_START, NULL), 0);
+        assert_int_equal(advance(f, id, i, 1, STORE_WF_EVENT_OK, NULL), 0);
+    }
+    assert_int_equal(advance(f, id, 2, 1, STORE_WF_EVENT_START, NULL), 0);
+    assert_int_equal(by_id(f, STORE_OP_WORKFLOW_CANCEL, id), 0);
+    assert_obj_str(ans_result(f), "state", "running");
+    assert_obj_str(step_of(f, 7), "name", "unshift");
+    assert_obj_str(step_of(f, 8), "name", "undo_prepare");
+    run_to_end(f, id, 7);
+    assert_obj_str(ans_result(f), "state", "cancelled");
+}
+
 /* The longest workflow (notify, 16 shifts, a rollback after the transfer)
  * fits, and survives a snapshot. */
 static void workflow_traffic_longest_fits_and_snapshots(void **state)
@@ -1227,6 +1251,7 @@ int main(void)
         T(workflow_traffic_steps_per_strategy),
         T(workflow_traffic_rolls_back_from_a_shift),
         T(workflow_traffic_rollback_undoes_only_what_ran),
+        T(workflow_traffic_cancel_during_a_shift_unshifts),
         T(workflow_traffic_longest_fits_and_snapshots),
         T(workflow_list_filters_and_pages),
         T(workflow_trim_keeps_the_newest_finished),
