@@ -426,7 +426,11 @@ static int value_parse(const struct key *k,
                 *why = buf;
                 return AUGUR_EINVAL;
             }
-            memcpy(out->t, text, strlen(text));
+            /* Stored canonical: "10, 50 ,100" is kept as "10,50,100". */
+            for (unsigned i = 0, n = 0; i < st.n; i++) {
+                n += (unsigned)snprintf(out->t + n, sizeof out->t - n,
+                                        i == 0 ? "%u" : ",%u", st.pct[i]);
+            }
             return 0;
     }
     return AUGUR_EINVAL;

@@ -179,6 +179,10 @@ static void traffic_keys_are_set_and_read_back(void **state)
 
     assert_int_equal(policy_set(f, "traffic", "true"), 0);
     assert_int_equal(policy_set(f, "shift_steps", "10, 50 ,100"), 0);
+    v = obj_get(ans_result(f), "value");
+    assert_int_equal(v->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(v->via.str.size, 9);
+    assert_memory_equal(v->via.str.ptr, "10,50,100", 9);
     assert_int_equal(policy_set(f, "shift_dwell_ms", "500"), 0);
     assert_int_equal(policy_set(f, "mirror_ms", "250"), 0);
     assert_int_equal(policy_set(f, "kpi_max_error_rate", "0.05"), 0);
