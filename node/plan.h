@@ -15,7 +15,7 @@
 #define PLAN_STEP_NAME_SIZE 16
 #define PLAN_DETAIL_SIZE 128
 #define PLAN_DRIFT_SIZE 64
-#define PLAN_STEPS_MAX 12
+#define PLAN_STEPS_MAX 32
 
 /* Timings of the planner's own (not policy): the backoff before an
  * actuator step is retried (times the attempt), the cadence of probes of

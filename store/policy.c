@@ -2,6 +2,8 @@
  * (policy.set, policy.get), each key with its default and its checks
  * (docs/ORCHESTRATOR.md "Policy"). */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +15,16 @@
 #include "store/store_int.h"
 
 /* A value in the policy database is one msgpack object: a float for a
- * probability, an unsigned integer, or a boolean, as its key says. */
+ * probability or a ratio, an unsigned integer, a boolean, or a string for
+ * a step list, as its key says. */
 enum key_type
 {
     KEY_PROB,
     KEY_U64,     /* 0 allowed */
     KEY_U64_POS, /* must be positive: 0 makes no sense */
     KEY_BOOL,
+    KEY_RATIO, /* a float in [1, 100]: a latency ratio */
+    KEY_STEPS, /* text: a shift_steps list (store_shift_steps_parse) */
 };
 
 #define LEASE_MS_MIN 100
@@ -54,6 +59,13 @@ static const struct key keys[] = {
     KEY(max_attempts, KEY_U64_POS, UINT64_MAX),
     KEY(keep_warm_s, KEY_U64, UINT64_MAX),
     KEY(shutdown_deadline_ms, KEY_U64_POS, UINT64_MAX),
+    KEY(traffic, KEY_BOOL, 0),
+    KEY(shift_steps, KEY_STEPS, 0),
+    KEY(shift_dwell_ms, KEY_U64_POS, UINT64_MAX),
+    KEY(mirror_ms, KEY_U64_POS, UINT64_MAX),
+    KEY(kpi_max_error_rate, KEY_PROB, 0),
+    KEY(kpi_max_latency_ratio, KEY_RATIO, 0),
+    KEY(target_cooldown_s, KEY_U64, UINT64_MAX),
 };
 /* clang-format on */
 #undef KEY
@@ -77,6 +89,100 @@ void store_policy_defaults(struct store_policy *p)
     p->max_attempts = 3;
     p->keep_warm_s = 60;
     p->shutdown_deadline_ms = 5000;
+    p->traffic = false;
+    snprintf(p->shift_steps, sizeof p->shift_steps, "%s", "1,5,25,50,100");
+    p->shift_dwell_ms = 3000;
+    p->mirror_ms = 3000;
+    p->kpi_max_error_rate = 0.01;
+    p->kpi_max_latency_ratio = 2.0;
+    p->target_cooldown_s = 600;
+}
+
+__attribute__((format(printf, 4, 5))) static int steps_refuse(
+    struct store_shift_steps *out,
+    char *why,
+    size_t why_size,
+    const char *fmt,
+    ...)
+{
+    va_list ap;
+
+    memset(out, 0, sizeof *out);
+    if (why != NULL && why_size > 0) {
+        va_start(ap, fmt);
+        vsnprintf(why, why_size, fmt, ap);
+        va_end(ap);
+    }
+    return AUGUR_EINVAL;
+}
+
+/* node_kpi_steps_parse's rules (node/kpi.c), which store/ cannot include. */
+int store_shift_steps_parse(const char *s,
+                            struct store_shift_steps *out,
+                            char *why,
+                            size_t why_size)
+{
+    const char *p = s;
+
+    memset(out, 0, sizeof *out);
+    if (why != NULL && why_size > 0) {
+        why[0] = '\0';
+    }
+    if (s == NULL || *s == '\0') {
+        return steps_refuse(out, why, why_size, "steps: empty list");
+    }
+    for (;;) {
+        unsigned long v = 0;
+        bool digits = false;
+
+        while (*p == ' ') {
+            p++;
+        }
+        while (*p >= '0' && *p <= '9') {
+            v = v * 10 + (unsigned long)(*p - '0');
+            if (v > 1000) {
+                v = 1000; /* large enough to be refused below */
+            }
+            digits = true;
+            p++;
+        }
+        while (*p == ' ') {
+            p++;
+        }
+        if (!digits) {
+            return steps_refuse(out, why, why_size,
+                                "steps: expected a number at step %lu",
+                                (unsigned long)out->n + 1);
+        }
+        if (v < 1 || v > 100) {
+            return steps_refuse(out, why, why_size,
+                                "steps: %lu is outside 1..100", v);
+        }
+        if (out->n > 0 && v <= out->pct[out->n - 1]) {
+            return steps_refuse(out, why, why_size,
+                                "steps: %lu does not increase", v);
+        }
+        if (out->n == STORE_SHIFT_STEPS_MAX) {
+            return steps_refuse(out, why, why_size, "steps: more than %lu",
+                                (unsigned long)STORE_SHIFT_STEPS_MAX);
+        }
+        out->pct[out->n++] = (unsigned)v;
+        if (*p == '\0') {
+            break;
+        }
+        if (*p != ',') {
+            return steps_refuse(out, why, why_size,
+                                "steps: unexpected character after step %lu",
+                                (unsigned long)out->n);
+        }
+        p++;
+    }
+    if (out->pct[out->n - 1] != 100) {
+        return steps_refuse(out, why, why_size,
+                            "steps: the last step is %lu, not 100",
+                            (unsigned long)out->pct[out->n - 1]);
+    }
+    return 0;
 }
 
 static bool u64_ok(const struct key *k, uint64_t v)
@@ -106,6 +212,7 @@ union value
     double d;
     uint64_t u;
     bool b;
+    char t[STORE_SHIFT_STEPS_SIZE];
 };
 
 static void value_put(struct store_policy *p,
@@ -124,6 +231,12 @@ static void value_put(struct store_policy *p,
             break;
         case KEY_BOOL:
             memcpy(f, &v->b, sizeof v->b);
+            break;
+        case KEY_RATIO:
+            memcpy(f, &v->d, sizeof v->d);
+            break;
+        case KEY_STEPS:
+            memcpy(f, v->t, sizeof v->t);
             break;
     }
 }
@@ -144,6 +257,12 @@ static void value_get(const struct store_policy *p,
             break;
         case KEY_BOOL:
             memcpy(&v->b, f, sizeof v->b);
+            break;
+        case KEY_RATIO:
+            memcpy(&v->d, f, sizeof v->d);
+            break;
+        case KEY_STEPS:
+            memcpy(v->t, f, sizeof v->t);
             break;
     }
 }
@@ -179,6 +298,28 @@ static int value_decode(struct store *s,
             }
             out->b = o.via.boolean;
             return 0;
+        case KEY_RATIO:
+            if (o.type != MSGPACK_OBJECT_FLOAT64 ||
+                !(o.via.f64 >= 1.0 && o.via.f64 <= 100.0)) {
+                return AUGUR_EMALFORMED;
+            }
+            out->d = o.via.f64;
+            return 0;
+        case KEY_STEPS: {
+            struct store_shift_steps st;
+
+            if (o.type != MSGPACK_OBJECT_STR ||
+                o.via.str.size >= sizeof out->t ||
+                memchr(o.via.str.ptr, 0, o.via.str.size) != NULL) {
+                return AUGUR_EMALFORMED;
+            }
+            memset(out->t, 0, sizeof out->t);
+            memcpy(out->t, o.via.str.ptr, o.via.str.size);
+            if (store_shift_steps_parse(out->t, &st, NULL, 0) != 0) {
+                return AUGUR_EMALFORMED;
+            }
+            return 0;
+        }
     }
     return AUGUR_EMALFORMED;
 }
@@ -202,15 +343,26 @@ static void value_pack(struct store__pack *p,
                 msgpack_pack_false(&p->pk);
             }
             break;
+        case KEY_RATIO:
+            msgpack_pack_double(&p->pk, v->d);
+            break;
+        case KEY_STEPS:
+            store__pack_str(p, v->t);
+            break;
     }
 }
 
-/* Parse @text as a value of @k: 0, or a refusal's reason in @why. */
+/* Parse @text as a value of @k: 0, or a refusal's reason in @why (@buf
+ * holds it when it is built). */
 static int value_parse(const struct key *k,
                        const char *text,
                        union value *out,
-                       const char **why)
+                       const char **why,
+                       char *buf,
+                       size_t buf_size)
 {
+    struct store_shift_steps st;
+    char reason[64];
     char *end;
 
     switch (k->type) {
@@ -250,6 +402,36 @@ static int value_parse(const struct key *k,
                 return 0;
             }
             return AUGUR_EINVAL;
+        case KEY_RATIO:
+            *why = "a number from 1 to 100";
+            errno = 0;
+            out->d = strtod(text, &end);
+            if (end == text || *end != '\0' || errno != 0 ||
+                !(out->d >= 1.0 && out->d <= 100.0)) {
+                return AUGUR_EINVAL;
+            }
+            return 0;
+        case KEY_STEPS:
+            memset(out->t, 0, sizeof out->t);
+            if (strlen(text) >= sizeof out->t) {
+                snprintf(buf, buf_size, "at most %zu characters",
+                         sizeof out->t - 1);
+                *why = buf;
+                return AUGUR_EINVAL;
+            }
+            if (store_shift_steps_parse(text, &st, reason, sizeof reason) !=
+                0) {
+                snprintf(buf, buf_size, "a step list like 1,5,25,50,100 (%s)",
+                         reason);
+                *why = buf;
+                return AUGUR_EINVAL;
+            }
+            /* Stored canonical: "10, 50 ,100" is kept as "10,50,100". */
+            for (unsigned i = 0, n = 0; i < st.n; i++) {
+                n += (unsigned)snprintf(out->t + n, sizeof out->t - n,
+                                        i == 0 ? "%u" : ",%u", st.pct[i]);
+            }
+            return 0;
     }
     return AUGUR_EINVAL;
 }
@@ -324,6 +506,7 @@ int store__policy_set(struct store *s,
     struct store_policy p;
     struct store__pack pk;
     const char *why = NULL;
+    char why_buf[128];
     union value v;
     int rv;
 
@@ -344,7 +527,7 @@ int store__policy_set(struct store *s,
         }
         return 0;
     }
-    if (value_parse(k, text, &v, &why) != 0) {
+    if (value_parse(k, text, &v, &why, why_buf, sizeof why_buf) != 0) {
         return store__refuse(s, AUGUR_EINVAL,
                              "policy.set: %s must be %s, not '%.60s'", name,
                              why, text);

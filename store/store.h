@@ -205,8 +205,13 @@ const char *store_wf_event_name(int event);
 int store_shadow_state_parse(const char *name, size_t len);
 const char *store_shadow_state_name(int state);
 
-#define STORE_WF_STEPS_MAX 12
+/* notify, prepare, mirror, up to STORE_SHIFT_STEPS_MAX shifts, transfer,
+ * activate, keep_warm, release and three rollback steps fit. */
+#define STORE_WF_STEPS_MAX 32
 #define STORE_STEP_NAME_SIZE 16
+/* policy shift_steps: at most this many entries, this many bytes. */
+#define STORE_SHIFT_STEPS_MAX 16
+#define STORE_SHIFT_STEPS_SIZE 96
 #define STORE_DETAIL_SIZE 128
 /* workflow.advance's detail: at most this many bytes. */
 #define STORE_WF_DETAIL_MAX 120
@@ -669,7 +674,27 @@ struct store_policy
         rate_per_min, shadow_budget_cpu, shadow_budget_mem_mb, lease_timeout_ms;
     bool automatic;
     uint64_t step_timeout_ms, max_attempts, keep_warm_s, shutdown_deadline_ms;
+    /* Traffic steps (issue 15): with @traffic, workflow.create adds mirror
+     * and shift_<pct> steps, one per entry of @shift_steps. */
+    bool traffic;
+    char shift_steps[STORE_SHIFT_STEPS_SIZE];
+    uint64_t shift_dwell_ms, mirror_ms;
+    double kpi_max_error_rate, kpi_max_latency_ratio;
+    uint64_t target_cooldown_s;
 };
+/* A shift_steps list parsed: strictly increasing percents in 1..100,
+ * ending at 100 (node/kpi.c's rules). */
+struct store_shift_steps
+{
+    unsigned n;
+    unsigned pct[STORE_SHIFT_STEPS_MAX];
+};
+/* Parse @s into @out: 0, or AUGUR_EINVAL with a one-line reason in @why
+ * and @out zeroed. */
+int store_shift_steps_parse(const char *s,
+                            struct store_shift_steps *out,
+                            char *why,
+                            size_t why_size) STORE_WARN_UNUSED;
 /* The defaults of docs/ORCHESTRATOR.md "Policy". */
 void store_policy_defaults(struct store_policy *p);
 /* The effective policy: the defaults with every key set in the store over

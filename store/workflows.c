@@ -287,6 +287,27 @@ static bool prepared(const struct store_workflow *w)
            st->state != STORE_STEP_SKIPPED;
 }
 
+/* Whether @st is a traffic step: mirror or shift_<pct>. */
+static bool is_traffic_step(const struct store_wf_step *st)
+{
+    return is_step(st, "mirror") || strncmp(st->name, "shift_", 6) == 0;
+}
+
+/* Whether a traffic step ran (or may have, in part): the weights and the
+ * mirror are to be restored. */
+static bool shifted(const struct store_workflow *w)
+{
+    for (unsigned i = 0; i < w->n_steps; i++) {
+        const struct store_wf_step *st = &w->steps[i];
+
+        if (is_traffic_step(st) && st->state != STORE_STEP_PENDING &&
+            st->state != STORE_STEP_SKIPPED) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void add_step(struct store_workflow *w, const char *name)
 {
     struct store_wf_step *st;
@@ -462,6 +483,9 @@ static void roll_back(struct store_workflow *w, int64_t now, bool cancel)
     w->cancelling = cancel;
     skip_pending(w, w->step, now);
     if (!transferred(w)) {
+        if (shifted(w)) {
+            add_step(w, "unshift");
+        }
         if (prepared(w)) {
             add_step(w, "undo_prepare");
         }
@@ -506,8 +530,13 @@ static void fail_step(struct store_workflow *w,
         return;
     }
     st->state = STORE_STEP_FAILED;
-    snprintf(w->error, sizeof w->error, "step %s failed: %.90s", st->name,
-             st->detail);
+    if (is_traffic_step(st) && st->detail[0] != 0) {
+        /* A KPI verdict says it all ("error_rate 0.120 > 0.010 ..."). */
+        snprintf(w->error, sizeof w->error, "%s", st->detail);
+    } else {
+        snprintf(w->error, sizeof w->error, "step %s failed: %.90s", st->name,
+                 st->detail);
+    }
     if (transferred(w) && !from_active) {
         skip_pending(w, w->step + 1, now);
         w->step = w->n_steps;
@@ -741,15 +770,42 @@ static int choose_target(struct store *s,
     return 0;
 }
 
+/* Every step a workflow can hold fits: notify, prepare, mirror, the
+ * shifts, transfer, activate, keep_warm, release, then the longest
+ * rollback (transfer_back, reactivate, undo_activate). */
+_Static_assert(STORE_SHIFT_STEPS_MAX + 11 <= STORE_WF_STEPS_MAX,
+               "a workflow's steps fit");
+
+/* The traffic steps of policy traffic=true (docs/ORCHESTRATOR.md "Traffic
+ * steps (store)"): a mirror run, then one shift_<pct> per entry of
+ * shift_steps; blue-green moves all the traffic at once. */
+static void add_traffic_steps(struct store_workflow *w,
+                              const struct store_shift_steps *shifts)
+{
+    add_step(w, "mirror");
+    if (w->strategy == STORE_STRATEGY_BLUE_GREEN) {
+        add_step(w, "shift_100");
+        return;
+    }
+    for (unsigned i = 0; i < shifts->n; i++) {
+        char name[STORE_STEP_NAME_SIZE];
+
+        snprintf(name, sizeof name, "shift_%u", shifts->pct[i]);
+        add_step(w, name);
+    }
+}
+
 int store__workflow_create(struct store *s,
                            MDB_txn *txn,
                            const struct store_cmd *cmd)
 {
     const char *wid = cmd->u.workflow.workload;
+    struct store_shift_steps shifts;
     struct store_workflow w;
     struct store__workload wl;
     struct store__claim c;
     unsigned char key[8];
+    bool traffic = false;
     uint64_t n;
     MDB_val v;
     bool ok;
@@ -807,6 +863,7 @@ int store__workflow_create(struct store *s,
                                               : STORE_REASON_MANUAL;
         w.approved = !cmd->u.workflow.hold;
     }
+    memset(&shifts, 0, sizeof shifts);
     if (w.reason != STORE_REASON_FAILED) {
         struct store_policy pol;
         char cohort[STORE_ID_SIZE];
@@ -822,6 +879,13 @@ int store__workflow_create(struct store *s,
         if (rv != 0) {
             return rv;
         }
+        /* A stored list was checked when set (and by the snapshot's entry
+         * check): a failure here leaves the workflow without shifts. */
+        if (pol.traffic &&
+            store_shift_steps_parse(pol.shift_steps, &shifts, NULL, 0) != 0) {
+            memset(&shifts, 0, sizeof shifts);
+        }
+        traffic = pol.traffic;
         if (n >= pol.max_concurrent) {
             return store__refuse(s, AUGUR_EBUSY,
                                  "%" PRIu64
@@ -854,6 +918,9 @@ int store__workflow_create(struct store *s,
     if (w.reason != STORE_REASON_FAILED &&
         w.strategy != STORE_STRATEGY_STANDBY) {
         add_step(&w, "prepare");
+    }
+    if (traffic) {
+        add_traffic_steps(&w, &shifts);
     }
     add_step(&w, "transfer");
     add_step(&w, "activate");

@@ -702,6 +702,228 @@ static void workflow_cancel_after_the_transfer_is_refused(void **state)
     assert_non_null(strstr(ans_error(f), "migrate it back instead"));
 }
 
+/* ---- traffic steps (policy traffic=true) ------------------------------ */
+
+/* With traffic on, each strategy gets its mirror and shift steps; a
+ * failover gets none. */
+static void workflow_traffic_steps_per_strategy(void **state)
+{
+    static const char *const live[] = {
+        "prepare",  "mirror",    "shift_1",  "shift_5",  "shift_25",
+        "shift_50", "shift_100", "transfer", "activate", "release"};
+    static const char *const bg[] = {"prepare",  "mirror",   "shift_100",
+                                     "transfer", "activate", "keep_warm",
+                                     "release"};
+    static const char *const sb[] = {"mirror",   "shift_50", "shift_100",
+                                     "transfer", "activate", "release"};
+    static const char *const failed[] = {"transfer", "activate", "release"};
+    struct fx *f = *state;
+    struct store_cmd c;
+    uint64_t id;
+
+    fleet(f);
+    assert_int_equal(add_workload(f, "w2", 1, 1), 0);
+    assert_int_equal(acquire(f, "w2", "h1"), 0);
+    assert_int_equal(add_workload(f, "w3", 1, 1), 0);
+    assert_int_equal(acquire(f, "w3", "h1"), 0);
+    assert_int_equal(add_workload(f, "w4", 1, 1), 0);
+    assert_int_equal(acquire(f, "w4", "h1"), 0);
+    assert_int_equal(set_policy(f, "traffic", "true"), 0);
+
+    assert_int_equal(create(f, "w1", "h2", STORE_STRATEGY_LIVE), 0);
+    id = ans_rev(f);
+    assert_steps(f, live, 10);
+    run_to_end(f, id, 0);
+    assert_obj_str(ans_result(f), "state", "done");
+    assert_int_equal(get_claim(f, "w1"), 0);
+    assert_obj_str(ans_result(f), "host", "h2");
+
+    assert_int_equal(create(f, "w2", "h2", STORE_STRATEGY_BLUE_GREEN), 0);
+    id = ans_rev(f);
+    assert_steps(f, bg, 7);
+    run_to_end(f, id, 0);
+    assert_obj_str(ans_result(f), "state", "done");
+
+    /* The steps follow shift_steps as it is when the workflow is made. */
+    assert_int_equal(set_policy(f, "shift_steps", "50,100"), 0);
+    assert_int_equal(provision(f, "w3", "h3"), 0);
+    assert_int_equal(create(f, "w3", NULL, STORE_STRATEGY_STANDBY), 0);
+    id = ans_rev(f);
+    assert_obj_str(ans_result(f), "to", "h3");
+    assert_steps(f, sb, 6);
+    run_to_end(f, id, 0);
+    assert_obj_str(ans_result(f), "state", "done");
+
+    cmd_create(&c, "w4", "h2", STORE_STRATEGY_LIVE);
+    c.u.workflow.has_reason = true;
+    c.u.workflow.reason = STORE_REASON_FAILED;
+    assert_int_equal(fx_apply(f, &c), 0);
+    assert_steps(f, failed, 3);
+}
+
+/* A shift failing rolls back through unshift then undo_prepare, and the
+ * workflow ends rolled_back with the KPI verdict as its error. */
+static void workflow_traffic_rolls_back_from_a_shift(void **state)
+{
+    static const char *const back[] = {"prepare",   "mirror",   "shift_1",
+                                       "shift_5",   "shift_25", "shift_50",
+                                       "shift_100", "transfer", "activate",
+                                       "release",   "unshift",  "undo_prepare"};
+    static const char *const verdict =
+        "error_rate 0.120 > 0.010 (old 0.000, 200 requests)";
+    struct fx *f = *state;
+    uint64_t id;
+
+    fleet(f);
+    assert_int_equal(set_policy(f, "traffic", "true"), 0);
+    assert_int_equal(create(f, "w1", "h2", -1), 0);
+    id = ans_rev(f);
+    for (unsigned i = 0; i < 3; i++) { /* prepare, mirror, shift_1 */
+        assert_int_equal(advance(f, id, i, 1, STORE_WF_EVENT_START, NULL), 0);
+        assert_int_equal(advance(f, id, i, 1, STORE_WF_EVENT_OK, NULL), 0);
+    }
+    assert_int_equal(advance(f, id, 3, 1, STORE_WF_EVENT_START, NULL), 0);
+    assert_int_equal(advance(f, id, 3, 1, STORE_WF_EVENT_FAIL, verdict), 0);
+    assert_obj_str(ans_result(f), "state", "running");
+    assert_steps(f, back, 12);
+    assert_int_equal(obj_u64(ans_result(f), "step"), 10);
+    assert_obj_str(step_of(f, 3), "state", "failed");
+    assert_obj_str(step_of(f, 3), "detail", verdict);
+    assert_obj_str(step_of(f, 4), "state", "skipped");
+    assert_obj_str(step_of(f, 9), "state", "skipped");
+    run_to_end(f, id, 10);
+    assert_obj_str(ans_result(f), "state", "rolled_back");
+    assert_obj_str(ans_result(f), "error", verdict);
+    assert_int_equal(get_claim(f, "w1"), 0);
+    assert_obj_str(ans_result(f), "host", "h1");
+    assert_int_equal(obj_u64(ans_result(f), "epoch"), 1);
+}
+
+/* A mirror failing on a standby (no prepare) appends only unshift; a
+ * prepare failing before the mirror started appends no unshift. */
+static void workflow_traffic_rollback_undoes_only_what_ran(void **state)
+{
+    static const char *const sb[] = {
+        "mirror",    "shift_1",  "shift_5",  "shift_25", "shift_50",
+        "shift_100", "transfer", "activate", "release",  "unshift"};
+    static const char *const live[] = {"prepare",   "mirror",      "shift_1",
+                                       "shift_5",   "shift_25",    "shift_50",
+                                       "shift_100", "transfer",    "activate",
+                                       "release",   "undo_prepare"};
+    struct fx *f = *state;
+    uint64_t id;
+
+    fleet(f);
+    assert_int_equal(set_policy(f, "traffic", "true"), 0);
+    assert_int_equal(provision(f, "w1", "h3"), 0);
+    assert_int_equal(create(f, "w1", "h3", STORE_STRATEGY_STANDBY), 0);
+    id = ans_rev(f);
+    assert_int_equal(advance(f, id, 0, 1, STORE_WF_EVENT_START, NULL), 0);
+    assert_int_equal(
+        advance(f, id, 0, 1, STORE_WF_EVENT_FAIL, "mirror: 3 of 40 differ"), 0);
+    assert_steps(f, sb, 10);
+    run_to_end(f, id, 9);
+    assert_obj_str(ans_result(f), "state", "rolled_back");
+    assert_obj_str(ans_result(f), "error", "mirror: 3 of 40 differ");
+
+    assert_int_equal(create(f, "w1", "h2", STORE_STRATEGY_LIVE), 0);
+    id = ans_rev(f);
+    assert_int_equal(advance(f, id, 0, 1, STORE_WF_EVENT_START, NULL), 0);
+    assert_int_equal(advance(f, id, 0, 1, STORE_WF_EVENT_FAIL, "no image"), 0);
+    assert_steps(f, live, 11);
+    run_to_end(f, id, 10);
+    assert_obj_str(ans_result(f), "state", "rolled_back");
+    assert_obj_str(ans_result(f), "error", "step prepare failed: no image");
+}
+
+/* A cancel during a shift restores the weights and undoes the prepare. */
+static void workflow_traffic_cancel_during_a_shift_unshifts(void **state)
+{
+    struct fx *f = *state;
+    uint64_t id;
+
+    fleet(f);
+    assert_int_equal(set_policy(f, "traffic", "true"), 0);
+    assert_int_equal(set_policy(f, "shift_steps", "50,100"), 0);
+    assert_int_equal(create(f, "w1", "h2", -1), 0);
+    id = ans_rev(f);
+    for (unsigned i = 0; i < 2; i++) { /* prepare, mirror */
+        assert_int_equal(advance(f, id, i, 1, STORE_WF_EVENT_START, NULL), 0);
+        assert_int_equal(advance(f, id, i, 1, STORE_WF_EVENT_OK, NULL), 0);
+    }
+    assert_int_equal(advance(f, id, 2, 1, STORE_WF_EVENT_START, NULL), 0);
+    assert_int_equal(by_id(f, STORE_OP_WORKFLOW_CANCEL, id), 0);
+    assert_obj_str(ans_result(f), "state", "running");
+    assert_obj_str(step_of(f, 7), "name", "unshift");
+    assert_obj_str(step_of(f, 8), "name", "undo_prepare");
+    run_to_end(f, id, 7);
+    assert_obj_str(ans_result(f), "state", "cancelled");
+}
+
+/* The longest workflow (notify, 16 shifts, a rollback after the transfer)
+ * fits, and survives a snapshot. */
+static void workflow_traffic_longest_fits_and_snapshots(void **state)
+{
+    struct fx *f = *state;
+    struct store_workflow w;
+    unsigned char d1[32];
+    unsigned char d2[32];
+    struct store_cmd c;
+    struct fx g;
+    void *buf;
+    size_t len;
+    uint64_t id;
+    unsigned i;
+
+    fleet(f);
+    assert_int_equal(set_policy(f, "traffic", "true"), 0);
+    assert_int_equal(
+        set_policy(f, "shift_steps", "1,2,3,4,5,6,7,8,9,10,20,30,40,50,60,100"),
+        0);
+    cmd_create(&c, "w1", "h2", STORE_STRATEGY_BLUE_GREEN);
+    c.u.workflow.notify = true;
+    assert_int_equal(fx_apply(f, &c), 0);
+    id = ans_rev(f);
+    /* blue-green shifts all at once whatever the list */
+    assert_int_equal(store_workflow_load(f->s, id, &w), 0);
+    assert_int_equal(w.n_steps, 8);
+    assert_int_equal(by_id(f, STORE_OP_WORKFLOW_CANCEL, id), 0);
+
+    cmd_create(&c, "w1", "h2", STORE_STRATEGY_LIVE);
+    c.u.workflow.notify = true;
+    assert_int_equal(fx_apply(f, &c), 0);
+    id = ans_rev(f);
+    assert_int_equal(store_workflow_load(f->s, id, &w), 0);
+    assert_int_equal(w.n_steps, 22);
+    assert_string_equal(w.steps[18].name, "shift_100");
+    /* Every step through the transfer, then the activate fails: the
+     * rollback runs after the transfer, the longest there is. */
+    for (i = 0; i < 19; i++) {
+        assert_int_equal(advance(f, id, i, 1, STORE_WF_EVENT_START, NULL), 0);
+        assert_int_equal(advance(f, id, i, 1, STORE_WF_EVENT_OK, NULL), 0);
+    }
+    assert_int_equal(advance(f, id, 19, 1, STORE_WF_EVENT_START, NULL), 0);
+    assert_int_equal(advance(f, id, 20, 1, STORE_WF_EVENT_START, NULL), 0);
+    assert_int_equal(advance(f, id, 20, 1, STORE_WF_EVENT_FAIL, "crash"), 0);
+    assert_int_equal(store_workflow_load(f->s, id, &w), 0);
+    assert_int_equal(w.n_steps, 25);
+    assert_string_equal(w.steps[24].name, "undo_activate");
+
+    assert_int_equal(store_snapshot(f->s, malloc, &buf, &len), 0);
+    fx_open(&g);
+    assert_int_equal(store_restore(g.s, buf, len), 0);
+    assert_int_equal(store_digest(f->s, d1), 0);
+    assert_int_equal(store_digest(g.s, d2), 0);
+    assert_memory_equal(d1, d2, 32);
+    assert_int_equal(store_workflow_load(g.s, id, &w), 0);
+    assert_int_equal(w.n_steps, 25);
+    assert_string_equal(w.steps[2].name, "mirror");
+    fx_close(&g);
+    free(buf);
+    run_to_end(f, id, 22);
+    assert_obj_str(ans_result(f), "state", "rolled_back");
+}
+
 /* ---- list, trim, snapshot --------------------------------------------- */
 
 static void workflow_list_filters_and_pages(void **state)
@@ -1026,6 +1248,11 @@ int main(void)
         T(workflow_release_failing_after_the_transfer_is_a_skip),
         T(workflow_cancel_before_the_transfer_undoes_the_prepare),
         T(workflow_cancel_after_the_transfer_is_refused),
+        T(workflow_traffic_steps_per_strategy),
+        T(workflow_traffic_rolls_back_from_a_shift),
+        T(workflow_traffic_rollback_undoes_only_what_ran),
+        T(workflow_traffic_cancel_during_a_shift_unshifts),
+        T(workflow_traffic_longest_fits_and_snapshots),
         T(workflow_list_filters_and_pages),
         T(workflow_trim_keeps_the_newest_finished),
         T(workflow_views_and_snapshot_round_trip),
