@@ -323,7 +323,9 @@ int main(int argc, char **argv)
                 continue;
             }
             if (k->due_ms != 0) {
-                if (now >= k->due_ms) {
+                if (pfd[i + 1].revents & (POLLERR | POLLHUP)) {
+                    conn_close(k); /* the client is gone: poll would spin */
+                } else if (now >= k->due_ms) {
                     reply_root(k->fd, k->code != 200, workload, host, epoch);
                     conn_close(k);
                 }
