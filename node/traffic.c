@@ -42,8 +42,8 @@ enum stage
     ST_MIRROR_CLEAR, /* augur mirror clear */
     ST_STAT0,        /* show stat at the step's start */
     ST_STAT1,        /* show stat at its end: judge */
-    ST_RESTORE_NEW,  /* back out: the new server's weight 0 */
-    ST_RESTORE_OLD,  /* back out: the old server's full weight */
+    ST_RESTORE_OLD,  /* back out: the old server's full weight, first */
+    ST_RESTORE_NEW,  /* ... then the new server's weight 0 */
     ST_DELETE,       /* del server */
 };
 
@@ -335,8 +335,10 @@ static void judge(struct op *op, const struct node_kpi_decision *d)
         LOG(LOG_LEVEL_WARN, "traffic: %s %s to %s failed validation: %s",
             op->kind == OP_MIRROR ? "mirror of" : "shift of", op->req.workload,
             op->req.to, d->reason);
-        /* Back out at once; the workflow's unshift does it again. */
-        go(op, op->kind == OP_MIRROR ? ST_MIRROR_CLEAR : ST_RESTORE_NEW);
+        /* Back out at once; the workflow's unshift does it again.  The
+         * old server first: after shift_100 it has weight 0, and both at 0
+         * would answer 503 in between. */
+        go(op, op->kind == OP_MIRROR ? ST_MIRROR_CLEAR : ST_RESTORE_OLD);
         return;
     }
     if (d->outcome == NODE_KPI_WAIT) {
@@ -508,10 +510,10 @@ static void on_result(void *data, const struct haproxy_result *res)
         case ST_STAT1:
             on_stat(op, res);
             return;
-        case ST_RESTORE_NEW:
-            go(op, ST_RESTORE_OLD);
-            return;
         case ST_RESTORE_OLD:
+            go(op, ST_RESTORE_NEW);
+            return;
+        case ST_RESTORE_NEW:
             if (op->kind == OP_UNSHIFT) {
                 go(op, ST_MIRROR_CLEAR);
             } else {
