@@ -35,6 +35,7 @@ enum stage
     ST_ADDR,         /* it existed: set its address */
     ST_WEIGHT_NEW,   /* ... and its weight */
     ST_READY,        /* ... and make it ready */
+    ST_HEALTH,       /* its health checks: off for a step, on for a put */
     ST_WEIGHT_OLD,   /* the old server's weight (old_w) */
     ST_MIRROR_SET,   /* augur mirror set */
     ST_WAIT,         /* the dwell */
@@ -247,6 +248,17 @@ static void run(struct op *op)
         case ST_READY:
             issue(op, haproxy_server_state(h, op->backend, r->to, HAPROXY_READY,
                                            on_result, op));
+            return;
+        case ST_HEALTH:
+            /* A mirror or shift runs before the new instance is activated:
+             * a warm one answers /healthz 503, HAProxy's check would take
+             * it DOWN and the traffic shifted to it would find no server
+             * (the KPIs judge it meanwhile).  Its activation's put turns
+             * the check back on. */
+            snprintf(cmd, sizeof cmd, "%s health %s/%s",
+                     op->kind == OP_PUT ? "enable" : "disable", op->backend,
+                     r->to);
+            issue(op, haproxy_command(h, cmd, on_result, op));
             return;
         case ST_WEIGHT_OLD:
             issue(op, haproxy_server_weight(h, op->backend, r->from, op->old_w,
@@ -474,7 +486,17 @@ static void on_result(void *data, const struct haproxy_result *res)
     }
     switch (op->stage) {
         case ST_ADD:
+            /* haproxy_server_add turned the check on. */
+            if (op->kind == OP_PUT) {
+                after_add(op);
+            } else {
+                go(op, ST_HEALTH);
+            }
+            return;
         case ST_READY:
+            go(op, ST_HEALTH);
+            return;
+        case ST_HEALTH:
             after_add(op);
             return;
         case ST_ADDR:
