@@ -45,11 +45,12 @@ enum fe
     FE_IDLE,   /* no traffic at all */
     FE_CANCEL, /* cancel and close during a step */
     FE_PUT,    /* membership calls */
+    FE_WARM,   /* shifts to a warm instance, then its activation */
     FE_N
 };
 
 static const char *const fe_names[FE_N] = {
-    "s25", "s100", "mir", "bad", "un", "empty", "idle", "cancel", "put",
+    "s25", "s100", "mir", "bad", "un", "empty", "idle", "cancel", "put", "warm",
 };
 
 struct world
@@ -57,8 +58,8 @@ struct world
     char dir[64];
     char sock[128];
     int fe_port[FE_N];
-    int old_port, new_port, bad_port;
-    pid_t old_pid, new_pid, bad_pid, haproxy_pid;
+    int old_port, new_port, bad_port, warm_port;
+    pid_t old_pid, new_pid, bad_pid, warm_pid, haproxy_pid;
     uv_loop_t loop;
     struct node_traffic *t;
     struct haproxy *h; /* the test's own view of haproxy */
@@ -176,12 +177,18 @@ static pid_t spawn_listening(char *const argv[], int *port)
     return pid;
 }
 
-static pid_t start_app(const char *host, const char *epoch, int *port)
+/* An augur-demo-app instance; @warm: started warm, as the actuator's
+ * prepare does (/healthz 503 until promoted). */
+static pid_t start_app(const char *host,
+                       const char *epoch,
+                       bool warm,
+                       int *port)
 {
     const char *app = getenv("AUGUR_DEMO_APP");
-    char *argv[] = {(char *)app,  "--workload", "w",           "--host",
-                    (char *)host, "--epoch",    (char *)epoch, "--port",
-                    "0",          NULL};
+    char *argv[] = {
+        (char *)app, "--workload",  "w",      "--host", (char *)host,
+        "--epoch",   (char *)epoch, "--port", "0",      warm ? "--warm" : NULL,
+        NULL};
     return app != NULL ? spawn_listening(argv, port) : -1;
 }
 
@@ -479,7 +486,7 @@ struct load
     pthread_t thread;
     int port;
     atomic_bool stop;
-    atomic_uint sent, ok, failed, by_old, by_new;
+    atomic_uint sent, ok, failed, by_old, by_new, by_warm;
     atomic_uint not_500; /* failed otherwise than by a 500 */
 };
 
@@ -497,6 +504,8 @@ static void *load_thread(void *data)
                 atomic_fetch_add(&l->by_old, 1);
             } else if (strncmp(body, "w new ", 6) == 0) {
                 atomic_fetch_add(&l->by_new, 1);
+            } else if (strncmp(body, "w warm ", 7) == 0) {
+                atomic_fetch_add(&l->by_warm, 1);
             }
         } else {
             atomic_fetch_add(&l->failed, 1);
@@ -637,9 +646,10 @@ static int group_setup(void **state)
             return -1;
         }
     }
-    w.old_pid = start_app("old", "1", &w.old_port);
-    w.new_pid = start_app("new", "2", &w.new_port);
-    if (w.old_pid < 0 || w.new_pid < 0) {
+    w.old_pid = start_app("old", "1", false, &w.old_port);
+    w.new_pid = start_app("new", "2", false, &w.new_port);
+    w.warm_pid = start_app("warm", "3", true, &w.warm_port);
+    if (w.old_pid < 0 || w.new_pid < 0 || w.warm_pid < 0) {
         fprintf(stderr, "cannot start augur-demo-app (AUGUR_DEMO_APP)\n");
         return -1;
     }
@@ -674,6 +684,7 @@ static int group_teardown(void **state)
     stop(&w.old_pid);
     stop(&w.new_pid);
     stop(&w.bad_pid);
+    stop(&w.warm_pid);
     snprintf(cmd, sizeof cmd, "rm -rf %s", w.dir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -1066,6 +1077,54 @@ static void cancel_and_close_answer_each_step_once(void **state)
     assert_int_equal(d2.calls, 1);
 }
 
+/* The workflow shifts traffic before it activates the new instance, and
+ * the actuator's prepare starts it warm: its /healthz answers 503.  It
+ * takes its share all the same (HAProxy's check is off during the steps,
+ * the KPIs judge it), validated, every request answered; its activation's
+ * put turns the check back on. */
+static void shift_to_a_warm_instance_moves_traffic(void **state)
+{
+    static const unsigned pcts[] = {25, 100};
+    struct node_traffic_req r;
+    struct done d;
+    struct load *l;
+    struct answer a;
+    char want[32];
+    (void)state;
+
+    old_serves(FE_WARM);
+    l = load_start(FE_WARM);
+    req_init(&r, PLAN_ACTION_MIRROR, FE_WARM, "warm", w.warm_port);
+    latency_lenient(&r);
+    step(&r, &d);
+    assert_int_equal(d.outcome, PLAN_OUTCOME_OK);
+    assert_int_equal(strncmp(d.detail, "mirror: ", 8), 0);
+    for (size_t i = 0; i < sizeof pcts / sizeof pcts[0]; i++) {
+        req_init(&r, PLAN_ACTION_SHIFT, FE_WARM, "warm", w.warm_port);
+        latency_lenient(&r);
+        r.pct = pcts[i];
+        step(&r, &d);
+        assert_int_equal(d.outcome, PLAN_OUTCOME_OK);
+        snprintf(want, sizeof want, "%u%%: new 0/", pcts[i]);
+        assert_int_equal(strncmp(d.detail, want, strlen(want)), 0);
+    }
+    stat_of(FE_WARM, &a);
+    assert_string_equal(srv(&a, "warm")->status, "no check");
+    assert_true(atomic_load(&l->by_warm) > 0);
+
+    /* Activated (promoted, then put at full weight, the old one at 0, as
+     * the orchestrator does): HAProxy checks it again. */
+    assert_int_equal(kill(w.warm_pid, SIGUSR1), 0);
+    node_traffic_server_put(w.t, fe_names[FE_WARM], "warm", "127.0.0.1",
+                            w.warm_port, NODE_TRAFFIC_FULL_WEIGHT);
+    node_traffic_server_weight(w.t, fe_names[FE_WARM], "old", 0);
+    loop_until_idle();
+    wait_up(FE_WARM, "warm");
+    load_stop();
+    assert_int_equal(atomic_load(&l->failed), 0);
+    assert_int_equal(atomic_load(&l->ok), atomic_load(&l->sent));
+}
+
 /* A haproxy without augur-mirror.lua: the mirror step passes, marked not
  * validated, and unshift's clear of the mirror is no error. */
 static void mirror_without_the_script_is_not_validated(void **state)
@@ -1232,6 +1291,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_socket_retries, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(cancel_and_close_answer_each_step_once,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(shift_to_a_warm_instance_moves_traffic,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             mirror_without_the_script_is_not_validated, setup, teardown),
