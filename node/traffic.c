@@ -377,6 +377,13 @@ static void judge(struct op *op, const struct node_kpi_decision *d)
     }
 }
 
+static bool went_backwards(const struct node_kpi_counters *a,
+                           const struct node_kpi_counters *b)
+{
+    return b->stot < a->stot || b->hrsp_5xx < a->hrsp_5xx ||
+           b->eresp < a->eresp || b->econ < a->econ;
+}
+
 static void on_stat(struct op *op, const struct haproxy_result *res)
 {
     struct node_kpi_counters old1, new1;
@@ -391,6 +398,12 @@ static void on_stat(struct op *op, const struct haproxy_result *res)
     counters_of(res, op->req.from, &old1);
     counters_of(res, op->req.to, &new1);
     node_kpi_decide(&op->old0, &old1, &op->new0, &new1, &op->req.kpi, &d);
+    if (went_backwards(&op->old0, &old1) || went_backwards(&op->new0, &new1)) {
+        /* A server re-added, HAProxy restarted: the extension measures
+         * from here, not from counters that no longer exist. */
+        op->old0 = old1;
+        op->new0 = new1;
+    }
     judge(op, &d);
 }
 
