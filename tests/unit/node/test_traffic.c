@@ -46,11 +46,13 @@ enum fe
     FE_CANCEL, /* cancel and close during a step */
     FE_PUT,    /* membership calls */
     FE_WARM,   /* shifts to a warm instance, then its activation */
+    FE_RESET,  /* a server re-added during a step */
     FE_N
 };
 
 static const char *const fe_names[FE_N] = {
-    "s25", "s100", "mir", "bad", "un", "empty", "idle", "cancel", "put", "warm",
+    "s25",  "s100",   "mir", "bad",  "un",    "empty",
+    "idle", "cancel", "put", "warm", "reset",
 };
 
 struct world
@@ -1125,6 +1127,63 @@ static void shift_to_a_warm_instance_moves_traffic(void **state)
     assert_int_equal(atomic_load(&l->ok), atomic_load(&l->sent));
 }
 
+/* The new server deleted and added again during the dwell (its counters
+ * start over, as after a HAProxy restart): the step is measured again from
+ * there and passes validated, not "counters went backwards". */
+static void shift_measures_again_after_a_counter_reset(void **state)
+{
+    static struct done d;
+    struct node_traffic_req r;
+    struct load *l;
+    struct answer a;
+    (void)state;
+
+    /* The new server has served more requests than the whole step will
+     * after its re-add: its counters go backwards. */
+    old_serves(FE_RESET);
+    node_traffic_server_put(w.t, fe_names[FE_RESET], "new", "127.0.0.1",
+                            w.new_port, NODE_TRAFFIC_FULL_WEIGHT);
+    loop_until_idle();
+    l = load_start(FE_RESET);
+    do {
+        loop_for(100);
+        stat_of(FE_RESET, &a);
+    } while (srv(&a, "new")->stot < 200);
+
+    req_init(&r, PLAN_ACTION_SHIFT, FE_RESET, "new", w.new_port);
+    latency_lenient(&r);
+    r.pct = 25;
+    r.dwell_ms = 600;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(node_traffic_step(w.t, &r, on_done, &d), 0);
+    /* The old server's weight is the stage before the first show stat. */
+    wait_weight(FE_RESET, "old", 192);
+    loop_for(100);
+    assert_int_equal(d.calls, 0);
+
+    memset(&a, 0, sizeof a);
+    assert_int_equal(
+        haproxy_server_delete(w.h, PREFIX "reset", "new", on_answer, &a), 0);
+    wait_answer(&a);
+    assert_int_equal(a.status, 0);
+    memset(&a, 0, sizeof a);
+    assert_int_equal(haproxy_server_add(w.h, PREFIX "reset", "new", "127.0.0.1",
+                                        w.new_port, 64, 0, on_answer, &a),
+                     0);
+    wait_answer(&a);
+    assert_int_equal(a.status, 0);
+
+    for (int i = 0; i < 3000 && d.calls == 0; i++) {
+        uv_run(&w.loop, UV_RUN_ONCE);
+    }
+    load_stop();
+    fprintf(stderr, "  shift reset to new: \"%s\"\n", d.detail);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.outcome, PLAN_OUTCOME_OK);
+    assert_int_equal(strncmp(d.detail, "25%: new 0/", 11), 0);
+    assert_true(atomic_load(&l->by_new) > 0);
+}
+
 /* A haproxy without augur-mirror.lua: the mirror step passes, marked not
  * validated, and unshift's clear of the mirror is no error. */
 static void mirror_without_the_script_is_not_validated(void **state)
@@ -1294,6 +1353,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(shift_to_a_warm_instance_moves_traffic,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            shift_measures_again_after_a_counter_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(
             mirror_without_the_script_is_not_validated, setup, teardown),
         cmocka_unit_test_setup_teardown(server_put_updates_an_existing_server,
