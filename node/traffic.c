@@ -300,6 +300,14 @@ static void run(struct op *op)
     }
 }
 
+/* The length of @s's first line, at most @max: a step's detail is one
+ * line, and the script's answers end with a newline. */
+static int first_line(const char *s, size_t max)
+{
+    size_t n = strcspn(s, "\r\n");
+    return (int)(n < max ? n : max);
+}
+
 /* A raw command's answer is HAProxy's or the Lua script's text. */
 static bool answer_ok(const struct haproxy_result *res)
 {
@@ -414,8 +422,8 @@ static void on_mirror_show(struct op *op, const struct haproxy_result *res)
 
     if (node_traffic_mirror_parse(res->answer, res->answer_len, &m) != 0) {
         char why[PLAN_DETAIL_SIZE];
-        snprintf(why, sizeof why, "mirror show: unexpected answer %.60s",
-                 res->answer);
+        snprintf(why, sizeof why, "mirror show: unexpected answer %.*s",
+                 first_line(res->answer, 60), res->answer);
         op_finish(op, PLAN_OUTCOME_RETRY, why);
         return;
     }
@@ -482,8 +490,8 @@ static void on_result(void *data, const struct haproxy_result *res)
                     res = NULL; /* nothing to clear */
                     break;
                 }
-                snprintf(why, sizeof why, "haproxy: mirror set: %.80s",
-                         res->answer);
+                snprintf(why, sizeof why, "haproxy: mirror set: %.*s",
+                         first_line(res->answer, 80), res->answer);
                 op_finish(op, PLAN_OUTCOME_RETRY, why);
                 return;
             }
