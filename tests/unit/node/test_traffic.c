@@ -1184,6 +1184,24 @@ static void shift_measures_again_after_a_counter_reset(void **state)
     assert_true(atomic_load(&l->by_new) > 0);
 }
 
+/* The mirror refuses a target that is not IPV4:PORT: the step is retried
+ * with the script's words, on one line. */
+static void mirror_refused_by_the_script_retries(void **state)
+{
+    struct node_traffic_req r;
+    struct done d;
+    (void)state;
+
+    req_init(&r, PLAN_ACTION_MIRROR, FE_MIR, "named", w.new_port);
+    snprintf(r.addr, sizeof r.addr, "localhost");
+    step(&r, &d);
+    assert_int_equal(d.outcome, PLAN_OUTCOME_RETRY);
+    assert_int_equal(
+        strncmp(d.detail, "haproxy: mirror set: error: target ", 35), 0);
+    assert_null(strpbrk(d.detail, "\r\n"));
+    assert_true(mirror_has_no_target(FE_MIR));
+}
+
 /* A haproxy without augur-mirror.lua: the mirror step passes, marked not
  * validated, and unshift's clear of the mirror is no error. */
 static void mirror_without_the_script_is_not_validated(void **state)
@@ -1355,6 +1373,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             shift_measures_again_after_a_counter_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(mirror_refused_by_the_script_retries,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             mirror_without_the_script_is_not_validated, setup, teardown),
         cmocka_unit_test_setup_teardown(server_put_updates_an_existing_server,
