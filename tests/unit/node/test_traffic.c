@@ -69,7 +69,7 @@ struct world
 
 static struct world w;
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- helpers ---- */
 
 static void sleep_ms(long ms)
 {
@@ -319,7 +319,7 @@ static void stop(pid_t *pid)
     }
 }
 
-/* ---- the loop ----------------------------------------------------------- */
+/* ---- the loop ---- */
 
 static void on_nap(uv_timer_t *timer)
 {
@@ -350,7 +350,7 @@ static void loop_until_idle(void)
     assert_int_equal(node_traffic_busy(w.t), 0);
 }
 
-/* ---- the test's own haproxy calls --------------------------------------- */
+/* ---- the test's own haproxy calls ---- */
 
 struct answer
 {
@@ -479,7 +479,7 @@ static void old_serves(enum fe fe)
     wait_up(fe, "old");
 }
 
-/* ---- load ---------------------------------------------------------------- */
+/* ---- load ---- */
 
 /* A thread sending blocking GETs to a frontend (about 200/s), counting
  * answers by status and by the instance that answered. */
@@ -544,8 +544,7 @@ static void load_stop(void)
     }
 }
 
-/* ---- steps ----------------------------------------------------------------
- */
+/* ---- steps ---- */
 
 struct done
 {
@@ -625,8 +624,7 @@ static bool verdict_is_error_rate(const char *detail)
            rate > 0.9 && strstr(detail, " > 0.010 (old 0.000, ") != NULL;
 }
 
-/* ---- setup ----------------------------------------------------------------
- */
+/* ---- setup ---- */
 
 static int group_setup(void **state)
 {
@@ -715,8 +713,7 @@ static int teardown(void **state)
     return 0;
 }
 
-/* ---- the tests -------------------------------------------------------------
- */
+/* ---- the tests ---- */
 
 /* 25% to a good instance: the step passes with the counts in its detail,
  * the weights are 192/64 and both instances answered requests. */
@@ -862,13 +859,14 @@ static void shift_to_a_failing_instance_is_refused_and_backed_out(void **state)
         stat_of(FE_BAD, &a);
         assert_int_equal(srv(&a, "bad")->weight, 0);
         assert_int_equal(srv(&a, "old")->weight, NODE_TRAFFIC_FULL_WEIGHT);
-        assert_int_equal(srv(&a, "bad")->hrsp_5xx, srv(&a, "bad")->stot);
 
         /* The failures were the step's: none once it is backed out (one
          * request may have been in flight at the end). */
         while (atomic_load(&l->sent) < sent_end + 40) {
             loop_for(20);
         }
+        stat_of(FE_BAD, &a);
+        assert_int_equal(srv(&a, "bad")->hrsp_5xx, srv(&a, "bad")->stot);
         assert_true(failed_end > 0);
         assert_true(failed_end < sent_end);
         assert_true(atomic_load(&l->failed) <= failed_end + 1);
