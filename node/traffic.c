@@ -35,6 +35,7 @@ enum stage
     ST_ADDR,         /* it existed: set its address */
     ST_WEIGHT_NEW,   /* ... and its weight */
     ST_READY,        /* ... and make it ready */
+    ST_HEALTH,       /* its health checks: off for a step, on for a put */
     ST_WEIGHT_OLD,   /* the old server's weight (old_w) */
     ST_MIRROR_SET,   /* augur mirror set */
     ST_WAIT,         /* the dwell */
@@ -42,8 +43,8 @@ enum stage
     ST_MIRROR_CLEAR, /* augur mirror clear */
     ST_STAT0,        /* show stat at the step's start */
     ST_STAT1,        /* show stat at its end: judge */
-    ST_RESTORE_NEW,  /* back out: the new server's weight 0 */
-    ST_RESTORE_OLD,  /* back out: the old server's full weight */
+    ST_RESTORE_OLD,  /* back out: the old server's full weight, first */
+    ST_RESTORE_NEW,  /* ... then the new server's weight 0 */
     ST_DELETE,       /* del server */
 };
 
@@ -248,6 +249,17 @@ static void run(struct op *op)
             issue(op, haproxy_server_state(h, op->backend, r->to, HAPROXY_READY,
                                            on_result, op));
             return;
+        case ST_HEALTH:
+            /* A mirror or shift runs before the new instance is activated:
+             * a warm one answers /healthz 503, HAProxy's check would take
+             * it DOWN and the traffic shifted to it would find no server
+             * (the KPIs judge it meanwhile).  Its activation's put turns
+             * the check back on. */
+            snprintf(cmd, sizeof cmd, "%s health %s/%s",
+                     op->kind == OP_PUT ? "enable" : "disable", op->backend,
+                     r->to);
+            issue(op, haproxy_command(h, cmd, on_result, op));
+            return;
         case ST_WEIGHT_OLD:
             issue(op, haproxy_server_weight(h, op->backend, r->from, op->old_w,
                                             on_result, op));
@@ -286,6 +298,14 @@ static void run(struct op *op)
                   haproxy_server_delete(h, op->backend, r->to, on_result, op));
             return;
     }
+}
+
+/* The length of @s's first line, at most @max: a step's detail is one
+ * line, and the script's answers end with a newline. */
+static int first_line(const char *s, size_t max)
+{
+    size_t n = strcspn(s, "\r\n");
+    return (int)(n < max ? n : max);
 }
 
 /* A raw command's answer is HAProxy's or the Lua script's text. */
@@ -335,8 +355,10 @@ static void judge(struct op *op, const struct node_kpi_decision *d)
         LOG(LOG_LEVEL_WARN, "traffic: %s %s to %s failed validation: %s",
             op->kind == OP_MIRROR ? "mirror of" : "shift of", op->req.workload,
             op->req.to, d->reason);
-        /* Back out at once; the workflow's unshift does it again. */
-        go(op, op->kind == OP_MIRROR ? ST_MIRROR_CLEAR : ST_RESTORE_NEW);
+        /* Back out at once; the workflow's unshift does it again.  The
+         * old server first: after shift_100 it has weight 0, and both at 0
+         * would answer 503 in between. */
+        go(op, op->kind == OP_MIRROR ? ST_MIRROR_CLEAR : ST_RESTORE_OLD);
         return;
     }
     if (d->outcome == NODE_KPI_WAIT) {
@@ -363,6 +385,13 @@ static void judge(struct op *op, const struct node_kpi_decision *d)
     }
 }
 
+static bool went_backwards(const struct node_kpi_counters *a,
+                           const struct node_kpi_counters *b)
+{
+    return b->stot < a->stot || b->hrsp_5xx < a->hrsp_5xx ||
+           b->eresp < a->eresp || b->econ < a->econ;
+}
+
 static void on_stat(struct op *op, const struct haproxy_result *res)
 {
     struct node_kpi_counters old1, new1;
@@ -377,6 +406,12 @@ static void on_stat(struct op *op, const struct haproxy_result *res)
     counters_of(res, op->req.from, &old1);
     counters_of(res, op->req.to, &new1);
     node_kpi_decide(&op->old0, &old1, &op->new0, &new1, &op->req.kpi, &d);
+    if (went_backwards(&op->old0, &old1) || went_backwards(&op->new0, &new1)) {
+        /* A server re-added, HAProxy restarted: the extension measures
+         * from here, not from counters that no longer exist. */
+        op->old0 = old1;
+        op->new0 = new1;
+    }
     judge(op, &d);
 }
 
@@ -387,8 +422,8 @@ static void on_mirror_show(struct op *op, const struct haproxy_result *res)
 
     if (node_traffic_mirror_parse(res->answer, res->answer_len, &m) != 0) {
         char why[PLAN_DETAIL_SIZE];
-        snprintf(why, sizeof why, "mirror show: unexpected answer %.60s",
-                 res->answer);
+        snprintf(why, sizeof why, "mirror show: unexpected answer %.*s",
+                 first_line(res->answer, 60), res->answer);
         op_finish(op, PLAN_OUTCOME_RETRY, why);
         return;
     }
@@ -455,8 +490,8 @@ static void on_result(void *data, const struct haproxy_result *res)
                     res = NULL; /* nothing to clear */
                     break;
                 }
-                snprintf(why, sizeof why, "haproxy: mirror set: %.80s",
-                         res->answer);
+                snprintf(why, sizeof why, "haproxy: mirror set: %.*s",
+                         first_line(res->answer, 80), res->answer);
                 op_finish(op, PLAN_OUTCOME_RETRY, why);
                 return;
             }
@@ -472,7 +507,17 @@ static void on_result(void *data, const struct haproxy_result *res)
     }
     switch (op->stage) {
         case ST_ADD:
+            /* haproxy_server_add turned the check on. */
+            if (op->kind == OP_PUT) {
+                after_add(op);
+            } else {
+                go(op, ST_HEALTH);
+            }
+            return;
         case ST_READY:
+            go(op, ST_HEALTH);
+            return;
+        case ST_HEALTH:
             after_add(op);
             return;
         case ST_ADDR:
@@ -508,10 +553,10 @@ static void on_result(void *data, const struct haproxy_result *res)
         case ST_STAT1:
             on_stat(op, res);
             return;
-        case ST_RESTORE_NEW:
-            go(op, ST_RESTORE_OLD);
-            return;
         case ST_RESTORE_OLD:
+            go(op, ST_RESTORE_NEW);
+            return;
+        case ST_RESTORE_NEW:
             if (op->kind == OP_UNSHIFT) {
                 go(op, ST_MIRROR_CLEAR);
             } else {

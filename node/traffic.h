@@ -6,7 +6,12 @@
  *
  * HAProxy's names: backend PREFIX+workload, server = host id, address
  * 127.0.0.1 unless the step says otherwise.  Everything here is this
- * leader's: a new leader runs the current step again from its start. */
+ * leader's: a new leader runs the current step again from its start.
+ *
+ * HAProxy's health check of a mirror's or a shift's target is off while
+ * the steps run (the instance is not activated yet: a warm one answers
+ * /healthz 503, and the check would take it out of the backend whatever
+ * its weight); node_traffic_server_put, the activation's, turns it on. */
 #ifndef AUGUR_NODE_TRAFFIC_H
 #define AUGUR_NODE_TRAFFIC_H
 
@@ -78,7 +83,7 @@ void node_traffic_cancel_all(struct node_traffic *t);
 
 /* Membership, fire and forget (errors are logged): make @host's instance
  * of @workload a server at @addr:@port with @weight, added when missing,
- * else given that address and weight, and ready. */
+ * else given that address and weight, and ready, its health check on. */
 void node_traffic_server_put(struct node_traffic *t,
                              const char *workload,
                              const char *host,
