@@ -45,6 +45,8 @@ enum stage
     ST_STAT1,        /* show stat at its end: judge */
     ST_RESTORE_OLD,  /* back out: the old server's full weight, first */
     ST_RESTORE_NEW,  /* ... then the new server's weight 0 */
+    ST_MAINT,        /* delete: maintenance first (no new request) */
+    ST_GRACE,        /* delete: wait before freeing the server */
     ST_DELETE,       /* del server */
 };
 
@@ -57,6 +59,7 @@ struct node_traffic
     unsigned n_ops;
     bool closing;
     bool in_close; /* inside node_traffic_close: it frees the driver */
+    uint64_t delete_grace_ms;
 };
 
 struct op
@@ -69,10 +72,11 @@ struct op
     char backend[HAPROXY_NAME_SIZE];
     int new_w, old_w;
     unsigned extensions;
-    bool in_call;   /* a HAProxy call is out: its callback frees us */
-    bool cancelled; /* the caller was told; finish quietly */
-    bool refused;   /* a KPI failed: report it after backing out */
-    bool freeing;   /* its timer is closing: freed by the close callback */
+    bool in_call;    /* a HAProxy call is out: its callback frees us */
+    bool cancelled;  /* the caller was told; finish quietly */
+    bool refused;    /* a KPI failed: report it after backing out */
+    bool freeing;    /* its timer is closing: freed by the close callback */
+    bool superseded; /* a delete a later put or step of its server undid */
     uv_timer_t timer;
     bool timer_init;
     struct node_kpi_counters old0, new0;
@@ -114,6 +118,7 @@ int node_traffic_new(uv_loop_t *loop,
         return rv;
     }
     t->loop = loop;
+    t->delete_grace_ms = NODE_TRAFFIC_DELETE_GRACE_MS;
     copy(t->prefix, prefix, sizeof t->prefix);
     *out = t;
     return 0;
@@ -193,6 +198,10 @@ static void go(struct op *op, enum stage st)
 static void on_timer(uv_timer_t *timer)
 {
     struct op *op = timer->data;
+    if (op->kind == OP_DELETE) {
+        go(op, ST_DELETE);
+        return;
+    }
     go(op, op->kind == OP_MIRROR ? ST_MIRROR_SHOW : ST_STAT1);
 }
 
@@ -292,6 +301,13 @@ static void run(struct op *op)
             issue(op, haproxy_server_weight(h, op->backend, r->from,
                                             NODE_TRAFFIC_FULL_WEIGHT, on_result,
                                             op));
+            return;
+        case ST_MAINT:
+            issue(op, haproxy_server_state(h, op->backend, r->to, HAPROXY_MAINT,
+                                           on_result, op));
+            return;
+        case ST_GRACE:
+            uv_timer_start(&op->timer, on_timer, t->delete_grace_ms, 0);
             return;
         case ST_DELETE:
             issue(op,
@@ -461,7 +477,12 @@ static void on_result(void *data, const struct haproxy_result *res)
         case ST_WEIGHT_OLD:
         case ST_RESTORE_NEW:
         case ST_RESTORE_OLD:
+        case ST_MAINT:
         case ST_DELETE:
+            if (op->superseded) {
+                op_finish(op, PLAN_OUTCOME_OK, "");
+                return;
+            }
             if (res->status == AUGUR_ENOTFOUND) {
                 res = NULL; /* no such server: nothing to set */
             }
@@ -563,11 +584,41 @@ static void on_result(void *data, const struct haproxy_result *res)
                 op_finish(op, PLAN_OUTCOME_REFUSED, op->detail);
             }
             return;
+        case ST_MAINT:
+            if (res == NULL) {
+                op_finish(op, PLAN_OUTCOME_OK, ""); /* no such server */
+            } else {
+                go(op, ST_GRACE);
+            }
+            return;
         case ST_DELETE:
             op_finish(op, PLAN_OUTCOME_OK, "");
             return;
         case ST_WAIT:
+        case ST_GRACE:
             break;
+    }
+}
+
+/* @op puts its server (req.to) back: a delete of that server still in
+ * its grace ends now without deleting; one with a call out ends once the
+ * call is answered (HAProxy runs calls in order, so @op's come after). */
+static void supersede_deletes(struct node_traffic *t, const struct op *op)
+{
+    struct op *d;
+    struct op *next;
+
+    for (d = t->ops; d != NULL; d = next) {
+        next = d->next;
+        if (d->kind != OP_DELETE || d->superseded || d->freeing ||
+            strcmp(d->backend, op->backend) != 0 ||
+            strcmp(d->req.to, op->req.to) != 0) {
+            continue;
+        }
+        d->superseded = true;
+        if (d->stage == ST_GRACE && !d->in_call) {
+            op_free(d);
+        }
     }
 }
 
@@ -603,7 +654,10 @@ static struct op *op_new(struct node_traffic *t,
     }
     t->ops = op;
     t->n_ops++;
-    if (kind == OP_MIRROR || kind == OP_SHIFT) {
+    if (kind == OP_PUT || kind == OP_MIRROR || kind == OP_SHIFT) {
+        supersede_deletes(t, op);
+    }
+    if (kind == OP_MIRROR || kind == OP_SHIFT || kind == OP_DELETE) {
         uv_timer_init(t->loop, &op->timer);
         op->timer.data = op;
         op->timer_init = true;
@@ -680,7 +734,7 @@ static void membership(struct node_traffic *t,
     op->new_w = weight;
     go(op, kind == OP_PUT      ? ST_ADD
            : kind == OP_WEIGHT ? ST_WEIGHT_NEW
-                               : ST_DELETE);
+                               : ST_MAINT);
 }
 
 void node_traffic_server_put(struct node_traffic *t,
@@ -728,6 +782,11 @@ void node_traffic_cancel_all(struct node_traffic *t)
             op_free(op);
         }
     }
+}
+
+void node_traffic_set_delete_grace(struct node_traffic *t, uint64_t ms)
+{
+    t->delete_grace_ms = ms;
 }
 
 unsigned node_traffic_busy(const struct node_traffic *t)

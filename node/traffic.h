@@ -29,6 +29,13 @@
  * validated" in its detail (an idle workload must still be movable off a
  * failing host). */
 #define NODE_TRAFFIC_EXTENSIONS 2
+/* A deleted server is put in maintenance at once and removed this much
+ * later.  HAProxy 2.6.12 crashes (sess_change_server) when `del server`
+ * frees a server that a stream still holds while it waits to retry a
+ * refused connection, which is exactly what a killed host's instance and
+ * the release after its failover make; the grace outlasts every retry
+ * (timeout connect x retries, plus HAProxy's 1 s turn-around). */
+#define NODE_TRAFFIC_DELETE_GRACE_MS 10000
 /* HAProxy's full weight: the serving instance's. */
 #define NODE_TRAFFIC_FULL_WEIGHT 256
 
@@ -96,10 +103,15 @@ void node_traffic_server_weight(struct node_traffic *t,
                                 const char *host,
                                 int weight);
 /* Remove @host's server from @workload's backend (a missing one is
- * fine). */
+ * fine): maintenance now, `del server` NODE_TRAFFIC_DELETE_GRACE_MS later
+ * unless a put or a step of the same server comes first. */
 void node_traffic_server_delete(struct node_traffic *t,
                                 const char *workload,
                                 const char *host);
+
+/* Set the delete grace (default NODE_TRAFFIC_DELETE_GRACE_MS; tests
+ * shorten it). */
+void node_traffic_set_delete_grace(struct node_traffic *t, uint64_t ms);
 
 /* Steps and membership changes running or queued (status). */
 unsigned node_traffic_busy(const struct node_traffic *t);

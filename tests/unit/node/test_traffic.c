@@ -696,6 +696,7 @@ static int setup(void **state)
     assert_int_equal(uv_loop_init(&w.loop), 0);
     assert_int_equal(node_traffic_new(&w.loop, w.sock, PREFIX, &w.t, errmsg),
                      0);
+    node_traffic_set_delete_grace(w.t, 300);
     assert_int_equal(haproxy_new(&w.loop, w.sock, 8, 2000, &w.h, errmsg), 0);
     return 0;
 }
@@ -1270,6 +1271,20 @@ static void server_put_updates_an_existing_server(void **state)
     loop_until_idle();
     stat_of(FE_PUT, &a);
     assert_int_equal(srv(&a, "x")->weight, 7);
+
+    /* A delete waits out its grace in maintenance; a put of the same
+     * server meanwhile keeps it. */
+    node_traffic_server_delete(w.t, fe_names[FE_PUT], "x");
+    loop_for(50);
+    stat_of(FE_PUT, &a);
+    assert_int_equal(a.n, 1);
+    assert_non_null(strstr(srv(&a, "x")->status, "MAINT"));
+    node_traffic_server_put(w.t, fe_names[FE_PUT], "x", "127.0.0.1", w.old_port,
+                            20);
+    loop_until_idle();
+    stat_of(FE_PUT, &a);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(srv(&a, "x")->weight, 20);
 
     node_traffic_server_delete(w.t, fe_names[FE_PUT], "x");
     node_traffic_server_delete(w.t, fe_names[FE_PUT], "nobody");
