@@ -511,8 +511,14 @@ orch_hap_config()
     echo "    timeout connect 500ms"
     echo "    timeout client 5s"
     echo "    timeout server 5s"
-    echo "    option redispatch"
-    echo "    retries 2"
+    # No retries (so no redispatch either): HAProxy 2.6.12 crashes (a
+    # segfault, or its watchdog's abort in sess_change_server) when `del
+    # server` frees a server that a stream still holds while it waits to
+    # retry a refused connection, which is what a killed host's instance
+    # and the release that follows its failover make (node/traffic.c
+    # deletes right after `state maint`).  With retries 0 a refused
+    # connection fails its request at once and no stream is left waiting.
+    echo "    retries 0"
     for ((i = 1; i <= FLEET_WORKLOADS; i++)); do
         w=$(orch_workload "$i")
         echo
