@@ -560,7 +560,7 @@ PY
 # turns traffic steps on.
 orch_traffic_setup()
 {
-    local i w h f pid port epoch active out
+    local i w h f port out
     orch_traffic_start
     orch_retry "policy shift_steps" ocli policy set shift_steps "$ORCH_SHIFT_STEPS"
     orch_retry "policy shift_dwell_ms" ocli policy set shift_dwell_ms "$ORCH_DWELL_MS"
@@ -573,7 +573,7 @@ orch_traffic_setup()
             case $f in *.log | *.tmp) continue ;; esac
             [ -f "$f" ] || continue
             h=${f##*@}
-            read -r pid port epoch active <"$f" || continue
+            read -r _ port _ <"$f" || continue
             out=$(orch_hap "add server be_$w/$h 127.0.0.1:$port weight 256 check inter 200 fall 2 rise 1")
             case $out in
             *"New server registered"*) ;;
