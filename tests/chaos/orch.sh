@@ -373,6 +373,10 @@ orch_check()
         "$dump/claims.json" >"$dump/fleet-claims.json"
     local -a traffic=()
     if [ "$ORCH_TRAFFIC" = 1 ]; then
+        orch_hap_alive || {
+            log "traffic: haproxy (pid $(cat "$ORCH_HAP_PIDFILE" 2>/dev/null)) is gone: it died during the run (see $ORCH_HAP_DIR/haproxy.log)"
+            return 1
+        }
         orch_traffic_dump >"$dump/haproxy.json" 2>"$dump/haproxy.err" ||
             { log "orchestrator: cannot read haproxy's backends"; return 1; }
         traffic=(--haproxy "$dump/haproxy.json")
@@ -465,15 +469,30 @@ orch_traffic_start()
     orch_hap_config >"$ORCH_HAP_DIR/haproxy.cfg"
     haproxy -c -q -f "$ORCH_HAP_DIR/haproxy.cfg" >"$ORCH_HAP_DIR/check.log" 2>&1 ||
         die "--traffic: haproxy refused its config: $(cat "$ORCH_HAP_DIR/check.log")"
-    haproxy -D -p "$ORCH_HAP_PIDFILE" -f "$ORCH_HAP_DIR/haproxy.cfg" \
-        >>"$ORCH_HAP_DIR/haproxy.log" 2>&1 </dev/null ||
-        die "--traffic: haproxy did not start (see $ORCH_HAP_DIR/haproxy.log)"
+    # In the foreground (-db) of a background job rather than daemonized:
+    # its notices, and the backtrace of a crash, stay in haproxy.log.
+    haproxy -db -f "$ORCH_HAP_DIR/haproxy.cfg" >>"$ORCH_HAP_DIR/haproxy.log" 2>&1 </dev/null &
+    echo $! >"$ORCH_HAP_PIDFILE"
+    disown $!
     for ((i = 0; i < 50; i++)); do
         [ -S "$ORCH_HAP_SOCK" ] && break
+        orch_hap_alive || die "--traffic: haproxy did not start (see $ORCH_HAP_DIR/haproxy.log)"
         sleep 0.1
     done
     [ -S "$ORCH_HAP_SOCK" ] || die "--traffic: haproxy's socket $ORCH_HAP_SOCK did not appear"
     log "traffic: haproxy (pid $(cat "$ORCH_HAP_PIDFILE" 2>/dev/null)) on $ORCH_HAP_SOCK, frontends 127.0.0.1:${ports[0]}..; actuator in the root namespace"
+}
+
+# Does the run's haproxy still run?
+orch_hap_alive()
+{
+    local pid
+    pid=$(cat "$ORCH_HAP_PIDFILE" 2>/dev/null || true)
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    case $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true) in
+    *haproxy*) return 0 ;;
+    esac
+    return 1
 }
 
 # orch_free_ports N: N loopback ports free now (the kernel's picks).
@@ -727,11 +746,9 @@ orch_traffic_cleanup()
     for w in "${!ORCH_LOAD_PID[@]}"; do
         kill -KILL "${ORCH_LOAD_PID[$w]}" 2>/dev/null || true
     done
-    pid=$(cat "$ORCH_HAP_PIDFILE" 2>/dev/null || true)
-    if [[ $pid =~ ^[0-9]+$ ]]; then
-        case $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true) in
-        *haproxy*) kill -KILL "$pid" 2>/dev/null || true ;;
-        esac
+    if orch_hap_alive; then
+        pid=$(cat "$ORCH_HAP_PIDFILE")
+        kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$ORCH_HAP_SOCK"
 }
