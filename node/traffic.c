@@ -26,7 +26,8 @@ enum op_kind
     OP_UNSHIFT,
     OP_PUT,
     OP_WEIGHT,
-    OP_DELETE
+    OP_DELETE,
+    OP_QUERY
 };
 
 enum stage
@@ -48,6 +49,7 @@ enum stage
     ST_MAINT,        /* delete: maintenance first (no new request) */
     ST_GRACE,        /* delete: wait before freeing the server */
     ST_DELETE,       /* del server */
+    ST_QUERY,        /* query: show stat */
 };
 
 struct node_traffic
@@ -82,6 +84,7 @@ struct op
     struct node_kpi_counters old0, new0;
     char detail[PLAN_DETAIL_SIZE];
     node_traffic_cb cb;
+    node_traffic_query_cb qcb; /* a query's, until it is called */
     void *data;
 };
 
@@ -166,15 +169,30 @@ static void op_free(struct op *op)
 
 static const char *kind_name(enum op_kind k)
 {
-    static const char *const names[] = {"mirror", "shift",  "unshift",
-                                        "put",    "weight", "delete"};
+    static const char *const names[] = {"mirror", "shift",  "unshift", "put",
+                                        "weight", "delete", "query"};
     return names[k];
 }
 
 /* The operation ends: a step's caller hears @outcome and @detail. */
+/* A query's answer, once. */
+static void query_answer(struct op *op,
+                         int status,
+                         const struct haproxy_server_stat *servers,
+                         size_t n)
+{
+    node_traffic_query_cb qcb = op->qcb;
+    if (qcb != NULL) {
+        op->qcb = NULL;
+        qcb(op->data, status, servers, n);
+    }
+}
+
 static void op_finish(struct op *op, int outcome, const char *detail)
 {
-    if (op->cb == NULL) {
+    if (op->kind == OP_QUERY) {
+        query_answer(op, outcome == PLAN_OUTCOME_OK ? 0 : AUGUR_EIO, NULL, 0);
+    } else if (op->cb == NULL) {
         if (outcome != PLAN_OUTCOME_OK) {
             LOG(LOG_LEVEL_WARN, "traffic: %s %s/%s: %s", kind_name(op->kind),
                 op->backend, op->req.to, detail);
@@ -288,6 +306,7 @@ static void run(struct op *op)
             return;
         case ST_STAT0:
         case ST_STAT1:
+        case ST_QUERY:
             issue(op, haproxy_stat(h, op->backend, on_result, op));
             return;
         case ST_WAIT:
@@ -453,6 +472,12 @@ static void on_result(void *data, const struct haproxy_result *res)
     char why[PLAN_DETAIL_SIZE];
 
     op->in_call = false;
+    if (op->kind == OP_QUERY) {
+        query_answer(op, op->t->closing ? AUGUR_ESHUTDOWN : res->status,
+                     res->servers, res->n_servers);
+        op_free(op);
+        return;
+    }
     if (op->cancelled || op->t->closing) {
         op_free(op);
         return;
@@ -596,6 +621,7 @@ static void on_result(void *data, const struct haproxy_result *res)
             return;
         case ST_WAIT:
         case ST_GRACE:
+        case ST_QUERY:
             break;
     }
 }
@@ -762,7 +788,7 @@ void node_traffic_server_delete(struct node_traffic *t,
     membership(t, OP_DELETE, workload, host, NULL, 0, 0);
 }
 
-void node_traffic_cancel_all(struct node_traffic *t)
+static void cancel_where(struct node_traffic *t, bool all, const void *data)
 {
     struct op *op;
     struct op *next;
@@ -772,7 +798,7 @@ void node_traffic_cancel_all(struct node_traffic *t)
     }
     for (op = t->ops; op != NULL; op = next) {
         next = op->next;
-        if (op->cb == NULL || op->cancelled) {
+        if (op->cb == NULL || op->cancelled || (!all && op->data != data)) {
             continue;
         }
         op->cancelled = true;
@@ -782,6 +808,36 @@ void node_traffic_cancel_all(struct node_traffic *t)
             op_free(op);
         }
     }
+}
+
+void node_traffic_cancel_all(struct node_traffic *t)
+{
+    cancel_where(t, true, NULL);
+}
+
+void node_traffic_cancel_data(struct node_traffic *t, const void *data)
+{
+    cancel_where(t, false, data);
+}
+
+int node_traffic_query(struct node_traffic *t,
+                       const char *workload,
+                       node_traffic_query_cb cb,
+                       void *data)
+{
+    struct node_traffic_req req;
+    struct op *op;
+
+    memset(&req, 0, sizeof req);
+    copy(req.workload, workload, sizeof req.workload);
+    op = op_new(t, OP_QUERY, &req);
+    if (op == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    op->qcb = cb;
+    op->data = data;
+    go(op, ST_QUERY);
+    return 0;
 }
 
 void node_traffic_set_delete_grace(struct node_traffic *t, uint64_t ms)

@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include "node/haproxy.h"
 #include "node/kpi.h"
 #include "node/plan.h"
 
@@ -88,6 +89,12 @@ int node_traffic_step(struct node_traffic *t,
  * function with _RETRY "cancelled".  Membership changes below go on. */
 void node_traffic_cancel_all(struct node_traffic *t);
 
+/* Cancel the running steps whose callback data is @data, the same way
+ * (a workflow that moved past the step: its measuring is moot, and its
+ * back-out must not land after what the workflow does next).  NULL @t is
+ * accepted. */
+void node_traffic_cancel_data(struct node_traffic *t, const void *data);
+
 /* Membership, fire and forget (errors are logged): make @host's instance
  * of @workload a server at @addr:@port with @weight, added when missing,
  * else given that address and weight, and ready, its health check on. */
@@ -112,6 +119,21 @@ void node_traffic_server_delete(struct node_traffic *t,
 /* Set the delete grace (default NODE_TRAFFIC_DELETE_GRACE_MS; tests
  * shorten it). */
 void node_traffic_set_delete_grace(struct node_traffic *t, uint64_t ms);
+
+/* A backend's servers as HAProxy has them: @status 0 and @servers, or
+ * AUGUR_ENOTFOUND (no such backend) or another error (HAProxy could not
+ * be asked, or the driver closed: AUGUR_ESHUTDOWN). */
+typedef void (*node_traffic_query_cb)(void *data,
+                                      int status,
+                                      const struct haproxy_server_stat *servers,
+                                      size_t n);
+/* Ask for @workload's backend's servers; @cb is called exactly once, on
+ * the loop (also when the driver closes).  0, or AUGUR_ENOMEM /
+ * AUGUR_EINVAL (then @cb is never called). */
+int node_traffic_query(struct node_traffic *t,
+                       const char *workload,
+                       node_traffic_query_cb cb,
+                       void *data) __attribute__((warn_unused_result));
 
 /* Steps and membership changes running or queued (status). */
 unsigned node_traffic_busy(const struct node_traffic *t);
