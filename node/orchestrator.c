@@ -580,6 +580,7 @@ struct sync_ctx
     struct node *n;
     char workload[PLAN_ID_SIZE];
     char host[PLAN_ID_SIZE];
+    uint64_t epoch;
 };
 
 static bool wf_in_flight(const struct node_orch *o, const char *workload)
@@ -652,6 +653,7 @@ static void on_sync_stat(void *data,
     copy(req.workload, x->workload, sizeof req.workload);
     copy(req.host, x->host, sizeof req.host);
     copy(req.step, "sync", sizeof req.step);
+    req.epoch = x->epoch;
     if (actuator_call(n->actuator, &req, 5000, on_sync_probe, x) != 0) {
         free(x);
     }
@@ -682,6 +684,7 @@ static void traffic_sync(struct node *n)
         x->n = n;
         copy(x->workload, w->id, sizeof x->workload);
         copy(x->host, w->host, sizeof x->host);
+        x->epoch = w->epoch;
         if (node_traffic_query(n->traffic, w->id, on_sync_stat, x) != 0) {
             free(x);
         }

@@ -48,6 +48,7 @@ enum stage
     ST_RESTORE_NEW,  /* ... then the new server's weight 0 */
     ST_MAINT,        /* delete: maintenance first (no new request) */
     ST_GRACE,        /* delete: wait before freeing the server */
+    ST_DELCHECK,     /* delete: still in maintenance?  (else put back) */
     ST_DELETE,       /* del server */
     ST_QUERY,        /* query: show stat */
 };
@@ -217,7 +218,7 @@ static void on_timer(uv_timer_t *timer)
 {
     struct op *op = timer->data;
     if (op->kind == OP_DELETE) {
-        go(op, ST_DELETE);
+        go(op, ST_DELCHECK);
         return;
     }
     go(op, op->kind == OP_MIRROR ? ST_MIRROR_SHOW : ST_STAT1);
@@ -307,6 +308,7 @@ static void run(struct op *op)
         case ST_STAT0:
         case ST_STAT1:
         case ST_QUERY:
+        case ST_DELCHECK:
             issue(op, haproxy_stat(h, op->backend, on_result, op));
             return;
         case ST_WAIT:
@@ -503,6 +505,7 @@ static void on_result(void *data, const struct haproxy_result *res)
         case ST_RESTORE_NEW:
         case ST_RESTORE_OLD:
         case ST_MAINT:
+        case ST_DELCHECK:
         case ST_DELETE:
             if (op->superseded) {
                 op_finish(op, PLAN_OUTCOME_OK, "");
@@ -609,6 +612,22 @@ static void on_result(void *data, const struct haproxy_result *res)
                 op_finish(op, PLAN_OUTCOME_REFUSED, op->detail);
             }
             return;
+        case ST_DELCHECK: {
+            /* Someone put it back meanwhile (a put of this driver cancels
+             * the delete; a new leader's does not): leave it. */
+            bool maint = false;
+            for (size_t i = 0; res != NULL && i < res->n_servers; i++) {
+                if (strcmp(res->servers[i].name, op->req.to) == 0) {
+                    maint = strstr(res->servers[i].status, "MAINT") != NULL;
+                }
+            }
+            if (maint) {
+                go(op, ST_DELETE);
+            } else {
+                op_finish(op, PLAN_OUTCOME_OK, "");
+            }
+            return;
+        }
         case ST_MAINT:
             if (res == NULL) {
                 op_finish(op, PLAN_OUTCOME_OK, ""); /* no such server */
@@ -812,7 +831,19 @@ static void cancel_where(struct node_traffic *t, bool all, const void *data)
 
 void node_traffic_cancel_all(struct node_traffic *t)
 {
+    struct op *op;
+    struct op *next;
+
     cancel_where(t, true, NULL);
+    /* Deletes waiting out their grace are this leader's intent: a leader
+     * that lost its office must not act on them later (the server stays
+     * in maintenance; the next leader decides). */
+    for (op = t != NULL ? t->ops : NULL; op != NULL; op = next) {
+        next = op->next;
+        if (op->kind == OP_DELETE && op->stage == ST_GRACE && !op->in_call) {
+            op_free(op);
+        }
+    }
 }
 
 void node_traffic_cancel_data(struct node_traffic *t, const void *data)
