@@ -595,10 +595,11 @@ orch_traffic_setup()
             read -r _ port _ <"$f" || continue
             out=$(orch_hap "add server be_$w/$h 127.0.0.1:$port weight 256 check inter 200 fall 2 rise 1")
             case $out in
-            *"New server registered"*) ;;
+            *"New server registered"*) orch_hap "enable health be_$w/$h" >/dev/null ;;
+            # The leader's check of backends against claims was first.
+            *"Already exists"* | *"already exists"*) ;;
             *) die "--traffic: haproxy refused server be_$w/$h: $out" ;;
             esac
-            orch_hap "enable health be_$w/$h" >/dev/null
             out=$(orch_hap "set server be_$w/$h state ready")
             [ -z "${out//[[:space:]]/}" ] || die "--traffic: set server be_$w/$h state ready: $out"
         done
