@@ -154,7 +154,18 @@ static const char usage_actuator[] =
     "                            move workloads (default on; off leaves "
     "every\n"
     "                            workflow where it is, for tests and "
-    "maintenance)\n";
+    "maintenance)\n"
+    "  --haproxy-socket PATH     HAProxy's admin socket (level admin): the "
+    "leader\n"
+    "                            mirrors and shifts traffic through it "
+    "during\n"
+    "                            workflows and keeps its servers on the "
+    "claims\n"
+    "                            (docs/ORCHESTRATOR.md, \"Traffic "
+    "driving\"); none\n"
+    "                            by default\n"
+    "  --haproxy-backend-prefix P  backend of workload W is PW (default "
+    "be_)\n";
 
 /* The scoring options (the leader's, docs/PREDICTOR.md "Live scoring"). */
 static const char usage_scoring[] =
@@ -327,6 +338,32 @@ static int config_set(struct node_config *cfg,
             return AUGUR_EINVAL;
         }
         memcpy(cfg->actuator, value, strlen(value) + 1);
+        return 0;
+    }
+    if (strcmp(key, "haproxy-socket") == 0 ||
+        strcmp(key, "haproxy-backend-prefix") == 0) {
+        bool sock = key[8] == 's';
+        char *dst = sock ? cfg->haproxy_socket : cfg->haproxy_prefix;
+        size_t size =
+            sock ? sizeof cfg->haproxy_socket : sizeof cfg->haproxy_prefix;
+        /* A unix socket's path fits sun_path (108 bytes). */
+        size_t max = sock ? 107 : size - 1;
+        if (strlen(value) > max) {
+            snprintf(errmsg, NODE_ERRMSG_SIZE, "%s: longer than %zu bytes", key,
+                     max);
+            return AUGUR_EINVAL;
+        }
+        for (const char *q = value; !sock && *q != '\0'; q++) {
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                  (*q >= '0' && *q <= '9') || strchr("._:-", *q) != NULL)) {
+                snprintf(errmsg, NODE_ERRMSG_SIZE,
+                         "%s: only letters, digits and ._:- are allowed, "
+                         "got '%.40s'",
+                         key, value);
+                return AUGUR_EINVAL;
+            }
+        }
+        memcpy(dst, value, strlen(value) + 1);
         return 0;
     }
     if (strcmp(key, "pre-vote") == 0) {
@@ -522,6 +559,7 @@ int node_config_parse(struct node_config *cfg,
     cfg->telemetry_ring = 4;
     cfg->telemetry_resources = 20000;
     cfg->actuator_max = 64;
+    memcpy(cfg->haproxy_prefix, "be_", 4);
     cfg->orchestrator = true;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);

@@ -1,98 +1,13 @@
-/* Traffic-shift arithmetic: the step planner and the KPI decisions. */
+/* Traffic-shift arithmetic: step weights and the KPI decisions.  The
+ * step list itself is parsed and checked by the store
+ * (store_shift_steps_parse), where the policy keeps it. */
 #include "node/kpi.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/error.h"
-
-__attribute__((format(printf, 4, 5))) static int refuse(
-    struct node_kpi_steps *out,
-    char *why,
-    size_t why_size,
-    const char *fmt,
-    ...)
-{
-    va_list ap;
-
-    memset(out, 0, sizeof *out);
-    if (why != NULL && why_size > 0) {
-        va_start(ap, fmt);
-        vsnprintf(why, why_size, fmt, ap);
-        va_end(ap);
-    }
-    return AUGUR_EINVAL;
-}
-
-int node_kpi_steps_parse(const char *s,
-                         struct node_kpi_steps *out,
-                         char *why,
-                         size_t why_size)
-{
-    const char *p = s;
-
-    memset(out, 0, sizeof *out);
-    if (why != NULL && why_size > 0) {
-        why[0] = '\0';
-    }
-    if (s == NULL || *s == '\0') {
-        return refuse(out, why, why_size, "steps: empty list");
-    }
-    for (;;) {
-        unsigned long v = 0;
-        bool digits = false;
-
-        while (*p == ' ') {
-            p++;
-        }
-        while (*p >= '0' && *p <= '9') {
-            v = v * 10 + (unsigned long)(*p - '0');
-            if (v > 1000) {
-                v = 1000; /* large enough to be refused below */
-            }
-            digits = true;
-            p++;
-        }
-        while (*p == ' ') {
-            p++;
-        }
-        if (!digits) {
-            return refuse(out, why, why_size,
-                          "steps: expected a number at step %lu",
-                          (unsigned long)out->n + 1);
-        }
-        if (v < 1 || v > 100) {
-            return refuse(out, why, why_size, "steps: %lu is outside 1..100",
-                          v);
-        }
-        if (out->n > 0 && v <= out->pct[out->n - 1]) {
-            return refuse(out, why, why_size, "steps: %lu does not increase",
-                          v);
-        }
-        if (out->n == NODE_KPI_STEPS_MAX) {
-            return refuse(out, why, why_size, "steps: more than %lu",
-                          (unsigned long)NODE_KPI_STEPS_MAX);
-        }
-        out->pct[out->n++] = (unsigned)v;
-        if (*p == '\0') {
-            break;
-        }
-        if (*p != ',') {
-            return refuse(out, why, why_size,
-                          "steps: unexpected character after step %lu",
-                          (unsigned long)out->n);
-        }
-        p++;
-    }
-    if (out->pct[out->n - 1] != 100) {
-        return refuse(out, why, why_size,
-                      "steps: the last step is %lu, not 100",
-                      (unsigned long)out->pct[out->n - 1]);
-    }
-    return 0;
-}
 
 void node_kpi_weights(unsigned pct, unsigned *old_w, unsigned *new_w)
 {

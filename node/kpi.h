@@ -1,4 +1,4 @@
-/* Traffic-shift arithmetic: the step planner (percent steps to HAProxy
+/* Traffic-shift arithmetic: a step's HAProxy weights (percent to
  * weights) and the KPI decisions of a shift step and of a mirror run.
  * Pure functions: no loop, no I/O, no clock; unit-tested alone. */
 #ifndef AUGUR_NODE_KPI_H
@@ -7,28 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* At most this many steps in a policy's step list ("1,5,25,50,100"). */
-#define NODE_KPI_STEPS_MAX 16
 /* HAProxy's weight scale: 0..256. */
 #define NODE_KPI_WEIGHT_MAX 256
 /* A decision's reason fits a workflow step's detail (120 bytes). */
 #define NODE_KPI_REASON_SIZE 120
-
-struct node_kpi_steps
-{
-    unsigned n;                       /* steps, >= 1; the last is 100 */
-    unsigned pct[NODE_KPI_STEPS_MAX]; /* strictly increasing, 1..100 */
-};
-
-/* Parse @s, a comma-separated list of strictly increasing integers in
- * 1..100 ending at 100 (spaces around the numbers are allowed), into
- * @out.  Returns 0, or AUGUR_EINVAL with a one-line reason in @why
- * (@why_size bytes, may be 0) and @out zeroed. */
-__attribute__((warn_unused_result)) int node_kpi_steps_parse(
-    const char *s,
-    struct node_kpi_steps *out,
-    char *why,
-    size_t why_size);
 
 /* Weights of the old and the new server for @pct percent of the traffic on
  * the new one (@pct is clamped to 0..100): new = round(256 * pct / 100),

@@ -331,6 +331,15 @@ int node_start(struct node *n, const struct node_config *cfg)
             goto err_after_ingest_init;
         }
     }
+    if (cfg->haproxy_socket[0] != '\0') {
+        char err[256];
+        rv = node_traffic_new(&n->loop, cfg->haproxy_socket,
+                              cfg->haproxy_prefix, &n->traffic, err);
+        if (rv != 0) {
+            snprintf(n->errmsg, sizeof n->errmsg, "haproxy: %s", err);
+            goto err_after_actuator_new;
+        }
+    }
 
     memset(&sc, 0, sizeof sc);
     sc.address = cfg->client_address;
@@ -377,6 +386,8 @@ int node_start(struct node *n, const struct node_config *cfg)
     return 0;
 
 err_after_actuator_new:
+    node_traffic_close(n->traffic);
+    n->traffic = NULL;
     actuator_close(n->actuator);
     n->actuator = NULL;
 err_after_ingest_init:
@@ -436,6 +447,10 @@ void node_stop(struct node *n)
     /* Calls in flight end "cancelled"; their programs are killed. */
     actuator_close(n->actuator);
     n->actuator = NULL;
+    /* Traffic steps end "cancelled" too; membership changes in flight
+     * are dropped (a new leader puts the servers right). */
+    node_traffic_close(n->traffic);
+    n->traffic = NULL;
     /* Clients first, so nothing new arrives; then Raft, which fails what
      * is still pending; the store last. */
     api_server_close(&n->server, server_closed);

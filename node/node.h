@@ -11,6 +11,7 @@
 
 #include "api/server.h"
 #include "node/actuator.h"
+#include "node/traffic.h"
 #include "node/notice.h"
 #include "node/orchestrator.h"
 #include "node/scoring.h"
@@ -80,6 +81,10 @@ struct node_config
     char actuator[1024];
     unsigned actuator_max;
     bool orchestrator; /* the leader runs node/orchestrator.c (default) */
+    /* The load balancer the leader drives (node/traffic.h): HAProxy's
+     * admin socket ("" none) and its backends' names' prefix. */
+    char haproxy_socket[256];
+    char haproxy_prefix[NODE_TRAFFIC_PREFIX_SIZE];
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -152,8 +157,9 @@ struct node
     /* Prepare-shutdown notices the leader hands to agents (node/ingest.c);
      * emptied when leadership is lost. */
     struct node_notices notices;
-    struct actuator *actuator; /* the leader acts through it; never NULL
-                                  while running (kind "none" at least) */
+    struct actuator *actuator;    /* the leader acts through it; never NULL
+                                     while running (kind "none" at least) */
+    struct node_traffic *traffic; /* HAProxy, when configured; else NULL */
     uint64_t lease_grace_until_ms;
     /* The host lease in force: the policy's lease_timeout_ms when it was
      * set in the store, else --lease-ms (0: not read yet).  Read once per

@@ -105,6 +105,28 @@ struct node_orch_call *node__orch_call_of_shadow(struct node_orch *o,
     return NULL;
 }
 
+void node__orch_cooldown_set(struct node_orch *o,
+                             const char *host,
+                             int64_t until_ms)
+{
+    for (size_t i = 0; i < o->n_cooldowns; i++) {
+        if (strcmp(o->cooldowns[i].host, host) == 0) {
+            if (until_ms > o->cooldowns[i].until_ms) {
+                o->cooldowns[i].until_ms = until_ms;
+            }
+            return;
+        }
+    }
+    if (!node__orch_grow((void **)&o->cooldowns, &o->cap_cooldowns,
+                         o->n_cooldowns + 1, sizeof *o->cooldowns)) {
+        return;
+    }
+    copy(o->cooldowns[o->n_cooldowns].host, host,
+         sizeof o->cooldowns[o->n_cooldowns].host);
+    o->cooldowns[o->n_cooldowns].until_ms = until_ms;
+    o->n_cooldowns++;
+}
+
 static struct node_orch_call *call_add(struct node *n)
 {
     struct node_orch *o = &n->orch;
@@ -203,6 +225,7 @@ static void orch_forget(struct node *n)
     if (n->actuator != NULL) {
         actuator_cancel_all(n->actuator);
     }
+    node_traffic_cancel_all(n->traffic);
     for (size_t i = 0; i < o->n_notices; i++) {
         node__shutdown_notice_clear(n, o->notices[i].host);
     }
@@ -210,6 +233,7 @@ static void orch_forget(struct node *n)
     calls_free(o);
     o->n_hosts = 0;
     o->n_recent = 0;
+    o->n_cooldowns = 0;
     o->recent_seeded = false;
     if (o->seen_key != NULL) {
         memset(o->seen_key, 0, NODE_ORCH_SEEN_SLOTS * sizeof *o->seen_key);
@@ -241,6 +265,7 @@ void node__orch_close(struct node *n)
     free(o->hosts);
     free(o->recent);
     free(o->notices);
+    free(o->cooldowns);
     free(o->seen_key);
     free(o->seen_at);
     free(o->in_hosts);
@@ -253,6 +278,7 @@ void node__orch_close(struct node *n)
     o->hosts = NULL;
     o->recent = NULL;
     o->notices = NULL;
+    o->cooldowns = NULL;
     o->seen_key = NULL;
     o->seen_at = NULL;
     o->in_hosts = NULL;
@@ -274,6 +300,50 @@ static void kick(struct node *n)
     }
 }
 
+/* The load balancer follows the instances a workflow's actuator steps
+ * start and stop: an activated instance takes the full weight and the
+ * other side none; a released or undone one leaves its backend. */
+static void traffic_follow(struct node *n,
+                           const struct node_orch_call *c,
+                           const struct actuator_result *res)
+{
+    struct node_traffic *t = n->traffic;
+    bool ok = res->outcome == ACTUATOR_OK;
+    const char *step = c->step_name;
+
+    if (t == NULL || c->shadow || c->remediate) {
+        return;
+    }
+    if (ok &&
+        (strcmp(step, "activate") == 0 || strcmp(step, "reactivate") == 0)) {
+        bool back = step[0] == 'r';
+        const char *on = back ? c->from : c->to;
+        const char *off = back ? c->to : c->from;
+        if (res->port > 0) {
+            node_traffic_server_put(t, c->workload, on, NULL, res->port,
+                                    NODE_TRAFFIC_FULL_WEIGHT);
+        } else {
+            LOG(LOG_LEVEL_WARN,
+                "orchestrator: %s %s on %s: the actuator named no port, "
+                "haproxy not updated",
+                step, c->workload, on);
+        }
+        if (strcmp(off, on) != 0) {
+            node_traffic_server_weight(t, c->workload, off, 0);
+        }
+        return;
+    }
+    if (res->outcome != ACTUATOR_OK && strcmp(res->message, "cancelled") == 0) {
+        return; /* this leader is going: the next one calls again */
+    }
+    if (strcmp(step, "release") == 0) {
+        node_traffic_server_delete(t, c->workload, c->from);
+    } else if (strcmp(step, "undo_prepare") == 0 ||
+               strcmp(step, "undo_activate") == 0) {
+        node_traffic_server_delete(t, c->workload, c->to);
+    }
+}
+
 static void on_answer(void *data, const struct actuator_result *res)
 {
     struct node_orch_call *c = data;
@@ -291,6 +361,7 @@ static void on_answer(void *data, const struct actuator_result *res)
         free(c);
         return;
     }
+    traffic_follow(n, c, res);
     c->status = PLAN_CALL_DONE;
     c->outcome = res->outcome == ACTUATOR_OK        ? PLAN_OUTCOME_OK
                  : res->outcome == ACTUATOR_REFUSED ? PLAN_OUTCOME_REFUSED
@@ -366,6 +437,134 @@ static void call_send(struct node *n,
     /* Busy: tried again next round. */
     LOG(LOG_LEVEL_DEBUG, "orchestrator: %s %s on %s: %s",
         plan_action_name(d->action), d->workload, d->host, augur_strerror(rv));
+}
+
+/* ---- traffic steps (node/traffic.h) ------------------------------------ */
+
+static void traffic_done(struct node_orch_call *c,
+                         int outcome,
+                         const char *detail)
+{
+    struct node *n = c->n;
+    struct node_orch *o = &n->orch;
+
+    if (o->inflight > 0) {
+        o->inflight--;
+    }
+    c->status = PLAN_CALL_DONE;
+    c->outcome = outcome;
+    c->done_at = (int64_t)node__now_ms();
+    copy(c->detail, detail, sizeof c->detail);
+    if (outcome == PLAN_OUTCOME_OK) {
+        o->traffic_steps++;
+        LOG(LOG_LEVEL_INFO, "orchestrator: workflow %" PRIu64 " (%s) %s: %s",
+            c->workflow, c->workload, c->step_name,
+            detail[0] != '\0' ? detail : "ok");
+    } else if (outcome == PLAN_OUTCOME_REFUSED) {
+        o->traffic_rollbacks++;
+        node__orch_cooldown_set(o, c->to, c->done_at + (int64_t)c->cooldown_ms);
+        LOG(LOG_LEVEL_WARN,
+            "orchestrator: workflow %" PRIu64
+            " (%s) %s failed validation on %s: %s; rolling back, %s on "
+            "target cooldown",
+            c->workflow, c->workload, c->step_name, c->to, detail, c->to);
+    } else if (strcmp(detail, "cancelled") != 0) {
+        LOG(LOG_LEVEL_INFO, "orchestrator: workflow %" PRIu64 " (%s) %s: %s",
+            c->workflow, c->workload, c->step_name, detail);
+    }
+    kick(n);
+}
+
+static void on_traffic_done(void *data, int outcome, const char *detail)
+{
+    traffic_done(data, outcome, detail);
+}
+
+/* The actuator's probe said where the new instance listens. */
+static void on_traffic_probe(void *data, const struct actuator_result *res)
+{
+    struct node_orch_call *c = data;
+    struct node *n = c->n;
+    char why[PLAN_DETAIL_SIZE];
+    int rv;
+
+    if (res->outcome != ACTUATOR_OK) {
+        snprintf(why, sizeof why, "probe of the new instance: %.90s",
+                 res->message[0] != '\0' ? res->message : "failed");
+        traffic_done(c, PLAN_OUTCOME_RETRY, why);
+        return;
+    }
+    if (res->port <= 0) {
+        snprintf(why, sizeof why, "no instance of %.40s on %.40s (%s)",
+                 c->workload, c->to, res->state[0] ? res->state : "no port");
+        traffic_done(c, PLAN_OUTCOME_RETRY, why);
+        return;
+    }
+    c->traffic.port = res->port;
+    rv = node_traffic_step(n->traffic, &c->traffic, on_traffic_done, c);
+    if (rv != 0) {
+        snprintf(why, sizeof why, "traffic step: %s", augur_strerror(rv));
+        traffic_done(c, PLAN_OUTCOME_RETRY, why);
+    }
+}
+
+/* Run a traffic step: probe the new instance for its port (the actuator
+ * knows where it started it), then let the load-balancer driver run the
+ * step.  No load balancer configured: the step passes at once, as an
+ * action with no actuator does. */
+static void traffic_send(struct node *n,
+                         struct node_orch_call *c,
+                         const struct plan_decision *d,
+                         const struct store_policy *pol)
+{
+    struct node_traffic_req *r = &c->traffic;
+    struct actuator_request req;
+    struct plan_decision probe;
+    int rv;
+
+    memset(r, 0, sizeof *r);
+    r->action = d->action;
+    copy(r->workload, d->workload, sizeof r->workload);
+    copy(r->from, d->from, sizeof r->from);
+    copy(r->to, d->to, sizeof r->to);
+    r->dwell_ms =
+        d->action == PLAN_ACTION_MIRROR ? pol->mirror_ms : pol->shift_dwell_ms;
+    node_kpi_thresholds_default(&r->kpi);
+    r->kpi.max_error_rate = pol->kpi_max_error_rate;
+    r->kpi.max_latency_ratio = pol->kpi_max_latency_ratio;
+    c->cooldown_ms = pol->target_cooldown_s * 1000;
+    copy(c->step_name, d->step_name, sizeof c->step_name);
+    c->status = PLAN_CALL_INFLIGHT;
+    n->orch.inflight++;
+    if (n->traffic == NULL) {
+        traffic_done(c, PLAN_OUTCOME_OK, "no load balancer");
+        return;
+    }
+    if (d->action == PLAN_ACTION_SHIFT &&
+        node_traffic_shift_pct(d->step_name, &r->pct) != 0) {
+        traffic_done(c, PLAN_OUTCOME_REFUSED, "not a shift step name");
+        return;
+    }
+    if (d->action == PLAN_ACTION_UNSHIFT) {
+        rv = node_traffic_step(n->traffic, r, on_traffic_done, c);
+        if (rv != 0) {
+            traffic_done(c, PLAN_OUTCOME_RETRY, augur_strerror(rv));
+        }
+        return;
+    }
+    probe = *d;
+    probe.action = PLAN_ACTION_PROBE;
+    request_fill(&req, &probe);
+    rv = actuator_call(n->actuator, &req, pol->step_timeout_ms,
+                       on_traffic_probe, c);
+    if (rv == AUGUR_EUNAVAILABLE) {
+        traffic_done(c, PLAN_OUTCOME_RETRY,
+                     "no actuator to say where the new instance listens");
+    } else if (rv != 0) {
+        /* Busy: tried again next round. */
+        c->status = PLAN_CALL_OWNED;
+        n->orch.inflight--;
+    }
 }
 
 /* ---- executing decisions ---------------------------------------------- */
@@ -461,6 +660,9 @@ static void execute(struct node *n,
             c->status = PLAN_CALL_OWNED;
             c->owned_at = now;
             c->detail[0] = '\0';
+            copy(c->step_name, d->step_name, sizeof c->step_name);
+            copy(c->from, d->from, sizeof c->from);
+            copy(c->to, d->to, sizeof c->to);
             return;
         }
         case PLAN_WORKFLOW_CANCEL:
@@ -507,7 +709,11 @@ static void execute(struct node *n,
             }
             c->action = d->action;
             c->detail[0] = '\0';
-            call_send(n, c, d, pol->step_timeout_ms);
+            if (PLAN_ACTION_IS_TRAFFIC(d->action)) {
+                traffic_send(n, c, d, pol);
+            } else {
+                call_send(n, c, d, pol->step_timeout_ms);
+            }
             return;
         }
         case PLAN_NOTICE: {
@@ -851,7 +1057,7 @@ void node__orch_status_pack(struct node *n, msgpack_packer *pk)
     const struct node_orch *o = &n->orch;
 
     node__pack_str(pk, "orchestrator");
-    msgpack_pack_map(pk, 9);
+    msgpack_pack_map(pk, 12);
     node__pack_str(pk, "leader");
     pack_bool(pk, o->leader);
     node__pack_str(pk, "rounds");
@@ -870,4 +1076,10 @@ void node__orch_status_pack(struct node *n, msgpack_packer *pk)
     msgpack_pack_uint64(pk, o->inflight);
     node__pack_str(pk, "last_round_us");
     msgpack_pack_uint64(pk, o->last_round_us);
+    node__pack_str(pk, "haproxy");
+    pack_bool(pk, n->traffic != NULL);
+    node__pack_str(pk, "traffic_steps");
+    msgpack_pack_uint64(pk, o->traffic_steps);
+    node__pack_str(pk, "traffic_rollbacks");
+    msgpack_pack_uint64(pk, o->traffic_rollbacks);
 }

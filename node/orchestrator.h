@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "node/plan.h"
+#include "node/traffic.h"
 
 /* Proposals remembered so that one is not repeated until the store shows
  * its result or NODE_ORCH_RESEND_MS passed (a direct-mapped cache: a
@@ -66,6 +67,23 @@ struct node_orch_call
     bool has_lag;
     uint64_t lag_ms;
     char drift[PLAN_DRIFT_SIZE];
+    /* Workflow steps: which step, between which hosts (for the load
+     * balancer's part of activate, release and the undo steps). */
+    char step_name[PLAN_STEP_NAME_SIZE];
+    char from[PLAN_ID_SIZE];
+    char to[PLAN_ID_SIZE];
+    /* A traffic step: what the load-balancer driver runs once the
+     * actuator's probe said where the new instance listens. */
+    struct node_traffic_req traffic;
+    uint64_t cooldown_ms; /* the policy's target_cooldown_s, for a fail */
+};
+
+/* A target a traffic step's validation failed on: no workflow is planned
+ * onto it until @until_ms (policy target_cooldown_s). */
+struct node_orch_cooldown
+{
+    char host[PLAN_ID_SIZE];
+    int64_t until_ms;
 };
 
 struct node_orch_host
@@ -119,6 +137,8 @@ struct node_orch
     bool recent_seeded;
     struct node_orch_notice *notices;
     size_t n_notices, cap_notices;
+    struct node_orch_cooldown *cooldowns;
+    size_t n_cooldowns, cap_cooldowns;
     uint64_t *seen_key;
     int64_t *seen_at;
     bool repeat; /* the last key seen() let through was proposed before */
@@ -143,7 +163,9 @@ struct node_orch
     uint64_t rebalances;
     uint64_t shadows_provisioned;
     uint64_t last_round_us;
-    unsigned inflight; /* actuator calls running */
+    unsigned inflight;          /* actuator calls running */
+    uint64_t traffic_steps;     /* traffic steps passed */
+    uint64_t traffic_rollbacks; /* traffic steps failed validation */
 };
 
 /* Shared by node/orchestrator.c and node/orchestrator_read.c. */
@@ -169,6 +191,10 @@ struct node_orch_notice *node__orch_notice_find(struct node_orch *o,
                                                 uint64_t id);
 struct node_orch_host *node__orch_host_find(struct node_orch *o,
                                             const char *id);
+/* Put @host on target cooldown until @until_ms (kept the later of two). */
+void node__orch_cooldown_set(struct node_orch *o,
+                             const char *host,
+                             int64_t until_ms);
 /* Grow *@arr (of @elem bytes each) to hold @need; false when out of
  * memory. */
 bool node__orch_grow(void **arr, size_t *cap, size_t need, size_t elem);

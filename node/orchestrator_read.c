@@ -333,7 +333,30 @@ struct seed_ctx
 {
     struct node_orch *o;
     int64_t since;
+    uint64_t cooldown_ms; /* policy target_cooldown_s */
 };
+
+/* A workflow rolled back because a traffic step failed its validation
+ * (not because HAProxy could not be reached, nor a cancel): its target
+ * is on cooldown from the step's end. */
+static void seed_cooldown(struct seed_ctx *ctx, const struct store_workflow *w)
+{
+    if (w->state != STORE_WF_ROLLED_BACK) {
+        return;
+    }
+    for (unsigned i = 0; i < w->n_steps && i < STORE_WF_STEPS_MAX; i++) {
+        const struct store_wf_step *st = &w->steps[i];
+        bool traffic = strcmp(st->name, "mirror") == 0 ||
+                       strncmp(st->name, "shift_", 6) == 0;
+        if (traffic && st->state == STORE_STEP_FAILED &&
+            strncmp(st->detail, "haproxy", 7) != 0 &&
+            strncmp(st->detail, "probe", 5) != 0 &&
+            strncmp(st->detail, "no instance", 11) != 0) {
+            node__orch_cooldown_set(ctx->o, w->to,
+                                    st->ended_at + (int64_t)ctx->cooldown_ms);
+        }
+    }
+}
 
 static int seed_recent(void *arg, const struct store_workflow *w)
 {
@@ -341,13 +364,16 @@ static int seed_recent(void *arg, const struct store_workflow *w)
     if (limited(w->reason) && w->created_at > ctx->since) {
         recent_add(ctx->o, w->id, w->reason, w->created_at);
     }
+    seed_cooldown(ctx, w);
     return 0;
 }
 
 /* The workflows in flight, then those under the rate limit created in
  * the last minute: seeded from every kept workflow once per leadership,
  * then from what this leader sees in flight. */
-static int read_workflows(struct node *n, int64_t now)
+static int read_workflows(struct node *n,
+                          int64_t now,
+                          const struct store_policy *pol)
 {
     struct node_orch *o = &n->orch;
     size_t n_flight;
@@ -355,7 +381,7 @@ static int read_workflows(struct node *n, int64_t now)
     int rv;
 
     if (!o->recent_seeded) {
-        struct seed_ctx ctx = {o, now - 60000};
+        struct seed_ctx ctx = {o, now - 60000, pol->target_cooldown_s * 1000};
         o->n_recent = 0;
         rv = store_workflows_each(n->store, false, seed_recent, &ctx);
         if (rv != 0) {
@@ -543,6 +569,29 @@ static void note_held_claims(struct node_orch *o)
     }
 }
 
+/* Targets on cooldown: expired ones are forgotten, the others marked on
+ * the round's hosts. */
+static void apply_cooldowns(struct node_orch *o, int64_t now)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < o->n_cooldowns; i++) {
+        if (o->cooldowns[i].until_ms > now) {
+            o->cooldowns[k++] = o->cooldowns[i];
+        }
+    }
+    o->n_cooldowns = k;
+    for (size_t i = 0; i < o->n_in_hosts; i++) {
+        o->in_hosts[i].target_cooldown_until_ms = 0;
+        for (size_t j = 0; j < o->n_cooldowns; j++) {
+            if (strcmp(o->cooldowns[j].host, o->in_hosts[i].id) == 0) {
+                o->in_hosts[i].target_cooldown_until_ms =
+                    o->cooldowns[j].until_ms;
+            }
+        }
+    }
+}
+
 /* ---- the round's input, in one ----------------------------------------- */
 
 int node__orch_read(struct node *n,
@@ -568,7 +617,7 @@ int node__orch_read(struct node *n,
         note_held_claims(o);
     }
     if (rv == 0) {
-        rv = read_workflows(n, now);
+        rv = read_workflows(n, now, pol);
     }
     if (rv == 0) {
         rv = read_shadows(n);
@@ -576,6 +625,7 @@ int node__orch_read(struct node *n,
     if (rv != 0) {
         return rv;
     }
+    apply_cooldowns(o, now);
     memset(in, 0, sizeof *in);
     in->now_ms = now;
     plan_policy_from_store(pol, &in->policy);

@@ -26,6 +26,11 @@ void plan_policy_from_store(const struct store_policy *s, struct plan_policy *p)
     p->max_attempts = s->max_attempts;
     p->keep_warm_s = s->keep_warm_s;
     p->shutdown_deadline_ms = s->shutdown_deadline_ms;
+    p->shift_dwell_ms = s->shift_dwell_ms;
+    p->mirror_ms = s->mirror_ms;
+    p->kpi_max_error_rate = s->kpi_max_error_rate;
+    p->kpi_max_latency_ratio = s->kpi_max_latency_ratio;
+    p->target_cooldown_s = s->target_cooldown_s;
 }
 
 void plan_output_init(struct plan_output *out)
@@ -52,9 +57,9 @@ const char *plan_event_name(int event)
 
 const char *plan_action_name(int action)
 {
-    static const char *const names[] = {"none",  "prepare",   "activate",
-                                        "stop",  "provision", "deprovision",
-                                        "probe", "remediate"};
+    static const char *const names[] = {
+        "none",  "prepare",   "activate", "stop",  "provision", "deprovision",
+        "probe", "remediate", "mirror",   "shift", "unshift"};
     if (action < 0 || action >= (int)(sizeof names / sizeof names[0])) {
         return "?";
     }
@@ -94,7 +99,13 @@ int plan_step_action(const char *step, bool *on_to)
         {"undo_prepare", PLAN_ACTION_STOP, true},
         {"reactivate", PLAN_ACTION_ACTIVATE, false},
         {"undo_activate", PLAN_ACTION_STOP, true},
+        {"mirror", PLAN_ACTION_MIRROR, true},
+        {"unshift", PLAN_ACTION_UNSHIFT, true},
     };
+    if (strncmp(step, "shift_", 6) == 0) {
+        *on_to = true;
+        return PLAN_ACTION_SHIFT;
+    }
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         if (strcmp(rows[i].step, step) == 0) {
             *on_to = rows[i].on_to;

@@ -113,8 +113,18 @@ enum plan_action
     PLAN_ACTION_PROVISION,
     PLAN_ACTION_DEPROVISION,
     PLAN_ACTION_PROBE,
-    PLAN_ACTION_REMEDIATE
+    PLAN_ACTION_REMEDIATE,
+    /* Traffic steps, run by the leader's load-balancer driver
+     * (node/traffic.h), not by the actuator. */
+    PLAN_ACTION_MIRROR,
+    PLAN_ACTION_SHIFT,
+    PLAN_ACTION_UNSHIFT
 };
+
+/* Whether @action is a traffic step's. */
+#define PLAN_ACTION_IS_TRAFFIC(action)                                  \
+    ((action) == PLAN_ACTION_MIRROR || (action) == PLAN_ACTION_SHIFT || \
+     (action) == PLAN_ACTION_UNSHIFT)
 
 /* Outcomes of an actuator call, as node/actuator.h reports them. */
 enum plan_outcome
@@ -146,6 +156,12 @@ struct plan_policy
     uint64_t max_attempts;
     uint64_t keep_warm_s;
     uint64_t shutdown_deadline_ms;
+    /* Traffic steps (issue 15). */
+    uint64_t shift_dwell_ms;
+    uint64_t mirror_ms;
+    double kpi_max_error_rate;
+    double kpi_max_latency_ratio;
+    uint64_t target_cooldown_s;
 };
 
 /* The planner's policy from the store's (one source of the defaults:
@@ -179,6 +195,10 @@ struct plan_host
     bool held_claims;
     /* Its failure domain per spread kind ("" when it has none). */
     char domain[PLAN_SPREAD_COUNT][PLAN_ID_SIZE];
+    /* A traffic step's validation failed on it as a target: no workflow
+     * is planned onto it before this time (policy target_cooldown_s;
+     * this leader's memory, seeded from the kept workflows). */
+    int64_t target_cooldown_until_ms;
 };
 
 struct plan_workload

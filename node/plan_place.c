@@ -132,7 +132,8 @@ bool plan__host_usable(const struct plan__ctx *c, const struct plan_host *h)
     const struct plan_policy *p = &c->in->policy;
     return h->is_host && h->state == PLAN_HOST_ACTIVE &&
            plan__risk(h) < p->migrate_threshold - p->hysteresis &&
-           !in_host_cooldown(c, h);
+           !in_host_cooldown(c, h) &&
+           c->in->now_ms >= h->target_cooldown_until_ms;
 }
 
 /* A host whose warm shadow may take a workload over. */

@@ -116,7 +116,7 @@ __attribute__((format(printf, 4, 5))) static int steps_refuse(
     return AUGUR_EINVAL;
 }
 
-/* node_kpi_steps_parse's rules (node/kpi.c), which store/ cannot include. */
+/* A step list: the one parser of shift_steps (docs/ORCHESTRATOR.md). */
 int store_shift_steps_parse(const char *s,
                             struct store_shift_steps *out,
                             char *why,

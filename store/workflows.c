@@ -371,8 +371,8 @@ static int trim(struct store *s, MDB_txn *txn)
 {
     struct store_workflow w;
     MDB_cursor *cur;
-    size_t all;
-    size_t in_flight;
+    size_t all = 0;
+    size_t in_flight = 0;
     size_t done;
     MDB_val k;
     MDB_val v;

@@ -1,4 +1,4 @@
-/* Unit tests of node/kpi.c: the shift step planner and the KPI decisions. */
+/* Unit tests of node/kpi.c: shift weights and the KPI decisions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,62 +10,6 @@
 
 #include "common/error.h"
 #include "node/kpi.h"
-
-static void steps_parse_accepts_the_default_list(void **state)
-{
-    struct node_kpi_steps s;
-    char why[128];
-
-    (void)state;
-    assert_int_equal(node_kpi_steps_parse("1,5,25,50,100", &s, why, sizeof why),
-                     0);
-    assert_int_equal(s.n, 5);
-    assert_int_equal(s.pct[0], 1);
-    assert_int_equal(s.pct[4], 100);
-    assert_int_equal(node_kpi_steps_parse(" 10 , 100", &s, why, sizeof why), 0);
-    assert_int_equal(s.n, 2);
-    assert_int_equal(node_kpi_steps_parse("100", &s, NULL, 0), 0);
-    assert_int_equal(s.n, 1);
-}
-
-static void steps_parse_refuses_bad_lists_with_a_reason(void **state)
-{
-    static const struct
-    {
-        const char *in;
-        const char *why;
-    } bad[] = {
-        {"", "empty"},
-        {"1,5,50", "not 100"},
-        {"0,100", "outside"},
-        {"5,101", "outside"},
-        {"5,5,100", "does not increase"},
-        {"50,25,100", "does not increase"},
-        {"1,,100", "expected a number"},
-        {"1,5,100,", "expected a number"},
-        {"1;100", "unexpected character"},
-        {"-1,100", "expected a number"},
-        {"1.5,100", "unexpected character"},
-        {"99999999999999999999999,100", "outside"},
-        {"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,100", "more than"},
-    };
-    struct node_kpi_steps s;
-    char why[128];
-
-    (void)state;
-    assert_int_equal(node_kpi_steps_parse(NULL, &s, why, sizeof why),
-                     AUGUR_EINVAL);
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        memset(&s, 0xff, sizeof s);
-        assert_int_equal(node_kpi_steps_parse(bad[i].in, &s, why, sizeof why),
-                         AUGUR_EINVAL);
-        if (strstr(why, bad[i].why) == NULL) {
-            fail_msg("%s: reason \"%s\" lacks \"%s\"", bad[i].in, why,
-                     bad[i].why);
-        }
-        assert_int_equal(s.n, 0);
-    }
-}
 
 static void weights_follow_the_percent_on_haproxy_scale(void **state)
 {
@@ -245,8 +189,6 @@ static void mirror_decides_pass_fail_and_wait(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(steps_parse_accepts_the_default_list),
-        cmocka_unit_test(steps_parse_refuses_bad_lists_with_a_reason),
         cmocka_unit_test(weights_follow_the_percent_on_haproxy_scale),
         cmocka_unit_test(decide_fails_on_a_new_side_answering_5xx),
         cmocka_unit_test(decide_passes_when_the_old_side_fails_as_much),

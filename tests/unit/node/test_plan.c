@@ -1007,6 +1007,97 @@ static void waits_end_on_ack_deadline_or_time(void **state)
     fleet_close(&f);
 }
 
+/* Traffic steps are calls on the target for the load-balancer driver:
+ * mirror, each shift_<pct>, unshift; a KPI refusal fails the step with
+ * the verdict (the store rolls back); a resumed shift is measured again
+ * under a new attempt. */
+static void traffic_steps_are_calls_and_a_refusal_fails(void **state)
+{
+    static const char *const steps[] = {"prepare",  "mirror",    "shift_1",
+                                        "shift_50", "shift_100", "transfer",
+                                        "activate", "release",   NULL};
+    static const struct
+    {
+        unsigned step;
+        int action;
+    } rows[] = {{1, PLAN_ACTION_MIRROR},
+                {2, PLAN_ACTION_SHIFT},
+                {3, PLAN_ACTION_SHIFT},
+                {4, PLAN_ACTION_SHIFT}};
+    struct fleet f;
+    struct plan_workflow *wf;
+    bool on_to;
+
+    (void)state;
+    fleet_init(&f);
+    host_add(&f, "h1", 0.0);
+    host_add(&f, "h2", 0.0);
+    wl_add(&f, "w", "h1", 1);
+    wf = wf_add(&f, 11, "w", "h1", "h2", steps);
+    wf->state = PLAN_WF_RUNNING;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const struct plan_decision *d;
+        wf->step = rows[i].step;
+        wf->steps[wf->step].state = PLAN_STEP_RUNNING;
+        wf->call.status = PLAN_CALL_OWNED;
+        run(&f);
+        d = nth(&f, PLAN_CALL, 0);
+        assert_int_equal(d->action, rows[i].action);
+        assert_true(PLAN_ACTION_IS_TRAFFIC(d->action));
+        assert_string_equal(d->host, "h2");
+        assert_string_equal(d->from, "h1");
+        assert_string_equal(d->to, "h2");
+        assert_string_equal(d->step_name, steps[rows[i].step]);
+    }
+    assert_int_equal(plan_step_action("unshift", &on_to), PLAN_ACTION_UNSHIFT);
+    assert_true(on_to);
+    assert_int_equal(plan_step_action("shift_25", &on_to), PLAN_ACTION_SHIFT);
+    assert_int_equal(plan_step_action("transfer", &on_to), PLAN_ACTION_NONE);
+    assert_false(PLAN_ACTION_IS_TRAFFIC(PLAN_ACTION_PROBE));
+    assert_string_equal(plan_action_name(PLAN_ACTION_SHIFT), "shift");
+    /* A KPI breach: the driver refuses, the step fails with the verdict. */
+    wf->call.status = PLAN_CALL_DONE;
+    wf->call.outcome = PLAN_OUTCOME_REFUSED;
+    snprintf(wf->call.detail, sizeof wf->call.detail,
+             "error_rate 0.500 > 0.010 (old 0.000, 40 requests)");
+    run(&f);
+    assert_int_equal(nth(&f, PLAN_WORKFLOW_ADVANCE, 0)->event, PLAN_EVENT_FAIL);
+    assert_string_equal(nth(&f, PLAN_WORKFLOW_ADVANCE, 0)->detail,
+                        "error_rate 0.500 > 0.010 (old 0.000, 40 requests)");
+    /* A new leader: the shift is run again under a new attempt. */
+    wf->call.status = PLAN_CALL_NONE;
+    run(&f);
+    assert_int_equal(nth(&f, PLAN_WORKFLOW_ADVANCE, 0)->event,
+                     PLAN_EVENT_RETRY);
+    fleet_close(&f);
+}
+
+/* A host a traffic step's validation failed on takes no new workload
+ * until its target cooldown ends. */
+static void target_cooldown_keeps_a_failed_target_out(void **state)
+{
+    struct fleet f;
+    const struct plan_decision *d;
+
+    (void)state;
+    fleet_init(&f);
+    host_add(&f, "h1", 0.95);
+    host_add(&f, "h2", 0.0)->target_cooldown_until_ms = NOW + 1;
+    host_add(&f, "h3", 0.1);
+    wl_add(&f, "w", "h1", 1);
+    run(&f);
+    d = create_of(&f, "w");
+    assert_non_null(d);
+    assert_string_equal(d->to, "h3");
+    f.in.n_workflows = 0;
+    f.hosts[1].target_cooldown_until_ms = NOW;
+    run(&f);
+    d = create_of(&f, "w");
+    assert_non_null(d);
+    assert_string_equal(d->to, "h2");
+    fleet_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1036,6 +1127,8 @@ int main(void)
         cmocka_unit_test(resumed_step_is_retried),
         cmocka_unit_test(retries_run_out_refusals_fail_releases_skip),
         cmocka_unit_test(waits_end_on_ack_deadline_or_time),
+        cmocka_unit_test(traffic_steps_are_calls_and_a_refusal_fails),
+        cmocka_unit_test(target_cooldown_keeps_a_failed_target_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
