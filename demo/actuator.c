@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@
 #define EXIT_BAD 2
 #define STDIN_MAX (64 << 10)
 #define START_WAIT_MS 5000
+#define FAULT_FILE_MAX 256
+#define FAULT_ARGS_MAX 6 /* three flags, a value each */
 
 static const char usage[] =
     "usage: augur-demo-actuator < REQUEST.json\n"
@@ -42,7 +45,24 @@ static const char usage[] =
     "actions: prepare, provision (start a warm instance), activate (fence\n"
     "older instances elsewhere, then run active on host), stop, deprovision,\n"
     "probe, remediate.  Answer: one JSON line {\"state\",\"port\",\"lag_ms\",\n"
-    "\"drift\"}; exit 0, 3 (stale epoch), 2 (bad request), 1 (failed).\n";
+    "\"drift\"}; exit 0, 3 (stale epoch), 2 (bad request), 1 (failed).\n"
+    "\n"
+    "Faults: when $AUGUR_DEMO_DIR/faults/W@H exists, the instances started\n"
+    "for W on H get its words as extra arguments (one line, at most 256\n"
+    "bytes): --fail-rate F (0..1), --fail-after N (0..1000000000),\n"
+    "--delay-ms MS (0..60000), each at most once (see augur-demo-app\n"
+    "--help).  Anything else makes prepare, provision and activate of W on\n"
+    "H fail with exit 2 before acting.  The start's line in actions.log\n"
+    "carries them as \"faults\".\n";
+
+/* The extra app arguments from faults/W@H (n 0: none). */
+struct faults
+{
+    int n;
+    char *argv[FAULT_ARGS_MAX];
+    char joined[FAULT_FILE_MAX + 1]; /* the words, one space apart */
+    char text[FAULT_FILE_MAX + 1];   /* argv points into it */
+};
 
 struct instance
 {
@@ -100,11 +120,13 @@ static void check_id(const char *what, const char *id)
     }
 }
 
-static void log_action(const char *action,
-                       const char *workload,
-                       const char *host,
-                       uint64_t epoch,
-                       const struct instance *in)
+/* One line of actions.log; @faults (or NULL) is added as "faults". */
+static void log_line(const char *action,
+                     const char *workload,
+                     const char *host,
+                     uint64_t epoch,
+                     const struct instance *in,
+                     const char *faults)
 {
     char path[PATH_MAX + 16];
     char *line;
@@ -117,6 +139,9 @@ static void log_action(const char *action,
                   (json_int_t)(in != NULL ? in->pid : 0), "port",
                   in != NULL ? in->port : 0, "active",
                   in != NULL && in->active);
+    if (o != NULL && faults != NULL) {
+        json_object_set_new(o, "faults", json_string(faults));
+    }
     line = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (line == NULL) {
@@ -132,6 +157,132 @@ static void log_action(const char *action,
         close(fd);
     }
     free(line);
+}
+
+static void log_action(const char *action,
+                       const char *workload,
+                       const char *host,
+                       uint64_t epoch,
+                       const struct instance *in)
+{
+    log_line(action, workload, host, epoch, in, NULL);
+}
+
+/* Is @s a decimal integer (digits only) no larger than @max? */
+static bool uint_ok(const char *s, uint64_t max)
+{
+    uint64_t v = 0;
+    if (s[0] == '\0' || strlen(s) > 19) {
+        return false;
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    return v <= max;
+}
+
+/* Is @s a fraction in 0..1 as augur-demo-app's --fail-rate takes it:
+ * digits with an optional decimal part ("1", "0.25", ".5")? */
+static bool rate_ok(const char *s)
+{
+    const char *dot = strchr(s, '.');
+    size_t digits = 0;
+
+    if (strlen(s) > 20) {
+        return false;
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p >= '0' && *p <= '9') {
+            digits++;
+        } else if (p != dot) {
+            return false;
+        }
+    }
+    if (digits == 0 || (dot != NULL && dot[1] == '\0')) {
+        return false;
+    }
+    return strtod(s, NULL) <= 1.0;
+}
+
+/* Read faults/@w@@h into @f (none when the file does not exist).  A file
+ * that is too long, or holds anything but the three fault flags with a
+ * valid value each, at most once each, ends the action with exit 2 before
+ * it does anything. */
+static void faults_load(const char *w, const char *h, struct faults *f)
+{
+    static const char *const flags[] = {"--fail-rate", "--fail-after",
+                                        "--delay-ms"};
+    char path[PATH_MAX + 300];
+    bool seen[3] = {false, false, false};
+    size_t len;
+    FILE *fp;
+    char *save = NULL, *word;
+
+    memset(f, 0, sizeof *f);
+    snprintf(path, sizeof path, "%s/faults/%s@%s", dir, w, h);
+    fp = fopen(path, "r");
+    if (fp == NULL) {
+        if (errno == ENOENT) {
+            return;
+        }
+        die(1, "cannot read %s: %s", path, strerror(errno));
+    }
+    len = fread(f->text, 1, sizeof f->text, fp);
+    fclose(fp);
+    if (len > FAULT_FILE_MAX) {
+        die(EXIT_BAD, "fault file %s: longer than %d bytes", path,
+            FAULT_FILE_MAX);
+    }
+    f->text[len] = '\0';
+    if (strlen(f->text) != len) {
+        die(EXIT_BAD, "fault file %s: holds a NUL byte", path);
+    }
+    for (word = strtok_r(f->text, " \t\r\n", &save); word != NULL;
+         word = strtok_r(NULL, " \t\r\n", &save)) {
+        if (f->n == FAULT_ARGS_MAX) {
+            die(EXIT_BAD, "fault file %s: too many words (at most %d)", path,
+                FAULT_ARGS_MAX);
+        }
+        f->argv[f->n++] = word;
+    }
+    for (int i = 0; i < f->n; i += 2) {
+        const char *flag = f->argv[i];
+        const char *v = i + 1 < f->n ? f->argv[i + 1] : NULL;
+        int k = 0;
+
+        while (k < 3 && strcmp(flag, flags[k]) != 0) {
+            k++;
+        }
+        if (k == 3) {
+            die(EXIT_BAD,
+                "fault file %s: unknown word '%.40s' (only --fail-rate F, "
+                "--fail-after N, --delay-ms MS)",
+                path, flag);
+        }
+        if (seen[k]) {
+            die(EXIT_BAD, "fault file %s: %s given twice", path, flag);
+        }
+        seen[k] = true;
+        if (v == NULL) {
+            die(EXIT_BAD, "fault file %s: %s needs a value", path, flag);
+        }
+        if ((k == 0 && !rate_ok(v)) || (k == 1 && !uint_ok(v, 1000000000)) ||
+            (k == 2 && !uint_ok(v, 60000))) {
+            die(EXIT_BAD, "fault file %s: bad value '%.40s' for %s (%s)", path,
+                v, flag,
+                k == 0   ? "a fraction in 0..1"
+                : k == 1 ? "an integer in 0..1000000000"
+                         : "milliseconds in 0..60000");
+        }
+    }
+    for (int i = 0; i < f->n; i++) {
+        size_t at = strlen(f->joined);
+        snprintf(f->joined + at, sizeof f->joined - at, "%s%s",
+                 i > 0 ? " " : "", f->argv[i]);
+    }
 }
 
 static bool pid_alive(long pid)
@@ -263,15 +414,32 @@ static void inst_start(const char *w,
                        const char *h,
                        uint64_t epoch,
                        bool warm,
+                       const struct faults *faults,
                        struct instance *in)
 {
     char app[PATH_MAX + 32], logp[PATH_MAX + 310], ep[32], line[128];
+    char *args[10 + FAULT_ARGS_MAX];
+    int nargs = 0;
     pid_t pid;
     int port = 0;
 
     app_path(app, sizeof app);
     snprintf(logp, sizeof logp, "%s/instances/%s@%s.log", dir, w, h);
     snprintf(ep, sizeof ep, "%" PRIu64, epoch);
+    args[nargs++] = "augur-demo-app";
+    args[nargs++] = "--workload";
+    args[nargs++] = (char *)w;
+    args[nargs++] = "--host";
+    args[nargs++] = (char *)h;
+    args[nargs++] = "--epoch";
+    args[nargs++] = ep;
+    if (warm) {
+        args[nargs++] = "--warm";
+    }
+    for (int i = 0; i < faults->n; i++) {
+        args[nargs++] = faults->argv[i];
+    }
+    args[nargs] = NULL;
     unlink(logp);
     pid = fork();
     if (pid < 0) {
@@ -287,13 +455,7 @@ static void inst_start(const char *w,
         dup2(nul, 0);
         dup2(fd, 1);
         dup2(fd, 2);
-        if (warm) {
-            execl(app, "augur-demo-app", "--workload", w, "--host", h,
-                  "--epoch", ep, "--warm", (char *)NULL);
-        } else {
-            execl(app, "augur-demo-app", "--workload", w, "--host", h,
-                  "--epoch", ep, (char *)NULL);
-        }
+        execv(app, args);
         _exit(127);
     }
     for (int i = 0; i < START_WAIT_MS / 10 && port == 0; i++) {
@@ -320,7 +482,7 @@ static void inst_start(const char *w,
     in->epoch = epoch;
     in->active = !warm;
     inst_save(w, h, in);
-    log_action("start", w, h, epoch, in);
+    log_line("start", w, h, epoch, in, faults->n > 0 ? faults->joined : NULL);
 }
 
 /* Promote a warm instance: POST /activate?epoch=E. */
@@ -468,6 +630,7 @@ int main(int argc, char **argv)
     json_t *req;
     json_error_t jerr;
     struct instance in;
+    struct faults faults;
     bool have;
     int lock;
 
@@ -486,6 +649,8 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/epochs", dir);
     mkdir_p(path);
     snprintf(path, sizeof path, "%s/locks", dir);
+    mkdir_p(path);
+    snprintf(path, sizeof path, "%s/faults", dir);
     mkdir_p(path);
 
     while (len < STDIN_MAX) {
@@ -522,6 +687,12 @@ int main(int argc, char **argv)
         return 0;
     }
     check_id("workload", w);
+    /* Before anything is touched: a bad fault file changes nothing. */
+    memset(&faults, 0, sizeof faults);
+    if (strcmp(action, "prepare") == 0 || strcmp(action, "provision") == 0 ||
+        strcmp(action, "activate") == 0) {
+        faults_load(w, h, &faults);
+    }
 
     /* One action per workload at a time. */
     snprintf(path, sizeof path, "%s/locks/%s", dir, w);
@@ -545,7 +716,7 @@ int main(int argc, char **argv)
 
     if (strcmp(action, "prepare") == 0 || strcmp(action, "provision") == 0) {
         if (!have) {
-            inst_start(w, h, epoch, true, &in);
+            inst_start(w, h, epoch, true, &faults, &in);
         }
         answer(in.active ? "running" : "warm", &in, 0, "");
     } else if (strcmp(action, "activate") == 0) {
@@ -560,7 +731,7 @@ int main(int argc, char **argv)
             inst_save(w, h, &in);
             log_action("activate", w, h, epoch, &in);
         } else {
-            inst_start(w, h, epoch, false, &in);
+            inst_start(w, h, epoch, false, &faults, &in);
             log_action("activate", w, h, epoch, &in);
         }
         answer("running", &in, 0, "");

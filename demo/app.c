@@ -12,14 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#define CONNS_MAX 16
+#define CONNS_MAX 128
 #define REQ_MAX 2048
+#define FAIL_AFTER_MAX 1000000000ull
+#define DELAY_MS_MAX 60000ull
+#define PPM 1000000u
 
 static const char usage[] =
     "usage: augur-demo-app --workload W --host H --epoch E [--port P] "
     "[--warm]\n"
+    "                      [--fail-rate F] [--fail-after N] [--delay-ms MS]\n"
     "\n"
     "Serves HTTP on 127.0.0.1:P (0, the default: any free port) and prints\n"
     "'listening PORT' once bound:\n"
@@ -27,13 +32,36 @@ static const char usage[] =
     "  GET /healthz           200 when active, 503 while warm\n"
     "  POST /activate?epoch=E  promote a warm instance to active with epoch "
     "E\n"
-    "SIGUSR1 promotes it as well (keeping its epoch).\n";
+    "SIGUSR1 promotes it as well (keeping its epoch).\n"
+    "\n"
+    "Fault injection, for a bad canary (only GET / is affected: /healthz\n"
+    "and /activate answer as usual, so the instance looks healthy):\n"
+    "  --fail-rate F   F in 0..1 (e.g. 0.25): that fraction of GET / answers\n"
+    "                  500, spread evenly (an accumulator, not random: 0.25\n"
+    "                  fails every 4th)\n"
+    "  --fail-after N  after N GET / answered normally (0..1000000000), every\n"
+    "                  later one answers 500\n"
+    "  --delay-ms MS   answer GET / MS ms late (0..60000); other connections\n"
+    "                  are served meanwhile\n";
 
 struct conn
 {
     int fd;
     size_t len;
+    uint64_t due_ms; /* 0: reading its request; else GET / answered then */
+    int code;        /* the answer decided for a delayed GET / */
     char buf[REQ_MAX];
+};
+
+/* The fault injection of GET / (all zero: none). */
+struct faults
+{
+    uint32_t rate_ppm; /* --fail-rate, in millionths */
+    uint32_t acc_ppm;  /* the accumulator spreading the failures evenly */
+    bool after_set;
+    uint64_t after; /* --fail-after */
+    uint64_t good;  /* GET / answered normally so far */
+    uint64_t delay_ms;
 };
 
 /* Set by the SIGUSR1 handler only; read by the loop. */
@@ -56,6 +84,57 @@ static int parse_u64(const char *s, uint64_t *out)
     return errno != 0 || *end != '\0' ? -1 : 0;
 }
 
+/* A fraction in 0..1 written as digits with an optional decimal part
+ * ("1", "0.25", ".5"), in millionths (rounded). */
+static int parse_rate(const char *s, uint32_t *ppm)
+{
+    size_t digits = 0, len = strlen(s);
+    const char *dot = strchr(s, '.');
+    double v;
+
+    if (len == 0 || len > 20) {
+        return -1;
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p >= '0' && *p <= '9') {
+            digits++;
+        } else if (p != dot) {
+            return -1;
+        }
+    }
+    if (digits == 0 || (dot != NULL && dot[1] == '\0')) {
+        return -1;
+    }
+    v = strtod(s, NULL);
+    if (!(v >= 0.0 && v <= 1.0)) {
+        return -1;
+    }
+    *ppm = (uint32_t)(v * PPM + 0.5);
+    return 0;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Does this GET / fail?  Counted in arrival order. */
+static bool fault_fails(struct faults *f)
+{
+    if (f->after_set && f->good >= f->after) {
+        return true;
+    }
+    f->acc_ppm += f->rate_ppm;
+    if (f->acc_ppm >= PPM) {
+        f->acc_ppm -= PPM;
+        return true;
+    }
+    f->good++;
+    return false;
+}
+
 static void reply(int fd, int code, const char *reason, const char *body)
 {
     char out[1024];
@@ -69,17 +148,44 @@ static void reply(int fd, int code, const char *reason, const char *body)
     }
 }
 
+/* GET /'s answer: "W H E", or the injected 500. */
+static void reply_root(int fd,
+                       bool fails,
+                       const char *workload,
+                       const char *host,
+                       uint64_t epoch)
+{
+    char body[512];
+
+    if (fails) {
+        reply(fd, 500, "Internal Server Error", "injected failure\n");
+        return;
+    }
+    snprintf(body, sizeof body, "%s %s %" PRIu64 "\n", workload, host, epoch);
+    reply(fd, 200, "OK", body);
+}
+
+static void conn_close(struct conn *k)
+{
+    close(k->fd);
+    k->fd = -1;
+    k->len = 0;
+    k->due_ms = 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *workload = NULL, *host = NULL;
     uint64_t epoch = 0, port = 0;
     bool have_epoch = false, warm = false;
+    struct faults faults;
     struct sockaddr_in sa;
     socklen_t sl = sizeof sa;
     struct conn conns[CONNS_MAX];
     struct pollfd pfd[CONNS_MAX + 1];
     int lfd, one = 1;
 
+    memset(&faults, 0, sizeof faults);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -104,6 +210,15 @@ int main(int argc, char **argv)
             have_epoch = true;
         } else if (strcmp(a, "--port") == 0 && parse_u64(v, &port) == 0 &&
                    port < 65536) {
+        } else if (strcmp(a, "--fail-rate") == 0 &&
+                   parse_rate(v, &faults.rate_ppm) == 0) {
+        } else if (strcmp(a, "--fail-after") == 0 &&
+                   parse_u64(v, &faults.after) == 0 &&
+                   faults.after <= FAIL_AFTER_MAX) {
+            faults.after_set = true;
+        } else if (strcmp(a, "--delay-ms") == 0 &&
+                   parse_u64(v, &faults.delay_ms) == 0 &&
+                   faults.delay_ms <= DELAY_MS_MAX) {
         } else {
             fprintf(stderr, "augur-demo-app: bad option %s %s (see --help)\n",
                     a, v);
@@ -130,24 +245,53 @@ int main(int argc, char **argv)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = htons((uint16_t)port);
     if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        listen(lfd, 64) != 0 ||
+        listen(lfd, 128) != 0 ||
         getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0) {
         perror("augur-demo-app: bind");
         return 1;
     }
     printf("listening %d\n", ntohs(sa.sin_port));
+    if (faults.rate_ppm > 0 || faults.after_set || faults.delay_ms > 0) {
+        char after[32] = "-";
+        if (faults.after_set) {
+            snprintf(after, sizeof after, "%" PRIu64, faults.after);
+        }
+        printf("faults: fail-rate %u.%06u fail-after %s delay-ms %" PRIu64 "\n",
+               faults.rate_ppm / PPM, faults.rate_ppm % PPM, after,
+               faults.delay_ms);
+    }
     fflush(stdout);
 
     for (int i = 0; i < CONNS_MAX; i++) {
         conns[i].fd = -1;
+        conns[i].len = 0;
+        conns[i].due_ms = 0;
     }
     for (;;) {
-        int n = 0;
-        pfd[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        int n = 0, timeout = 1000, free_slots = 0;
+        uint64_t now = now_ms();
+
         for (int i = 0; i < CONNS_MAX; i++) {
-            pfd[n++] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+            const struct conn *k = &conns[i];
+            if (k->fd < 0) {
+                free_slots++;
+            } else if (k->due_ms != 0) {
+                uint64_t wait = k->due_ms > now ? k->due_ms - now : 0;
+                if (wait < (uint64_t)timeout) {
+                    timeout = (int)wait;
+                }
+            }
         }
-        if (poll(pfd, (nfds_t)n, 1000) < 0 && errno != EINTR) {
+        /* With every slot taken, new connections wait in the listen
+         * backlog rather than being refused. */
+        pfd[n++] =
+            (struct pollfd){.fd = free_slots > 0 ? lfd : -1, .events = POLLIN};
+        for (int i = 0; i < CONNS_MAX; i++) {
+            /* A delayed answer reads nothing more: only its due time. */
+            short ev = conns[i].due_ms != 0 ? 0 : POLLIN;
+            pfd[n++] = (struct pollfd){.fd = conns[i].fd, .events = ev};
+        }
+        if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
             perror("augur-demo-app: poll");
             return 1;
         }
@@ -161,25 +305,38 @@ int main(int argc, char **argv)
                 if (conns[i].fd < 0) {
                     conns[i].fd = c;
                     conns[i].len = 0;
+                    conns[i].due_ms = 0;
                     c = -1;
                 }
             }
             if (c >= 0) {
-                close(c); /* full: the client retries */
+                close(c); /* cannot happen: polled only with a free slot */
             }
         }
+        now = now_ms();
         for (int i = 0; i < CONNS_MAX; i++) {
             struct conn *k = &conns[i];
             ssize_t r;
             char body[512];
 
-            if (k->fd < 0 || !(pfd[i + 1].revents & (POLLIN | POLLHUP))) {
+            if (k->fd < 0) {
+                continue;
+            }
+            if (k->due_ms != 0) {
+                if (pfd[i + 1].revents & (POLLERR | POLLHUP)) {
+                    conn_close(k); /* the client is gone: poll would spin */
+                } else if (now >= k->due_ms) {
+                    reply_root(k->fd, k->code != 200, workload, host, epoch);
+                    conn_close(k);
+                }
+                continue;
+            }
+            if (!(pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) {
                 continue;
             }
             r = recv(k->fd, k->buf + k->len, sizeof k->buf - 1 - k->len, 0);
             if (r <= 0) {
-                close(k->fd);
-                k->fd = -1;
+                conn_close(k);
                 continue;
             }
             k->len += (size_t)r;
@@ -188,15 +345,18 @@ int main(int argc, char **argv)
                 strstr(k->buf, "\n\n") == NULL) {
                 if (k->len + 1 >= sizeof k->buf) {
                     reply(k->fd, 431, "Too Large", "request too large\n");
-                    close(k->fd);
-                    k->fd = -1;
+                    conn_close(k);
                 }
                 continue;
             }
             if (strncmp(k->buf, "GET / ", 6) == 0) {
-                snprintf(body, sizeof body, "%s %s %" PRIu64 "\n", workload,
-                         host, epoch);
-                reply(k->fd, 200, "OK", body);
+                bool fails = fault_fails(&faults);
+                if (faults.delay_ms > 0) {
+                    k->code = fails ? 500 : 200;
+                    k->due_ms = now + faults.delay_ms;
+                    continue; /* answered when due */
+                }
+                reply_root(k->fd, fails, workload, host, epoch);
             } else if (strncmp(k->buf, "GET /healthz ", 13) == 0) {
                 if (warm) {
                     reply(k->fd, 503, "Warm", "warm\n");
@@ -220,8 +380,7 @@ int main(int argc, char **argv)
             } else {
                 reply(k->fd, 404, "Not Found", "not found\n");
             }
-            close(k->fd);
-            k->fd = -1;
+            conn_close(k);
         }
     }
 }
