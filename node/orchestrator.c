@@ -234,6 +234,8 @@ static void orch_forget(struct node *n)
     o->n_hosts = 0;
     o->n_recent = 0;
     o->n_cooldowns = 0;
+    o->next_sync_ms = 0;
+    o->sync_cursor = 0;
     o->recent_seeded = false;
     if (o->seen_key != NULL) {
         memset(o->seen_key, 0, NODE_ORCH_SEEN_SLOTS * sizeof *o->seen_key);
@@ -488,6 +490,10 @@ static void on_traffic_probe(void *data, const struct actuator_result *res)
     char why[PLAN_DETAIL_SIZE];
     int rv;
 
+    if (c->stale) {
+        traffic_done(c, PLAN_OUTCOME_RETRY, "cancelled");
+        return;
+    }
     if (res->outcome != ACTUATOR_OK) {
         snprintf(why, sizeof why, "probe of the new instance: %.90s",
                  res->message[0] != '\0' ? res->message : "failed");
@@ -565,6 +571,125 @@ static void traffic_send(struct node *n,
         c->status = PLAN_CALL_OWNED;
         n->orch.inflight--;
     }
+}
+
+/* ---- backends against claims ------------------------------------------ */
+
+struct sync_ctx
+{
+    struct node *n;
+    char workload[PLAN_ID_SIZE];
+    char host[PLAN_ID_SIZE];
+    uint64_t epoch;
+};
+
+static bool wf_in_flight(const struct node_orch *o, const char *workload)
+{
+    for (size_t i = 0; i < o->n_in_wf; i++) {
+        const struct plan_workflow *w = &o->in_wf[i];
+        if (w->state <= PLAN_WF_RUNNING && strcmp(w->workload, workload) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void on_sync_probe(void *data, const struct actuator_result *res)
+{
+    struct sync_ctx *x = data;
+    struct node *n = x->n;
+
+    if (n->orch.leader && n->traffic != NULL && res->outcome == ACTUATOR_OK &&
+        res->port > 0 && !wf_in_flight(&n->orch, x->workload)) {
+        node_traffic_server_put(n->traffic, x->workload, x->host, NULL,
+                                res->port, NODE_TRAFFIC_FULL_WEIGHT);
+        n->orch.traffic_repairs++;
+        LOG(LOG_LEVEL_WARN,
+            "orchestrator: haproxy: %s's claim is on %s but its server "
+            "there was missing or out of rotation: put back (port %d)",
+            x->workload, x->host, res->port);
+    }
+    free(x);
+}
+
+/* One backend as HAProxy has it: the claim's host must serve (weight > 0,
+ * not in maintenance) and nobody else. */
+static void on_sync_stat(void *data,
+                         int status,
+                         const struct haproxy_server_stat *servers,
+                         size_t n_servers)
+{
+    struct sync_ctx *x = data;
+    struct node *n = x->n;
+    struct node_orch *o = &n->orch;
+    struct actuator_request req;
+    bool claim_ok = false;
+
+    if (status != 0 || !o->leader || n->traffic == NULL ||
+        wf_in_flight(o, x->workload)) {
+        free(x);
+        return;
+    }
+    for (size_t i = 0; i < n_servers; i++) {
+        const struct haproxy_server_stat *s = &servers[i];
+        bool serving = s->weight > 0 && strstr(s->status, "MAINT") == NULL;
+        if (strcmp(s->name, x->host) == 0) {
+            claim_ok = serving;
+        } else if (serving) {
+            node_traffic_server_weight(n->traffic, x->workload, s->name, 0);
+            o->traffic_repairs++;
+            LOG(LOG_LEVEL_WARN,
+                "orchestrator: haproxy: %s's server on %s had weight %" PRIu64
+                " while the claim is on %s: set to 0",
+                x->workload, s->name, s->weight, x->host);
+        }
+    }
+    if (claim_ok) {
+        free(x);
+        return;
+    }
+    memset(&req, 0, sizeof req);
+    copy(req.action, "probe", sizeof req.action);
+    copy(req.workload, x->workload, sizeof req.workload);
+    copy(req.host, x->host, sizeof req.host);
+    copy(req.step, "sync", sizeof req.step);
+    req.epoch = x->epoch;
+    if (actuator_call(n->actuator, &req, 5000, on_sync_probe, x) != 0) {
+        free(x);
+    }
+}
+
+/* Compare the next batch of claimed workloads' backends with their claims
+ * (the last round's view), outside any workflow in flight. */
+static void traffic_sync(struct node *n)
+{
+    struct node_orch *o = &n->orch;
+    size_t total = o->n_in_wl;
+    size_t k;
+
+    if (total == 0) {
+        return;
+    }
+    for (k = 0; k < NODE_ORCH_TRAFFIC_SYNC_BATCH && k < total; k++) {
+        const struct plan_workload *w = &o->in_wl[(o->sync_cursor + k) % total];
+        struct sync_ctx *x;
+
+        if (!w->claimed || wf_in_flight(o, w->id)) {
+            continue;
+        }
+        x = calloc(1, sizeof *x);
+        if (x == NULL) {
+            return;
+        }
+        x->n = n;
+        copy(x->workload, w->id, sizeof x->workload);
+        copy(x->host, w->host, sizeof x->host);
+        x->epoch = w->epoch;
+        if (node_traffic_query(n->traffic, w->id, on_sync_stat, x) != 0) {
+            free(x);
+        }
+    }
+    o->sync_cursor = (o->sync_cursor + k) % total;
 }
 
 /* ---- executing decisions ---------------------------------------------- */
@@ -663,6 +788,7 @@ static void execute(struct node *n,
             copy(c->step_name, d->step_name, sizeof c->step_name);
             copy(c->from, d->from, sizeof c->from);
             copy(c->to, d->to, sizeof c->to);
+            c->stale = false;
             return;
         }
         case PLAN_WORKFLOW_CANCEL:
@@ -969,6 +1095,10 @@ static void orch_round(struct node *n, int64_t now)
         execute(n, &o->out.decisions[i], &pol, now);
     }
     gc(n, now);
+    if (n->traffic != NULL && now >= o->next_sync_ms) {
+        traffic_sync(n);
+        o->next_sync_ms = now + NODE_ORCH_TRAFFIC_SYNC_MS;
+    }
     /* With work in hand (workflows or shadows to drive, cohorts to keep,
      * hosts down), a round at least every NODE_ORCH_IDLE_MS; with none,
      * only when the store says something relevant changed
@@ -1016,6 +1146,7 @@ void node__orch_tick(struct node *n, uint64_t now_ms, bool leader)
         return; /* not caught up: the store is not the cluster's yet */
     }
     if (now >= o->next_round_ms ||
+        (n->traffic != NULL && now >= o->next_sync_ms) ||
         ((o->kicked || store_orch_version(n->store) != o->last_version) &&
          now >= o->not_before_ms)) {
         orch_round(n, now);
@@ -1057,7 +1188,7 @@ void node__orch_status_pack(struct node *n, msgpack_packer *pk)
     const struct node_orch *o = &n->orch;
 
     node__pack_str(pk, "orchestrator");
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, 13);
     node__pack_str(pk, "leader");
     pack_bool(pk, o->leader);
     node__pack_str(pk, "rounds");
@@ -1082,4 +1213,6 @@ void node__orch_status_pack(struct node *n, msgpack_packer *pk)
     msgpack_pack_uint64(pk, o->traffic_steps);
     node__pack_str(pk, "traffic_rollbacks");
     msgpack_pack_uint64(pk, o->traffic_rollbacks);
+    node__pack_str(pk, "traffic_repairs");
+    msgpack_pack_uint64(pk, o->traffic_repairs);
 }

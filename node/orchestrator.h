@@ -37,6 +37,12 @@
 /* Failure domains are read again this often (edges and labels change
  * rarely, and a round must stay cheap). */
 #define NODE_ORCH_DOMAINS_MS 5000
+/* With a load balancer: every so often a round also compares this many
+ * workloads' backends with their claims (node/traffic.h's query) and
+ * repairs them; a new leader's first round starts at once (membership
+ * changes of a leader that died are lost with it). */
+#define NODE_ORCH_TRAFFIC_SYNC_MS 2000
+#define NODE_ORCH_TRAFFIC_SYNC_BATCH 64
 /* Failure domains read per round at most (each is a walk of the dependency
  * graph): a large fleet's are read over several rounds, never in one long
  * stall of the loop. */
@@ -76,6 +82,7 @@ struct node_orch_call
      * actuator's probe said where the new instance listens. */
     struct node_traffic_req traffic;
     uint64_t cooldown_ms; /* the policy's target_cooldown_s, for a fail */
+    bool stale;           /* its workflow moved past its step while it ran */
 };
 
 /* A target a traffic step's validation failed on: no workflow is planned
@@ -166,6 +173,9 @@ struct node_orch
     unsigned inflight;          /* actuator calls running */
     uint64_t traffic_steps;     /* traffic steps passed */
     uint64_t traffic_rollbacks; /* traffic steps failed validation */
+    uint64_t traffic_repairs;   /* backends put back on their claims */
+    int64_t next_sync_ms;       /* the next backends' check */
+    size_t sync_cursor;         /* where in the workloads it goes on */
 };
 
 /* Shared by node/orchestrator.c and node/orchestrator_read.c. */

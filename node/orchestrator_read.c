@@ -436,6 +436,26 @@ static int read_workflows(struct node *n,
             w->notice_set = true;
             w->notice_acked = node__shutdown_acked(n, no->host, no->notice_wf);
         }
+        if (c != NULL && c->status == PLAN_CALL_INFLIGHT &&
+            w->step < w->n_steps &&
+            (c->step != w->step || c->attempt != w->steps[w->step].attempt)) {
+            /* The workflow moved past the step of a call still running (a
+             * cancel, a failure's rollback).  A traffic step is stopped:
+             * its measuring is moot, and nothing it does may land after
+             * the rollback's unshift (one still probing for its port ends
+             * when the probe answers, without starting).  An actuator's
+             * call is waited for:
+             * the slot is busy, and a step started meanwhile must wait
+             * rather than spend its attempts at once. */
+            c->stale = true;
+            if (PLAN_ACTION_IS_TRAFFIC(c->action)) {
+                node_traffic_cancel_data(n->traffic, c);
+            }
+            if (c->status == PLAN_CALL_INFLIGHT) {
+                w->call.status = PLAN_CALL_INFLIGHT;
+                continue;
+            }
+        }
         if (c == NULL || w->step >= w->n_steps || c->step != w->step ||
             c->attempt != w->steps[w->step].attempt) {
             continue;

@@ -26,7 +26,8 @@ enum op_kind
     OP_UNSHIFT,
     OP_PUT,
     OP_WEIGHT,
-    OP_DELETE
+    OP_DELETE,
+    OP_QUERY
 };
 
 enum stage
@@ -35,6 +36,7 @@ enum stage
     ST_ADDR,         /* it existed: set its address */
     ST_WEIGHT_NEW,   /* ... and its weight */
     ST_READY,        /* ... and make it ready */
+    ST_HEALTH,       /* its health checks: off for a step, on for a put */
     ST_WEIGHT_OLD,   /* the old server's weight (old_w) */
     ST_MIRROR_SET,   /* augur mirror set */
     ST_WAIT,         /* the dwell */
@@ -42,9 +44,13 @@ enum stage
     ST_MIRROR_CLEAR, /* augur mirror clear */
     ST_STAT0,        /* show stat at the step's start */
     ST_STAT1,        /* show stat at its end: judge */
-    ST_RESTORE_NEW,  /* back out: the new server's weight 0 */
-    ST_RESTORE_OLD,  /* back out: the old server's full weight */
+    ST_RESTORE_OLD,  /* back out: the old server's full weight, first */
+    ST_RESTORE_NEW,  /* ... then the new server's weight 0 */
+    ST_MAINT,        /* delete: maintenance first (no new request) */
+    ST_GRACE,        /* delete: wait before freeing the server */
+    ST_DELCHECK,     /* delete: still in maintenance?  (else put back) */
     ST_DELETE,       /* del server */
+    ST_QUERY,        /* query: show stat */
 };
 
 struct node_traffic
@@ -56,6 +62,7 @@ struct node_traffic
     unsigned n_ops;
     bool closing;
     bool in_close; /* inside node_traffic_close: it frees the driver */
+    uint64_t delete_grace_ms;
 };
 
 struct op
@@ -68,15 +75,17 @@ struct op
     char backend[HAPROXY_NAME_SIZE];
     int new_w, old_w;
     unsigned extensions;
-    bool in_call;   /* a HAProxy call is out: its callback frees us */
-    bool cancelled; /* the caller was told; finish quietly */
-    bool refused;   /* a KPI failed: report it after backing out */
-    bool freeing;   /* its timer is closing: freed by the close callback */
+    bool in_call;    /* a HAProxy call is out: its callback frees us */
+    bool cancelled;  /* the caller was told; finish quietly */
+    bool refused;    /* a KPI failed: report it after backing out */
+    bool freeing;    /* its timer is closing: freed by the close callback */
+    bool superseded; /* a delete a later put or step of its server undid */
     uv_timer_t timer;
     bool timer_init;
     struct node_kpi_counters old0, new0;
     char detail[PLAN_DETAIL_SIZE];
     node_traffic_cb cb;
+    node_traffic_query_cb qcb; /* a query's, until it is called */
     void *data;
 };
 
@@ -113,6 +122,7 @@ int node_traffic_new(uv_loop_t *loop,
         return rv;
     }
     t->loop = loop;
+    t->delete_grace_ms = NODE_TRAFFIC_DELETE_GRACE_MS;
     copy(t->prefix, prefix, sizeof t->prefix);
     *out = t;
     return 0;
@@ -160,15 +170,30 @@ static void op_free(struct op *op)
 
 static const char *kind_name(enum op_kind k)
 {
-    static const char *const names[] = {"mirror", "shift",  "unshift",
-                                        "put",    "weight", "delete"};
+    static const char *const names[] = {"mirror", "shift",  "unshift", "put",
+                                        "weight", "delete", "query"};
     return names[k];
 }
 
 /* The operation ends: a step's caller hears @outcome and @detail. */
+/* A query's answer, once. */
+static void query_answer(struct op *op,
+                         int status,
+                         const struct haproxy_server_stat *servers,
+                         size_t n)
+{
+    node_traffic_query_cb qcb = op->qcb;
+    if (qcb != NULL) {
+        op->qcb = NULL;
+        qcb(op->data, status, servers, n);
+    }
+}
+
 static void op_finish(struct op *op, int outcome, const char *detail)
 {
-    if (op->cb == NULL) {
+    if (op->kind == OP_QUERY) {
+        query_answer(op, outcome == PLAN_OUTCOME_OK ? 0 : AUGUR_EIO, NULL, 0);
+    } else if (op->cb == NULL) {
         if (outcome != PLAN_OUTCOME_OK) {
             LOG(LOG_LEVEL_WARN, "traffic: %s %s/%s: %s", kind_name(op->kind),
                 op->backend, op->req.to, detail);
@@ -192,6 +217,10 @@ static void go(struct op *op, enum stage st)
 static void on_timer(uv_timer_t *timer)
 {
     struct op *op = timer->data;
+    if (op->kind == OP_DELETE) {
+        go(op, ST_DELCHECK);
+        return;
+    }
     go(op, op->kind == OP_MIRROR ? ST_MIRROR_SHOW : ST_STAT1);
 }
 
@@ -248,6 +277,17 @@ static void run(struct op *op)
             issue(op, haproxy_server_state(h, op->backend, r->to, HAPROXY_READY,
                                            on_result, op));
             return;
+        case ST_HEALTH:
+            /* A mirror or shift runs before the new instance is activated:
+             * a warm one answers /healthz 503, HAProxy's check would take
+             * it DOWN and the traffic shifted to it would find no server
+             * (the KPIs judge it meanwhile).  Its activation's put turns
+             * the check back on. */
+            snprintf(cmd, sizeof cmd, "%s health %s/%s",
+                     op->kind == OP_PUT ? "enable" : "disable", op->backend,
+                     r->to);
+            issue(op, haproxy_command(h, cmd, on_result, op));
+            return;
         case ST_WEIGHT_OLD:
             issue(op, haproxy_server_weight(h, op->backend, r->from, op->old_w,
                                             on_result, op));
@@ -267,6 +307,8 @@ static void run(struct op *op)
             return;
         case ST_STAT0:
         case ST_STAT1:
+        case ST_QUERY:
+        case ST_DELCHECK:
             issue(op, haproxy_stat(h, op->backend, on_result, op));
             return;
         case ST_WAIT:
@@ -281,11 +323,26 @@ static void run(struct op *op)
                                             NODE_TRAFFIC_FULL_WEIGHT, on_result,
                                             op));
             return;
+        case ST_MAINT:
+            issue(op, haproxy_server_state(h, op->backend, r->to, HAPROXY_MAINT,
+                                           on_result, op));
+            return;
+        case ST_GRACE:
+            uv_timer_start(&op->timer, on_timer, t->delete_grace_ms, 0);
+            return;
         case ST_DELETE:
             issue(op,
                   haproxy_server_delete(h, op->backend, r->to, on_result, op));
             return;
     }
+}
+
+/* The length of @s's first line, at most @max: a step's detail is one
+ * line, and the script's answers end with a newline. */
+static int first_line(const char *s, size_t max)
+{
+    size_t n = strcspn(s, "\r\n");
+    return (int)(n < max ? n : max);
 }
 
 /* A raw command's answer is HAProxy's or the Lua script's text. */
@@ -335,8 +392,10 @@ static void judge(struct op *op, const struct node_kpi_decision *d)
         LOG(LOG_LEVEL_WARN, "traffic: %s %s to %s failed validation: %s",
             op->kind == OP_MIRROR ? "mirror of" : "shift of", op->req.workload,
             op->req.to, d->reason);
-        /* Back out at once; the workflow's unshift does it again. */
-        go(op, op->kind == OP_MIRROR ? ST_MIRROR_CLEAR : ST_RESTORE_NEW);
+        /* Back out at once; the workflow's unshift does it again.  The
+         * old server first: after shift_100 it has weight 0, and both at 0
+         * would answer 503 in between. */
+        go(op, op->kind == OP_MIRROR ? ST_MIRROR_CLEAR : ST_RESTORE_OLD);
         return;
     }
     if (d->outcome == NODE_KPI_WAIT) {
@@ -363,6 +422,13 @@ static void judge(struct op *op, const struct node_kpi_decision *d)
     }
 }
 
+static bool went_backwards(const struct node_kpi_counters *a,
+                           const struct node_kpi_counters *b)
+{
+    return b->stot < a->stot || b->hrsp_5xx < a->hrsp_5xx ||
+           b->eresp < a->eresp || b->econ < a->econ;
+}
+
 static void on_stat(struct op *op, const struct haproxy_result *res)
 {
     struct node_kpi_counters old1, new1;
@@ -377,6 +443,12 @@ static void on_stat(struct op *op, const struct haproxy_result *res)
     counters_of(res, op->req.from, &old1);
     counters_of(res, op->req.to, &new1);
     node_kpi_decide(&op->old0, &old1, &op->new0, &new1, &op->req.kpi, &d);
+    if (went_backwards(&op->old0, &old1) || went_backwards(&op->new0, &new1)) {
+        /* A server re-added, HAProxy restarted: the extension measures
+         * from here, not from counters that no longer exist. */
+        op->old0 = old1;
+        op->new0 = new1;
+    }
     judge(op, &d);
 }
 
@@ -387,8 +459,8 @@ static void on_mirror_show(struct op *op, const struct haproxy_result *res)
 
     if (node_traffic_mirror_parse(res->answer, res->answer_len, &m) != 0) {
         char why[PLAN_DETAIL_SIZE];
-        snprintf(why, sizeof why, "mirror show: unexpected answer %.60s",
-                 res->answer);
+        snprintf(why, sizeof why, "mirror show: unexpected answer %.*s",
+                 first_line(res->answer, 60), res->answer);
         op_finish(op, PLAN_OUTCOME_RETRY, why);
         return;
     }
@@ -402,6 +474,12 @@ static void on_result(void *data, const struct haproxy_result *res)
     char why[PLAN_DETAIL_SIZE];
 
     op->in_call = false;
+    if (op->kind == OP_QUERY) {
+        query_answer(op, op->t->closing ? AUGUR_ESHUTDOWN : res->status,
+                     res->servers, res->n_servers);
+        op_free(op);
+        return;
+    }
     if (op->cancelled || op->t->closing) {
         op_free(op);
         return;
@@ -426,7 +504,13 @@ static void on_result(void *data, const struct haproxy_result *res)
         case ST_WEIGHT_OLD:
         case ST_RESTORE_NEW:
         case ST_RESTORE_OLD:
+        case ST_MAINT:
+        case ST_DELCHECK:
         case ST_DELETE:
+            if (op->superseded) {
+                op_finish(op, PLAN_OUTCOME_OK, "");
+                return;
+            }
             if (res->status == AUGUR_ENOTFOUND) {
                 res = NULL; /* no such server: nothing to set */
             }
@@ -455,8 +539,8 @@ static void on_result(void *data, const struct haproxy_result *res)
                     res = NULL; /* nothing to clear */
                     break;
                 }
-                snprintf(why, sizeof why, "haproxy: mirror set: %.80s",
-                         res->answer);
+                snprintf(why, sizeof why, "haproxy: mirror set: %.*s",
+                         first_line(res->answer, 80), res->answer);
                 op_finish(op, PLAN_OUTCOME_RETRY, why);
                 return;
             }
@@ -472,7 +556,17 @@ static void on_result(void *data, const struct haproxy_result *res)
     }
     switch (op->stage) {
         case ST_ADD:
+            /* haproxy_server_add turned the check on. */
+            if (op->kind == OP_PUT) {
+                after_add(op);
+            } else {
+                go(op, ST_HEALTH);
+            }
+            return;
         case ST_READY:
+            go(op, ST_HEALTH);
+            return;
+        case ST_HEALTH:
             after_add(op);
             return;
         case ST_ADDR:
@@ -508,21 +602,68 @@ static void on_result(void *data, const struct haproxy_result *res)
         case ST_STAT1:
             on_stat(op, res);
             return;
-        case ST_RESTORE_NEW:
-            go(op, ST_RESTORE_OLD);
-            return;
         case ST_RESTORE_OLD:
+            go(op, ST_RESTORE_NEW);
+            return;
+        case ST_RESTORE_NEW:
             if (op->kind == OP_UNSHIFT) {
                 go(op, ST_MIRROR_CLEAR);
             } else {
                 op_finish(op, PLAN_OUTCOME_REFUSED, op->detail);
             }
             return;
+        case ST_DELCHECK: {
+            /* Someone put it back meanwhile (a put of this driver cancels
+             * the delete; a new leader's does not): leave it. */
+            bool maint = false;
+            for (size_t i = 0; res != NULL && i < res->n_servers; i++) {
+                if (strcmp(res->servers[i].name, op->req.to) == 0) {
+                    maint = strstr(res->servers[i].status, "MAINT") != NULL;
+                }
+            }
+            if (maint) {
+                go(op, ST_DELETE);
+            } else {
+                op_finish(op, PLAN_OUTCOME_OK, "");
+            }
+            return;
+        }
+        case ST_MAINT:
+            if (res == NULL) {
+                op_finish(op, PLAN_OUTCOME_OK, ""); /* no such server */
+            } else {
+                go(op, ST_GRACE);
+            }
+            return;
         case ST_DELETE:
             op_finish(op, PLAN_OUTCOME_OK, "");
             return;
         case ST_WAIT:
+        case ST_GRACE:
+        case ST_QUERY:
             break;
+    }
+}
+
+/* @op puts its server (req.to) back: a delete of that server still in
+ * its grace ends now without deleting; one with a call out ends once the
+ * call is answered (HAProxy runs calls in order, so @op's come after). */
+static void supersede_deletes(struct node_traffic *t, const struct op *op)
+{
+    struct op *d;
+    struct op *next;
+
+    for (d = t->ops; d != NULL; d = next) {
+        next = d->next;
+        if (d->kind != OP_DELETE || d->superseded || d->freeing ||
+            strcmp(d->backend, op->backend) != 0 ||
+            strcmp(d->req.to, op->req.to) != 0) {
+            continue;
+        }
+        d->superseded = true;
+        if (d->stage == ST_GRACE && !d->in_call) {
+            op_free(d);
+        }
     }
 }
 
@@ -558,7 +699,10 @@ static struct op *op_new(struct node_traffic *t,
     }
     t->ops = op;
     t->n_ops++;
-    if (kind == OP_MIRROR || kind == OP_SHIFT) {
+    if (kind == OP_PUT || kind == OP_MIRROR || kind == OP_SHIFT) {
+        supersede_deletes(t, op);
+    }
+    if (kind == OP_MIRROR || kind == OP_SHIFT || kind == OP_DELETE) {
         uv_timer_init(t->loop, &op->timer);
         op->timer.data = op;
         op->timer_init = true;
@@ -635,7 +779,7 @@ static void membership(struct node_traffic *t,
     op->new_w = weight;
     go(op, kind == OP_PUT      ? ST_ADD
            : kind == OP_WEIGHT ? ST_WEIGHT_NEW
-                               : ST_DELETE);
+                               : ST_MAINT);
 }
 
 void node_traffic_server_put(struct node_traffic *t,
@@ -663,7 +807,7 @@ void node_traffic_server_delete(struct node_traffic *t,
     membership(t, OP_DELETE, workload, host, NULL, 0, 0);
 }
 
-void node_traffic_cancel_all(struct node_traffic *t)
+static void cancel_where(struct node_traffic *t, bool all, const void *data)
 {
     struct op *op;
     struct op *next;
@@ -673,7 +817,7 @@ void node_traffic_cancel_all(struct node_traffic *t)
     }
     for (op = t->ops; op != NULL; op = next) {
         next = op->next;
-        if (op->cb == NULL || op->cancelled) {
+        if (op->cb == NULL || op->cancelled || (!all && op->data != data)) {
             continue;
         }
         op->cancelled = true;
@@ -683,6 +827,53 @@ void node_traffic_cancel_all(struct node_traffic *t)
             op_free(op);
         }
     }
+}
+
+void node_traffic_cancel_all(struct node_traffic *t)
+{
+    struct op *op;
+    struct op *next;
+
+    cancel_where(t, true, NULL);
+    /* Deletes waiting out their grace are this leader's intent: a leader
+     * that lost its office must not act on them later (the server stays
+     * in maintenance; the next leader decides). */
+    for (op = t != NULL ? t->ops : NULL; op != NULL; op = next) {
+        next = op->next;
+        if (op->kind == OP_DELETE && op->stage == ST_GRACE && !op->in_call) {
+            op_free(op);
+        }
+    }
+}
+
+void node_traffic_cancel_data(struct node_traffic *t, const void *data)
+{
+    cancel_where(t, false, data);
+}
+
+int node_traffic_query(struct node_traffic *t,
+                       const char *workload,
+                       node_traffic_query_cb cb,
+                       void *data)
+{
+    struct node_traffic_req req;
+    struct op *op;
+
+    memset(&req, 0, sizeof req);
+    copy(req.workload, workload, sizeof req.workload);
+    op = op_new(t, OP_QUERY, &req);
+    if (op == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    op->qcb = cb;
+    op->data = data;
+    go(op, ST_QUERY);
+    return 0;
+}
+
+void node_traffic_set_delete_grace(struct node_traffic *t, uint64_t ms)
+{
+    t->delete_grace_ms = ms;
 }
 
 unsigned node_traffic_busy(const struct node_traffic *t)

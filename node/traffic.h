@@ -6,7 +6,12 @@
  *
  * HAProxy's names: backend PREFIX+workload, server = host id, address
  * 127.0.0.1 unless the step says otherwise.  Everything here is this
- * leader's: a new leader runs the current step again from its start. */
+ * leader's: a new leader runs the current step again from its start.
+ *
+ * HAProxy's health check of a mirror's or a shift's target is off while
+ * the steps run (the instance is not activated yet: a warm one answers
+ * /healthz 503, and the check would take it out of the backend whatever
+ * its weight); node_traffic_server_put, the activation's, turns it on. */
 #ifndef AUGUR_NODE_TRAFFIC_H
 #define AUGUR_NODE_TRAFFIC_H
 
@@ -14,6 +19,7 @@
 
 #include <uv.h>
 
+#include "node/haproxy.h"
 #include "node/kpi.h"
 #include "node/plan.h"
 
@@ -24,6 +30,13 @@
  * validated" in its detail (an idle workload must still be movable off a
  * failing host). */
 #define NODE_TRAFFIC_EXTENSIONS 2
+/* A deleted server is put in maintenance at once and removed this much
+ * later.  HAProxy 2.6.12 crashes (sess_change_server) when `del server`
+ * frees a server that a stream still holds while it waits to retry a
+ * refused connection, which is exactly what a killed host's instance and
+ * the release after its failover make; the grace outlasts every retry
+ * (timeout connect x retries, plus HAProxy's 1 s turn-around). */
+#define NODE_TRAFFIC_DELETE_GRACE_MS 10000
 /* HAProxy's full weight: the serving instance's. */
 #define NODE_TRAFFIC_FULL_WEIGHT 256
 
@@ -76,9 +89,15 @@ int node_traffic_step(struct node_traffic *t,
  * function with _RETRY "cancelled".  Membership changes below go on. */
 void node_traffic_cancel_all(struct node_traffic *t);
 
+/* Cancel the running steps whose callback data is @data, the same way
+ * (a workflow that moved past the step: its measuring is moot, and its
+ * back-out must not land after what the workflow does next).  NULL @t is
+ * accepted. */
+void node_traffic_cancel_data(struct node_traffic *t, const void *data);
+
 /* Membership, fire and forget (errors are logged): make @host's instance
  * of @workload a server at @addr:@port with @weight, added when missing,
- * else given that address and weight, and ready. */
+ * else given that address and weight, and ready, its health check on. */
 void node_traffic_server_put(struct node_traffic *t,
                              const char *workload,
                              const char *host,
@@ -91,10 +110,30 @@ void node_traffic_server_weight(struct node_traffic *t,
                                 const char *host,
                                 int weight);
 /* Remove @host's server from @workload's backend (a missing one is
- * fine). */
+ * fine): maintenance now, `del server` NODE_TRAFFIC_DELETE_GRACE_MS later
+ * unless a put or a step of the same server comes first. */
 void node_traffic_server_delete(struct node_traffic *t,
                                 const char *workload,
                                 const char *host);
+
+/* Set the delete grace (default NODE_TRAFFIC_DELETE_GRACE_MS; tests
+ * shorten it). */
+void node_traffic_set_delete_grace(struct node_traffic *t, uint64_t ms);
+
+/* A backend's servers as HAProxy has them: @status 0 and @servers, or
+ * AUGUR_ENOTFOUND (no such backend) or another error (HAProxy could not
+ * be asked, or the driver closed: AUGUR_ESHUTDOWN). */
+typedef void (*node_traffic_query_cb)(void *data,
+                                      int status,
+                                      const struct haproxy_server_stat *servers,
+                                      size_t n);
+/* Ask for @workload's backend's servers; @cb is called exactly once, on
+ * the loop (also when the driver closes).  0, or AUGUR_ENOMEM /
+ * AUGUR_EINVAL (then @cb is never called). */
+int node_traffic_query(struct node_traffic *t,
+                       const char *workload,
+                       node_traffic_query_cb cb,
+                       void *data) __attribute__((warn_unused_result));
 
 /* Steps and membership changes running or queued (status). */
 unsigned node_traffic_busy(const struct node_traffic *t);

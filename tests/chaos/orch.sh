@@ -37,11 +37,19 @@ orch_init()
     command -v python3 >/dev/null || die "--orchestrator: python3 not found (deploy/packages.txt)"
     mkdir -p "$ORCH_DEMO" "$ORCH_FLEET/agents" "$ORCH_FLEET/down"
     : >"$ORCH_LOG"
-    # Every node's actuator runs in the node's namespace; the instances it
-    # starts listen there, and their files are shared.
     export AUGUR_DEMO_DIR=$ORCH_DEMO
     export AUGUR_DEMO_APP=$ORCH_APP
-    AUGURD_FLAGS+=(--actuator "exec:$ORCH_ACTUATOR")
+    if [ "$ORCH_TRAFFIC" = 1 ]; then
+        # The actuator enters the runner's namespace (actuator-rootns):
+        # every instance listens on the loopback HAProxy uses.
+        orch_traffic_init
+        AUGURD_FLAGS+=(--actuator "exec:$REPO/tests/chaos/actuator-rootns"
+            --haproxy-socket "$ORCH_HAP_SOCK" --haproxy-backend-prefix be_)
+    else
+        # Every node's actuator runs in the node's namespace; the instances
+        # it starts listen there, and their files are shared.
+        AUGURD_FLAGS+=(--actuator "exec:$ORCH_ACTUATOR")
+    fi
 }
 
 olog() { printf '[%s] %s\n' "$(date +%H:%M:%S.%N | cut -c1-12)" "$*" >>"$ORCH_LOG"; }
@@ -164,6 +172,7 @@ orch_setup()
         orch_instance_start "$w" "$h" "$e" ||
             die "--orchestrator setup: the demo actuator did not start $w on $h (see $ORCH_FLEET/setup.log)"
     done
+    [ "$ORCH_TRAFFIC" = 0 ] || orch_traffic_setup
     for ((i = 1; i <= FLEET_HOSTS; i++)); do
         orch_agent_start "$(orch_host "$i")"
     done
@@ -362,11 +371,21 @@ orch_check()
     # Only the fleet's workloads have instances; the clients' have claims.
     jq --arg p "f${SEED}-w" '[.[] | select(.workload | startswith($p))]' \
         "$dump/claims.json" >"$dump/fleet-claims.json"
-    log "orchestrator: checking $dump/events.jsonl and $ORCH_DEMO/actions.log"
+    local -a traffic=()
+    if [ "$ORCH_TRAFFIC" = 1 ]; then
+        orch_hap_alive || {
+            log "traffic: haproxy (pid $(cat "$ORCH_HAP_PIDFILE" 2>/dev/null)) is gone: it died during the run (see $ORCH_HAP_DIR/haproxy.log)"
+            return 1
+        }
+        orch_traffic_dump >"$dump/haproxy.json" 2>"$dump/haproxy.err" ||
+            { log "orchestrator: cannot read haproxy's backends"; return 1; }
+        traffic=(--haproxy "$dump/haproxy.json")
+    fi
+    log "orchestrator: checking $dump/events.jsonl and $ORCH_DEMO/actions.log${traffic[*]:+ and $dump/haproxy.json}"
     ORCH_VERDICT=0
     python3 "$ORCH_CHECK" --events "$dump/events.jsonl" --demo-dir "$ORCH_DEMO" \
         --claims "$dump/fleet-claims.json" --policy "$dump/policy.json" \
-        --live-pids | tee "$dump/summary.txt" || ORCH_VERDICT=$?
+        --live-pids "${traffic[@]}" | tee "$dump/summary.txt" || ORCH_VERDICT=$?
 }
 
 # On exit: the loop, the agents and every instance.
@@ -374,6 +393,7 @@ orch_cleanup()
 {
     local f pid
     [ -z "$ORCH_OPS_PID" ] || { touch "$ORCH_FLEET/stop"; kill -KILL "$ORCH_OPS_PID" 2>/dev/null || true; }
+    [ "$ORCH_TRAFFIC" = 0 ] || orch_traffic_cleanup
     for f in "$ORCH_FLEET"/agents/*.pid "$ORCH_DEMO"/instances/*@*; do
         case $f in *.log | *.tmp) continue ;; esac
         [ -f "$f" ] || continue
@@ -383,4 +403,353 @@ orch_cleanup()
         *augur-demo-app* | *augur-agent*) kill -KILL "$pid" 2>/dev/null || true ;;
         esac
     done
+}
+
+# ---- traffic (--traffic): a real HAProxy in front of the fleet --------------
+#
+# HAProxy runs in the runner's (root) network namespace, one frontend and
+# one backend be_W per fleet workload; the nodes reach its admin socket
+# (a unix socket on the filesystem: namespaces do not isolate it) with
+# --haproxy-socket, and their actuator runs in the root namespace too
+# (tests/chaos/actuator-rootns), so that every instance listens on the
+# loopback HAProxy sends to.  The policy turns traffic steps on (mirror,
+# shift_<pct>), with short dwells; augur-load sends a steady rate through
+# a few workloads' frontends for the whole run.  At the end the backends
+# are dumped (RUN/orch/haproxy.json) and orch-check --haproxy judges them.
+
+ORCH_TRAFFIC=${ORCH_TRAFFIC:-0}
+ORCH_HAP_DIR=$DIR/haproxy
+ORCH_HAP_SOCK=$ORCH_HAP_DIR/admin.sock
+ORCH_HAP_PIDFILE=$ORCH_HAP_DIR/haproxy.pid
+ORCH_LOAD=${AUGUR_LOAD:-$BUILD/tests/e2e/augur-load}
+# Requests a second on each loaded workload's frontend.
+ORCH_LOAD_RATE=100
+# The loaded workloads: the last ORCH_LOAD_N of the fleet (outside the
+# cohorts, so the cohort limit does not keep them still).
+ORCH_LOAD_N=3
+# Traffic policy: a few short steps, so that a workflow under the nemesis
+# still ends within seconds.
+ORCH_SHIFT_STEPS=25,50,100
+ORCH_DWELL_MS=500
+declare -A ORCH_FE_PORT=() # workload -> its frontend's port
+declare -A ORCH_LOAD_PID=() # workload -> augur-load pid
+
+orch_traffic_init()
+{
+    local b i
+    command -v haproxy >/dev/null || {
+        echo "$PROG: --traffic: haproxy not found (apt-get install haproxy); skipped" >&2
+        exit 77
+    }
+    command -v nsenter >/dev/null || die "--traffic: nsenter not found (util-linux)"
+    for b in "$ORCH_LOAD" "$REPO/tests/chaos/actuator-rootns"; do
+        [ -x "$b" ] || die "--traffic: $b not built"
+    done
+    mkdir -p "$ORCH_HAP_DIR"
+    # sun_path holds 107 bytes: a long run dir gets its socket in /run.
+    [ "${#ORCH_HAP_SOCK}" -lt 100 ] || ORCH_HAP_SOCK=$LOCKDIR/$P-haproxy.sock
+    export AUGUR_CHAOS_NETNS_PID=$$
+    export AUGUR_CHAOS_ACTUATOR=$ORCH_ACTUATOR
+}
+
+# Start HAProxy (orch_setup, under the run's exit trap, which ends it).
+# The nodes run already: their driver connects per command, and nothing
+# drives traffic before the first workflow.
+orch_traffic_start()
+{
+    local i
+    local -a ports
+    mkdir -p "$ORCH_HAP_DIR"
+    rm -f "$ORCH_HAP_SOCK"
+    mapfile -t ports < <(orch_free_ports "$FLEET_WORKLOADS")
+    [ "${#ports[@]}" = "$FLEET_WORKLOADS" ] || die "--traffic: no free loopback ports"
+    for ((i = 1; i <= FLEET_WORKLOADS; i++)); do
+        ORCH_FE_PORT[$(orch_workload "$i")]=${ports[$((i - 1))]}
+    done
+    orch_hap_config >"$ORCH_HAP_DIR/haproxy.cfg"
+    haproxy -c -q -f "$ORCH_HAP_DIR/haproxy.cfg" >"$ORCH_HAP_DIR/check.log" 2>&1 ||
+        die "--traffic: haproxy refused its config: $(cat "$ORCH_HAP_DIR/check.log")"
+    # In the foreground (-db) of a background job rather than daemonized:
+    # its notices, and the backtrace of a crash, stay in haproxy.log.
+    haproxy -db -f "$ORCH_HAP_DIR/haproxy.cfg" >>"$ORCH_HAP_DIR/haproxy.log" 2>&1 </dev/null &
+    echo $! >"$ORCH_HAP_PIDFILE"
+    disown $!
+    for ((i = 0; i < 50; i++)); do
+        [ -S "$ORCH_HAP_SOCK" ] && break
+        orch_hap_alive || die "--traffic: haproxy did not start (see $ORCH_HAP_DIR/haproxy.log)"
+        sleep 0.1
+    done
+    [ -S "$ORCH_HAP_SOCK" ] || die "--traffic: haproxy's socket $ORCH_HAP_SOCK did not appear"
+    log "traffic: haproxy (pid $(cat "$ORCH_HAP_PIDFILE" 2>/dev/null)) on $ORCH_HAP_SOCK, frontends 127.0.0.1:${ports[0]}..; actuator in the root namespace"
+}
+
+# Does the run's haproxy still run?
+orch_hap_alive()
+{
+    local pid
+    pid=$(cat "$ORCH_HAP_PIDFILE" 2>/dev/null || true)
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    case $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true) in
+    *haproxy*) return 0 ;;
+    esac
+    return 1
+}
+
+# orch_free_ports N: N loopback ports free now (the kernel's picks).
+orch_free_ports()
+{
+    python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+for s in socks:
+    print(s.getsockname()[1])
+PY
+}
+
+# The config (modelled on deploy/local-cluster's): no static servers, the
+# runtime API adds them.  Health checks ask GET /, not /healthz: an
+# instance taking part of the traffic in a gradual shift is still warm,
+# and its /healthz answers 503 until it is activated.
+orch_hap_config()
+{
+    local i w lua
+    echo "# Written by tests/chaos/run --traffic; servers come from the runtime API."
+    echo "global"
+    echo "    stats socket $ORCH_HAP_SOCK mode 600 level admin"
+    echo "    nbthread 1"
+    for lua in "$REPO"/deploy/haproxy/*.lua; do
+        [ -f "$lua" ] && echo "    lua-load $lua"
+    done
+    echo
+    echo "defaults"
+    echo "    mode http"
+    echo "    timeout connect 500ms"
+    echo "    timeout client 5s"
+    echo "    timeout server 5s"
+    # No retries (so no redispatch either): HAProxy 2.6.12 crashes (a
+    # segfault, or its watchdog's abort in sess_change_server) when `del
+    # server` frees a server that a stream still holds while it waits to
+    # retry a refused connection, which is what a killed host's instance
+    # and the release that follows its failover make (node/traffic.c
+    # deletes right after `state maint`).  With retries 0 a refused
+    # connection fails its request at once and no stream is left waiting.
+    echo "    retries 0"
+    for ((i = 1; i <= FLEET_WORKLOADS; i++)); do
+        w=$(orch_workload "$i")
+        echo
+        echo "frontend fe_$w"
+        echo "    bind 127.0.0.1:${ORCH_FE_PORT[$w]}"
+        echo "    default_backend be_$w"
+        echo
+        echo "backend be_$w"
+        echo "    balance roundrobin"
+        echo "    option httpchk GET /"
+        echo "    default-server inter 200 fall 2 rise 1"
+        echo "    http-request lua.augur_mirror"
+        echo "    http-response lua.augur_mirror_res"
+    done
+}
+
+# orch_hap CMD: one runtime-API command (non-interactive: connect, send,
+# read to EOF); prints the answer.
+orch_hap()
+{
+    python3 - "$ORCH_HAP_SOCK" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode(errors="replace"))
+PY
+}
+
+# The fleet's first instances join their backends at full weight (as the
+# leader's driver adds the instances a workflow activates), and the policy
+# turns traffic steps on.
+orch_traffic_setup()
+{
+    local i w h f port out
+    orch_traffic_start
+    orch_retry "policy shift_steps" ocli policy set shift_steps "$ORCH_SHIFT_STEPS"
+    orch_retry "policy shift_dwell_ms" ocli policy set shift_dwell_ms "$ORCH_DWELL_MS"
+    orch_retry "policy mirror_ms" ocli policy set mirror_ms "$ORCH_DWELL_MS"
+    orch_retry "policy target_cooldown_s" ocli policy set target_cooldown_s 5
+    orch_retry "policy traffic" ocli policy set traffic true
+    for ((i = 1; i <= FLEET_WORKLOADS; i++)); do
+        w=$(orch_workload "$i")
+        for f in "$ORCH_DEMO"/instances/"$w"@*; do
+            case $f in *.log | *.tmp) continue ;; esac
+            [ -f "$f" ] || continue
+            h=${f##*@}
+            read -r _ port _ <"$f" || continue
+            out=$(orch_hap "add server be_$w/$h 127.0.0.1:$port weight 256 check inter 200 fall 2 rise 1")
+            case $out in
+            *"New server registered"*) orch_hap "enable health be_$w/$h" >/dev/null ;;
+            # The leader's check of backends against claims was first.
+            *"Already exists"* | *"already exists"*) ;;
+            *) die "--traffic: haproxy refused server be_$w/$h: $out" ;;
+            esac
+            out=$(orch_hap "set server be_$w/$h state ready")
+            [ -z "${out//[[:space:]]/}" ] || die "--traffic: set server be_$w/$h state ready: $out"
+        done
+    done
+}
+
+orch_loaded_workloads()
+{
+    local i
+    for ((i = FLEET_WORKLOADS - ORCH_LOAD_N + 1; i <= FLEET_WORKLOADS; i++)); do
+        orch_workload "$i"
+    done
+}
+
+# augur-load on the loaded workloads' frontends, until orch_load_stop.
+orch_load_start()
+{
+    local w
+    mkdir -p "$DIR/load"
+    for w in $(orch_loaded_workloads); do
+        "$ORCH_LOAD" --url "http://127.0.0.1:${ORCH_FE_PORT[$w]}/" \
+            --rate "$ORCH_LOAD_RATE" --duration $((SECS + 600)) --conns 8 \
+            --json "$DIR/load/$w.json" >"$DIR/load/$w.out" 2>"$DIR/load/$w.err" </dev/null &
+        ORCH_LOAD_PID[$w]=$!
+    done
+    log "traffic: augur-load at $ORCH_LOAD_RATE/s on $(orch_loaded_workloads | tr '\n' ' ')"
+}
+
+# SIGINT ends each load with its summary; one log line per workload.
+# Failed requests are expected (hosts are killed): reported, not judged.
+orch_load_stop()
+{
+    local w i
+    for w in "${!ORCH_LOAD_PID[@]}"; do
+        kill -INT "${ORCH_LOAD_PID[$w]}" 2>/dev/null || true
+    done
+    for w in "${!ORCH_LOAD_PID[@]}"; do
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "${ORCH_LOAD_PID[$w]}" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "${ORCH_LOAD_PID[$w]}" 2>/dev/null || true
+        wait "${ORCH_LOAD_PID[$w]}" 2>/dev/null || true
+    done
+    ORCH_LOAD_PID=()
+    for w in $(orch_loaded_workloads); do
+        log "traffic: load on $w: $(jq -c '{requests, failed, failed_window_s, p50_ms, p99_ms}' \
+            "$DIR/load/$w.json" 2>/dev/null || echo 'no summary')"
+    done
+}
+
+# Dump every fleet backend (servers: name, address, port, weights, admin
+# and operational state, show stat's status), one GET / through each
+# frontend (the answer names the instance that served it: "W H EPOCH"),
+# and the loads' summaries, as one JSON object for orch-check --haproxy.
+orch_traffic_dump()
+{
+    local i w args=()
+    for ((i = 1; i <= FLEET_WORKLOADS; i++)); do
+        w=$(orch_workload "$i")
+        args+=("$w=${ORCH_FE_PORT[$w]}")
+    done
+    python3 - "$ORCH_HAP_SOCK" "$DIR/load" "${args[@]}" <<'PY'
+import csv, http.client, json, os, socket, sys, time
+
+sock, load_dir = sys.argv[1], sys.argv[2]
+
+def hap(cmd):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sock)
+    s.sendall((cmd + "\n").encode())
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    return out.decode(errors="replace")
+
+out = {"prefix": "be_", "workloads": {}, "load": {}}
+for arg in sys.argv[3:]:
+    w, port = arg.rsplit("=", 1)
+    be = "be_" + w
+    servers = {}
+    lines = [l for l in hap("show servers state " + be).splitlines() if l.strip()]
+    header = None
+    for l in lines:
+        if l.startswith("#"):
+            header = l[1:].split()
+        elif header and len(l.split()) >= len(header) - 1:
+            row = dict(zip(header, l.split()))
+            if row.get("be_name") != be:
+                continue
+            servers[row["srv_name"]] = {
+                "name": row["srv_name"], "addr": row.get("srv_addr"),
+                "port": int(row.get("srv_port", 0) or 0),
+                "uweight": int(row.get("srv_uweight", 0)),
+                "iweight": int(row.get("srv_iweight", 0)),
+                "op_state": int(row.get("srv_op_state", 0)),
+                "admin_state": int(row.get("srv_admin_state", 0))}
+    st = hap("show stat %s 4 -1" % be)
+    text = st.lstrip("# ")
+    for row in csv.DictReader(text.splitlines()):
+        s = servers.get(row.get("svname"))
+        if s is not None:
+            s["status"] = row.get("status")
+            s["weight"] = int(row.get("weight") or 0)
+    # One request through the frontend: who answers it.
+    answer, status, err = None, None, None
+    for attempt in range(3):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=3)
+            c.request("GET", "/")
+            r = c.getresponse()
+            status, err = r.status, None
+            answer = r.read().decode(errors="replace").strip()[:200]
+            c.close()
+            if status == 200:
+                break
+        except OSError as e:
+            err = str(e)
+        time.sleep(0.3)
+    out["workloads"][w] = {"backend": be, "frontend_port": int(port),
+                           "servers": sorted(servers.values(), key=lambda s: s["name"]),
+                           "get_status": status, "get_answer": answer,
+                           "get_error": err}
+    p = os.path.join(load_dir, w + ".json")
+    if os.path.isfile(p):
+        try:
+            with open(p) as f:
+                l = json.load(f)
+            out["load"][w] = {k: l.get(k) for k in
+                              ("requests", "failed", "failed_window_s", "p50_ms", "p99_ms")}
+        except ValueError:
+            out["load"][w] = "unreadable"
+print(json.dumps(out, indent=1))
+PY
+}
+
+orch_traffic_cleanup()
+{
+    local w pid
+    for w in "${!ORCH_LOAD_PID[@]}"; do
+        kill -KILL "${ORCH_LOAD_PID[$w]}" 2>/dev/null || true
+    done
+    if orch_hap_alive; then
+        pid=$(cat "$ORCH_HAP_PIDFILE")
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$ORCH_HAP_SOCK"
 }

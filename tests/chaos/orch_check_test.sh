@@ -412,6 +412,146 @@ act activate w1 h1 1 true
 run_check
 expect_violation final running_without_claim
 
+# ---- (e) traffic (--haproxy): workflows with traffic steps, and the load
+# balancer's backends against the claims and the live instances.
+
+# wft ID WORKLOAD STATE ERROR STEP:STATE...: a workflow event with its steps.
+wft()
+{
+    local id=$1 w=$2 state=$3 err=$4 steps
+    shift 4
+    steps=$(printf '%s\n' "$@" | jq -R 'split(":") | {name: .[0], state: .[1],
+        attempt: 1, started_at: 0, ended_at: 0, detail: ""}' | jq -sc .)
+    ev workflow.advance "$(jq -cn --argjson id "$id" --arg w "$w" --arg s "$state" \
+        --arg e "$err" --argjson steps "$steps" \
+        '{id: $id, workload: $w, from: "h1", to: "h2", strategy: "live",
+          reason: "manual", state: $s, step: 0, steps: $steps, error: $e,
+          created_at: 0, updated_at: 0}')"
+}
+
+# A live move of w1 h1 -> h2 with every traffic step done, and a move of w2
+# whose first shift failed its KPIs (unshift, undo_prepare: rolled back).
+traffic_run()
+{
+    act activate w1 h1 1 true 101
+    act activate w2 h1 1 true 102
+    wf workflow.create 1 w1 pending manual h2
+    act prepare w1 h2 1 false 201
+    wft 1 w1 running "" prepare:done mirror:done shift_25:done shift_50:done \
+        shift_100:running transfer:pending activate:pending release:pending
+    act activate w1 h2 2 true 201
+    act stop w1 h1 2 false 101
+    wft 1 w1 done "" prepare:done mirror:done shift_25:done shift_50:done \
+        shift_100:done transfer:done activate:done release:done
+    wf workflow.create 2 w2 pending manual h2
+    act prepare w2 h2 1 false 202
+    act stop w2 h2 1 false 202
+    wft 2 w2 rolled_back "error_rate 0.120 > 0.010 (old 0.000, 200 requests)" \
+        prepare:done mirror:done shift_25:failed shift_50:skipped shift_100:skipped \
+        transfer:skipped activate:skipped release:skipped unshift:done undo_prepare:done
+    claims '[{"workload":"w1","host":"h2","epoch":2},{"workload":"w2","host":"h1","epoch":1}]'
+    mkdir -p "$T/$CASE/demo/instances"
+    cp "$T/$CASE/actions" "$T/$CASE/demo/actions.log"
+    echo '201 20001 2 1' >"$T/$CASE/demo/instances/w1@h2"
+    echo '102 20003 1 1' >"$T/$CASE/demo/instances/w2@h1"
+}
+
+# hap W1_SERVERS W2_SERVERS [W1_ANSWER]: the dump (servers as JSON arrays).
+hap()
+{
+    jq -n --argjson s1 "$1" --argjson s2 "$2" --arg a1 "${3:-w1 h2 2}" \
+        '{prefix: "be_", workloads: {
+            w1: {backend: "be_w1", servers: $s1, get_status: 200, get_answer: $a1},
+            w2: {backend: "be_w2", servers: $s2, get_status: 200, get_answer: "w2 h1 1"}},
+          load: {w1: {requests: 5000, failed: 3}}}' >"$T/$CASE/haproxy.json"
+}
+srv() { printf '{"name":"%s","port":%s,"uweight":%s,"admin_state":%s,"status":"%s"}' "$@"; }
+W1_OK="[$(srv h2 20001 256 0 UP),$(srv h1 20002 0 0 UP)]"
+W2_OK="[$(srv h1 20003 256 0 UP),$(srv h2 20009 256 1 MAINT)]"
+
+run_traffic() { run_check --demo-dir "$T/$CASE/demo" --haproxy "$T/$CASE/haproxy.json" "$@"; }
+
+new_case traffic_valid
+traffic_run
+hap "$W1_OK" "$W2_OK"
+run_traffic
+expect_valid
+summary=$(sed '$d' <<<"$OUT")
+[ "$(jq -c '[.traffic.workflows_with_traffic_steps, .traffic.done_with_shift_100, .traffic.traffic_steps_done.shift_100, .traffic.traffic_steps_done.unshift, .traffic.backends.matched, .traffic.load.w1.failed, .checks.traffic]' <<<"$summary")" = '[2,1,1,1,2,3,true]' ] ||
+    bad "the traffic summary's figures are not those of the run"
+[ "$(jq -r '.traffic.rolled_back[0].error' <<<"$summary")" = "error_rate 0.120 > 0.010 (old 0.000, 200 requests)" ] ||
+    bad "the rolled back workflow's KPI reason is not in the summary"
+
+new_case traffic_old_server_still_weighted
+traffic_run
+hap "[$(srv h2 20001 256 0 UP),$(srv h1 20002 64 0 UP)]" "$W2_OK"
+run_traffic
+expect_violation traffic serving_not_the_claim
+
+new_case traffic_draining_is_not_serving
+traffic_run
+hap "[$(srv h2 20001 256 0 UP),$(srv h1 20002 64 8 DRAIN)]" "$W2_OK"
+run_traffic
+expect_valid
+
+new_case traffic_nothing_serving
+traffic_run
+hap "[$(srv h2 20001 0 0 UP)]" "$W2_OK"
+run_traffic
+expect_violation traffic serving_not_the_claim
+
+new_case traffic_port_not_the_instance
+traffic_run
+hap "[$(srv h2 20005 256 0 UP)]" "$W2_OK"
+run_traffic
+expect_violation traffic port_not_the_instance
+
+new_case traffic_server_down
+traffic_run
+hap "[$(srv h2 20001 256 0 DOWN)]" "$W2_OK"
+run_traffic
+expect_violation traffic server_not_up
+
+new_case traffic_frontend_answer
+traffic_run
+hap "$W1_OK" "$W2_OK" "w1 h1 1"
+run_traffic
+expect_violation traffic frontend_answer
+
+new_case traffic_no_backend
+traffic_run
+hap "$W1_OK" "$W2_OK"
+jq 'del(.workloads.w2)' "$T/$CASE/haproxy.json" >"$T/$CASE/h.tmp" && mv "$T/$CASE/h.tmp" "$T/$CASE/haproxy.json"
+run_traffic
+expect_violation traffic no_backend
+
+new_case traffic_no_live_instance
+traffic_run
+rm "$T/$CASE/demo/instances/w1@h2"
+hap "$W1_OK" "$W2_OK"
+run_traffic
+expect_violation traffic no_live_instance
+
+# Nothing shifted all the way (both moves rolled back): vacuous.
+new_case traffic_vacuous
+traffic_run
+wft 1 w1 rolled_back "cancelled" prepare:done mirror:done shift_25:done shift_50:failed \
+    shift_100:skipped transfer:skipped activate:skipped release:skipped unshift:done undo_prepare:done
+hap "$W1_OK" "$W2_OK"
+run_traffic
+expect_violation traffic vacuous
+
+new_case traffic_needs_demo_dir
+traffic_run
+hap "$W1_OK" "$W2_OK"
+run_check --haproxy "$T/$CASE/haproxy.json"
+CASES=$((CASES + 1))
+if [ "$RC" = 2 ] && grep -q 'needs --claims and --demo-dir' "$T/$CASE/stderr"; then
+    ok "--haproxy without --demo-dir: exit 2"
+else
+    bad "--haproxy without --demo-dir: expected exit 2 (exit $RC)"
+fi
+
 # ---- input errors: exit 2, no verdict
 new_case bad_input
 echo 'not json' >"$T/$CASE/events"
