@@ -83,6 +83,7 @@ struct op
     uv_timer_t timer;
     bool timer_init;
     struct node_kpi_counters old0, new0;
+    uint64_t wait_end; /* the dwell's end (uv_now), 0 between dwells */
     char detail[PLAN_DETAIL_SIZE];
     node_traffic_cb cb;
     node_traffic_query_cb qcb; /* a query's, until it is called */
@@ -221,7 +222,12 @@ static void on_timer(uv_timer_t *timer)
         go(op, ST_DELCHECK);
         return;
     }
-    go(op, op->kind == OP_MIRROR ? ST_MIRROR_SHOW : ST_STAT1);
+    if (op->kind == OP_MIRROR) {
+        op->wait_end = 0;
+        go(op, ST_MIRROR_SHOW);
+        return;
+    }
+    go(op, ST_STAT1);
 }
 
 /* After the new server is in place with the step's weight. */
@@ -311,9 +317,24 @@ static void run(struct op *op)
         case ST_DELCHECK:
             issue(op, haproxy_stat(h, op->backend, on_result, op));
             return;
-        case ST_WAIT:
-            uv_timer_start(&op->timer, on_timer, r->dwell_ms, 0);
+        case ST_WAIT: {
+            /* A shift looks at its counters every NODE_TRAFFIC_POLL_MS of
+             * its dwell and fails at once when they already say so: a
+             * canary that breaks mid-step keeps its share of the traffic
+             * a quarter second, not a whole dwell.  It passes only at the
+             * dwell's end. */
+            uint64_t now = uv_now(t->loop);
+            uint64_t left;
+            if (op->wait_end == 0) {
+                op->wait_end = now + r->dwell_ms;
+            }
+            left = op->wait_end > now ? op->wait_end - now : 0;
+            if (op->kind == OP_SHIFT && left > NODE_TRAFFIC_POLL_MS) {
+                left = NODE_TRAFFIC_POLL_MS;
+            }
+            uv_timer_start(&op->timer, on_timer, left, 0);
             return;
+        }
         case ST_RESTORE_NEW:
             issue(op, haproxy_server_weight(h, op->backend, r->to, 0, on_result,
                                             op));
@@ -448,7 +469,12 @@ static void on_stat(struct op *op, const struct haproxy_result *res)
          * from here, not from counters that no longer exist. */
         op->old0 = old1;
         op->new0 = new1;
+    } else if (d.outcome != NODE_KPI_FAIL &&
+               uv_now(op->t->loop) < op->wait_end) {
+        go(op, ST_WAIT); /* the dwell goes on */
+        return;
     }
+    op->wait_end = 0;
     judge(op, &d);
 }
 

@@ -30,6 +30,9 @@
  * validated" in its detail (an idle workload must still be movable off a
  * failing host). */
 #define NODE_TRAFFIC_EXTENSIONS 2
+/* A shift step reads its counters this often during its dwell, and fails
+ * as soon as they breach the policy; it passes only at the dwell's end. */
+#define NODE_TRAFFIC_POLL_MS 250
 /* A deleted server is put in maintenance at once and removed this much
  * later.  HAProxy 2.6.12 crashes (sess_change_server) when `del server`
  * frees a server that a stream still holds while it waits to retry a
