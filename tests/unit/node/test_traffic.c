@@ -381,6 +381,37 @@ static void step(const struct node_traffic_req *r, struct done *d)
     loop_until_idle();
 }
 
+/* The start of a step that must pass under load: the old instance serves
+ * @fe, a load runs on it, and @r is a step of @action to the new instance
+ * (latency_lenient).  Returns the load. */
+static struct load *new_step_under_load(struct node_traffic_req *r,
+                                        int action,
+                                        enum fe fe)
+{
+    struct load *l;
+    old_serves(fe);
+    l = load_start(fe);
+    req_init(r, action, fe, "new", w.new_port);
+    latency_lenient(r);
+    return l;
+}
+
+/* Starts @r, answered in @d, and returns once it is in its dwell: the
+ * step has set the old server of @fe to @old_weight, and @settle_ms later
+ * @d is still unanswered. */
+static void step_into_dwell(const struct node_traffic_req *r,
+                            struct done *d,
+                            enum fe fe,
+                            uint64_t old_weight,
+                            long settle_ms)
+{
+    memset(d, 0, sizeof *d);
+    assert_int_equal(node_traffic_step(w.t, r, on_done, d), 0);
+    wait_weight(fe, "old", old_weight);
+    loop_for(settle_ms);
+    assert_int_equal(d->calls, 0);
+}
+
 /* A KPI verdict naming the error rate against the default ceiling, the
  * old side clean.  The rate itself may be a little under 1: show stat
  * counts a request when it starts and its 500 when it is answered, so one
@@ -485,10 +516,7 @@ static void shift_25_to_a_good_instance_passes(void **state)
     unsigned old_w, new_w;
     (void)state;
 
-    old_serves(FE_S25);
-    l = load_start(FE_S25);
-    req_init(&r, PLAN_ACTION_SHIFT, FE_S25, "new", w.new_port);
-    latency_lenient(&r);
+    l = new_step_under_load(&r, PLAN_ACTION_SHIFT, FE_S25);
     r.pct = 25;
     step(&r, &d);
     load_stop();
@@ -521,10 +549,7 @@ static void shift_100_then_delete_loses_no_request(void **state)
     unsigned before;
     (void)state;
 
-    old_serves(FE_S100);
-    l = load_start(FE_S100);
-    req_init(&r, PLAN_ACTION_SHIFT, FE_S100, "new", w.new_port);
-    latency_lenient(&r);
+    l = new_step_under_load(&r, PLAN_ACTION_SHIFT, FE_S100);
     r.pct = 100;
     step(&r, &d);
     assert_int_equal(d.outcome, PLAN_OUTCOME_OK);
@@ -559,10 +584,7 @@ static void mirror_passes_good_and_refuses_failing_instance(void **state)
     struct hfx_answer a;
     (void)state;
 
-    old_serves(FE_MIR);
-    l = load_start(FE_MIR);
-    req_init(&r, PLAN_ACTION_MIRROR, FE_MIR, "new", w.new_port);
-    latency_lenient(&r);
+    l = new_step_under_load(&r, PLAN_ACTION_MIRROR, FE_MIR);
     r.dwell_ms = 500;
     step(&r, &d);
     assert_int_equal(d.outcome, PLAN_OUTCOME_OK);
@@ -791,13 +813,9 @@ static void cancel_and_close_answer_each_step_once(void **state)
     req_init(&r, PLAN_ACTION_SHIFT, FE_CANCEL, "new", w.new_port);
     r.pct = 5;
     r.dwell_ms = 60000;
-    memset(&d, 0, sizeof d);
-    assert_int_equal(node_traffic_step(w.t, &r, on_done, &d), 0);
     /* The old server's weight set, the step's show stat follows: then it
      * is in its dwell. */
-    wait_weight(FE_CANCEL, "old", 243);
-    loop_for(200);
-    assert_int_equal(d.calls, 0);
+    step_into_dwell(&r, &d, FE_CANCEL, 243, 200);
     assert_int_equal(node_traffic_busy(w.t), 1);
     node_traffic_cancel_all(w.t);
     assert_int_equal(d.calls, 1);
@@ -912,12 +930,8 @@ static void shift_measures_again_after_a_counter_reset(void **state)
     latency_lenient(&r);
     r.pct = 25;
     r.dwell_ms = 600;
-    memset(&d, 0, sizeof d);
-    assert_int_equal(node_traffic_step(w.t, &r, on_done, &d), 0);
     /* The old server's weight is the stage before the first show stat. */
-    wait_weight(FE_RESET, "old", 192);
-    loop_for(100);
-    assert_int_equal(d.calls, 0);
+    step_into_dwell(&r, &d, FE_RESET, 192, 100);
 
     memset(&a, 0, sizeof a);
     assert_int_equal(
@@ -999,6 +1013,18 @@ static void mirror_without_the_script_is_not_validated(void **state)
     hfx_stop(&pid);
 }
 
+/* Puts server x of FE_PUT on the old instance at weight 20: it is then
+ * the backend's one server, at that weight (@a: its show stat). */
+static void put_x_on_old(struct hfx_answer *a)
+{
+    node_traffic_server_put(w.t, fe_names[FE_PUT], "x", "127.0.0.1", w.old_port,
+                            20);
+    loop_until_idle();
+    stat_of(FE_PUT, a);
+    assert_int_equal(a->n, 1);
+    assert_int_equal(srv(a, "x")->weight, 20);
+}
+
 /* server_put on an existing server moves it to the new address and
  * weight. */
 static void server_put_updates_an_existing_server(void **state)
@@ -1014,12 +1040,7 @@ static void server_put_updates_an_existing_server(void **state)
     assert_int_equal(hfx_http_get(w.fe_port[FE_PUT], body, sizeof body), 200);
     assert_string_equal(body, "w new 2\n");
 
-    node_traffic_server_put(w.t, fe_names[FE_PUT], "x", "127.0.0.1", w.old_port,
-                            20);
-    loop_until_idle();
-    stat_of(FE_PUT, &a);
-    assert_int_equal(a.n, 1);
-    assert_int_equal(srv(&a, "x")->weight, 20);
+    put_x_on_old(&a);
     wait_up(FE_PUT, "x");
     for (int i = 0; i < 5; i++) {
         assert_int_equal(hfx_http_get(w.fe_port[FE_PUT], body, sizeof body),
@@ -1040,12 +1061,7 @@ static void server_put_updates_an_existing_server(void **state)
     stat_of(FE_PUT, &a);
     assert_int_equal(a.n, 1);
     assert_non_null(strstr(srv(&a, "x")->status, "MAINT"));
-    node_traffic_server_put(w.t, fe_names[FE_PUT], "x", "127.0.0.1", w.old_port,
-                            20);
-    loop_until_idle();
-    stat_of(FE_PUT, &a);
-    assert_int_equal(a.n, 1);
-    assert_int_equal(srv(&a, "x")->weight, 20);
+    put_x_on_old(&a);
 
     node_traffic_server_delete(w.t, fe_names[FE_PUT], "x");
     node_traffic_server_delete(w.t, fe_names[FE_PUT], "nobody");
