@@ -159,28 +159,9 @@ fi
 lc start --haproxy >/dev/null
 sock=$CLUSTER_DIR/haproxy/admin.sock
 cfg=$CLUSTER_DIR/haproxy/haproxy.cfg
-hap()
-{
-    python3 - "$sock" "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-s.sendall((sys.argv[2] + "\n").encode())
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-sys.stdout.write(out.decode())
-PY
-}
+hap() { haproxy_cmd "$sock" "$@"; }
 # stat_col BACKEND SERVER COLUMN: one column of show stat, by its name.
-stat_col()
-{
-    hap "show stat $1 4 -1" | awk -F, -v s="$2" -v c="$3" \
-        'NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) if ($i == c) k = i } NR > 1 && $2 == s { print $k }'
-}
+stat_col() { hap "show stat $1 4 -1" | haproxy_stat_col "$2" "$3"; }
 
 server_up() { [ "$(stat_col "$1" "$2" status)" = UP ]; }
 

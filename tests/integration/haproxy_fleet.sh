@@ -26,22 +26,7 @@ lc env | grep -q "^export AUGUR_HAPROXY_SOCKET=$sock\$" || fail "env does not ex
 
 lc fleet --hosts 3 --workloads 3 >/dev/null
 hpid=$(cat "$CLUSTER_DIR/haproxy/haproxy.pid")
-hap()
-{
-    python3 - "$sock" "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-s.sendall((sys.argv[2] + "\n").encode())
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-sys.stdout.write(out.decode())
-PY
-}
+hap() { haproxy_cmd "$sock" "$@"; }
 
 for i in 1 2 3; do
     w=web-$i
@@ -58,7 +43,7 @@ for i in 1 2 3; do
     line=$(awk -F, -v s="$at" '$2 == s' <<<"$stat")
     [ -n "$line" ] || fail "show stat of be_$w has no server $at: $stat"
     # Columns by the header's names.
-    col() { awk -F, -v c="$1" 'NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) if ($i == c) k = i } NR > 1 && $2 == s { print $k }' s="$at" <<<"$stat"; }
+    col() { haproxy_stat_col "$at" "$1" <<<"$stat"; }
     [ "$(col weight)" = 100 ] || fail "be_$w/$at has weight $(col weight), not 100"
     [ "$(col hrsp_2xx)" -ge 1 ] || fail "be_$w/$at counted no 2xx answer"
     log "$w: frontend :$port -> $at (epoch $epoch), show stat: weight 100, $(col hrsp_2xx) 2xx"

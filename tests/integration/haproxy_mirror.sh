@@ -95,23 +95,7 @@ haproxy -db -f "$DIR/haproxy.cfg" >"$DIR/haproxy.log" 2>&1 &
 PIDS+=($!)
 
 # One command on the stats socket; its answer on stdout.
-hap()
-{
-    python3 - "$SOCK" "$*" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall((sys.argv[2] + "\n").encode())
-out = b""
-while True:
-    c = s.recv(4096)
-    if not c:
-        break
-    out += c
-sys.stdout.write(out.decode().strip() + "\n")
-PY
-}
+hap() { haproxy_cmd "$SOCK" "$@"; }
 show() { hap augur mirror show web; }
 field() { show | jq -r ".$1"; }
 # at_least EXPR N: the mirror's EXPR (a jq expression) is at least N.

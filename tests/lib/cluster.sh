@@ -274,3 +274,32 @@ leader_is_not()
     l=$(some_leader) || return 1
     [ "$l" != "$1" ]
 }
+
+# haproxy_cmd SOCKET COMMAND...: one command on the runtime API of the
+# HAProxy whose admin socket is SOCKET (connect, send, read to EOF; 10 s at
+# most); its answer on stdout, trimmed, with one final newline.
+haproxy_cmd()
+{
+    python3 - "$1" "${*:2}" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode().strip() + "\n")
+PY
+}
+
+# haproxy_stat_col SERVER COLUMN: from the show stat CSV on stdin, COLUMN
+# (found by the header's names) of SERVER's line.
+haproxy_stat_col()
+{
+    awk -F, -v s="$1" -v c="$2" \
+        'NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) if ($i == c) k = i } NR > 1 && $2 == s { print $k }'
+}

@@ -110,6 +110,22 @@ static struct plan_workflow *wf_add(struct fleet *f,
     return w;
 }
 
+/* A fresh @f with idle hosts h1 and h2, w on h1, and workflow @id moving w
+ * to h2 through @names, running. */
+static struct plan_workflow *running_move(struct fleet *f,
+                                          uint64_t id,
+                                          const char *const *names)
+{
+    struct plan_workflow *w;
+    fleet_init(f);
+    host_add(f, "h1", 0.0);
+    host_add(f, "h2", 0.0);
+    wl_add(f, "w", "h1", 1);
+    w = wf_add(f, id, "w", "h1", "h2", names);
+    w->state = PLAN_WF_RUNNING;
+    return w;
+}
+
 static struct plan_shadow *sh_add(struct fleet *f,
                                   const char *wl,
                                   const char *host,
@@ -969,12 +985,7 @@ static void waits_end_on_ack_deadline_or_time(void **state)
     struct plan_workflow *wf;
 
     (void)state;
-    fleet_init(&f);
-    host_add(&f, "h1", 0.0);
-    host_add(&f, "h2", 0.0);
-    wl_add(&f, "w", "h1", 1);
-    wf = wf_add(&f, 9, "w", "h1", "h2", steps);
-    wf->state = PLAN_WF_RUNNING;
+    wf = running_move(&f, 9, steps);
     wf->steps[0].state = PLAN_STEP_RUNNING;
     wf->steps[0].attempt = 1;
     wf->steps[0].started_at = NOW;
@@ -1029,12 +1040,7 @@ static void traffic_steps_are_calls_and_a_refusal_fails(void **state)
     bool on_to;
 
     (void)state;
-    fleet_init(&f);
-    host_add(&f, "h1", 0.0);
-    host_add(&f, "h2", 0.0);
-    wl_add(&f, "w", "h1", 1);
-    wf = wf_add(&f, 11, "w", "h1", "h2", steps);
-    wf->state = PLAN_WF_RUNNING;
+    wf = running_move(&f, 11, steps);
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct plan_decision *d;
         wf->step = rows[i].step;

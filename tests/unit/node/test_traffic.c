@@ -2,8 +2,6 @@
  * (started by the test, with deploy/haproxy/augur-mirror.lua loaded) in
  * front of real augur-demo-app instances and a python3 server answering
  * 500, under load driven by the test; skipped (77) without haproxy. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -15,22 +13,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/error.h"
+#include "haproxy_fixture.h"
 #include "node/haproxy.h"
 #include "node/kpi.h"
 #include "node/traffic.h"
 
 #define PREFIX "be_"
 #define DWELL_MS 400
+/* Each backend copies its requests for augur-mirror.lua. */
+#define MIRROR_LINES                    \
+    "  http-request lua.augur_mirror\n" \
+    "  http-response lua.augur_mirror_res\n"
 
 /* One backend (be_NAME) and its frontend per test, so no test sees
  * another's servers or counters. */
@@ -71,129 +68,6 @@ static struct world w;
 
 /* ---- helpers ---- */
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -1;
-    }
-    port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-/* One blocking HTTP/1.0 GET /; returns the status code (-1: no answer)
- * and the body in @body. */
-static int http_get(int port, char *body, size_t size)
-{
-    struct sockaddr_in sa;
-    struct timeval tv = {5, 0};
-    char buf[2048];
-    size_t len = 0;
-    ssize_t r;
-    int code = -1;
-    const char req[] = "GET / HTTP/1.0\r\nHost: t\r\n\r\n";
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    if (body != NULL && size > 0) {
-        body[0] = '\0';
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -1;
-    }
-    while (len + 1 < sizeof buf &&
-           (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = '\0';
-    if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1) {
-        return -1;
-    }
-    if (body != NULL) {
-        const char *b = strstr(buf, "\r\n\r\n");
-        snprintf(body, size, "%s", b != NULL ? b + 4 : "");
-    }
-    return code;
-}
-
-/* Fork and exec @argv with its stdout on a pipe; the child dies with the
- * test.  Reads "listening PORT" from it.  Returns the pid, or -1. */
-static pid_t spawn_listening(char *const argv[], int *port)
-{
-    int fds[2];
-    pid_t pid;
-    char line[64];
-    FILE *f;
-
-    if (pipe(fds) != 0) {
-        return -1;
-    }
-    pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    f = fdopen(fds[0], "r");
-    if (f == NULL || fgets(line, sizeof line, f) == NULL ||
-        sscanf(line, "listening %d", port) != 1) {
-        if (f != NULL) {
-            fclose(f);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
-    }
-    fclose(f);
-    return pid;
-}
-
-/* An augur-demo-app instance; @warm: started warm, as the actuator's
- * prepare does (/healthz 503 until promoted). */
-static pid_t start_app(const char *host,
-                       const char *epoch,
-                       bool warm,
-                       int *port)
-{
-    const char *app = getenv("AUGUR_DEMO_APP");
-    char *argv[] = {
-        (char *)app, "--workload",  "w",      "--host", (char *)host,
-        "--epoch",   (char *)epoch, "--port", "0",      warm ? "--warm" : NULL,
-        NULL};
-    return app != NULL ? spawn_listening(argv, port) : -1;
-}
-
 /* A bad instance: 500 on every path but /healthz (so HAProxy's health
  * check keeps it UP and only the KPIs can tell). */
 static pid_t start_bad(int *port)
@@ -212,7 +86,7 @@ static pid_t start_bad(int *port)
         "print('listening', s.server_address[1], flush=True)\n"
         "s.serve_forever()\n";
     char *argv[] = {"python3", "-c", (char *)script, NULL};
-    return spawn_listening(argv, port);
+    return hfx_spawn_listening(argv, port);
 }
 
 static const char *mirror_lua(void)
@@ -221,102 +95,35 @@ static const char *mirror_lua(void)
     return lua != NULL ? lua : "deploy/haproxy/augur-mirror.lua";
 }
 
-static int write_config(void)
+/* The config @name in the test's directory, with the admin socket @sock,
+ * @lua loaded unless NULL, and one frontend and backend per @names (each
+ * frontend on its @ports), with @backend_lines in each backend. */
+static int write_config(const char *name,
+                        const char *sock,
+                        const char *lua,
+                        const char *const names[],
+                        const int ports[],
+                        int n,
+                        const char *backend_lines)
 {
     char path[128];
     FILE *f;
-    snprintf(path, sizeof path, "%s/haproxy.cfg", w.dir);
-    f = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/%s", w.dir, name);
+    f = hfx_config_begin(path, sock, lua);
     if (f == NULL) {
         return -1;
     }
-    fprintf(f,
-            "global\n"
-            "  stats socket %s mode 600 level admin\n"
-            "  nbthread 1\n"
-            "  lua-load %s\n"
-            "defaults\n"
-            "  mode http\n"
-            "  timeout connect 500ms\n"
-            "  timeout client 5s\n"
-            "  timeout server 5s\n"
-            "  option redispatch\n"
-            "  retries 2\n",
-            w.sock, mirror_lua());
-    for (int i = 0; i < FE_N; i++) {
-        fprintf(f,
-                "frontend fe_%s\n"
-                "  bind 127.0.0.1:%d\n"
-                "  default_backend " PREFIX
-                "%s\n"
-                "backend " PREFIX
-                "%s\n"
-                "  http-request lua.augur_mirror\n"
-                "  http-response lua.augur_mirror_res\n"
-                "  balance roundrobin\n"
-                "  option httpchk GET /healthz\n",
-                fe_names[i], w.fe_port[i], fe_names[i], fe_names[i]);
+    for (int i = 0; i < n; i++) {
+        hfx_config_proxy(f, names[i], ports[i], backend_lines);
     }
-    return fclose(f);
-}
-
-/* A second haproxy without the mirror's script: one backend, be_plain,
- * its socket at @sock. */
-static int write_plain_config(const char *sock, int fe_port)
-{
-    char path[128];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/plain.cfg", w.dir);
-    f = fopen(path, "w");
-    if (f == NULL) {
-        return -1;
-    }
-    fprintf(f,
-            "global\n"
-            "  stats socket %s mode 600 level admin\n"
-            "  nbthread 1\n"
-            "defaults\n"
-            "  mode http\n"
-            "  timeout connect 500ms\n"
-            "  timeout client 5s\n"
-            "  timeout server 5s\n"
-            "frontend fe_plain\n"
-            "  bind 127.0.0.1:%d\n"
-            "  default_backend " PREFIX
-            "plain\n"
-            "backend " PREFIX
-            "plain\n"
-            "  balance roundrobin\n"
-            "  option httpchk GET /healthz\n",
-            sock, fe_port);
     return fclose(f);
 }
 
 static pid_t start_haproxy(const char *name)
 {
     char cfg[128];
-    pid_t pid;
-
     snprintf(cfg, sizeof cfg, "%s/%s", w.dir, name);
-    pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (freopen("/dev/null", "w", stdout) == NULL) {
-            _exit(127);
-        }
-        execlp("haproxy", "haproxy", "-db", "-f", cfg, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop(pid_t *pid)
-{
-    if (*pid > 0) {
-        kill(*pid, SIGTERM);
-        waitpid(*pid, NULL, 0);
-        *pid = 0;
-    }
+    return hfx_start_haproxy(cfg);
 }
 
 /* ---- the loop ---- */
@@ -352,98 +159,59 @@ static void loop_until_idle(void)
 
 /* ---- the test's own haproxy calls ---- */
 
-struct answer
+static void wait_answer(struct hfx_answer *a)
 {
-    unsigned calls;
-    int status;
-    char text[512];
-    size_t n;
-    struct haproxy_server_stat servers[8];
-};
-
-static void on_answer(void *data, const struct haproxy_result *res)
-{
-    struct answer *a = data;
-    a->calls++;
-    a->status = res->status;
-    if (res->answer != NULL) {
-        snprintf(a->text, sizeof a->text, "%.*s", (int)res->answer_len,
-                 res->answer);
-    } else {
-        snprintf(a->text, sizeof a->text, "%s", res->message);
-    }
-    a->n = res->n_servers;
-    for (size_t i = 0; i < res->n_servers && i < 8; i++) {
-        a->servers[i] = res->servers[i];
-    }
-}
-
-static void wait_answer(struct answer *a)
-{
-    while (a->calls == 0) {
-        uv_run(&w.loop, UV_RUN_ONCE);
-    }
+    hfx_run_until_answered(&w.loop, a);
     assert_int_equal(a->calls, 1);
 }
 
-static void stat_of(enum fe fe, struct answer *a)
+static void stat_of(enum fe fe, struct hfx_answer *a)
 {
     char be[64];
     snprintf(be, sizeof be, PREFIX "%s", fe_names[fe]);
     memset(a, 0, sizeof *a);
-    assert_int_equal(haproxy_stat(w.h, be, on_answer, a), 0);
+    assert_int_equal(haproxy_stat(w.h, be, hfx_on_answer, a), 0);
     wait_answer(a);
     assert_int_equal(a->status, 0);
 }
 
-static const struct haproxy_server_stat *find(const struct answer *a,
-                                              const char *name)
-{
-    for (size_t i = 0; i < a->n; i++) {
-        if (strcmp(a->servers[i].name, name) == 0) {
-            return &a->servers[i];
-        }
-    }
-    return NULL;
-}
-
 /* @name's line, which must be there. */
-static const struct haproxy_server_stat *srv(const struct answer *a,
+static const struct haproxy_server_stat *srv(const struct hfx_answer *a,
                                              const char *name)
 {
-    const struct haproxy_server_stat *s = find(a, name);
+    const struct haproxy_server_stat *s = hfx_find(a, name);
     if (s == NULL) {
         fail_msg("no server %s in show stat", name);
     }
     return s;
 }
 
-/* One raw runtime-API command; its answer in @a->text. */
-static void command(const char *cmd, struct answer *a)
+/* One raw runtime-API command; its answer in @a->answer. */
+static void command(const char *cmd, struct hfx_answer *a)
 {
     memset(a, 0, sizeof *a);
-    assert_int_equal(haproxy_command(w.h, cmd, on_answer, a), 0);
+    assert_int_equal(haproxy_command(w.h, cmd, hfx_on_answer, a), 0);
     wait_answer(a);
     assert_int_equal(a->status, 0);
 }
 
 static bool mirror_has_no_target(enum fe fe)
 {
-    struct answer a;
+    struct hfx_answer a;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "augur mirror show " PREFIX "%s", fe_names[fe]);
     command(cmd, &a);
-    return strstr(a.text, "\"target\":null") != NULL;
+    return strstr(a.answer, "\"target\":null") != NULL;
 }
 
 /* Wait until @server of @fe's backend is UP by HAProxy's health check. */
 static void wait_up(enum fe fe, const char *server)
 {
-    struct answer a;
+    struct hfx_answer a;
     const struct haproxy_server_stat *s = NULL;
     for (int i = 0; i < 100; i++) {
         stat_of(fe, &a);
-        s = find(&a, server);
+        s = hfx_find(&a, server);
         if (s != NULL && strncmp(s->status, "UP", 2) == 0) {
             return;
         }
@@ -456,11 +224,11 @@ static void wait_up(enum fe fe, const char *server)
 /* Wait until @server of @fe's backend has @weight. */
 static void wait_weight(enum fe fe, const char *server, uint64_t weight)
 {
-    struct answer a;
+    struct hfx_answer a;
     const struct haproxy_server_stat *s = NULL;
     for (int i = 0; i < 100; i++) {
         stat_of(fe, &a);
-        s = find(&a, server);
+        s = hfx_find(&a, server);
         if (s != NULL && s->weight == weight) {
             return;
         }
@@ -498,7 +266,7 @@ static void *load_thread(void *data)
     char body[128];
 
     while (!atomic_load(&l->stop)) {
-        int code = http_get(l->port, body, sizeof body);
+        int code = hfx_http_get(l->port, body, sizeof body);
         atomic_fetch_add(&l->sent, 1);
         if (code == 200) {
             atomic_fetch_add(&l->ok, 1);
@@ -515,7 +283,7 @@ static void *load_thread(void *data)
                 atomic_fetch_add(&l->not_500, 1);
             }
         }
-        sleep_ms(5);
+        hfx_sleep_ms(5);
     }
     return NULL;
 }
@@ -613,6 +381,37 @@ static void step(const struct node_traffic_req *r, struct done *d)
     loop_until_idle();
 }
 
+/* The start of a step that must pass under load: the old instance serves
+ * @fe, a load runs on it, and @r is a step of @action to the new instance
+ * (latency_lenient).  Returns the load. */
+static struct load *new_step_under_load(struct node_traffic_req *r,
+                                        int action,
+                                        enum fe fe)
+{
+    struct load *l;
+    old_serves(fe);
+    l = load_start(fe);
+    req_init(r, action, fe, "new", w.new_port);
+    latency_lenient(r);
+    return l;
+}
+
+/* Starts @r, answered in @d, and returns once it is in its dwell: the
+ * step has set the old server of @fe to @old_weight, and @settle_ms later
+ * @d is still unanswered. */
+static void step_into_dwell(const struct node_traffic_req *r,
+                            struct done *d,
+                            enum fe fe,
+                            uint64_t old_weight,
+                            long settle_ms)
+{
+    memset(d, 0, sizeof *d);
+    assert_int_equal(node_traffic_step(w.t, r, on_done, d), 0);
+    wait_weight(fe, "old", old_weight);
+    loop_for(settle_ms);
+    assert_int_equal(d->calls, 0);
+}
+
 /* A KPI verdict naming the error rate against the default ceiling, the
  * old side clean.  The rate itself may be a little under 1: show stat
  * counts a request when it starts and its 500 when it is answered, so one
@@ -630,25 +429,21 @@ static int group_setup(void **state)
 {
     (void)state;
 
-    if (system("command -v haproxy >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "haproxy is not installed: skipped\n");
-        exit(77);
-    }
+    hfx_require_haproxy();
     signal(SIGPIPE, SIG_IGN);
-    snprintf(w.dir, sizeof w.dir, "/tmp/augur-trafficXXXXXX");
-    if (mkdtemp(w.dir) == NULL) {
+    if (hfx_tmpdir(w.dir, sizeof w.dir, "traffic") != 0) {
         return -1;
     }
     snprintf(w.sock, sizeof w.sock, "%s/admin.sock", w.dir);
     for (int i = 0; i < FE_N; i++) {
-        w.fe_port[i] = free_port();
+        w.fe_port[i] = hfx_free_port();
         if (w.fe_port[i] < 0) {
             return -1;
         }
     }
-    w.old_pid = start_app("old", "1", false, &w.old_port);
-    w.new_pid = start_app("new", "2", false, &w.new_port);
-    w.warm_pid = start_app("warm", "3", true, &w.warm_port);
+    w.old_pid = hfx_start_app("w", "old", "1", false, &w.old_port);
+    w.new_pid = hfx_start_app("w", "new", "2", false, &w.new_port);
+    w.warm_pid = hfx_start_app("w", "warm", "3", true, &w.warm_port);
     if (w.old_pid < 0 || w.new_pid < 0 || w.warm_pid < 0) {
         fprintf(stderr, "cannot start augur-demo-app (AUGUR_DEMO_APP)\n");
         return -1;
@@ -658,35 +453,29 @@ static int group_setup(void **state)
         fprintf(stderr, "cannot start python3's http.server\n");
         return -1;
     }
-    if (write_config() != 0) {
+    if (write_config("haproxy.cfg", w.sock, mirror_lua(), fe_names, w.fe_port,
+                     FE_N, MIRROR_LINES) != 0) {
         return -1;
     }
     w.haproxy_pid = start_haproxy("haproxy.cfg");
-    if (w.haproxy_pid < 0) {
+    /* Ready once the frontends answer (503: no server yet). */
+    if (w.haproxy_pid < 0 || hfx_wait_ready(w.sock, w.fe_port[0]) != 0) {
+        fprintf(stderr, "haproxy did not start (config %s/haproxy.cfg)\n",
+                w.dir);
         return -1;
     }
-    /* Ready once the frontends answer (503: no server yet). */
-    for (int i = 0; i < 200; i++) {
-        if (access(w.sock, F_OK) == 0 && http_get(w.fe_port[0], NULL, 0) > 0) {
-            return 0;
-        }
-        sleep_ms(50);
-    }
-    fprintf(stderr, "haproxy did not start (config %s/haproxy.cfg)\n", w.dir);
-    return -1;
+    return 0;
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[128];
     (void)state;
-    stop(&w.haproxy_pid);
-    stop(&w.old_pid);
-    stop(&w.new_pid);
-    stop(&w.bad_pid);
-    stop(&w.warm_pid);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", w.dir);
-    return system(cmd) == 0 ? 0 : -1;
+    hfx_stop(&w.haproxy_pid);
+    hfx_stop(&w.old_pid);
+    hfx_stop(&w.new_pid);
+    hfx_stop(&w.bad_pid);
+    hfx_stop(&w.warm_pid);
+    return hfx_rmdir(w.dir);
 }
 
 static int setup(void **state)
@@ -723,14 +512,11 @@ static void shift_25_to_a_good_instance_passes(void **state)
     struct node_traffic_req r;
     struct done d;
     struct load *l;
-    struct answer a;
+    struct hfx_answer a;
     unsigned old_w, new_w;
     (void)state;
 
-    old_serves(FE_S25);
-    l = load_start(FE_S25);
-    req_init(&r, PLAN_ACTION_SHIFT, FE_S25, "new", w.new_port);
-    latency_lenient(&r);
+    l = new_step_under_load(&r, PLAN_ACTION_SHIFT, FE_S25);
     r.pct = 25;
     step(&r, &d);
     load_stop();
@@ -742,8 +528,8 @@ static void shift_25_to_a_good_instance_passes(void **state)
     node_kpi_weights(25, &old_w, &new_w);
     assert_int_equal(old_w, 192);
     assert_int_equal(new_w, 64);
-    assert_non_null(find(&a, "old"));
-    assert_non_null(find(&a, "new"));
+    assert_non_null(hfx_find(&a, "old"));
+    assert_non_null(hfx_find(&a, "new"));
     assert_int_equal(srv(&a, "old")->weight, old_w);
     assert_int_equal(srv(&a, "new")->weight, new_w);
     assert_true(srv(&a, "new")->stot > 0);
@@ -759,14 +545,11 @@ static void shift_100_then_delete_loses_no_request(void **state)
     struct node_traffic_req r;
     struct done d;
     struct load *l;
-    struct answer a;
+    struct hfx_answer a;
     unsigned before;
     (void)state;
 
-    old_serves(FE_S100);
-    l = load_start(FE_S100);
-    req_init(&r, PLAN_ACTION_SHIFT, FE_S100, "new", w.new_port);
-    latency_lenient(&r);
+    l = new_step_under_load(&r, PLAN_ACTION_SHIFT, FE_S100);
     r.pct = 100;
     step(&r, &d);
     assert_int_equal(d.outcome, PLAN_OUTCOME_OK);
@@ -781,8 +564,8 @@ static void shift_100_then_delete_loses_no_request(void **state)
     load_stop();
 
     stat_of(FE_S100, &a);
-    assert_null(find(&a, "old"));
-    assert_non_null(find(&a, "new"));
+    assert_null(hfx_find(&a, "old"));
+    assert_non_null(hfx_find(&a, "new"));
     assert_int_equal(srv(&a, "new")->weight, NODE_TRAFFIC_FULL_WEIGHT);
     assert_true(atomic_load(&l->sent) > 0);
     assert_int_equal(atomic_load(&l->failed), 0);
@@ -798,13 +581,10 @@ static void mirror_passes_good_and_refuses_failing_instance(void **state)
     struct node_traffic_req r;
     struct done d;
     struct load *l;
-    struct answer a;
+    struct hfx_answer a;
     (void)state;
 
-    old_serves(FE_MIR);
-    l = load_start(FE_MIR);
-    req_init(&r, PLAN_ACTION_MIRROR, FE_MIR, "new", w.new_port);
-    latency_lenient(&r);
+    l = new_step_under_load(&r, PLAN_ACTION_MIRROR, FE_MIR);
     r.dwell_ms = 500;
     step(&r, &d);
     assert_int_equal(d.outcome, PLAN_OUTCOME_OK);
@@ -842,7 +622,7 @@ static void shift_to_a_failing_instance_is_refused_and_backed_out(void **state)
     struct node_traffic_req r;
     struct done d;
     struct load *l;
-    struct answer a;
+    struct hfx_answer a;
     unsigned sent_end, failed_end;
     (void)state;
 
@@ -882,7 +662,7 @@ static void unshift_restores_the_old_weights(void **state)
 {
     struct node_traffic_req r;
     struct done d;
-    struct answer a;
+    struct hfx_answer a;
     char cmd[128];
     (void)state;
 
@@ -909,7 +689,8 @@ static void unshift_restores_the_old_weights(void **state)
     assert_true(mirror_has_no_target(FE_UN));
     for (int i = 0; i < 10; i++) {
         char body[64];
-        assert_int_equal(http_get(w.fe_port[FE_UN], body, sizeof body), 200);
+        assert_int_equal(hfx_http_get(w.fe_port[FE_UN], body, sizeof body),
+                         200);
         assert_string_equal(body, "w old 1\n");
     }
 
@@ -951,7 +732,7 @@ static void idle_workload_passes_not_validated(void **state)
 {
     struct node_traffic_req r;
     struct done d;
-    struct answer a;
+    struct hfx_answer a;
     (void)state;
 
     old_serves(FE_IDLE);
@@ -1032,13 +813,9 @@ static void cancel_and_close_answer_each_step_once(void **state)
     req_init(&r, PLAN_ACTION_SHIFT, FE_CANCEL, "new", w.new_port);
     r.pct = 5;
     r.dwell_ms = 60000;
-    memset(&d, 0, sizeof d);
-    assert_int_equal(node_traffic_step(w.t, &r, on_done, &d), 0);
     /* The old server's weight set, the step's show stat follows: then it
      * is in its dwell. */
-    wait_weight(FE_CANCEL, "old", 243);
-    loop_for(200);
-    assert_int_equal(d.calls, 0);
+    step_into_dwell(&r, &d, FE_CANCEL, 243, 200);
     assert_int_equal(node_traffic_busy(w.t), 1);
     node_traffic_cancel_all(w.t);
     assert_int_equal(d.calls, 1);
@@ -1089,7 +866,7 @@ static void shift_to_a_warm_instance_moves_traffic(void **state)
     struct node_traffic_req r;
     struct done d;
     struct load *l;
-    struct answer a;
+    struct hfx_answer a;
     char want[32];
     (void)state;
 
@@ -1134,7 +911,7 @@ static void shift_measures_again_after_a_counter_reset(void **state)
     static struct done d;
     struct node_traffic_req r;
     struct load *l;
-    struct answer a;
+    struct hfx_answer a;
     (void)state;
 
     /* The new server has served more requests than the whole step will
@@ -1153,21 +930,18 @@ static void shift_measures_again_after_a_counter_reset(void **state)
     latency_lenient(&r);
     r.pct = 25;
     r.dwell_ms = 600;
-    memset(&d, 0, sizeof d);
-    assert_int_equal(node_traffic_step(w.t, &r, on_done, &d), 0);
     /* The old server's weight is the stage before the first show stat. */
-    wait_weight(FE_RESET, "old", 192);
-    loop_for(100);
-    assert_int_equal(d.calls, 0);
+    step_into_dwell(&r, &d, FE_RESET, 192, 100);
 
     memset(&a, 0, sizeof a);
     assert_int_equal(
-        haproxy_server_delete(w.h, PREFIX "reset", "new", on_answer, &a), 0);
+        haproxy_server_delete(w.h, PREFIX "reset", "new", hfx_on_answer, &a),
+        0);
     wait_answer(&a);
     assert_int_equal(a.status, 0);
     memset(&a, 0, sizeof a);
     assert_int_equal(haproxy_server_add(w.h, PREFIX "reset", "new", "127.0.0.1",
-                                        w.new_port, 64, 0, on_answer, &a),
+                                        w.new_port, 64, 0, hfx_on_answer, &a),
                      0);
     wait_answer(&a);
     assert_int_equal(a.status, 0);
@@ -1205,22 +979,22 @@ static void mirror_refused_by_the_script_retries(void **state)
  * validated, and unshift's clear of the mirror is no error. */
 static void mirror_without_the_script_is_not_validated(void **state)
 {
+    static const char *const plain[] = {"plain"};
     struct node_traffic_req r;
     struct done d;
     char sock[128];
     char errmsg[HAPROXY_ERRMSG_SIZE];
     pid_t pid;
-    int port = free_port();
+    int port = hfx_free_port();
     (void)state;
 
     snprintf(sock, sizeof sock, "%s/plain.sock", w.dir);
     assert_true(port > 0);
-    assert_int_equal(write_plain_config(sock, port), 0);
+    assert_int_equal(
+        write_config("plain.cfg", sock, NULL, plain, &port, 1, NULL), 0);
     pid = start_haproxy("plain.cfg");
     assert_true(pid > 0);
-    for (int i = 0; i < 200 && http_get(port, NULL, 0) <= 0; i++) {
-        sleep_ms(50);
-    }
+    (void)hfx_wait_ready(sock, port);
     node_traffic_close(w.t);
     assert_int_equal(node_traffic_new(&w.loop, sock, PREFIX, &w.t, errmsg), 0);
 
@@ -1236,14 +1010,26 @@ static void mirror_without_the_script_is_not_validated(void **state)
     snprintf(r.workload, sizeof r.workload, "plain");
     step(&r, &d);
     assert_int_equal(d.outcome, PLAN_OUTCOME_OK);
-    stop(&pid);
+    hfx_stop(&pid);
+}
+
+/* Puts server x of FE_PUT on the old instance at weight 20: it is then
+ * the backend's one server, at that weight (@a: its show stat). */
+static void put_x_on_old(struct hfx_answer *a)
+{
+    node_traffic_server_put(w.t, fe_names[FE_PUT], "x", "127.0.0.1", w.old_port,
+                            20);
+    loop_until_idle();
+    stat_of(FE_PUT, a);
+    assert_int_equal(a->n, 1);
+    assert_int_equal(srv(a, "x")->weight, 20);
 }
 
 /* server_put on an existing server moves it to the new address and
  * weight. */
 static void server_put_updates_an_existing_server(void **state)
 {
-    struct answer a;
+    struct hfx_answer a;
     char body[64];
     (void)state;
 
@@ -1251,18 +1037,14 @@ static void server_put_updates_an_existing_server(void **state)
                             10);
     loop_until_idle();
     wait_up(FE_PUT, "x");
-    assert_int_equal(http_get(w.fe_port[FE_PUT], body, sizeof body), 200);
+    assert_int_equal(hfx_http_get(w.fe_port[FE_PUT], body, sizeof body), 200);
     assert_string_equal(body, "w new 2\n");
 
-    node_traffic_server_put(w.t, fe_names[FE_PUT], "x", "127.0.0.1", w.old_port,
-                            20);
-    loop_until_idle();
-    stat_of(FE_PUT, &a);
-    assert_int_equal(a.n, 1);
-    assert_int_equal(srv(&a, "x")->weight, 20);
+    put_x_on_old(&a);
     wait_up(FE_PUT, "x");
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(http_get(w.fe_port[FE_PUT], body, sizeof body), 200);
+        assert_int_equal(hfx_http_get(w.fe_port[FE_PUT], body, sizeof body),
+                         200);
         assert_string_equal(body, "w old 1\n");
     }
 
@@ -1279,12 +1061,7 @@ static void server_put_updates_an_existing_server(void **state)
     stat_of(FE_PUT, &a);
     assert_int_equal(a.n, 1);
     assert_non_null(strstr(srv(&a, "x")->status, "MAINT"));
-    node_traffic_server_put(w.t, fe_names[FE_PUT], "x", "127.0.0.1", w.old_port,
-                            20);
-    loop_until_idle();
-    stat_of(FE_PUT, &a);
-    assert_int_equal(a.n, 1);
-    assert_int_equal(srv(&a, "x")->weight, 20);
+    put_x_on_old(&a);
 
     node_traffic_server_delete(w.t, fe_names[FE_PUT], "x");
     node_traffic_server_delete(w.t, fe_names[FE_PUT], "nobody");
