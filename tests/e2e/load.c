@@ -29,16 +29,20 @@ static const char usage[] =
     "usage: augur-load --url http://127.0.0.1:PORT/PATH [--rate R] "
     "[--duration S]\n"
     "                  [--timeout MS] [--conns N] [--json FILE]\n"
+    "                  [--samples FILE]\n"
     "\n"
     "Sends R requests a second (default 100) for S seconds (default 10) to\n"
     "an IPv4 address over at most N keep-alive connections (default 32),\n"
     "each request given up after MS milliseconds (default 2000).  Prints one\n"
     "JSON summary (and writes it to FILE):\n"
     "  {\"requests\",\"failed\",\"failed_window_s\",\"p50_ms\",\"p99_ms\",\n"
-    "   \"by_second\":[{\"t\",\"requests\",\"failed\",\"p99_ms\"}]}\n"
-    "A failed request got no answer (status 0) or a 5xx.  SIGINT ends the "
-    "run\n"
-    "early with the summary of the requests finished so far.\n";
+    "   \"by_second\":[{\"t\",\"requests\",\"failed\",\"p50_ms\",\n"
+    "                  \"p99_ms\"}]}\n"
+    "A failed request got no answer (status 0) or a 5xx.  SIGINT ends the\n"
+    "run early with the summary of the requests finished so far.\n"
+    "--samples FILE writes every finished request, in due order, as a line\n"
+    "\"T_MS LATENCY_MS STATUS\": when it was due (ms since the start), its\n"
+    "latency (ms, counted from then) and its status (0: no answer).\n";
 
 enum conn_state
 {
@@ -450,16 +454,42 @@ static void print_summary(FILE *f, const struct load_summary *s)
         const struct load_second *b = &s->by_second[i];
         fprintf(f,
                 "%s{\"t\":%u,\"requests\":%" PRIu64 ",\"failed\":%" PRIu64
-                ",\"p99_ms\":%.3f}",
-                i > 0 ? "," : "", b->t, b->requests, b->failed, b->p99_ms);
+                ",\"p50_ms\":%.3f,\"p99_ms\":%.3f}",
+                i > 0 ? "," : "", b->t, b->requests, b->failed, b->p50_ms,
+                b->p99_ms);
     }
     fprintf(f, "]}\n");
+}
+
+/* One line per finished request (@r in due order): "T_MS LATENCY_MS STATUS",
+ * so that a caller can cut the run at times of its own and compute exact
+ * percentiles per part.  Returns 0 or -1 (errno set). */
+static int write_samples(const char *path,
+                         const struct load_record *r,
+                         size_t n)
+{
+    FILE *f = fopen(path, "w");
+    int rc = 0;
+
+    if (f == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (fprintf(f, "%.3f %.3f %d\n", r[i].send_ms, r[i].latency_ms,
+                    r[i].status) < 0) {
+            rc = -1;
+        }
+    }
+    if (fclose(f) != 0) {
+        rc = -1;
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     struct load *l = calloc(1, sizeof *l);
-    const char *url = NULL, *json = NULL;
+    const char *url = NULL, *json = NULL, *samples = NULL;
     struct load_record *fin;
     struct load_summary sum;
     size_t n = 0;
@@ -486,6 +516,8 @@ int main(int argc, char **argv)
             url = v;
         } else if (strcmp(a, "--json") == 0 && v != NULL) {
             json = v;
+        } else if (strcmp(a, "--samples") == 0 && v != NULL) {
+            samples = v;
         } else if (strcmp(a, "--rate") == 0) {
             bad = parse_double(v, &l->rate);
         } else if (strcmp(a, "--duration") == 0) {
@@ -560,6 +592,10 @@ int main(int argc, char **argv)
                 rc = 1;
             }
         }
+    }
+    if (samples != NULL && write_samples(samples, fin, n) != 0) {
+        perror("augur-load: --samples");
+        rc = 1;
     }
     load_summary_close(&sum);
 out:

@@ -100,6 +100,8 @@ int load_summarize(const struct load_record *r,
                 lat[k++] = r[i].latency_ms;
             }
         }
+        /* load_percentile sorts: the second call reads the sorted copy. */
+        b->p50_ms = load_percentile(lat, k, 0.50);
         b->p99_ms = load_percentile(lat, k, 0.99);
     }
     free(lat);

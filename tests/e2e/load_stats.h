@@ -27,7 +27,7 @@ struct load_second
 {
     unsigned t; /* seconds since the start */
     uint64_t requests, failed;
-    double p99_ms;
+    double p50_ms, p99_ms; /* of that second's answered requests; 0: none */
 };
 
 struct load_summary
