@@ -771,6 +771,10 @@ int node_traffic_step(struct node_traffic *t,
     }
     op->cb = cb;
     op->data = data;
+    if (kind == OP_MIRROR &&
+        op->req.kpi.latency_slack_ms < NODE_TRAFFIC_MIRROR_SLACK_MS) {
+        op->req.kpi.latency_slack_ms = NODE_TRAFFIC_MIRROR_SLACK_MS;
+    }
     node_kpi_weights(kind == OP_SHIFT ? req->pct : 0, &old_w, &new_w);
     op->old_w = (int)old_w;
     op->new_w = (int)new_w;
