@@ -224,7 +224,8 @@ int node__arg_str(const msgpack_object *args,
 /* Bearer tokens (node/token.c).  node__token_check verifies @token (@len
  * bytes) against this node's applied principals at the current time (see
  * token_verify in wire/token.h): 0 with @out filled, or AUGUR_ETOOBIG,
- * AUGUR_EMALFORMED, AUGUR_EAUTH or AUGUR_EPERM with @out->fault and
+ * AUGUR_EMALFORMED, AUGUR_EAUTH, AUGUR_EPERM or (a node that does not
+ * serve yet: node__serving) AUGUR_ENOLEADER with @out->fault and
  * @errmsg (TOKEN_ERRMSG_SIZE bytes) saying why; never logs or quotes the
  * token.  The HTTP server is to call it for "Authorization: Bearer".
  * node__whoami and node__token_verify serve the ops of those names. */

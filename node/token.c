@@ -44,6 +44,16 @@ int node__token_check(struct node *n,
 {
     uint64_t now = (uint64_t)time(NULL);
 
+    /* The same gate as the binary protocol's: a node that has not applied
+     * what the cluster committed may not have applied a removal yet. */
+    if (!node__serving(n)) {
+        memset(out, 0, sizeof *out);
+        out->fault = TOKEN_LOOKUP_FAILED;
+        snprintf(errmsg, TOKEN_ERRMSG_SIZE,
+                 "this node has not caught up with the cluster yet: try "
+                 "again, or another node");
+        return AUGUR_ENOLEADER;
+    }
     return token_verify(token, len, lookup_store, n, now, &out->claims,
                         out->principal, sizeof out->principal, &out->fault,
                         errmsg);
