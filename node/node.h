@@ -233,6 +233,10 @@ struct node_token
 {
     struct token_claims claims;
     char principal[STORE_ID_SIZE];
+    /* The token's role as an enum store_role, what struct api_call's role
+     * holds, so that the HTTP server checks ops as op_allowed does;
+     * STORE_ROLE_COUNT (no role) unless the token verified. */
+    int store_role;
     enum token_fault fault;
 };
 int node__token_check(struct node *n,

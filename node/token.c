@@ -36,6 +36,17 @@ static int lookup_store(void *arg,
     return 0;
 }
 
+/* The enum store_role of a token's role rank (AGENT..ADMIN). */
+static int store_role_of_rank(enum augur_role_rank rank)
+{
+    for (int r = 0; r < STORE_ROLE_COUNT; r++) {
+        if (store_role_rank(r) == rank) {
+            return r;
+        }
+    }
+    return STORE_ROLE_READER; /* unreachable: token_verify checked it */
+}
+
 int node__token_check(struct node *n,
                       const char *token,
                       size_t len,
@@ -43,20 +54,26 @@ int node__token_check(struct node *n,
                       char *errmsg)
 {
     uint64_t now = (uint64_t)time(NULL);
+    int rv;
 
     /* The same gate as the binary protocol's: a node that has not applied
      * what the cluster committed may not have applied a removal yet. */
+    memset(out, 0, sizeof *out);
+    out->store_role = STORE_ROLE_COUNT; /* no role unless it verifies */
     if (!node__serving(n)) {
-        memset(out, 0, sizeof *out);
         out->fault = TOKEN_LOOKUP_FAILED;
         snprintf(errmsg, TOKEN_ERRMSG_SIZE,
                  "this node has not caught up with the cluster yet: try "
                  "again, or another node");
         return AUGUR_ENOLEADER;
     }
-    return token_verify(token, len, lookup_store, n, now, &out->claims,
-                        out->principal, sizeof out->principal, &out->fault,
-                        errmsg);
+    rv = token_verify(token, len, lookup_store, n, now, &out->claims,
+                      out->principal, sizeof out->principal, &out->fault,
+                      errmsg);
+    if (rv == 0) {
+        out->store_role = store_role_of_rank(out->claims.role);
+    }
+    return rv;
 }
 
 static void pack_bool(msgpack_packer *pk, bool b)

@@ -137,6 +137,12 @@ int token_create(const struct secure_key *k,
                  (unsigned long long)ttl, TOKEN_TTL_MAX);
         return AUGUR_EINVAL;
     }
+    if (now > UINT64_MAX - ttl) {
+        snprintf(errmsg, TOKEN_ERRMSG_SIZE,
+                 "now %llu s + ttl overflows: not a clock",
+                 (unsigned long long)now);
+        return AUGUR_EINVAL;
+    }
     memcpy(c.key, k->pk, SECURE_PK_SIZE);
     c.role = role;
     c.issued_at = now;

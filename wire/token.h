@@ -81,8 +81,9 @@ enum augur_role_rank token_role_parse(const char *name, size_t len);
  * @role, valid from @now for @ttl seconds, into @out (TOKEN_SIZE bytes,
  * NUL-terminated).  The nonce comes from randombytes.  Returns 0, or
  * AUGUR_EINVAL (no secret key, a role that is not AGENT..ADMIN, a ttl of 0
- * or over TOKEN_TTL_MAX) with the reason in @errmsg (TOKEN_ERRMSG_SIZE
- * bytes).  The caller wipes @out when done: a token is a secret. */
+ * or over TOKEN_TTL_MAX, @now + @ttl overflowing) with the reason in @errmsg
+ * (TOKEN_ERRMSG_SIZE bytes).  The caller wipes @out when done: a token is a
+ * secret. */
 int token_create(const struct secure_key *k,
                  enum augur_role_rank role,
                  uint64_t ttl,

@@ -238,6 +238,9 @@ static void token_living_over_thirty_days_is_refused(void **state)
     assert_int_equal(
         token_create(&f.k, AUGUR_ROLE_READER, 0, NOW, f.token, f.errmsg),
         AUGUR_EINVAL);
+    assert_int_equal(token_create(&f.k, AUGUR_ROLE_READER, 60, UINT64_MAX - 59,
+                                  f.token, f.errmsg),
+                     AUGUR_EINVAL);
     /* Signed by the right key but with a longer life than create allows. */
     token_by_hand(f.token, &f.k, f.k.pk, 1, AUGUR_ROLE_READER, NOW,
                   NOW + TOKEN_TTL_MAX + 1);
