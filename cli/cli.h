@@ -103,6 +103,7 @@ extern const struct cli_command cli_policy_commands[];
 extern const struct cli_command cli_migrate_commands[];
 extern const struct cli_command cli_workflow_commands[];
 extern const struct cli_command cli_shadow_commands[];
+extern const struct cli_command cli_token_commands[];
 /* The store's model commands (cli/cmd_model_store.c), rows of
  * cli_model_commands beside the offline ones. */
 extern const struct cli_arg cli_model_publish_args[];

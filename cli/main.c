@@ -53,6 +53,8 @@ const struct cli_group cli_groups[] = {
      cli_node_commands},
     {"principal", "who may use the cluster, and in which role",
      cli_principal_commands},
+    {"token", "bearer tokens for the HTTP API: create, verify",
+     cli_token_commands},
     {"model",
      "failure models: train, predict, eval offline; publish, list, "
      "activate in the store",

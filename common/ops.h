@@ -217,7 +217,9 @@
     X(TELEMETRY_REPORT, "telemetry.report", R, AGENT, node__telemetry_report) \
     X(TELEMETRY_HEARTBEAT, "telemetry.heartbeat", R, AGENT, node__telemetry_heartbeat) \
     X(TELEMETRY_GET,   "telemetry.get",   R, READER, node__telemetry_get) \
-    X(TELEMETRY_FORWARD, "telemetry.forward", R, NODE, node__telemetry_forward)
+    X(TELEMETRY_FORWARD, "telemetry.forward", R, NODE, node__telemetry_forward) \
+    X(WHOAMI,          "whoami",          R, ANY,    node__whoami)          \
+    X(TOKEN_VERIFY,    "token.verify",    R, ANY,    node__token_verify)
 /* clang-format on */
 
 /* Every op, store and node alike, for code that names an op without caring

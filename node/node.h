@@ -20,6 +20,7 @@
 #include "raft/replica.h"
 #include "store/store.h"
 #include "wire/telemetry.h"
+#include "wire/token.h"
 
 #define NODE_ERRMSG_SIZE 512
 /* The role of a follower's uplink on the client port (authenticated by
@@ -219,6 +220,32 @@ int node__arg_str(const msgpack_object *args,
                   const char *key,
                   char *out,
                   size_t size);
+
+/* Bearer tokens (node/token.c).  node__token_check verifies @token (@len
+ * bytes) against this node's applied principals at the current time (see
+ * token_verify in wire/token.h): 0 with @out filled, or AUGUR_ETOOBIG,
+ * AUGUR_EMALFORMED, AUGUR_EAUTH, AUGUR_EPERM or (a node that does not
+ * serve yet: node__serving) AUGUR_ENOLEADER with @out->fault and
+ * @errmsg (TOKEN_ERRMSG_SIZE bytes) saying why; never logs or quotes the
+ * token.  The HTTP server is to call it for "Authorization: Bearer".
+ * node__whoami and node__token_verify serve the ops of those names. */
+struct node_token
+{
+    struct token_claims claims;
+    char principal[STORE_ID_SIZE];
+    /* The token's role as an enum store_role, what struct api_call's role
+     * holds, so that the HTTP server checks ops as op_allowed does;
+     * STORE_ROLE_COUNT (no role) unless the token verified. */
+    int store_role;
+    enum token_fault fault;
+};
+int node__token_check(struct node *n,
+                      const char *token,
+                      size_t len,
+                      struct node_token *out,
+                      char *errmsg) __attribute__((warn_unused_result));
+void node__whoami(struct node *n, struct api_call *call);
+void node__token_verify(struct node *n, struct api_call *call);
 
 /* Membership (node/membership.c): the member.* operations, the members as
  * status shows them, and the leader's reconciler that keeps libraft's
