@@ -63,7 +63,15 @@ static void http_run(struct node_http *h)
     if (h->closing) {
         return;
     }
+    unsigned before = node_http_connections(h);
     if (MHD_run(h->daemon) != MHD_YES) {
+        LOG(LOG_LEVEL_WARN, "http: MHD_run failed");
+    }
+    /* At its connection limit MHD takes the listening socket out of its
+     * epoll set, and puts it back only at the start of a run: when a run
+     * closed connections, run again at once, or no event would ever come
+     * to accept the next one (an idle server would stop accepting). */
+    if (node_http_connections(h) < before && MHD_run(h->daemon) != MHD_YES) {
         LOG(LOG_LEVEL_WARN, "http: MHD_run failed");
     }
     if (MHD_get_timeout(h->daemon, &ms) == MHD_YES) {

@@ -116,7 +116,8 @@ mkdir -p "$SOLO"
     --client-address "127.0.0.1:$((BASE_PORT + 4))" \
     --cluster-key "$CLUSTER_DIR/keys/cluster.key" \
     --bootstrap "1=127.0.0.1:$((BASE_PORT + 104)),2=127.0.0.1:$((BASE_PORT + 105))" \
-    --http-address "127.0.0.1:$((BASE_PORT + 204))" >"$SOLO/augurd.log" 2>&1 &
+    --http-address "127.0.0.1:$((BASE_PORT + 204))" --http-max-conns 3 \
+    >"$SOLO/augurd.log" 2>&1 &
 SOLO_PID=$!
 trap 'rc=$?; kill "$SOLO_PID" 2>/dev/null || true; (exit $rc); on_exit' EXIT
 wait_until 30 "the solo node serves HTTP" bash -c \
@@ -127,10 +128,18 @@ wait_until 30 "the solo node serves HTTP" bash -c \
 [ "$(err_code)" = EAUTH ] || fail "401 body: $(cat "$CLUSTER_DIR/body")"
 jq -r .error.message "$CLUSTER_DIR/body" | grep -q "not supported yet" ||
     fail "401 does not say tokens are not supported yet: $(cat "$CLUSTER_DIR/body")"
+# At its connection limit (3 idle connections) it accepts again once they
+# close.
+for fd in 5 6 7; do eval "exec $fd<>/dev/tcp/127.0.0.1/$((BASE_PORT + 204))"; done
+wait_until 10 "the solo node holds 3 connections" bash -c \
+    "[ \"\$(ss -Htn state established '( sport = :$((BASE_PORT + 204)) )' | wc -l)\" -ge 3 ]"
+exec 5<&- 6<&- 7<&-
+wait_until 30 "the solo node accepts again after its connection limit" bash -c \
+    "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 '$(url 4 /healthz)')\" = 200 ]"
 kill -TERM "$SOLO_PID"
 wait "$SOLO_PID" || fail "the solo node exited with status $? on SIGTERM"
 grep -E "Sanitizer|runtime error" "$SOLO/augurd.log" && fail "the solo node's log has sanitizer reports"
-log "a node without quorum: /healthz 200, /readyz 503 ENOLEADER, /metrics 401 EAUTH; clean exit"
+log "a node without quorum: /healthz 200, /readyz 503 ENOLEADER, /metrics 401 EAUTH; accepts again after its connection limit; clean exit"
 
 # Kill every peer of node 3: it loses its leader and becomes not ready.
 for n in 1 2; do lc kill "$n" >/dev/null; done
