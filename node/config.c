@@ -293,8 +293,16 @@ static int config_set(struct node_config *cfg,
                         errmsg);
     }
     if (strcmp(key, "http-address") == 0) {
-        /* "" is allowed: no HTTP.  The form is checked when the server
-         * starts (node/http.c), before any data is served. */
+        /* "" is allowed: no HTTP.  The form is checked here, before any
+         * data is touched; whether it can be bound, when the server
+         * starts. */
+        if (value[0] != '\0') {
+            char err[NODE_HTTP_ERRMSG_SIZE];
+            if (node_http_address_check(value, err) != 0) {
+                snprintf(errmsg, NODE_ERRMSG_SIZE, "%s", err);
+                return AUGUR_EINVAL;
+            }
+        }
         return copy_str(key, value, cfg->http_address, sizeof cfg->http_address,
                         errmsg);
     }

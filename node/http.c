@@ -299,6 +299,13 @@ bad:
     return AUGUR_EINVAL;
 }
 
+int node_http_address_check(const char *address, char *errmsg)
+{
+    struct sockaddr_storage ss;
+    bool v6;
+    return parse_address(address, &ss, &v6, errmsg);
+}
+
 int node_http_start(uv_loop_t *loop,
                     const struct node_http_config *cfg,
                     node_http_handler handler,

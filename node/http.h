@@ -52,6 +52,12 @@ typedef void (*node_http_handler)(void *data,
                                   const struct node_http_request *req,
                                   struct node_http_reply *reply);
 
+/* Whether @address has the form node_http_start takes: 0, or AUGUR_EINVAL
+ * with one line in @errmsg (NODE_HTTP_ERRMSG_SIZE bytes).  For refusing a
+ * bad configuration before anything starts. */
+int node_http_address_check(const char *address, char *errmsg)
+    __attribute__((warn_unused_result));
+
 /* Listen on cfg->address and serve on @loop; @handler(@data, ...) answers
  * each request on the loop.  Returns 0 with *@out set, or AUGUR_EINVAL (a
  * bad address), AUGUR_EIO (cannot listen: in use, not permitted) or
