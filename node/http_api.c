@@ -145,7 +145,7 @@ static void metrics(struct node *n, struct node_http_reply *reply)
     }
     if (rv != 0) {
         free(scores.v);
-        node_http_error(reply, MHD_HTTP_SERVICE_UNAVAILABLE, augur_strerror(rv),
+        node_http_error(reply, MHD_HTTP_SERVICE_UNAVAILABLE, augur_errname(rv),
                         "reading the store: %s", augur_strerror(rv));
         return;
     }
