@@ -167,6 +167,30 @@ static const char usage_actuator[] =
     "  --haproxy-backend-prefix P  backend of workload W is PW (default "
     "be_)\n";
 
+/* The HTTP options (docs/HTTP.md). */
+static const char usage_http[] =
+    "\nHTTP (docs/HTTP.md):\n"
+    "  --http-address HOST:PORT  serve HTTP there (IPV4:PORT or "
+    "[IPV6]:PORT):\n"
+    "                            GET /healthz, /readyz and /metrics; none "
+    "by\n"
+    "                            default.  Bound where given: keep it on\n"
+    "                            127.0.0.1 or a private network\n"
+    "  --metrics-public [on|off] serve /metrics without a token (bearer "
+    "tokens\n"
+    "                            are not supported yet: without this flag\n"
+    "                            /metrics answers 401)\n"
+    "  --http-max-conns N        HTTP connections at once (default 256)\n"
+    "  --http-header-bytes N     memory per HTTP connection for the "
+    "request\n"
+    "                            line and headers (default 32768)\n"
+    "  --http-body-max N         request body bytes; more is refused with "
+    "413\n"
+    "                            (default 1048576)\n"
+    "  --http-timeout SECONDS    close an idle or slow HTTP connection "
+    "after\n"
+    "                            (default 10)\n";
+
 /* The scoring options (the leader's, docs/PREDICTOR.md "Live scoring"). */
 static const char usage_scoring[] =
     "\nscoring (the leader's, docs/PREDICTOR.md):\n"
@@ -267,6 +291,23 @@ static int config_set(struct node_config *cfg,
     if (strcmp(key, "raft-address") == 0) {
         return copy_str(key, value, cfg->raft_address, sizeof cfg->raft_address,
                         errmsg);
+    }
+    if (strcmp(key, "http-address") == 0) {
+        /* "" is allowed: no HTTP.  The form is checked here, before any
+         * data is touched; whether it can be bound, when the server
+         * starts. */
+        if (value[0] != '\0') {
+            char err[NODE_HTTP_ERRMSG_SIZE];
+            if (node_http_address_check(value, err) != 0) {
+                snprintf(errmsg, NODE_ERRMSG_SIZE, "%s", err);
+                return AUGUR_EINVAL;
+            }
+        }
+        return copy_str(key, value, cfg->http_address, sizeof cfg->http_address,
+                        errmsg);
+    }
+    if (strcmp(key, "metrics-public") == 0) {
+        return parse_switch(key, value, &cfg->metrics_public, errmsg);
     }
     if (strcmp(key, "client-address") == 0) {
         return copy_str(key, value, cfg->client_address,
@@ -418,6 +459,13 @@ static int config_set(struct node_config *cfg,
         {"peer-buffer-max", offsetof(struct node_config, peer_buffer_max),
          65536, 1u << 30},
         {"lease-ms", offsetof(struct node_config, lease_ms), 100, 600000},
+        {"http-max-conns", offsetof(struct node_config, http_max_conns), 1,
+         65536},
+        {"http-header-bytes", offsetof(struct node_config, http_header_bytes),
+         4096, 1u << 20},
+        {"http-body-max", offsetof(struct node_config, http_body_max), 1024,
+         64u << 20},
+        {"http-timeout", offsetof(struct node_config, http_timeout_s), 1, 3600},
         {"telemetry-ring", offsetof(struct node_config, telemetry_ring), 1, 64},
         {"actuator-max", offsetof(struct node_config, actuator_max), 1, 4096},
         {"telemetry-resources",
@@ -561,6 +609,10 @@ int node_config_parse(struct node_config *cfg,
     cfg->actuator_max = 64;
     memcpy(cfg->haproxy_prefix, "be_", 4);
     cfg->orchestrator = true;
+    cfg->http_max_conns = 256;
+    cfg->http_header_bytes = 32u << 10;
+    cfg->http_body_max = 1u << 20;
+    cfg->http_timeout_s = 10;
     if (env_level != NULL && log_level_parse(env_level) >= 0) {
         cfg->log_level = log_level_parse(env_level);
     }
@@ -572,7 +624,7 @@ int node_config_parse(struct node_config *cfg,
              * (grep -q) must not make the rest fail with SIGPIPE. */
             char text[sizeof usage + sizeof usage_limits +
                       sizeof usage_telemetry + sizeof usage_scoring +
-                      sizeof usage_actuator];
+                      sizeof usage_actuator + sizeof usage_http];
             size_t len = 0;
             memcpy(text, usage, sizeof usage - 1);
             len += sizeof usage - 1;
@@ -582,7 +634,9 @@ int node_config_parse(struct node_config *cfg,
             len += sizeof usage_telemetry - 1;
             memcpy(text + len, usage_scoring, sizeof usage_scoring - 1);
             len += sizeof usage_scoring - 1;
-            memcpy(text + len, usage_actuator, sizeof usage_actuator);
+            memcpy(text + len, usage_actuator, sizeof usage_actuator - 1);
+            len += sizeof usage_actuator - 1;
+            memcpy(text + len, usage_http, sizeof usage_http);
             fflush(stdout);
             if (write(STDOUT_FILENO, text, strlen(text)) < 0) {
                 return NODE_CONFIG_DONE; /* nobody reads: nothing to say */
@@ -622,6 +676,11 @@ int node_config_parse(struct node_config *cfg,
         if (eq != NULL) { /* --key=value */
             snprintf(key, sizeof key, "%.*s", (int)(eq - arg), arg);
             value = eq + 1;
+        } else if (strcmp(arg, "metrics-public") == 0 &&
+                   (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+            /* The one switch that may stand alone: --metrics-public. */
+            snprintf(key, sizeof key, "%s", arg);
+            value = "on";
         } else {
             snprintf(key, sizeof key, "%s", arg);
             if (i + 1 >= argc) {

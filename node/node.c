@@ -341,6 +341,11 @@ int node_start(struct node *n, const struct node_config *cfg)
         }
     }
 
+    rv = node__http_start(n);
+    if (rv != 0) {
+        goto err_after_actuator_new;
+    }
+
     memset(&sc, 0, sizeof sc);
     sc.address = cfg->client_address;
     sc.node_id = cfg->id;
@@ -361,7 +366,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     rv = api_server_start(&n->server, &n->loop, &sc, node__on_request);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "clients: %s", n->server.errmsg);
-        goto err_after_actuator_new;
+        goto err_after_http_start;
     }
     n->server.data = n;
 
@@ -385,6 +390,8 @@ int node_start(struct node *n, const struct node_config *cfg)
         store_revision(n->store));
     return 0;
 
+err_after_http_start:
+    node__http_close(n);
 err_after_actuator_new:
     node_traffic_close(n->traffic);
     n->traffic = NULL;
@@ -439,6 +446,8 @@ void node_stop(struct node *n)
     uv_close((uv_handle_t *)&n->tick, NULL);
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
+    /* HTTP first: its handlers read the state closed below. */
+    node__http_close(n);
     node__fail_waiters(n);
     node_uplink_close(&n->uplink);
     /* The orchestrator's handle first: the actuator's last callbacks find

@@ -11,6 +11,7 @@
 
 #include "api/server.h"
 #include "node/actuator.h"
+#include "node/http.h"
 #include "node/traffic.h"
 #include "node/notice.h"
 #include "node/orchestrator.h"
@@ -86,6 +87,14 @@ struct node_config
      * admin socket ("" none) and its backends' names' prefix. */
     char haproxy_socket[256];
     char haproxy_prefix[NODE_TRAFFIC_PREFIX_SIZE];
+    /* HTTP (node/http.c, docs/HTTP.md): "" serves none.  /metrics is
+     * served without a token only when metrics_public. */
+    char http_address[STORE_ADDR_SIZE];
+    bool metrics_public;
+    unsigned http_max_conns;
+    unsigned http_header_bytes;
+    unsigned http_body_max;
+    unsigned http_timeout_s;
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -161,6 +170,7 @@ struct node
     struct actuator *actuator;    /* the leader acts through it; never NULL
                                      while running (kind "none" at least) */
     struct node_traffic *traffic; /* HAProxy, when configured; else NULL */
+    struct node_http *http;       /* --http-address given; else NULL */
     uint64_t lease_grace_until_ms;
     /* The host lease in force: the policy's lease_timeout_ms when it was
      * set in the store, else --lease-ms (0: not read yet).  Read once per
@@ -328,6 +338,12 @@ void node__orch_close(struct node *n);
 void node__orch_tick(struct node *n, uint64_t now_ms, bool leader);
 void node__orch_applied(struct node *n);
 void node__orch_status_pack(struct node *n, msgpack_packer *pk);
+
+/* HTTP (node/http_api.c, docs/HTTP.md): start serves on --http-address
+ * (nothing without one): 0, or an error with the reason in n->errmsg.
+ * close stops it (its handles close on the loop); NULL-safe, repeatable. */
+int node__http_start(struct node *n);
+void node__http_close(struct node *n);
 
 /* Milliseconds since the epoch (wall clock): the leader's stamp. */
 uint64_t node__now_ms(void);

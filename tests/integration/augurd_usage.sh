@@ -27,10 +27,20 @@ expect_usage_error --page-bytes 100
 expect_usage_error --actuator telnet:x
 expect_usage_error --actuator exec:relative/prog
 expect_usage_error --actuator-max 0
+# An HTTP address that is not IPV4:PORT or [IPV6]:PORT, bad HTTP limits,
+# and --metrics-public with a value that is not a switch.
+expect_usage_error --http-address localhost:8080
+expect_usage_error --http-address 127.0.0.1
+expect_usage_error --http-address 127.0.0.1:0
+expect_usage_error --http-address '[::1]8080'
+expect_usage_error --http-max-conns 0
+expect_usage_error --http-body-max 10
+expect_usage_error --metrics-public maybe
 # (Read all of it: grep -q would stop reading, and augurd die of SIGPIPE.)
 help_text=$("$AUGURD" --help) || fail "--help did not exit 0"
 for flag in --waiters-per-conn --client-unauth-max --peer-buffer-max \
-    --actuator --actuator-max; do
+    --actuator --actuator-max --http-address --metrics-public \
+    --http-max-conns --http-body-max --http-timeout; do
     grep -q -- "$flag" <<<"$help_text" || fail "--help does not list $flag"
 done
 expect_usage_error --id 1 --data-dir /nonexistent-augur-test --raft-address 127.0.0.1:1 --client-address 127.0.0.1:2

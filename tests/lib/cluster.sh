@@ -139,7 +139,8 @@ ports_busy()
     local base=$1 i
     for i in 1 2 3 4 5; do
         if ss -Hltn "sport = :$((base + i))" | grep -q . ||
-            ss -Hltn "sport = :$((base + 100 + i))" | grep -q .; then
+            ss -Hltn "sport = :$((base + 100 + i))" | grep -q . ||
+            ss -Hltn "sport = :$((base + 200 + i))" | grep -q .; then
             return 0
         fi
     done
