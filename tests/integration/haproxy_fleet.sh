@@ -22,7 +22,10 @@ kill -0 "$hpid" || fail "haproxy (pid $hpid) is not running"
 grep -q "stats socket $sock mode 600 level admin" "$CLUSTER_DIR/haproxy/haproxy.cfg" ||
     fail "haproxy.cfg lacks the admin socket"
 
-lc env | grep -q "^export AUGUR_HAPROXY_SOCKET=$sock\$" || fail "env does not export AUGUR_HAPROXY_SOCKET: $(lc env)"
+# Whole output first: grep -q stops reading at its match, and a line env
+# prints after it (AUGUR_HTTP) would die of SIGPIPE under pipefail.
+env_out=$(lc env)
+grep -q "^export AUGUR_HAPROXY_SOCKET=$sock\$" <<<"$env_out" || fail "env does not export AUGUR_HAPROXY_SOCKET: $env_out"
 
 lc fleet --hosts 3 --workloads 3 >/dev/null
 hpid=$(cat "$CLUSTER_DIR/haproxy/haproxy.pid")
