@@ -139,6 +139,14 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
     if (reply->allow != NULL) {
         MHD_add_response_header(res, MHD_HTTP_HEADER_ALLOW, reply->allow);
     }
+    if (reply->location != NULL) {
+        MHD_add_response_header(res, MHD_HTTP_HEADER_LOCATION, reply->location);
+    }
+    if (reply->csp != NULL) {
+        MHD_add_response_header(res, "Content-Security-Policy", reply->csp);
+        MHD_add_response_header(res, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(res, "Referrer-Policy", "no-referrer");
+    }
     rv = MHD_queue_response(conn, reply->status, res);
     MHD_destroy_response(res);
     return rv;

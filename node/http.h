@@ -43,7 +43,12 @@ struct node_http_reply
 {
     unsigned status;
     const char *content_type;
-    const char *allow; /* a 405's Allow header (static storage), or NULL */
+    const char *allow;    /* a 405's Allow header (static storage), or NULL */
+    const char *location; /* a redirect's Location (static storage), or NULL */
+    /* Content-Security-Policy (static storage), or NULL; when set, the
+     * reply also says X-Content-Type-Options: nosniff and Referrer-Policy:
+     * no-referrer (the web UI's pages, docs/HTTP.md "Web UI"). */
+    const char *csp;
     char *body;
     size_t len;
 };
