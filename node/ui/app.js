@@ -1140,17 +1140,25 @@
     $('ev-filter').addEventListener('input', renderEvents);
     $('score-resource').addEventListener('change', function () { S.chartId = $('score-resource').value; renderChart(); });
 
-    /* /ui/#token=T signs in with T and takes it out of the address bar and
-     * the history at once; the fragment never reaches the server. */
-    var token = null;
-    var m = /(?:^#|&)token=([^&]*)/.exec(location.hash || '');
-    if (m) {
-      try { token = decodeURIComponent(m[1]); } catch (e) { token = m[1]; }
-      history.replaceState(null, '', location.pathname + location.search);
-    } else {
-      token = sessionStorage.getItem(TOKEN_KEY);
-    }
+    /* A #token= link opened in this tab later (same document). */
+    window.addEventListener('hashchange', function () {
+      var t = tokenFromHash();
+      if (t !== null) signIn(t);
+    });
+    var token = tokenFromHash();
+    if (token === null) token = sessionStorage.getItem(TOKEN_KEY);
     if (token) signIn(token); else showLogin();
+  }
+
+  /* /ui/#token=T signs in with T, which is taken out of the address bar
+   * and the history at once; a fragment never reaches the server. */
+  function tokenFromHash() {
+    var m = /(?:^#|&)token=([^&]*)/.exec(location.hash || '');
+    if (!m) return null;
+    var token;
+    try { token = decodeURIComponent(m[1]); } catch (e) { token = m[1]; }
+    history.replaceState(null, '', location.pathname + location.search);
+    return token;
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
