@@ -981,5 +981,6 @@ void node__tick(struct node *n)
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
+    node__http_v1_tick(n, now);
     api_server_sweep(&n->server);
 }
