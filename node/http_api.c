@@ -218,6 +218,10 @@ static void on_http_request(void *data,
     static const char *const known[] = {"/healthz", "/readyz", "/metrics"};
     bool found = false;
 
+    if (strcmp(req->path, "/v1/events") == 0) {
+        node__http_events(n, req, reply);
+        return;
+    }
     if (strncmp(req->path, "/v1/", 4) == 0) {
         node__http_v1(n, req, reply);
         return;
@@ -262,13 +266,18 @@ int node__http_start(struct node *n)
     hc.body_max = n->config.http_body_max;
     hc.timeout_s = n->config.http_timeout_s;
     rv = node__http_v1_init(n);
+    if (rv == 0) {
+        rv = node__http_events_init(n);
+    }
     if (rv != 0) {
+        node__http_v1_close(n);
         snprintf(n->errmsg, sizeof n->errmsg, "http: out of memory");
         return rv;
     }
     rv = node_http_start(&n->loop, &hc, on_http_request, n, &n->http, err);
     if (rv != 0) {
         node__http_v1_close(n);
+        node__http_events_close(n);
         snprintf(n->errmsg, sizeof n->errmsg, "%s", err);
         return rv;
     }
@@ -281,6 +290,7 @@ int node__http_start(struct node *n)
 void node__http_close(struct node *n)
 {
     node__http_v1_close(n);
+    node__http_events_close(n);
     node_http_close(n->http);
     n->http = NULL;
 }

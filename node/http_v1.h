@@ -24,6 +24,17 @@ bool node__http_authorize(struct node *n,
 /* http.forward: a follower's API request, run here under its token. */
 void node__http_forward(struct node *n, struct api_call *call);
 
+/* GET /v1/events (node/http_events.c): Server-Sent Events. */
+void node__http_events(struct node *n,
+                       const struct node_http_request *req,
+                       struct node_http_reply *reply);
+/* Wake the streams that have a revision to send. */
+void node__http_events_applied(struct node *n);
+/* Keepalives, and the streams' tokens checked again. */
+void node__http_events_tick(struct node *n, uint64_t now);
+int node__http_events_init(struct node *n);
+void node__http_events_close(struct node *n);
+
 int node__http_v1_init(struct node *n);
 /* Answer the requests past their deadline. */
 void node__http_v1_tick(struct node *n, uint64_t now);

@@ -173,6 +173,7 @@ struct node
     struct node_traffic *traffic; /* HAProxy, when configured; else NULL */
     struct node_http *http;       /* --http-address given; else NULL */
     struct node_v1 *v1;           /* the /v1 API's requests and sessions */
+    struct node_sse *sse;         /* /v1/events streams */
     uint64_t lease_grace_until_ms;
     /* The host lease in force: the policy's lease_timeout_ms when it was
      * set in the store, else --lease-ms (0: not read yet).  Read once per
