@@ -904,12 +904,19 @@ void api_server_close(struct api_server *s, api_server_close_cb cb)
 
 bool api_call_alive(const struct api_call *call)
 {
-    return call->conn->state == CONN_READY;
+    return call->conn == NULL || call->conn->state == CONN_READY;
 }
 
 static void call_free(struct api_call *call)
 {
     struct api_conn *c = call->conn;
+
+    if (c == NULL) {
+        msgpack_unpacked_destroy(&call->unpacked);
+        free(call->payload);
+        free(call);
+        return;
+    }
     c->pending -= call->cost;
     c->calls--;
     msgpack_unpacked_destroy(&call->unpacked);
@@ -925,7 +932,9 @@ void api_call_shed(struct api_call *call)
 
     /* What is freed here no longer counts against the connection: a
      * parked poll holds only the call itself. */
-    c->pending -= call->cost - sizeof *call;
+    if (c != NULL) {
+        c->pending -= call->cost - sizeof *call;
+    }
     call->cost = sizeof *call;
     msgpack_unpacked_destroy(&call->unpacked);
     msgpack_unpacked_init(&call->unpacked);
@@ -934,12 +943,55 @@ void api_call_shed(struct api_call *call)
     call->req.op = NULL;
     call->req.op_len = 0;
     call->req.args = NULL;
-    conn_maybe_resume(c);
+    if (c != NULL) {
+        conn_maybe_resume(c);
+    }
 }
 
 void api_call_drop(struct api_call *call)
 {
     call_free(call);
+}
+
+int api_call_local(struct api_server *s,
+                   const void *request,
+                   size_t len,
+                   void (*cb)(void *data, const void *answer, size_t len),
+                   void *data,
+                   struct api_call **out,
+                   char *errmsg)
+{
+    struct api_call *call;
+    int rv;
+
+    call = calloc(1, sizeof *call);
+    if (call == NULL || (call->payload = malloc(len > 0 ? len : 1)) == NULL) {
+        free(call);
+        snprintf(errmsg, API_ERRMSG_SIZE, "out of memory");
+        return AUGUR_ENOMEM;
+    }
+    memcpy(call->payload, request, len);
+    msgpack_unpacked_init(&call->unpacked);
+    rv = proto_payload_unpack(call->payload, len, &call->unpacked);
+    if (rv == 0) {
+        rv = proto_request_decode(&call->unpacked.data, &call->req, errmsg);
+    } else {
+        snprintf(errmsg, API_ERRMSG_SIZE, "%s",
+                 rv == AUGUR_ETOOBIG ? "the request holds too many objects"
+                                     : "undecodable request");
+    }
+    if (rv != 0) {
+        msgpack_unpacked_destroy(&call->unpacked);
+        free(call->payload);
+        free(call);
+        return rv;
+    }
+    call->server = s;
+    call->local_cb = cb;
+    call->local_data = data;
+    call->cost = sizeof *call + len;
+    *out = call;
+    return 0;
 }
 
 /* Append the RESPONSE frame to @call, or, when it would pass the frame
@@ -986,6 +1038,11 @@ void api_call_reply(struct api_call *call, const void *answer, size_t len)
 {
     struct api_conn *c = call->conn;
 
+    if (c == NULL) {
+        call->local_cb(call->local_data, answer, len);
+        call_free(call);
+        return;
+    }
     if (c->state == CONN_READY) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);

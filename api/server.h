@@ -42,6 +42,10 @@ struct api_call
                          point into the buffer they came from */
     size_t cost;      /* server's: the bytes this call holds, counted
                          against its connection's pending bytes */
+    /* A local call (api_call_local) has no connection: its answer goes to
+     * @local_cb(@local_data, answer, len) instead of a socket. */
+    void (*local_cb)(void *local_data, const void *answer, size_t len);
+    void *local_data;
 };
 
 typedef void (*api_request_cb)(struct api_server *s, struct api_call *call);
@@ -165,7 +169,26 @@ void api_call_reply_error(struct api_call *call,
                           const char *fmt,
                           ...) __attribute__((format(printf, 4, 5)));
 
-/* True while the call's connection is open (an answer would be sent). */
+/* True while the call's connection is open (an answer would be sent).
+ * Always true for a local call. */
 bool api_call_alive(const struct api_call *call);
+
+/* A call made inside the process (the HTTP API, a forwarded request) that
+ * goes to the same handler as the calls of connections: @request is a
+ * packed request map ({"id","op","args",...}, struct proto_request),
+ * copied and decoded; the caller then sets client, key, role and
+ * principal, and hands the call to the handler.  Its answer, whatever
+ * the handler calls (api_call_reply, _reply_error; api_call_drop answers
+ * nothing), goes to @cb(@data, answer, len) once, and the call is freed.
+ * It has no frame limit and no connection: call->conn is NULL.  Returns
+ * 0, AUGUR_EMALFORMED with a reason in @errmsg (API_ERRMSG_SIZE bytes),
+ * AUGUR_ETOOBIG or AUGUR_ENOMEM. */
+int api_call_local(struct api_server *s,
+                   const void *request,
+                   size_t len,
+                   void (*cb)(void *data, const void *answer, size_t len),
+                   void *data,
+                   struct api_call **out,
+                   char *errmsg) API_WARN_UNUSED;
 
 #endif

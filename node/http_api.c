@@ -187,6 +187,28 @@ static void metrics(struct node *n, struct node_http_reply *reply)
     reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+/* /metrics: public with --metrics-public, else for a reader's token. */
+static void metrics_authorized(struct node *n,
+                               const struct node_http_request *req,
+                               struct node_http_reply *reply)
+{
+    struct node_token t;
+
+    if (!n->config.metrics_public) {
+        if (!node__http_authorize(n, req, reply, &t)) {
+            return;
+        }
+        if (store_role_rank(t.store_role) < AUGUR_ROLE_READER) {
+            node_http_error(reply, MHD_HTTP_FORBIDDEN, "EPERM",
+                            "principal %s (role %s) may not read /metrics: "
+                            "a reader's token or more is needed",
+                            t.principal, store_role_name(t.store_role));
+            return;
+        }
+    }
+    metrics(n, reply);
+}
+
 static void on_http_request(void *data,
                             const struct node_http_request *req,
                             struct node_http_reply *reply)
@@ -197,6 +219,14 @@ static void on_http_request(void *data,
     static const char *const known[] = {"/healthz", "/readyz", "/metrics"};
     bool found = false;
 
+    if (strcmp(req->path, "/v1/events") == 0) {
+        node__http_events(n, req, reply);
+        return;
+    }
+    if (strncmp(req->path, "/v1/", 4) == 0) {
+        node__http_v1(n, req, reply);
+        return;
+    }
     if (node__http_ui(req, reply)) {
         return; /* the web UI's files: no token (node/http_ui.c) */
     }
@@ -219,13 +249,8 @@ static void on_http_request(void *data,
         reply_status_ok(reply, "ok");
     } else if (strcmp(req->path, "/readyz") == 0) {
         readyz(n, reply);
-    } else if (!n->config.metrics_public) {
-        node_http_error(reply, MHD_HTTP_UNAUTHORIZED, "EAUTH",
-                        "/metrics needs a bearer token, and bearer tokens are "
-                        "not supported yet: run augurd with --metrics-public "
-                        "to serve it without one");
     } else {
-        metrics(n, reply);
+        metrics_authorized(n, req, reply);
     }
 }
 
@@ -244,19 +269,32 @@ int node__http_start(struct node *n)
     hc.header_bytes = n->config.http_header_bytes;
     hc.body_max = n->config.http_body_max;
     hc.timeout_s = n->config.http_timeout_s;
+    rv = node__http_v1_init(n);
+    if (rv == 0) {
+        rv = node__http_events_init(n);
+    }
+    if (rv != 0) {
+        node__http_v1_close(n);
+        snprintf(n->errmsg, sizeof n->errmsg, "http: out of memory");
+        return rv;
+    }
     rv = node_http_start(&n->loop, &hc, on_http_request, n, &n->http, err);
     if (rv != 0) {
+        node__http_v1_close(n);
+        node__http_events_close(n);
         snprintf(n->errmsg, sizeof n->errmsg, "%s", err);
         return rv;
     }
     LOG(LOG_LEVEL_INFO, "serving HTTP on %s (metrics %s)",
         n->config.http_address,
-        n->config.metrics_public ? "public" : "refused: no tokens yet");
+        n->config.metrics_public ? "public" : "with a token");
     return 0;
 }
 
 void node__http_close(struct node *n)
 {
+    node__http_v1_close(n);
+    node__http_events_close(n);
     node_http_close(n->http);
     n->http = NULL;
 }

@@ -12,6 +12,7 @@
 #include "api/server.h"
 #include "node/actuator.h"
 #include "node/http.h"
+#include "node/http_v1.h"
 #include "node/traffic.h"
 #include "node/notice.h"
 #include "node/orchestrator.h"
@@ -171,6 +172,8 @@ struct node
                                      while running (kind "none" at least) */
     struct node_traffic *traffic; /* HAProxy, when configured; else NULL */
     struct node_http *http;       /* --http-address given; else NULL */
+    struct node_v1 *v1;           /* the /v1 API's requests and sessions */
+    struct node_sse *sse;         /* /v1/events streams */
     uint64_t lease_grace_until_ms;
     /* The host lease in force: the policy's lease_timeout_ms when it was
      * set in the store, else --lease-ms (0: not read yet).  Read once per

@@ -557,6 +557,7 @@ void node__on_applied(struct replica *r)
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
+    node__http_events_applied(n);
     node__orch_applied(n);
 }
 
@@ -981,5 +982,7 @@ void node__tick(struct node *n)
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
+    node__http_v1_tick(n, now);
+    node__http_events_tick(n, now);
     api_server_sweep(&n->server);
 }
