@@ -941,6 +941,7 @@
       $('mig-result').textContent = 'Workflow ' + (w && w.id) + ' started: ' + body.workload +
         ' ' + (w && w.from ? w.from : '') + ' → ' + (w && w.to ? w.to : '?') + '.';
       $('mig-result').setAttribute('data-workflow', String(w && w.id));
+      $('mig-result').setAttribute('data-workflow-state', String(w && w.state));
     }).catch(function (e) {
       $('mig-result').textContent = 'Refused: ' + errText(e);
       report(e, 'migration of ' + body.workload);

@@ -221,13 +221,23 @@ class UiTest:
             "return !!e && e.getAttribute('data-score') === arguments[1] && e.classList.contains('risk-warn');",
             sel, score))
         after = self.js("return getComputedStyle(document.querySelector(arguments[0])).backgroundColor", sel)
-        other = self.js("var e = document.querySelector('#fleet .res.host.risk-none');"
-                        "return e && getComputedStyle(e).backgroundColor")
-        if after == before or (other and after == other):
-            raise Failure("%s's colour did not change: before %s, after %s, unscored %s" % (host, before, after, other))
+        # What the stylesheet gives a 'warn' tile and an unscored one.
+        probe = self.js("""
+            var out = {};
+            ['warn', 'none'].forEach(function (k) {
+              var e = document.createElement('div');
+              e.className = 'res risk-' + k;
+              document.body.appendChild(e);
+              out[k] = getComputedStyle(e).backgroundColor;
+              e.remove();
+            });
+            return out;""")
+        if after != probe["warn"] or probe["warn"] == probe["none"]:
+            raise Failure("%s's colour is %s, not the warn colour %s (unscored: %s)"
+                          % (host, after, probe["warn"], probe["none"]))
         if self.js("return window.__uiTestMark") != "kept":
             raise Failure("the page reloaded")
-        log("%s: %s -> %s (unscored hosts %s)" % (host, before, after, other))
+        log("%s: %s -> %s (the warn colour; unscored %s)" % (host, before, after, probe["none"]))
         # Click: the detail panel, and the leader's live prediction.
         self.d.find_element(By.CSS_SELECTOR, sel).click()
         self.wait("the detail panel for %s" % host, lambda: self.js(
@@ -254,6 +264,11 @@ class UiTest:
             "return document.getElementById('mig-result').getAttribute('data-workflow')") not in (None, "", "undefined"),
             timeout=WAIT)
         wf = self.js("return document.getElementById('mig-result').getAttribute('data-workflow')")
+        # The POST's answer is the workflow as created: whatever shows
+        # 'done' later came through the event stream.
+        first = self.js("return document.getElementById('mig-result').getAttribute('data-workflow-state')")
+        if first in ("done", "rolled_back", "failed", "cancelled"):
+            raise Failure("POST /v1/orchestrate_migration answered a finished workflow (%s)" % first)
         log("workflow %s started: %s" % (wf, self.text("mig-result").strip()))
         row = 'tr.wf[data-id="%s"]' % wf
         self.wait("workflow %s's row" % wf, lambda: self.js("return !!document.querySelector(arguments[0])", row))
@@ -275,7 +290,8 @@ class UiTest:
         claim = json.loads(self.augur("claim", "get", w, "-o", "json"))
         if claim.get("host") != to:
             raise Failure("%s's claim is on %s, not %s" % (w, claim.get("host"), to))
-        log("workflow %s: states seen %s; %s now on %s" % (wf, sorted(x for x in seen if x), w, to))
+        log("workflow %s: %s in the 202 answer, then %s from the stream; %s now on %s"
+            % (wf, first, sorted(x for x in seen if x), w, to))
         self.shot("workflows")
         # The event timeline carries its steps.
         self.tab("events")
