@@ -32,7 +32,9 @@
     history: new Map(),    /* resource id -> [{t, p, src}] oldest first */
     lastRev: 0,
     streamCtrl: null,
+    streamError: null,
     selected: null,
+    prediction: null,      /* the last POST /v1/predict_failure answer */
     view: 'fleet',
     chartId: null
   };
@@ -69,10 +71,14 @@
     return el;
   }
 
-  function append(el, c) {
-    if (c === undefined || c === null || c === false) return;
-    if (Array.isArray(c)) { c.forEach(function (x) { append(el, x); }); return; }
-    el.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
+  /* append(el, child, ...): nodes, text, arrays of them; null skipped. */
+  function append(el) {
+    for (var i = 1; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === undefined || c === null || c === false) continue;
+      if (Array.isArray(c)) { c.forEach(function (x) { append(el, x); }); continue; }
+      el.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
+    }
   }
 
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
@@ -395,7 +401,27 @@
         setStream('live');
         return readSse(res.body, session);
       }).then(function () {
-        if (session === S.session) setStream('reconnecting', 'the stream ended');
+        if (session !== S.session) return;
+        var se = S.streamError;
+        S.streamError = null;
+        if (!se) { setStream('reconnecting', 'the stream ended'); return; }
+        if (se.code === 'EAUTH' || se.code === 'EPERM') {
+          report(new ApiError(401, se.code, se.message));
+          return;
+        }
+        if (se.code === 'ECOMPACTED') {
+          /* The revisions asked for are gone from the event log: start
+           * again from what the lists say now, and stream from there. */
+          setStream('resyncing', se.message);
+          return Promise.all([loadStatus(), loadFleet(), loadWorkflows(), loadCohorts()]).then(function () {
+            var rev = S.status && typeof S.status.rev === 'number' ? S.status.rev : 0;
+            S.lastRev = Math.max(S.lastRev, rev);
+            from = rev + 1;
+            backoff = 0;
+          });
+        }
+        setStream('reconnecting', se.code + ': ' + se.message);
+        showBanner('event stream: ' + se.code + ': ' + se.message);
       }, function (e) {
         if (session !== S.session) return;
         if (e instanceof ApiError && e.status === 401) { report(e); return; }
@@ -407,7 +433,7 @@
       }).then(function () {
         if (session !== S.session) return;
         var wait = backoff;
-        backoff = Math.min(backoff * 2, 10000);
+        backoff = Math.min(Math.max(backoff * 2, 500), 10000);
         return sleep(wait).then(once);
       });
     }
@@ -462,7 +488,13 @@
       showBanner('event stream: an event that is not JSON (' + ev.data.join(' ').slice(0, 80) + ')');
       return;
     }
-    if (obj && obj.error) { showBanner('event stream: ' + (obj.error.code || '') + ': ' + (obj.error.message || '')); return; }
+    if (ev.event === 'error' || (obj && obj.error)) {
+      /* The server ends a stream with one "error" event: remember it for
+       * streamLoop, which decides what comes next. */
+      var err = obj && obj.error ? obj.error : obj || {};
+      S.streamError = { code: String(err.code || 'ESTREAM'), message: String(err.message || '') };
+      return;
+    }
     var rev = Number(ev.id || (obj && obj.rev) || 0);
     if (rev && rev <= S.lastRev) return; /* a duplicate after a reconnect */
     if (rev) S.lastRev = rev;
@@ -740,7 +772,10 @@
       h('button', { type: 'button', class: 'btn', id: 'predict-btn', on: { click: function () { predict(r.id); } } }, 'Predict now'),
       h('button', { type: 'button', class: 'btn-quiet', on: { click: function () { showScores(r.id); } } }, 'Score history'));
     append(box, actions);
-    if (prediction) append(box, renderPrediction(prediction));
+    /* The last prediction asked for this resource stays until another
+     * resource is selected, across the re-renders events cause. */
+    if (prediction) S.prediction = prediction;
+    if (S.prediction && S.prediction.resource === r.id) append(box, renderPrediction(S.prediction));
   }
 
   function renderPrediction(p) {
@@ -882,7 +917,9 @@
         h('span', { class: 'curstep', text: cur ? cur.name + (active ? ' (' + cur.state + ')' : '') + ' · ' + Math.min((w.step || 0) + (active ? 1 : 0), steps.length) + '/' + steps.length : '—' }),
         chips),
       tcell,
-      h('td', { class: 'kpis' }, k.length ? k.map(function (x) { return h('div', { text: x }); }) : h('span', { class: 'muted', text: '—' })),
+      h('td', { class: 'kpis', title: k.join('\n') || null },
+        k.length ? h('div', { text: k[k.length - 1] }) : h('span', { class: 'muted', text: '—' }),
+        k.length > 1 ? h('div', { class: 'muted', text: '+ ' + (k.length - 1) + ' earlier (hover)' }) : null),
       h('td', { class: 'err' }, w.error ? h('span', { class: 'bad-text', text: w.error }) : h('span', { class: 'muted', text: '—' })),
       acts);
   }
