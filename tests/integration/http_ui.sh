@@ -9,8 +9,9 @@
 # every host, PSU and switch id is in the fleet view; augur score set turns
 # a host's tile to its risk colour live; a migration started from the UI
 # reaches done through the event stream without a reload; the score chart
-# plots the scores seen; no request URL ever holds the token; sign out
-# forgets it.  Screenshots go to $AUGUR_TEST_ARTIFACTS (default
+# plots the scores seen; node 1, which serves the page, restarts and the
+# stream resumes with Last-Event-ID, every revision once; no request URL
+# ever holds the token; sign out forgets it.  Screenshots go to $AUGUR_TEST_ARTIFACTS (default
 # build-test/artifacts/ui).  Skipped (77) without chromium, chromedriver,
 # a python3 with selenium, curl or jq.
 set -euo pipefail
@@ -101,10 +102,11 @@ rc=0
 AUGUR_ENDPOINTS=$ALL "$PY" "$REPO/tests/ui/ui_test.py" --url "$HTTP" --token "$TOKEN" \
     --hosts "$hosts" --infra "$infra" --score-host "$score_host" --score 0.6 \
     --workload web-1 --target "$target" --artifacts "$ARTIFACTS" --augur "$AUGUR" \
+    --restart-cmd "$LOCAL_CLUSTER --dir $CLUSTER_DIR restart 1" \
     >"$CLUSTER_DIR/ui_test.out" 2>&1 || rc=$?
 cat "$CLUSTER_DIR/ui_test.out"
 [ "$rc" -eq 0 ] || fail "tests/ui/ui_test.py failed (exit $rc); screenshots in $ARTIFACTS"
-grep -q "ui_test: 9 passed, 0 failed" "$CLUSTER_DIR/ui_test.out" || fail "ui_test did not run its 9 tests"
+grep -q "ui_test: 10 passed, 0 failed" "$CLUSTER_DIR/ui_test.out" || fail "ui_test did not run its 10 tests"
 for s in login login-bad-token fleet workflows events scores cohorts; do
     [ -s "$ARTIFACTS/$s.png" ] || fail "no screenshot $s.png"
     [ "$(head -c 8 "$ARTIFACTS/$s.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||

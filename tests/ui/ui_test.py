@@ -54,6 +54,8 @@ def parse_args():
     p.add_argument("--target", required=True, help="host to migrate it to")
     p.add_argument("--artifacts", required=True, help="directory for screenshots")
     p.add_argument("--augur", default=os.environ.get("AUGUR", "augur"), help="the augur CLI")
+    p.add_argument("--restart-cmd", default="",
+                   help="a shell command restarting the node that serves --url (for stream_resumes)")
     p.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     p.add_argument("--chromedriver", default=shutil.which("chromedriver") or "/usr/bin/chromedriver")
     return p.parse_args()
@@ -316,6 +318,38 @@ class UiTest:
         self.tab("cohorts")
         self.shot("cohorts")
 
+    def stream_resumes(self):
+        """The node serving the page restarts: the stream comes back with
+        Last-Event-ID, and the timeline has every revision once."""
+        if not self.a.restart_cmd:
+            log("no --restart-cmd: skipped")
+            return
+        self.tab("events")
+        revs = lambda: self.js("return Array.from(document.querySelectorAll('#events li')).map(e => +e.getAttribute('data-rev'))")
+        before = max(revs())
+        out = subprocess.run(self.a.restart_cmd, shell=True, capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise Failure("%s: exit %d: %s" % (self.a.restart_cmd, out.returncode, out.stderr.strip()))
+        self.augur("score", "set", self.a.score_host, "0.45")
+        self.wait("the stream to be live again with the score set after the restart", lambda: self.js(
+            "return document.getElementById('stream-state').getAttribute('data-state') === 'live' && "
+            "Array.from(document.querySelectorAll('#events li[data-op=\"score.set\"]')).some("
+            "  e => +e.getAttribute('data-rev') > arguments[0]);", before), timeout=90)
+        got = revs()
+        if len(got) != len(set(got)):
+            raise Failure("a revision shows twice in the timeline")
+        got.sort()
+        gaps = [(a, b) for a, b in zip(got, got[1:]) if b != a + 1]
+        if gaps:
+            raise Failure("the timeline misses revisions between %s" % gaps[:5])
+        self.drain_logs()
+        resumed = [r for r in self.requests if "/v1/events" in r["url"] and r["headers"].get("Last-Event-ID")]
+        if not resumed:
+            raise Failure("no /v1/events request carried Last-Event-ID")
+        log("stream resumed after the restart with Last-Event-ID %s; revisions %d..%d, each once"
+            % (resumed[-1]["headers"]["Last-Event-ID"], got[0], got[-1]))
+        self.shot("events-after-restart")
+
     def no_token_in_urls(self):
         """The token goes only in the Authorization header, never in a URL."""
         self.drain_logs()
@@ -370,6 +404,7 @@ def main():
         t.run("score_colour", t.score_colour)
         t.run("migration", t.migration)
         t.run("score_history", t.score_history)
+        t.run("stream_resumes", t.stream_resumes)
         t.run("no_token_in_urls", t.no_token_in_urls)
         t.run("sign_out", t.sign_out)
     finally:
