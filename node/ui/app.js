@@ -320,7 +320,7 @@
       r[2].forEach(function (c) { if (!c.kind || c.kind === 'active') S.claims.set(c.workload, c); });
       S.workloads = new Map();
       r[3].forEach(function (w) { S.workloads.set(w.id, w); });
-      renderFleet();
+      paint('fleet', renderFleet);
       renderMigrateForm();
       renderScoreSelect();
       if (S.view === 'scores') renderChart();
@@ -556,12 +556,19 @@
     ids.slice(0, ids.length - MAX_WORKFLOWS).forEach(function (id) { S.workflows.delete(id); });
   }
 
-  /* Render at most once a frame per part. */
+  /* Render at most once a frame per part, and not while a pointer is
+   * down on that part: replacing the element under it would lose the
+   * click. */
   var painting = {};
+  var held = null;
   function paint(name, fn) {
     if (painting[name]) return;
     painting[name] = true;
-    requestAnimationFrame(function () { painting[name] = false; fn(); });
+    requestAnimationFrame(function again() {
+      if (held === name) { setTimeout(function () { requestAnimationFrame(again); }, 100); return; }
+      painting[name] = false;
+      fn();
+    });
   }
 
   /* ---- rendering: header -------------------------------------------- */
@@ -891,12 +898,15 @@
       }, s.name);
     }));
     var acts = h('td', { class: 'acts' });
+    var mayWrite = !(S.who && (S.who.role === 'reader' || S.who.role === 'agent'));
     if (active) {
       append(acts, h('button', { type: 'button', class: 'btn-quiet danger', data: { action: 'cancel', id: w.id },
+        disabled: !mayWrite, title: mayWrite ? null : 'needs an operator\'s token',
         'aria-label': 'Cancel workflow ' + w.id }, 'Cancel'));
     }
     if (active && w.approved === false) {
       append(acts, h('button', { type: 'button', class: 'btn-quiet', data: { action: 'approve', id: w.id },
+        disabled: !mayWrite, title: mayWrite ? null : 'needs an operator\'s token',
         'aria-label': 'Approve workflow ' + w.id }, 'Approve'));
     }
     var tcell = h('td', { class: 'traffic' });
@@ -1160,6 +1170,11 @@
       t.addEventListener('click', function () { switchView(t.getAttribute('data-view')); });
       t.addEventListener('keydown', onTabKey);
     });
+    [['fleet', 'fleet'], ['detail', 'fleet'], ['workflows', 'workflows']].forEach(function (p) {
+      $(p[0]).addEventListener('pointerdown', function () { held = p[1]; });
+    });
+    document.addEventListener('pointerup', function () { held = null; });
+    document.addEventListener('pointercancel', function () { held = null; });
     $('fleet').addEventListener('click', function (ev) {
       var el = ev.target.closest('.res');
       if (el) select(el.getAttribute('data-id'));

@@ -26,7 +26,7 @@ import time
 import traceback
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -109,8 +109,20 @@ class UiTest:
     def text(self, el_id):
         return self.js("var e = document.getElementById(arguments[0]); return e ? e.textContent : '';", el_id)
 
+    def click(self, css):
+        """A real click on @css; the live views re-render as events come,
+        so an element found may be replaced before the click lands: find
+        it again then."""
+        def attempt():
+            try:
+                self.d.find_element(By.CSS_SELECTOR, css).click()
+                return True
+            except StaleElementReferenceException:
+                return False
+        self.wait("a click on %s" % css, attempt)
+
     def tab(self, view):
-        self.d.find_element(By.ID, "tab-" + view).click()
+        self.click("#tab-" + view)
         self.wait("the %s view to show" % view, lambda: self.visible("view-" + view))
 
     def drain_logs(self):
@@ -241,10 +253,10 @@ class UiTest:
             raise Failure("the page reloaded")
         log("%s: %s -> %s (the warn colour; unscored %s)" % (host, before, after, probe["none"]))
         # Click: the detail panel, and the leader's live prediction.
-        self.d.find_element(By.CSS_SELECTOR, sel).click()
+        self.click(sel)
         self.wait("the detail panel for %s" % host, lambda: self.js(
             "var h = document.querySelector('#detail h3'); return !!h && h.textContent === arguments[0];", host))
-        self.d.find_element(By.ID, "predict-btn").click()
+        self.click("#predict-btn")
         self.wait("the prediction for %s" % host, lambda: self.js(
             "var p = document.getElementById('prediction');"
             "return !!p && p.getAttribute('data-resource') === arguments[0];", host))
@@ -261,7 +273,7 @@ class UiTest:
         Select(self.d.find_element(By.ID, "mig-workload")).select_by_value(w)
         Select(self.d.find_element(By.ID, "mig-to")).select_by_value(to)
         Select(self.d.find_element(By.ID, "mig-strategy")).select_by_value("live")
-        self.d.find_element(By.ID, "mig-submit").click()
+        self.click("#mig-submit")
         self.wait("the migration to be accepted", lambda: self.js(
             "return document.getElementById('mig-result').getAttribute('data-workflow')") not in (None, "", "undefined"),
             timeout=WAIT)
@@ -376,12 +388,17 @@ class UiTest:
         csp = [c for c in self.console if "Content Security Policy" in c.get("message", "")]
         if csp:
             raise Failure("CSP violations: %s" % [c["message"] for c in csp[:3]])
+        # Uncaught exceptions in the page's script (failed requests, such as
+        # the refused tokens' 401s, are logged by the network, not here).
+        js_errors = [c for c in self.console if c.get("source") == "javascript" and c.get("level") == "SEVERE"]
+        if js_errors:
+            raise Failure("script errors in the console: %s" % [c["message"] for c in js_errors[:3]])
         log("%d requests (%d to /v1, %d with the Authorization header), none with the token in its URL"
             % (len(urls), len(api), len(authed)))
 
     def sign_out(self):
         """Sign out forgets the token and shows the login."""
-        self.d.find_element(By.ID, "logout").click()
+        self.click("#logout")
         self.wait("the login after sign out", lambda: self.visible("login") and not self.visible("app"))
         if self.js("return sessionStorage.getItem('augur.token')") is not None:
             raise Failure("the token stayed in sessionStorage after sign out")
