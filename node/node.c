@@ -353,6 +353,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     sc.cluster_pk = n->cluster_pk;
     sc.auth_cb = node__auth;
     sc.conn_closed_cb = node__on_conn_closed;
+    sc.answered_cb = node__on_answered;
     sc.session_ttl_ms = (uint64_t)cfg->session_ttl_s * 1000;
     sc.max_conns = node_client_budget(cfg);
     sc.max_unauth = cfg->client_unauth_max;
