@@ -277,13 +277,15 @@ int node__http_start(struct node *n)
     hc.header_bytes = n->config.http_header_bytes;
     hc.body_max = n->config.http_body_max;
     hc.timeout_s = n->config.http_timeout_s;
+    hc.tls_cert = n->http_tls.cert; /* NULL: plain HTTP */
+    hc.tls_key = n->http_tls.key;
     rv = node_http_start(&n->loop, &hc, on_http_request, n, &n->http, err);
     if (rv != 0) {
         snprintf(n->errmsg, sizeof n->errmsg, "%s", err);
         return rv;
     }
-    LOG(LOG_LEVEL_INFO, "serving HTTP on %s (metrics %s)",
-        n->config.http_address,
+    LOG(LOG_LEVEL_INFO, "serving %s on %s (metrics %s)",
+        hc.tls_cert != NULL ? "HTTPS" : "HTTP", n->config.http_address,
         n->config.metrics_public ? "public" : "refused: no tokens yet");
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "common/histogram.h"
 #include "node/actuator.h"
 #include "node/http.h"
+#include "node/http_tls.h"
 #include "node/traffic.h"
 #include "node/notice.h"
 #include "node/orchestrator.h"
@@ -96,6 +97,10 @@ struct node_config
     unsigned http_header_bytes;
     unsigned http_body_max;
     unsigned http_timeout_s;
+    /* HTTPS: the certificate chain and its private key (PEM files), both
+     * or neither; "" serves plain HTTP. */
+    char http_cert[PATH_MAX];
+    char http_key[PATH_MAX];
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -168,10 +173,11 @@ struct node
     /* Prepare-shutdown notices the leader hands to agents (node/ingest.c);
      * emptied when leadership is lost. */
     struct node_notices notices;
-    struct actuator *actuator;    /* the leader acts through it; never NULL
-                                     while running (kind "none" at least) */
-    struct node_traffic *traffic; /* HAProxy, when configured; else NULL */
-    struct node_http *http;       /* --http-address given; else NULL */
+    struct actuator *actuator;     /* the leader acts through it; never NULL
+                                      while running (kind "none" at least) */
+    struct node_traffic *traffic;  /* HAProxy, when configured; else NULL */
+    struct node_http *http;        /* --http-address given; else NULL */
+    struct node_http_tls http_tls; /* --http-cert and --http-key, read */
     /* For /metrics (node/service.c): the client requests this node
      * answered, by op (enum augur_op; AUGUR_OP_NONE: one no row names)
      * and result (enum augur_err; AUGUR_ERR_COUNT: a status outside it),
