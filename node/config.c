@@ -317,13 +317,11 @@ static int config_set(struct node_config *cfg,
     if (strcmp(key, "metrics-public") == 0) {
         return parse_switch(key, value, &cfg->metrics_public, errmsg);
     }
-    if (strcmp(key, "http-cert") == 0) {
-        return copy_str(key, value, cfg->http_cert, sizeof cfg->http_cert,
-                        errmsg);
-    }
-    if (strcmp(key, "http-key") == 0) {
-        return copy_str(key, value, cfg->http_key, sizeof cfg->http_key,
-                        errmsg);
+    if (strcmp(key, "http-cert") == 0 || strcmp(key, "http-key") == 0) {
+        /* Both PATH_MAX bytes. */
+        return copy_str(key, value,
+                        key[5] == 'c' ? cfg->http_cert : cfg->http_key,
+                        sizeof cfg->http_cert, errmsg);
     }
     if (strcmp(key, "client-address") == 0) {
         return copy_str(key, value, cfg->client_address,

@@ -896,27 +896,24 @@ static void answer_status_is_read_from_the_first_key(void **state)
             }
         }
     }
-    /* Not a map, another first key, a status that is not an integer. */
-    answer.size = 0;
-    msgpack_packer_init(&pk, &answer, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_int(&pk, 0);
-    assert_int_equal(proto_answer_status(answer.data, answer.size, &status),
-                     AUGUR_EMALFORMED);
-    answer.size = 0;
-    msgpack_pack_map(&pk, 1);
-    msgpack_pack_str_with_body(&pk, "result", 6);
-    msgpack_pack_int(&pk, 0);
-    assert_int_equal(proto_answer_status(answer.data, answer.size, &status),
-                     AUGUR_EMALFORMED);
-    answer.size = 0;
-    msgpack_pack_map(&pk, 1);
-    msgpack_pack_str_with_body(&pk, "status", 6);
-    msgpack_pack_str_with_body(&pk, "ok", 2);
-    assert_int_equal(proto_answer_status(answer.data, answer.size, &status),
-                     AUGUR_EMALFORMED);
-    assert_int_equal(proto_answer_status(answer.data, 0, &status),
-                     AUGUR_EMALFORMED);
+    /* Empty, not a map, another first key, a status that is not an
+     * integer, a status over 32 bits. */
+    static const struct
+    {
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"", 0},
+        {"\x91\x00", 2},
+        {"\x81\xa6result\x00", 9},
+        {"\x81\xa6status\xa2ok", 10},
+        {"\x81\xa6status\xcf\0\0\0\0\0\0\0\0", 17},
+        {"\x81\xa6status\xce\x80\0\0\0", 13},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(proto_answer_status(bad[i].bytes, bad[i].len, &status),
+                         AUGUR_EMALFORMED);
+    }
     msgpack_sbuffer_destroy(&answer);
 }
 
