@@ -222,35 +222,33 @@ static void scalar(struct metrics_text *t,
 }
 
 /* The samples of histogram @name (its family written already): buckets
- * cumulative up to +Inf, then _sum and _count.  @labels ("" or
- * 'kind="take",') go before le. */
+ * cumulative up to +Inf, then _sum and _count; with the label kind="@kind"
+ * unless @kind is NULL. */
 static void histogram(struct metrics_text *t,
                       const char *name,
-                      const char *labels,
+                      const char *kind,
                       const struct augur_histogram *h)
 {
+    char before_le[48] = "";
+    char only[48] = "";
     uint64_t below = 0;
-    const char *braces = labels[0] != '\0' ? "{" : "";
-    char plain[128];
 
-    /* The labels without their trailing comma, for _sum and _count. */
-    snprintf(plain, sizeof plain, "%s", labels);
-    if (plain[0] != '\0') {
-        plain[strlen(plain) - 1] = '}';
+    if (kind != NULL) {
+        snprintf(before_le, sizeof before_le, "kind=\"%s\",", kind);
+        snprintf(only, sizeof only, "{kind=\"%s\"}", kind);
     }
     for (int i = 0; i <= AUGUR_HISTOGRAM_BOUNDS; i++) {
         below += h->buckets[i];
         if (i < AUGUR_HISTOGRAM_BOUNDS) {
-            text_add(t, "%s_bucket{%sle=\"%g\"} %llu\n", name, labels,
+            text_add(t, "%s_bucket{%sle=\"%g\"} %llu\n", name, before_le,
                      augur_histogram_bounds[i], (unsigned long long)below);
         } else {
-            text_add(t, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels,
+            text_add(t, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, before_le,
                      (unsigned long long)below);
         }
     }
-    text_add(t, "%s_sum%s%s %.9g\n", name, braces, plain, h->sum);
-    text_add(t, "%s_count%s%s %llu\n", name, braces, plain,
-             (unsigned long long)h->count);
+    text_add(t, "%s_sum%s %.9g\n", name, only, h->sum);
+    text_add(t, "%s_count%s %llu\n", name, only, (unsigned long long)h->count);
 }
 
 static const char *const snapshot_kind[NODE_METRICS_SNAPSHOT_KINDS] = {
@@ -258,7 +256,8 @@ static const char *const snapshot_kind[NODE_METRICS_SNAPSHOT_KINDS] = {
     [NODE_METRICS_SNAPSHOT_INSTALL] = "install",
 };
 
-/* The snapshot families: one sample (or histogram) per kind each. */
+/* The snapshot families: the durations' histogram, then one sample per
+ * kind of each counted field. */
 static void snapshots(struct metrics_text *t, const struct node_metrics *m)
 {
     static const struct
@@ -266,14 +265,8 @@ static void snapshots(struct metrics_text *t, const struct node_metrics *m)
         const char *name;
         const char *type;
         const char *help;
-        size_t offset; /* in struct node_metrics_snapshot; unused for the
-                          histogram */
-    } families[] = {
-        {"augur_snapshot_duration_seconds", "histogram",
-         "Snapshots that succeeded, by how long they took: take, from "
-         "pinning the state to libraft having stored it; install, restoring "
-         "one into the store (at start, or one the leader sent).",
-         0},
+        size_t offset; /* of a uint64_t in struct node_metrics_snapshot */
+    } fields[] = {
         {"augur_snapshot_failures_total", "counter",
          "Snapshots that failed: taking one, or installing one (refused).",
          offsetof(struct node_metrics_snapshot, failures)},
@@ -285,22 +278,23 @@ static void snapshots(struct metrics_text *t, const struct node_metrics *m)
          offsetof(struct node_metrics_snapshot, bytes)},
     };
 
-    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
-        family(t, families[f].name, families[f].type, families[f].help);
+    family(t, "augur_snapshot_duration_seconds", "histogram",
+           "Snapshots that succeeded, by how long they took: take, from "
+           "pinning the state to libraft having stored it; install, "
+           "restoring one into the store (at start, or one the leader "
+           "sent).");
+    for (int k = 0; k < NODE_METRICS_SNAPSHOT_KINDS; k++) {
+        histogram(t, "augur_snapshot_duration_seconds", snapshot_kind[k],
+                  &m->snapshots[k].seconds);
+    }
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        family(t, fields[f].name, fields[f].type, fields[f].help);
         for (int k = 0; k < NODE_METRICS_SNAPSHOT_KINDS; k++) {
-            const struct node_metrics_snapshot *s = &m->snapshots[k];
-            char labels[32];
-            if (f == 0) {
-                snprintf(labels, sizeof labels, "kind=\"%s\",",
-                         snapshot_kind[k]);
-                histogram(t, families[f].name, labels, &s->seconds);
-                continue;
-            }
-            text_add(t, "%s{kind=\"%s\"} %llu\n", families[f].name,
-                     snapshot_kind[k],
-                     (unsigned long long)*(
-                         const uint64_t *)(const void *)((const char *)s +
-                                                         families[f].offset));
+            const char *s = (const char *)&m->snapshots[k];
+            uint64_t v =
+                *(const uint64_t *)(const void *)(s + fields[f].offset);
+            text_add(t, "%s{kind=\"%s\"} %llu\n", fields[f].name,
+                     snapshot_kind[k], (unsigned long long)v);
         }
     }
 }
@@ -361,7 +355,7 @@ int node_metrics_format(const struct node_metrics *m, char **out, size_t *len)
     family(&t, "augur_apply_latency_seconds", "histogram",
            "Writes from their proposal on this node as the leader to their "
            "apply answer.");
-    histogram(&t, "augur_apply_latency_seconds", "", &m->apply_latency);
+    histogram(&t, "augur_apply_latency_seconds", NULL, &m->apply_latency);
     snapshots(&t, m);
 
     if (t.err != 0) {
