@@ -382,26 +382,6 @@ static void session_fail(struct v1_session *s, int code, const char *msg)
         req_maybe_free(w);
     }
 }
-
-/* One field of an answer map. */
-static const msgpack_object *answer_get(const msgpack_object *map,
-                                        const char *key)
-{
-    size_t len = strlen(key);
-
-    if (map->type != MSGPACK_OBJECT_MAP) {
-        return NULL;
-    }
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
-            memcmp(k->via.str.ptr, key, len) == 0) {
-            return &map->via.map.ptr[i].val;
-        }
-    }
-    return NULL;
-}
-
 /* Answers after which the same request is sent again (to whichever node
  * leads by then): nobody led, or the leader changed or stopped before it
  * answered. */
@@ -430,9 +410,9 @@ static void req_answer(struct v1_req *r, const void *answer, size_t len)
         req_error(r, AUGUR_EINTERNAL, "%s", msg);
         return;
     }
-    status = answer_get(&un.data, "status");
-    result = answer_get(&un.data, "result");
-    error = answer_get(&un.data, "error");
+    status = node__arg_get(&un.data, "status");
+    result = node__arg_get(&un.data, "result");
+    error = node__arg_get(&un.data, "error");
     if (status != NULL && (status->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
                            status->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
         code = status->via.i64;
@@ -1201,8 +1181,8 @@ void node__http_forward(struct node *n, struct api_call *call)
     int rv;
 
     if (args != NULL && args->type == MSGPACK_OBJECT_MAP) {
-        token = answer_get(args, "token");
-        request = answer_get(args, "request");
+        token = node__arg_get(args, "token");
+        request = node__arg_get(args, "request");
         (void)node__arg_u64(args, "client", &client);
     }
     if (token == NULL || token->type != MSGPACK_OBJECT_STR || request == NULL ||

@@ -245,6 +245,9 @@ void node__pack_str(msgpack_packer *pk, const char *s);
 void node__result_begin(struct node *n, msgpack_packer *pk, size_t n_fields);
 /* Optional request fields: 0, AUGUR_ENOTFOUND when absent, AUGUR_EINVAL
  * when of the wrong type (or an empty or too long string). */
+/* The value of @key in the map @args; NULL when absent or not a map. */
+const msgpack_object *node__arg_get(const msgpack_object *args,
+                                    const char *key);
 int node__arg_u64(const msgpack_object *args, const char *key, uint64_t *out);
 int node__arg_str(const msgpack_object *args,
                   const char *key,

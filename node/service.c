@@ -23,8 +23,7 @@ uint64_t node__now_ms(void)
 
 /* ---- small msgpack helpers for node-level ops ------------------------- */
 
-static const msgpack_object *arg_get(const msgpack_object *args,
-                                     const char *key)
+const msgpack_object *node__arg_get(const msgpack_object *args, const char *key)
 {
     size_t klen = strlen(key);
     if (args == NULL || args->type != MSGPACK_OBJECT_MAP) {
@@ -44,7 +43,7 @@ static const msgpack_object *arg_get(const msgpack_object *args,
 /* Read an optional unsigned field; AUGUR_EINVAL when present but not one. */
 int node__arg_u64(const msgpack_object *args, const char *key, uint64_t *out)
 {
-    const msgpack_object *o = arg_get(args, key);
+    const msgpack_object *o = node__arg_get(args, key);
     if (o == NULL) {
         return AUGUR_ENOTFOUND;
     }
@@ -60,7 +59,7 @@ int node__arg_str(const msgpack_object *args,
                   char *out,
                   size_t size)
 {
-    const msgpack_object *o = arg_get(args, key);
+    const msgpack_object *o = node__arg_get(args, key);
     if (o == NULL) {
         return AUGUR_ENOTFOUND;
     }
