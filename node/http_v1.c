@@ -624,6 +624,17 @@ static void req_forward(struct v1_req *r)
     n->v1->forwarded++;
 }
 
+/* Whether a request not answered yet belongs to @s. */
+static bool session_busy(const struct node_v1 *v, const struct v1_session *s)
+{
+    for (const struct v1_req *r = v->reqs; r != NULL; r = r->next) {
+        if (r->sess == s && (!r->answered || r->local || r->uplink)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static struct v1_session *session_get(struct node *n,
                                       const uint8_t key[SECURE_PK_SIZE])
 {
@@ -638,20 +649,17 @@ static struct v1_session *session_get(struct node *n,
             return *pp;
         }
         if ((*pp)->waiting == NULL && !(*pp)->opening &&
+            !session_busy(v, *pp) &&
             (oldest == NULL || (*pp)->used_ms < (*oldest)->used_ms)) {
             oldest = pp;
         }
     }
+    /* Beyond the bound the least recently used idle session goes (the
+     * cluster expires it on its own); one with a write unanswered stays,
+     * or a resend could not reuse its sequence. */
     if (v->n_sessions >= V1_SESSIONS_MAX && oldest != NULL) {
         s = *oldest;
         *oldest = s->next;
-        /* Writes in flight keep their pointer: detach them. */
-        for (struct v1_req *r = v->reqs; r != NULL; r = r->next) {
-            if (r->sess == s) {
-                r->sess = NULL;
-                r->seq = 0;
-            }
-        }
         free(s);
         v->n_sessions--;
     }
