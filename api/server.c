@@ -446,6 +446,7 @@ static void conn_request(struct api_conn *c, const struct proto_frame *f)
     }
     call->server = s;
     call->conn = c;
+    api_call_op_capture(call);
     call->client = c->client;
     memcpy(call->key, c->key, sizeof call->key);
     call->role = c->role;
@@ -987,6 +988,7 @@ int api_call_local(struct api_server *s,
         return rv;
     }
     call->server = s;
+    api_call_op_capture(call);
     call->local_cb = cb;
     call->local_data = data;
     call->cost = sizeof *call + len;
@@ -1034,9 +1036,40 @@ static int response_append(struct api_call *call,
     return rv;
 }
 
+void api_call_op_capture(struct api_call *call)
+{
+    size_t n =
+        call->req.op_len < PROTO_OP_MAX ? call->req.op_len : PROTO_OP_MAX;
+
+    if (call->req.op != NULL) {
+        memcpy(call->op, call->req.op, n);
+    } else {
+        n = 0;
+    }
+    call->op[n] = '\0';
+}
+
+/* Tell the server's answered callback, if any, that @call is answered with
+ * @status.  Reads nothing of call->conn: a call may have none. */
+static void call_answered(struct api_call *call, int status)
+{
+    struct api_server *s = call->server;
+
+    if (s != NULL && s->config.answered_cb != NULL) {
+        s->config.answered_cb(s, call, status);
+    }
+}
+
 void api_call_reply(struct api_call *call, const void *answer, size_t len)
 {
-    struct api_conn *c = call->conn;
+    struct api_conn *c;
+    int status;
+
+    if (proto_answer_status(answer, len, &status) != 0) {
+        status = AUGUR_EMALFORMED;
+    }
+    call_answered(call, status);
+    c = call->conn;
 
     if (c == NULL) {
         call->local_cb(call->local_data, answer, len);
@@ -1072,6 +1105,7 @@ void api_call_reply_error(struct api_call *call,
     msgpack_sbuffer_init(&answer);
     if (proto_answer_error(&answer, status, msg, leader_hint) != 0) {
         msgpack_sbuffer_destroy(&answer);
+        call_answered(call, status);
         call_free(call);
         return;
     }

@@ -37,6 +37,9 @@ struct api_call
     int role;                      /* the principal's role (auth callback) */
     char principal[API_NAME_SIZE]; /* the principal's name */
     struct proto_request req;      /* points into @unpacked and @payload */
+    /* req.op as a C string, copied when the call is made: it outlives
+     * api_call_shed, for the answered callback. */
+    char op[PROTO_OP_MAX + 1];
     msgpack_unpacked unpacked;
     uint8_t *payload; /* a copy of the frame: msgpack-c's strings
                          point into the buffer they came from */
@@ -56,6 +59,16 @@ typedef void (*api_request_cb)(struct api_server *s, struct api_call *call);
 typedef void (*api_conn_closed_cb)(struct api_server *s,
                                    const struct api_conn *conn);
 typedef void (*api_server_close_cb)(struct api_server *s);
+/* @call is being answered with @status (0, or the error code of the
+ * answer's "status"; AUGUR_EMALFORMED for an answer without one): for
+ * counting requests by op and result.  Runs inside api_call_reply and
+ * api_call_reply_error, before the call is freed, whether or not an answer
+ * can still reach the client; it may read @call (call->op, the principal),
+ * never answer or free it.  Calls without a connection (call->conn NULL:
+ * answered through another path) pass here too. */
+typedef void (*api_answered_cb)(struct api_server *s,
+                                const struct api_call *call,
+                                int status);
 /* Decide whether the proven public key @key may use the cluster: 0 with the
  * principal's name (API_NAME_SIZE bytes) and role, or AUGUR_EAUTH (unknown
  * key) with a reason in @errmsg (API_ERRMSG_SIZE bytes).  The key's
@@ -85,6 +98,7 @@ struct api_server_config
     const uint8_t *cluster_pk;
     api_auth_cb auth_cb;               /* required */
     api_conn_closed_cb conn_closed_cb; /* optional */
+    api_answered_cb answered_cb;       /* optional */
     uint64_t session_ttl_ms; /* announced in WELCOME; 0 = not announced */
     /* Limits (docs/PROTOCOL.md, "Limits"); 0 takes the default. */
     unsigned max_conns;  /* every connection, authenticated or not: a
@@ -146,6 +160,11 @@ void api_server_sweep(struct api_server *s);
 /* Stop listening and close every connection; @cb runs once @s can be freed.
  * Calls still held by the handler remain valid until replied. */
 void api_server_close(struct api_server *s, api_server_close_cb cb);
+
+/* Copy call->req.op into call->op (truncated to PROTO_OP_MAX bytes): for a
+ * call made elsewhere than the server's connections, before it is handed
+ * to a handler. */
+void api_call_op_capture(struct api_call *call);
 
 /* Answer @call with an already packed answer map and free it.  An answer
  * whose frame would pass the frame limit is not sent: the caller gets an

@@ -495,9 +495,16 @@ int node_http_start(uv_loop_t *loop,
     h->handler = handler;
     h->data = data;
     h->body_max = cfg->body_max;
+    /* HTTPS: the PEM texts as options (MHD loads them into GnuTLS). */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    bool https = cfg->tls_cert != NULL && cfg->tls_key != NULL;
     h->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
-            (v6 ? MHD_USE_IPv6 : 0),
+            (v6 ? MHD_USE_IPv6 : 0) | (https ? MHD_USE_TLS : 0),
         0, NULL, NULL, on_access, h,
         /* The logger first: MHD logs the options after it through it. */
         MHD_OPTION_EXTERNAL_LOGGER, on_log, h, MHD_OPTION_SOCK_ADDR,
@@ -505,7 +512,7 @@ int node_http_start(uv_loop_t *loop,
         (unsigned int)cfg->max_conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->header_bytes, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        h, MHD_OPTION_END);
+        h, MHD_OPTION_ARRAY, https ? tls : tls + 2, MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(errmsg, NODE_HTTP_ERRMSG_SIZE,
                  "http: cannot listen on %.100s (address in use or not "

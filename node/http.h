@@ -23,6 +23,11 @@ struct node_http_config
                             headers; a request over it is refused */
     size_t body_max;     /* request body bytes; over it: 413 */
     unsigned timeout_s;  /* an idle or slow connection is closed after */
+    /* HTTPS: the certificate (chain) and its private key, PEM texts
+     * (node/http_tls.h checks them), kept by the caller until
+     * node_http_close; both NULL: plain HTTP. */
+    const char *tls_cert;
+    const char *tls_key;
 };
 
 /* One request being answered: see node_http_defer. */

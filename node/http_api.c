@@ -116,6 +116,12 @@ static int count_workflow(void *arg, const struct store_workflow *w)
 static void metrics(struct node *n, struct node_http_reply *reply)
 {
     struct raft *raft = &n->replica.raft;
+    const struct replica_snapshot_stats *snap[NODE_METRICS_SNAPSHOT_KINDS] = {
+        [NODE_METRICS_SNAPSHOT_TAKE] = &n->replica.snap_taken,
+        [NODE_METRICS_SNAPSHOT_INSTALL] = &n->replica.snap_installed,
+    };
+    struct node_metrics_request *reqs;
+    size_t n_reqs = 0;
     struct node_metrics m;
     struct score_list scores = {0};
     struct store_policy policy;
@@ -175,7 +181,38 @@ static void metrics(struct node *n, struct node_http_reply *reply)
     m.actuator_failures = st.failures;
     m.actuator_inflight = st.inflight;
 
+    /* The (op, result) pairs counted so far: a few dozen in practice. */
+    reqs = malloc(sizeof n->requests / sizeof n->requests[0][0] * sizeof *reqs);
+    if (reqs == NULL) {
+        free(scores.v);
+        node_http_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "ENOMEM",
+                        "out of memory");
+        return;
+    }
+    for (int op = 0; op < AUGUR_OP_COUNT; op++) {
+        for (int r = 0; r <= AUGUR_ERR_COUNT; r++) {
+            if (n->requests[op][r] == 0) {
+                continue;
+            }
+            reqs[n_reqs].op =
+                op == AUGUR_OP_NONE ? "unknown" : augur_op_wire(op);
+            reqs[n_reqs].result = r == 0 ? "ok" : augur_errname(r);
+            reqs[n_reqs].count = n->requests[op][r];
+            n_reqs++;
+        }
+    }
+    m.requests = reqs;
+    m.n_requests = n_reqs;
+    m.apply_latency = n->apply_latency;
+    for (int k = 0; k < NODE_METRICS_SNAPSHOT_KINDS; k++) {
+        m.snapshots[k].seconds = snap[k]->seconds;
+        m.snapshots[k].failures = snap[k]->failures;
+        m.snapshots[k].last_bytes = snap[k]->last_bytes;
+        m.snapshots[k].bytes = snap[k]->bytes;
+    }
+
     rv = node_metrics_format(&m, &reply->body, &reply->len);
+    free(reqs);
     free(scores.v);
     if (rv != 0) {
         reply->body = NULL;
@@ -269,6 +306,8 @@ int node__http_start(struct node *n)
     hc.header_bytes = n->config.http_header_bytes;
     hc.body_max = n->config.http_body_max;
     hc.timeout_s = n->config.http_timeout_s;
+    hc.tls_cert = n->http_tls.cert; /* NULL: plain HTTP */
+    hc.tls_key = n->http_tls.key;
     rv = node__http_v1_init(n);
     if (rv == 0) {
         rv = node__http_events_init(n);
@@ -285,8 +324,8 @@ int node__http_start(struct node *n)
         snprintf(n->errmsg, sizeof n->errmsg, "%s", err);
         return rv;
     }
-    LOG(LOG_LEVEL_INFO, "serving HTTP on %s (metrics %s)",
-        n->config.http_address,
+    LOG(LOG_LEVEL_INFO, "serving %s on %s (metrics %s)",
+        hc.tls_cert != NULL ? "HTTPS" : "HTTP", n->config.http_address,
         n->config.metrics_public ? "public" : "with a token");
     return 0;
 }

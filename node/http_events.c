@@ -73,23 +73,6 @@ static void stream_end(struct node_sse_stream *s, int code, const char *msg)
     s->ended = true;
 }
 
-static const msgpack_object *map_get(const msgpack_object *map, const char *key)
-{
-    size_t len = strlen(key);
-
-    if (map == NULL || map->type != MSGPACK_OBJECT_MAP) {
-        return NULL;
-    }
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
-            memcmp(k->via.str.ptr, key, len) == 0) {
-            return &map->via.map.ptr[i].val;
-        }
-    }
-    return NULL;
-}
-
 /* Append the events from s->next on, one page, to s->out. */
 static void stream_fill(struct node_sse_stream *s)
 {
@@ -116,11 +99,11 @@ static void stream_fill(struct node_sse_stream *s)
                    "the event log could not be read");
         goto done;
     }
-    status = map_get(&un.data, "status");
+    status = node__arg_get(&un.data, "status");
     if (status != NULL && status->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
         status->via.u64 != 0) {
         char msg[256] = "the event log refused the read";
-        error = map_get(&un.data, "error");
+        error = node__arg_get(&un.data, "error");
         if (error != NULL && error->type == MSGPACK_OBJECT_STR) {
             snprintf(
                 msg, sizeof msg, "%.*s",
@@ -130,9 +113,9 @@ static void stream_fill(struct node_sse_stream *s)
         stream_end(s, (int)status->via.u64, msg);
         goto done;
     }
-    result = map_get(&un.data, "result");
-    events = map_get(result, "events");
-    next = map_get(result, "next");
+    result = node__arg_get(&un.data, "result");
+    events = node__arg_get(result, "events");
+    next = node__arg_get(result, "next");
     if (events == NULL || events->type != MSGPACK_OBJECT_ARRAY ||
         next == NULL || next->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
         stream_end(s, AUGUR_EINTERNAL, "an event page without events");
@@ -140,8 +123,8 @@ static void stream_fill(struct node_sse_stream *s)
     }
     for (uint32_t i = 0; i < events->via.array.size; i++) {
         const msgpack_object *e = &events->via.array.ptr[i];
-        const msgpack_object *rev = map_get(e, "rev");
-        const msgpack_object *op = map_get(e, "op");
+        const msgpack_object *rev = node__arg_get(e, "rev");
+        const msgpack_object *op = node__arg_get(e, "op");
         char line[96];
 
         if (rev == NULL || rev->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {

@@ -42,6 +42,9 @@
  * the least recently used is forgotten beyond it (the cluster expires it
  * on its own). */
 #define V1_SESSIONS_MAX 256
+/* A request the leader could not take (an election, a leader that just
+ * stopped) is sent again this long after. */
+#define V1_RETRY_MS 100
 
 enum v1_flags
 {
@@ -253,6 +256,7 @@ struct v1_req
     bool uplink;    /* an uplink call is out */
     uint64_t uplink_id;
     uint64_t deadline_ms;
+    uint64_t retry_at_ms;       /* 0, or when to send it again */
     struct v1_req *wait_next;   /* in its session's waiting list */
     struct v1_req *prev, *next; /* in node_v1's list */
 };
@@ -378,24 +382,13 @@ static void session_fail(struct v1_session *s, int code, const char *msg)
         req_maybe_free(w);
     }
 }
-
-/* One field of an answer map. */
-static const msgpack_object *answer_get(const msgpack_object *map,
-                                        const char *key)
+/* Answers after which the same request is sent again (to whichever node
+ * leads by then): nobody led, or the leader changed or stopped before it
+ * answered. */
+static bool retryable(int64_t code)
 {
-    size_t len = strlen(key);
-
-    if (map->type != MSGPACK_OBJECT_MAP) {
-        return NULL;
-    }
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
-            memcmp(k->via.str.ptr, key, len) == 0) {
-            return &map->via.map.ptr[i].val;
-        }
-    }
-    return NULL;
+    return code == AUGUR_ENOLEADER || code == AUGUR_ENOTLEADER ||
+           code == AUGUR_EINDETERMINATE || code == AUGUR_ESHUTDOWN;
 }
 
 /* Forward @r to the leader over the uplink. */
@@ -417,9 +410,9 @@ static void req_answer(struct v1_req *r, const void *answer, size_t len)
         req_error(r, AUGUR_EINTERNAL, "%s", msg);
         return;
     }
-    status = answer_get(&un.data, "status");
-    result = answer_get(&un.data, "result");
-    error = answer_get(&un.data, "error");
+    status = node__arg_get(&un.data, "status");
+    result = node__arg_get(&un.data, "result");
+    error = node__arg_get(&un.data, "error");
     if (status != NULL && (status->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
                            status->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)) {
         code = status->via.i64;
@@ -475,6 +468,15 @@ static void req_answer(struct v1_req *r, const void *answer, size_t len)
         req_forward(r);
         return;
     }
+    if (retryable(code) && node__now_ms() + V1_RETRY_MS * 2 < r->deadline_ms &&
+        !n->stopping) {
+        /* No leader right now, or it changed under the request: try again
+         * shortly, a write under the same sequence (applied at most once),
+         * until the deadline. */
+        r->forwarded = false;
+        r->retry_at_ms = node__now_ms() + V1_RETRY_MS;
+        return;
+    }
     if (code == AUGUR_ESESSION && r->sess != NULL && !r->retried &&
         r->op != AUGUR_OP_SESSION_OPEN) {
         /* The cluster forgot the session (expired): nothing applied.  Open
@@ -482,6 +484,7 @@ static void req_answer(struct v1_req *r, const void *answer, size_t len)
         r->retried = true;
         r->sess->open = false;
         r->forwarded = false;
+        r->seq = 0;
         req_send(r);
         return;
     }
@@ -519,6 +522,11 @@ static void on_uplink_answer(void *data,
     }
     if (status == 0) {
         req_answer(r, answer, len);
+    } else if (retryable(status) &&
+               node__now_ms() + V1_RETRY_MS * 2 < r->deadline_ms &&
+               !r->n->stopping) {
+        r->forwarded = false;
+        r->retry_at_ms = node__now_ms() + V1_RETRY_MS;
     } else if (status == AUGUR_EINDETERMINATE && augur_op_is_write(r->op)) {
         req_error(r, status,
                   "the connection to the leader was lost before the write's "
@@ -544,8 +552,10 @@ static int req_pack(struct v1_req *r, msgpack_sbuffer *out)
     if (r->seq != 0) {
         /* The lowest sequence this session still waits for. */
         for (struct v1_req *o = r->n->v1->reqs; o != NULL; o = o->next) {
+            /* Every write not answered yet, a retry waiting included:
+             * the cluster must keep its answer for a resend. */
             if (o->sess == r->sess && o->seq != 0 && o->seq < ack &&
-                (o->local || o->uplink)) {
+                !o->answered) {
                 ack = o->seq;
             }
         }
@@ -614,6 +624,17 @@ static void req_forward(struct v1_req *r)
     n->v1->forwarded++;
 }
 
+/* Whether a request not answered yet belongs to @s. */
+static bool session_busy(const struct node_v1 *v, const struct v1_session *s)
+{
+    for (const struct v1_req *r = v->reqs; r != NULL; r = r->next) {
+        if (r->sess == s && (!r->answered || r->local || r->uplink)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static struct v1_session *session_get(struct node *n,
                                       const uint8_t key[SECURE_PK_SIZE])
 {
@@ -628,20 +649,17 @@ static struct v1_session *session_get(struct node *n,
             return *pp;
         }
         if ((*pp)->waiting == NULL && !(*pp)->opening &&
+            !session_busy(v, *pp) &&
             (oldest == NULL || (*pp)->used_ms < (*oldest)->used_ms)) {
             oldest = pp;
         }
     }
+    /* Beyond the bound the least recently used idle session goes (the
+     * cluster expires it on its own); one with a write unanswered stays,
+     * or a resend could not reuse its sequence. */
     if (v->n_sessions >= V1_SESSIONS_MAX && oldest != NULL) {
         s = *oldest;
         *oldest = s->next;
-        /* Writes in flight keep their pointer: detach them. */
-        for (struct v1_req *r = v->reqs; r != NULL; r = r->next) {
-            if (r->sess == s) {
-                r->sess = NULL;
-                r->seq = 0;
-            }
-        }
         free(s);
         v->n_sessions--;
     }
@@ -712,7 +730,7 @@ static void req_send(struct v1_req *r)
                 return;
             }
         }
-        if (!r->sess->open) {
+        if (!r->sess->open && r->seq == 0) {
             r->wait_next = r->sess->waiting;
             r->sess->waiting = r;
             if (!r->sess->opening) {
@@ -720,7 +738,9 @@ static void req_send(struct v1_req *r)
             }
             return;
         }
-        r->seq = r->sess->next_seq++;
+        if (r->seq == 0) {
+            r->seq = r->sess->next_seq++;
+        }
     }
     msgpack_sbuffer_init(&req);
     req_pack(r, &req);
@@ -1169,8 +1189,8 @@ void node__http_forward(struct node *n, struct api_call *call)
     int rv;
 
     if (args != NULL && args->type == MSGPACK_OBJECT_MAP) {
-        token = answer_get(args, "token");
-        request = answer_get(args, "request");
+        token = node__arg_get(args, "token");
+        request = node__arg_get(args, "request");
         (void)node__arg_u64(args, "client", &client);
     }
     if (token == NULL || token->type != MSGPACK_OBJECT_STR || request == NULL ||
@@ -1219,6 +1239,15 @@ void node__http_v1_tick(struct node *n, uint64_t now)
     }
     for (r = n->v1->reqs; r != NULL; r = next) {
         next = r->next;
+        if (!r->answered && r->retry_at_ms != 0 && now >= r->retry_at_ms &&
+            now < r->deadline_ms) {
+            r->retry_at_ms = 0;
+            r->busy = true;
+            req_send(r);
+            r->busy = false;
+            req_maybe_free(r);
+            continue;
+        }
         if (r->answered || now < r->deadline_ms) {
             continue;
         }
@@ -1230,7 +1259,8 @@ void node__http_v1_tick(struct node *n, uint64_t now)
             r->sess->opening = false;
             session_fail(r->sess, AUGUR_ETIMEOUT, "no answer in time");
             r->answered = true;
-        } else if (augur_op_is_write(r->op) && (r->local || r->forwarded)) {
+        } else if (augur_op_is_write(r->op) &&
+                   (r->local || r->forwarded || r->seq != 0)) {
             req_error(r, AUGUR_EINDETERMINATE,
                       "no answer within %d s: the write may still apply",
                       V1_DEADLINE_MS / 1000);
