@@ -3,7 +3,8 @@
 # 3-node cluster with the demo fleet (2 racks, a PSU and a switch each, 6
 # hosts, 4 workloads): /ui/ and its files are served without a token under
 # a Content-Security-Policy, / and /ui redirect to /ui/, an unknown file is
-# a 404 and a POST a 405; then tests/ui/ui_test.py drives Debian's chromium
+# a 404 and a POST a 405; local-cluster ui prints a sign-in link with a
+# valid token; then tests/ui/ui_test.py drives Debian's chromium
 # (headless, through chromium-driver and python3-selenium): a bad token
 # shows the login error; /ui/#token=T signs in and drops T from the URL;
 # every host, PSU and switch id is in the fleet view; augur score set turns
@@ -77,7 +78,13 @@ fi
 log "/ui/ serves index.html, app.js and app.css without a token under the CSP; / and /ui redirect; 404, 405"
 
 # ---- the browser ----------------------------------------------------------------
-TOKEN=$(aug "$ALL" token create --ttl 3600)
+# The sign-in link local-cluster prints: node 1's /ui/ with a token in the
+# fragment.
+link=$(lc ui)
+[[ $link == "$HTTP/ui/#token=augur1."* ]] || fail "local-cluster ui printed '$link'"
+TOKEN=${link#*#token=}
+[ "$(aug "$ALL" token verify - <<<"$TOKEN" -o json | jq -r .valid)" = true ] ||
+    fail "the token of local-cluster ui does not verify"
 hosts=$(aug "$ALL" resource list -o json | jq -r '[.[] | select(.kind == "host") | .id] | join(",")')
 infra=$(aug "$ALL" resource list -o json | jq -r '[.[] | select(.kind != "host") | .id] | join(",")')
 [ -n "$hosts" ] && [ -n "$infra" ] || fail "the demo fleet has no hosts or no PSU and switch"
