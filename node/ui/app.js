@@ -130,12 +130,19 @@
   }
   ApiError.prototype = Object.create(Error.prototype);
 
-  function showBanner(msg) {
-    $('banner-text').textContent = msg;
+  /* The banner: @transient errors (the node unreachable, 5xx) clear
+   * themselves once a call succeeds again; the others (a refusal of what
+   * the operator asked for) stay until dismissed. */
+  var bannerTransient = false;
+  function showBanner(msg, transient) {
+    $('banner-text').textContent = fmtClock(Date.now()) + ' — ' + msg;
     $('banner').hidden = false;
+    bannerTransient = !!transient;
   }
 
-  function hideBanner() { $('banner').hidden = true; }
+  function hideBanner() { $('banner').hidden = true; bannerTransient = false; }
+
+  function recovered() { if (bannerTransient) hideBanner(); }
 
   function errText(e) {
     if (e instanceof ApiError) {
@@ -151,7 +158,8 @@
       signOut('Signed out: the token was refused (' + e.code + ': ' + e.message + ')');
       return;
     }
-    showBanner((what ? what + ': ' : '') + errText(e));
+    var transient = !(e instanceof ApiError) || e.status === 0 || e.status >= 500;
+    showBanner((what ? what + ': ' : '') + errText(e), transient);
   }
 
   /* ---- the API ------------------------------------------------------ */
@@ -185,6 +193,7 @@
           throw new ApiError(res.status, err.code || 'HTTP' + res.status,
             err.message || text.slice(0, 200) || res.statusText);
         }
+        recovered();
         return data;
       });
     }, function (e) {
@@ -399,6 +408,7 @@
         first = false;
         backoff = 500;
         setStream('live');
+        recovered();
         return readSse(res.body, session);
       }).then(function () {
         if (session !== S.session) return;
@@ -421,7 +431,7 @@
           });
         }
         setStream('reconnecting', se.code + ': ' + se.message);
-        showBanner('event stream: ' + se.code + ': ' + se.message);
+        showBanner('event stream: ' + se.code + ': ' + se.message, true);
       }, function (e) {
         if (session !== S.session) return;
         if (e instanceof ApiError && e.status === 401) { report(e); return; }
