@@ -1032,6 +1032,7 @@
     if (d.id !== undefined && d.kind) return d.id + ' (' + d.kind + (d.state ? ', ' + d.state : '') + ')';
     if (d.workload && d.host) return d.workload + ' @ ' + d.host + (d.epoch !== undefined ? ' epoch ' + d.epoch : '') + (d.state ? ' ' + d.state : '');
     if (d.from && d.to) return d.from + ' → ' + d.to + (d.kind ? ' (' + d.kind + ')' : '');
+    if (d.raft_address !== undefined) return 'node ' + d.id + ' (' + d.raft_address + (d.role ? ', ' + d.role : '') + ')';
     if (d.name) return String(d.name);
     if (d.id !== undefined) return String(d.id);
     return '';
