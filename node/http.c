@@ -217,6 +217,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
         MHD_add_response_header(res, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 reply->www_auth);
     }
+    if (reply->csp != NULL) {
+        MHD_add_response_header(res, "Content-Security-Policy", reply->csp);
+        MHD_add_response_header(res, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(res, "Referrer-Policy", "no-referrer");
+    }
     rv = MHD_queue_response(conn, reply->status, res);
     MHD_destroy_response(res);
     return rv;

@@ -57,6 +57,10 @@ struct node_http_reply
     const char *allow;    /* a 405's Allow header (static storage), or NULL */
     const char *location; /* a redirect's Location (static storage), or NULL */
     const char *www_auth; /* a 401's WWW-Authenticate (static), or NULL */
+    /* Content-Security-Policy (static storage), or NULL; when set, the
+     * reply also says X-Content-Type-Options: nosniff and Referrer-Policy:
+     * no-referrer (the web UI's pages, docs/HTTP.md "Web UI"). */
+    const char *csp;
     char *body;
     size_t len;
 };

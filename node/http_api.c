@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "node/http_ui.h"
 #include "node/metrics.h"
 #include "node/node.h"
 
@@ -262,6 +263,9 @@ static void on_http_request(void *data,
     if (strncmp(req->path, "/v1/", 4) == 0) {
         node__http_v1(n, req, reply);
         return;
+    }
+    if (node__http_ui(req, reply)) {
+        return; /* the web UI's files: no token (node/http_ui.c) */
     }
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
         found = found || strcmp(req->path, known[i]) == 0;
