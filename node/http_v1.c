@@ -292,6 +292,7 @@ static unsigned status_of(int code)
         case AUGUR_ENOCAPACITY:
         case AUGUR_EUNAVAILABLE:
         case AUGUR_ECOMPACTED:
+        case AUGUR_EBUSY: /* another workflow of the workload runs */
             return MHD_HTTP_CONFLICT;
         case AUGUR_ETOOBIG:
             return MHD_HTTP_CONTENT_TOO_LARGE;
@@ -302,7 +303,6 @@ static unsigned status_of(int code)
         case AUGUR_EINDETERMINATE:
         case AUGUR_ESHUTDOWN:
         case AUGUR_ESESSION:
-        case AUGUR_EBUSY:
             return MHD_HTTP_SERVICE_UNAVAILABLE;
         default:
             return MHD_HTTP_INTERNAL_SERVER_ERROR;
