@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "node/http_ui.h"
+#include "node/assets.h"
 #include "node/metrics.h"
 #include "node/node.h"
 
@@ -246,6 +247,37 @@ static void metrics_authorized(struct node *n,
     metrics(n, reply);
 }
 
+/* GET /v1/openapi.json: docs/openapi.json, embedded at build time. */
+static void openapi(const struct node_http_request *req,
+                    struct node_http_reply *reply)
+{
+    const struct node_asset *a = node_asset_find("v1/openapi.json");
+
+    if (strcmp(req->method, MHD_HTTP_METHOD_GET) != 0 &&
+        strcmp(req->method, MHD_HTTP_METHOD_HEAD) != 0) {
+        node_http_error(reply, MHD_HTTP_METHOD_NOT_ALLOWED, "EINVAL",
+                        "%.200s takes GET only, not %.20s", req->path,
+                        req->method);
+        reply->allow = "GET, HEAD";
+        return;
+    }
+    if (a == NULL) {
+        node_http_error(reply, MHD_HTTP_NOT_FOUND, "ENOTFOUND",
+                        "this augurd was built without its OpenAPI document");
+        return;
+    }
+    reply->body = malloc(a->len > 0 ? a->len : 1);
+    if (reply->body == NULL) {
+        node_http_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "ENOMEM",
+                        "out of memory");
+        return;
+    }
+    memcpy(reply->body, a->data, a->len);
+    reply->len = a->len;
+    reply->status = MHD_HTTP_OK;
+    reply->content_type = a->content_type;
+}
+
 static void on_http_request(void *data,
                             const struct node_http_request *req,
                             struct node_http_reply *reply)
@@ -258,6 +290,10 @@ static void on_http_request(void *data,
 
     if (strcmp(req->path, "/v1/events") == 0) {
         node__http_events(n, req, reply);
+        return;
+    }
+    if (strcmp(req->path, "/v1/openapi.json") == 0) {
+        openapi(req, reply); /* no token: it describes, it reveals nothing */
         return;
     }
     if (strncmp(req->path, "/v1/", 4) == 0) {

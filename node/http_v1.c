@@ -34,6 +34,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "node/http_v1.h"
+#include "node/http_v1_int.h"
 #include "node/node.h"
 
 /* A request not answered by then gets 503. */
@@ -46,24 +47,7 @@
  * stopped) is sent again this long after. */
 #define V1_RETRY_MS 100
 
-enum v1_flags
-{
-    V1_BODY = 1u << 0,     /* takes a JSON object body */
-    V1_ACCEPTED = 1u << 1, /* answers 202 (work started) */
-};
-
-struct v1_route
-{
-    const char *method;
-    const char *pattern; /* "/v1/claims/{}/transfer": {} is one segment */
-    enum augur_op op;    /* AUGUR_OP_NONE: the op is the path's {} */
-    const char *arg1;    /* the argument the first {} fills */
-    const char *arg2;    /* the second's */
-    unsigned flags;
-    /* A node op's argument keys (store ops' come from common/ops.h). */
-    const char *const *keys;
-};
-
+/* The route table: struct v1_route is in node/http_v1_int.h. */
 static const char *const keys_status[] = {"digest", NULL};
 static const char *const keys_predict[] = {"resource", NULL};
 static const char *const keys_telemetry[] = {"resource", "last", NULL};
@@ -158,15 +142,6 @@ static const struct v1_key *store_keys(enum augur_op op)
             return NULL;
     }
 }
-
-enum v1_type
-{
-    V1_STR,
-    V1_UINT,
-    V1_INT,
-    V1_DOUBLE,
-    V1_BOOL,
-};
 
 /* Whether @key is an argument of @op (a list op's "after" and "limit"
  * included), and how a query string gives it. */
@@ -858,18 +833,6 @@ bad:
     return AUGUR_EINVAL;
 }
 
-/* Building one request's argument map. */
-struct v1_build
-{
-    enum augur_op op;
-    const struct v1_route *route;
-    msgpack_packer pk;
-    uint32_t n; /* entries packed */
-    bool stale;
-    char why[256];
-    const char *path1, *path2; /* the path's arguments: not again */
-};
-
 static int query_arg(void *data, const char *k, const char *v)
 {
     struct v1_build *b = data;
@@ -896,16 +859,14 @@ static int query_arg(void *data, const char *k, const char *v)
     return pack_text(&b->pk, k, v, type, b->why, sizeof b->why);
 }
 
-/* The argument map of a request: the body's fields (each one the op
- * knows), the path's and the query's.  Returns 0 or AUGUR_EINVAL with the
- * reason in @b->why. */
-static int build_args(const struct node_http_request *req,
-                      const struct v1_route *route,
-                      enum augur_op op,
-                      const char *a1,
-                      const char *a2,
-                      struct v1_build *b,
-                      msgpack_sbuffer *out)
+int node__http_v1_build_args(const struct node_http_request *req,
+                             const struct v1_route *route,
+                             enum augur_op op,
+                             const char *a1,
+                             const char *a2,
+                             node__http_v1_query_fn query_each,
+                             struct v1_build *b,
+                             msgpack_sbuffer *out)
 {
     msgpack_sbuffer body, fields;
     msgpack_unpacked un;
@@ -984,7 +945,7 @@ static int build_args(const struct node_http_request *req,
         }
     }
 query:
-    rv = node_http_query_each(req, query_arg, b);
+    rv = query_each(req, query_arg, b);
     if (rv != 0) {
         goto done;
     }
@@ -1011,6 +972,25 @@ done:
     return rv;
 }
 
+const char *node__http_v1_bearer(const char *h, size_t *len)
+{
+    size_t n;
+
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+        return NULL;
+    }
+    h += 7;
+    while (*h == ' ') {
+        h++;
+    }
+    n = strlen(h);
+    while (n > 0 && h[n - 1] == ' ') {
+        n--;
+    }
+    *len = n;
+    return h;
+}
+
 /* "Authorization: Bearer TOKEN" -> @t; false when refused (answered). */
 static bool authenticate(struct node *n,
                          const struct node_http_request *req,
@@ -1020,10 +1000,11 @@ static bool authenticate(struct node *n,
 {
     const char *h = node_http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
     char errmsg[TOKEN_ERRMSG_SIZE];
-    size_t len;
+    size_t len = 0;
+    const char *tok = node__http_v1_bearer(h, &len);
     int rv;
 
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+    if (tok == NULL) {
         node_http_error(reply, MHD_HTTP_UNAUTHORIZED, "EAUTH",
                         "%s: send 'Authorization: Bearer TOKEN' (augur token "
                         "create)",
@@ -1031,15 +1012,7 @@ static bool authenticate(struct node *n,
         reply->www_auth = "Bearer";
         return false;
     }
-    h += 7;
-    while (*h == ' ') {
-        h++;
-    }
-    len = strlen(h);
-    while (len > 0 && h[len - 1] == ' ') {
-        len--;
-    }
-    rv = node__token_check(n, h, len, t, errmsg);
+    rv = node__token_check(n, tok, len, t, errmsg);
     if (rv != 0) {
         node_http_error(
             reply,
@@ -1055,7 +1028,7 @@ static bool authenticate(struct node *n,
         }
         return false;
     }
-    memcpy(token, h, len);
+    memcpy(token, tok, len);
     token[len] = '\0';
     return true;
 }
@@ -1072,6 +1045,30 @@ bool node__http_authorize(struct node *n,
     return ok;
 }
 
+const struct v1_route *node__http_v1_route(const char *method,
+                                           const char *path,
+                                           char *a1,
+                                           char *a2,
+                                           size_t size,
+                                           unsigned *methods)
+{
+    *methods = 0;
+    for (size_t i = 0; i < sizeof v1_routes / sizeof v1_routes[0]; i++) {
+        if (!route_match(v1_routes[i].pattern, path, a1, a2, size)) {
+            continue;
+        }
+        *methods |= strcmp(v1_routes[i].method, GET) == 0    ? 1u
+                    : strcmp(v1_routes[i].method, POST) == 0 ? 2u
+                                                             : 4u;
+        if (strcmp(v1_routes[i].method, method) == 0 ||
+            (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0 &&
+             strcmp(v1_routes[i].method, GET) == 0)) {
+            return &v1_routes[i];
+        }
+    }
+    return NULL;
+}
+
 void node__http_v1(struct node *n,
                    const struct node_http_request *req,
                    struct node_http_reply *reply)
@@ -1082,32 +1079,18 @@ void node__http_v1(struct node *n,
         "POST",         "GET, HEAD, POST",
         "DELETE",       "GET, HEAD, DELETE",
         "POST, DELETE", "GET, HEAD, POST, DELETE"};
-    const struct v1_route *route = NULL;
+    const struct v1_route *route;
     char a1[256], a2[256];
-    unsigned methods = 0;
-    bool path_found = false;
+    unsigned methods;
     struct v1_build b;
     struct v1_req *r;
     enum augur_op op;
     int rv;
 
-    for (size_t i = 0; i < sizeof v1_routes / sizeof v1_routes[0]; i++) {
-        if (!route_match(v1_routes[i].pattern, req->path, a1, a2, sizeof a1)) {
-            continue;
-        }
-        path_found = true;
-        methods |= strcmp(v1_routes[i].method, GET) == 0    ? 1u
-                   : strcmp(v1_routes[i].method, POST) == 0 ? 2u
-                                                            : 4u;
-        if (strcmp(v1_routes[i].method, req->method) == 0 ||
-            (strcmp(req->method, MHD_HTTP_METHOD_HEAD) == 0 &&
-             strcmp(v1_routes[i].method, GET) == 0)) {
-            route = &v1_routes[i];
-            break;
-        }
-    }
+    route = node__http_v1_route(req->method, req->path, a1, a2, sizeof a1,
+                                &methods);
     if (route == NULL) {
-        if (path_found) {
+        if (methods != 0) {
             node_http_error(reply, MHD_HTTP_METHOD_NOT_ALLOWED, "EINVAL",
                             "%.200s does not take %.20s", req->path,
                             req->method);
@@ -1144,7 +1127,8 @@ void node__http_v1(struct node *n,
         return;
     }
     memset(&b, 0, sizeof b);
-    rv = build_args(req, route, op, a1, a2, &b, &r->args);
+    rv = node__http_v1_build_args(req, route, op, a1, a2, node_http_query_each,
+                                  &b, &r->args);
     if (rv != 0) {
         node_http_error(reply, status_of(rv), augur_errname(rv), "%s", b.why);
         r->answered = true;
