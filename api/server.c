@@ -446,6 +446,7 @@ static void conn_request(struct api_conn *c, const struct proto_frame *f)
     }
     call->server = s;
     call->conn = c;
+    api_call_op_capture(call);
     call->client = c->client;
     memcpy(call->key, c->key, sizeof call->key);
     call->role = c->role;
@@ -904,12 +905,19 @@ void api_server_close(struct api_server *s, api_server_close_cb cb)
 
 bool api_call_alive(const struct api_call *call)
 {
-    return call->conn->state == CONN_READY;
+    return call->conn == NULL || call->conn->state == CONN_READY;
 }
 
 static void call_free(struct api_call *call)
 {
     struct api_conn *c = call->conn;
+
+    if (c == NULL) {
+        msgpack_unpacked_destroy(&call->unpacked);
+        free(call->payload);
+        free(call);
+        return;
+    }
     c->pending -= call->cost;
     c->calls--;
     msgpack_unpacked_destroy(&call->unpacked);
@@ -925,7 +933,9 @@ void api_call_shed(struct api_call *call)
 
     /* What is freed here no longer counts against the connection: a
      * parked poll holds only the call itself. */
-    c->pending -= call->cost - sizeof *call;
+    if (c != NULL) {
+        c->pending -= call->cost - sizeof *call;
+    }
     call->cost = sizeof *call;
     msgpack_unpacked_destroy(&call->unpacked);
     msgpack_unpacked_init(&call->unpacked);
@@ -934,12 +944,56 @@ void api_call_shed(struct api_call *call)
     call->req.op = NULL;
     call->req.op_len = 0;
     call->req.args = NULL;
-    conn_maybe_resume(c);
+    if (c != NULL) {
+        conn_maybe_resume(c);
+    }
 }
 
 void api_call_drop(struct api_call *call)
 {
     call_free(call);
+}
+
+int api_call_local(struct api_server *s,
+                   const void *request,
+                   size_t len,
+                   void (*cb)(void *data, const void *answer, size_t len),
+                   void *data,
+                   struct api_call **out,
+                   char *errmsg)
+{
+    struct api_call *call;
+    int rv;
+
+    call = calloc(1, sizeof *call);
+    if (call == NULL || (call->payload = malloc(len > 0 ? len : 1)) == NULL) {
+        free(call);
+        snprintf(errmsg, API_ERRMSG_SIZE, "out of memory");
+        return AUGUR_ENOMEM;
+    }
+    memcpy(call->payload, request, len);
+    msgpack_unpacked_init(&call->unpacked);
+    rv = proto_payload_unpack(call->payload, len, &call->unpacked);
+    if (rv == 0) {
+        rv = proto_request_decode(&call->unpacked.data, &call->req, errmsg);
+    } else {
+        snprintf(errmsg, API_ERRMSG_SIZE, "%s",
+                 rv == AUGUR_ETOOBIG ? "the request holds too many objects"
+                                     : "undecodable request");
+    }
+    if (rv != 0) {
+        msgpack_unpacked_destroy(&call->unpacked);
+        free(call->payload);
+        free(call);
+        return rv;
+    }
+    call->server = s;
+    api_call_op_capture(call);
+    call->local_cb = cb;
+    call->local_data = data;
+    call->cost = sizeof *call + len;
+    *out = call;
+    return 0;
 }
 
 /* Append the RESPONSE frame to @call, or, when it would pass the frame
@@ -982,10 +1036,46 @@ static int response_append(struct api_call *call,
     return rv;
 }
 
+void api_call_op_capture(struct api_call *call)
+{
+    size_t n =
+        call->req.op_len < PROTO_OP_MAX ? call->req.op_len : PROTO_OP_MAX;
+
+    if (call->req.op != NULL) {
+        memcpy(call->op, call->req.op, n);
+    } else {
+        n = 0;
+    }
+    call->op[n] = '\0';
+}
+
+/* Tell the server's answered callback, if any, that @call is answered with
+ * @status.  Reads nothing of call->conn: a call may have none. */
+static void call_answered(struct api_call *call, int status)
+{
+    struct api_server *s = call->server;
+
+    if (s != NULL && s->config.answered_cb != NULL) {
+        s->config.answered_cb(s, call, status);
+    }
+}
+
 void api_call_reply(struct api_call *call, const void *answer, size_t len)
 {
-    struct api_conn *c = call->conn;
+    struct api_conn *c;
+    int status;
 
+    if (proto_answer_status(answer, len, &status) != 0) {
+        status = AUGUR_EMALFORMED;
+    }
+    call_answered(call, status);
+    c = call->conn;
+
+    if (c == NULL) {
+        call->local_cb(call->local_data, answer, len);
+        call_free(call);
+        return;
+    }
     if (c->state == CONN_READY) {
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
@@ -1015,6 +1105,7 @@ void api_call_reply_error(struct api_call *call,
     msgpack_sbuffer_init(&answer);
     if (proto_answer_error(&answer, status, msg, leader_hint) != 0) {
         msgpack_sbuffer_destroy(&answer);
+        call_answered(call, status);
         call_free(call);
         return;
     }

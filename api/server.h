@@ -37,11 +37,18 @@ struct api_call
     int role;                      /* the principal's role (auth callback) */
     char principal[API_NAME_SIZE]; /* the principal's name */
     struct proto_request req;      /* points into @unpacked and @payload */
+    /* req.op as a C string, copied when the call is made: it outlives
+     * api_call_shed, for the answered callback. */
+    char op[PROTO_OP_MAX + 1];
     msgpack_unpacked unpacked;
     uint8_t *payload; /* a copy of the frame: msgpack-c's strings
                          point into the buffer they came from */
     size_t cost;      /* server's: the bytes this call holds, counted
                          against its connection's pending bytes */
+    /* A local call (api_call_local) has no connection: its answer goes to
+     * @local_cb(@local_data, answer, len) instead of a socket. */
+    void (*local_cb)(void *local_data, const void *answer, size_t len);
+    void *local_data;
 };
 
 typedef void (*api_request_cb)(struct api_server *s, struct api_call *call);
@@ -52,6 +59,16 @@ typedef void (*api_request_cb)(struct api_server *s, struct api_call *call);
 typedef void (*api_conn_closed_cb)(struct api_server *s,
                                    const struct api_conn *conn);
 typedef void (*api_server_close_cb)(struct api_server *s);
+/* @call is being answered with @status (0, or the error code of the
+ * answer's "status"; AUGUR_EMALFORMED for an answer without one): for
+ * counting requests by op and result.  Runs inside api_call_reply and
+ * api_call_reply_error, before the call is freed, whether or not an answer
+ * can still reach the client; it may read @call (call->op, the principal),
+ * never answer or free it.  Calls without a connection (call->conn NULL:
+ * answered through another path) pass here too. */
+typedef void (*api_answered_cb)(struct api_server *s,
+                                const struct api_call *call,
+                                int status);
 /* Decide whether the proven public key @key may use the cluster: 0 with the
  * principal's name (API_NAME_SIZE bytes) and role, or AUGUR_EAUTH (unknown
  * key) with a reason in @errmsg (API_ERRMSG_SIZE bytes).  The key's
@@ -81,6 +98,7 @@ struct api_server_config
     const uint8_t *cluster_pk;
     api_auth_cb auth_cb;               /* required */
     api_conn_closed_cb conn_closed_cb; /* optional */
+    api_answered_cb answered_cb;       /* optional */
     uint64_t session_ttl_ms; /* announced in WELCOME; 0 = not announced */
     /* Limits (docs/PROTOCOL.md, "Limits"); 0 takes the default. */
     unsigned max_conns;  /* every connection, authenticated or not: a
@@ -143,6 +161,11 @@ void api_server_sweep(struct api_server *s);
  * Calls still held by the handler remain valid until replied. */
 void api_server_close(struct api_server *s, api_server_close_cb cb);
 
+/* Copy call->req.op into call->op (truncated to PROTO_OP_MAX bytes): for a
+ * call made elsewhere than the server's connections, before it is handed
+ * to a handler. */
+void api_call_op_capture(struct api_call *call);
+
 /* Answer @call with an already packed answer map and free it.  An answer
  * whose frame would pass the frame limit is not sent: the caller gets an
  * ETOOBIG answer naming its size instead, and the connection stays open. */
@@ -165,7 +188,26 @@ void api_call_reply_error(struct api_call *call,
                           const char *fmt,
                           ...) __attribute__((format(printf, 4, 5)));
 
-/* True while the call's connection is open (an answer would be sent). */
+/* True while the call's connection is open (an answer would be sent).
+ * Always true for a local call. */
 bool api_call_alive(const struct api_call *call);
+
+/* A call made inside the process (the HTTP API, a forwarded request) that
+ * goes to the same handler as the calls of connections: @request is a
+ * packed request map ({"id","op","args",...}, struct proto_request),
+ * copied and decoded; the caller then sets client, key, role and
+ * principal, and hands the call to the handler.  Its answer, whatever
+ * the handler calls (api_call_reply, _reply_error; api_call_drop answers
+ * nothing), goes to @cb(@data, answer, len) once, and the call is freed.
+ * It has no frame limit and no connection: call->conn is NULL.  Returns
+ * 0, AUGUR_EMALFORMED with a reason in @errmsg (API_ERRMSG_SIZE bytes),
+ * AUGUR_ETOOBIG or AUGUR_ENOMEM. */
+int api_call_local(struct api_server *s,
+                   const void *request,
+                   size_t len,
+                   void (*cb)(void *data, const void *answer, size_t len),
+                   void *data,
+                   struct api_call **out,
+                   char *errmsg) API_WARN_UNUSED;
 
 #endif

@@ -219,7 +219,8 @@
     X(TELEMETRY_GET,   "telemetry.get",   R, READER, node__telemetry_get) \
     X(TELEMETRY_FORWARD, "telemetry.forward", R, NODE, node__telemetry_forward) \
     X(WHOAMI,          "whoami",          R, ANY,    node__whoami)          \
-    X(TOKEN_VERIFY,    "token.verify",    R, ANY,    node__token_verify)
+    X(TOKEN_VERIFY,    "token.verify",    R, ANY,    node__token_verify) \
+    X(HTTP_FORWARD,    "http.forward",    R, NODE,   node__http_forward)
 /* clang-format on */
 
 /* Every op, store and node alike, for code that names an op without caring

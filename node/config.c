@@ -189,7 +189,15 @@ static const char usage_http[] =
     "                            (default 1048576)\n"
     "  --http-timeout SECONDS    close an idle or slow HTTP connection "
     "after\n"
-    "                            (default 10)\n";
+    "                            (default 10)\n"
+    "  --http-cert FILE          serve HTTPS, not HTTP, with this PEM "
+    "certificate\n"
+    "                            (chain) ...\n"
+    "  --http-key FILE           ... and its unencrypted PEM private key; "
+    "both\n"
+    "                            or neither.  An unreadable file or a key "
+    "that is\n"
+    "                            not the certificate's is refused at start\n";
 
 /* The scoring options (the leader's, docs/PREDICTOR.md "Live scoring"). */
 static const char usage_scoring[] =
@@ -308,6 +316,12 @@ static int config_set(struct node_config *cfg,
     }
     if (strcmp(key, "metrics-public") == 0) {
         return parse_switch(key, value, &cfg->metrics_public, errmsg);
+    }
+    if (strcmp(key, "http-cert") == 0 || strcmp(key, "http-key") == 0) {
+        /* Both PATH_MAX bytes. */
+        return copy_str(key, value,
+                        key[5] == 'c' ? cfg->http_cert : cfg->http_key,
+                        sizeof cfg->http_cert, errmsg);
     }
     if (strcmp(key, "client-address") == 0) {
         return copy_str(key, value, cfg->client_address,
@@ -488,6 +502,39 @@ static int config_set(struct node_config *cfg,
     snprintf(errmsg, NODE_ERRMSG_SIZE,
              "unknown option '%s' (see augurd --help)", key);
     return AUGUR_EINVAL;
+}
+
+/* --http-cert and --http-key: both or neither, with --http-address, and
+ * a pair that HTTPS can use (read and checked here, before any data is
+ * touched; node_start reads them again). */
+static int config_check_https(const struct node_config *cfg, char *errmsg)
+{
+    struct node_http_tls tls;
+    char err[NODE_HTTP_TLS_ERRMSG_SIZE];
+    int rv;
+
+    if ((cfg->http_cert[0] == '\0') != (cfg->http_key[0] == '\0')) {
+        snprintf(errmsg, NODE_ERRMSG_SIZE,
+                 "--http-cert and --http-key go together (HTTPS needs the "
+                 "certificate and its private key)");
+        return AUGUR_EINVAL;
+    }
+    if (cfg->http_cert[0] == '\0') {
+        return 0;
+    }
+    if (cfg->http_address[0] == '\0') {
+        snprintf(errmsg, NODE_ERRMSG_SIZE,
+                 "--http-cert and --http-key serve HTTPS on --http-address: "
+                 "give it too");
+        return AUGUR_EINVAL;
+    }
+    rv = node_http_tls_load(&tls, cfg->http_cert, cfg->http_key, err);
+    if (rv != 0) {
+        snprintf(errmsg, NODE_ERRMSG_SIZE, "%s", err);
+        return AUGUR_EINVAL;
+    }
+    node_http_tls_close(&tls);
+    return 0;
 }
 
 static char *trim(char *s)
@@ -717,5 +764,5 @@ int node_config_parse(struct node_config *cfg,
                  "with 'augur node certify')");
         return AUGUR_EINVAL;
     }
-    return 0;
+    return config_check_https(cfg, errmsg);
 }

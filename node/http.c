@@ -27,14 +27,35 @@ struct node_http
     void *data;
     size_t body_max;
     bool closing;
+    struct node_http_exchange *suspended; /* connections MHD holds back */
 };
 
-/* One request's state between MHD's calls of the access handler. */
-struct http_req
+/* One request's state between MHD's calls of the access handler, and,
+ * when its answer is deferred or streamed, until the handler is done with
+ * it: it is freed once MHD has completed the request (@completed), the
+ * handler has answered a deferred request (@answered) and a stream's
+ * response is gone (@stream_done). */
+struct node_http_exchange
 {
+    struct node_http *h; /* NULL once the server closed */
+    struct MHD_Connection *conn;
     char *body;
     size_t len, cap;
     bool too_big; /* a chunked body went over the limit */
+    bool in_handler;
+    bool deferred;  /* node_http_defer */
+    bool answered;  /* node_http_answer came */
+    bool completed; /* MHD is done with the request */
+    bool suspended;
+    struct node_http_reply reply; /* a deferred answer, until sent */
+    /* A stream (node_http_stream). */
+    bool streaming;
+    bool stream_done; /* its response was destroyed */
+    const char *stream_type;
+    long (*pull)(void *data, char *buf, size_t max);
+    void (*closed)(void *data);
+    void *stream_data;
+    struct node_http_exchange *prev, *next; /* in h->suspended */
 };
 
 static void http_run(struct node_http *h);
@@ -95,20 +116,70 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     LOG(LOG_LEVEL_WARN, "http: %s", line);
 }
 
+/* Free @r once nobody holds it any more. */
+static void exchange_release(struct node_http_exchange *r)
+{
+    if (!r->completed || (r->deferred && !r->answered) ||
+        (r->streaming && !r->stream_done)) {
+        return;
+    }
+    free(r->reply.body);
+    free(r->body);
+    free(r);
+}
+
+static void suspend(struct node_http_exchange *r)
+{
+    struct node_http *h = r->h;
+
+    MHD_suspend_connection(r->conn);
+    r->suspended = true;
+    r->prev = NULL;
+    r->next = h->suspended;
+    if (h->suspended != NULL) {
+        h->suspended->prev = r;
+    }
+    h->suspended = r;
+}
+
+static void resume(struct node_http_exchange *r)
+{
+    struct node_http *h = r->h;
+
+    if (!r->suspended || h == NULL) {
+        return;
+    }
+    if (r->prev != NULL) {
+        r->prev->next = r->next;
+    } else {
+        h->suspended = r->next;
+    }
+    if (r->next != NULL) {
+        r->next->prev = r->prev;
+    }
+    r->suspended = false;
+    MHD_resume_connection(r->conn);
+    /* MHD takes resumed connections at the start of its next run. */
+    if (!h->closing) {
+        uv_timer_start(&h->timer, on_timer, 0, 0);
+    }
+}
+
 static void on_completed(void *cls,
                          struct MHD_Connection *conn,
                          void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct http_req *r = *con_cls;
+    struct node_http_exchange *r = *con_cls;
 
     (void)cls;
     (void)conn;
     (void)toe;
     if (r != NULL) {
-        free(r->body);
-        free(r);
         *con_cls = NULL;
+        r->completed = true;
+        r->conn = NULL;
+        exchange_release(r);
     }
 }
 
@@ -139,7 +210,74 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
     if (reply->allow != NULL) {
         MHD_add_response_header(res, MHD_HTTP_HEADER_ALLOW, reply->allow);
     }
+    if (reply->location != NULL) {
+        MHD_add_response_header(res, MHD_HTTP_HEADER_LOCATION, reply->location);
+    }
+    if (reply->www_auth != NULL) {
+        MHD_add_response_header(res, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                reply->www_auth);
+    }
+    if (reply->csp != NULL) {
+        MHD_add_response_header(res, "Content-Security-Policy", reply->csp);
+        MHD_add_response_header(res, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(res, "Referrer-Policy", "no-referrer");
+    }
     rv = MHD_queue_response(conn, reply->status, res);
+    MHD_destroy_response(res);
+    return rv;
+}
+
+/* MHD asks a stream for bytes: pull them, or hold the connection back
+ * until node_http_stream_wake when there are none yet. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct node_http_exchange *r = cls;
+    long n;
+
+    (void)pos;
+    if (r->h == NULL || r->h->closing) {
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    n = r->pull(r->stream_data, buf, max);
+    if (n < 0) {
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (n == 0) {
+        suspend(r);
+    }
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct node_http_exchange *r = cls;
+
+    r->stream_done = true;
+    if (r->closed != NULL) {
+        r->closed(r->stream_data);
+    }
+    exchange_release(r);
+}
+
+static enum MHD_Result send_stream(struct node_http_exchange *r)
+{
+    struct MHD_Response *res;
+    enum MHD_Result rv;
+
+    res = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
+                                            stream_read, r, stream_free);
+    if (res == NULL) {
+        r->streaming = false;
+        r->stream_done = true;
+        if (r->closed != NULL) {
+            r->closed(r->stream_data);
+        }
+        return MHD_NO;
+    }
+    MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, r->stream_type);
+    MHD_add_response_header(res, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(res, "X-Accel-Buffering", "no");
+    rv = MHD_queue_response(r->conn, MHD_HTTP_OK, res);
     MHD_destroy_response(res);
     return rv;
 }
@@ -154,7 +292,7 @@ static enum MHD_Result on_access(void *cls,
                                  void **con_cls)
 {
     struct node_http *h = cls;
-    struct http_req *r = *con_cls;
+    struct node_http_exchange *r = *con_cls;
     struct node_http_reply reply;
     struct node_http_request req;
 
@@ -166,6 +304,8 @@ static enum MHD_Result on_access(void *cls,
         if (r == NULL) {
             return MHD_NO;
         }
+        r->h = h;
+        r->conn = conn;
         *con_cls = r;
         /* A declared body over the limit is refused before it is read;
          * MHD then closes the connection instead of reading it. */
@@ -215,11 +355,35 @@ static enum MHD_Result on_access(void *cls,
         r->body[r->len] = '\0';
         return MHD_YES;
     }
+    if (r->deferred) {
+        /* Resumed: the deferred answer came. */
+        if (!r->answered) {
+            suspend(r);
+            return MHD_YES;
+        }
+        return send_reply(conn, &r->reply);
+    }
     req.method = method;
     req.path = url;
     req.body = r->body;
     req.body_len = r->len;
+    req.exchange = r;
+    req.conn = conn;
+    r->in_handler = true;
     h->handler(h->data, &req, &reply);
+    r->in_handler = false;
+    if (r->streaming) {
+        free(reply.body);
+        return send_stream(r);
+    }
+    if (r->deferred) {
+        free(reply.body);
+        if (!r->answered) {
+            suspend(r);
+            return MHD_YES;
+        }
+        return send_reply(conn, &r->reply);
+    }
     if (reply.status == 0) {
         free(reply.body);
         memset(&reply, 0, sizeof reply);
@@ -331,16 +495,24 @@ int node_http_start(uv_loop_t *loop,
     h->handler = handler;
     h->data = data;
     h->body_max = cfg->body_max;
+    /* HTTPS: the PEM texts as options (MHD loads them into GnuTLS). */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    bool https = cfg->tls_cert != NULL && cfg->tls_key != NULL;
     h->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0), 0, NULL,
-        NULL, on_access, h,
+        MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+            (v6 ? MHD_USE_IPv6 : 0) | (https ? MHD_USE_TLS : 0),
+        0, NULL, NULL, on_access, h,
         /* The logger first: MHD logs the options after it through it. */
         MHD_OPTION_EXTERNAL_LOGGER, on_log, h, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)cfg->max_conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->header_bytes, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        h, MHD_OPTION_END);
+        h, MHD_OPTION_ARRAY, https ? tls : tls + 2, MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(errmsg, NODE_HTTP_ERRMSG_SIZE,
                  "http: cannot listen on %.100s (address in use or not "
@@ -388,6 +560,14 @@ void node_http_close(struct node_http *h)
         return;
     }
     h->closing = true;
+    /* MHD must not be stopped with connections suspended: resume them
+     * (their deferred answers, if they ever come, are then dropped). */
+    while (h->suspended != NULL) {
+        struct node_http_exchange *r = h->suspended;
+        h->suspended = r->next;
+        r->suspended = false;
+        MHD_resume_connection(r->conn);
+    }
     /* libuv forgets the descriptor in uv_close (epoll_ctl DEL), so MHD
      * may close it afterwards. */
     uv_close((uv_handle_t *)&h->poll, on_handle_closed);
@@ -461,4 +641,92 @@ void node_http_error(struct node_http_reply *reply,
         reply->status = status;
     }
     json_decref(j);
+}
+
+const char *node_http_header(const struct node_http_request *req,
+                             const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *node_http_query(const struct node_http_request *req,
+                            const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_each
+{
+    int (*cb)(void *data, const char *k, const char *v);
+    void *data;
+    int rv;
+};
+
+static enum MHD_Result query_each_one(void *cls,
+                                      enum MHD_ValueKind kind,
+                                      const char *key,
+                                      const char *value)
+{
+    struct query_each *q = cls;
+
+    (void)kind;
+    q->rv = q->cb(q->data, key, value != NULL ? value : "");
+    return q->rv == 0 ? MHD_YES : MHD_NO;
+}
+
+int node_http_query_each(const struct node_http_request *req,
+                         int (*cb)(void *data, const char *k, const char *v),
+                         void *data)
+{
+    struct query_each q = {cb, data, 0};
+
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_each_one,
+                              &q);
+    return q.rv;
+}
+
+void node_http_defer(struct node_http_exchange *x)
+{
+    x->deferred = true;
+}
+
+void node_http_answer(struct node_http_exchange *x,
+                      struct node_http_reply *reply)
+{
+    if (x->answered) {
+        free(reply->body);
+        reply->body = NULL;
+        return;
+    }
+    x->answered = true;
+    x->reply = *reply;
+    reply->body = NULL;
+    if (x->completed) {
+        exchange_release(x); /* the client or the server is gone */
+        return;
+    }
+    if (!x->in_handler) {
+        resume(x);
+    }
+}
+
+int node_http_stream(struct node_http_exchange *x,
+                     const char *content_type,
+                     long (*pull)(void *data, char *buf, size_t max),
+                     void (*closed)(void *data),
+                     void *data)
+{
+    x->streaming = true;
+    x->stream_type = content_type;
+    x->pull = pull;
+    x->closed = closed;
+    x->stream_data = data;
+    return 0;
+}
+
+void node_http_stream_wake(struct node_http_exchange *x)
+{
+    if (x->suspended) {
+        resume(x);
+    }
 }

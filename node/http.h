@@ -23,27 +23,44 @@ struct node_http_config
                             headers; a request over it is refused */
     size_t body_max;     /* request body bytes; over it: 413 */
     unsigned timeout_s;  /* an idle or slow connection is closed after */
+    /* HTTPS: the certificate (chain) and its private key, PEM texts
+     * (node/http_tls.h checks them), kept by the caller until
+     * node_http_close; both NULL: plain HTTP. */
+    const char *tls_cert;
+    const char *tls_key;
 };
+
+/* One request being answered: see node_http_defer. */
+struct node_http_exchange;
 
 /* A complete request, valid during the handler call only.  @path has no
  * query string; @body holds @body_len bytes (NUL-terminated; NULL when
- * none). */
+ * none).  Headers and query arguments: node_http_header, node_http_query. */
 struct node_http_request
 {
     const char *method;
     const char *path;
     const char *body;
     size_t body_len;
+    struct node_http_exchange *exchange;
+    void *conn; /* the server's */
 };
 
 /* What the handler answers: @status, @content_type (static storage) and
  * @body, a malloc'd buffer of @len bytes that the server then owns (frees
- * after sending).  NULL body: an empty one. */
+ * after sending).  NULL body: an empty one.  A handler that answers later
+ * (node_http_defer) leaves @status 0. */
 struct node_http_reply
 {
     unsigned status;
     const char *content_type;
-    const char *allow; /* a 405's Allow header (static storage), or NULL */
+    const char *allow;    /* a 405's Allow header (static storage), or NULL */
+    const char *location; /* a redirect's Location (static storage), or NULL */
+    const char *www_auth; /* a 401's WWW-Authenticate (static), or NULL */
+    /* Content-Security-Policy (static storage), or NULL; when set, the
+     * reply also says X-Content-Type-Options: nosniff and Referrer-Policy:
+     * no-referrer (the web UI's pages, docs/HTTP.md "Web UI"). */
+    const char *csp;
     char *body;
     size_t len;
 };
@@ -51,6 +68,44 @@ struct node_http_reply
 typedef void (*node_http_handler)(void *data,
                                   const struct node_http_request *req,
                                   struct node_http_reply *reply);
+
+/* A request header (case-insensitive name) or query argument, NULL when
+ * absent; valid during the handler call only. */
+const char *node_http_header(const struct node_http_request *req,
+                             const char *name);
+const char *node_http_query(const struct node_http_request *req,
+                            const char *name);
+/* Call @cb(@data, key, value) for every query argument, in order; stops
+ * and returns the first non-zero @cb returns. */
+int node_http_query_each(const struct node_http_request *req,
+                         int (*cb)(void *data, const char *k, const char *v),
+                         void *data);
+
+/* Answer later: called in the handler (which then leaves the reply
+ * empty), it keeps the request's connection waiting until
+ * node_http_answer(@x, ...) is called, exactly once, from the loop.  The
+ * exchange outlives the connection: an answer to a client that is gone,
+ * or to a server that closed, is dropped. */
+void node_http_defer(struct node_http_exchange *x);
+void node_http_answer(struct node_http_exchange *x,
+                      struct node_http_reply *reply);
+
+/* A stream (Server-Sent Events): called in the handler instead of
+ * answering, it answers 200 with @content_type and a body of unknown
+ * length, whose bytes come from @pull(@data, buf, max): the number of
+ * bytes written into @buf (at most @max), 0 when there is nothing to send
+ * now (the connection then waits for node_http_stream_wake), or -1 to end
+ * the stream.  @closed(@data) runs once when the stream ends for any
+ * reason (client gone, -1, server closed); after it the stream's exchange
+ * must not be used.  Returns 0, or AUGUR_ENOMEM (answer with an error
+ * then). */
+int node_http_stream(struct node_http_exchange *x,
+                     const char *content_type,
+                     long (*pull)(void *data, char *buf, size_t max),
+                     void (*closed)(void *data),
+                     void *data) __attribute__((warn_unused_result));
+/* There is something to pull again: resume the stream's connection. */
+void node_http_stream_wake(struct node_http_exchange *x);
 
 /* Whether @address has the form node_http_start takes: 0, or AUGUR_EINVAL
  * with one line in @errmsg (NODE_HTTP_ERRMSG_SIZE bytes).  For refusing a

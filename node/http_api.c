@@ -10,6 +10,8 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "node/http_ui.h"
+#include "node/assets.h"
 #include "node/metrics.h"
 #include "node/node.h"
 
@@ -115,6 +117,12 @@ static int count_workflow(void *arg, const struct store_workflow *w)
 static void metrics(struct node *n, struct node_http_reply *reply)
 {
     struct raft *raft = &n->replica.raft;
+    const struct replica_snapshot_stats *snap[NODE_METRICS_SNAPSHOT_KINDS] = {
+        [NODE_METRICS_SNAPSHOT_TAKE] = &n->replica.snap_taken,
+        [NODE_METRICS_SNAPSHOT_INSTALL] = &n->replica.snap_installed,
+    };
+    struct node_metrics_request *reqs;
+    size_t n_reqs = 0;
     struct node_metrics m;
     struct score_list scores = {0};
     struct store_policy policy;
@@ -174,7 +182,38 @@ static void metrics(struct node *n, struct node_http_reply *reply)
     m.actuator_failures = st.failures;
     m.actuator_inflight = st.inflight;
 
+    /* The (op, result) pairs counted so far: a few dozen in practice. */
+    reqs = malloc(sizeof n->requests / sizeof n->requests[0][0] * sizeof *reqs);
+    if (reqs == NULL) {
+        free(scores.v);
+        node_http_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "ENOMEM",
+                        "out of memory");
+        return;
+    }
+    for (int op = 0; op < AUGUR_OP_COUNT; op++) {
+        for (int r = 0; r <= AUGUR_ERR_COUNT; r++) {
+            if (n->requests[op][r] == 0) {
+                continue;
+            }
+            reqs[n_reqs].op =
+                op == AUGUR_OP_NONE ? "unknown" : augur_op_wire(op);
+            reqs[n_reqs].result = r == 0 ? "ok" : augur_errname(r);
+            reqs[n_reqs].count = n->requests[op][r];
+            n_reqs++;
+        }
+    }
+    m.requests = reqs;
+    m.n_requests = n_reqs;
+    m.apply_latency = n->apply_latency;
+    for (int k = 0; k < NODE_METRICS_SNAPSHOT_KINDS; k++) {
+        m.snapshots[k].seconds = snap[k]->seconds;
+        m.snapshots[k].failures = snap[k]->failures;
+        m.snapshots[k].last_bytes = snap[k]->last_bytes;
+        m.snapshots[k].bytes = snap[k]->bytes;
+    }
+
     rv = node_metrics_format(&m, &reply->body, &reply->len);
+    free(reqs);
     free(scores.v);
     if (rv != 0) {
         reply->body = NULL;
@@ -184,6 +223,59 @@ static void metrics(struct node *n, struct node_http_reply *reply)
     }
     reply->status = MHD_HTTP_OK;
     reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* /metrics: public with --metrics-public, else for a reader's token. */
+static void metrics_authorized(struct node *n,
+                               const struct node_http_request *req,
+                               struct node_http_reply *reply)
+{
+    struct node_token t;
+
+    if (!n->config.metrics_public) {
+        if (!node__http_authorize(n, req, reply, &t)) {
+            return;
+        }
+        if (store_role_rank(t.store_role) < AUGUR_ROLE_READER) {
+            node_http_error(reply, MHD_HTTP_FORBIDDEN, "EPERM",
+                            "principal %s (role %s) may not read /metrics: "
+                            "a reader's token or more is needed",
+                            t.principal, store_role_name(t.store_role));
+            return;
+        }
+    }
+    metrics(n, reply);
+}
+
+/* GET /v1/openapi.json: docs/openapi.json, embedded at build time. */
+static void openapi(const struct node_http_request *req,
+                    struct node_http_reply *reply)
+{
+    const struct node_asset *a = node_asset_find("v1/openapi.json");
+
+    if (strcmp(req->method, MHD_HTTP_METHOD_GET) != 0 &&
+        strcmp(req->method, MHD_HTTP_METHOD_HEAD) != 0) {
+        node_http_error(reply, MHD_HTTP_METHOD_NOT_ALLOWED, "EINVAL",
+                        "%.200s takes GET only, not %.20s", req->path,
+                        req->method);
+        reply->allow = "GET, HEAD";
+        return;
+    }
+    if (a == NULL) {
+        node_http_error(reply, MHD_HTTP_NOT_FOUND, "ENOTFOUND",
+                        "this augurd was built without its OpenAPI document");
+        return;
+    }
+    reply->body = malloc(a->len > 0 ? a->len : 1);
+    if (reply->body == NULL) {
+        node_http_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "ENOMEM",
+                        "out of memory");
+        return;
+    }
+    memcpy(reply->body, a->data, a->len);
+    reply->len = a->len;
+    reply->status = MHD_HTTP_OK;
+    reply->content_type = a->content_type;
 }
 
 static void on_http_request(void *data,
@@ -196,6 +288,21 @@ static void on_http_request(void *data,
     static const char *const known[] = {"/healthz", "/readyz", "/metrics"};
     bool found = false;
 
+    if (strcmp(req->path, "/v1/events") == 0) {
+        node__http_events(n, req, reply);
+        return;
+    }
+    if (strcmp(req->path, "/v1/openapi.json") == 0) {
+        openapi(req, reply); /* no token: it describes, it reveals nothing */
+        return;
+    }
+    if (strncmp(req->path, "/v1/", 4) == 0) {
+        node__http_v1(n, req, reply);
+        return;
+    }
+    if (node__http_ui(req, reply)) {
+        return; /* the web UI's files: no token (node/http_ui.c) */
+    }
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
         found = found || strcmp(req->path, known[i]) == 0;
     }
@@ -215,13 +322,8 @@ static void on_http_request(void *data,
         reply_status_ok(reply, "ok");
     } else if (strcmp(req->path, "/readyz") == 0) {
         readyz(n, reply);
-    } else if (!n->config.metrics_public) {
-        node_http_error(reply, MHD_HTTP_UNAUTHORIZED, "EAUTH",
-                        "/metrics needs a bearer token, and bearer tokens are "
-                        "not supported yet: run augurd with --metrics-public "
-                        "to serve it without one");
     } else {
-        metrics(n, reply);
+        metrics_authorized(n, req, reply);
     }
 }
 
@@ -240,19 +342,34 @@ int node__http_start(struct node *n)
     hc.header_bytes = n->config.http_header_bytes;
     hc.body_max = n->config.http_body_max;
     hc.timeout_s = n->config.http_timeout_s;
+    hc.tls_cert = n->http_tls.cert; /* NULL: plain HTTP */
+    hc.tls_key = n->http_tls.key;
+    rv = node__http_v1_init(n);
+    if (rv == 0) {
+        rv = node__http_events_init(n);
+    }
+    if (rv != 0) {
+        node__http_v1_close(n);
+        snprintf(n->errmsg, sizeof n->errmsg, "http: out of memory");
+        return rv;
+    }
     rv = node_http_start(&n->loop, &hc, on_http_request, n, &n->http, err);
     if (rv != 0) {
+        node__http_v1_close(n);
+        node__http_events_close(n);
         snprintf(n->errmsg, sizeof n->errmsg, "%s", err);
         return rv;
     }
-    LOG(LOG_LEVEL_INFO, "serving HTTP on %s (metrics %s)",
-        n->config.http_address,
-        n->config.metrics_public ? "public" : "refused: no tokens yet");
+    LOG(LOG_LEVEL_INFO, "serving %s on %s (metrics %s)",
+        hc.tls_cert != NULL ? "HTTPS" : "HTTP", n->config.http_address,
+        n->config.metrics_public ? "public" : "with a token");
     return 0;
 }
 
 void node__http_close(struct node *n)
 {
+    node__http_v1_close(n);
+    node__http_events_close(n);
     node_http_close(n->http);
     n->http = NULL;
 }

@@ -1,5 +1,6 @@
 /* The Prometheus text exposition format (0.0.4) of a node's metrics. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,24 +91,212 @@ static void family(struct metrics_text *t,
     text_add(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void one_u64(struct metrics_text *t,
-                    const char *name,
-                    const char *type,
-                    const char *help,
-                    uint64_t v)
+/* The families of one unlabelled sample each: one row a family, read from
+ * the struct by offset and type. */
+enum scalar_type
 {
-    family(t, name, type, help);
-    text_add(t, "%s %llu\n", name, (unsigned long long)v);
+    SCALAR_U64,
+    SCALAR_UNSIGNED,
+    SCALAR_BOOL,
+    SCALAR_DOUBLE
+};
+
+struct scalar_family
+{
+    const char *name;
+    const char *type; /* "gauge" or "counter" */
+    const char *help;
+    size_t offset;
+    enum scalar_type value;
+};
+
+#define FIELD(F, T) offsetof(struct node_metrics, F), SCALAR_##T
+
+static const struct scalar_family scalars[] = {
+    {"augur_raft_term", "gauge", "The node's current Raft term.",
+     FIELD(term, U64)},
+    {"augur_raft_is_leader", "gauge",
+     "1 when this node is the Raft leader, else 0.", FIELD(is_leader, BOOL)},
+    {"augur_raft_leader_id", "gauge",
+     "The id of the leader this node knows, 0 when none.",
+     FIELD(leader_id, U64)},
+    {"augur_raft_commit_index", "gauge",
+     "The highest log index this node knows to be committed.",
+     FIELD(commit_index, U64)},
+    {"augur_raft_applied_index", "gauge",
+     "The highest log index this node applied to its store.",
+     FIELD(applied_index, U64)},
+    {"augur_raft_last_index", "gauge",
+     "The last index of this node's Raft log.", FIELD(last_index, U64)},
+    {"augur_serving", "gauge",
+     "1 once the node caught up with the cluster and serves clients.",
+     FIELD(serving, BOOL)},
+    {"augur_client_connections", "gauge",
+     "Open connections on the client port (binary protocol).",
+     FIELD(client_connections, UNSIGNED)},
+    {"augur_http_connections", "gauge", "Open HTTP connections.",
+     FIELD(http_connections, UNSIGNED)},
+    {"augur_policy_migrate_threshold", "gauge",
+     "The policy's migrate_threshold: a host whose committed failure score "
+     "reaches it is evacuated.",
+     FIELD(migrate_threshold, DOUBLE)},
+    {"augur_policy_provision_threshold", "gauge",
+     "The policy's provision_threshold: a host whose committed failure score "
+     "reaches it gets shadows.",
+     FIELD(provision_threshold, DOUBLE)},
+    {"augur_orchestrator_rounds_total", "counter",
+     "Orchestrator rounds run (leader, since it became leader).",
+     FIELD(orch_rounds, U64)},
+    {"augur_orchestrator_workflows_started_total", "counter",
+     "Workflows the orchestrator started (leader).",
+     FIELD(orch_workflows_started, U64)},
+    {"augur_orchestrator_failovers_total", "counter",
+     "Failovers of workloads off failed hosts (leader).",
+     FIELD(orch_failovers, U64)},
+    {"augur_orchestrator_proactive_total", "counter",
+     "Proactive migrations off hosts predicted to fail (leader).",
+     FIELD(orch_proactive, U64)},
+    {"augur_orchestrator_rebalances_total", "counter",
+     "Rebalances of weak cohorts (leader).", FIELD(orch_rebalances, U64)},
+    {"augur_orchestrator_shadows_provisioned_total", "counter",
+     "Shadows provisioned (leader).", FIELD(orch_shadows_provisioned, U64)},
+    {"augur_traffic_steps_total", "counter", "Traffic steps passed (leader).",
+     FIELD(traffic_steps, U64)},
+    {"augur_traffic_rollbacks_total", "counter",
+     "Traffic steps that failed validation (leader).",
+     FIELD(traffic_rollbacks, U64)},
+    {"augur_traffic_repairs_total", "counter",
+     "Load balancer backends put back on their claims (leader).",
+     FIELD(traffic_repairs, U64)},
+    {"augur_telemetry_batches_total", "counter",
+     "Telemetry batches accepted (leader).", FIELD(telemetry_batches, U64)},
+    {"augur_telemetry_samples_total", "counter",
+     "Telemetry samples ingested in accepted batches (leader).",
+     FIELD(telemetry_samples, U64)},
+    {"augur_telemetry_refused_total", "counter",
+     "Telemetry batches refused: malformed, out of the time window or out of "
+     "scope (leader).",
+     FIELD(telemetry_refused, U64)},
+    {"augur_telemetry_dropped_total", "counter",
+     "Well-formed telemetry batches dropped over a bound (leader).",
+     FIELD(telemetry_dropped, U64)},
+    {"augur_telemetry_agent_dropped_samples_total", "counter",
+     "Samples agents reported they lost before sending (leader).",
+     FIELD(telemetry_agent_dropped, U64)},
+    {"augur_lease_expiries_total", "counter",
+     "Host leases that expired: unreachable declarations proposed (leader).",
+     FIELD(lease_expiries, U64)},
+    {"augur_actuator_calls_total", "counter",
+     "Actuator calls answered by this node.", FIELD(actuator_calls, U64)},
+    {"augur_actuator_failures_total", "counter",
+     "Actuator calls answered with a failure.", FIELD(actuator_failures, U64)},
+    {"augur_actuator_inflight", "gauge", "Actuator calls running or queued.",
+     FIELD(actuator_inflight, UNSIGNED)},
+};
+
+#undef FIELD
+
+static void scalar(struct metrics_text *t,
+                   const struct node_metrics *m,
+                   const struct scalar_family *f)
+{
+    const char *p = (const char *)m + f->offset;
+
+    family(t, f->name, f->type, f->help);
+    switch (f->value) {
+        case SCALAR_U64:
+            text_add(t, "%s %llu\n", f->name,
+                     (unsigned long long)*(const uint64_t *)(const void *)p);
+            break;
+        case SCALAR_UNSIGNED:
+            text_add(t, "%s %u\n", f->name, *(const unsigned *)(const void *)p);
+            break;
+        case SCALAR_BOOL:
+            text_add(t, "%s %d\n", f->name,
+                     *(const bool *)(const void *)p ? 1 : 0);
+            break;
+        case SCALAR_DOUBLE:
+            text_add(t, "%s %.9g\n", f->name, *(const double *)(const void *)p);
+            break;
+    }
 }
 
-static void one_double(struct metrics_text *t,
-                       const char *name,
-                       const char *type,
-                       const char *help,
-                       double v)
+/* The samples of histogram @name (its family written already): buckets
+ * cumulative up to +Inf, then _sum and _count; with the label kind="@kind"
+ * unless @kind is NULL. */
+static void histogram(struct metrics_text *t,
+                      const char *name,
+                      const char *kind,
+                      const struct augur_histogram *h)
 {
-    family(t, name, type, help);
-    text_add(t, "%s %.9g\n", name, v);
+    char before_le[48] = "";
+    char only[48] = "";
+    uint64_t below = 0;
+
+    if (kind != NULL) {
+        snprintf(before_le, sizeof before_le, "kind=\"%s\",", kind);
+        snprintf(only, sizeof only, "{kind=\"%s\"}", kind);
+    }
+    for (int i = 0; i <= AUGUR_HISTOGRAM_BOUNDS; i++) {
+        below += h->buckets[i];
+        if (i < AUGUR_HISTOGRAM_BOUNDS) {
+            text_add(t, "%s_bucket{%sle=\"%g\"} %llu\n", name, before_le,
+                     augur_histogram_bounds[i], (unsigned long long)below);
+        } else {
+            text_add(t, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, before_le,
+                     (unsigned long long)below);
+        }
+    }
+    text_add(t, "%s_sum%s %.9g\n", name, only, h->sum);
+    text_add(t, "%s_count%s %llu\n", name, only, (unsigned long long)h->count);
+}
+
+static const char *const snapshot_kind[NODE_METRICS_SNAPSHOT_KINDS] = {
+    [NODE_METRICS_SNAPSHOT_TAKE] = "take",
+    [NODE_METRICS_SNAPSHOT_INSTALL] = "install",
+};
+
+/* The snapshot families: the durations' histogram, then one sample per
+ * kind of each counted field. */
+static void snapshots(struct metrics_text *t, const struct node_metrics *m)
+{
+    static const struct
+    {
+        const char *name;
+        const char *type;
+        const char *help;
+        size_t offset; /* of a uint64_t in struct node_metrics_snapshot */
+    } fields[] = {
+        {"augur_snapshot_failures_total", "counter",
+         "Snapshots that failed: taking one, or installing one (refused).",
+         offsetof(struct node_metrics_snapshot, failures)},
+        {"augur_snapshot_last_size_bytes", "gauge",
+         "The size of the last snapshot taken or installed.",
+         offsetof(struct node_metrics_snapshot, last_bytes)},
+        {"augur_snapshot_bytes_total", "counter",
+         "The sizes of all the snapshots taken or installed.",
+         offsetof(struct node_metrics_snapshot, bytes)},
+    };
+
+    family(t, "augur_snapshot_duration_seconds", "histogram",
+           "Snapshots that succeeded, by how long they took: take, from "
+           "pinning the state to libraft having stored it; install, "
+           "restoring one into the store (at start, or one the leader "
+           "sent).");
+    for (int k = 0; k < NODE_METRICS_SNAPSHOT_KINDS; k++) {
+        histogram(t, "augur_snapshot_duration_seconds", snapshot_kind[k],
+                  &m->snapshots[k].seconds);
+    }
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        family(t, fields[f].name, fields[f].type, fields[f].help);
+        for (int k = 0; k < NODE_METRICS_SNAPSHOT_KINDS; k++) {
+            const char *s = (const char *)&m->snapshots[k];
+            uint64_t v =
+                *(const uint64_t *)(const void *)(s + fields[f].offset);
+            text_add(t, "%s{kind=\"%s\"} %llu\n", fields[f].name,
+                     snapshot_kind[k], (unsigned long long)v);
+        }
+    }
 }
 
 int node_metrics_format(const struct node_metrics *m, char **out, size_t *len)
@@ -115,6 +304,7 @@ int node_metrics_format(const struct node_metrics *m, char **out, size_t *len)
     struct metrics_text t = {0};
     char id[2 * STORE_ID_SIZE + 1];
     char kind[2 * STORE_KIND_SIZE + 1];
+    char op[128];
 
     t.cap = 8192;
     t.buf = malloc(t.cap);
@@ -127,36 +317,9 @@ int node_metrics_format(const struct node_metrics *m, char **out, size_t *len)
            "Always 1; the label node is this node's id.");
     text_add(&t, "augur_node_info{node=\"%llu\"} 1\n",
              (unsigned long long)m->node_id);
-    one_u64(&t, "augur_raft_term", "gauge", "The node's current Raft term.",
-            m->term);
-    one_u64(&t, "augur_raft_is_leader", "gauge",
-            "1 when this node is the Raft leader, else 0.", m->is_leader);
-    one_u64(&t, "augur_raft_leader_id", "gauge",
-            "The id of the leader this node knows, 0 when none.", m->leader_id);
-    one_u64(&t, "augur_raft_commit_index", "gauge",
-            "The highest log index this node knows to be committed.",
-            m->commit_index);
-    one_u64(&t, "augur_raft_applied_index", "gauge",
-            "The highest log index this node applied to its store.",
-            m->applied_index);
-    one_u64(&t, "augur_raft_last_index", "gauge",
-            "The last index of this node's Raft log.", m->last_index);
-    one_u64(&t, "augur_serving", "gauge",
-            "1 once the node caught up with the cluster and serves clients.",
-            m->serving);
-    one_u64(&t, "augur_client_connections", "gauge",
-            "Open connections on the client port (binary protocol).",
-            m->client_connections);
-    one_u64(&t, "augur_http_connections", "gauge", "Open HTTP connections.",
-            m->http_connections);
-    one_double(&t, "augur_policy_migrate_threshold", "gauge",
-               "The policy's migrate_threshold: a host whose committed "
-               "failure score reaches it is evacuated.",
-               m->migrate_threshold);
-    one_double(&t, "augur_policy_provision_threshold", "gauge",
-               "The policy's provision_threshold: a host whose committed "
-               "failure score reaches it gets shadows.",
-               m->provision_threshold);
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
+        scalar(&t, m, &scalars[i]);
+    }
 
     family(&t, "augur_resource_failure_score", "gauge",
            "A resource's committed failure probability (p_fail), for the "
@@ -177,57 +340,23 @@ int node_metrics_format(const struct node_metrics *m, char **out, size_t *len)
                  store_wf_state_name(s), (unsigned long long)m->workflows[s]);
     }
 
-    one_u64(&t, "augur_orchestrator_rounds_total", "counter",
-            "Orchestrator rounds run (leader, since it became leader).",
-            m->orch_rounds);
-    one_u64(&t, "augur_orchestrator_workflows_started_total", "counter",
-            "Workflows the orchestrator started (leader).",
-            m->orch_workflows_started);
-    one_u64(&t, "augur_orchestrator_failovers_total", "counter",
-            "Failovers of workloads off failed hosts (leader).",
-            m->orch_failovers);
-    one_u64(&t, "augur_orchestrator_proactive_total", "counter",
-            "Proactive migrations off hosts predicted to fail (leader).",
-            m->orch_proactive);
-    one_u64(&t, "augur_orchestrator_rebalances_total", "counter",
-            "Rebalances of weak cohorts (leader).", m->orch_rebalances);
-    one_u64(&t, "augur_orchestrator_shadows_provisioned_total", "counter",
-            "Shadows provisioned (leader).", m->orch_shadows_provisioned);
-    one_u64(&t, "augur_traffic_steps_total", "counter",
-            "Traffic steps passed (leader).", m->traffic_steps);
-    one_u64(&t, "augur_traffic_rollbacks_total", "counter",
-            "Traffic steps that failed validation (leader).",
-            m->traffic_rollbacks);
-    one_u64(&t, "augur_traffic_repairs_total", "counter",
-            "Load balancer backends put back on their claims (leader).",
-            m->traffic_repairs);
+    family(&t, "augur_client_requests_total", "counter",
+           "Client requests this node answered (binary protocol and HTTP), "
+           "by op and result: ok or the error code.");
+    for (size_t i = 0; i < m->n_requests; i++) {
+        node_metrics_escape(op, sizeof op, m->requests[i].op);
+        node_metrics_escape(kind, sizeof kind, m->requests[i].result);
+        text_add(&t,
+                 "augur_client_requests_total{op=\"%s\",result=\"%s\"} "
+                 "%llu\n",
+                 op, kind, (unsigned long long)m->requests[i].count);
+    }
 
-    one_u64(&t, "augur_telemetry_batches_total", "counter",
-            "Telemetry batches accepted (leader).", m->telemetry_batches);
-    one_u64(&t, "augur_telemetry_samples_total", "counter",
-            "Telemetry samples ingested in accepted batches (leader).",
-            m->telemetry_samples);
-    one_u64(&t, "augur_telemetry_refused_total", "counter",
-            "Telemetry batches refused: malformed, out of the time window or "
-            "out of scope (leader).",
-            m->telemetry_refused);
-    one_u64(&t, "augur_telemetry_dropped_total", "counter",
-            "Well-formed telemetry batches dropped over a bound (leader).",
-            m->telemetry_dropped);
-    one_u64(&t, "augur_telemetry_agent_dropped_samples_total", "counter",
-            "Samples agents reported they lost before sending (leader).",
-            m->telemetry_agent_dropped);
-    one_u64(&t, "augur_lease_expiries_total", "counter",
-            "Host leases that expired: unreachable declarations proposed "
-            "(leader).",
-            m->lease_expiries);
-
-    one_u64(&t, "augur_actuator_calls_total", "counter",
-            "Actuator calls answered by this node.", m->actuator_calls);
-    one_u64(&t, "augur_actuator_failures_total", "counter",
-            "Actuator calls answered with a failure.", m->actuator_failures);
-    one_u64(&t, "augur_actuator_inflight", "gauge",
-            "Actuator calls running or queued.", m->actuator_inflight);
+    family(&t, "augur_apply_latency_seconds", "histogram",
+           "Writes from their proposal on this node as the leader to their "
+           "apply answer.");
+    histogram(&t, "augur_apply_latency_seconds", NULL, &m->apply_latency);
+    snapshots(&t, m);
 
     if (t.err != 0) {
         free(t.buf);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/histogram.h"
 #include "store/store.h"
 
 /* One resource's committed failure score. */
@@ -16,6 +17,32 @@ struct node_metrics_score
     char id[STORE_ID_SIZE];
     char kind[STORE_KIND_SIZE];
     double p;
+};
+
+/* Client requests answered with one result: @op is an op's wire name (or
+ * "unknown"), @result "ok" or an error code's name ("ENOTFOUND").  Both
+ * point to static storage. */
+struct node_metrics_request
+{
+    const char *op;
+    const char *result;
+    uint64_t count;
+};
+
+/* The snapshots this node took or installed (raft/replica.h's
+ * replica_snapshot_stats, copied). */
+enum node_metrics_snapshot_kind
+{
+    NODE_METRICS_SNAPSHOT_TAKE,
+    NODE_METRICS_SNAPSHOT_INSTALL,
+    NODE_METRICS_SNAPSHOT_KINDS
+};
+struct node_metrics_snapshot
+{
+    struct augur_histogram seconds; /* each one that succeeded */
+    uint64_t failures;
+    uint64_t last_bytes;
+    uint64_t bytes;
 };
 
 /* Everything /metrics shows, gathered by node/http_api.c on the loop.
@@ -64,6 +91,16 @@ struct node_metrics
     uint64_t actuator_calls;
     uint64_t actuator_failures;
     unsigned actuator_inflight;
+    /* Client requests answered by this node (binary protocol and HTTP),
+     * by op and result, since it started: only the pairs counted. */
+    size_t n_requests;
+    const struct node_metrics_request *requests;
+    /* Writes from their proposal on this node (as the leader) to their
+     * apply answer, since it started. */
+    struct augur_histogram apply_latency;
+    /* Snapshots since the node started, by enum
+     * node_metrics_snapshot_kind. */
+    struct node_metrics_snapshot snapshots[NODE_METRICS_SNAPSHOT_KINDS];
 };
 
 /* Format @m as the Prometheus text exposition format 0.0.4: every family

@@ -341,9 +341,20 @@ int node_start(struct node *n, const struct node_config *cfg)
         }
     }
 
+    if (cfg->http_cert[0] != '\0') {
+        /* Checked with the configuration; read again here, and kept for
+         * as long as the server runs. */
+        char err[NODE_HTTP_TLS_ERRMSG_SIZE];
+        rv = node_http_tls_load(&n->http_tls, cfg->http_cert, cfg->http_key,
+                                err);
+        if (rv != 0) {
+            snprintf(n->errmsg, sizeof n->errmsg, "%s", err);
+            goto err_after_actuator_new;
+        }
+    }
     rv = node__http_start(n);
     if (rv != 0) {
-        goto err_after_actuator_new;
+        goto err_after_http_tls_load;
     }
 
     memset(&sc, 0, sizeof sc);
@@ -353,6 +364,7 @@ int node_start(struct node *n, const struct node_config *cfg)
     sc.cluster_pk = n->cluster_pk;
     sc.auth_cb = node__auth;
     sc.conn_closed_cb = node__on_conn_closed;
+    sc.answered_cb = node__on_answered;
     sc.session_ttl_ms = (uint64_t)cfg->session_ttl_s * 1000;
     sc.max_conns = node_client_budget(cfg);
     sc.max_unauth = cfg->client_unauth_max;
@@ -392,6 +404,8 @@ int node_start(struct node *n, const struct node_config *cfg)
 
 err_after_http_start:
     node__http_close(n);
+err_after_http_tls_load:
+    node_http_tls_close(&n->http_tls);
 err_after_actuator_new:
     node_traffic_close(n->traffic);
     n->traffic = NULL;
@@ -448,6 +462,7 @@ void node_stop(struct node *n)
     uv_close((uv_handle_t *)&n->sigint, NULL);
     /* HTTP first: its handlers read the state closed below. */
     node__http_close(n);
+    node_http_tls_close(&n->http_tls);
     node__fail_waiters(n);
     node_uplink_close(&n->uplink);
     /* The orchestrator's handle first: the actuator's last callbacks find

@@ -10,8 +10,11 @@
 #include <uv.h>
 
 #include "api/server.h"
+#include "common/histogram.h"
 #include "node/actuator.h"
 #include "node/http.h"
+#include "node/http_tls.h"
+#include "node/http_v1.h"
 #include "node/traffic.h"
 #include "node/notice.h"
 #include "node/orchestrator.h"
@@ -95,6 +98,10 @@ struct node_config
     unsigned http_header_bytes;
     unsigned http_body_max;
     unsigned http_timeout_s;
+    /* HTTPS: the certificate chain and its private key (PEM files), both
+     * or neither; "" serves plain HTTP. */
+    char http_cert[PATH_MAX];
+    char http_key[PATH_MAX];
 };
 
 /* Fill @cfg with defaults, then the file named by --config (if any), then
@@ -167,10 +174,19 @@ struct node
     /* Prepare-shutdown notices the leader hands to agents (node/ingest.c);
      * emptied when leadership is lost. */
     struct node_notices notices;
-    struct actuator *actuator;    /* the leader acts through it; never NULL
-                                     while running (kind "none" at least) */
-    struct node_traffic *traffic; /* HAProxy, when configured; else NULL */
-    struct node_http *http;       /* --http-address given; else NULL */
+    struct actuator *actuator;     /* the leader acts through it; never NULL
+                                      while running (kind "none" at least) */
+    struct node_traffic *traffic;  /* HAProxy, when configured; else NULL */
+    struct node_http *http;        /* --http-address given; else NULL */
+    struct node_http_tls http_tls; /* --http-cert and --http-key, read */
+    struct node_v1 *v1;            /* the /v1 API's requests and sessions */
+    struct node_sse *sse;          /* /v1/events streams */
+    /* For /metrics (node/service.c): the client requests this node
+     * answered, by op (enum augur_op; AUGUR_OP_NONE: one no row names)
+     * and result (enum augur_err; AUGUR_ERR_COUNT: a status outside it),
+     * and its writes' latency from proposal (as the leader) to apply. */
+    uint64_t requests[AUGUR_OP_COUNT][AUGUR_ERR_COUNT + 1];
+    struct augur_histogram apply_latency;
     uint64_t lease_grace_until_ms;
     /* The host lease in force: the policy's lease_timeout_ms when it was
      * set in the store, else --lease-ms (0: not read yet).  Read once per
@@ -211,6 +227,10 @@ int node__auth(struct api_server *s,
                int *role,
                char *errmsg);
 void node__fail_waiters(struct node *n);
+/* A call is answered with @status: count it (api_answered_cb). */
+void node__on_answered(struct api_server *s,
+                       const struct api_call *call,
+                       int status);
 /* A client connection closed: free the long polls parked on it. */
 void node__on_conn_closed(struct api_server *s, const struct api_conn *conn);
 /* Whether the node serves clients yet (see the gate in service.c). */
@@ -225,6 +245,9 @@ void node__pack_str(msgpack_packer *pk, const char *s);
 void node__result_begin(struct node *n, msgpack_packer *pk, size_t n_fields);
 /* Optional request fields: 0, AUGUR_ENOTFOUND when absent, AUGUR_EINVAL
  * when of the wrong type (or an empty or too long string). */
+/* The value of @key in the map @args; NULL when absent or not a map. */
+const msgpack_object *node__arg_get(const msgpack_object *args,
+                                    const char *key);
 int node__arg_u64(const msgpack_object *args, const char *key, uint64_t *out);
 int node__arg_str(const msgpack_object *args,
                   const char *key,

@@ -23,8 +23,7 @@ uint64_t node__now_ms(void)
 
 /* ---- small msgpack helpers for node-level ops ------------------------- */
 
-static const msgpack_object *arg_get(const msgpack_object *args,
-                                     const char *key)
+const msgpack_object *node__arg_get(const msgpack_object *args, const char *key)
 {
     size_t klen = strlen(key);
     if (args == NULL || args->type != MSGPACK_OBJECT_MAP) {
@@ -44,7 +43,7 @@ static const msgpack_object *arg_get(const msgpack_object *args,
 /* Read an optional unsigned field; AUGUR_EINVAL when present but not one. */
 int node__arg_u64(const msgpack_object *args, const char *key, uint64_t *out)
 {
-    const msgpack_object *o = arg_get(args, key);
+    const msgpack_object *o = node__arg_get(args, key);
     if (o == NULL) {
         return AUGUR_ENOTFOUND;
     }
@@ -60,7 +59,7 @@ int node__arg_str(const msgpack_object *args,
                   char *out,
                   size_t size)
 {
-    const msgpack_object *o = arg_get(args, key);
+    const msgpack_object *o = node__arg_get(args, key);
     if (o == NULL) {
         return AUGUR_ENOTFOUND;
     }
@@ -137,6 +136,7 @@ struct write_ctx
     struct replica_write write;
     struct node *node;
     struct api_call *call; /* NULL for the node's own commands */
+    uint64_t proposed_ns;  /* uv_hrtime, for the apply latency */
 };
 
 static void write_done(struct replica_write *w,
@@ -148,6 +148,10 @@ static void write_done(struct replica_write *w,
     struct node *n = ctx->node;
     struct api_call *call = ctx->call;
 
+    if (status == 0) {
+        augur_histogram_observe(&n->apply_latency,
+                                (double)(uv_hrtime() - ctx->proposed_ns) / 1e9);
+    }
     free(ctx);
     if (call == NULL) {
         if (status != 0) {
@@ -202,6 +206,7 @@ static int propose(struct node *n, struct api_call *call)
     }
     ctx->node = n;
     ctx->call = call;
+    ctx->proposed_ns = uv_hrtime();
     ctx->write.data = ctx;
     rv = replica_write(&n->replica, &ctx->write, n->scratch.data,
                        n->scratch.size, write_done);
@@ -504,6 +509,20 @@ static void waiters_sweep(struct node *n, bool all)
     }
 }
 
+void node__on_answered(struct api_server *s,
+                       const struct api_call *call,
+                       int status)
+{
+    struct node *n = s->data;
+    /* Only the table's ops: a client's made-up op names count as one
+     * ("unknown"), so that they cannot grow the metrics. */
+    enum augur_op op = augur_op_find(call->op, strlen(call->op));
+    int result =
+        status >= 0 && status < AUGUR_ERR_COUNT ? status : AUGUR_ERR_COUNT;
+
+    n->requests[op][result]++;
+}
+
 void node__on_conn_closed(struct api_server *s, const struct api_conn *conn)
 {
     struct node *n = s->data;
@@ -557,6 +576,7 @@ void node__on_applied(struct replica *r)
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
+    node__http_events_applied(n);
     node__orch_applied(n);
 }
 
@@ -981,5 +1001,7 @@ void node__tick(struct node *n)
     if (n->waiters != NULL) {
         waiters_sweep(n, false);
     }
+    node__http_v1_tick(n, now);
+    node__http_events_tick(n, now);
     api_server_sweep(&n->server);
 }

@@ -16,9 +16,11 @@
 #include "node/uplink.h"
 #include "wire/proto.h"
 
-/* Frames the leader sends an uplink are small (answers of a few fields, a
- * CLOSE with its reason). */
-#define UPLINK_FRAME_MAX ((size_t)64 << 10)
+/* Frames the leader sends an uplink: answers to forwarded reports (a few
+ * fields), a CLOSE with its reason, and answers to forwarded API calls
+ * (node_uplink_call), which may be pages of a list: any frame a client
+ * could get. */
+#define UPLINK_FRAME_MAX ((size_t)PROTO_FRAME_MAX)
 #define UPLINK_BACKOFF_MIN_MS 50
 #define UPLINK_BACKOFF_MAX_MS 1000
 
@@ -64,6 +66,31 @@ static bool log_ok(struct node_uplink *u)
     return true;
 }
 
+/* Take every call that matches (@written ones, or all) out of the list
+ * and answer it @status. */
+static void calls_fail(struct node_uplink *u, bool written_only, int status)
+{
+    struct node_uplink__call *failed = NULL;
+    struct node_uplink__call **pp = &u->calls;
+
+    while (*pp != NULL) {
+        struct node_uplink__call *c = *pp;
+        if (!written_only || c->written) {
+            *pp = c->next;
+            c->next = failed;
+            failed = c;
+        } else {
+            pp = &c->next;
+        }
+    }
+    while (failed != NULL) {
+        struct node_uplink__call *c = failed;
+        failed = c->next;
+        c->cb(c->data, status, NULL, 0);
+        free(c);
+    }
+}
+
 static void conn_closed(uv_handle_t *h)
 {
     struct node_uplink__conn *c = h->data;
@@ -90,6 +117,9 @@ static void conn_close(struct node_uplink__conn *c)
         c->u = NULL;
     }
     uv_close((uv_handle_t *)&c->tcp, conn_closed);
+    if (u != NULL) {
+        calls_fail(u, true, AUGUR_EINDETERMINATE);
+    }
 }
 
 /* Close @c after a failure, and wait before the next attempt. */
@@ -199,6 +229,55 @@ static void uplink_flush(struct node_uplink *u)
     }
     u->forwarded += n;
     c->inflight += n;
+    for (struct node_uplink__call *call = u->calls; call != NULL;
+         call = call->next) {
+        call->written = true;
+    }
+}
+
+/* The answer of a node_uplink_call, if @resp is one: true once its
+ * callback ran. */
+static bool answer_call(struct node_uplink *u, const msgpack_object *resp)
+{
+    const msgpack_object *answer = NULL;
+    struct node_uplink__call **pp = &u->calls;
+    uint64_t id = 0;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+
+    for (uint32_t i = 0; i < resp->via.map.size; i++) {
+        const msgpack_object *k = &resp->via.map.ptr[i].key;
+        const msgpack_object *v = &resp->via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR) {
+            continue;
+        }
+        if (k->via.str.size == 2 && memcmp(k->via.str.ptr, "id", 2) == 0 &&
+            v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            id = v->via.u64;
+        } else if (k->via.str.size == 6 &&
+                   memcmp(k->via.str.ptr, "answer", 6) == 0 &&
+                   v->type == MSGPACK_OBJECT_MAP) {
+            answer = v;
+        }
+    }
+    while (*pp != NULL && (*pp)->id != id) {
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL || answer == NULL) {
+        return false;
+    }
+    struct node_uplink__call *call = *pp;
+    *pp = call->next;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (msgpack_pack_object(&pk, *answer) != 0) {
+        call->cb(call->data, AUGUR_ENOMEM, NULL, 0);
+    } else {
+        call->cb(call->data, 0, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    free(call);
+    return true;
 }
 
 static void on_response(struct node_uplink__conn *c,
@@ -213,7 +292,13 @@ static void on_response(struct node_uplink__conn *c,
         c->inflight--;
     }
     msgpack_unpacked_init(&un);
-    if (proto_payload_unpack(payload, len, &un) == 0) {
+    if (proto_payload_unpack_max(payload, len, PROTO_ANSWER_OBJECTS_MAX, &un,
+                                 NULL) == 0 &&
+        answer_call(u, &un.data)) {
+        msgpack_unpacked_destroy(&un);
+        return;
+    }
+    if (un.data.type == MSGPACK_OBJECT_MAP) {
         const msgpack_object_map *m = &un.data.via.map;
         for (uint32_t i = 0; i < m->size; i++) {
             const msgpack_object *k = &m->ptr[i].key;
@@ -478,13 +563,22 @@ int node_uplink_init(struct node_uplink *u,
     u->identity = identity;
     u->cluster_pk = cluster_pk;
     msgpack_sbuffer_init(&u->queue);
+    uv_timer_init(loop, &u->flush);
+    u->flush.data = u;
     return 0;
 }
 
-int node_uplink_send(struct node_uplink *u,
-                     const char *op,
-                     const void *args,
-                     size_t len)
+static void on_flush(uv_timer_t *t)
+{
+    uplink_flush(t->data);
+}
+
+/* Queue one request; *@id is its id. */
+static int queue_request(struct node_uplink *u,
+                         const char *op,
+                         const void *args,
+                         size_t len,
+                         uint64_t *id)
 {
     struct proto_request req;
     int rv;
@@ -502,8 +596,71 @@ int node_uplink_send(struct node_uplink *u,
         u->dropped++;
         return rv;
     }
-    uplink_flush(u);
+    *id = req.id;
     return 0;
+}
+
+int node_uplink_send(struct node_uplink *u,
+                     const char *op,
+                     const void *args,
+                     size_t len)
+{
+    uint64_t id;
+    int rv = queue_request(u, op, args, len, &id);
+
+    if (rv == 0) {
+        uplink_flush(u);
+    }
+    return rv;
+}
+
+int node_uplink_call(struct node_uplink *u,
+                     const char *op,
+                     const void *args,
+                     size_t len,
+                     node_uplink_cb cb,
+                     void *data,
+                     uint64_t *id)
+{
+    struct node_uplink__call *call;
+    int rv;
+
+    if (u->closing) {
+        return AUGUR_ESHUTDOWN;
+    }
+    call = calloc(1, sizeof *call);
+    if (call == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    rv = queue_request(u, op, args, len, &call->id);
+    if (rv != 0) {
+        free(call);
+        return rv;
+    }
+    call->cb = cb;
+    call->data = data;
+    call->next = u->calls;
+    u->calls = call;
+    *id = call->id;
+    /* Written on the next turn of the loop, never from here: @cb must not
+     * run inside this call, and a flush that fails answers calls. */
+    uv_timer_start(&u->flush, on_flush, 0, 0);
+    return 0;
+}
+
+void node_uplink_cancel(struct node_uplink *u, uint64_t id)
+{
+    struct node_uplink__call **pp = &u->calls;
+
+    while (*pp != NULL) {
+        if ((*pp)->id == id) {
+            struct node_uplink__call *c = *pp;
+            *pp = c->next;
+            free(c);
+            return;
+        }
+        pp = &(*pp)->next;
+    }
 }
 
 void node_uplink_tick(struct node_uplink *u,
@@ -527,6 +684,7 @@ void node_uplink_tick(struct node_uplink *u,
         /* This node leads: nobody to forward to. */
         u->dropped += queue_count(u);
         msgpack_sbuffer_clear(&u->queue);
+        calls_fail(u, false, AUGUR_ENOLEADER);
     }
     u->leader = leader;
     snprintf(u->address, sizeof u->address, "%s", address);
@@ -542,9 +700,13 @@ void node_uplink_tick(struct node_uplink *u,
 void node_uplink_close(struct node_uplink *u)
 {
     u->closing = true;
+    if (!uv_is_closing((uv_handle_t *)&u->flush)) {
+        uv_close((uv_handle_t *)&u->flush, NULL);
+    }
     if (u->conn != NULL) {
         conn_close(u->conn);
     }
+    calls_fail(u, false, AUGUR_ESHUTDOWN);
     msgpack_sbuffer_destroy(&u->queue);
     msgpack_sbuffer_init(&u->queue);
 }

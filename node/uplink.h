@@ -27,6 +27,26 @@
 
 struct node_uplink__conn;
 
+/* The answer to a node_uplink_call: @status 0 with the leader's packed
+ * answer map (@answer, @len bytes, valid during the call only; its own
+ * "status" says whether the op succeeded), or AUGUR_EINDETERMINATE (the
+ * request was written and the connection was lost before its answer: the
+ * leader may have taken it), AUGUR_ENOLEADER (never sent: this node leads
+ * now, or the queue was full) or AUGUR_ESHUTDOWN (closing). */
+typedef void (*node_uplink_cb)(void *data,
+                               int status,
+                               const void *answer,
+                               size_t len);
+
+struct node_uplink__call
+{
+    uint64_t id;
+    node_uplink_cb cb;
+    void *data;
+    bool written;
+    struct node_uplink__call *next;
+};
+
 struct node_uplink
 {
     uv_loop_t *loop;
@@ -48,6 +68,8 @@ struct node_uplink
     uint64_t connects;  /* handshakes completed */
     uint64_t log_ms;    /* when a failure was last logged */
     bool closing;
+    struct node_uplink__call *calls; /* waiting for their answers */
+    uv_timer_t flush; /* writes a call's request soon after it is queued */
 };
 
 /* Set up @u (no connection yet).  Returns 0. */
@@ -64,6 +86,21 @@ int node_uplink_send(struct node_uplink *u,
                      const char *op,
                      const void *args,
                      size_t len) NODE_UPLINK_WARN_UNUSED;
+
+/* Send request @op (packed args @args, @len bytes, copied) and call
+ * @cb(@data, ...) once with its answer or failure (see node_uplink_cb),
+ * never from within this call.  Sets *@id for node_uplink_cancel.  0, or
+ * AUGUR_EBUSY (queue full), AUGUR_ENOMEM, AUGUR_ETOOBIG, AUGUR_ESHUTDOWN:
+ * then @cb is never called. */
+int node_uplink_call(struct node_uplink *u,
+                     const char *op,
+                     const void *args,
+                     size_t len,
+                     node_uplink_cb cb,
+                     void *data,
+                     uint64_t *id) NODE_UPLINK_WARN_UNUSED;
+/* Forget call @id: its callback will not run. */
+void node_uplink_cancel(struct node_uplink *u, uint64_t id);
 
 /* Follow the leadership: @leader is the leader's id (0 when none, or this
  * node's own id when it leads) and @address its client address ("" when

@@ -113,6 +113,7 @@ static int fsm_snapshot(struct raft_fsm *fsm,
     }
     r->snap_index = r->raft.last_applied;
     r->snap_started = uv_now(r->loop);
+    r->snap_started_ns = uv_hrtime();
     return 0;
 }
 
@@ -141,6 +142,17 @@ static int fsm_snapshot_async(struct raft_fsm *fsm,
     return 0;
 }
 
+/* Count one snapshot of @len bytes that began at @start_ns (uv_hrtime). */
+static void snapshot_count(struct replica_snapshot_stats *st,
+                           uint64_t start_ns,
+                           size_t len)
+{
+    augur_histogram_observe(&st->seconds,
+                            (double)(uv_hrtime() - start_ns) / 1e9);
+    st->last_bytes = len;
+    st->bytes += len;
+}
+
 static int fsm_snapshot_finalize(struct raft_fsm *fsm,
                                  struct raft_buffer *bufs[],
                                  unsigned *n_bufs)
@@ -154,10 +166,12 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
     }
     raft_free(*bufs);
     if (r->snap_err != 0) {
+        r->snap_taken.failures++;
         LOG(LOG_LEVEL_ERROR, "snapshot at applied index %llu failed: %s: %s",
             (unsigned long long)r->snap_index, augur_strerror(r->snap_err),
             store_snapshot_errmsg(r->snap));
     } else if (*n_bufs > 0) {
+        snapshot_count(&r->snap_taken, r->snap_started_ns, len);
         LOG(LOG_LEVEL_INFO,
             "took snapshot at applied index %llu (%zu bytes, %llu ms)",
             (unsigned long long)r->snap_index, len,
@@ -174,12 +188,15 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     struct replica *r = fsm->data;
+    uint64_t start_ns = uv_hrtime();
     int rv = store_restore(r->store, buf->base, buf->len);
     if (rv != 0) {
+        r->snap_installed.failures++;
         LOG(LOG_LEVEL_ERROR, "restore: snapshot refused: %s",
             augur_strerror(rv));
         return rv == AUGUR_ENOMEM ? RAFT_NOMEM : RAFT_CORRUPT;
     }
+    snapshot_count(&r->snap_installed, start_ns, buf->len);
     LOG(LOG_LEVEL_INFO, "restored snapshot (%zu bytes, rev %" PRIu64 ")",
         buf->len, store_revision(r->store));
     /* On success the FSM owns the buffer. */

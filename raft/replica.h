@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "common/error.h"
+#include "common/histogram.h"
 #include "wire/secure.h"
 #include "store/store.h"
 
@@ -79,6 +80,16 @@ int replica_bootstrap_parse(struct replica_config *cfg,
 struct replica;
 struct replica_batch;
 typedef void (*replica_applied_cb)(struct replica *r);
+
+/* What the replica counts of the snapshots it takes or installs, for
+ * /metrics (docs/HTTP.md, "Metrics"). */
+struct replica_snapshot_stats
+{
+    struct augur_histogram seconds; /* each one that succeeded */
+    uint64_t failures;
+    uint64_t last_bytes; /* the size of the last one that succeeded */
+    uint64_t bytes;      /* the sizes of all that succeeded */
+};
 typedef void (*replica_close_cb)(struct replica *r);
 
 struct replica
@@ -104,8 +115,14 @@ struct replica
     /* The snapshot being taken (see fsm_snapshot). */
     struct store_snap *snap;
     uint64_t snap_index;
-    uint64_t snap_started;  /* uv_now, ms */
-    int snap_err;           /* set by the thread-pool half */
+    uint64_t snap_started;    /* uv_now, ms */
+    int snap_err;             /* set by the thread-pool half */
+    uint64_t snap_started_ns; /* uv_hrtime */
+    /* Taken: from pinning the state to libraft's having stored it.
+     * Installed: restoring one into the store (at start from this node's
+     * own, or one the leader sent). */
+    struct replica_snapshot_stats snap_taken;
+    struct replica_snapshot_stats snap_installed;
     unsigned async_pending; /* io_async_work requests in flight */
 
     void (*raft_closed_cb)(struct raft *raft);

@@ -623,3 +623,73 @@ err_nomem:
     out->size = start;
     return AUGUR_ENOMEM;
 }
+
+int proto_answer_status(const void *answer, size_t len, int *status)
+{
+    const uint8_t *p = answer;
+    const uint8_t *end = p + len;
+    size_t need;
+
+    if (len == 0) {
+        return AUGUR_EMALFORMED;
+    }
+    /* The map's header: fixmap, map 16 or map 32. */
+    need = (*p & 0xf0) == 0x80 ? 1 : *p == 0xde ? 3 : *p == 0xdf ? 5 : 0;
+    if (need == 0 || (size_t)(end - p) < need) {
+        return AUGUR_EMALFORMED;
+    }
+    p += need;
+    /* The key "status", as a fixstr or a str 8. */
+    if (end - p >= 7 && p[0] == 0xa6 && memcmp(p + 1, "status", 6) == 0) {
+        p += 7;
+    } else if (end - p >= 8 && p[0] == 0xd9 && p[1] == 6 &&
+               memcmp(p + 2, "status", 6) == 0) {
+        p += 8;
+    } else {
+        return AUGUR_EMALFORMED;
+    }
+    /* Its value, an integer of at most 32 bits. */
+    if (p == end) {
+        return AUGUR_EMALFORMED;
+    }
+    switch (*p) {
+        case 0xcc:
+        case 0xd0:
+            need = 2;
+            break;
+        case 0xcd:
+        case 0xd1:
+            need = 3;
+            break;
+        case 0xce:
+        case 0xd2:
+            need = 5;
+            break;
+        default:
+            need = *p <= 0x7f || *p >= 0xe0 ? 1 : 0;
+            break;
+    }
+    if (need == 0 || (size_t)(end - p) < need) {
+        return AUGUR_EMALFORMED;
+    }
+    if (need == 1) {
+        *status = *p <= 0x7f ? *p : (int)(int8_t)*p;
+    } else {
+        uint32_t u = 0;
+        for (size_t i = 1; i < need; i++) {
+            u = u << 8 | p[i];
+        }
+        int sign = *p >= 0xd0;
+        if (!sign && u > INT32_MAX) {
+            return AUGUR_EMALFORMED;
+        }
+        if (need == 2) {
+            *status = sign ? (int)(int8_t)u : (int)u;
+        } else if (need == 3) {
+            *status = sign ? (int)(int16_t)u : (int)u;
+        } else {
+            *status = sign ? (int)(int32_t)u : (int)u;
+        }
+    }
+    return 0;
+}

@@ -185,4 +185,10 @@ int proto_answer_error(msgpack_sbuffer *out,
                        const char *msg,
                        const char *leader_hint);
 
+/* The "status" of a packed answer map (@len bytes at @answer) without
+ * decoding the rest: every answer this project makes (the store's, the
+ * node's and proto_answer_error's) packs it as its first key.  0 with
+ * *@status set, or AUGUR_EMALFORMED when the answer does not start so. */
+int proto_answer_status(const void *answer, size_t len, int *status);
+
 #endif

@@ -8,7 +8,7 @@
 # with a JSON error; 200 connections at once and a client that never
 # finishes its request do not stop it.  A node started alone in a 2-voter
 # configuration (no quorum, no --metrics-public) is up (/healthz 200) but
-# not ready (/readyz 503) and refuses /metrics with 401 EAUTH; a node whose
+# not ready (/readyz 503) and refuses /metrics without a token (401 EAUTH); a node whose
 # peers are all killed becomes not ready.  The alert rules and the scrape
 # config of deploy/prometheus pass promtool.
 set -euo pipefail
@@ -126,8 +126,8 @@ wait_until 30 "the solo node serves HTTP" bash -c \
 [ "$(err_code)" = ENOLEADER ] || fail "solo 503 body: $(cat "$CLUSTER_DIR/body")"
 [ "$(code 4 /metrics)" = 401 ] || fail "solo node: /metrics without --metrics-public not 401"
 [ "$(err_code)" = EAUTH ] || fail "401 body: $(cat "$CLUSTER_DIR/body")"
-jq -r .error.message "$CLUSTER_DIR/body" | grep -q "not supported yet" ||
-    fail "401 does not say tokens are not supported yet: $(cat "$CLUSTER_DIR/body")"
+jq -r .error.message "$CLUSTER_DIR/body" | grep -q "Authorization: Bearer" ||
+    fail "401 does not say how to send a token: $(cat "$CLUSTER_DIR/body")"
 # At its connection limit (3 idle connections) it accepts again once they
 # close.
 for fd in 5 6 7; do eval "exec $fd<>/dev/tcp/127.0.0.1/$((BASE_PORT + 204))"; done

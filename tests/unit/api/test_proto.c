@@ -863,6 +863,60 @@ static void answer_error_without_hint_has_no_leader(void **state)
     msgpack_sbuffer_destroy(&answer);
 }
 
+/* The status of an answer, read from its first key without decoding the
+ * rest; anything else is refused. */
+static void answer_status_is_read_from_the_first_key(void **state)
+{
+    msgpack_sbuffer answer;
+    msgpack_packer pk;
+    int status = -99;
+    static const int values[] = {
+        0, AUGUR_ECOMPACTED, 127, 128, 300, 70000, -1, -33, -200, -40000};
+
+    (void)state;
+    msgpack_sbuffer_init(&answer);
+    assert_int_equal(proto_answer_error(&answer, AUGUR_ECONFLICT, "x", "h"), 0);
+    assert_int_equal(proto_answer_status(answer.data, answer.size, &status), 0);
+    assert_int_equal(status, AUGUR_ECONFLICT);
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        answer.size = 0;
+        msgpack_packer_init(&pk, &answer, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2);
+        msgpack_pack_str_with_body(&pk, "status", 6);
+        msgpack_pack_int(&pk, values[i]);
+        msgpack_pack_str_with_body(&pk, "result", 6);
+        msgpack_pack_nil(&pk);
+        assert_int_equal(proto_answer_status(answer.data, answer.size, &status),
+                         0);
+        assert_int_equal(status, values[i]);
+        /* Cut anywhere inside the status: refused, never read past. */
+        for (size_t cut = 0; cut < answer.size - 8; cut++) {
+            if (proto_answer_status(answer.data, cut, &status) == 0) {
+                fail_msg("a cut at %zu bytes was read", cut);
+            }
+        }
+    }
+    /* Empty, not a map, another first key, a status that is not an
+     * integer, a status over 32 bits. */
+    static const struct
+    {
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"", 0},
+        {"\x91\x00", 2},
+        {"\x81\xa6result\x00", 9},
+        {"\x81\xa6status\xa2ok", 10},
+        {"\x81\xa6status\xcf\0\0\0\0\0\0\0\0", 17},
+        {"\x81\xa6status\xce\x80\0\0\0", 13},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(proto_answer_status(bad[i].bytes, bad[i].len, &status),
+                         AUGUR_EMALFORMED);
+    }
+    msgpack_sbuffer_destroy(&answer);
+}
+
 static void close_round_trips(void **state)
 {
     msgpack_sbuffer sb;
@@ -1011,6 +1065,7 @@ int main(void)
         cmocka_unit_test(request_decode_refuses_non_map),
         cmocka_unit_test(response_round_trips_an_answer),
         cmocka_unit_test(answer_error_without_hint_has_no_leader),
+        cmocka_unit_test(answer_status_is_read_from_the_first_key),
         cmocka_unit_test(close_round_trips),
         cmocka_unit_test(golden_hello_frame_matches_file),
         cmocka_unit_test(golden_request_frame_matches_file),

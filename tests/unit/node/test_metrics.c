@@ -1,4 +1,5 @@
 /* Unit tests of node/metrics.c: the Prometheus text of a node's metrics. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -79,7 +80,7 @@ static void metrics_every_family_has_help_and_type_once(void **state)
     struct node_metrics_score score = {.id = "h", .kind = "host", .p = 0.5};
     struct node_metrics m = {0};
     char *text, *line, *save = NULL;
-    char seen[4096] = " ";
+    char seen[16384] = " ";
 
     (void)state;
     m.scores = &score;
@@ -107,15 +108,29 @@ static void metrics_every_family_has_help_and_type_once(void **state)
             assert_true(strlen(seen) + strlen(key) < sizeof seen);
             memcpy(seen + strlen(seen), key + 1, strlen(key));
             assert_true(strstr(line, " gauge") != NULL ||
-                        strstr(line, " counter") != NULL);
+                        strstr(line, " counter") != NULL ||
+                        strstr(line, " histogram") != NULL);
             continue;
         }
         assert_true(n < sizeof name);
         snprintf(key, sizeof key, " T:%.*s ", (int)n, line);
+        if (strstr(seen, key) == NULL) {
+            /* A histogram's samples: NAME_bucket, NAME_sum, NAME_count. */
+            static const char *const suffix[] = {"_bucket", "_sum", "_count"};
+            size_t base = n;
+            for (size_t i = 0; i < 3 && base == n; i++) {
+                size_t sl = strlen(suffix[i]);
+                if (n > sl && strncmp(line + n - sl, suffix[i], sl) == 0) {
+                    base = n - sl;
+                }
+            }
+            snprintf(key, sizeof key, " T:%.*s ", (int)base, line);
+        }
         assert_non_null(strstr(seen, key));
-        /* Counters end in _total. */
-        if (strstr(line, "_total") != NULL) {
-            assert_non_null(strstr(line, "_total "));
+        /* Counters end in _total: a name that holds it ends with it. */
+        snprintf(name, sizeof name, "%.*s", (int)n, line);
+        if (strstr(name, "_total") != NULL) {
+            assert_true(n > 6 && strcmp(name + n - 6, "_total") == 0);
         }
     }
     free(text);
@@ -178,6 +193,98 @@ static void metrics_text_grows_for_many_resources(void **state)
     free(scores);
 }
 
+/* Requests by op and result, the apply latency histogram and the
+ * snapshots' families. */
+static void metrics_text_carries_requests_latency_and_snapshots(void **state)
+{
+    struct node_metrics_request reqs[2] = {
+        {.op = "claim.transfer", .result = "ok", .count = 5},
+        {.op = "claim.transfer", .result = "ECONFLICT", .count = 2},
+    };
+    struct node_metrics m = {0};
+    char *text;
+
+    (void)state;
+    m.requests = reqs;
+    m.n_requests = 2;
+    augur_histogram_observe(&m.apply_latency, 0.0003);
+    augur_histogram_observe(&m.apply_latency, 0.002);
+    augur_histogram_observe(&m.apply_latency, 0.002);
+    augur_histogram_observe(&m.apply_latency, 30);
+    augur_histogram_observe(&m.snapshots[NODE_METRICS_SNAPSHOT_TAKE].seconds,
+                            0.7);
+    m.snapshots[NODE_METRICS_SNAPSHOT_TAKE].last_bytes = 4096;
+    m.snapshots[NODE_METRICS_SNAPSHOT_TAKE].bytes = 10000;
+    m.snapshots[NODE_METRICS_SNAPSHOT_INSTALL].failures = 1;
+    text = format(&m);
+    assert_non_null(strstr(text,
+                           "\n# TYPE augur_client_requests_total "
+                           "counter\n"));
+    assert_non_null(strstr(text,
+                           "\naugur_client_requests_total{op=\"claim."
+                           "transfer\",result=\"ok\"} 5\n"));
+    assert_non_null(strstr(text,
+                           "\naugur_client_requests_total{op=\"claim."
+                           "transfer\",result=\"ECONFLICT\"} 2\n"));
+    /* Cumulative buckets, 0.1 ms to 10 s, then +Inf, _sum and _count. */
+    assert_non_null(
+        strstr(text, "\n# TYPE augur_apply_latency_seconds histogram\n"));
+    assert_non_null(strstr(
+        text, "\naugur_apply_latency_seconds_bucket{le=\"0.0001\"} 0\n"));
+    assert_non_null(strstr(
+        text, "\naugur_apply_latency_seconds_bucket{le=\"0.0005\"} 1\n"));
+    assert_non_null(strstr(
+        text, "\naugur_apply_latency_seconds_bucket{le=\"0.0025\"} 3\n"));
+    assert_non_null(
+        strstr(text, "\naugur_apply_latency_seconds_bucket{le=\"10\"} 3\n"));
+    assert_non_null(
+        strstr(text, "\naugur_apply_latency_seconds_bucket{le=\"+Inf\"} 4\n"));
+    assert_non_null(
+        strstr(text, "\naugur_apply_latency_seconds_sum 30.0043\n"));
+    assert_non_null(strstr(text, "\naugur_apply_latency_seconds_count 4\n"));
+    /* Snapshots: both kinds in every family. */
+    assert_non_null(strstr(text,
+                           "\naugur_snapshot_duration_seconds_bucket{"
+                           "kind=\"take\",le=\"0.5\"} 0\n"));
+    assert_non_null(strstr(text,
+                           "\naugur_snapshot_duration_seconds_bucket{"
+                           "kind=\"take\",le=\"1\"} 1\n"));
+    assert_non_null(strstr(
+        text, "\naugur_snapshot_duration_seconds_count{kind=\"take\"} 1\n"));
+    assert_non_null(strstr(
+        text, "\naugur_snapshot_duration_seconds_count{kind=\"install\"} 0\n"));
+    assert_non_null(strstr(
+        text, "\naugur_snapshot_duration_seconds_sum{kind=\"take\"} 0.7\n"));
+    assert_non_null(
+        strstr(text, "\naugur_snapshot_last_size_bytes{kind=\"take\"} 4096\n"));
+    assert_non_null(
+        strstr(text, "\naugur_snapshot_bytes_total{kind=\"take\"} 10000\n"));
+    assert_non_null(
+        strstr(text, "\naugur_snapshot_failures_total{kind=\"install\"} 1\n"));
+    free(text);
+}
+
+/* A value on a bound falls in that bound's bucket (le: less or equal);
+ * negative and NaN count as 0. */
+static void histogram_buckets_are_upper_inclusive(void **state)
+{
+    struct augur_histogram h = {0};
+
+    (void)state;
+    augur_histogram_observe(&h, 0.001);
+    assert_int_equal(h.buckets[3], 1);
+    assert_true(augur_histogram_bounds[3] == 0.001);
+    augur_histogram_observe(&h, 10);
+    assert_int_equal(h.buckets[AUGUR_HISTOGRAM_BOUNDS - 1], 1);
+    augur_histogram_observe(&h, 10.001);
+    assert_int_equal(h.buckets[AUGUR_HISTOGRAM_BOUNDS], 1);
+    augur_histogram_observe(&h, -1);
+    augur_histogram_observe(&h, NAN);
+    assert_int_equal(h.buckets[0], 2);
+    assert_int_equal(h.count, 5);
+    assert_true(h.sum > 20.000 && h.sum < 20.003);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +292,8 @@ int main(void)
         cmocka_unit_test(metrics_every_family_has_help_and_type_once),
         cmocka_unit_test(metrics_label_values_are_escaped),
         cmocka_unit_test(metrics_text_grows_for_many_resources),
+        cmocka_unit_test(metrics_text_carries_requests_latency_and_snapshots),
+        cmocka_unit_test(histogram_buckets_are_upper_inclusive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
