@@ -2,8 +2,9 @@
 """tests/lib/openapi-check.py REPO: docs/openapi.json against the code.
 
 Checks that the document is JSON and an OpenAPI 3.0 document (with
-openapi_spec_validator when it is installed: Debian's
-python3-openapi-spec-validator), and that it matches what augurd serves:
+openapi_spec_validator when it is installed, from pip: Debian 12 has no
+package of it; otherwise its own checks of the shape), and that it matches
+what augurd serves:
 
 - every (method, pattern) of node/http_v1.c's v1_routes[] is a path and
   operation of the document, with its path parameters, and the document has
