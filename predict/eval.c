@@ -84,8 +84,12 @@ int predict_eval_init(struct predict_eval *e,
     e->sc = malloc((ds->n_rows + 1) * sizeof *e->sc);
     e->a = malloc(wide * sizeof *e->a);
     e->b = malloc(wide * sizeof *e->b);
+    e->pool_raw = malloc((ds->n_rows + 1) * sizeof *e->pool_raw);
+    e->pool_cal = malloc((ds->n_rows + 1) * sizeof *e->pool_cal);
+    e->pool_y = malloc((ds->n_rows + 1) * sizeof *e->pool_y);
     if (e->fold_of_group == NULL || e->train == NULL || e->test == NULL ||
-        e->sub == NULL || e->sc == NULL || e->a == NULL || e->b == NULL) {
+        e->sub == NULL || e->sc == NULL || e->a == NULL || e->b == NULL ||
+        e->pool_raw == NULL || e->pool_cal == NULL || e->pool_y == NULL) {
         return nomem(e);
     }
     predict_folds_assign(ds->n_groups, folds, seed, e->fold_of_group);
@@ -101,6 +105,11 @@ void predict_eval_close(struct predict_eval *e)
     free(e->sc);
     free(e->a);
     free(e->b);
+    free(e->pool_raw);
+    free(e->pool_cal);
+    free(e->pool_y);
+    e->pool_raw = e->pool_cal = e->pool_y = NULL;
+    e->n_pool = 0;
     e->fold_of_group = NULL;
     e->train = e->test = e->sub = NULL;
     e->sc = NULL;
@@ -155,7 +164,13 @@ static int score(struct predict_eval *e,
     return rv;
 }
 
-/* Train on e->train[0..@ntr), score e->test[0..@nte) into e->sc. */
+void predict_eval_pool_reset(struct predict_eval *e)
+{
+    e->n_pool = 0;
+}
+
+/* Train on e->train[0..@ntr), score e->test[0..@nte) into e->sc, and pool
+ * the test rows' predictions for the calibration figures. */
 static int train_and_score(struct predict_eval *e, size_t ntr, size_t nte)
 {
     struct predict_model m;
@@ -167,6 +182,13 @@ static int train_and_score(struct predict_eval *e, size_t ntr, size_t nte)
         rv = score(e, &m, e->test, nte, e->sc);
     }
     predict_model_close(&m);
+    if (rv == 0 && e->n_pool + nte <= e->ds->n_rows) {
+        for (size_t i = 0; i < nte; i++) {
+            e->pool_raw[e->n_pool] = e->sc[i].p_raw;
+            e->pool_cal[e->n_pool] = e->sc[i].p_fail;
+            e->pool_y[e->n_pool++] = e->ds->label[e->test[i]];
+        }
+    }
     return rv;
 }
 
@@ -417,8 +439,10 @@ static int backblaze_round(struct predict_eval *e,
     if (rv != 0) {
         return rv;
     }
+    /* The ranking figures from the classifier's raw p: calibration is
+     * monotone, but its flat stretches would tie drives. */
     for (size_t i = 0; i < nte; i++) {
-        e->a[i] = e->sc[i].p_fail;
+        e->a[i] = e->sc[i].p_raw;
         e->b[i] = ds->label[e->test[i]];
     }
     /* The rule's flags go after the scores in e->a (room for several
@@ -514,14 +538,19 @@ int predict_eval_pdm_threshold(struct predict_eval *e,
         return nomem(e);
     }
     predict_model_init(&m);
-    rv = train(e, &m, fit, nfit);
+    {
+        /* The threshold applies to the raw p: no calibration needed. */
+        struct predict_train_params p = e->params;
+        p.calibration = PREDICT_CALIB_NONE;
+        rv = predict_model_train(&m, ds, fit, nfit, &p, e->errmsg);
+    }
     if (rv == 0) {
         rv = score(e, &m, val, nval, sc);
     }
     predict_model_close(&m);
     if (rv == 0) {
         for (size_t i = 0; i < nval; i++) {
-            e->a[i] = sc[i].p_fail;
+            e->a[i] = sc[i].p_raw;
             e->b[i] = ds->label[val[i]];
         }
         for (int k = 1; k <= 19; k++) {
@@ -573,11 +602,13 @@ int predict_eval_pdm_fold(struct predict_eval *e,
     }
     for (size_t i = 0; i < nte; i++) {
         bool p = ds->label[e->test[i]] > 0.5f;
-        e->a[i] = e->sc[i].p_fail;
+        e->a[i] = e->sc[i].p_raw;
         e->b[i] = ds->label[e->test[i]];
         out->positives += p;
-        count(&out->at_fixed, e->sc[i].p_fail >= PREDICT_EVAL_PDM_THRESHOLD, p);
-        count(&out->at_threshold, e->sc[i].p_fail >= threshold, p);
+        count(&out->at_fixed, e->sc[i].p_raw >= PREDICT_EVAL_PDM_THRESHOLD, p);
+        count(&out->at_threshold, e->sc[i].p_raw >= threshold, p);
+        count(&out->at_calibrated,
+              e->sc[i].p_fail >= PREDICT_EVAL_PDM_THRESHOLD, p);
     }
     predict_precision_recall(e->a, e->b, nte, PREDICT_EVAL_PDM_THRESHOLD,
                              &out->precision, &out->recall);
@@ -625,6 +656,9 @@ void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,
         out->at_threshold.tp += folds[i].at_threshold.tp;
         out->at_threshold.fp += folds[i].at_threshold.fp;
         out->at_threshold.fn += folds[i].at_threshold.fn;
+        out->at_calibrated.tp += folds[i].at_calibrated.tp;
+        out->at_calibrated.fp += folds[i].at_calibrated.fp;
+        out->at_calibrated.fn += folds[i].at_calibrated.fn;
     }
     out->pooled_precision =
         ratio(out->at_fixed.tp, out->at_fixed.tp + out->at_fixed.fp);
@@ -634,4 +668,8 @@ void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,
         out->at_threshold.tp, out->at_threshold.tp + out->at_threshold.fp);
     out->pooled_recall_at_threshold = ratio(
         out->at_threshold.tp, out->at_threshold.tp + out->at_threshold.fn);
+    out->pooled_precision_calibrated = ratio(
+        out->at_calibrated.tp, out->at_calibrated.tp + out->at_calibrated.fp);
+    out->pooled_recall_calibrated = ratio(
+        out->at_calibrated.tp, out->at_calibrated.tp + out->at_calibrated.fn);
 }

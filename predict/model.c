@@ -35,6 +35,7 @@ void predict_train_params_default(struct predict_train_params *p,
     p->scale_pos_weight = 0.0;
     p->nthread = 0;
     p->seed = 1;
+    p->calibration = PREDICT_CALIB_ISOTONIC;
     switch (format) {
         case PREDICT_FORMAT_CMAPSS:
             p->regress_rul = true;
@@ -77,6 +78,7 @@ void predict_model_close(struct predict_model *m)
     if (m->reg != NULL) {
         XGBoosterFree(m->reg);
     }
+    predict_calibration_close(&m->calib);
     memset(m, 0, sizeof *m);
 }
 
@@ -154,6 +156,118 @@ static int boost(BoosterHandle *out,
     return 0;
 }
 
+/* The progress of an inner training, shown as part of the whole. */
+struct progress_offset
+{
+    const struct predict_train_params *outer;
+    unsigned base;
+    unsigned total;
+};
+
+static void progress_offset(void *arg, unsigned done, unsigned total)
+{
+    struct progress_offset *o = arg;
+
+    (void)total;
+    o->outer->progress(o->outer->progress_arg, o->base + done, o->total);
+}
+
+/* Fit m->calib on out-of-fold predictions of the training rows
+ * @rows[0..@n) (NULL: every row): PREDICT_CALIB_FOLDS folds by unit, each
+ * scored by a classifier trained on the other folds with @p (no regressor,
+ * no calibration of its own). */
+static int calibrate(struct predict_model *m,
+                     const struct predict_dataset *ds,
+                     const size_t *rows,
+                     size_t n,
+                     const struct predict_train_params *p,
+                     unsigned progress_base,
+                     unsigned progress_total,
+                     char *errmsg)
+{
+    size_t nf = ds->n_features;
+    unsigned *fold = malloc((ds->n_groups + 1) * sizeof *fold);
+    size_t *trn = malloc(n * sizeof *trn);
+    size_t *tst = malloc(n * sizeof *tst);
+    float *x = malloc(n * nf * sizeof *x);
+    float *oof_p = malloc(n * sizeof *oof_p);
+    float *oof_y = malloc(n * sizeof *oof_y);
+    struct predict_score *sc = malloc(n * sizeof *sc);
+    struct predict_train_params ip = *p;
+    struct progress_offset po = {p, progress_base, progress_total};
+    size_t n_oof = 0;
+    int rv = 0;
+
+    if (fold == NULL || trn == NULL || tst == NULL || x == NULL ||
+        oof_p == NULL || oof_y == NULL || sc == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        rv = AUGUR_ENOMEM;
+        goto out;
+    }
+    if (m->train_groups < PREDICT_CALIB_FOLDS) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 "calibration needs at least %d units, the training rows "
+                 "have %" PRIu64,
+                 PREDICT_CALIB_FOLDS, m->train_groups);
+        rv = AUGUR_EINVAL;
+        goto out;
+    }
+    ip.calibration = PREDICT_CALIB_NONE;
+    ip.regress_rul = false;
+    ip.progress = p->progress != NULL ? progress_offset : NULL;
+    ip.progress_arg = &po;
+    predict_folds_assign(ds->n_groups, PREDICT_CALIB_FOLDS,
+                         (uint64_t)p->seed * 0x9e3779b97f4a7c15ull + 0xca1b,
+                         fold);
+    for (unsigned k = 0; k < PREDICT_CALIB_FOLDS && rv == 0; k++) {
+        struct predict_model sub;
+        size_t ntr = 0, nte = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t r = rows != NULL ? rows[i] : i;
+            if (fold[ds->group[r]] == k) {
+                tst[nte++] = r;
+            } else {
+                trn[ntr++] = r;
+            }
+        }
+        po.base = progress_base + k * p->rounds;
+        if (nte == 0) {
+            continue;
+        }
+        predict_model_init(&sub);
+        rv = predict_model_train(&sub, ds, trn, ntr, &ip, errmsg);
+        if (rv == 0) {
+            for (size_t i = 0; i < nte; i++) {
+                memcpy(x + i * nf, ds->x + tst[i] * nf, nf * sizeof *x);
+            }
+            rv = predict_model_score(&sub, x, nte, 0, sc, errmsg);
+        }
+        for (size_t i = 0; rv == 0 && i < nte; i++) {
+            oof_p[n_oof] = sc[i].p_raw;
+            oof_y[n_oof++] = ds->label[tst[i]];
+        }
+        predict_model_close(&sub);
+    }
+    if (rv == 0) {
+        rv = predict_calibration_fit(&m->calib, p->calibration, oof_p, oof_y,
+                                     n_oof, errmsg);
+    }
+    if (rv != 0 && rv != AUGUR_ENOMEM) {
+        char inner[PREDICT_ERRMSG_SIZE];
+        snprintf(inner, sizeof inner, "%s", errmsg);
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "calibration: %.200s", inner);
+    }
+out:
+    free(fold);
+    free(trn);
+    free(tst);
+    free(x);
+    free(oof_p);
+    free(oof_y);
+    free(sc);
+    return rv;
+}
+
 int predict_model_train(struct predict_model *m,
                         const struct predict_dataset *ds,
                         const size_t *rows,
@@ -224,23 +338,35 @@ int predict_model_train(struct predict_model *m,
     m->train_positives = pos;
     spw = p->scale_pos_weight > 0 ? p->scale_pos_weight
                                   : (double)(n - pos) / (double)pos;
-    total = p->rounds * (n_reg > 0 ? 2 : 1);
+    total =
+        p->rounds * (n_reg > 0 ? 2 : 1) + (p->calibration != PREDICT_CALIB_NONE
+                                               ? p->rounds * PREDICT_CALIB_FOLDS
+                                               : 0);
     if (XGDMatrixCreateFromMat(x, n, nf, NAN, &dm) != 0 ||
         XGDMatrixSetFloatInfo(dm, "label", y, n) != 0) {
         rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
         goto out;
     }
     rv = boost(&m->clf, dm, "binary:logistic", p, spw, 0, total, errmsg);
-    if (rv != 0 || n_reg == 0) {
+    if (rv != 0) {
         goto out;
     }
-    if (XGDMatrixCreateFromMat(xr, n_reg, nf, NAN, &dr) != 0 ||
-        XGDMatrixSetFloatInfo(dr, "label", yr, n_reg) != 0) {
-        rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
-        goto out;
+    if (n_reg > 0) {
+        if (XGDMatrixCreateFromMat(xr, n_reg, nf, NAN, &dr) != 0 ||
+            XGDMatrixSetFloatInfo(dr, "label", yr, n_reg) != 0) {
+            rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
+            goto out;
+        }
+        rv = boost(&m->reg, dr, "reg:squarederror", p, 0.0, p->rounds, total,
+                   errmsg);
+        if (rv != 0) {
+            goto out;
+        }
     }
-    rv = boost(&m->reg, dr, "reg:squarederror", p, 0.0, p->rounds, total,
-               errmsg);
+    if (p->calibration != PREDICT_CALIB_NONE) {
+        rv = calibrate(m, ds, rows, n, p,
+                       total - p->rounds * PREDICT_CALIB_FOLDS, total, errmsg);
+    }
 out:
     if (dm != NULL) {
         XGDMatrixFree(dm);
@@ -353,8 +479,10 @@ int predict_model_score(const struct predict_model *m,
         return rv;
     }
     for (size_t i = 0; i < n; i++) {
-        out[i].p_fail = res[i];
-        out[i].confidence = (float)(1.0 - entropy_bits(res[i]));
+        double q = predict_calibration_apply(&m->calib, res[i]);
+        out[i].p_raw = res[i];
+        out[i].p_fail = (float)q;
+        out[i].confidence = (float)(1.0 - entropy_bits(q));
         out[i].rul = NAN;
         out[i].n_top = 0;
     }
@@ -419,7 +547,7 @@ int predict_model_check(const struct predict_model *m,
 
 /* ---- the model file -----------------------------------------------------
  *
- *   AUGUR-MODEL 1
+ *   AUGUR-MODEL 2
  *   augur 0.1.0
  *   format cmapss
  *   window 30
@@ -430,6 +558,10 @@ int predict_model_check(const struct predict_model *m,
  *   features 183
  *   feature cycle
  *   ... (one line per feature)
+ *   calibration isotonic 3      (or "none", or "platt A B")
+ *   0.0123 0                    (isotonic: one "x y" line per knot)
+ *   0.31 0.2
+ *   0.93 0.875
  *   booster clf 123456
  *   <123456 bytes of XGBoost UBJSON>
  *   booster reg 123456
@@ -437,7 +569,8 @@ int predict_model_check(const struct predict_model *m,
  *   end
  *
  * Text lines where a person can read them, the boosters in XGBoost's own
- * versioned format. */
+ * versioned format.  Version 1 had no calibration line; it still loads,
+ * uncalibrated. */
 
 struct sbuf
 {
@@ -529,6 +662,21 @@ int predict_model_save(const struct predict_model *m,
     sbuf_printf(&b, "features %u\n", m->n_features);
     for (unsigned i = 0; i < m->n_features; i++) {
         sbuf_printf(&b, "feature %s\n", m->feature_names[i]);
+    }
+    switch (m->calib.kind) {
+        case PREDICT_CALIB_PLATT:
+            sbuf_printf(&b, "calibration platt %.17g %.17g\n", m->calib.a,
+                        m->calib.b);
+            break;
+        case PREDICT_CALIB_ISOTONIC:
+            sbuf_printf(&b, "calibration isotonic %u\n", m->calib.n);
+            for (unsigned i = 0; i < m->calib.n; i++) {
+                sbuf_printf(&b, "%.17g %.17g\n", m->calib.x[i], m->calib.y[i]);
+            }
+            break;
+        default:
+            sbuf_printf(&b, "calibration none\n");
+            break;
     }
     rv = booster_put(&b, "clf", m->clf, errmsg);
     if (rv == 0 && m->reg != NULL) {
@@ -642,17 +790,84 @@ static int booster_get(struct cursor *c,
     return 0;
 }
 
+/* "calibration none|platt A B|isotonic K" and K knot lines "x y": x
+ * strictly increasing in [0, 1], y non-decreasing in [0, 1]. */
+static int calib_get(struct predict_calibration *cal,
+                     struct cursor *c,
+                     char *errmsg)
+{
+    char line[MODEL_NAME_MAX + 32];
+    char *end;
+    unsigned long k;
+
+    if (line_take(c, line, sizeof line) != 0 ||
+        strncmp(line, "calibration ", 12) != 0) {
+        return bad(errmsg, c, "calibration");
+    }
+    if (strcmp(line + 12, "none") == 0) {
+        return 0;
+    }
+    if (strncmp(line + 12, "platt ", 6) == 0) {
+        cal->a = strtod(line + 18, &end);
+        if (*end != ' ' || !isfinite(cal->a)) {
+            return bad(errmsg, c, "calibration: platt A B");
+        }
+        cal->b = strtod(end + 1, &end);
+        if (*end != '\0' || !isfinite(cal->b)) {
+            return bad(errmsg, c, "calibration: platt A B");
+        }
+        cal->kind = PREDICT_CALIB_PLATT;
+        return 0;
+    }
+    if (strncmp(line + 12, "isotonic ", 9) != 0 || line[21] < '0' ||
+        line[21] > '9') {
+        return bad(errmsg, c, "calibration: none, platt or isotonic");
+    }
+    k = strtoul(line + 21, &end, 10);
+    if (*end != '\0' || k == 0 || k > PREDICT_CALIB_KNOTS_MAX) {
+        return bad(errmsg, c, "calibration: knot count out of range");
+    }
+    cal->x = malloc(k * sizeof *cal->x);
+    cal->y = malloc(k * sizeof *cal->y);
+    if (cal->x == NULL || cal->y == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    cal->kind = PREDICT_CALIB_ISOTONIC;
+    cal->n = (unsigned)k;
+    for (unsigned i = 0; i < k; i++) {
+        double x, y;
+        if (line_take(c, line, sizeof line) != 0) {
+            return bad(errmsg, c, "calibration: truncated");
+        }
+        x = strtod(line, &end);
+        if (*end != ' ') {
+            return bad(errmsg, c, "calibration: knot");
+        }
+        y = strtod(end + 1, &end);
+        if (*end != '\0' || !(x >= 0 && x <= 1) || !(y >= 0 && y <= 1) ||
+            (i > 0 && !(x > cal->x[i - 1] && y >= cal->y[i - 1]))) {
+            return bad(errmsg, c,
+                       "calibration: a knot out of [0, 1] or out of order");
+        }
+        cal->x[i] = x;
+        cal->y[i] = y;
+    }
+    return 0;
+}
+
 static int load(struct predict_model *m, struct cursor *c, char *errmsg)
 {
     char line[MODEL_NAME_MAX + 32];
     uint64_t v, nf;
+    unsigned long version;
     int fmt, rv;
 
     if (line_take(c, line, sizeof line) != 0 ||
         strncmp(line, MODEL_MAGIC " ", sizeof MODEL_MAGIC) != 0) {
         return bad(errmsg, c, "not an augur model file");
     }
-    if (strtoul(line + sizeof MODEL_MAGIC, NULL, 10) != PREDICT_MODEL_VERSION) {
+    version = strtoul(line + sizeof MODEL_MAGIC, NULL, 10);
+    if (version < 1 || version > PREDICT_MODEL_VERSION) {
         return bad(errmsg, c, "unsupported model file version");
     }
     if (line_take(c, line, sizeof line) != 0 ||
@@ -690,6 +905,9 @@ static int load(struct predict_model *m, struct cursor *c, char *errmsg)
         if (m->feature_names[i] == NULL) {
             return AUGUR_ENOMEM;
         }
+    }
+    if (version >= 2 && (rv = calib_get(&m->calib, c, errmsg)) != 0) {
+        return rv;
     }
     for (;;) {
         if (line_take(c, line, sizeof line) != 0) {

@@ -274,13 +274,119 @@ int predict_dataset_read(struct predict_dataset *ds,
                          double window,
                          char *errmsg) PREDICT_WARN_UNUSED;
 
+/* Make features of @ds missing (NaN) in every row: those named in
+ * @names[0..@n) (!@keep), or all the others (@keep).  Returns 0, or
+ * AUGUR_EINVAL (a name @ds does not have; nothing changed) with a message
+ * in @errmsg. */
+int predict_dataset_mask(struct predict_dataset *ds,
+                         const char *const *names,
+                         size_t n,
+                         bool keep,
+                         char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Backblaze's features that grow with time rather than with wear, so that
+ * they mark the day a drive's last row was taken: a failed drive's last
+ * row is its failure day, a healthy one's the last day of the file, so
+ * these differ between the classes for no reason of health (age, power
+ * cycles, power-off retracts, and temperature, which follows the season).
+ * NULL-terminated. */
+extern const char *const predict_backblaze_time_features[];
+
 /* The row indexes of @ds that are the last of their group, in @out
  * (n_groups entries, ordered by group index); returns their count. */
 size_t predict_dataset_last_rows(const struct predict_dataset *ds, size_t *out);
 
+/* ---- calibration (predict/calib.c) ------------------------------------ */
+
+/* A monotone map from a classifier's raw probability to a calibrated one,
+ * fitted on predictions of units the classifier was not trained on. */
+enum predict_calib_kind
+{
+    PREDICT_CALIB_NONE = 0, /* p as the classifier gives it */
+    PREDICT_CALIB_PLATT,    /* 1 / (1 + exp(-(a logit(p) + b))) */
+    PREDICT_CALIB_ISOTONIC, /* pool-adjacent-violators, interpolated */
+    PREDICT_CALIB_KINDS
+};
+
+#define PREDICT_CALIB_KNOTS_MAX 1024 /* isotonic: knots kept at most */
+#define PREDICT_CALIB_FOLDS 3        /* inner folds the fit comes from */
+#define PREDICT_CALIB_BINS 10        /* reliability diagram, ECE */
+
+struct predict_calibration
+{
+    enum predict_calib_kind kind;
+    double a; /* Platt */
+    double b;
+    unsigned n; /* isotonic knots: x strictly increasing, y non-decreasing */
+    double *x;  /* owned */
+    double *y;
+};
+
+/* "none", "platt", "isotonic"; -1 when unknown. */
+int predict_calib_kind_parse(const char *name);
+const char *predict_calib_kind_name(enum predict_calib_kind k);
+
+void predict_calibration_init(struct predict_calibration *c);
+void predict_calibration_close(struct predict_calibration *c);
+
+/* Fit @c (initialised; replaced) of @kind to raw probabilities @p[0..@n)
+ * and outcomes @y (1: positive).  Isotonic: the least-squares
+ * non-decreasing step function (pool adjacent violators, ties pooled
+ * first), kept as its blocks' (mean p, mean y), at most
+ * PREDICT_CALIB_KNOTS_MAX of them.  Platt: a and b by Newton's method on
+ * the log loss with Platt's smoothed targets.  Returns 0, AUGUR_EINVAL (no
+ * point, a NaN, or Platt without both classes) or AUGUR_ENOMEM, with a
+ * message in @errmsg. */
+int predict_calibration_fit(struct predict_calibration *c,
+                            enum predict_calib_kind kind,
+                            const float *p,
+                            const float *y,
+                            size_t n,
+                            char *errmsg) PREDICT_WARN_UNUSED;
+
+/* The calibrated probability of raw @p: Platt's curve; isotonic, linear
+ * between knots and flat beyond the first and last; @p itself for none.
+ * Non-decreasing in @p, in [0, 1]. */
+double predict_calibration_apply(const struct predict_calibration *c, double p);
+
+/* Copy @src into @dst (initialised, empty).  Returns 0 or AUGUR_ENOMEM. */
+int predict_calibration_copy(struct predict_calibration *dst,
+                             const struct predict_calibration *src)
+    PREDICT_WARN_UNUSED;
+
+/* One bin of a reliability diagram: predictions in [lo, hi). */
+struct predict_reliability_bin
+{
+    double lo;
+    double hi;
+    size_t n;
+    double mean_p;   /* mean prediction in the bin; NaN when empty */
+    double observed; /* fraction of positives; NaN when empty */
+};
+
+/* How probabilities @p[0..@n) match outcomes @y: the Brier score (mean
+ * squared error), the expected calibration error over
+ * PREDICT_CALIB_BINS equal-width bins (sum over bins of n_bin / n times
+ * |mean p - observed|) and the bins themselves. */
+struct predict_calib_figures
+{
+    size_t n;
+    size_t positives;
+    double brier;
+    double ece;
+    struct predict_reliability_bin bins[PREDICT_CALIB_BINS];
+};
+
+void predict_calib_figures_of(const float *p,
+                              const float *y,
+                              size_t n,
+                              struct predict_calib_figures *out);
+
 /* ---- models (predict/model.c) ----------------------------------------- */
 
-#define PREDICT_MODEL_VERSION 1
+/* The model file's version: 2 adds the calibration line; version 1 files
+ * (no calibration) still load. */
+#define PREDICT_MODEL_VERSION 2
 #define PREDICT_TOP_MAX 5
 
 struct predict_train_params
@@ -296,6 +402,10 @@ struct predict_train_params
     int seed;
     bool regress_rul; /* also train a remaining-life regressor */
     double rul_cap;   /* regression target capped at this (<= 0: none) */
+    /* Calibrate p_fail: fitted on the predictions of PREDICT_CALIB_FOLDS
+     * inner folds by unit of the training rows, each scored by a
+     * classifier trained on the others (never on the rows it scores). */
+    enum predict_calib_kind calibration;
     /* Called after each boosting round when not NULL. */
     void (*progress)(void *arg, unsigned done, unsigned total);
     void *progress_arg;
@@ -317,14 +427,16 @@ struct predict_model
     uint64_t train_rows;
     uint64_t train_groups;
     uint64_t train_positives;
-    void *clf; /* BoosterHandle */
-    void *reg; /* BoosterHandle or NULL */
+    void *clf;                        /* BoosterHandle */
+    void *reg;                        /* BoosterHandle or NULL */
+    struct predict_calibration calib; /* applied to the classifier's p */
 };
 
 /* One resource's prediction. */
 struct predict_score
 {
-    float p_fail;     /* failure within the window */
+    float p_fail;     /* failure within the window, calibrated */
+    float p_raw;      /* the classifier's own probability */
     float rul;        /* remaining life estimate; NaN without a regressor */
     float confidence; /* 1 - binary entropy of p_fail, in [0, 1] */
     unsigned n_top;
@@ -452,8 +564,18 @@ struct predict_eval
     struct predict_score *sc;
     float *a;
     float *b;
+    /* Every held-out prediction of the rounds since the last
+     * predict_eval_pool_reset: the classifier's raw p, the calibrated p
+     * and the label (at most ds->n_rows; further ones are not kept). */
+    float *pool_raw;
+    float *pool_cal;
+    float *pool_y;
+    size_t n_pool;
     char errmsg[PREDICT_ERRMSG_SIZE]; /* why the last call failed */
 };
+
+/* Forget the pooled predictions of @e. */
+void predict_eval_pool_reset(struct predict_eval *e);
 
 /* Split @ds's units into @folds folds with @seed (predict_folds_assign:
  * balanced, deterministic) and allocate the scratch of the rounds.  Models
@@ -627,6 +749,7 @@ struct predict_eval_pdm
     double recall_at_threshold;
     struct predict_eval_counts at_fixed; /* at PREDICT_EVAL_PDM_THRESHOLD */
     struct predict_eval_counts at_threshold;
+    struct predict_eval_counts at_calibrated; /* calibrated p >= 0.5 */
 };
 
 /* Train on every fold but @fold of @e (an Azure PdM dataset) and test on
@@ -649,10 +772,13 @@ struct predict_eval_pdm_summary
     struct predict_spread recall_at_threshold;
     struct predict_eval_counts at_fixed; /* pooled over the folds */
     struct predict_eval_counts at_threshold;
+    struct predict_eval_counts at_calibrated;
     double pooled_precision; /* of at_fixed; 0 when undefined */
     double pooled_recall;
     double pooled_precision_at_threshold; /* of at_threshold */
     double pooled_recall_at_threshold;
+    double pooled_precision_calibrated; /* of at_calibrated */
+    double pooled_recall_calibrated;
 };
 
 void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,
