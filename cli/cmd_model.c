@@ -650,6 +650,36 @@ static int plot_write(struct cli *cli,
     return CLI_EXIT_OK;
 }
 
+/* The figures of p within each window of @e, from the time-to-failure
+ * model, in the data's time unit @unit. */
+static void windows_report(struct predict_eval *e, const char *unit)
+{
+    if (e->n_windows == 0 || e->n_wpool == 0) {
+        return;
+    }
+    printf(
+        "any window (one time-to-failure model: AFT, normal, sigma %g; p "
+        "within the window), held-out rows whose outcome is known:\n",
+        e->params.aft_sigma);
+    printf("  %-14s %8s %9s %8s %8s %12s\n", "window", "rows", "positive",
+           "Brier", "ECE", "base Brier");
+    for (size_t k = 0; k < e->n_windows; k++) {
+        struct predict_calib_figures f;
+        char w[32];
+        double rate;
+        predict_eval_window_figures(e, k, &f);
+        rate = f.n > 0 ? (double)f.positives / (double)f.n : 0.0;
+        snprintf(w, sizeof w, "%g %s", e->windows[k], unit);
+        printf("  %-14s %8zu %9zu %8.4f %8.4f %12.4f\n", w, f.n, f.positives,
+               f.brier, f.ece, rate * (1.0 - rate));
+    }
+    printf(
+        "  monotone in the window: %zu of %zu rows went down as the "
+        "window grew\n",
+        e->window_violations, e->n_wpool);
+    fflush(stdout);
+}
+
 /* After a data set's rounds: the calibration figures, and the diagram when
  * --plot asks for one. */
 static int calib_finish(struct cli *cli,
@@ -712,6 +742,7 @@ static int eval_cmapss(struct cli *cli,
         "p_fail: failure within %g cycles, every cycle of the held-out "
         "engines\n",
         ds->window);
+    windows_report(e, "cycles");
     return calib_finish(cli, e, plot, "C-MAPSS FD001: reliability of p_fail");
 }
 
@@ -804,10 +835,10 @@ static int bb_rounds(struct cli *cli,
 
 /* Every feature, then the leak check: without the features that mark the
  * day of the last row (predict_backblaze_time_features), and with those
- * alone.  @ds is @e's data set, masked and restored here. */
+ * alone.  @ds is @e's data set; the masked features are a copy's. */
 static int eval_backblaze(struct cli *cli,
                           struct predict_eval *e,
-                          struct predict_dataset *ds,
+                          const struct predict_dataset *ds,
                           struct progress *pg,
                           const char *holdout,
                           const char *plot)
@@ -815,7 +846,7 @@ static int eval_backblaze(struct cli *cli,
     const char *const *tf = predict_backblaze_time_features;
     size_t n_tf = 0, nx = ds->n_rows * ds->n_features;
     char errmsg[PREDICT_ERRMSG_SIZE];
-    float *saved;
+    struct predict_dataset masked = *ds;
     int rv;
 
     while (tf[n_tf] != NULL) {
@@ -833,11 +864,15 @@ static int eval_backblaze(struct cli *cli,
     if (rv != CLI_EXIT_OK) {
         return rv;
     }
-    saved = malloc((nx + 1) * sizeof *saved);
-    if (saved == NULL) {
+    /* The masked copy shares everything with @ds but its features; the
+     * rule and the age prior still read @ds's (e->ref). */
+    masked.x = malloc((nx + 1) * sizeof *masked.x);
+    if (masked.x == NULL) {
         return cli_fail(cli, AUGUR_ENOMEM, "");
     }
-    memcpy(saved, ds->x, nx * sizeof *saved);
+    memcpy(masked.x, ds->x, nx * sizeof *masked.x);
+    e->ds = &masked;
+    e->ref = ds;
     printf(
         "\nleak check: the features that mark the day of the last row "
         "(");
@@ -846,21 +881,22 @@ static int eval_backblaze(struct cli *cli,
     }
     printf("), missing in training and test:\n");
     bb_header();
-    rv = predict_dataset_mask(ds, tf, n_tf, false, errmsg);
+    rv = predict_dataset_mask(&masked, tf, n_tf, false, errmsg);
     rv = rv != 0 ? cli_fail(cli, rv, errmsg)
                  : bb_rounds(cli, e, pg, holdout, "without age");
     if (rv == CLI_EXIT_OK) {
-        memcpy(ds->x, saved, nx * sizeof *saved);
+        memcpy(masked.x, ds->x, nx * sizeof *masked.x);
         printf(
             "\nleak check: those features alone (what the day of the "
             "last row tells):\n");
         bb_header();
-        rv = predict_dataset_mask(ds, tf, n_tf, true, errmsg);
+        rv = predict_dataset_mask(&masked, tf, n_tf, true, errmsg);
         rv = rv != 0 ? cli_fail(cli, rv, errmsg)
                      : bb_rounds(cli, e, pg, holdout, "age only");
     }
-    memcpy(ds->x, saved, nx * sizeof *saved);
-    free(saved);
+    e->ds = ds;
+    e->ref = NULL;
+    free(masked.x);
     return rv;
 }
 
@@ -929,6 +965,7 @@ static int eval_pdm(struct cli *cli,
         PREDICT_EVAL_PDM_THRESHOLD, sum.pooled_precision_calibrated,
         sum.pooled_recall_calibrated, sum.at_calibrated.tp,
         sum.at_calibrated.fp, sum.at_calibrated.fn);
+    windows_report(e, "h");
     return calib_finish(cli, e, plot,
                         "Azure PdM: reliability of p_fail (24 h)");
 }
@@ -987,6 +1024,14 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
     if (rv != 0) {
         rv = cli_fail(cli, rv, e.errmsg);
     } else {
+        static const double cmapss_w[] = {10, 20, 30, 50, 100};
+        static const double pdm_w[] = {6, 24, 72, 168};
+        const double *w = f == PREDICT_FORMAT_CMAPSS ? cmapss_w : pdm_w;
+        size_t nw = f == PREDICT_FORMAT_CMAPSS ? 5 : 4;
+        if (f != PREDICT_FORMAT_BACKBLAZE && params.survival) {
+            e.n_windows = nw;
+            memcpy(e.windows, w, nw * sizeof *w);
+        }
         switch (f) {
             case PREDICT_FORMAT_CMAPSS:
                 rv = eval_cmapss(cli, &e, &pg, plot);

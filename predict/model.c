@@ -36,10 +36,12 @@ void predict_train_params_default(struct predict_train_params *p,
     p->nthread = 0;
     p->seed = 1;
     p->calibration = PREDICT_CALIB_ISOTONIC;
+    p->aft_sigma = 1.0;
     switch (format) {
         case PREDICT_FORMAT_CMAPSS:
             p->regress_rul = true;
             p->rul_cap = 125.0;
+            p->survival = true;
             p->max_depth = 4;
             p->min_child_weight = 5.0;
             break;
@@ -55,6 +57,7 @@ void predict_train_params_default(struct predict_train_params *p,
             p->max_depth = 3;
             p->eta = 0.1;
             p->regress_rul = false;
+            p->survival = true;
             break;
         default:
             break;
@@ -77,6 +80,9 @@ void predict_model_close(struct predict_model *m)
     }
     if (m->reg != NULL) {
         XGBoosterFree(m->reg);
+    }
+    if (m->surv != NULL) {
+        XGBoosterFree(m->surv);
     }
     predict_calibration_close(&m->calib);
     memset(m, 0, sizeof *m);
@@ -123,6 +129,7 @@ static int boost(BoosterHandle *out,
                  char *errmsg)
 {
     BoosterHandle b;
+    bool aft = strcmp(objective, "survival:aft") == 0;
 
     if (XGBoosterCreate(&dm, 1, &b) != 0) {
         return xgb_fail(errmsg, "XGBoosterCreate");
@@ -137,7 +144,10 @@ static int boost(BoosterHandle *out,
         param(b, "min_child_weight", "%g", p->min_child_weight) != 0 ||
         param(b, "seed", "%d", p->seed) != 0 ||
         (p->nthread > 0 && param(b, "nthread", "%u", p->nthread) != 0) ||
-        (spw > 0.0 && param(b, "scale_pos_weight", "%g", spw) != 0)) {
+        (spw > 0.0 && param(b, "scale_pos_weight", "%g", spw) != 0) ||
+        (aft && param(b, "aft_loss_distribution", "normal") != 0) ||
+        (aft &&
+         param(b, "aft_loss_distribution_scale", "%g", p->aft_sigma) != 0)) {
         xgb_fail(errmsg, "XGBoosterSetParam");
         XGBoosterFree(b);
         return AUGUR_EINTERNAL;
@@ -154,6 +164,70 @@ static int boost(BoosterHandle *out,
     }
     *out = b;
     return 0;
+}
+
+/* The time-to-failure model on the rows @rows[0..@n) (NULL: all): an
+ * accelerated failure time model of log time with normal errors.  A row
+ * with a known time to the next failure (ds->rul) is an event at that time
+ * (at least half a time unit: the log needs it above 0); one without is
+ * censored at the end of its unit's record.  @xs and @lo are scratch of
+ * n * nf and n floats. */
+static int survival_train(struct predict_model *m,
+                          const struct predict_dataset *ds,
+                          const size_t *rows,
+                          size_t n,
+                          const struct predict_train_params *p,
+                          float *xs,
+                          float *lo,
+                          unsigned progress_base,
+                          unsigned progress_total,
+                          char *errmsg)
+{
+    size_t nf = ds->n_features;
+    double *end = malloc((ds->n_rows + 1) * sizeof *end);
+    float *hi = malloc((n + 1) * sizeof *hi);
+    DMatrixHandle dm = NULL;
+    int rv;
+
+    if (end == NULL || hi == NULL) {
+        free(end);
+        free(hi);
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        return AUGUR_ENOMEM;
+    }
+    /* The end of each row's unit: a unit's rows are contiguous and in time
+     * order. */
+    for (size_t r = ds->n_rows; r-- > 0;) {
+        end[r] = r + 1 < ds->n_rows && ds->group[r + 1] == ds->group[r]
+                     ? end[r + 1]
+                     : ds->time[r];
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t r = rows != NULL ? rows[i] : i;
+        double t = ds->rul[r];
+        memcpy(xs + i * nf, ds->x + r * nf, nf * sizeof *xs);
+        if (isfinite(t)) {
+            lo[i] = hi[i] = (float)fmax(t, 0.5);
+        } else {
+            lo[i] = (float)fmax(end[r] - ds->time[r], 0.5);
+            hi[i] = INFINITY;
+        }
+    }
+    free(end);
+    if (XGDMatrixCreateFromMat(xs, n, nf, NAN, &dm) != 0 ||
+        XGDMatrixSetFloatInfo(dm, "label_lower_bound", lo, n) != 0 ||
+        XGDMatrixSetFloatInfo(dm, "label_upper_bound", hi, n) != 0) {
+        rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat(survival)");
+    } else {
+        rv = boost(&m->surv, dm, "survival:aft", p, 0.0, progress_base,
+                   progress_total, errmsg);
+        m->aft_sigma = p->aft_sigma;
+    }
+    if (dm != NULL) {
+        XGDMatrixFree(dm);
+    }
+    free(hi);
+    return rv;
 }
 
 /* The progress of an inner training, shown as part of the whole. */
@@ -185,8 +259,8 @@ static int calibrate(struct predict_model *m,
                      unsigned progress_total,
                      char *errmsg)
 {
-    size_t nf = ds->n_features;
-    unsigned *fold = malloc((ds->n_groups + 1) * sizeof *fold);
+    size_t nf = ds->n_features, n_groups = 0;
+    unsigned *fold;
     size_t *trn = malloc(n * sizeof *trn);
     size_t *tst = malloc(n * sizeof *tst);
     float *x = malloc(n * nf * sizeof *x);
@@ -198,6 +272,11 @@ static int calibrate(struct predict_model *m,
     size_t n_oof = 0;
     int rv = 0;
 
+    for (size_t i = 0; i < n; i++) {
+        size_t g = ds->group[rows != NULL ? rows[i] : i];
+        n_groups = g + 1 > n_groups ? g + 1 : n_groups;
+    }
+    fold = malloc((n_groups + 1) * sizeof *fold);
     if (fold == NULL || trn == NULL || tst == NULL || x == NULL ||
         oof_p == NULL || oof_y == NULL || sc == NULL) {
         snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
@@ -214,9 +293,10 @@ static int calibrate(struct predict_model *m,
     }
     ip.calibration = PREDICT_CALIB_NONE;
     ip.regress_rul = false;
+    ip.survival = false;
     ip.progress = p->progress != NULL ? progress_offset : NULL;
     ip.progress_arg = &po;
-    predict_folds_assign(ds->n_groups, PREDICT_CALIB_FOLDS,
+    predict_folds_assign(n_groups, PREDICT_CALIB_FOLDS,
                          (uint64_t)p->seed * 0x9e3779b97f4a7c15ull + 0xca1b,
                          fold);
     for (unsigned k = 0; k < PREDICT_CALIB_FOLDS && rv == 0; k++) {
@@ -280,6 +360,7 @@ int predict_model_train(struct predict_model *m,
     float *x = NULL, *y = NULL, *xr = NULL, *yr = NULL;
     DMatrixHandle dm = NULL, dr = NULL;
     unsigned total;
+    bool surv;
     double spw;
     int rv;
 
@@ -338,10 +419,10 @@ int predict_model_train(struct predict_model *m,
     m->train_positives = pos;
     spw = p->scale_pos_weight > 0 ? p->scale_pos_weight
                                   : (double)(n - pos) / (double)pos;
-    total =
-        p->rounds * (n_reg > 0 ? 2 : 1) + (p->calibration != PREDICT_CALIB_NONE
-                                               ? p->rounds * PREDICT_CALIB_FOLDS
-                                               : 0);
+    surv = p->survival && ds->format != PREDICT_FORMAT_BACKBLAZE;
+    total = p->rounds *
+            ((n_reg > 0 ? 2u : 1u) + (surv ? 1u : 0u) +
+             (p->calibration != PREDICT_CALIB_NONE ? PREDICT_CALIB_FOLDS : 0u));
     if (XGDMatrixCreateFromMat(x, n, nf, NAN, &dm) != 0 ||
         XGDMatrixSetFloatInfo(dm, "label", y, n) != 0) {
         rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
@@ -359,6 +440,13 @@ int predict_model_train(struct predict_model *m,
         }
         rv = boost(&m->reg, dr, "reg:squarederror", p, 0.0, p->rounds, total,
                    errmsg);
+        if (rv != 0) {
+            goto out;
+        }
+    }
+    if (surv) {
+        rv = survival_train(m, ds, rows, n, p, x, y,
+                            p->rounds * (n_reg > 0 ? 2 : 1), total, errmsg);
         if (rv != 0) {
             goto out;
         }
@@ -517,6 +605,54 @@ int predict_model_score(const struct predict_model *m,
     return rv;
 }
 
+bool predict_model_has_survival(const struct predict_model *m)
+{
+    return m->surv != NULL;
+}
+
+int predict_model_score_window(const struct predict_model *m,
+                               const float *x,
+                               size_t n,
+                               const double *windows,
+                               size_t n_windows,
+                               float *out,
+                               char *errmsg)
+{
+    const float *res;
+    int rv;
+
+    if (m->surv == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 "the model has no time-to-failure part: it answers for its "
+                 "window (%g) only",
+                 m->window);
+        return AUGUR_EINVAL;
+    }
+    for (size_t k = 0; k < n_windows; k++) {
+        if (!(windows[k] > 0) || !isfinite(windows[k])) {
+            snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                     "a window must be positive and finite");
+            return AUGUR_EINVAL;
+        }
+    }
+    if (n == 0) {
+        return 0;
+    }
+    rv = predict_dense(m->surv, x, n, m->n_features, &res, errmsg);
+    if (rv != 0) {
+        return rv;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* The booster gives exp(mu), the median time to failure. */
+        double mu = log(fmax((double)res[i], 1e-30));
+        for (size_t k = 0; k < n_windows; k++) {
+            double z = (log(windows[k]) - mu) / m->aft_sigma;
+            out[i * n_windows + k] = (float)(0.5 * erfc(-z / sqrt(2.0)));
+        }
+    }
+    return 0;
+}
+
 int predict_model_check(const struct predict_model *m,
                         const struct predict_dataset *ds,
                         char *errmsg)
@@ -562,9 +698,12 @@ int predict_model_check(const struct predict_model *m,
  *   0.0123 0                    (isotonic: one "x y" line per knot)
  *   0.31 0.2
  *   0.93 0.875
+ *   survival aft normal 1       (or "survival none")
  *   booster clf 123456
  *   <123456 bytes of XGBoost UBJSON>
  *   booster reg 123456
+ *   <bytes>
+ *   booster surv 123456         (with "survival aft")
  *   <bytes>
  *   end
  *
@@ -678,9 +817,17 @@ int predict_model_save(const struct predict_model *m,
             sbuf_printf(&b, "calibration none\n");
             break;
     }
+    if (m->surv != NULL) {
+        sbuf_printf(&b, "survival aft normal %.17g\n", m->aft_sigma);
+    } else {
+        sbuf_printf(&b, "survival none\n");
+    }
     rv = booster_put(&b, "clf", m->clf, errmsg);
     if (rv == 0 && m->reg != NULL) {
         rv = booster_put(&b, "reg", m->reg, errmsg);
+    }
+    if (rv == 0 && m->surv != NULL) {
+        rv = booster_put(&b, "surv", m->surv, errmsg);
     }
     sbuf_printf(&b, "end\n");
     if (rv == 0 && b.failed) {
@@ -860,6 +1007,7 @@ static int load(struct predict_model *m, struct cursor *c, char *errmsg)
     char line[MODEL_NAME_MAX + 32];
     uint64_t v, nf;
     unsigned long version;
+    bool has_surv = false;
     int fmt, rv;
 
     if (line_take(c, line, sizeof line) != 0 ||
@@ -909,6 +1057,22 @@ static int load(struct predict_model *m, struct cursor *c, char *errmsg)
     if (version >= 2 && (rv = calib_get(&m->calib, c, errmsg)) != 0) {
         return rv;
     }
+    if (version >= 2) {
+        char *end;
+        if (line_take(c, line, sizeof line) != 0) {
+            return bad(errmsg, c, "survival");
+        }
+        if (strncmp(line, "survival aft normal ", 20) == 0) {
+            m->aft_sigma = strtod(line + 20, &end);
+            if (*end != '\0' || !(m->aft_sigma > 0) ||
+                !isfinite(m->aft_sigma)) {
+                return bad(errmsg, c, "survival: aft normal SIGMA");
+            }
+            has_surv = true;
+        } else if (strcmp(line, "survival none") != 0) {
+            return bad(errmsg, c, "survival: none or aft normal SIGMA");
+        }
+    }
     for (;;) {
         if (line_take(c, line, sizeof line) != 0) {
             return bad(errmsg, c, "truncated: no end line");
@@ -920,6 +1084,9 @@ static int load(struct predict_model *m, struct cursor *c, char *errmsg)
             rv = booster_get(c, line, &m->clf, errmsg);
         } else if (strncmp(line, "booster reg ", 12) == 0 && m->reg == NULL) {
             rv = booster_get(c, line, &m->reg, errmsg);
+        } else if (strncmp(line, "booster surv ", 13) == 0 && has_surv &&
+                   m->surv == NULL) {
+            rv = booster_get(c, line, &m->surv, errmsg);
         } else {
             rv = bad(errmsg, c, "unexpected line");
         }
@@ -929,6 +1096,9 @@ static int load(struct predict_model *m, struct cursor *c, char *errmsg)
     }
     if (m->clf == NULL) {
         return bad(errmsg, c, "no classifier");
+    }
+    if (has_surv && m->surv == NULL) {
+        return bad(errmsg, c, "no time-to-failure booster");
     }
     (void)v;
     return 0;

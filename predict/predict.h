@@ -406,6 +406,14 @@ struct predict_train_params
      * inner folds by unit of the training rows, each scored by a
      * classifier trained on the others (never on the rows it scores). */
     enum predict_calib_kind calibration;
+    /* Also train a model of the time to failure (XGBoost's survival:aft,
+     * normal errors of scale aft_sigma on log time), which gives p_fail
+     * within any window (predict_model_score_window).  Rows with a known
+     * time to the next failure (ds->rul) are events; the others are
+     * censored at the end of their unit's record.  Not for Backblaze,
+     * whose rows are one day per drive. */
+    bool survival;
+    double aft_sigma;
     /* Called after each boosting round when not NULL. */
     void (*progress)(void *arg, unsigned done, unsigned total);
     void *progress_arg;
@@ -430,6 +438,8 @@ struct predict_model
     void *clf;                        /* BoosterHandle */
     void *reg;                        /* BoosterHandle or NULL */
     struct predict_calibration calib; /* applied to the classifier's p */
+    void *surv;       /* BoosterHandle or NULL: time to failure (AFT) */
+    double aft_sigma; /* its scale on log time */
 };
 
 /* One resource's prediction. */
@@ -466,6 +476,23 @@ int predict_model_score(const struct predict_model *m,
                         unsigned top,
                         struct predict_score *out,
                         char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Whether @m can answer for any window: it has a time-to-failure model. */
+bool predict_model_has_survival(const struct predict_model *m);
+
+/* P(failure within @windows[k]) for @n rows of @x, from the time-to-failure
+ * model: F((ln w - mu(x)) / sigma), F the standard normal CDF, so it is
+ * non-decreasing in the window for every row.  Windows in the model's time
+ * unit (cycles, days, hours), > 0.  @out holds @n * @n_windows values, row
+ * by row.  Returns 0, AUGUR_EINVAL (no time-to-failure model, a window not
+ * positive), AUGUR_ENOMEM or AUGUR_EINTERNAL, with a message. */
+int predict_model_score_window(const struct predict_model *m,
+                               const float *x,
+                               size_t n,
+                               const double *windows,
+                               size_t n_windows,
+                               float *out,
+                               char *errmsg) PREDICT_WARN_UNUSED;
 
 /* Check that @ds has the features @m was trained on, in the same order.
  * Returns 0 or AUGUR_EINVAL with the first difference in @errmsg. */
@@ -537,6 +564,7 @@ void predict_folds_assign(size_t n_groups,
 #define PREDICT_EVAL_CMAPSS_CUT_RUL 150 /* true remaining life at most */
 #define PREDICT_EVAL_FPR 0.01           /* Backblaze: the FPR budget */
 #define PREDICT_EVAL_PDM_THRESHOLD 0.5  /* Azure PdM: the operating point */
+#define PREDICT_EVAL_WINDOWS_MAX 8      /* any window: windows evaluated */
 
 /* Mean and sample standard deviation of a figure across folds. */
 struct predict_spread
@@ -554,6 +582,10 @@ struct predict_spread predict_spread_of(const double *v, size_t n);
 struct predict_eval
 {
     const struct predict_dataset *ds; /* not owned: outlives the eval */
+    /* Not owned; NULL: ds.  The same rows with every feature, when ds has
+     * some masked (predict_dataset_mask): Backblaze's rule and the age
+     * prior read theirs here, the models only ds. */
+    const struct predict_dataset *ref;
     unsigned folds;
     uint64_t seed;
     struct predict_train_params params; /* every model trained here */
@@ -571,8 +603,26 @@ struct predict_eval
     float *pool_cal;
     float *pool_y;
     size_t n_pool;
+    /* Any window: set n_windows and windows (the data's time unit) before
+     * the rounds; each round whose model has a time-to-failure part pools
+     * p within each window (pool_wp, row by row) and the outcome (pool_wy:
+     * 1 failed within it, 0 did not, NaN unknown: the record ends first),
+     * and counts the rows whose p went down as the window grew. */
+    size_t n_windows;
+    double windows[PREDICT_EVAL_WINDOWS_MAX];
+    float *pool_wp;
+    float *pool_wy;
+    size_t n_wpool;
+    size_t window_violations;
+    double *group_end;                /* the last time of each unit */
     char errmsg[PREDICT_ERRMSG_SIZE]; /* why the last call failed */
 };
+
+/* The calibration figures of p within e->windows[@k] over the pooled rows
+ * whose outcome is known.  Uses e->a and e->b. */
+void predict_eval_window_figures(struct predict_eval *e,
+                                 size_t k,
+                                 struct predict_calib_figures *out);
 
 /* Forget the pooled predictions of @e. */
 void predict_eval_pool_reset(struct predict_eval *e);

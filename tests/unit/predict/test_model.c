@@ -162,6 +162,17 @@ static void model_file_round_trip_keeps_everything(void **state)
     assert_true(a.rul == b.rul);
     assert_int_equal(back.calib.kind, PREDICT_CALIB_ISOTONIC);
     assert_int_equal(back.calib.n, f->m.calib.n);
+    assert_non_null(back.surv);
+    assert_non_null(strstr(buf, "\nsurvival aft normal 1\n"));
+    {
+        double w[] = {1, 4};
+        float pa[2], pb[2];
+        assert_int_equal(
+            predict_model_score_window(&f->m, x, 1, w, 2, pa, errmsg), 0);
+        assert_int_equal(
+            predict_model_score_window(&back, x, 1, w, 2, pb, errmsg), 0);
+        assert_true(pa[0] == pb[0] && pa[1] == pb[1]);
+    }
     assert_int_equal(a.top_feature[0], b.top_feature[0]);
     assert_int_equal(predict_model_check(&back, &f->ds, errmsg), 0);
     /* Saving the loaded model gives the same bytes. */
@@ -208,9 +219,26 @@ static size_t as_version_1(char *buf, size_t len)
     for (unsigned long i = 0; i < k; i++) {
         end = strchr(end, '\n') + 1;
     }
+    /* The survival line goes too, and the booster it announces. */
+    if (strncmp(end, "survival ", 9) == 0) {
+        end = strchr(end, '\n') + 1;
+    }
     memmove(cal, end, len - (size_t)(end - buf));
+    len -= (size_t)(end - cal);
+    {
+        char *surv = NULL;
+        for (size_t i = 0; i + 14 <= len && surv == NULL; i++) {
+            if (memcmp(buf + i, "\nbooster surv ", 14) == 0) {
+                surv = buf + i;
+            }
+        }
+        if (surv != NULL) {
+            memcpy(surv + 1, "end\n", 4);
+            len = (size_t)(surv + 5 - buf);
+        }
+    }
     buf[12] = '1';
-    return len - (size_t)(end - cal);
+    return len;
 }
 
 static void model_file_version_1_loads_uncalibrated(void **state)
@@ -288,6 +316,68 @@ static void model_load_refuses_damaged_calibration(void **state)
     free(buf);
 }
 
+static void model_window_p_is_monotone_in_the_window(void **state)
+{
+    struct fx *f = *state;
+    /* Remaining life about 1, 5 and 9 time units. */
+    float x[3 * NF] = {0.9f, 0.5f, NAN, 0.5f, 0.2f, 0.0f, 0.1f, 0.8f, NAN};
+    double w[] = {0.25, 0.5, 1, 2, 4, 8, 16, 64, 1000};
+    size_t nw = sizeof w / sizeof w[0];
+    float out[3 * 9];
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    double bad = 0.0;
+
+    assert_true(predict_model_has_survival(&f->m));
+    assert_int_equal(
+        predict_model_score_window(&f->m, x, 3, w, nw, out, errmsg), 0);
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t k = 0; k < nw; k++) {
+            assert_true(out[i * nw + k] >= 0.0f && out[i * nw + k] <= 1.0f);
+            if (k > 0) {
+                assert_true(out[i * nw + k] >= out[i * nw + k - 1]);
+            }
+        }
+    }
+    /* Shorter remaining life, likelier failure within 2 units; a window
+     * far past every life is near certain. */
+    assert_true(out[0 * nw + 3] > out[1 * nw + 3]);
+    assert_true(out[1 * nw + 3] > out[2 * nw + 3]);
+    assert_true(out[0 * nw + nw - 1] > 0.9f);
+    /* A window must be positive. */
+    assert_int_equal(
+        predict_model_score_window(&f->m, x, 1, &bad, 1, out, errmsg),
+        AUGUR_EINVAL);
+}
+
+static void model_without_survival_refuses_a_window(void **state)
+{
+    struct fx *f = *state;
+    struct predict_model m;
+    struct predict_train_params p;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    float x[NF] = {0.7f, 0.2f, 0.0f}, out[1];
+    double w = 3;
+    char *buf;
+    size_t len;
+
+    predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
+    p.rounds = 5;
+    p.nthread = 1;
+    p.survival = false;
+    p.calibration = PREDICT_CALIB_NONE;
+    predict_model_init(&m);
+    assert_int_equal(predict_model_train(&m, &f->ds, NULL, 0, &p, errmsg), 0);
+    assert_false(predict_model_has_survival(&m));
+    assert_int_equal(predict_model_score_window(&m, x, 1, &w, 1, out, errmsg),
+                     AUGUR_EINVAL);
+    assert_non_null(strstr(errmsg, "time-to-failure"));
+    assert_int_equal(predict_model_save(&m, &buf, &len, errmsg), 0);
+    assert_non_null(strstr(buf, "\nsurvival none\n"));
+    assert_non_null(strstr(buf, "\ncalibration none\n"));
+    free(buf);
+    predict_model_close(&m);
+}
+
 static void model_load_refuses_damaged_files(void **state)
 {
     struct fx *f = *state;
@@ -352,6 +442,8 @@ int main(void)
         cmocka_unit_test(model_scores_with_reasons),
         cmocka_unit_test(model_file_round_trip_keeps_everything),
         cmocka_unit_test(model_is_calibrated_on_held_out_folds),
+        cmocka_unit_test(model_window_p_is_monotone_in_the_window),
+        cmocka_unit_test(model_without_survival_refuses_a_window),
         cmocka_unit_test(model_file_version_1_loads_uncalibrated),
         cmocka_unit_test(model_file_keeps_platt_calibration),
         cmocka_unit_test(model_load_refuses_damaged_calibration),
