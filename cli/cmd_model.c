@@ -507,12 +507,17 @@ static void calib_report(const struct predict_eval *e,
 {
     predict_calib_figures_of(e->pool_raw, e->pool_y, e->n_pool, raw);
     predict_calib_figures_of(e->pool_cal, e->pool_y, e->n_pool, cal);
-    printf(
-        "calibration (%s, fitted on %d inner folds by unit of each training "
-        "set; never on the test units): %zu held-out predictions, %zu "
-        "positive\n",
-        predict_calib_kind_name(e->params.calibration), PREDICT_CALIB_FOLDS,
-        raw->n, raw->positives);
+    if (e->params.calibration == PREDICT_CALIB_NONE) {
+        printf("calibration none: %zu held-out predictions, %zu positive\n",
+               raw->n, raw->positives);
+    } else {
+        printf(
+            "calibration (%s, fitted on %d inner folds by unit of each "
+            "training set; never on the test units): %zu held-out "
+            "predictions, %zu positive\n",
+            predict_calib_kind_name(e->params.calibration), PREDICT_CALIB_FOLDS,
+            raw->n, raw->positives);
+    }
     printf("  %-10s %8s %8s\n", "", "Brier", "ECE");
     printf("  %-10s %8.4f %8.4f\n", "raw", raw->brier, raw->ece);
     printf("  %-10s %8.4f %8.4f   (ECE target <= 0.05)\n", "calibrated",
