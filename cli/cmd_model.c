@@ -114,6 +114,7 @@ static int params_get(struct cli *cli,
 {
     const char *cal = cli_args_get(args, "calibration");
     const char *threads = cli_args_get(args, "threads");
+    const char *sigma = cli_args_get(args, "aft-sigma");
     uint64_t v;
     int rv;
 
@@ -134,6 +135,14 @@ static int params_get(struct cli *cli,
             return cli_usage(cli, "--threads: at most 256");
         }
         p->nthread = (unsigned)v;
+    }
+    if (sigma != NULL) {
+        char *end;
+        double s = strtod(sigma, &end);
+        if (*sigma == '\0' || *end != '\0' || !(s >= 0.01 && s <= 10.0)) {
+            return cli_usage(cli, "--aft-sigma: a number from 0.01 to 10");
+        }
+        p->aft_sigma = s;
     }
     return CLI_EXIT_OK;
 }
@@ -331,6 +340,15 @@ static int model_file_load(struct cli *cli,
     return CLI_EXIT_OK;
 }
 
+/* 1 - binary entropy of @p, as predict_model_score's confidence. */
+static double confidence_of(double p)
+{
+    if (p <= 0.0 || p >= 1.0) {
+        return 1.0;
+    }
+    return 1.0 + p * log2(p) + (1.0 - p) * log2(1.0 - p);
+}
+
 /* Print @s as a CSV field: quoted when it holds a comma or a quote. */
 static void csv_field(const char *s)
 {
@@ -410,13 +428,21 @@ static int run_model_predict(struct cli *cli, const struct cli_args *args)
     struct progress pg;
     enum predict_format f;
     size_t *rows = NULL, n = 0;
+    double window = 0.0;
     int rv;
 
     progress_init(&pg, cli->words);
     if ((rv = format_get(cli, args, &f)) != CLI_EXIT_OK ||
+        (rv = window_get(cli, args, &window)) != CLI_EXIT_OK ||
         (rv = model_file_load(cli, cli_args_get(args, "model"), &m)) !=
             CLI_EXIT_OK) {
         return rv;
+    }
+    if (window > 0 && !predict_model_has_survival(&m)) {
+        predict_model_close(&m);
+        return cli_usage(cli,
+                         "--window: this model has no time-to-failure part; "
+                         "it answers for its own window only");
     }
     rv = data_read(cli, args, f, m.window, &ds, &pg);
     if (rv != CLI_EXIT_OK) {
@@ -443,6 +469,29 @@ static int run_model_predict(struct cli *cli, const struct cli_args *args)
     rv = rows_score(cli, &m, &ds, rows, n, json ? 3 : 0, sc);
     if (rv != CLI_EXIT_OK) {
         goto out;
+    }
+    if (window > 0) {
+        /* p_fail within --window, from the time-to-failure part. */
+        size_t nf = ds.n_features;
+        float *x = malloc((n * nf + 1) * sizeof *x);
+        float *pw = malloc((n + 1) * sizeof *pw);
+        int err = x == NULL || pw == NULL ? AUGUR_ENOMEM : 0;
+        for (size_t i = 0; err == 0 && i < n; i++) {
+            memcpy(x + i * nf, ds.x + rows[i] * nf, nf * sizeof *x);
+        }
+        if (err == 0) {
+            err = predict_model_score_window(&m, x, n, &window, 1, pw, errmsg);
+        }
+        for (size_t i = 0; err == 0 && i < n; i++) {
+            sc[i].p_fail = pw[i];
+            sc[i].confidence = (float)confidence_of(pw[i]);
+        }
+        free(x);
+        free(pw);
+        if (err != 0) {
+            rv = cli_fail(cli, err, err == AUGUR_ENOMEM ? "" : errmsg);
+            goto out;
+        }
     }
     if (!json) {
         puts(f == PREDICT_FORMAT_CMAPSS      ? "unit,rul,p_fail"
@@ -1074,6 +1123,10 @@ static const struct cli_flag model_train_flags[] = {
     {"calibration", 0, "none|platt|isotonic",
      "calibrate p_fail on 3 inner folds by unit (default isotonic)", 0},
     {"threads", 0, "N", "XGBoost threads (default all cores)", 0},
+    {"aft-sigma", 0, "S",
+     "scale of the time-to-failure model's normal errors on log time "
+     "(default 1)",
+     0},
     {0},
 };
 
@@ -1082,6 +1135,10 @@ static const struct cli_flag model_predict_flags[] = {
      CLI_FLAG_REQUIRED},
     {"format", 0, MODEL_FORMATS, "the data's format", CLI_FLAG_REQUIRED},
     {"data", 0, "PATH[,PATH...]", "the data to score", CLI_FLAG_REQUIRED},
+    {"window", 0, "W",
+     "p_fail within W (the data's time unit) from the model's "
+     "time-to-failure part, instead of its own window",
+     0},
     {0},
 };
 
@@ -1101,6 +1158,7 @@ static const struct cli_flag model_eval_flags[] = {
      "calibrated",
      0},
     {"threads", 0, "N", "XGBoost threads (default all cores)", 0},
+    {"aft-sigma", 0, "S", "as for train (default 1)", 0},
     {0},
 };
 
@@ -1136,7 +1194,8 @@ const struct cli_command cli_model_commands[] = {
      run_model_eval},
     {"model publish", "replicate a trained model file into the store",
      "Checks that the file is a model augurd can load, then sends it in "
-     "chunks of 256 KiB under one upload id, and a commit that makes it "
+     "chunks of 192 KiB (one Raft entry each) under one upload id, and a "
+     "commit that makes it "
      "visible only when every chunk is in and the BLAKE2b-256 checksum of "
      "the whole matches.  Every node keeps every published model, so a new "
      "leader scores with it at once.  Publishing a name again makes a new "

@@ -11,11 +11,14 @@
 #include "predict/predict.h"
 
 /* The largest model file publish reads (the store's own limit), and the
- * chunk it sends: well under the store's 1 MiB per chunk and the 4 MiB
- * frame. */
+ * chunk it sends.  A chunk is one Raft entry, and the replica refuses an
+ * entry over 256 KiB (raft/write.c, BATCH_BYTES_MAX) with ETOOBIG: a chunk
+ * of 256 KiB plus its command's fields did not go through, so any model
+ * over one chunk failed to publish with the defaults.  The chunks stay
+ * under it with room for the fields, though the store would take 1 MiB. */
 #define PUBLISH_FILE_MAX (64u << 20)
-#define PUBLISH_CHUNK (256u << 10)
-#define PUBLISH_CHUNK_MAX (1u << 20)
+#define PUBLISH_CHUNK (192u << 10)
+#define PUBLISH_CHUNK_MAX (224u << 10)
 #define CHECKSUM_HEX_SIZE 65
 
 static const struct cli_column model_columns[] = {
@@ -324,7 +327,9 @@ const struct cli_flag cli_model_publish_flags[] = {
     {"kind", 0, "KIND",
      "the resource kind the model is for (default: as before, or host)", 0},
     {"chunk-size", 0, "BYTES",
-     "bytes per chunk (default 262144, at most 1048576)", 0},
+     "bytes per chunk (default 196608, at most 229376: one Raft entry "
+     "each)",
+     0},
     {0},
 };
 
