@@ -341,3 +341,92 @@ void predict_calib_figures_of(const float *p,
         out->ece += (double)r->n / (double)n * fabs(r->mean_p - r->observed);
     }
 }
+
+#define AFT_FIT_POINTS 20000
+
+/* ln(1 - Phi(z)), finite far into the tail. */
+static double log_survival(double z)
+{
+    double q = 0.5 * erfc(z / sqrt(2.0));
+
+    if (q > 1e-300) {
+        return log(q);
+    }
+    return -0.5 * z * z - log(z * sqrt(2.0 * M_PI));
+}
+
+/* The log-likelihood of (sigma, shift) over the points (constants
+ * dropped). */
+static double aft_loglik(const double *r,
+                         const bool *event,
+                         size_t n,
+                         double sigma,
+                         double shift)
+{
+    double ll = 0.0, ls = log(sigma);
+
+    for (size_t i = 0; i < n; i++) {
+        double z = (r[i] - shift) / sigma;
+        ll += event[i] ? -ls - 0.5 * z * z : log_survival(z);
+    }
+    return ll;
+}
+
+int predict_aft_refit(const float *mu,
+                      const float *lo,
+                      const float *hi,
+                      size_t n,
+                      double *sigma,
+                      double *shift)
+{
+    size_t m = n < AFT_FIT_POINTS ? n : AFT_FIT_POINTS, events = 0;
+    double *r = malloc((m + 1) * sizeof *r);
+    bool *event = malloc((m + 1) * sizeof *event);
+    double best = -INFINITY, bs = 1.0, bb = 0.0;
+    double s_lo = log(0.02), s_hi = log(5.0), b_lo = -5.0, b_hi = 5.0;
+
+    if (r == NULL || event == NULL) {
+        free(r);
+        free(event);
+        return AUGUR_ENOMEM;
+    }
+    /* r = ln(time seen) - mu: the residual for an event, its lower bound
+     * for a survivor. */
+    for (size_t k = 0; k < m; k++) {
+        size_t i = m == n ? k : k * (n - 1) / (m - 1);
+        r[k] = log(fmax((double)lo[i], 1e-30)) - (double)mu[i];
+        event[k] = !isinf(hi[i]);
+        events += event[k];
+    }
+    if (events == 0) {
+        free(r);
+        free(event);
+        return AUGUR_EINVAL;
+    }
+    /* A grid on (ln sigma, shift), then twice a finer one around the
+     * best. */
+    for (int pass = 0; pass < 3; pass++) {
+        const int steps = 24;
+        double ds = (s_hi - s_lo) / steps, db = (b_hi - b_lo) / steps;
+        for (int a = 0; a <= steps; a++) {
+            for (int b = 0; b <= steps; b++) {
+                double sg = exp(s_lo + a * ds), sh = b_lo + b * db;
+                double ll = aft_loglik(r, event, m, sg, sh);
+                if (ll > best) {
+                    best = ll;
+                    bs = sg;
+                    bb = sh;
+                }
+            }
+        }
+        s_lo = log(bs) - 2 * ds;
+        s_hi = log(bs) + 2 * ds;
+        b_lo = bb - 2 * db;
+        b_hi = bb + 2 * db;
+    }
+    *sigma = bs;
+    *shift = bb;
+    free(r);
+    free(event);
+    return 0;
+}

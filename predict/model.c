@@ -37,6 +37,7 @@ void predict_train_params_default(struct predict_train_params *p,
     p->seed = 1;
     p->calibration = PREDICT_CALIB_ISOTONIC;
     p->aft_sigma = 1.0;
+    p->aft_refit = true;
     switch (format) {
         case PREDICT_FORMAT_CMAPSS:
             p->regress_rul = true;
@@ -166,6 +167,42 @@ static int boost(BoosterHandle *out,
     return 0;
 }
 
+static int predict_dense(BoosterHandle b,
+                         const float *x,
+                         size_t n,
+                         unsigned nf,
+                         const float **res,
+                         char *errmsg);
+
+/* The end time of each row's unit into @end (ds->n_rows): a unit's rows
+ * are contiguous and in time order. */
+static void unit_ends(const struct predict_dataset *ds, double *end)
+{
+    for (size_t r = ds->n_rows; r-- > 0;) {
+        end[r] = r + 1 < ds->n_rows && ds->group[r + 1] == ds->group[r]
+                     ? end[r + 1]
+                     : ds->time[r];
+    }
+}
+
+/* What row @r says of its time to failure: an event at *@lo == *@hi, or
+ * survival past *@lo (*@hi infinite) when its unit's record ends first. */
+static void surv_bounds(const struct predict_dataset *ds,
+                        const double *end,
+                        size_t r,
+                        float *lo,
+                        float *hi)
+{
+    double t = ds->rul[r];
+
+    if (isfinite(t)) {
+        *lo = *hi = (float)fmax(t, 0.5);
+    } else {
+        *lo = (float)fmax(end[r] - ds->time[r], 0.5);
+        *hi = INFINITY;
+    }
+}
+
 /* The time-to-failure model on the rows @rows[0..@n) (NULL: all): an
  * accelerated failure time model of log time with normal errors.  A row
  * with a known time to the next failure (ds->rul) is an event at that time
@@ -195,23 +232,11 @@ static int survival_train(struct predict_model *m,
         snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
         return AUGUR_ENOMEM;
     }
-    /* The end of each row's unit: a unit's rows are contiguous and in time
-     * order. */
-    for (size_t r = ds->n_rows; r-- > 0;) {
-        end[r] = r + 1 < ds->n_rows && ds->group[r + 1] == ds->group[r]
-                     ? end[r + 1]
-                     : ds->time[r];
-    }
+    unit_ends(ds, end);
     for (size_t i = 0; i < n; i++) {
         size_t r = rows != NULL ? rows[i] : i;
-        double t = ds->rul[r];
         memcpy(xs + i * nf, ds->x + r * nf, nf * sizeof *xs);
-        if (isfinite(t)) {
-            lo[i] = hi[i] = (float)fmax(t, 0.5);
-        } else {
-            lo[i] = (float)fmax(end[r] - ds->time[r], 0.5);
-            hi[i] = INFINITY;
-        }
+        surv_bounds(ds, end, r, &lo[i], &hi[i]);
     }
     free(end);
     if (XGDMatrixCreateFromMat(xs, n, nf, NAN, &dm) != 0 ||
@@ -222,6 +247,7 @@ static int survival_train(struct predict_model *m,
         rv = boost(&m->surv, dm, "survival:aft", p, 0.0, progress_base,
                    progress_total, errmsg);
         m->aft_sigma = p->aft_sigma;
+        m->aft_shift = 0.0;
     }
     if (dm != NULL) {
         XGDMatrixFree(dm);
@@ -267,6 +293,11 @@ static int calibrate(struct predict_model *m,
     float *oof_p = malloc(n * sizeof *oof_p);
     float *oof_y = malloc(n * sizeof *oof_y);
     struct predict_score *sc = malloc(n * sizeof *sc);
+    bool surv = m->surv != NULL && p->aft_refit;
+    double *end = surv ? malloc((ds->n_rows + 1) * sizeof *end) : NULL;
+    float *oof_mu = surv ? malloc(n * sizeof *oof_mu) : NULL;
+    float *oof_lo = surv ? malloc(n * sizeof *oof_lo) : NULL;
+    float *oof_hi = surv ? malloc(n * sizeof *oof_hi) : NULL;
     struct predict_train_params ip = *p;
     struct progress_offset po = {p, progress_base, progress_total};
     size_t n_oof = 0;
@@ -278,7 +309,9 @@ static int calibrate(struct predict_model *m,
     }
     fold = malloc((n_groups + 1) * sizeof *fold);
     if (fold == NULL || trn == NULL || tst == NULL || x == NULL ||
-        oof_p == NULL || oof_y == NULL || sc == NULL) {
+        oof_p == NULL || oof_y == NULL || sc == NULL ||
+        (surv &&
+         (end == NULL || oof_mu == NULL || oof_lo == NULL || oof_hi == NULL))) {
         snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
         rv = AUGUR_ENOMEM;
         goto out;
@@ -293,7 +326,11 @@ static int calibrate(struct predict_model *m,
     }
     ip.calibration = PREDICT_CALIB_NONE;
     ip.regress_rul = false;
-    ip.survival = false;
+    ip.survival = surv;
+    ip.aft_refit = false;
+    if (surv) {
+        unit_ends(ds, end);
+    }
     ip.progress = p->progress != NULL ? progress_offset : NULL;
     ip.progress_arg = &po;
     predict_folds_assign(n_groups, PREDICT_CALIB_FOLDS,
@@ -310,7 +347,7 @@ static int calibrate(struct predict_model *m,
                 trn[ntr++] = r;
             }
         }
-        po.base = progress_base + k * p->rounds;
+        po.base = progress_base + k * p->rounds * (surv ? 2 : 1);
         if (nte == 0) {
             continue;
         }
@@ -322,6 +359,15 @@ static int calibrate(struct predict_model *m,
             }
             rv = predict_model_score(&sub, x, nte, 0, sc, errmsg);
         }
+        if (rv == 0 && surv && sub.surv != NULL) {
+            const float *res;
+            rv = predict_dense(sub.surv, x, nte, m->n_features, &res, errmsg);
+            for (size_t i = 0; rv == 0 && i < nte; i++) {
+                oof_mu[n_oof + i] = (float)log(fmax((double)res[i], 1e-30));
+                surv_bounds(ds, end, tst[i], &oof_lo[n_oof + i],
+                            &oof_hi[n_oof + i]);
+            }
+        }
         for (size_t i = 0; rv == 0 && i < nte; i++) {
             oof_p[n_oof] = sc[i].p_raw;
             oof_y[n_oof++] = ds->label[tst[i]];
@@ -332,12 +378,25 @@ static int calibrate(struct predict_model *m,
         rv = predict_calibration_fit(&m->calib, p->calibration, oof_p, oof_y,
                                      n_oof, errmsg);
     }
+    /* The time-to-failure model's scale and shift, refitted on the same
+     * held-out predictions; with no event among them it keeps the
+     * training scale. */
+    if (rv == 0 && surv &&
+        predict_aft_refit(oof_mu, oof_lo, oof_hi, n_oof, &m->aft_sigma,
+                          &m->aft_shift) == AUGUR_ENOMEM) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        rv = AUGUR_ENOMEM;
+    }
     if (rv != 0 && rv != AUGUR_ENOMEM) {
         char inner[PREDICT_ERRMSG_SIZE];
         snprintf(inner, sizeof inner, "%s", errmsg);
         snprintf(errmsg, PREDICT_ERRMSG_SIZE, "calibration: %.200s", inner);
     }
 out:
+    free(end);
+    free(oof_mu);
+    free(oof_lo);
+    free(oof_hi);
     free(fold);
     free(trn);
     free(tst);
@@ -360,7 +419,7 @@ int predict_model_train(struct predict_model *m,
     float *x = NULL, *y = NULL, *xr = NULL, *yr = NULL;
     DMatrixHandle dm = NULL, dr = NULL;
     unsigned total;
-    bool surv;
+    bool surv, refit;
     double spw;
     int rv;
 
@@ -420,9 +479,11 @@ int predict_model_train(struct predict_model *m,
     spw = p->scale_pos_weight > 0 ? p->scale_pos_weight
                                   : (double)(n - pos) / (double)pos;
     surv = p->survival && ds->format != PREDICT_FORMAT_BACKBLAZE;
-    total = p->rounds *
-            ((n_reg > 0 ? 2u : 1u) + (surv ? 1u : 0u) +
-             (p->calibration != PREDICT_CALIB_NONE ? PREDICT_CALIB_FOLDS : 0u));
+    refit = surv && p->aft_refit;
+    total = p->rounds * ((n_reg > 0 ? 2u : 1u) + (surv ? 1u : 0u) +
+                         (p->calibration != PREDICT_CALIB_NONE || refit
+                              ? PREDICT_CALIB_FOLDS * (refit ? 2u : 1u)
+                              : 0u));
     if (XGDMatrixCreateFromMat(x, n, nf, NAN, &dm) != 0 ||
         XGDMatrixSetFloatInfo(dm, "label", y, n) != 0) {
         rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
@@ -451,9 +512,11 @@ int predict_model_train(struct predict_model *m,
             goto out;
         }
     }
-    if (p->calibration != PREDICT_CALIB_NONE) {
-        rv = calibrate(m, ds, rows, n, p,
-                       total - p->rounds * PREDICT_CALIB_FOLDS, total, errmsg);
+    if (p->calibration != PREDICT_CALIB_NONE || refit) {
+        rv =
+            calibrate(m, ds, rows, n, p,
+                      total - p->rounds * PREDICT_CALIB_FOLDS * (refit ? 2 : 1),
+                      total, errmsg);
     }
 out:
     if (dm != NULL) {
@@ -646,7 +709,7 @@ int predict_model_score_window(const struct predict_model *m,
         /* The booster gives exp(mu), the median time to failure. */
         double mu = log(fmax((double)res[i], 1e-30));
         for (size_t k = 0; k < n_windows; k++) {
-            double z = (log(windows[k]) - mu) / m->aft_sigma;
+            double z = (log(windows[k]) - mu - m->aft_shift) / m->aft_sigma;
             out[i * n_windows + k] = (float)(0.5 * erfc(-z / sqrt(2.0)));
         }
     }
@@ -698,7 +761,7 @@ int predict_model_check(const struct predict_model *m,
  *   0.0123 0                    (isotonic: one "x y" line per knot)
  *   0.31 0.2
  *   0.93 0.875
- *   survival aft normal 1       (or "survival none")
+ *   survival aft normal 0.8 -0.1  (sigma, shift; or "survival none")
  *   booster clf 123456
  *   <123456 bytes of XGBoost UBJSON>
  *   booster reg 123456
@@ -818,7 +881,8 @@ int predict_model_save(const struct predict_model *m,
             break;
     }
     if (m->surv != NULL) {
-        sbuf_printf(&b, "survival aft normal %.17g\n", m->aft_sigma);
+        sbuf_printf(&b, "survival aft normal %.17g %.17g\n", m->aft_sigma,
+                    m->aft_shift);
     } else {
         sbuf_printf(&b, "survival none\n");
     }
@@ -1064,13 +1128,16 @@ static int load(struct predict_model *m, struct cursor *c, char *errmsg)
         }
         if (strncmp(line, "survival aft normal ", 20) == 0) {
             m->aft_sigma = strtod(line + 20, &end);
-            if (*end != '\0' || !(m->aft_sigma > 0) ||
-                !isfinite(m->aft_sigma)) {
-                return bad(errmsg, c, "survival: aft normal SIGMA");
+            if (*end != ' ' || !(m->aft_sigma > 0) || !isfinite(m->aft_sigma)) {
+                return bad(errmsg, c, "survival: aft normal SIGMA SHIFT");
+            }
+            m->aft_shift = strtod(end + 1, &end);
+            if (*end != '\0' || !isfinite(m->aft_shift)) {
+                return bad(errmsg, c, "survival: aft normal SIGMA SHIFT");
             }
             has_surv = true;
         } else if (strcmp(line, "survival none") != 0) {
-            return bad(errmsg, c, "survival: none or aft normal SIGMA");
+            return bad(errmsg, c, "survival: none or aft normal SIGMA SHIFT");
         }
     }
     for (;;) {

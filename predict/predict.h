@@ -354,6 +354,20 @@ int predict_calibration_copy(struct predict_calibration *dst,
                              const struct predict_calibration *src)
     PREDICT_WARN_UNUSED;
 
+/* The time-to-failure model's calibration: given out-of-fold predictions
+ * @mu[i] of log time and what was seen, an event at @lo[i] == @hi[i] or
+ * survival past @lo[i] (@hi[i] infinite), the scale *@sigma and shift
+ * *@shift of normal errors on log time that maximise the likelihood of
+ * ln T = mu + shift + sigma Z (a grid, then a finer one around the best;
+ * at most 20,000 points, evenly spaced, enter the fit).  Returns 0 or
+ * AUGUR_EINVAL (no event among the points). */
+int predict_aft_refit(const float *mu,
+                      const float *lo,
+                      const float *hi,
+                      size_t n,
+                      double *sigma,
+                      double *shift) PREDICT_WARN_UNUSED;
+
 /* One bin of a reliability diagram: predictions in [lo, hi). */
 struct predict_reliability_bin
 {
@@ -414,6 +428,10 @@ struct predict_train_params
      * whose rows are one day per drive. */
     bool survival;
     double aft_sigma;
+    /* Refit the time-to-failure model's scale and a shift of its log time
+     * on the same inner folds' held-out predictions (predict_aft_refit),
+     * which trains PREDICT_CALIB_FOLDS more of them. */
+    bool aft_refit;
     /* Called after each boosting round when not NULL. */
     void (*progress)(void *arg, unsigned done, unsigned total);
     void *progress_arg;
@@ -440,6 +458,8 @@ struct predict_model
     struct predict_calibration calib; /* applied to the classifier's p */
     void *surv;       /* BoosterHandle or NULL: time to failure (AFT) */
     double aft_sigma; /* its scale on log time */
+    double aft_shift; /* added to its log time: P = F((ln w - mu - shift) /
+                       * sigma) */
 };
 
 /* One resource's prediction. */

@@ -219,6 +219,46 @@ static void figures_match_hand_computed_values(void **state)
     }
 }
 
+/* ln T = mu + 0.3 + 0.5 Z, half the units watched only until a random
+ * time: the refit finds the shift and the scale. */
+static void aft_refit_recovers_shift_and_scale(void **state)
+{
+    const size_t n = 20000;
+    float *mu = malloc(n * sizeof *mu);
+    float *lo = malloc(n * sizeof *lo);
+    float *hi = malloc(n * sizeof *hi);
+    double sigma, shift;
+
+    (void)state;
+    for (size_t i = 0; i < n; i++) {
+        double u1 = uniform(), u2 = uniform();
+        double z = sqrt(-2.0 * log(fmax(u1, 1e-12))) * cos(2.0 * M_PI * u2);
+        double t, c;
+        mu[i] = (float)(1.0 + 4.0 * uniform());
+        t = exp(mu[i] + 0.3 + 0.5 * z);
+        /* Censoring independent of the failure time. */
+        c = uniform() < 0.5 ? exp(1.0 + 5.0 * uniform()) : INFINITY;
+        if (c < t) {
+            lo[i] = (float)c;
+            hi[i] = INFINITY;
+        } else {
+            lo[i] = hi[i] = (float)t;
+        }
+    }
+    assert_int_equal(predict_aft_refit(mu, lo, hi, n, &sigma, &shift), 0);
+    assert_float_equal(shift, 0.3, 0.05);
+    assert_float_equal(sigma, 0.5, 0.05);
+    /* Nothing but survivors: no event to fit on. */
+    for (size_t i = 0; i < n; i++) {
+        hi[i] = INFINITY;
+    }
+    assert_int_equal(predict_aft_refit(mu, lo, hi, n, &sigma, &shift),
+                     AUGUR_EINVAL);
+    free(mu);
+    free(lo);
+    free(hi);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +268,7 @@ int main(void)
         cmocka_unit_test(platt_is_monotone_and_recovers_a_known_mapping),
         cmocka_unit_test(calibration_refuses_bad_input),
         cmocka_unit_test(figures_match_hand_computed_values),
+        cmocka_unit_test(aft_refit_recovers_shift_and_scale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
