@@ -712,9 +712,11 @@ static void windows_report(struct predict_eval *e, const char *unit)
         return;
     }
     printf(
-        "any window (one time-to-failure model: AFT, normal, sigma %g; p "
-        "within the window), held-out rows whose outcome is known:\n",
-        e->params.aft_sigma);
+        "any window (one time-to-failure model: AFT, normal, trained with "
+        "sigma %g%s; p within the window), held-out rows whose outcome is "
+        "known:\n",
+        e->params.aft_sigma,
+        e->params.aft_refit ? ", scale and shift refitted on inner folds" : "");
     printf("  %-14s %8s %9s %8s %8s %12s\n", "window", "rows", "positive",
            "Brier", "ECE", "base Brier");
     for (size_t k = 0; k < e->n_windows; k++) {

@@ -344,76 +344,90 @@ void predict_calib_figures_of(const float *p,
 
 #define AFT_FIT_POINTS 20000
 
-/* ln(1 - Phi(z)), finite far into the tail. */
-static double log_survival(double z)
+/* The Brier score of (sigma, shift) summed over the windows, on points
+ * with residual bounds @r_lo (ln lo - mu) and @event, and ln windows @lw.
+ * NaN outcomes are skipped. */
+static double aft_brier(const double *r,
+                        const bool *event,
+                        size_t n,
+                        const double *lw,
+                        size_t nw,
+                        const double *lmu,
+                        double sigma,
+                        double shift)
 {
-    double q = 0.5 * erfc(z / sqrt(2.0));
-
-    if (q > 1e-300) {
-        return log(q);
-    }
-    return -0.5 * z * z - log(z * sqrt(2.0 * M_PI));
-}
-
-/* The log-likelihood of (sigma, shift) over the points (constants
- * dropped). */
-static double aft_loglik(const double *r,
-                         const bool *event,
-                         size_t n,
-                         double sigma,
-                         double shift)
-{
-    double ll = 0.0, ls = log(sigma);
+    double sum = 0.0;
 
     for (size_t i = 0; i < n; i++) {
-        double z = (r[i] - shift) / sigma;
-        ll += event[i] ? -ls - 0.5 * z * z : log_survival(z);
+        for (size_t k = 0; k < nw; k++) {
+            /* r[i] = ln(lo) - mu; the window's residual ln w - mu. */
+            double rw = lw[k] - lmu[i];
+            double p, y;
+            if (event[i]) {
+                y = r[i] <= rw ? 1.0 : 0.0;
+            } else if (r[i] >= rw) {
+                y = 0.0;
+            } else {
+                continue;
+            }
+            p = 0.5 * erfc(-((rw - shift) / sigma) / sqrt(2.0));
+            sum += (p - y) * (p - y);
+        }
     }
-    return ll;
+    return sum;
 }
 
 int predict_aft_refit(const float *mu,
                       const float *lo,
                       const float *hi,
                       size_t n,
+                      const double *windows,
+                      size_t n_windows,
                       double *sigma,
                       double *shift)
 {
     size_t m = n < AFT_FIT_POINTS ? n : AFT_FIT_POINTS, events = 0;
     double *r = malloc((m + 1) * sizeof *r);
+    double *lmu = malloc((m + 1) * sizeof *lmu);
     bool *event = malloc((m + 1) * sizeof *event);
-    double best = -INFINITY, bs = 1.0, bb = 0.0;
+    double lw[PREDICT_AFT_REFIT_WINDOWS];
+    size_t nw = n_windows < PREDICT_AFT_REFIT_WINDOWS
+                    ? n_windows
+                    : PREDICT_AFT_REFIT_WINDOWS;
+    double best = INFINITY, bs = 1.0, bb = 0.0;
     double s_lo = log(0.02), s_hi = log(5.0), b_lo = -5.0, b_hi = 5.0;
 
-    if (r == NULL || event == NULL) {
+    if (r == NULL || lmu == NULL || event == NULL) {
         free(r);
+        free(lmu);
         free(event);
         return AUGUR_ENOMEM;
     }
-    /* r = ln(time seen) - mu: the residual for an event, its lower bound
-     * for a survivor. */
+    for (size_t k = 0; k < nw; k++) {
+        lw[k] = log(fmax(windows[k], 1e-30));
+    }
     for (size_t k = 0; k < m; k++) {
         size_t i = m == n ? k : k * (n - 1) / (m - 1);
-        r[k] = log(fmax((double)lo[i], 1e-30)) - (double)mu[i];
+        lmu[k] = (double)mu[i];
+        r[k] = log(fmax((double)lo[i], 1e-30)) - lmu[k];
         event[k] = !isinf(hi[i]);
         events += event[k];
     }
-    if (events == 0) {
+    if (events == 0 || nw == 0) {
         free(r);
+        free(lmu);
         free(event);
         return AUGUR_EINVAL;
     }
-    /* A grid on (ln sigma, shift), then twice a finer one around the
-     * best. */
     for (int pass = 0; pass < 3; pass++) {
         const int steps = 24;
         double ds = (s_hi - s_lo) / steps, db = (b_hi - b_lo) / steps;
         for (int a = 0; a <= steps; a++) {
             for (int b = 0; b <= steps; b++) {
                 double sg = exp(s_lo + a * ds), sh = b_lo + b * db;
-                double ll = aft_loglik(r, event, m, sg, sh);
-                if (ll > best) {
-                    best = ll;
+                double v = aft_brier(r, event, m, lw, nw, lmu, sg, sh);
+                if (v < best) {
+                    best = v;
                     bs = sg;
                     bb = sh;
                 }
@@ -427,6 +441,7 @@ int predict_aft_refit(const float *mu,
     *sigma = bs;
     *shift = bb;
     free(r);
+    free(lmu);
     free(event);
     return 0;
 }

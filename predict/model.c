@@ -294,6 +294,10 @@ static int calibrate(struct predict_model *m,
     float *oof_y = malloc(n * sizeof *oof_y);
     struct predict_score *sc = malloc(n * sizeof *sc);
     bool surv = m->surv != NULL && p->aft_refit;
+    /* The windows the refit aims at: a quarter of the model's, its own,
+     * three times and seven times it (PdM: 6 h, 24 h, 3 d, 7 d). */
+    const double refit_w[PREDICT_AFT_REFIT_WINDOWS] = {
+        m->window / 4, m->window, m->window * 3, m->window * 7};
     double *end = surv ? malloc((ds->n_rows + 1) * sizeof *end) : NULL;
     float *oof_mu = surv ? malloc(n * sizeof *oof_mu) : NULL;
     float *oof_lo = surv ? malloc(n * sizeof *oof_lo) : NULL;
@@ -382,7 +386,8 @@ static int calibrate(struct predict_model *m,
      * held-out predictions; with no event among them it keeps the
      * training scale. */
     if (rv == 0 && surv &&
-        predict_aft_refit(oof_mu, oof_lo, oof_hi, n_oof, &m->aft_sigma,
+        predict_aft_refit(oof_mu, oof_lo, oof_hi, n_oof, refit_w,
+                          PREDICT_AFT_REFIT_WINDOWS, &m->aft_sigma,
                           &m->aft_shift) == AUGUR_ENOMEM) {
         snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
         rv = AUGUR_ENOMEM;

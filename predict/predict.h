@@ -357,14 +357,20 @@ int predict_calibration_copy(struct predict_calibration *dst,
 /* The time-to-failure model's calibration: given out-of-fold predictions
  * @mu[i] of log time and what was seen, an event at @lo[i] == @hi[i] or
  * survival past @lo[i] (@hi[i] infinite), the scale *@sigma and shift
- * *@shift of normal errors on log time that maximise the likelihood of
- * ln T = mu + shift + sigma Z (a grid, then a finer one around the best;
- * at most 20,000 points, evenly spaced, enter the fit).  Returns 0 or
- * AUGUR_EINVAL (no event among the points). */
+ * *@shift of normal errors on log time, P(T <= w) = Phi((ln w - mu -
+ * shift) / sigma), that minimise the Brier score summed over @windows
+ * [0..@n_windows) (a point counts for a window when its outcome there is
+ * known: an event, or survival past the window).  A grid on (ln sigma,
+ * shift), then twice a finer one around the best; at most 20,000 points,
+ * evenly spaced, enter the fit.  Returns 0, AUGUR_EINVAL (no event among
+ * the points) or AUGUR_ENOMEM. */
+#define PREDICT_AFT_REFIT_WINDOWS 4
 int predict_aft_refit(const float *mu,
                       const float *lo,
                       const float *hi,
                       size_t n,
+                      const double *windows,
+                      size_t n_windows,
                       double *sigma,
                       double *shift) PREDICT_WARN_UNUSED;
 
