@@ -617,7 +617,8 @@ static void svg_curve(FILE *f,
     }
 }
 
-/* A reliability diagram of @raw and @cal as an SVG file at @path. */
+/* A reliability diagram of @raw and @cal as an SVG file at @path; the
+ * legend sits in the top left corner, above the diagonal. */
 static int plot_write(struct cli *cli,
                       const char *path,
                       const char *title,
@@ -687,9 +688,8 @@ static int plot_write(struct cli *cli,
             "%.4f, ECE %.4f</text>\n"
             "<text x=\"%.0f\" y=\"%.0f\">%zu predictions, %zu "
             "positive</text>\n</svg>\n",
-            x0 + size + 10, y0 + 20, raw->brier, raw->ece, x0 + size + 10,
-            y0 + 40, cal->brier, cal->ece, x0 + size + 10, y0 + 60, raw->n,
-            raw->positives);
+            x0 + 10, y0 + 20, raw->brier, raw->ece, x0 + 10, y0 + 40,
+            cal->brier, cal->ece, x0 + 10, y0 + 60, raw->n, raw->positives);
     if (fflush(f) != 0 || ferror(f) != 0) {
         fclose(f);
         remove(tmp);
