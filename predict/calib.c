@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "predict/predict.h"
+#include "predict/internal.h"
 
 /* Platt: raw probabilities are clipped this far from 0 and 1 before the
  * logit, so that a 0 or 1 from the trees stays finite. */
@@ -343,6 +343,16 @@ void predict_calib_figures_of(const float *p,
 }
 
 #define AFT_FIT_POINTS 20000
+
+double predict__log_normal_sf(double z)
+{
+    double q = 0.5 * erfc(z / sqrt(2.0));
+
+    if (q > 1e-300) {
+        return log(q);
+    }
+    return -0.5 * z * z - log(z * sqrt(2.0 * M_PI));
+}
 
 /* The Brier score of (sigma, shift) summed over the windows, on points
  * with residual bounds @r_lo (ln lo - mu) and @event, and ln windows @lw.

@@ -686,6 +686,7 @@ int predict_model_score_window(const struct predict_model *m,
                                float *out,
                                char *errmsg)
 {
+    struct predict_score *sc;
     const float *res;
     int rv;
 
@@ -706,19 +707,40 @@ int predict_model_score_window(const struct predict_model *m,
     if (n == 0) {
         return 0;
     }
-    rv = predict_dense(m->surv, x, n, m->n_features, &res, errmsg);
-    if (rv != 0) {
-        return rv;
+    sc = malloc(n * sizeof *sc);
+    if (sc == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        return AUGUR_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
+    /* The classifier's calibrated p at its own window first: the
+     * survival booster's output buffer lives until its next call. */
+    rv = predict_model_score(m, x, n, 0, sc, errmsg);
+    if (rv == 0) {
+        rv = predict_dense(m->surv, x, n, m->n_features, &res, errmsg);
+    }
+    for (size_t i = 0; rv == 0 && i < n; i++) {
         /* The booster gives exp(mu), the median time to failure. */
-        double mu = log(fmax((double)res[i], 1e-30));
+        double mu = log(fmax((double)res[i], 1e-30)) + m->aft_shift;
+        double z0 = (log(m->window) - mu) / m->aft_sigma;
+        double pc = sc[i].p_fail;
         for (size_t k = 0; k < n_windows; k++) {
-            double z = (log(windows[k]) - mu - m->aft_shift) / m->aft_sigma;
-            out[i * n_windows + k] = (float)(0.5 * erfc(-z / sqrt(2.0)));
+            double z = (log(windows[k]) - mu) / m->aft_sigma, q;
+            if (windows[k] <= m->window) {
+                /* Within the classifier's window: its p, spread over
+                 * the window as the AFT model spreads its own. */
+                q = pc * exp(predict__log_normal_sf(-z) -
+                             predict__log_normal_sf(-z0));
+            } else {
+                /* Beyond it: the classifier's p, then the AFT model's
+                 * chance of failing later given no failure by then. */
+                q = pc + (1.0 - pc) * (1.0 - exp(predict__log_normal_sf(z) -
+                                                 predict__log_normal_sf(z0)));
+            }
+            out[i * n_windows + k] = (float)fmin(fmax(q, 0.0), 1.0);
         }
     }
-    return 0;
+    free(sc);
+    return rv;
 }
 
 int predict_model_check(const struct predict_model *m,

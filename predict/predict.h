@@ -506,12 +506,16 @@ int predict_model_score(const struct predict_model *m,
 /* Whether @m can answer for any window: it has a time-to-failure model. */
 bool predict_model_has_survival(const struct predict_model *m);
 
-/* P(failure within @windows[k]) for @n rows of @x, from the time-to-failure
- * model: F((ln w - mu(x)) / sigma), F the standard normal CDF, so it is
- * non-decreasing in the window for every row.  Windows in the model's time
- * unit (cycles, days, hours), > 0.  @out holds @n * @n_windows values, row
- * by row.  Returns 0, AUGUR_EINVAL (no time-to-failure model, a window not
- * positive), AUGUR_ENOMEM or AUGUR_EINTERNAL, with a message. */
+/* P(failure within @windows[k]) for @n rows of @x: the classifier's
+ * calibrated p_fail at its own window W, joined to the time-to-failure
+ * model F(w) = Phi((ln w - mu(x) - shift) / sigma): within W, p_fail
+ * F(w) / F(W); beyond it, p_fail + (1 - p_fail) (F(w) - F(W)) / (1 -
+ * F(W)), the AFT model's chance of failing later given no failure by W.
+ * So it equals p_fail at W, and is continuous and non-decreasing in the
+ * window for every row.  Windows in the model's time unit (cycles, days,
+ * hours), > 0.  @out holds @n * @n_windows values, row by row.  Returns
+ * 0, AUGUR_EINVAL (no time-to-failure model, a window not positive),
+ * AUGUR_ENOMEM or AUGUR_EINTERNAL, with a message. */
 int predict_model_score_window(const struct predict_model *m,
                                const float *x,
                                size_t n,

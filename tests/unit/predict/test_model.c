@@ -345,6 +345,18 @@ static void model_window_p_is_monotone_in_the_window(void **state)
     assert_true(out[0 * nw + 3] > out[1 * nw + 3]);
     assert_true(out[1 * nw + 5] > out[2 * nw + 5]);
     assert_true(out[0 * nw + nw - 1] > 0.9f);
+    /* At the model's own window (3) it is the classifier's p_fail. */
+    {
+        struct predict_score sc[3];
+        double own = 3;
+        float at[3];
+        assert_int_equal(predict_model_score(&f->m, x, 3, 0, sc, errmsg), 0);
+        assert_int_equal(
+            predict_model_score_window(&f->m, x, 3, &own, 1, at, errmsg), 0);
+        for (int i = 0; i < 3; i++) {
+            assert_float_equal(at[i], sc[i].p_fail, 1e-6);
+        }
+    }
     /* A window must be positive. */
     assert_int_equal(
         predict_model_score_window(&f->m, x, 1, &bad, 1, out, errmsg),
