@@ -712,9 +712,9 @@ static void windows_report(struct predict_eval *e, const char *unit)
         return;
     }
     printf(
-        "any window (one time-to-failure model: AFT, normal, trained with "
-        "sigma %g%s; p within the window), held-out rows whose outcome is "
-        "known:\n",
+        "any window (the calibrated classifier at its window joined to one "
+        "time-to-failure model: AFT, normal, trained with sigma %g%s; p "
+        "within the window), held-out rows whose outcome is known:\n",
         e->params.aft_sigma,
         e->params.aft_refit ? ", scale and shift refitted on inner folds" : "");
     printf("  %-14s %8s %9s %8s %8s %12s\n", "window", "rows", "positive",
