@@ -228,6 +228,7 @@ int predict__live_model_window_p(struct predict_live *l,
     }
     x = malloc((m->n_features > 0 ? m->n_features : 1) * sizeof *x);
     if (x == NULL) {
+        snprintf(l->errmsg, sizeof l->errmsg, "out of memory");
         return AUGUR_ENOMEM;
     }
     predict__live_row_fill(l, k, s, x);
