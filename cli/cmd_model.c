@@ -1021,6 +1021,12 @@ static int eval_pdm(struct cli *cli,
         PREDICT_EVAL_PDM_THRESHOLD, sum.pooled_precision_calibrated,
         sum.pooled_recall_calibrated, sum.at_calibrated.tp,
         sum.at_calibrated.fp, sum.at_calibrated.fn);
+    printf(
+        "AUC, failure within %g h, mean (sd) over folds: the model %.3f "
+        "(%.3f); the anomaly score without training (largest |robust z| "
+        "of a sensor against its own baseline) %.3f (%.3f)\n",
+        ds->window, sum.auc.mean, sum.auc.sd, sum.anomaly_auc.mean,
+        sum.anomaly_auc.sd);
     windows_report(e, "h");
     return calib_finish(cli, e, plot,
                         "Azure PdM: reliability of p_fail (24 h)");

@@ -702,6 +702,9 @@ int predict_eval_pdm_fold(struct predict_eval *e,
     }
     predict_precision_recall(e->a, e->b, nte, PREDICT_EVAL_PDM_THRESHOLD,
                              &out->precision, &out->recall);
+    if (predict_auc(e->a, e->b, nte, &out->auc) != 0) {
+        return nomem(e);
+    }
     predict_precision_recall(e->a, e->b, nte, threshold,
                              &out->precision_at_threshold,
                              &out->recall_at_threshold);
@@ -717,6 +720,25 @@ int predict_eval_pdm_fold(struct predict_eval *e,
     }
     predict_precision_recall(e->a, e->b, nte, 0.5, &out->base_precision,
                              &out->base_recall);
+    /* The anomaly score, no training: the largest |robust z| of a
+     * sensor's last value against its own baseline. */
+    out->anomaly_auc = NAN;
+    for (size_t i = 0; i < nte; i++) {
+        const float *x = ds->x + e->test[i] * ds->n_features;
+        float zmax = 0.0f;
+        for (unsigned f = 0; f < ds->n_features; f++) {
+            const char *name = ds->feature_names[f];
+            size_t len = strlen(name);
+            if (len > 7 && strcmp(name + len - 7, "_base_z") == 0 &&
+                isfinite(x[f]) && fabsf(x[f]) > zmax) {
+                zmax = fabsf(x[f]);
+            }
+        }
+        e->a[i] = zmax;
+    }
+    if (predict_auc(e->a, e->b, nte, &out->anomaly_auc) != 0) {
+        return nomem(e);
+    }
     return 0;
 }
 
@@ -738,6 +760,8 @@ void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,
     PDM_SPREAD(base_recall);
     PDM_SPREAD(precision_at_threshold);
     PDM_SPREAD(recall_at_threshold);
+    PDM_SPREAD(auc);
+    PDM_SPREAD(anomaly_auc);
 #undef PDM_SPREAD
     for (size_t i = 0; i < n; i++) {
         out->at_fixed.tp += folds[i].at_fixed.tp;

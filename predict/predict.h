@@ -573,6 +573,13 @@ void predict_precision_recall(const float *score,
                               double *precision,
                               double *recall);
 
+/* The area under the ROC curve of @score against @label (1: positive):
+ * the chance that a positive scores above a negative, ties counted half
+ * (Mann-Whitney, average ranks), in *@auc; NaN without both classes or
+ * with a NaN score.  Allocates a copy.  Returns 0 or AUGUR_ENOMEM. */
+int predict_auc(const float *score, const float *label, size_t n, double *auc)
+    PREDICT_WARN_UNUSED;
+
 /* Assign each of @n_groups groups to one of @k folds, balanced and
  * shuffled with @seed (deterministic). */
 void predict_folds_assign(size_t n_groups,
@@ -830,6 +837,11 @@ struct predict_eval_pdm
     struct predict_eval_counts at_fixed; /* at PREDICT_EVAL_PDM_THRESHOLD */
     struct predict_eval_counts at_threshold;
     struct predict_eval_counts at_calibrated; /* calibrated p >= 0.5 */
+    double auc;         /* the model's p, every held-out hour */
+    double anomaly_auc; /* no training: the largest |robust z| of the
+                         * sensors' last value against their own baseline
+                         * (the *_base_z features), as live scoring's
+                         * anomaly score ranks a resource */
 };
 
 /* Train on every fold but @fold of @e (an Azure PdM dataset) and test on
@@ -850,6 +862,8 @@ struct predict_eval_pdm_summary
     struct predict_spread base_recall;
     struct predict_spread precision_at_threshold;
     struct predict_spread recall_at_threshold;
+    struct predict_spread auc;
+    struct predict_spread anomaly_auc;
     struct predict_eval_counts at_fixed; /* pooled over the folds */
     struct predict_eval_counts at_threshold;
     struct predict_eval_counts at_calibrated;

@@ -262,6 +262,28 @@ static void aft_refit_recovers_shift_and_scale(void **state)
     free(hi);
 }
 
+static void auc_matches_hand_computed_values(void **state)
+{
+    /* Pairs (positive, negative): 0.35 > 0.1, 0.35 < 0.4, 0.8 > both:
+     * 3 of 4. */
+    float score[] = {0.1f, 0.4f, 0.35f, 0.8f};
+    float label[] = {0, 0, 1, 1};
+    float tied[] = {0.5f, 0.5f, 0.5f};
+    float tied_label[] = {0, 1, 0};
+    float one_class[] = {1, 1, 1};
+    double auc;
+
+    (void)state;
+    assert_int_equal(predict_auc(score, label, 4, &auc), 0);
+    assert_float_equal(auc, 0.75, 1e-12);
+    /* Ties count half. */
+    assert_int_equal(predict_auc(tied, tied_label, 3, &auc), 0);
+    assert_float_equal(auc, 0.5, 1e-12);
+    /* Undefined without both classes. */
+    assert_int_equal(predict_auc(score, one_class, 3, &auc), 0);
+    assert_true(isnan(auc));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +294,7 @@ int main(void)
         cmocka_unit_test(calibration_refuses_bad_input),
         cmocka_unit_test(figures_match_hand_computed_values),
         cmocka_unit_test(aft_refit_recovers_shift_and_scale),
+        cmocka_unit_test(auc_matches_hand_computed_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
