@@ -47,25 +47,6 @@ void predict_calibration_close(struct predict_calibration *c)
     memset(c, 0, sizeof *c);
 }
 
-int predict_calibration_copy(struct predict_calibration *dst,
-                             const struct predict_calibration *src)
-{
-    *dst = *src;
-    dst->x = dst->y = NULL;
-    if (src->n == 0) {
-        return 0;
-    }
-    dst->x = malloc(src->n * sizeof *dst->x);
-    dst->y = malloc(src->n * sizeof *dst->y);
-    if (dst->x == NULL || dst->y == NULL) {
-        predict_calibration_close(dst);
-        return AUGUR_ENOMEM;
-    }
-    memcpy(dst->x, src->x, src->n * sizeof *dst->x);
-    memcpy(dst->y, src->y, src->n * sizeof *dst->y);
-    return 0;
-}
-
 static double logit(double p)
 {
     p = fmin(fmax(p, PLATT_EPS), 1.0 - PLATT_EPS);

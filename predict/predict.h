@@ -349,11 +349,6 @@ int predict_calibration_fit(struct predict_calibration *c,
  * Non-decreasing in @p, in [0, 1]. */
 double predict_calibration_apply(const struct predict_calibration *c, double p);
 
-/* Copy @src into @dst (initialised, empty).  Returns 0 or AUGUR_ENOMEM. */
-int predict_calibration_copy(struct predict_calibration *dst,
-                             const struct predict_calibration *src)
-    PREDICT_WARN_UNUSED;
-
 /* The time-to-failure model's calibration: given out-of-fold predictions
  * @mu[i] of log time and what was seen, an event at @lo[i] == @hi[i] or
  * survival past @lo[i] (@hi[i] infinite), the scale *@sigma and shift
@@ -404,8 +399,8 @@ void predict_calib_figures_of(const float *p,
 
 /* ---- models (predict/model.c) ----------------------------------------- */
 
-/* The model file's version: 2 adds the calibration line; version 1 files
- * (no calibration) still load. */
+/* The model file's version: 2 adds the calibration and survival lines
+ * (and the survival booster); version 1 files (neither) still load. */
 #define PREDICT_MODEL_VERSION 2
 #define PREDICT_TOP_MAX 5
 
