@@ -1,6 +1,7 @@
 /* Calibration of failure probabilities: isotonic (pool adjacent violators)
- * and Platt maps fitted on held-out predictions, and the figures that say
- * how well probabilities match outcomes (Brier score, expected calibration
+ * and Platt maps fitted on held-out predictions, the refit of the
+ * time-to-failure model's scale and shift, and the figures that say how
+ * well probabilities match outcomes (Brier score, expected calibration
  * error, reliability diagram). */
 #include <math.h>
 #include <stdio.h>
