@@ -105,6 +105,48 @@ static int window_get(struct cli *cli,
     return rv;
 }
 
+/* The training parameters of @f with the flags --calibration and
+ * --threads applied. */
+static int params_get(struct cli *cli,
+                      const struct cli_args *args,
+                      enum predict_format f,
+                      struct predict_train_params *p)
+{
+    const char *cal = cli_args_get(args, "calibration");
+    const char *threads = cli_args_get(args, "threads");
+    const char *sigma = cli_args_get(args, "aft-sigma");
+    uint64_t v;
+    int rv;
+
+    predict_train_params_default(p, f);
+    if (cal != NULL) {
+        rv = cli_value_choice(cli, "--calibration", cal, "none|platt|isotonic");
+        if (rv != CLI_EXIT_OK) {
+            return rv;
+        }
+        p->calibration = (enum predict_calib_kind)predict_calib_kind_parse(cal);
+    }
+    if (threads != NULL) {
+        rv = cli_value_u64(cli, "--threads", threads, 1, &v);
+        if (rv != CLI_EXIT_OK) {
+            return rv;
+        }
+        if (v > 256) {
+            return cli_usage(cli, "--threads: at most 256");
+        }
+        p->nthread = (unsigned)v;
+    }
+    if (sigma != NULL) {
+        char *end;
+        double s = strtod(sigma, &end);
+        if (*sigma == '\0' || *end != '\0' || !(s >= 0.01 && s <= 10.0)) {
+            return cli_usage(cli, "--aft-sigma: a number from 0.01 to 10");
+        }
+        p->aft_sigma = s;
+    }
+    return CLI_EXIT_OK;
+}
+
 static int data_read(struct cli *cli,
                      const struct cli_args *args,
                      enum predict_format f,
@@ -156,13 +198,13 @@ static int train_rows(struct cli *cli,
                       const struct predict_dataset *ds,
                       const size_t *rows,
                       size_t n,
+                      const struct predict_train_params *params,
                       struct progress *pg)
 {
-    struct predict_train_params p;
+    struct predict_train_params p = *params;
     char errmsg[PREDICT_ERRMSG_SIZE];
     int rv;
 
-    predict_train_params_default(&p, ds->format);
     p.progress = progress_rounds;
     p.progress_arg = pg;
     rv = predict_model_train(m, ds, rows, n, &p, errmsg);
@@ -204,6 +246,7 @@ static int run_model_train(struct cli *cli, const struct cli_args *args)
 {
     const char *out = cli_args_get(args, "out");
     char errmsg[PREDICT_ERRMSG_SIZE];
+    struct predict_train_params params;
     struct predict_dataset ds;
     struct predict_model m;
     struct progress pg;
@@ -216,12 +259,13 @@ static int run_model_train(struct cli *cli, const struct cli_args *args)
     progress_init(&pg, cli->words);
     if ((rv = format_get(cli, args, &f)) != CLI_EXIT_OK ||
         (rv = window_get(cli, args, &window)) != CLI_EXIT_OK ||
+        (rv = params_get(cli, args, f, &params)) != CLI_EXIT_OK ||
         (rv = data_read(cli, args, f, window, &ds, &pg)) != CLI_EXIT_OK) {
         return rv;
     }
     predict_model_init(&m);
     snprintf(pg.stage, sizeof pg.stage, "training");
-    rv = train_rows(cli, &m, &ds, NULL, 0, &pg);
+    rv = train_rows(cli, &m, &ds, NULL, 0, &params, &pg);
     if (rv == CLI_EXIT_OK) {
         int err = predict_model_save(&m, &buf, &len, errmsg);
         rv = err != 0 ? cli_fail(cli, err, errmsg)
@@ -230,9 +274,11 @@ static int run_model_train(struct cli *cli, const struct cli_args *args)
     if (rv == CLI_EXIT_OK) {
         fprintf(stderr,
                 "augur: %s: trained on %zu rows of %zu units (%llu "
-                "positive, window %g); wrote %s (%zu bytes) in %.1f s\n",
+                "positive, window %g, calibration %s); wrote %s (%zu "
+                "bytes) in %.1f s\n",
                 cli->words, ds.n_rows, ds.n_groups,
-                (unsigned long long)m.train_positives, ds.window, out, len,
+                (unsigned long long)m.train_positives, ds.window,
+                predict_calib_kind_name(m.calib.kind), out, len,
                 now_s() - pg.start);
     }
     free(buf);
@@ -292,6 +338,15 @@ static int model_file_load(struct cli *cli,
         return cli_fail(cli, rv, msg);
     }
     return CLI_EXIT_OK;
+}
+
+/* 1 - binary entropy of @p, as predict_model_score's confidence. */
+static double confidence_of(double p)
+{
+    if (p <= 0.0 || p >= 1.0) {
+        return 1.0;
+    }
+    return 1.0 + p * log2(p) + (1.0 - p) * log2(1.0 - p);
 }
 
 /* Print @s as a CSV field: quoted when it holds a comma or a quote. */
@@ -373,13 +428,21 @@ static int run_model_predict(struct cli *cli, const struct cli_args *args)
     struct progress pg;
     enum predict_format f;
     size_t *rows = NULL, n = 0;
+    double window = 0.0;
     int rv;
 
     progress_init(&pg, cli->words);
     if ((rv = format_get(cli, args, &f)) != CLI_EXIT_OK ||
+        (rv = window_get(cli, args, &window)) != CLI_EXIT_OK ||
         (rv = model_file_load(cli, cli_args_get(args, "model"), &m)) !=
             CLI_EXIT_OK) {
         return rv;
+    }
+    if (window > 0 && !predict_model_has_survival(&m)) {
+        predict_model_close(&m);
+        return cli_usage(cli,
+                         "--window: this model has no time-to-failure part; "
+                         "it answers for its own window only");
     }
     rv = data_read(cli, args, f, m.window, &ds, &pg);
     if (rv != CLI_EXIT_OK) {
@@ -406,6 +469,29 @@ static int run_model_predict(struct cli *cli, const struct cli_args *args)
     rv = rows_score(cli, &m, &ds, rows, n, json ? 3 : 0, sc);
     if (rv != CLI_EXIT_OK) {
         goto out;
+    }
+    if (window > 0) {
+        /* p_fail within --window, from the time-to-failure part. */
+        size_t nf = ds.n_features;
+        float *x = malloc((n * nf + 1) * sizeof *x);
+        float *pw = malloc((n + 1) * sizeof *pw);
+        int err = x == NULL || pw == NULL ? AUGUR_ENOMEM : 0;
+        for (size_t i = 0; err == 0 && i < n; i++) {
+            memcpy(x + i * nf, ds.x + rows[i] * nf, nf * sizeof *x);
+        }
+        if (err == 0) {
+            err = predict_model_score_window(&m, x, n, &window, 1, pw, errmsg);
+        }
+        for (size_t i = 0; err == 0 && i < n; i++) {
+            sc[i].p_fail = pw[i];
+            sc[i].confidence = (float)confidence_of(pw[i]);
+        }
+        free(x);
+        free(pw);
+        if (err != 0) {
+            rv = cli_fail(cli, err, err == AUGUR_ENOMEM ? "" : errmsg);
+            goto out;
+        }
     }
     if (!json) {
         puts(f == PREDICT_FORMAT_CMAPSS      ? "unit,rul,p_fail"
@@ -445,9 +531,231 @@ out:
 
 #define EVAL_FOLDS_MAX 64
 
+/* ---- calibration figures and the reliability diagram ---------------------
+ */
+
+static void calib_bins_print(const char *label,
+                             const struct predict_calib_figures *c)
+{
+    printf("  %-10s", label);
+    for (int b = 0; b < PREDICT_CALIB_BINS; b++) {
+        if (c->bins[b].n == 0) {
+            printf(" %11s", "-");
+        } else {
+            printf(" %5.3f/%-5.3f", c->bins[b].mean_p, c->bins[b].observed);
+        }
+    }
+    printf("\n");
+}
+
+/* The calibration figures of every prediction pooled in @e, raw and
+ * calibrated, into @raw and @cal, printed. */
+static void calib_report(const struct predict_eval *e,
+                         struct predict_calib_figures *raw,
+                         struct predict_calib_figures *cal)
+{
+    predict_calib_figures_of(e->pool_raw, e->pool_y, e->n_pool, raw);
+    predict_calib_figures_of(e->pool_cal, e->pool_y, e->n_pool, cal);
+    if (e->params.calibration == PREDICT_CALIB_NONE) {
+        printf("calibration none: %zu held-out predictions, %zu positive\n",
+               raw->n, raw->positives);
+    } else {
+        printf(
+            "calibration (%s, fitted on %d inner folds by unit of each "
+            "training set; never on the test units): %zu held-out "
+            "predictions, %zu positive\n",
+            predict_calib_kind_name(e->params.calibration), PREDICT_CALIB_FOLDS,
+            raw->n, raw->positives);
+    }
+    printf("  %-10s %8s %8s\n", "", "Brier", "ECE");
+    printf("  %-10s %8.4f %8.4f\n", "raw", raw->brier, raw->ece);
+    printf("  %-10s %8.4f %8.4f   (ECE target <= 0.05)\n", "calibrated",
+           cal->brier, cal->ece);
+    printf("  reliability, mean p / observed per bin of width %.1f:\n",
+           1.0 / PREDICT_CALIB_BINS);
+    calib_bins_print("raw", raw);
+    calib_bins_print("calibrated", cal);
+    fflush(stdout);
+}
+
+static void svg_curve(FILE *f,
+                      const struct predict_calib_figures *c,
+                      const char *color,
+                      double x0,
+                      double y0,
+                      double size)
+{
+    bool first = true;
+
+    fprintf(f,
+            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+            "points=\"",
+            color);
+    for (int b = 0; b < PREDICT_CALIB_BINS; b++) {
+        if (c->bins[b].n == 0) {
+            continue;
+        }
+        fprintf(f, "%s%.1f,%.1f", first ? "" : " ",
+                x0 + c->bins[b].mean_p * size,
+                y0 + size - c->bins[b].observed * size);
+        first = false;
+    }
+    fprintf(f, "\"/>\n");
+    for (int b = 0; b < PREDICT_CALIB_BINS; b++) {
+        double r;
+        if (c->bins[b].n == 0) {
+            continue;
+        }
+        /* The dot's area grows with the log of the bin's count. */
+        r = 2.0 + log10((double)c->bins[b].n + 1.0);
+        fprintf(f,
+                "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\">"
+                "<title>p %.3f, observed %.3f, n %zu</title></circle>\n",
+                x0 + c->bins[b].mean_p * size,
+                y0 + size - c->bins[b].observed * size, r, color,
+                c->bins[b].mean_p, c->bins[b].observed, c->bins[b].n);
+    }
+}
+
+/* A reliability diagram of @raw and @cal as an SVG file at @path; the
+ * legend sits in the top left corner, above the diagonal. */
+static int plot_write(struct cli *cli,
+                      const char *path,
+                      const char *title,
+                      const struct predict_calib_figures *raw,
+                      const struct predict_calib_figures *cal)
+{
+    const double x0 = 60, y0 = 40, size = 400;
+    char tmp[4096];
+    char msg[CLI_ERR_SIZE];
+    FILE *f;
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        return cli_usage(cli, "--plot path too long");
+    }
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        snprintf(msg, sizeof msg, "%.200s: %s", tmp, strerror(errno));
+        return cli_fail(cli, AUGUR_EIO, msg);
+    }
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" "
+            "height=\"520\" viewBox=\"0 0 640 520\" font-family=\"sans-serif\" "
+            "font-size=\"12\">\n"
+            "<rect width=\"640\" height=\"520\" fill=\"white\"/>\n");
+    fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"14\">", x0);
+    for (const char *c = title; *c != '\0'; c++) {
+        if (*c == '<') {
+            fputs("&lt;", f);
+        } else if (*c == '&') {
+            fputs("&amp;", f);
+        } else {
+            fputc(*c, f);
+        }
+    }
+    fprintf(f, "</text>\n");
+    fprintf(f,
+            "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
+            "fill=\"none\" stroke=\"black\"/>\n",
+            x0, y0, size, size);
+    for (int t = 0; t <= 10; t += 2) {
+        double v = t / 10.0;
+        fprintf(f,
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.1f"
+                "</text>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">"
+                "%.1f</text>\n",
+                x0 + v * size, y0 + size + 16, v, x0 - 6,
+                y0 + size - v * size + 4, v);
+    }
+    fprintf(f,
+            "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" "
+            "stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n",
+            x0, y0 + size, x0 + size, y0);
+    fprintf(f,
+            "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">predicted "
+            "p_fail (bin mean)</text>\n"
+            "<text x=\"16\" y=\"%.0f\" text-anchor=\"middle\" "
+            "transform=\"rotate(-90 16 %.0f)\">observed failure "
+            "fraction</text>\n",
+            x0 + size / 2, y0 + size + 36, y0 + size / 2, y0 + size / 2);
+    svg_curve(f, raw, "#d62728", x0, y0, size);
+    svg_curve(f, cal, "#1f77b4", x0, y0, size);
+    fprintf(f,
+            "<text x=\"%.0f\" y=\"%.0f\" fill=\"#d62728\">raw: Brier %.4f, "
+            "ECE %.4f</text>\n"
+            "<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f77b4\">calibrated: Brier "
+            "%.4f, ECE %.4f</text>\n"
+            "<text x=\"%.0f\" y=\"%.0f\">%zu predictions, %zu "
+            "positive</text>\n</svg>\n",
+            x0 + 10, y0 + 20, raw->brier, raw->ece, x0 + 10, y0 + 40,
+            cal->brier, cal->ece, x0 + 10, y0 + 60, raw->n, raw->positives);
+    if (fflush(f) != 0 || ferror(f) != 0) {
+        fclose(f);
+        remove(tmp);
+        snprintf(msg, sizeof msg, "writing %.200s: %s", path, strerror(errno));
+        return cli_fail(cli, AUGUR_EIO, msg);
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        snprintf(msg, sizeof msg, "writing %.200s: %s", path, strerror(errno));
+        return cli_fail(cli, AUGUR_EIO, msg);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* The figures of p within each window of @e, from the time-to-failure
+ * model, in the data's time unit @unit. */
+static void windows_report(struct predict_eval *e, const char *unit)
+{
+    if (e->n_windows == 0 || e->n_wpool == 0) {
+        return;
+    }
+    printf(
+        "any window (the calibrated classifier at its window joined to one "
+        "time-to-failure model: AFT, normal, trained with sigma %g%s; p "
+        "within the window), held-out rows whose outcome is known:\n",
+        e->params.aft_sigma,
+        e->params.aft_refit ? ", scale and shift refitted on inner folds" : "");
+    printf("  %-14s %8s %9s %8s %8s %12s\n", "window", "rows", "positive",
+           "Brier", "ECE", "base Brier");
+    for (size_t k = 0; k < e->n_windows; k++) {
+        struct predict_calib_figures f;
+        char w[32];
+        double rate;
+        predict_eval_window_figures(e, k, &f);
+        rate = f.n > 0 ? (double)f.positives / (double)f.n : 0.0;
+        snprintf(w, sizeof w, "%g %s", e->windows[k], unit);
+        printf("  %-14s %8zu %9zu %8.4f %8.4f %12.4f\n", w, f.n, f.positives,
+               f.brier, f.ece, rate * (1.0 - rate));
+    }
+    printf(
+        "  monotone in the window: %zu of %zu rows went down as the "
+        "window grew\n",
+        e->window_violations, e->n_wpool);
+    fflush(stdout);
+}
+
+/* After a data set's rounds: the calibration figures, and the diagram when
+ * --plot asks for one. */
+static int calib_finish(struct cli *cli,
+                        const struct predict_eval *e,
+                        const char *plot,
+                        const char *title)
+{
+    struct predict_calib_figures raw, cal;
+
+    calib_report(e, &raw, &cal);
+    if (plot == NULL) {
+        return CLI_EXIT_OK;
+    }
+    return plot_write(cli, plot, title, &raw, &cal);
+}
+
 static int eval_cmapss(struct cli *cli,
                        struct predict_eval *e,
-                       struct progress *pg)
+                       struct progress *pg,
+                       const char *plot)
 {
     const struct predict_dataset *ds = e->ds;
     struct predict_eval_cmapss res[EVAL_FOLDS_MAX];
@@ -486,54 +794,73 @@ static int eval_cmapss(struct cli *cli,
     printf(
         "published, FD001 test split: CNN (Li 2018) 12.61, LSTM (Zheng "
         "2017) 16.14\n");
-    return CLI_EXIT_OK;
+    printf(
+        "p_fail: failure within %g cycles, every cycle of the held-out "
+        "engines\n",
+        ds->window);
+    windows_report(e, "cycles");
+    return calib_finish(cli, e, plot, "C-MAPSS FD001: reliability of p_fail");
 }
+
+/* ---- Backblaze ------------------------------------------------------------
+ */
 
 static void bb_header(void)
 {
-    printf("%-24s %6s %5s %8s %8s %10s %8s %12s %10s\n", "test set", "drives",
-           "fail", "recall", "FPR", "rule_rec", "rule_FPR", "rec@ruleFPR",
-           "weibull");
+    printf("%-24s %6s %5s %8s %8s %10s %8s %12s %10s %8s %8s\n", "test set",
+           "drives", "fail", "recall", "FPR", "rule_rec", "rule_FPR",
+           "rec@ruleFPR", "weibull", "Brier", "ECE");
 }
 
-static void bb_line(const char *label, const struct predict_eval_backblaze *r)
+/* One test set's line; its calibration figures from the predictions
+ * pooled since @pool_from. */
+static void bb_line(const char *label,
+                    const struct predict_eval_backblaze *r,
+                    const struct predict_eval *e,
+                    size_t pool_from)
 {
-    printf("%-24s %6zu %5zu %8.3f %8.4f %10.3f %8.4f %12.3f %10.3f\n", label,
-           r->drives, r->failed, r->recall, r->fpr, r->rule_recall, r->rule_fpr,
-           r->recall_at_rule_fpr, r->weibull_recall);
+    struct predict_calib_figures c;
+
+    predict_calib_figures_of(e->pool_cal + pool_from, e->pool_y + pool_from,
+                             e->n_pool - pool_from, &c);
+    printf(
+        "%-24s %6zu %5zu %8.3f %8.4f %10.3f %8.4f %12.3f %10.3f %8.4f "
+        "%8.4f\n",
+        label, r->drives, r->failed, r->recall, r->fpr, r->rule_recall,
+        r->rule_fpr, r->recall_at_rule_fpr, r->weibull_recall, c.brier, c.ece);
     fflush(stdout);
 }
 
-static int eval_backblaze(struct cli *cli,
-                          struct predict_eval *e,
-                          struct progress *pg,
-                          const char *holdout)
+/* The rounds of one feature set: each held-out drive model (@holdout), or
+ * the folds by drive. */
+static int bb_rounds(struct cli *cli,
+                     struct predict_eval *e,
+                     struct progress *pg,
+                     const char *holdout,
+                     const char *variant)
 {
     const struct predict_dataset *ds = e->ds;
     struct predict_eval_backblaze res[EVAL_FOLDS_MAX];
     struct predict_eval_backblaze_summary sum;
 
-    printf(
-        "Backblaze: recall at %.0f%% FPR (model) vs Backblaze's rule "
-        "(SMART 5/187/188/197/198 raw > 0) and a Weibull prior on age\n",
-        PREDICT_EVAL_FPR * 100);
-    bb_header();
+    predict_eval_pool_reset(e);
     if (holdout != NULL) {
         unsigned n_hold = 0;
         for (size_t fam = 0; fam < ds->n_families; fam++) {
             struct predict_eval_backblaze r;
+            size_t from = e->n_pool;
             int rv;
             if (strcmp(holdout, "all") != 0 &&
                 strcmp(holdout, ds->family_names[fam]) != 0) {
                 continue;
             }
-            snprintf(pg->stage, sizeof pg->stage, "holdout %s",
+            snprintf(pg->stage, sizeof pg->stage, "%s holdout %.24s", variant,
                      ds->family_names[fam]);
             rv = predict_eval_backblaze_holdout(e, (uint32_t)fam, &r);
             if (rv != 0) {
                 return cli_fail(cli, rv, e->errmsg);
             }
-            bb_line(ds->family_names[fam], &r);
+            bb_line(ds->family_names[fam], &r, e, from);
             n_hold++;
         }
         if (n_hold == 0) {
@@ -543,14 +870,15 @@ static int eval_backblaze(struct cli *cli,
     }
     for (unsigned f = 0; f < e->folds; f++) {
         char label[32];
+        size_t from = e->n_pool;
         int rv;
         snprintf(label, sizeof label, "fold %u/%u", f + 1, e->folds);
-        snprintf(pg->stage, sizeof pg->stage, "%s", label);
+        snprintf(pg->stage, sizeof pg->stage, "%s %s", variant, label);
         rv = predict_eval_backblaze_fold(e, f, &res[f]);
         if (rv != 0) {
             return cli_fail(cli, rv, e->errmsg);
         }
-        bb_line(label, &res[f]);
+        bb_line(label, &res[f], e, from);
     }
     predict_eval_backblaze_summarize(res, e->folds, &sum);
     printf(
@@ -561,9 +889,77 @@ static int eval_backblaze(struct cli *cli,
     return CLI_EXIT_OK;
 }
 
+/* Every feature, then the leak check: without the features that mark the
+ * day of the last row (predict_backblaze_time_features), and with those
+ * alone.  @ds is @e's data set; the masked features are a copy's. */
+static int eval_backblaze(struct cli *cli,
+                          struct predict_eval *e,
+                          const struct predict_dataset *ds,
+                          struct progress *pg,
+                          const char *holdout,
+                          const char *plot)
+{
+    const char *const *tf = predict_backblaze_time_features;
+    size_t n_tf = 0, nx = ds->n_rows * ds->n_features;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    struct predict_dataset masked = *ds;
+    int rv;
+
+    while (tf[n_tf] != NULL) {
+        n_tf++;
+    }
+    printf(
+        "Backblaze: recall at %.0f%% FPR (model) vs Backblaze's rule "
+        "(SMART 5/187/188/197/198 raw > 0) and a Weibull prior on age\n",
+        PREDICT_EVAL_FPR * 100);
+    bb_header();
+    rv = bb_rounds(cli, e, pg, holdout, "all features");
+    if (rv == CLI_EXIT_OK) {
+        rv = calib_finish(cli, e, plot, "Backblaze: reliability of p_fail");
+    }
+    if (rv != CLI_EXIT_OK) {
+        return rv;
+    }
+    /* The masked copy shares everything with @ds but its features; the
+     * rule and the age prior still read @ds's (e->ref). */
+    masked.x = malloc((nx + 1) * sizeof *masked.x);
+    if (masked.x == NULL) {
+        return cli_fail(cli, AUGUR_ENOMEM, "");
+    }
+    memcpy(masked.x, ds->x, nx * sizeof *masked.x);
+    e->ds = &masked;
+    e->ref = ds;
+    printf(
+        "\nleak check: the features that mark the day of the last row "
+        "(");
+    for (size_t i = 0; i < n_tf; i++) {
+        printf("%s%s", i > 0 ? ", " : "", tf[i]);
+    }
+    printf("), missing in training and test:\n");
+    bb_header();
+    rv = predict_dataset_mask(&masked, tf, n_tf, false, errmsg);
+    rv = rv != 0 ? cli_fail(cli, rv, errmsg)
+                 : bb_rounds(cli, e, pg, holdout, "without age");
+    if (rv == CLI_EXIT_OK) {
+        memcpy(masked.x, ds->x, nx * sizeof *masked.x);
+        printf(
+            "\nleak check: those features alone (what the day of the "
+            "last row tells):\n");
+        bb_header();
+        rv = predict_dataset_mask(&masked, tf, n_tf, true, errmsg);
+        rv = rv != 0 ? cli_fail(cli, rv, errmsg)
+                     : bb_rounds(cli, e, pg, holdout, "age only");
+    }
+    e->ds = ds;
+    e->ref = NULL;
+    free(masked.x);
+    return rv;
+}
+
 static int eval_pdm(struct cli *cli,
                     struct predict_eval *e,
-                    struct progress *pg)
+                    struct progress *pg,
+                    const char *plot)
 {
     const struct predict_dataset *ds = e->ds;
     struct predict_eval_pdm res[EVAL_FOLDS_MAX];
@@ -619,13 +1015,28 @@ static int eval_pdm(struct cli *cli,
         sum.precision_at_threshold.mean, sum.precision_at_threshold.sd,
         sum.recall_at_threshold.mean, sum.recall_at_threshold.sd,
         sum.pooled_precision_at_threshold, sum.pooled_recall_at_threshold);
-    return CLI_EXIT_OK;
+    printf(
+        "calibrated p >= %.2f, pooled over folds: precision %.3f, recall "
+        "%.3f (tp %zu, fp %zu, fn %zu)\n",
+        PREDICT_EVAL_PDM_THRESHOLD, sum.pooled_precision_calibrated,
+        sum.pooled_recall_calibrated, sum.at_calibrated.tp,
+        sum.at_calibrated.fp, sum.at_calibrated.fn);
+    printf(
+        "AUC, failure within %g h, mean (sd) over folds: the model %.3f "
+        "(%.3f); the anomaly score without training (largest |robust z| "
+        "of a sensor against its own baseline) %.3f (%.3f)\n",
+        ds->window, sum.auc.mean, sum.auc.sd, sum.anomaly_auc.mean,
+        sum.anomaly_auc.sd);
+    windows_report(e, "h");
+    return calib_finish(cli, e, plot,
+                        "Azure PdM: reliability of p_fail (24 h)");
 }
 
 static int run_model_eval(struct cli *cli, const struct cli_args *args)
 {
     const char *folds_s = cli_args_get(args, "folds");
     const char *holdout = cli_args_get(args, "holdout-model");
+    const char *plot = cli_args_get(args, "plot");
     struct predict_train_params params;
     struct predict_dataset ds;
     struct predict_eval e;
@@ -637,8 +1048,12 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
 
     progress_init(&pg, cli->words);
     if ((rv = format_get(cli, args, &f)) != CLI_EXIT_OK ||
-        (rv = window_get(cli, args, &window)) != CLI_EXIT_OK) {
+        (rv = window_get(cli, args, &window)) != CLI_EXIT_OK ||
+        (rv = params_get(cli, args, f, &params)) != CLI_EXIT_OK) {
         return rv;
+    }
+    if (plot != NULL && *plot == '\0') {
+        return cli_usage(cli, "--plot: a file name");
     }
     if (folds_s != NULL) {
         rv = cli_value_u64(cli, "--folds", folds_s, PREDICT_EVAL_FOLDS_MIN,
@@ -664,7 +1079,6 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
         return cli_usage(cli, "--folds %llu: the data has %zu units only",
                          (unsigned long long)folds, units);
     }
-    predict_train_params_default(&params, ds.format);
     params.progress = progress_rounds;
     params.progress_arg = &pg;
     rv =
@@ -672,15 +1086,23 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
     if (rv != 0) {
         rv = cli_fail(cli, rv, e.errmsg);
     } else {
+        static const double cmapss_w[] = {10, 20, 30, 50, 100};
+        static const double pdm_w[] = {6, 24, 72, 168};
+        const double *w = f == PREDICT_FORMAT_CMAPSS ? cmapss_w : pdm_w;
+        size_t nw = f == PREDICT_FORMAT_CMAPSS ? 5 : 4;
+        if (f != PREDICT_FORMAT_BACKBLAZE && params.survival) {
+            e.n_windows = nw;
+            memcpy(e.windows, w, nw * sizeof *w);
+        }
         switch (f) {
             case PREDICT_FORMAT_CMAPSS:
-                rv = eval_cmapss(cli, &e, &pg);
+                rv = eval_cmapss(cli, &e, &pg, plot);
                 break;
             case PREDICT_FORMAT_BACKBLAZE:
-                rv = eval_backblaze(cli, &e, &pg, holdout);
+                rv = eval_backblaze(cli, &e, &ds, &pg, holdout, plot);
                 break;
             default:
-                rv = eval_pdm(cli, &e, &pg);
+                rv = eval_pdm(cli, &e, &pg, plot);
                 break;
         }
     }
@@ -706,6 +1128,13 @@ static const struct cli_flag model_train_flags[] = {
      "failure window in the data's time unit (default cmapss 30 cycles, "
      "backblaze 1 day, pdm 24 hours)",
      0},
+    {"calibration", 0, "none|platt|isotonic",
+     "calibrate p_fail on 3 inner folds by unit (default isotonic)", 0},
+    {"threads", 0, "N", "XGBoost threads (default all cores)", 0},
+    {"aft-sigma", 0, "S",
+     "scale of the time-to-failure model's normal errors on log time "
+     "(default 1)",
+     0},
     {0},
 };
 
@@ -714,6 +1143,10 @@ static const struct cli_flag model_predict_flags[] = {
      CLI_FLAG_REQUIRED},
     {"format", 0, MODEL_FORMATS, "the data's format", CLI_FLAG_REQUIRED},
     {"data", 0, "PATH[,PATH...]", "the data to score", CLI_FLAG_REQUIRED},
+    {"window", 0, "W",
+     "p_fail within W (the data's time unit) from the model's "
+     "time-to-failure part, instead of its own window",
+     0},
     {0},
 };
 
@@ -726,13 +1159,23 @@ static const struct cli_flag model_eval_flags[] = {
      "backblaze: train on the other drive models, test on this one (all: "
      "each in turn)",
      0},
+    {"calibration", 0, "none|platt|isotonic", "as for train (default isotonic)",
+     0},
+    {"plot", 0, "FILE.svg",
+     "write a reliability diagram of the held-out p_fail, raw and "
+     "calibrated",
+     0},
+    {"threads", 0, "N", "XGBoost threads (default all cores)", 0},
+    {"aft-sigma", 0, "S", "as for train (default 1)", 0},
     {0},
 };
 
 const struct cli_command cli_model_commands[] = {
     {"model train", "train a failure model on a dataset",
      "Trains a failure classifier (and for cmapss a remaining-life "
-     "regressor) with XGBoost and writes a self-describing model file.",
+     "regressor) with XGBoost, calibrates its p_fail on out-of-fold "
+     "predictions (3 inner folds by unit) and writes a self-describing "
+     "model file.",
      NULL, model_train_flags,
      "augur model train --format cmapss --data train_FD001.txt --out "
      "fd001.model",
@@ -748,15 +1191,19 @@ const struct cli_command cli_model_commands[] = {
      run_model_predict},
     {"model eval", "cross-validate on a dataset, split by unit",
      "Prints the metrics of each fold and their spread: cmapss RMSE and "
-     "PHM08 score; backblaze recall at 1% FPR beside Backblaze's rule; pdm "
-     "precision and recall.",
+     "PHM08 score; backblaze recall at 1% FPR beside Backblaze's rule, and "
+     "the leak check (without the features that mark the day of the last "
+     "row, and with them alone); pdm precision and recall.  For every data "
+     "set, the Brier score and expected calibration error of the held-out "
+     "p_fail, raw and calibrated.",
      NULL, model_eval_flags,
      "augur model eval --format backblaze --data a.csv,b.csv "
      "--holdout-model all",
      run_model_eval},
     {"model publish", "replicate a trained model file into the store",
      "Checks that the file is a model augurd can load, then sends it in "
-     "chunks of 256 KiB under one upload id, and a commit that makes it "
+     "chunks of 192 KiB (one Raft entry each) under one upload id, and a "
+     "commit that makes it "
      "visible only when every chunk is in and the BLAKE2b-256 checksum of "
      "the whole matches.  Every node keeps every published model, so a new "
      "leader scores with it at once.  Publishing a name again makes a new "

@@ -11,11 +11,14 @@
 #include "predict/predict.h"
 
 /* The largest model file publish reads (the store's own limit), and the
- * chunk it sends: well under the store's 1 MiB per chunk and the 4 MiB
- * frame. */
+ * chunk it sends.  A chunk is one Raft entry, and the replica refuses an
+ * entry over 256 KiB (raft/write.c, BATCH_BYTES_MAX) with ETOOBIG: a chunk
+ * of 256 KiB plus its command's fields did not go through, so any model
+ * over one chunk failed to publish with the defaults.  The chunks stay
+ * under it with room for the fields, though the store would take 1 MiB. */
 #define PUBLISH_FILE_MAX (64u << 20)
-#define PUBLISH_CHUNK (256u << 10)
-#define PUBLISH_CHUNK_MAX (1u << 20)
+#define PUBLISH_CHUNK (192u << 10)
+#define PUBLISH_CHUNK_MAX (224u << 10)
 #define CHECKSUM_HEX_SIZE 65
 
 static const struct cli_column model_columns[] = {
@@ -233,16 +236,64 @@ static const struct cli_column predict_fields[] = {
     {0},
 };
 
+/* A window: N seconds, or N followed by s, m, h, d or w; 1 s to 10
+ * years.  0, or -1 when it is not one. */
+static int window_parse(const char *s, uint64_t *out)
+{
+    static const struct
+    {
+        char suffix;
+        uint64_t seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+    uint64_t v = 0, mul = 1;
+    const char *p = s;
+
+    if (*p < '0' || *p > '9') {
+        return -1;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > 400000000ull) {
+            return -1;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p != '\0') {
+        size_t i = 0;
+        while (i < sizeof units / sizeof units[0] && units[i].suffix != *p) {
+            i++;
+        }
+        if (i == sizeof units / sizeof units[0] || p[1] != '\0') {
+            return -1;
+        }
+        mul = units[i].seconds;
+    }
+    if (v == 0 || v * mul > 10ull * 366 * 86400) {
+        return -1;
+    }
+    *out = v * mul;
+    return 0;
+}
+
 static int run_predict(struct cli *cli, const struct cli_args *a)
 {
+    const char *window = cli_args_get(a, "window");
+    uint64_t window_s = 0;
     struct cli_pack args;
     json_t *res = NULL;
     json_t *reasons;
     int rv;
 
+    if (window != NULL && window_parse(window, &window_s) != 0) {
+        return cli_usage(cli,
+                         "--window: a duration such as 24h, 7d or 3600 "
+                         "(seconds), from 1 s to 10 years");
+    }
     cli_pack_init(&args);
-    cli_pack_map(&args, 1);
+    cli_pack_map(&args, window_s > 0 ? 2 : 1);
     cli_pack_kv_str(&args, "resource", a->pos[0]);
+    if (window_s > 0) {
+        cli_pack_kv_u64(&args, "window", window_s);
+    }
     rv = cli_call(cli, CLI_OP(PREDICT), &args, true, &res);
     cli_pack_close(&args);
     if (rv != CLI_EXIT_OK) {
@@ -276,7 +327,9 @@ const struct cli_flag cli_model_publish_flags[] = {
     {"kind", 0, "KIND",
      "the resource kind the model is for (default: as before, or host)", 0},
     {"chunk-size", 0, "BYTES",
-     "bytes per chunk (default 262144, at most 1048576)", 0},
+     "bytes per chunk (default 196608, at most 229376: one Raft entry "
+     "each)",
+     0},
     {0},
 };
 
@@ -296,6 +349,14 @@ static const struct cli_arg predict_args[] = {
     {0},
 };
 
+static const struct cli_flag predict_flags[] = {
+    {"window", 0, "24h|7d|SECONDS",
+     "p_fail within this window (s, m, h, d, w), from the time-to-failure "
+     "part of the resource's model",
+     0},
+    {0},
+};
+
 const struct cli_command cli_predict_commands[] = {
     {"predict", "the leader's current failure risk of a resource",
      "The leader's live view: p_fail (from the model active for the "
@@ -305,7 +366,11 @@ const struct cli_command cli_predict_commands[] = {
      "reasons (features and their contributions), the correlated risk "
      "through the resources it depends on (noisy-OR), and the score last "
      "committed.  A follower redirects to the leader; with --stale a "
-     "follower answers the committed score alone, marked stale.",
-     predict_args, NULL, "augur predict machine-17 -o json", run_predict},
+     "follower answers the committed score alone, marked stale.  --window "
+     "asks for p_fail within another window than the model's, from the "
+     "model's time-to-failure part (monotone in the window); it needs the "
+     "leader and a resource scored by such a model.",
+     predict_args, predict_flags,
+     "augur predict machine-17 --window 7d -o json", run_predict},
     {0},
 };

@@ -467,12 +467,22 @@ void node__predict(struct node *n, struct api_call *call)
     double p = 0.0;
     int64_t at = 0;
     bool leader = replica_is_leader(&n->replica);
+    uint64_t window_s = 0;
     int rv;
 
     rv = node__arg_str(args, "resource", id, sizeof id);
     if (rv != 0) {
         api_call_reply_error(call, AUGUR_EINVAL, NULL,
                              "predict: 'resource' (a resource id) is required");
+        return;
+    }
+    /* An optional window in seconds: p_fail within it, from the model's
+     * time-to-failure part (the leader's live view only). */
+    rv = node__arg_u64(args, "window", &window_s);
+    if (rv == AUGUR_EINVAL || (rv == 0 && window_s == 0)) {
+        api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                             "predict: 'window' must be a positive number of "
+                             "seconds");
         return;
     }
     if (!leader && !call->req.stale) {
@@ -489,7 +499,21 @@ void node__predict(struct node *n, struct api_call *call)
         api_call_reply_error(call, rv, NULL, "predict: %s", augur_strerror(rv));
         return;
     }
-    if (!leader || predict_live_view(&n->scoring.live, id, &v) != 0) {
+    if (window_s > 0) {
+        if (!leader) {
+            api_call_reply_error(call, AUGUR_EINVAL, NULL,
+                                 "predict: a window needs the leader's live "
+                                 "model (not --stale)");
+            return;
+        }
+        rv = predict_live_view_window(&n->scoring.live, id, window_s, &v);
+        if (rv != 0) {
+            api_call_reply_error(call,
+                                 rv == AUGUR_ENOTFOUND ? AUGUR_EINVAL : rv,
+                                 NULL, "predict: %s", n->scoring.live.errmsg);
+            return;
+        }
+    } else if (!leader || predict_live_view(&n->scoring.live, id, &v) != 0) {
         /* Not reporting to this leader (or a stale read on a follower):
          * the committed score stands. */
         memset(&v, 0, sizeof v);

@@ -289,3 +289,45 @@ int predict__names_find(const struct predict__names *t,
     }
     return AUGUR_ENOTFOUND;
 }
+
+const char *const predict_backblaze_time_features[] = {
+    "age_years",     "temperature_c",    "log_smart_12", "rarity_smart_12",
+    "log_smart_192", "rarity_smart_192", NULL,
+};
+
+int predict_dataset_mask(struct predict_dataset *ds,
+                         const char *const *names,
+                         size_t n,
+                         bool keep,
+                         char *errmsg)
+{
+    size_t nf = ds->n_features;
+    bool *named = calloc(nf + 1, sizeof *named);
+
+    if (named == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        return AUGUR_ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t f = 0;
+        while (f < nf && strcmp(ds->feature_names[f], names[k]) != 0) {
+            f++;
+        }
+        if (f == nf) {
+            snprintf(errmsg, PREDICT_ERRMSG_SIZE, "no feature %s in the data",
+                     names[k]);
+            free(named);
+            return AUGUR_EINVAL;
+        }
+        named[f] = true;
+    }
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        for (size_t f = 0; f < nf; f++) {
+            if (named[f] != keep) {
+                ds->x[r * nf + f] = NAN;
+            }
+        }
+    }
+    free(named);
+    return 0;
+}

@@ -84,9 +84,26 @@ int predict_eval_init(struct predict_eval *e,
     e->sc = malloc((ds->n_rows + 1) * sizeof *e->sc);
     e->a = malloc(wide * sizeof *e->a);
     e->b = malloc(wide * sizeof *e->b);
+    e->pool_raw = malloc((ds->n_rows + 1) * sizeof *e->pool_raw);
+    e->pool_cal = malloc((ds->n_rows + 1) * sizeof *e->pool_cal);
+    e->pool_y = malloc((ds->n_rows + 1) * sizeof *e->pool_y);
+    e->pool_wp = malloc((ds->n_rows * PREDICT_EVAL_WINDOWS_MAX + 1) *
+                        sizeof *e->pool_wp);
+    e->pool_wy = malloc((ds->n_rows * PREDICT_EVAL_WINDOWS_MAX + 1) *
+                        sizeof *e->pool_wy);
+    e->group_end = malloc((ds->n_groups + 1) * sizeof *e->group_end);
     if (e->fold_of_group == NULL || e->train == NULL || e->test == NULL ||
-        e->sub == NULL || e->sc == NULL || e->a == NULL || e->b == NULL) {
+        e->sub == NULL || e->sc == NULL || e->a == NULL || e->b == NULL ||
+        e->pool_raw == NULL || e->pool_cal == NULL || e->pool_y == NULL ||
+        e->pool_wp == NULL || e->pool_wy == NULL || e->group_end == NULL) {
         return nomem(e);
+    }
+    for (size_t g = 0; g < ds->n_groups; g++) {
+        e->group_end[g] = -INFINITY;
+    }
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        e->group_end[ds->group[r]] =
+            fmax(e->group_end[ds->group[r]], ds->time[r]);
     }
     predict_folds_assign(ds->n_groups, folds, seed, e->fold_of_group);
     return 0;
@@ -101,6 +118,16 @@ void predict_eval_close(struct predict_eval *e)
     free(e->sc);
     free(e->a);
     free(e->b);
+    free(e->pool_raw);
+    free(e->pool_cal);
+    free(e->pool_y);
+    free(e->pool_wp);
+    free(e->pool_wy);
+    free(e->group_end);
+    e->pool_raw = e->pool_cal = e->pool_y = NULL;
+    e->pool_wp = e->pool_wy = NULL;
+    e->group_end = NULL;
+    e->n_pool = e->n_wpool = 0;
     e->fold_of_group = NULL;
     e->train = e->test = e->sub = NULL;
     e->sc = NULL;
@@ -155,7 +182,80 @@ static int score(struct predict_eval *e,
     return rv;
 }
 
-/* Train on e->train[0..@ntr), score e->test[0..@nte) into e->sc. */
+void predict_eval_pool_reset(struct predict_eval *e)
+{
+    e->n_pool = 0;
+    e->n_wpool = 0;
+    e->window_violations = 0;
+}
+
+/* Pool p within each of e->windows for the test rows e->test[0..@nte)
+ * from @m's time-to-failure model, with their outcomes. */
+static int windows_pool(struct predict_eval *e,
+                        const struct predict_model *m,
+                        size_t nte)
+{
+    const struct predict_dataset *ds = e->ds;
+    size_t nf = ds->n_features, nw = e->n_windows;
+    float *x;
+    int rv;
+
+    if (nw == 0 || !predict_model_has_survival(m) ||
+        e->n_wpool + nte > ds->n_rows) {
+        return 0;
+    }
+    x = malloc((nte * nf + 1) * sizeof *x);
+    if (x == NULL) {
+        return nomem(e);
+    }
+    for (size_t i = 0; i < nte; i++) {
+        memcpy(x + i * nf, ds->x + e->test[i] * nf, nf * sizeof *x);
+    }
+    rv = predict_model_score_window(m, x, nte, e->windows, nw,
+                                    e->pool_wp + e->n_wpool * nw, e->errmsg);
+    free(x);
+    if (rv != 0) {
+        return rv;
+    }
+    for (size_t i = 0; i < nte; i++) {
+        size_t r = e->test[i];
+        const float *wp = e->pool_wp + (e->n_wpool + i) * nw;
+        float *wy = e->pool_wy + (e->n_wpool + i) * nw;
+        double left = e->group_end[ds->group[r]] - ds->time[r];
+        for (size_t k = 0; k < nw; k++) {
+            if (isfinite(ds->rul[r])) {
+                wy[k] = ds->rul[r] <= e->windows[k] ? 1.0f : 0.0f;
+            } else {
+                wy[k] = left >= e->windows[k] ? 0.0f : NAN;
+            }
+            if (k > 0 && e->windows[k] >= e->windows[k - 1] &&
+                wp[k] < wp[k - 1]) {
+                e->window_violations++;
+            }
+        }
+    }
+    e->n_wpool += nte;
+    return 0;
+}
+
+void predict_eval_window_figures(struct predict_eval *e,
+                                 size_t k,
+                                 struct predict_calib_figures *out)
+{
+    size_t n = 0, nw = e->n_windows;
+
+    for (size_t i = 0; i < e->n_wpool; i++) {
+        float y = e->pool_wy[i * nw + k];
+        if (!isnan(y)) {
+            e->a[n] = e->pool_wp[i * nw + k];
+            e->b[n++] = y;
+        }
+    }
+    predict_calib_figures_of(e->a, e->b, n, out);
+}
+
+/* Train on e->train[0..@ntr), score e->test[0..@nte) into e->sc, and pool
+ * the test rows' predictions for the calibration figures. */
 static int train_and_score(struct predict_eval *e, size_t ntr, size_t nte)
 {
     struct predict_model m;
@@ -166,7 +266,17 @@ static int train_and_score(struct predict_eval *e, size_t ntr, size_t nte)
     if (rv == 0) {
         rv = score(e, &m, e->test, nte, e->sc);
     }
+    if (rv == 0) {
+        rv = windows_pool(e, &m, nte);
+    }
     predict_model_close(&m);
+    if (rv == 0 && e->n_pool + nte <= e->ds->n_rows) {
+        for (size_t i = 0; i < nte; i++) {
+            e->pool_raw[e->n_pool] = e->sc[i].p_raw;
+            e->pool_cal[e->n_pool] = e->sc[i].p_fail;
+            e->pool_y[e->n_pool++] = e->ds->label[e->test[i]];
+        }
+    }
     return rv;
 }
 
@@ -359,7 +469,7 @@ static int weibull_recall(struct predict_eval *e,
                           const float *label,
                           double *recall)
 {
-    const struct predict_dataset *ds = e->ds;
+    const struct predict_dataset *ds = e->ref != NULL ? e->ref : e->ds;
     struct predict_weibull w;
     char errmsg[PREDICT_ERRMSG_SIZE];
     double *t = malloc((ntr + 1) * sizeof *t);
@@ -417,13 +527,16 @@ static int backblaze_round(struct predict_eval *e,
     if (rv != 0) {
         return rv;
     }
+    /* The ranking figures from the classifier's raw p: calibration is
+     * monotone, but its flat stretches would tie drives. */
     for (size_t i = 0; i < nte; i++) {
-        e->a[i] = e->sc[i].p_fail;
+        e->a[i] = e->sc[i].p_raw;
         e->b[i] = ds->label[e->test[i]];
     }
     /* The rule's flags go after the scores in e->a (room for several
      * entries per row). */
-    rv = predict_eval_backblaze_rule(ds, e->test, nte, e->a + nte, e->errmsg);
+    rv = predict_eval_backblaze_rule(e->ref != NULL ? e->ref : ds, e->test, nte,
+                                     e->a + nte, e->errmsg);
     if (rv != 0) {
         return rv;
     }
@@ -514,14 +627,20 @@ int predict_eval_pdm_threshold(struct predict_eval *e,
         return nomem(e);
     }
     predict_model_init(&m);
-    rv = train(e, &m, fit, nfit);
+    {
+        /* The threshold applies to the raw p: no calibration needed. */
+        struct predict_train_params p = e->params;
+        p.calibration = PREDICT_CALIB_NONE;
+        p.survival = false;
+        rv = predict_model_train(&m, ds, fit, nfit, &p, e->errmsg);
+    }
     if (rv == 0) {
         rv = score(e, &m, val, nval, sc);
     }
     predict_model_close(&m);
     if (rv == 0) {
         for (size_t i = 0; i < nval; i++) {
-            e->a[i] = sc[i].p_fail;
+            e->a[i] = sc[i].p_raw;
             e->b[i] = ds->label[val[i]];
         }
         for (int k = 1; k <= 19; k++) {
@@ -573,14 +692,19 @@ int predict_eval_pdm_fold(struct predict_eval *e,
     }
     for (size_t i = 0; i < nte; i++) {
         bool p = ds->label[e->test[i]] > 0.5f;
-        e->a[i] = e->sc[i].p_fail;
+        e->a[i] = e->sc[i].p_raw;
         e->b[i] = ds->label[e->test[i]];
         out->positives += p;
-        count(&out->at_fixed, e->sc[i].p_fail >= PREDICT_EVAL_PDM_THRESHOLD, p);
-        count(&out->at_threshold, e->sc[i].p_fail >= threshold, p);
+        count(&out->at_fixed, e->sc[i].p_raw >= PREDICT_EVAL_PDM_THRESHOLD, p);
+        count(&out->at_threshold, e->sc[i].p_raw >= threshold, p);
+        count(&out->at_calibrated,
+              e->sc[i].p_fail >= PREDICT_EVAL_PDM_THRESHOLD, p);
     }
     predict_precision_recall(e->a, e->b, nte, PREDICT_EVAL_PDM_THRESHOLD,
                              &out->precision, &out->recall);
+    if (predict_auc(e->a, e->b, nte, &out->auc) != 0) {
+        return nomem(e);
+    }
     predict_precision_recall(e->a, e->b, nte, threshold,
                              &out->precision_at_threshold,
                              &out->recall_at_threshold);
@@ -596,6 +720,25 @@ int predict_eval_pdm_fold(struct predict_eval *e,
     }
     predict_precision_recall(e->a, e->b, nte, 0.5, &out->base_precision,
                              &out->base_recall);
+    /* The anomaly score, no training: the largest |robust z| of a
+     * sensor's last value against its own baseline. */
+    out->anomaly_auc = NAN;
+    for (size_t i = 0; i < nte; i++) {
+        const float *x = ds->x + e->test[i] * ds->n_features;
+        float zmax = 0.0f;
+        for (unsigned f = 0; f < ds->n_features; f++) {
+            const char *name = ds->feature_names[f];
+            size_t len = strlen(name);
+            if (len > 7 && strcmp(name + len - 7, "_base_z") == 0 &&
+                isfinite(x[f]) && fabsf(x[f]) > zmax) {
+                zmax = fabsf(x[f]);
+            }
+        }
+        e->a[i] = zmax;
+    }
+    if (predict_auc(e->a, e->b, nte, &out->anomaly_auc) != 0) {
+        return nomem(e);
+    }
     return 0;
 }
 
@@ -617,6 +760,8 @@ void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,
     PDM_SPREAD(base_recall);
     PDM_SPREAD(precision_at_threshold);
     PDM_SPREAD(recall_at_threshold);
+    PDM_SPREAD(auc);
+    PDM_SPREAD(anomaly_auc);
 #undef PDM_SPREAD
     for (size_t i = 0; i < n; i++) {
         out->at_fixed.tp += folds[i].at_fixed.tp;
@@ -625,6 +770,9 @@ void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,
         out->at_threshold.tp += folds[i].at_threshold.tp;
         out->at_threshold.fp += folds[i].at_threshold.fp;
         out->at_threshold.fn += folds[i].at_threshold.fn;
+        out->at_calibrated.tp += folds[i].at_calibrated.tp;
+        out->at_calibrated.fp += folds[i].at_calibrated.fp;
+        out->at_calibrated.fn += folds[i].at_calibrated.fn;
     }
     out->pooled_precision =
         ratio(out->at_fixed.tp, out->at_fixed.tp + out->at_fixed.fp);
@@ -634,4 +782,8 @@ void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,
         out->at_threshold.tp, out->at_threshold.tp + out->at_threshold.fp);
     out->pooled_recall_at_threshold = ratio(
         out->at_threshold.tp, out->at_threshold.tp + out->at_threshold.fn);
+    out->pooled_precision_calibrated = ratio(
+        out->at_calibrated.tp, out->at_calibrated.tp + out->at_calibrated.fp);
+    out->pooled_recall_calibrated = ratio(
+        out->at_calibrated.tp, out->at_calibrated.tp + out->at_calibrated.fn);
 }

@@ -31,6 +31,10 @@ int predict__names_find(const struct predict__names *t,
                         const char *name,
                         uint32_t *index);
 
+/* ln(1 - Phi(z)), Phi the standard normal CDF; finite far into the
+ * tail. */
+double predict__log_normal_sf(double z);
+
 /* Give @ds @n feature names, copied from @names.  Returns 0 or ENOMEM. */
 int predict__dataset_features(struct predict_dataset *ds,
                               const char *const *names,

@@ -696,3 +696,50 @@ int predict_live_view(struct predict_live *l,
     }
     return reasons_fill(l, s, out);
 }
+
+int predict_live_view_window(struct predict_live *l,
+                             const char *resource,
+                             uint64_t window_s,
+                             struct predict_live_score *out)
+{
+    size_t pos = index_find(l, resource);
+    struct predict_live_slot *s;
+    double p, rest;
+    int k, rv;
+
+    if (l->index[pos] == 0) {
+        snprintf(l->errmsg, sizeof l->errmsg,
+                 "%s does not report to this leader", resource);
+        return AUGUR_ENOTFOUND;
+    }
+    s = &l->slots[l->index[pos] - 1];
+    k = predict__live_kind_find(l, s->kind);
+    if (!s->scored || k < 0 || l->kinds[k].model == NULL ||
+        strcmp(s->ref, l->kinds[k].ref) != 0) {
+        snprintf(l->errmsg, sizeof l->errmsg,
+                 "%s is not scored by a model (%s): a window needs one with "
+                 "a time-to-failure part",
+                 resource, s->scored ? s->ref : "not warm yet");
+        return AUGUR_EINVAL;
+    }
+    if (window_s == 0) {
+        snprintf(l->errmsg, sizeof l->errmsg, "a window must be positive");
+        return AUGUR_EINVAL;
+    }
+    rv = predict__live_model_window_p(l, (unsigned)k, s, window_s, &p);
+    if (rv != 0) {
+        return rv;
+    }
+    score_fill(l, s, out);
+    rv = reasons_fill(l, s, out);
+    if (rv != 0) {
+        return rv;
+    }
+    /* The dependencies' factor of the noisy-OR, as the round found it. */
+    rest = s->p_own < 1.0 ? (1.0 - s->p_eff) / (1.0 - s->p_own) : 1.0;
+    out->p_own = p;
+    out->p = 1.0 - (1.0 - p) * fmin(fmax(rest, 0.0), 1.0);
+    out->confidence = predict__live_conf(p);
+    out->window_s = window_s;
+    return 0;
+}

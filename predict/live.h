@@ -216,6 +216,21 @@ int predict_live_view(struct predict_live *l,
                       const char *resource,
                       struct predict_live_score *out) PREDICT_WARN_UNUSED;
 
+/* predict_live_view, with the resource's own p within @window_s seconds
+ * instead of its model's window: from the time-to-failure part of the
+ * model of its kind (predict_model_score_window), so that it grows with
+ * the window.  The effective p keeps the dependencies' risk as the last
+ * round found it (their own windows): (1 - p) = (1 - p_own) times their
+ * factor.  Reasons stay the classifier's.  0, AUGUR_ENOTFOUND (not
+ * tracked), AUGUR_EINVAL (not warm, not scored by a model, or a model
+ * without a time-to-failure part) or the model's error, with a message in
+ * l->errmsg. */
+int predict_live_view_window(struct predict_live *l,
+                             const char *resource,
+                             uint64_t window_s,
+                             struct predict_live_score *out)
+    PREDICT_WARN_UNUSED;
+
 /* The anomaly probability of a robust z score @z: 0 up to |z| =
  * PREDICT_LIVE_Z_QUIET (noise: below it, 10,000 hosts of Gaussian noise
  * commit about 0.2 scores a second, live_bench), then d^2 / (d^2 + d0^2)

@@ -84,6 +84,14 @@ double predict__live_conf(double p);
 double predict__live_anomaly(struct predict_live *l,
                              struct predict_live_slot *s,
                              struct predict_live_score *out);
+/* P(failure within @window_s seconds) of @s from kind @k's model's
+ * time-to-failure part into *@p.  0, AUGUR_EINVAL (no such part) or the
+ * model's error, with a message in l->errmsg. */
+int predict__live_model_window_p(struct predict_live *l,
+                                 unsigned k,
+                                 struct predict_live_slot *s,
+                                 uint64_t window_s,
+                                 double *p);
 /* Kind @k's model's reasons for @s into @out.  0 or the model's error. */
 int predict__live_model_reasons(struct predict_live *l,
                                 unsigned k,

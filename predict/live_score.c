@@ -1,6 +1,7 @@
 /* Live scoring's scores: the model active for each kind (its features
  * matched to metric names, a batch's rows, SHAP reasons) and the anomaly
  * score of a resource without one. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,12 +99,17 @@ void predict__live_kind_map(struct predict_live *l, unsigned k)
     }
 }
 
-/* The window of a model in seconds: its data's time unit (pdm hours,
- * backblaze days; a C-MAPSS cycle is taken as an hour). */
+/* The seconds of a model's time unit: pdm hours, backblaze days; a
+ * C-MAPSS cycle is taken as an hour. */
+static double model_unit_s(const struct predict_model *m)
+{
+    return m->format == PREDICT_FORMAT_BACKBLAZE ? 86400.0 : 3600.0;
+}
+
+/* The window of a model in seconds, in its data's time unit. */
 uint64_t predict__live_model_window_s(const struct predict_model *m)
 {
-    double unit = m->format == PREDICT_FORMAT_BACKBLAZE ? 86400.0 : 3600.0;
-    double w = m->window * unit;
+    double w = m->window * model_unit_s(m);
 
     return w >= 1.0 && w < 1e12 ? (uint64_t)w : 86400;
 }
@@ -200,6 +206,38 @@ double predict__live_anomaly(struct predict_live *l,
         }
     }
     return predict_live_anomaly_p(zmax, l->cfg.anomaly_z);
+}
+
+int predict__live_model_window_p(struct predict_live *l,
+                                 unsigned k,
+                                 struct predict_live_slot *s,
+                                 uint64_t window_s,
+                                 double *p)
+{
+    const struct predict_model *m = l->kinds[k].model;
+    double w = (double)window_s / model_unit_s(m);
+    float *x, out;
+    int rv;
+
+    if (!predict_model_has_survival(m)) {
+        snprintf(l->errmsg, sizeof l->errmsg,
+                 "the model of kind %s has no time-to-failure part: it "
+                 "answers for its own window (%" PRIu64 " s) only",
+                 l->kinds[k].kind, predict__live_model_window_s(m));
+        return AUGUR_EINVAL;
+    }
+    x = malloc((m->n_features > 0 ? m->n_features : 1) * sizeof *x);
+    if (x == NULL) {
+        snprintf(l->errmsg, sizeof l->errmsg, "out of memory");
+        return AUGUR_ENOMEM;
+    }
+    predict__live_row_fill(l, k, s, x);
+    rv = predict_model_score_window(m, x, 1, &w, 1, &out, l->errmsg);
+    free(x);
+    if (rv == 0) {
+        *p = out >= 0.0f && out <= 1.0f ? out : 0.0;
+    }
+    return rv;
 }
 
 /* Reasons of the model for one resource (SHAP, top by |contribution|). */

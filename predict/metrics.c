@@ -138,3 +138,63 @@ void predict_folds_assign(size_t n_groups,
         fold_of_group[j] = t;
     }
 }
+
+struct ranked
+{
+    float score;
+    bool positive;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+    float x = ((const struct ranked *)a)->score;
+    float y = ((const struct ranked *)b)->score;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+int predict_auc(const float *score, const float *label, size_t n, double *auc)
+{
+    struct ranked *v;
+    size_t pos = 0;
+    double rank_sum = 0.0;
+
+    *auc = NAN;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(score[i])) {
+            return 0;
+        }
+        pos += label[i] > 0.5f;
+    }
+    if (pos == 0 || pos == n) {
+        return 0;
+    }
+    v = malloc(n * sizeof *v);
+    if (v == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v[i].score = score[i];
+        v[i].positive = label[i] > 0.5f;
+    }
+    qsort(v, n, sizeof *v, ranked_cmp);
+    /* Ranks from 1; a run of equal scores shares its average rank. */
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        double avg;
+        while (j < n && v[j].score == v[i].score) {
+            j++;
+        }
+        avg = ((double)(i + 1) + (double)j) / 2.0;
+        for (size_t k = i; k < j; k++) {
+            if (v[k].positive) {
+                rank_sum += avg;
+            }
+        }
+        i = j;
+    }
+    free(v);
+    *auc = (rank_sum - (double)pos * ((double)pos + 1.0) / 2.0) /
+           ((double)pos * (double)(n - pos));
+    return 0;
+}

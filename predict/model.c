@@ -35,10 +35,14 @@ void predict_train_params_default(struct predict_train_params *p,
     p->scale_pos_weight = 0.0;
     p->nthread = 0;
     p->seed = 1;
+    p->calibration = PREDICT_CALIB_ISOTONIC;
+    p->aft_sigma = 1.0;
+    p->aft_refit = true;
     switch (format) {
         case PREDICT_FORMAT_CMAPSS:
             p->regress_rul = true;
             p->rul_cap = 125.0;
+            p->survival = true;
             p->max_depth = 4;
             p->min_child_weight = 5.0;
             break;
@@ -54,6 +58,7 @@ void predict_train_params_default(struct predict_train_params *p,
             p->max_depth = 3;
             p->eta = 0.1;
             p->regress_rul = false;
+            p->survival = true;
             break;
         default:
             break;
@@ -77,6 +82,10 @@ void predict_model_close(struct predict_model *m)
     if (m->reg != NULL) {
         XGBoosterFree(m->reg);
     }
+    if (m->surv != NULL) {
+        XGBoosterFree(m->surv);
+    }
+    predict_calibration_close(&m->calib);
     memset(m, 0, sizeof *m);
 }
 
@@ -121,6 +130,7 @@ static int boost(BoosterHandle *out,
                  char *errmsg)
 {
     BoosterHandle b;
+    bool aft = strcmp(objective, "survival:aft") == 0;
 
     if (XGBoosterCreate(&dm, 1, &b) != 0) {
         return xgb_fail(errmsg, "XGBoosterCreate");
@@ -135,7 +145,10 @@ static int boost(BoosterHandle *out,
         param(b, "min_child_weight", "%g", p->min_child_weight) != 0 ||
         param(b, "seed", "%d", p->seed) != 0 ||
         (p->nthread > 0 && param(b, "nthread", "%u", p->nthread) != 0) ||
-        (spw > 0.0 && param(b, "scale_pos_weight", "%g", spw) != 0)) {
+        (spw > 0.0 && param(b, "scale_pos_weight", "%g", spw) != 0) ||
+        (aft && param(b, "aft_loss_distribution", "normal") != 0) ||
+        (aft &&
+         param(b, "aft_loss_distribution_scale", "%g", p->aft_sigma) != 0)) {
         xgb_fail(errmsg, "XGBoosterSetParam");
         XGBoosterFree(b);
         return AUGUR_EINTERNAL;
@@ -154,6 +167,251 @@ static int boost(BoosterHandle *out,
     return 0;
 }
 
+static int predict_dense(BoosterHandle b,
+                         const float *x,
+                         size_t n,
+                         unsigned nf,
+                         const float **res,
+                         char *errmsg);
+
+/* The end time of each row's unit into @end (ds->n_rows): a unit's rows
+ * are contiguous and in time order. */
+static void unit_ends(const struct predict_dataset *ds, double *end)
+{
+    for (size_t r = ds->n_rows; r-- > 0;) {
+        end[r] = r + 1 < ds->n_rows && ds->group[r + 1] == ds->group[r]
+                     ? end[r + 1]
+                     : ds->time[r];
+    }
+}
+
+/* What row @r says of its time to failure: an event at *@lo == *@hi, or
+ * survival past *@lo (*@hi infinite) when its unit's record ends first. */
+static void surv_bounds(const struct predict_dataset *ds,
+                        const double *end,
+                        size_t r,
+                        float *lo,
+                        float *hi)
+{
+    double t = ds->rul[r];
+
+    if (isfinite(t)) {
+        *lo = *hi = (float)fmax(t, 0.5);
+    } else {
+        *lo = (float)fmax(end[r] - ds->time[r], 0.5);
+        *hi = INFINITY;
+    }
+}
+
+/* The time-to-failure model on the rows @rows[0..@n) (NULL: all): an
+ * accelerated failure time model of log time with normal errors.  A row
+ * with a known time to the next failure (ds->rul) is an event at that time
+ * (at least half a time unit: the log needs it above 0); one without is
+ * censored at the end of its unit's record.  @xs and @lo are scratch of
+ * n * nf and n floats. */
+static int survival_train(struct predict_model *m,
+                          const struct predict_dataset *ds,
+                          const size_t *rows,
+                          size_t n,
+                          const struct predict_train_params *p,
+                          float *xs,
+                          float *lo,
+                          unsigned progress_base,
+                          unsigned progress_total,
+                          char *errmsg)
+{
+    size_t nf = ds->n_features;
+    double *end = malloc((ds->n_rows + 1) * sizeof *end);
+    float *hi = malloc((n + 1) * sizeof *hi);
+    DMatrixHandle dm = NULL;
+    int rv;
+
+    if (end == NULL || hi == NULL) {
+        free(end);
+        free(hi);
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        return AUGUR_ENOMEM;
+    }
+    unit_ends(ds, end);
+    for (size_t i = 0; i < n; i++) {
+        size_t r = rows != NULL ? rows[i] : i;
+        memcpy(xs + i * nf, ds->x + r * nf, nf * sizeof *xs);
+        surv_bounds(ds, end, r, &lo[i], &hi[i]);
+    }
+    free(end);
+    if (XGDMatrixCreateFromMat(xs, n, nf, NAN, &dm) != 0 ||
+        XGDMatrixSetFloatInfo(dm, "label_lower_bound", lo, n) != 0 ||
+        XGDMatrixSetFloatInfo(dm, "label_upper_bound", hi, n) != 0) {
+        rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat(survival)");
+    } else {
+        rv = boost(&m->surv, dm, "survival:aft", p, 0.0, progress_base,
+                   progress_total, errmsg);
+        m->aft_sigma = p->aft_sigma;
+        m->aft_shift = 0.0;
+    }
+    if (dm != NULL) {
+        XGDMatrixFree(dm);
+    }
+    free(hi);
+    return rv;
+}
+
+/* The progress of an inner training, shown as part of the whole. */
+struct progress_offset
+{
+    const struct predict_train_params *outer;
+    unsigned base;
+    unsigned total;
+};
+
+static void progress_offset(void *arg, unsigned done, unsigned total)
+{
+    struct progress_offset *o = arg;
+
+    (void)total;
+    o->outer->progress(o->outer->progress_arg, o->base + done, o->total);
+}
+
+/* Fit m->calib on out-of-fold predictions of the training rows
+ * @rows[0..@n) (NULL: every row): PREDICT_CALIB_FOLDS folds by unit, each
+ * scored by a classifier trained on the other folds with @p (no regressor,
+ * no calibration of its own). */
+static int calibrate(struct predict_model *m,
+                     const struct predict_dataset *ds,
+                     const size_t *rows,
+                     size_t n,
+                     const struct predict_train_params *p,
+                     unsigned progress_base,
+                     unsigned progress_total,
+                     char *errmsg)
+{
+    size_t nf = ds->n_features, n_groups = 0;
+    unsigned *fold;
+    size_t *trn = malloc(n * sizeof *trn);
+    size_t *tst = malloc(n * sizeof *tst);
+    float *x = malloc(n * nf * sizeof *x);
+    float *oof_p = malloc(n * sizeof *oof_p);
+    float *oof_y = malloc(n * sizeof *oof_y);
+    struct predict_score *sc = malloc(n * sizeof *sc);
+    bool surv = m->surv != NULL && p->aft_refit;
+    /* The windows the refit aims at: a quarter of the model's, its own,
+     * three times and seven times it (PdM: 6 h, 24 h, 3 d, 7 d). */
+    const double refit_w[PREDICT_AFT_REFIT_WINDOWS] = {
+        m->window / 4, m->window, m->window * 3, m->window * 7};
+    double *end = surv ? malloc((ds->n_rows + 1) * sizeof *end) : NULL;
+    float *oof_mu = surv ? malloc(n * sizeof *oof_mu) : NULL;
+    float *oof_lo = surv ? malloc(n * sizeof *oof_lo) : NULL;
+    float *oof_hi = surv ? malloc(n * sizeof *oof_hi) : NULL;
+    struct predict_train_params ip = *p;
+    struct progress_offset po = {p, progress_base, progress_total};
+    size_t n_oof = 0;
+    int rv = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t g = ds->group[rows != NULL ? rows[i] : i];
+        n_groups = g + 1 > n_groups ? g + 1 : n_groups;
+    }
+    fold = malloc((n_groups + 1) * sizeof *fold);
+    if (fold == NULL || trn == NULL || tst == NULL || x == NULL ||
+        oof_p == NULL || oof_y == NULL || sc == NULL ||
+        (surv &&
+         (end == NULL || oof_mu == NULL || oof_lo == NULL || oof_hi == NULL))) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        rv = AUGUR_ENOMEM;
+        goto out;
+    }
+    if (m->train_groups < PREDICT_CALIB_FOLDS) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 "calibration needs at least %d units, the training rows "
+                 "have %" PRIu64,
+                 PREDICT_CALIB_FOLDS, m->train_groups);
+        rv = AUGUR_EINVAL;
+        goto out;
+    }
+    ip.calibration = PREDICT_CALIB_NONE;
+    ip.regress_rul = false;
+    ip.survival = surv;
+    ip.aft_refit = false;
+    if (surv) {
+        unit_ends(ds, end);
+    }
+    ip.progress = p->progress != NULL ? progress_offset : NULL;
+    ip.progress_arg = &po;
+    predict_folds_assign(n_groups, PREDICT_CALIB_FOLDS,
+                         (uint64_t)p->seed * 0x9e3779b97f4a7c15ull + 0xca1b,
+                         fold);
+    for (unsigned k = 0; k < PREDICT_CALIB_FOLDS && rv == 0; k++) {
+        struct predict_model sub;
+        size_t ntr = 0, nte = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t r = rows != NULL ? rows[i] : i;
+            if (fold[ds->group[r]] == k) {
+                tst[nte++] = r;
+            } else {
+                trn[ntr++] = r;
+            }
+        }
+        po.base = progress_base + k * p->rounds * (surv ? 2 : 1);
+        if (nte == 0) {
+            continue;
+        }
+        predict_model_init(&sub);
+        rv = predict_model_train(&sub, ds, trn, ntr, &ip, errmsg);
+        if (rv == 0) {
+            for (size_t i = 0; i < nte; i++) {
+                memcpy(x + i * nf, ds->x + tst[i] * nf, nf * sizeof *x);
+            }
+            rv = predict_model_score(&sub, x, nte, 0, sc, errmsg);
+        }
+        if (rv == 0 && surv && sub.surv != NULL) {
+            const float *res;
+            rv = predict_dense(sub.surv, x, nte, m->n_features, &res, errmsg);
+            for (size_t i = 0; rv == 0 && i < nte; i++) {
+                oof_mu[n_oof + i] = (float)log(fmax((double)res[i], 1e-30));
+                surv_bounds(ds, end, tst[i], &oof_lo[n_oof + i],
+                            &oof_hi[n_oof + i]);
+            }
+        }
+        for (size_t i = 0; rv == 0 && i < nte; i++) {
+            oof_p[n_oof] = sc[i].p_raw;
+            oof_y[n_oof++] = ds->label[tst[i]];
+        }
+        predict_model_close(&sub);
+    }
+    if (rv == 0) {
+        rv = predict_calibration_fit(&m->calib, p->calibration, oof_p, oof_y,
+                                     n_oof, errmsg);
+    }
+    /* The time-to-failure model's scale and shift, refitted on the same
+     * held-out predictions; with no event among them it keeps the
+     * training scale. */
+    if (rv == 0 && surv &&
+        predict_aft_refit(oof_mu, oof_lo, oof_hi, n_oof, refit_w,
+                          PREDICT_AFT_REFIT_WINDOWS, &m->aft_sigma,
+                          &m->aft_shift) == AUGUR_ENOMEM) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        rv = AUGUR_ENOMEM;
+    }
+    if (rv != 0 && rv != AUGUR_ENOMEM) {
+        char inner[PREDICT_ERRMSG_SIZE];
+        snprintf(inner, sizeof inner, "%s", errmsg);
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "calibration: %.200s", inner);
+    }
+out:
+    free(end);
+    free(oof_mu);
+    free(oof_lo);
+    free(oof_hi);
+    free(fold);
+    free(trn);
+    free(tst);
+    free(x);
+    free(oof_p);
+    free(oof_y);
+    free(sc);
+    return rv;
+}
+
 int predict_model_train(struct predict_model *m,
                         const struct predict_dataset *ds,
                         const size_t *rows,
@@ -166,6 +424,7 @@ int predict_model_train(struct predict_model *m,
     float *x = NULL, *y = NULL, *xr = NULL, *yr = NULL;
     DMatrixHandle dm = NULL, dr = NULL;
     unsigned total;
+    bool surv, refit;
     double spw;
     int rv;
 
@@ -224,23 +483,46 @@ int predict_model_train(struct predict_model *m,
     m->train_positives = pos;
     spw = p->scale_pos_weight > 0 ? p->scale_pos_weight
                                   : (double)(n - pos) / (double)pos;
-    total = p->rounds * (n_reg > 0 ? 2 : 1);
+    surv = p->survival && ds->format != PREDICT_FORMAT_BACKBLAZE;
+    refit = surv && p->aft_refit;
+    total = p->rounds * ((n_reg > 0 ? 2u : 1u) + (surv ? 1u : 0u) +
+                         (p->calibration != PREDICT_CALIB_NONE || refit
+                              ? PREDICT_CALIB_FOLDS * (refit ? 2u : 1u)
+                              : 0u));
     if (XGDMatrixCreateFromMat(x, n, nf, NAN, &dm) != 0 ||
         XGDMatrixSetFloatInfo(dm, "label", y, n) != 0) {
         rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
         goto out;
     }
     rv = boost(&m->clf, dm, "binary:logistic", p, spw, 0, total, errmsg);
-    if (rv != 0 || n_reg == 0) {
+    if (rv != 0) {
         goto out;
     }
-    if (XGDMatrixCreateFromMat(xr, n_reg, nf, NAN, &dr) != 0 ||
-        XGDMatrixSetFloatInfo(dr, "label", yr, n_reg) != 0) {
-        rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
-        goto out;
+    if (n_reg > 0) {
+        if (XGDMatrixCreateFromMat(xr, n_reg, nf, NAN, &dr) != 0 ||
+            XGDMatrixSetFloatInfo(dr, "label", yr, n_reg) != 0) {
+            rv = xgb_fail(errmsg, "XGDMatrixCreateFromMat");
+            goto out;
+        }
+        rv = boost(&m->reg, dr, "reg:squarederror", p, 0.0, p->rounds, total,
+                   errmsg);
+        if (rv != 0) {
+            goto out;
+        }
     }
-    rv = boost(&m->reg, dr, "reg:squarederror", p, 0.0, p->rounds, total,
-               errmsg);
+    if (surv) {
+        rv = survival_train(m, ds, rows, n, p, x, y,
+                            p->rounds * (n_reg > 0 ? 2 : 1), total, errmsg);
+        if (rv != 0) {
+            goto out;
+        }
+    }
+    if (p->calibration != PREDICT_CALIB_NONE || refit) {
+        rv =
+            calibrate(m, ds, rows, n, p,
+                      total - p->rounds * PREDICT_CALIB_FOLDS * (refit ? 2 : 1),
+                      total, errmsg);
+    }
 out:
     if (dm != NULL) {
         XGDMatrixFree(dm);
@@ -353,8 +635,10 @@ int predict_model_score(const struct predict_model *m,
         return rv;
     }
     for (size_t i = 0; i < n; i++) {
-        out[i].p_fail = res[i];
-        out[i].confidence = (float)(1.0 - entropy_bits(res[i]));
+        double q = predict_calibration_apply(&m->calib, res[i]);
+        out[i].p_raw = res[i];
+        out[i].p_fail = (float)q;
+        out[i].confidence = (float)(1.0 - entropy_bits(q));
         out[i].rul = NAN;
         out[i].n_top = 0;
     }
@@ -389,6 +673,76 @@ int predict_model_score(const struct predict_model *m,
     return rv;
 }
 
+bool predict_model_has_survival(const struct predict_model *m)
+{
+    return m->surv != NULL;
+}
+
+int predict_model_score_window(const struct predict_model *m,
+                               const float *x,
+                               size_t n,
+                               const double *windows,
+                               size_t n_windows,
+                               float *out,
+                               char *errmsg)
+{
+    struct predict_score *sc;
+    const float *res;
+    int rv;
+
+    if (m->surv == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                 "the model has no time-to-failure part: it answers for its "
+                 "window (%g) only",
+                 m->window);
+        return AUGUR_EINVAL;
+    }
+    for (size_t k = 0; k < n_windows; k++) {
+        if (!(windows[k] > 0) || !isfinite(windows[k])) {
+            snprintf(errmsg, PREDICT_ERRMSG_SIZE,
+                     "a window must be positive and finite");
+            return AUGUR_EINVAL;
+        }
+    }
+    if (n == 0) {
+        return 0;
+    }
+    sc = malloc(n * sizeof *sc);
+    if (sc == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+        return AUGUR_ENOMEM;
+    }
+    /* The classifier's calibrated p at its own window first: the
+     * survival booster's output buffer lives until its next call. */
+    rv = predict_model_score(m, x, n, 0, sc, errmsg);
+    if (rv == 0) {
+        rv = predict_dense(m->surv, x, n, m->n_features, &res, errmsg);
+    }
+    for (size_t i = 0; rv == 0 && i < n; i++) {
+        /* The booster gives exp(mu), the median time to failure. */
+        double mu = log(fmax((double)res[i], 1e-30)) + m->aft_shift;
+        double z0 = (log(m->window) - mu) / m->aft_sigma;
+        double pc = sc[i].p_fail;
+        for (size_t k = 0; k < n_windows; k++) {
+            double z = (log(windows[k]) - mu) / m->aft_sigma, q;
+            if (windows[k] <= m->window) {
+                /* Within the classifier's window: its p, spread over
+                 * the window as the AFT model spreads its own. */
+                q = pc * exp(predict__log_normal_sf(-z) -
+                             predict__log_normal_sf(-z0));
+            } else {
+                /* Beyond it: the classifier's p, then the AFT model's
+                 * chance of failing later given no failure by then. */
+                q = pc + (1.0 - pc) * (1.0 - exp(predict__log_normal_sf(z) -
+                                                 predict__log_normal_sf(z0)));
+            }
+            out[i * n_windows + k] = (float)fmin(fmax(q, 0.0), 1.0);
+        }
+    }
+    free(sc);
+    return rv;
+}
+
 int predict_model_check(const struct predict_model *m,
                         const struct predict_dataset *ds,
                         char *errmsg)
@@ -419,7 +773,7 @@ int predict_model_check(const struct predict_model *m,
 
 /* ---- the model file -----------------------------------------------------
  *
- *   AUGUR-MODEL 1
+ *   AUGUR-MODEL 2
  *   augur 0.1.0
  *   format cmapss
  *   window 30
@@ -430,14 +784,22 @@ int predict_model_check(const struct predict_model *m,
  *   features 183
  *   feature cycle
  *   ... (one line per feature)
+ *   calibration isotonic 3      (or "none", or "platt A B")
+ *   0.0123 0                    (isotonic: one "x y" line per knot)
+ *   0.31 0.2
+ *   0.93 0.875
+ *   survival aft normal 0.8 -0.1  (sigma, shift; or "survival none")
  *   booster clf 123456
  *   <123456 bytes of XGBoost UBJSON>
  *   booster reg 123456
  *   <bytes>
+ *   booster surv 123456         (with "survival aft")
+ *   <bytes>
  *   end
  *
  * Text lines where a person can read them, the boosters in XGBoost's own
- * versioned format. */
+ * versioned format.  Version 1 had no calibration line; it still loads,
+ * uncalibrated. */
 
 struct sbuf
 {
@@ -530,9 +892,33 @@ int predict_model_save(const struct predict_model *m,
     for (unsigned i = 0; i < m->n_features; i++) {
         sbuf_printf(&b, "feature %s\n", m->feature_names[i]);
     }
+    switch (m->calib.kind) {
+        case PREDICT_CALIB_PLATT:
+            sbuf_printf(&b, "calibration platt %.17g %.17g\n", m->calib.a,
+                        m->calib.b);
+            break;
+        case PREDICT_CALIB_ISOTONIC:
+            sbuf_printf(&b, "calibration isotonic %u\n", m->calib.n);
+            for (unsigned i = 0; i < m->calib.n; i++) {
+                sbuf_printf(&b, "%.17g %.17g\n", m->calib.x[i], m->calib.y[i]);
+            }
+            break;
+        default:
+            sbuf_printf(&b, "calibration none\n");
+            break;
+    }
+    if (m->surv != NULL) {
+        sbuf_printf(&b, "survival aft normal %.17g %.17g\n", m->aft_sigma,
+                    m->aft_shift);
+    } else {
+        sbuf_printf(&b, "survival none\n");
+    }
     rv = booster_put(&b, "clf", m->clf, errmsg);
     if (rv == 0 && m->reg != NULL) {
         rv = booster_put(&b, "reg", m->reg, errmsg);
+    }
+    if (rv == 0 && m->surv != NULL) {
+        rv = booster_put(&b, "surv", m->surv, errmsg);
     }
     sbuf_printf(&b, "end\n");
     if (rv == 0 && b.failed) {
@@ -642,17 +1028,85 @@ static int booster_get(struct cursor *c,
     return 0;
 }
 
+/* "calibration none|platt A B|isotonic K" and K knot lines "x y": x
+ * strictly increasing in [0, 1], y non-decreasing in [0, 1]. */
+static int calib_get(struct predict_calibration *cal,
+                     struct cursor *c,
+                     char *errmsg)
+{
+    char line[MODEL_NAME_MAX + 32];
+    char *end;
+    unsigned long k;
+
+    if (line_take(c, line, sizeof line) != 0 ||
+        strncmp(line, "calibration ", 12) != 0) {
+        return bad(errmsg, c, "calibration");
+    }
+    if (strcmp(line + 12, "none") == 0) {
+        return 0;
+    }
+    if (strncmp(line + 12, "platt ", 6) == 0) {
+        cal->a = strtod(line + 18, &end);
+        if (*end != ' ' || !isfinite(cal->a)) {
+            return bad(errmsg, c, "calibration: platt A B");
+        }
+        cal->b = strtod(end + 1, &end);
+        if (*end != '\0' || !isfinite(cal->b)) {
+            return bad(errmsg, c, "calibration: platt A B");
+        }
+        cal->kind = PREDICT_CALIB_PLATT;
+        return 0;
+    }
+    if (strncmp(line + 12, "isotonic ", 9) != 0 || line[21] < '0' ||
+        line[21] > '9') {
+        return bad(errmsg, c, "calibration: none, platt or isotonic");
+    }
+    k = strtoul(line + 21, &end, 10);
+    if (*end != '\0' || k == 0 || k > PREDICT_CALIB_KNOTS_MAX) {
+        return bad(errmsg, c, "calibration: knot count out of range");
+    }
+    cal->x = malloc(k * sizeof *cal->x);
+    cal->y = malloc(k * sizeof *cal->y);
+    if (cal->x == NULL || cal->y == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    cal->kind = PREDICT_CALIB_ISOTONIC;
+    cal->n = (unsigned)k;
+    for (unsigned i = 0; i < k; i++) {
+        double x, y;
+        if (line_take(c, line, sizeof line) != 0) {
+            return bad(errmsg, c, "calibration: truncated");
+        }
+        x = strtod(line, &end);
+        if (*end != ' ') {
+            return bad(errmsg, c, "calibration: knot");
+        }
+        y = strtod(end + 1, &end);
+        if (*end != '\0' || !(x >= 0 && x <= 1) || !(y >= 0 && y <= 1) ||
+            (i > 0 && !(x > cal->x[i - 1] && y >= cal->y[i - 1]))) {
+            return bad(errmsg, c,
+                       "calibration: a knot out of [0, 1] or out of order");
+        }
+        cal->x[i] = x;
+        cal->y[i] = y;
+    }
+    return 0;
+}
+
 static int load(struct predict_model *m, struct cursor *c, char *errmsg)
 {
     char line[MODEL_NAME_MAX + 32];
     uint64_t v, nf;
+    unsigned long version;
+    bool has_surv = false;
     int fmt, rv;
 
     if (line_take(c, line, sizeof line) != 0 ||
         strncmp(line, MODEL_MAGIC " ", sizeof MODEL_MAGIC) != 0) {
         return bad(errmsg, c, "not an augur model file");
     }
-    if (strtoul(line + sizeof MODEL_MAGIC, NULL, 10) != PREDICT_MODEL_VERSION) {
+    version = strtoul(line + sizeof MODEL_MAGIC, NULL, 10);
+    if (version < 1 || version > PREDICT_MODEL_VERSION) {
         return bad(errmsg, c, "unsupported model file version");
     }
     if (line_take(c, line, sizeof line) != 0 ||
@@ -691,6 +1145,28 @@ static int load(struct predict_model *m, struct cursor *c, char *errmsg)
             return AUGUR_ENOMEM;
         }
     }
+    if (version >= 2 && (rv = calib_get(&m->calib, c, errmsg)) != 0) {
+        return rv;
+    }
+    if (version >= 2) {
+        char *end;
+        if (line_take(c, line, sizeof line) != 0) {
+            return bad(errmsg, c, "survival");
+        }
+        if (strncmp(line, "survival aft normal ", 20) == 0) {
+            m->aft_sigma = strtod(line + 20, &end);
+            if (*end != ' ' || !(m->aft_sigma > 0) || !isfinite(m->aft_sigma)) {
+                return bad(errmsg, c, "survival: aft normal SIGMA SHIFT");
+            }
+            m->aft_shift = strtod(end + 1, &end);
+            if (*end != '\0' || !isfinite(m->aft_shift)) {
+                return bad(errmsg, c, "survival: aft normal SIGMA SHIFT");
+            }
+            has_surv = true;
+        } else if (strcmp(line, "survival none") != 0) {
+            return bad(errmsg, c, "survival: none or aft normal SIGMA SHIFT");
+        }
+    }
     for (;;) {
         if (line_take(c, line, sizeof line) != 0) {
             return bad(errmsg, c, "truncated: no end line");
@@ -702,6 +1178,9 @@ static int load(struct predict_model *m, struct cursor *c, char *errmsg)
             rv = booster_get(c, line, &m->clf, errmsg);
         } else if (strncmp(line, "booster reg ", 12) == 0 && m->reg == NULL) {
             rv = booster_get(c, line, &m->reg, errmsg);
+        } else if (strncmp(line, "booster surv ", 13) == 0 && has_surv &&
+                   m->surv == NULL) {
+            rv = booster_get(c, line, &m->surv, errmsg);
         } else {
             rv = bad(errmsg, c, "unexpected line");
         }
@@ -711,6 +1190,9 @@ static int load(struct predict_model *m, struct cursor *c, char *errmsg)
     }
     if (m->clf == NULL) {
         return bad(errmsg, c, "no classifier");
+    }
+    if (has_surv && m->surv == NULL) {
+        return bad(errmsg, c, "no time-to-failure booster");
     }
     (void)v;
     return 0;

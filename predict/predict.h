@@ -274,13 +274,134 @@ int predict_dataset_read(struct predict_dataset *ds,
                          double window,
                          char *errmsg) PREDICT_WARN_UNUSED;
 
+/* Make features of @ds missing (NaN) in every row: those named in
+ * @names[0..@n) (!@keep), or all the others (@keep).  Returns 0, or
+ * AUGUR_EINVAL (a name @ds does not have; nothing changed) with a message
+ * in @errmsg. */
+int predict_dataset_mask(struct predict_dataset *ds,
+                         const char *const *names,
+                         size_t n,
+                         bool keep,
+                         char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Backblaze's features that grow with time rather than with wear, so that
+ * they mark the day a drive's last row was taken: a failed drive's last
+ * row is its failure day, a healthy one's the last day of the file, so
+ * these differ between the classes for no reason of health (age, power
+ * cycles, power-off retracts, and temperature, which follows the season).
+ * NULL-terminated. */
+extern const char *const predict_backblaze_time_features[];
+
 /* The row indexes of @ds that are the last of their group, in @out
  * (n_groups entries, ordered by group index); returns their count. */
 size_t predict_dataset_last_rows(const struct predict_dataset *ds, size_t *out);
 
+/* ---- calibration (predict/calib.c) ------------------------------------ */
+
+/* A monotone map from a classifier's raw probability to a calibrated one,
+ * fitted on predictions of units the classifier was not trained on. */
+enum predict_calib_kind
+{
+    PREDICT_CALIB_NONE = 0, /* p as the classifier gives it */
+    PREDICT_CALIB_PLATT,    /* 1 / (1 + exp(-(a logit(p) + b))) */
+    PREDICT_CALIB_ISOTONIC, /* pool-adjacent-violators, interpolated */
+    PREDICT_CALIB_KINDS
+};
+
+#define PREDICT_CALIB_KNOTS_MAX 1024 /* isotonic: knots kept at most */
+#define PREDICT_CALIB_FOLDS 3        /* inner folds the fit comes from */
+#define PREDICT_CALIB_BINS 10        /* reliability diagram, ECE */
+
+struct predict_calibration
+{
+    enum predict_calib_kind kind;
+    double a; /* Platt */
+    double b;
+    unsigned n; /* isotonic knots: x strictly increasing, y non-decreasing */
+    double *x;  /* owned */
+    double *y;
+};
+
+/* "none", "platt", "isotonic"; -1 when unknown. */
+int predict_calib_kind_parse(const char *name);
+const char *predict_calib_kind_name(enum predict_calib_kind k);
+
+void predict_calibration_init(struct predict_calibration *c);
+void predict_calibration_close(struct predict_calibration *c);
+
+/* Fit @c (initialised; replaced) of @kind to raw probabilities @p[0..@n)
+ * and outcomes @y (1: positive).  Isotonic: the least-squares
+ * non-decreasing step function (pool adjacent violators, ties pooled
+ * first), kept as its blocks' (mean p, mean y), at most
+ * PREDICT_CALIB_KNOTS_MAX of them.  Platt: a and b by Newton's method on
+ * the log loss with Platt's smoothed targets.  Returns 0, AUGUR_EINVAL (no
+ * point, a NaN, or Platt without both classes) or AUGUR_ENOMEM, with a
+ * message in @errmsg. */
+int predict_calibration_fit(struct predict_calibration *c,
+                            enum predict_calib_kind kind,
+                            const float *p,
+                            const float *y,
+                            size_t n,
+                            char *errmsg) PREDICT_WARN_UNUSED;
+
+/* The calibrated probability of raw @p: Platt's curve; isotonic, linear
+ * between knots and flat beyond the first and last; @p itself for none.
+ * Non-decreasing in @p, in [0, 1]. */
+double predict_calibration_apply(const struct predict_calibration *c, double p);
+
+/* The time-to-failure model's calibration: given out-of-fold predictions
+ * @mu[i] of log time and what was seen, an event at @lo[i] == @hi[i] or
+ * survival past @lo[i] (@hi[i] infinite), the scale *@sigma and shift
+ * *@shift of normal errors on log time, P(T <= w) = Phi((ln w - mu -
+ * shift) / sigma), that minimise the Brier score summed over @windows
+ * [0..@n_windows) (a point counts for a window when its outcome there is
+ * known: an event, or survival past the window).  A grid on (ln sigma,
+ * shift), then twice a finer one around the best; at most 20,000 points,
+ * evenly spaced, enter the fit.  Returns 0, AUGUR_EINVAL (no event among
+ * the points) or AUGUR_ENOMEM. */
+#define PREDICT_AFT_REFIT_WINDOWS 4
+int predict_aft_refit(const float *mu,
+                      const float *lo,
+                      const float *hi,
+                      size_t n,
+                      const double *windows,
+                      size_t n_windows,
+                      double *sigma,
+                      double *shift) PREDICT_WARN_UNUSED;
+
+/* One bin of a reliability diagram: predictions in [lo, hi). */
+struct predict_reliability_bin
+{
+    double lo;
+    double hi;
+    size_t n;
+    double mean_p;   /* mean prediction in the bin; NaN when empty */
+    double observed; /* fraction of positives; NaN when empty */
+};
+
+/* How probabilities @p[0..@n) match outcomes @y: the Brier score (mean
+ * squared error), the expected calibration error over
+ * PREDICT_CALIB_BINS equal-width bins (sum over bins of n_bin / n times
+ * |mean p - observed|) and the bins themselves. */
+struct predict_calib_figures
+{
+    size_t n;
+    size_t positives;
+    double brier;
+    double ece;
+    struct predict_reliability_bin bins[PREDICT_CALIB_BINS];
+};
+
+void predict_calib_figures_of(const float *p,
+                              const float *y,
+                              size_t n,
+                              struct predict_calib_figures *out);
+
 /* ---- models (predict/model.c) ----------------------------------------- */
 
-#define PREDICT_MODEL_VERSION 1
+/* The model file's version: 2 adds the calibration and survival lines
+ * (and the survival booster); version 1 files (neither) still load. */
+#define PREDICT_MODEL_VERSION 2
 #define PREDICT_TOP_MAX 5
 
 struct predict_train_params
@@ -296,6 +417,22 @@ struct predict_train_params
     int seed;
     bool regress_rul; /* also train a remaining-life regressor */
     double rul_cap;   /* regression target capped at this (<= 0: none) */
+    /* Calibrate p_fail: fitted on the predictions of PREDICT_CALIB_FOLDS
+     * inner folds by unit of the training rows, each scored by a
+     * classifier trained on the others (never on the rows it scores). */
+    enum predict_calib_kind calibration;
+    /* Also train a model of the time to failure (XGBoost's survival:aft,
+     * normal errors of scale aft_sigma on log time), which gives p_fail
+     * within any window (predict_model_score_window).  Rows with a known
+     * time to the next failure (ds->rul) are events; the others are
+     * censored at the end of their unit's record.  Not for Backblaze,
+     * whose rows are one day per drive. */
+    bool survival;
+    double aft_sigma;
+    /* Refit the time-to-failure model's scale and a shift of its log time
+     * on the same inner folds' held-out predictions (predict_aft_refit),
+     * which trains PREDICT_CALIB_FOLDS more of them. */
+    bool aft_refit;
     /* Called after each boosting round when not NULL. */
     void (*progress)(void *arg, unsigned done, unsigned total);
     void *progress_arg;
@@ -317,14 +454,20 @@ struct predict_model
     uint64_t train_rows;
     uint64_t train_groups;
     uint64_t train_positives;
-    void *clf; /* BoosterHandle */
-    void *reg; /* BoosterHandle or NULL */
+    void *clf;                        /* BoosterHandle */
+    void *reg;                        /* BoosterHandle or NULL */
+    struct predict_calibration calib; /* applied to the classifier's p */
+    void *surv;       /* BoosterHandle or NULL: time to failure (AFT) */
+    double aft_sigma; /* its scale on log time */
+    double aft_shift; /* added to its log time: P = F((ln w - mu - shift) /
+                       * sigma) */
 };
 
 /* One resource's prediction. */
 struct predict_score
 {
-    float p_fail;     /* failure within the window */
+    float p_fail;     /* failure within the window, calibrated */
+    float p_raw;      /* the classifier's own probability */
     float rul;        /* remaining life estimate; NaN without a regressor */
     float confidence; /* 1 - binary entropy of p_fail, in [0, 1] */
     unsigned n_top;
@@ -354,6 +497,27 @@ int predict_model_score(const struct predict_model *m,
                         unsigned top,
                         struct predict_score *out,
                         char *errmsg) PREDICT_WARN_UNUSED;
+
+/* Whether @m can answer for any window: it has a time-to-failure model. */
+bool predict_model_has_survival(const struct predict_model *m);
+
+/* P(failure within @windows[k]) for @n rows of @x: the classifier's
+ * calibrated p_fail at its own window W, joined to the time-to-failure
+ * model F(w) = Phi((ln w - mu(x) - shift) / sigma): within W, p_fail
+ * F(w) / F(W); beyond it, p_fail + (1 - p_fail) (F(w) - F(W)) / (1 -
+ * F(W)), the AFT model's chance of failing later given no failure by W.
+ * So it equals p_fail at W, and is continuous and non-decreasing in the
+ * window for every row.  Windows in the model's time unit (cycles, days,
+ * hours), > 0.  @out holds @n * @n_windows values, row by row.  Returns
+ * 0, AUGUR_EINVAL (no time-to-failure model, a window not positive),
+ * AUGUR_ENOMEM or AUGUR_EINTERNAL, with a message. */
+int predict_model_score_window(const struct predict_model *m,
+                               const float *x,
+                               size_t n,
+                               const double *windows,
+                               size_t n_windows,
+                               float *out,
+                               char *errmsg) PREDICT_WARN_UNUSED;
 
 /* Check that @ds has the features @m was trained on, in the same order.
  * Returns 0 or AUGUR_EINVAL with the first difference in @errmsg. */
@@ -404,6 +568,13 @@ void predict_precision_recall(const float *score,
                               double *precision,
                               double *recall);
 
+/* The area under the ROC curve of @score against @label (1: positive):
+ * the chance that a positive scores above a negative, ties counted half
+ * (Mann-Whitney, average ranks), in *@auc; NaN without both classes or
+ * with a NaN score.  Allocates a copy.  Returns 0 or AUGUR_ENOMEM. */
+int predict_auc(const float *score, const float *label, size_t n, double *auc)
+    PREDICT_WARN_UNUSED;
+
 /* Assign each of @n_groups groups to one of @k folds, balanced and
  * shuffled with @seed (deterministic). */
 void predict_folds_assign(size_t n_groups,
@@ -425,6 +596,7 @@ void predict_folds_assign(size_t n_groups,
 #define PREDICT_EVAL_CMAPSS_CUT_RUL 150 /* true remaining life at most */
 #define PREDICT_EVAL_FPR 0.01           /* Backblaze: the FPR budget */
 #define PREDICT_EVAL_PDM_THRESHOLD 0.5  /* Azure PdM: the operating point */
+#define PREDICT_EVAL_WINDOWS_MAX 8      /* any window: windows evaluated */
 
 /* Mean and sample standard deviation of a figure across folds. */
 struct predict_spread
@@ -442,6 +614,10 @@ struct predict_spread predict_spread_of(const double *v, size_t n);
 struct predict_eval
 {
     const struct predict_dataset *ds; /* not owned: outlives the eval */
+    /* Not owned; NULL: ds.  The same rows with every feature, when ds has
+     * some masked (predict_dataset_mask): Backblaze's rule and the age
+     * prior read theirs here, the models only ds. */
+    const struct predict_dataset *ref;
     unsigned folds;
     uint64_t seed;
     struct predict_train_params params; /* every model trained here */
@@ -452,8 +628,36 @@ struct predict_eval
     struct predict_score *sc;
     float *a;
     float *b;
+    /* Every held-out prediction of the rounds since the last
+     * predict_eval_pool_reset: the classifier's raw p, the calibrated p
+     * and the label (at most ds->n_rows; further ones are not kept). */
+    float *pool_raw;
+    float *pool_cal;
+    float *pool_y;
+    size_t n_pool;
+    /* Any window: set n_windows and windows (the data's time unit) before
+     * the rounds; each round whose model has a time-to-failure part pools
+     * p within each window (pool_wp, row by row) and the outcome (pool_wy:
+     * 1 failed within it, 0 did not, NaN unknown: the record ends first),
+     * and counts the rows whose p went down as the window grew. */
+    size_t n_windows;
+    double windows[PREDICT_EVAL_WINDOWS_MAX];
+    float *pool_wp;
+    float *pool_wy;
+    size_t n_wpool;
+    size_t window_violations;
+    double *group_end;                /* the last time of each unit */
     char errmsg[PREDICT_ERRMSG_SIZE]; /* why the last call failed */
 };
+
+/* The calibration figures of p within e->windows[@k] over the pooled rows
+ * whose outcome is known.  Uses e->a and e->b. */
+void predict_eval_window_figures(struct predict_eval *e,
+                                 size_t k,
+                                 struct predict_calib_figures *out);
+
+/* Forget the pooled predictions of @e. */
+void predict_eval_pool_reset(struct predict_eval *e);
 
 /* Split @ds's units into @folds folds with @seed (predict_folds_assign:
  * balanced, deterministic) and allocate the scratch of the rounds.  Models
@@ -627,6 +831,12 @@ struct predict_eval_pdm
     double recall_at_threshold;
     struct predict_eval_counts at_fixed; /* at PREDICT_EVAL_PDM_THRESHOLD */
     struct predict_eval_counts at_threshold;
+    struct predict_eval_counts at_calibrated; /* calibrated p >= 0.5 */
+    double auc;         /* the model's p, every held-out hour */
+    double anomaly_auc; /* no training: the largest |robust z| of the
+                         * sensors' last value against their own baseline
+                         * (the *_base_z features), as live scoring's
+                         * anomaly score ranks a resource */
 };
 
 /* Train on every fold but @fold of @e (an Azure PdM dataset) and test on
@@ -647,12 +857,17 @@ struct predict_eval_pdm_summary
     struct predict_spread base_recall;
     struct predict_spread precision_at_threshold;
     struct predict_spread recall_at_threshold;
+    struct predict_spread auc;
+    struct predict_spread anomaly_auc;
     struct predict_eval_counts at_fixed; /* pooled over the folds */
     struct predict_eval_counts at_threshold;
+    struct predict_eval_counts at_calibrated;
     double pooled_precision; /* of at_fixed; 0 when undefined */
     double pooled_recall;
     double pooled_precision_at_threshold; /* of at_threshold */
     double pooled_recall_at_threshold;
+    double pooled_precision_calibrated; /* of at_calibrated */
+    double pooled_recall_calibrated;
 };
 
 void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,

@@ -10,7 +10,9 @@
 # this shows the wiring end to end, not the model's accuracy (that is
 # augur model eval's, docs/PREDICTOR.md).  Last, a host's own agent (augur-agent
 # run on a fixture tree) is scored by the anomaly score, no model being
-# active for its kind.
+# active for its kind.  `predict --window` answers p_fail within 1 h, 24 h
+# and 7 days from the model's time-to-failure part, monotone in the window,
+# and is refused for the anomaly score.
 set -euo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 
@@ -51,6 +53,23 @@ jq -e '.p_fail >= 0.5 and (.reasons | length) >= 1 and .window_s == 86400' \
 jq -e '.p_fail < 0.5 and .correlated.p < 0.5' <<<"$p6" >/dev/null ||
     fail "machine-6 is at risk: $p6"
 
+# Any window: p_fail within 1 h, 24 h and 7 days from the model's
+# time-to-failure part, never lower for a longer window; a window of 0 or
+# one with an unknown unit is refused.
+w1=$(aug "$ALL" predict machine-20 --window 1h -o json)
+w24=$(aug "$ALL" predict machine-20 --window 24h -o json)
+w7=$(aug "$ALL" predict machine-20 --window 7d -o json)
+log "machine-20 within 1 h, 24 h, 7 d: $(jq -c .p_fail <<<"$w1") $(jq -c .p_fail <<<"$w24") $(jq -c .p_fail <<<"$w7")"
+jq -n -e --argjson a "$w1" --argjson b "$w24" --argjson c "$w7" \
+    '$a.window_s == 3600 and $b.window_s == 86400 and $c.window_s == 604800 and
+     $a.p_fail <= $b.p_fail and $b.p_fail <= $c.p_fail and $c.model == "pdm@1"' \
+    >/dev/null || fail "p_fail is not monotone in the window: $w1 $w24 $w7"
+for bad in 0 24x; do
+    if aug "$ALL" predict machine-20 --window "$bad" >/dev/null 2>&1; then
+        fail "predict --window $bad was accepted"
+    fi
+done
+
 # The crossing was committed, with its model and reasons.
 wait_until 30 "machine-20's score is committed" bash -c \
     "'$AUGUR' --endpoints $ALL resource get machine-20 -o json | jq -e '.score.p >= 0.5 and .score.model == \"pdm@1\" and (.score.reasons | length) >= 1'"
@@ -86,6 +105,10 @@ trap 'rc=$?; kill "$AGENT_PID" 2>/dev/null || true; (exit $rc); on_exit' EXIT
 wait_until 30 "the leader scores vm-1 by its anomaly score" bash -c \
     "'$AUGUR' --endpoints $ALL predict vm-1 -o json | jq -e '.model == \"anomaly\" and .warm'"
 log "vm-1: $(aug "$ALL" predict vm-1 -o json | jq -c '{p_fail, model, window_s, reports}')"
+# An anomaly score has no window but its own.
+if aug "$ALL" predict vm-1 --window 24h >/dev/null 2>&1; then
+    fail "predict vm-1 --window answered for an anomaly score"
+fi
 kill "$AGENT_PID" 2>/dev/null || true
 
 # The leader's status says what it scores with.

@@ -304,6 +304,74 @@ static void backblaze_rule_flags_exactly_the_drives_with_a_critical_counter(
     predict_dataset_close(&ds);
 }
 
+/* The leak check of `model eval --format backblaze`: the features that
+ * mark the day of a drive's last row are all Backblaze features, masking
+ * them leaves every other feature as it was, keeping only them masks the
+ * rest (the rule included, which is why eval reads the rule from the
+ * unmasked data), and an unknown name changes nothing. */
+static void leak_check_masks_exactly_the_time_features(void **state)
+{
+    const char *const *tf = predict_backblaze_time_features;
+    struct predict_dataset ds, masked;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    size_t n_tf = 0, nx;
+    const char *unknown[] = {"age_years", "no_such_feature"};
+
+    (void)state;
+    predict_dataset_init(&ds);
+    if (predict_dataset_read(&ds, PREDICT_FORMAT_BACKBLAZE, FX "bb_rule.csv", 0,
+                             errmsg) != 0) {
+        fail_msg("%s", errmsg);
+    }
+    while (tf[n_tf] != NULL) {
+        n_tf++;
+    }
+    assert_true(n_tf >= 2);
+    nx = ds.n_rows * ds.n_features;
+    masked = ds;
+    masked.x = malloc(nx * sizeof *masked.x);
+    memcpy(masked.x, ds.x, nx * sizeof *masked.x);
+    assert_int_equal(predict_dataset_mask(&masked, tf, n_tf, false, errmsg), 0);
+    for (unsigned f = 0; f < ds.n_features; f++) {
+        bool timeish = false;
+        for (size_t k = 0; k < n_tf; k++) {
+            timeish |= strcmp(ds.feature_names[f], tf[k]) == 0;
+        }
+        for (size_t r = 0; r < ds.n_rows; r++) {
+            float a = ds.x[r * ds.n_features + f];
+            float b = masked.x[r * ds.n_features + f];
+            if (timeish) {
+                assert_true(isnan(b));
+            } else {
+                assert_true((isnan(a) && isnan(b)) || a == b);
+            }
+        }
+    }
+    /* Only them: the rule's own column goes too. */
+    memcpy(masked.x, ds.x, nx * sizeof *masked.x);
+    assert_int_equal(predict_dataset_mask(&masked, tf, n_tf, true, errmsg), 0);
+    {
+        size_t rows[16];
+        float flag[16];
+        size_t n = predict_dataset_last_rows(&masked, rows);
+        assert_int_equal(
+            predict_eval_backblaze_rule(&masked, rows, n, flag, errmsg), 0);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(flag[i] == 0.0f);
+        }
+        assert_true(isfinite(masked.x[rows[0] * ds.n_features + (unsigned)0]) ==
+                    false);
+    }
+    /* An unknown name: refused, nothing changed. */
+    memcpy(masked.x, ds.x, nx * sizeof *masked.x);
+    assert_int_equal(predict_dataset_mask(&masked, unknown, 2, false, errmsg),
+                     AUGUR_EINVAL);
+    assert_non_null(strstr(errmsg, "no_such_feature"));
+    assert_memory_equal(masked.x, ds.x, nx * sizeof *masked.x);
+    free(masked.x);
+    predict_dataset_close(&ds);
+}
+
 static void backblaze_rule_refuses_data_without_the_rule(void **state)
 {
     static const char *const names[] = {"age_years"};
@@ -521,6 +589,7 @@ int main(void)
         cmocka_unit_test(
             backblaze_rule_flags_exactly_the_drives_with_a_critical_counter),
         cmocka_unit_test(backblaze_rule_refuses_data_without_the_rule),
+        cmocka_unit_test(leak_check_masks_exactly_the_time_features),
         cmocka_unit_test(
             backblaze_recall_at_the_rules_fpr_matches_a_hand_example),
         cmocka_unit_test(pdm_threshold_ignores_the_held_out_machines),

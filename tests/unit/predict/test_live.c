@@ -195,7 +195,9 @@ static void model_train(struct predict_model *m)
         ds.x[r * NF + 1] = (float)(s >> 40) / (float)(1 << 24);
         ds.x[r * NF + 2] = NAN;
         ds.label[r] = x0 > 0.5f ? 1.0f : 0.0f;
-        ds.rul[r] = NAN;
+        /* Hours to failure, for the time-to-failure part: about 41 at
+         * signal 0.9, 361 at 0.1. */
+        ds.rul[r] = 1.0f + 400.0f * (1.0f - x0);
         ds.group[r] = (uint32_t)r;
         snprintf(name, sizeof name, "u%d", r);
         ds.group_names[r] = dup(name);
@@ -276,6 +278,57 @@ static void round_commits_once_when_crossing_with_the_model(void **state)
     assert_int_equal(n, 1);
     assert_true(out[0].p < 0.4);
     assert_int_equal(l.stats.commits, 2);
+    predict_live_close(&l);
+    predict_model_close(&m);
+}
+
+static void view_window_grows_with_the_window(void **state)
+{
+    struct predict_live_config c = config();
+    struct predict_live_score out[OUT_MAX], v1, v24, v168, other;
+    struct predict_live l;
+    struct predict_model m;
+    int64_t t = 1000;
+
+    (void)state;
+    model_train(&m);
+    assert_true(predict_model_has_survival(&m));
+    live_open(&l, &c);
+    assert_int_equal(predict_live_model_set(&l, "host", &m, "pdm@3"), 0);
+    for (int i = 0; i < 4; i++, t += 1000) {
+        model_report(&l, "m1", t, 0.9);
+        model_report(&l, "m2", t, 0.1);
+    }
+    /* A resource of a kind with no model: an anomaly score. */
+    {
+        struct predict_live_slot *s = predict_live_report(&l, "psu1", t);
+        assert_non_null(s);
+        if (predict_live_slot_new(s)) {
+            predict_live_slot_init(&l, s, "psu", 0.0);
+        }
+        predict_live_sample(&l, s, "volts", 12.0);
+    }
+    (void)round_at(&l, t, out);
+    assert_int_equal(predict_live_view_window(&l, "m1", 3600, &v1), 0);
+    assert_int_equal(predict_live_view_window(&l, "m1", 86400, &v24), 0);
+    assert_int_equal(predict_live_view_window(&l, "m1", 7 * 86400, &v168), 0);
+    assert_int_equal(v1.window_s, 3600);
+    assert_int_equal(v168.window_s, 7 * 86400);
+    assert_string_equal(v24.model, "pdm@3");
+    assert_true(v1.p_own <= v24.p_own && v24.p_own <= v168.p_own);
+    assert_true(v1.p <= v24.p && v24.p <= v168.p);
+    assert_true(v168.p_own > v1.p_own);
+    /* Shorter remaining life, likelier within a week. */
+    assert_int_equal(predict_live_view_window(&l, "m2", 7 * 86400, &other), 0);
+    assert_true(v168.p_own > other.p_own);
+    /* Refusals: a resource nobody tracks, one not scored by a model, a
+     * window of 0. */
+    assert_int_equal(predict_live_view_window(&l, "nobody", 3600, &other),
+                     AUGUR_ENOTFOUND);
+    assert_int_equal(predict_live_view_window(&l, "psu1", 3600, &other),
+                     AUGUR_EINVAL);
+    assert_int_equal(predict_live_view_window(&l, "m1", 0, &other),
+                     AUGUR_EINVAL);
     predict_live_close(&l);
     predict_model_close(&m);
 }
@@ -539,6 +592,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decide_holds_inside_the_band_commits_when_crossing),
+        cmocka_unit_test(view_window_grows_with_the_window),
         cmocka_unit_test(committed_set_replaces_what_the_round_took),
         cmocka_unit_test(decide_oscillation_in_the_band_never_commits),
         cmocka_unit_test(round_commits_once_when_crossing_with_the_model),

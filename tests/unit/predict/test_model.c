@@ -141,7 +141,8 @@ static void model_file_round_trip_keeps_everything(void **state)
     struct predict_score a, b;
 
     assert_int_equal(predict_model_save(&f->m, &buf, &len, errmsg), 0);
-    assert_memory_equal(buf, "AUGUR-MODEL 1\n", 14);
+    assert_memory_equal(buf, "AUGUR-MODEL 2\n", 14);
+    assert_non_null(strstr(buf, "\ncalibration isotonic "));
     assert_non_null(strstr(buf, "\nfeature signal\n"));
     assert_non_null(strstr(buf, "\nwindow 3\n"));
     predict_model_init(&back);
@@ -157,7 +158,23 @@ static void model_file_round_trip_keeps_everything(void **state)
     assert_int_equal(predict_model_score(&f->m, x, 1, 3, &a, errmsg), 0);
     assert_int_equal(predict_model_score(&back, x, 1, 3, &b, errmsg), 0);
     assert_true(a.p_fail == b.p_fail);
+    assert_true(a.p_raw == b.p_raw);
     assert_true(a.rul == b.rul);
+    assert_int_equal(back.calib.kind, PREDICT_CALIB_ISOTONIC);
+    assert_int_equal(back.calib.n, f->m.calib.n);
+    assert_non_null(back.surv);
+    assert_non_null(strstr(buf, "\nsurvival aft normal "));
+    assert_true(back.aft_sigma == f->m.aft_sigma);
+    assert_true(back.aft_shift == f->m.aft_shift);
+    {
+        double w[] = {1, 4};
+        float pa[2], pb[2];
+        assert_int_equal(
+            predict_model_score_window(&f->m, x, 1, w, 2, pa, errmsg), 0);
+        assert_int_equal(
+            predict_model_score_window(&back, x, 1, w, 2, pb, errmsg), 0);
+        assert_true(pa[0] == pb[0] && pa[1] == pb[1]);
+    }
     assert_int_equal(a.top_feature[0], b.top_feature[0]);
     assert_int_equal(predict_model_check(&back, &f->ds, errmsg), 0);
     /* Saving the loaded model gives the same bytes. */
@@ -167,6 +184,212 @@ static void model_file_round_trip_keeps_everything(void **state)
     free(buf2);
     predict_model_close(&back);
     free(buf);
+}
+
+static void model_is_calibrated_on_held_out_folds(void **state)
+{
+    struct fx *f = *state;
+    float x[2 * NF] = {0.9f, 0.5f, NAN, 0.1f, 0.5f, NAN};
+    struct predict_score sc[2];
+    char errmsg[PREDICT_ERRMSG_SIZE];
+
+    /* The default: isotonic, fitted on the inner folds' predictions. */
+    assert_int_equal(f->m.calib.kind, PREDICT_CALIB_ISOTONIC);
+    assert_true(f->m.calib.n >= 2);
+    assert_int_equal(predict_model_score(&f->m, x, 2, 0, sc, errmsg), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_true(sc[i].p_fail ==
+                    (float)predict_calibration_apply(&f->m.calib, sc[i].p_raw));
+    }
+    /* Separable data: the calibrated map keeps the order and the sides. */
+    assert_true(sc[0].p_fail > 0.9f && sc[1].p_fail < 0.1f);
+}
+
+/* @buf (a version 2 file) rewritten as version 1: no calibration lines. */
+static size_t as_version_1(char *buf, size_t len)
+{
+    char *cal = strstr(buf, "\ncalibration ");
+    char *end;
+    unsigned long k = 0;
+
+    assert_non_null(cal);
+    cal++;
+    end = strchr(cal, '\n') + 1;
+    if (strncmp(cal, "calibration isotonic ", 21) == 0) {
+        k = strtoul(cal + 21, NULL, 10);
+    }
+    for (unsigned long i = 0; i < k; i++) {
+        end = strchr(end, '\n') + 1;
+    }
+    /* The survival line goes too, and the booster it announces. */
+    if (strncmp(end, "survival ", 9) == 0) {
+        end = strchr(end, '\n') + 1;
+    }
+    memmove(cal, end, len - (size_t)(end - buf));
+    len -= (size_t)(end - cal);
+    {
+        char *surv = NULL;
+        for (size_t i = 0; i + 14 <= len && surv == NULL; i++) {
+            if (memcmp(buf + i, "\nbooster surv ", 14) == 0) {
+                surv = buf + i;
+            }
+        }
+        if (surv != NULL) {
+            memcpy(surv + 1, "end\n", 4);
+            len = (size_t)(surv + 5 - buf);
+        }
+    }
+    buf[12] = '1';
+    return len;
+}
+
+static void model_file_version_1_loads_uncalibrated(void **state)
+{
+    struct fx *f = *state;
+    struct predict_model back;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    float x[NF] = {0.7f, 0.2f, 0.0f};
+    struct predict_score a, b;
+    char *buf;
+    size_t len;
+
+    assert_int_equal(predict_model_save(&f->m, &buf, &len, errmsg), 0);
+    len = as_version_1(buf, len);
+    assert_memory_equal(buf, "AUGUR-MODEL 1\n", 14);
+    assert_null(strstr(buf, "calibration"));
+    predict_model_init(&back);
+    assert_int_equal(predict_model_load(&back, buf, len, errmsg), 0);
+    assert_int_equal(back.calib.kind, PREDICT_CALIB_NONE);
+    assert_int_equal(predict_model_score(&f->m, x, 1, 0, &a, errmsg), 0);
+    assert_int_equal(predict_model_score(&back, x, 1, 0, &b, errmsg), 0);
+    assert_true(b.p_fail == b.p_raw);
+    assert_true(b.p_raw == a.p_raw);
+    predict_model_close(&back);
+    free(buf);
+}
+
+static void model_file_keeps_platt_calibration(void **state)
+{
+    struct fx *f = *state;
+    struct predict_calibration saved = f->m.calib;
+    struct predict_model back;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    float x[NF] = {0.7f, 0.2f, 0.0f};
+    struct predict_score a, b;
+    char *buf;
+    size_t len;
+
+    predict_calibration_init(&f->m.calib);
+    f->m.calib.kind = PREDICT_CALIB_PLATT;
+    f->m.calib.a = 0.75;
+    f->m.calib.b = -0.125;
+    assert_int_equal(predict_model_save(&f->m, &buf, &len, errmsg), 0);
+    assert_non_null(strstr(buf, "\ncalibration platt 0.75 -0.125\n"));
+    predict_model_init(&back);
+    assert_int_equal(predict_model_load(&back, buf, len, errmsg), 0);
+    assert_int_equal(back.calib.kind, PREDICT_CALIB_PLATT);
+    assert_true(back.calib.a == 0.75 && back.calib.b == -0.125);
+    assert_int_equal(predict_model_score(&f->m, x, 1, 0, &a, errmsg), 0);
+    assert_int_equal(predict_model_score(&back, x, 1, 0, &b, errmsg), 0);
+    assert_true(a.p_fail == b.p_fail);
+    assert_true(a.p_fail != a.p_raw);
+    predict_model_close(&back);
+    free(buf);
+    f->m.calib = saved;
+}
+
+static void model_load_refuses_damaged_calibration(void **state)
+{
+    struct fx *f = *state;
+    struct predict_model back;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    char *buf, *knot;
+    size_t len;
+
+    assert_int_equal(predict_model_save(&f->m, &buf, &len, errmsg), 0);
+    /* The first knot's y out of [0, 1]: "x y" becomes "x 9...". */
+    knot = strchr(strstr(buf, "\ncalibration isotonic ") + 1, '\n') + 1;
+    *(strchr(knot, ' ') + 1) = '9';
+    predict_model_init(&back);
+    assert_int_equal(predict_model_load(&back, buf, len, errmsg),
+                     AUGUR_EMALFORMED);
+    assert_non_null(strstr(errmsg, "calibration"));
+    assert_null(back.clf);
+    free(buf);
+}
+
+static void model_window_p_is_monotone_in_the_window(void **state)
+{
+    struct fx *f = *state;
+    /* Remaining life about 1, 5 and 9 time units. */
+    float x[3 * NF] = {0.9f, 0.5f, NAN, 0.5f, 0.2f, 0.0f, 0.1f, 0.8f, NAN};
+    double w[] = {0.25, 0.5, 1, 2, 4, 8, 16, 64, 1000};
+    size_t nw = sizeof w / sizeof w[0];
+    float out[3 * 9];
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    double bad = 0.0;
+
+    assert_true(predict_model_has_survival(&f->m));
+    assert_int_equal(
+        predict_model_score_window(&f->m, x, 3, w, nw, out, errmsg), 0);
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t k = 0; k < nw; k++) {
+            assert_true(out[i * nw + k] >= 0.0f && out[i * nw + k] <= 1.0f);
+            if (k > 0) {
+                assert_true(out[i * nw + k] >= out[i * nw + k - 1]);
+            }
+        }
+    }
+    /* Shorter remaining life, likelier failure within 2 and within 8
+     * units; a window far past every life is near certain. */
+    assert_true(out[0 * nw + 3] > out[1 * nw + 3]);
+    assert_true(out[1 * nw + 5] > out[2 * nw + 5]);
+    assert_true(out[0 * nw + nw - 1] > 0.9f);
+    /* At the model's own window (3) it is the classifier's p_fail. */
+    {
+        struct predict_score sc[3];
+        double own = 3;
+        float at[3];
+        assert_int_equal(predict_model_score(&f->m, x, 3, 0, sc, errmsg), 0);
+        assert_int_equal(
+            predict_model_score_window(&f->m, x, 3, &own, 1, at, errmsg), 0);
+        for (int i = 0; i < 3; i++) {
+            assert_float_equal(at[i], sc[i].p_fail, 1e-6);
+        }
+    }
+    /* A window must be positive. */
+    assert_int_equal(
+        predict_model_score_window(&f->m, x, 1, &bad, 1, out, errmsg),
+        AUGUR_EINVAL);
+}
+
+static void model_without_survival_refuses_a_window(void **state)
+{
+    struct fx *f = *state;
+    struct predict_model m;
+    struct predict_train_params p;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    float x[NF] = {0.7f, 0.2f, 0.0f}, out[1];
+    double w = 3;
+    char *buf;
+    size_t len;
+
+    predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
+    p.rounds = 5;
+    p.nthread = 1;
+    p.survival = false;
+    p.calibration = PREDICT_CALIB_NONE;
+    predict_model_init(&m);
+    assert_int_equal(predict_model_train(&m, &f->ds, NULL, 0, &p, errmsg), 0);
+    assert_false(predict_model_has_survival(&m));
+    assert_int_equal(predict_model_score_window(&m, x, 1, &w, 1, out, errmsg),
+                     AUGUR_EINVAL);
+    assert_non_null(strstr(errmsg, "time-to-failure"));
+    assert_int_equal(predict_model_save(&m, &buf, &len, errmsg), 0);
+    assert_non_null(strstr(buf, "\nsurvival none\n"));
+    assert_non_null(strstr(buf, "\ncalibration none\n"));
+    free(buf);
+    predict_model_close(&m);
 }
 
 static void model_load_refuses_damaged_files(void **state)
@@ -232,6 +455,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_scores_with_reasons),
         cmocka_unit_test(model_file_round_trip_keeps_everything),
+        cmocka_unit_test(model_is_calibrated_on_held_out_folds),
+        cmocka_unit_test(model_window_p_is_monotone_in_the_window),
+        cmocka_unit_test(model_without_survival_refuses_a_window),
+        cmocka_unit_test(model_file_version_1_loads_uncalibrated),
+        cmocka_unit_test(model_file_keeps_platt_calibration),
+        cmocka_unit_test(model_load_refuses_damaged_calibration),
         cmocka_unit_test(model_load_refuses_damaged_files),
         cmocka_unit_test(model_check_refuses_other_features),
         cmocka_unit_test(model_train_refuses_one_class),
