@@ -49,7 +49,7 @@
 
 /* The route table: struct v1_route is in node/http_v1_int.h. */
 static const char *const keys_status[] = {"digest", NULL};
-static const char *const keys_predict[] = {"resource", NULL};
+static const char *const keys_predict[] = {"resource", "window", NULL};
 static const char *const keys_telemetry[] = {"resource", "last", NULL};
 static const char *const keys_leader[] = {"id", NULL};
 static const char *const keys_member_add[] = {"id", "address", "client_address",
@@ -161,7 +161,8 @@ static bool key_known(enum augur_op op,
         }
         for (; *keys != NULL; keys++) {
             if (strlen(*keys) == len && memcmp(*keys, key, len) == 0) {
-                if (strcmp(*keys, "last") == 0 || strcmp(*keys, "id") == 0) {
+                if (strcmp(*keys, "last") == 0 || strcmp(*keys, "id") == 0 ||
+                    strcmp(*keys, "window") == 0) {
                     *type = V1_UINT;
                 } else if (strcmp(*keys, "digest") == 0) {
                     *type = V1_BOOL;
