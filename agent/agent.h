@@ -293,11 +293,13 @@ struct agent_clock
 
 struct agent_replay_options
 {
-    int format;         /* enum predict_format */
-    const char *data;   /* predict_dataset_read's paths */
-    double speed;       /* recorded seconds per replayed second, > 0 */
-    const char *units;  /* comma-separated units or resource ids, or NULL */
-    uint64_t max_steps; /* stop after this many time steps (0: all) */
+    int format;           /* enum predict_format */
+    const char *data;     /* predict_dataset_read's paths */
+    double speed;         /* recorded seconds per replayed second, > 0 */
+    const char *units;    /* comma-separated units or resource ids, or NULL */
+    uint64_t max_steps;   /* stop after this many time steps (0: all) */
+    uint64_t skip;        /* the first this many time steps are not sent */
+    const char *resource; /* report as this resource id (one unit), or NULL */
 };
 
 /* The seconds one time unit of @format stands for: an hour (pdm), a day
@@ -310,8 +312,14 @@ double agent_replay_unit_s(int format);
  * omitted).  The backblaze adapter keeps one row per drive (its last
  * day): each drive reports once.  The first step goes at once; each later one
  * (t - t0) * unit_s / speed seconds after the start, and the batches carry that
- * time.  Returns 0, the dataset reader's error, AUGUR_ENOTFOUND (no unit
- * matches --units) or the sink's error, with a message in @errmsg. */
+ * time.  @skip steps are passed over first, unsent and without a wait (the
+ * features of the rows sent still come from the whole recorded history);
+ * the clock starts at the first step sent, and @max_steps counts the steps
+ * sent.  @resource renames the one selected unit (the replay of a machine
+ * as one of the cluster's hosts).  Returns 0, the dataset reader's error,
+ * AUGUR_ENOTFOUND (no unit matches --units, or @skip passes every step),
+ * AUGUR_EINVAL (@resource with more than one unit, or not a valid id) or
+ * the sink's error, with a message in @errmsg. */
 int agent_replay_run(const struct agent_replay_options *opt,
                      const struct agent_sink *sink,
                      const struct agent_clock *clock,

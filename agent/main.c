@@ -111,6 +111,13 @@ static const struct flag replay_flags[] = {
      "only these units: comma-separated resource ids (machine-3, a serial, "
      "engine-7) or the data set's unit names (3)"},
     {"steps", 0, "N", "stop after N recorded time steps (default: all)"},
+    {"skip", 0, "N",
+     "pass over the first N recorded time steps without sending them (the "
+     "features still come from the whole history); the clock starts at "
+     "the next"},
+    {"resource", 0, "ID",
+     "report the one unit --units selects as resource ID (a host of the "
+     "cluster) instead of its own id"},
     {"print", 0, NULL,
      "print each batch as a JSON line instead of sending it to the cluster"},
     CLUSTER_FLAGS,
@@ -152,7 +159,9 @@ static const struct command commands[] = {
      "cycle (taken as an hour) lasts UNIT/X seconds.  Without --print the\n"
      "batches go to the cluster (as run sends them), one connection for\n"
      "every unit: the key's principal must be allowed all of them (admin,\n"
-     "operator, or an agent bound to every unit's resource).",
+     "operator, or an agent bound to every unit's resource).  --skip N\n"
+     "starts N recorded steps in, --resource ID reports one unit as ID\n"
+     "(tests/e2e/replay: a machine's history drives a host of the fleet).",
      replay_flags,
      "augur-agent replay --format pdm --data ../shared/data/azure-pdm "
      "--speed 3600 --units machine-1,machine-2 --endpoints 127.0.0.1:7001",
@@ -521,8 +530,10 @@ static int replay_run(const struct command *c, const char **values)
     const char *data = get(c, values, "data");
     const char *speed = get(c, values, "speed");
     const char *steps = get(c, values, "steps");
+    const char *skip = get(c, values, "skip");
     struct agent_replay_options opt = {.speed = 1.0,
-                                       .units = get(c, values, "units")};
+                                       .units = get(c, values, "units"),
+                                       .resource = get(c, values, "resource")};
     struct agent_sink sink = {.send = agent_print_line};
     struct agent_clock clock = {.now_ms = real_now, .sleep_ms = real_sleep};
     char errmsg[AGENT_ERRMSG_SIZE] = "";
@@ -549,8 +560,15 @@ static int replay_run(const struct command *c, const char **values)
         return usage(c->name, "--steps is a whole number above 0, not '%s'",
                      steps);
     }
+    if (skip != NULL && !parse_u64(skip, 0, UINT64_MAX, &opt.skip)) {
+        return usage(c->name, "--skip is a whole number, not '%s'", skip);
+    }
     if (opt.units != NULL && opt.units[0] == '\0') {
         return usage(c->name, "%s", "--units is an empty list");
+    }
+    if (opt.resource != NULL && opt.units == NULL) {
+        return usage(c->name, "%s",
+                     "--resource renames one unit: give it --units UNIT");
     }
     if (get(c, values, "print") == NULL) {
         struct replay_link link = {.stopped = false};

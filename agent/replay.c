@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "common/log.h"
 #include "predict/predict.h"
 
 #define UNITS_LIST_MAX 4096
@@ -125,6 +126,54 @@ static int units_build(struct replay *r)
                                             "--units"
                                           : "the data set has no unit");
     }
+    if (r->opt->resource != NULL) {
+        const char *id = r->opt->resource;
+        if (r->n_units != 1) {
+            return fail(r, AUGUR_EINVAL,
+                        "--resource renames one unit: --units must select "
+                        "exactly one");
+        }
+        if (!telemetry_resource_valid(id, strlen(id)) ||
+            strlen(id) >= sizeof r->units[0].id) {
+            return fail(r, AUGUR_EINVAL, "--resource is not a valid id");
+        }
+        snprintf(r->units[0].id, sizeof r->units[0].id, "%s", id);
+    }
+    return 0;
+}
+
+/* The earliest time of a row not sent yet, INFINITY when none is left. */
+static double next_time(const struct replay *r)
+{
+    double t = INFINITY;
+
+    for (size_t u = 0; u < r->n_units; u++) {
+        if (r->units[u].next < r->units[u].end) {
+            t = fmin(t, r->ds.time[r->units[u].next]);
+        }
+    }
+    return t;
+}
+
+/* Pass over the first --skip time steps: their rows are not sent. */
+static int skip_steps(struct replay *r)
+{
+    for (uint64_t k = 0; k < r->opt->skip; k++) {
+        double t = next_time(r);
+        if (isinf(t)) {
+            break;
+        }
+        for (size_t u = 0; u < r->n_units; u++) {
+            struct cursor *c = &r->units[u];
+            while (c->next < c->end && r->ds.time[c->next] <= t) {
+                c->next++;
+            }
+        }
+    }
+    if (r->opt->skip > 0 && isinf(next_time(r))) {
+        return fail(r, AUGUR_ENOTFOUND,
+                    "--skip passes every recorded time step");
+    }
     return 0;
 }
 
@@ -159,22 +208,18 @@ static int replay_steps(struct replay *r)
     const struct predict_dataset *ds = &r->ds;
     double scale = agent_replay_unit_s(ds->format) * 1000.0 / r->opt->speed;
     int64_t start_wall = r->clock->now_ms(r->clock->arg);
-    double t0 = INFINITY;
+    double t0 = next_time(r);
     uint64_t steps = 0;
 
-    for (size_t u = 0; u < r->n_units; u++) {
-        t0 = fmin(t0, ds->time[r->units[u].next]);
-    }
+    /* The line a harness times the replay's clock by. */
+    LOG(LOG_LEVEL_INFO, "replay: started: %zu units, recorded time %.17g",
+        r->n_units, t0);
+
     for (;;) {
-        double t = INFINITY;
+        double t = next_time(r);
         int64_t offset;
         int64_t wait;
 
-        for (size_t u = 0; u < r->n_units; u++) {
-            if (r->units[u].next < r->units[u].end) {
-                t = fmin(t, ds->time[r->units[u].next]);
-            }
-        }
         if (isinf(t) || (r->opt->max_steps > 0 && steps == r->opt->max_steps)) {
             return 0;
         }
@@ -219,6 +264,9 @@ int agent_replay_run(const struct agent_replay_options *opt,
                               opt->data, 0, errmsg);
     if (rv == 0) {
         rv = units_build(&r);
+    }
+    if (rv == 0) {
+        rv = skip_steps(&r);
     }
     if (rv == 0) {
         rv = replay_steps(&r);

@@ -69,13 +69,15 @@ static int keep(void *arg, const struct telemetry_batch *b)
     return 0;
 }
 
-static int replay(struct recorder *r,
-                  enum predict_format format,
-                  const char *rel,
-                  double speed,
-                  const char *units,
-                  uint64_t steps,
-                  char *errmsg)
+static int replay_opt(struct recorder *r,
+                      enum predict_format format,
+                      const char *rel,
+                      double speed,
+                      const char *units,
+                      uint64_t steps,
+                      uint64_t skip,
+                      const char *resource,
+                      char *errmsg)
 {
     char path[4200];
     struct agent_replay_options opt = {
@@ -84,6 +86,8 @@ static int replay(struct recorder *r,
         .speed = speed,
         .units = units,
         .max_steps = steps,
+        .skip = skip,
+        .resource = resource,
     };
     struct agent_sink sink = {.send = keep, .arg = r};
     struct agent_clock clock = {
@@ -93,6 +97,17 @@ static int replay(struct recorder *r,
     memset(r, 0, sizeof *r);
     r->now = START;
     return agent_replay_run(&opt, &sink, &clock, errmsg);
+}
+
+static int replay(struct recorder *r,
+                  enum predict_format format,
+                  const char *rel,
+                  double speed,
+                  const char *units,
+                  uint64_t steps,
+                  char *errmsg)
+{
+    return replay_opt(r, format, rel, speed, units, steps, 0, NULL, errmsg);
 }
 
 static void pdm_machines_report_hourly_steps_compressed(void **state)
@@ -201,6 +216,61 @@ static void bad_speed_and_missing_data_are_refused(void **state)
         replay(&r, PREDICT_FORMAT_PDM, "no-such-dir", 1, NULL, 1, errmsg), 0);
 }
 
+/* --skip passes over steps without a wait and without sending; the clock
+ * starts at the first step sent, whose features are those of the whole
+ * history (the cycle feature of engine 3's 11th row is 11). */
+static void skip_starts_later_on_a_fresh_clock(void **state)
+{
+    struct recorder r;
+    char errmsg[AGENT_ERRMSG_SIZE];
+
+    (void)state;
+    assert_int_equal(
+        replay_opt(&r, PREDICT_FORMAT_CMAPSS, "cmapss/train_FD001.txt", 7200,
+                   "engine-3", 3, 10, NULL, errmsg),
+        0);
+    assert_int_equal(r.n, 3);
+    for (size_t i = 0; i < r.n; i++) {
+        assert_true(r.t_ms[i] == START + (int64_t)i * 500);
+        assert_string_equal(r.first_name[i], "cmapss.cycle");
+        assert_true(r.first_value[i] == (double)(i + 11));
+    }
+    assert_true(r.slept == 1000);
+    /* Engine 3 has 179 cycles: skipping them all leaves nothing. */
+    assert_int_equal(
+        replay_opt(&r, PREDICT_FORMAT_CMAPSS, "cmapss/train_FD001.txt", 7200,
+                   "engine-3", 0, 179, NULL, errmsg),
+        AUGUR_ENOTFOUND);
+    assert_non_null(strstr(errmsg, "--skip"));
+    assert_int_equal(r.n, 0);
+}
+
+/* --resource reports the one unit selected as another resource. */
+static void resource_renames_one_unit(void **state)
+{
+    struct recorder r;
+    char errmsg[AGENT_ERRMSG_SIZE];
+
+    (void)state;
+    assert_int_equal(replay_opt(&r, PREDICT_FORMAT_PDM, "azure-pdm", 3600,
+                                "machine-4", 2, 0, "host-r1-2", errmsg),
+                     0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.resource[0], "host-r1-2");
+    assert_string_equal(r.resource[1], "host-r1-2");
+    /* Two units, or none chosen, cannot take one name. */
+    assert_int_equal(
+        replay_opt(&r, PREDICT_FORMAT_PDM, "azure-pdm", 3600,
+                   "machine-4,machine-5", 2, 0, "host-r1-2", errmsg),
+        AUGUR_EINVAL);
+    assert_non_null(strstr(errmsg, "--resource"));
+    assert_int_equal(r.n, 0);
+    assert_int_equal(replay_opt(&r, PREDICT_FORMAT_PDM, "azure-pdm", 3600,
+                                "machine-4", 2, 0, "bad id!", errmsg),
+                     AUGUR_EINVAL);
+    assert_int_equal(r.n, 0);
+}
+
 static bool exists(const char *rel)
 {
     char path[4200];
@@ -219,6 +289,8 @@ int main(void)
         cmocka_unit_test(backblaze_drives_report_as_their_serial),
         cmocka_unit_test(units_that_match_nothing_are_refused),
         cmocka_unit_test(bad_speed_and_missing_data_are_refused),
+        cmocka_unit_test(skip_starts_later_on_a_fresh_clock),
+        cmocka_unit_test(resource_renames_one_unit),
     };
 
     log_setup(LOG_LEVEL_ERROR, "test");
