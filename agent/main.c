@@ -490,7 +490,9 @@ static int replay_send(void *arg, const struct telemetry_batch *b)
     struct replay_link *l = arg;
     int rv;
 
-    if (agent_signal_wait(&l->signals, 0)) {
+    /* A signal taken while the replay slept (replay_sleep) stops it too:
+     * it is consumed there, so it is not pending here any more. */
+    if (l->stopped || agent_signal_wait(&l->signals, 0)) {
         l->stopped = true;
         return AUGUR_ESHUTDOWN;
     }

@@ -134,6 +134,20 @@ if [ -r "$DATA/azure-pdm/PdM_telemetry.csv" ]; then
     # 3600 s / 360000 = 10 ms between recorded hours.
     jq -se '(.[2].time_ms - .[0].time_ms) == 10 and (.[4].time_ms - .[2].time_ms) == 10' \
         <<<"$out" >/dev/null || fail "replay's times are not compressed by --speed"
+    # SIGTERM stops a replay that cannot reach the cluster (the signal
+    # taken while it slept between batches used to be lost).
+    "$AGENT" replay --format pdm --data "$DATA/azure-pdm" --speed 3600 \
+        --units machine-1 --steps 600 --endpoints 127.0.0.1:1 \
+        >/dev/null 2>&1 &
+    rp=$!
+    sleep 1
+    kill -TERM "$rp"
+    for _ in $(seq 1 100); do kill -0 "$rp" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$rp" 2>/dev/null; then
+        kill -KILL "$rp"
+        fail "replay did not stop within 10 s of SIGTERM"
+    fi
+    wait "$rp" || true
     rc=0
     "$AGENT" replay --format pdm --data "$DATA/azure-pdm" --units machine-999 \
         --print 2>/dev/null || rc=$?
