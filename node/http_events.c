@@ -21,6 +21,7 @@
 #include "api/mpjson.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "node/http_v1_int.h"
 #include "node/node.h"
 
 /* Streams a node serves at once; more get 503. */
@@ -273,17 +274,13 @@ void node__http_events(struct node *n,
     s->next = next;
     s->sent_ms = s->checked_ms = node__now_ms();
     msgpack_sbuffer_init(&s->out);
-    /* authorize succeeded, so the header holds "Bearer TOKEN". */
-    auth += 7;
-    while (*auth == ' ') {
-        auth++;
-    }
-    snprintf(s->token, sizeof s->token, "%s", auth);
+    /* authorize succeeded, so the header holds "Bearer TOKEN" and the
+     * token fits (TOKEN_INPUT_MAX). */
     {
-        size_t len = strlen(s->token);
-        while (len > 0 && s->token[len - 1] == ' ') {
-            s->token[--len] = '\0';
-        }
+        size_t len = 0;
+        const char *tok = node__http_v1_bearer(auth, &len);
+        snprintf(s->token, sizeof s->token, "%.*s", (int)len,
+                 tok != NULL ? tok : "");
     }
     /* A first comment, so that the client sees the stream open at once. */
     out_puts(s, ": augur events\nretry: 1000\n\n");
