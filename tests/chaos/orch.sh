@@ -447,7 +447,7 @@ orch_traffic_init()
     done
     mkdir -p "$ORCH_HAP_DIR"
     # sun_path holds 107 bytes: a long run dir gets its socket in /run.
-    [ "${#ORCH_HAP_SOCK}" -lt 100 ] || ORCH_HAP_SOCK=$LOCKDIR/$P-haproxy.sock
+    [ "${#ORCH_HAP_SOCK}" -lt 90 ] || ORCH_HAP_SOCK=$LOCKDIR/$P-haproxy.sock
     export AUGUR_CHAOS_NETNS_PID=$$
     export AUGUR_CHAOS_ACTUATOR=$ORCH_ACTUATOR
 }
