@@ -188,8 +188,8 @@ static const struct scalar_family scalars[] = {
      "per-resource cap (leader).",
      FIELD(scoring_dropped_samples, U64)},
     {"augur_scoring_uncovered_total", "counter",
-     "Model scorings that fell back to the anomaly score: the resource "
-     "reported too few of the model's features (leader).",
+     "Scorings skipped: the resource reported too few of the features of "
+     "the model active for its kind (leader).",
      FIELD(scoring_uncovered, U64)},
     {"augur_lease_expiries_total", "counter",
      "Host leases that expired: unreachable declarations proposed (leader).",

@@ -273,10 +273,10 @@ static void round_warn(struct node *n, uint64_t now_ms)
     if (st->uncovered != sc->warned_uncovered) {
         LOG(LOG_LEVEL_WARN,
             "scoring: %" PRIu64
-            " scorings by a model fell back to the "
-            "anomaly score: the resource reported under %.0f%% of the "
-            "model's features (augur predict RESOURCE says which model "
-            "scored it)",
+            " scorings skipped: the resource reported under %.0f%% of the "
+            "features of the model active for its kind (it keeps its "
+            "committed score; augur predict RESOURCE shows model "
+            "'committed')",
             st->uncovered - sc->warned_uncovered,
             100.0 * sc->live.cfg.min_coverage);
     }

@@ -561,9 +561,12 @@ static int round_model(struct predict_live *l, unsigned k, int64_t now)
         0) {
         return AUGUR_ENOMEM;
     }
-    /* A row with too few of the model's features is left to the anomaly
-     * score: a model asked about a resource that reports none of what it
-     * was trained on answers with its base rate, not about the resource. */
+    /* A row with too few of the model's features is not scored at all: a
+     * model asked about a resource that reports none of what it was
+     * trained on answers with its base rate, not about the resource, and
+     * the anomaly score is not on the model's scale (nor calibrated), so
+     * the operator who chose a model for the kind would get a mix.  The
+     * resource keeps its committed score. */
     need = n;
     n = 0;
     for (size_t r = 0; r < need; r++) {
@@ -575,6 +578,7 @@ static int round_model(struct predict_live *l, unsigned k, int64_t now)
             have += !isnan(x[f]);
         }
         if (have == 0 || have < l->cfg.min_coverage * m->n_features) {
+            l->slots[l->rows[r]].uncovered = true;
             l->stats.uncovered++;
             continue;
         }
@@ -677,6 +681,7 @@ int predict_live_round(struct predict_live *l,
     }
     for (size_t i = 0; i < l->n_slots; i++) {
         l->slots[i].scored = false;
+        l->slots[i].uncovered = false;
     }
     /* Kinds with a model, in one batch each. */
     for (unsigned k = 0; k < l->n_kinds && rv == 0; k++) {
@@ -690,7 +695,7 @@ int predict_live_round(struct predict_live *l,
     /* The others: the anomaly score. */
     for (size_t i = 0; i < l->n_slots; i++) {
         struct predict_live_slot *s = &l->slots[i];
-        if (!s->scored && scorable(l, s, now_ms)) {
+        if (!s->scored && !s->uncovered && scorable(l, s, now_ms)) {
             s->p_own = predict__live_anomaly(l, s, NULL);
             s->confidence = predict__live_conf(s->p_own);
             s->window_s = l->cfg.anomaly_window_s;

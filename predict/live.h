@@ -41,8 +41,8 @@ struct predict_live_config
     double ewma_alpha;                 /* each metric's EWMA (0.2) */
     unsigned baseline;   /* its first samples, its own baseline (20) */
     double min_coverage; /* share of its model's features a resource must
-                            report to be scored by the model, else by the
-                            anomaly score (0.25) */
+                            report to be scored by the model, else it is
+                            not scored and keeps its committed p (0.25) */
 };
 
 /* The defaults above. */
@@ -102,7 +102,7 @@ struct predict_live_stats
     uint64_t samples;
     uint64_t dropped_resources; /* reports refused: table full */
     uint64_t dropped_metrics;   /* samples of metrics past the caps */
-    uint64_t uncovered;         /* model scorings refused: too few features */
+    uint64_t uncovered; /* scorings refused: too few of the model's features */
     uint64_t evicted;
     uint64_t rounds;
     uint64_t scored;  /* resource scores computed */

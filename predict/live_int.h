@@ -31,6 +31,7 @@ struct predict_live_slot
     bool inited;
     bool high;
     bool scored;
+    bool uncovered; /* this round: too few of its kind's model's features */
     double committed;
     double p_own;
     double p_eff;

@@ -490,10 +490,10 @@ static void a_resource_not_warm_is_not_committed_and_shows_committed(
 /* ---- what a model reads ----------------------------------------------- */
 
 /* A host that reports none of its model's features (its agent's own
- * metrics only) is scored by the anomaly score, not by the model on an
- * empty row; one that reports them is scored by the model. */
-static void a_resource_without_the_models_features_gets_the_anomaly_score(
-    void **state)
+ * metrics only) is not scored, neither by the model on an empty row nor by
+ * the anomaly score: it keeps its committed p.  One that reports them is
+ * scored by the model. */
+static void a_resource_without_the_models_features_is_not_scored(void **state)
 {
     struct predict_live_config c = config();
     struct predict_live_score out[OUT_MAX], v;
@@ -513,11 +513,9 @@ static void a_resource_without_the_models_features_gets_the_anomaly_score(
     assert_int_equal(predict_live_view(&l, "m1", &v), 0);
     assert_string_equal(v.model, "pdm@3");
     assert_int_equal(predict_live_view(&l, "real", &v), 0);
-    assert_string_equal(v.model, "anomaly");
-    assert_true(v.warm);
-    for (unsigned i = 0; i < v.n_reasons; i++) {
-        assert_string_equal(v.reasons[i].feature, "cpu.util");
-    }
+    assert_string_equal(v.model, "committed");
+    assert_false(v.warm);
+    assert_true(v.p == 0.0);
     assert_int_equal(l.stats.uncovered, 1);
     /* A window needs the model: refused with a reason, not made up. */
     assert_int_equal(predict_live_view_window(&l, "real", 3600, &v),
@@ -677,8 +675,7 @@ int main(void)
             a_burst_of_a_constant_metric_is_no_anomaly_a_new_level_is),
         cmocka_unit_test(
             a_resource_not_warm_is_not_committed_and_shows_committed),
-        cmocka_unit_test(
-            a_resource_without_the_models_features_gets_the_anomaly_score),
+        cmocka_unit_test(a_resource_without_the_models_features_is_not_scored),
         cmocka_unit_test(a_models_features_are_kept_past_the_metrics_cap),
         cmocka_unit_test(tracked_resources_are_bounded),
         cmocka_unit_test(a_round_scores_100000_resources),
