@@ -175,6 +175,8 @@ static void metrics(struct node *n, struct node_http_reply *reply)
     m.telemetry_refused = n->telemetry.c.refused;
     m.telemetry_dropped = n->telemetry.c.dropped;
     m.telemetry_agent_dropped = n->telemetry.c.agent_dropped;
+    m.scoring_dropped_samples = n->scoring.live.stats.dropped_metrics;
+    m.scoring_uncovered = n->scoring.live.stats.uncovered;
     m.lease_expiries = n->telemetry.c.leases_expired;
 
     actuator_stats_get(n->actuator, &st);

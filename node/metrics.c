@@ -183,6 +183,14 @@ static const struct scalar_family scalars[] = {
     {"augur_telemetry_agent_dropped_samples_total", "counter",
      "Samples agents reported they lost before sending (leader).",
      FIELD(telemetry_agent_dropped, U64)},
+    {"augur_scoring_dropped_samples_total", "counter",
+     "Telemetry samples scoring dropped: metrics of a resource past the "
+     "per-resource cap (leader).",
+     FIELD(scoring_dropped_samples, U64)},
+    {"augur_scoring_uncovered_total", "counter",
+     "Model scorings that fell back to the anomaly score: the resource "
+     "reported too few of the model's features (leader).",
+     FIELD(scoring_uncovered, U64)},
     {"augur_lease_expiries_total", "counter",
      "Host leases that expired: unreachable declarations proposed (leader).",
      FIELD(lease_expiries, U64)},

@@ -87,6 +87,9 @@ struct node_metrics
     uint64_t telemetry_dropped;
     uint64_t telemetry_agent_dropped;
     uint64_t lease_expiries;
+    /* Scoring (leader) */
+    uint64_t scoring_dropped_samples;
+    uint64_t scoring_uncovered;
     /* Actuator (this process) */
     uint64_t actuator_calls;
     uint64_t actuator_failures;

@@ -247,6 +247,44 @@ static double committed_of(struct node *n, const char *id)
     return p;
 }
 
+/* At most once a minute, say what scoring lost since the last time:
+ * samples over the per-resource cap, and resources a model could not score
+ * because they report too few of its features.  Both are silent losses of
+ * prediction otherwise (augur_scoring_*_total count them too). */
+static void round_warn(struct node *n, uint64_t now_ms)
+{
+    struct node_scoring *sc = &n->scoring;
+    const struct predict_live_stats *st = &sc->live.stats;
+
+    if (now_ms - sc->warned_ms < 60000 ||
+        (st->dropped_metrics == sc->warned_dropped &&
+         st->uncovered == sc->warned_uncovered)) {
+        return;
+    }
+    if (st->dropped_metrics != sc->warned_dropped) {
+        LOG(LOG_LEVEL_WARN,
+            "scoring: %" PRIu64
+            " samples dropped: a resource reported more "
+            "than %u metrics (an active model's features are kept up to "
+            "%u); its agent reports too many",
+            st->dropped_metrics - sc->warned_dropped, sc->live.cfg.max_metrics,
+            2 * sc->live.cfg.max_metrics);
+    }
+    if (st->uncovered != sc->warned_uncovered) {
+        LOG(LOG_LEVEL_WARN,
+            "scoring: %" PRIu64
+            " scorings by a model fell back to the "
+            "anomaly score: the resource reported under %.0f%% of the "
+            "model's features (augur predict RESOURCE says which model "
+            "scored it)",
+            st->uncovered - sc->warned_uncovered,
+            100.0 * sc->live.cfg.min_coverage);
+    }
+    sc->warned_dropped = st->dropped_metrics;
+    sc->warned_uncovered = st->uncovered;
+    sc->warned_ms = now_ms;
+}
+
 /* Give the next round the dependency graph. */
 static int edges_load(struct node *n)
 {
@@ -374,6 +412,7 @@ void node__scoring_tick(struct node *n, uint64_t now_ms, bool leader)
         LOG(LOG_LEVEL_ERROR, "scoring: round failed: %s", sc->live.errmsg);
         return;
     }
+    round_warn(n, now_ms);
     for (size_t i = 0; i < k; i++) {
         LOG(LOG_LEVEL_DEBUG, "scoring: %s p %.3f (own %.3f, %s)",
             sc->out[i].resource, sc->out[i].p, sc->out[i].p_own,

@@ -44,6 +44,11 @@ struct node_scoring
     uint64_t manual_skips; /* scores not proposed: one set by hand holds */
     uint64_t unknown;      /* reports for resources the store does not hold */
     uint64_t round_us;     /* the last round's duration */
+    /* What the last warning about lost samples and resources a model
+     * could not score had counted, and when it was written. */
+    uint64_t warned_dropped;
+    uint64_t warned_uncovered;
+    uint64_t warned_ms;
 };
 
 #endif

@@ -31,6 +31,7 @@ void predict_live_config_default(struct predict_live_config *c)
     c->weight[PREDICT_EDGE_COOLING] = 0.6;
     c->ewma_alpha = 0.1;
     c->baseline = 20;
+    c->min_coverage = 0.25;
 }
 
 int predict_live_config_check(const struct predict_live_config *c, char *errmsg)
@@ -43,6 +44,8 @@ int predict_live_config_check(const struct predict_live_config *c, char *errmsg)
         bad = "max_metrics must be 1 to 4096";
     } else if (c->max_names == 0 || c->max_names > (1u << 20)) {
         bad = "max_names must be 1 to 2^20";
+    } else if (!(c->min_coverage >= 0.0 && c->min_coverage <= 1.0)) {
+        bad = "min_coverage must be in [0, 1]";
     } else if (!(c->leave > 0.0 && c->leave <= c->enter && c->enter <= 1.0)) {
         bad = "the band must hold 0 < leave <= enter <= 1";
     } else if (!(c->step > 0.0 && c->step < 1.0)) {
@@ -226,11 +229,12 @@ int predict_live_init(struct predict_live *l,
     l->index_cap = predict__live_pow2(cfg->max_resources * 2);
     l->index = calloc(l->index_cap, sizeof *l->index);
     l->names = calloc(cfg->max_names, sizeof *l->names);
+    l->name_feature = calloc(cfg->max_names, sizeof *l->name_feature);
     l->name_index_cap = predict__live_pow2(cfg->max_names * 2);
     l->name_index = calloc(l->name_index_cap, sizeof *l->name_index);
     l->graph = predict__live_graph_new();
     if (l->slots == NULL || l->index == NULL || l->names == NULL ||
-        l->name_index == NULL || l->graph == NULL) {
+        l->name_feature == NULL || l->name_index == NULL || l->graph == NULL) {
         predict_live_close(l);
         snprintf(l->errmsg, sizeof l->errmsg, "live scoring: out of memory");
         return AUGUR_ENOMEM;
@@ -257,6 +261,7 @@ void predict_live_close(struct predict_live *l)
     free(l->slots);
     free(l->index);
     free(l->names);
+    free(l->name_feature);
     free(l->name_index);
     free(l->x);
     free(l->ps);
@@ -396,40 +401,70 @@ void predict_live_slot_init(struct predict_live *l,
     s->inited = true;
 }
 
+/* The slot of metric @name in @s->mindex: its own, or the empty one where
+ * it would go. */
+static size_t mindex_pos(const struct predict_live_slot *s, uint32_t name)
+{
+    size_t mask = s->mindex_cap - 1;
+    size_t i = hash_u32(name) & mask;
+
+    while (s->mindex[i] != 0 && s->metrics[s->mindex[i] - 1].name != name) {
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+/* Rebuild @s's index with room for @n metrics at most half full. */
+static int mindex_grow(struct predict_live_slot *s, size_t n)
+{
+    size_t cap = predict__live_pow2(2 * n);
+    uint32_t *old = s->mindex;
+    uint32_t *idx;
+
+    if (cap <= s->mindex_cap) {
+        return 0;
+    }
+    idx = calloc(cap, sizeof *idx);
+    if (idx == NULL) {
+        return AUGUR_ENOMEM;
+    }
+    s->mindex = idx;
+    s->mindex_cap = (unsigned)cap;
+    for (unsigned m = 0; m < s->n_metrics; m++) {
+        s->mindex[mindex_pos(s, s->metrics[m].name)] = m + 1;
+    }
+    free(old);
+    return 0;
+}
+
 struct live_metric *predict__live_metric(struct predict_live *l,
                                          struct predict_live_slot *s,
                                          uint32_t name,
                                          bool create)
 {
-    size_t cap = predict__live_pow2(2 * (size_t)l->cfg.max_metrics);
-    size_t mask = cap - 1;
+    /* An active model's feature is kept past the cap, up to twice it: a
+     * host's own metrics must not crowd out what its model reads. */
+    unsigned limit =
+        l->name_feature[name - 1] ? 2 * l->cfg.max_metrics : l->cfg.max_metrics;
     size_t i;
 
-    if (s->mindex == NULL) {
-        if (!create) {
-            return NULL;
-        }
-        s->mindex = calloc(cap, sizeof *s->mindex);
-        if (s->mindex == NULL) {
-            return NULL;
+    if (s->mindex != NULL) {
+        i = mindex_pos(s, name);
+        if (s->mindex[i] != 0) {
+            return &s->metrics[s->mindex[i] - 1];
         }
     }
-    i = hash_u32(name) & mask;
-    while (s->mindex[i] != 0) {
-        struct live_metric *m = &s->metrics[s->mindex[i] - 1];
-        if (m->name == name) {
-            return m;
-        }
-        i = (i + 1) & mask;
+    if (!create || s->n_metrics >= limit) {
+        return NULL;
     }
-    if (!create || s->n_metrics == l->cfg.max_metrics) {
+    if (mindex_grow(s, (size_t)s->n_metrics + 1) != 0) {
         return NULL;
     }
     if (s->n_metrics == s->cap_metrics) {
         unsigned nc = s->cap_metrics == 0 ? 8 : s->cap_metrics * 2;
         struct live_metric *q;
-        if (nc > l->cfg.max_metrics) {
-            nc = l->cfg.max_metrics;
+        if (nc > 2 * l->cfg.max_metrics) {
+            nc = 2 * l->cfg.max_metrics;
         }
         q = realloc(s->metrics, nc * sizeof *q);
         if (q == NULL) {
@@ -438,7 +473,7 @@ struct live_metric *predict__live_metric(struct predict_live *l,
         s->metrics = q;
         s->cap_metrics = nc;
     }
-    s->metrics[s->n_metrics].name = name;
+    i = mindex_pos(s, name);
     memset(&s->metrics[s->n_metrics], 0, sizeof s->metrics[s->n_metrics]);
     s->metrics[s->n_metrics].name = name;
     s->mindex[i] = ++s->n_metrics;
@@ -526,9 +561,27 @@ static int round_model(struct predict_live *l, unsigned k, int64_t now)
         0) {
         return AUGUR_ENOMEM;
     }
-    for (size_t r = 0; r < n; r++) {
-        predict__live_row_fill(l, k, &l->slots[l->rows[r]],
-                               l->x + r * m->n_features);
+    /* A row with too few of the model's features is left to the anomaly
+     * score: a model asked about a resource that reports none of what it
+     * was trained on answers with its base rate, not about the resource. */
+    need = n;
+    n = 0;
+    for (size_t r = 0; r < need; r++) {
+        float *x = l->x + n * m->n_features;
+        unsigned have = 0;
+
+        predict__live_row_fill(l, k, &l->slots[l->rows[r]], x);
+        for (unsigned f = 0; f < m->n_features; f++) {
+            have += !isnan(x[f]);
+        }
+        if (have == 0 || have < l->cfg.min_coverage * m->n_features) {
+            l->stats.uncovered++;
+            continue;
+        }
+        l->rows[n++] = l->rows[r];
+    }
+    if (n == 0) {
+        return 0;
     }
     rv = predict_model_score(m, l->x, n, 0, l->ps, l->errmsg);
     if (rv != 0) {
@@ -576,7 +629,8 @@ static int reasons_fill(struct predict_live *l,
     int k = predict__live_kind_find(l, s->kind);
     int rv = 0;
 
-    if (k >= 0 && l->kinds[k].model != NULL) {
+    if (k >= 0 && l->kinds[k].model != NULL &&
+        strcmp(s->ref, l->kinds[k].ref) == 0) {
         rv = predict__live_model_reasons(l, (unsigned)k, s, out);
     } else {
         (void)predict__live_anomaly(l, s, out);

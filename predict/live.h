@@ -25,7 +25,9 @@
 struct predict_live_config
 {
     size_t max_resources;  /* tracked at once (default 20000) */
-    unsigned max_metrics;  /* per resource (default 128); more are dropped */
+    unsigned max_metrics;  /* per resource (default 128); more are dropped,
+                              but an active model's features are kept up to
+                              twice as many */
     size_t max_names;      /* distinct metric names overall (default 8192) */
     double enter;          /* hysteresis: enter high at p >= enter (0.5) */
     double leave;          /* leave high at p < leave (0.4) */
@@ -37,7 +39,10 @@ struct predict_live_config
     uint64_t anomaly_window_s;         /* the anomaly score's window (3600) */
     double weight[PREDICT_EDGE_KINDS]; /* noisy-OR pass-on per edge kind */
     double ewma_alpha;                 /* each metric's EWMA (0.2) */
-    unsigned baseline; /* its first samples, its own baseline (20) */
+    unsigned baseline;   /* its first samples, its own baseline (20) */
+    double min_coverage; /* share of its model's features a resource must
+                            report to be scored by the model, else by the
+                            anomaly score (0.25) */
 };
 
 /* The defaults above. */
@@ -97,6 +102,7 @@ struct predict_live_stats
     uint64_t samples;
     uint64_t dropped_resources; /* reports refused: table full */
     uint64_t dropped_metrics;   /* samples of metrics past the caps */
+    uint64_t uncovered;         /* model scorings refused: too few features */
     uint64_t evicted;
     uint64_t rounds;
     uint64_t scored;  /* resource scores computed */
@@ -113,7 +119,8 @@ struct predict_live
     uint32_t *index;                       /* id hash -> slot + 1, 0 empty */
     size_t index_cap;                      /* a power of two */
     char (*names)[PREDICT_LIVE_NAME_SIZE]; /* interned metric names */
-    uint32_t *name_index;                  /* name hash -> name + 1 */
+    uint8_t *name_feature; /* per name: 1 when an active model's feature */
+    uint32_t *name_index;  /* name hash -> name + 1 */
     size_t n_names;
     size_t name_index_cap;
     struct

@@ -43,8 +43,9 @@ struct predict_live_slot
     unsigned n_metrics;
     unsigned cap_metrics;
     struct live_metric *metrics;
-    uint32_t *mindex; /* name + 1 -> metric + 1; 2 * max_metrics entries */
-    uint32_t gidx;    /* its node in the last round's graph */
+    uint32_t *mindex;    /* name + 1 -> metric + 1, at most half full */
+    unsigned mindex_cap; /* a power of two */
+    uint32_t gidx;       /* its node in the last round's graph */
 };
 
 /* ---- live.c ---------------------------------------------------------- */

@@ -46,6 +46,7 @@ int predict_live_model_set(struct predict_live *l,
     }
     free(l->kinds[k].feature_name);
     l->kinds[k].feature_name = NULL;
+    memset(l->name_feature, 0, l->cfg.max_names);
     l->kinds[k].model = model;
     snprintf(l->kinds[k].ref, sizeof l->kinds[k].ref, "%s",
              ref != NULL ? ref : "");
@@ -72,12 +73,14 @@ void predict_live_model_clear(struct predict_live *l, const char *kind)
         l->kinds[k].feature_name = NULL;
         l->kinds[k].model = NULL;
         l->kinds[k].ref[0] = '\0';
+        memset(l->name_feature, 0, l->cfg.max_names);
     }
 }
 
 /* Map the model's features to metric names not mapped yet: a metric named
  * as the feature, or "<format>.<feature>" (as augur-agent replay names the
- * features of a data set). */
+ * features of a data set); and mark every mapped name as a feature, which
+ * the per-resource cap then keeps. */
 void predict__live_kind_map(struct predict_live *l, unsigned k)
 {
     const struct predict_model *m = l->kinds[k].model;
@@ -87,15 +90,18 @@ void predict__live_kind_map(struct predict_live *l, unsigned k)
         char name[PREDICT_LIVE_NAME_SIZE + 32];
         uint32_t n;
 
-        if (l->kinds[k].feature_name[f] != 0) {
-            continue;
+        n = l->kinds[k].feature_name[f];
+        if (n == 0) {
+            n = predict__live_name_find(l, m->feature_names[f]);
         }
-        n = predict__live_name_find(l, m->feature_names[f]);
         if (n == 0 && fmt != NULL) {
             snprintf(name, sizeof name, "%s.%s", fmt, m->feature_names[f]);
             n = predict__live_name_find(l, name);
         }
         l->kinds[k].feature_name[f] = n;
+        if (n != 0) {
+            l->name_feature[n - 1] = 1;
+        }
     }
 }
 

@@ -487,6 +487,81 @@ static void a_resource_not_warm_is_not_committed_and_shows_committed(
     predict_live_close(&l);
 }
 
+/* ---- what a model reads ----------------------------------------------- */
+
+/* A host that reports none of its model's features (its agent's own
+ * metrics only) is scored by the anomaly score, not by the model on an
+ * empty row; one that reports them is scored by the model. */
+static void a_resource_without_the_models_features_gets_the_anomaly_score(
+    void **state)
+{
+    struct predict_live_config c = config();
+    struct predict_live_score out[OUT_MAX], v;
+    struct predict_live l;
+    struct predict_model m;
+    int64_t t = 1000;
+
+    (void)state;
+    model_train(&m);
+    live_open(&l, &c);
+    assert_int_equal(predict_live_model_set(&l, "host", &m, "pdm@3"), 0);
+    for (int i = 0; i < 4; i++, t += 1000) {
+        model_report(&l, "m1", t, 0.9);
+        report1(&l, "real", t, "cpu.util", 0.2);
+    }
+    (void)round_at(&l, t, out);
+    assert_int_equal(predict_live_view(&l, "m1", &v), 0);
+    assert_string_equal(v.model, "pdm@3");
+    assert_int_equal(predict_live_view(&l, "real", &v), 0);
+    assert_string_equal(v.model, "anomaly");
+    assert_true(v.warm);
+    for (unsigned i = 0; i < v.n_reasons; i++) {
+        assert_string_equal(v.reasons[i].feature, "cpu.util");
+    }
+    assert_int_equal(l.stats.uncovered, 1);
+    /* A window needs the model: refused with a reason, not made up. */
+    assert_int_equal(predict_live_view_window(&l, "real", 3600, &v),
+                     AUGUR_EINVAL);
+    predict_live_close(&l);
+    predict_model_close(&m);
+}
+
+/* An agent that reports more metrics than the cap does not crowd out the
+ * model's features: once the model names them they are kept (up to twice
+ * the cap), while other metrics past the cap are still dropped. */
+static void a_models_features_are_kept_past_the_metrics_cap(void **state)
+{
+    struct predict_live_config c = config();
+    struct predict_live_score out[OUT_MAX], v;
+    struct predict_live l;
+    struct predict_model m;
+    int64_t t = 1000;
+
+    (void)state;
+    model_train(&m);
+    c.max_metrics = 2;
+    live_open(&l, &c);
+    assert_int_equal(predict_live_model_set(&l, "host", &m, "pdm@3"), 0);
+    report1(&l, "m1", t, "cpu.util", 0.2);
+    report1(&l, "m1", t, "mem.used", 0.5);
+    model_report(&l, "m1", t, 0.9);
+    assert_int_equal(l.stats.dropped_metrics, 2);
+    /* The round maps the model's features to the names seen. */
+    (void)round_at(&l, t, out);
+    for (int i = 0; i < 4; i++) {
+        t += 1000;
+        model_report(&l, "m1", t, 0.9);
+        report1(&l, "m1", t, "disk.util", 0.1);
+    }
+    assert_int_equal(l.stats.dropped_metrics, 2 + 4);
+    (void)round_at(&l, t, out);
+    assert_int_equal(predict_live_view(&l, "m1", &v), 0);
+    assert_string_equal(v.model, "pdm@3");
+    assert_true(v.p >= 0.5);
+    predict_live_close(&l);
+    predict_model_close(&m);
+}
+
 /* ---- bounds ----------------------------------------------------------- */
 
 static void tracked_resources_are_bounded(void **state)
@@ -602,6 +677,9 @@ int main(void)
             a_burst_of_a_constant_metric_is_no_anomaly_a_new_level_is),
         cmocka_unit_test(
             a_resource_not_warm_is_not_committed_and_shows_committed),
+        cmocka_unit_test(
+            a_resource_without_the_models_features_gets_the_anomaly_score),
+        cmocka_unit_test(a_models_features_are_kept_past_the_metrics_cap),
         cmocka_unit_test(tracked_resources_are_bounded),
         cmocka_unit_test(a_round_scores_100000_resources),
     };
