@@ -157,7 +157,7 @@ fi
 
 # ---- with haproxy --------------------------------------------------------------
 lc start --haproxy >/dev/null
-sock=$CLUSTER_DIR/haproxy/admin.sock
+sock=$(lc env | sed -n 's/^export AUGUR_HAPROXY_SOCKET=//p')
 cfg=$CLUSTER_DIR/haproxy/haproxy.cfg
 hap() { haproxy_cmd "$sock" "$@"; }
 # stat_col BACKEND SERVER COLUMN: one column of show stat, by its name.
