@@ -1225,7 +1225,10 @@ const struct cli_command cli_model_commands[] = {
      "Prints the metrics of each fold and their spread: cmapss RMSE and "
      "PHM08 score; backblaze recall at 1% FPR beside Backblaze's rule, and "
      "the leak check (without the features that mark the day of the last "
-     "row, and with them alone); pdm precision and recall.  For every data "
+     "row, and with them alone); pdm precision and recall, and the "
+     "failures whose calibrated p reached 0.5 / 0.8 in the 24 h before them "
+     "beside the quiet machine-days on which it did (false alarms).  For "
+     "every data "
      "set, the Brier score and expected calibration error of the held-out "
      "p_fail, raw and calibrated.",
      NULL, model_eval_flags,
