@@ -999,6 +999,21 @@ static int eval_pdm(struct cli *cli,
             f + 1, e->folds, r->hours, r->positives, r->precision, r->recall,
             r->base_precision, r->base_recall, r->threshold,
             r->precision_at_threshold, r->recall_at_threshold);
+        for (size_t k = 0; k < r->events.n_missed; k++) {
+            const struct predict_eval_pdm_missed *m = &r->events.missed[k];
+            char when[32];
+            time_t s = (time_t)(m->t * 3600.0);
+            struct tm tm;
+            if (gmtime_r(&s, &tm) == NULL ||
+                strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm) == 0) {
+                snprintf(when, sizeof when, "hour %.0f", m->t);
+            }
+            printf(
+                "  missed at p >= %.2f: machine %s, failure %s, p at most "
+                "%.3f in the %g h before\n",
+                predict_eval_pdm_levels[PREDICT_EVAL_PDM_LEVELS - 1],
+                ds->group_names[m->group], when, m->p_max, ds->window);
+        }
         fflush(stdout);
     }
     predict_eval_pdm_summarize(res, e->folds, &sum);

@@ -658,6 +658,20 @@ int predict_eval_pdm_threshold(struct predict_eval *e,
 
 const double predict_eval_pdm_levels[PREDICT_EVAL_PDM_LEVELS] = {0.5, 0.8};
 
+static void events_miss(struct predict_eval_pdm_events *out,
+                        uint32_t group,
+                        double t,
+                        float pmax)
+{
+    if (pmax < predict_eval_pdm_levels[PREDICT_EVAL_PDM_LEVELS - 1] &&
+        out->n_missed < PREDICT_EVAL_PDM_MISSED_MAX) {
+        struct predict_eval_pdm_missed *m = &out->missed[out->n_missed++];
+        m->group = group;
+        m->t = t;
+        m->p_max = pmax;
+    }
+}
+
 static void events_close(struct predict_eval_pdm_events *out,
                          bool is_failure,
                          float pmax)
@@ -720,6 +734,7 @@ void predict_eval_pdm_events_count(const struct predict_dataset *ds,
         if (pos && isfinite(ds->rul[r])) {
             double t = ds->time[r] + ds->rul[r];
             if (in_fail && (g != fail_group || fabs(t - fail_t) > 0.5)) {
+                events_miss(out, fail_group, fail_t, fail_p);
                 events_close(out, true, fail_p);
                 in_fail = false;
             }
@@ -733,6 +748,7 @@ void predict_eval_pdm_events_count(const struct predict_dataset *ds,
         }
     }
     if (in_fail) {
+        events_miss(out, fail_group, fail_t, fail_p);
         events_close(out, true, fail_p);
     }
     if (in_day && !day_labelled) {

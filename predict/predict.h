@@ -821,6 +821,7 @@ struct predict_eval_counts
  * as a false alarm: the operating point and the orchestrator's migrate
  * threshold. */
 #define PREDICT_EVAL_PDM_LEVELS 2
+#define PREDICT_EVAL_PDM_MISSED_MAX 16
 extern const double predict_eval_pdm_levels[PREDICT_EVAL_PDM_LEVELS];
 
 /* What a fleet sees of a model: failures announced in time, and days of
@@ -834,6 +835,15 @@ struct predict_eval_pdm_events
     size_t quiet_days; /* machine-days none of whose rows is labelled */
     /* ... whose p reached predict_eval_pdm_levels[k] at some row */
     size_t alarm_days[PREDICT_EVAL_PDM_LEVELS];
+    /* The first PREDICT_EVAL_PDM_MISSED_MAX failures whose p never
+     * reached the highest level, to say which ones are missed. */
+    struct predict_eval_pdm_missed
+    {
+        uint32_t group; /* the machine: index into ds->group_names */
+        double t;       /* the failure's time (ds->time's unit) */
+        float p_max;    /* the largest p in its window */
+    } missed[PREDICT_EVAL_PDM_MISSED_MAX];
+    size_t n_missed; /* at most PREDICT_EVAL_PDM_MISSED_MAX */
 };
 
 /* One Azure PdM fold. */

@@ -585,6 +585,11 @@ static void pdm_events_count_failures_announced_and_quiet_days(void **state)
     assert_int_equal(ev.quiet_days, 4);
     assert_int_equal(ev.alarm_days[0], 2);
     assert_int_equal(ev.alarm_days[1], 1);
+    /* u2's failure is missed at 0.8: the one listed. */
+    assert_int_equal(ev.n_missed, 1);
+    assert_int_equal(ev.missed[0].group, 1);
+    assert_float_equal(ev.missed[0].t, 30, 0);
+    assert_float_equal(ev.missed[0].p_max, 0.6f, 0);
     /* Counts add up over calls; u2 alone adds its own. */
     predict_eval_pdm_events_count(&ds, rows + 72, 72, p + 72, &ev);
     assert_int_equal(ev.failures, 3);
