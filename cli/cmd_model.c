@@ -956,6 +956,11 @@ static int eval_backblaze(struct cli *cli,
     return rv;
 }
 
+static double ratio_of(size_t num, size_t den)
+{
+    return den > 0 ? (double)num / (double)den : 0.0;
+}
+
 static int eval_pdm(struct cli *cli,
                     struct predict_eval *e,
                     struct progress *pg,
@@ -994,6 +999,21 @@ static int eval_pdm(struct cli *cli,
             f + 1, e->folds, r->hours, r->positives, r->precision, r->recall,
             r->base_precision, r->base_recall, r->threshold,
             r->precision_at_threshold, r->recall_at_threshold);
+        for (size_t k = 0; k < r->events.n_missed; k++) {
+            const struct predict_eval_pdm_missed *m = &r->events.missed[k];
+            char when[32];
+            time_t s = (time_t)(m->t * 3600.0);
+            struct tm tm;
+            if (gmtime_r(&s, &tm) == NULL ||
+                strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm) == 0) {
+                snprintf(when, sizeof when, "hour %.0f", m->t);
+            }
+            printf(
+                "  missed at p >= %.2f: machine %s, failure %s, p at most "
+                "%.3f in the %g h before\n",
+                predict_eval_pdm_levels[PREDICT_EVAL_PDM_LEVELS - 1],
+                ds->group_names[m->group], when, m->p_max, ds->window);
+        }
         fflush(stdout);
     }
     predict_eval_pdm_summarize(res, e->folds, &sum);
@@ -1027,6 +1047,22 @@ static int eval_pdm(struct cli *cli,
         "of a sensor against its own baseline) %.3f (%.3f)\n",
         ds->window, sum.auc.mean, sum.auc.sd, sum.anomaly_auc.mean,
         sum.anomaly_auc.sd);
+    {
+        const struct predict_eval_pdm_events *ev = &sum.events;
+        printf(
+            "events, calibrated p_fail (as stored and scored live), pooled "
+            "over folds:\n");
+        for (unsigned k = 0; k < PREDICT_EVAL_PDM_LEVELS; k++) {
+            printf(
+                "  p >= %.2f: failures announced within %g h before: %zu of "
+                "%zu (%.3f); false alarms: %zu of %zu quiet machine-days "
+                "(%.4f)\n",
+                predict_eval_pdm_levels[k], ds->window, ev->announced[k],
+                ev->failures, ratio_of(ev->announced[k], ev->failures),
+                ev->alarm_days[k], ev->quiet_days,
+                ratio_of(ev->alarm_days[k], ev->quiet_days));
+        }
+    }
     windows_report(e, "h");
     return calib_finish(cli, e, plot,
                         "Azure PdM: reliability of p_fail (24 h)");
@@ -1037,6 +1073,8 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
     const char *folds_s = cli_args_get(args, "folds");
     const char *holdout = cli_args_get(args, "holdout-model");
     const char *plot = cli_args_get(args, "plot");
+    const char *seed_s = cli_args_get(args, "seed");
+    uint64_t seed = PREDICT_EVAL_SEED;
     struct predict_train_params params;
     struct predict_dataset ds;
     struct predict_eval e;
@@ -1065,6 +1103,12 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
             return cli_usage(cli, "--folds: at most %d", EVAL_FOLDS_MAX);
         }
     }
+    if (seed_s != NULL) {
+        rv = cli_value_u64(cli, "--seed", seed_s, 0, &seed);
+        if (rv != CLI_EXIT_OK) {
+            return rv;
+        }
+    }
     if (holdout != NULL && f != PREDICT_FORMAT_BACKBLAZE) {
         return cli_usage(cli, "--holdout-model is for --format backblaze");
     }
@@ -1081,8 +1125,7 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
     }
     params.progress = progress_rounds;
     params.progress_arg = &pg;
-    rv =
-        predict_eval_init(&e, &ds, (unsigned)folds, PREDICT_EVAL_SEED, &params);
+    rv = predict_eval_init(&e, &ds, (unsigned)folds, seed, &params);
     if (rv != 0) {
         rv = cli_fail(cli, rv, e.errmsg);
     } else {
@@ -1167,6 +1210,10 @@ static const struct cli_flag model_eval_flags[] = {
      0},
     {"threads", 0, "N", "XGBoost threads (default all cores)", 0},
     {"aft-sigma", 0, "S", "as for train (default 1)", 0},
+    {"seed", 0, "N",
+     "shuffle the units into folds with this seed (default the fixed one), "
+     "to see how much a figure owes to one split",
+     0},
     {0},
 };
 
@@ -1193,7 +1240,10 @@ const struct cli_command cli_model_commands[] = {
      "Prints the metrics of each fold and their spread: cmapss RMSE and "
      "PHM08 score; backblaze recall at 1% FPR beside Backblaze's rule, and "
      "the leak check (without the features that mark the day of the last "
-     "row, and with them alone); pdm precision and recall.  For every data "
+     "row, and with them alone); pdm precision and recall, and the "
+     "failures whose calibrated p reached 0.5 / 0.8 in the 24 h before them "
+     "beside the quiet machine-days on which it did (false alarms).  For "
+     "every data "
      "set, the Brier score and expected calibration error of the held-out "
      "p_fail, raw and calibrated.",
      NULL, model_eval_flags,

@@ -656,6 +656,106 @@ int predict_eval_pdm_threshold(struct predict_eval *e,
     return rv;
 }
 
+const double predict_eval_pdm_levels[PREDICT_EVAL_PDM_LEVELS] = {0.5, 0.8};
+
+static void events_miss(struct predict_eval_pdm_events *out,
+                        uint32_t group,
+                        double t,
+                        float pmax)
+{
+    if (pmax < predict_eval_pdm_levels[PREDICT_EVAL_PDM_LEVELS - 1] &&
+        out->n_missed < PREDICT_EVAL_PDM_MISSED_MAX) {
+        struct predict_eval_pdm_missed *m = &out->missed[out->n_missed++];
+        m->group = group;
+        m->t = t;
+        m->p_max = pmax;
+    }
+}
+
+static void events_close(struct predict_eval_pdm_events *out,
+                         bool is_failure,
+                         float pmax)
+{
+    for (unsigned k = 0; k < PREDICT_EVAL_PDM_LEVELS; k++) {
+        bool hit = pmax >= predict_eval_pdm_levels[k];
+        if (is_failure) {
+            out->announced[k] += hit;
+        } else {
+            out->alarm_days[k] += hit;
+        }
+    }
+    if (is_failure) {
+        out->failures++;
+    } else {
+        out->quiet_days++;
+    }
+}
+
+void predict_eval_pdm_events_count(const struct predict_dataset *ds,
+                                   const size_t *rows,
+                                   size_t n,
+                                   const float *p,
+                                   struct predict_eval_pdm_events *out)
+{
+    /* The failure being watched: its machine, its time, the largest p. */
+    bool in_fail = false;
+    uint32_t fail_group = 0;
+    double fail_t = 0.0;
+    float fail_p = 0.0f;
+    /* The day being watched. */
+    bool in_day = false;
+    uint32_t day_group = 0;
+    double day = 0.0;
+    bool day_labelled = false;
+    float day_p = 0.0f;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t r = rows[i];
+        uint32_t g = ds->group[r];
+        double d = floor(ds->time[r] / 24.0);
+        float pi = isfinite(p[i]) ? p[i] : 0.0f;
+        bool pos = ds->label[r] > 0.5f;
+
+        if (in_day && (g != day_group || d != day)) {
+            if (!day_labelled) {
+                events_close(out, false, day_p);
+            }
+            in_day = false;
+        }
+        if (!in_day) {
+            in_day = true;
+            day_group = g;
+            day = d;
+            day_labelled = false;
+            day_p = 0.0f;
+        }
+        day_labelled = day_labelled || pos;
+        day_p = fmaxf(day_p, pi);
+        if (pos && isfinite(ds->rul[r])) {
+            double t = ds->time[r] + ds->rul[r];
+            if (in_fail && (g != fail_group || fabs(t - fail_t) > 0.5)) {
+                events_miss(out, fail_group, fail_t, fail_p);
+                events_close(out, true, fail_p);
+                in_fail = false;
+            }
+            if (!in_fail) {
+                in_fail = true;
+                fail_group = g;
+                fail_t = t;
+                fail_p = 0.0f;
+            }
+            fail_p = fmaxf(fail_p, pi);
+        }
+    }
+    if (in_fail) {
+        events_miss(out, fail_group, fail_t, fail_p);
+        events_close(out, true, fail_p);
+    }
+    if (in_day && !day_labelled) {
+        events_close(out, false, day_p);
+    }
+}
+
 static void count(struct predict_eval_counts *c, bool flagged, bool positive)
 {
     c->tp += flagged && positive;
@@ -699,6 +799,15 @@ int predict_eval_pdm_fold(struct predict_eval *e,
         count(&out->at_threshold, e->sc[i].p_raw >= threshold, p);
         count(&out->at_calibrated,
               e->sc[i].p_fail >= PREDICT_EVAL_PDM_THRESHOLD, p);
+    }
+    /* What the fleet sees: the calibrated p, as the model file stores it
+     * and live scoring commits it. */
+    for (size_t i = 0; i < nte; i++) {
+        e->b[i] = e->sc[i].p_fail;
+    }
+    predict_eval_pdm_events_count(ds, e->test, nte, e->b, &out->events);
+    for (size_t i = 0; i < nte; i++) {
+        e->b[i] = ds->label[e->test[i]];
     }
     predict_precision_recall(e->a, e->b, nte, PREDICT_EVAL_PDM_THRESHOLD,
                              &out->precision, &out->recall);
@@ -773,6 +882,12 @@ void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,
         out->at_calibrated.tp += folds[i].at_calibrated.tp;
         out->at_calibrated.fp += folds[i].at_calibrated.fp;
         out->at_calibrated.fn += folds[i].at_calibrated.fn;
+        out->events.failures += folds[i].events.failures;
+        out->events.quiet_days += folds[i].events.quiet_days;
+        for (unsigned k = 0; k < PREDICT_EVAL_PDM_LEVELS; k++) {
+            out->events.announced[k] += folds[i].events.announced[k];
+            out->events.alarm_days[k] += folds[i].events.alarm_days[k];
+        }
     }
     out->pooled_precision =
         ratio(out->at_fixed.tp, out->at_fixed.tp + out->at_fixed.fp);

@@ -817,6 +817,35 @@ struct predict_eval_counts
     size_t fn;
 };
 
+/* The levels of p_fail at which a failure counts as announced and a day
+ * as a false alarm: the operating point and the orchestrator's migrate
+ * threshold. */
+#define PREDICT_EVAL_PDM_LEVELS 2
+#define PREDICT_EVAL_PDM_MISSED_MAX 16
+extern const double predict_eval_pdm_levels[PREDICT_EVAL_PDM_LEVELS];
+
+/* What a fleet sees of a model: failures announced in time, and days of
+ * alarms for nothing. */
+struct predict_eval_pdm_events
+{
+    size_t failures; /* failures with at least one row in the window */
+    /* ... whose p reached predict_eval_pdm_levels[k] at some row of the
+     * window before them (t in [failure - window, failure)) */
+    size_t announced[PREDICT_EVAL_PDM_LEVELS];
+    size_t quiet_days; /* machine-days none of whose rows is labelled */
+    /* ... whose p reached predict_eval_pdm_levels[k] at some row */
+    size_t alarm_days[PREDICT_EVAL_PDM_LEVELS];
+    /* The first PREDICT_EVAL_PDM_MISSED_MAX failures whose p never
+     * reached the highest level, to say which ones are missed. */
+    struct predict_eval_pdm_missed
+    {
+        uint32_t group; /* the machine: index into ds->group_names */
+        double t;       /* the failure's time (ds->time's unit) */
+        float p_max;    /* the largest p in its window */
+    } missed[PREDICT_EVAL_PDM_MISSED_MAX];
+    size_t n_missed; /* at most PREDICT_EVAL_PDM_MISSED_MAX */
+};
+
 /* One Azure PdM fold. */
 struct predict_eval_pdm
 {
@@ -837,7 +866,19 @@ struct predict_eval_pdm
                          * sensors' last value against their own baseline
                          * (the *_base_z features), as live scoring's
                          * anomaly score ranks a resource */
+    struct predict_eval_pdm_events events; /* of the calibrated p_fail */
 };
+
+/* Count the failures and quiet machine-days of the rows @rows[0..@n) of
+ * @ds (in dataset order: a machine's rows contiguous and in time order)
+ * scored @p[0..@n).  A failure is identified by its machine and time (the
+ * row's time + ds->rul); a day is the machine and floor(time / 24) (a PdM
+ * hour: calendar days).  Adds to @out (caller zeroes it once). */
+void predict_eval_pdm_events_count(const struct predict_dataset *ds,
+                                   const size_t *rows,
+                                   size_t n,
+                                   const float *p,
+                                   struct predict_eval_pdm_events *out);
 
 /* Train on every fold but @fold of @e (an Azure PdM dataset) and test on
  * @fold at PREDICT_EVAL_PDM_THRESHOLD and at @threshold (from
@@ -868,6 +909,7 @@ struct predict_eval_pdm_summary
     double pooled_recall_at_threshold;
     double pooled_precision_calibrated; /* of at_calibrated */
     double pooled_recall_calibrated;
+    struct predict_eval_pdm_events events; /* pooled over the folds */
 };
 
 void predict_eval_pdm_summarize(const struct predict_eval_pdm *folds,

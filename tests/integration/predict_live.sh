@@ -53,6 +53,26 @@ jq -e '.p_fail >= 0.5 and (.reasons | length) >= 1 and .window_s == 86400' \
 jq -e '.p_fail < 0.5 and .correlated.p < 0.5' <<<"$p6" >/dev/null ||
     fail "machine-6 is at risk: $p6"
 
+# Live and offline see the same features (the replay sends the adapter's
+# own rows): the leader's p_fail for each machine is the one `augur model
+# predict` gives its 70th hour, to the CSV's rounding (1e-6).
+OFFLINE=$("$AUGUR" model predict --model "$MODEL" --format pdm \
+    --data "$DATA/azure-pdm" -o csv 2>/dev/null)
+close() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; exit !(d < 2e-6 && d > -2e-6) }'; }
+for m in 20 6; do
+    offline=$(awk -F, -v m="$m" '$1 == m && ++n == 70 { print $NF }' <<<"$OFFLINE")
+    [ -n "$offline" ] || fail "model predict gave no 70th hour for machine $m"
+    live=""
+    for _ in $(seq 1 20); do
+        live=$(aug "$ALL" predict "machine-$m" -o json | jq -r .p_fail)
+        close "$live" "$offline" && break
+        sleep 0.25
+    done
+    log "machine-$m, hour 70: live p_fail $live, offline $offline"
+    close "$live" "$offline" ||
+        fail "machine-$m: live p_fail $live differs from offline $offline"
+done
+
 # Any window: p_fail within 1 h, 24 h and 7 days from the model's
 # time-to-failure part, never lower for a longer window; a window of 0 or
 # one with an unknown unit is refused.

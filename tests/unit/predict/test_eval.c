@@ -546,6 +546,69 @@ static void pdm_folds_count_every_held_out_hour_once(void **state)
     predict_dataset_close(&ds);
 }
 
+/* Two machines of 72 hours (times 1 to 72: days 0 to 3).  Machine u1 fails
+ * at hour 60 (hours 36 to 59 labelled), u2 at hour 30 (hours 6 to 29). */
+static void pdm_events_count_failures_announced_and_quiet_days(void **state)
+{
+    static const char *const names[] = {"signal"};
+    const size_t len[] = {72, 72};
+    struct predict_dataset ds;
+    struct predict_eval_pdm_events ev;
+    size_t rows[144];
+    float p[144];
+
+    (void)state;
+    build(&ds, PREDICT_FORMAT_PDM, names, 1, len, 2);
+    for (size_t r = 0; r < ds.n_rows; r++) {
+        double h = ds.time[r];
+        double fail = ds.group[r] == 0 ? 60 : 30;
+        bool in = h >= fail - 24 && h < fail;
+        ds.label[r] = in ? 1.0f : 0.0f;
+        ds.rul[r] = h < fail ? (float)(fail - h) : NAN;
+        rows[r] = r;
+        p[r] = 0.1f;
+    }
+    p[9] = 0.6f;        /* u1, hour 10: a quiet day, alarm at 0.5 only */
+    p[49] = 0.9f;       /* u1, hour 50: its failure, announced at 0.8 */
+    p[72 + 19] = 0.6f;  /* u2, hour 20: its failure, announced at 0.5 */
+    p[72 + 59] = 0.85f; /* u2, hour 60: a quiet day, alarm at both */
+    p[72 + 70] = NAN;   /* missing counts as no alarm */
+    memset(&ev, 0, sizeof ev);
+    predict_eval_pdm_events_count(&ds, rows, 144, p, &ev);
+    assert_float_equal(predict_eval_pdm_levels[0], 0.5, 0);
+    assert_float_equal(predict_eval_pdm_levels[1], 0.8, 0);
+    assert_int_equal(ev.failures, 2);
+    assert_int_equal(ev.announced[0], 2);
+    assert_int_equal(ev.announced[1], 1);
+    /* u1: days 0 and 3 are quiet (1 and 2 hold labelled hours); u2: days 2
+     * and 3. */
+    assert_int_equal(ev.quiet_days, 4);
+    assert_int_equal(ev.alarm_days[0], 2);
+    assert_int_equal(ev.alarm_days[1], 1);
+    /* u2's failure is missed at 0.8: the one listed. */
+    assert_int_equal(ev.n_missed, 1);
+    assert_int_equal(ev.missed[0].group, 1);
+    assert_float_equal(ev.missed[0].t, 30, 0);
+    assert_float_equal(ev.missed[0].p_max, 0.6f, 0);
+    /* Counts add up over calls; u2 alone adds its own. */
+    predict_eval_pdm_events_count(&ds, rows + 72, 72, p + 72, &ev);
+    assert_int_equal(ev.failures, 3);
+    assert_int_equal(ev.announced[1], 1);
+    assert_int_equal(ev.quiet_days, 6);
+    assert_int_equal(ev.alarm_days[1], 2);
+    /* Two failures of one machine a few hours apart are two failures. */
+    memset(&ev, 0, sizeof ev);
+    for (size_t r = 0; r < 72; r++) {
+        double h = ds.time[r];
+        double fail = h < 40 ? 40 : 44;
+        ds.label[r] = h >= 16 && h < 44 ? 1.0f : 0.0f;
+        ds.rul[r] = h < 44 ? (float)(fail - h) : NAN;
+    }
+    predict_eval_pdm_events_count(&ds, rows, 72, p, &ev);
+    assert_int_equal(ev.failures, 2);
+    predict_dataset_close(&ds);
+}
+
 /* ---- figures ------------------------------------------------------------- */
 
 static void spread_is_the_mean_and_sample_deviation(void **state)
@@ -594,6 +657,7 @@ int main(void)
             backblaze_recall_at_the_rules_fpr_matches_a_hand_example),
         cmocka_unit_test(pdm_threshold_ignores_the_held_out_machines),
         cmocka_unit_test(pdm_folds_count_every_held_out_hour_once),
+        cmocka_unit_test(pdm_events_count_failures_announced_and_quiet_days),
         cmocka_unit_test(spread_is_the_mean_and_sample_deviation),
     };
 
