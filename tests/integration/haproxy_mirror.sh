@@ -29,6 +29,14 @@ DIR=$CLUSTER_DIR
 SOCK=$DIR/stats.sock
 rm -rf "$DIR"
 mkdir -p "$DIR"
+# haproxy refuses a unix socket path of 97 bytes or more: under a long
+# build directory, bind through a short link to $DIR instead.
+LINK=""
+if [ "${#SOCK}" -ge 90 ]; then
+    LINK=$(mktemp -u "${TMPDIR:-/tmp}/augur-mirror.XXXXXX")
+    ln -s "$DIR" "$LINK"
+    SOCK=$LINK/stats.sock
+fi
 
 PIDS=()
 cleanup()
@@ -41,6 +49,7 @@ cleanup()
     for p in "${PIDS[@]}"; do
         wait "$p" 2>/dev/null || true
     done
+    [ -z "$LINK" ] || rm -f "$LINK"
     if [ "$rc" -ne 0 ]; then
         log "failed with status $rc; haproxy's log follows"
         tail -n 30 "$DIR/haproxy.log" >&2 || true
