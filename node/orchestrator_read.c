@@ -532,12 +532,24 @@ static bool remediated(void *arg, const char *host)
     return m != NULL && m->remediated;
 }
 
+/* When @workload last moved, for the cooldown against flapping scores: a
+ * failover does not count.  It was forced by a dead host, not chosen on a
+ * score, and a workload that failed over onto a host predicted to fail
+ * next must be free to leave it at once (a replayed PdM run lost it so:
+ * the failover's cooldown held its evacuation until the host died).
+ * Scored moves (predicted, rebalance) and manual ones still count. */
 static int64_t last_move(void *arg, const char *workload)
 {
     struct node *n = arg;
+    struct store_workflow w;
+    uint64_t id = 0;
     int64_t at = 0;
 
-    if (store_workload_last_move(n->store, workload, &at) != 0) {
+    if (store_workload_last_move(n->store, workload, &id, &at) != 0) {
+        return 0;
+    }
+    if (id != 0 && store_workflow_load(n->store, id, &w) == 0 &&
+        w.reason == STORE_REASON_FAILED) {
         return 0;
     }
     return at;

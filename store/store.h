@@ -831,9 +831,11 @@ int store_workflows_each(struct store *s,
 int store_workflow_load(struct store *s,
                         uint64_t id,
                         struct store_workflow *out) STORE_WARN_UNUSED;
-/* When @workload's last workflow ended (0: never): 0 or AUGUR_EIO. */
+/* When @workload's last workflow ended (0: never) and, when @id is not
+ * NULL, its id (0: never): 0 or AUGUR_EIO. */
 int store_workload_last_move(struct store *s,
                              const char *workload,
+                             uint64_t *id,
                              int64_t *ended_at_ms) STORE_WARN_UNUSED;
 /* A standby claim: capacity held on @host for @workload, fenced by its own
  * epoch. */

@@ -1343,14 +1343,18 @@ int store_workflow_load(struct store *s,
 
 int store_workload_last_move(struct store *s,
                              const char *workload,
+                             uint64_t *id_out,
                              int64_t *ended_at_ms)
 {
-    uint64_t id;
+    uint64_t id = 0;
     MDB_val v;
     int rc = mdb_txn_renew(s->rtxn);
     int rv;
 
     *ended_at_ms = 0;
+    if (id_out != NULL) {
+        *id_out = 0;
+    }
     if (rc != 0) {
         return store__mdb_fail(s, rc, "mdb_txn_renew");
     }
@@ -1360,6 +1364,9 @@ int store_workload_last_move(struct store *s,
         snprintf(s->errmsg, sizeof s->errmsg,
                  "the last move of workload %s is corrupt", workload);
         rv = AUGUR_EIO;
+    }
+    if (rv == 0 && id_out != NULL) {
+        *id_out = id;
     }
     mdb_txn_reset(s->rtxn);
     return rv == AUGUR_ENOTFOUND ? 0 : rv;

@@ -162,6 +162,21 @@ done
 wait_until 30 "$H2 handed to remediation" grep -q '"action":"remediate","workload":"","host":"'"$H2"'"' "$DEMO/actions.log"
 log "$H2 failed over: $(jq -c '[.[] | {workload, to, state}]' <<<"$out")"
 
+# ---- a failover does not arm the cooldown ---------------------------------
+# A workload that failed over onto a host predicted to fail next leaves it
+# at once: the cooldown (300 s) is against scores that flap, and a failover
+# was forced by a dead host, not chosen on a score.
+FW=${failed%% *}
+FH=$(claims | awk -v w="$FW" '$1 == w {print $2}')
+aug "$ALL" score set "$FH" 0.95 >/dev/null
+wait_until 60 "$FW, failed over to $FH, moves off it within its cooldown" bash -c "'$AUGUR' --endpoints '$ALL' claim get $FW -o json | jq -e --arg h $FH '.host != \$h'"
+wait_until 60 "the moves off $FH end" no_workflow_in_flight
+jq -e --arg w "$FW" --arg h "$FH" 'any(.[]; .workload == $w and .from == $h and .reason == "predicted" and .state == "done")' <<<"$(aug "$ALL" workflow list -o json)" >/dev/null ||
+    fail "no predicted move of $FW off $FH that ended done"
+aug "$ALL" score set "$FH" 0 >/dev/null
+wait_until 30 "every instance runs where its claim says" every_claim_running
+log "$FW left $FH (its failover target, now at 0.95) within its cooldown"
+
 # ---- a leader killed in the middle of a workflow -------------------------
 aug "$ALL" score set "$H2" 0 >/dev/null
 read -r W WH _ < <(claims | head -n1)

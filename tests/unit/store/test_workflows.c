@@ -408,7 +408,7 @@ static void workflow_live_runs_every_step_and_moves_the_claim(void **state)
     assert_int_equal(advance(f, id, 3, 1, STORE_WF_EVENT_OK, NULL), 0);
     assert_obj_str(ans_result(f), "state", "done");
     /* It left the in-flight index: a new one may start. */
-    assert_int_equal(store_workload_last_move(f->s, "w1", &ended), 0);
+    assert_int_equal(store_workload_last_move(f->s, "w1", NULL, &ended), 0);
     assert_int_equal(ended, 9000);
     assert_int_equal(create(f, "w1", "h1", -1), 0);
 }
