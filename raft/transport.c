@@ -3,11 +3,18 @@
  * two nodes, each proving its own node key and showing the cluster key's
  * certificate for it, and then carries only sealed frames.
  *
- * libraft reads and writes plain bytes on the stream it is handed, so each
- * connection is a pump: libraft gets one end of a socketpair (a uv_pipe_t
- * allocated with raft_malloc, which libraft frees when it closes it), the
- * transport keeps the other end and the TCP socket, and moves bytes between
- * them, sealing on the way out and opening on the way in.  A process without
+ * libraft reads and writes plain bytes on the stream it is handed, so the
+ * stream it gets is not a socket: it is a uv_pipe_t that is never opened (a
+ * "vstream", allocated with raft_malloc, which libraft frees when it closes
+ * it), and libraft's three calls on it (uv_write, uv_read_start, uv_close)
+ * come here instead of to libuv: the build renames them in its copy of
+ * libraft.a (raft/CMakeLists.txt).  A write is sealed straight from
+ * libraft's buffers into one TCP write; a sealed frame from the peer is
+ * opened and handed to libraft's read callback in the same loop turn.  So
+ * a Raft message costs one system call each way and no extra turn of the
+ * loop (the transport used to pump bytes through a socketpair: two more
+ * system calls, a copy and a wake-up per message on each side).  A process
+ * without
  * a node key certified by the cluster key fails the handshake: it can
  * neither join, nor inject a message, nor read one.  A node key certified
  * for one id does not pass for another, and a revoked one (node.revoke, in
@@ -29,15 +36,22 @@
  * handshake within HANDSHAKE_TIMEOUT_MS, and unauthenticated connections are
  * capped overall and per source address.
  *
- * And a slow peer pushes back.  A link whose TCP write queue is over the
- * buffer bound stops reading libraft's end, so the socketpair fills and
- * libraft's writes queue in libraft, which holds references to the entries
- * it sends, not copies.  libraft bounds nothing on a connected stream,
- * though, so a link on which the peer takes nothing for STALL_TIMEOUT_MS is
- * closed: libraft then fails what it queued, keeps at most a few messages
- * between connection attempts (which fail within CONNECT_TIMEOUT_MS against
- * a peer that does not answer) and resends from the peer's last known
- * index, or a snapshot once that is gone from the log. */
+ * And a slow peer pushes back.  While a link's TCP write queue is over the
+ * buffer bound, libraft's writes wait unsealed on the vstream (libraft
+ * holds references to the entries it sends, not copies) until the queue
+ * drains.  libraft bounds nothing on a connected stream, though, so a link
+ * on which the peer takes nothing for STALL_TIMEOUT_MS is closed: libraft
+ * then fails what it queued, keeps at most a few messages between
+ * connection attempts (which fail within CONNECT_TIMEOUT_MS against a peer
+ * that does not answer) and resends from the peer's last known index, or a
+ * snapshot once that is gone from the log.
+ *
+ * libuv never calls a stream's callbacks from inside the call that caused
+ * them, and libraft relies on it (a write callback that ran inside
+ * uv_write, or a close callback inside uv_close, would find libraft's
+ * state half updated).  So a vstream's write completions, its end of
+ * stream and its close are queued as events and run by an idle handle on
+ * the next turn of the loop, in order. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -45,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -53,6 +68,10 @@
 #include "raft/transport.h"
 
 #define PEER_READ_CHUNK 65536
+/* The most plaintext one sealed frame carries: a larger libraft message
+ * (a snapshot, a long AppendEntries) goes out as several frames, which the
+ * peer joins back into one byte stream. */
+#define PEER_FRAME_PLAIN_MAX (1u << 20)
 #define PEER_ADDRESS_MAX 256
 /* A connection that has not finished its handshake this long after it
  * started is closed (the client port's deadline too). */
@@ -88,6 +107,7 @@ enum link_state
 };
 
 struct peer_transport;
+struct vstream;
 
 struct link
 {
@@ -97,9 +117,8 @@ struct link
     bool server;
     uv_tcp_t tcp;
     uv_connect_t connect;
-    uv_pipe_t mine; /* our end of the socketpair */
-    bool mine_open;
-    unsigned handles; /* open handles; freed at 0 */
+    struct vstream *vs; /* the stream libraft holds; NULL before and after */
+    unsigned handles;   /* open handles; freed at 0 */
     struct secure_handshake hs;
     struct secure_channel ch;
     uint8_t *in; /* TCP bytes not yet parsed */
@@ -114,9 +133,46 @@ struct link
     uint64_t started_ms;             /* uv_now when accepted or connecting */
     uint8_t source[16];  /* server: the peer's address (per-source cap) */
     int family;          /* AF_INET, AF_INET6, 0 when unknown */
-    bool mine_paused;    /* not reading libraft's end: TCP queue full */
     uint64_t drained_ms; /* when a write to the peer last completed */
-    bool tcp_paused;     /* not reading TCP: libraft's end queue full */
+};
+
+/* The stream libraft holds for a link.  The pipe comes first: libraft
+ * frees the handle it closed with raft_free, which frees the whole
+ * vstream.  pipe.pipe_fname holds vstream_tag, which tells a vstream from
+ * the other handles libraft closes (libuv reads that field only to unlink
+ * a bound pipe's path at close, and the tag is cleared before that). */
+struct vstream
+{
+    uv_pipe_t pipe;
+    struct peer_transport *t;
+    struct link *link; /* NULL once the link has closed */
+    uv_alloc_cb alloc_cb;
+    uv_read_cb read_cb; /* non-NULL while libraft reads */
+    bool closing;       /* libraft closed it */
+    uv_close_cb close_cb;
+    /* libraft's writes waiting for room in the TCP queue, oldest first */
+    struct vevent *held;
+    struct vevent **held_tail;
+};
+
+/* What runs on the next loop turn (struct vstream's last comment). */
+enum vevent_kind
+{
+    VEVENT_WRITTEN, /* call a write's callback with .status */
+    VEVENT_EOF,     /* tell the reader the link has ended */
+    VEVENT_CLOSE    /* close the pipe for real: libraft's close callback */
+};
+
+struct vevent
+{
+    struct vevent *next;
+    enum vevent_kind kind;
+    struct vstream *vs;
+    uv_write_t *req; /* VEVENT_WRITTEN */
+    uv_write_cb cb;
+    int status;
+    unsigned n_bufs; /* libraft's buffers, while the write is held */
+    uv_buf_t bufs[];
 };
 
 /* A kind of event logged at most once per LIMIT_LOG_INTERVAL_MS, with the
@@ -167,6 +223,11 @@ struct peer_transport
     /* Handshakes that failed, logged at most once a second each way:
      * [0] HELLOs this node refused, [1] peers that hung up on its own. */
     struct rate_log refuse_log[2];
+    /* vstream events for the next loop turn, oldest first */
+    struct vevent *events;
+    struct vevent **events_tail;
+    uv_idle_t idle; /* runs them; opened at the first event */
+    bool idle_open;
 };
 
 struct link_write
@@ -203,6 +264,128 @@ static int address_parse(const char *address, struct sockaddr_in *addr)
     return 0;
 }
 
+/* ---- vstream events ---------------------------------------------------- */
+
+static const char vstream_tag[] = "augur raft peer stream";
+
+static bool is_vstream(const uv_handle_t *h)
+{
+    return h->type == UV_NAMED_PIPE &&
+           ((const uv_pipe_t *)h)->pipe_fname == vstream_tag;
+}
+
+static void events_run(uv_idle_t *idle);
+
+static void idle_closed(uv_handle_t *h)
+{
+    struct peer_transport *pt = h->data;
+
+    pt->idle_open = false;
+    transport_maybe_closed(pt, transport_of(pt));
+}
+
+static void event_run(struct vevent *e)
+{
+    struct vstream *vs = e->vs;
+
+    switch (e->kind) {
+        case VEVENT_WRITTEN:
+            e->cb(e->req, e->status);
+            break;
+        case VEVENT_EOF:
+            if (vs->read_cb != NULL && !vs->closing) {
+                uv_buf_t buf = uv_buf_init(NULL, 0);
+                vs->alloc_cb((uv_handle_t *)&vs->pipe, PEER_READ_CHUNK, &buf);
+                vs->read_cb((uv_stream_t *)&vs->pipe, UV_EOF, &buf);
+            }
+            break;
+        case VEVENT_CLOSE:
+            vs->pipe.pipe_fname = NULL;
+            uv_close((uv_handle_t *)&vs->pipe, vs->close_cb);
+            break;
+    }
+    free(e);
+}
+
+/* Queue @e for the next loop turn. */
+static void event_push(struct peer_transport *pt, struct vevent *e)
+{
+    e->next = NULL;
+    if (!pt->idle_open || uv_is_closing((uv_handle_t *)&pt->idle)) {
+        if (pt->closing) {
+            /* Nothing runs after the transport has closed: libraft closes
+             * its streams before it closes the transport, so this is only
+             * a late end of stream or write failure, which can run now. */
+            event_run(e);
+            return;
+        }
+        uv_idle_init(pt->loop, &pt->idle);
+        pt->idle.data = pt;
+        pt->idle_open = true;
+        pt->events = NULL;
+        pt->events_tail = &pt->events;
+    }
+    if (pt->events == NULL) {
+        uv_idle_start(&pt->idle, events_run);
+    }
+    *pt->events_tail = e;
+    pt->events_tail = &e->next;
+}
+
+static void events_run(uv_idle_t *idle)
+{
+    struct peer_transport *pt = idle->data;
+
+    /* Events queued while these run (a read callback that closes its
+     * stream) run in this turn too, after them. */
+    while (pt->events != NULL) {
+        struct vevent *e = pt->events;
+        pt->events = e->next;
+        if (pt->events == NULL) {
+            pt->events_tail = &pt->events;
+        }
+        event_run(e);
+    }
+    uv_idle_stop(&pt->idle);
+    if (pt->closing && pt->idle_open && !uv_is_closing((uv_handle_t *)idle)) {
+        uv_close((uv_handle_t *)&pt->idle, idle_closed);
+    }
+}
+
+static struct vevent *event_new(struct vstream *vs,
+                                enum vevent_kind kind,
+                                unsigned n_bufs)
+{
+    struct vevent *e = calloc(1, sizeof *e + n_bufs * sizeof(uv_buf_t));
+
+    if (e != NULL) {
+        e->vs = vs;
+        e->kind = kind;
+        e->n_bufs = n_bufs;
+    }
+    return e;
+}
+
+/* Complete libraft's write @e (a VEVENT_WRITTEN) with @status on the next
+ * turn. */
+static void write_complete(struct vevent *e, int status)
+{
+    e->status = status;
+    e->n_bufs = 0;
+    event_push(e->vs->t, e);
+}
+
+/* Fail every write held on @vs with @status. */
+static void vstream_fail_held(struct vstream *vs, int status)
+{
+    while (vs->held != NULL) {
+        struct vevent *e = vs->held;
+        vs->held = e->next;
+        write_complete(e, status);
+    }
+    vs->held_tail = &vs->held;
+}
+
 /* ---- closing ---------------------------------------------------------- */
 
 static void link_handle_closed(uv_handle_t *h)
@@ -228,10 +411,12 @@ static void link_handle_closed(uv_handle_t *h)
     transport_maybe_closed(pt, transport_of(pt));
 }
 
-/* End the link: tell a client still waiting, close both handles.  libraft's
- * end of the socketpair sees the end of the stream. */
+/* End the link: tell a client still waiting, close the socket.  libraft's
+ * stream sees the end: its held writes fail, its reader gets UV_EOF. */
 static void link_close(struct link *l, int raft_status)
 {
+    struct vstream *vs = l->vs;
+
     if (l->state == LINK_CLOSING) {
         return;
     }
@@ -242,14 +427,21 @@ static void link_close(struct link *l, int raft_status)
         l->req = NULL;
         cb(req, NULL, raft_status);
     }
-    uv_close((uv_handle_t *)&l->tcp, link_handle_closed);
-    if (l->mine_open) {
-        uv_close((uv_handle_t *)&l->mine, link_handle_closed);
+    if (vs != NULL) {
+        struct vevent *e;
+        l->vs = NULL;
+        vs->link = NULL;
+        vstream_fail_held(vs, UV_EPIPE);
+        if (vs->read_cb != NULL && !vs->closing &&
+            (e = event_new(vs, VEVENT_EOF, 0)) != NULL) {
+            event_push(l->t, e);
+        }
     }
+    uv_close((uv_handle_t *)&l->tcp, link_handle_closed);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-static void mine_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void vstream_flush(struct vstream *vs);
 static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
 static size_t queued(void *stream)
@@ -257,45 +449,22 @@ static size_t queued(void *stream)
     return uv_stream_get_write_queue_size((uv_stream_t *)stream);
 }
 
-/* Read again from a side that was paused once the queue it fed has
- * drained to a quarter of the bound. */
-static void link_maybe_resume(struct link *l)
-{
-    size_t low = l->t->buffer_max / 4;
-
-    if (l->state != LINK_ESTABLISHED) {
-        return;
-    }
-    if (l->mine_paused && queued(&l->tcp) <= low) {
-        l->mine_paused = false;
-        if (uv_read_start((uv_stream_t *)&l->mine, alloc_cb, mine_read) != 0) {
-            link_close(l, RAFT_NOCONNECTION);
-            return;
-        }
-    }
-    if (l->tcp_paused && queued(&l->mine) <= low) {
-        l->tcp_paused = false;
-        if (uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, tcp_read) != 0) {
-            link_close(l, RAFT_NOCONNECTION);
-        }
-    }
-}
-
 static void write_done(uv_write_t *req, int status)
 {
     struct link_write *w = req->data;
     struct link *l = w->req.handle->data;
 
-    if (w->req.handle == (uv_stream_t *)&l->tcp) {
-        l->drained_ms = uv_now(l->t->loop);
-    }
+    l->drained_ms = uv_now(l->t->loop);
     free(w->data);
     free(w);
     if (status != 0 && status != UV_ECANCELED) {
         link_close(l, RAFT_NOCONNECTION);
         return;
     }
-    link_maybe_resume(l);
+    if (l->state == LINK_ESTABLISHED && l->vs != NULL && l->vs->held != NULL &&
+        queued(&l->tcp) <= l->t->buffer_max / 4) {
+        vstream_flush(l->vs);
+    }
 }
 
 /* Write @len bytes of @data (taken over) to @stream. */
@@ -346,7 +515,7 @@ static int link_send(struct link *l, msgpack_sbuffer *sb)
                        sb->size);
 }
 
-/* ---- the pump ---------------------------------------------------------- */
+/* ---- libraft's writes and reads ---------------------------------------- */
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -356,72 +525,237 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = buf->base != NULL ? PEER_READ_CHUNK : 0;
 }
 
-/* Bytes libraft wrote on its end: seal them for the peer. */
-static void mine_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+/* Seal libraft's write @e (its bytes in e->bufs) into frames of at most
+ * PEER_FRAME_PLAIN_MAX and queue them on the socket in one write. */
+static int link_send_write(struct link *l, const struct vevent *e)
 {
-    struct link *l = s->data;
+    struct iovec iov[16];
+    struct iovec *v = iov;
     msgpack_sbuffer sb;
+    size_t total = 0;
+    int rv = 0;
 
-    if (n < 0) {
-        free(buf->base);
-        link_close(l, RAFT_NOCONNECTION);
-        return;
+    if (e->n_bufs > sizeof iov / sizeof iov[0]) {
+        v = malloc(e->n_bufs * sizeof *v);
+        if (v == NULL) {
+            return -1;
+        }
+    }
+    for (unsigned i = 0; i < e->n_bufs; i++) {
+        v[i].iov_base = e->bufs[i].base;
+        v[i].iov_len = e->bufs[i].len;
+        total += e->bufs[i].len;
     }
     msgpack_sbuffer_init(&sb);
-    if (n > 0 &&
-        (proto_frame_append(&sb, PROTO_REQUEST, buf->base, (size_t)n) != 0 ||
-         link_send(l, &sb) != 0)) {
-        msgpack_sbuffer_destroy(&sb);
-        free(buf->base);
-        link_close(l, RAFT_NOCONNECTION);
-        return;
+    for (size_t off = 0; off < total && rv == 0;) {
+        size_t k = total - off;
+        if (k > PEER_FRAME_PLAIN_MAX) {
+            k = PEER_FRAME_PLAIN_MAX;
+        }
+        rv = secure_seal_gather(&l->ch, PROTO_REQUEST, v, e->n_bufs, off, k,
+                                &sb);
+        off += k;
     }
-    msgpack_sbuffer_destroy(&sb);
-    free(buf->base);
-    /* The peer (or the network) is slower than libraft: stop taking its
-     * bytes, so that the socketpair fills and libraft's writes wait in
-     * libraft (references, not copies) until this queue drains. */
-    if (l->state == LINK_ESTABLISHED && !l->mine_paused &&
-        queued(&l->tcp) > l->t->buffer_max) {
-        LOG(LOG_LEVEL_DEBUG,
-            "peer %s: %zu bytes queued toward it; not reading from libraft "
-            "until they drain",
-            l->address, queued(&l->tcp));
-        l->mine_paused = true;
-        l->drained_ms = uv_now(l->t->loop);
-        uv_read_stop((uv_stream_t *)&l->mine);
+    if (v != iov) {
+        free(v);
+    }
+    if (rv != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return -1;
+    }
+    if (sb.size == 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return 0;
+    }
+    return stream_send(l, (uv_stream_t *)&l->tcp, msgpack_sbuffer_release(&sb),
+                       sb.size);
+}
+
+/* Send the writes held on @vs while the socket's queue has room. */
+static void vstream_flush(struct vstream *vs)
+{
+    struct link *l = vs->link;
+
+    while (vs->held != NULL && l != NULL && l->state == LINK_ESTABLISHED &&
+           queued(&l->tcp) <= l->t->buffer_max) {
+        struct vevent *e = vs->held;
+        vs->held = e->next;
+        if (vs->held == NULL) {
+            vs->held_tail = &vs->held;
+        }
+        if (link_send_write(l, e) != 0) {
+            write_complete(e, UV_EPIPE);
+            link_close(l, RAFT_NOCONNECTION);
+            return;
+        }
+        write_complete(e, 0);
     }
 }
 
-/* Make the socketpair, hand one end to libraft, keep the other.  Returns
- * the stream for libraft, or NULL. */
+/* Hand @len opened bytes from the peer to libraft's reader on @vs, in the
+ * buffers its alloc callback gives.  -1 when nobody reads them. */
+static int vstream_deliver(struct vstream *vs, const uint8_t *data, size_t len)
+{
+    if (vs->closing) {
+        return 0; /* libraft is done with the link; the socket closes */
+    }
+    if (vs->read_cb == NULL) {
+        /* libraft reads the streams it accepted from the moment it takes
+         * them and never reads the ones it connected: bytes here are the
+         * peer's mistake. */
+        return -1;
+    }
+    while (len > 0 && vs->read_cb != NULL && !vs->closing) {
+        uv_buf_t buf = uv_buf_init(NULL, 0);
+        size_t k;
+        vs->alloc_cb((uv_handle_t *)&vs->pipe, len, &buf);
+        if (buf.base == NULL || buf.len == 0) {
+            vs->read_cb((uv_stream_t *)&vs->pipe, UV_ENOBUFS, &buf);
+            return 0;
+        }
+        k = buf.len < len ? buf.len : len;
+        memcpy(buf.base, data, k);
+        data += k;
+        len -= k;
+        vs->read_cb((uv_stream_t *)&vs->pipe, (ssize_t)k, &buf);
+    }
+    return 0;
+}
+
+/* Make the stream libraft will hold for @l.  NULL without memory. */
 static uv_stream_t *link_establish(struct link *l)
 {
-    uv_pipe_t *theirs;
-    int fds[2];
+    struct vstream *vs = raft_malloc(sizeof *vs);
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    if (vs == NULL) {
         return NULL;
     }
-    theirs = raft_malloc(sizeof *theirs);
-    if (theirs == NULL) {
-        close(fds[0]);
-        close(fds[1]);
-        return NULL;
-    }
-    uv_pipe_init(l->t->loop, theirs, 0);
-    uv_pipe_init(l->t->loop, &l->mine, 0);
-    l->mine.data = l;
-    l->mine_open = true;
-    l->handles++;
-    if (uv_pipe_open(theirs, fds[0]) != 0 ||
-        uv_pipe_open(&l->mine, fds[1]) != 0 ||
-        uv_read_start((uv_stream_t *)&l->mine, alloc_cb, mine_read) != 0) {
-        uv_close((uv_handle_t *)theirs, (uv_close_cb)raft_free);
-        return NULL; /* link_close closes ours */
-    }
+    memset(vs, 0, sizeof *vs);
+    uv_pipe_init(l->t->loop, &vs->pipe, 0);
+    vs->pipe.pipe_fname = vstream_tag;
+    vs->t = l->t;
+    vs->link = l;
+    vs->held_tail = &vs->held;
+    l->vs = vs;
     l->state = LINK_ESTABLISHED;
-    return (uv_stream_t *)theirs;
+    return (uv_stream_t *)&vs->pipe;
+}
+
+/* ---- the three libuv calls libraft makes on its streams ---------------- */
+
+/* libraft's uv_write (renamed in libraft-augur.a).  A write to a vstream is
+ * sealed and queued on the socket now, or held while the socket's queue is
+ * full; its callback runs on a later turn either way. */
+int augur__raft_uv_write(uv_write_t *req,
+                         uv_stream_t *handle,
+                         const uv_buf_t bufs[],
+                         unsigned int nbufs,
+                         uv_write_cb cb)
+{
+    struct vstream *vs = (struct vstream *)handle;
+    struct link *l;
+    struct vevent *e;
+
+    if (!is_vstream((uv_handle_t *)handle)) {
+        return uv_write(req, handle, bufs, nbufs, cb);
+    }
+    if (vs->closing) {
+        return UV_EBADF;
+    }
+    e = event_new(vs, VEVENT_WRITTEN, nbufs);
+    if (e == NULL) {
+        return UV_ENOMEM;
+    }
+    req->handle = handle;
+    req->cb = cb;
+    e->req = req;
+    e->cb = cb;
+    memcpy(e->bufs, bufs, nbufs * sizeof *bufs);
+    l = vs->link;
+    if (l == NULL) {
+        /* The link has ended: libraft learns it from this write, as it
+         * would from a socket's EPIPE, and reconnects. */
+        write_complete(e, UV_EPIPE);
+        return 0;
+    }
+    if (vs->held != NULL || queued(&l->tcp) > l->t->buffer_max) {
+        /* The peer is slower than libraft: keep the write (references to
+         * libraft's buffers, not copies) until the queue drains. */
+        if (vs->held == NULL) {
+            LOG(LOG_LEVEL_DEBUG,
+                "peer %s: %zu bytes queued toward it; holding libraft's "
+                "writes until they drain",
+                l->address, queued(&l->tcp));
+            l->drained_ms = uv_now(l->t->loop);
+        }
+        *vs->held_tail = e;
+        vs->held_tail = &e->next;
+        return 0;
+    }
+    if (link_send_write(l, e) != 0) {
+        write_complete(e, UV_EPIPE);
+        link_close(l, RAFT_NOCONNECTION);
+        return 0;
+    }
+    write_complete(e, 0);
+    return 0;
+}
+
+/* libraft's uv_read_start: from now on the peer's bytes go to @read_cb. */
+int augur__raft_uv_read_start(uv_stream_t *stream,
+                              uv_alloc_cb alloc,
+                              uv_read_cb read_cb)
+{
+    struct vstream *vs = (struct vstream *)stream;
+    struct vevent *e;
+
+    if (!is_vstream((uv_handle_t *)stream)) {
+        return uv_read_start(stream, alloc, read_cb);
+    }
+    if (vs->closing) {
+        return UV_EINVAL;
+    }
+    vs->alloc_cb = alloc;
+    vs->read_cb = read_cb;
+    if (vs->link == NULL && (e = event_new(vs, VEVENT_EOF, 0)) != NULL) {
+        event_push(vs->t, e);
+    }
+    return 0;
+}
+
+/* libraft's uv_close.  Closing a vstream ends its link; the writes still
+ * held fail with UV_ECANCELED, then the pipe closes for real and libraft's
+ * close callback frees it, as libuv would order them. */
+void augur__raft_uv_close(uv_handle_t *handle, uv_close_cb close_cb)
+{
+    struct vstream *vs = (struct vstream *)handle;
+    struct vevent *e;
+
+    if (!is_vstream(handle)) {
+        uv_close(handle, close_cb);
+        return;
+    }
+    if (vs->closing) {
+        return;
+    }
+    vs->closing = true;
+    vs->read_cb = NULL;
+    vs->close_cb = close_cb;
+    vstream_fail_held(vs, UV_ECANCELED);
+    if (vs->link != NULL) {
+        struct link *l = vs->link;
+        l->vs = NULL;
+        vs->link = NULL;
+        link_close(l, RAFT_NOCONNECTION);
+    }
+    e = event_new(vs, VEVENT_CLOSE, 0);
+    if (e == NULL) {
+        /* Out of memory: close now rather than never. */
+        vs->pipe.pipe_fname = NULL;
+        uv_close(handle, close_cb);
+        return;
+    }
+    event_push(vs->t, e);
 }
 
 /* ---- the handshake, frame by frame ------------------------------------ */
@@ -682,20 +1016,21 @@ static int link_frame(struct link *l, const struct proto_frame *outer)
             return on_challenge(l, &f);
         case LINK_WAIT_WELCOME:
             return on_welcome(l, &f);
-        case LINK_ESTABLISHED: {
-            char *copy;
+        case LINK_ESTABLISHED:
             if (f.type != PROTO_REQUEST) {
                 return -1;
             }
-            copy = malloc(f.len > 0 ? f.len : 1);
-            if (copy == NULL) {
+            if (l->vs == NULL || f.len == 0) {
+                return 0;
+            }
+            if (vstream_deliver(l->vs, f.payload, f.len) != 0) {
+                LOG(LOG_LEVEL_WARN,
+                    "peer %s: sent data on a link that only carries "
+                    "this node's messages; closing it",
+                    l->address);
                 return -1;
             }
-            memcpy(copy, f.payload, f.len);
-            return f.len == 0
-                       ? (free(copy), 0)
-                       : stream_send(l, (uv_stream_t *)&l->mine, copy, f.len);
-        }
+            return 0;
         default:
             return -1;
     }
@@ -763,16 +1098,6 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     memmove(l->in, l->in + off, l->in_len - off);
     l->in_len -= off;
-    /* libraft reads slower than the peer sends: stop reading the peer. */
-    if (l->state == LINK_ESTABLISHED && !l->tcp_paused &&
-        queued(&l->mine) > l->t->buffer_max) {
-        LOG(LOG_LEVEL_DEBUG,
-            "peer %s: %zu bytes queued toward libraft; not reading from the "
-            "peer until they drain",
-            l->address, queued(&l->mine));
-        l->tcp_paused = true;
-        uv_read_stop((uv_stream_t *)&l->tcp);
-    }
 }
 
 static struct link *link_new(struct peer_transport *pt, bool server)
@@ -898,7 +1223,8 @@ static void sweep_cb(uv_timer_t *timer)
                 "attempt",
                 l->address, CONNECT_TIMEOUT_MS / 1000);
             link_close(l, RAFT_NOCONNECTION);
-        } else if (l->state == LINK_ESTABLISHED && l->mine_paused &&
+        } else if (l->state == LINK_ESTABLISHED && l->vs != NULL &&
+                   l->vs->held != NULL &&
                    now - l->drained_ms > STALL_TIMEOUT_MS) {
             LOG(LOG_LEVEL_WARN,
                 "peer %s: took none of the %zu bytes queued toward it for "
@@ -1074,7 +1400,7 @@ static void transport_maybe_closed(struct peer_transport *pt,
                                    struct raft_uv_transport *t)
 {
     if (pt->closing && pt->listener_closed && pt->links == NULL &&
-        !pt->sweep_open && pt->close_cb != NULL) {
+        !pt->sweep_open && !pt->idle_open && pt->close_cb != NULL) {
         raft_uv_transport_close_cb cb = pt->close_cb;
         pt->close_cb = NULL;
         cb(t);
@@ -1093,6 +1419,11 @@ static void transport_close(struct raft_uv_transport *t,
     }
     if (pt->sweep_open) {
         uv_close((uv_handle_t *)&pt->sweep, sweep_closed);
+    }
+    /* The events still queued (libraft closed its streams just before)
+     * run first; the idle handle closes after them. */
+    if (pt->idle_open && pt->events == NULL) {
+        uv_close((uv_handle_t *)&pt->idle, idle_closed);
     }
     uv_close((uv_handle_t *)&pt->listener, listener_closed);
 }

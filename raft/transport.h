@@ -37,4 +37,18 @@ int replica__transport_init(struct raft_uv_transport *t,
 unsigned replica__transport_drop_revoked(struct raft_uv_transport *t);
 void replica__transport_free(struct raft_uv_transport *t);
 
+/* libraft's own calls to these libuv functions (renamed in the build's copy
+ * of libraft.a, see CMakeLists.txt): on the streams the transport handed
+ * libraft they seal, open and close in the transport; on any other handle
+ * they are libuv's. */
+int augur__raft_uv_write(uv_write_t *req,
+                         uv_stream_t *handle,
+                         const uv_buf_t bufs[],
+                         unsigned int nbufs,
+                         uv_write_cb cb);
+int augur__raft_uv_read_start(uv_stream_t *stream,
+                              uv_alloc_cb alloc,
+                              uv_read_cb read_cb);
+void augur__raft_uv_close(uv_handle_t *handle, uv_close_cb close_cb);
+
 #endif

@@ -1044,6 +1044,70 @@ int secure_seal(struct secure_channel *ch,
     return 0;
 }
 
+int secure_seal_gather(struct secure_channel *ch,
+                       enum proto_frame_type type,
+                       const struct iovec *iov,
+                       size_t n,
+                       size_t skip,
+                       size_t len,
+                       msgpack_sbuffer *out)
+{
+    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    uint8_t hdr[PROTO_HEADER_SIZE];
+    unsigned long long clen = 0;
+    size_t inner = 1 + len; /* type + bytes */
+    size_t want, got = 0;
+    uint8_t *dst;
+
+    if (len > PROTO_FRAME_MAX - 1 - SECURE_TAG_SIZE || ch->tx_n == UINT64_MAX) {
+        return AUGUR_EMALFORMED;
+    }
+    want = out->size + sizeof hdr + inner + SECURE_TAG_SIZE;
+    if (out->alloc < want) {
+        size_t cap = out->alloc > 0 ? out->alloc : 256;
+        char *p;
+        while (cap < want) {
+            cap *= 2;
+        }
+        p = realloc(out->data, cap);
+        if (p == NULL) {
+            return AUGUR_ENOMEM;
+        }
+        out->data = p;
+        out->alloc = cap;
+    }
+    proto_header_write(hdr, PROTO_SEALED, inner + SECURE_TAG_SIZE);
+    dst = (uint8_t *)out->data + out->size;
+    memcpy(dst, hdr, sizeof hdr);
+    dst += sizeof hdr;
+    dst[0] = (uint8_t)type;
+    for (size_t i = 0; i < n && got < len; i++) {
+        size_t k = iov[i].iov_len;
+        const uint8_t *from = iov[i].iov_base;
+        if (skip >= k) {
+            skip -= k;
+            continue;
+        }
+        from += skip;
+        k -= skip;
+        skip = 0;
+        if (k > len - got) {
+            k = len - got;
+        }
+        memcpy(dst + 1 + got, from, k);
+        got += k;
+    }
+    if (got != len) {
+        return AUGUR_EMALFORMED;
+    }
+    nonce_of(ch->tx_n, nonce);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(dst, &clen, dst, inner, hdr,
+                                               sizeof hdr, NULL, nonce, ch->tx);
+    out->size += sizeof hdr + (size_t)clen;
+    ch->tx_n++;
+    return 0;
+}
+
 int secure_open(struct secure_channel *ch,
                 const struct proto_frame *f,
                 struct proto_frame *inner)

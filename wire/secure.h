@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <msgpack.h>
 
@@ -300,6 +301,20 @@ int secure_seal(struct secure_channel *ch,
                 const uint8_t *plain,
                 size_t len,
                 msgpack_sbuffer *out) SECURE_WARN_UNUSED;
+
+/* Seal the @len bytes that start @skip bytes into the buffers @iov[0..@n)
+ * as one SEALED frame whose inner frame has @type, appended to @out: the
+ * bytes are gathered straight into @out and encrypted in place, so a
+ * message scattered over several buffers costs one copy.  @len is at most
+ * PROTO_FRAME_MAX - 1 - SECURE_TAG_SIZE.  0, AUGUR_EMALFORMED (the buffers
+ * hold fewer bytes, or @len is too long), AUGUR_ENOMEM. */
+int secure_seal_gather(struct secure_channel *ch,
+                       enum proto_frame_type type,
+                       const struct iovec *iov,
+                       size_t n,
+                       size_t skip,
+                       size_t len,
+                       msgpack_sbuffer *out) SECURE_WARN_UNUSED;
 
 /* Open one SEALED frame (@f, as proto_frame_parse found it) into @inner,
  * whose payload points into ch->scratch until the next open.  AUGUR_EPROTO

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -625,6 +626,72 @@ static void replayed_reordered_and_tampered_frames_do_not_open(void **state)
     pair_close(&p);
 }
 
+/* A message scattered over several buffers (as libraft writes one) seals
+ * into frames that open to exactly its bytes, slice by slice; a slice the
+ * buffers cannot fill, or one too long for a frame, is refused and the
+ * output is left alone. */
+static void gathered_slices_seal_and_open_to_the_same_bytes(void **state)
+{
+    struct pair p;
+    char b0[5] = "head:", b1[1] = {'|'}, b2[300];
+    struct iovec iov[4];
+    msgpack_sbuffer out;
+    struct proto_frame outer, inner;
+    size_t total, used = 0, off = 0;
+    char whole[sizeof b0 + sizeof b1 + sizeof b2];
+
+    (void)state;
+    pair_init(&p);
+    assert_int_equal(pair_handshake(&p, p.cluster.pk), 0);
+    assert_int_equal(pair_auth(&p), 0);
+    for (size_t i = 0; i < sizeof b2; i++) {
+        b2[i] = (char)('a' + i % 26);
+    }
+    iov[0] = (struct iovec){b0, sizeof b0};
+    iov[1] = (struct iovec){NULL, 0}; /* an empty buffer is skipped */
+    iov[2] = (struct iovec){b1, sizeof b1};
+    iov[3] = (struct iovec){b2, sizeof b2};
+    total = sizeof b0 + sizeof b1 + sizeof b2;
+    memcpy(whole, b0, sizeof b0);
+    memcpy(whole + sizeof b0, b1, sizeof b1);
+    memcpy(whole + sizeof b0 + sizeof b1, b2, sizeof b2);
+    msgpack_sbuffer_init(&out);
+    /* Three slices that cut across buffer boundaries. */
+    assert_int_equal(
+        secure_seal_gather(&p.cch, PROTO_REQUEST, iov, 4, 0, 3, &out), 0);
+    assert_int_equal(
+        secure_seal_gather(&p.cch, PROTO_REQUEST, iov, 4, 3, 100, &out), 0);
+    assert_int_equal(secure_seal_gather(&p.cch, PROTO_REQUEST, iov, 4, 103,
+                                        total - 103, &out),
+                     0);
+    while (used < out.size) {
+        size_t n = 0;
+        assert_int_equal(proto_frame_parse(
+                             (const uint8_t *)out.data + used, out.size - used,
+                             PROTO_FRAME_MAX + PROTO_SEAL_OVERHEAD, &outer, &n),
+                         0);
+        assert_true(n > 0);
+        assert_int_equal(secure_open(&p.sch, &outer, &inner), 0);
+        assert_int_equal(inner.type, PROTO_REQUEST);
+        assert_true(off + inner.len <= total);
+        assert_memory_equal(inner.payload, whole + off, inner.len);
+        off += inner.len;
+        used += n;
+    }
+    assert_int_equal(off, total);
+    /* More than the buffers hold, and more than a frame carries. */
+    used = out.size;
+    assert_int_equal(
+        secure_seal_gather(&p.cch, PROTO_REQUEST, iov, 4, 10, total - 9, &out),
+        AUGUR_EMALFORMED);
+    assert_int_equal(secure_seal_gather(&p.cch, PROTO_REQUEST, iov, 4, 0,
+                                        PROTO_FRAME_MAX, &out),
+                     AUGUR_EMALFORMED);
+    assert_int_equal(out.size, used);
+    msgpack_sbuffer_destroy(&out);
+    pair_close(&p);
+}
+
 static void key_files_round_trip_and_refuse_loose_modes(void **state)
 {
     char dir[] = "/tmp/augur-secure-XXXXXX";
@@ -722,6 +789,7 @@ int main(void)
         cmocka_unit_test(auth_for_another_key_is_refused),
         cmocka_unit_test(auth_replayed_into_another_session_is_refused),
         cmocka_unit_test(replayed_reordered_and_tampered_frames_do_not_open),
+        cmocka_unit_test(gathered_slices_seal_and_open_to_the_same_bytes),
         cmocka_unit_test(key_files_round_trip_and_refuse_loose_modes),
         cmocka_unit_test(secret_keys_are_locked_and_wiped),
         cmocka_unit_test(handshake_messages_fit_the_preauth_limit),
