@@ -55,8 +55,12 @@ struct api_conn
     uint8_t *buf; /* received bytes not yet consumed */
     size_t len;
     size_t cap;
-    size_t output; /* bytes handed to uv_write and not yet written */
-    unsigned refs; /* the handle + every call not yet replied */
+    size_t output; /* bytes of answers queued and not yet written */
+    unsigned refs; /* the handle + every call not yet replied + every write
+                      not yet done + the flush list, while on it */
+    struct conn_write *out;      /* answers of this turn, not yet written */
+    struct api_conn *flush_next; /* on server->flush_list */
+    bool flush_listed;
     char peer[64];
     uint8_t source[16]; /* the peer's address, for the per-source cap */
     int family;         /* AF_INET, AF_INET6, or 0 when unknown */
@@ -97,13 +101,17 @@ static void conn_move(struct api_conn *c, enum conn_state to)
     c->state = to;
 }
 
+/* One write of a connection's answers: every frame queued in a loop turn,
+ * written together. */
 struct conn_write
 {
     uv_write_t req;
     struct api_conn *conn;
     size_t len;
-    size_t cost; /* what this write holds, as allocated */
-    char *data;
+    size_t cost;    /* what this write holds, as allocated */
+    uv_buf_t *bufs; /* each base malloc'd, freed when written */
+    unsigned n;
+    unsigned cap;
 };
 
 static void conn_process(struct api_conn *c);
@@ -111,6 +119,7 @@ static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
 static void server_resume(uv_idle_t *idle);
 static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void conn_close(struct api_conn *c);
+static int conn_flush(struct api_conn *c);
 
 /* Read again once what the connection holds has drained below the low
  * water mark and it has room for another call.  Frames already buffered
@@ -181,8 +190,20 @@ static void conn_close(struct api_conn *c)
     if (c->state == CONN_CLOSED) {
         return;
     }
+    /* What was queued goes first (a refusal's CLOSE frame among it), as
+     * far as the socket takes it at once: libuv cancels the rest. */
+    (void)conn_flush(c);
     conn_move(c, CONN_CLOSED);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+}
+
+static void conn_write_free(struct conn_write *w)
+{
+    for (unsigned i = 0; i < w->n; i++) {
+        free(w->bufs[i].base);
+    }
+    free(w->bufs);
+    free(w);
 }
 
 static void conn_write_done(uv_write_t *req, int status)
@@ -197,10 +218,50 @@ static void conn_write_done(uv_write_t *req, int status)
             uv_strerror(status));
         conn_close(c);
     }
-    free(w->data);
-    free(w);
+    conn_write_free(w);
     conn_maybe_resume(c);
     conn_unref(c);
+}
+
+/* Write the answers @c gathered: one uv_write, so one system call for
+ * every answer of the turn (64 writes in flight applied in one batch are
+ * 64 answers).  -1 when libuv refuses it; the answers are dropped. */
+static int conn_flush(struct api_conn *c)
+{
+    struct conn_write *w = c->out;
+
+    if (w == NULL) {
+        return 0;
+    }
+    c->out = NULL;
+    w->req.data = w;
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, w->n,
+                 conn_write_done) != 0) {
+        c->output -= w->len;
+        c->pending -= w->cost;
+        conn_write_free(w);
+        return -1;
+    }
+    c->refs++;
+    return 0;
+}
+
+/* The prepare handle: write every connection's answers of this turn. */
+static void server_flush(uv_prepare_t *prepare)
+{
+    struct api_server *s = prepare->data;
+    struct api_conn *c;
+
+    while ((c = s->flush_list) != NULL) {
+        s->flush_list = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_listed = false;
+        if (c->state != CONN_CLOSED && conn_flush(c) != 0) {
+            conn_close(c);
+        }
+        conn_unref(c);
+    }
+    uv_prepare_stop(&s->flush);
 }
 
 /* Queue the bytes of @sb (whole frames) on @c; takes ownership of sb->data. */
@@ -209,7 +270,7 @@ static void conn_send(struct api_conn *c, msgpack_sbuffer *sb)
     struct conn_write *w;
     uv_buf_t buf;
     size_t limit = c->server->config.max_output;
-    int rv;
+    size_t cost;
 
     if (c->state == CONN_CLOSED) {
         msgpack_sbuffer_destroy(sb);
@@ -239,28 +300,44 @@ static void conn_send(struct api_conn *c, msgpack_sbuffer *sb)
         conn_close(c);
         return;
     }
-    w = malloc(sizeof *w);
+    w = c->out;
     if (w == NULL) {
-        msgpack_sbuffer_destroy(sb);
-        conn_close(c);
-        return;
+        w = calloc(1, sizeof *w);
+        if (w == NULL) {
+            msgpack_sbuffer_destroy(sb);
+            conn_close(c);
+            return;
+        }
+        w->conn = c;
+        c->out = w;
     }
-    w->conn = c;
-    w->len = sb->size;
-    w->cost = sizeof *w + sb->alloc;
-    w->data = msgpack_sbuffer_release(sb);
-    w->req.data = w;
-    buf = uv_buf_init(w->data, (unsigned)w->len);
-    rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, conn_write_done);
-    if (rv != 0) {
-        free(w->data);
-        free(w);
-        conn_close(c);
-        return;
+    if (w->n == w->cap) {
+        unsigned cap = w->cap > 0 ? w->cap * 2 : 4;
+        uv_buf_t *bufs = realloc(w->bufs, cap * sizeof *bufs);
+        if (bufs == NULL) {
+            msgpack_sbuffer_destroy(sb);
+            conn_close(c);
+            return;
+        }
+        w->bufs = bufs;
+        w->cap = cap;
     }
-    c->output += w->len;
-    c->pending += w->cost;
-    c->refs++;
+    cost = sizeof(uv_buf_t) + sb->alloc + (w->n == 0 ? sizeof *w : 0);
+    w->len += sb->size;
+    w->cost += cost;
+    c->output += sb->size;
+    c->pending += cost;
+    buf = uv_buf_init(NULL, (unsigned)sb->size);
+    buf.base = msgpack_sbuffer_release(sb);
+    w->bufs[w->n++] = buf;
+    if (!c->flush_listed) {
+        struct api_server *s = c->server;
+        c->flush_listed = true;
+        c->flush_next = s->flush_list;
+        s->flush_list = c;
+        c->refs++;
+        uv_prepare_start(&s->flush, server_flush);
+    }
 }
 
 /* Refuse the connection: one CLOSE frame with the reason, then close. */
@@ -837,6 +914,8 @@ int api_server_start(struct api_server *s,
     }
     uv_idle_init(loop, &s->resume);
     s->resume.data = s;
+    uv_prepare_init(loop, &s->flush);
+    s->flush.data = s;
     return 0;
 }
 
@@ -849,11 +928,27 @@ static void listener_closed(uv_handle_t *handle)
     }
 }
 
-/* The resume handle first, then the listener, whose callback ends it. */
-static void resume_closed(uv_handle_t *handle)
+/* The resume handle first, then the flush handle, then the listener,
+ * whose callback ends it. */
+static void flush_closed(uv_handle_t *handle)
 {
     struct api_server *s = handle->data;
     uv_close((uv_handle_t *)&s->listener, listener_closed);
+}
+
+static void resume_closed(uv_handle_t *handle)
+{
+    struct api_server *s = handle->data;
+    struct api_conn *c;
+
+    /* Every connection flushed what it had when it closed: only the
+     * references of the list are left. */
+    while ((c = s->flush_list) != NULL) {
+        s->flush_list = c->flush_next;
+        c->flush_listed = false;
+        conn_unref(c);
+    }
+    uv_close((uv_handle_t *)&s->flush, flush_closed);
 }
 
 void api_server_revalidate(struct api_server *s)

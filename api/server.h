@@ -129,6 +129,10 @@ struct api_server
     unsigned n_conns;
     unsigned n_unauth; /* connections in HELLO or AUTH */
     uv_idle_t resume;  /* runs the frames buffered by resumed connections */
+    /* Answers are gathered per connection during a loop turn and written
+     * with one system call just before the loop polls again. */
+    uv_prepare_t flush;
+    struct api_conn *flush_list; /* connections with answers to write */
     bool closing;
     bool listener_closed;
     uint64_t frames_refused; /* malformed/oversized/out-of-order frames */
