@@ -190,10 +190,10 @@ static void conn_close(struct api_conn *c)
     if (c->state == CONN_CLOSED) {
         return;
     }
+    conn_move(c, CONN_CLOSED);
     /* What was queued goes first (a refusal's CLOSE frame among it), as
      * far as the socket takes it at once: libuv cancels the rest. */
     (void)conn_flush(c);
-    conn_move(c, CONN_CLOSED);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
 
@@ -229,21 +229,70 @@ static void conn_write_done(uv_write_t *req, int status)
 static int conn_flush(struct api_conn *c)
 {
     struct conn_write *w = c->out;
+    uv_buf_t rest[64];
+    uv_buf_t *bufs;
+    unsigned n;
+    int rv;
 
     if (w == NULL) {
         return 0;
     }
     c->out = NULL;
+    bufs = w->bufs;
+    n = w->n;
+    /* With nothing queued the socket usually takes it all at once: no
+     * request then, and none of the epoll_ctl that libuv 1.44 issues after
+     * every completed uv_write. */
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+        int done = uv_try_write((uv_stream_t *)&c->tcp, w->bufs, w->n);
+        size_t skip;
+        unsigned i = 0;
+        if (done >= 0 && (size_t)done == w->len) {
+            c->output -= w->len;
+            c->pending -= w->cost;
+            conn_write_free(w);
+            conn_maybe_resume(c);
+            return 0;
+        }
+        if (done < 0 && done != UV_EAGAIN) {
+            rv = done;
+            goto refused;
+        }
+        skip = done > 0 ? (size_t)done : 0;
+        while (skip >= w->bufs[i].len) {
+            skip -= w->bufs[i].len;
+            i++;
+        }
+        n = w->n - i;
+        bufs =
+            n <= sizeof rest / sizeof rest[0] ? rest : malloc(n * sizeof *bufs);
+        if (bufs == NULL) {
+            rv = UV_ENOMEM;
+            goto refused;
+        }
+        for (unsigned k = 0; k < n; k++) {
+            bufs[k] = w->bufs[i + k];
+        }
+        bufs[0].base += skip;
+        bufs[0].len -= skip;
+    }
     w->req.data = w;
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, w->n,
-                 conn_write_done) != 0) {
-        c->output -= w->len;
-        c->pending -= w->cost;
-        conn_write_free(w);
-        return -1;
+    /* uv_write copies the array of buffers, not the bytes. */
+    rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n, conn_write_done);
+    if (bufs != w->bufs && bufs != rest) {
+        free(bufs);
+    }
+    if (rv != 0) {
+        goto refused;
     }
     c->refs++;
     return 0;
+
+refused:
+    c->output -= w->len;
+    c->pending -= w->cost;
+    conn_write_free(w);
+    return -1;
 }
 
 /* The prepare handle: write every connection's answers of this turn. */

@@ -467,22 +467,39 @@ static void write_done(uv_write_t *req, int status)
     }
 }
 
-/* Write @len bytes of @data (taken over) to @stream. */
+/* Write @len bytes of @data (taken over) to @stream.  With nothing queued
+ * the socket takes them at once (uv_try_write): no request, and none of
+ * the epoll_ctl that libuv 1.44 issues after every completed uv_write. */
 static int stream_send(struct link *l,
                        uv_stream_t *stream,
                        char *data,
                        size_t len)
 {
-    struct link_write *w = malloc(sizeof *w);
+    struct link_write *w;
     uv_buf_t buf = uv_buf_init(data, (unsigned)len);
 
+    if (queued(stream) == 0) {
+        int n = uv_try_write(stream, &buf, 1);
+        if (n >= 0 && (size_t)n == len) {
+            free(data);
+            l->drained_ms = uv_now(l->t->loop);
+            return 0;
+        }
+        if (n < 0 && n != UV_EAGAIN) {
+            free(data);
+            return -1;
+        }
+        if (n > 0) {
+            buf = uv_buf_init(data + n, (unsigned)(len - (size_t)n));
+        }
+    }
+    w = malloc(sizeof *w);
     if (w == NULL) {
         free(data);
         return -1;
     }
     w->data = data;
     w->req.data = w;
-    (void)l;
     if (uv_write(&w->req, stream, &buf, 1, write_done) != 0) {
         free(data);
         free(w);
