@@ -288,6 +288,7 @@ int replica_init(struct replica *r,
     }
     r->raft.data = r;
     r->raft.tracer = &r->tracer;
+    replica__append_bound_install(r, &r->io, REPLICA_APPEND_BYTES_MAX);
 
     if (cfg->n_bootstrap > 0) {
         raft_configuration_init(&conf);

@@ -33,6 +33,9 @@
  * at (see log_bytes_track in replica.c), and the threshold's floor. */
 #define REPLICA_LOG_BYTES (16u << 20)
 #define REPLICA_THRESHOLD_MIN 64u
+/* The most entry bytes one AppendEntries message carries (at least one
+ * entry goes out whatever its size): see raft/append_bound.c. */
+#define REPLICA_APPEND_BYTES_MAX (1u << 20)
 
 struct replica_peer
 {
@@ -126,6 +129,18 @@ struct replica
     unsigned async_pending; /* io_async_work requests in flight */
 
     void (*raft_closed_cb)(struct raft *raft);
+    /* The bound on AppendEntries messages (append_bound.c): the io's own
+     * send, the bound, and the last message it cut (to whom, and the index
+     * after its last entry), until libraft's pipeline update has seen it. */
+    int (*append_io_send)(struct raft_io *io,
+                          struct raft_io_send *req,
+                          const struct raft_message *message,
+                          raft_io_send_cb cb);
+    size_t append_bytes_max;
+    bool append_cut;
+    raft_id append_cut_server;
+    raft_index append_cut_next;
+    uint64_t append_cuts; /* messages cut, since start */
     /* The snapshot threshold as it follows the mean entry size. */
     unsigned max_threshold, max_trailing, threshold;
     double mean_entry;
