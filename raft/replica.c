@@ -351,7 +351,7 @@ int replica_init(struct replica *r,
         raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing);
     }
     r->max_threshold = r->threshold = r->raft.snapshot.threshold;
-    r->max_trailing = r->raft.snapshot.trailing;
+    r->max_trailing = r->trailing = r->raft.snapshot.trailing;
     raft_set_pre_vote(&r->raft, cfg->pre_vote);
     /* Promoting a new voter gives up when one catch-up round takes longer
      * than this (libraft's default, 5 s): the first round is the snapshot

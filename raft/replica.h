@@ -29,9 +29,11 @@
  * the answers of the entry being applied are kept for this many.  Part of
  * the log format, not a setting. */
 #define REPLICA_ENTRY_COUNT_MAX 4096
-/* The log kept after a snapshot, in bytes, that the snapshot threshold aims
- * at (see log_bytes_track in replica.c), and the threshold's floor. */
-#define REPLICA_LOG_BYTES (16u << 20)
+/* A snapshot is taken once the log since the last one holds more bytes than
+ * the state, and at least this many (see log_bytes_track in fsm.c); the
+ * entries kept after one for followers are at least a quarter of the
+ * second. */
+#define REPLICA_LOG_BYTES_MIN (64u << 20)
 #define REPLICA_THRESHOLD_MIN 64u
 /* The most entry bytes one AppendEntries message carries (at least one
  * entry goes out whatever its size): see raft/append_bound.c. */
@@ -141,8 +143,11 @@ struct replica
     raft_id append_cut_server;
     raft_index append_cut_next;
     uint64_t append_cuts; /* messages cut, since start */
-    /* The snapshot threshold as it follows the mean entry size. */
-    unsigned max_threshold, max_trailing, threshold;
+    /* When to snapshot (fsm.c): the configured counts, the ones set now,
+     * the bytes applied since the last snapshot, the size of the last one
+     * taken or installed, and the mean entry size. */
+    unsigned max_threshold, max_trailing, threshold, trailing;
+    uint64_t log_bytes, state_bytes;
     double mean_entry;
     replica_applied_cb applied_cb;
     replica_close_cb close_cb;
