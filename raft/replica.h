@@ -30,9 +30,9 @@
  * the log format, not a setting. */
 #define REPLICA_ENTRY_COUNT_MAX 4096
 /* A snapshot is taken once the log since the last one holds more bytes than
- * the state, and at least this many (see log_bytes_track in fsm.c); the
- * entries kept after one for followers are at least a quarter of the
- * second. */
+ * the state, and at least REPLICA_LOG_BYTES_MIN (see log_bytes_track in
+ * fsm.c); libraft's trailing entries never fall below a quarter of
+ * REPLICA_THRESHOLD_MIN (nor rise above --snapshot-trailing). */
 #define REPLICA_LOG_BYTES_MIN (64u << 20)
 #define REPLICA_THRESHOLD_MIN 64u
 /* The most entry bytes one AppendEntries message carries (at least one
