@@ -59,8 +59,13 @@ static const char usage[] =
     "                            differs from the recorded membership "
     "(default\n"
     "                            on); off: it only reports the difference\n"
-    "  --snapshot-threshold N    log entries between snapshots (default "
-    "16384)\n"
+    "  --snapshot-threshold N    log entries between snapshots at most "
+    "(default\n"
+    "                            1048576); one is taken sooner once the log "
+    "since\n"
+    "                            the last holds more bytes than the state "
+    "(64 MiB\n"
+    "                            at least)\n"
     "  --snapshot-trailing N     entries kept after a snapshot (default 4096)\n"
     "  --session-ttl SECONDS     forget idle client sessions after (default "
     "600)\n"
@@ -611,8 +616,10 @@ int node_config_parse(struct node_config *cfg,
     cfg->session_ttl_s = 600;
     /* libraft's defaults (1024 / 128) snapshot the whole state every 1024
      * writes: a full copy on the loop thread that dominated write latency.
-     * A longer log costs only replay time at restart. */
-    cfg->snapshot_threshold = 16384;
+     * What decides now is the log's bytes against the state's (raft/fsm.c);
+     * the count is only a ceiling, high enough that many small writes are
+     * not copied out in a whole state every few seconds. */
+    cfg->snapshot_threshold = 1u << 20;
     cfg->snapshot_trailing = 4096;
     /* A lost leader is replaced in about 2-3 election timeouts (a survivor
      * that still heard the leader rejects the first candidate); 300 ms

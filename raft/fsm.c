@@ -1,6 +1,6 @@
 /* The raft_fsm over store/: apply committed entries, asynchronous
- * snapshots, restore; and the snapshot threshold that follows the mean
- * entry size. */
+ * snapshots, restore; and when to take a snapshot, by the bytes of log
+ * against the size of the state. */
 #include "raft/replica.h"
 #include "raft/replica_int.h"
 #include "raft/entry.h"
@@ -16,40 +16,51 @@
 
 /* ---- the FSM ---------------------------------------------------------- */
 
-/* libraft counts its snapshot threshold in entries, but what a lagging
- * follower costs is bytes: in probe mode libraft 0.15 resends every entry
- * from the follower's next index to the end of the log once per heartbeat,
- * without a size bound, and a follower that needs seconds to take in one such
- * message receives several copies of it.  With batched entries of tens of
- * kilobytes, 16384 entries after a snapshot is hundreds of megabytes: a
- * follower that had just installed a snapshot fell further behind with every
- * copy.  So the threshold follows the mean entry size, keeping the log after
- * a snapshot near REPLICA_LOG_BYTES, and never above the configured count. */
+/* When to take a snapshot: when the log applied since the last one holds
+ * more bytes than the state itself (and at least REPLICA_LOG_BYTES_MIN), or
+ * --snapshot-threshold entries, whichever comes first.  A snapshot copies
+ * the whole state, so sizing the log to the state keeps its cost per write
+ * the same at any size: with a fixed 16 MiB of log, a million claims (a
+ * 100 MB snapshot) were copied and written every few seconds of writes, and
+ * write throughput halved.  The log in between is bounded too: a lagging
+ * follower gets it in bounded messages (append_bound.c), and a restart
+ * replays at most about one state's worth.
+ *
+ * libraft counts its threshold in entries, so the replica counts the bytes
+ * and moves the threshold: the configured count while under the budget, one
+ * entry (now) once over it.  The entries kept after a snapshot for followers
+ * a little behind (libraft's trailing) are about a quarter of the budget's
+ * worth at the mean entry size, never above the configured count. */
 static void log_bytes_track(struct replica *r, size_t len)
 {
-    unsigned threshold;
+    uint64_t budget = r->state_bytes > REPLICA_LOG_BYTES_MIN
+                          ? r->state_bytes
+                          : REPLICA_LOG_BYTES_MIN;
+    unsigned threshold, trailing;
+    double entries;
 
     if (r->max_threshold == 0) {
         return;
     }
+    r->log_bytes += len;
     r->mean_entry = r->mean_entry == 0
                         ? (double)len
                         : r->mean_entry + ((double)len - r->mean_entry) / 64;
-    threshold = (unsigned)((double)REPLICA_LOG_BYTES / r->mean_entry);
-    if (threshold < REPLICA_THRESHOLD_MIN) {
-        threshold = REPLICA_THRESHOLD_MIN;
-    }
-    if (threshold > r->max_threshold) {
-        threshold = r->max_threshold;
-    }
-    /* Move only on a real change: a few percent is noise. */
-    if (threshold * 8 < r->threshold * 7 || threshold * 7 > r->threshold * 8) {
-        unsigned trailing = threshold / 4;
-        if (trailing > r->max_trailing) {
-            trailing = r->max_trailing;
-        }
+    threshold = r->log_bytes >= budget ? 1 : r->max_threshold;
+    if (threshold != r->threshold) {
         r->threshold = threshold;
         raft_set_snapshot_threshold(&r->raft, threshold);
+    }
+    entries = (double)budget / 4 / (r->mean_entry > 1 ? r->mean_entry : 1);
+    trailing = entries < REPLICA_THRESHOLD_MIN / 4 ? REPLICA_THRESHOLD_MIN / 4
+               : entries >= r->max_trailing        ? r->max_trailing
+                                                   : (unsigned)entries;
+    if (trailing > r->max_trailing) {
+        trailing = r->max_trailing;
+    }
+    /* Move only on a real change: a few percent is noise. */
+    if (trailing * 8 < r->trailing * 7 || trailing * 7 > r->trailing * 8) {
+        r->trailing = trailing;
         raft_set_snapshot_trailing(&r->raft, trailing);
     }
 }
@@ -112,6 +123,7 @@ static int fsm_snapshot(struct raft_fsm *fsm,
         return rv == AUGUR_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
     }
     r->snap_index = r->raft.last_applied;
+    r->log_bytes = 0; /* what follows snap_index counts for the next one */
     r->snap_started = uv_now(r->loop);
     r->snap_started_ns = uv_hrtime();
     return 0;
@@ -172,6 +184,7 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
             store_snapshot_errmsg(r->snap));
     } else if (*n_bufs > 0) {
         snapshot_count(&r->snap_taken, r->snap_started_ns, len);
+        r->state_bytes = len;
         LOG(LOG_LEVEL_INFO,
             "took snapshot at applied index %llu (%zu bytes, %llu ms)",
             (unsigned long long)r->snap_index, len,
@@ -197,6 +210,8 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         return rv == AUGUR_ENOMEM ? RAFT_NOMEM : RAFT_CORRUPT;
     }
     snapshot_count(&r->snap_installed, start_ns, buf->len);
+    r->state_bytes = buf->len;
+    r->log_bytes = 0;
     LOG(LOG_LEVEL_INFO, "restored snapshot (%zu bytes, rev %" PRIu64 ")",
         buf->len, store_revision(r->store));
     /* On success the FSM owns the buffer. */

@@ -288,6 +288,7 @@ int replica_init(struct replica *r,
     }
     r->raft.data = r;
     r->raft.tracer = &r->tracer;
+    replica__append_bound_install(r, &r->io, REPLICA_APPEND_BYTES_MAX);
 
     if (cfg->n_bootstrap > 0) {
         raft_configuration_init(&conf);
@@ -350,7 +351,7 @@ int replica_init(struct replica *r,
         raft_set_snapshot_trailing(&r->raft, cfg->snapshot_trailing);
     }
     r->max_threshold = r->threshold = r->raft.snapshot.threshold;
-    r->max_trailing = r->raft.snapshot.trailing;
+    r->max_trailing = r->trailing = r->raft.snapshot.trailing;
     raft_set_pre_vote(&r->raft, cfg->pre_vote);
     /* Promoting a new voter gives up when one catch-up round takes longer
      * than this (libraft's default, 5 s): the first round is the snapshot

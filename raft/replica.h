@@ -29,10 +29,15 @@
  * the answers of the entry being applied are kept for this many.  Part of
  * the log format, not a setting. */
 #define REPLICA_ENTRY_COUNT_MAX 4096
-/* The log kept after a snapshot, in bytes, that the snapshot threshold aims
- * at (see log_bytes_track in replica.c), and the threshold's floor. */
-#define REPLICA_LOG_BYTES (16u << 20)
+/* A snapshot is taken once the log since the last one holds more bytes than
+ * the state, and at least REPLICA_LOG_BYTES_MIN (see log_bytes_track in
+ * fsm.c); libraft's trailing entries never fall below a quarter of
+ * REPLICA_THRESHOLD_MIN (nor rise above --snapshot-trailing). */
+#define REPLICA_LOG_BYTES_MIN (64u << 20)
 #define REPLICA_THRESHOLD_MIN 64u
+/* The most entry bytes one AppendEntries message carries (at least one
+ * entry goes out whatever its size): see raft/append_bound.c. */
+#define REPLICA_APPEND_BYTES_MAX (1u << 20)
 
 struct replica_peer
 {
@@ -126,8 +131,23 @@ struct replica
     unsigned async_pending; /* io_async_work requests in flight */
 
     void (*raft_closed_cb)(struct raft *raft);
-    /* The snapshot threshold as it follows the mean entry size. */
-    unsigned max_threshold, max_trailing, threshold;
+    /* The bound on AppendEntries messages (append_bound.c): the io's own
+     * send, the bound, and the last message it cut (to whom, and the index
+     * after its last entry), until libraft's pipeline update has seen it. */
+    int (*append_io_send)(struct raft_io *io,
+                          struct raft_io_send *req,
+                          const struct raft_message *message,
+                          raft_io_send_cb cb);
+    size_t append_bytes_max;
+    bool append_cut;
+    raft_id append_cut_server;
+    raft_index append_cut_next;
+    uint64_t append_cuts; /* messages cut, since start */
+    /* When to snapshot (fsm.c): the configured counts, the ones set now,
+     * the bytes applied since the last snapshot, the size of the last one
+     * taken or installed, and the mean entry size. */
+    unsigned max_threshold, max_trailing, threshold, trailing;
+    uint64_t log_bytes, state_bytes;
     double mean_entry;
     replica_applied_cb applied_cb;
     replica_close_cb close_cb;

@@ -3,6 +3,8 @@
 #ifndef AUGUR_RAFT_REPLICA_INT_H
 #define AUGUR_RAFT_REPLICA_INT_H
 
+#include <stddef.h>
+
 #include <uv.h>
 
 struct replica;
@@ -11,6 +13,14 @@ struct replica_read;
 
 /* Translate a libraft code once, at the module edge (replica.c). */
 int replica__err(int rv);
+
+/* Bound every AppendEntries message sent through @io to @max_bytes of
+ * entries (at least one entry), keeping @io's send method in @r
+ * (append_bound.c).  @io->data must be a struct raft whose data is @r. */
+struct raft_io;
+void replica__append_bound_install(struct replica *r,
+                                   struct raft_io *io,
+                                   size_t max_bytes);
 
 /* Set up r->fsm (fsm.c). */
 void replica__fsm_init(struct replica *r);

@@ -296,9 +296,18 @@ int store_snapshot_take(struct store_snap *snap,
                         void **buf,
                         size_t *len)
 {
+    int rv;
+
     snap->errmsg[0] = '\0';
-    return snapshot_build(snap->store, snap->txn, alloc, release, buf, len,
-                          snap->errmsg);
+    rv = snapshot_build(snap->store, snap->txn, alloc, release, buf, len,
+                        snap->errmsg);
+    /* The copy is made: let go of the pin now, not once libraft has written
+     * the copy to disk.  While a read transaction is open every write
+     * allocates new pages instead of reusing freed ones, and the file grows
+     * by what the writes touch meanwhile. */
+    mdb_txn_abort(snap->txn);
+    snap->txn = NULL;
+    return rv;
 }
 
 const char *store_snapshot_errmsg(const struct store_snap *snap)
@@ -309,7 +318,9 @@ const char *store_snapshot_errmsg(const struct store_snap *snap)
 void store_snapshot_end(struct store_snap *snap)
 {
     if (snap != NULL) {
-        mdb_txn_abort(snap->txn);
+        if (snap->txn != NULL) {
+            mdb_txn_abort(snap->txn);
+        }
         free(snap);
     }
 }
