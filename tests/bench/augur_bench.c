@@ -656,6 +656,51 @@ static int status_leader(struct augur_client *c, uint64_t *leader)
     return rv;
 }
 
+/* Whether every node of @endpoints names the same leader and has applied
+ * what that leader had committed when asked: a trial kills the leader of a
+ * healthy cluster, not one whose last victim is still catching up (such a
+ * node has no uplink to the leader yet, see replica_leader_gone, and waits
+ * out the whole election timeout).  Sets *@leader. */
+static bool cluster_settled(const char *endpoints, uint64_t *leader)
+{
+    char *copy = strdup(endpoints), *save = NULL;
+    uint64_t want = 0, commit = 0, applied[PIDS_MAX];
+    unsigned n = 0;
+    bool ok = copy != NULL;
+
+    for (char *ep = ok ? strtok_r(copy, ",", &save) : NULL;
+         ep != NULL && ok && n < PIDS_MAX; ep = strtok_r(NULL, ",", &save)) {
+        struct augur_options o;
+        struct augur_client *c;
+        struct augur_reply r;
+        char errmsg[AUGUR_ERRMSG_SIZE];
+        uint64_t l = 0, ci = 0, la = 0;
+
+        augur_options_init(&o);
+        o.timeout_ms = 1000;
+        if (augur_client_open(ep, &o, &c, errmsg) != 0) {
+            ok = false;
+            break;
+        }
+        ok = augur_call(c, "status", NULL, 0, 0, &r) == 0 && r.result != NULL &&
+             augur_map_u64(r.result, "leader", &l) == 0 &&
+             augur_map_u64(r.result, "commit_index", &ci) == 0 &&
+             augur_map_u64(r.result, "last_applied", &la) == 0 && l != 0 &&
+             (want == 0 || l == want);
+        augur_reply_free(&r);
+        augur_client_close(c);
+        want = l;
+        applied[n++] = la;
+        commit = ci > commit ? ci : commit;
+    }
+    free(copy);
+    for (unsigned i = 0; ok && i < n; i++) {
+        ok = applied[i] + 1 >= commit; /* the leader's own entry may lag */
+    }
+    *leader = want;
+    return ok;
+}
+
 static int bench_leader_loss(const char *endpoints,
                              int trials,
                              const char *pid_fmt,
@@ -687,11 +732,9 @@ static int bench_leader_loss(const char *endpoints,
             die("%s", errmsg);
         }
         /* A settled cluster: a leader every node agrees on, caught up. */
-        for (int i = 0; i < 200; i++) {
-            if (status_leader(c, &k.leader) == 0 && k.leader != 0) {
-                break;
-            }
-            usleep(50000);
+        for (int i = 0; i < 300 && !cluster_settled(endpoints, &k.leader);
+             i++) {
+            usleep(100000);
         }
         snprintf(w, sizeof w, "bench-ll-%lx-%d", (unsigned long)time(NULL), t);
         /* The hosts may exist already (EEXIST): either way they do now. */
