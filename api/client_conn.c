@@ -22,11 +22,19 @@
 #include "wire/secure.h"
 #include "common/log.h"
 
-/* Short: while a cluster elects a leader, every node answers ENOLEADER at
- * once, and a long backoff would outlast the election itself. */
-#define BACKOFF_MAX_MS 100
+/* Short: while a cluster elects a leader, every node answers ENOLEADER (or
+ * names the dead leader) at once, and the client finds the new one only at
+ * its next attempt after the election: the backoff's cap is what a leader
+ * loss costs on top of the election (etcd's client waits 25 ms between
+ * attempts). */
+#define BACKOFF_MAX_MS 50
 #define REDIRECTS_BEFORE_BACKOFF 2 /* then a redirect loop slows down */
-#define IN_CHUNK 65536             /* receive buffer growth step */
+/* How long an endpoint that failed is passed by (see suspect in
+ * client_int.h): longer than a follower takes to notice a dead leader (up
+ * to two election timeouts, 600 ms by default), short enough that a node
+ * that comes back is used again soon. */
+#define SUSPECT_MS 1000
+#define IN_CHUNK 65536 /* receive buffer growth step */
 
 static const char *const conn_state_names[CONN_STATE_COUNT] = {
     [CONN_IDLE] = "idle",
@@ -89,6 +97,30 @@ static void conn_close(struct augur_client *c)
         call->on_conn = 0;
     }
     conn_move(c, CONN_IDLE);
+}
+
+int client__conn_suspect(const struct augur_client *c, const char *addr)
+{
+    return c->suspect[0] != '\0' && strcmp(c->suspect, addr) == 0 &&
+           client__now_ms() < c->suspect_until;
+}
+
+/* The current peer failed us: pass it by for a while. */
+static void conn_suspect_peer(struct augur_client *c)
+{
+    snprintf(c->suspect, sizeof c->suspect, "%s", c->peer.addr);
+    c->suspect_until = client__now_ms() + SUSPECT_MS;
+}
+
+/* Whether some call is on the current connection (sent, not answered). */
+static int conn_busy(const struct augur_client *c)
+{
+    for (const struct call *call = c->head; call != NULL; call = call->next) {
+        if (call->on_conn) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void client__conn_retry_later(struct augur_client *c)
@@ -161,6 +193,7 @@ static void conn_connect_failed(struct augur_client *c, int err)
 {
     int listed = !c->peer_is_hint;
 
+    conn_suspect_peer(c);
     client__conn_fail(c, "connect to %s: %s", c->peer.addr, strerror(err));
     if (err != ECONNREFUSED) {
         c->refused = 0;
@@ -203,12 +236,17 @@ static void conn_start(struct augur_client *c)
         c->in = NULL;
         c->in_cap = 0;
     }
-    if (c->hint.addr[0] != '\0') {
+    if (c->hint.addr[0] != '\0' && !client__conn_suspect(c, c->hint.addr)) {
         c->peer = c->hint;
         c->peer_is_hint = 1;
     } else {
-        c->peer = c->endpoints[c->next_endpoint];
-        c->next_endpoint = (c->next_endpoint + 1) % c->n_endpoints;
+        /* The next listed endpoint that has not just failed, if any. */
+        unsigned tries = c->n_endpoints;
+        c->hint.addr[0] = '\0';
+        do {
+            c->peer = c->endpoints[c->next_endpoint];
+            c->next_endpoint = (c->next_endpoint + 1) % c->n_endpoints;
+        } while (--tries > 0 && client__conn_suspect(c, c->peer.addr));
         c->peer_is_hint = 0;
     }
     c->conn_deadline = client__now_ms() + c->opt.connect_timeout_ms;
@@ -410,6 +448,9 @@ static void conn_on_welcome(struct augur_client *c,
     }
     conn_move(c, CONN_READY);
     c->auth_refused = 0;
+    if (strcmp(c->suspect, c->peer.addr) == 0) {
+        c->suspect[0] = '\0'; /* it is back */
+    }
     LOG(LOG_LEVEL_DEBUG, "augur: connected to %s", c->peer.addr);
 }
 
@@ -577,6 +618,9 @@ static void conn_read(struct augur_client *c)
                 return;
             }
         } else if (n == 0) {
+            if (conn_busy(c)) {
+                conn_suspect_peer(c); /* not an idle connection timed out */
+            }
             client__conn_fail(c, "%s closed the connection", c->peer.addr);
             return;
         } else if (errno == EINTR) {
@@ -584,6 +628,9 @@ static void conn_read(struct augur_client *c)
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return;
         } else {
+            if (conn_busy(c)) {
+                conn_suspect_peer(c);
+            }
             client__conn_fail(c, "read from %s: %s", c->peer.addr,
                               strerror(errno));
             return;
@@ -600,6 +647,7 @@ static void client_advance(struct augur_client *c, int64_t now)
     if ((c->state == CONN_CONNECTING || c->state == CONN_HELLO) &&
         now >= c->conn_deadline) {
         c->refused = 0;
+        conn_suspect_peer(c);
         client__conn_fail(c, "connect to %s: no welcome within %d ms",
                           c->peer.addr, c->opt.connect_timeout_ms);
     }

@@ -69,7 +69,14 @@ struct augur_client
     unsigned next_endpoint; /* round robin */
     struct endpoint hint;   /* leader named by the last redirect */
     unsigned redirects;     /* followed since the last final answer */
-    uint64_t rng;           /* xorshift64 state, for backoff jitter */
+    /* The endpoint that last failed to connect or hung up with calls on it
+     * (a leader just killed, most likely), and until when (monotonic ms) a
+     * redirect naming it is not followed and the round robin passes it by:
+     * followers keep naming a dead leader until their election timers fire.
+     * "" = none. */
+    char suspect[AUGUR_ADDR_SIZE];
+    int64_t suspect_until;
+    uint64_t rng; /* xorshift64 state, for backoff jitter */
 
     /* The connection. */
     enum conn_state state;
@@ -158,6 +165,10 @@ void client__conn_retry_later(struct augur_client *c);
 /* Reconnect to @leader, named by a redirect. */
 void client__conn_redirect(struct augur_client *c,
                            const struct endpoint *leader);
+
+/* Whether @addr failed this client a moment ago (see suspect above): a
+ * redirect there would fail again. */
+int client__conn_suspect(const struct augur_client *c, const char *addr);
 
 /* Drive I/O until *@done is set (NULL: never), no call is in flight, or
  * @until passes (-1: never).  Returns 0 or AUGUR_ETIMEOUT. */

@@ -420,10 +420,14 @@ void client__on_response(struct augur_client *c,
         case AUGUR_ESHUTDOWN:
         case AUGUR_EINDETERMINATE:
             augur_reply_free(&reply);
+            /* A redirect to a node that has just failed this client names
+             * a leader that is gone (the follower's election timer has not
+             * fired yet): ask another node instead. */
             if (reply.status == AUGUR_ENOTLEADER && hint[0] != '\0' &&
                 client__endpoint_parse(hint, strlen(hint), &leader, scratch) ==
                     0 &&
-                strcmp(leader.addr, c->peer.addr) != 0) {
+                strcmp(leader.addr, c->peer.addr) != 0 &&
+                !client__conn_suspect(c, leader.addr)) {
                 client__conn_redirect(c, &leader);
             } else {
                 /* The same seq goes to another node: the session there

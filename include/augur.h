@@ -10,7 +10,10 @@
  * A client holds one TCP connection at a time to one node of the cluster.
  * It hides the cluster's topology: a follower's redirect to the leader is
  * followed, a dropped connection or a node without a leader is retried on
- * the next endpoint with backoff, and every write carries this client's
+ * the next endpoint with backoff (20 ms doubling to 50 ms; a node that has
+ * just refused the client or hung up on a call is passed by for a second,
+ * and so are redirects naming it: after a leader dies, its followers name
+ * it until they time out), and every write carries this client's
  * (client id, sequence) so that a retry is applied at most once.  The
  * connection is authenticated and encrypted: the client proves its key,
  * and each server proves it holds the cluster's key.

@@ -623,9 +623,10 @@ int node_config_parse(struct node_config *cfg,
     cfg->snapshot_trailing = 4096;
     /* A lost leader is replaced in about 2-3 election timeouts (a survivor
      * that still heard the leader rejects the first candidate); 300 ms
-     * keeps that under a second on loopback and a LAN.  Pre-vote stops a
-     * node that was cut off from raising the term when it returns.  See
-     * README "Failover timing". */
+     * keeps that under a second on loopback and a LAN, and a leader whose
+     * process died is replaced sooner (replica_leader_gone).  Pre-vote
+     * stops a node that was cut off from raising the term when it returns.
+     * See README "Failover timing". */
     cfg->election_timeout_ms = 300;
     cfg->heartbeat_timeout_ms = 50;
     cfg->pre_vote = true;

@@ -26,6 +26,12 @@
 /* Lease lines (declared, back) written per second at most. */
 #define LEASE_LOG_BURST 20
 
+static void uplink_leader_gone(void *data, uint64_t leader)
+{
+    struct node *n = data;
+    replica_leader_gone(&n->replica, leader);
+}
+
 int node__ingest_init(struct node *n)
 {
     int rv;
@@ -40,8 +46,14 @@ int node__ingest_init(struct node *n)
                           n->cluster_pk);
     if (rv != 0) {
         node_telemetry_close(&n->telemetry);
+        return rv;
     }
-    return rv;
+    /* The uplink is the follower's one connection to the leader's process:
+     * when that hangs up, the replica need not wait out the election
+     * timeout (replica_leader_gone). */
+    n->uplink.leader_gone = uplink_leader_gone;
+    n->uplink.leader_gone_data = n;
+    return 0;
 }
 
 void node__shutdown_notice_set(struct node *n,

@@ -1138,9 +1138,12 @@ void node__orch_tick(struct node *n, uint64_t now_ms, bool leader)
     if (!o->leader) {
         o->leader = true;
         o->kicked = true;
+        o->next_round_ms = now + NODE_ORCH_LEADING_GRACE_MS;
+        o->not_before_ms = now + NODE_ORCH_LEADING_GRACE_MS;
         LOG(LOG_LEVEL_INFO,
             "orchestrator: leading: resuming every workflow in flight "
-            "from the store");
+            "from the store in %d ms",
+            NODE_ORCH_LEADING_GRACE_MS);
     }
     if (!node__serving(n)) {
         return; /* not caught up: the store is not the cluster's yet */

@@ -953,6 +953,8 @@ void node__tick(struct node *n)
     bool bootstrapped = true;
     bool became = leader && !n->was_leader;
 
+    replica_timing_check(&n->replica);
+
     if (leader && !n->was_leader) {
         /* Announce this node's client address so followers can redirect
          * clients here; it also commits an entry of the new term. */

@@ -429,8 +429,14 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
+        struct node_uplink *u = c->u;
+        uint64_t leader = u != NULL ? u->leader : 0;
         conn_fail(c, nread == UV_EOF ? "the leader hung up"
                                      : uv_strerror((int)nread));
+        if (u != NULL && u->leader_gone != NULL &&
+            (nread == UV_EOF || nread == UV_ECONNRESET)) {
+            u->leader_gone(u->leader_gone_data, leader);
+        }
         return;
     }
     c->in_len += (size_t)nread;

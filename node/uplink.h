@@ -68,6 +68,10 @@ struct node_uplink
     uint64_t connects;  /* handshakes completed */
     uint64_t log_ms;    /* when a failure was last logged */
     bool closing;
+    /* Called when the leader closed the connection from its end (its
+     * process is gone or going), with its id; NULL: nobody is told. */
+    void (*leader_gone)(void *data, uint64_t leader);
+    void *leader_gone_data;
     struct node_uplink__call *calls; /* waiting for their answers */
     uv_timer_t flush; /* writes a call's request soon after it is queued */
 };

@@ -353,6 +353,7 @@ int replica_init(struct replica *r,
     r->max_threshold = r->threshold = r->raft.snapshot.threshold;
     r->max_trailing = r->trailing = r->raft.snapshot.trailing;
     raft_set_pre_vote(&r->raft, cfg->pre_vote);
+    r->election_timeout_ms = r->raft.election_timeout;
     /* Promoting a new voter gives up when one catch-up round takes longer
      * than this (libraft's default, 5 s): the first round is the snapshot
      * install, which for a large state (73 MB at a million claims) takes
@@ -463,6 +464,69 @@ uint64_t replica_leader_id(struct replica *r)
     const char *address = NULL;
     raft_leader(&r->raft, &id, &address);
     return id;
+}
+
+/* ---- failover timing -------------------------------------------------- */
+
+/* A follower's election timeout once its leader is known to be gone.
+ * libraft checks the timer once per heartbeat (50 ms by default) and
+ * randomizes it in [T, 2T]: 100 ms spreads the followers' candidacies over
+ * two or three ticks, so that one usually asks for votes before another
+ * does (a split vote costs one more round). */
+#define REPLICA_FAST_ELECTION_MS 100
+
+/* libraft 0.15 draws a follower's random timeout in [T, 2T] only when its
+ * timer restarts (a heartbeat), not when T changes: draw it again from the
+ * current T, still counted from the leader's last heartbeat.  The
+ * nanosecond clock's low digits differ from node to node. */
+static void follower_timer_redraw(struct replica *r)
+{
+    unsigned t = r->raft.election_timeout;
+
+    if (raft_state(&r->raft) == RAFT_FOLLOWER && t > 0) {
+        r->raft.follower_state.randomized_election_timeout =
+            t + (unsigned)((uv_hrtime() / 1000) % t);
+    }
+}
+
+void replica_leader_gone(struct replica *r, uint64_t leader_id)
+{
+    if (replica_closing(r) || leader_id == 0 || r->fast_election_leader != 0 ||
+        r->election_timeout_ms <= REPLICA_FAST_ELECTION_MS ||
+        raft_state(&r->raft) != RAFT_FOLLOWER ||
+        replica_leader_id(r) != leader_id) {
+        return;
+    }
+    LOG(LOG_LEVEL_INFO,
+        "the leader (node %" PRIu64
+        ") hung up: election timeout %u ms until another leader is known",
+        leader_id, REPLICA_FAST_ELECTION_MS);
+    r->fast_election_leader = leader_id;
+    r->fast_election_since = uv_now(r->loop);
+    raft_set_election_timeout(&r->raft, REPLICA_FAST_ELECTION_MS);
+    follower_timer_redraw(r);
+}
+
+void replica_timing_check(struct replica *r)
+{
+    uint64_t leader;
+
+    if (r->fast_election_leader == 0) {
+        return;
+    }
+    leader = replica_leader_id(r);
+    if (!replica_closing(r) &&
+        (leader == 0 || leader == r->fast_election_leader) &&
+        uv_now(r->loop) - r->fast_election_since <
+            2 * (uint64_t)r->election_timeout_ms) {
+        return;
+    }
+    LOG(LOG_LEVEL_INFO,
+        "election timeout back to %u ms (leader: node %" PRIu64 ")",
+        r->election_timeout_ms, leader);
+    r->fast_election_leader = 0;
+    raft_set_election_timeout(&r->raft, r->election_timeout_ms);
+    follower_timer_redraw(r);
 }
 
 int replica_role_parse(const char *name)

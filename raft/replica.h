@@ -103,6 +103,9 @@ struct replica
     uv_loop_t *loop;
     struct store *store;
     struct raft raft;
+    unsigned election_timeout_ms;  /* as configured */
+    uint64_t fast_election_leader; /* see replica_leader_gone; 0 = off */
+    uint64_t fast_election_since;  /* uv_now, ms */
     struct raft_io io;
     struct raft_uv_transport transport;
     struct raft_fsm fsm;
@@ -217,6 +220,29 @@ bool replica_is_leader(struct replica *r);
 const char *replica_state_name(struct replica *r); /* "leader", ... */
 /* The leader's id, 0 when none is known. */
 uint64_t replica_leader_id(struct replica *r);
+
+/* Failover timing.  A follower keeps the leader it knows until its own
+ * election timer fires, and libraft (like the dissertation, section 4.2.3)
+ * has it refuse every candidate until then: after a leader dies, nothing
+ * can be elected before the last follower's timer fires, one to two
+ * election timeouts after the leader's last heartbeat.  When the leader's
+ * process is known to be gone (a connection this node kept to it was
+ * closed from the other end: a crash, kill -9, or a shutdown), waiting out
+ * the timeout is pointless: replica_leader_gone shortens this follower's
+ * election timeout (REPLICA_FAST_ELECTION_MS, randomized by libraft from
+ * the last heartbeat) until a leader other than @leader_id is known, or
+ * two configured timeouts have passed (replica_timing_check puts it
+ * back).  Every follower sees the hang-up at once, so they all stop
+ * refusing candidates at about the same moment.  Pre-vote keeps this
+ * harmless when the leader is in fact alive: its followers still refuse
+ * the candidate, nobody raises the term, and the next heartbeat makes the
+ * node a follower again.  Nothing happens unless this node is a follower
+ * of @leader_id. */
+void replica_leader_gone(struct replica *r, uint64_t leader_id);
+
+/* Restore the configured election timeout once a leader is known again
+ * (see replica_leader_gone).  Call it on every tick. */
+void replica_timing_check(struct replica *r);
 
 /* A write: append one encoded command and apply it once committed.
  * @cb runs exactly once (unless replica_write returned an error) with 0 and

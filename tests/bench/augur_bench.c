@@ -29,6 +29,8 @@ static void usage(FILE *f)
         "after kill -9 of the leader\n"
         "       augur-bench load [OPTIONS]            load resources and "
         "claims (scale test)\n"
+        "       augur-bench elections [OPTIONS]       elections and leader "
+        "changes per hour\n"
         "\n"
         "Workloads (default: all, in this order):\n"
         "  seq_write  claim transfers, 1 in flight (CAS chain on one "
@@ -60,6 +62,10 @@ static void usage(FILE *f)
         "appended (kills it)\n"
         "  --restart-cmd CMD     shell command run with that id appended "
         "(restarts it)\n"
+        "elections:\n"
+        "  --duration S          how long to watch (120)\n"
+        "  --load none|write_64  idle, or write_64's requests without pause "
+        "(none)\n"
         "load:\n"
         "  --resources N         hosts to add (100000)\n"
         "  --claims N            workloads to add and claim (1000000)\n"
@@ -350,7 +356,7 @@ static int write_submit(struct phase *ph, unsigned slot, uint64_t i)
     msgpack_pack_str(&ph->a.pk, PAYLOAD_LABEL);
     msgpack_pack_str_body(&ph->a.pk, payload[1], PAYLOAD_LABEL);
     return augur_submit(ph->c, "resource.add", ph->a.sb.data, ph->a.sb.size, 0,
-                        plain_cb, &ph->slots[slot]);
+                        ph->cb != NULL ? ph->cb : plain_cb, &ph->slots[slot]);
 }
 
 static int read_submit(struct phase *ph, unsigned slot, uint64_t i)
@@ -570,6 +576,37 @@ static int bench_throughput(struct augur_client *c,
 
 /* ---- leader loss ------------------------------------------------------ */
 
+/* AUGUR_LOG_LEVEL=debug (or trace) prints libaugur's connections, redirects
+ * and retries on stderr with wall-clock times in ms, to set beside augurd's
+ * logs when finding where a trial's time goes. */
+static void bench_log(void *data, int level, const char *msg)
+{
+    struct timespec ts;
+    struct tm tm;
+    (void)data;
+    (void)level;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%02d:%02d:%02d.%03ld client: %s\n", tm.tm_hour, tm.tm_min,
+            tm.tm_sec, ts.tv_nsec / 1000000, msg);
+}
+
+static void bench_log_from_env(void)
+{
+    const char *env = getenv("AUGUR_LOG_LEVEL");
+    int level = -1;
+    if (env == NULL) {
+        return;
+    }
+    level = strcmp(env, "trace") == 0   ? AUGUR_LOG_TRACE
+            : strcmp(env, "debug") == 0 ? AUGUR_LOG_DEBUG
+            : strcmp(env, "info") == 0  ? AUGUR_LOG_INFO
+                                        : -1;
+    if (level >= 0) {
+        augur_log_set(level, bench_log, NULL);
+    }
+}
+
 struct killer
 {
     const char *pid_fmt; /* printf format of the pid file, %d = node id */
@@ -619,6 +656,51 @@ static int status_leader(struct augur_client *c, uint64_t *leader)
     return rv;
 }
 
+/* Whether every node of @endpoints names the same leader and has applied
+ * what that leader had committed when asked: a trial kills the leader of a
+ * healthy cluster, not one whose last victim is still catching up (such a
+ * node has no uplink to the leader yet, see replica_leader_gone, and waits
+ * out the whole election timeout).  Sets *@leader. */
+static bool cluster_settled(const char *endpoints, uint64_t *leader)
+{
+    char *copy = strdup(endpoints), *save = NULL;
+    uint64_t want = 0, commit = 0, applied[PIDS_MAX];
+    unsigned n = 0;
+    bool ok = copy != NULL;
+
+    for (char *ep = ok ? strtok_r(copy, ",", &save) : NULL;
+         ep != NULL && ok && n < PIDS_MAX; ep = strtok_r(NULL, ",", &save)) {
+        struct augur_options o;
+        struct augur_client *c;
+        struct augur_reply r;
+        char errmsg[AUGUR_ERRMSG_SIZE];
+        uint64_t l = 0, ci = 0, la = 0;
+
+        augur_options_init(&o);
+        o.timeout_ms = 1000;
+        if (augur_client_open(ep, &o, &c, errmsg) != 0) {
+            ok = false;
+            break;
+        }
+        ok = augur_call(c, "status", NULL, 0, 0, &r) == 0 && r.result != NULL &&
+             augur_map_u64(r.result, "leader", &l) == 0 &&
+             augur_map_u64(r.result, "commit_index", &ci) == 0 &&
+             augur_map_u64(r.result, "last_applied", &la) == 0 && l != 0 &&
+             (want == 0 || l == want);
+        augur_reply_free(&r);
+        augur_client_close(c);
+        want = l;
+        applied[n++] = la;
+        commit = ci > commit ? ci : commit;
+    }
+    free(copy);
+    for (unsigned i = 0; ok && i < n; i++) {
+        ok = applied[i] + 1 >= commit; /* the leader's own entry may lag */
+    }
+    *leader = want;
+    return ok;
+}
+
 static int bench_leader_loss(const char *endpoints,
                              int trials,
                              const char *pid_fmt,
@@ -650,11 +732,9 @@ static int bench_leader_loss(const char *endpoints,
             die("%s", errmsg);
         }
         /* A settled cluster: a leader every node agrees on, caught up. */
-        for (int i = 0; i < 200; i++) {
-            if (status_leader(c, &k.leader) == 0 && k.leader != 0) {
-                break;
-            }
-            usleep(50000);
+        for (int i = 0; i < 300 && !cluster_settled(endpoints, &k.leader);
+             i++) {
+            usleep(100000);
         }
         snprintf(w, sizeof w, "bench-ll-%lx-%d", (unsigned long)time(NULL), t);
         /* The hosts may exist already (EEXIST): either way they do now. */
@@ -730,6 +810,145 @@ static int bench_leader_loss(const char *endpoints,
             fprintf(jf, "]}}\n");
             fclose(jf);
         }
+    }
+    return 0;
+}
+
+/* ---- elections per hour ----------------------------------------------- */
+
+/* Keeps write_64's requests going until told to stop: resource.add with a
+ * 256-byte payload, --inflight in flight, on ids that repeat after the
+ * first 20,000 (the later adds answer EEXIST from apply: the same Raft load
+ * on a state that stays the size of one write_64 run). */
+struct saturator
+{
+    const char *endpoints;
+    unsigned inflight;
+    int stop; /* atomic */
+    uint64_t ops, errors;
+};
+
+static void saturate_cb(void *data, struct augur_reply *r)
+{
+    phase_done(data, r->status == 0 || r->status == AUGUR_EEXIST, r->error);
+}
+
+static void *saturator_main(void *arg)
+{
+    struct saturator *s = arg;
+    static struct phase ph;
+    struct augur_options o;
+    char errmsg[AUGUR_ERRMSG_SIZE];
+
+    augur_options_init(&o);
+    if (augur_client_open(s->endpoints, &o, &ph.c, errmsg) != 0) {
+        die("%s", errmsg);
+    }
+    msgpack_sbuffer_init(&ph.a.sb);
+    msgpack_packer_init(&ph.a.pk, &ph.a.sb, msgpack_sbuffer_write);
+    memset(payload, 'v', sizeof payload);
+    payload[0][PAYLOAD_LABEL] = payload[1][PAYLOAD_LABEL] = '\0';
+    ph.name = "write_64 (saturating)";
+    ph.submit = write_submit;
+    ph.cb = saturate_cb;
+    ph.total = 20000;
+    snprintf(ph.tag, sizeof ph.tag, "el%lx", (unsigned long)time(NULL));
+    while (!__atomic_load_n(&s->stop, __ATOMIC_SEQ_CST)) {
+        struct result res;
+        phase_run(&ph, s->inflight, &res);
+        s->ops += res.ops;
+        s->errors += res.errors;
+    }
+    msgpack_sbuffer_destroy(&ph.a.sb);
+    augur_client_close(ph.c);
+    return NULL;
+}
+
+/* Watch the cluster for @duration_s seconds, idle or under write_64, and
+ * count its elections (the term's growth: with pre-vote a term begins only
+ * with an election that a majority let happen) and its leader changes
+ * (status polled every 100 ms). */
+static int bench_elections(const char *endpoints,
+                           int duration_s,
+                           bool saturate,
+                           unsigned inflight,
+                           const char *json_path)
+{
+    struct saturator sat = {endpoints, inflight, 0, 0, 0};
+    struct augur_options o;
+    struct augur_client *c;
+    char errmsg[AUGUR_ERRMSG_SIZE];
+    uint64_t t0, t_end, term0 = 0, term = 0, leader = 0, changes = 0;
+    uint64_t polls = 0, failed = 0;
+    pthread_t th;
+    double hours, per_hour;
+    FILE *jf;
+
+    augur_options_init(&o);
+    if (augur_client_open(endpoints, &o, &c, errmsg) != 0) {
+        die("%s", errmsg);
+    }
+    if (saturate) {
+        pthread_create(&th, NULL, saturator_main, &sat);
+    }
+    t0 = now_ns();
+    t_end = t0 + (uint64_t)duration_s * 1000000000u;
+    while (now_ns() < t_end) {
+        struct augur_reply r;
+        uint64_t l = 0, t = 0;
+        struct timespec d = {0, 100000000L};
+
+        polls++;
+        if (augur_call(c, "status", NULL, 0, 0, &r) == 0 && r.result != NULL &&
+            augur_map_u64(r.result, "leader", &l) == 0 &&
+            augur_map_u64(r.result, "term", &t) == 0) {
+            if (term0 == 0) {
+                term0 = t;
+            }
+            term = t > term ? t : term;
+            if (l != 0 && leader != 0 && l != leader) {
+                changes++;
+                fprintf(stderr,
+                        "augur-bench: elections: leader %" PRIu64 " -> %" PRIu64
+                        " (term %" PRIu64 ") after %.1f s\n",
+                        leader, l, t, (double)(now_ns() - t0) / 1e9);
+            }
+            if (l != 0) {
+                leader = l;
+            }
+        } else {
+            failed++;
+        }
+        augur_reply_free(&r);
+        nanosleep(&d, NULL);
+    }
+    hours = (double)(now_ns() - t0) / 3.6e12;
+    if (saturate) {
+        __atomic_store_n(&sat.stop, 1, __ATOMIC_SEQ_CST);
+        pthread_join(th, NULL);
+    }
+    augur_client_close(c);
+    per_hour = (double)(term - term0) / hours;
+    printf("elections %s  %d s  term %" PRIu64 " -> %" PRIu64
+           "  elections %" PRIu64 " (%.1f/h)  leader changes %" PRIu64
+           " (%.1f/h)  writes %" PRIu64 " (%.0f/s, %" PRIu64
+           " failed)  status polls failed %" PRIu64 "/%" PRIu64 "\n",
+           saturate ? "write_64" : "idle", duration_s, term0, term,
+           term - term0, per_hour, changes, (double)changes / hours, sat.ops,
+           (double)sat.ops / (hours * 3600), sat.errors, failed, polls);
+    if (json_path != NULL) {
+        if ((jf = fopen(json_path, "w")) == NULL) {
+            die("%s: %s", json_path, strerror(errno));
+        }
+        fprintf(jf,
+                "{\"load\": \"%s\", \"duration_s\": %d, \"elections\": "
+                "%" PRIu64
+                ", \"elections_per_hour\": %.1f, "
+                "\"leader_changes\": %" PRIu64 ", \"writes\": %" PRIu64
+                ", \"write_errors\": %" PRIu64 "}\n",
+                saturate ? "write_64" : "idle", duration_s, term - term0,
+                per_hour, changes, sat.ops, sat.errors);
+        fclose(jf);
     }
     return 0;
 }
@@ -868,7 +1087,8 @@ int main(int argc, char **argv)
     const char *list = NULL, *json = NULL, *pid_fmt = NULL, *restart_cmd = NULL,
                *prefix = "s";
     const char *mode = "throughput";
-    int runs = 3, trials = 10;
+    int runs = 3, trials = 10, duration_s = 120;
+    bool saturate = false;
     double scale = 1.0;
     unsigned inflight = 64;
     uint64_t resources = 100000, claims = 1000000;
@@ -880,7 +1100,8 @@ int main(int argc, char **argv)
     if (argc > 1 && argv[1][0] != '-') {
         mode = argv[1];
         i = 2;
-        if (strcmp(mode, "leader-loss") != 0 && strcmp(mode, "load") != 0) {
+        if (strcmp(mode, "leader-loss") != 0 && strcmp(mode, "load") != 0 &&
+            strcmp(mode, "elections") != 0) {
             fprintf(stderr, "augur-bench: unknown mode '%s'\n", mode);
             usage(stderr);
             return 2;
@@ -920,6 +1141,14 @@ int main(int argc, char **argv)
             resources = strtoull(v, NULL, 10);
         } else if (strcmp(a, "--claims") == 0) {
             claims = strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--duration") == 0) {
+            duration_s = atoi(v);
+        } else if (strcmp(a, "--load") == 0) {
+            if (strcmp(v, "write_64") != 0 && strcmp(v, "none") != 0) {
+                fprintf(stderr, "augur-bench: --load is none or write_64\n");
+                return 2;
+            }
+            saturate = strcmp(v, "write_64") == 0;
         } else if (strcmp(a, "--prefix") == 0) {
             prefix = v;
         } else if (strcmp(a, "--server-pids") == 0) {
@@ -943,12 +1172,17 @@ int main(int argc, char **argv)
         return 2;
     }
     if (runs < 1 || runs > RUNS_MAX || trials < 1 || inflight < 1 ||
-        inflight > INFLIGHT_MAX || scale <= 0 || resources == 0) {
+        inflight > INFLIGHT_MAX || scale <= 0 || resources == 0 ||
+        duration_s < 1) {
         fprintf(stderr, "augur-bench: a value is out of range\n");
         return 2;
     }
+    bench_log_from_env();
     if (strcmp(mode, "leader-loss") == 0) {
         return bench_leader_loss(endpoints, trials, pid_fmt, restart_cmd, json);
+    }
+    if (strcmp(mode, "elections") == 0) {
+        return bench_elections(endpoints, duration_s, saturate, inflight, json);
     }
     augur_options_init(&o);
     if (augur_client_open(endpoints, &o, &c, errmsg) != 0) {

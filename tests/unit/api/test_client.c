@@ -125,6 +125,17 @@ static void script_no_leader(struct fake_server *s, int fd, unsigned conn)
     }
 }
 
+/* Read one request and hang up without answering: a leader killed with a
+ * call on its connection. */
+static void script_hang_up(struct fake_server *s, int fd, unsigned conn)
+{
+    struct fake_request *r;
+
+    if (fake_handshake(s, fd) == 0) {
+        (void)fake_read_request(s, fd, conn, &r);
+    }
+}
+
 /* First connection: read as many requests as *s->data says and hang up.
  * Later: serve. */
 static void script_drop_then_serve(struct fake_server *s, int fd, unsigned conn)
@@ -737,6 +748,33 @@ static void deadline_makes_a_sent_write_indeterminate(void **state)
 /* Every endpoint refuses the connection (nothing listens there): the call
  * fails at once with ECONNECT naming the endpoints tried, a write as well
  * as a read, since neither was ever sent. */
+/* After the leader hangs up on a call, followers go on naming it until
+ * their election timers fire: the client does not follow those redirects
+ * back to the node that just failed it, and asks the followers again. */
+static void redirect_to_a_node_that_just_hung_up_is_not_followed(void **state)
+{
+    struct fake_server dead;
+    struct fake_server follower;
+    struct augur_client *c;
+    char endpoints[80];
+
+    (void)state;
+    assert_int_equal(fake_server_start(&dead, script_hang_up, NULL), 0);
+    assert_int_equal(fake_server_start(&follower, script_redirect, dead.addr),
+                     0);
+    snprintf(endpoints, sizeof endpoints, "%s,%s", dead.addr, follower.addr);
+    /* Shorter than the time a failed node is passed by (SUSPECT_MS). */
+    c = open_client(endpoints, 600);
+    assert_int_equal(call_workload(c, "claim.get", "w1", 0), AUGUR_ETIMEOUT);
+    augur_client_close(c);
+    fake_server_stop(&follower);
+    fake_server_stop(&dead);
+
+    assert_no_surprises(&follower);
+    assert_int_equal(dead.conns, 1);
+    assert_true(follower.n_requests >= 2);
+}
+
 static void call_fails_with_econnect_when_every_endpoint_refuses(void **state)
 {
     struct augur_client *c;
@@ -1165,6 +1203,7 @@ int main(void)
         cmocka_unit_test(no_leader_moves_to_next_endpoint_with_same_seq),
         cmocka_unit_test(ack_is_lowest_seq_still_awaiting_an_answer),
         cmocka_unit_test(deadline_makes_a_sent_write_indeterminate),
+        cmocka_unit_test(redirect_to_a_node_that_just_hung_up_is_not_followed),
         cmocka_unit_test(call_fails_with_econnect_when_every_endpoint_refuses),
         cmocka_unit_test(refusals_short_of_every_endpoint_are_retried),
         cmocka_unit_test(
