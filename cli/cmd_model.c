@@ -417,9 +417,112 @@ static int json_row(const struct predict_model *m,
     return rv;
 }
 
+/* --adapt-prior em|RATE: move the scored rows' p_fail @sc[0..@n) (rows
+ * @rows of @ds) from the training prior of @m to each drive or machine
+ * model's own: estimated by EM on that model's scores (em), or the rate
+ * given.  Units of a model with fewer than PREDICT_PRIOR_MIN_UNITS rows are
+ * left as they are under em.  Says on stderr what it did. */
+static int prior_adapt(struct cli *cli,
+                       const char *how,
+                       const struct predict_model *m,
+                       const struct predict_dataset *ds,
+                       const size_t *rows,
+                       size_t n,
+                       struct predict_score *sc)
+{
+    double pi = m->train_rows > 0
+                    ? (double)m->train_positives / (double)m->train_rows
+                    : NAN;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    bool em = strcmp(how, "em") == 0;
+    double rate = NAN;
+    float *p, *out, *scratch;
+    uint32_t *fam;
+    struct predict_prior_shift *res;
+    int rv = CLI_EXIT_OK;
+
+    if (!em) {
+        char *end;
+        rate = strtod(how, &end);
+        if (*how == '\0' || *end != '\0' || !(rate > 0.0 && rate < 1.0)) {
+            return cli_usage(cli,
+                             "--adapt-prior: em, or the population's failed "
+                             "fraction within the window, in (0, 1)");
+        }
+    }
+    if (!(pi > 0.0 && pi < 1.0)) {
+        return cli_usage(cli,
+                         "--adapt-prior: the model does not say its "
+                         "training prior");
+    }
+    if (!em) {
+        for (size_t i = 0; i < n; i++) {
+            sc[i].p_fail =
+                (float)predict_prior_shift_apply(sc[i].p_fail, pi, rate);
+            sc[i].confidence = (float)confidence_of(sc[i].p_fail);
+        }
+        fprintf(stderr,
+                "augur: %s: prior shift: p_fail moved from the training "
+                "prior %.4f to %.4f\n",
+                cli->words, pi, rate);
+        return CLI_EXIT_OK;
+    }
+    p = malloc((n + 1) * sizeof *p);
+    out = malloc((n + 1) * sizeof *out);
+    scratch = malloc((n + 1) * sizeof *scratch);
+    fam = malloc((n + 1) * sizeof *fam);
+    res = malloc((ds->n_families + 1) * sizeof *res);
+    if (p == NULL || out == NULL || scratch == NULL || fam == NULL ||
+        res == NULL) {
+        rv = cli_fail(cli, AUGUR_ENOMEM, "");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        p[i] = sc[i].p_fail;
+        fam[i] = ds->family[rows[i]];
+    }
+    if (predict_prior_adapt_groups(p, fam, n, ds->n_families, pi,
+                                   PREDICT_PRIOR_MIN_UNITS, out, scratch, res,
+                                   errmsg) != 0) {
+        rv = cli_fail(cli, AUGUR_EINVAL, errmsg);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sc[i].p_fail = out[i];
+        sc[i].confidence = (float)confidence_of(out[i]);
+    }
+    for (size_t f = 0; f < ds->n_families; f++) {
+        if (res[f].n == 0) {
+            continue;
+        }
+        if (isnan(res[f].prior_new)) {
+            fprintf(stderr,
+                    "augur: %s: prior shift (EM): %s: %zu rows, fewer than "
+                    "%d: left at the training prior %.4f\n",
+                    cli->words, ds->family_names[f], res[f].n,
+                    PREDICT_PRIOR_MIN_UNITS, pi);
+        } else {
+            fprintf(stderr,
+                    "augur: %s: prior shift (EM): %s: %zu rows, prior "
+                    "%.4f -> %.4f (%u steps%s)\n",
+                    cli->words, ds->family_names[f], res[f].n, pi,
+                    res[f].prior_new, res[f].iterations,
+                    res[f].converged ? "" : ", not converged");
+        }
+    }
+out:
+    free(p);
+    free(out);
+    free(scratch);
+    free(fam);
+    free(res);
+    return rv;
+}
+
 static int run_model_predict(struct cli *cli, const struct cli_args *args)
 {
     const char *output = cli_args_get(args, "output");
+    const char *adapt = cli_args_get(args, "adapt-prior");
     bool json = output != NULL && strcmp(output, "json") == 0;
     char errmsg[PREDICT_ERRMSG_SIZE];
     struct predict_dataset ds;
@@ -437,6 +540,12 @@ static int run_model_predict(struct cli *cli, const struct cli_args *args)
         (rv = model_file_load(cli, cli_args_get(args, "model"), &m)) !=
             CLI_EXIT_OK) {
         return rv;
+    }
+    if (window > 0 && adapt != NULL) {
+        predict_model_close(&m);
+        return cli_usage(cli,
+                         "--adapt-prior is for the model's own window, not "
+                         "with --window");
     }
     if (window > 0 && !predict_model_has_survival(&m)) {
         predict_model_close(&m);
@@ -469,6 +578,12 @@ static int run_model_predict(struct cli *cli, const struct cli_args *args)
     rv = rows_score(cli, &m, &ds, rows, n, json ? 3 : 0, sc);
     if (rv != CLI_EXIT_OK) {
         goto out;
+    }
+    if (adapt != NULL) {
+        rv = prior_adapt(cli, adapt, &m, &ds, rows, n, sc);
+        if (rv != CLI_EXIT_OK) {
+            goto out;
+        }
     }
     if (window > 0) {
         /* p_fail within --window, from the time-to-failure part. */
@@ -575,6 +690,23 @@ static void calib_report(const struct predict_eval *e,
            1.0 / PREDICT_CALIB_BINS);
     calib_bins_print("raw", raw);
     calib_bins_print("calibrated", cal);
+    if (e->ds->format == PREDICT_FORMAT_BACKBLAZE) {
+        struct predict_calib_figures ad;
+        predict_calib_figures_of(e->pool_adapt, e->pool_y, e->n_pool, &ad);
+        printf(
+            "  prior shift (calibrated p adapted to each drive model's base "
+            "rate, estimated by EM on the test drives' own scores, no "
+            "label; Saerens et al. 2002):\n");
+        printf("  %-10s %8.4f %8.4f\n", "adapted", ad.brier, ad.ece);
+        calib_bins_print("adapted", &ad);
+        predict_calib_figures_of(e->pool_known, e->pool_y, e->n_pool, &ad);
+        printf(
+            "  bound, not a method (each drive model's true failed fraction "
+            "among the test drives as the prior, as a fleet would count "
+            "it; reads the test labels):\n");
+        printf("  %-10s %8.4f %8.4f\n", "known", ad.brier, ad.ece);
+        calib_bins_print("known", &ad);
+    }
     fflush(stdout);
 }
 
@@ -770,7 +902,7 @@ static int eval_cmapss(struct cli *cli,
         }
         progress_note(pg,
                       "fold %u/%u: RMSE all rows %.2f, truncated %.2f, "
-                      "PHM08 per 100 engines %.0f",
+                      "PHM08 per 100 records %.0f",
                       f + 1, e->folds, res[f].rmse_all, res[f].rmse_cut,
                       res[f].phm08_cut);
     }
@@ -782,8 +914,28 @@ static int eval_cmapss(struct cli *cli,
            sum.rmse_all.mean, sum.rmse_all.sd);
     printf("%-44s %10.2f %8.2f\n", "RMSE, truncated records (test-like)",
            sum.rmse_cut.mean, sum.rmse_cut.sd);
-    printf("%-44s %10.1f %8.1f\n", "PHM08 score per 100 truncated records",
+    printf("%-44s %10.1f %8.1f\n", "PHM08 per 100 truncated records",
            sum.phm08_cut.mean, sum.phm08_cut.sd);
+    printf("%-44s %10.1f %8.1f\n", "  the same, truth capped at 125",
+           sum.phm08_cut_capped.mean, sum.phm08_cut_capped.sd);
+    printf("%-44s %10.1f %8.1f\n", "  before: capped, per 100 engines of 5",
+           sum.phm08_cut_per_engine.mean, sum.phm08_cut_per_engine.sd);
+    for (int b = 0; b < PREDICT_EVAL_CMAPSS_BANDS; b++) {
+        char label[64];
+        int lo = b * PREDICT_EVAL_CMAPSS_BAND;
+        if (b + 1 < PREDICT_EVAL_CMAPSS_BANDS) {
+            snprintf(label, sizeof label,
+                     "  of it, true RUL %d-%d (%.0f%% of cuts)", lo,
+                     lo + PREDICT_EVAL_CMAPSS_BAND - 1,
+                     sum.share_band[b].mean * 100.0);
+        } else {
+            snprintf(label, sizeof label,
+                     "  of it, true RUL %d+ (%.0f%% of cuts)", lo,
+                     sum.share_band[b].mean * 100.0);
+        }
+        printf("%-44s %10.1f %8.1f\n", label, sum.phm08_band[b].mean,
+               sum.phm08_band[b].sd);
+    }
     printf("%-44s %10.2f %8.2f\n", "baseline RMSE: mean training RUL",
            sum.base_cut.mean, sum.base_cut.sd);
     printf(
@@ -807,9 +959,12 @@ static int eval_cmapss(struct cli *cli,
 
 static void bb_header(void)
 {
-    printf("%-24s %6s %5s %8s %8s %10s %8s %12s %10s %8s %8s\n", "test set",
-           "drives", "fail", "recall", "FPR", "rule_rec", "rule_FPR",
-           "rec@ruleFPR", "weibull", "Brier", "ECE");
+    printf(
+        "%-24s %6s %5s %8s %8s %10s %8s %12s %10s %8s %8s %8s %8s %8s %8s "
+        "%8s %9s %s\n",
+        "test set", "drives", "fail", "recall", "FPR", "rule_rec", "rule_FPR",
+        "rec@ruleFPR", "weibull", "Brier", "ECE", "prior", "rate", "EM_mean",
+        "EM_Brier", "EM_ECE", "known_ECE", "EM_prior");
 }
 
 /* One test set's line; its calibration figures from the predictions
@@ -819,15 +974,27 @@ static void bb_line(const char *label,
                     const struct predict_eval *e,
                     size_t pool_from)
 {
-    struct predict_calib_figures c;
+    struct predict_calib_figures c, a, k;
 
     predict_calib_figures_of(e->pool_cal + pool_from, e->pool_y + pool_from,
                              e->n_pool - pool_from, &c);
+    predict_calib_figures_of(e->pool_adapt + pool_from, e->pool_y + pool_from,
+                             e->n_pool - pool_from, &a);
+    predict_calib_figures_of(e->pool_known + pool_from, e->pool_y + pool_from,
+                             e->n_pool - pool_from, &k);
     printf(
         "%-24s %6zu %5zu %8.3f %8.4f %10.3f %8.4f %12.3f %10.3f %8.4f "
-        "%8.4f\n",
+        "%8.4f %8.4f %8.4f %8.4f %8.4f %8.4f %9.4f ",
         label, r->drives, r->failed, r->recall, r->fpr, r->rule_recall,
-        r->rule_fpr, r->recall_at_rule_fpr, r->weibull_recall, c.brier, c.ece);
+        r->rule_fpr, r->recall_at_rule_fpr, r->weibull_recall, c.brier, c.ece,
+        r->prior_train, r->rate, r->prior_adapted, a.brier, a.ece, k.ece);
+    if (isnan(r->em_prior_min)) {
+        printf("-\n");
+    } else if (r->em_prior_min == r->em_prior_max) {
+        printf("%.4f\n", r->em_prior_min);
+    } else {
+        printf("%.4f-%.4f\n", r->em_prior_min, r->em_prior_max);
+    }
     fflush(stdout);
 }
 
@@ -1189,6 +1356,12 @@ static const struct cli_flag model_predict_flags[] = {
     {"window", 0, "W",
      "p_fail within W (the data's time unit) from the model's "
      "time-to-failure part, instead of its own window",
+     0},
+    {"adapt-prior", 0, "em|RATE",
+     "move p_fail from the training units' failed fraction to each drive "
+     "(machine) model's own: estimated by EM on its scores (em; measured "
+     "unreliable on Backblaze, see docs/PREDICTOR.md), or RATE known from "
+     "the fleet's own failure counts",
      0},
     {0},
 };
