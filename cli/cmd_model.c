@@ -147,6 +147,32 @@ static int params_get(struct cli *cli,
     return CLI_EXIT_OK;
 }
 
+/* --select grid|none: whether the parameters (and for eval the threshold)
+ * are chosen by nested selection (predict_select_run); the default is grid
+ * for pdm, none for the others (whose parameters are fixed). */
+static int select_get(struct cli *cli,
+                      const struct cli_args *args,
+                      enum predict_format f,
+                      bool *grid)
+{
+    const char *s = cli_args_get(args, "select");
+    int rv;
+
+    *grid = f == PREDICT_FORMAT_PDM;
+    if (s == NULL) {
+        return CLI_EXIT_OK;
+    }
+    rv = cli_value_choice(cli, "--select", s, "grid|none");
+    if (rv != CLI_EXIT_OK) {
+        return rv;
+    }
+    *grid = strcmp(s, "grid") == 0;
+    if (*grid && f != PREDICT_FORMAT_PDM) {
+        return cli_usage(cli, "--select grid is for --format pdm");
+    }
+    return CLI_EXIT_OK;
+}
+
 static int data_read(struct cli *cli,
                      const struct cli_args *args,
                      enum predict_format f,
@@ -242,6 +268,51 @@ static int file_write(struct cli *cli,
     return CLI_EXIT_OK;
 }
 
+/* The parameters of @params chosen by nested selection on every unit of
+ * @ds (seed PREDICT_EVAL_SEED), as eval chooses them on each outer
+ * fold's training units; said on stderr. */
+static int train_select(struct cli *cli,
+                        const struct predict_dataset *ds,
+                        struct predict_train_params *params,
+                        struct progress *pg)
+{
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    struct predict_train_params p = *params;
+    struct predict_select_result sel;
+    size_t *rows = malloc((ds->n_rows + 1) * sizeof *rows);
+    size_t pos = 0;
+    int rv;
+
+    if (rows == NULL) {
+        return cli_fail(cli, AUGUR_ENOMEM, "");
+    }
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        rows[r] = r;
+        pos += ds->label[r] > 0.5f;
+    }
+    snprintf(pg->stage, sizeof pg->stage, "selection");
+    p.progress = progress_rounds;
+    p.progress_arg = pg;
+    rv = predict_select_run(ds, rows, ds->n_rows, &p, PREDICT_EVAL_SEED, &sel,
+                            errmsg);
+    free(rows);
+    if (rv != 0) {
+        return cli_fail(cli, rv, errmsg);
+    }
+    predict_select_apply(params, &sel.choice, ds->n_rows - pos, pos);
+    fprintf(
+        stderr,
+        "augur: %s: chosen on %zu units (%d folds): depth %u, eta %g, "
+        "%u rounds, class weight %s; threshold on the raw p %.2f "
+        "(min(P, R) %.3f out of fold; not stored: the model file keeps "
+        "p_fail calibrated)\n",
+        cli->words, sel.units, PREDICT_SELECT_INNER_FOLDS, sel.choice.max_depth,
+        sel.choice.eta, sel.choice.rounds,
+        sel.choice.weight == PREDICT_WEIGHT_SQRT ? "sqrt(neg/pos)" : "neg/pos",
+        sel.chosen_threshold, sel.chosen_score);
+    return CLI_EXIT_OK;
+}
+
 static int run_model_train(struct cli *cli, const struct cli_args *args)
 {
     const char *out = cli_args_get(args, "out");
@@ -254,16 +325,25 @@ static int run_model_train(struct cli *cli, const struct cli_args *args)
     double window;
     char *buf = NULL;
     size_t len = 0;
+    bool grid;
     int rv;
 
     progress_init(&pg, cli->words);
     if ((rv = format_get(cli, args, &f)) != CLI_EXIT_OK ||
         (rv = window_get(cli, args, &window)) != CLI_EXIT_OK ||
         (rv = params_get(cli, args, f, &params)) != CLI_EXIT_OK ||
+        (rv = select_get(cli, args, f, &grid)) != CLI_EXIT_OK ||
         (rv = data_read(cli, args, f, window, &ds, &pg)) != CLI_EXIT_OK) {
         return rv;
     }
     predict_model_init(&m);
+    if (grid) {
+        rv = train_select(cli, &ds, &params, &pg);
+        if (rv != CLI_EXIT_OK) {
+            predict_dataset_close(&ds);
+            return rv;
+        }
+    }
     snprintf(pg.stage, sizeof pg.stage, "training");
     rv = train_rows(cli, &m, &ds, NULL, 0, &params, &pg);
     if (rv == CLI_EXIT_OK) {
@@ -1131,7 +1211,8 @@ static double ratio_of(size_t num, size_t den)
 static int eval_pdm(struct cli *cli,
                     struct predict_eval *e,
                     struct progress *pg,
-                    const char *plot)
+                    const char *plot,
+                    bool nested)
 {
     const struct predict_dataset *ds = e->ds;
     struct predict_eval_pdm res[EVAL_FOLDS_MAX];
@@ -1149,16 +1230,38 @@ static int eval_pdm(struct cli *cli,
         double thr = PREDICT_EVAL_PDM_THRESHOLD;
         int rv;
 
-        snprintf(pg->stage, sizeof pg->stage, "fold %u/%u threshold", f + 1,
-                 e->folds);
-        rv = predict_eval_pdm_threshold(e, f, &thr);
+        struct predict_train_params kept = e->params;
+        struct predict_select_result sel;
+
+        if (nested) {
+            snprintf(pg->stage, sizeof pg->stage, "fold %u/%u selection", f + 1,
+                     e->folds);
+            rv = predict_eval_pdm_select(e, f, &sel);
+            thr = sel.chosen_threshold;
+        } else {
+            snprintf(pg->stage, sizeof pg->stage, "fold %u/%u threshold", f + 1,
+                     e->folds);
+            rv = predict_eval_pdm_threshold(e, f, &thr);
+        }
         if (rv == 0) {
             snprintf(pg->stage, sizeof pg->stage, "fold %u/%u", f + 1,
                      e->folds);
             rv = predict_eval_pdm_fold(e, f, thr, &res[f]);
         }
+        e->params = kept;
         if (rv != 0) {
             return cli_fail(cli, rv, e->errmsg);
+        }
+        if (nested) {
+            printf(
+                "  chosen on %zu training machines (%d inner folds): depth "
+                "%u, eta %g, %u rounds, class weight %s, threshold %.2f "
+                "(inner min(P, R) %.3f)\n",
+                sel.units, PREDICT_SELECT_INNER_FOLDS, sel.choice.max_depth,
+                sel.choice.eta, sel.choice.rounds,
+                sel.choice.weight == PREDICT_WEIGHT_SQRT ? "sqrt(neg/pos)"
+                                                         : "neg/pos",
+                sel.chosen_threshold, sel.chosen_score);
         }
         printf(
             "%u/%-8u %7zu %6zu %10.3f %8.3f %12.3f %10.3f %6.2f %10.3f "
@@ -1196,9 +1299,12 @@ static int eval_pdm(struct cli *cli,
         sum.pooled_precision, sum.pooled_recall, sum.at_fixed.tp,
         sum.at_fixed.fp, sum.at_fixed.fn);
     printf(
-        "threshold chosen on held-out training machines (max of min(P, "
-        "R)): precision %.3f (%.3f), recall %.3f (%.3f); pooled %.3f, "
+        "%s: precision %.3f (%.3f), recall %.3f (%.3f); pooled %.3f, "
         "%.3f\n",
+        nested ? "nested, parameters and threshold chosen on inner folds of "
+                 "the training machines"
+               : "threshold chosen on held-out training machines (max of "
+                 "min(P, R))",
         sum.precision_at_threshold.mean, sum.precision_at_threshold.sd,
         sum.recall_at_threshold.mean, sum.recall_at_threshold.sd,
         sum.pooled_precision_at_threshold, sum.pooled_recall_at_threshold);
@@ -1249,12 +1355,14 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
     enum predict_format f;
     uint64_t folds = FOLDS_DEFAULT;
     double window;
+    bool nested;
     int rv;
 
     progress_init(&pg, cli->words);
     if ((rv = format_get(cli, args, &f)) != CLI_EXIT_OK ||
         (rv = window_get(cli, args, &window)) != CLI_EXIT_OK ||
-        (rv = params_get(cli, args, f, &params)) != CLI_EXIT_OK) {
+        (rv = params_get(cli, args, f, &params)) != CLI_EXIT_OK ||
+        (rv = select_get(cli, args, f, &nested)) != CLI_EXIT_OK) {
         return rv;
     }
     if (plot != NULL && *plot == '\0') {
@@ -1312,7 +1420,7 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
                 rv = eval_backblaze(cli, &e, &ds, &pg, holdout, plot);
                 break;
             default:
-                rv = eval_pdm(cli, &e, &pg, plot);
+                rv = eval_pdm(cli, &e, &pg, plot, nested);
                 break;
         }
     }
@@ -1344,6 +1452,10 @@ static const struct cli_flag model_train_flags[] = {
     {"aft-sigma", 0, "S",
      "scale of the time-to-failure model's normal errors on log time "
      "(default 1)",
+     0},
+    {"select", 0, "grid|none",
+     "pdm: choose depth, eta, rounds and class weight on 4 folds by "
+     "machine (grid, the default), or keep the fixed ones (none)",
      0},
     {0},
 };
@@ -1386,6 +1498,11 @@ static const struct cli_flag model_eval_flags[] = {
     {"seed", 0, "N",
      "shuffle the units into folds with this seed (default the fixed one), "
      "to see how much a figure owes to one split",
+     0},
+    {"select", 0, "grid|none",
+     "pdm: nested, choose the parameters and the threshold on inner folds "
+     "of each fold's training machines (grid, the default), or keep the "
+     "fixed parameters (none)",
      0},
     {0},
 };

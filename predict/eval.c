@@ -799,6 +799,31 @@ int predict_eval_pdm_threshold(struct predict_eval *e,
     return rv;
 }
 
+int predict_eval_pdm_select(struct predict_eval *e,
+                            unsigned fold,
+                            struct predict_select_result *out)
+{
+    const struct predict_dataset *ds = e->ds;
+    size_t *rows = calloc(ds->n_rows + 1, sizeof *rows);
+    size_t n, pos = 0;
+    int rv;
+
+    if (rows == NULL) {
+        return nomem(e);
+    }
+    n = predict_eval_fold_rows(ds, e->fold_of_group, fold, false, rows);
+    rv = predict_select_run(ds, rows, n, &e->params, e->seed + fold, out,
+                            e->errmsg);
+    if (rv == 0) {
+        for (size_t i = 0; i < n; i++) {
+            pos += ds->label[rows[i]] > 0.5f;
+        }
+        predict_select_apply(&e->params, &out->choice, n - pos, pos);
+    }
+    free(rows);
+    return rv;
+}
+
 const double predict_eval_pdm_levels[PREDICT_EVAL_PDM_LEVELS] = {0.5, 0.8};
 
 static void events_miss(struct predict_eval_pdm_events *out,

@@ -576,22 +576,26 @@ static void top_pick(const float *c,
     }
 }
 
-/* Inplace prediction on dense rows: no DMatrix to build, the fast path. */
-static int predict_dense(BoosterHandle b,
-                         const float *x,
-                         size_t n,
-                         unsigned nf,
-                         const float **res,
-                         char *errmsg)
+/* Inplace prediction on dense rows from the first @rounds trees (0: all):
+ * no DMatrix to build, the fast path. */
+static int predict_dense_rounds(BoosterHandle b,
+                                const float *x,
+                                size_t n,
+                                unsigned nf,
+                                unsigned rounds,
+                                const float **res,
+                                char *errmsg)
 {
-    static const char config[] =
-        "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
-        "\"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, "
-        "\"cache_id\": 0}";
+    char config[192];
     char values[160];
     const bst_ulong *shape;
     bst_ulong dim;
 
+    snprintf(config, sizeof config,
+             "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+             "\"iteration_end\": %u, \"strict_shape\": false, \"missing\": "
+             "NaN, \"cache_id\": 0}",
+             rounds);
     snprintf(values, sizeof values,
              "{\"data\": [%" PRIuPTR
              ", true], \"shape\": [%zu, %u], "
@@ -607,6 +611,41 @@ static int predict_dense(BoosterHandle b,
         return AUGUR_EINTERNAL;
     }
     return 0;
+}
+
+static int predict_dense(BoosterHandle b,
+                         const float *x,
+                         size_t n,
+                         unsigned nf,
+                         const float **res,
+                         char *errmsg)
+{
+    return predict_dense_rounds(b, x, n, nf, 0, res, errmsg);
+}
+
+int predict_model_score_raw(const struct predict_model *m,
+                            const float *x,
+                            size_t n,
+                            unsigned rounds,
+                            float *out,
+                            char *errmsg)
+{
+    const float *res;
+    int rv;
+
+    if (m->clf == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "no model loaded");
+        return AUGUR_EINVAL;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    rv =
+        predict_dense_rounds(m->clf, x, n, m->n_features, rounds, &res, errmsg);
+    if (rv == 0) {
+        memcpy(out, res, n * sizeof *out);
+    }
+    return rv;
 }
 
 int predict_model_score(const struct predict_model *m,

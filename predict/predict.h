@@ -565,6 +565,18 @@ int predict_model_score(const struct predict_model *m,
                         struct predict_score *out,
                         char *errmsg) PREDICT_WARN_UNUSED;
 
+/* The classifier's raw probability for @n rows of @x from its first
+ * @rounds boosting rounds only (0: all; more than it has: all), into @out,
+ * uncalibrated: what a model of that many rounds, otherwise trained alike,
+ * would say.  Returns 0, AUGUR_EINVAL (no classifier) or
+ * AUGUR_EINTERNAL. */
+int predict_model_score_raw(const struct predict_model *m,
+                            const float *x,
+                            size_t n,
+                            unsigned rounds,
+                            float *out,
+                            char *errmsg) PREDICT_WARN_UNUSED;
+
 /* Whether @m can answer for any window: it has a time-to-failure model. */
 bool predict_model_has_survival(const struct predict_model *m);
 
@@ -648,6 +660,92 @@ void predict_folds_assign(size_t n_groups,
                           unsigned k,
                           uint64_t seed,
                           unsigned *fold_of_group);
+
+/* ---- nested selection (predict/select.c) ------------------------------ */
+
+/* The classifier's hyperparameters and its operating threshold, chosen on
+ * inner folds by unit of the training units only: a small fixed grid,
+ * each point scored by its out-of-fold predictions pooled over the inner
+ * folds at the threshold (0.05, 0.10, .. 0.95) that maximises min(precision,
+ * recall) there.  No choice reads a unit outside the rows given, so the
+ * figures of an outer fold trained with the choice are nested. */
+#define PREDICT_SELECT_GRID 24       /* 3 rounds x 2 depths x 2 etas x 2 */
+#define PREDICT_SELECT_INNER_FOLDS 4 /* by unit */
+#define PREDICT_SELECT_THRESHOLDS 19 /* 0.05 .. 0.95 */
+
+/* The weight of the positive class relative to the negatives. */
+enum predict_class_weight
+{
+    PREDICT_WEIGHT_RATIO = 0, /* negatives / positives (balanced) */
+    PREDICT_WEIGHT_SQRT,      /* its square root */
+};
+
+struct predict_select_choice
+{
+    unsigned rounds;    /* 100, 200, 400 */
+    unsigned max_depth; /* 3, 4 */
+    double eta;         /* 0.05, 0.1 */
+    enum predict_class_weight weight;
+};
+
+/* Point @i (< PREDICT_SELECT_GRID) of the grid, in the order of preference
+ * on ties: fewer rounds, lower eta, shallower, the balanced weight
+ * first. */
+void predict_select_grid(size_t i, struct predict_select_choice *out);
+
+/* scale_pos_weight of @w for training rows with @negatives and
+ * @positives (1 without a positive). */
+double predict_select_weight(enum predict_class_weight w,
+                             size_t negatives,
+                             size_t positives);
+
+/* Set @p's rounds, depth, eta and scale_pos_weight to @c's, the weight
+ * computed from the training rows' @negatives and @positives. */
+void predict_select_apply(struct predict_train_params *p,
+                          const struct predict_select_choice *c,
+                          size_t negatives,
+                          size_t positives);
+
+/* The threshold of 0.05, 0.10, .. 0.95 at which "p >= threshold" has the
+ * largest min(precision, recall) over @p[0..@n) with labels @y (the
+ * largest threshold on ties), and that min in *@score (-1 never: 0 at
+ * worst). */
+double predict_select_threshold(const float *p,
+                                const float *y,
+                                size_t n,
+                                double *score);
+
+/* The index of the largest of @score[0..@n) (n >= 1), the first on ties. */
+size_t predict_select_best(const double *score, size_t n);
+
+struct predict_select_result
+{
+    double score[PREDICT_SELECT_GRID];     /* min(P, R) at its threshold */
+    double threshold[PREDICT_SELECT_GRID]; /* on the raw p */
+    size_t best;                           /* index into the grid */
+    struct predict_select_choice choice;   /* the grid's point @best */
+    double chosen_threshold;
+    double chosen_score;
+    size_t units; /* among the rows */
+};
+
+/* Choose on the rows @rows[0..@n) of @ds (whole units): split their units
+ * into PREDICT_SELECT_INNER_FOLDS folds with @seed, train for each fold
+ * and each (weight, depth, eta) one classifier of the most rounds on the
+ * other folds (@base's other parameters; no calibration, no time-to-failure
+ * part), score the fold at each number of rounds (the boosting run's
+ * prefixes), and pick the point and threshold whose pooled out-of-fold
+ * min(precision, recall) is largest.  @base's progress callback, if any,
+ * is told the trainings done.  Returns 0, AUGUR_EINVAL (fewer units than
+ * inner folds), AUGUR_ENOMEM or an error of training or scoring, with a
+ * message in @errmsg. */
+int predict_select_run(const struct predict_dataset *ds,
+                       const size_t *rows,
+                       size_t n,
+                       const struct predict_train_params *base,
+                       uint64_t seed,
+                       struct predict_select_result *out,
+                       char *errmsg) PREDICT_WARN_UNUSED;
 
 /* ---- evaluation (predict/eval.c) -------------------------------------- */
 
@@ -912,6 +1010,17 @@ void predict_eval_backblaze_summarize(
 int predict_eval_pdm_threshold(struct predict_eval *e,
                                unsigned fold,
                                double *thr) PREDICT_WARN_UNUSED;
+
+/* Nested selection for fold @fold of @e (an Azure PdM dataset):
+ * predict_select_run on the other folds' machines (seed e->seed + @fold),
+ * then e->params set to the choice (the weight from those machines'
+ * rows), so that predict_eval_pdm_fold trains with it; the caller keeps
+ * and restores e->params.  @fold's rows are not read.  Returns 0 or an
+ * error of predict_select_run, with a message in @e->errmsg. */
+int predict_eval_pdm_select(struct predict_eval *e,
+                            unsigned fold,
+                            struct predict_select_result *out)
+    PREDICT_WARN_UNUSED;
 
 /* Flags and misses, to pool across folds. */
 struct predict_eval_counts
