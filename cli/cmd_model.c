@@ -1078,6 +1078,23 @@ static void bb_line(const char *label,
     fflush(stdout);
 }
 
+/* The calibration of every test set of one table, pooled: calibrated,
+ * adapted by EM to each drive model's prior, and shifted to its known
+ * failed fraction (a bound). */
+static void bb_pooled(const struct predict_eval *e)
+{
+    struct predict_calib_figures c, a, k;
+
+    predict_calib_figures_of(e->pool_cal, e->pool_y, e->n_pool, &c);
+    predict_calib_figures_of(e->pool_adapt, e->pool_y, e->n_pool, &a);
+    predict_calib_figures_of(e->pool_known, e->pool_y, e->n_pool, &k);
+    printf(
+        "pooled Brier / ECE: calibrated %.4f / %.4f, EM prior shift %.4f / "
+        "%.4f, known prior (bound) %.4f / %.4f\n",
+        c.brier, c.ece, a.brier, a.ece, k.brier, k.ece);
+    fflush(stdout);
+}
+
 /* The rounds of one feature set: each held-out drive model (@holdout), or
  * the folds by drive. */
 static int bb_rounds(struct cli *cli,
@@ -1113,6 +1130,7 @@ static int bb_rounds(struct cli *cli,
         if (n_hold == 0) {
             return cli_usage(cli, "no drive model '%s' in the data", holdout);
         }
+        bb_pooled(e);
         return CLI_EXIT_OK;
     }
     for (unsigned f = 0; f < e->folds; f++) {
@@ -1133,6 +1151,7 @@ static int bb_rounds(struct cli *cli,
         "%.3f)\n",
         sum.recall.mean, sum.recall.sd, sum.rule_recall.mean,
         sum.rule_recall.sd);
+    bb_pooled(e);
     return CLI_EXIT_OK;
 }
 
