@@ -187,6 +187,54 @@ static void eval_init_refuses_too_few_or_too_many_folds(void **state)
 
 /* ---- C-MAPSS cut points -------------------------------------------------- */
 
+static void cmapss_phm08_is_per_record_and_splits_by_band(void **state)
+{
+    static const char *const names[] = {"wear"};
+    const size_t len[] = {160, 180, 200, 220, 240, 170, 190, 210, 230};
+    const size_t n_engines = sizeof len / sizeof len[0];
+    struct predict_dataset ds;
+    struct predict_train_params p;
+    struct predict_eval e;
+    struct predict_eval_cmapss out;
+    size_t engines = 0;
+    double bands = 0.0, shares = 0.0;
+
+    (void)state;
+    build(&ds, PREDICT_FORMAT_CMAPSS, names, 1, len, n_engines);
+    for (size_t r = 0; r < ds.n_rows; r++) {
+        ds.x[r] = (float)(ds.time[r] / (ds.time[r] + ds.rul[r]));
+        ds.label[r] = ds.rul[r] <= 30.0f ? 1.0f : 0.0f;
+    }
+    predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
+    p.rounds = 20;
+    p.nthread = 1;
+    p.calibration = PREDICT_CALIB_NONE;
+    p.survival = false;
+    assert_int_equal(predict_eval_init(&e, &ds, 3, 5, &p), 0);
+    if (predict_eval_cmapss_fold(&e, 0, &out) != 0) {
+        fail_msg("%s", e.errmsg);
+    }
+    for (size_t g = 0; g < n_engines; g++) {
+        engines += e.fold_of_group[g] == 0;
+    }
+    assert_int_equal(out.n_cuts, engines * PREDICT_EVAL_CMAPSS_CUTS);
+    /* Per 100 records: the figure printed before was per 100 engines of
+     * PREDICT_EVAL_CMAPSS_CUTS records each. */
+    assert_float_equal(out.phm08_cut_per_engine,
+                       out.phm08_cut_capped * PREDICT_EVAL_CMAPSS_CUTS, 1e-9);
+    assert_true(out.phm08_cut >= 0.0 && out.phm08_cut_capped >= 0.0);
+    /* The bands split the uncapped score and the cuts. */
+    for (size_t b = 0; b < PREDICT_EVAL_CMAPSS_BANDS; b++) {
+        assert_true(out.phm08_band[b] >= 0.0);
+        bands += out.phm08_band[b];
+        shares += out.share_band[b];
+    }
+    assert_float_equal(bands, out.phm08_cut, 1e-6 * (1.0 + out.phm08_cut));
+    assert_float_equal(shares, 1.0, 1e-12);
+    predict_eval_close(&e);
+    predict_dataset_close(&ds);
+}
+
 static void cmapss_cuts_lie_inside_each_engines_life(void **state)
 {
     static const char *const names[] = {"f"};
@@ -770,6 +818,7 @@ int main(void)
             folds_are_disjoint_cover_every_unit_and_repeat_for_a_seed),
         cmocka_unit_test(eval_init_refuses_too_few_or_too_many_folds),
         cmocka_unit_test(cmapss_cuts_lie_inside_each_engines_life),
+        cmocka_unit_test(cmapss_phm08_is_per_record_and_splits_by_band),
         cmocka_unit_test(
             backblaze_rule_flags_exactly_the_drives_with_a_critical_counter),
         cmocka_unit_test(backblaze_rule_refuses_data_without_the_rule),
