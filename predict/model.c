@@ -53,7 +53,10 @@ void predict_train_params_default(struct predict_train_params *p,
             break;
         case PREDICT_FORMAT_PDM:
             /* Chosen by the 5-fold eval (no nested CV: see
-             * docs/PREDICTOR.md). */
+             * docs/PREDICTOR.md); `augur model train|eval --format pdm`
+             * replace rounds, depth, eta and the class weight by the
+             * nested selection's (predict_select_run) unless told
+             * --select none. */
             p->rounds = 200;
             p->max_depth = 3;
             p->eta = 0.1;
