@@ -1531,7 +1531,8 @@ const struct cli_command cli_model_commands[] = {
      "Trains a failure classifier (and for cmapss a remaining-life "
      "regressor) with XGBoost, calibrates its p_fail on out-of-fold "
      "predictions (3 inner folds by unit) and writes a self-describing "
-     "model file.",
+     "model file.  For pdm the depth, eta, rounds and class weight are "
+     "first chosen on 4 folds by machine (--select none: the fixed ones).",
      NULL, model_train_flags,
      "augur model train --format cmapss --data train_FD001.txt --out "
      "fd001.model",
@@ -1551,7 +1552,9 @@ const struct cli_command cli_model_commands[] = {
      "the leak check (without the features that mark the day of the last "
      "row, and with them alone); pdm precision and recall, and the "
      "failures whose calibrated p reached 0.5 / 0.8 in the 24 h before them "
-     "beside the quiet machine-days on which it did (false alarms).  For "
+     "beside the quiet machine-days on which it did (false alarms), with "
+     "the parameters and threshold chosen on inner folds of each fold's "
+     "training machines (nested).  For "
      "every data "
      "set, the Brier score and expected calibration error of the held-out "
      "p_fail, raw and calibrated.",
