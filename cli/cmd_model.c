@@ -280,7 +280,6 @@ static int train_select(struct cli *cli,
     struct predict_train_params p = *params;
     struct predict_select_result sel;
     size_t *rows = malloc((ds->n_rows + 1) * sizeof *rows);
-    size_t pos = 0;
     int rv;
 
     if (rows == NULL) {
@@ -288,7 +287,6 @@ static int train_select(struct cli *cli,
     }
     for (size_t r = 0; r < ds->n_rows; r++) {
         rows[r] = r;
-        pos += ds->label[r] > 0.5f;
     }
     snprintf(pg->stage, sizeof pg->stage, "selection");
     p.progress = progress_rounds;
@@ -299,7 +297,7 @@ static int train_select(struct cli *cli,
     if (rv != 0) {
         return cli_fail(cli, rv, errmsg);
     }
-    predict_select_apply(params, &sel.choice, ds->n_rows - pos, pos);
+    predict_select_apply(params, &sel.choice);
     fprintf(
         stderr,
         "augur: %s: chosen on %zu units (%d folds): depth %u, eta %g, "

@@ -805,7 +805,7 @@ int predict_eval_pdm_select(struct predict_eval *e,
 {
     const struct predict_dataset *ds = e->ds;
     size_t *rows = calloc(ds->n_rows + 1, sizeof *rows);
-    size_t n, pos = 0;
+    size_t n;
     int rv;
 
     if (rows == NULL) {
@@ -815,10 +815,7 @@ int predict_eval_pdm_select(struct predict_eval *e,
     rv = predict_select_run(ds, rows, n, &e->params, e->seed + fold, out,
                             e->errmsg);
     if (rv == 0) {
-        for (size_t i = 0; i < n; i++) {
-            pos += ds->label[rows[i]] > 0.5f;
-        }
-        predict_select_apply(&e->params, &out->choice, n - pos, pos);
+        predict_select_apply(&e->params, &out->choice);
     }
     free(rows);
     return rv;

@@ -485,6 +485,7 @@ int predict_model_train(struct predict_model *m,
     m->train_groups = groups;
     m->train_positives = pos;
     spw = p->scale_pos_weight > 0 ? p->scale_pos_weight
+          : p->weight_sqrt        ? sqrt((double)(n - pos) / (double)pos)
                                   : (double)(n - pos) / (double)pos;
     surv = p->survival && ds->format != PREDICT_FORMAT_BACKBLAZE;
     refit = surv && p->aft_refit;

@@ -479,7 +479,10 @@ struct predict_train_params
     double subsample;
     double colsample;
     double min_child_weight;
-    double scale_pos_weight; /* <= 0: negatives / positives */
+    double scale_pos_weight; /* <= 0: negatives / positives of the rows
+                              * trained on (each inner fold its own) */
+    bool weight_sqrt;        /* with scale_pos_weight <= 0: its square
+                              * root instead */
     unsigned nthread;        /* 0: all cores */
     int seed;
     bool regress_rul; /* also train a remaining-life regressor */
@@ -693,18 +696,11 @@ struct predict_select_choice
  * first. */
 void predict_select_grid(size_t i, struct predict_select_choice *out);
 
-/* scale_pos_weight of @w for training rows with @negatives and
- * @positives (1 without a positive). */
-double predict_select_weight(enum predict_class_weight w,
-                             size_t negatives,
-                             size_t positives);
-
-/* Set @p's rounds, depth, eta and scale_pos_weight to @c's, the weight
- * computed from the training rows' @negatives and @positives. */
+/* Set @p's rounds, depth, eta and class weight to @c's; the weight is a
+ * rule (scale_pos_weight 0, weight_sqrt), computed by predict_model_train
+ * from whatever rows it trains on, its inner calibration folds' too. */
 void predict_select_apply(struct predict_train_params *p,
-                          const struct predict_select_choice *c,
-                          size_t negatives,
-                          size_t positives);
+                          const struct predict_select_choice *c);
 
 /* The threshold of 0.05, 0.10, .. 0.95 at which "p >= threshold" has the
  * largest min(precision, recall) over @p[0..@n) with labels @y (the
@@ -1013,9 +1009,9 @@ int predict_eval_pdm_threshold(struct predict_eval *e,
 
 /* Nested selection for fold @fold of @e (an Azure PdM dataset):
  * predict_select_run on the other folds' machines (seed e->seed + @fold),
- * then e->params set to the choice (the weight from those machines'
- * rows), so that predict_eval_pdm_fold trains with it; the caller keeps
- * and restores e->params.  @fold's rows are not read.  Returns 0 or an
+ * then e->params set to the choice (predict_select_apply), so that
+ * predict_eval_pdm_fold trains with it; the caller keeps and restores
+ * e->params.  @fold's rows are not read.  Returns 0 or an
  * error of predict_select_run, with a message in @e->errmsg. */
 int predict_eval_pdm_select(struct predict_eval *e,
                             unsigned fold,

@@ -40,25 +40,14 @@ void predict_select_grid(size_t i, struct predict_select_choice *out)
     out->weight = grid_weight[i % N_WEIGHT];
 }
 
-double predict_select_weight(enum predict_class_weight w,
-                             size_t negatives,
-                             size_t positives)
-{
-    double ratio = positives > 0 ? (double)negatives / (double)positives : 1.0;
-
-    return w == PREDICT_WEIGHT_SQRT ? sqrt(ratio) : ratio;
-}
-
 void predict_select_apply(struct predict_train_params *p,
-                          const struct predict_select_choice *c,
-                          size_t negatives,
-                          size_t positives)
+                          const struct predict_select_choice *c)
 {
     p->rounds = c->rounds;
     p->max_depth = c->max_depth;
     p->eta = c->eta;
-    p->scale_pos_weight =
-        predict_select_weight(c->weight, negatives, positives);
+    p->scale_pos_weight = 0.0;
+    p->weight_sqrt = c->weight == PREDICT_WEIGHT_SQRT;
 }
 
 double predict_select_threshold(const float *p,
@@ -139,14 +128,13 @@ int predict_select_run(const struct predict_dataset *ds,
     predict_folds_assign(n_units, PREDICT_SELECT_INNER_FOLDS,
                          seed + SELECT_SEED_OFFSET, fold);
     for (unsigned k = 0; k < PREDICT_SELECT_INNER_FOLDS && rv == 0; k++) {
-        size_t ntr = 0, nte = 0, pos = 0;
+        size_t ntr = 0, nte = 0;
         for (size_t i = 0; i < n; i++) {
             size_t r = rows[i];
             if (fold[unit_of_group[ds->group[r]]] == k) {
                 tst[nte++] = r;
             } else {
                 trn[ntr++] = r;
-                pos += ds->label[r] > 0.5f;
             }
         }
         if (nte == 0) {
@@ -164,7 +152,7 @@ int predict_select_run(const struct predict_dataset *ds,
             struct predict_model m;
             predict_select_grid(g, &c);
             c.rounds = grid_rounds[N_ROUNDS - 1];
-            predict_select_apply(&p, &c, ntr - pos, pos);
+            predict_select_apply(&p, &c);
             p.calibration = PREDICT_CALIB_NONE;
             p.survival = false;
             p.regress_rul = false;

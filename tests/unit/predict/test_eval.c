@@ -708,27 +708,26 @@ static void select_threshold_maximises_min_precision_recall(void **state)
     assert_float_equal(thr, 0.95, 1e-9);
 }
 
-static void select_weight_and_best_follow_their_rules(void **state)
+static void select_apply_and_best_follow_their_rules(void **state)
 {
     const double score[] = {0.5, 0.9, 0.7, 0.9};
     struct predict_train_params p;
     struct predict_select_choice c = {200, 4, 0.1, PREDICT_WEIGHT_SQRT};
 
     (void)state;
-    assert_float_equal(predict_select_weight(PREDICT_WEIGHT_RATIO, 99, 1), 99,
-                       1e-12);
-    assert_float_equal(predict_select_weight(PREDICT_WEIGHT_SQRT, 100, 4), 5,
-                       1e-12);
-    assert_float_equal(predict_select_weight(PREDICT_WEIGHT_RATIO, 10, 0), 1,
-                       0);
     /* The first of equal scores. */
     assert_int_equal(predict_select_best(score, 4), 1);
     predict_train_params_default(&p, PREDICT_FORMAT_PDM);
-    predict_select_apply(&p, &c, 400, 4);
+    predict_select_apply(&p, &c);
     assert_int_equal(p.rounds, 200);
     assert_int_equal(p.max_depth, 4);
     assert_float_equal(p.eta, 0.1, 1e-12);
-    assert_float_equal(p.scale_pos_weight, 10, 1e-12);
+    /* The weight is a rule each training applies to its own rows. */
+    assert_float_equal(p.scale_pos_weight, 0.0, 0);
+    assert_true(p.weight_sqrt);
+    c.weight = PREDICT_WEIGHT_RATIO;
+    predict_select_apply(&p, &c);
+    assert_false(p.weight_sqrt);
 }
 
 static void select_reads_no_machine_of_the_outer_fold(void **state)
@@ -757,7 +756,8 @@ static void select_reads_no_machine_of_the_outer_fold(void **state)
     assert_int_equal(e.params.rounds, a.choice.rounds);
     assert_int_equal(e.params.max_depth, a.choice.max_depth);
     assert_float_equal(e.params.eta, a.choice.eta, 1e-12);
-    assert_true(e.params.scale_pos_weight > 0);
+    assert_true(e.params.weight_sqrt ==
+                (a.choice.weight == PREDICT_WEIGHT_SQRT));
     /* Turn the outer fold's machines upside down: nothing moves. */
     for (size_t r = 0; r < ds.n_rows; r++) {
         if (e.fold_of_group[ds.group[r]] == 0) {
@@ -829,7 +829,7 @@ int main(void)
         cmocka_unit_test(pdm_folds_count_every_held_out_hour_once),
         cmocka_unit_test(select_grid_covers_each_point_once_cheapest_first),
         cmocka_unit_test(select_threshold_maximises_min_precision_recall),
-        cmocka_unit_test(select_weight_and_best_follow_their_rules),
+        cmocka_unit_test(select_apply_and_best_follow_their_rules),
         cmocka_unit_test(select_reads_no_machine_of_the_outer_fold),
         cmocka_unit_test(pdm_events_count_failures_announced_and_quiet_days),
         cmocka_unit_test(spread_is_the_mean_and_sample_deviation),
