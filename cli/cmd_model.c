@@ -147,6 +147,32 @@ static int params_get(struct cli *cli,
     return CLI_EXIT_OK;
 }
 
+/* --select grid|none: whether the parameters (and for eval the threshold)
+ * are chosen by nested selection (predict_select_run); the default is grid
+ * for pdm, none for the others (whose parameters are fixed). */
+static int select_get(struct cli *cli,
+                      const struct cli_args *args,
+                      enum predict_format f,
+                      bool *grid)
+{
+    const char *s = cli_args_get(args, "select");
+    int rv;
+
+    *grid = f == PREDICT_FORMAT_PDM;
+    if (s == NULL) {
+        return CLI_EXIT_OK;
+    }
+    rv = cli_value_choice(cli, "--select", s, "grid|none");
+    if (rv != CLI_EXIT_OK) {
+        return rv;
+    }
+    *grid = strcmp(s, "grid") == 0;
+    if (*grid && f != PREDICT_FORMAT_PDM) {
+        return cli_usage(cli, "--select grid is for --format pdm");
+    }
+    return CLI_EXIT_OK;
+}
+
 static int data_read(struct cli *cli,
                      const struct cli_args *args,
                      enum predict_format f,
@@ -242,6 +268,49 @@ static int file_write(struct cli *cli,
     return CLI_EXIT_OK;
 }
 
+/* The parameters of @params chosen by nested selection on every unit of
+ * @ds (seed PREDICT_EVAL_SEED), as eval chooses them on each outer
+ * fold's training units; said on stderr. */
+static int train_select(struct cli *cli,
+                        const struct predict_dataset *ds,
+                        struct predict_train_params *params,
+                        struct progress *pg)
+{
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    struct predict_train_params p = *params;
+    struct predict_select_result sel;
+    size_t *rows = malloc((ds->n_rows + 1) * sizeof *rows);
+    int rv;
+
+    if (rows == NULL) {
+        return cli_fail(cli, AUGUR_ENOMEM, "");
+    }
+    for (size_t r = 0; r < ds->n_rows; r++) {
+        rows[r] = r;
+    }
+    snprintf(pg->stage, sizeof pg->stage, "selection");
+    p.progress = progress_rounds;
+    p.progress_arg = pg;
+    rv = predict_select_run(ds, rows, ds->n_rows, &p, PREDICT_EVAL_SEED, &sel,
+                            errmsg);
+    free(rows);
+    if (rv != 0) {
+        return cli_fail(cli, rv, errmsg);
+    }
+    predict_select_apply(params, &sel.choice);
+    fprintf(
+        stderr,
+        "augur: %s: chosen on %zu units (%d folds): depth %u, eta %g, "
+        "%u rounds, class weight %s; threshold on the raw p %.2f "
+        "(min(P, R) %.3f out of fold; not stored: the model file keeps "
+        "p_fail calibrated)\n",
+        cli->words, sel.units, PREDICT_SELECT_INNER_FOLDS, sel.choice.max_depth,
+        sel.choice.eta, sel.choice.rounds,
+        sel.choice.weight == PREDICT_WEIGHT_SQRT ? "sqrt(neg/pos)" : "neg/pos",
+        sel.chosen_threshold, sel.chosen_score);
+    return CLI_EXIT_OK;
+}
+
 static int run_model_train(struct cli *cli, const struct cli_args *args)
 {
     const char *out = cli_args_get(args, "out");
@@ -254,16 +323,25 @@ static int run_model_train(struct cli *cli, const struct cli_args *args)
     double window;
     char *buf = NULL;
     size_t len = 0;
+    bool grid;
     int rv;
 
     progress_init(&pg, cli->words);
     if ((rv = format_get(cli, args, &f)) != CLI_EXIT_OK ||
         (rv = window_get(cli, args, &window)) != CLI_EXIT_OK ||
         (rv = params_get(cli, args, f, &params)) != CLI_EXIT_OK ||
+        (rv = select_get(cli, args, f, &grid)) != CLI_EXIT_OK ||
         (rv = data_read(cli, args, f, window, &ds, &pg)) != CLI_EXIT_OK) {
         return rv;
     }
     predict_model_init(&m);
+    if (grid) {
+        rv = train_select(cli, &ds, &params, &pg);
+        if (rv != CLI_EXIT_OK) {
+            predict_dataset_close(&ds);
+            return rv;
+        }
+    }
     snprintf(pg.stage, sizeof pg.stage, "training");
     rv = train_rows(cli, &m, &ds, NULL, 0, &params, &pg);
     if (rv == CLI_EXIT_OK) {
@@ -417,9 +495,112 @@ static int json_row(const struct predict_model *m,
     return rv;
 }
 
+/* --adapt-prior em|RATE: move the scored rows' p_fail @sc[0..@n) (rows
+ * @rows of @ds) from the training prior of @m to each drive or machine
+ * model's own: estimated by EM on that model's scores (em), or the rate
+ * given.  Units of a model with fewer than PREDICT_PRIOR_MIN_UNITS rows are
+ * left as they are under em.  Says on stderr what it did. */
+static int prior_adapt(struct cli *cli,
+                       const char *how,
+                       const struct predict_model *m,
+                       const struct predict_dataset *ds,
+                       const size_t *rows,
+                       size_t n,
+                       struct predict_score *sc)
+{
+    double pi = m->train_rows > 0
+                    ? (double)m->train_positives / (double)m->train_rows
+                    : NAN;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    bool em = strcmp(how, "em") == 0;
+    double rate = NAN;
+    float *p, *out, *scratch;
+    uint32_t *fam;
+    struct predict_prior_shift *res;
+    int rv = CLI_EXIT_OK;
+
+    if (!em) {
+        char *end;
+        rate = strtod(how, &end);
+        if (*how == '\0' || *end != '\0' || !(rate > 0.0 && rate < 1.0)) {
+            return cli_usage(cli,
+                             "--adapt-prior: em, or the population's failed "
+                             "fraction within the window, in (0, 1)");
+        }
+    }
+    if (!(pi > 0.0 && pi < 1.0)) {
+        return cli_usage(cli,
+                         "--adapt-prior: the model does not say its "
+                         "training prior");
+    }
+    if (!em) {
+        for (size_t i = 0; i < n; i++) {
+            sc[i].p_fail =
+                (float)predict_prior_shift_apply(sc[i].p_fail, pi, rate);
+            sc[i].confidence = (float)confidence_of(sc[i].p_fail);
+        }
+        fprintf(stderr,
+                "augur: %s: prior shift: p_fail moved from the training "
+                "prior %.4f to %.4f\n",
+                cli->words, pi, rate);
+        return CLI_EXIT_OK;
+    }
+    p = malloc((n + 1) * sizeof *p);
+    out = malloc((n + 1) * sizeof *out);
+    scratch = malloc((n + 1) * sizeof *scratch);
+    fam = malloc((n + 1) * sizeof *fam);
+    res = malloc((ds->n_families + 1) * sizeof *res);
+    if (p == NULL || out == NULL || scratch == NULL || fam == NULL ||
+        res == NULL) {
+        rv = cli_fail(cli, AUGUR_ENOMEM, "");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        p[i] = sc[i].p_fail;
+        fam[i] = ds->family[rows[i]];
+    }
+    if (predict_prior_adapt_groups(p, fam, n, ds->n_families, pi,
+                                   PREDICT_PRIOR_MIN_UNITS, out, scratch, res,
+                                   errmsg) != 0) {
+        rv = cli_fail(cli, AUGUR_EINVAL, errmsg);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sc[i].p_fail = out[i];
+        sc[i].confidence = (float)confidence_of(out[i]);
+    }
+    for (size_t f = 0; f < ds->n_families; f++) {
+        if (res[f].n == 0) {
+            continue;
+        }
+        if (isnan(res[f].prior_new)) {
+            fprintf(stderr,
+                    "augur: %s: prior shift (EM): %s: %zu rows, fewer than "
+                    "%d: left at the training prior %.4f\n",
+                    cli->words, ds->family_names[f], res[f].n,
+                    PREDICT_PRIOR_MIN_UNITS, pi);
+        } else {
+            fprintf(stderr,
+                    "augur: %s: prior shift (EM): %s: %zu rows, prior "
+                    "%.4f -> %.4f (%u steps%s)\n",
+                    cli->words, ds->family_names[f], res[f].n, pi,
+                    res[f].prior_new, res[f].iterations,
+                    res[f].converged ? "" : ", not converged");
+        }
+    }
+out:
+    free(p);
+    free(out);
+    free(scratch);
+    free(fam);
+    free(res);
+    return rv;
+}
+
 static int run_model_predict(struct cli *cli, const struct cli_args *args)
 {
     const char *output = cli_args_get(args, "output");
+    const char *adapt = cli_args_get(args, "adapt-prior");
     bool json = output != NULL && strcmp(output, "json") == 0;
     char errmsg[PREDICT_ERRMSG_SIZE];
     struct predict_dataset ds;
@@ -437,6 +618,12 @@ static int run_model_predict(struct cli *cli, const struct cli_args *args)
         (rv = model_file_load(cli, cli_args_get(args, "model"), &m)) !=
             CLI_EXIT_OK) {
         return rv;
+    }
+    if (window > 0 && adapt != NULL) {
+        predict_model_close(&m);
+        return cli_usage(cli,
+                         "--adapt-prior is for the model's own window, not "
+                         "with --window");
     }
     if (window > 0 && !predict_model_has_survival(&m)) {
         predict_model_close(&m);
@@ -469,6 +656,12 @@ static int run_model_predict(struct cli *cli, const struct cli_args *args)
     rv = rows_score(cli, &m, &ds, rows, n, json ? 3 : 0, sc);
     if (rv != CLI_EXIT_OK) {
         goto out;
+    }
+    if (adapt != NULL) {
+        rv = prior_adapt(cli, adapt, &m, &ds, rows, n, sc);
+        if (rv != CLI_EXIT_OK) {
+            goto out;
+        }
     }
     if (window > 0) {
         /* p_fail within --window, from the time-to-failure part. */
@@ -575,6 +768,23 @@ static void calib_report(const struct predict_eval *e,
            1.0 / PREDICT_CALIB_BINS);
     calib_bins_print("raw", raw);
     calib_bins_print("calibrated", cal);
+    if (e->ds->format == PREDICT_FORMAT_BACKBLAZE) {
+        struct predict_calib_figures ad;
+        predict_calib_figures_of(e->pool_adapt, e->pool_y, e->n_pool, &ad);
+        printf(
+            "  prior shift (calibrated p adapted to each drive model's base "
+            "rate, estimated by EM on the test drives' own scores, no "
+            "label; Saerens et al. 2002):\n");
+        printf("  %-10s %8.4f %8.4f\n", "adapted", ad.brier, ad.ece);
+        calib_bins_print("adapted", &ad);
+        predict_calib_figures_of(e->pool_known, e->pool_y, e->n_pool, &ad);
+        printf(
+            "  bound, not a method (each drive model's true failed fraction "
+            "among the test drives as the prior, as a fleet would count "
+            "it; reads the test labels):\n");
+        printf("  %-10s %8.4f %8.4f\n", "known", ad.brier, ad.ece);
+        calib_bins_print("known", &ad);
+    }
     fflush(stdout);
 }
 
@@ -770,7 +980,7 @@ static int eval_cmapss(struct cli *cli,
         }
         progress_note(pg,
                       "fold %u/%u: RMSE all rows %.2f, truncated %.2f, "
-                      "PHM08 per 100 engines %.0f",
+                      "PHM08 per 100 records %.0f",
                       f + 1, e->folds, res[f].rmse_all, res[f].rmse_cut,
                       res[f].phm08_cut);
     }
@@ -782,8 +992,28 @@ static int eval_cmapss(struct cli *cli,
            sum.rmse_all.mean, sum.rmse_all.sd);
     printf("%-44s %10.2f %8.2f\n", "RMSE, truncated records (test-like)",
            sum.rmse_cut.mean, sum.rmse_cut.sd);
-    printf("%-44s %10.1f %8.1f\n", "PHM08 score per 100 truncated records",
+    printf("%-44s %10.1f %8.1f\n", "PHM08 per 100 truncated records",
            sum.phm08_cut.mean, sum.phm08_cut.sd);
+    printf("%-44s %10.1f %8.1f\n", "  the same, truth capped at 125",
+           sum.phm08_cut_capped.mean, sum.phm08_cut_capped.sd);
+    printf("%-44s %10.1f %8.1f\n", "  before: capped, per 100 engines of 5",
+           sum.phm08_cut_per_engine.mean, sum.phm08_cut_per_engine.sd);
+    for (int b = 0; b < PREDICT_EVAL_CMAPSS_BANDS; b++) {
+        char label[64];
+        int lo = b * PREDICT_EVAL_CMAPSS_BAND;
+        if (b + 1 < PREDICT_EVAL_CMAPSS_BANDS) {
+            snprintf(label, sizeof label,
+                     "  of it, true RUL %d-%d (%.0f%% of cuts)", lo,
+                     lo + PREDICT_EVAL_CMAPSS_BAND - 1,
+                     sum.share_band[b].mean * 100.0);
+        } else {
+            snprintf(label, sizeof label,
+                     "  of it, true RUL %d+ (%.0f%% of cuts)", lo,
+                     sum.share_band[b].mean * 100.0);
+        }
+        printf("%-44s %10.1f %8.1f\n", label, sum.phm08_band[b].mean,
+               sum.phm08_band[b].sd);
+    }
     printf("%-44s %10.2f %8.2f\n", "baseline RMSE: mean training RUL",
            sum.base_cut.mean, sum.base_cut.sd);
     printf(
@@ -807,9 +1037,12 @@ static int eval_cmapss(struct cli *cli,
 
 static void bb_header(void)
 {
-    printf("%-24s %6s %5s %8s %8s %10s %8s %12s %10s %8s %8s\n", "test set",
-           "drives", "fail", "recall", "FPR", "rule_rec", "rule_FPR",
-           "rec@ruleFPR", "weibull", "Brier", "ECE");
+    printf(
+        "%-24s %6s %5s %8s %8s %10s %8s %12s %10s %8s %8s %8s %8s %8s %8s "
+        "%8s %9s %s\n",
+        "test set", "drives", "fail", "recall", "FPR", "rule_rec", "rule_FPR",
+        "rec@ruleFPR", "weibull", "Brier", "ECE", "prior", "rate", "EM_mean",
+        "EM_Brier", "EM_ECE", "known_ECE", "EM_prior");
 }
 
 /* One test set's line; its calibration figures from the predictions
@@ -819,15 +1052,44 @@ static void bb_line(const char *label,
                     const struct predict_eval *e,
                     size_t pool_from)
 {
-    struct predict_calib_figures c;
+    struct predict_calib_figures c, a, k;
 
     predict_calib_figures_of(e->pool_cal + pool_from, e->pool_y + pool_from,
                              e->n_pool - pool_from, &c);
+    predict_calib_figures_of(e->pool_adapt + pool_from, e->pool_y + pool_from,
+                             e->n_pool - pool_from, &a);
+    predict_calib_figures_of(e->pool_known + pool_from, e->pool_y + pool_from,
+                             e->n_pool - pool_from, &k);
     printf(
         "%-24s %6zu %5zu %8.3f %8.4f %10.3f %8.4f %12.3f %10.3f %8.4f "
-        "%8.4f\n",
+        "%8.4f %8.4f %8.4f %8.4f %8.4f %8.4f %9.4f ",
         label, r->drives, r->failed, r->recall, r->fpr, r->rule_recall,
-        r->rule_fpr, r->recall_at_rule_fpr, r->weibull_recall, c.brier, c.ece);
+        r->rule_fpr, r->recall_at_rule_fpr, r->weibull_recall, c.brier, c.ece,
+        r->prior_train, r->rate, r->prior_adapted, a.brier, a.ece, k.ece);
+    if (isnan(r->em_prior_min)) {
+        printf("-\n");
+    } else if (r->em_prior_min == r->em_prior_max) {
+        printf("%.4f\n", r->em_prior_min);
+    } else {
+        printf("%.4f-%.4f\n", r->em_prior_min, r->em_prior_max);
+    }
+    fflush(stdout);
+}
+
+/* The calibration of every test set of one table, pooled: calibrated,
+ * adapted by EM to each drive model's prior, and shifted to its known
+ * failed fraction (a bound). */
+static void bb_pooled(const struct predict_eval *e)
+{
+    struct predict_calib_figures c, a, k;
+
+    predict_calib_figures_of(e->pool_cal, e->pool_y, e->n_pool, &c);
+    predict_calib_figures_of(e->pool_adapt, e->pool_y, e->n_pool, &a);
+    predict_calib_figures_of(e->pool_known, e->pool_y, e->n_pool, &k);
+    printf(
+        "pooled Brier / ECE: calibrated %.4f / %.4f, EM prior shift %.4f / "
+        "%.4f, known prior (bound) %.4f / %.4f\n",
+        c.brier, c.ece, a.brier, a.ece, k.brier, k.ece);
     fflush(stdout);
 }
 
@@ -866,6 +1128,7 @@ static int bb_rounds(struct cli *cli,
         if (n_hold == 0) {
             return cli_usage(cli, "no drive model '%s' in the data", holdout);
         }
+        bb_pooled(e);
         return CLI_EXIT_OK;
     }
     for (unsigned f = 0; f < e->folds; f++) {
@@ -886,6 +1149,7 @@ static int bb_rounds(struct cli *cli,
         "%.3f)\n",
         sum.recall.mean, sum.recall.sd, sum.rule_recall.mean,
         sum.rule_recall.sd);
+    bb_pooled(e);
     return CLI_EXIT_OK;
 }
 
@@ -964,7 +1228,8 @@ static double ratio_of(size_t num, size_t den)
 static int eval_pdm(struct cli *cli,
                     struct predict_eval *e,
                     struct progress *pg,
-                    const char *plot)
+                    const char *plot,
+                    bool nested)
 {
     const struct predict_dataset *ds = e->ds;
     struct predict_eval_pdm res[EVAL_FOLDS_MAX];
@@ -982,16 +1247,38 @@ static int eval_pdm(struct cli *cli,
         double thr = PREDICT_EVAL_PDM_THRESHOLD;
         int rv;
 
-        snprintf(pg->stage, sizeof pg->stage, "fold %u/%u threshold", f + 1,
-                 e->folds);
-        rv = predict_eval_pdm_threshold(e, f, &thr);
+        struct predict_train_params kept = e->params;
+        struct predict_select_result sel;
+
+        if (nested) {
+            snprintf(pg->stage, sizeof pg->stage, "fold %u/%u selection", f + 1,
+                     e->folds);
+            rv = predict_eval_pdm_select(e, f, &sel);
+            thr = sel.chosen_threshold;
+        } else {
+            snprintf(pg->stage, sizeof pg->stage, "fold %u/%u threshold", f + 1,
+                     e->folds);
+            rv = predict_eval_pdm_threshold(e, f, &thr);
+        }
         if (rv == 0) {
             snprintf(pg->stage, sizeof pg->stage, "fold %u/%u", f + 1,
                      e->folds);
             rv = predict_eval_pdm_fold(e, f, thr, &res[f]);
         }
+        e->params = kept;
         if (rv != 0) {
             return cli_fail(cli, rv, e->errmsg);
+        }
+        if (nested) {
+            printf(
+                "  chosen on %zu training machines (%d inner folds): depth "
+                "%u, eta %g, %u rounds, class weight %s, threshold %.2f "
+                "(inner min(P, R) %.3f)\n",
+                sel.units, PREDICT_SELECT_INNER_FOLDS, sel.choice.max_depth,
+                sel.choice.eta, sel.choice.rounds,
+                sel.choice.weight == PREDICT_WEIGHT_SQRT ? "sqrt(neg/pos)"
+                                                         : "neg/pos",
+                sel.chosen_threshold, sel.chosen_score);
         }
         printf(
             "%u/%-8u %7zu %6zu %10.3f %8.3f %12.3f %10.3f %6.2f %10.3f "
@@ -1029,9 +1316,12 @@ static int eval_pdm(struct cli *cli,
         sum.pooled_precision, sum.pooled_recall, sum.at_fixed.tp,
         sum.at_fixed.fp, sum.at_fixed.fn);
     printf(
-        "threshold chosen on held-out training machines (max of min(P, "
-        "R)): precision %.3f (%.3f), recall %.3f (%.3f); pooled %.3f, "
+        "%s: precision %.3f (%.3f), recall %.3f (%.3f); pooled %.3f, "
         "%.3f\n",
+        nested ? "nested, parameters and threshold chosen on inner folds of "
+                 "the training machines"
+               : "threshold chosen on held-out training machines (max of "
+                 "min(P, R))",
         sum.precision_at_threshold.mean, sum.precision_at_threshold.sd,
         sum.recall_at_threshold.mean, sum.recall_at_threshold.sd,
         sum.pooled_precision_at_threshold, sum.pooled_recall_at_threshold);
@@ -1082,12 +1372,14 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
     enum predict_format f;
     uint64_t folds = FOLDS_DEFAULT;
     double window;
+    bool nested;
     int rv;
 
     progress_init(&pg, cli->words);
     if ((rv = format_get(cli, args, &f)) != CLI_EXIT_OK ||
         (rv = window_get(cli, args, &window)) != CLI_EXIT_OK ||
-        (rv = params_get(cli, args, f, &params)) != CLI_EXIT_OK) {
+        (rv = params_get(cli, args, f, &params)) != CLI_EXIT_OK ||
+        (rv = select_get(cli, args, f, &nested)) != CLI_EXIT_OK) {
         return rv;
     }
     if (plot != NULL && *plot == '\0') {
@@ -1145,7 +1437,7 @@ static int run_model_eval(struct cli *cli, const struct cli_args *args)
                 rv = eval_backblaze(cli, &e, &ds, &pg, holdout, plot);
                 break;
             default:
-                rv = eval_pdm(cli, &e, &pg, plot);
+                rv = eval_pdm(cli, &e, &pg, plot, nested);
                 break;
         }
     }
@@ -1178,6 +1470,10 @@ static const struct cli_flag model_train_flags[] = {
      "scale of the time-to-failure model's normal errors on log time "
      "(default 1)",
      0},
+    {"select", 0, "grid|none",
+     "pdm: choose depth, eta, rounds and class weight on 4 folds by "
+     "machine (grid, the default), or keep the fixed ones (none)",
+     0},
     {0},
 };
 
@@ -1189,6 +1485,12 @@ static const struct cli_flag model_predict_flags[] = {
     {"window", 0, "W",
      "p_fail within W (the data's time unit) from the model's "
      "time-to-failure part, instead of its own window",
+     0},
+    {"adapt-prior", 0, "em|RATE",
+     "move p_fail from the training units' failed fraction to each drive "
+     "(machine) model's own: estimated by EM on its scores (em; measured "
+     "unreliable on Backblaze, see docs/PREDICTOR.md), or RATE known from "
+     "the fleet's own failure counts",
      0},
     {0},
 };
@@ -1214,6 +1516,11 @@ static const struct cli_flag model_eval_flags[] = {
      "shuffle the units into folds with this seed (default the fixed one), "
      "to see how much a figure owes to one split",
      0},
+    {"select", 0, "grid|none",
+     "pdm: nested, choose the parameters and the threshold on inner folds "
+     "of each fold's training machines (grid, the default), or keep the "
+     "fixed parameters (none)",
+     0},
     {0},
 };
 
@@ -1222,7 +1529,8 @@ const struct cli_command cli_model_commands[] = {
      "Trains a failure classifier (and for cmapss a remaining-life "
      "regressor) with XGBoost, calibrates its p_fail on out-of-fold "
      "predictions (3 inner folds by unit) and writes a self-describing "
-     "model file.",
+     "model file.  For pdm the depth, eta, rounds and class weight are "
+     "first chosen on 4 folds by machine (--select none: the fixed ones).",
      NULL, model_train_flags,
      "augur model train --format cmapss --data train_FD001.txt --out "
      "fd001.model",
@@ -1242,7 +1550,9 @@ const struct cli_command cli_model_commands[] = {
      "the leak check (without the features that mark the day of the last "
      "row, and with them alone); pdm precision and recall, and the "
      "failures whose calibrated p reached 0.5 / 0.8 in the 24 h before them "
-     "beside the quiet machine-days on which it did (false alarms).  For "
+     "beside the quiet machine-days on which it did (false alarms), with "
+     "the parameters and threshold chosen on inner folds of each fold's "
+     "training machines (nested).  For "
      "every data "
      "set, the Brier score and expected calibration error of the held-out "
      "p_fail, raw and calibrated.",

@@ -87,6 +87,8 @@ int predict_eval_init(struct predict_eval *e,
     e->pool_raw = malloc((ds->n_rows + 1) * sizeof *e->pool_raw);
     e->pool_cal = malloc((ds->n_rows + 1) * sizeof *e->pool_cal);
     e->pool_y = malloc((ds->n_rows + 1) * sizeof *e->pool_y);
+    e->pool_adapt = malloc((ds->n_rows + 1) * sizeof *e->pool_adapt);
+    e->pool_known = malloc((ds->n_rows + 1) * sizeof *e->pool_known);
     e->pool_wp = malloc((ds->n_rows * PREDICT_EVAL_WINDOWS_MAX + 1) *
                         sizeof *e->pool_wp);
     e->pool_wy = malloc((ds->n_rows * PREDICT_EVAL_WINDOWS_MAX + 1) *
@@ -95,7 +97,8 @@ int predict_eval_init(struct predict_eval *e,
     if (e->fold_of_group == NULL || e->train == NULL || e->test == NULL ||
         e->sub == NULL || e->sc == NULL || e->a == NULL || e->b == NULL ||
         e->pool_raw == NULL || e->pool_cal == NULL || e->pool_y == NULL ||
-        e->pool_wp == NULL || e->pool_wy == NULL || e->group_end == NULL) {
+        e->pool_adapt == NULL || e->pool_known == NULL || e->pool_wp == NULL ||
+        e->pool_wy == NULL || e->group_end == NULL) {
         return nomem(e);
     }
     for (size_t g = 0; g < ds->n_groups; g++) {
@@ -121,10 +124,13 @@ void predict_eval_close(struct predict_eval *e)
     free(e->pool_raw);
     free(e->pool_cal);
     free(e->pool_y);
+    free(e->pool_adapt);
+    free(e->pool_known);
     free(e->pool_wp);
     free(e->pool_wy);
     free(e->group_end);
-    e->pool_raw = e->pool_cal = e->pool_y = NULL;
+    e->pool_raw = e->pool_cal = e->pool_y = e->pool_adapt = NULL;
+    e->pool_known = NULL;
     e->pool_wp = e->pool_wy = NULL;
     e->group_end = NULL;
     e->n_pool = e->n_wpool = 0;
@@ -274,6 +280,8 @@ static int train_and_score(struct predict_eval *e, size_t ntr, size_t nte)
         for (size_t i = 0; i < nte; i++) {
             e->pool_raw[e->n_pool] = e->sc[i].p_raw;
             e->pool_cal[e->n_pool] = e->sc[i].p_fail;
+            e->pool_adapt[e->n_pool] = e->sc[i].p_fail;
+            e->pool_known[e->n_pool] = e->sc[i].p_fail;
             e->pool_y[e->n_pool++] = e->ds->label[e->test[i]];
         }
     }
@@ -369,8 +377,33 @@ int predict_eval_cmapss_fold(struct predict_eval *e,
         k++;
     }
     out->rmse_cut = predict_rmse(e->a, e->b, k);
-    out->phm08_cut = predict_phm08_score(e->a, e->b, k) * 100.0 /
-                     ((double)k / PREDICT_EVAL_CMAPSS_CUTS);
+    out->phm08_cut_capped =
+        k > 0 ? predict_phm08_score(e->a, e->b, k) * 100.0 / (double)k : NAN;
+    out->phm08_cut_per_engine =
+        out->phm08_cut_capped * PREDICT_EVAL_CMAPSS_CUTS;
+    /* The test split's published PHM08 is against the true remaining life,
+     * not capped: a record with 140 cycles left scored 125 is early. */
+    {
+        double band_sum[PREDICT_EVAL_CMAPSS_BANDS] = {0};
+        size_t band_n[PREDICT_EVAL_CMAPSS_BANDS] = {0};
+        double total = 0.0;
+        for (size_t c = 0; c < k; c++) {
+            float truth = ds->rul[e->sub[c]];
+            double s = predict_phm08_score(&e->a[c], &truth, 1);
+            size_t band = (size_t)(truth / PREDICT_EVAL_CMAPSS_BAND);
+            if (band >= PREDICT_EVAL_CMAPSS_BANDS) {
+                band = PREDICT_EVAL_CMAPSS_BANDS - 1;
+            }
+            band_sum[band] += s;
+            band_n[band]++;
+            total += s;
+        }
+        out->phm08_cut = k > 0 ? total * 100.0 / (double)k : NAN;
+        for (size_t b = 0; b < PREDICT_EVAL_CMAPSS_BANDS; b++) {
+            out->phm08_band[b] = k > 0 ? band_sum[b] * 100.0 / (double)k : NAN;
+            out->share_band[b] = k > 0 ? (double)band_n[b] / (double)k : NAN;
+        }
+    }
     for (size_t i = 0; i < k; i++) {
         e->a[i] = (float)mean_train;
     }
@@ -390,6 +423,22 @@ void predict_eval_cmapss_summarize(const struct predict_eval_cmapss *folds,
     out->rmse_all = SPREAD(folds, n, struct predict_eval_cmapss, rmse_all);
     out->rmse_cut = SPREAD(folds, n, struct predict_eval_cmapss, rmse_cut);
     out->phm08_cut = SPREAD(folds, n, struct predict_eval_cmapss, phm08_cut);
+    out->phm08_cut_capped =
+        SPREAD(folds, n, struct predict_eval_cmapss, phm08_cut_capped);
+    out->phm08_cut_per_engine =
+        SPREAD(folds, n, struct predict_eval_cmapss, phm08_cut_per_engine);
+    for (size_t b = 0; b < PREDICT_EVAL_CMAPSS_BANDS; b++) {
+        out->phm08_band[b] =
+            spread_at(folds, sizeof *folds,
+                      offsetof(struct predict_eval_cmapss, phm08_band) +
+                          b * sizeof(double),
+                      n);
+        out->share_band[b] =
+            spread_at(folds, sizeof *folds,
+                      offsetof(struct predict_eval_cmapss, share_band) +
+                          b * sizeof(double),
+                      n);
+    }
     out->base_cut = SPREAD(folds, n, struct predict_eval_cmapss, base_cut);
 }
 
@@ -509,6 +558,96 @@ static int weibull_recall(struct predict_eval *e,
     return 0;
 }
 
+/* The prior shift of one Backblaze round: each drive model among the test
+ * drives e->test[0..@nte), scored in e->sc, adapted on its own to the base
+ * rate EM finds in its scores (its labels are not read), into the pool
+ * (pool_adapt, the last @nte entries, when the round was @pooled). */
+static int backblaze_adapt(struct predict_eval *e,
+                           size_t ntr,
+                           size_t nte,
+                           bool pooled,
+                           struct predict_eval_backblaze *out)
+{
+    const struct predict_dataset *ds = e->ds;
+    uint32_t *fam = malloc((nte + 1) * sizeof *fam);
+    struct predict_prior_shift *res =
+        malloc((ds->n_families + 1) * sizeof *res);
+    float *p = e->a, *adapted = e->a + nte, *scratch = e->a + 2 * nte;
+    size_t pos = 0, fail = 0;
+    double sum = 0.0;
+    int rv;
+
+    if (fam == NULL || res == NULL) {
+        free(fam);
+        free(res);
+        return nomem(e);
+    }
+    for (size_t i = 0; i < ntr; i++) {
+        pos += ds->label[e->train[i]] > 0.5f;
+    }
+    for (size_t i = 0; i < nte; i++) {
+        p[i] = e->sc[i].p_fail;
+        fam[i] = ds->family[e->test[i]];
+        fail += ds->label[e->test[i]] > 0.5f;
+    }
+    out->prior_train = ntr > 0 ? (double)pos / (double)ntr : NAN;
+    out->rate = nte > 0 ? (double)fail / (double)nte : NAN;
+    rv = predict_prior_adapt_groups(p, fam, nte, ds->n_families,
+                                    out->prior_train, PREDICT_PRIOR_MIN_UNITS,
+                                    adapted, scratch, res, e->errmsg);
+    if (rv == 0) {
+        out->em_prior_min = out->em_prior_max = NAN;
+        for (size_t f = 0; f < ds->n_families; f++) {
+            if (!isnan(res[f].prior_new)) {
+                out->em_prior_min =
+                    isnan(out->em_prior_min)
+                        ? res[f].prior_new
+                        : fmin(out->em_prior_min, res[f].prior_new);
+                out->em_prior_max =
+                    isnan(out->em_prior_max)
+                        ? res[f].prior_new
+                        : fmax(out->em_prior_max, res[f].prior_new);
+            }
+        }
+        for (size_t i = 0; i < nte; i++) {
+            sum += adapted[i];
+        }
+        out->prior_adapted = nte > 0 ? sum / (double)nte : NAN;
+    }
+    if (rv == 0 && pooled) {
+        size_t from = e->n_pool - nte;
+        memcpy(e->pool_adapt + from, adapted, nte * sizeof *adapted);
+        /* The bound: each drive model's own failed fraction, known. */
+        for (size_t f = 0; f < ds->n_families; f++) {
+            size_t n_f = 0, fail_f = 0;
+            double rate_f;
+            for (size_t i = 0; i < nte; i++) {
+                if (fam[i] == f) {
+                    n_f++;
+                    fail_f += ds->label[e->test[i]] > 0.5f;
+                }
+            }
+            if (n_f == 0) {
+                continue;
+            }
+            rate_f = (double)fail_f / (double)n_f;
+            for (size_t i = 0; i < nte; i++) {
+                if (fam[i] == f) {
+                    e->pool_known[from + i] =
+                        rate_f > 0.0 && rate_f < 1.0 &&
+                                out->prior_train > 0.0 && out->prior_train < 1.0
+                            ? (float)predict_prior_shift_apply(
+                                  p[i], out->prior_train, rate_f)
+                            : (float)rate_f;
+                }
+            }
+        }
+    }
+    free(fam);
+    free(res);
+    return rv;
+}
+
 /* Train on e->train[0..ntr), test on e->test[0..nte). */
 static int backblaze_round(struct predict_eval *e,
                            size_t ntr,
@@ -517,6 +656,7 @@ static int backblaze_round(struct predict_eval *e,
 {
     const struct predict_dataset *ds = e->ds;
     int age_col = column_find(ds, "age_years");
+    size_t from = e->n_pool;
     int rv;
 
     if (column_find(ds, "backblaze_rule") < 0 || age_col < 0) {
@@ -524,6 +664,9 @@ static int backblaze_round(struct predict_eval *e,
         return AUGUR_EINVAL;
     }
     rv = train_and_score(e, ntr, nte);
+    if (rv == 0) {
+        rv = backblaze_adapt(e, ntr, nte, e->n_pool == from + nte, out);
+    }
     if (rv != 0) {
         return rv;
     }
@@ -653,6 +796,28 @@ int predict_eval_pdm_threshold(struct predict_eval *e,
         }
     }
     free(sc);
+    return rv;
+}
+
+int predict_eval_pdm_select(struct predict_eval *e,
+                            unsigned fold,
+                            struct predict_select_result *out)
+{
+    const struct predict_dataset *ds = e->ds;
+    size_t *rows = calloc(ds->n_rows + 1, sizeof *rows);
+    size_t n;
+    int rv;
+
+    if (rows == NULL) {
+        return nomem(e);
+    }
+    n = predict_eval_fold_rows(ds, e->fold_of_group, fold, false, rows);
+    rv = predict_select_run(ds, rows, n, &e->params, e->seed + fold, out,
+                            e->errmsg);
+    if (rv == 0) {
+        predict_select_apply(&e->params, &out->choice);
+    }
+    free(rows);
     return rv;
 }
 

@@ -53,7 +53,10 @@ void predict_train_params_default(struct predict_train_params *p,
             break;
         case PREDICT_FORMAT_PDM:
             /* Chosen by the 5-fold eval (no nested CV: see
-             * docs/PREDICTOR.md). */
+             * docs/PREDICTOR.md); `augur model train|eval --format pdm`
+             * replace rounds, depth, eta and the class weight by the
+             * nested selection's (predict_select_run) unless told
+             * --select none. */
             p->rounds = 200;
             p->max_depth = 3;
             p->eta = 0.1;
@@ -482,6 +485,7 @@ int predict_model_train(struct predict_model *m,
     m->train_groups = groups;
     m->train_positives = pos;
     spw = p->scale_pos_weight > 0 ? p->scale_pos_weight
+          : p->weight_sqrt        ? sqrt((double)(n - pos) / (double)pos)
                                   : (double)(n - pos) / (double)pos;
     surv = p->survival && ds->format != PREDICT_FORMAT_BACKBLAZE;
     refit = surv && p->aft_refit;
@@ -576,22 +580,26 @@ static void top_pick(const float *c,
     }
 }
 
-/* Inplace prediction on dense rows: no DMatrix to build, the fast path. */
-static int predict_dense(BoosterHandle b,
-                         const float *x,
-                         size_t n,
-                         unsigned nf,
-                         const float **res,
-                         char *errmsg)
+/* Inplace prediction on dense rows from the first @rounds trees (0: all):
+ * no DMatrix to build, the fast path. */
+static int predict_dense_rounds(BoosterHandle b,
+                                const float *x,
+                                size_t n,
+                                unsigned nf,
+                                unsigned rounds,
+                                const float **res,
+                                char *errmsg)
 {
-    static const char config[] =
-        "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
-        "\"iteration_end\": 0, \"strict_shape\": false, \"missing\": NaN, "
-        "\"cache_id\": 0}";
+    char config[192];
     char values[160];
     const bst_ulong *shape;
     bst_ulong dim;
 
+    snprintf(config, sizeof config,
+             "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+             "\"iteration_end\": %u, \"strict_shape\": false, \"missing\": "
+             "NaN, \"cache_id\": 0}",
+             rounds);
     snprintf(values, sizeof values,
              "{\"data\": [%" PRIuPTR
              ", true], \"shape\": [%zu, %u], "
@@ -607,6 +615,41 @@ static int predict_dense(BoosterHandle b,
         return AUGUR_EINTERNAL;
     }
     return 0;
+}
+
+static int predict_dense(BoosterHandle b,
+                         const float *x,
+                         size_t n,
+                         unsigned nf,
+                         const float **res,
+                         char *errmsg)
+{
+    return predict_dense_rounds(b, x, n, nf, 0, res, errmsg);
+}
+
+int predict_model_score_raw(const struct predict_model *m,
+                            const float *x,
+                            size_t n,
+                            unsigned rounds,
+                            float *out,
+                            char *errmsg)
+{
+    const float *res;
+    int rv;
+
+    if (m->clf == NULL) {
+        snprintf(errmsg, PREDICT_ERRMSG_SIZE, "no model loaded");
+        return AUGUR_EINVAL;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    rv =
+        predict_dense_rounds(m->clf, x, n, m->n_features, rounds, &res, errmsg);
+    if (rv == 0) {
+        memcpy(out, res, n * sizeof *out);
+    }
+    return rv;
 }
 
 int predict_model_score(const struct predict_model *m,

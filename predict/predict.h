@@ -397,6 +397,73 @@ void predict_calib_figures_of(const float *p,
                               size_t n,
                               struct predict_calib_figures *out);
 
+/* ---- prior shift (predict/prior.c) ------------------------------------ */
+
+/* A calibrated p_fail says how often units like this one failed among the
+ * training units, whose base rate (the prior) it carries.  A population
+ * with another base rate (a drive model never trained on: Backblaze's
+ * three models fail at 0.4%, 1.5% and 14.8%) needs its own.  With no label
+ * of the new population, its prior is estimated by EM on its own scores
+ * (Saerens, Latinne and Decaestecker 2002, "Adjusting the outputs of a
+ * classifier to new a priori probabilities"): iterate
+ *   p'_i = (pi'/pi) p_i / ((pi'/pi) p_i + ((1-pi')/(1-pi)) (1-p_i)),
+ *   pi' = mean p'_i
+ * from pi' = pi to a fixed point.  It assumes that only the prior moved
+ * (the scores of failing and of healthy units are distributed as in
+ * training), and it never changes the order of the scores: recall at a
+ * fixed false-positive rate is the same with or without it. */
+#define PREDICT_PRIOR_ITERS 10000 /* EM steps at most */
+#define PREDICT_PRIOR_TOL 1e-9    /* converged: pi' moved less than this */
+/* A population of fewer units is not adapted (fixed beforehand, not tuned:
+ * with a base rate near 1%, 100 units hold one failure on average). */
+#define PREDICT_PRIOR_MIN_UNITS 100
+
+struct predict_prior_shift
+{
+    double prior_train; /* pi: the base rate the scores carry */
+    double prior_new;   /* pi': estimated; NaN for a group not adapted */
+    unsigned iterations;
+    bool converged; /* within PREDICT_PRIOR_ITERS steps */
+    size_t n;       /* the scores it was estimated on */
+};
+
+/* Adapt the calibrated probabilities @p[0..@n) (in [0, 1]) of one
+ * population, trained at prior @prior_train (in (0, 1)), into @out (may
+ * alias @p): the EM above, its result in @res.  With @p's mean equal to
+ * @prior_train, @out equals @p.  Returns 0, or AUGUR_EINVAL (no score, a
+ * score outside [0, 1] or NaN, a prior outside (0, 1)) with a message in
+ * @errmsg. */
+int predict_prior_adapt(const float *p,
+                        size_t n,
+                        double prior_train,
+                        float *out,
+                        struct predict_prior_shift *res,
+                        char *errmsg) PREDICT_WARN_UNUSED;
+
+/* The posterior @p, calibrated at prior @prior_train, under prior
+ * @prior_new instead (both in (0, 1)): the formula above with pi' known,
+ * e.g. counted from a fleet's own failures.  Non-decreasing in @p. */
+double predict_prior_shift_apply(double p,
+                                 double prior_train,
+                                 double prior_new);
+
+/* The same for each population of @n scores, @group[i] (< @n_groups) the
+ * population of @p[i]: each group of at least @min_n scores is adapted on
+ * its own, the others are copied as they are (EM on a handful of units
+ * says little about their base rate).  @out does not alias @p; @scratch
+ * holds @n floats; @res holds @n_groups results (prior_new NaN for a group
+ * left as it was).  Returns 0 or an error of predict_prior_adapt. */
+int predict_prior_adapt_groups(const float *p,
+                               const uint32_t *group,
+                               size_t n,
+                               size_t n_groups,
+                               double prior_train,
+                               size_t min_n,
+                               float *out,
+                               float *scratch,
+                               struct predict_prior_shift *res,
+                               char *errmsg) PREDICT_WARN_UNUSED;
+
 /* ---- models (predict/model.c) ----------------------------------------- */
 
 /* The model file's version: 2 adds the calibration and survival lines
@@ -412,7 +479,10 @@ struct predict_train_params
     double subsample;
     double colsample;
     double min_child_weight;
-    double scale_pos_weight; /* <= 0: negatives / positives */
+    double scale_pos_weight; /* <= 0: negatives / positives of the rows
+                              * trained on (each inner fold its own) */
+    bool weight_sqrt;        /* with scale_pos_weight <= 0: its square
+                              * root instead */
     unsigned nthread;        /* 0: all cores */
     int seed;
     bool regress_rul; /* also train a remaining-life regressor */
@@ -498,6 +568,18 @@ int predict_model_score(const struct predict_model *m,
                         struct predict_score *out,
                         char *errmsg) PREDICT_WARN_UNUSED;
 
+/* The classifier's raw probability for @n rows of @x from its first
+ * @rounds boosting rounds only (0: all; more than it has: all), into @out,
+ * uncalibrated: what a model of that many rounds, otherwise trained alike,
+ * would say.  Returns 0, AUGUR_EINVAL (no classifier) or
+ * AUGUR_EINTERNAL. */
+int predict_model_score_raw(const struct predict_model *m,
+                            const float *x,
+                            size_t n,
+                            unsigned rounds,
+                            float *out,
+                            char *errmsg) PREDICT_WARN_UNUSED;
+
 /* Whether @m can answer for any window: it has a time-to-failure model. */
 bool predict_model_has_survival(const struct predict_model *m);
 
@@ -582,6 +664,85 @@ void predict_folds_assign(size_t n_groups,
                           uint64_t seed,
                           unsigned *fold_of_group);
 
+/* ---- nested selection (predict/select.c) ------------------------------ */
+
+/* The classifier's hyperparameters and its operating threshold, chosen on
+ * inner folds by unit of the training units only: a small fixed grid,
+ * each point scored by its out-of-fold predictions pooled over the inner
+ * folds at the threshold (0.05, 0.10, .. 0.95) that maximises min(precision,
+ * recall) there.  No choice reads a unit outside the rows given, so the
+ * figures of an outer fold trained with the choice are nested. */
+#define PREDICT_SELECT_GRID 24       /* 3 rounds x 2 depths x 2 etas x 2 */
+#define PREDICT_SELECT_INNER_FOLDS 4 /* by unit */
+#define PREDICT_SELECT_THRESHOLDS 19 /* 0.05 .. 0.95 */
+
+/* The weight of the positive class relative to the negatives. */
+enum predict_class_weight
+{
+    PREDICT_WEIGHT_RATIO = 0, /* negatives / positives (balanced) */
+    PREDICT_WEIGHT_SQRT,      /* its square root */
+};
+
+struct predict_select_choice
+{
+    unsigned rounds;    /* 100, 200, 400 */
+    unsigned max_depth; /* 3, 4 */
+    double eta;         /* 0.05, 0.1 */
+    enum predict_class_weight weight;
+};
+
+/* Point @i (< PREDICT_SELECT_GRID) of the grid, in the order of preference
+ * on ties: fewer rounds, lower eta, shallower, the balanced weight
+ * first. */
+void predict_select_grid(size_t i, struct predict_select_choice *out);
+
+/* Set @p's rounds, depth, eta and class weight to @c's; the weight is a
+ * rule (scale_pos_weight 0, weight_sqrt), computed by predict_model_train
+ * from whatever rows it trains on, its inner calibration folds' too. */
+void predict_select_apply(struct predict_train_params *p,
+                          const struct predict_select_choice *c);
+
+/* The threshold of 0.05, 0.10, .. 0.95 at which "p >= threshold" has the
+ * largest min(precision, recall) over @p[0..@n) with labels @y (the
+ * largest threshold on ties), and that min in *@score (-1 never: 0 at
+ * worst). */
+double predict_select_threshold(const float *p,
+                                const float *y,
+                                size_t n,
+                                double *score);
+
+/* The index of the largest of @score[0..@n) (n >= 1), the first on ties. */
+size_t predict_select_best(const double *score, size_t n);
+
+struct predict_select_result
+{
+    double score[PREDICT_SELECT_GRID];     /* min(P, R) at its threshold */
+    double threshold[PREDICT_SELECT_GRID]; /* on the raw p */
+    size_t best;                           /* index into the grid */
+    struct predict_select_choice choice;   /* the grid's point @best */
+    double chosen_threshold;
+    double chosen_score;
+    size_t units; /* among the rows */
+};
+
+/* Choose on the rows @rows[0..@n) of @ds (whole units): split their units
+ * into PREDICT_SELECT_INNER_FOLDS folds with @seed, train for each fold
+ * and each (weight, depth, eta) one classifier of the most rounds on the
+ * other folds (@base's other parameters; no calibration, no time-to-failure
+ * part), score the fold at each number of rounds (the boosting run's
+ * prefixes), and pick the point and threshold whose pooled out-of-fold
+ * min(precision, recall) is largest.  @base's progress callback, if any,
+ * is told the trainings done.  Returns 0, AUGUR_EINVAL (fewer units than
+ * inner folds), AUGUR_ENOMEM or an error of training or scoring, with a
+ * message in @errmsg. */
+int predict_select_run(const struct predict_dataset *ds,
+                       const size_t *rows,
+                       size_t n,
+                       const struct predict_train_params *base,
+                       uint64_t seed,
+                       struct predict_select_result *out,
+                       char *errmsg) PREDICT_WARN_UNUSED;
+
 /* ---- evaluation (predict/eval.c) -------------------------------------- */
 
 /* The methods of `augur model eval`: cross-validation by unit (engine,
@@ -594,6 +755,8 @@ void predict_folds_assign(size_t n_groups,
 #define PREDICT_EVAL_CMAPSS_CUTS 5      /* cut points per engine */
 #define PREDICT_EVAL_CMAPSS_MIN_SEEN 31 /* cycles; the test split's least */
 #define PREDICT_EVAL_CMAPSS_CUT_RUL 150 /* true remaining life at most */
+#define PREDICT_EVAL_CMAPSS_BANDS 4     /* PHM08 by true remaining life: */
+#define PREDICT_EVAL_CMAPSS_BAND 40     /* bands of this many cycles */
 #define PREDICT_EVAL_FPR 0.01           /* Backblaze: the FPR budget */
 #define PREDICT_EVAL_PDM_THRESHOLD 0.5  /* Azure PdM: the operating point */
 #define PREDICT_EVAL_WINDOWS_MAX 8      /* any window: windows evaluated */
@@ -634,6 +797,16 @@ struct predict_eval
     float *pool_raw;
     float *pool_cal;
     float *pool_y;
+    /* Backblaze: the calibrated p adapted to each drive model's prior
+     * among the test drives (predict_prior_adapt_groups, EM on the test
+     * drives' scores, never their labels); the other formats: pool_cal. */
+    float *pool_adapt;
+    /* Backblaze, a bound and not a method: the calibrated p shifted to
+     * each drive model's true failed fraction among the test drives (what
+     * a fleet would know once it has counted its own failures; reads the
+     * test labels, so never a nested figure); the other formats:
+     * pool_cal. */
+    float *pool_known;
     size_t n_pool;
     /* Any window: set n_windows and windows (the data's time unit) before
      * the rounds; each round whose model has a time-to-failure part pools
@@ -703,10 +876,23 @@ size_t predict_eval_cmapss_cuts(const struct predict_dataset *ds,
  * PREDICT_EVAL_RUL_CAP. */
 struct predict_eval_cmapss
 {
-    double rmse_all;  /* every cycle of the held-out engines */
-    double rmse_cut;  /* the cut points (test-like) */
-    double phm08_cut; /* PHM08 score at the cuts, per 100 engines */
-    double base_cut;  /* RMSE at the cuts of the mean training life */
+    double rmse_all; /* every cycle of the held-out engines */
+    double rmse_cut; /* the cut points (test-like) */
+    /* The PHM08 score at the cuts per 100 records, as the test split's
+     * (one record per engine) is read: against the true remaining life
+     * uncapped, as the test split's published score, and capped. */
+    double phm08_cut;
+    double phm08_cut_capped;
+    /* Before issue 19's second part: capped, and scaled per 100 engines
+     * of PREDICT_EVAL_CMAPSS_CUTS records each, i.e. that many times the
+     * score per 100 records. */
+    double phm08_cut_per_engine;
+    /* Per 100 records, uncapped, of the cuts whose true remaining life is
+     * in each band of PREDICT_EVAL_CMAPSS_BAND cycles (the last band
+     * holds the rest), and the share of the cuts in each band. */
+    double phm08_band[PREDICT_EVAL_CMAPSS_BANDS];
+    double share_band[PREDICT_EVAL_CMAPSS_BANDS];
+    double base_cut; /* RMSE at the cuts of the mean training life */
     size_t n_cuts;
 };
 
@@ -725,6 +911,10 @@ struct predict_eval_cmapss_summary
     struct predict_spread rmse_all;
     struct predict_spread rmse_cut;
     struct predict_spread phm08_cut;
+    struct predict_spread phm08_cut_capped;
+    struct predict_spread phm08_cut_per_engine;
+    struct predict_spread phm08_band[PREDICT_EVAL_CMAPSS_BANDS];
+    struct predict_spread share_band[PREDICT_EVAL_CMAPSS_BANDS];
     struct predict_spread base_cut;
     size_t n_cuts; /* over every fold */
 };
@@ -754,13 +944,21 @@ struct predict_eval_backblaze
     double rule_fpr;
     double recall_at_rule_fpr; /* the model at the rule's own FPR */
     double weibull_recall;     /* the age prior at @fpr; NaN without one */
+    /* The prior shift, each drive model of the test set adapted on its
+     * own (predict_prior_adapt_groups) */
+    double prior_train;   /* the training drives' failed fraction */
+    double prior_adapted; /* mean adapted p over the test drives */
+    double rate;          /* the test drives' failed fraction */
+    double em_prior_min;  /* the least and largest prior EM found among */
+    double em_prior_max;  /* the test set's drive models (NaN: none) */
 };
 
 /* The figures of the model's scores @p_fail beside the rule's flags @rule
  * (1 or 0) on @n drives with labels @label (1: failed): the model's recall
  * at the FPR budget @fpr and the FPR reached, the rule's recall and FPR,
  * and the model's recall at the rule's FPR (predict_recall_at_fpr).
- * Fills every field but weibull_recall (NaN).  Returns 0 or AUGUR_ENOMEM. */
+ * Fills every field but weibull_recall (NaN) and the prior shift's (left
+ * as they are).  Returns 0 or AUGUR_ENOMEM. */
 int predict_eval_backblaze_compare(const float *p_fail,
                                    const float *rule,
                                    const float *label,
@@ -808,6 +1006,17 @@ void predict_eval_backblaze_summarize(
 int predict_eval_pdm_threshold(struct predict_eval *e,
                                unsigned fold,
                                double *thr) PREDICT_WARN_UNUSED;
+
+/* Nested selection for fold @fold of @e (an Azure PdM dataset):
+ * predict_select_run on the other folds' machines (seed e->seed + @fold),
+ * then e->params set to the choice (predict_select_apply), so that
+ * predict_eval_pdm_fold trains with it; the caller keeps and restores
+ * e->params.  @fold's rows are not read.  Returns 0 or an
+ * error of predict_select_run, with a message in @e->errmsg. */
+int predict_eval_pdm_select(struct predict_eval *e,
+                            unsigned fold,
+                            struct predict_select_result *out)
+    PREDICT_WARN_UNUSED;
 
 /* Flags and misses, to pool across folds. */
 struct predict_eval_counts

@@ -1,10 +1,13 @@
 /* Unit tests of predict/'s calibration: the isotonic fit (pool adjacent
  * violators) on hand-made points, that both maps are monotone and recover
  * a known mapping from sampled outcomes, and the Brier score, expected
- * calibration error and reliability bins against hand-computed values. */
+ * calibration error and reliability bins against hand-computed values,
+ * and the prior-shift adaptation (EM) on synthetic populations whose
+ * prior is known. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -284,6 +287,191 @@ static void auc_matches_hand_computed_values(void **state)
     assert_true(isnan(auc));
 }
 
+/* A standard normal draw (Box-Muller). */
+static double normal(void)
+{
+    double u = uniform(), v = uniform();
+
+    return sqrt(-2.0 * log(u > 0.0 ? u : 1e-300)) * cos(2.0 * M_PI * v);
+}
+
+/* A population of @n units, a fraction @prior_true of them failing, whose
+ * score x is N(+1, 1) when failing and N(-1, 1) otherwise; @p is the exact
+ * posterior of failure under the training prior @prior_train (f1/f0 =
+ * exp(2x)), @truth the exact posterior under @prior_true.  Returns the
+ * fraction that failed. */
+static double shifted_population(float *p,
+                                 float *truth,
+                                 size_t n,
+                                 double prior_train,
+                                 double prior_true)
+{
+    size_t pos = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        bool fail = uniform() < prior_true;
+        double x = normal() + (fail ? 1.0 : -1.0);
+        double lr = exp(2.0 * x);
+        pos += fail;
+        p[i] =
+            (float)(prior_train * lr / (prior_train * lr + 1.0 - prior_train));
+        truth[i] =
+            (float)(prior_true * lr / (prior_true * lr + 1.0 - prior_true));
+    }
+    return (double)pos / (double)n;
+}
+
+static void prior_adapt_recovers_a_known_shifted_prior(void **state)
+{
+    static const double cases[][2] = {
+        {0.05, 0.25}, /* trained at 5%, the new population fails at 25% */
+        {0.20, 0.01}, /* and the other way */
+        {0.015, 0.148},
+    };
+    float *p = malloc(SAMPLES * sizeof *p);
+    float *truth = malloc(SAMPLES * sizeof *truth);
+    float *out = malloc(SAMPLES * sizeof *out);
+    char errmsg[PREDICT_ERRMSG_SIZE];
+
+    (void)state;
+    assert_non_null(p);
+    assert_non_null(truth);
+    assert_non_null(out);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct predict_prior_shift res;
+        double rate =
+            shifted_population(p, truth, SAMPLES, cases[c][0], cases[c][1]);
+        double err = 0.0, mean = 0.0;
+        assert_int_equal(
+            predict_prior_adapt(p, SAMPLES, cases[c][0], out, &res, errmsg), 0);
+        assert_true(res.converged);
+        assert_true(res.iterations < PREDICT_PRIOR_ITERS);
+        assert_int_equal(res.n, SAMPLES);
+        assert_float_equal(res.prior_train, cases[c][0], 1e-12);
+        /* The prior is recovered to the sampling error of 40,000 units. */
+        assert_float_equal(res.prior_new, rate, 0.15 * rate);
+        for (size_t i = 0; i < SAMPLES; i++) {
+            err += fabs((double)out[i] - (double)truth[i]);
+            mean += out[i];
+        }
+        /* The adapted p are the posteriors under the new prior, and their
+         * mean is the estimated prior (EM's fixed point). */
+        assert_true(err / SAMPLES < 0.01);
+        assert_float_equal(mean / SAMPLES, res.prior_new, 1e-4);
+        /* The order of the scores is kept. */
+        for (size_t i = 1; i < SAMPLES; i++) {
+            if (p[i] > p[i - 1]) {
+                assert_true(out[i] >= out[i - 1]);
+            }
+        }
+    }
+    free(p);
+    free(truth);
+    free(out);
+}
+
+static void prior_adapt_is_the_identity_when_the_prior_holds(void **state)
+{
+    /* Mean 0.2, the training prior: already at the fixed point. */
+    float p[] = {0.0f, 0.1f, 0.3f, 0.4f, 0.2f, 0.2f};
+    float out[6];
+    struct predict_prior_shift res;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+
+    (void)state;
+    assert_int_equal(predict_prior_adapt(p, 6, 0.2, out, &res, errmsg), 0);
+    assert_true(res.converged);
+    assert_float_equal(res.prior_new, 0.2, 1e-6);
+    for (size_t i = 0; i < 6; i++) {
+        assert_float_equal(out[i], p[i], 1e-6);
+    }
+    /* Adapting in place works, and adapting twice changes nothing more. */
+    assert_int_equal(predict_prior_adapt(p, 6, 0.2, p, &res, errmsg), 0);
+    assert_int_equal(predict_prior_adapt(p, 6, 0.2, out, &res, errmsg), 0);
+    for (size_t i = 0; i < 6; i++) {
+        assert_float_equal(out[i], p[i], 1e-6);
+    }
+}
+
+static void prior_adapt_refuses_bad_input(void **state)
+{
+    float p[] = {0.1f, NAN};
+    float q[] = {0.1f, 1.5f};
+    float out[2];
+    struct predict_prior_shift res;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+
+    (void)state;
+    assert_int_equal(predict_prior_adapt(p, 0, 0.2, out, &res, errmsg),
+                     AUGUR_EINVAL);
+    assert_int_equal(predict_prior_adapt(p, 1, 0.0, out, &res, errmsg),
+                     AUGUR_EINVAL);
+    assert_int_equal(predict_prior_adapt(p, 1, 1.0, out, &res, errmsg),
+                     AUGUR_EINVAL);
+    assert_int_equal(predict_prior_adapt(p, 2, 0.2, out, &res, errmsg),
+                     AUGUR_EINVAL);
+    assert_int_equal(predict_prior_adapt(q, 2, 0.2, out, &res, errmsg),
+                     AUGUR_EINVAL);
+    assert_non_null(strstr(errmsg, "prior shift"));
+}
+
+static void prior_adapt_groups_adapts_each_population_on_its_own(void **state)
+{
+    enum
+    {
+        N = 20000,
+        SMALL = 5
+    };
+    float *p = malloc((2 * N + SMALL) * sizeof *p);
+    float *truth = malloc((2 * N + SMALL) * sizeof *truth);
+    float *out = malloc((2 * N + SMALL) * sizeof *out);
+    float *scratch = malloc((2 * N + SMALL) * sizeof *scratch);
+    uint32_t *group = malloc((2 * N + SMALL) * sizeof *group);
+    struct predict_prior_shift res[3];
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    double rate0, rate1;
+
+    (void)state;
+    assert_non_null(p);
+    assert_non_null(truth);
+    assert_non_null(out);
+    assert_non_null(scratch);
+    assert_non_null(group);
+    /* Two large populations trained at 5%, failing at 1% and at 20%, rows
+     * interleaved; a third of five units. */
+    rate0 = shifted_population(p, truth, N, 0.05, 0.01);
+    rate1 = shifted_population(p + N, truth + N, N, 0.05, 0.20);
+    shifted_population(p + 2 * N, truth + 2 * N, SMALL, 0.05, 0.5);
+    for (size_t i = 0; i < 2 * N; i++) {
+        group[i] = i < N ? 0 : 1;
+    }
+    for (size_t i = 2 * N; i < 2 * N + SMALL; i++) {
+        group[i] = 2;
+    }
+    assert_int_equal(
+        predict_prior_adapt_groups(p, group, 2 * N + SMALL, 3, 0.05, 100, out,
+                                   scratch, res, errmsg),
+        0);
+    assert_float_equal(res[0].prior_new, rate0, 0.2 * rate0);
+    assert_float_equal(res[1].prior_new, rate1, 0.1 * rate1);
+    assert_int_equal(res[0].n, N);
+    assert_int_equal(res[1].n, N);
+    /* Too few units: left as they were. */
+    assert_true(isnan(res[2].prior_new));
+    assert_int_equal(res[2].n, SMALL);
+    for (size_t i = 2 * N; i < 2 * N + SMALL; i++) {
+        assert_float_equal(out[i], p[i], 0.0);
+    }
+    for (size_t i = 0; i < 2 * N; i += 997) {
+        assert_float_equal(out[i], truth[i], 0.05);
+    }
+    free(p);
+    free(truth);
+    free(out);
+    free(scratch);
+    free(group);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +483,10 @@ int main(void)
         cmocka_unit_test(figures_match_hand_computed_values),
         cmocka_unit_test(aft_refit_recovers_shift_and_scale),
         cmocka_unit_test(auc_matches_hand_computed_values),
+        cmocka_unit_test(prior_adapt_recovers_a_known_shifted_prior),
+        cmocka_unit_test(prior_adapt_is_the_identity_when_the_prior_holds),
+        cmocka_unit_test(prior_adapt_refuses_bad_input),
+        cmocka_unit_test(prior_adapt_groups_adapts_each_population_on_its_own),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

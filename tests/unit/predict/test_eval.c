@@ -187,6 +187,54 @@ static void eval_init_refuses_too_few_or_too_many_folds(void **state)
 
 /* ---- C-MAPSS cut points -------------------------------------------------- */
 
+static void cmapss_phm08_is_per_record_and_splits_by_band(void **state)
+{
+    static const char *const names[] = {"wear"};
+    const size_t len[] = {160, 180, 200, 220, 240, 170, 190, 210, 230};
+    const size_t n_engines = sizeof len / sizeof len[0];
+    struct predict_dataset ds;
+    struct predict_train_params p;
+    struct predict_eval e;
+    struct predict_eval_cmapss out;
+    size_t engines = 0;
+    double bands = 0.0, shares = 0.0;
+
+    (void)state;
+    build(&ds, PREDICT_FORMAT_CMAPSS, names, 1, len, n_engines);
+    for (size_t r = 0; r < ds.n_rows; r++) {
+        ds.x[r] = (float)(ds.time[r] / (ds.time[r] + ds.rul[r]));
+        ds.label[r] = ds.rul[r] <= 30.0f ? 1.0f : 0.0f;
+    }
+    predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
+    p.rounds = 20;
+    p.nthread = 1;
+    p.calibration = PREDICT_CALIB_NONE;
+    p.survival = false;
+    assert_int_equal(predict_eval_init(&e, &ds, 3, 5, &p), 0);
+    if (predict_eval_cmapss_fold(&e, 0, &out) != 0) {
+        fail_msg("%s", e.errmsg);
+    }
+    for (size_t g = 0; g < n_engines; g++) {
+        engines += e.fold_of_group[g] == 0;
+    }
+    assert_int_equal(out.n_cuts, engines * PREDICT_EVAL_CMAPSS_CUTS);
+    /* Per 100 records: the figure printed before was per 100 engines of
+     * PREDICT_EVAL_CMAPSS_CUTS records each. */
+    assert_float_equal(out.phm08_cut_per_engine,
+                       out.phm08_cut_capped * PREDICT_EVAL_CMAPSS_CUTS, 1e-9);
+    assert_true(out.phm08_cut >= 0.0 && out.phm08_cut_capped >= 0.0);
+    /* The bands split the uncapped score and the cuts. */
+    for (size_t b = 0; b < PREDICT_EVAL_CMAPSS_BANDS; b++) {
+        assert_true(out.phm08_band[b] >= 0.0);
+        bands += out.phm08_band[b];
+        shares += out.share_band[b];
+    }
+    assert_float_equal(bands, out.phm08_cut, 1e-6 * (1.0 + out.phm08_cut));
+    assert_float_equal(shares, 1.0, 1e-12);
+    predict_eval_close(&e);
+    predict_dataset_close(&ds);
+}
+
 static void cmapss_cuts_lie_inside_each_engines_life(void **state)
 {
     static const char *const names[] = {"f"};
@@ -609,6 +657,127 @@ static void pdm_events_count_failures_announced_and_quiet_days(void **state)
     predict_dataset_close(&ds);
 }
 
+/* ---- nested selection ---------------------------------------------------- */
+
+static void select_grid_covers_each_point_once_cheapest_first(void **state)
+{
+    struct predict_select_choice c, d;
+
+    (void)state;
+    predict_select_grid(0, &c);
+    assert_int_equal(c.rounds, 100);
+    assert_int_equal(c.max_depth, 3);
+    assert_float_equal(c.eta, 0.05, 1e-12);
+    assert_int_equal(c.weight, PREDICT_WEIGHT_RATIO);
+    for (size_t i = 0; i < PREDICT_SELECT_GRID; i++) {
+        predict_select_grid(i, &c);
+        assert_true(c.rounds == 100 || c.rounds == 200 || c.rounds == 400);
+        assert_true(c.max_depth == 3 || c.max_depth == 4);
+        assert_true(c.eta == 0.05 || c.eta == 0.1);
+        for (size_t j = 0; j < i; j++) {
+            predict_select_grid(j, &d);
+            assert_false(c.rounds == d.rounds && c.max_depth == d.max_depth &&
+                         c.eta == d.eta && c.weight == d.weight);
+        }
+        /* Rounds vary fastest: one boosting run's prefixes are adjacent. */
+        if (i % 3 != 0) {
+            predict_select_grid(i - 1, &d);
+            assert_true(c.rounds > d.rounds);
+            assert_true(c.max_depth == d.max_depth && c.eta == d.eta &&
+                        c.weight == d.weight);
+        }
+    }
+}
+
+static void select_threshold_maximises_min_precision_recall(void **state)
+{
+    /* Flagging the top four (threshold in (0.22, 0.32]) gives precision
+     * 3/4 and recall 1, the best min; 0.25 and 0.30 tie: the larger. */
+    const float p[] = {0.12f, 0.22f, 0.32f, 0.62f, 0.72f, 0.92f};
+    const float y[] = {0, 0, 1, 0, 1, 1};
+    const float none[] = {0, 0, 0, 0, 0, 0};
+    double score, thr;
+
+    (void)state;
+    thr = predict_select_threshold(p, y, 6, &score);
+    assert_float_equal(thr, 0.30, 1e-9);
+    assert_float_equal(score, 0.75, 1e-9);
+    /* No positive: every min is 0, the largest threshold wins. */
+    thr = predict_select_threshold(p, none, 6, &score);
+    assert_float_equal(score, 0.0, 0);
+    assert_float_equal(thr, 0.95, 1e-9);
+}
+
+static void select_apply_and_best_follow_their_rules(void **state)
+{
+    const double score[] = {0.5, 0.9, 0.7, 0.9};
+    struct predict_train_params p;
+    struct predict_select_choice c = {200, 4, 0.1, PREDICT_WEIGHT_SQRT};
+
+    (void)state;
+    /* The first of equal scores. */
+    assert_int_equal(predict_select_best(score, 4), 1);
+    predict_train_params_default(&p, PREDICT_FORMAT_PDM);
+    predict_select_apply(&p, &c);
+    assert_int_equal(p.rounds, 200);
+    assert_int_equal(p.max_depth, 4);
+    assert_float_equal(p.eta, 0.1, 1e-12);
+    /* The weight is a rule each training applies to its own rows. */
+    assert_float_equal(p.scale_pos_weight, 0.0, 0);
+    assert_true(p.weight_sqrt);
+    c.weight = PREDICT_WEIGHT_RATIO;
+    predict_select_apply(&p, &c);
+    assert_false(p.weight_sqrt);
+}
+
+static void select_reads_no_machine_of_the_outer_fold(void **state)
+{
+    struct predict_dataset ds;
+    struct predict_train_params p;
+    struct predict_eval e;
+    struct predict_select_result a, b;
+    struct predict_train_params kept;
+
+    (void)state;
+    pdm_build(&ds);
+    pdm_params(&p);
+    assert_int_equal(predict_eval_init(&e, &ds, 3, 5, &p), 0);
+    kept = e.params;
+    if (predict_eval_pdm_select(&e, 0, &a) != 0) {
+        fail_msg("%s", e.errmsg);
+    }
+    /* The choice is a point of the grid, its threshold on the grid, and
+     * the eval's parameters are set to it. */
+    assert_true(a.best < PREDICT_SELECT_GRID);
+    assert_int_equal(a.units, PDM_MACHINES - PDM_MACHINES / 3);
+    assert_true(a.chosen_threshold >= 0.05 - 1e-9 &&
+                a.chosen_threshold <= 0.95 + 1e-9);
+    assert_true(a.chosen_score >= 0.0 && a.chosen_score <= 1.0);
+    assert_int_equal(e.params.rounds, a.choice.rounds);
+    assert_int_equal(e.params.max_depth, a.choice.max_depth);
+    assert_float_equal(e.params.eta, a.choice.eta, 1e-12);
+    assert_true(e.params.weight_sqrt ==
+                (a.choice.weight == PREDICT_WEIGHT_SQRT));
+    /* Turn the outer fold's machines upside down: nothing moves. */
+    for (size_t r = 0; r < ds.n_rows; r++) {
+        if (e.fold_of_group[ds.group[r]] == 0) {
+            ds.label[r] = 1.0f - ds.label[r];
+            ds.x[r * 2] = -ds.x[r * 2];
+        }
+    }
+    e.params = kept;
+    if (predict_eval_pdm_select(&e, 0, &b) != 0) {
+        fail_msg("%s", e.errmsg);
+    }
+    assert_int_equal(b.best, a.best);
+    assert_true(b.chosen_threshold == a.chosen_threshold);
+    for (size_t i = 0; i < PREDICT_SELECT_GRID; i++) {
+        assert_true(b.score[i] == a.score[i]);
+    }
+    predict_eval_close(&e);
+    predict_dataset_close(&ds);
+}
+
 /* ---- figures ------------------------------------------------------------- */
 
 static void spread_is_the_mean_and_sample_deviation(void **state)
@@ -649,6 +818,7 @@ int main(void)
             folds_are_disjoint_cover_every_unit_and_repeat_for_a_seed),
         cmocka_unit_test(eval_init_refuses_too_few_or_too_many_folds),
         cmocka_unit_test(cmapss_cuts_lie_inside_each_engines_life),
+        cmocka_unit_test(cmapss_phm08_is_per_record_and_splits_by_band),
         cmocka_unit_test(
             backblaze_rule_flags_exactly_the_drives_with_a_critical_counter),
         cmocka_unit_test(backblaze_rule_refuses_data_without_the_rule),
@@ -657,6 +827,10 @@ int main(void)
             backblaze_recall_at_the_rules_fpr_matches_a_hand_example),
         cmocka_unit_test(pdm_threshold_ignores_the_held_out_machines),
         cmocka_unit_test(pdm_folds_count_every_held_out_hour_once),
+        cmocka_unit_test(select_grid_covers_each_point_once_cheapest_first),
+        cmocka_unit_test(select_threshold_maximises_min_precision_recall),
+        cmocka_unit_test(select_apply_and_best_follow_their_rules),
+        cmocka_unit_test(select_reads_no_machine_of_the_outer_fold),
         cmocka_unit_test(pdm_events_count_failures_announced_and_quiet_days),
         cmocka_unit_test(spread_is_the_mean_and_sample_deviation),
     };
