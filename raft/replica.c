@@ -172,6 +172,10 @@ static void async_work_done(uv_work_t *w, int status)
     int rv = status == UV_ECANCELED ? RAFT_CANCELED : a->status;
 
     free(a);
+    /* The only async work libraft 0.15 asks for is a snapshot's copy: it
+     * is made, so the state need not stay pinned while libraft writes it
+     * (store_snapshot_release). */
+    store_snapshot_release(r->snap);
     req->cb(req, rv);
     r->async_pending--;
     if (r->life == REPLICA_DRAINING && r->async_pending == 0) {

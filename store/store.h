@@ -868,10 +868,11 @@ int store_snapshot(struct store *s,
  * thread: store_snapshot_begin (loop thread) pins the state as of now;
  * store_snapshot_take may then run on any one other thread while commands
  * keep being applied, and builds what store_snapshot would have built at the
- * moment of begin, in a buffer from @alloc that the caller owns on success,
- * and releases the pin as it returns (it may be called once);
- * store_snapshot_end (loop thread) frees @snap, releasing the pin if
- * store_snapshot_take never ran.  Errors as for
+ * moment of begin, in a buffer from @alloc that the caller owns on success;
+ * once it has returned, store_snapshot_release (loop thread) releases the
+ * pin, so that the writes stop growing the file while libraft writes the
+ * copy out; store_snapshot_end (loop thread) frees @snap, releasing the pin
+ * if that was not done.  Errors as for
  * store_snapshot.  On failure store_snapshot_take hands any buffer it
  * allocated back to @release, and keeps the reason in the snapshot's own
  * message, store_snapshot_errmsg (owned by @snap, valid until
@@ -885,6 +886,7 @@ int store_snapshot_take(struct store_snap *snap,
                         void **buf,
                         size_t *len) STORE_WARN_UNUSED;
 const char *store_snapshot_errmsg(const struct store_snap *snap);
+void store_snapshot_release(struct store_snap *snap);
 void store_snapshot_end(struct store_snap *snap);
 
 /* Replace the whole state with a snapshot's.  A corrupt snapshot is refused

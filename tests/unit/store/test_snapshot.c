@@ -218,6 +218,9 @@ static void snapshot_async_sees_the_state_at_begin(void **state)
         assert_int_equal(add_workload(f, id, 1, 1), 0);
     }
     assert_int_equal(pthread_join(th, NULL), 0);
+    /* As the replica does once the pool thread is done; end frees. */
+    store_snapshot_release(t.snap);
+    store_snapshot_release(t.snap);
     store_snapshot_end(t.snap);
     assert_int_equal(t.rv, 0);
     /* Byte for byte what a synchronous snapshot at the pin gave. */
