@@ -262,6 +262,19 @@ class UiTest:
             "return !!p && p.getAttribute('data-resource') === arguments[0];", host))
         self.shot("fleet")
 
+    def select(self, sid, value):
+        """Choose @value in the select #@sid.  The page rebuilds a form's
+        options when the event stream brings news, so an option found a
+        moment ago may be gone: choose again until the select holds it."""
+        def chosen():
+            try:
+                Select(self.d.find_element(By.ID, sid)).select_by_value(value)
+            except StaleElementReferenceException:
+                return False
+            return self.js("return document.getElementById(arguments[0]).value",
+                           sid) == value
+        self.wait("%s set to %s" % (sid, value), chosen)
+
     def migration(self):
         """A migration started from the UI reaches done through the stream."""
         self.tab("workflows")
@@ -270,9 +283,9 @@ class UiTest:
             "return !!document.querySelector('#mig-workload option[value=\"' + arguments[0] + '\"]')", w))
         self.wait("host %s in the form" % to, lambda: self.js(
             "return !!document.querySelector('#mig-to option[value=\"' + arguments[0] + '\"]')", to))
-        Select(self.d.find_element(By.ID, "mig-workload")).select_by_value(w)
-        Select(self.d.find_element(By.ID, "mig-to")).select_by_value(to)
-        Select(self.d.find_element(By.ID, "mig-strategy")).select_by_value("live")
+        self.select("mig-workload", w)
+        self.select("mig-to", to)
+        self.select("mig-strategy", "live")
         self.click("#mig-submit")
         self.wait("the migration to be accepted", lambda: self.js(
             "return document.getElementById('mig-result').getAttribute('data-workflow')") not in (None, "", "undefined"),
