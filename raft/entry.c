@@ -49,6 +49,7 @@ int replica__entry_apply(struct store *store,
     size_t body;
     size_t off;
     int rv = 0;
+    int end;
 
     answer->size = 0;
     *n_ends = 0;
@@ -74,13 +75,18 @@ int replica__entry_apply(struct store *store,
     }
     count = be32_get(p);
     off = 4;
+    /* The commands share write transactions (store_batch_begin): a failure
+     * stops the node, whose state is rebuilt from the log at its next
+     * start, so nothing needs the per-command commits. */
+    rv = store_batch_begin(store);
     for (uint32_t i = 0; i < count && rv == 0; i++) {
         uint32_t n = be32_get(p + off);
         rv = store_apply_raw(store, p + off + 4, n, answer);
         ends[(*n_ends)++] = answer->size;
         off += 4 + n;
     }
-    return rv;
+    end = store_batch_end(store);
+    return rv != 0 ? rv : end;
 
 malformed:
     answer->size = 0;

@@ -208,6 +208,9 @@ void store_close(struct store *s)
     if (s == NULL) {
         return;
     }
+    if (s->batch != NULL) {
+        mdb_txn_abort(s->batch);
+    }
     mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
     msgpack_sbuffer_destroy(&s->result);
@@ -343,14 +346,10 @@ static int principal_session_check(const struct store_cmd *cmd, char *errmsg)
 }
 
 /* Refused before anything was written: answer, abort, keep nothing. */
-static int apply_refused(struct store *s,
-                         MDB_txn *txn,
-                         msgpack_sbuffer *answer,
-                         size_t start)
+static int apply_refused(struct store *s, msgpack_sbuffer *answer, size_t start)
 {
     int rv = answer_pack(s, answer, s->rev);
 
-    mdb_txn_abort(txn);
     if (rv != 0) {
         answer->size = start;
     }
@@ -428,6 +427,79 @@ uint64_t store_orch_version(struct store *s)
     return s->orch_version;
 }
 
+/* The write transaction for the next command: the batch's, or one of its
+ * own (*@own set). */
+static int txn_for_command(struct store *s, MDB_txn **txn, bool *own)
+{
+    int rc;
+
+    *own = s->batch == NULL;
+    if (!*own) {
+        *txn = s->batch;
+        return 0;
+    }
+    rc = mdb_txn_begin(s->env, NULL, 0, txn);
+    return rc == 0 ? 0 : store__mdb_fail(s, rc, "mdb_txn_begin");
+}
+
+/* A command that wrote nothing is over: its own transaction is dropped;
+ * a batch's stays open for the next. */
+static void txn_unused(MDB_txn *txn, bool own)
+{
+    if (own) {
+        mdb_txn_abort(txn);
+    }
+}
+
+/* A failure: the transaction is dropped, and with it an open batch. */
+static void txn_failed(struct store *s, MDB_txn *txn, bool own)
+{
+    mdb_txn_abort(txn);
+    if (!own) {
+        s->batch = NULL;
+    }
+}
+
+int store_batch_begin(struct store *s)
+{
+    int rc;
+
+    assert(s->batch == NULL);
+    s->batch_n = 0;
+    rc = mdb_txn_begin(s->env, NULL, 0, &s->batch);
+    if (rc != 0) {
+        s->batch = NULL;
+        return store__mdb_fail(s, rc, "mdb_txn_begin");
+    }
+    return 0;
+}
+
+int store_batch_end(struct store *s)
+{
+    MDB_txn *txn = s->batch;
+    int rc;
+
+    if (txn == NULL) {
+        return 0; /* ended by a failure, already reported */
+    }
+    s->batch = NULL;
+    rc = mdb_txn_commit(txn);
+    return rc == 0 ? 0 : store__mdb_fail(s, rc, "mdb_txn_commit");
+}
+
+/* A command of a batch is applied: commit every STORE_BATCH_TXN_MAX, which
+ * bounds a transaction's dirty pages whatever the batch holds. */
+static int batch_step(struct store *s)
+{
+    int rv;
+
+    if (++s->batch_n < STORE_BATCH_TXN_MAX) {
+        return 0;
+    }
+    rv = store_batch_end(s);
+    return rv != 0 ? rv : store_batch_begin(s);
+}
+
 int store_apply(struct store *s,
                 const struct store_cmd *cmd,
                 msgpack_sbuffer *answer)
@@ -437,6 +509,7 @@ int store_apply(struct store *s,
     size_t start = answer->size;
     uint64_t rev = s->rev;
     bool done = false;
+    bool own;
     MDB_txn *txn;
     int rc;
     int rv;
@@ -453,9 +526,9 @@ int store_apply(struct store *s,
     if (rv != 0) {
         return store_answer_error(answer, rv, "%s", s->errmsg);
     }
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc != 0) {
-        return store__mdb_fail(s, rc, "mdb_txn_begin");
+    rv = txn_for_command(s, &txn, &own);
+    if (rv != 0) {
+        return rv;
     }
     /* The sender is checked against this state, not the one the leader
      * saw when it accepted the command: a principal removed (or demoted)
@@ -466,15 +539,18 @@ int store_apply(struct store *s,
         goto err_after_txn_begin;
     }
     if (s->status != 0) {
-        return apply_refused(s, txn, answer, start);
+        txn_unused(txn, own);
+        return apply_refused(s, answer, start);
     }
     if (cmd->client != 0) {
         rv = store__session_check(s, txn, cmd, answer, &sess, &done);
         if (rv != 0 || done) {
             /* A retry or a stale sequence: answered, nothing written. */
-            mdb_txn_abort(txn);
             if (rv != 0) {
+                txn_failed(s, txn, own);
                 answer->size = start;
+            } else {
+                txn_unused(txn, own);
             }
             return rv;
         }
@@ -510,19 +586,21 @@ int store_apply(struct store *s,
         }
     }
     relevant = s->status == 0 && orch_relevant(s, txn, cmd);
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) {
-        answer->size = start;
-        return store__mdb_fail(s, rc, "mdb_txn_commit");
+    if (own) {
+        rc = mdb_txn_commit(txn);
+        if (rc != 0) {
+            answer->size = start;
+            return store__mdb_fail(s, rc, "mdb_txn_commit");
+        }
     }
     s->rev = rev;
     if (relevant) {
         s->orch_version++;
     }
-    return 0;
+    return own ? 0 : batch_step(s);
 
 err_after_txn_begin:
-    mdb_txn_abort(txn);
+    txn_failed(s, txn, own);
     answer->size = start;
     return rv;
 }

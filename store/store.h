@@ -522,6 +522,24 @@ int store_apply_raw(struct store *s,
                     size_t len,
                     msgpack_sbuffer *answer) STORE_WARN_UNUSED;
 
+/* A batch: the commands applied between store_batch_begin and
+ * store_batch_end share LMDB write transactions, committed every
+ * STORE_BATCH_TXN_MAX commands and at the end, instead of one each.  The
+ * answers and the state are those of applying them one by one: a command
+ * that is refused or answered from its session writes nothing, and each
+ * sees the writes of those before it.  What differs is only what a
+ * failure loses: when store_apply fails (AUGUR_EIO/AUGUR_ENOMEM) inside a
+ * batch, the batch's uncommitted writes are gone with it, and the batch is
+ * over.  The Raft state machine stops the node on any such failure and
+ * rebuilds its state from the log at the next start, so for it that is no
+ * loss; the per-command transactions were most of the cost of a write at
+ * scale (each copied the B-trees' paths from root to leaf and saved the
+ * free list).  store_batch_end commits what is open and returns 0 or
+ * AUGUR_EIO. */
+#define STORE_BATCH_TXN_MAX 256
+int store_batch_begin(struct store *s) STORE_WARN_UNUSED;
+int store_batch_end(struct store *s) STORE_WARN_UNUSED;
+
 /* Serve a read op in a read transaction; the answer is appended to @answer.
  * Returns 0 (refusals such as ENOTFOUND are in the answer) or AUGUR_EIO. */
 int store_read(struct store *s,

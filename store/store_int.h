@@ -224,6 +224,10 @@ struct store
     /* The name of the principal the command being applied came from ("" =
      * none), for its event. */
     char principal[STORE_ID_SIZE];
+    /* The write transaction of an open batch (store_batch_begin), shared
+     * by the commands applied until store_batch_end; NULL outside one. */
+    MDB_txn *batch;
+    unsigned batch_n; /* commands applied in it so far */
 };
 
 #endif

@@ -676,6 +676,112 @@ static void events_keep_the_last_hundred_thousand_and_refuse_older(void **state)
     assert_int_equal(want - 26, 100000);
 }
 
+/* ---- batches ---------------------------------------------------------- */
+
+/* The @i-th command of a mixed sequence: hosts, workloads, claims (some
+ * refused: no room, already held, unknown workload), releases with stale
+ * epochs, and every fifth one sent again under the same (client, seq). */
+static void mixed_cmd(struct store_cmd *c, unsigned i, uint64_t *seq)
+{
+    char a[32], b[32];
+
+    switch (i % 6) {
+        case 0:
+            snprintf(a, sizeof a, "h%u", i / 6);
+            cmd_resource_add(c, a, "host", 2, 2048);
+            break;
+        case 1:
+            snprintf(a, sizeof a, "w%u", i / 6);
+            cmd_workload_add(c, a, 1, 512);
+            break;
+        case 2:
+        case 3:
+            /* Three workloads per host of room two: the third is refused. */
+            snprintf(a, sizeof a, "w%u", i / 3 % 2 == 0 ? i / 6 : i / 6 + 7);
+            snprintf(b, sizeof b, "h%u", i / 18);
+            cmd_acquire(c, a, b);
+            break;
+        case 4:
+            snprintf(a, sizeof a, "w%u", i / 6);
+            cmd_release(c, a, i % 12 == 4 ? 1 : 9);
+            break;
+        default:
+            snprintf(a, sizeof a, "w%u", i / 6 + 1000);
+            cmd_acquire(c, a, "h0");
+            break;
+    }
+    c->client = 42;
+    if (i % 5 != 4) {
+        ++*seq;
+    }
+    c->seq = *seq; /* every fifth: a retry of the one before */
+    c->time_ms = 1700000000000 + i;
+}
+
+static void batch_answers_and_state_are_those_of_one_by_one(void **state)
+{
+    struct fx *f = *state;
+    struct fx g;
+    unsigned char want[32];
+    msgpack_sbuffer one, batch;
+    uint64_t seq_f = 0, seq_g = 0;
+    const unsigned n = 2 * STORE_BATCH_TXN_MAX + 50;
+    struct store_cmd c;
+
+    fx_open(&g);
+    msgpack_sbuffer_init(&one);
+    msgpack_sbuffer_init(&batch);
+    for (unsigned i = 0; i < n; i++) {
+        mixed_cmd(&c, i, &seq_f);
+        assert_int_equal(store_apply(f->s, &c, &one), 0);
+    }
+    assert_int_equal(store_batch_begin(g.s), 0);
+    for (unsigned i = 0; i < n; i++) {
+        mixed_cmd(&c, i, &seq_g);
+        assert_int_equal(store_apply(g.s, &c, &batch), 0);
+    }
+    assert_int_equal(store_batch_end(g.s), 0);
+    /* The sequence is a mix: successes and several kinds of refusal. */
+    {
+        msgpack_unpacked u;
+        size_t off = 0;
+        unsigned ok = 0, refused = 0;
+
+        msgpack_unpacked_init(&u);
+        while (msgpack_unpack_next(&u, one.data, one.size, &off) ==
+               MSGPACK_UNPACK_SUCCESS) {
+            const msgpack_object *st = obj_get(&u.data, "status");
+            assert_non_null(st);
+            if (st->via.u64 == 0) {
+                ok++;
+            } else {
+                refused++;
+            }
+        }
+        msgpack_unpacked_destroy(&u);
+        assert_int_equal(ok + refused, n);
+        assert_true(ok > n / 3);
+        assert_true(refused > n / 10);
+    }
+    /* Every answer, byte for byte, then the states. */
+    assert_int_equal(batch.size, one.size);
+    assert_memory_equal(batch.data, one.data, one.size);
+    assert_int_equal(store_revision(g.s), store_revision(f->s));
+    digest(f, want);
+    assert_digest(&g, want);
+    /* And a command after the batch, in its own transaction, sees it. */
+    mixed_cmd(&c, n, &seq_f);
+    f->answer.size = 0;
+    assert_int_equal(store_apply(f->s, &c, &f->answer), 0);
+    mixed_cmd(&c, n, &seq_g);
+    g.answer.size = 0;
+    assert_int_equal(store_apply(g.s, &c, &g.answer), 0);
+    assert_same_bytes(&g, &f->answer);
+    msgpack_sbuffer_destroy(&one);
+    msgpack_sbuffer_destroy(&batch);
+    fx_close(&g);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -699,6 +805,7 @@ int main(void)
         T(events_refuse_from_beyond_the_next_revision),
         T(events_page_by_size),
         T(events_keep_the_last_hundred_thousand_and_refuse_older),
+        T(batch_answers_and_state_are_those_of_one_by_one),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
