@@ -21,7 +21,7 @@
 #define UNAUTH_MAX_DEFAULT 256
 #define UNAUTH_PER_SOURCE_DEFAULT 16
 #define PENDING_HIGH_DEFAULT (256u << 10)
-#define CALLS_MAX_DEFAULT 128
+#define CALLS_MAX_DEFAULT 1024
 /* What msgpack-c's zone allocates at least for one decoded request. */
 #define ZONE_CHUNK_COST 8192
 /* A limit hit is logged at most this often (with a count of the others). */

@@ -114,7 +114,7 @@ struct api_server_config
                                        as allocated) is not read from (256 KiB) ... */
     size_t pending_low; /* ... until it holds at most this (64 KiB) */
     unsigned max_calls; /* calls in flight per connection: at this many
-                           the connection is not read from (128) */
+                           the connection is not read from (1024) */
 };
 
 struct api_server

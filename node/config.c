@@ -112,7 +112,7 @@ static const char usage_limits[] =
     "262144)\n"
     "  --conn-calls-max N        calls in flight per client connection; at "
     "it\n"
-    "                            the connection is not read (default 128)\n"
+    "                            the connection is not read (default 1024)\n"
     "  --peer-buffer-max BYTES   bytes queued on a Raft link toward the peer\n"
     "                            or libraft before that link stops reading\n"
     "                            (default 4194304)\n"
@@ -653,7 +653,7 @@ int node_config_parse(struct node_config *cfg,
     cfg->peer_unauth_per_source = 8;
     cfg->fd_reserve = 128;
     cfg->conn_pending_high = 256u << 10;
-    cfg->conn_calls_max = 128;
+    cfg->conn_calls_max = 1024;
     cfg->peer_buffer_max = 4u << 20;
     /* Agents send a heartbeat every 250 ms: a 1 s lease survives three
      * lost ones, and a dead host is known within about 1.1 s (the sweep
