@@ -210,6 +210,10 @@ static void pdm_builds_hourly_rows_with_events_and_labels(void **state)
     assert_near(at(&ds, 0, "comp2_since_replaced_h"), 24);
     assert_near(at(&ds, 5, "comp1_since_replaced_h"), 1);
     assert_true(isnan(at(&ds, 5, "comp2_since_replaced_h")));
+    /* The comp4 failure at 09:00 is in no maintenance record: the failed
+     * component counts as replaced from that hour on. */
+    assert_true(isnan(at(&ds, 2, "comp4_since_replaced_h")));
+    assert_near(at(&ds, 3, "comp4_since_replaced_h"), 0);
     assert_near(at(&ds, 0, "age_years"), 18);
     assert_near(at(&ds, 0, "model"), 3);
     assert_near(at(&ds, 5, "model"), 4);
