@@ -121,10 +121,10 @@ int cli__model_train_run(struct cli *cli, const struct cli_args *args)
     }
     if (rv == CLI_EXIT_OK) {
         fprintf(stderr,
-                "augur: %s: trained on %zu rows of %zu units (%llu "
+                "augur: %s: trained on %llu rows of %zu units (%llu "
                 "positive, window %g, calibration %s); wrote %s (%zu "
                 "bytes) in %.1f s\n",
-                cli->words, ds.n_rows, ds.n_groups,
+                cli->words, (unsigned long long)m.train_rows, ds.n_groups,
                 (unsigned long long)m.train_positives, ds.window,
                 predict_calib_kind_name(m.calib.kind), out, len,
                 cli__model_now() - pg.start);

@@ -4,7 +4,8 @@
  * since and decayed rate of each error kind, time since each component's
  * last replacement (scheduled, or after its failure), the machine's age
  * and model.  Label: a component fails
- * within (t, t + window]. */
+ * within (t, t + window]; unknown (NaN) when the machine's record ends
+ * before t + window with no failure after t. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,6 +453,31 @@ static int telemetry_read(struct pdm *p,
     return rv;
 }
 
+/* An hour with no failure after it whose window reaches past the end of
+ * its machine's record may fail just after the record ends (machine 17's
+ * last day here has three errors and a sensor off its level): its label
+ * is unknown, not 0.  The rows of a machine are contiguous and in time
+ * order. */
+static void labels_censor(struct predict_dataset *ds)
+{
+    size_t end = ds->n_rows;
+
+    while (end > 0) {
+        size_t begin = end - 1;
+        double last;
+        while (begin > 0 && ds->group[begin - 1] == ds->group[end - 1]) {
+            begin--;
+        }
+        last = ds->time[end - 1];
+        for (size_t r = begin; r < end; r++) {
+            if (!isfinite(ds->rul[r]) && ds->time[r] + ds->window > last) {
+                ds->label[r] = NAN;
+            }
+        }
+        end = begin;
+    }
+}
+
 int predict__pdm_read(struct predict_dataset *ds, const char *dir, char *errmsg)
 {
     struct pdm_events err = {0}, maint = {0}, fail = {0};
@@ -491,6 +517,9 @@ int predict__pdm_read(struct predict_dataset *ds, const char *dir, char *errmsg)
     }
     if (rv == 0) {
         rv = telemetry_read(&p, &err, &maint, &fail, errmsg);
+    }
+    if (rv == 0) {
+        labels_censor(ds);
     }
     predict__names_close(&p.machines);
     predict__names_close(&p.models);

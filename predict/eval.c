@@ -149,7 +149,8 @@ size_t predict_eval_fold_rows(const struct predict_dataset *ds,
     size_t n = 0;
 
     for (size_t r = 0; r < ds->n_rows; r++) {
-        if ((fold_of_group[ds->group[r]] == fold) == in) {
+        if ((fold_of_group[ds->group[r]] == fold) == in &&
+            !isnan(ds->label[r])) {
             rows[n++] = r;
         }
     }
@@ -751,7 +752,7 @@ int predict_eval_pdm_threshold(struct predict_eval *e,
     predict_folds_assign(ds->n_groups, PDM_INNER_FOLDS,
                          e->seed + PDM_INNER_SEED_OFFSET + fold, inner);
     for (size_t r = 0; r < ds->n_rows; r++) {
-        if (e->fold_of_group[ds->group[r]] == fold) {
+        if (e->fold_of_group[ds->group[r]] == fold || isnan(ds->label[r])) {
             continue;
         }
         if (inner[ds->group[r]] == 0) {

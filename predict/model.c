@@ -423,7 +423,8 @@ int predict_model_train(struct predict_model *m,
                         char *errmsg)
 {
     size_t nf = ds->n_features;
-    size_t pos = 0, n_reg = 0, groups = 0;
+    size_t pos = 0, n_reg = 0, groups = 0, unknown = 0;
+    size_t *known = NULL;
     float *x = NULL, *y = NULL, *xr = NULL, *yr = NULL;
     DMatrixHandle dm = NULL, dr = NULL;
     unsigned total;
@@ -434,8 +435,30 @@ int predict_model_train(struct predict_model *m,
     if (rows == NULL) {
         n = ds->n_rows;
     }
+    /* A row whose label is unknown (NaN) is not trained on, by any of the
+     * parts: they all train on the same rows. */
+    for (size_t i = 0; i < n; i++) {
+        unknown += isnan(ds->label[rows != NULL ? rows[i] : i]);
+    }
+    if (unknown > 0) {
+        size_t k = 0;
+        known = malloc((n - unknown + 1) * sizeof *known);
+        if (known == NULL) {
+            snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+            return AUGUR_ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t r = rows != NULL ? rows[i] : i;
+            if (!isnan(ds->label[r])) {
+                known[k++] = r;
+            }
+        }
+        rows = known;
+        n = k;
+    }
     if (n == 0 || nf == 0) {
         snprintf(errmsg, PREDICT_ERRMSG_SIZE, "no rows to train on");
+        free(known);
         return AUGUR_EINVAL;
     }
     x = malloc(n * nf * sizeof *x);
@@ -538,6 +561,7 @@ out:
     free(y);
     free(xr);
     free(yr);
+    free(known);
     return rv;
 }
 

@@ -249,7 +249,9 @@ struct predict_dataset
     size_t n_rows;
     size_t cap;
     float *x;         /* n_rows * n_features, row-major, NaN = missing */
-    float *label;     /* 1: fails within the window */
+    float *label;     /* 1: fails within the window; NaN when unknown (the
+                         record ends within the window, no failure seen):
+                         such a row is neither trained on nor evaluated */
     float *rul;       /* remaining life in time units; NaN when unknown */
     double *time;     /* cycle, day or hour of the row */
     uint32_t *group;  /* index into group_names */
@@ -548,7 +550,8 @@ struct predict_score
 void predict_model_init(struct predict_model *m);
 void predict_model_close(struct predict_model *m);
 
-/* Train on the rows @rows[0..@n) of @ds (all rows when @rows is NULL).
+/* Train on the rows @rows[0..@n) of @ds (all rows when @rows is NULL)
+ * whose label is known (rows labelled NaN are skipped).
  * @m must be initialised and empty.  Returns 0, AUGUR_EINVAL (no row, or
  * one class only), AUGUR_ENOMEM or AUGUR_EINTERNAL (XGBoost's message). */
 int predict_model_train(struct predict_model *m,
@@ -850,8 +853,8 @@ int predict_eval_init(struct predict_eval *e,
 void predict_eval_close(struct predict_eval *e);
 
 /* The rows of @ds whose group is in fold @fold of @fold_of_group (@in), or
- * is not (!@in), in row order, in @rows (room for ds->n_rows); returns
- * their count. */
+ * is not (!@in), and whose label is known (not NaN), in row order, in
+ * @rows (room for ds->n_rows); returns their count. */
 size_t predict_eval_fold_rows(const struct predict_dataset *ds,
                               const unsigned *fold_of_group,
                               unsigned fold,

@@ -450,6 +450,37 @@ static void model_train_refuses_one_class(void **state)
     predict_model_close(&m);
 }
 
+static void model_train_skips_unknown_labels(void **state)
+{
+    struct fx *f = *state;
+    struct predict_model m;
+    struct predict_train_params p;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    /* Rows 10, 20, 60 and 70: two of each class; 30 and 80 unknown. */
+    size_t rows[] = {10, 20, 30, 60, 70, 80};
+    float saved[2] = {f->ds.label[30], f->ds.label[80]};
+
+    predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
+    p.rounds = 2;
+    p.nthread = 1;
+    p.calibration = PREDICT_CALIB_NONE;
+    p.survival = false;
+    f->ds.label[30] = NAN;
+    f->ds.label[80] = NAN;
+    predict_model_init(&m);
+    assert_int_equal(predict_model_train(&m, &f->ds, rows, 6, &p, errmsg), 0);
+    assert_int_equal(m.train_rows, 4);
+    assert_int_equal(m.train_positives, 2);
+    predict_model_close(&m);
+    /* Only unknown rows: nothing to train on. */
+    predict_model_init(&m);
+    assert_int_equal(predict_model_train(&m, &f->ds, rows + 2, 1, &p, errmsg),
+                     AUGUR_EINVAL);
+    predict_model_close(&m);
+    f->ds.label[30] = saved[0];
+    f->ds.label[80] = saved[1];
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +495,7 @@ int main(void)
         cmocka_unit_test(model_load_refuses_damaged_files),
         cmocka_unit_test(model_check_refuses_other_features),
         cmocka_unit_test(model_train_refuses_one_class),
+        cmocka_unit_test(model_train_skips_unknown_labels),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
