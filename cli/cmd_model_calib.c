@@ -26,8 +26,10 @@ static void calib_bins_print(const char *label,
 }
 
 /* The calibration figures of every prediction pooled in @e, raw and
- * calibrated, into @raw and @cal, printed. */
+ * calibrated, into @raw and @cal, printed; its inner folds were by drive
+ * model (@by_model) or by unit. */
 static void calib_report(const struct predict_eval *e,
+                         bool by_model,
                          struct predict_calib_figures *raw,
                          struct predict_calib_figures *cal)
 {
@@ -36,6 +38,14 @@ static void calib_report(const struct predict_eval *e,
     if (e->params.calibration == PREDICT_CALIB_NONE) {
         printf("calibration none: %zu held-out predictions, %zu positive\n",
                raw->n, raw->positives);
+    } else if (by_model) {
+        printf(
+            "calibration (%s, fitted on inner folds by drive model of each "
+            "training set, each scored by a classifier trained on the "
+            "other models; never on the test units): %zu held-out "
+            "predictions, %zu positive\n",
+            predict_calib_kind_name(e->params.calibration), raw->n,
+            raw->positives);
     } else {
         printf(
             "calibration (%s, fitted on %d inner folds by unit of each "
@@ -234,12 +244,13 @@ void cli__model_windows_report(struct predict_eval *e, const char *unit)
  * --plot asks for one. */
 int cli__model_calib_finish(struct cli *cli,
                             const struct predict_eval *e,
+                            bool by_model,
                             const char *plot,
                             const char *title)
 {
     struct predict_calib_figures raw, cal;
 
-    calib_report(e, &raw, &cal);
+    calib_report(e, by_model, &raw, &cal);
     if (plot == NULL) {
         return CLI_EXIT_OK;
     }

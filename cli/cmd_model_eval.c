@@ -84,7 +84,7 @@ static int eval_cmapss(struct cli *cli,
         "engines\n",
         ds->window);
     cli__model_windows_report(e, "cycles");
-    return cli__model_calib_finish(cli, e, plot,
+    return cli__model_calib_finish(cli, e, false, plot,
                                    "C-MAPSS FD001: reliability of p_fail");
 }
 
@@ -235,7 +235,7 @@ static int eval_backblaze(struct cli *cli,
     bb_header();
     rv = bb_rounds(cli, e, pg, holdout, "all features");
     if (rv == CLI_EXIT_OK) {
-        rv = cli__model_calib_finish(cli, e, plot,
+        rv = cli__model_calib_finish(cli, e, holdout != NULL, plot,
                                      "Backblaze: reliability of p_fail");
     }
     if (rv != CLI_EXIT_OK) {
@@ -411,7 +411,7 @@ static int eval_pdm(struct cli *cli,
         }
     }
     cli__model_windows_report(e, "h");
-    return cli__model_calib_finish(cli, e, plot,
+    return cli__model_calib_finish(cli, e, false, plot,
                                    "Azure PdM: reliability of p_fail (24 h)");
 }
 

@@ -87,11 +87,13 @@ int cli__model_train_rows(struct cli *cli,
  * @unit (the data's time unit). */
 void cli__model_windows_report(struct predict_eval *e, const char *unit);
 
-/* After a data set's rounds: print the calibration figures of @e, and
- * write the reliability diagram titled @title to @plot unless it is
- * NULL. */
+/* After a data set's rounds: print the calibration figures of @e (its
+ * calibration folded by drive model when @by_model, as
+ * predict_eval_backblaze_holdout does, else by unit), and write the
+ * reliability diagram titled @title to @plot unless it is NULL. */
 int cli__model_calib_finish(struct cli *cli,
                             const struct predict_eval *e,
+                            bool by_model,
                             const char *plot,
                             const char *title);
 

@@ -711,6 +711,9 @@ int predict_eval_backblaze_holdout(struct predict_eval *e,
     const struct predict_dataset *ds = e->ds;
     size_t ntr = 0, nte = 0;
 
+    bool by_family = e->params.calib_by_family;
+    int rv;
+
     for (size_t r = 0; r < ds->n_rows; r++) {
         if (ds->family[r] == family) {
             e->test[nte++] = r;
@@ -718,7 +721,12 @@ int predict_eval_backblaze_holdout(struct predict_eval *e,
             e->train[ntr++] = r;
         }
     }
-    return backblaze_round(e, ntr, nte, out);
+    /* The calibration's inner folds split the training drives as this
+     * round splits them from the test drives: by model. */
+    e->params.calib_by_family = true;
+    rv = backblaze_round(e, ntr, nte, out);
+    e->params.calib_by_family = by_family;
+    return rv;
 }
 
 void predict_eval_backblaze_summarize(

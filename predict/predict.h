@@ -493,6 +493,12 @@ struct predict_train_params
      * inner folds by unit of the training rows, each scored by a
      * classifier trained on the others (never on the rows it scores). */
     enum predict_calib_kind calibration;
+    /* Fold the calibration by family (drive or machine model) instead of
+     * by unit when the training rows hold at least two: each inner fold
+     * is the units of some families, scored by a classifier that never
+     * saw one of their kind, as a model meant for families it was not
+     * trained on will be (eval's --holdout-model). */
+    bool calib_by_family;
     /* Also train a model of the time to failure (XGBoost's survival:aft,
      * normal errors of scale aft_sigma on log time), which gives p_fail
      * within any window (predict_model_score_window).  Rows with a known
