@@ -2,8 +2,10 @@
  * PdM_telemetry, PdM_errors, PdM_maint and PdM_failures CSV files.  One
  * row per machine and telemetry hour; features: each sensor's stream, time
  * since and decayed rate of each error kind, time since each component's
- * last replacement, the machine's age and model.  Label: a component fails
- * within (t, t + window]. */
+ * last replacement (scheduled, or after its failure), the machine's age
+ * and model.  Label: a component fails
+ * within (t, t + window]; unknown (NaN) when the machine's record ends
+ * before t + window with no failure after t. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +297,7 @@ struct pdm_machine
     uint32_t m;
     double t;
     size_t next_err, next_maint, next_fail;
+    size_t next_replaced; /* the next failure noted as a replacement */
     struct predict_stream s[PDM_SENSORS];
     struct predict_events errors;
     struct predict_events maint;
@@ -311,6 +314,7 @@ static void machine_start(struct pdm_machine *st,
     st->next_err = events_first(err, m);
     st->next_maint = events_first(maint, m);
     st->next_fail = events_first(fail, m);
+    st->next_replaced = st->next_fail;
     for (unsigned s = 0; s < PDM_SENSORS; s++) {
         predict_stream_init(&st->s[s], &stream_cfg);
     }
@@ -416,7 +420,10 @@ static int telemetry_read(struct pdm *p,
                                     x + F_SENSOR + s * PREDICT_SF_COUNT);
         }
         events_catch_up(&st->errors, err, &st->next_err, m, t);
+        /* A failed component is replaced too; PdM_maint.csv lists most
+         * such replacements but not all (39 of the 42 failures here). */
         events_catch_up(&st->maint, maint, &st->next_maint, m, t);
+        events_catch_up(&st->maint, fail, &st->next_replaced, m, t);
         for (unsigned e = 0; e < PDM_ERRORS; e++) {
             x[F_ERR_SINCE + e] = (float)predict_events_since(&st->errors, e, t);
             x[F_ERR_RATE + e] = (float)predict_events_rate(&st->errors, e, t);
@@ -444,6 +451,31 @@ static int telemetry_read(struct pdm *p,
     free(st);
     free(done);
     return rv;
+}
+
+/* An hour with no failure after it whose window reaches past the end of
+ * its machine's record may fail just after the record ends (machine 17's
+ * last day here has three errors and a sensor off its level): its label
+ * is unknown, not 0.  The rows of a machine are contiguous and in time
+ * order. */
+static void labels_censor(struct predict_dataset *ds)
+{
+    size_t end = ds->n_rows;
+
+    while (end > 0) {
+        size_t begin = end - 1;
+        double last;
+        while (begin > 0 && ds->group[begin - 1] == ds->group[end - 1]) {
+            begin--;
+        }
+        last = ds->time[end - 1];
+        for (size_t r = begin; r < end; r++) {
+            if (!isfinite(ds->rul[r]) && ds->time[r] + ds->window > last) {
+                ds->label[r] = NAN;
+            }
+        }
+        end = begin;
+    }
 }
 
 int predict__pdm_read(struct predict_dataset *ds, const char *dir, char *errmsg)
@@ -485,6 +517,9 @@ int predict__pdm_read(struct predict_dataset *ds, const char *dir, char *errmsg)
     }
     if (rv == 0) {
         rv = telemetry_read(&p, &err, &maint, &fail, errmsg);
+    }
+    if (rv == 0) {
+        labels_censor(ds);
     }
     predict__names_close(&p.machines);
     predict__names_close(&p.models);

@@ -149,7 +149,8 @@ size_t predict_eval_fold_rows(const struct predict_dataset *ds,
     size_t n = 0;
 
     for (size_t r = 0; r < ds->n_rows; r++) {
-        if ((fold_of_group[ds->group[r]] == fold) == in) {
+        if ((fold_of_group[ds->group[r]] == fold) == in &&
+            !isnan(ds->label[r])) {
             rows[n++] = r;
         }
     }
@@ -710,6 +711,9 @@ int predict_eval_backblaze_holdout(struct predict_eval *e,
     const struct predict_dataset *ds = e->ds;
     size_t ntr = 0, nte = 0;
 
+    bool by_family = e->params.calib_by_family;
+    int rv;
+
     for (size_t r = 0; r < ds->n_rows; r++) {
         if (ds->family[r] == family) {
             e->test[nte++] = r;
@@ -717,7 +721,12 @@ int predict_eval_backblaze_holdout(struct predict_eval *e,
             e->train[ntr++] = r;
         }
     }
-    return backblaze_round(e, ntr, nte, out);
+    /* The calibration's inner folds split the training drives as this
+     * round splits them from the test drives: by model. */
+    e->params.calib_by_family = true;
+    rv = backblaze_round(e, ntr, nte, out);
+    e->params.calib_by_family = by_family;
+    return rv;
 }
 
 void predict_eval_backblaze_summarize(
@@ -751,7 +760,7 @@ int predict_eval_pdm_threshold(struct predict_eval *e,
     predict_folds_assign(ds->n_groups, PDM_INNER_FOLDS,
                          e->seed + PDM_INNER_SEED_OFFSET + fold, inner);
     for (size_t r = 0; r < ds->n_rows; r++) {
-        if (e->fold_of_group[ds->group[r]] == fold) {
+        if (e->fold_of_group[ds->group[r]] == fold || isnan(ds->label[r])) {
             continue;
         }
         if (inner[ds->group[r]] == 0) {

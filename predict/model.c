@@ -2,6 +2,7 @@
  * within the window, a remaining-life regressor), their per-prediction
  * feature contributions, and the versioned, self-describing model file. */
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -275,6 +276,39 @@ static void progress_offset(void *arg, unsigned done, unsigned total)
     o->outer->progress(o->outer->progress_arg, o->base + done, o->total);
 }
 
+/* With at least two families among the rows @rows[0..@n) (NULL: every
+ * row), refold @fold (by group) by family: the families in order of first
+ * appearance go to folds 0, 1, .., PREDICT_CALIB_FOLDS - 1, 0, ..; with
+ * one family, @fold is left as it was. */
+static void family_folds(const struct predict_dataset *ds,
+                         const size_t *rows,
+                         size_t n,
+                         unsigned *fold)
+{
+    unsigned *fam_fold = malloc((ds->n_families + 1) * sizeof *fam_fold);
+    unsigned n_fam = 0;
+
+    if (fam_fold == NULL) {
+        return; /* folds by unit, as without the option */
+    }
+    for (size_t f = 0; f < ds->n_families; f++) {
+        fam_fold[f] = UINT_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t f = ds->family[rows != NULL ? rows[i] : i];
+        if (fam_fold[f] == UINT_MAX) {
+            fam_fold[f] = n_fam++ % PREDICT_CALIB_FOLDS;
+        }
+    }
+    if (n_fam >= 2) {
+        for (size_t i = 0; i < n; i++) {
+            size_t r = rows != NULL ? rows[i] : i;
+            fold[ds->group[r]] = fam_fold[ds->family[r]];
+        }
+    }
+    free(fam_fold);
+}
+
 /* Fit m->calib on out-of-fold predictions of the training rows
  * @rows[0..@n) (NULL: every row): PREDICT_CALIB_FOLDS folds by unit, each
  * scored by a classifier trained on the other folds with @p (no regressor,
@@ -343,6 +377,9 @@ static int calibrate(struct predict_model *m,
     predict_folds_assign(n_groups, PREDICT_CALIB_FOLDS,
                          (uint64_t)p->seed * 0x9e3779b97f4a7c15ull + 0xca1b,
                          fold);
+    if (p->calib_by_family) {
+        family_folds(ds, rows, n, fold);
+    }
     for (unsigned k = 0; k < PREDICT_CALIB_FOLDS && rv == 0; k++) {
         struct predict_model sub;
         size_t ntr = 0, nte = 0;
@@ -423,7 +460,8 @@ int predict_model_train(struct predict_model *m,
                         char *errmsg)
 {
     size_t nf = ds->n_features;
-    size_t pos = 0, n_reg = 0, groups = 0;
+    size_t pos = 0, n_reg = 0, groups = 0, unknown = 0;
+    size_t *known = NULL;
     float *x = NULL, *y = NULL, *xr = NULL, *yr = NULL;
     DMatrixHandle dm = NULL, dr = NULL;
     unsigned total;
@@ -434,8 +472,30 @@ int predict_model_train(struct predict_model *m,
     if (rows == NULL) {
         n = ds->n_rows;
     }
+    /* A row whose label is unknown (NaN) is not trained on, by any of the
+     * parts: they all train on the same rows. */
+    for (size_t i = 0; i < n; i++) {
+        unknown += isnan(ds->label[rows != NULL ? rows[i] : i]);
+    }
+    if (unknown > 0) {
+        size_t k = 0;
+        known = malloc((n - unknown + 1) * sizeof *known);
+        if (known == NULL) {
+            snprintf(errmsg, PREDICT_ERRMSG_SIZE, "out of memory");
+            return AUGUR_ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t r = rows != NULL ? rows[i] : i;
+            if (!isnan(ds->label[r])) {
+                known[k++] = r;
+            }
+        }
+        rows = known;
+        n = k;
+    }
     if (n == 0 || nf == 0) {
         snprintf(errmsg, PREDICT_ERRMSG_SIZE, "no rows to train on");
+        free(known);
         return AUGUR_EINVAL;
     }
     x = malloc(n * nf * sizeof *x);
@@ -538,6 +598,7 @@ out:
     free(y);
     free(xr);
     free(yr);
+    free(known);
     return rv;
 }
 

@@ -249,7 +249,9 @@ struct predict_dataset
     size_t n_rows;
     size_t cap;
     float *x;         /* n_rows * n_features, row-major, NaN = missing */
-    float *label;     /* 1: fails within the window */
+    float *label;     /* 1: fails within the window; NaN when unknown (the
+                         record ends within the window, no failure seen):
+                         such a row is neither trained on nor evaluated */
     float *rul;       /* remaining life in time units; NaN when unknown */
     double *time;     /* cycle, day or hour of the row */
     uint32_t *group;  /* index into group_names */
@@ -491,6 +493,12 @@ struct predict_train_params
      * inner folds by unit of the training rows, each scored by a
      * classifier trained on the others (never on the rows it scores). */
     enum predict_calib_kind calibration;
+    /* Fold the calibration by family (drive or machine model) instead of
+     * by unit when the training rows hold at least two: each inner fold
+     * is the units of some families, scored by a classifier that never
+     * saw one of their kind, as a model meant for families it was not
+     * trained on will be (eval's --holdout-model). */
+    bool calib_by_family;
     /* Also train a model of the time to failure (XGBoost's survival:aft,
      * normal errors of scale aft_sigma on log time), which gives p_fail
      * within any window (predict_model_score_window).  Rows with a known
@@ -548,7 +556,8 @@ struct predict_score
 void predict_model_init(struct predict_model *m);
 void predict_model_close(struct predict_model *m);
 
-/* Train on the rows @rows[0..@n) of @ds (all rows when @rows is NULL).
+/* Train on the rows @rows[0..@n) of @ds (all rows when @rows is NULL)
+ * whose label is known (rows labelled NaN are skipped).
  * @m must be initialised and empty.  Returns 0, AUGUR_EINVAL (no row, or
  * one class only), AUGUR_ENOMEM or AUGUR_EINTERNAL (XGBoost's message). */
 int predict_model_train(struct predict_model *m,
@@ -850,8 +859,8 @@ int predict_eval_init(struct predict_eval *e,
 void predict_eval_close(struct predict_eval *e);
 
 /* The rows of @ds whose group is in fold @fold of @fold_of_group (@in), or
- * is not (!@in), in row order, in @rows (room for ds->n_rows); returns
- * their count. */
+ * is not (!@in), and whose label is known (not NaN), in row order, in
+ * @rows (room for ds->n_rows); returns their count. */
 size_t predict_eval_fold_rows(const struct predict_dataset *ds,
                               const unsigned *fold_of_group,
                               unsigned fold,

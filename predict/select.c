@@ -131,6 +131,9 @@ int predict_select_run(const struct predict_dataset *ds,
         size_t ntr = 0, nte = 0;
         for (size_t i = 0; i < n; i++) {
             size_t r = rows[i];
+            if (isnan(ds->label[r])) {
+                continue; /* unknown: neither trained on nor scored */
+            }
             if (fold[unit_of_group[ds->group[r]]] == k) {
                 tst[nte++] = r;
             } else {

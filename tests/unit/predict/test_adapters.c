@@ -192,12 +192,14 @@ static void pdm_builds_hourly_rows_with_events_and_labels(void **state)
     assert_int_equal(ds.n_rows, 6);
     assert_int_equal(ds.n_groups, 2);
     assert_near(ds.window, 24);
-    /* Machine 1 fails at 09:00: the three hours before are positive. */
-    {
-        const float label[] = {1, 1, 1, 0, 0, 0};
-        for (int r = 0; r < 6; r++) {
-            assert_near(ds.label[r], label[r]);
-        }
+    /* Machine 1 fails at 09:00: the three hours before are positive.
+     * Its 09:00 and both hours of machine 2 have no failure after them and
+     * a window that reaches past their record's end: unknown. */
+    for (int r = 0; r < 3; r++) {
+        assert_near(ds.label[r], 1);
+    }
+    for (int r = 3; r < 6; r++) {
+        assert_true(isnan(ds.label[r]));
     }
     assert_near(ds.rul[0], 3);
     assert_true(isnan(ds.rul[3]));
@@ -210,9 +212,33 @@ static void pdm_builds_hourly_rows_with_events_and_labels(void **state)
     assert_near(at(&ds, 0, "comp2_since_replaced_h"), 24);
     assert_near(at(&ds, 5, "comp1_since_replaced_h"), 1);
     assert_true(isnan(at(&ds, 5, "comp2_since_replaced_h")));
+    /* The comp4 failure at 09:00 is in no maintenance record: the failed
+     * component counts as replaced from that hour on. */
+    assert_true(isnan(at(&ds, 2, "comp4_since_replaced_h")));
+    assert_near(at(&ds, 3, "comp4_since_replaced_h"), 0);
     assert_near(at(&ds, 0, "age_years"), 18);
     assert_near(at(&ds, 0, "model"), 3);
     assert_near(at(&ds, 5, "model"), 4);
+    predict_dataset_close(&ds);
+}
+
+static void pdm_labels_only_the_record_end_unknown(void **state)
+{
+    struct predict_dataset ds;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+
+    (void)state;
+    /* With a 1-hour window, machine 1's 09:00 is still unknown (its record
+     * ends there), machine 2's 06:00 is a known negative (07:00 is seen,
+     * no failure) and its 07:00 unknown. */
+    assert_int_equal(
+        predict_dataset_read(&ds, PREDICT_FORMAT_PDM, FX "pdm_ok", 1, errmsg),
+        0);
+    assert_near(ds.label[0], 0);
+    assert_near(ds.label[2], 1);
+    assert_true(isnan(ds.label[3]));
+    assert_near(ds.label[4], 0);
+    assert_true(isnan(ds.label[5]));
     predict_dataset_close(&ds);
 }
 
@@ -233,6 +259,7 @@ int main(void)
         cmocka_unit_test(backblaze_keeps_each_drives_last_day),
         cmocka_unit_test(backblaze_refuses_malformed_rows_with_file_and_line),
         cmocka_unit_test(pdm_builds_hourly_rows_with_events_and_labels),
+        cmocka_unit_test(pdm_labels_only_the_record_end_unknown),
         cmocka_unit_test(pdm_refuses_unknown_machines_and_missing_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,6 +166,39 @@ static void folds_are_disjoint_cover_every_unit_and_repeat_for_a_seed(
     predict_dataset_close(&ds);
 }
 
+static void fold_rows_leave_out_unknown_labels(void **state)
+{
+    static const char *const names[] = {"f"};
+    static const size_t len[] = {4, 4, 4};
+    struct predict_dataset ds;
+    struct predict_eval e;
+    size_t rows[12], n_in = 0, n_out = 0;
+
+    (void)state;
+    build(&ds, PREDICT_FORMAT_PDM, names, 1, len, 3);
+    ds.label[3] = NAN; /* the last hour of each unit: unknown */
+    ds.label[7] = NAN;
+    ds.label[11] = NAN;
+    assert_int_equal(predict_eval_init(&e, &ds, 3, 42, NULL), 0);
+    for (unsigned f = 0; f < 3; f++) {
+        size_t n = predict_eval_fold_rows(&ds, e.fold_of_group, f, true, rows);
+        for (size_t i = 0; i < n; i++) {
+            assert_false(isnan(ds.label[rows[i]]));
+        }
+        n_in += n;
+        n = predict_eval_fold_rows(&ds, e.fold_of_group, f, false, rows);
+        for (size_t i = 0; i < n; i++) {
+            assert_false(isnan(ds.label[rows[i]]));
+        }
+        n_out += n;
+    }
+    /* Each known row is tested once and trained on in the other folds. */
+    assert_int_equal(n_in, 9);
+    assert_int_equal(n_out, 18);
+    predict_eval_close(&e);
+    predict_dataset_close(&ds);
+}
+
 static void eval_init_refuses_too_few_or_too_many_folds(void **state)
 {
     static const char *const names[] = {"f"};
@@ -817,6 +850,7 @@ int main(void)
         cmocka_unit_test(
             folds_are_disjoint_cover_every_unit_and_repeat_for_a_seed),
         cmocka_unit_test(eval_init_refuses_too_few_or_too_many_folds),
+        cmocka_unit_test(fold_rows_leave_out_unknown_labels),
         cmocka_unit_test(cmapss_cuts_lie_inside_each_engines_life),
         cmocka_unit_test(cmapss_phm08_is_per_record_and_splits_by_band),
         cmocka_unit_test(

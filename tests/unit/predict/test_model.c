@@ -4,6 +4,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -450,6 +451,111 @@ static void model_train_refuses_one_class(void **state)
     predict_model_close(&m);
 }
 
+/* Train on every row of @ds with isotonic calibration folded by family
+ * (@by_family) or by unit, into @m (initialised). */
+static void train_calibrated(struct predict_model *m,
+                             const struct predict_dataset *ds,
+                             bool by_family)
+{
+    struct predict_train_params p;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+
+    predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
+    p.rounds = 10;
+    p.nthread = 1;
+    p.regress_rul = false;
+    p.survival = false;
+    p.calib_by_family = by_family;
+    if (predict_model_train(m, ds, NULL, 0, &p, errmsg) != 0) {
+        fail_msg("train: %s", errmsg);
+    }
+}
+
+static bool same_calibration(const struct predict_calibration *a,
+                             const struct predict_calibration *b)
+{
+    if (a->kind != b->kind || a->n != b->n) {
+        return false;
+    }
+    for (unsigned i = 0; i < a->n; i++) {
+        if (a->x[i] != b->x[i] || a->y[i] != b->y[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void model_calibration_folds_by_family_when_there_are_two(void **state)
+{
+    struct predict_dataset ds;
+    struct predict_model by_unit, by_family;
+
+    (void)state;
+    synthetic(&ds);
+    ds.n_families = 1;
+    ds.family_names = calloc(2, sizeof(char *));
+    ds.family_names[0] = dup("A");
+    /* One family: nothing to fold by, the folds stay by unit. */
+    predict_model_init(&by_unit);
+    predict_model_init(&by_family);
+    train_calibrated(&by_unit, &ds, false);
+    train_calibrated(&by_family, &ds, true);
+    assert_true(same_calibration(&by_unit.calib, &by_family.calib));
+    predict_model_close(&by_family);
+    /* Two families that fail at different levels of the signal: each
+     * family's rows are scored by a classifier trained on the other one
+     * only, so the map differs from the one fitted by unit. */
+    ds.n_families = 2;
+    ds.family_names[1] = dup("B");
+    for (size_t r = 0; r < ROWS; r++) {
+        if (r % 2 == 1) {
+            ds.family[r] = 1;
+            ds.label[r] = ds.x[r * NF] > 0.8f ? 1.0f : 0.0f;
+        }
+    }
+    predict_model_close(&by_unit);
+    predict_model_init(&by_unit);
+    predict_model_init(&by_family);
+    train_calibrated(&by_unit, &ds, false);
+    train_calibrated(&by_family, &ds, true);
+    assert_int_equal(by_family.calib.kind, PREDICT_CALIB_ISOTONIC);
+    assert_false(same_calibration(&by_unit.calib, &by_family.calib));
+    predict_model_close(&by_unit);
+    predict_model_close(&by_family);
+    predict_dataset_close(&ds);
+}
+
+static void model_train_skips_unknown_labels(void **state)
+{
+    struct fx *f = *state;
+    struct predict_model m;
+    struct predict_train_params p;
+    char errmsg[PREDICT_ERRMSG_SIZE];
+    /* Rows 10, 20, 60 and 70: two of each class; 30 and 80 unknown. */
+    size_t rows[] = {10, 20, 30, 60, 70, 80};
+    float saved[2] = {f->ds.label[30], f->ds.label[80]};
+
+    predict_train_params_default(&p, PREDICT_FORMAT_CMAPSS);
+    p.rounds = 2;
+    p.nthread = 1;
+    p.calibration = PREDICT_CALIB_NONE;
+    p.survival = false;
+    f->ds.label[30] = NAN;
+    f->ds.label[80] = NAN;
+    predict_model_init(&m);
+    assert_int_equal(predict_model_train(&m, &f->ds, rows, 6, &p, errmsg), 0);
+    assert_int_equal(m.train_rows, 4);
+    assert_int_equal(m.train_positives, 2);
+    predict_model_close(&m);
+    /* Only unknown rows: nothing to train on. */
+    predict_model_init(&m);
+    assert_int_equal(predict_model_train(&m, &f->ds, rows + 2, 1, &p, errmsg),
+                     AUGUR_EINVAL);
+    predict_model_close(&m);
+    f->ds.label[30] = saved[0];
+    f->ds.label[80] = saved[1];
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +570,8 @@ int main(void)
         cmocka_unit_test(model_load_refuses_damaged_files),
         cmocka_unit_test(model_check_refuses_other_features),
         cmocka_unit_test(model_train_refuses_one_class),
+        cmocka_unit_test(model_train_skips_unknown_labels),
+        cmocka_unit_test(model_calibration_folds_by_family_when_there_are_two),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
