@@ -20,7 +20,6 @@
  * libraft already treats a block of zeros as the end of an open segment. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <unistd.h>
 
 #include "raft/prealloc.h"

@@ -345,7 +345,8 @@ static int principal_session_check(const struct store_cmd *cmd, char *errmsg)
     return 0;
 }
 
-/* Refused before anything was written: answer, abort, keep nothing. */
+/* Refused before anything was written: the answer only (the caller drops
+ * its own transaction; a batch's stays open). */
 static int apply_refused(struct store *s, msgpack_sbuffer *answer, size_t start)
 {
     int rv = answer_pack(s, answer, s->rev);
