@@ -275,7 +275,14 @@ static void handle_write(struct node *n,
     n->cmd.has_principal = true;
     memcpy(n->cmd.principal, call->key, sizeof n->cmd.principal);
     rv = propose(n, call);
-    if (rv == AUGUR_ENOTLEADER) {
+    if (rv == 0) {
+        /* The command's bytes are in the log's batch now, and the answer
+         * needs only the request's id: the call holds itself until then,
+         * not its frame and decoded request (8 KiB and more), so that a
+         * pipelining client's connection keeps --conn-calls-max writes in
+         * flight under --conn-pending-high rather than about 30. */
+        api_call_shed(call);
+    } else if (rv == AUGUR_ENOTLEADER) {
         node__reply_not_leader(n, call);
     } else if (rv != 0) {
         api_call_reply_error(call, rv, NULL, "cannot propose: %s",
