@@ -12,7 +12,16 @@
 #include "common/log.h"
 #include "node/node.h"
 
-#define SESSION_EXPIRE_EVERY_MS 60000
+/* How often the leader proposes session.expire: a quarter of the TTL, so
+ * that a session is gone at most 1.25 TTLs after its last write, and at
+ * most once a minute (the default TTL of 600 s sweeps every 60 s). */
+#define SESSION_EXPIRE_EVERY_MAX_MS 60000
+static uint64_t session_expire_every_ms(const struct node *n)
+{
+    uint64_t every = (uint64_t)n->config.session_ttl_s * 1000 / 4;
+    return every < SESSION_EXPIRE_EVERY_MAX_MS ? every
+                                               : SESSION_EXPIRE_EVERY_MAX_MS;
+}
 
 uint64_t node__now_ms(void)
 {
@@ -976,7 +985,7 @@ void node__tick(struct node *n)
                  sizeof n->cmd.u.node.client_address, "%s",
                  n->config.client_address);
         node__propose_own(n);
-        n->next_expire_ms = now + SESSION_EXPIRE_EVERY_MS;
+        n->next_expire_ms = now + session_expire_every_ms(n);
     } else if (!leader && n->was_leader) {
         LOG(LOG_LEVEL_INFO, "no longer the leader");
     }
@@ -1001,7 +1010,7 @@ void node__tick(struct node *n)
         n->cmd.op = STORE_OP_SESSION_EXPIRE;
         n->cmd.u.expire.ttl_ms = (uint64_t)n->config.session_ttl_s * 1000;
         node__propose_own(n);
-        n->next_expire_ms = now + SESSION_EXPIRE_EVERY_MS;
+        n->next_expire_ms = now + session_expire_every_ms(n);
     }
     (void)node__serving(n);
     node__membership_tick(n, now);
