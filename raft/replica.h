@@ -38,6 +38,9 @@
 /* The most entry bytes one AppendEntries message carries (at least one
  * entry goes out whatever its size): see raft/append_bound.c. */
 #define REPLICA_APPEND_BYTES_MAX (1u << 20)
+/* Read barriers in flight at once (raft/barrier.c): reads that arrive while
+ * one is in flight get the next at once instead of after its commit. */
+#define REPLICA_BARRIERS_MAX 4u
 
 struct replica_peer
 {
@@ -154,12 +157,17 @@ struct replica
     double mean_entry;
     replica_applied_cb applied_cb;
     replica_close_cb close_cb;
-    /* Read barriers: reads queue in @waiting; one barrier at a time serves
-     * all reads that were waiting when it was proposed (@inflight). */
+    /* Read barriers (barrier.c): reads queue in @waiting; a barrier serves
+     * all reads that were waiting when it was proposed, and up to
+     * REPLICA_BARRIERS_MAX are in flight at once. */
     struct replica_read *waiting_head, *waiting_tail;
-    struct replica_read *inflight;
-    struct raft_barrier barrier;
-    bool barrier_busy;
+    struct replica_barrier {
+        struct raft_barrier req;
+        struct replica *r;
+        struct replica_read *batch;
+        bool busy;
+    } barriers[REPLICA_BARRIERS_MAX];
+    unsigned barriers_busy;
     /* Where the replica is in its life (REPLICA_*, see replica.c's table);
      * replica_closing() is true from replica_close on. */
     int life;
