@@ -161,7 +161,8 @@ struct replica
      * all reads that were waiting when it was proposed, and up to
      * REPLICA_BARRIERS_MAX are in flight at once. */
     struct replica_read *waiting_head, *waiting_tail;
-    struct replica_barrier {
+    struct replica_barrier
+    {
         struct raft_barrier req;
         struct replica *r;
         struct replica_read *batch;
